@@ -1,0 +1,15 @@
+//! Pure types shared by every Herald crate.
+//!
+//! Nothing here does I/O: it is the vocabulary (users, buckets, versions,
+//! ETags, names) that the store, the server and the command line agree on,
+//! so that each of them can be tested without the others.
+
+pub mod etag;
+pub mod names;
+pub mod user;
+pub mod versioning;
+
+pub use etag::{ETag, Md5Digest};
+pub use names::{validate_bucket_name, BucketNameError};
+pub use user::{AccessKey, User, ROOT_USER};
+pub use versioning::{VersioningState, NULL_VERSION_ID};

@@ -1,0 +1,60 @@
+//! Users and their access keys.
+
+use serde::{Deserialize, Serialize};
+
+/// The name of the user whose keys come from `HERALD_ROOT_ACCESS_KEY` /
+/// `HERALD_ROOT_SECRET_KEY` (or are generated on first start).
+pub const ROOT_USER: &str = "root";
+
+/// One access key pair. The secret is needed in clear to verify SigV4.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// A tenant of the store: it owns buckets (and later topics and queues).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub keys: Vec<AccessKey>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_ms: i64,
+}
+
+/// Whether a user name is acceptable: the IAM character set, 1 to 64 long.
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// Whether an access key id is acceptable: 3 to 128 printable ASCII
+/// characters without spaces, slashes or the SigV4 separators.
+pub fn valid_access_key_id(key: &str) -> bool {
+    (3..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"/,=".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names() {
+        assert!(valid_user_name("alice"));
+        assert!(valid_user_name("svc.sync-agent_1"));
+        assert!(!valid_user_name(""));
+        assert!(!valid_user_name("has space"));
+    }
+
+    #[test]
+    fn access_keys() {
+        assert!(valid_access_key_id("AKIAIOSFODNN7EXAMPLE"));
+        assert!(!valid_access_key_id("a/b"));
+        assert!(!valid_access_key_id("ab"));
+    }
+}

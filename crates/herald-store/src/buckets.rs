@@ -1,0 +1,132 @@
+//! Buckets: create, look up, list, delete, versioning.
+
+use herald_model::VersioningState;
+use redb::ReadableTable;
+
+use crate::commit::Applied;
+use crate::error::{StoreError, StoreResult};
+use crate::records::{now_ms, BucketRecord, PartRecord, UploadRecord};
+use crate::tables::{BUCKETS, OBJECTS, PARTS, UPLOADS};
+use crate::{random_hex, Store};
+
+impl Store {
+    /// Creates a bucket owned by `owner`. Bucket names are global, as in S3.
+    pub async fn create_bucket(&self, owner: &str, name: &str) -> StoreResult<BucketRecord> {
+        let rec = BucketRecord {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            created_ms: now_ms(),
+            id: random_hex(12),
+            versioning: VersioningState::Unversioned,
+        };
+        let r = rec.clone();
+        self.write(vec![], move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            if let Some(v) = buckets.get(r.name.as_str())? {
+                let existing: BucketRecord = serde_json::from_slice(v.value())?;
+                return Err(if existing.owner == r.owner {
+                    StoreError::BucketAlreadyOwnedByYou
+                } else {
+                    StoreError::BucketAlreadyExists
+                });
+            }
+            buckets.insert(r.name.as_str(), serde_json::to_vec(&r)?.as_slice())?;
+            Ok(Applied::new(()))
+        })
+        .await?;
+        Ok(rec)
+    }
+
+    /// A bucket's record, if it exists.
+    pub fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        let txn = self.db().begin_read()?;
+        let buckets = txn.open_table(BUCKETS)?;
+        match buckets.get(name)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Buckets owned by `owner` (every bucket when `None`), by name.
+    pub fn list_buckets(&self, owner: Option<&str>) -> StoreResult<Vec<BucketRecord>> {
+        let txn = self.db().begin_read()?;
+        let buckets = txn.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for row in buckets.iter()? {
+            let (_, v) = row?;
+            let b: BucketRecord = serde_json::from_slice(v.value())?;
+            if owner.is_none_or(|o| o == b.owner) {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes an empty bucket (no object, version or delete marker left).
+    /// Multipart uploads still in progress are aborted with it.
+    pub async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(vec![], move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            if buckets.get(name.as_str())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let objects = txn.open_table(OBJECTS)?;
+            if let Some(row) = objects.range((name.as_str(), "")..)?.next() {
+                let (k, _) = row?;
+                if k.value().0 == name {
+                    return Err(StoreError::BucketNotEmpty);
+                }
+            }
+            let mut uploads = txn.open_table(UPLOADS)?;
+            let mut parts = txn.open_table(PARTS)?;
+            let mut stale = Vec::new();
+            for row in uploads.iter()? {
+                let (_, v) = row?;
+                let u: UploadRecord = serde_json::from_slice(v.value())?;
+                if u.bucket == name {
+                    stale.push(u.upload_id);
+                }
+            }
+            let mut garbage = Vec::new();
+            for id in &stale {
+                let mut numbers = Vec::new();
+                for row in parts.range((id.as_str(), 0)..=(id.as_str(), u32::MAX))? {
+                    let (k, v) = row?;
+                    let p: PartRecord = serde_json::from_slice(v.value())?;
+                    garbage.push(p.blob);
+                    numbers.push(k.value().1);
+                }
+                for n in numbers {
+                    parts.remove((id.as_str(), n))?;
+                }
+                uploads.remove(id.as_str())?;
+            }
+            buckets.remove(name.as_str())?;
+            Ok(Applied::with_garbage((), garbage))
+        })
+        .await
+    }
+
+    /// Sets a bucket's versioning state. Once versioning has been enabled a
+    /// bucket can only be suspended, never made unversioned again (S3 rule).
+    pub async fn set_versioning(&self, name: &str, state: VersioningState) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(vec![], move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            let mut rec: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => return Err(StoreError::NoSuchBucket),
+            };
+            if state == VersioningState::Unversioned && rec.versioning != VersioningState::Unversioned {
+                return Err(StoreError::InvalidArgument(
+                    "versioning cannot be turned off once enabled; suspend it instead".into(),
+                ));
+            }
+            rec.versioning = state;
+            buckets.insert(name.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Applied::new(()))
+        })
+        .await
+    }
+}

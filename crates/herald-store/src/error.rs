@@ -1,0 +1,81 @@
+//! The store's error type. Every variant maps to one S3 error code in the
+//! server, so clients see exactly what AWS would send.
+
+/// What went wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the specified bucket does not exist")]
+    NoSuchBucket,
+    #[error("the specified key does not exist")]
+    NoSuchKey,
+    #[error("the specified version does not exist")]
+    NoSuchVersion,
+    #[error("the requested bucket name is not available")]
+    BucketAlreadyExists,
+    #[error("your previous request to create the named bucket succeeded and you already own it")]
+    BucketAlreadyOwnedByYou,
+    #[error("the bucket you tried to delete is not empty")]
+    BucketNotEmpty,
+    #[error("the specified multipart upload does not exist")]
+    NoSuchUpload,
+    #[error("one or more of the specified parts could not be found or its entity tag did not match: {0}")]
+    InvalidPart(String),
+    #[error("the list of parts was not in ascending order")]
+    InvalidPartOrder,
+    #[error("your proposed upload is smaller than the minimum allowed object size (part {0})")]
+    EntityTooSmall(u32),
+    #[error("the Content-MD5 you specified did not match what we received")]
+    BadDigest,
+    #[error("at least one of the preconditions you specified did not hold")]
+    PreconditionFailed,
+    #[error("the specified method is not allowed against this resource (it is a delete marker)")]
+    MethodNotAllowedOnDeleteMarker,
+    #[error("the requested range is not satisfiable")]
+    InvalidRange,
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("user {0} already exists")]
+    UserExists(String),
+    #[error("no such user: {0}")]
+    NoSuchUser(String),
+    #[error("access key {0} is already in use")]
+    AccessKeyInUse(String),
+    #[error("user {user} still owns {buckets} bucket(s); delete them first")]
+    UserOwnsBuckets { user: String, buckets: usize },
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("metadata database error: {0}")]
+    Db(String),
+    #[error("corrupt metadata record: {0}")]
+    Corrupt(String),
+}
+
+macro_rules! db_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+
+db_error_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// Result alias for store operations.
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,128 @@
+//! Herald's embedded object store.
+//!
+//! Object bytes live in files (see [`blob`]), everything else (users,
+//! buckets, object versions, multipart uploads) in one redb database whose
+//! writes go through a group committer (see [`commit`]). The store knows
+//! objects and nothing of events: it reports, for every change, what the
+//! notifier needs (the new version, its sequence number), and leaves the
+//! rest to its callers.
+
+pub mod blob;
+mod buckets;
+mod commit;
+pub mod error;
+mod list;
+mod multipart;
+mod objects;
+pub mod records;
+mod tables;
+mod users;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use redb::{Database, ReadableTable};
+
+pub use blob::BlobDir;
+pub use error::{StoreError, StoreResult};
+pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
+pub use multipart::{CompletedPart, PartList, UploadList};
+pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
+pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord};
+
+use commit::Committer;
+
+/// A handle to an open store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    blobs: BlobDir,
+    committer: Committer,
+    /// access key id -> (user name, secret), kept in memory because every
+    /// request needs it before anything else happens.
+    keys: RwLock<HashMap<String, (String, String)>>,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    ///
+    /// Only one process can hold a store open: redb locks its file. Blobs
+    /// left behind by a crash are removed in the background.
+    pub fn open(dir: &Path) -> StoreResult<Store> {
+        std::fs::create_dir_all(dir)?;
+        let blobs = BlobDir::open(dir.join("blobs"))?;
+        let db = Database::create(dir.join("meta.redb"))?;
+        tables::create_all(&db)?;
+        let db = Arc::new(db);
+        let store = Store {
+            inner: Arc::new(Inner {
+                committer: Committer::start(db.clone()),
+                db,
+                blobs,
+                keys: RwLock::new(HashMap::new()),
+                dir: dir.to_path_buf(),
+            }),
+        };
+        store.reload_keys()?;
+        Ok(store)
+    }
+
+    /// The directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Removes blob files that no record references (left by a crash
+    /// between writing a blob and committing its metadata). Blobs newer
+    /// than the call are kept, so it is safe while the server runs.
+    pub fn collect_garbage(&self) -> StoreResult<usize> {
+        let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        let mut referenced = std::collections::HashSet::new();
+        let txn = self.inner.db.begin_read()?;
+        let objects = txn.open_table(tables::OBJECTS)?;
+        for row in objects.iter()? {
+            let (_, v) = row?;
+            let rec: records::ObjectRecord = serde_json::from_slice(v.value())?;
+            for ver in rec.versions {
+                referenced.extend(ver.segments.into_iter().map(|s| s.blob));
+            }
+        }
+        let parts = txn.open_table(tables::PARTS)?;
+        for row in parts.iter()? {
+            let (_, v) = row?;
+            let part: PartRecord = serde_json::from_slice(v.value())?;
+            referenced.insert(part.blob);
+        }
+        drop(txn);
+        Ok(self.inner.blobs.collect_garbage(&referenced, started)?)
+    }
+
+    fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    fn blobs(&self) -> &BlobDir {
+        &self.inner.blobs
+    }
+
+    async fn write<R, F>(&self, new_blobs: Vec<String>, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> StoreResult<commit::Applied<R>> + Send + 'static,
+    {
+        self.inner.committer.write(&self.inner.blobs, new_blobs, f).await
+    }
+}
+
+/// A random id of `n` hex digits (upload ids, bucket ids, version ids).
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    hex::encode(buf)
+}

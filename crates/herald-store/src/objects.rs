@@ -1,0 +1,435 @@
+//! Objects: put, get, head, delete, copy and tags.
+
+use std::io;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use herald_model::{ETag, Md5Digest, NULL_VERSION_ID};
+use redb::{ReadableTable, WriteTransaction};
+
+use crate::blob::{open_range, WrittenBlob};
+use crate::commit::Applied;
+use crate::error::{StoreError, StoreResult};
+use crate::records::{now_ms, BucketRecord, ObjectMeta, ObjectRecord, ObjectVersion, Segment};
+use crate::tables::{next_seq, BUCKETS, OBJECTS};
+use crate::{random_hex, Store};
+
+/// A stream of object bytes.
+pub type ObjectBody = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// What a client asked for when writing an object.
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    /// The user doing the write (recorded on the version, reported in events).
+    pub writer: String,
+    pub meta: ObjectMeta,
+    pub tags: Vec<(String, String)>,
+    /// `Content-MD5` sent by the client; a mismatch fails with BadDigest.
+    pub content_md5: Option<Md5Digest>,
+    /// `If-None-Match: *`: only create, never overwrite.
+    pub if_none_match_any: bool,
+    /// `If-Match`: only overwrite this exact current ETag.
+    pub if_match: Option<ETag>,
+}
+
+/// The result of a write that created a version.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    pub bucket: BucketRecord,
+    pub version: ObjectVersion,
+}
+
+/// The result of a delete.
+#[derive(Debug, Clone)]
+pub struct DeleteOutcome {
+    pub bucket: BucketRecord,
+    /// The version id that was removed, or the id of the new delete marker.
+    pub version_id: Option<String>,
+    /// Whether a delete marker was created (or a delete marker was removed,
+    /// when deleting a specific version).
+    pub delete_marker: bool,
+    /// Whether the call changed anything.
+    pub changed: bool,
+    /// Sequence number of the change (0 when nothing changed).
+    pub seq: u64,
+}
+
+/// Preconditions checked inside the write transaction against the current
+/// version, so they hold atomically with the write.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WritePreconditions {
+    pub if_none_match_any: bool,
+    pub if_match: Option<ETag>,
+}
+
+pub(crate) fn load_bucket(txn: &WriteTransaction, name: &str) -> StoreResult<BucketRecord> {
+    let buckets = txn.open_table(BUCKETS)?;
+    match buckets.get(name)? {
+        Some(v) => Ok(serde_json::from_slice(v.value())?),
+        None => Err(StoreError::NoSuchBucket),
+    }
+}
+
+/// Makes `version` the current version of `bucket/key`, applying the
+/// bucket's versioning rules. Returns the stored version (with its id and
+/// sequence number) and the blobs that are no longer referenced.
+pub(crate) fn install_version(
+    txn: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+    mut version: ObjectVersion,
+    pre: &WritePreconditions,
+) -> StoreResult<Applied<WriteOutcome>> {
+    let brec = load_bucket(txn, bucket)?;
+    let objects = txn.open_table(OBJECTS)?;
+    let mut rec: ObjectRecord = match objects.get((bucket, key))? {
+        Some(v) => serde_json::from_slice(v.value())?,
+        None => ObjectRecord::default(),
+    };
+    let current = rec.latest().filter(|v| !v.delete_marker);
+    if pre.if_none_match_any && current.is_some() {
+        return Err(StoreError::PreconditionFailed);
+    }
+    if let Some(want) = &pre.if_match
+        && current.map(|v| &v.etag) != Some(want)
+    {
+        return Err(current.map_or(StoreError::NoSuchKey, |_| StoreError::PreconditionFailed));
+    }
+    // Every check is done: from here on we only write.
+    drop(objects);
+    version.seq = next_seq(txn)?;
+    let garbage = place_version(&mut rec, &brec, &mut version);
+    let mut objects = txn.open_table(OBJECTS)?;
+    objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
+    Ok(Applied::with_garbage(WriteOutcome { bucket: brec, version }, garbage))
+}
+
+/// Puts `version` at the head of `rec`, giving it a version id: a fresh one
+/// when the bucket creates versions, else `null`, replacing any earlier
+/// `null` version (whose blobs are returned as garbage).
+fn place_version(rec: &mut ObjectRecord, brec: &BucketRecord, version: &mut ObjectVersion) -> Vec<String> {
+    let mut garbage = Vec::new();
+    if brec.versioning.creates_versions() {
+        version.version_id = new_version_id(version.seq);
+    } else {
+        version.version_id = NULL_VERSION_ID.to_owned();
+        rec.versions.retain(|v| {
+            if v.version_id == NULL_VERSION_ID {
+                garbage.extend(v.segments.iter().map(|s| s.blob.clone()));
+                false
+            } else {
+                true
+            }
+        });
+    }
+    rec.versions.insert(0, version.clone());
+    garbage
+}
+
+fn new_version_id(seq: u64) -> String {
+    format!("{seq:016x}{}", random_hex(8))
+}
+
+impl Store {
+    /// Streams `body` into a new blob, fsyncs it, and commits it as the
+    /// current version of `bucket/key`.
+    pub async fn put_object<S, E>(&self, bucket: &str, key: &str, body: S, opts: PutOptions) -> StoreResult<WriteOutcome>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        // Refuse early when the bucket is missing, before reading the body.
+        if self.get_bucket(bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let blob = self.write_blob(body).await?;
+        if let Some(want) = opts.content_md5
+            && want != blob.md5
+        {
+            self.blobs().remove(std::slice::from_ref(&blob.id));
+            return Err(StoreError::BadDigest);
+        }
+        let version = ObjectVersion {
+            version_id: String::new(),
+            delete_marker: false,
+            size: blob.size,
+            etag: ETag::from_md5(&blob.md5),
+            last_modified_ms: now_ms(),
+            seq: 0,
+            writer: opts.writer,
+            meta: opts.meta,
+            tags: opts.tags,
+            segments: vec![Segment { blob: blob.id.clone(), len: blob.size }],
+            parts_count: None,
+        };
+        let pre = WritePreconditions { if_none_match_any: opts.if_none_match_any, if_match: opts.if_match };
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.write(vec![blob.id], move |txn| install_version(txn, &bucket, &key, version, &pre))
+            .await
+    }
+
+    /// Writes a stream into a new fsync'd blob.
+    pub(crate) async fn write_blob<S, E>(&self, mut body: S) -> StoreResult<WrittenBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut writer = self.blobs().new_writer();
+        let id = writer.id().to_owned();
+        let result: StoreResult<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| StoreError::Io(io::Error::other(e.to_string())))?;
+                writer.write(&chunk).await?;
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => match writer.finish().await {
+                Ok(b) => Ok(b),
+                Err(e) => {
+                    self.blobs().remove(&[id]);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                drop(writer);
+                self.blobs().remove(&[id]);
+                Err(e)
+            }
+        }
+    }
+
+    /// The current version (or the given one) of an object.
+    ///
+    /// A current version that is a delete marker reads as `NoSuchKey`; a
+    /// specific version that is a delete marker as
+    /// `MethodNotAllowedOnDeleteMarker`, as S3 does.
+    pub fn head_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectVersion> {
+        let txn = self.db().begin_read()?;
+        let buckets = txn.open_table(BUCKETS)?;
+        if buckets.get(bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let objects = txn.open_table(OBJECTS)?;
+        let rec: ObjectRecord = match objects.get((bucket, key))? {
+            Some(v) => serde_json::from_slice(v.value())?,
+            None => {
+                return Err(if version_id.is_some() { StoreError::NoSuchVersion } else { StoreError::NoSuchKey });
+            }
+        };
+        match version_id {
+            None => match rec.latest() {
+                Some(v) if !v.delete_marker => Ok(v.clone()),
+                _ => Err(StoreError::NoSuchKey),
+            },
+            Some(id) => match rec.versions.iter().find(|v| v.version_id == id) {
+                Some(v) if v.delete_marker => Err(StoreError::MethodNotAllowedOnDeleteMarker),
+                Some(v) => Ok(v.clone()),
+                None => Err(StoreError::NoSuchVersion),
+            },
+        }
+    }
+
+    /// Opens an object for reading: its version and a stream of the bytes
+    /// in `range` (`(start, len)`, already validated against the size), or
+    /// of all of them.
+    pub async fn open_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        range: Option<(u64, u64)>,
+    ) -> StoreResult<(ObjectVersion, ObjectBody)> {
+        // An overwrite may delete the blob between our lookup and our open;
+        // looking up again then finds the new version.
+        let mut attempts = 0;
+        loop {
+            let version = self.head_object(bucket, key, version_id)?;
+            let (start, len) = range.unwrap_or((0, version.size));
+            if start.saturating_add(len) > version.size {
+                return Err(StoreError::InvalidRange);
+            }
+            match open_range(self.blobs(), &version.segments, start, len).await {
+                Ok(stream) => return Ok((version, Box::pin(stream))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Deletes an object (a specific version when `version_id` is given),
+    /// following the bucket's versioning rules.
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        writer: &str,
+    ) -> StoreResult<DeleteOutcome> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let (version_id, writer) = (version_id.map(str::to_owned), writer.to_owned());
+        self.write(vec![], move |txn| delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer))
+            .await
+    }
+
+    /// Copies a source version's bytes into a new version of `dst`.
+    /// `meta`/`tags` of `None` keep the source's (COPY directives).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_object(
+        &self,
+        source: &ObjectVersion,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: Option<ObjectMeta>,
+        tags: Option<Vec<(String, String)>>,
+        writer: &str,
+    ) -> StoreResult<WriteOutcome> {
+        if self.get_bucket(dst_bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket);
+        }
+        let (_, stream) = self
+            .open_object(src_bucket, src_key, Some(&source.version_id), None)
+            .await?;
+        let blob = self.write_blob(stream).await?;
+        let version = ObjectVersion {
+            version_id: String::new(),
+            delete_marker: false,
+            size: blob.size,
+            etag: ETag::from_md5(&blob.md5),
+            last_modified_ms: now_ms(),
+            seq: 0,
+            writer: writer.to_owned(),
+            meta: meta.unwrap_or_else(|| source.meta.clone()),
+            tags: tags.unwrap_or_else(|| source.tags.clone()),
+            segments: vec![Segment { blob: blob.id.clone(), len: blob.size }],
+            parts_count: None,
+        };
+        let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
+        self.write(vec![blob.id], move |txn| {
+            install_version(txn, &bucket, &key, version, &WritePreconditions::default())
+        })
+        .await
+    }
+
+    /// Replaces the tag set of an object version (`None` = current), or
+    /// removes it with an empty `tags`. Returns the updated version.
+    pub async fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Vec<(String, String)>,
+    ) -> StoreResult<WriteOutcome> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
+        self.write(vec![], move |txn| {
+            let brec = load_bucket(txn, &bucket)?;
+            let objects = txn.open_table(OBJECTS)?;
+            let mut rec: ObjectRecord = match objects.get((bucket.as_str(), key.as_str()))? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => return Err(StoreError::NoSuchKey),
+            };
+            let idx = match &version_id {
+                None => match rec.latest() {
+                    Some(v) if !v.delete_marker => 0,
+                    _ => return Err(StoreError::NoSuchKey),
+                },
+                Some(id) => match rec.versions.iter().position(|v| &v.version_id == id) {
+                    Some(i) if rec.versions[i].delete_marker => {
+                        return Err(StoreError::MethodNotAllowedOnDeleteMarker);
+                    }
+                    Some(i) => i,
+                    None => return Err(StoreError::NoSuchVersion),
+                },
+            };
+            drop(objects);
+            let seq = next_seq(txn)?;
+            rec.versions[idx].tags = tags;
+            let mut version = rec.versions[idx].clone();
+            version.seq = seq;
+            let mut objects = txn.open_table(OBJECTS)?;
+            objects.insert((bucket.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Applied::new(WriteOutcome { bucket: brec, version }))
+        })
+        .await
+    }
+}
+
+fn delete_in_txn(
+    txn: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    writer: &str,
+) -> StoreResult<Applied<DeleteOutcome>> {
+    let brec = load_bucket(txn, bucket)?;
+    let objects = txn.open_table(OBJECTS)?;
+    let rec: Option<ObjectRecord> = match objects.get((bucket, key))? {
+        Some(v) => Some(serde_json::from_slice(v.value())?),
+        None => None,
+    };
+    drop(objects);
+    let unchanged = |brec: BucketRecord, version_id: Option<String>| {
+        Ok(Applied::new(DeleteOutcome { bucket: brec, version_id, delete_marker: false, changed: false, seq: 0 }))
+    };
+    let mut garbage = Vec::new();
+    let (rec, outcome_version, delete_marker) = match version_id {
+        Some(id) => {
+            // Permanently remove one version; a missing one is not an error.
+            let Some(mut rec) = rec else { return unchanged(brec, Some(id.to_owned())) };
+            let Some(pos) = rec.versions.iter().position(|v| v.version_id == id) else {
+                return unchanged(brec, Some(id.to_owned()));
+            };
+            let removed = rec.versions.remove(pos);
+            garbage.extend(removed.segments.iter().map(|s| s.blob.clone()));
+            (rec, Some(id.to_owned()), removed.delete_marker)
+        }
+        None if brec.versioning == herald_model::VersioningState::Unversioned => {
+            let Some(rec) = rec else { return unchanged(brec, None) };
+            for v in &rec.versions {
+                garbage.extend(v.segments.iter().map(|s| s.blob.clone()));
+            }
+            (ObjectRecord::default(), None, false)
+        }
+        None => {
+            // Versioned or suspended: the delete becomes a delete marker.
+            let mut rec = rec.unwrap_or_default();
+            let mut marker = ObjectVersion {
+                version_id: String::new(),
+                delete_marker: true,
+                size: 0,
+                etag: ETag::parse(""),
+                last_modified_ms: now_ms(),
+                seq: 0,
+                writer: writer.to_owned(),
+                meta: ObjectMeta::default(),
+                tags: Vec::new(),
+                segments: Vec::new(),
+                parts_count: None,
+            };
+            marker.seq = next_seq(txn)?;
+            garbage.extend(place_version(&mut rec, &brec, &mut marker));
+            let seq = marker.seq;
+            let mut objects = txn.open_table(OBJECTS)?;
+            objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
+            return Ok(Applied::with_garbage(
+                DeleteOutcome { bucket: brec, version_id: Some(marker.version_id), delete_marker: true, changed: true, seq },
+                garbage,
+            ));
+        }
+    };
+    let seq = next_seq(txn)?;
+    let mut objects = txn.open_table(OBJECTS)?;
+    if rec.versions.is_empty() {
+        objects.remove((bucket, key))?;
+    } else {
+        objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
+    }
+    Ok(Applied::with_garbage(
+        DeleteOutcome { bucket: brec, version_id: outcome_version, delete_marker, changed: true, seq },
+        garbage,
+    ))
+}

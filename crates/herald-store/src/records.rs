@@ -1,0 +1,120 @@
+//! The records kept in the metadata database, one module so their layout
+//! (serialized as JSON: readable with any redb tool, cheap at our sizes) is
+//! reviewed in one place.
+
+use std::collections::BTreeMap;
+
+use herald_model::{ETag, VersioningState};
+use serde::{Deserialize, Serialize};
+
+/// A bucket and its settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub name: String,
+    /// Name of the owning user.
+    pub owner: String,
+    pub created_ms: i64,
+    /// A stable id (Ceph's `bucket.id`), distinct from the name because a
+    /// name can be re-used after deletion.
+    pub id: String,
+    #[serde(default)]
+    pub versioning: VersioningState,
+}
+
+/// One stretch of object bytes in one blob file. Multipart objects keep
+/// their parts as segments, so completing an upload copies nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Segment {
+    pub blob: String,
+    pub len: u64,
+}
+
+/// The HTTP-level metadata a client set on an object.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` pairs, names lower-cased and without the prefix.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user: BTreeMap<String, String>,
+}
+
+/// One version of an object, or a delete marker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectVersion {
+    pub version_id: String,
+    #[serde(default)]
+    pub delete_marker: bool,
+    pub size: u64,
+    pub etag: ETag,
+    pub last_modified_ms: i64,
+    /// Store-wide mutation counter at the time of this write; increases
+    /// monotonically, so it orders the changes of one key (the event
+    /// sequencer derives from it).
+    pub seq: u64,
+    /// The user that wrote this version.
+    pub writer: String,
+    #[serde(default)]
+    pub meta: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_count: Option<u32>,
+}
+
+/// All versions of one key, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub versions: Vec<ObjectVersion>,
+}
+
+impl ObjectRecord {
+    /// The current version (which may be a delete marker).
+    pub fn latest(&self) -> Option<&ObjectVersion> {
+        self.versions.first()
+    }
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiator: String,
+    pub initiated_ms: i64,
+    #[serde(default)]
+    pub meta: ObjectMeta,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub part_number: u32,
+    pub etag: ETag,
+    pub size: u64,
+    pub blob: String,
+    pub last_modified_ms: i64,
+}
+
+/// Current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    d.as_millis() as i64
+}

@@ -1,0 +1,42 @@
+//! The tables of the metadata database.
+
+use redb::{Database, ReadableTable, TableDefinition};
+
+use crate::error::StoreResult;
+
+/// user name -> JSON `User`
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// access key id -> user name
+pub const KEYS: TableDefinition<&str, &str> = TableDefinition::new("access_keys");
+/// bucket name -> JSON `BucketRecord`
+pub const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+/// (bucket, key) -> JSON `ObjectRecord` (all versions, newest first)
+pub const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
+/// upload id -> JSON `UploadRecord`
+pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
+/// (upload id, part number) -> JSON `PartRecord`
+pub const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+/// counters ("seq": the store-wide mutation sequence)
+pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+/// Creates every table so readers never meet a missing one.
+pub fn create_all(db: &Database) -> StoreResult<()> {
+    let txn = db.begin_write()?;
+    txn.open_table(USERS)?;
+    txn.open_table(KEYS)?;
+    txn.open_table(BUCKETS)?;
+    txn.open_table(OBJECTS)?;
+    txn.open_table(UPLOADS)?;
+    txn.open_table(PARTS)?;
+    txn.open_table(COUNTERS)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Takes the next value of the store-wide sequence.
+pub fn next_seq(txn: &redb::WriteTransaction) -> StoreResult<u64> {
+    let mut t = txn.open_table(COUNTERS)?;
+    let next = t.get("seq")?.map(|v| v.value()).unwrap_or(0) + 1;
+    t.insert("seq", next)?;
+    Ok(next)
+}
