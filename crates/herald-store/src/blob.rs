@@ -181,7 +181,7 @@ pub async fn open_range(
     segments: &[Segment],
     start: u64,
     len: u64,
-) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
+) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + Sync + 'static> {
     // Work out which parts of which segments are needed.
     let mut plan: Vec<(PathBuf, u64, u64)> = Vec::new();
     let mut offset = 0u64;

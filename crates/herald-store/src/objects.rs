@@ -16,7 +16,7 @@ use crate::tables::{next_seq, BUCKETS, OBJECTS};
 use crate::{random_hex, Store};
 
 /// A stream of object bytes.
-pub type ObjectBody = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+pub type ObjectBody = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
 
 /// What a client asked for when writing an object.
 #[derive(Debug, Clone, Default)]

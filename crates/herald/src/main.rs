@@ -1,1 +1,54 @@
-fn main() {}
+//! `herald`: one binary for the whole chain.
+//!
+//! `herald serve` runs the server; `herald user ...` administers users on a
+//! data dir (through the running server's admin socket when there is one).
+
+mod config;
+mod serve;
+mod user;
+
+use clap::{Parser, Subcommand};
+
+/// Herald: an S3-compatible store that turns every object change into an
+/// event and delivers it.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (S3 API, /health, /metrics) on one port.
+    Serve(Box<config::ServeArgs>),
+    /// Manage users and their access keys.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("herald: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(*args).await,
+            Command::User { command } => user::run(command).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Request dispatch in front of `s3s`: operational endpoints, request ids,
+//! metrics, and AWS-style errors for anything that goes wrong.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use herald_store::Store;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::Body;
+
+use crate::host::HeraldHost;
+use crate::metrics::{resident_memory_bytes, Metrics};
+use crate::s3::{HeraldS3, StoreAuth};
+use crate::ServerConfig;
+
+/// Facts about the connection a request came on, put in the request's
+/// extensions for the operations that need them (source IP in events,
+/// HTTPS-only secrets).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+pub(crate) struct Front {
+    s3: S3Service,
+    store: Store,
+    metrics: Metrics,
+    /// Request ids: a per-process random prefix and a counter, unique and
+    /// cheap (no syscall per request).
+    id_prefix: String,
+    next_id: AtomicU64,
+}
+
+impl Front {
+    pub(crate) fn new(store: Store, cfg: &ServerConfig) -> Front {
+        let mut builder = S3ServiceBuilder::new(HeraldS3::new(store.clone(), cfg.region.clone()));
+        builder.set_auth(StoreAuth(store.clone()));
+        builder.set_host(HeraldHost::new(cfg.domains.clone()));
+        let mut prefix = [0u8; 4];
+        rand_fill(&mut prefix);
+        Front {
+            s3: builder.build(),
+            store,
+            metrics: Metrics::default(),
+            id_prefix: hex::encode_upper(prefix),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn request_id(&self) -> String {
+        format!("{}{:012X}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+fn rand_fill(buf: &mut [u8]) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64
+        ^ (std::process::id() as u64).rotate_left(32);
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (nanos >> (i * 8)) as u8;
+    }
+}
+
+/// The per-connection hyper service.
+#[derive(Clone)]
+pub(crate) struct FrontService {
+    state: Arc<Front>,
+    info: ConnInfo,
+}
+
+pub(crate) fn service(state: Arc<Front>, info: ConnInfo) -> FrontService {
+    FrontService { state, info }
+}
+
+impl hyper::service::Service<Request<Incoming>> for FrontService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let (state, info) = (self.state.clone(), self.info);
+        Box::pin(async move { Ok(handle(state, info, req).await) })
+    }
+}
+
+/// Whether a request carries AWS credentials (header or presigned query).
+fn is_signed<B>(req: &Request<B>) -> bool {
+    req.headers().contains_key(http::header::AUTHORIZATION)
+        || req
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("X-Amz-Signature=") || q.contains("Signature="))
+}
+
+async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    state.metrics.request_started();
+    let request_id = state.request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+
+    let mut resp = if !is_signed(&req) && method == Method::GET && path == "/health" {
+        text(StatusCode::OK, "ok\n")
+    } else if !is_signed(&req) && method == Method::GET && path == "/metrics" {
+        text(StatusCode::OK, &render_metrics(&state))
+    } else {
+        let mut req = req.map(Body::from);
+        req.extensions_mut().insert(info);
+        match state.s3.call(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = ?e, "s3 service failed");
+                error_xml(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
+            }
+        }
+    };
+
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    let status = resp.status();
+    if status.is_client_error() || status.is_server_error() {
+        resp = with_request_id(resp, &request_id).await;
+    }
+    state.metrics.request_finished(status.as_u16(), started.elapsed());
+    tracing::debug!(%method, %path, status = status.as_u16(), request_id, peer = %info.peer, "request");
+    resp
+}
+
+/// Makes sure an XML error body carries its `RequestId`, as AWS's do
+/// (errors raised inside `s3s` itself, such as signature failures, lack it).
+async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Body> {
+    let is_xml = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    if !is_xml {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let out = if !text.contains("<RequestId>") && text.contains("</Error>") {
+        text.replacen("</Error>", &format!("<RequestId>{request_id}</RequestId></Error>"), 1)
+    } else {
+        text.into_owned()
+    };
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(out))
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_owned()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
+
+fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    r
+}
+
+fn render_metrics(state: &Front) -> String {
+    let buckets = state.store.list_buckets(None).map(|b| b.len()).unwrap_or(0) as f64;
+    let users = state.store.list_users().map(|u| u.len()).unwrap_or(0) as f64;
+    let rss = resident_memory_bytes().unwrap_or(0) as f64;
+    state.metrics.render(&[
+        ("herald_buckets", "Buckets in the store.", buckets),
+        ("herald_users", "Users in the store.", users),
+        ("process_resident_memory_bytes", "Resident memory of the server process.", rss),
+    ])
+}

@@ -1,0 +1,118 @@
+//! Bucket operations: list, create, head, delete, location, versioning.
+
+use herald_model::VersioningState;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+use super::{ok, ts, HeraldS3, StoreResultExt};
+
+pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    let user = s3.caller(&req)?;
+    let prefix = req.input.prefix.clone().unwrap_or_default();
+    let buckets = s3
+        .store
+        .list_buckets(Some(&user))
+        .s3()?
+        .into_iter()
+        .filter(|b| b.name.starts_with(&prefix))
+        .map(|b| Bucket {
+            name: Some(b.name),
+            creation_date: Some(ts(b.created_ms)),
+            bucket_region: Some(s3.region.clone()),
+        })
+        .collect();
+    ok(ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(Owner { display_name: Some(user.clone()), id: Some(user) }),
+        prefix: req.input.prefix,
+        ..Default::default()
+    })
+}
+
+pub async fn create_bucket(s3: &HeraldS3, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    let user = s3.caller(&req)?;
+    let name = &req.input.bucket;
+    if let Err(e) = herald_model::validate_bucket_name(name) {
+        return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid: {e}"));
+    }
+    if let Some(lc) = req
+        .input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        && !lc.as_str().is_empty()
+        && lc.as_str() != s3.region
+    {
+        return Err(s3_error!(
+            IllegalLocationConstraintException,
+            "The {} location constraint is incompatible for the region specific endpoint this request was sent to ({}).",
+            lc.as_str(),
+            s3.region
+        ));
+    }
+    s3.store.create_bucket(&user, name).await.s3()?;
+    tracing::info!(bucket = %name, owner = %user, "bucket created");
+    ok(CreateBucketOutput { location: Some(format!("/{name}")) })
+}
+
+pub async fn head_bucket(s3: &HeraldS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    let user = s3.caller(&req)?;
+    s3.owned_bucket(&user, &req.input.bucket)?;
+    ok(HeadBucketOutput { bucket_region: Some(s3.region.clone()), ..Default::default() })
+}
+
+pub async fn delete_bucket(s3: &HeraldS3, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let user = s3.caller(&req)?;
+    s3.owned_bucket(&user, &req.input.bucket)?;
+    s3.store.delete_bucket(&req.input.bucket).await.s3()?;
+    tracing::info!(bucket = %req.input.bucket, "bucket deleted");
+    let mut resp = S3Response::new(DeleteBucketOutput {});
+    resp.status = Some(http::StatusCode::NO_CONTENT);
+    Ok(resp)
+}
+
+pub async fn get_bucket_location(
+    s3: &HeraldS3,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    let user = s3.caller(&req)?;
+    s3.owned_bucket(&user, &req.input.bucket)?;
+    // AWS reports us-east-1 as an empty constraint.
+    let lc = (s3.region != "us-east-1").then(|| BucketLocationConstraint::from(s3.region.clone()));
+    ok(GetBucketLocationOutput { location_constraint: lc })
+}
+
+pub async fn get_bucket_versioning(
+    s3: &HeraldS3,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    let user = s3.caller(&req)?;
+    let b = s3.owned_bucket(&user, &req.input.bucket)?;
+    let status = match b.versioning {
+        VersioningState::Unversioned => None,
+        VersioningState::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
+        VersioningState::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+    };
+    ok(GetBucketVersioningOutput { status, mfa_delete: None })
+}
+
+pub async fn put_bucket_versioning(
+    s3: &HeraldS3,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let user = s3.caller(&req)?;
+    s3.owned_bucket(&user, &req.input.bucket)?;
+    let state = match req.input.versioning_configuration.status.as_ref().map(|s| s.as_str()) {
+        Some(BucketVersioningStatus::ENABLED) => VersioningState::Enabled,
+        Some(BucketVersioningStatus::SUSPENDED) => VersioningState::Suspended,
+        other => {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema (Status {:?})",
+                other.unwrap_or("missing")
+            ));
+        }
+    };
+    s3.store.set_versioning(&req.input.bucket, state).await.s3()?;
+    ok(PutBucketVersioningOutput {})
+}

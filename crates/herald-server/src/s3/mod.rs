@@ -1,0 +1,273 @@
+//! The S3 API, on top of `s3s` (which owns the wire format and SigV4).
+//!
+//! One file per operation group, as in Garage: [`bucket`], [`object`],
+//! [`list`], [`multipart`], [`tagging`]. This module holds the glue they
+//! share: who is calling, which buckets they may touch, and conversions
+//! between `s3s` DTOs and store records.
+
+mod bucket;
+mod error;
+mod list;
+mod multipart;
+mod object;
+mod tagging;
+
+use std::collections::BTreeMap;
+
+use herald_store::{BucketRecord, ObjectMeta, Store};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::{self, Timestamp};
+use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
+
+pub use error::{s3_err, StoreResultExt};
+
+/// Herald's implementation of the S3 trait.
+#[derive(Clone)]
+pub struct HeraldS3 {
+    pub(crate) store: Store,
+    pub(crate) region: String,
+}
+
+impl HeraldS3 {
+    pub fn new(store: Store, region: String) -> Self {
+        HeraldS3 { store, region }
+    }
+
+    /// The user making the request. s3s has verified the signature already;
+    /// anonymous requests never reach an operation (the default access
+    /// check refuses them), but we refuse them here too, to be sure.
+    pub(crate) fn caller<T>(&self, req: &S3Request<T>) -> S3Result<String> {
+        let Some(cred) = &req.credentials else {
+            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
+        };
+        match self.store.lookup_key(&cred.access_key) {
+            Some((user, _)) => Ok(user),
+            None => Err(s3_error!(InvalidAccessKeyId)),
+        }
+    }
+
+    /// A bucket the caller owns; someone else's bucket is AccessDenied.
+    pub(crate) fn owned_bucket(&self, user: &str, bucket: &str) -> S3Result<BucketRecord> {
+        match self.store.get_bucket(bucket).s3()? {
+            None => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            Some(b) if b.owner != user => Err(s3_error!(AccessDenied, "Access Denied")),
+            Some(b) => Ok(b),
+        }
+    }
+}
+
+/// Looks up secrets for s3s's signature check.
+pub struct StoreAuth(pub Store);
+
+#[async_trait::async_trait]
+impl S3Auth for StoreAuth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.0.lookup_key(access_key) {
+            Some((_, secret)) => Ok(SecretKey::from(secret)),
+            None => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
+        }
+    }
+}
+
+pub(crate) fn ts(ms: i64) -> Timestamp {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+pub(crate) fn etag_dto(e: &herald_model::ETag) -> dto::ETag {
+    dto::ETag::Strong(e.as_str().to_owned())
+}
+
+/// Parses `Content-MD5` (base64) into a digest.
+pub(crate) fn parse_content_md5(v: Option<&str>) -> S3Result<Option<herald_model::Md5Digest>> {
+    let Some(v) = v else { return Ok(None) };
+    let bytes = base64_decode(v.trim()).ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    let digest: herald_model::Md5Digest = bytes
+        .try_into()
+        .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    Ok(Some(digest))
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Builds stored metadata from the headers of a PUT, POST or copy.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn object_meta(
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<Timestamp>,
+    metadata: Option<dto::Metadata>,
+) -> ObjectMeta {
+    let expires = expires.and_then(|t| {
+        let mut buf = Vec::new();
+        t.format(dto::TimestampFormat::HttpDate, &mut buf).ok()?;
+        String::from_utf8(buf).ok()
+    });
+    ObjectMeta {
+        content_type,
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires,
+        user: metadata
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+pub(crate) fn user_metadata(meta: &ObjectMeta) -> Option<dto::Metadata> {
+    if meta.user.is_empty() {
+        None
+    } else {
+        Some(meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+pub(crate) fn parse_expires(s: &Option<String>) -> Option<Timestamp> {
+    s.as_deref()
+        .and_then(|v| Timestamp::parse(dto::TimestampFormat::HttpDate, v).ok())
+}
+
+pub(crate) fn ok<T>(output: T) -> S3Result<S3Response<T>> {
+    Ok(S3Response::new(output))
+}
+
+#[async_trait::async_trait]
+impl S3 for HeraldS3 {
+    async fn list_buckets(&self, req: S3Request<dto::ListBucketsInput>) -> S3Result<S3Response<dto::ListBucketsOutput>> {
+        bucket::list_buckets(self, req).await
+    }
+    async fn create_bucket(&self, req: S3Request<dto::CreateBucketInput>) -> S3Result<S3Response<dto::CreateBucketOutput>> {
+        bucket::create_bucket(self, req).await
+    }
+    async fn head_bucket(&self, req: S3Request<dto::HeadBucketInput>) -> S3Result<S3Response<dto::HeadBucketOutput>> {
+        bucket::head_bucket(self, req).await
+    }
+    async fn delete_bucket(&self, req: S3Request<dto::DeleteBucketInput>) -> S3Result<S3Response<dto::DeleteBucketOutput>> {
+        bucket::delete_bucket(self, req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<dto::GetBucketLocationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLocationOutput>> {
+        bucket::get_bucket_location(self, req).await
+    }
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<dto::GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::GetBucketVersioningOutput>> {
+        bucket::get_bucket_versioning(self, req).await
+    }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<dto::PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
+        bucket::put_bucket_versioning(self, req).await
+    }
+    async fn put_object(&self, req: S3Request<dto::PutObjectInput>) -> S3Result<S3Response<dto::PutObjectOutput>> {
+        object::put_object(self, req).await
+    }
+    async fn get_object(&self, req: S3Request<dto::GetObjectInput>) -> S3Result<S3Response<dto::GetObjectOutput>> {
+        object::get_object(self, req).await
+    }
+    async fn head_object(&self, req: S3Request<dto::HeadObjectInput>) -> S3Result<S3Response<dto::HeadObjectOutput>> {
+        object::head_object(self, req).await
+    }
+    async fn delete_object(&self, req: S3Request<dto::DeleteObjectInput>) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
+        object::delete_object(self, req).await
+    }
+    async fn delete_objects(&self, req: S3Request<dto::DeleteObjectsInput>) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
+        object::delete_objects(self, req).await
+    }
+    async fn copy_object(&self, req: S3Request<dto::CopyObjectInput>) -> S3Result<S3Response<dto::CopyObjectOutput>> {
+        object::copy_object(self, req).await
+    }
+    async fn list_objects(&self, req: S3Request<dto::ListObjectsInput>) -> S3Result<S3Response<dto::ListObjectsOutput>> {
+        list::list_objects(self, req).await
+    }
+    async fn list_objects_v2(&self, req: S3Request<dto::ListObjectsV2Input>) -> S3Result<S3Response<dto::ListObjectsV2Output>> {
+        list::list_objects_v2(self, req).await
+    }
+    async fn list_object_versions(
+        &self,
+        req: S3Request<dto::ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectVersionsOutput>> {
+        list::list_object_versions(self, req).await
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<dto::CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
+        multipart::create_multipart_upload(self, req).await
+    }
+    async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
+        multipart::upload_part(self, req).await
+    }
+    async fn upload_part_copy(&self, req: S3Request<dto::UploadPartCopyInput>) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
+        multipart::upload_part_copy(self, req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<dto::CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
+        multipart::complete_multipart_upload(self, req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<dto::AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
+        multipart::abort_multipart_upload(self, req).await
+    }
+    async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
+        multipart::list_parts(self, req).await
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<dto::ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<dto::ListMultipartUploadsOutput>> {
+        multipart::list_multipart_uploads(self, req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<dto::GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<dto::GetObjectTaggingOutput>> {
+        tagging::get_object_tagging(self, req).await
+    }
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<dto::PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<dto::PutObjectTaggingOutput>> {
+        tagging::put_object_tagging(self, req).await
+    }
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<dto::DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<dto::DeleteObjectTaggingOutput>> {
+        tagging::delete_object_tagging(self, req).await
+    }
+}

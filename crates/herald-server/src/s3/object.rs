@@ -1,0 +1,365 @@
+//! Object operations: put, get, head, delete (one and many), copy.
+
+use herald_model::{ETag, VersioningState};
+use herald_store::{ObjectVersion, PutOptions};
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result};
+
+use super::tagging::parse_tagging_header;
+use super::{etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata, HeraldS3, StoreResultExt};
+
+/// S3 refuses keys longer than this many bytes.
+const MAX_KEY_LEN: usize = 1024;
+/// S3's single-PUT limit; larger objects need multipart.
+const MAX_PUT_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+/// DeleteObjects accepts at most this many keys per request.
+const MAX_DELETE_KEYS: usize = 1000;
+/// What S3 reports for objects stored without a Content-Type.
+const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
+pub(crate) fn check_key(key: &str) -> S3Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(s3_error!(KeyTooLongError, "Your key is too long"));
+    }
+    if key.is_empty() {
+        return Err(s3_error!(InvalidArgument, "The object key must not be empty"));
+    }
+    Ok(())
+}
+
+/// The version id to report: none for buckets that never had versioning.
+pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> Option<String> {
+    (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
+}
+
+pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    let user = s3.caller(&req)?;
+    let input = req.input;
+    s3.owned_bucket(&user, &input.bucket)?;
+    check_key(&input.key)?;
+    if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
+        return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"));
+    }
+    let tags = match &input.tagging {
+        Some(t) => parse_tagging_header(t)?,
+        None => Vec::new(),
+    };
+    let opts = PutOptions {
+        writer: user,
+        meta: object_meta(
+            input.content_type,
+            input.content_encoding,
+            input.content_disposition,
+            input.content_language,
+            input.cache_control,
+            input.expires,
+            input.metadata,
+        ),
+        tags,
+        content_md5: parse_content_md5(input.content_md5.as_deref())?,
+        if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
+        if_match: input.if_match.as_ref().and_then(|c| c.as_etag()).map(|e| ETag::parse(e.value())),
+    };
+    let outcome = match input.body {
+        Some(body) => s3.store.put_object(&input.bucket, &input.key, body, opts).await,
+        None => {
+            let empty = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+            s3.store.put_object(&input.bucket, &input.key, empty, opts).await
+        }
+    }
+    .s3()?;
+    ok(PutObjectOutput {
+        e_tag: Some(etag_dto(&outcome.version.etag)),
+        version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),
+        size: Some(outcome.version.size as i64),
+        ..Default::default()
+    })
+}
+
+/// The outcome of evaluating conditional request headers (RFC 9110 and
+/// the S3 documentation's precedence rules).
+enum Condition {
+    Proceed,
+    NotModified,
+    PreconditionFailed,
+}
+
+fn evaluate_conditions(
+    v: &ObjectVersion,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> Condition {
+    let last_modified_s = v.last_modified_ms / 1000;
+    let secs = |t: &Timestamp| time::OffsetDateTime::from(t.clone()).unix_timestamp();
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        other => other.as_etag().is_some_and(|e| e.value() == v.etag.as_str()),
+    };
+    // If-Match wins over If-Unmodified-Since when it holds.
+    match if_match {
+        Some(c) if !matches(c) => return Condition::PreconditionFailed,
+        Some(_) => {}
+        None => {
+            if let Some(t) = if_unmodified_since
+                && last_modified_s > secs(t)
+            {
+                return Condition::PreconditionFailed;
+            }
+        }
+    }
+    match if_none_match {
+        Some(c) if matches(c) => return Condition::NotModified,
+        Some(_) => {}
+        None => {
+            if let Some(t) = if_modified_since
+                && last_modified_s <= secs(t)
+            {
+                return Condition::NotModified;
+            }
+        }
+    }
+    Condition::Proceed
+}
+
+fn check_conditions(
+    v: &ObjectVersion,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    match evaluate_conditions(v, if_match, if_none_match, if_modified_since, if_unmodified_since) {
+        Condition::Proceed => Ok(()),
+        Condition::NotModified => Err(s3_error!(NotModified)),
+        Condition::PreconditionFailed => Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        )),
+    }
+}
+
+pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    let user = s3.caller(&req)?;
+    let input = req.input;
+    let bucket = s3.owned_bucket(&user, &input.bucket)?;
+    let version_id = input.version_id.as_deref();
+    let head = s3.store.head_object(&input.bucket, &input.key, version_id).s3()?;
+    check_conditions(
+        &head,
+        input.if_match.as_ref(),
+        input.if_none_match.as_ref(),
+        input.if_modified_since.as_ref(),
+        input.if_unmodified_since.as_ref(),
+    )?;
+    let range = match &input.range {
+        Some(r) => {
+            let r = r
+                .check(head.size)
+                .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+            Some((r.start, r.end - r.start))
+        }
+        None => None,
+    };
+    // Read the exact version we checked (a concurrent overwrite of a
+    // versioned key cannot swap the bytes under our headers).
+    let pinned = if bucket.versioning == VersioningState::Enabled { Some(head.version_id.as_str()) } else { version_id };
+    let (v, body) = s3.store.open_object(&input.bucket, &input.key, pinned, range).await.s3()?;
+    let (content_length, content_range) = match range {
+        Some((start, len)) => (len, Some(format!("bytes {}-{}/{}", start, start + len - 1, v.size))),
+        None => (v.size, None),
+    };
+    let meta = &v.meta;
+    ok(GetObjectOutput {
+        body: Some(StreamingBlob::wrap(body)),
+        content_length: Some(content_length as i64),
+        content_range,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag_dto(&v.etag)),
+        last_modified: Some(ts(v.last_modified_ms)),
+        content_type: input
+            .response_content_type
+            .or_else(|| meta.content_type.clone())
+            .or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
+        content_encoding: input.response_content_encoding.or_else(|| meta.content_encoding.clone()),
+        content_disposition: input.response_content_disposition.or_else(|| meta.content_disposition.clone()),
+        content_language: input.response_content_language.or_else(|| meta.content_language.clone()),
+        cache_control: input.response_cache_control.or_else(|| meta.cache_control.clone()),
+        expires: input.response_expires.or_else(|| parse_expires(&meta.expires)),
+        metadata: user_metadata(meta),
+        version_id: reported_version(bucket.versioning, &v.version_id),
+        tag_count: (!v.tags.is_empty()).then_some(v.tags.len() as i32),
+        parts_count: v.parts_count.map(|n| n as i32),
+        ..Default::default()
+    })
+}
+
+pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    let user = s3.caller(&req)?;
+    let input = req.input;
+    let bucket = s3.owned_bucket(&user, &input.bucket)?;
+    let v = s3.store.head_object(&input.bucket, &input.key, input.version_id.as_deref()).s3()?;
+    check_conditions(
+        &v,
+        input.if_match.as_ref(),
+        input.if_none_match.as_ref(),
+        input.if_modified_since.as_ref(),
+        input.if_unmodified_since.as_ref(),
+    )?;
+    let meta = &v.meta;
+    ok(HeadObjectOutput {
+        content_length: Some(v.size as i64),
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag_dto(&v.etag)),
+        last_modified: Some(ts(v.last_modified_ms)),
+        content_type: meta.content_type.clone().or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
+        content_encoding: meta.content_encoding.clone(),
+        content_disposition: meta.content_disposition.clone(),
+        content_language: meta.content_language.clone(),
+        cache_control: meta.cache_control.clone(),
+        expires: parse_expires(&meta.expires),
+        metadata: user_metadata(meta),
+        version_id: reported_version(bucket.versioning, &v.version_id),
+        parts_count: v.parts_count.map(|n| n as i32),
+        ..Default::default()
+    })
+}
+
+pub async fn delete_object(s3: &HeraldS3, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let user = s3.caller(&req)?;
+    let input = req.input;
+    s3.owned_bucket(&user, &input.bucket)?;
+    if let Some(cond) = &input.if_match {
+        let current = s3.store.head_object(&input.bucket, &input.key, None).s3()?;
+        check_conditions(&current, Some(cond), None, None, None)?;
+    }
+    let out = s3
+        .store
+        .delete_object(&input.bucket, &input.key, input.version_id.as_deref(), &user)
+        .await
+        .s3()?;
+    let mut resp = S3Response::new(DeleteObjectOutput {
+        delete_marker: out.delete_marker.then_some(true),
+        version_id: out.version_id.filter(|_| out.bucket.versioning != VersioningState::Unversioned),
+        ..Default::default()
+    });
+    resp.status = Some(http::StatusCode::NO_CONTENT);
+    Ok(resp)
+}
+
+pub async fn delete_objects(s3: &HeraldS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let user = s3.caller(&req)?;
+    let input = req.input;
+    s3.owned_bucket(&user, &input.bucket)?;
+    if input.delete.objects.len() > MAX_DELETE_KEYS {
+        return Err(s3_error!(
+            MalformedXML,
+            "The request must contain no more than {MAX_DELETE_KEYS} keys"
+        ));
+    }
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for obj in input.delete.objects {
+        match s3.store.delete_object(&input.bucket, &obj.key, obj.version_id.as_deref(), &user).await {
+            Ok(out) => {
+                if quiet {
+                    continue;
+                }
+                let versioned = out.bucket.versioning != VersioningState::Unversioned;
+                let (version_id, marker_id) = match (&obj.version_id, out.delete_marker) {
+                    (Some(v), _) => (Some(v.clone()), None),
+                    (None, true) => (None, out.version_id.clone()),
+                    (None, false) => (None, None),
+                };
+                deleted.push(DeletedObject {
+                    key: Some(obj.key),
+                    version_id: version_id.filter(|_| versioned),
+                    delete_marker: out.delete_marker.then_some(true),
+                    delete_marker_version_id: marker_id.filter(|_| versioned),
+                });
+            }
+            Err(e) => {
+                let err = super::s3_err(e);
+                errors.push(Error {
+                    code: Some(err.code().as_str().to_owned()),
+                    message: err.message().map(str::to_owned),
+                    key: Some(obj.key),
+                    version_id: obj.version_id,
+                });
+            }
+        }
+    }
+    ok(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() })
+}
+
+pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    let user = s3.caller(&req)?;
+    let input = req.input;
+    let dst_bucket = s3.owned_bucket(&user, &input.bucket)?;
+    check_key(&input.key)?;
+    let (src_bucket, src_key, src_version) = match &input.copy_source {
+        CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.as_deref().map(str::to_owned)),
+        _ => return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported")),
+    };
+    let src_rec = s3.owned_bucket(&user, &src_bucket)?;
+    let source = s3.store.head_object(&src_bucket, &src_key, src_version.as_deref()).s3()?;
+    check_conditions(
+        &source,
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+        input.copy_source_if_modified_since.as_ref(),
+        input.copy_source_if_unmodified_since.as_ref(),
+    )
+    .map_err(|e| {
+        // A copy answers 412 for every failed source condition.
+        if *e.code() == s3s::S3ErrorCode::NotModified {
+            s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+        } else {
+            e
+        }
+    })?;
+    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    if src_bucket == input.bucket && src_key == input.key && src_version.is_none() && !replace_meta && !replace_tags {
+        return Err(s3_error!(
+            InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+        ));
+    }
+    let meta = replace_meta.then(|| {
+        object_meta(
+            input.content_type,
+            input.content_encoding,
+            input.content_disposition,
+            input.content_language,
+            input.cache_control,
+            input.expires,
+            input.metadata,
+        )
+    });
+    let tags = if replace_tags {
+        Some(match &input.tagging {
+            Some(t) => parse_tagging_header(t)?,
+            None => Vec::new(),
+        })
+    } else {
+        None
+    };
+    let out = s3
+        .store
+        .copy_object(&source, &src_bucket, &src_key, &input.bucket, &input.key, meta, tags, &user)
+        .await
+        .s3()?;
+    ok(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            e_tag: Some(etag_dto(&out.version.etag)),
+            last_modified: Some(ts(out.version.last_modified_ms)),
+            ..Default::default()
+        }),
+        copy_source_version_id: reported_version(src_rec.versioning, &source.version_id),
+        version_id: reported_version(dst_bucket.versioning, &out.version.version_id),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,194 @@
+//! `herald serve` settings: embedded defaults, then an optional TOML file,
+//! then `HERALD_*` environment variables, then flags (flags win).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_DIR: &str = "./herald-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_DOMAIN: &str = "localhost";
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Flags of `herald serve`. Every flag can also be given as a `HERALD_*`
+/// environment variable or in the TOML file named by `--config`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys, e.g. `data_dir`).
+    #[arg(long, env = "HERALD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where objects and metadata live [default: ./herald-data].
+    #[arg(long, env = "HERALD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:9000].
+    #[arg(long, env = "HERALD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Region reported to clients and used in SigV4 scopes and ARNs [default: us-east-1].
+    #[arg(long, env = "HERALD_REGION")]
+    pub region: Option<String>,
+    /// Base domain(s) for virtual-host-style requests (`bucket.DOMAIN`); repeat or comma-separate [default: localhost].
+    #[arg(long = "domain", env = "HERALD_DOMAIN", value_delimiter = ',')]
+    pub domains: Vec<String>,
+    /// PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).
+    #[arg(long, env = "HERALD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "HERALD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Log format [default: text].
+    #[arg(long, env = "HERALD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `herald_server=debug,info` [default: info].
+    #[arg(long, env = "HERALD_LOG")]
+    pub log_level: Option<String>,
+    /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT [default: 30].
+    #[arg(long, env = "HERALD_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// The TOML file: the same settings, plus the root credentials (which are
+/// never flags, so they do not show up in `ps`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub region: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub shutdown_grace_secs: Option<u64>,
+    pub root_access_key: Option<String>,
+    pub root_secret_key: Option<String>,
+}
+
+/// Settings after merging every source.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub region: String,
+    pub domains: Vec<String>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub shutdown_grace: Duration,
+    /// Root key pair from HERALD_ROOT_ACCESS_KEY/HERALD_ROOT_SECRET_KEY or the file.
+    pub root_key: Option<(String, String)>,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        let env_root = (
+            std::env::var("HERALD_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty()),
+            std::env::var("HERALD_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty()),
+        );
+        let root_key = match (env_root.0.or(file.root_access_key), env_root.1.or(file.root_secret_key)) {
+            (Some(a), Some(s)) => Some((a, s)),
+            (None, None) => None,
+            _ => bail!("HERALD_ROOT_ACCESS_KEY and HERALD_ROOT_SECRET_KEY must be given together"),
+        };
+        let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("--tls-cert and --tls-key must be given together"),
+        };
+        let domains = if !self.domains.is_empty() {
+            self.domains
+        } else {
+            file.domains.unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
+        };
+        let region = self.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            bail!("invalid region {region:?}");
+        }
+        Ok(Settings {
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen: match self.listen.or(file.listen) {
+                Some(a) => a,
+                None => DEFAULT_LISTEN.parse().expect("valid default address"),
+            },
+            region,
+            domains: domains.into_iter().map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
+            tls,
+            log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_level: self.log_level.or(file.log_level).unwrap_or_else(|| "info".to_owned()),
+            shutdown_grace: Duration::from_secs(
+                self.shutdown_grace_secs
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
+            ),
+            root_key,
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn defaults_apply_without_anything() {
+        let s = T::parse_from(["t"]).args.resolve().unwrap();
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(s.region, DEFAULT_REGION);
+        assert_eq!(s.domains, vec!["localhost".to_owned()]);
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9100\"\nregion = \"eu-west-1\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let s = T::parse_from(["t", "--config", file.to_str().unwrap(), "--region", "ap-south-1"])
+            .args
+            .resolve()
+            .unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(s.region, "ap-south-1");
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(&file, "lissten = \"127.0.0.1:9100\"\n").unwrap();
+        let err = T::parse_from(["t", "--config", file.to_str().unwrap()]).args.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("lissten"), "{err:#}");
+    }
+}

@@ -1,0 +1,115 @@
+//! `herald serve`.
+
+use anyhow::Context;
+use herald_model::{AccessKey, ROOT_USER};
+use herald_server::{admin, Server, ServerConfig};
+use herald_store::Store;
+
+use crate::config::{LogFormat, ServeArgs, Settings};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(&settings)?;
+    let store = Store::open(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot open the data dir {} (is another herald serving it?)",
+            settings.data_dir.display()
+        )
+    })?;
+    ensure_root(&store, &settings).await?;
+
+    // Blobs orphaned by a crash are removed in the background; new blobs
+    // are never touched, so this can overlap with serving.
+    let gc_store = store.clone();
+    tokio::task::spawn_blocking(move || match gc_store.collect_garbage() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed blobs left over by an interrupted write"),
+        Err(e) => tracing::warn!(error = %e, "garbage collection of blobs failed"),
+    });
+
+    let server = Server::bind(
+        store.clone(),
+        ServerConfig {
+            listen: settings.listen,
+            region: settings.region.clone(),
+            domains: settings.domains.clone(),
+            tls: settings.tls.clone(),
+            shutdown_grace: settings.shutdown_grace,
+        },
+    )
+    .await?;
+    let admin_task = tokio::spawn(admin::serve(store.clone(), settings.data_dir.clone()));
+    let addr = server.local_addr()?;
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    tracing::info!(
+        address = %format!("{scheme}://{addr}"),
+        region = %settings.region,
+        data_dir = %settings.data_dir.display(),
+        "herald listening"
+    );
+    server.run(shutdown_signal()).await;
+    admin_task.abort();
+    let _ = std::fs::remove_file(admin::socket_path(&settings.data_dir));
+    tracing::info!("herald stopped");
+    Ok(())
+}
+
+/// Makes sure the `root` user exists with the configured keys; generates
+/// and prints keys once when none are configured and none exist yet.
+async fn ensure_root(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let existing = store.get_user(ROOT_USER)?;
+    match (&settings.root_key, existing) {
+        (Some((access, secret)), existing) => {
+            let key = AccessKey { access_key_id: access.clone(), secret_access_key: secret.clone() };
+            if existing.is_none_or(|u| u.keys != vec![key.clone()]) {
+                store.set_user_key(ROOT_USER, key).await.context("cannot set the root credentials")?;
+                tracing::info!(access_key = %access, "root credentials taken from the environment");
+            }
+        }
+        (None, Some(_)) => {}
+        (None, None) => {
+            let user = store.create_user(ROOT_USER, None).await?;
+            let key = &user.keys[0];
+            // Printed once, on stdout, so it can be captured; kept in the data dir.
+            println!("Generated root credentials (shown once; stored in {}):", settings.data_dir.display());
+            println!("  AWS_ACCESS_KEY_ID={}", key.access_key_id);
+            println!("  AWS_SECRET_ACCESS_KEY={}", key.secret_access_key);
+            println!("Set HERALD_ROOT_ACCESS_KEY/HERALD_ROOT_SECRET_KEY to choose them instead.");
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(settings: &Settings) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .with_context(|| format!("invalid log filter {:?}", settings.log_level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
