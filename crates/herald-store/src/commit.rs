@@ -10,14 +10,13 @@
 //! as arrived during the previous fsync; alone, a request waits for exactly
 //! one commit, as before.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use redb::{Database, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blob::{sync_dir, BlobDir};
+use crate::blob::{sync_filesystem, BlobDir};
 use crate::error::{StoreError, StoreResult};
 
 /// The longest batch the committer will build; bounds the latency a request
@@ -34,9 +33,10 @@ type Op = Box<dyn FnOnce(Result<&WriteTransaction, String>) -> Completion + Send
 
 struct Job {
     op: Op,
-    /// Directories holding blobs created for this job: their entries are
-    /// fsync'd before the transaction that references the blobs commits.
-    dirs: Vec<PathBuf>,
+    /// Set when the job references new blobs: their bytes and directory
+    /// entries are flushed (once for the whole batch) before the
+    /// transaction that names them commits.
+    blob_root: Option<PathBuf>,
 }
 
 /// Handle to the committer thread.
@@ -86,7 +86,7 @@ impl Committer {
         F: FnOnce(&WriteTransaction) -> StoreResult<Applied<R>> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<StoreResult<R>>();
-        let dirs = new_blobs.iter().map(|b| blobs.shard_dir(b)).collect();
+        let blob_root = (!new_blobs.is_empty()).then(|| blobs.root().to_path_buf());
         let blob_dir = blobs.clone();
         let op: Op = Box::new(move |txn| {
             let outcome = match txn {
@@ -112,7 +112,7 @@ impl Committer {
             })
         });
         self.tx
-            .send(Job { op, dirs })
+            .send(Job { op, blob_root })
             .await
             .map_err(|_| StoreError::ShuttingDown)?;
         done_rx.await.map_err(|_| StoreError::ShuttingDown)?
@@ -135,13 +135,11 @@ fn run(db: Arc<Database>, mut rx: mpsc::Receiver<Job>) {
 }
 
 fn commit_batch(db: &Database, batch: &mut Vec<Job>) {
-    let dirs: BTreeSet<PathBuf> = batch.iter().flat_map(|j| j.dirs.iter().cloned()).collect();
     let mut failure: Option<String> = None;
-    for dir in &dirs {
-        if let Err(e) = sync_dir(dir) {
-            failure = Some(format!("fsync of {}: {e}", dir.display()));
-            break;
-        }
+    if let Some(root) = batch.iter().find_map(|j| j.blob_root.as_ref())
+        && let Err(e) = sync_filesystem(root)
+    {
+        failure = Some(format!("syncfs of {}: {e}", root.display()));
     }
     let txn = match failure {
         None => match db.begin_write() {

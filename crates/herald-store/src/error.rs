@@ -42,6 +42,10 @@ pub enum StoreError {
     AccessKeyInUse(String),
     #[error("user {user} still owns {buckets} bucket(s); delete them first")]
     UserOwnsBuckets { user: String, buckets: usize },
+    /// The request body could not be read to its end (client gone, bad
+    /// chunk signature, checksum mismatch): the message says which.
+    #[error("request body: {0}")]
+    BodyStream(String),
     #[error("the store is shutting down")]
     ShuttingDown,
     #[error("I/O error: {0}")]

@@ -179,7 +179,7 @@ impl Store {
         let id = writer.id().to_owned();
         let result: StoreResult<()> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| StoreError::Io(io::Error::other(e.to_string())))?;
+                let chunk = chunk.map_err(|e| StoreError::BodyStream(e.to_string()))?;
                 writer.write(&chunk).await?;
             }
             Ok(())

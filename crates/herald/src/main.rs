@@ -27,6 +27,8 @@ enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Measure an S3 endpoint (Herald or any other): ops/s, MB/s, latency.
+    Bench(herald_bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::User { command } => user::run(command).await,
+            Command::Bench(args) => herald_bench::run(args).await,
         }
     });
     match result {

@@ -22,6 +22,7 @@ pub fn s3_err(e: StoreError) -> S3Error {
         StoreError::MethodNotAllowedOnDeleteMarker => (C::MethodNotAllowed, e.to_string()),
         StoreError::InvalidRange => (C::InvalidRange, e.to_string()),
         StoreError::InvalidArgument(m) => (C::InvalidArgument, m.clone()),
+        StoreError::BodyStream(m) => return super::checksum::body_error(m),
         StoreError::ShuttingDown => (C::ServiceUnavailable, e.to_string()),
         StoreError::UserExists(_)
         | StoreError::NoSuchUser(_)

@@ -6,6 +6,7 @@
 //! between `s3s` DTOs and store records.
 
 mod bucket;
+mod checksum;
 mod error;
 mod list;
 mod multipart;

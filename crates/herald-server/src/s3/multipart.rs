@@ -56,18 +56,28 @@ pub async fn create_multipart_upload(
 
 pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     let user = s3.caller(&req)?;
+    let expected = super::checksum::Expected::new(
+        Checksum {
+            checksum_crc32: req.input.checksum_crc32.clone(),
+            checksum_crc32c: req.input.checksum_crc32c.clone(),
+            checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+            checksum_sha1: req.input.checksum_sha1.clone(),
+            checksum_sha256: req.input.checksum_sha256.clone(),
+            ..Default::default()
+        },
+        &req.headers,
+        req.trailing_headers.clone(),
+    );
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let md5 = parse_content_md5(input.content_md5.as_deref())?;
-    let part = match input.body {
-        Some(body) => s3.store.upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5).await,
-        None => {
-            let empty = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
-            s3.store.upload_part(&input.bucket, &input.key, &input.upload_id, n, empty, md5).await
-        }
-    }
-    .s3()?;
+    let body = super::checksum::verify(input.body.unwrap_or_else(super::object::empty_body), expected);
+    let part = s3
+        .store
+        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5)
+        .await
+        .s3()?;
     ok(UploadPartOutput { e_tag: Some(etag_dto(&part.etag)), ..Default::default() })
 }
 

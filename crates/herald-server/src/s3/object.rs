@@ -27,6 +27,11 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
     Ok(())
 }
 
+/// A body for requests that sent none.
+pub(crate) fn empty_body() -> StreamingBlob {
+    StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+}
+
 /// The version id to report: none for buckets that never had versioning.
 pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> Option<String> {
     (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
@@ -34,6 +39,18 @@ pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> O
 
 pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let user = s3.caller(&req)?;
+    let expected = super::checksum::Expected::new(
+        Checksum {
+            checksum_crc32: req.input.checksum_crc32.clone(),
+            checksum_crc32c: req.input.checksum_crc32c.clone(),
+            checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+            checksum_sha1: req.input.checksum_sha1.clone(),
+            checksum_sha256: req.input.checksum_sha256.clone(),
+            ..Default::default()
+        },
+        &req.headers,
+        req.trailing_headers.clone(),
+    );
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
@@ -60,14 +77,8 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
         if_match: input.if_match.as_ref().and_then(|c| c.as_etag()).map(|e| ETag::parse(e.value())),
     };
-    let outcome = match input.body {
-        Some(body) => s3.store.put_object(&input.bucket, &input.key, body, opts).await,
-        None => {
-            let empty = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
-            s3.store.put_object(&input.bucket, &input.key, empty, opts).await
-        }
-    }
-    .s3()?;
+    let body = super::checksum::verify(input.body.unwrap_or_else(empty_body), expected);
+    let outcome = s3.store.put_object(&input.bucket, &input.key, body, opts).await.s3()?;
     ok(PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
         version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),

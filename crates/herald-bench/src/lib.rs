@@ -1,0 +1,284 @@
+//! `herald-bench`: the load generator behind `herald bench`.
+//!
+//! It drives any S3-compatible endpoint (Herald itself, or a peer such as
+//! MinIO or moto) with a fixed number of concurrent workers for a fixed time
+//! and reports throughput and latency percentiles, so that performance
+//! changes in Herald can be measured and compared against other servers with
+//! the same client. Scenarios:
+//!
+//! - `put`: PutObject of fresh keys;
+//! - `get`: GetObject of pre-uploaded objects;
+//! - `mixed`: GETs and overwriting PUTs on one object set (`--get-ratio`).
+//!
+//! The client is deliberately small — a hand-written SigV4 signer ([`sigv4`])
+//! on a pooled hyper HTTP/1.1 client — because this crate is linked into the
+//! main `herald` binary, where the AWS SDK would be too heavy. The load loop
+//! ([`engine`]) is protocol-agnostic so scenarios beyond S3 (notifications,
+//! SQS) can reuse its timing, progress bar and report.
+//!
+//! Output is a table by default, or exactly one JSON object on stdout with
+//! `--json` (see [`report::Report`] for the keys), so runs can be scripted.
+//! Requests are sent with `x-amz-content-sha256: UNSIGNED-PAYLOAD`, plain
+//! `http://` only, path-style.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+pub mod engine;
+pub mod parse;
+pub mod procfs;
+pub mod report;
+pub mod s3;
+mod scenarios;
+pub mod sigv4;
+
+/// Arguments of `herald bench`: one subcommand per scenario.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// The benchmark scenarios. New protocols (e.g. `notify`, `sqs`) are added as
+/// further variants with their own argument structs, reusing [`LoadArgs`].
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchCommand {
+    /// Upload new objects in a loop (PutObject throughput and latency).
+    Put(PutArgs),
+    /// Download pre-uploaded objects in a loop (GetObject throughput and latency).
+    Get(GetArgs),
+    /// GETs and overwriting PUTs on one pre-uploaded object set.
+    Mixed(MixedArgs),
+}
+
+/// Where to send S3 requests and as whom.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Target")]
+pub struct S3Args {
+    /// S3 endpoint, e.g. http://127.0.0.1:9000 (plain HTTP, path-style).
+    #[arg(long, env = "HERALD_BENCH_ENDPOINT")]
+    pub endpoint: String,
+    /// Access key id used to sign requests.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub access_key: String,
+    /// Secret key used to sign requests.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_key: String,
+    /// Signing region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Bucket to use; created if it does not exist. Each run writes under its
+    /// own random key prefix, so runs do not interfere.
+    #[arg(long, default_value = "herald-bench")]
+    pub bucket: String,
+}
+
+/// How hard and how long to drive the target; shared by every scenario.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Load")]
+pub struct LoadArgs {
+    /// Number of concurrent workers (and HTTP connections).
+    #[arg(long, short = 'c', default_value_t = 16,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub concurrency: usize,
+    /// How long to run the load phase, e.g. 20s, 500ms, 1m.
+    #[arg(long, short = 'd', default_value = "20s", value_parser = parse::parse_duration)]
+    pub duration: Duration,
+    /// Per-request timeout; a request exceeding it counts as an error.
+    #[arg(long, default_value = "30s", value_parser = parse::parse_duration)]
+    pub timeout: Duration,
+    /// Print exactly one JSON object on stdout instead of a table (implies --no-progress).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not show the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// PID of the server under test: report its RSS (VmRSS) and peak RSS
+    /// (VmHWM) from /proc at the end of the run.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+impl LoadArgs {
+    fn progress(&self) -> bool {
+        !(self.json || self.no_progress)
+    }
+}
+
+/// `herald bench put`.
+#[derive(Debug, Clone, Args)]
+pub struct PutArgs {
+    #[command(flatten)]
+    pub target: S3Args,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Object size, e.g. 1KiB, 1MiB, 4KB, 1024.
+    #[arg(long, short = 's', default_value = "1KiB", value_parser = parse::parse_size)]
+    pub size: u64,
+}
+
+/// `herald bench get`.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub target: S3Args,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Object size, e.g. 1KiB, 1MiB, 4KB, 1024.
+    #[arg(long, short = 's', default_value = "1KiB", value_parser = parse::parse_size)]
+    pub size: u64,
+    /// Number of objects uploaded before the run and read at random.
+    #[arg(long, default_value_t = 1000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub objects: usize,
+}
+
+/// `herald bench mixed`.
+#[derive(Debug, Clone, Args)]
+pub struct MixedArgs {
+    #[command(flatten)]
+    pub target: S3Args,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Object size, e.g. 1KiB, 1MiB, 4KB, 1024.
+    #[arg(long, short = 's', default_value = "1KiB", value_parser = parse::parse_size)]
+    pub size: u64,
+    /// Number of objects uploaded before the run; GETs read and PUTs
+    /// overwrite keys of this set at random.
+    #[arg(long, default_value_t = 1000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub objects: usize,
+    /// Fraction of operations that are GETs (the rest are PUTs), 0.0–1.0.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_ratio)]
+    pub get_ratio: f64,
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?} is not a ratio between 0.0 and 1.0")),
+    }
+}
+
+/// Runs the benchmark described by `args`, printing the report to stdout
+/// (a table, or one JSON object with `--json`) and progress/diagnostics to
+/// stderr.
+///
+/// Failed operations do not make this return an error — they are counted in
+/// the report's `errors` — but failing setup (bucket creation, pre-upload)
+/// does, since the measurement would be meaningless.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let json = args.command.load().json;
+    let report = execute(args).await?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        report.write_table(&mut std::io::stdout().lock())?;
+    }
+    Ok(())
+}
+
+/// Like [`run`] but returns the report instead of printing it, for callers
+/// (and tests) that want the numbers.
+pub async fn execute(args: BenchArgs) -> anyhow::Result<report::Report> {
+    match args.command {
+        BenchCommand::Put(a) => scenarios::put(a).await,
+        BenchCommand::Get(a) => scenarios::get(a).await,
+        BenchCommand::Mixed(a) => scenarios::mixed(a).await,
+    }
+}
+
+impl BenchCommand {
+    /// The load settings every scenario carries.
+    pub fn load(&self) -> &LoadArgs {
+        match self {
+            BenchCommand::Put(a) => &a.load,
+            BenchCommand::Get(a) => &a.load,
+            BenchCommand::Mixed(a) => &a.load,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_full_command_line() {
+        let cli = Cli::try_parse_from([
+            "bench",
+            "mixed",
+            "--endpoint",
+            "http://127.0.0.1:9100",
+            "--access-key",
+            "k",
+            "--secret-key",
+            "s",
+            "--concurrency",
+            "8",
+            "--size",
+            "4KB",
+            "--duration",
+            "500ms",
+            "--objects",
+            "10",
+            "--get-ratio",
+            "0.9",
+            "--json",
+            "--server-pid",
+            "42",
+        ])
+        .unwrap();
+        let BenchCommand::Mixed(m) = cli.bench.command else {
+            panic!("expected mixed");
+        };
+        assert_eq!(m.target.bucket, "herald-bench");
+        assert_eq!(m.target.region, "us-east-1");
+        assert_eq!(m.load.concurrency, 8);
+        assert_eq!(m.size, 4000);
+        assert_eq!(m.load.duration, Duration::from_millis(500));
+        assert_eq!(m.objects, 10);
+        assert_eq!(m.get_ratio, 0.9);
+        assert!(!m.load.progress());
+        assert_eq!(m.load.server_pid, Some(42));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let base = [
+            "bench",
+            "put",
+            "--endpoint",
+            "http://x",
+            "--access-key",
+            "k",
+            "--secret-key",
+            "s",
+        ];
+        for extra in [
+            ["--concurrency", "0"],
+            ["--size", "1XB"],
+            ["--duration", "0s"],
+        ] {
+            let args = base.iter().chain(extra.iter());
+            assert!(Cli::try_parse_from(args).is_err(), "{extra:?}");
+        }
+        assert!(parse_ratio("1.5").is_err());
+        assert!(parse_ratio("nan").is_err());
+        assert_eq!(parse_ratio("0"), Ok(0.0));
+    }
+}

@@ -1,0 +1,237 @@
+//! A minimal path-style S3 client: just the calls the bench makes, signed with
+//! [`crate::sigv4`] and sent over a pooled hyper HTTP/1.1 client.
+//!
+//! Connection reuse matters here: without keep-alive every operation would
+//! also measure a TCP handshake, which is not what an S3 client in production
+//! does. The legacy hyper-util client pools idle connections per host, so with
+//! N workers the bench settles on N persistent connections.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::sigv4::{self, SignableRequest, Signer, UNSIGNED_PAYLOAD};
+
+/// How much of an error response body is kept for the error message.
+const ERROR_BODY_LIMIT: usize = 2048;
+
+/// Why a single operation failed. Every variant counts as one error in the
+/// report; the first one is also printed so misconfiguration is obvious.
+#[derive(Debug)]
+pub enum OpError {
+    /// The server answered with a non-2xx status.
+    Status { status: StatusCode, body: String },
+    /// Connecting, sending or receiving failed.
+    Transport(String),
+    /// The operation did not finish within `--timeout`.
+    Timeout(Duration),
+    /// A GET returned fewer/more bytes than were uploaded.
+    WrongLength { expected: u64, got: u64 },
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpError::Status { status, body } => {
+                write!(f, "HTTP {status}")?;
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
+                }
+                Ok(())
+            }
+            OpError::Transport(e) => write!(f, "transport error: {e}"),
+            OpError::Timeout(d) => write!(f, "timed out after {d:?}"),
+            OpError::WrongLength { expected, got } => {
+                write!(
+                    f,
+                    "body length mismatch: expected {expected} bytes, got {got}"
+                )
+            }
+        }
+    }
+}
+
+/// A path-style S3 endpoint plus credentials. Cheap to share behind an `Arc`;
+/// the underlying hyper client is itself a handle to a shared pool.
+pub struct S3Client {
+    http: Client<HttpConnector, Full<Bytes>>,
+    signer: Signer,
+    /// `host[:port]` exactly as sent in the `Host` header (and signed).
+    authority: String,
+}
+
+impl S3Client {
+    /// Builds a client for `endpoint` (`http://host:port`). TLS is not
+    /// supported on purpose: the bench targets loopback/LAN servers and a TLS
+    /// stack would bloat the `herald` binary for no measurement benefit.
+    pub fn new(
+        endpoint: &str,
+        access_key: &str,
+        secret_key: &str,
+        region: &str,
+        pool_size: usize,
+    ) -> anyhow::Result<Self> {
+        let uri: Uri = endpoint
+            .parse()
+            .with_context(|| format!("invalid --endpoint {endpoint:?}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => bail!(
+                "--endpoint {endpoint:?}: https is not supported by the bench client; use http"
+            ),
+            _ => bail!("--endpoint {endpoint:?} must look like http://host:port"),
+        }
+        let authority = uri
+            .authority()
+            .with_context(|| format!("--endpoint {endpoint:?} has no host"))?
+            .as_str()
+            .to_owned();
+        if !matches!(uri.path(), "" | "/") {
+            bail!("--endpoint {endpoint:?} must not contain a path (requests are path-style)");
+        }
+
+        let mut connector = HttpConnector::new();
+        // Small requests would otherwise wait on Nagle's algorithm.
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(pool_size.max(1))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(S3Client {
+            http,
+            signer: Signer::new(access_key, secret_key, region),
+            authority,
+        })
+    }
+
+    /// Creates `bucket`, treating "already exists" (409, e.g.
+    /// BucketAlreadyOwnedByYou) as success so reruns work.
+    pub async fn ensure_bucket(&self, bucket: &str, region: &str) -> anyhow::Result<()> {
+        // Outside us-east-1 real S3 insists on a location constraint body.
+        let body = if region == "us-east-1" {
+            Bytes::new()
+        } else {
+            Bytes::from(format!(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                 <LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+            ))
+        };
+        match self.send(Method::PUT, &format!("/{bucket}"), body).await {
+            Ok(_) => Ok(()),
+            Err(OpError::Status { status, .. }) if status == StatusCode::CONFLICT => Ok(()),
+            Err(e) => bail!("creating bucket {bucket:?} failed: {e}"),
+        }
+    }
+
+    /// Uploads `body` to `bucket/key`; returns the bytes sent.
+    pub async fn put_object(&self, bucket: &str, key: &str, body: Bytes) -> Result<u64, OpError> {
+        let len = body.len() as u64;
+        self.send(Method::PUT, &format!("/{bucket}/{key}"), body)
+            .await?;
+        Ok(len)
+    }
+
+    /// Downloads `bucket/key`, checking that exactly `expected_len` bytes
+    /// arrive so a truncated response cannot inflate throughput.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected_len: u64,
+    ) -> Result<u64, OpError> {
+        let got = self
+            .send(Method::GET, &format!("/{bucket}/{key}"), Bytes::new())
+            .await?;
+        if got != expected_len {
+            return Err(OpError::WrongLength {
+                expected: expected_len,
+                got,
+            });
+        }
+        Ok(got)
+    }
+
+    /// Signs and sends one request. On success the response body is drained
+    /// (so the connection can be reused) and its length returned; on a non-2xx
+    /// status the start of the body is kept for the error message.
+    pub async fn send(&self, method: Method, path: &str, body: Bytes) -> Result<u64, OpError> {
+        let uri_path = sigv4::canonical_uri(path);
+        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
+        let headers = [
+            ("host", self.authority.as_str()),
+            ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+            ("x-amz-date", amz_date.as_str()),
+        ];
+        let authorization = self.signer.authorization(
+            &SignableRequest {
+                method: method.as_str(),
+                canonical_uri: &uri_path,
+                query: &[],
+                headers: &headers,
+                payload_hash: UNSIGNED_PAYLOAD,
+            },
+            &amz_date,
+        );
+
+        let uri = format!("http://{}{uri_path}", self.authority);
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .header(header::AUTHORIZATION, authorization)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Full::new(body))
+            .map_err(|e| OpError::Transport(e.to_string()))?;
+
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| OpError::Transport(error_chain(&e)))?;
+        let status = response.status();
+        let mut body = response.into_body();
+
+        if status.is_success() {
+            let mut total = 0u64;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| OpError::Transport(error_chain(&e)))?;
+                if let Some(data) = frame.data_ref() {
+                    total += data.len() as u64;
+                }
+            }
+            Ok(total)
+        } else {
+            let mut kept = Vec::new();
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    let room = ERROR_BODY_LIMIT.saturating_sub(kept.len());
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            Err(OpError::Status {
+                status,
+                body: String::from_utf8_lossy(&kept).trim().to_owned(),
+            })
+        }
+    }
+}
+
+/// hyper's errors hide the useful part ("connection refused") in `source()`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

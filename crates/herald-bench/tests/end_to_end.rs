@@ -1,0 +1,249 @@
+//! Runs the real scenarios against an in-process fake S3 server that
+//! verifies every SigV4 signature, so the signer, the HTTP plumbing (the
+//! `Host` and path actually sent must be the ones signed), connection reuse
+//! and error accounting are checked without an external server.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use clap::Parser;
+use herald_bench::sigv4::{SignableRequest, Signer};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+const ACCESS: &str = "testkey";
+const SECRET: &str = "testsecret";
+
+#[derive(Default)]
+struct FakeS3 {
+    objects: Mutex<HashMap<String, Bytes>>,
+    connections: AtomicUsize,
+    fail_puts: bool,
+}
+
+impl FakeS3 {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if let Err(why) = verify_signature(&req) {
+            return reply(StatusCode::FORBIDDEN, why);
+        }
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let is_bucket = path.matches('/').count() == 1;
+        let mut objects = self.objects.lock().unwrap();
+        match (method.as_str(), is_bucket) {
+            ("PUT", true) => {
+                if objects.insert(path, Bytes::new()).is_some() {
+                    reply(StatusCode::CONFLICT, "BucketAlreadyOwnedByYou".into())
+                } else {
+                    reply(StatusCode::OK, String::new())
+                }
+            }
+            ("PUT", false) if self.fail_puts && path.contains("/put/") => {
+                reply(StatusCode::SERVICE_UNAVAILABLE, "SlowDown".into())
+            }
+            ("PUT", false) => {
+                objects.insert(path, body);
+                reply(StatusCode::OK, String::new())
+            }
+            ("GET", false) => match objects.get(&path) {
+                Some(data) => Response::new(Full::new(data.clone())),
+                None => reply(StatusCode::NOT_FOUND, "NoSuchKey".into()),
+            },
+            _ => reply(StatusCode::NOT_IMPLEMENTED, String::new()),
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+}
+
+/// Recomputes the signature from what actually arrived on the wire.
+fn verify_signature(req: &Request<Incoming>) -> Result<(), String> {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .ok_or("no authorization header")?
+        .to_str()
+        .unwrap();
+    let signed = auth
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .ok_or("no SignedHeaders")?;
+    let region = auth.split('/').nth(2).ok_or("no scope")?;
+    let mut headers = Vec::new();
+    for name in signed.split(';') {
+        let value = req
+            .headers()
+            .get(name)
+            .ok_or_else(|| format!("signed header {name} not sent"))?;
+        headers.push((name, value.to_str().unwrap()));
+    }
+    let amz_date = req.headers()["x-amz-date"].to_str().unwrap();
+    let payload_hash = req.headers()["x-amz-content-sha256"].to_str().unwrap();
+    let expected = Signer::new(ACCESS, SECRET, region).authorization(
+        &SignableRequest {
+            method: req.method().as_str(),
+            canonical_uri: req.uri().path(),
+            query: &[],
+            headers: &headers,
+            payload_hash,
+        },
+        amz_date,
+    );
+    if expected == auth {
+        Ok(())
+    } else {
+        Err(format!(
+            "SignatureDoesNotMatch: expected {expected}, got {auth}"
+        ))
+    }
+}
+
+async fn start(fake: FakeS3) -> (SocketAddr, Arc<FakeS3>) {
+    let fake = Arc::new(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Arc::clone(&fake);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            server.connections.fetch_add(1, Ordering::SeqCst);
+            let server = Arc::clone(&server);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = Arc::clone(&server);
+                    async move { Ok::<_, Infallible>(server.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, fake)
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    bench: herald_bench::BenchArgs,
+}
+
+fn args(addr: SocketAddr, secret: &str, scenario_args: &[&str]) -> herald_bench::BenchArgs {
+    let endpoint = format!("http://{addr}");
+    let mut argv = vec!["bench"];
+    argv.extend_from_slice(&scenario_args[..1]);
+    argv.extend([
+        "--endpoint",
+        &endpoint,
+        "--access-key",
+        ACCESS,
+        "--secret-key",
+        secret,
+        "--json",
+    ]);
+    argv.extend_from_slice(&scenario_args[1..]);
+    Cli::try_parse_from(argv).unwrap().bench
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_get_mixed_against_a_verifying_server() {
+    let (addr, fake) = start(FakeS3::default()).await;
+    let common = ["-c", "4", "-d", "300ms", "--size", "3KiB"];
+
+    let put = ["put"].iter().chain(&common).copied().collect::<Vec<_>>();
+    let report = herald_bench::execute(args(addr, SECRET, &put))
+        .await
+        .unwrap();
+    assert_eq!(report.scenario, "put");
+    assert_eq!(report.total.errors, 0, "{report:?}");
+    assert!(report.total.ops > 10, "{report:?}");
+    assert_eq!(report.total.bytes, report.total.ops * 3072);
+    assert_eq!(report.size_bytes, 3072);
+    // Bucket + one object per successful PUT, all distinct keys.
+    let stored = fake.objects.lock().unwrap().len() as u64;
+    assert!(stored > report.total.ops, "{stored} objects for {report:?}");
+
+    let mut get = ["get"].iter().chain(&common).copied().collect::<Vec<_>>();
+    get.extend(["--objects", "20"]);
+    let report = herald_bench::execute(args(addr, SECRET, &get))
+        .await
+        .unwrap();
+    assert_eq!(report.total.errors, 0, "{report:?}");
+    assert!(report.total.ops > 10, "{report:?}");
+    assert_eq!(report.by_op.keys().collect::<Vec<_>>(), ["get"]);
+    assert_eq!(report.params["objects"], 20);
+
+    let mut mixed = ["mixed"].iter().chain(&common).copied().collect::<Vec<_>>();
+    mixed.extend(["--objects", "20", "--get-ratio", "0.5"]);
+    let report = herald_bench::execute(args(addr, SECRET, &mixed))
+        .await
+        .unwrap();
+    assert_eq!(report.total.errors, 0, "{report:?}");
+    assert_eq!(report.by_op.keys().collect::<Vec<_>>(), ["get", "put"]);
+    assert!(report.by_op["get"].ops > 0 && report.by_op["put"].ops > 0);
+    assert_eq!(
+        report.total.ops,
+        report.by_op["get"].ops + report.by_op["put"].ops
+    );
+
+    // Three runs of 4 workers each: connections are pooled and kept alive,
+    // not opened per request (each run has its own client and pool).
+    let connections = fake.connections.load(Ordering::SeqCst);
+    assert!(connections <= 3 * 5, "{connections} connections");
+}
+
+#[tokio::test]
+async fn wrong_secret_fails_setup() {
+    let (addr, _fake) = start(FakeS3::default()).await;
+    let err = herald_bench::execute(args(addr, "not-the-secret", &["put", "-d", "100ms"]))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("403") && msg.contains("SignatureDoesNotMatch"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn failed_operations_are_counted_not_timed() {
+    let (addr, _fake) = start(FakeS3 {
+        fail_puts: true,
+        ..FakeS3::default()
+    })
+    .await;
+    let report = herald_bench::execute(args(addr, SECRET, &["put", "-c", "2", "-d", "200ms"]))
+        .await
+        .unwrap();
+    assert_eq!(report.total.ops, 0, "{report:?}");
+    assert!(report.total.errors > 0, "{report:?}");
+    assert_eq!(report.total.p99_ms, 0.0);
+}
+
+#[tokio::test]
+async fn server_memory_is_reported() {
+    let (addr, _fake) = start(FakeS3::default()).await;
+    // The "server" runs in this process, so its own PID is the one to read.
+    let pid = std::process::id().to_string();
+    let report = herald_bench::execute(args(
+        addr,
+        SECRET,
+        &["put", "-c", "1", "-d", "50ms", "--server-pid", &pid],
+    ))
+    .await
+    .unwrap();
+    assert!(report.server_rss_kb.unwrap() > 0);
+    assert!(report.server_hwm_kb.unwrap() >= report.server_rss_kb.unwrap());
+}
