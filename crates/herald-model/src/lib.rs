@@ -10,6 +10,6 @@ pub mod user;
 pub mod versioning;
 
 pub use etag::{ETag, Md5Digest};
-pub use names::{validate_bucket_name, BucketNameError};
-pub use user::{AccessKey, User, ROOT_USER};
-pub use versioning::{VersioningState, NULL_VERSION_ID};
+pub use names::{BucketNameError, validate_bucket_name};
+pub use user::{AccessKey, ROOT_USER, User};
+pub use versioning::{NULL_VERSION_ID, VersioningState};

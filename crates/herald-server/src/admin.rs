@@ -20,9 +20,14 @@ pub const SOCKET_NAME: &str = "admin.sock";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    CreateUser { name: String, key: Option<AccessKey> },
+    CreateUser {
+        name: String,
+        key: Option<AccessKey>,
+    },
     ListUsers,
-    RemoveUser { name: String },
+    RemoveUser {
+        name: String,
+    },
 }
 
 /// The answer (one JSON line).
@@ -39,11 +44,20 @@ pub enum AdminResponse {
 /// when no server runs, by the command line directly).
 pub async fn execute(store: &Store, req: AdminRequest) -> AdminResponse {
     let result = match req {
-        AdminRequest::CreateUser { name, key } => store.create_user(&name, key).await.map(|user| AdminResponse::User { user }),
-        AdminRequest::ListUsers => store.list_users().map(|users| AdminResponse::Users { users }),
-        AdminRequest::RemoveUser { name } => store.remove_user(&name).await.map(|()| AdminResponse::Done),
+        AdminRequest::CreateUser { name, key } => store
+            .create_user(&name, key)
+            .await
+            .map(|user| AdminResponse::User { user }),
+        AdminRequest::ListUsers => store
+            .list_users()
+            .map(|users| AdminResponse::Users { users }),
+        AdminRequest::RemoveUser { name } => {
+            store.remove_user(&name).await.map(|()| AdminResponse::Done)
+        }
     };
-    result.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+    result.unwrap_or_else(|e| AdminResponse::Error {
+        message: e.to_string(),
+    })
 }
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -79,7 +93,9 @@ async fn handle(store: Store, stream: UnixStream) -> std::io::Result<()> {
                 tracing::info!(request = ?redact(&req), "admin request");
                 execute(&store, req).await
             }
-            Err(e) => AdminResponse::Error { message: format!("bad admin request: {e}") },
+            Err(e) => AdminResponse::Error {
+                message: format!("bad admin request: {e}"),
+            },
         };
         let mut out = serde_json::to_vec(&response).map_err(std::io::Error::other)?;
         out.push(b'\n');
@@ -121,5 +137,7 @@ pub async fn call(data_dir: &Path, req: &AdminRequest) -> std::io::Result<Option
         .next_line()
         .await?
         .ok_or_else(|| std::io::Error::other("server closed the admin socket without answering"))?;
-    serde_json::from_str(&answer).map(Some).map_err(std::io::Error::other)
+    serde_json::from_str(&answer)
+        .map(Some)
+        .map_err(std::io::Error::other)
 }

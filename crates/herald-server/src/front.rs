@@ -3,8 +3,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -12,13 +12,13 @@ use herald_store::Store;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::Body;
+use s3s::service::{S3Service, S3ServiceBuilder};
 
-use crate::host::HeraldHost;
-use crate::metrics::{resident_memory_bytes, Metrics};
-use crate::s3::{HeraldS3, StoreAuth};
 use crate::ServerConfig;
+use crate::host::HeraldHost;
+use crate::metrics::{Metrics, resident_memory_bytes};
+use crate::s3::{HeraldS3, StoreAuth};
 
 /// Facts about the connection a request came on, put in the request's
 /// extensions for the operations that need them (source IP in events,
@@ -56,7 +56,11 @@ impl Front {
     }
 
     fn request_id(&self) -> String {
-        format!("{}{:012X}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{}{:012X}",
+            self.id_prefix,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 
@@ -85,7 +89,9 @@ pub(crate) fn service(state: Arc<Front>, info: ConnInfo) -> FrontService {
 impl hyper::service::Service<Request<Incoming>> for FrontService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>,
+    >;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let (state, info) = (self.state.clone(), self.info);
@@ -120,7 +126,11 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = ?e, "s3 service failed");
-                error_xml(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
+                error_xml(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
             }
         }
     };
@@ -132,7 +142,9 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     if status.is_client_error() || status.is_server_error() {
         resp = with_request_id(resp, &request_id).await;
     }
-    state.metrics.request_finished(status.as_u16(), started.elapsed());
+    state
+        .metrics
+        .request_finished(status.as_u16(), started.elapsed());
     tracing::debug!(%method, %path, status = status.as_u16(), request_id, peer = %info.peer, "request");
     resp
 }
@@ -155,7 +167,11 @@ async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Bod
     };
     let text = String::from_utf8_lossy(&bytes);
     let out = if !text.contains("<RequestId>") && text.contains("</Error>") {
-        text.replacen("</Error>", &format!("<RequestId>{request_id}</RequestId></Error>"), 1)
+        text.replacen(
+            "</Error>",
+            &format!("<RequestId>{request_id}</RequestId></Error>"),
+            1,
+        )
     } else {
         text.into_owned()
     };
@@ -166,8 +182,10 @@ async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Bod
 fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut r = Response::new(Body::from(body.to_owned()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
@@ -177,8 +195,10 @@ fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     );
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
     r
 }
 
@@ -189,6 +209,10 @@ fn render_metrics(state: &Front) -> String {
     state.metrics.render(&[
         ("herald_buckets", "Buckets in the store.", buckets),
         ("herald_users", "Users in the store.", users),
-        ("process_resident_memory_bytes", "Resident memory of the server process.", rss),
+        (
+            "process_resident_memory_bytes",
+            "Resident memory of the server process.",
+            rss,
+        ),
     ])
 }

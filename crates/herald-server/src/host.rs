@@ -1,7 +1,7 @@
 //! Virtual-host-style addressing: `bucket.<domain>` selects the bucket.
 
-use s3s::host::{S3Host, VirtualHost};
 use s3s::S3Result;
+use s3s::host::{S3Host, VirtualHost};
 
 /// Parses Host headers against Herald's configured domains.
 ///
@@ -15,7 +15,12 @@ pub struct HeraldHost {
 
 impl HeraldHost {
     pub fn new(domains: Vec<String>) -> Self {
-        HeraldHost { domains: domains.into_iter().map(|d| d.to_ascii_lowercase()).collect() }
+        HeraldHost {
+            domains: domains
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+        }
     }
 
     /// The bucket a host header names, if any.

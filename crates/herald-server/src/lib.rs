@@ -44,7 +44,10 @@ pub struct ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("TLS setup failed: {0}")]
     Tls(String),
 }
@@ -66,9 +69,17 @@ impl Server {
         };
         let listener = TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| ServeError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         let state = Arc::new(front::Front::new(store, &cfg));
-        Ok(Server { listener, state, tls, grace: cfg.shutdown_grace })
+        Ok(Server {
+            listener,
+            state,
+            tls,
+            grace: cfg.shutdown_grace,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -7,7 +7,9 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds (seconds) of the request-duration histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// Server-wide counters.
 #[derive(Default)]
@@ -36,13 +38,17 @@ impl Metrics {
             }
         }
         self.duration_count.fetch_add(1, Ordering::Relaxed);
-        self.duration_sum_us.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.duration_sum_us
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Renders the Prometheus text exposition format.
     pub fn render(&self, extra: &[(&str, &str, f64)]) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP herald_http_responses_total HTTP responses sent, by status class.");
+        let _ = writeln!(
+            s,
+            "# HELP herald_http_responses_total HTTP responses sent, by status class."
+        );
         let _ = writeln!(s, "# TYPE herald_http_responses_total counter");
         for class in 1..=5 {
             let _ = writeln!(
@@ -51,10 +57,20 @@ impl Metrics {
                 self.responses[class].load(Ordering::Relaxed)
             );
         }
-        let _ = writeln!(s, "# HELP herald_http_requests_in_flight Requests being served now.");
+        let _ = writeln!(
+            s,
+            "# HELP herald_http_requests_in_flight Requests being served now."
+        );
         let _ = writeln!(s, "# TYPE herald_http_requests_in_flight gauge");
-        let _ = writeln!(s, "herald_http_requests_in_flight {}", self.in_flight.load(Ordering::Relaxed));
-        let _ = writeln!(s, "# HELP herald_http_request_duration_seconds Time from request to response head.");
+        let _ = writeln!(
+            s,
+            "herald_http_requests_in_flight {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP herald_http_request_duration_seconds Time from request to response head."
+        );
         let _ = writeln!(s, "# TYPE herald_http_request_duration_seconds histogram");
         for (i, b) in BUCKETS.iter().enumerate() {
             let _ = writeln!(
@@ -64,7 +80,10 @@ impl Metrics {
             );
         }
         let count = self.duration_count.load(Ordering::Relaxed);
-        let _ = writeln!(s, "herald_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            s,
+            "herald_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             s,
             "herald_http_request_duration_seconds_sum {}",

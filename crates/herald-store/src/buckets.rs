@@ -5,9 +5,9 @@ use redb::ReadableTable;
 
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
-use crate::records::{now_ms, BucketRecord, PartRecord, UploadRecord};
+use crate::records::{BucketRecord, PartRecord, UploadRecord, now_ms};
 use crate::tables::{BUCKETS, OBJECTS, PARTS, UPLOADS};
-use crate::{random_hex, Store};
+use crate::{Store, random_hex};
 
 impl Store {
     /// Creates a bucket owned by `owner`. Bucket names are global, as in S3.
@@ -118,7 +118,9 @@ impl Store {
                 Some(v) => serde_json::from_slice(v.value())?,
                 None => return Err(StoreError::NoSuchBucket),
             };
-            if state == VersioningState::Unversioned && rec.versioning != VersioningState::Unversioned {
+            if state == VersioningState::Unversioned
+                && rec.versioning != VersioningState::Unversioned
+            {
                 return Err(StoreError::InvalidArgument(
                     "versioning cannot be turned off once enabled; suspend it instead".into(),
                 ));

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use redb::{Database, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blob::{sync_filesystem, BlobDir};
+use crate::blob::{BlobDir, sync_filesystem};
 use crate::error::{StoreError, StoreResult};
 
 /// The longest batch the committer will build; bounds the latency a request
@@ -54,7 +54,10 @@ pub struct Applied<R> {
 
 impl<R> Applied<R> {
     pub fn new(value: R) -> Self {
-        Applied { value, garbage: Vec::new() }
+        Applied {
+            value,
+            garbage: Vec::new(),
+        }
     }
 
     pub fn with_garbage(value: R, garbage: Vec<String>) -> Self {
@@ -170,4 +173,3 @@ fn commit_batch(db: &Database, batch: &mut Vec<Job>) {
         done(result.clone());
     }
 }
-

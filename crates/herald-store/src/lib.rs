@@ -116,7 +116,10 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&redb::WriteTransaction) -> StoreResult<commit::Applied<R>> + Send + 'static,
     {
-        self.inner.committer.write(&self.inner.blobs, new_blobs, f).await
+        self.inner
+            .committer
+            .write(&self.inner.blobs, new_blobs, f)
+            .await
     }
 }
 

@@ -3,10 +3,10 @@
 
 use redb::ReadTransaction;
 
+use crate::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{ObjectRecord, ObjectVersion};
 use crate::tables::{BUCKETS, OBJECTS};
-use crate::Store;
 
 /// A listing request.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +21,7 @@ pub struct ListParams {
 
 /// One line of a listing.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived, built once per listed key
 pub enum ListEntry {
     Object { key: String, version: ObjectVersion },
     CommonPrefix(String),
@@ -45,8 +46,13 @@ pub struct ListPage {
 
 /// One line of a version listing.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived, built once per listed version
 pub enum VersionEntry {
-    Version { key: String, version: ObjectVersion, is_latest: bool },
+    Version {
+        key: String,
+        version: ObjectVersion,
+        is_latest: bool,
+    },
     CommonPrefix(String),
 }
 
@@ -149,7 +155,10 @@ impl Store {
                         if rec.latest().is_none_or(|v| v.delete_marker) {
                             return Ok(true);
                         }
-                        ListEntry::Object { key: key.to_owned(), version: rec.versions.swap_remove(0) }
+                        ListEntry::Object {
+                            key: key.to_owned(),
+                            version: rec.versions.swap_remove(0),
+                        }
                     }
                 };
                 if page.entries.len() == params.max_keys {
@@ -193,7 +202,9 @@ impl Store {
         walk(&txn, bucket, prefix, delimiter, after.as_deref(), |item| {
             match item {
                 WalkItem::Prefix(p) => {
-                    if resume_key.is_some_and(|k| p <= k) && key_marker.is_some_and(|k| k.starts_with(p)) {
+                    if resume_key.is_some_and(|k| p <= k)
+                        && key_marker.is_some_and(|k| k.starts_with(p))
+                    {
                         return Ok(true);
                     }
                     if page.entries.len() == max_keys {
@@ -225,7 +236,11 @@ impl Store {
                             return Ok(false);
                         }
                         last = Some((key.to_owned(), Some(version.version_id.clone())));
-                        page.entries.push(VersionEntry::Version { key: key.to_owned(), version, is_latest: i == 0 });
+                        page.entries.push(VersionEntry::Version {
+                            key: key.to_owned(),
+                            version,
+                            is_latest: i == 0,
+                        });
                     }
                 }
             }

@@ -8,10 +8,10 @@ use redb::ReadableTable;
 
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
-use crate::objects::{install_version, load_bucket, WriteOutcome, WritePreconditions};
-use crate::records::{now_ms, ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord};
+use crate::objects::{WriteOutcome, WritePreconditions, install_version, load_bucket};
+use crate::records::{ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord, now_ms};
 use crate::tables::{PARTS, UPLOADS};
-use crate::{random_hex, Store};
+use crate::{Store, random_hex};
 
 /// Every part but the last must be at least this large (the S3 rule).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -80,7 +80,12 @@ impl Store {
     }
 
     /// The upload record, checking it belongs to `bucket/key`.
-    pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<UploadRecord> {
+    pub fn get_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> StoreResult<UploadRecord> {
         let txn = self.db().begin_read()?;
         let uploads = txn.open_table(UPLOADS)?;
         let rec: UploadRecord = match uploads.get(upload_id)? {
@@ -135,8 +140,14 @@ impl Store {
                 Some(v) => Some(serde_json::from_slice(v.value())?),
                 None => None,
             };
-            parts.insert((id.as_str(), p.part_number), serde_json::to_vec(&p)?.as_slice())?;
-            Ok(Applied::with_garbage((), old.map(|o| vec![o.blob]).unwrap_or_default()))
+            parts.insert(
+                (id.as_str(), p.part_number),
+                serde_json::to_vec(&p)?.as_slice(),
+            )?;
+            Ok(Applied::with_garbage(
+                (),
+                old.map(|o| vec![o.blob]).unwrap_or_default(),
+            ))
         })
         .await?;
         Ok(part)
@@ -164,7 +175,11 @@ impl Store {
             }
             parts.push(serde_json::from_slice(v.value())?);
         }
-        Ok(PartList { upload, parts, is_truncated })
+        Ok(PartList {
+            upload,
+            parts,
+            is_truncated,
+        })
     }
 
     /// Lists uploads in progress in a bucket, by key then initiation time.
@@ -190,7 +205,9 @@ impl Store {
                 all.push(u);
             }
         }
-        all.sort_by(|a, b| (&a.key, a.initiated_ms, &a.upload_id).cmp(&(&b.key, b.initiated_ms, &b.upload_id)));
+        all.sort_by(|a, b| {
+            (&a.key, a.initiated_ms, &a.upload_id).cmp(&(&b.key, b.initiated_ms, &b.upload_id))
+        });
         let mut out = UploadList::default();
         let mut passed_marker = upload_id_marker.is_none();
         for u in all {
@@ -233,12 +250,20 @@ impl Store {
     }
 
     /// Aborts an upload and frees its parts.
-    pub async fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<()> {
+    pub async fn abort_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> StoreResult<()> {
         self.get_upload(bucket, key, upload_id)?;
         let id = upload_id.to_owned();
         self.write(vec![], move |txn| {
             load_upload(txn, &id)?;
-            let garbage = remove_upload(txn, &id)?.into_iter().map(|p| p.blob).collect();
+            let garbage = remove_upload(txn, &id)?
+                .into_iter()
+                .map(|p| p.blob)
+                .collect();
             Ok(Applied::with_garbage((), garbage))
         })
         .await
@@ -260,7 +285,12 @@ impl Store {
                 "You must specify at least one part".into(),
             ));
         }
-        let (bucket, key, id, writer) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned(), writer.to_owned());
+        let (bucket, key, id, writer) = (
+            bucket.to_owned(),
+            key.to_owned(),
+            upload_id.to_owned(),
+            writer.to_owned(),
+        );
         self.write(vec![], move |txn| {
             let upload = load_upload(txn, &id)?;
             let parts_table = txn.open_table(PARTS)?;
@@ -273,12 +303,20 @@ impl Store {
                 prev = want.part_number;
                 let part: PartRecord = match parts_table.get((id.as_str(), want.part_number))? {
                     Some(v) => serde_json::from_slice(v.value())?,
-                    None => return Err(StoreError::InvalidPart(format!("part {} was never uploaded", want.part_number))),
+                    None => {
+                        return Err(StoreError::InvalidPart(format!(
+                            "part {} was never uploaded",
+                            want.part_number
+                        )));
+                    }
                 };
                 if let Some(etag) = &want.etag
                     && etag != &part.etag
                 {
-                    return Err(StoreError::InvalidPart(format!("part {} has ETag {}", want.part_number, part.etag)));
+                    return Err(StoreError::InvalidPart(format!(
+                        "part {} has ETag {}",
+                        want.part_number, part.etag
+                    )));
                 }
                 if i + 1 < listed.len() && part.size < MIN_PART_SIZE {
                     return Err(StoreError::EntityTooSmall(want.part_number));
@@ -297,12 +335,20 @@ impl Store {
                 writer,
                 meta: upload.meta.clone(),
                 tags: upload.tags.clone(),
-                segments: chosen.iter().map(|p| Segment { blob: p.blob.clone(), len: p.size }).collect(),
+                segments: chosen
+                    .iter()
+                    .map(|p| Segment {
+                        blob: p.blob.clone(),
+                        len: p.size,
+                    })
+                    .collect(),
                 parts_count: Some(chosen.len() as u32),
             };
             // install_version validates before writing; only then drop the upload.
-            let mut applied = install_version(txn, &bucket, &key, version, &WritePreconditions::default())?;
-            let used: std::collections::HashSet<&str> = chosen.iter().map(|p| p.blob.as_str()).collect();
+            let mut applied =
+                install_version(txn, &bucket, &key, version, &WritePreconditions::default())?;
+            let used: std::collections::HashSet<&str> =
+                chosen.iter().map(|p| p.blob.as_str()).collect();
             for p in remove_upload(txn, &id)? {
                 if !used.contains(p.blob.as_str()) {
                     applied.garbage.push(p.blob);

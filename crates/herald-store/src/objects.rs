@@ -8,12 +8,12 @@ use futures::{Stream, StreamExt};
 use herald_model::{ETag, Md5Digest, NULL_VERSION_ID};
 use redb::{ReadableTable, WriteTransaction};
 
-use crate::blob::{open_range, WrittenBlob};
+use crate::blob::{WrittenBlob, open_range};
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
-use crate::records::{now_ms, BucketRecord, ObjectMeta, ObjectRecord, ObjectVersion, Segment};
-use crate::tables::{next_seq, BUCKETS, OBJECTS};
-use crate::{random_hex, Store};
+use crate::records::{BucketRecord, ObjectMeta, ObjectRecord, ObjectVersion, Segment, now_ms};
+use crate::tables::{BUCKETS, OBJECTS, next_seq};
+use crate::{Store, random_hex};
 
 /// A stream of object bytes.
 pub type ObjectBody = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
@@ -102,13 +102,23 @@ pub(crate) fn install_version(
     let garbage = place_version(&mut rec, &brec, &mut version);
     let mut objects = txn.open_table(OBJECTS)?;
     objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
-    Ok(Applied::with_garbage(WriteOutcome { bucket: brec, version }, garbage))
+    Ok(Applied::with_garbage(
+        WriteOutcome {
+            bucket: brec,
+            version,
+        },
+        garbage,
+    ))
 }
 
 /// Puts `version` at the head of `rec`, giving it a version id: a fresh one
 /// when the bucket creates versions, else `null`, replacing any earlier
 /// `null` version (whose blobs are returned as garbage).
-fn place_version(rec: &mut ObjectRecord, brec: &BucketRecord, version: &mut ObjectVersion) -> Vec<String> {
+fn place_version(
+    rec: &mut ObjectRecord,
+    brec: &BucketRecord,
+    version: &mut ObjectVersion,
+) -> Vec<String> {
     let mut garbage = Vec::new();
     if brec.versioning.creates_versions() {
         version.version_id = new_version_id(version.seq);
@@ -134,7 +144,13 @@ fn new_version_id(seq: u64) -> String {
 impl Store {
     /// Streams `body` into a new blob, fsyncs it, and commits it as the
     /// current version of `bucket/key`.
-    pub async fn put_object<S, E>(&self, bucket: &str, key: &str, body: S, opts: PutOptions) -> StoreResult<WriteOutcome>
+    pub async fn put_object<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: S,
+        opts: PutOptions,
+    ) -> StoreResult<WriteOutcome>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
         E: std::fmt::Display,
@@ -160,13 +176,21 @@ impl Store {
             writer: opts.writer,
             meta: opts.meta,
             tags: opts.tags,
-            segments: vec![Segment { blob: blob.id.clone(), len: blob.size }],
+            segments: vec![Segment {
+                blob: blob.id.clone(),
+                len: blob.size,
+            }],
             parts_count: None,
         };
-        let pre = WritePreconditions { if_none_match_any: opts.if_none_match_any, if_match: opts.if_match };
+        let pre = WritePreconditions {
+            if_none_match_any: opts.if_none_match_any,
+            if_match: opts.if_match,
+        };
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(vec![blob.id], move |txn| install_version(txn, &bucket, &key, version, &pre))
-            .await
+        self.write(vec![blob.id], move |txn| {
+            install_version(txn, &bucket, &key, version, &pre)
+        })
+        .await
     }
 
     /// Writes a stream into a new fsync'd blob.
@@ -206,7 +230,12 @@ impl Store {
     /// A current version that is a delete marker reads as `NoSuchKey`; a
     /// specific version that is a delete marker as
     /// `MethodNotAllowedOnDeleteMarker`, as S3 does.
-    pub fn head_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectVersion> {
+    pub fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> StoreResult<ObjectVersion> {
         let txn = self.db().begin_read()?;
         let buckets = txn.open_table(BUCKETS)?;
         if buckets.get(bucket)?.is_none() {
@@ -216,7 +245,11 @@ impl Store {
         let rec: ObjectRecord = match objects.get((bucket, key))? {
             Some(v) => serde_json::from_slice(v.value())?,
             None => {
-                return Err(if version_id.is_some() { StoreError::NoSuchVersion } else { StoreError::NoSuchKey });
+                return Err(if version_id.is_some() {
+                    StoreError::NoSuchVersion
+                } else {
+                    StoreError::NoSuchKey
+                });
             }
         };
         match version_id {
@@ -270,8 +303,10 @@ impl Store {
     ) -> StoreResult<DeleteOutcome> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let (version_id, writer) = (version_id.map(str::to_owned), writer.to_owned());
-        self.write(vec![], move |txn| delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer))
-            .await
+        self.write(vec![], move |txn| {
+            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer)
+        })
+        .await
     }
 
     /// Copies a source version's bytes into a new version of `dst`.
@@ -305,7 +340,10 @@ impl Store {
             writer: writer.to_owned(),
             meta: meta.unwrap_or_else(|| source.meta.clone()),
             tags: tags.unwrap_or_else(|| source.tags.clone()),
-            segments: vec![Segment { blob: blob.id.clone(), len: blob.size }],
+            segments: vec![Segment {
+                blob: blob.id.clone(),
+                len: blob.size,
+            }],
             parts_count: None,
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
@@ -324,7 +362,11 @@ impl Store {
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
     ) -> StoreResult<WriteOutcome> {
-        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
+        let (bucket, key, version_id) = (
+            bucket.to_owned(),
+            key.to_owned(),
+            version_id.map(str::to_owned),
+        );
         self.write(vec![], move |txn| {
             let brec = load_bucket(txn, &bucket)?;
             let objects = txn.open_table(OBJECTS)?;
@@ -351,8 +393,14 @@ impl Store {
             let mut version = rec.versions[idx].clone();
             version.seq = seq;
             let mut objects = txn.open_table(OBJECTS)?;
-            objects.insert((bucket.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;
-            Ok(Applied::new(WriteOutcome { bucket: brec, version }))
+            objects.insert(
+                (bucket.as_str(), key.as_str()),
+                serde_json::to_vec(&rec)?.as_slice(),
+            )?;
+            Ok(Applied::new(WriteOutcome {
+                bucket: brec,
+                version,
+            }))
         })
         .await
     }
@@ -373,13 +421,21 @@ fn delete_in_txn(
     };
     drop(objects);
     let unchanged = |brec: BucketRecord, version_id: Option<String>| {
-        Ok(Applied::new(DeleteOutcome { bucket: brec, version_id, delete_marker: false, changed: false, seq: 0 }))
+        Ok(Applied::new(DeleteOutcome {
+            bucket: brec,
+            version_id,
+            delete_marker: false,
+            changed: false,
+            seq: 0,
+        }))
     };
     let mut garbage = Vec::new();
     let (rec, outcome_version, delete_marker) = match version_id {
         Some(id) => {
             // Permanently remove one version; a missing one is not an error.
-            let Some(mut rec) = rec else { return unchanged(brec, Some(id.to_owned())) };
+            let Some(mut rec) = rec else {
+                return unchanged(brec, Some(id.to_owned()));
+            };
             let Some(pos) = rec.versions.iter().position(|v| v.version_id == id) else {
                 return unchanged(brec, Some(id.to_owned()));
             };
@@ -388,7 +444,9 @@ fn delete_in_txn(
             (rec, Some(id.to_owned()), removed.delete_marker)
         }
         None if brec.versioning == herald_model::VersioningState::Unversioned => {
-            let Some(rec) = rec else { return unchanged(brec, None) };
+            let Some(rec) = rec else {
+                return unchanged(brec, None);
+            };
             for v in &rec.versions {
                 garbage.extend(v.segments.iter().map(|s| s.blob.clone()));
             }
@@ -416,7 +474,13 @@ fn delete_in_txn(
             let mut objects = txn.open_table(OBJECTS)?;
             objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
             return Ok(Applied::with_garbage(
-                DeleteOutcome { bucket: brec, version_id: Some(marker.version_id), delete_marker: true, changed: true, seq },
+                DeleteOutcome {
+                    bucket: brec,
+                    version_id: Some(marker.version_id),
+                    delete_marker: true,
+                    changed: true,
+                    seq,
+                },
                 garbage,
             ));
         }
@@ -429,7 +493,13 @@ fn delete_in_txn(
         objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
     }
     Ok(Applied::with_garbage(
-        DeleteOutcome { bucket: brec, version_id: outcome_version, delete_marker, changed: true, seq },
+        DeleteOutcome {
+            bucket: brec,
+            version_id: outcome_version,
+            delete_marker,
+            changed: true,
+            seq,
+        },
         garbage,
     ))
 }

@@ -4,11 +4,11 @@ use herald_model::user::{valid_access_key_id, valid_user_name};
 use herald_model::{AccessKey, User};
 use redb::{ReadableTable, ReadableTableMetadata};
 
+use crate::Store;
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
-use crate::records::{now_ms, BucketRecord};
+use crate::records::{BucketRecord, now_ms};
 use crate::tables::{BUCKETS, KEYS, USERS};
-use crate::Store;
 
 /// Generates a key pair shaped like AWS's (20-char id, 40-char secret).
 pub fn generate_access_key() -> AccessKey {
@@ -35,7 +35,11 @@ impl Store {
         }
         let key = key.unwrap_or_else(generate_access_key);
         check_key(&key)?;
-        let user = User { name: name.to_owned(), keys: vec![key], created_ms: now_ms() };
+        let user = User {
+            name: name.to_owned(),
+            keys: vec![key],
+            created_ms: now_ms(),
+        };
         let u = user.clone();
         self.write(vec![], move |txn| {
             let mut users = txn.open_table(USERS)?;
@@ -57,7 +61,11 @@ impl Store {
     }
 
     /// Gives an existing user one more access key (generated if `None`).
-    pub async fn add_access_key(&self, name: &str, key: Option<AccessKey>) -> StoreResult<AccessKey> {
+    pub async fn add_access_key(
+        &self,
+        name: &str,
+        key: Option<AccessKey>,
+    ) -> StoreResult<AccessKey> {
         let key = key.unwrap_or_else(generate_access_key);
         check_key(&key)?;
         let (name, k) = (name.to_owned(), key.clone());
@@ -102,7 +110,11 @@ impl Store {
             for k in old.iter().flat_map(|u| u.keys.iter()) {
                 keys.remove(k.access_key_id.as_str())?;
             }
-            let user = User { name: name.clone(), keys: vec![key.clone()], created_ms };
+            let user = User {
+                name: name.clone(),
+                keys: vec![key.clone()],
+                created_ms,
+            };
             users.insert(name.as_str(), serde_json::to_vec(&user)?.as_slice())?;
             keys.insert(key.access_key_id.as_str(), name.as_str())?;
             Ok(Applied::new(()))
@@ -154,7 +166,10 @@ impl Store {
                 }
             }
             if owned > 0 {
-                return Err(StoreError::UserOwnsBuckets { user: name.clone(), buckets: owned });
+                return Err(StoreError::UserOwnsBuckets {
+                    user: name.clone(),
+                    buckets: owned,
+                });
             }
             for k in &user.keys {
                 keys.remove(k.access_key_id.as_str())?;

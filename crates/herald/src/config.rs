@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
@@ -98,15 +98,25 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let env_root = (
-            std::env::var("HERALD_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty()),
-            std::env::var("HERALD_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty()),
+            std::env::var("HERALD_ROOT_ACCESS_KEY")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            std::env::var("HERALD_ROOT_SECRET_KEY")
+                .ok()
+                .filter(|s| !s.is_empty()),
         );
-        let root_key = match (env_root.0.or(file.root_access_key), env_root.1.or(file.root_secret_key)) {
+        let root_key = match (
+            env_root.0.or(file.root_access_key),
+            env_root.1.or(file.root_secret_key),
+        ) {
             (Some(a), Some(s)) => Some((a, s)),
             (None, None) => None,
             _ => bail!("HERALD_ROOT_ACCESS_KEY and HERALD_ROOT_SECRET_KEY must be given together"),
         };
-        let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+        let tls = match (
+            self.tls_cert.or(file.tls_cert),
+            self.tls_key.or(file.tls_key),
+        ) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => bail!("--tls-cert and --tls-key must be given together"),
@@ -114,10 +124,18 @@ impl ServeArgs {
         let domains = if !self.domains.is_empty() {
             self.domains
         } else {
-            file.domains.unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
+            file.domains
+                .unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
         };
-        let region = self.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        let region = self
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             bail!("invalid region {region:?}");
         }
         Ok(Settings {
@@ -130,10 +148,20 @@ impl ServeArgs {
                 None => DEFAULT_LISTEN.parse().expect("valid default address"),
             },
             region,
-            domains: domains.into_iter().map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).collect(),
+            domains: domains
+                .into_iter()
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect(),
             tls,
-            log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
-            log_level: self.log_level.or(file.log_level).unwrap_or_else(|| "info".to_owned()),
+            log_format: self
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            log_level: self
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_owned()),
             shutdown_grace: Duration::from_secs(
                 self.shutdown_grace_secs
                     .or(file.shutdown_grace_secs)
@@ -145,7 +173,8 @@ impl ServeArgs {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 
@@ -173,11 +202,21 @@ mod tests {
     fn flags_win_over_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("herald.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9100\"\nregion = \"eu-west-1\"\ndata_dir = \"/tmp/x\"\n").unwrap();
-        let s = T::parse_from(["t", "--config", file.to_str().unwrap(), "--region", "ap-south-1"])
-            .args
-            .resolve()
-            .unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9100\"\nregion = \"eu-west-1\"\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let s = T::parse_from([
+            "t",
+            "--config",
+            file.to_str().unwrap(),
+            "--region",
+            "ap-south-1",
+        ])
+        .args
+        .resolve()
+        .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(s.region, "ap-south-1");
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
@@ -188,7 +227,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("herald.toml");
         std::fs::write(&file, "lissten = \"127.0.0.1:9100\"\n").unwrap();
-        let err = T::parse_from(["t", "--config", file.to_str().unwrap()]).args.resolve().unwrap_err();
+        let err = T::parse_from(["t", "--config", file.to_str().unwrap()])
+            .args
+            .resolve()
+            .unwrap_err();
         assert!(format!("{err:#}").contains("lissten"), "{err:#}");
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use herald_model::{AccessKey, ROOT_USER};
-use herald_server::{admin, Server, ServerConfig};
+use herald_server::{Server, ServerConfig, admin};
 use herald_store::Store;
 
 use crate::config::{LogFormat, ServeArgs, Settings};
@@ -23,7 +23,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gc_store = store.clone();
     tokio::task::spawn_blocking(move || match gc_store.collect_garbage() {
         Ok(0) => {}
-        Ok(n) => tracing::info!(removed = n, "removed blobs left over by an interrupted write"),
+        Ok(n) => tracing::info!(
+            removed = n,
+            "removed blobs left over by an interrupted write"
+        ),
         Err(e) => tracing::warn!(error = %e, "garbage collection of blobs failed"),
     });
 
@@ -60,9 +63,15 @@ async fn ensure_root(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     let existing = store.get_user(ROOT_USER)?;
     match (&settings.root_key, existing) {
         (Some((access, secret)), existing) => {
-            let key = AccessKey { access_key_id: access.clone(), secret_access_key: secret.clone() };
+            let key = AccessKey {
+                access_key_id: access.clone(),
+                secret_access_key: secret.clone(),
+            };
             if existing.is_none_or(|u| u.keys != vec![key.clone()]) {
-                store.set_user_key(ROOT_USER, key).await.context("cannot set the root credentials")?;
+                store
+                    .set_user_key(ROOT_USER, key)
+                    .await
+                    .context("cannot set the root credentials")?;
                 tracing::info!(access_key = %access, "root credentials taken from the environment");
             }
         }
@@ -71,7 +80,10 @@ async fn ensure_root(store: &Store, settings: &Settings) -> anyhow::Result<()> {
             let user = store.create_user(ROOT_USER, None).await?;
             let key = &user.keys[0];
             // Printed once, on stdout, so it can be captured; kept in the data dir.
-            println!("Generated root credentials (shown once; stored in {}):", settings.data_dir.display());
+            println!(
+                "Generated root credentials (shown once; stored in {}):",
+                settings.data_dir.display()
+            );
             println!("  AWS_ACCESS_KEY_ID={}", key.access_key_id);
             println!("  AWS_SECRET_ACCESS_KEY={}", key.secret_access_key);
             println!("Set HERALD_ROOT_ACCESS_KEY/HERALD_ROOT_SECRET_KEY to choose them instead.");

@@ -41,9 +41,17 @@ pub enum UserCommand {
 
 pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Create { name, access_key, secret_key, data_dir } => {
+        UserCommand::Create {
+            name,
+            access_key,
+            secret_key,
+            data_dir,
+        } => {
             let key = match (access_key, secret_key) {
-                (Some(a), Some(s)) => Some(AccessKey { access_key_id: a, secret_access_key: s }),
+                (Some(a), Some(s)) => Some(AccessKey {
+                    access_key_id: a,
+                    secret_access_key: s,
+                }),
                 _ => None,
             };
             match send(&data_dir, AdminRequest::CreateUser { name, key }).await? {
@@ -58,31 +66,40 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
-        UserCommand::List { data_dir, json } => match send(&data_dir, AdminRequest::ListUsers).await? {
-            AdminResponse::Users { users } => {
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&users)?);
-                } else {
-                    println!("{:<24} {:<24} CREATED", "NAME", "ACCESS KEYS");
-                    for u in users {
-                        let keys: Vec<&str> = u.keys.iter().map(|k| k.access_key_id.as_str()).collect();
-                        let created = time::OffsetDateTime::from_unix_timestamp(u.created_ms / 1000)
-                            .map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default())
-                            .unwrap_or_default();
-                        println!("{:<24} {:<24} {}", u.name, keys.join(","), created);
+        UserCommand::List { data_dir, json } => {
+            match send(&data_dir, AdminRequest::ListUsers).await? {
+                AdminResponse::Users { users } => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&users)?);
+                    } else {
+                        println!("{:<24} {:<24} CREATED", "NAME", "ACCESS KEYS");
+                        for u in users {
+                            let keys: Vec<&str> =
+                                u.keys.iter().map(|k| k.access_key_id.as_str()).collect();
+                            let created =
+                                time::OffsetDateTime::from_unix_timestamp(u.created_ms / 1000)
+                                    .map(|t| {
+                                        t.format(&time::format_description::well_known::Rfc3339)
+                                            .unwrap_or_default()
+                                    })
+                                    .unwrap_or_default();
+                            println!("{:<24} {:<24} {}", u.name, keys.join(","), created);
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
+                other => unexpected(other),
             }
-            other => unexpected(other),
-        },
-        UserCommand::Rm { name, data_dir } => match send(&data_dir, AdminRequest::RemoveUser { name: name.clone() }).await? {
-            AdminResponse::Done => {
-                println!("removed user {name}");
-                Ok(())
+        }
+        UserCommand::Rm { name, data_dir } => {
+            match send(&data_dir, AdminRequest::RemoveUser { name: name.clone() }).await? {
+                AdminResponse::Done => {
+                    println!("removed user {name}");
+                    Ok(())
+                }
+                other => unexpected(other),
             }
-            other => unexpected(other),
-        },
+        }
     }
 }
 
@@ -91,11 +108,17 @@ async fn send(data_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<A
     let response = match admin::call(data_dir, &req).await? {
         Some(r) => r,
         None => {
-            if !data_dir.join("meta.redb").exists() && !matches!(req, AdminRequest::CreateUser { .. }) {
+            if !data_dir.join("meta.redb").exists()
+                && !matches!(req, AdminRequest::CreateUser { .. })
+            {
                 bail!("no Herald data in {} (use --data-dir)", data_dir.display());
             }
-            let store = Store::open(data_dir)
-                .map_err(|e| anyhow!("cannot open {}: {e} (is a server running without its admin socket?)", data_dir.display()))?;
+            let store = Store::open(data_dir).map_err(|e| {
+                anyhow!(
+                    "cannot open {}: {e} (is a server running without its admin socket?)",
+                    data_dir.display()
+                )
+            })?;
             admin::execute(&store, req).await
         }
     };

@@ -29,11 +29,25 @@ fn xml_code(body: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_secret_is_signature_does_not_match() {
     let srv = TestServer::start();
-    srv.s3().create_bucket().bucket("authb").send().await.unwrap();
+    srv.s3()
+        .create_bucket()
+        .bucket("authb")
+        .send()
+        .await
+        .unwrap();
     let bad = srv.s3_as(ROOT_ACCESS_KEY, "definitely-not-the-right-secret-key-0000");
-    assert_err(bad.list_buckets().send().await, "SignatureDoesNotMatch", 403);
     assert_err(
-        bad.put_object().bucket("authb").key("k").body(ByteStream::from_static(b"x")).send().await,
+        bad.list_buckets().send().await,
+        "SignatureDoesNotMatch",
+        403,
+    );
+    assert_err(
+        bad.put_object()
+            .bucket("authb")
+            .key("k")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
         "SignatureDoesNotMatch",
         403,
     );
@@ -46,10 +60,20 @@ async fn wrong_secret_is_signature_does_not_match() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_access_key_is_invalid_access_key_id() {
     let srv = TestServer::start();
-    let bad = srv.s3_as("AKIDOESNOTEXIST00000", "whatever-secret-whatever-secret-00000000");
+    let bad = srv.s3_as(
+        "AKIDOESNOTEXIST00000",
+        "whatever-secret-whatever-secret-00000000",
+    );
     assert_err(bad.list_buckets().send().await, "InvalidAccessKeyId", 403);
-    assert_err(bad.create_bucket().bucket("nope-bucket").send().await, "InvalidAccessKeyId", 403);
-    assert!(bucket_names(&srv.s3()).await.is_empty(), "rejected CreateBucket must not create a bucket");
+    assert_err(
+        bad.create_bucket().bucket("nope-bucket").send().await,
+        "InvalidAccessKeyId",
+        403,
+    );
+    assert!(
+        bucket_names(&srv.s3()).await.is_empty(),
+        "rejected CreateBucket must not create a bucket"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,12 +81,26 @@ async fn anonymous_requests_are_denied() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     s3.create_bucket().bucket("private").send().await.unwrap();
-    s3.put_object().bucket("private").key("secret.txt").body(ByteStream::from_static(b"s3cr3t")).send().await.unwrap();
+    s3.put_object()
+        .bucket("private")
+        .key("secret.txt")
+        .body(ByteStream::from_static(b"s3cr3t"))
+        .send()
+        .await
+        .unwrap();
 
     let r = raw_request(srv.addr(), "GET", "/private/secret.txt", &[], b"").unwrap();
     assert_eq!(r.status, 403, "anonymous GET object: {}", r.body_str());
-    assert_eq!(xml_code(&r.body_str()).as_deref(), Some("AccessDenied"), "body: {}", r.body_str());
-    assert!(!r.body_str().contains("s3cr3t"), "anonymous GET leaked the object");
+    assert_eq!(
+        xml_code(&r.body_str()).as_deref(),
+        Some("AccessDenied"),
+        "body: {}",
+        r.body_str()
+    );
+    assert!(
+        !r.body_str().contains("s3cr3t"),
+        "anonymous GET leaked the object"
+    );
 
     let r = raw_request(srv.addr(), "GET", "/private", &[], b"").unwrap();
     assert_eq!(r.status, 403, "anonymous list: {}", r.body_str());
@@ -71,7 +109,14 @@ async fn anonymous_requests_are_denied() {
     let r = raw_request(srv.addr(), "GET", "/", &[], b"").unwrap();
     assert_eq!(r.status, 403, "anonymous ListBuckets: {}", r.body_str());
 
-    let r = raw_request(srv.addr(), "PUT", "/private/new.txt", &[], b"anonymous data").unwrap();
+    let r = raw_request(
+        srv.addr(),
+        "PUT",
+        "/private/new.txt",
+        &[],
+        b"anonymous data",
+    )
+    .unwrap();
     assert_eq!(r.status, 403, "anonymous PUT: {}", r.body_str());
     let r = raw_request(srv.addr(), "DELETE", "/private/secret.txt", &[], b"").unwrap();
     assert_eq!(r.status, 403, "anonymous DELETE: {}", r.body_str());
@@ -95,24 +140,46 @@ async fn anonymous_requests_are_denied() {
     );
 
     // Store unchanged.
-    assert_eq!(list_all_keys(&s3, "private", None).await, vec![("secret.txt".to_string(), 6)]);
+    assert_eq!(
+        list_all_keys(&s3, "private", None).await,
+        vec![("secret.txt".to_string(), 6)]
+    );
     assert_eq!(bucket_names(&s3).await, vec!["private"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_isolated_by_bucket_ownership() {
     let srv = TestServer::start();
-    let out = srv.create_user("alice", "ALICEACCESSKEY000001", "alice-secret-key-0000000000000000000001");
+    let out = srv.create_user(
+        "alice",
+        "ALICEACCESSKEY000001",
+        "alice-secret-key-0000000000000000000001",
+    );
     assert!(
         stdout(&out).contains("ALICEACCESSKEY000001"),
         "`user create` should print the keys; got {}",
         describe(&out)
     );
-    srv.create_user("bob", "BOBACCESSKEY00000002", "bob-secret-key-000000000000000000000002");
-    let alice = srv.s3_as("ALICEACCESSKEY000001", "alice-secret-key-0000000000000000000001");
-    let bob = srv.s3_as("BOBACCESSKEY00000002", "bob-secret-key-000000000000000000000002");
+    srv.create_user(
+        "bob",
+        "BOBACCESSKEY00000002",
+        "bob-secret-key-000000000000000000000002",
+    );
+    let alice = srv.s3_as(
+        "ALICEACCESSKEY000001",
+        "alice-secret-key-0000000000000000000001",
+    );
+    let bob = srv.s3_as(
+        "BOBACCESSKEY00000002",
+        "bob-secret-key-000000000000000000000002",
+    );
 
-    alice.create_bucket().bucket("alice-bkt").send().await.expect("alice creates a bucket");
+    alice
+        .create_bucket()
+        .bucket("alice-bkt")
+        .send()
+        .await
+        .expect("alice creates a bucket");
     alice
         .put_object()
         .bucket("alice-bkt")
@@ -121,33 +188,94 @@ async fn users_are_isolated_by_bucket_ownership() {
         .send()
         .await
         .expect("alice writes to her bucket");
-    bob.create_bucket().bucket("bob-bkt").send().await.expect("bob creates a bucket");
+    bob.create_bucket()
+        .bucket("bob-bkt")
+        .send()
+        .await
+        .expect("bob creates a bucket");
 
     // ListBuckets is per owner.
     assert_eq!(bucket_names(&alice).await, vec!["alice-bkt"]);
     assert_eq!(bucket_names(&bob).await, vec!["bob-bkt"]);
 
     // Bob is denied everything on alice-bkt.
-    assert_err(bob.list_objects_v2().bucket("alice-bkt").send().await, "AccessDenied", 403);
-    assert_err(bob.list_objects().bucket("alice-bkt").send().await, "AccessDenied", 403);
-    assert_err(bob.get_object().bucket("alice-bkt").key("diary.txt").send().await, "AccessDenied", 403);
-    assert_err(bob.get_object().bucket("alice-bkt").key("no-such-key").send().await, "AccessDenied", 403);
-    assert_status(bob.head_object().bucket("alice-bkt").key("diary.txt").send().await, 403);
+    assert_err(
+        bob.list_objects_v2().bucket("alice-bkt").send().await,
+        "AccessDenied",
+        403,
+    );
+    assert_err(
+        bob.list_objects().bucket("alice-bkt").send().await,
+        "AccessDenied",
+        403,
+    );
+    assert_err(
+        bob.get_object()
+            .bucket("alice-bkt")
+            .key("diary.txt")
+            .send()
+            .await,
+        "AccessDenied",
+        403,
+    );
+    assert_err(
+        bob.get_object()
+            .bucket("alice-bkt")
+            .key("no-such-key")
+            .send()
+            .await,
+        "AccessDenied",
+        403,
+    );
+    assert_status(
+        bob.head_object()
+            .bucket("alice-bkt")
+            .key("diary.txt")
+            .send()
+            .await,
+        403,
+    );
     assert_status(bob.head_bucket().bucket("alice-bkt").send().await, 403);
     assert_err(
-        bob.put_object().bucket("alice-bkt").key("bob.txt").body(ByteStream::from_static(b"hi")).send().await,
-        "AccessDenied",
-        403,
-    );
-    assert_err(bob.delete_object().bucket("alice-bkt").key("diary.txt").send().await, "AccessDenied", 403);
-    assert_err(bob.delete_bucket().bucket("alice-bkt").send().await, "AccessDenied", 403);
-    assert_err(
-        bob.copy_object().bucket("bob-bkt").key("stolen").copy_source("alice-bkt/diary.txt").send().await,
+        bob.put_object()
+            .bucket("alice-bkt")
+            .key("bob.txt")
+            .body(ByteStream::from_static(b"hi"))
+            .send()
+            .await,
         "AccessDenied",
         403,
     );
     assert_err(
-        bob.create_multipart_upload().bucket("alice-bkt").key("mpu").send().await,
+        bob.delete_object()
+            .bucket("alice-bkt")
+            .key("diary.txt")
+            .send()
+            .await,
+        "AccessDenied",
+        403,
+    );
+    assert_err(
+        bob.delete_bucket().bucket("alice-bkt").send().await,
+        "AccessDenied",
+        403,
+    );
+    assert_err(
+        bob.copy_object()
+            .bucket("bob-bkt")
+            .key("stolen")
+            .copy_source("alice-bkt/diary.txt")
+            .send()
+            .await,
+        "AccessDenied",
+        403,
+    );
+    assert_err(
+        bob.create_multipart_upload()
+            .bucket("alice-bkt")
+            .key("mpu")
+            .send()
+            .await,
         "AccessDenied",
         403,
     );
@@ -156,8 +284,17 @@ async fn users_are_isolated_by_bucket_ownership() {
     assert_eq!(code, "BucketAlreadyExists");
 
     // Nothing changed for alice; bob's bucket got nothing.
-    assert_eq!(list_all_keys(&alice, "alice-bkt", None).await, vec![("diary.txt".to_string(), 10)]);
-    let g = alice.get_object().bucket("alice-bkt").key("diary.txt").send().await.unwrap();
+    assert_eq!(
+        list_all_keys(&alice, "alice-bkt", None).await,
+        vec![("diary.txt".to_string(), 10)]
+    );
+    let g = alice
+        .get_object()
+        .bucket("alice-bkt")
+        .key("diary.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(g).await, b"dear diary");
     assert!(list_all_keys(&bob, "bob-bkt", None).await.is_empty());
 
@@ -165,7 +302,10 @@ async fn users_are_isolated_by_bucket_ownership() {
     let out = srv.cli(&["user", "list"]);
     assert!(out.status.success(), "user list failed: {}", describe(&out));
     let listed = stdout(&out);
-    assert!(listed.contains("alice") && listed.contains("bob"), "user list: {listed}");
+    assert!(
+        listed.contains("alice") && listed.contains("bob"),
+        "user list: {listed}"
+    );
     assert!(
         !listed.contains("alice-secret-key") && !listed.contains("bob-secret-key"),
         "user list must not print secret keys: {listed}"
@@ -174,16 +314,35 @@ async fn users_are_isolated_by_bucket_ownership() {
     // Users survive a restart.
     let mut srv = srv;
     srv.restart();
-    let alice = srv.s3_as("ALICEACCESSKEY000001", "alice-secret-key-0000000000000000000001");
-    assert_eq!(bucket_names(&alice).await, vec!["alice-bkt"], "alice after restart");
+    let alice = srv.s3_as(
+        "ALICEACCESSKEY000001",
+        "alice-secret-key-0000000000000000000001",
+    );
+    assert_eq!(
+        bucket_names(&alice).await,
+        vec!["alice-bkt"],
+        "alice after restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_rm_requires_no_buckets_and_revokes_keys() {
     let srv = TestServer::start();
-    srv.create_user("carol", "CAROLACCESSKEY000003", "carol-secret-key-0000000000000000000003");
-    let carol = srv.s3_as("CAROLACCESSKEY000003", "carol-secret-key-0000000000000000000003");
-    carol.create_bucket().bucket("carol-bkt").send().await.unwrap();
+    srv.create_user(
+        "carol",
+        "CAROLACCESSKEY000003",
+        "carol-secret-key-0000000000000000000003",
+    );
+    let carol = srv.s3_as(
+        "CAROLACCESSKEY000003",
+        "carol-secret-key-0000000000000000000003",
+    );
+    carol
+        .create_bucket()
+        .bucket("carol-bkt")
+        .send()
+        .await
+        .unwrap();
     carol
         .put_object()
         .bucket("carol-bkt")
@@ -203,9 +362,19 @@ async fn user_rm_requires_no_buckets_and_revokes_keys() {
         "--secret-key",
         "carol-secret-key-0000000000000000000099",
     ]);
-    assert!(!dup.status.success(), "creating a duplicate user must fail: {}", describe(&dup));
+    assert!(
+        !dup.status.success(),
+        "creating a duplicate user must fail: {}",
+        describe(&dup)
+    );
     assert_err(
-        srv.s3_as("CAROLACCESSKEY000099", "carol-secret-key-0000000000000000000099").list_buckets().send().await,
+        srv.s3_as(
+            "CAROLACCESSKEY000099",
+            "carol-secret-key-0000000000000000000099",
+        )
+        .list_buckets()
+        .send()
+        .await,
         "InvalidAccessKeyId",
         403,
     );
@@ -220,38 +389,91 @@ async fn user_rm_requires_no_buckets_and_revokes_keys() {
         "--secret-key",
         "mallory-secret-key-00000000000000000000",
     ]);
-    assert!(!dup_key.status.success(), "reusing carol's access key for another user must fail: {}", describe(&dup_key));
-    assert_eq!(bucket_names(&carol).await, vec!["carol-bkt"], "carol's key still maps to carol");
+    assert!(
+        !dup_key.status.success(),
+        "reusing carol's access key for another user must fail: {}",
+        describe(&dup_key)
+    );
+    assert_eq!(
+        bucket_names(&carol).await,
+        vec!["carol-bkt"],
+        "carol's key still maps to carol"
+    );
     assert_err(
-        srv.s3_as("CAROLACCESSKEY000003", "mallory-secret-key-00000000000000000000").list_buckets().send().await,
+        srv.s3_as(
+            "CAROLACCESSKEY000003",
+            "mallory-secret-key-00000000000000000000",
+        )
+        .list_buckets()
+        .send()
+        .await,
         "SignatureDoesNotMatch",
         403,
     );
 
     // rm refuses while carol owns a bucket.
     let rm = srv.cli(&["user", "rm", "carol"]);
-    assert!(!rm.status.success(), "`user rm` of a user owning buckets must fail: {}", describe(&rm));
-    assert_eq!(bucket_names(&carol).await, vec!["carol-bkt"], "carol still works after refused rm");
+    assert!(
+        !rm.status.success(),
+        "`user rm` of a user owning buckets must fail: {}",
+        describe(&rm)
+    );
+    assert_eq!(
+        bucket_names(&carol).await,
+        vec!["carol-bkt"],
+        "carol still works after refused rm"
+    );
     let out = srv.cli(&["user", "list"]);
-    assert!(stdout(&out).contains("carol"), "carol still listed: {}", describe(&out));
+    assert!(
+        stdout(&out).contains("carol"),
+        "carol still listed: {}",
+        describe(&out)
+    );
 
     // Empty and delete the bucket; then rm works.
-    carol.delete_object().bucket("carol-bkt").key("f").send().await.unwrap();
-    carol.delete_bucket().bucket("carol-bkt").send().await.unwrap();
+    carol
+        .delete_object()
+        .bucket("carol-bkt")
+        .key("f")
+        .send()
+        .await
+        .unwrap();
+    carol
+        .delete_bucket()
+        .bucket("carol-bkt")
+        .send()
+        .await
+        .unwrap();
     let rm = srv.cli(&["user", "rm", "carol"]);
-    assert!(rm.status.success(), "`user rm` after deleting buckets: {}", describe(&rm));
+    assert!(
+        rm.status.success(),
+        "`user rm` after deleting buckets: {}",
+        describe(&rm)
+    );
 
     assert_err(carol.list_buckets().send().await, "InvalidAccessKeyId", 403);
     let out = srv.cli(&["user", "list"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(!stdout(&out).contains("carol"), "carol still listed after rm: {}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("carol"),
+        "carol still listed after rm: {}",
+        stdout(&out)
+    );
 
     // rm of an unknown user fails.
     let rm = srv.cli(&["user", "rm", "nobody-here"]);
-    assert!(!rm.status.success(), "`user rm` of unknown user must fail: {}", describe(&rm));
+    assert!(
+        !rm.status.success(),
+        "`user rm` of unknown user must fail: {}",
+        describe(&rm)
+    );
 
     // Root still fine.
-    srv.s3().list_buckets().send().await.expect("root unaffected");
+    srv.s3()
+        .list_buckets()
+        .send()
+        .await
+        .expect("root unaffected");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,16 +491,37 @@ async fn user_created_offline_works_after_start() {
             "dave-secret-key-00000000000000000000004",
         ],
     );
-    assert!(out.status.success(), "offline `user create`: {}", describe(&out));
+    assert!(
+        out.status.success(),
+        "offline `user create`: {}",
+        describe(&out)
+    );
     let out = run_cli(dir.path(), &["user", "list"]);
-    assert!(out.status.success() && stdout(&out).contains("dave"), "offline `user list`: {}", describe(&out));
+    assert!(
+        out.status.success() && stdout(&out).contains("dave"),
+        "offline `user list`: {}",
+        describe(&out)
+    );
 
     let srv = TestServer::start_in(dir.path());
-    let dave = srv.s3_as("DAVEACCESSKEY0000004", "dave-secret-key-00000000000000000000004");
-    dave.create_bucket().bucket("dave-bkt").send().await.expect("offline-created user can use the server");
+    let dave = srv.s3_as(
+        "DAVEACCESSKEY0000004",
+        "dave-secret-key-00000000000000000000004",
+    );
+    dave.create_bucket()
+        .bucket("dave-bkt")
+        .send()
+        .await
+        .expect("offline-created user can use the server");
     assert_eq!(bucket_names(&dave).await, vec!["dave-bkt"]);
     assert_err(
-        srv.s3_as("DAVEACCESSKEY0000004", "wrong-secret-00000000000000000000000000").list_buckets().send().await,
+        srv.s3_as(
+            "DAVEACCESSKEY0000004",
+            "wrong-secret-00000000000000000000000000",
+        )
+        .list_buckets()
+        .send()
+        .await,
         "SignatureDoesNotMatch",
         403,
     );
@@ -308,7 +551,12 @@ impl aws_sdk_s3::config::Intercept for TamperAfterSigning {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_tampered_after_signing_is_rejected() {
     let srv = TestServer::start();
-    srv.s3().create_bucket().bucket("tamper").send().await.unwrap();
+    srv.s3()
+        .create_bucket()
+        .bucket("tamper")
+        .send()
+        .await
+        .unwrap();
     // No flexible checksum header: only the signed x-amz-content-sha256
     // protects the payload.
     let conf = srv
@@ -327,19 +575,27 @@ async fn body_tampered_after_signing_is_rejected() {
         .interceptor(TamperAfterSigning(b"tampered payload"))
         .send()
         .await;
-    if let Err(e) = &res {
-        if err_info(e).1 >= 500 {
-            eprintln!("server output:\n{}", srv.logs());
-        }
+    if let Err(e) = &res
+        && err_info(e).1 >= 500
+    {
+        eprintln!("server output:\n{}", srv.logs());
     }
-    assert!(list_all_keys(&srv.s3(), "tamper", None).await.is_empty(), "tampered PUT was stored");
+    assert!(
+        list_all_keys(&srv.s3(), "tamper", None).await.is_empty(),
+        "tampered PUT was stored"
+    );
     assert_err(res, "XAmzContentSHA256Mismatch", 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_tampered_after_signing_with_checksum_header_is_rejected() {
     let srv = TestServer::start();
-    srv.s3().create_bucket().bucket("tamper").send().await.unwrap();
+    srv.s3()
+        .create_bucket()
+        .bucket("tamper")
+        .send()
+        .await
+        .unwrap();
     // The SDK's default CRC32 checksum header is sent too: still a client
     // error (400), nothing stored.
     let res = srv
@@ -352,10 +608,18 @@ async fn body_tampered_after_signing_with_checksum_header_is_rejected() {
         .interceptor(TamperAfterSigning(b"tampered payload"))
         .send()
         .await;
-    assert!(list_all_keys(&srv.s3(), "tamper", None).await.is_empty(), "tampered PUT was stored");
+    assert!(
+        list_all_keys(&srv.s3(), "tamper", None).await.is_empty(),
+        "tampered PUT was stored"
+    );
     let code = assert_status(res, 400);
     assert!(
-        ["XAmzContentSHA256Mismatch", "BadDigest", "XAmzContentChecksumMismatch"].contains(&code.as_str()),
+        [
+            "XAmzContentSHA256Mismatch",
+            "BadDigest",
+            "XAmzContentChecksumMismatch"
+        ]
+        .contains(&code.as_str()),
         "tampered PUT with checksum header: unexpected code {code}"
     );
 }
@@ -384,10 +648,23 @@ async fn request_signed_an_hour_ago_is_too_skewed() {
     let s3 = aws_sdk_s3::Client::from_conf(conf.clone());
     assert_err(s3.list_buckets().send().await, "RequestTimeTooSkewed", 403);
     let s3 = aws_sdk_s3::Client::from_conf(conf);
-    assert_err(s3.create_bucket().bucket("skewed").send().await, "RequestTimeTooSkewed", 403);
+    assert_err(
+        s3.create_bucket().bucket("skewed").send().await,
+        "RequestTimeTooSkewed",
+        403,
+    );
     assert!(bucket_names(&srv.s3()).await.is_empty());
 
     // Five minutes of skew is within S3's 15-minute window.
-    let conf = srv.s3().config().to_builder().time_source(SkewedClock(std::time::Duration::from_secs(300))).build();
-    aws_sdk_s3::Client::from_conf(conf).list_buckets().send().await.expect("5 minutes of skew is accepted");
+    let conf = srv
+        .s3()
+        .config()
+        .to_builder()
+        .time_source(SkewedClock(std::time::Duration::from_secs(300)))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+        .list_buckets()
+        .send()
+        .await
+        .expect("5 minutes of skew is accepted");
 }

@@ -39,7 +39,10 @@ fn body_for(key: &str, generation: u64) -> Vec<u8> {
 /// The generation whose body `data` is exactly, if any.
 fn verify_body(key: &str, data: &[u8]) -> Result<u64, String> {
     if data.len() < 8 {
-        return Err(format!("{key}: body of {} bytes is shorter than the header", data.len()));
+        return Err(format!(
+            "{key}: body of {} bytes is shorter than the header",
+            data.len()
+        ));
     }
     let generation = u64::from_le_bytes(data[..8].try_into().unwrap());
     if generation > 1_000_000 {
@@ -55,7 +58,9 @@ fn verify_body(key: &str, data: &[u8]) -> Result<u64, String> {
     }
     if expect != data {
         let first = expect.iter().zip(data).position(|(a, b)| a != b).unwrap();
-        return Err(format!("{key}: generation {generation} content differs from byte {first} (torn write?)"));
+        return Err(format!(
+            "{key}: generation {generation} content differs from byte {first} (torn write?)"
+        ));
     }
     Ok(generation)
 }
@@ -72,14 +77,22 @@ struct WriterLog {
     errors: usize,
 }
 
-async fn writer(s3: aws_sdk_s3::Client, cycle: usize, id: usize, stop: Arc<AtomicBool>) -> WriterLog {
-    let mut log = WriterLog { hot_key: format!("c{cycle}/hot/w{id:02}"), ..Default::default() };
+async fn writer(
+    s3: aws_sdk_s3::Client,
+    cycle: usize,
+    id: usize,
+    stop: Arc<AtomicBool>,
+) -> WriterLog {
+    let mut log = WriterLog {
+        hot_key: format!("c{cycle}/hot/w{id:02}"),
+        ..Default::default()
+    };
     let mut n = 0u64;
     let mut hot_gen = 0u64;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         // Every 4th write overwrites this writer's hot key.
-        let (key, generation) = if n % 4 == 0 {
+        let (key, generation) = if n.is_multiple_of(4) {
             hot_gen += 1;
             log.hot_attempted = Some(hot_gen);
             (log.hot_key.clone(), hot_gen)
@@ -128,10 +141,18 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
     let prefix = format!("c{cycle}/");
     let listed = list_all_keys(&s3, BUCKET, Some(&prefix)).await;
     let listed_map: HashMap<String, i64> = listed.iter().cloned().collect();
-    assert_eq!(listed_map.len(), listed.len(), "listing after restart has duplicate keys");
+    assert_eq!(
+        listed_map.len(),
+        listed.len(),
+        "listing after restart has duplicate keys"
+    );
     let mut sorted = listed.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
     sorted.sort();
-    assert_eq!(sorted, listed.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(), "listing not sorted");
+    assert_eq!(
+        sorted,
+        listed.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        "listing not sorted"
+    );
 
     // Every acknowledged fresh key is listed.
     let mut acked = 0;
@@ -153,12 +174,20 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
             );
         }
     }
-    assert!(acked > 0, "cycle {cycle}: no PUT was acknowledged before the kill; server too slow or broken");
+    assert!(
+        acked > 0,
+        "cycle {cycle}: no PUT was acknowledged before the kill; server too slow or broken"
+    );
 
     // Every listed key must be one we attempted.
     let attempted: HashMap<&str, &WriterLog> = logs
         .iter()
-        .flat_map(|l| l.fresh.keys().map(move |k| (k.as_str(), l)).chain(std::iter::once((l.hot_key.as_str(), l))))
+        .flat_map(|l| {
+            l.fresh
+                .keys()
+                .map(move |k| (k.as_str(), l))
+                .chain(std::iter::once((l.hot_key.as_str(), l)))
+        })
         .collect();
 
     // GET + HEAD every listed object, 8 at a time.
@@ -176,7 +205,10 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
                 };
                 let data = body_bytes(got).await;
                 if data.len() as i64 != size {
-                    return Err(format!("{key}: listed size {size} but GET returned {} bytes", data.len()));
+                    return Err(format!(
+                        "{key}: listed size {size} but GET returned {} bytes",
+                        data.len()
+                    ));
                 }
                 let generation = verify_body(&key, &data)?;
                 let head = s3
@@ -188,16 +220,26 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
                     .map_err(|e| format!("{key}: HEAD failed: {e:?}"))?;
                 let want = quoted_md5(&data);
                 if head.e_tag() != Some(want.as_str()) {
-                    return Err(format!("{key}: HEAD ETag {:?} != MD5 of body {want}", head.e_tag()));
+                    return Err(format!(
+                        "{key}: HEAD ETag {:?} != MD5 of body {want}",
+                        head.e_tag()
+                    ));
                 }
                 if head.content_length() != Some(data.len() as i64) {
-                    return Err(format!("{key}: HEAD Content-Length {:?} != {}", head.content_length(), data.len()));
+                    return Err(format!(
+                        "{key}: HEAD Content-Length {:?} != {}",
+                        head.content_length(),
+                        data.len()
+                    ));
                 }
                 Ok((key, generation))
             }));
         }
         for t in tasks {
-            let (key, generation) = t.await.unwrap().unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+            let (key, generation) = t
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
             let log = attempted
                 .get(key.as_str())
                 .unwrap_or_else(|| panic!("cycle {cycle}: listed key {key} was never written"));
@@ -223,7 +265,12 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_during_puts_keeps_acknowledged_writes() {
     let mut srv = TestServer::start();
-    srv.s3().create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+    srv.s3()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
 
     let mut all_logs: Vec<(usize, Vec<WriterLog>)> = Vec::new();
     for cycle in 1..=2usize {
@@ -241,7 +288,10 @@ async fn kill9_during_puts_keeps_acknowledged_writes() {
             logs.push(h.await.expect("writer task panicked"));
         }
         drop(s3);
-        let acked: usize = logs.iter().map(|l| l.fresh.values().filter(|v| **v).count()).sum();
+        let acked: usize = logs
+            .iter()
+            .map(|l| l.fresh.values().filter(|v| **v).count())
+            .sum();
         let failed: usize = logs.iter().map(|l| l.errors).sum();
         eprintln!("cycle {cycle}: {acked} fresh PUTs acknowledged, {failed} failed at the kill");
 
@@ -265,7 +315,13 @@ async fn kill9_during_puts_keeps_acknowledged_writes() {
         .send()
         .await
         .expect("PUT after restarts");
-    let g = s3.get_object().bucket(BUCKET).key("after/crash").send().await.unwrap();
+    let g = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("after/crash")
+        .send()
+        .await
+        .unwrap();
     assert!(body_bytes(g).await == body);
 }
 
@@ -277,7 +333,16 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
     // A completed multipart upload and an in-progress one with one part.
     let p1 = random_bytes(5 * 1024 * 1024);
     let p2 = random_bytes(1234);
-    let id = s3.create_multipart_upload().bucket("mpcrash").key("done").send().await.unwrap().upload_id().unwrap().to_string();
+    let id = s3
+        .create_multipart_upload()
+        .bucket("mpcrash")
+        .key("done")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
     let mut parts = Vec::new();
     for (i, p) in [&p1, &p2].iter().enumerate() {
         let e = s3
@@ -293,17 +358,35 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
             .e_tag()
             .unwrap()
             .to_string();
-        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(i as i32 + 1).e_tag(e).build());
+        parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(e)
+                .build(),
+        );
     }
     s3.complete_multipart_upload()
         .bucket("mpcrash")
         .key("done")
         .upload_id(&id)
-        .multipart_upload(aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    let pending = s3.create_multipart_upload().bucket("mpcrash").key("pending").send().await.unwrap().upload_id().unwrap().to_string();
+    let pending = s3
+        .create_multipart_upload()
+        .bucket("mpcrash")
+        .key("pending")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
     let pe = s3
         .upload_part()
         .bucket("mpcrash")
@@ -323,13 +406,30 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
     srv.restart();
     let s3 = srv.s3();
 
-    let g = s3.get_object().bucket("mpcrash").key("done").send().await.expect("completed MPU after crash");
+    let g = s3
+        .get_object()
+        .bucket("mpcrash")
+        .key("done")
+        .send()
+        .await
+        .expect("completed MPU after crash");
     assert_eq!(g.e_tag(), Some(multipart_etag(&[&p1, &p2]).as_str()));
     let data = body_bytes(g).await;
-    assert!(data.len() == p1.len() + p2.len() && data[..p1.len()] == p1[..] && data[p1.len()..] == p2[..]);
+    assert!(
+        data.len() == p1.len() + p2.len()
+            && data[..p1.len()] == p1[..]
+            && data[p1.len()..] == p2[..]
+    );
 
     // The acknowledged part of the pending upload survives and can be completed.
-    let lp = s3.list_parts().bucket("mpcrash").key("pending").upload_id(&pending).send().await.expect("ListParts after crash");
+    let lp = s3
+        .list_parts()
+        .bucket("mpcrash")
+        .key("pending")
+        .upload_id(&pending)
+        .send()
+        .await
+        .expect("ListParts after crash");
     assert_eq!(lp.parts().len(), 1);
     assert_eq!(lp.parts()[0].e_tag(), Some(pe.as_str()));
     s3.complete_multipart_upload()
@@ -338,13 +438,24 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
         .upload_id(&pending)
         .multipart_upload(
             aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .parts(aws_sdk_s3::types::CompletedPart::builder().part_number(1).e_tag(&pe).build())
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(&pe)
+                        .build(),
+                )
                 .build(),
         )
         .send()
         .await
         .expect("complete pending upload after crash");
-    let g = s3.get_object().bucket("mpcrash").key("pending").send().await.unwrap();
+    let g = s3
+        .get_object()
+        .bucket("mpcrash")
+        .key("pending")
+        .send()
+        .await
+        .unwrap();
     assert!(body_bytes(g).await == p1);
 }
 
@@ -354,16 +465,35 @@ async fn sigterm_shuts_down_gracefully_and_data_survives() {
     let s3 = srv.s3();
     s3.create_bucket().bucket("graceful").send().await.unwrap();
     let body = random_bytes(70_000);
-    s3.put_object().bucket("graceful").key("k").body(ByteStream::from(body.clone())).send().await.unwrap();
+    s3.put_object()
+        .bucket("graceful")
+        .key("k")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
     drop(s3);
 
     let status = srv.terminate();
-    assert!(status.success(), "herald serve exited with {status} on SIGTERM; output:\n{}", srv.logs());
+    assert!(
+        status.success(),
+        "herald serve exited with {status} on SIGTERM; output:\n{}",
+        srv.logs()
+    );
     let logs = srv.logs();
-    assert!(logs.contains("listening"), "server never printed a `listening` line:\n{logs}");
+    assert!(
+        logs.contains("listening"),
+        "server never printed a `listening` line:\n{logs}"
+    );
 
     srv.restart();
     let s3 = srv.s3();
-    let g = s3.get_object().bucket("graceful").key("k").send().await.expect("GET after graceful restart");
+    let g = s3
+        .get_object()
+        .bucket("graceful")
+        .key("k")
+        .send()
+        .await
+        .expect("GET after graceful restart");
     assert!(body_bytes(g).await == body);
 }

@@ -16,11 +16,21 @@ fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -30,7 +40,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -48,14 +62,20 @@ fn replace_body(body: &'static str) -> impl Fn(&mut HttpRequest) + Send + Sync +
             h.insert("content-md5", b64(&Md5::digest(body.as_bytes())));
         }
         if h.get("x-amz-checksum-crc32").is_some() {
-            h.insert("x-amz-checksum-crc32", b64(&crc32(body.as_bytes()).to_be_bytes()));
+            h.insert(
+                "x-amz-checksum-crc32",
+                b64(&crc32(body.as_bytes()).to_be_bytes()),
+            );
         }
         let others: Vec<String> = h
             .iter()
             .map(|(k, _)| k.to_ascii_lowercase())
             .filter(|k| k.starts_with("x-amz-checksum-") && k != "x-amz-checksum-crc32")
             .collect();
-        assert!(others.is_empty(), "test cannot recompute checksum headers {others:?}");
+        assert!(
+            others.is_empty(),
+            "test cannot recompute checksum headers {others:?}"
+        );
     }
 }
 
@@ -72,31 +92,89 @@ async fn no_such_bucket_and_no_such_key() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     s3.create_bucket().bucket("exists").send().await.unwrap();
-    s3.put_object().bucket("exists").key("here").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    s3.put_object()
+        .bucket("exists")
+        .key("here")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
 
-    assert_err(s3.get_object().bucket("missing-bucket").key("k").send().await, "NoSuchBucket", 404);
-    assert_err(s3.list_objects_v2().bucket("missing-bucket").send().await, "NoSuchBucket", 404);
     assert_err(
-        s3.put_object().bucket("missing-bucket").key("k").body(ByteStream::from_static(b"x")).send().await,
+        s3.get_object()
+            .bucket("missing-bucket")
+            .key("k")
+            .send()
+            .await,
         "NoSuchBucket",
         404,
     );
-    assert_err(s3.delete_bucket().bucket("missing-bucket").send().await, "NoSuchBucket", 404);
-    assert_err(s3.create_multipart_upload().bucket("missing-bucket").key("k").send().await, "NoSuchBucket", 404);
+    assert_err(
+        s3.list_objects_v2().bucket("missing-bucket").send().await,
+        "NoSuchBucket",
+        404,
+    );
+    assert_err(
+        s3.put_object()
+            .bucket("missing-bucket")
+            .key("k")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        "NoSuchBucket",
+        404,
+    );
+    assert_err(
+        s3.delete_bucket().bucket("missing-bucket").send().await,
+        "NoSuchBucket",
+        404,
+    );
+    assert_err(
+        s3.create_multipart_upload()
+            .bucket("missing-bucket")
+            .key("k")
+            .send()
+            .await,
+        "NoSuchBucket",
+        404,
+    );
     assert_status(s3.head_bucket().bucket("missing-bucket").send().await, 404);
 
-    let err = s3.get_object().bucket("exists").key("not-here").send().await.unwrap_err();
+    let err = s3
+        .get_object()
+        .bucket("exists")
+        .key("not-here")
+        .send()
+        .await
+        .unwrap_err();
     let (code, status) = err_info(&err);
     assert_eq!((code.as_str(), status), ("NoSuchKey", 404), "{err:?}");
     let raw = err.raw_response().unwrap();
-    assert!(raw.headers().get("x-amz-request-id").is_some(), "error response lacks x-amz-request-id: {raw:?}");
     assert!(
-        err.as_service_error().and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::message(e)).is_some(),
+        raw.headers().get("x-amz-request-id").is_some(),
+        "error response lacks x-amz-request-id: {raw:?}"
+    );
+    assert!(
+        err.as_service_error()
+            .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::message(e))
+            .is_some(),
         "error response lacks <Message>: {err:?}"
     );
-    assert_status(s3.head_object().bucket("exists").key("not-here").send().await, 404);
+    assert_status(
+        s3.head_object()
+            .bucket("exists")
+            .key("not-here")
+            .send()
+            .await,
+        404,
+    );
     assert_err(
-        s3.copy_object().bucket("exists").key("dst").copy_source("exists/not-here").send().await,
+        s3.copy_object()
+            .bucket("exists")
+            .key("dst")
+            .copy_source("exists/not-here")
+            .send()
+            .await,
         "NoSuchKey",
         404,
     );
@@ -106,40 +184,73 @@ async fn no_such_bucket_and_no_such_key() {
         .get_object()
         .bucket("exists")
         .key("not-here")
-        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(60)).unwrap())
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                60,
+            ))
+            .unwrap(),
+        )
         .await
         .unwrap();
     let r = send_presigned(srv.addr(), &presigned, b"");
     assert_eq!(r.status, 404);
     let body = r.body_str();
-    assert!(body.contains("<Error>") && body.contains("<Code>NoSuchKey</Code>"), "error body: {body}");
     assert!(
-        r.header("content-type").map(|c| c.contains("xml")).unwrap_or(false),
+        body.contains("<Error>") && body.contains("<Code>NoSuchKey</Code>"),
+        "error body: {body}"
+    );
+    assert!(
+        r.header("content-type")
+            .map(|c| c.contains("xml"))
+            .unwrap_or(false),
         "error content-type: {:?}",
         r.header("content-type")
     );
 
     // Store unchanged.
     assert_eq!(bucket_names(&s3).await, vec!["exists"]);
-    assert_eq!(list_all_keys(&s3, "exists", None).await, vec![("here".to_string(), 1)]);
+    assert_eq!(
+        list_all_keys(&s3, "exists", None).await,
+        vec![("here".to_string(), 1)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_bucket_names() {
     let srv = TestServer::start();
     let s3 = srv.s3();
-    s3.create_bucket().bucket("good-bucket").send().await.unwrap();
-    for name in ["Bad_Name", "ab", "-leading-dash", "trailing-dash-", "192.168.5.4", "double..dot", &"x".repeat(64)] {
+    s3.create_bucket()
+        .bucket("good-bucket")
+        .send()
+        .await
+        .unwrap();
+    for name in [
+        "Bad_Name",
+        "ab",
+        "-leading-dash",
+        "trailing-dash-",
+        "192.168.5.4",
+        "double..dot",
+        &"x".repeat(64),
+    ] {
         let res = s3.create_bucket().bucket(name).send().await;
         match res {
             Ok(v) => panic!("CreateBucket {name:?} should fail with InvalidBucketName, got {v:?}"),
             Err(e) => {
                 let (code, status) = err_info(&e);
-                assert_eq!((code.as_str(), status), ("InvalidBucketName", 400), "CreateBucket {name:?}: {e:?}");
+                assert_eq!(
+                    (code.as_str(), status),
+                    ("InvalidBucketName", 400),
+                    "CreateBucket {name:?}: {e:?}"
+                );
             }
         }
     }
-    assert_eq!(bucket_names(&s3).await, vec!["good-bucket"], "invalid names must not create buckets");
+    assert_eq!(
+        bucket_names(&s3).await,
+        vec!["good-bucket"],
+        "invalid names must not create buckets"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,19 +262,36 @@ async fn malformed_xml_put_bucket_versioning() {
     let res = s3
         .put_bucket_versioning()
         .bucket("ver")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .customize()
         .mutate_request(replace_body("<not xml"))
         .send()
         .await;
     assert_err(res, "MalformedXML", 400);
 
-    let v = s3.get_bucket_versioning().bucket("ver").send().await.unwrap();
-    assert!(v.status().is_none(), "malformed PutBucketVersioning changed the status to {:?}", v.status());
+    let v = s3
+        .get_bucket_versioning()
+        .bucket("ver")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        v.status().is_none(),
+        "malformed PutBucketVersioning changed the status to {:?}",
+        v.status()
+    );
     // A well-formed one still works afterwards.
     s3.put_bucket_versioning()
         .bucket("ver")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .expect("well-formed PutBucketVersioning");
@@ -175,7 +303,13 @@ async fn malformed_xml_delete_objects() {
     let s3 = srv.s3();
     s3.create_bucket().bucket("delx").send().await.unwrap();
     for k in ["a", "b"] {
-        s3.put_object().bucket("delx").key(k).body(ByteStream::from_static(b"data")).send().await.unwrap();
+        s3.put_object()
+            .bucket("delx")
+            .key(k)
+            .body(ByteStream::from_static(b"data"))
+            .send()
+            .await
+            .unwrap();
     }
     let res = s3
         .delete_objects()
@@ -241,22 +375,49 @@ async fn malformed_xml_complete_multipart_upload() {
     };
     let res = complete()
         .customize()
-        .mutate_request(replace_body("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"))
+        .mutate_request(replace_body(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>",
+        ))
         .send()
         .await;
     assert_err(res, "MalformedXML", 400);
 
     // Upload and part still there, no object created.
-    assert_err(s3.get_object().bucket("mpx").key("obj").send().await, "NoSuchKey", 404);
-    let parts = s3.list_parts().bucket("mpx").key("obj").upload_id(&id).send().await.expect("ListParts after malformed complete");
+    assert_err(
+        s3.get_object().bucket("mpx").key("obj").send().await,
+        "NoSuchKey",
+        404,
+    );
+    let parts = s3
+        .list_parts()
+        .bucket("mpx")
+        .key("obj")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("ListParts after malformed complete");
     assert_eq!(parts.parts().len(), 1);
-    let ups = s3.list_multipart_uploads().bucket("mpx").send().await.unwrap();
+    let ups = s3
+        .list_multipart_uploads()
+        .bucket("mpx")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ups.uploads().len(), 1);
 
     // Proper completion still works.
-    let done = complete().send().await.expect("CompleteMultipartUpload after malformed attempt");
+    let done = complete()
+        .send()
+        .await
+        .expect("CompleteMultipartUpload after malformed attempt");
     assert_eq!(done.e_tag(), Some(multipart_etag(&[&data]).as_str()));
-    let g = s3.get_object().bucket("mpx").key("obj").send().await.unwrap();
+    let g = s3
+        .get_object()
+        .bucket("mpx")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(g).await, data);
 }
 
@@ -265,12 +426,23 @@ async fn other_client_errors_leave_store_unchanged() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     s3.create_bucket().bucket("misc").send().await.unwrap();
-    s3.put_object().bucket("misc").key("k").body(ByteStream::from_static(b"v")).send().await.unwrap();
+    s3.put_object()
+        .bucket("misc")
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .unwrap();
 
     // Key longer than 1024 bytes.
     let long_key = "k".repeat(1025);
     assert_err(
-        s3.put_object().bucket("misc").key(&long_key).body(ByteStream::from_static(b"v")).send().await,
+        s3.put_object()
+            .bucket("misc")
+            .key(&long_key)
+            .body(ByteStream::from_static(b"v"))
+            .send()
+            .await,
         "KeyTooLongError",
         400,
     );
@@ -294,7 +466,13 @@ async fn other_client_errors_leave_store_unchanged() {
         .key("k")
         .tagging(
             aws_sdk_s3::types::Tagging::builder()
-                .tag_set(aws_sdk_s3::types::Tag::builder().key("a").value("b").build().unwrap())
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("a")
+                        .value("b")
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -303,8 +481,18 @@ async fn other_client_errors_leave_store_unchanged() {
         .send()
         .await;
     assert_err(res, "MalformedXML", 400);
-    let t = s3.get_object_tagging().bucket("misc").key("k").send().await.unwrap();
-    assert!(t.tag_set().is_empty(), "malformed PutObjectTagging set tags {:?}", t.tag_set());
+    let t = s3
+        .get_object_tagging()
+        .bucket("misc")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        t.tag_set().is_empty(),
+        "malformed PutObjectTagging set tags {:?}",
+        t.tag_set()
+    );
 
     // Content-MD5 mismatch -> BadDigest, object untouched.
     let res = s3
@@ -317,8 +505,17 @@ async fn other_client_errors_leave_store_unchanged() {
         .await;
     assert_err(res, "BadDigest", 400);
 
-    assert_eq!(list_all_keys(&s3, "misc", None).await, vec![("k".to_string(), 1)]);
-    let g = s3.get_object().bucket("misc").key("k").send().await.unwrap();
+    assert_eq!(
+        list_all_keys(&s3, "misc", None).await,
+        vec![("k".to_string(), 1)]
+    );
+    let g = s3
+        .get_object()
+        .bucket("misc")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(g).await, b"v");
 }
 
@@ -327,7 +524,13 @@ async fn wrong_flexible_checksum_is_bad_digest() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     s3.create_bucket().bucket("cks").send().await.unwrap();
-    s3.put_object().bucket("cks").key("k").body(ByteStream::from_static(b"old")).send().await.unwrap();
+    s3.put_object()
+        .bucket("cks")
+        .key("k")
+        .body(ByteStream::from_static(b"old"))
+        .send()
+        .await
+        .unwrap();
     // Correctly signed request whose x-amz-checksum-crc32 does not match the body.
     let res = s3
         .put_object()
@@ -337,11 +540,18 @@ async fn wrong_flexible_checksum_is_bad_digest() {
         .checksum_crc32(b64(&crc32(b"some other body").to_be_bytes()))
         .customize()
         .mutate_request(|req: &mut HttpRequest| {
-            req.headers_mut().insert("x-amz-checksum-crc32", b64(&crc32(b"some other body").to_be_bytes()));
+            req.headers_mut().insert(
+                "x-amz-checksum-crc32",
+                b64(&crc32(b"some other body").to_be_bytes()),
+            );
         })
         .send()
         .await;
     let g = s3.get_object().bucket("cks").key("k").send().await.unwrap();
-    assert_eq!(body_bytes(g).await, b"old", "PUT with a wrong checksum replaced the object");
+    assert_eq!(
+        body_bytes(g).await,
+        b"old",
+        "PUT with a wrong checksum replaced the object"
+    );
     assert_err(res, "BadDigest", 400);
 }

@@ -76,7 +76,11 @@ async fn bucket_lifecycle() {
     let srv = TestServer::start();
     let s3 = srv.s3();
 
-    assert_eq!(bucket_names(&s3).await, Vec::<String>::new(), "fresh server has no buckets");
+    assert_eq!(
+        bucket_names(&s3).await,
+        Vec::<String>::new(),
+        "fresh server has no buckets"
+    );
 
     mk_bucket(&s3, "alpha").await;
     mk_bucket(&s3, "beta-2").await;
@@ -84,10 +88,18 @@ async fn bucket_lifecycle() {
 
     let lb = s3.list_buckets().send().await.unwrap();
     for b in lb.buckets() {
-        assert!(b.creation_date().is_some(), "bucket {:?} has no CreationDate", b.name());
+        assert!(
+            b.creation_date().is_some(),
+            "bucket {:?} has no CreationDate",
+            b.name()
+        );
     }
 
-    s3.head_bucket().bucket("alpha").send().await.expect("HeadBucket existing");
+    s3.head_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("HeadBucket existing");
     assert_status(s3.head_bucket().bucket("nope-missing").send().await, 404);
 
     // Not empty -> BucketNotEmpty.
@@ -104,16 +116,41 @@ async fn bucket_lifecycle() {
             "re-creating own bucket: {e:?}"
         );
     }
-    assert_eq!(get(&s3, "alpha", "obj").await, b"hello", "re-create must not wipe the bucket");
-    assert_err(s3.delete_bucket().bucket("alpha").send().await, "BucketNotEmpty", 409);
-    assert_eq!(bucket_names(&s3).await, vec!["alpha", "beta-2"], "failed delete must keep the bucket");
+    assert_eq!(
+        get(&s3, "alpha", "obj").await,
+        b"hello",
+        "re-create must not wipe the bucket"
+    );
+    assert_err(
+        s3.delete_bucket().bucket("alpha").send().await,
+        "BucketNotEmpty",
+        409,
+    );
+    assert_eq!(
+        bucket_names(&s3).await,
+        vec!["alpha", "beta-2"],
+        "failed delete must keep the bucket"
+    );
     assert_eq!(get(&s3, "alpha", "obj").await, b"hello");
 
-    s3.delete_object().bucket("alpha").key("obj").send().await.unwrap();
-    s3.delete_bucket().bucket("alpha").send().await.expect("DeleteBucket empty");
+    s3.delete_object()
+        .bucket("alpha")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("DeleteBucket empty");
     assert_eq!(bucket_names(&s3).await, vec!["beta-2"]);
     assert_status(s3.head_bucket().bucket("alpha").send().await, 404);
-    assert_err(s3.delete_bucket().bucket("alpha").send().await, "NoSuchBucket", 404);
+    assert_err(
+        s3.delete_bucket().bucket("alpha").send().await,
+        "NoSuchBucket",
+        404,
+    );
 
     // A deleted bucket's name can be reused, and it starts empty.
     mk_bucket(&s3, "alpha").await;
@@ -142,31 +179,82 @@ async fn put_get_head_with_metadata_and_tagging() {
         .send()
         .await
         .expect("PutObject");
-    assert_eq!(put_out.e_tag(), Some(quoted_md5(&body).as_str()), "PutObject ETag");
+    assert_eq!(
+        put_out.e_tag(),
+        Some(quoted_md5(&body).as_str()),
+        "PutObject ETag"
+    );
 
-    let head = s3.head_object().bucket("objs").key("dir/fox.txt").send().await.expect("HeadObject");
-    assert_eq!(head.content_length(), Some(body.len() as i64), "HeadObject Content-Length");
-    assert_eq!(head.e_tag(), Some(quoted_md5(&body).as_str()), "HeadObject ETag");
-    assert_eq!(head.content_type(), Some("text/plain; charset=utf-8"), "HeadObject Content-Type");
+    let head = s3
+        .head_object()
+        .bucket("objs")
+        .key("dir/fox.txt")
+        .send()
+        .await
+        .expect("HeadObject");
+    assert_eq!(
+        head.content_length(),
+        Some(body.len() as i64),
+        "HeadObject Content-Length"
+    );
+    assert_eq!(
+        head.e_tag(),
+        Some(quoted_md5(&body).as_str()),
+        "HeadObject ETag"
+    );
+    assert_eq!(
+        head.content_type(),
+        Some("text/plain; charset=utf-8"),
+        "HeadObject Content-Type"
+    );
     let meta = head.metadata().cloned().unwrap_or_default();
-    let expect: HashMap<String, String> =
-        [("color", "red"), ("owner-name", "Ada")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let expect: HashMap<String, String> = [("color", "red"), ("owner-name", "Ada")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(meta, expect, "HeadObject user metadata");
     assert!(head.last_modified().is_some(), "HeadObject Last-Modified");
 
-    let got = s3.get_object().bucket("objs").key("dir/fox.txt").send().await.expect("GetObject");
-    assert_eq!(got.e_tag(), Some(quoted_md5(&body).as_str()), "GetObject ETag");
+    let got = s3
+        .get_object()
+        .bucket("objs")
+        .key("dir/fox.txt")
+        .send()
+        .await
+        .expect("GetObject");
+    assert_eq!(
+        got.e_tag(),
+        Some(quoted_md5(&body).as_str()),
+        "GetObject ETag"
+    );
     assert_eq!(got.content_type(), Some("text/plain; charset=utf-8"));
     assert_eq!(got.content_length(), Some(body.len() as i64));
-    assert_eq!(got.metadata().cloned().unwrap_or_default(), expect, "GetObject user metadata");
+    assert_eq!(
+        got.metadata().cloned().unwrap_or_default(),
+        expect,
+        "GetObject user metadata"
+    );
     assert_eq!(got.tag_count(), Some(2), "GetObject x-amz-tagging-count");
     assert_eq!(body_bytes(got).await, body);
 
-    let tags = s3.get_object_tagging().bucket("objs").key("dir/fox.txt").send().await.expect("GetObjectTagging");
-    let mut tv: Vec<(String, String)> =
-        tags.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    let tags = s3
+        .get_object_tagging()
+        .bucket("objs")
+        .key("dir/fox.txt")
+        .send()
+        .await
+        .expect("GetObjectTagging");
+    let mut tv: Vec<(String, String)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
     tv.sort();
-    assert_eq!(tv, vec![("a".into(), "1".into()), ("b".into(), "2".into())], "tags from x-amz-tagging");
+    assert_eq!(
+        tv,
+        vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+        "tags from x-amz-tagging"
+    );
 
     // Overwrite replaces body and metadata.
     let body2 = b"second".to_vec();
@@ -177,7 +265,13 @@ async fn put_get_head_with_metadata_and_tagging() {
         .send()
         .await
         .unwrap();
-    let head = s3.head_object().bucket("objs").key("dir/fox.txt").send().await.unwrap();
+    let head = s3
+        .head_object()
+        .bucket("objs")
+        .key("dir/fox.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.e_tag(), Some(quoted_md5(&body2).as_str()));
     assert_eq!(head.content_length(), Some(body2.len() as i64));
     assert!(
@@ -191,18 +285,45 @@ async fn put_get_head_with_metadata_and_tagging() {
     let e = put(&s3, "objs", "empty", b"").await;
     assert_eq!(e, quoted_md5(b""));
     assert_eq!(get(&s3, "objs", "empty").await, Vec::<u8>::new());
-    let h = s3.head_object().bucket("objs").key("empty").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("objs")
+        .key("empty")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.content_length(), Some(0));
 
     // Keys with characters that need URL encoding.
-    for key in ["with space/and+plus", "unicodé/ключ/鍵", "a=b&c?d#e", "trailing/"] {
+    for key in [
+        "with space/and+plus",
+        "unicodé/ключ/鍵",
+        "a=b&c?d#e",
+        "trailing/",
+    ] {
         let data = format!("content of {key}").into_bytes();
         put(&s3, "objs", key, &data).await;
-        assert_eq!(get(&s3, "objs", key).await, data, "round trip of key {key:?}");
+        assert_eq!(
+            get(&s3, "objs", key).await,
+            data,
+            "round trip of key {key:?}"
+        );
     }
-    let keys: Vec<String> = list_all_keys(&s3, "objs", None).await.into_iter().map(|(k, _)| k).collect();
-    for key in ["with space/and+plus", "unicodé/ключ/鍵", "a=b&c?d#e", "trailing/"] {
-        assert!(keys.contains(&key.to_string()), "listing lacks {key:?}: {keys:?}");
+    let keys: Vec<String> = list_all_keys(&s3, "objs", None)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for key in [
+        "with space/and+plus",
+        "unicodé/ключ/鍵",
+        "a=b&c?d#e",
+        "trailing/",
+    ] {
+        assert!(
+            keys.contains(&key.to_string()),
+            "listing lacks {key:?}: {keys:?}"
+        );
     }
 }
 
@@ -214,21 +335,57 @@ async fn get_ranges() {
     let body = b"0123456789".to_vec();
     put(&s3, "ranges", "digits", &body).await;
 
-    let r = s3.get_object().bucket("ranges").key("digits").range("bytes=2-5").send().await.expect("range 2-5");
-    assert_eq!(r.content_range(), Some("bytes 2-5/10"), "Content-Range for bytes=2-5");
+    let r = s3
+        .get_object()
+        .bucket("ranges")
+        .key("digits")
+        .range("bytes=2-5")
+        .send()
+        .await
+        .expect("range 2-5");
+    assert_eq!(
+        r.content_range(),
+        Some("bytes 2-5/10"),
+        "Content-Range for bytes=2-5"
+    );
     assert_eq!(r.content_length(), Some(4));
     assert_eq!(body_bytes(r).await, b"2345");
 
-    let r = s3.get_object().bucket("ranges").key("digits").range("bytes=-3").send().await.expect("suffix range");
-    assert_eq!(r.content_range(), Some("bytes 7-9/10"), "Content-Range for bytes=-3");
+    let r = s3
+        .get_object()
+        .bucket("ranges")
+        .key("digits")
+        .range("bytes=-3")
+        .send()
+        .await
+        .expect("suffix range");
+    assert_eq!(
+        r.content_range(),
+        Some("bytes 7-9/10"),
+        "Content-Range for bytes=-3"
+    );
     assert_eq!(body_bytes(r).await, b"789");
 
-    let r = s3.get_object().bucket("ranges").key("digits").range("bytes=6-").send().await.expect("open range");
+    let r = s3
+        .get_object()
+        .bucket("ranges")
+        .key("digits")
+        .range("bytes=6-")
+        .send()
+        .await
+        .expect("open range");
     assert_eq!(r.content_range(), Some("bytes 6-9/10"));
     assert_eq!(body_bytes(r).await, b"6789");
 
     // End past the object is clamped.
-    let r = s3.get_object().bucket("ranges").key("digits").range("bytes=8-100").send().await.expect("clamped range");
+    let r = s3
+        .get_object()
+        .bucket("ranges")
+        .key("digits")
+        .range("bytes=8-100")
+        .send()
+        .await
+        .expect("clamped range");
     assert_eq!(r.content_range(), Some("bytes 8-9/10"));
     assert_eq!(body_bytes(r).await, b"89");
 
@@ -248,7 +405,12 @@ async fn get_ranges() {
 
     // Unsatisfiable range.
     assert_err(
-        s3.get_object().bucket("ranges").key("digits").range("bytes=20-30").send().await,
+        s3.get_object()
+            .bucket("ranges")
+            .key("digits")
+            .range("bytes=20-30")
+            .send()
+            .await,
         "InvalidRange",
         416,
     );
@@ -264,16 +426,36 @@ async fn conditional_get() {
     assert_eq!(etag, quoted_md5(&body));
 
     // If-Match (matching) -> 200.
-    let r = s3.get_object().bucket("cond").key("k").if_match(&etag).send().await.expect("If-Match matching");
+    let r = s3
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_match(&etag)
+        .send()
+        .await
+        .expect("If-Match matching");
     assert_eq!(body_bytes(r).await, body);
     // If-Match (not matching) -> 412.
     assert_err(
-        s3.get_object().bucket("cond").key("k").if_match("\"00000000000000000000000000000000\"").send().await,
+        s3.get_object()
+            .bucket("cond")
+            .key("k")
+            .if_match("\"00000000000000000000000000000000\"")
+            .send()
+            .await,
         "PreconditionFailed",
         412,
     );
     // If-None-Match (matching) -> 304.
-    assert_status(s3.get_object().bucket("cond").key("k").if_none_match(&etag).send().await, 304);
+    assert_status(
+        s3.get_object()
+            .bucket("cond")
+            .key("k")
+            .if_none_match(&etag)
+            .send()
+            .await,
+        304,
+    );
     // If-None-Match (not matching) -> 200.
     let r = s3
         .get_object()
@@ -285,15 +467,45 @@ async fn conditional_get() {
         .expect("If-None-Match non-matching");
     assert_eq!(body_bytes(r).await, body);
     // HEAD honours them too.
-    assert_status(s3.head_object().bucket("cond").key("k").if_none_match(&etag).send().await, 304);
     assert_status(
-        s3.head_object().bucket("cond").key("k").if_match("\"00000000000000000000000000000000\"").send().await,
+        s3.head_object()
+            .bucket("cond")
+            .key("k")
+            .if_none_match(&etag)
+            .send()
+            .await,
+        304,
+    );
+    assert_status(
+        s3.head_object()
+            .bucket("cond")
+            .key("k")
+            .if_match("\"00000000000000000000000000000000\"")
+            .send()
+            .await,
         412,
     );
 
-    let lm = s3.head_object().bucket("cond").key("k").send().await.unwrap().last_modified().cloned().unwrap();
+    let lm = s3
+        .head_object()
+        .bucket("cond")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .last_modified()
+        .cloned()
+        .unwrap();
     // Not modified since its own Last-Modified -> 304.
-    assert_status(s3.get_object().bucket("cond").key("k").if_modified_since(lm).send().await, 304);
+    assert_status(
+        s3.get_object()
+            .bucket("cond")
+            .key("k")
+            .if_modified_since(lm)
+            .send()
+            .await,
+        304,
+    );
     // Modified since an hour before -> 200.
     let before = DateTime::from_secs(lm.secs() - 3600);
     let r = s3
@@ -307,7 +519,12 @@ async fn conditional_get() {
     assert_eq!(body_bytes(r).await, body);
     // If-Unmodified-Since an hour before -> 412.
     assert_err(
-        s3.get_object().bucket("cond").key("k").if_unmodified_since(before).send().await,
+        s3.get_object()
+            .bucket("cond")
+            .key("k")
+            .if_unmodified_since(before)
+            .send()
+            .await,
         "PreconditionFailed",
         412,
     );
@@ -322,13 +539,29 @@ async fn delete_object_and_delete_objects() {
         put(&s3, "del", k, k.as_bytes()).await;
     }
 
-    s3.delete_object().bucket("del").key("a").send().await.expect("DeleteObject");
-    assert_err(s3.get_object().bucket("del").key("a").send().await, "NoSuchKey", 404);
+    s3.delete_object()
+        .bucket("del")
+        .key("a")
+        .send()
+        .await
+        .expect("DeleteObject");
+    assert_err(
+        s3.get_object().bucket("del").key("a").send().await,
+        "NoSuchKey",
+        404,
+    );
     // Deleting a missing key is a success (204) in S3.
-    s3.delete_object().bucket("del").key("a").send().await.expect("DeleteObject of missing key succeeds");
+    s3.delete_object()
+        .bucket("del")
+        .key("a")
+        .send()
+        .await
+        .expect("DeleteObject of missing key succeeds");
 
-    let ids: Vec<ObjectIdentifier> =
-        ["b", "c", "missing"].iter().map(|k| ObjectIdentifier::builder().key(*k).build().unwrap()).collect();
+    let ids: Vec<ObjectIdentifier> = ["b", "c", "missing"]
+        .iter()
+        .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
+        .collect();
     let out = s3
         .delete_objects()
         .bucket("del")
@@ -336,12 +569,28 @@ async fn delete_object_and_delete_objects() {
         .send()
         .await
         .expect("DeleteObjects");
-    let mut deleted: Vec<String> = out.deleted().iter().filter_map(|d| d.key().map(String::from)).collect();
+    let mut deleted: Vec<String> = out
+        .deleted()
+        .iter()
+        .filter_map(|d| d.key().map(String::from))
+        .collect();
     deleted.sort();
-    assert_eq!(deleted, vec!["b", "c", "missing"], "DeleteObjects Deleted list (missing keys count as deleted)");
-    assert!(out.errors().is_empty(), "DeleteObjects errors: {:?}", out.errors());
+    assert_eq!(
+        deleted,
+        vec!["b", "c", "missing"],
+        "DeleteObjects Deleted list (missing keys count as deleted)"
+    );
+    assert!(
+        out.errors().is_empty(),
+        "DeleteObjects errors: {:?}",
+        out.errors()
+    );
 
-    let keys: Vec<String> = list_all_keys(&s3, "del", None).await.into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<String> = list_all_keys(&s3, "del", None)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(keys, vec!["d"]);
 
     // Quiet mode returns no Deleted entries.
@@ -358,7 +607,11 @@ async fn delete_object_and_delete_objects() {
         .send()
         .await
         .expect("DeleteObjects quiet");
-    assert!(out.deleted().is_empty(), "quiet DeleteObjects listed {:?}", out.deleted());
+    assert!(
+        out.deleted().is_empty(),
+        "quiet DeleteObjects listed {:?}",
+        out.deleted()
+    );
     assert!(list_all_keys(&s3, "del", None).await.is_empty());
 }
 
@@ -389,11 +642,29 @@ async fn copy_object() {
         .await
         .expect("CopyObject same bucket");
     let cr = out.copy_object_result().expect("CopyObjectResult");
-    assert_eq!(cr.e_tag(), Some(quoted_md5(&body).as_str()), "CopyObjectResult ETag");
+    assert_eq!(
+        cr.e_tag(),
+        Some(quoted_md5(&body).as_str()),
+        "CopyObjectResult ETag"
+    );
     assert!(cr.last_modified().is_some());
-    let h = s3.head_object().bucket("src").key("copy1").send().await.unwrap();
-    assert_eq!(h.metadata().and_then(|m| m.get("k1")).map(String::as_str), Some("v1"), "COPY keeps metadata");
-    assert_eq!(h.content_type(), Some("application/x-test"), "COPY keeps content-type");
+    let h = s3
+        .head_object()
+        .bucket("src")
+        .key("copy1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.metadata().and_then(|m| m.get("k1")).map(String::as_str),
+        Some("v1"),
+        "COPY keeps metadata"
+    );
+    assert_eq!(
+        h.content_type(),
+        Some("application/x-test"),
+        "COPY keeps content-type"
+    );
     assert_eq!(get(&s3, "src", "copy1").await, body);
 
     // Explicit COPY directive.
@@ -405,8 +676,21 @@ async fn copy_object() {
         .send()
         .await
         .expect("CopyObject COPY");
-    let h = s3.head_object().bucket("src").key("copy2").send().await.unwrap();
-    assert_eq!(h.metadata().cloned().unwrap_or_default().get("k1").map(String::as_str), Some("v1"));
+    let h = s3
+        .head_object()
+        .bucket("src")
+        .key("copy2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.metadata()
+            .cloned()
+            .unwrap_or_default()
+            .get("k1")
+            .map(String::as_str),
+        Some("v1")
+    );
 
     // REPLACE directive replaces metadata.
     s3.copy_object()
@@ -419,10 +703,23 @@ async fn copy_object() {
         .send()
         .await
         .expect("CopyObject REPLACE");
-    let h = s3.head_object().bucket("src").key("copy3").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("src")
+        .key("copy3")
+        .send()
+        .await
+        .unwrap();
     let m = h.metadata().cloned().unwrap_or_default();
-    assert_eq!(m.get("k2").map(String::as_str), Some("v2"), "REPLACE sets new metadata");
-    assert!(!m.contains_key("k1"), "REPLACE must drop old metadata: {m:?}");
+    assert_eq!(
+        m.get("k2").map(String::as_str),
+        Some("v2"),
+        "REPLACE sets new metadata"
+    );
+    assert!(
+        !m.contains_key("k1"),
+        "REPLACE must drop old metadata: {m:?}"
+    );
     assert_eq!(h.content_type(), Some("text/x-replaced"));
     assert_eq!(get(&s3, "src", "copy3").await, body);
 
@@ -449,13 +746,23 @@ async fn copy_object() {
 
     // Missing source.
     assert_err(
-        s3.copy_object().bucket("dst").key("x").copy_source("src/does-not-exist").send().await,
+        s3.copy_object()
+            .bucket("dst")
+            .key("x")
+            .copy_source("src/does-not-exist")
+            .send()
+            .await,
         "NoSuchKey",
         404,
     );
     // Copy to itself without changing anything is invalid in S3.
     assert_err(
-        s3.copy_object().bucket("src").key("orig").copy_source("src/orig").send().await,
+        s3.copy_object()
+            .bucket("src")
+            .key("orig")
+            .copy_source("src/orig")
+            .send()
+            .await,
         "InvalidRequest",
         400,
     );
@@ -485,7 +792,12 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     }
 
     // Full listing, sorted, with sizes and ETags.
-    let out = s3.list_objects_v2().bucket("list").send().await.expect("ListObjectsV2");
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .send()
+        .await
+        .expect("ListObjectsV2");
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, keys.to_vec());
     assert_eq!(out.key_count(), Some(keys.len() as i32));
@@ -493,25 +805,56 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     for o in out.contents() {
         let k = o.key().unwrap();
         assert_eq!(o.size(), Some(k.len() as i64), "size of {k}");
-        assert_eq!(o.e_tag(), Some(quoted_md5(k.as_bytes()).as_str()), "ETag of {k}");
+        assert_eq!(
+            o.e_tag(),
+            Some(quoted_md5(k.as_bytes()).as_str()),
+            "ETag of {k}"
+        );
         assert!(o.last_modified().is_some());
     }
 
     // Prefix.
-    let out = s3.list_objects_v2().bucket("list").prefix("b/").send().await.unwrap();
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .prefix("b/")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, vec!["b/1.txt", "b/2.txt", "b/sub/3.txt"]);
 
     // Delimiter.
-    let out = s3.list_objects_v2().bucket("list").delimiter("/").send().await.unwrap();
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
-    let cps: Vec<&str> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+    let cps: Vec<&str> = out
+        .common_prefixes()
+        .iter()
+        .map(|p| p.prefix().unwrap())
+        .collect();
     assert_eq!(got, vec!["a.txt", "d.txt", "f.txt"], "delimiter / contents");
     assert_eq!(cps, vec!["b/", "c/", "e/"], "delimiter / common prefixes");
 
-    let out = s3.list_objects_v2().bucket("list").prefix("b/").delimiter("/").send().await.unwrap();
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .prefix("b/")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
-    let cps: Vec<&str> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
+    let cps: Vec<&str> = out
+        .common_prefixes()
+        .iter()
+        .map(|p| p.prefix().unwrap())
+        .collect();
     assert_eq!(got, vec!["b/1.txt", "b/2.txt"]);
     assert_eq!(cps, vec!["b/sub/"]);
 
@@ -526,11 +869,18 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
         }
         let out = req.send().await.expect("ListObjectsV2 page");
         pages += 1;
-        assert!(out.contents().len() <= 2, "page {pages} has {} keys > max-keys 2", out.contents().len());
+        assert!(
+            out.contents().len() <= 2,
+            "page {pages} has {} keys > max-keys 2",
+            out.contents().len()
+        );
         assert_eq!(out.max_keys(), Some(2));
         seen.extend(out.contents().iter().map(|o| o.key().unwrap().to_string()));
         if out.is_truncated() == Some(true) {
-            let next = out.next_continuation_token().expect("NextContinuationToken when truncated").to_string();
+            let next = out
+                .next_continuation_token()
+                .expect("NextContinuationToken when truncated")
+                .to_string();
             assert_eq!(out.contents().len(), 2, "truncated page must be full");
             token = Some(next);
         } else {
@@ -539,7 +889,11 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
         }
         assert!(pages < 20, "pagination does not terminate");
     }
-    assert_eq!(seen, keys.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "every key exactly once, in order");
+    assert_eq!(
+        seen,
+        keys.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "every key exactly once, in order"
+    );
     assert_eq!(pages, 5);
 
     // Pagination with delimiter: common prefixes count towards max-keys and
@@ -547,14 +901,26 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     let mut entries = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..20 {
-        let mut req = s3.list_objects_v2().bucket("list").delimiter("/").max_keys(2);
+        let mut req = s3
+            .list_objects_v2()
+            .bucket("list")
+            .delimiter("/")
+            .max_keys(2);
         if let Some(t) = &token {
             req = req.continuation_token(t);
         }
         let out = req.send().await.unwrap();
         assert!(out.contents().len() + out.common_prefixes().len() <= 2);
-        let mut page: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
-        page.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
+        let mut page: Vec<String> = out
+            .contents()
+            .iter()
+            .map(|o| o.key().unwrap().to_string())
+            .collect();
+        page.extend(
+            out.common_prefixes()
+                .iter()
+                .map(|p| p.prefix().unwrap().to_string()),
+        );
         page.sort();
         entries.extend(page);
         if out.is_truncated() == Some(true) {
@@ -568,15 +934,33 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     assert_eq!(entries, vec!["a.txt", "b/", "c/", "d.txt", "e/", "f.txt"]);
 
     // start-after.
-    let out = s3.list_objects_v2().bucket("list").start_after("b/sub/3.txt").send().await.unwrap();
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .start_after("b/sub/3.txt")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, vec!["c/4.txt", "d.txt", "e/5.txt", "e/6.txt", "f.txt"]);
-    let out = s3.list_objects_v2().bucket("list").start_after("c").send().await.unwrap();
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .start_after("c")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, vec!["c/4.txt", "d.txt", "e/5.txt", "e/6.txt", "f.txt"]);
 
     // Prefix matching nothing.
-    let out = s3.list_objects_v2().bucket("list").prefix("zzz").send().await.unwrap();
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .prefix("zzz")
+        .send()
+        .await
+        .unwrap();
     assert!(out.contents().is_empty());
     assert_eq!(out.key_count(), Some(0));
 }
@@ -590,11 +974,22 @@ async fn list_objects_v1_marker() {
     for k in keys {
         put(&s3, "listv1", k, b"x").await;
     }
-    let out = s3.list_objects().bucket("listv1").send().await.expect("ListObjects");
+    let out = s3
+        .list_objects()
+        .bucket("listv1")
+        .send()
+        .await
+        .expect("ListObjects");
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, keys.to_vec());
 
-    let out = s3.list_objects().bucket("listv1").marker("k2").send().await.expect("ListObjects marker");
+    let out = s3
+        .list_objects()
+        .bucket("listv1")
+        .marker("k2")
+        .send()
+        .await
+        .expect("ListObjects marker");
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, vec!["k3", "k4", "k5"]);
 
@@ -607,7 +1002,11 @@ async fn list_objects_v1_marker() {
             req = req.marker(m);
         }
         let out = req.send().await.unwrap();
-        let page: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
+        let page: Vec<String> = out
+            .contents()
+            .iter()
+            .map(|o| o.key().unwrap().to_string())
+            .collect();
         seen.extend(page.clone());
         if out.is_truncated() == Some(true) {
             marker = Some(page.last().expect("truncated page is non-empty").clone());
@@ -623,9 +1022,19 @@ async fn list_objects_v1_marker() {
     for k in ["p/1", "p/2", "q/1"] {
         put(&s3, "listv1", k, b"y").await;
     }
-    let out = s3.list_objects().bucket("listv1").delimiter("/").max_keys(5).send().await.unwrap();
+    let out = s3
+        .list_objects()
+        .bucket("listv1")
+        .delimiter("/")
+        .max_keys(5)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.is_truncated(), Some(true));
-    assert!(out.next_marker().is_some(), "NextMarker missing on truncated delimited v1 listing");
+    assert!(
+        out.next_marker().is_some(),
+        "NextMarker missing on truncated delimited v1 listing"
+    );
     let out2 = s3
         .list_objects()
         .bucket("listv1")
@@ -634,10 +1043,22 @@ async fn list_objects_v1_marker() {
         .send()
         .await
         .unwrap();
-    let mut all: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
-    all.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
+    let mut all: Vec<String> = out
+        .contents()
+        .iter()
+        .map(|o| o.key().unwrap().to_string())
+        .collect();
+    all.extend(
+        out.common_prefixes()
+            .iter()
+            .map(|p| p.prefix().unwrap().to_string()),
+    );
     all.extend(out2.contents().iter().map(|o| o.key().unwrap().to_string()));
-    all.extend(out2.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
+    all.extend(
+        out2.common_prefixes()
+            .iter()
+            .map(|p| p.prefix().unwrap().to_string()),
+    );
     all.sort();
     assert_eq!(all, vec!["k1", "k2", "k3", "k4", "k5", "p/", "q/"]);
 }
@@ -665,11 +1086,21 @@ async fn multipart_upload_complete() {
     assert_eq!(create.key(), Some("big/file.bin"));
 
     // ListMultipartUploads shows it.
-    let lmu = s3.list_multipart_uploads().bucket("mpu").send().await.expect("ListMultipartUploads");
+    let lmu = s3
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .expect("ListMultipartUploads");
     let ups: Vec<(String, String)> = lmu
         .uploads()
         .iter()
-        .map(|u| (u.key().unwrap_or_default().to_string(), u.upload_id().unwrap_or_default().to_string()))
+        .map(|u| {
+            (
+                u.key().unwrap_or_default().to_string(),
+                u.upload_id().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert_eq!(ups, vec![("big/file.bin".to_string(), upload_id.clone())]);
 
@@ -687,7 +1118,12 @@ async fn multipart_upload_complete() {
             .await
             .unwrap_or_else(|e| panic!("UploadPart {}: {e:?}", i + 1));
         let etag = out.e_tag().expect("UploadPart ETag").to_string();
-        assert_eq!(etag, quoted_md5(&parts_data[i]), "UploadPart {} ETag", i + 1);
+        assert_eq!(
+            etag,
+            quoted_md5(&parts_data[i]),
+            "UploadPart {} ETag",
+            i + 1
+        );
         etags[i] = etag;
     }
 
@@ -702,40 +1138,88 @@ async fn multipart_upload_complete() {
     let listed: Vec<(i32, i64, String)> = lp
         .parts()
         .iter()
-        .map(|p| (p.part_number().unwrap(), p.size().unwrap(), p.e_tag().unwrap().to_string()))
+        .map(|p| {
+            (
+                p.part_number().unwrap(),
+                p.size().unwrap(),
+                p.e_tag().unwrap().to_string(),
+            )
+        })
         .collect();
-    let expected: Vec<(i32, i64, String)> =
-        (0..3).map(|i| (i as i32 + 1, (5 * MIB) as i64, etags[i].clone())).collect();
+    let expected: Vec<(i32, i64, String)> = (0..3)
+        .map(|i| (i as i32 + 1, (5 * MIB) as i64, etags[i].clone()))
+        .collect();
     assert_eq!(listed, expected, "ListParts");
 
     // Object not visible before completion.
-    assert_err(s3.get_object().bucket("mpu").key("big/file.bin").send().await, "NoSuchKey", 404);
+    assert_err(
+        s3.get_object()
+            .bucket("mpu")
+            .key("big/file.bin")
+            .send()
+            .await,
+        "NoSuchKey",
+        404,
+    );
 
     let parts: Vec<CompletedPart> = (0..3)
-        .map(|i| CompletedPart::builder().part_number(i as i32 + 1).e_tag(&etags[i]).build())
+        .map(|i| {
+            CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(&etags[i])
+                .build()
+        })
         .collect();
     let done = s3
         .complete_multipart_upload()
         .bucket("mpu")
         .key("big/file.bin")
         .upload_id(&upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .expect("CompleteMultipartUpload");
     let refs: Vec<&[u8]> = parts_data.iter().map(|p| p.as_slice()).collect();
     let expected_etag = multipart_etag(&refs);
-    assert_eq!(done.e_tag(), Some(expected_etag.as_str()), "CompleteMultipartUpload ETag");
+    assert_eq!(
+        done.e_tag(),
+        Some(expected_etag.as_str()),
+        "CompleteMultipartUpload ETag"
+    );
 
     let full: Vec<u8> = parts_data.concat();
-    let head = s3.head_object().bucket("mpu").key("big/file.bin").send().await.unwrap();
-    assert_eq!(head.e_tag(), Some(expected_etag.as_str()), "HeadObject ETag of multipart object");
+    let head = s3
+        .head_object()
+        .bucket("mpu")
+        .key("big/file.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.e_tag(),
+        Some(expected_etag.as_str()),
+        "HeadObject ETag of multipart object"
+    );
     assert_eq!(head.content_length(), Some(full.len() as i64));
     assert_eq!(head.content_type(), Some("application/octet-stream"));
-    assert_eq!(head.metadata().and_then(|m| m.get("purpose")).map(String::as_str), Some("mpu-test"));
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("purpose"))
+            .map(String::as_str),
+        Some("mpu-test")
+    );
 
     let got = get(&s3, "mpu", "big/file.bin").await;
-    assert!(got == full, "multipart GET returned {} bytes differing from the {} uploaded", got.len(), full.len());
+    assert!(
+        got == full,
+        "multipart GET returned {} bytes differing from the {} uploaded",
+        got.len(),
+        full.len()
+    );
 
     // Range across the part 1 / part 2 boundary.
     let start = 5 * MIB - 100;
@@ -748,19 +1232,39 @@ async fn multipart_upload_complete() {
         .send()
         .await
         .expect("ranged GET across part boundary");
-    assert_eq!(r.content_range(), Some(format!("bytes {start}-{end}/{}", full.len()).as_str()));
+    assert_eq!(
+        r.content_range(),
+        Some(format!("bytes {start}-{end}/{}", full.len()).as_str())
+    );
     assert_eq!(body_bytes(r).await, full[start..=end].to_vec());
 
     // Upload no longer listed; its parts are gone.
-    let lmu = s3.list_multipart_uploads().bucket("mpu").send().await.unwrap();
-    assert!(lmu.uploads().is_empty(), "completed upload still listed: {:?}", lmu.uploads());
+    let lmu = s3
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        lmu.uploads().is_empty(),
+        "completed upload still listed: {:?}",
+        lmu.uploads()
+    );
     assert_err(
-        s3.list_parts().bucket("mpu").key("big/file.bin").upload_id(&upload_id).send().await,
+        s3.list_parts()
+            .bucket("mpu")
+            .key("big/file.bin")
+            .upload_id(&upload_id)
+            .send()
+            .await,
         "NoSuchUpload",
         404,
     );
     // Listing reports the full size.
-    assert_eq!(list_all_keys(&s3, "mpu", None).await, vec![("big/file.bin".to_string(), full.len() as i64)]);
+    assert_eq!(
+        list_all_keys(&s3, "mpu", None).await,
+        vec![("big/file.bin".to_string(), full.len() as i64)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -769,7 +1273,13 @@ async fn multipart_abort_and_errors() {
     let s3 = srv.s3();
     mk_bucket(&s3, "mpa").await;
 
-    let up = s3.create_multipart_upload().bucket("mpa").key("k").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("mpa")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_string();
     s3.upload_part()
         .bucket("mpa")
@@ -780,9 +1290,29 @@ async fn multipart_abort_and_errors() {
         .send()
         .await
         .unwrap();
-    s3.abort_multipart_upload().bucket("mpa").key("k").upload_id(&id).send().await.expect("AbortMultipartUpload");
-    assert_err(s3.list_parts().bucket("mpa").key("k").upload_id(&id).send().await, "NoSuchUpload", 404);
-    let lmu = s3.list_multipart_uploads().bucket("mpa").send().await.unwrap();
+    s3.abort_multipart_upload()
+        .bucket("mpa")
+        .key("k")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("AbortMultipartUpload");
+    assert_err(
+        s3.list_parts()
+            .bucket("mpa")
+            .key("k")
+            .upload_id(&id)
+            .send()
+            .await,
+        "NoSuchUpload",
+        404,
+    );
+    let lmu = s3
+        .list_multipart_uploads()
+        .bucket("mpa")
+        .send()
+        .await
+        .unwrap();
     assert!(lmu.uploads().is_empty());
     assert_err(
         s3.upload_part()
@@ -796,10 +1326,19 @@ async fn multipart_abort_and_errors() {
         "NoSuchUpload",
         404,
     );
-    assert!(list_all_keys(&s3, "mpa", None).await.is_empty(), "aborted upload must not create an object");
+    assert!(
+        list_all_keys(&s3, "mpa", None).await.is_empty(),
+        "aborted upload must not create an object"
+    );
 
     // Complete with a wrong ETag -> InvalidPart; a too-small non-last part -> EntityTooSmall.
-    let up = s3.create_multipart_upload().bucket("mpa").key("k2").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("mpa")
+        .key("k2")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_string();
     let small1 = random_bytes(1024);
     let small2 = random_bytes(1024);
@@ -836,7 +1375,12 @@ async fn multipart_abort_and_errors() {
             .upload_id(&id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
-                    .parts(CompletedPart::builder().part_number(1).e_tag("\"0123456789abcdef0123456789abcdef\"").build())
+                    .parts(
+                        CompletedPart::builder()
+                            .part_number(1)
+                            .e_tag("\"0123456789abcdef0123456789abcdef\"")
+                            .build(),
+                    )
                     .build(),
             )
             .send()
@@ -886,7 +1430,13 @@ async fn upload_part_copy() {
     let src = random_bytes(7 * MIB);
     put(&s3, "upc", "source", &src).await;
 
-    let up = s3.create_multipart_upload().bucket("upc").key("dest").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("upc")
+        .key("dest")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_string();
 
     // Part 1: bytes [1 MiB, 6 MiB) of the source via UploadPartCopy.
@@ -903,7 +1453,11 @@ async fn upload_part_copy() {
         .await
         .expect("UploadPartCopy");
     let part1 = &src[a..=b];
-    let e1 = out.copy_part_result().and_then(|r| r.e_tag()).expect("CopyPartResult ETag").to_string();
+    let e1 = out
+        .copy_part_result()
+        .and_then(|r| r.e_tag())
+        .expect("CopyPartResult ETag")
+        .to_string();
     assert_eq!(e1, quoted_md5(part1), "UploadPartCopy ETag");
 
     // Part 2: regular upload.
@@ -936,11 +1490,19 @@ async fn upload_part_copy() {
         .send()
         .await
         .expect("CompleteMultipartUpload with copied part");
-    assert_eq!(done.e_tag(), Some(multipart_etag(&[part1, &part2]).as_str()));
+    assert_eq!(
+        done.e_tag(),
+        Some(multipart_etag(&[part1, &part2]).as_str())
+    );
     let mut expected = part1.to_vec();
     expected.extend_from_slice(&part2);
     let got = get(&s3, "upc", "dest").await;
-    assert!(got == expected, "UploadPartCopy result differs ({} vs {} bytes)", got.len(), expected.len());
+    assert!(
+        got == expected,
+        "UploadPartCopy result differs ({} vs {} bytes)",
+        got.len(),
+        expected.len()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -953,8 +1515,18 @@ async fn object_tagging() {
     mk_bucket(&s3, "tags").await;
     put(&s3, "tags", "obj", b"tagged").await;
 
-    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.expect("GetObjectTagging");
-    assert!(t.tag_set().is_empty(), "new object has tags {:?}", t.tag_set());
+    let t = s3
+        .get_object_tagging()
+        .bucket("tags")
+        .key("obj")
+        .send()
+        .await
+        .expect("GetObjectTagging");
+    assert!(
+        t.tag_set().is_empty(),
+        "new object has tags {:?}",
+        t.tag_set()
+    );
 
     s3.put_object_tagging()
         .bucket("tags")
@@ -969,11 +1541,33 @@ async fn object_tagging() {
         .send()
         .await
         .expect("PutObjectTagging");
-    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.unwrap();
-    let mut tv: Vec<(String, String)> = t.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
+    let t = s3
+        .get_object_tagging()
+        .bucket("tags")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    let mut tv: Vec<(String, String)> = t
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().into(), t.value().into()))
+        .collect();
     tv.sort();
-    assert_eq!(tv, vec![("env".into(), "prod".into()), ("team".into(), "storage".into())]);
-    let h = s3.get_object().bucket("tags").key("obj").send().await.unwrap();
+    assert_eq!(
+        tv,
+        vec![
+            ("env".into(), "prod".into()),
+            ("team".into(), "storage".into())
+        ]
+    );
+    let h = s3
+        .get_object()
+        .bucket("tags")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.tag_count(), Some(2));
     // Body untouched.
     assert_eq!(body_bytes(h).await, b"tagged");
@@ -982,19 +1576,57 @@ async fn object_tagging() {
     s3.put_object_tagging()
         .bucket("tags")
         .key("obj")
-        .tagging(Tagging::builder().tag_set(Tag::builder().key("only").value("one").build().unwrap()).build().unwrap())
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("only").value("one").build().unwrap())
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.unwrap();
-    let tv: Vec<(String, String)> = t.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
+    let t = s3
+        .get_object_tagging()
+        .bucket("tags")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    let tv: Vec<(String, String)> = t
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().into(), t.value().into()))
+        .collect();
     assert_eq!(tv, vec![("only".into(), "one".into())]);
 
-    s3.delete_object_tagging().bucket("tags").key("obj").send().await.expect("DeleteObjectTagging");
-    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.unwrap();
-    assert!(t.tag_set().is_empty(), "tags after DeleteObjectTagging: {:?}", t.tag_set());
+    s3.delete_object_tagging()
+        .bucket("tags")
+        .key("obj")
+        .send()
+        .await
+        .expect("DeleteObjectTagging");
+    let t = s3
+        .get_object_tagging()
+        .bucket("tags")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        t.tag_set().is_empty(),
+        "tags after DeleteObjectTagging: {:?}",
+        t.tag_set()
+    );
 
-    assert_err(s3.get_object_tagging().bucket("tags").key("missing").send().await, "NoSuchKey", 404);
+    assert_err(
+        s3.get_object_tagging()
+            .bucket("tags")
+            .key("missing")
+            .send()
+            .await,
+        "NoSuchKey",
+        404,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1006,98 +1638,269 @@ async fn versioning_enabled() {
     let s3 = srv.s3();
     mk_bucket(&s3, "ver").await;
 
-    let v = s3.get_bucket_versioning().bucket("ver").send().await.expect("GetBucketVersioning");
-    assert!(v.status().is_none(), "new bucket versioning status {:?}", v.status());
+    let v = s3
+        .get_bucket_versioning()
+        .bucket("ver")
+        .send()
+        .await
+        .expect("GetBucketVersioning");
+    assert!(
+        v.status().is_none(),
+        "new bucket versioning status {:?}",
+        v.status()
+    );
 
     s3.put_bucket_versioning()
         .bucket("ver")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .expect("PutBucketVersioning Enabled");
-    let v = s3.get_bucket_versioning().bucket("ver").send().await.unwrap();
+    let v = s3
+        .get_bucket_versioning()
+        .bucket("ver")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
 
-    let p1 = s3.put_object().bucket("ver").key("doc").body(ByteStream::from_static(b"version one")).send().await.unwrap();
-    let p2 = s3.put_object().bucket("ver").key("doc").body(ByteStream::from_static(b"version two!")).send().await.unwrap();
-    let v1 = p1.version_id().expect("version id of first PUT").to_string();
-    let v2 = p2.version_id().expect("version id of second PUT").to_string();
+    let p1 = s3
+        .put_object()
+        .bucket("ver")
+        .key("doc")
+        .body(ByteStream::from_static(b"version one"))
+        .send()
+        .await
+        .unwrap();
+    let p2 = s3
+        .put_object()
+        .bucket("ver")
+        .key("doc")
+        .body(ByteStream::from_static(b"version two!"))
+        .send()
+        .await
+        .unwrap();
+    let v1 = p1
+        .version_id()
+        .expect("version id of first PUT")
+        .to_string();
+    let v2 = p2
+        .version_id()
+        .expect("version id of second PUT")
+        .to_string();
     assert_ne!(v1, v2, "two PUTs must yield distinct version ids");
     assert_ne!(v1, "null");
     assert_ne!(v2, "null");
 
     // Latest is v2.
-    let g = s3.get_object().bucket("ver").key("doc").send().await.unwrap();
+    let g = s3
+        .get_object()
+        .bucket("ver")
+        .key("doc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(g.version_id(), Some(v2.as_str()));
     assert_eq!(body_bytes(g).await, b"version two!");
     // Each version by id.
-    let g = s3.get_object().bucket("ver").key("doc").version_id(&v1).send().await.expect("GET v1");
+    let g = s3
+        .get_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&v1)
+        .send()
+        .await
+        .expect("GET v1");
     assert_eq!(g.version_id(), Some(v1.as_str()));
     assert_eq!(body_bytes(g).await, b"version one");
-    let g = s3.get_object().bucket("ver").key("doc").version_id(&v2).send().await.expect("GET v2");
+    let g = s3
+        .get_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&v2)
+        .send()
+        .await
+        .expect("GET v2");
     assert_eq!(body_bytes(g).await, b"version two!");
-    let h = s3.head_object().bucket("ver").key("doc").version_id(&v1).send().await.expect("HEAD v1");
+    let h = s3
+        .head_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&v1)
+        .send()
+        .await
+        .expect("HEAD v1");
     assert_eq!(h.e_tag(), Some(quoted_md5(b"version one").as_str()));
 
     // Delete without version id -> delete marker.
-    let d = s3.delete_object().bucket("ver").key("doc").send().await.expect("DELETE creates marker");
-    assert_eq!(d.delete_marker(), Some(true), "DeleteObject must report x-amz-delete-marker: true");
-    let marker = d.version_id().expect("delete marker version id").to_string();
+    let d = s3
+        .delete_object()
+        .bucket("ver")
+        .key("doc")
+        .send()
+        .await
+        .expect("DELETE creates marker");
+    assert_eq!(
+        d.delete_marker(),
+        Some(true),
+        "DeleteObject must report x-amz-delete-marker: true"
+    );
+    let marker = d
+        .version_id()
+        .expect("delete marker version id")
+        .to_string();
     assert!(marker != v1 && marker != v2);
-    assert_err(s3.get_object().bucket("ver").key("doc").send().await, "NoSuchKey", 404);
-    assert!(list_all_keys(&s3, "ver", None).await.is_empty(), "ListObjectsV2 must hide deleted key");
+    assert_err(
+        s3.get_object().bucket("ver").key("doc").send().await,
+        "NoSuchKey",
+        404,
+    );
+    assert!(
+        list_all_keys(&s3, "ver", None).await.is_empty(),
+        "ListObjectsV2 must hide deleted key"
+    );
 
-    let lv = s3.list_object_versions().bucket("ver").send().await.expect("ListObjectVersions");
+    let lv = s3
+        .list_object_versions()
+        .bucket("ver")
+        .send()
+        .await
+        .expect("ListObjectVersions");
     let vers: Vec<(String, String, bool)> = lv
         .versions()
         .iter()
-        .map(|v| (v.key().unwrap().to_string(), v.version_id().unwrap().to_string(), v.is_latest().unwrap()))
+        .map(|v| {
+            (
+                v.key().unwrap().to_string(),
+                v.version_id().unwrap().to_string(),
+                v.is_latest().unwrap(),
+            )
+        })
         .collect();
     let marks: Vec<(String, String, bool)> = lv
         .delete_markers()
         .iter()
-        .map(|m| (m.key().unwrap().to_string(), m.version_id().unwrap().to_string(), m.is_latest().unwrap()))
+        .map(|m| {
+            (
+                m.key().unwrap().to_string(),
+                m.version_id().unwrap().to_string(),
+                m.is_latest().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(marks, vec![("doc".to_string(), marker.clone(), true)], "delete markers");
+    assert_eq!(
+        marks,
+        vec![("doc".to_string(), marker.clone(), true)],
+        "delete markers"
+    );
     let mut vers_sorted = vers.clone();
     vers_sorted.sort();
-    let mut expected = vec![("doc".to_string(), v1.clone(), false), ("doc".to_string(), v2.clone(), false)];
+    let mut expected = vec![
+        ("doc".to_string(), v1.clone(), false),
+        ("doc".to_string(), v2.clone(), false),
+    ];
     expected.sort();
-    assert_eq!(vers_sorted, expected, "versions (none latest while a marker is latest)");
+    assert_eq!(
+        vers_sorted, expected,
+        "versions (none latest while a marker is latest)"
+    );
     // Newest first within a key.
-    assert_eq!(vers.iter().map(|v| v.1.clone()).collect::<Vec<_>>(), vec![v2.clone(), v1.clone()]);
+    assert_eq!(
+        vers.iter().map(|v| v.1.clone()).collect::<Vec<_>>(),
+        vec![v2.clone(), v1.clone()]
+    );
     for v in lv.versions() {
-        let want: &[u8] = if v.version_id() == Some(v1.as_str()) { b"version one" } else { b"version two!" };
+        let want: &[u8] = if v.version_id() == Some(v1.as_str()) {
+            b"version one"
+        } else {
+            b"version two!"
+        };
         assert_eq!(v.size(), Some(want.len() as i64));
         assert_eq!(v.e_tag(), Some(quoted_md5(want).as_str()));
     }
 
     // Old versions still readable.
-    let g = s3.get_object().bucket("ver").key("doc").version_id(&v1).send().await.expect("GET v1 after marker");
+    let g = s3
+        .get_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&v1)
+        .send()
+        .await
+        .expect("GET v1 after marker");
     assert_eq!(body_bytes(g).await, b"version one");
     // GET of the marker version -> 405 MethodNotAllowed.
-    assert_status(s3.get_object().bucket("ver").key("doc").version_id(&marker).send().await, 405);
+    assert_status(
+        s3.get_object()
+            .bucket("ver")
+            .key("doc")
+            .version_id(&marker)
+            .send()
+            .await,
+        405,
+    );
 
     // Deleting the marker restores the object.
-    let d = s3.delete_object().bucket("ver").key("doc").version_id(&marker).send().await.expect("delete marker");
+    let d = s3
+        .delete_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&marker)
+        .send()
+        .await
+        .expect("delete marker");
     assert_eq!(d.delete_marker(), Some(true));
     assert_eq!(d.version_id(), Some(marker.as_str()));
-    let g = s3.get_object().bucket("ver").key("doc").send().await.expect("GET after removing marker");
+    let g = s3
+        .get_object()
+        .bucket("ver")
+        .key("doc")
+        .send()
+        .await
+        .expect("GET after removing marker");
     assert_eq!(g.version_id(), Some(v2.as_str()));
     assert_eq!(body_bytes(g).await, b"version two!");
 
     // Permanently delete v2 -> v1 becomes current.
-    s3.delete_object().bucket("ver").key("doc").version_id(&v2).send().await.expect("delete v2");
+    s3.delete_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&v2)
+        .send()
+        .await
+        .expect("delete v2");
     assert_eq!(get(&s3, "ver", "doc").await, b"version one");
-    assert_err(s3.get_object().bucket("ver").key("doc").version_id(&v2).send().await, "NoSuchVersion", 404);
-    let lv = s3.list_object_versions().bucket("ver").send().await.unwrap();
+    assert_err(
+        s3.get_object()
+            .bucket("ver")
+            .key("doc")
+            .version_id(&v2)
+            .send()
+            .await,
+        "NoSuchVersion",
+        404,
+    );
+    let lv = s3
+        .list_object_versions()
+        .bucket("ver")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(lv.versions().len(), 1);
     assert_eq!(lv.versions()[0].version_id(), Some(v1.as_str()));
     assert_eq!(lv.versions()[0].is_latest(), Some(true));
     assert!(lv.delete_markers().is_empty());
 
     // A versioned bucket with versions left is not empty.
-    assert_err(s3.delete_bucket().bucket("ver").send().await, "BucketNotEmpty", 409);
+    assert_err(
+        s3.delete_bucket().bucket("ver").send().await,
+        "BucketNotEmpty",
+        409,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1107,42 +1910,108 @@ async fn versioning_suspended_writes_null_version() {
     mk_bucket(&s3, "susp").await;
     s3.put_bucket_versioning()
         .bucket("susp")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    let pv = s3.put_object().bucket("susp").key("k").body(ByteStream::from_static(b"kept")).send().await.unwrap();
+    let pv = s3
+        .put_object()
+        .bucket("susp")
+        .key("k")
+        .body(ByteStream::from_static(b"kept"))
+        .send()
+        .await
+        .unwrap();
     let kept = pv.version_id().unwrap().to_string();
 
     s3.put_bucket_versioning()
         .bucket("susp")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
         .send()
         .await
         .expect("PutBucketVersioning Suspended");
-    let v = s3.get_bucket_versioning().bucket("susp").send().await.unwrap();
+    let v = s3
+        .get_bucket_versioning()
+        .bucket("susp")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Suspended));
 
-    let p = s3.put_object().bucket("susp").key("k").body(ByteStream::from_static(b"null one")).send().await.unwrap();
+    let p = s3
+        .put_object()
+        .bucket("susp")
+        .key("k")
+        .body(ByteStream::from_static(b"null one"))
+        .send()
+        .await
+        .unwrap();
     assert!(
         p.version_id().is_none() || p.version_id() == Some("null"),
         "suspended PUT version id: expected null, got {:?}",
         p.version_id()
     );
-    let h = s3.head_object().bucket("susp").key("k").send().await.unwrap();
-    assert_eq!(h.version_id(), Some("null"), "HEAD of object written while suspended");
+    let h = s3
+        .head_object()
+        .bucket("susp")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.version_id(),
+        Some("null"),
+        "HEAD of object written while suspended"
+    );
     // Overwrite replaces the null version rather than adding one.
-    s3.put_object().bucket("susp").key("k").body(ByteStream::from_static(b"null two")).send().await.unwrap();
-    let lv = s3.list_object_versions().bucket("susp").send().await.unwrap();
-    let mut ids: Vec<String> = lv.versions().iter().map(|v| v.version_id().unwrap().to_string()).collect();
+    s3.put_object()
+        .bucket("susp")
+        .key("k")
+        .body(ByteStream::from_static(b"null two"))
+        .send()
+        .await
+        .unwrap();
+    let lv = s3
+        .list_object_versions()
+        .bucket("susp")
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = lv
+        .versions()
+        .iter()
+        .map(|v| v.version_id().unwrap().to_string())
+        .collect();
     ids.sort();
     let mut want = vec!["null".to_string(), kept.clone()];
     want.sort();
     assert_eq!(ids, want, "versions after two suspended PUTs");
     assert_eq!(get(&s3, "susp", "k").await, b"null two");
-    let g = s3.get_object().bucket("susp").key("k").version_id("null").send().await.expect("GET versionId=null");
+    let g = s3
+        .get_object()
+        .bucket("susp")
+        .key("k")
+        .version_id("null")
+        .send()
+        .await
+        .expect("GET versionId=null");
     assert_eq!(body_bytes(g).await, b"null two");
-    let g = s3.get_object().bucket("susp").key("k").version_id(&kept).send().await.unwrap();
+    let g = s3
+        .get_object()
+        .bucket("susp")
+        .key("k")
+        .version_id(&kept)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body_bytes(g).await, b"kept");
 }
 
@@ -1151,15 +2020,52 @@ async fn unversioned_bucket_reports_no_version_ids() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     mk_bucket(&s3, "plain").await;
-    let p = s3.put_object().bucket("plain").key("k").body(ByteStream::from_static(b"1")).send().await.unwrap();
-    assert!(p.version_id().is_none(), "unversioned PUT returned version id {:?}", p.version_id());
-    s3.put_object().bucket("plain").key("k").body(ByteStream::from_static(b"2")).send().await.unwrap();
-    let lv = s3.list_object_versions().bucket("plain").send().await.unwrap();
+    let p = s3
+        .put_object()
+        .bucket("plain")
+        .key("k")
+        .body(ByteStream::from_static(b"1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        p.version_id().is_none(),
+        "unversioned PUT returned version id {:?}",
+        p.version_id()
+    );
+    s3.put_object()
+        .bucket("plain")
+        .key("k")
+        .body(ByteStream::from_static(b"2"))
+        .send()
+        .await
+        .unwrap();
+    let lv = s3
+        .list_object_versions()
+        .bucket("plain")
+        .send()
+        .await
+        .unwrap();
     let ids: Vec<Option<&str>> = lv.versions().iter().map(|v| v.version_id()).collect();
-    assert_eq!(ids, vec![Some("null")], "unversioned bucket keeps one (null) version");
-    let d = s3.delete_object().bucket("plain").key("k").send().await.unwrap();
+    assert_eq!(
+        ids,
+        vec![Some("null")],
+        "unversioned bucket keeps one (null) version"
+    );
+    let d = s3
+        .delete_object()
+        .bucket("plain")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_ne!(d.delete_marker(), Some(true));
-    let lv = s3.list_object_versions().bucket("plain").send().await.unwrap();
+    let lv = s3
+        .list_object_versions()
+        .bucket("plain")
+        .send()
+        .await
+        .unwrap();
     assert!(lv.versions().is_empty() && lv.delete_markers().is_empty());
 }
 
@@ -1175,33 +2081,75 @@ async fn presigned_get_and_put() {
 
     // Presigned PUT with a plain HTTP client.
     let body = random_bytes(50_000);
-    let req = s3.put_object().bucket("presign").key("up/loaded.bin").presigned(cfg()).await.expect("presign PUT");
+    let req = s3
+        .put_object()
+        .bucket("presign")
+        .key("up/loaded.bin")
+        .presigned(cfg())
+        .await
+        .expect("presign PUT");
     let resp = send_presigned(srv.addr(), &req, &body);
-    assert_eq!(resp.status, 200, "presigned PUT: {} {}", resp.status, resp.body_str());
+    assert_eq!(
+        resp.status,
+        200,
+        "presigned PUT: {} {}",
+        resp.status,
+        resp.body_str()
+    );
     assert_eq!(resp.header("etag"), Some(quoted_md5(&body).as_str()));
     assert_eq!(get(&s3, "presign", "up/loaded.bin").await, body);
 
     // Presigned GET.
-    let req = s3.get_object().bucket("presign").key("up/loaded.bin").presigned(cfg()).await.expect("presign GET");
+    let req = s3
+        .get_object()
+        .bucket("presign")
+        .key("up/loaded.bin")
+        .presigned(cfg())
+        .await
+        .expect("presign GET");
     let resp = send_presigned(srv.addr(), &req, b"");
-    assert_eq!(resp.status, 200, "presigned GET: {} {}", resp.status, resp.body_str());
+    assert_eq!(
+        resp.status,
+        200,
+        "presigned GET: {} {}",
+        resp.status,
+        resp.body_str()
+    );
     assert!(resp.body == body, "presigned GET body differs");
 
     // Tampered signature -> 403 SignatureDoesNotMatch.
     let uri = req.uri().to_string();
-    let sig_at = uri.find("X-Amz-Signature=").expect("signature in presigned URL") + "X-Amz-Signature=".len();
+    let sig_at = uri
+        .find("X-Amz-Signature=")
+        .expect("signature in presigned URL")
+        + "X-Amz-Signature=".len();
     let mut bad = uri.clone();
     let first = &uri[sig_at..sig_at + 1];
     bad.replace_range(sig_at..sig_at + 1, if first == "0" { "1" } else { "0" });
     let target = &bad[bad.find("/presign").unwrap()..];
     let resp = raw_request(srv.addr(), "GET", target, &[], b"").unwrap();
-    assert_eq!(resp.status, 403, "tampered presigned GET: {}", resp.body_str());
-    assert!(resp.body_str().contains("SignatureDoesNotMatch"), "tampered presigned GET body: {}", resp.body_str());
+    assert_eq!(
+        resp.status,
+        403,
+        "tampered presigned GET: {}",
+        resp.body_str()
+    );
+    assert!(
+        resp.body_str().contains("SignatureDoesNotMatch"),
+        "tampered presigned GET body: {}",
+        resp.body_str()
+    );
 
     // Presigned GET for a different key (signature covers the path).
-    let target_other = uri[uri.find("/presign").unwrap()..].replace("up/loaded.bin", "up/other.bin");
+    let target_other =
+        uri[uri.find("/presign").unwrap()..].replace("up/loaded.bin", "up/other.bin");
     let resp = raw_request(srv.addr(), "GET", &target_other, &[], b"").unwrap();
-    assert_eq!(resp.status, 403, "presigned URL reused for another key: {}", resp.body_str());
+    assert_eq!(
+        resp.status,
+        403,
+        "presigned URL reused for another key: {}",
+        resp.body_str()
+    );
 
     // Expired URL -> 403 AccessDenied.
     let expired_cfg = PresigningConfig::builder()
@@ -1209,10 +2157,25 @@ async fn presigned_get_and_put() {
         .expires_in(Duration::from_secs(60))
         .build()
         .unwrap();
-    let req = s3.get_object().bucket("presign").key("up/loaded.bin").presigned(expired_cfg).await.unwrap();
+    let req = s3
+        .get_object()
+        .bucket("presign")
+        .key("up/loaded.bin")
+        .presigned(expired_cfg)
+        .await
+        .unwrap();
     let resp = send_presigned(srv.addr(), &req, b"");
-    assert_eq!(resp.status, 403, "expired presigned GET: {}", resp.body_str());
-    assert!(resp.body_str().contains("AccessDenied"), "expired presigned GET body: {}", resp.body_str());
+    assert_eq!(
+        resp.status,
+        403,
+        "expired presigned GET: {}",
+        resp.body_str()
+    );
+    assert!(
+        resp.body_str().contains("AccessDenied"),
+        "expired presigned GET body: {}",
+        resp.body_str()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1228,7 +2191,13 @@ async fn virtual_host_style() {
     put(&path_style, "photos", "2024/cat.jpg", b"meow").await;
 
     // Requests to photos.localhost:PORT reach bucket "photos".
-    let g = vhost.get_object().bucket("photos").key("2024/cat.jpg").send().await.expect("vhost GetObject");
+    let g = vhost
+        .get_object()
+        .bucket("photos")
+        .key("2024/cat.jpg")
+        .send()
+        .await
+        .expect("vhost GetObject");
     assert_eq!(body_bytes(g).await, b"meow");
     vhost
         .put_object()
@@ -1239,15 +2208,41 @@ async fn virtual_host_style() {
         .await
         .expect("vhost PutObject");
     assert_eq!(get(&path_style, "photos", "2024/dog.jpg").await, b"woof");
-    let l = vhost.list_objects_v2().bucket("photos").prefix("2024/").send().await.expect("vhost ListObjectsV2");
+    let l = vhost
+        .list_objects_v2()
+        .bucket("photos")
+        .prefix("2024/")
+        .send()
+        .await
+        .expect("vhost ListObjectsV2");
     let keys: Vec<&str> = l.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(keys, vec!["2024/cat.jpg", "2024/dog.jpg"]);
-    vhost.head_bucket().bucket("photos").send().await.expect("vhost HeadBucket");
+    vhost
+        .head_bucket()
+        .bucket("photos")
+        .send()
+        .await
+        .expect("vhost HeadBucket");
 
     // Bucket creation and deletion through the virtual host.
-    vhost.create_bucket().bucket("vhost-made").send().await.expect("vhost CreateBucket");
-    path_style.head_bucket().bucket("vhost-made").send().await.expect("bucket made via vhost exists");
-    vhost.delete_bucket().bucket("vhost-made").send().await.expect("vhost DeleteBucket");
+    vhost
+        .create_bucket()
+        .bucket("vhost-made")
+        .send()
+        .await
+        .expect("vhost CreateBucket");
+    path_style
+        .head_bucket()
+        .bucket("vhost-made")
+        .send()
+        .await
+        .expect("bucket made via vhost exists");
+    vhost
+        .delete_bucket()
+        .bucket("vhost-made")
+        .send()
+        .await
+        .expect("vhost DeleteBucket");
     assert_eq!(bucket_names(&path_style).await, vec!["photos"]);
 }
 
@@ -1273,13 +2268,23 @@ async fn standard_headers_and_response_overrides() {
         .send()
         .await
         .unwrap();
-    let h = s3.head_object().bucket("hdrs").key("page.html").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("hdrs")
+        .key("page.html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.content_type(), Some("text/html"));
     assert_eq!(h.cache_control(), Some("max-age=60"));
     assert_eq!(h.content_disposition(), Some("inline"));
     assert_eq!(h.content_encoding(), Some("identity"));
     assert_eq!(h.content_language(), Some("en-GB"));
-    assert_eq!(h.expires_string(), Some("Sun, 17 Mar 2030 17:46:40 GMT"), "Expires header");
+    assert_eq!(
+        h.expires_string(),
+        Some("Sun, 17 Mar 2030 17:46:40 GMT"),
+        "Expires header"
+    );
 
     // response-* query overrides on GET.
     let g = s3
@@ -1293,11 +2298,20 @@ async fn standard_headers_and_response_overrides() {
         .await
         .expect("GET with response overrides");
     assert_eq!(g.content_type(), Some("application/octet-stream"));
-    assert_eq!(g.content_disposition(), Some("attachment; filename=\"page.html\""));
+    assert_eq!(
+        g.content_disposition(),
+        Some("attachment; filename=\"page.html\"")
+    );
     assert_eq!(g.cache_control(), Some("no-cache"));
     assert_eq!(body_bytes(g).await, b"<html></html>");
     // Stored headers unchanged by the override.
-    let h = s3.head_object().bucket("hdrs").key("page.html").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("hdrs")
+        .key("page.html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.content_type(), Some("text/html"));
 }
 
@@ -1322,12 +2336,29 @@ async fn streaming_upload_from_file_and_large_put() {
         .expect("streaming PutObject (aws-chunked with trailer)");
     assert_eq!(out.e_tag(), Some(quoted_md5(&data).as_str()));
     let got = get(&s3, "stream", "from-file").await;
-    assert!(got == data, "streamed object differs ({} vs {} bytes)", got.len(), data.len());
-    let h = s3.head_object().bucket("stream").key("from-file").send().await.unwrap();
+    assert!(
+        got == data,
+        "streamed object differs ({} vs {} bytes)",
+        got.len(),
+        data.len()
+    );
+    let h = s3
+        .head_object()
+        .bucket("stream")
+        .key("from-file")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.content_length(), Some(data.len() as i64));
 
     // Streaming UploadPart too.
-    let up = s3.create_multipart_upload().bucket("stream").key("mp").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("stream")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap().to_string();
     let e = s3
         .upload_part()
@@ -1346,7 +2377,12 @@ async fn streaming_upload_from_file_and_large_put() {
         .upload_id(&id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .parts(CompletedPart::builder().part_number(1).e_tag(e.e_tag().unwrap()).build())
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(e.e_tag().unwrap())
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -1365,11 +2401,23 @@ async fn get_bucket_location() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     mk_bucket(&s3, "where").await;
-    let loc = s3.get_bucket_location().bucket("where").send().await.expect("GetBucketLocation");
+    let loc = s3
+        .get_bucket_location()
+        .bucket("where")
+        .send()
+        .await
+        .expect("GetBucketLocation");
     // us-east-1 is reported as an empty/absent LocationConstraint.
-    let c = loc.location_constraint().map(|c| c.as_str().to_string()).unwrap_or_default();
+    let c = loc
+        .location_constraint()
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_default();
     assert!(c.is_empty() || c == "us-east-1", "LocationConstraint {c:?}");
-    assert_err(s3.get_bucket_location().bucket("nowhere").send().await, "NoSuchBucket", 404);
+    assert_err(
+        s3.get_bucket_location().bucket("nowhere").send().await,
+        "NoSuchBucket",
+        404,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1379,7 +2427,11 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
     mk_bucket(&s3, "vpage").await;
     s3.put_bucket_versioning()
         .bucket("vpage")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -1401,14 +2453,31 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         expected.extend(ids.into_iter().map(|v| (key.to_string(), v)));
     }
 
-    let all = s3.list_object_versions().bucket("vpage").send().await.unwrap();
+    let all = s3
+        .list_object_versions()
+        .bucket("vpage")
+        .send()
+        .await
+        .unwrap();
     let listed: Vec<(String, String)> = all
         .versions()
         .iter()
-        .map(|v| (v.key().unwrap().to_string(), v.version_id().unwrap().to_string()))
+        .map(|v| {
+            (
+                v.key().unwrap().to_string(),
+                v.version_id().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(listed, expected, "ListObjectVersions order: keys ascending, newest version first");
-    let latest: Vec<bool> = all.versions().iter().map(|v| v.is_latest().unwrap()).collect();
+    assert_eq!(
+        listed, expected,
+        "ListObjectVersions order: keys ascending, newest version first"
+    );
+    let latest: Vec<bool> = all
+        .versions()
+        .iter()
+        .map(|v| v.is_latest().unwrap())
+        .collect();
     assert_eq!(latest, vec![true, false, false, true, true, false]);
 
     let mut paged = Vec::new();
@@ -1423,7 +2492,12 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         }
         let out = req.send().await.expect("ListObjectVersions page");
         assert!(out.versions().len() <= 2);
-        paged.extend(out.versions().iter().map(|v| (v.key().unwrap().to_string(), v.version_id().unwrap().to_string())));
+        paged.extend(out.versions().iter().map(|v| {
+            (
+                v.key().unwrap().to_string(),
+                v.version_id().unwrap().to_string(),
+            )
+        }));
         if out.is_truncated() == Some(true) {
             km = Some(out.next_key_marker().expect("NextKeyMarker").to_string());
             vm = out.next_version_id_marker().map(String::from);
@@ -1432,7 +2506,10 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
             break;
         }
     }
-    assert!(km.is_none(), "ListObjectVersions pagination does not terminate");
+    assert!(
+        km.is_none(),
+        "ListObjectVersions pagination does not terminate"
+    );
     assert_eq!(paged, expected, "paginated ListObjectVersions (max-keys 2)");
 
     // DeleteObjects without version ids in a versioned bucket creates markers.
@@ -1451,13 +2528,35 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         .unwrap();
     assert_eq!(out.deleted().len(), 2);
     for d in out.deleted() {
-        assert_eq!(d.delete_marker(), Some(true), "DeleteObjects entry {:?} should be a delete marker", d.key());
-        assert!(d.delete_marker_version_id().is_some(), "DeleteMarkerVersionId missing for {:?}", d.key());
+        assert_eq!(
+            d.delete_marker(),
+            Some(true),
+            "DeleteObjects entry {:?} should be a delete marker",
+            d.key()
+        );
+        assert!(
+            d.delete_marker_version_id().is_some(),
+            "DeleteMarkerVersionId missing for {:?}",
+            d.key()
+        );
     }
-    let keys: Vec<String> = list_all_keys(&s3, "vpage", None).await.into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<String> = list_all_keys(&s3, "vpage", None)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(keys, vec!["c"]);
-    let lv = s3.list_object_versions().bucket("vpage").send().await.unwrap();
-    assert_eq!(lv.versions().len(), 6, "no version is lost by delete markers");
+    let lv = s3
+        .list_object_versions()
+        .bucket("vpage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lv.versions().len(),
+        6,
+        "no version is lost by delete markers"
+    );
     assert_eq!(lv.delete_markers().len(), 2);
 
     // DeleteObjects with a version id removes exactly that version.
@@ -1467,7 +2566,13 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         .bucket("vpage")
         .delete(
             Delete::builder()
-                .objects(ObjectIdentifier::builder().key("a").version_id(&a_oldest).build().unwrap())
+                .objects(
+                    ObjectIdentifier::builder()
+                        .key("a")
+                        .version_id(&a_oldest)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -1475,8 +2580,26 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         .await
         .unwrap();
     assert_eq!(out.deleted()[0].version_id(), Some(a_oldest.as_str()));
-    assert_err(s3.get_object().bucket("vpage").key("a").version_id(&a_oldest).send().await, "NoSuchVersion", 404);
-    assert_eq!(s3.list_object_versions().bucket("vpage").send().await.unwrap().versions().len(), 5);
+    assert_err(
+        s3.get_object()
+            .bucket("vpage")
+            .key("a")
+            .version_id(&a_oldest)
+            .send()
+            .await,
+        "NoSuchVersion",
+        404,
+    );
+    assert_eq!(
+        s3.list_object_versions()
+            .bucket("vpage")
+            .send()
+            .await
+            .unwrap()
+            .versions()
+            .len(),
+        5
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1488,19 +2611,48 @@ async fn list_parts_and_uploads_pagination() {
     // Three uploads: two for the same key, one under another prefix.
     let mut ids = Vec::new();
     for key in ["x/one", "x/one", "y/two"] {
-        let u = s3.create_multipart_upload().bucket("mplist").key(key).send().await.unwrap();
+        let u = s3
+            .create_multipart_upload()
+            .bucket("mplist")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
         ids.push((key.to_string(), u.upload_id().unwrap().to_string()));
     }
-    assert_ne!(ids[0].1, ids[1].1, "two uploads of one key need distinct ids");
-    let lmu = s3.list_multipart_uploads().bucket("mplist").send().await.unwrap();
+    assert_ne!(
+        ids[0].1, ids[1].1,
+        "two uploads of one key need distinct ids"
+    );
+    let lmu = s3
+        .list_multipart_uploads()
+        .bucket("mplist")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(lmu.uploads().len(), 3);
     let keys: Vec<&str> = lmu.uploads().iter().map(|u| u.key().unwrap()).collect();
-    assert_eq!(keys, vec!["x/one", "x/one", "y/two"], "uploads sorted by key");
-    let lmu = s3.list_multipart_uploads().bucket("mplist").prefix("y/").send().await.unwrap();
+    assert_eq!(
+        keys,
+        vec!["x/one", "x/one", "y/two"],
+        "uploads sorted by key"
+    );
+    let lmu = s3
+        .list_multipart_uploads()
+        .bucket("mplist")
+        .prefix("y/")
+        .send()
+        .await
+        .unwrap();
     let got: Vec<(String, String)> = lmu
         .uploads()
         .iter()
-        .map(|u| (u.key().unwrap().to_string(), u.upload_id().unwrap().to_string()))
+        .map(|u| {
+            (
+                u.key().unwrap().to_string(),
+                u.upload_id().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(got, vec![ids[2].clone()], "ListMultipartUploads prefix y/");
 
@@ -1536,15 +2688,30 @@ async fn list_parts_and_uploads_pagination() {
     let mut seen = Vec::new();
     let mut marker: Option<String> = None;
     for _ in 0..10 {
-        let mut req = s3.list_parts().bucket("mplist").key(&key).upload_id(&id).max_parts(2);
+        let mut req = s3
+            .list_parts()
+            .bucket("mplist")
+            .key(&key)
+            .upload_id(&id)
+            .max_parts(2);
         if let Some(m) = &marker {
             req = req.part_number_marker(m);
         }
         let out = req.send().await.expect("ListParts page");
         assert!(out.parts().len() <= 2);
-        seen.extend(out.parts().iter().map(|p| (p.part_number().unwrap(), p.size().unwrap(), p.e_tag().unwrap().to_string())));
+        seen.extend(out.parts().iter().map(|p| {
+            (
+                p.part_number().unwrap(),
+                p.size().unwrap(),
+                p.e_tag().unwrap().to_string(),
+            )
+        }));
         if out.is_truncated() == Some(true) {
-            marker = Some(out.next_part_number_marker().expect("NextPartNumberMarker").to_string());
+            marker = Some(
+                out.next_part_number_marker()
+                    .expect("NextPartNumberMarker")
+                    .to_string(),
+            );
         } else {
             marker = None;
             break;
@@ -1552,14 +2719,35 @@ async fn list_parts_and_uploads_pagination() {
     }
     assert!(marker.is_none(), "ListParts pagination does not terminate");
     let expected: Vec<(i32, i64, String)> = (1..=5)
-        .map(|n| (n, if n == 3 { 777 } else { 100 * n as i64 }, etags[n as usize - 1].clone()))
+        .map(|n| {
+            (
+                n,
+                if n == 3 { 777 } else { 100 * n as i64 },
+                etags[n as usize - 1].clone(),
+            )
+        })
         .collect();
     assert_eq!(seen, expected, "paginated ListParts");
 
     // Aborting one upload of x/one leaves the other.
-    s3.abort_multipart_upload().bucket("mplist").key(&key).upload_id(&id).send().await.unwrap();
-    let lmu = s3.list_multipart_uploads().bucket("mplist").send().await.unwrap();
-    let left: Vec<String> = lmu.uploads().iter().map(|u| u.upload_id().unwrap().to_string()).collect();
+    s3.abort_multipart_upload()
+        .bucket("mplist")
+        .key(&key)
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let lmu = s3
+        .list_multipart_uploads()
+        .bucket("mplist")
+        .send()
+        .await
+        .unwrap();
+    let left: Vec<String> = lmu
+        .uploads()
+        .iter()
+        .map(|u| u.upload_id().unwrap().to_string())
+        .collect();
     let mut want = vec![ids[1].1.clone(), ids[2].1.clone()];
     want.sort();
     let mut left_sorted = left.clone();
@@ -1572,20 +2760,41 @@ async fn concurrent_puts_to_one_key_leave_one_intact_winner() {
     let srv = TestServer::start();
     let s3 = srv.s3();
     mk_bucket(&s3, "race").await;
-    let bodies: Vec<Vec<u8>> = (0..8u8).map(|i| seeded_bytes(i as u64 + 1, 200_000 + i as usize * 1000)).collect();
+    let bodies: Vec<Vec<u8>> = (0..8u8)
+        .map(|i| seeded_bytes(i as u64 + 1, 200_000 + i as usize * 1000))
+        .collect();
     let mut tasks = Vec::new();
     for b in bodies.clone() {
         let s3 = s3.clone();
         tasks.push(tokio::spawn(async move {
-            s3.put_object().bucket("race").key("contended").body(ByteStream::from(b)).send().await.map(|_| ())
+            s3.put_object()
+                .bucket("race")
+                .key("contended")
+                .body(ByteStream::from(b))
+                .send()
+                .await
+                .map(|_| ())
         }));
     }
     for t in tasks {
         t.await.unwrap().expect("concurrent PUT");
     }
     let got = get(&s3, "race", "contended").await;
-    assert!(bodies.contains(&got), "object after concurrent PUTs is none of the bodies ({} bytes)", got.len());
-    let h = s3.head_object().bucket("race").key("contended").send().await.unwrap();
+    assert!(
+        bodies.contains(&got),
+        "object after concurrent PUTs is none of the bodies ({} bytes)",
+        got.len()
+    );
+    let h = s3
+        .head_object()
+        .bucket("race")
+        .key("contended")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.e_tag(), Some(quoted_md5(&got).as_str()));
-    assert_eq!(list_all_keys(&s3, "race", None).await, vec![("contended".to_string(), got.len() as i64)]);
+    assert_eq!(
+        list_all_keys(&s3, "race", None).await,
+        vec![("contended".to_string(), got.len() as i64)]
+    );
 }

@@ -2,11 +2,14 @@
 
 use herald_model::VersioningState;
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::{ok, ts, HeraldS3, StoreResultExt};
+use super::{HeraldS3, StoreResultExt, ok, ts};
 
-pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+pub async fn list_buckets(
+    s3: &HeraldS3,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
     let user = s3.caller(&req)?;
     let prefix = req.input.prefix.clone().unwrap_or_default();
     let buckets = s3
@@ -23,17 +26,26 @@ pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3
         .collect();
     ok(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(Owner { display_name: Some(user.clone()), id: Some(user) }),
+        owner: Some(Owner {
+            display_name: Some(user.clone()),
+            id: Some(user),
+        }),
         prefix: req.input.prefix,
         ..Default::default()
     })
 }
 
-pub async fn create_bucket(s3: &HeraldS3, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+pub async fn create_bucket(
+    s3: &HeraldS3,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
     let user = s3.caller(&req)?;
     let name = &req.input.bucket;
     if let Err(e) = herald_model::validate_bucket_name(name) {
-        return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid: {e}"));
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid: {e}"
+        ));
     }
     if let Some(lc) = req
         .input
@@ -52,16 +64,27 @@ pub async fn create_bucket(s3: &HeraldS3, req: S3Request<CreateBucketInput>) -> 
     }
     s3.store.create_bucket(&user, name).await.s3()?;
     tracing::info!(bucket = %name, owner = %user, "bucket created");
-    ok(CreateBucketOutput { location: Some(format!("/{name}")) })
+    ok(CreateBucketOutput {
+        location: Some(format!("/{name}")),
+    })
 }
 
-pub async fn head_bucket(s3: &HeraldS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+pub async fn head_bucket(
+    s3: &HeraldS3,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
     let user = s3.caller(&req)?;
     s3.owned_bucket(&user, &req.input.bucket)?;
-    ok(HeadBucketOutput { bucket_region: Some(s3.region.clone()), ..Default::default() })
+    ok(HeadBucketOutput {
+        bucket_region: Some(s3.region.clone()),
+        ..Default::default()
+    })
 }
 
-pub async fn delete_bucket(s3: &HeraldS3, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+pub async fn delete_bucket(
+    s3: &HeraldS3,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
     let user = s3.caller(&req)?;
     s3.owned_bucket(&user, &req.input.bucket)?;
     s3.store.delete_bucket(&req.input.bucket).await.s3()?;
@@ -79,7 +102,9 @@ pub async fn get_bucket_location(
     s3.owned_bucket(&user, &req.input.bucket)?;
     // AWS reports us-east-1 as an empty constraint.
     let lc = (s3.region != "us-east-1").then(|| BucketLocationConstraint::from(s3.region.clone()));
-    ok(GetBucketLocationOutput { location_constraint: lc })
+    ok(GetBucketLocationOutput {
+        location_constraint: lc,
+    })
 }
 
 pub async fn get_bucket_versioning(
@@ -90,10 +115,17 @@ pub async fn get_bucket_versioning(
     let b = s3.owned_bucket(&user, &req.input.bucket)?;
     let status = match b.versioning {
         VersioningState::Unversioned => None,
-        VersioningState::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
-        VersioningState::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+        VersioningState::Enabled => Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::ENABLED,
+        )),
+        VersioningState::Suspended => Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::SUSPENDED,
+        )),
     };
-    ok(GetBucketVersioningOutput { status, mfa_delete: None })
+    ok(GetBucketVersioningOutput {
+        status,
+        mfa_delete: None,
+    })
 }
 
 pub async fn put_bucket_versioning(
@@ -102,7 +134,13 @@ pub async fn put_bucket_versioning(
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
     let user = s3.caller(&req)?;
     s3.owned_bucket(&user, &req.input.bucket)?;
-    let state = match req.input.versioning_configuration.status.as_ref().map(|s| s.as_str()) {
+    let state = match req
+        .input
+        .versioning_configuration
+        .status
+        .as_ref()
+        .map(|s| s.as_str())
+    {
         Some(BucketVersioningStatus::ENABLED) => VersioningState::Enabled,
         Some(BucketVersioningStatus::SUSPENDED) => VersioningState::Suspended,
         other => {
@@ -113,6 +151,9 @@ pub async fn put_bucket_versioning(
             ));
         }
     };
-    s3.store.set_versioning(&req.input.bucket, state).await.s3()?;
+    s3.store
+        .set_versioning(&req.input.bucket, state)
+        .await
+        .s3()?;
     ok(PutBucketVersioningOutput {})
 }

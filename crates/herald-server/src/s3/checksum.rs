@@ -11,7 +11,7 @@ use http::HeaderMap;
 use s3s::checksum::ChecksumHasher;
 use s3s::crypto::{Crc32, Crc32c, Crc64Nvme, Sha1, Sha256};
 use s3s::dto::Checksum;
-use s3s::{s3_error, S3Error, TrailingHeaders};
+use s3s::{S3Error, TrailingHeaders, s3_error};
 
 /// Prefix of the stream error raised on a mismatch; the error mapping
 /// recognises it.
@@ -36,9 +36,17 @@ impl Expected {
             .to_ascii_lowercase();
         let trailer_algorithms = ALGORITHMS
             .into_iter()
-            .filter(|a| announced.split(',').any(|t| t.trim() == format!("x-amz-checksum-{a}")))
+            .filter(|a| {
+                announced
+                    .split(',')
+                    .any(|t| t.trim() == format!("x-amz-checksum-{a}"))
+            })
             .collect();
-        Expected { header, trailer_algorithms, trailers }
+        Expected {
+            header,
+            trailer_algorithms,
+            trailers,
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -68,7 +76,11 @@ impl Expected {
         let pairs = [
             ("crc32", &self.header.checksum_crc32, &got.checksum_crc32),
             ("crc32c", &self.header.checksum_crc32c, &got.checksum_crc32c),
-            ("crc64nvme", &self.header.checksum_crc64nvme, &got.checksum_crc64nvme),
+            (
+                "crc64nvme",
+                &self.header.checksum_crc64nvme,
+                &got.checksum_crc64nvme,
+            ),
             ("sha1", &self.header.checksum_sha1, &got.checksum_sha1),
             ("sha256", &self.header.checksum_sha256, &got.checksum_sha256),
         ];
@@ -102,37 +114,43 @@ impl Expected {
 #[error("{0}")]
 struct StreamError(String);
 
+/// A request body as the store consumes it.
+pub type VerifiedBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Wraps a body so that its checksums are verified when it ends.
-pub fn verify<S, E>(
-    body: S,
-    expected: Expected,
-) -> std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>
+pub fn verify<S, E>(body: S, expected: Expected) -> VerifiedBody
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: Into<BoxError>,
 {
     if expected.is_empty() {
         return Box::pin(body.map(|r| r.map_err(Into::into)));
     }
     let hasher = expected.hasher();
     let state = (body, Some(hasher), expected);
-    Box::pin(futures::stream::unfold(state, |(mut body, hasher, expected)| async move {
-        let mut hasher = hasher?;
-        match body.next().await {
-            Some(Ok(chunk)) => {
-                hasher.update(&chunk);
-                Some((Ok(chunk), (body, Some(hasher), expected)))
-            }
-            Some(Err(e)) => Some((Err(e.into()), (body, None, expected))),
-            None => {
-                let got = hasher.finalize();
-                match expected.check(&got) {
-                    Ok(()) => None,
-                    Err(msg) => Some((Err(Box::new(StreamError(msg)) as _), (body, None, expected))),
+    Box::pin(futures::stream::unfold(
+        state,
+        |(mut body, hasher, expected)| async move {
+            let mut hasher = hasher?;
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    hasher.update(&chunk);
+                    Some((Ok(chunk), (body, Some(hasher), expected)))
+                }
+                Some(Err(e)) => Some((Err(e.into()), (body, None, expected))),
+                None => {
+                    let got = hasher.finalize();
+                    match expected.check(&got) {
+                        Ok(()) => None,
+                        Err(msg) => {
+                            Some((Err(Box::new(StreamError(msg)) as _), (body, None, expected)))
+                        }
+                    }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 /// The S3 error for a body that failed verification or could not be read.
@@ -145,7 +163,10 @@ pub fn body_error(msg: &str) -> S3Error {
         e.set_status_code(http::StatusCode::BAD_REQUEST);
         e
     } else if let Some(rest) = msg.strip_prefix(MISMATCH) {
-        S3Error::with_message(s3s::S3ErrorCode::BadDigest, rest.trim_start_matches(": ").to_owned())
+        S3Error::with_message(
+            s3s::S3ErrorCode::BadDigest,
+            rest.trim_start_matches(": ").to_owned(),
+        )
     } else {
         s3_error!(
             IncompleteBody,

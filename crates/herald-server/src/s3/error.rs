@@ -30,7 +30,10 @@ pub fn s3_err(e: StoreError) -> S3Error {
         | StoreError::UserOwnsBuckets { .. } => (C::InvalidArgument, e.to_string()),
         StoreError::Io(_) | StoreError::Db(_) | StoreError::Corrupt(_) => {
             tracing::error!(error = %e, "internal store error");
-            (C::InternalError, "We encountered an internal error. Please try again.".into())
+            (
+                C::InternalError,
+                "We encountered an internal error. Please try again.".into(),
+            )
         }
     };
     S3Error::with_message(code, msg)

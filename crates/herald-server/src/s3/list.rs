@@ -2,9 +2,9 @@
 
 use herald_store::{ListEntry, ListParams, VersionEntry};
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::{etag_dto, ok, ts, HeraldS3, StoreResultExt};
+use super::{HeraldS3, StoreResultExt, etag_dto, ok, ts};
 
 const DEFAULT_MAX_KEYS: i32 = 1000;
 
@@ -22,7 +22,10 @@ fn wants_url_encoding(e: &Option<EncodingType>) -> S3Result<bool> {
     match e.as_ref().map(|e| e.as_str()) {
         None => Ok(false),
         Some(EncodingType::URL) => Ok(true),
-        Some(other) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request: {other}")),
+        Some(other) => Err(s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request: {other}"
+        )),
     }
 }
 
@@ -61,14 +64,26 @@ fn decode_token(t: &str) -> S3Result<String> {
     hex::decode(t)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })
 }
 
 fn owner(user: &str) -> Owner {
-    Owner { id: Some(user.to_owned()), display_name: Some(user.to_owned()) }
+    Owner {
+        id: Some(user.to_owned()),
+        display_name: Some(user.to_owned()),
+    }
 }
 
-fn split(entries: Vec<ListEntry>, enc: &Encoder, with_owner: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn split(
+    entries: Vec<ListEntry>,
+    enc: &Encoder,
+    with_owner: bool,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
     let mut contents = Vec::new();
     let mut prefixes = Vec::new();
     for e in entries {
@@ -78,17 +93,24 @@ fn split(entries: Vec<ListEntry>, enc: &Encoder, with_owner: bool) -> (Vec<Objec
                 size: Some(version.size as i64),
                 e_tag: Some(etag_dto(&version.etag)),
                 last_modified: Some(ts(version.last_modified_ms)),
-                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                storage_class: Some(ObjectStorageClass::from_static(
+                    ObjectStorageClass::STANDARD,
+                )),
                 owner: with_owner.then(|| owner(&version.writer)),
                 ..Default::default()
             }),
-            ListEntry::CommonPrefix(p) => prefixes.push(CommonPrefix { prefix: Some(enc.enc(p)) }),
+            ListEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
+                prefix: Some(enc.enc(p)),
+            }),
         }
     }
     (contents, prefixes)
 }
 
-pub async fn list_objects_v2(s3: &HeraldS3, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+pub async fn list_objects_v2(
+    s3: &HeraldS3,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
@@ -105,7 +127,10 @@ pub async fn list_objects_v2(s3: &HeraldS3, req: S3Request<ListObjectsV2Input>) 
         max_keys: max,
     };
     let page = s3.store.list_objects(&input.bucket, &params).s3()?;
-    let next = page.is_truncated.then(|| page.entries.last().map(|e| encode_token(e.name()))).flatten();
+    let next = page
+        .is_truncated
+        .then(|| page.entries.last().map(|e| encode_token(e.name())))
+        .flatten();
     let key_count = page.entries.len() as i32;
     let (contents, prefixes) = split(page.entries, &enc, input.fetch_owner.unwrap_or(false));
     ok(ListObjectsV2Output {
@@ -125,7 +150,10 @@ pub async fn list_objects_v2(s3: &HeraldS3, req: S3Request<ListObjectsV2Input>) 
     })
 }
 
-pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+pub async fn list_objects(
+    s3: &HeraldS3,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
@@ -184,14 +212,22 @@ pub async fn list_object_versions(
     let mut prefixes = Vec::new();
     for e in page.entries {
         match e {
-            VersionEntry::Version { key, version, is_latest } if version.delete_marker => markers.push(DeleteMarkerEntry {
+            VersionEntry::Version {
+                key,
+                version,
+                is_latest,
+            } if version.delete_marker => markers.push(DeleteMarkerEntry {
                 key: Some(enc.enc(key)),
                 version_id: Some(version.version_id),
                 is_latest: Some(is_latest),
                 last_modified: Some(ts(version.last_modified_ms)),
                 owner: Some(owner(&version.writer)),
             }),
-            VersionEntry::Version { key, version, is_latest } => versions.push(ObjectVersion {
+            VersionEntry::Version {
+                key,
+                version,
+                is_latest,
+            } => versions.push(ObjectVersion {
                 key: Some(enc.enc(key)),
                 version_id: Some(version.version_id),
                 is_latest: Some(is_latest),
@@ -199,10 +235,14 @@ pub async fn list_object_versions(
                 e_tag: Some(etag_dto(&version.etag)),
                 size: Some(version.size as i64),
                 owner: Some(owner(&version.writer)),
-                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
                 ..Default::default()
             }),
-            VersionEntry::CommonPrefix(p) => prefixes.push(CommonPrefix { prefix: Some(enc.enc(p)) }),
+            VersionEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
+                prefix: Some(enc.enc(p)),
+            }),
         }
     }
     ok(ListObjectVersionsOutput {

@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use herald_store::{BucketRecord, ObjectMeta, Store};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{self, Timestamp};
-use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
-pub use error::{s3_err, StoreResultExt};
+pub use error::{StoreResultExt, s3_err};
 
 /// Herald's implementation of the S3 trait.
 #[derive(Clone)]
@@ -50,7 +50,10 @@ impl HeraldS3 {
     /// A bucket the caller owns; someone else's bucket is AccessDenied.
     pub(crate) fn owned_bucket(&self, user: &str, bucket: &str) -> S3Result<BucketRecord> {
         match self.store.get_bucket(bucket).s3()? {
-            None => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
+            None => Err(s3_error!(
+                NoSuchBucket,
+                "The specified bucket does not exist"
+            )),
             Some(b) if b.owner != user => Err(s3_error!(AccessDenied, "Access Denied")),
             Some(b) => Ok(b),
         }
@@ -86,7 +89,8 @@ pub(crate) fn etag_dto(e: &herald_model::ETag) -> dto::ETag {
 /// Parses `Content-MD5` (base64) into a digest.
 pub(crate) fn parse_content_md5(v: Option<&str>) -> S3Result<Option<herald_model::Md5Digest>> {
     let Some(v) = v else { return Ok(None) };
-    let bytes = base64_decode(v.trim()).ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    let bytes = base64_decode(v.trim())
+        .ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
     let digest: herald_model::Md5Digest = bytes
         .try_into()
         .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
@@ -145,7 +149,12 @@ pub(crate) fn user_metadata(meta: &ObjectMeta) -> Option<dto::Metadata> {
     if meta.user.is_empty() {
         None
     } else {
-        Some(meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Some(
+            meta.user
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
     }
 }
 
@@ -160,16 +169,28 @@ pub(crate) fn ok<T>(output: T) -> S3Result<S3Response<T>> {
 
 #[async_trait::async_trait]
 impl S3 for HeraldS3 {
-    async fn list_buckets(&self, req: S3Request<dto::ListBucketsInput>) -> S3Result<S3Response<dto::ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        req: S3Request<dto::ListBucketsInput>,
+    ) -> S3Result<S3Response<dto::ListBucketsOutput>> {
         bucket::list_buckets(self, req).await
     }
-    async fn create_bucket(&self, req: S3Request<dto::CreateBucketInput>) -> S3Result<S3Response<dto::CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<dto::CreateBucketInput>,
+    ) -> S3Result<S3Response<dto::CreateBucketOutput>> {
         bucket::create_bucket(self, req).await
     }
-    async fn head_bucket(&self, req: S3Request<dto::HeadBucketInput>) -> S3Result<S3Response<dto::HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<dto::HeadBucketInput>,
+    ) -> S3Result<S3Response<dto::HeadBucketOutput>> {
         bucket::head_bucket(self, req).await
     }
-    async fn delete_bucket(&self, req: S3Request<dto::DeleteBucketInput>) -> S3Result<S3Response<dto::DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<dto::DeleteBucketInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketOutput>> {
         bucket::delete_bucket(self, req).await
     }
     async fn get_bucket_location(
@@ -190,28 +211,52 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
         bucket::put_bucket_versioning(self, req).await
     }
-    async fn put_object(&self, req: S3Request<dto::PutObjectInput>) -> S3Result<S3Response<dto::PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<dto::PutObjectInput>,
+    ) -> S3Result<S3Response<dto::PutObjectOutput>> {
         object::put_object(self, req).await
     }
-    async fn get_object(&self, req: S3Request<dto::GetObjectInput>) -> S3Result<S3Response<dto::GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<dto::GetObjectInput>,
+    ) -> S3Result<S3Response<dto::GetObjectOutput>> {
         object::get_object(self, req).await
     }
-    async fn head_object(&self, req: S3Request<dto::HeadObjectInput>) -> S3Result<S3Response<dto::HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<dto::HeadObjectInput>,
+    ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
         object::head_object(self, req).await
     }
-    async fn delete_object(&self, req: S3Request<dto::DeleteObjectInput>) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<dto::DeleteObjectInput>,
+    ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
         object::delete_object(self, req).await
     }
-    async fn delete_objects(&self, req: S3Request<dto::DeleteObjectsInput>) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<dto::DeleteObjectsInput>,
+    ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
         object::delete_objects(self, req).await
     }
-    async fn copy_object(&self, req: S3Request<dto::CopyObjectInput>) -> S3Result<S3Response<dto::CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<dto::CopyObjectInput>,
+    ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         object::copy_object(self, req).await
     }
-    async fn list_objects(&self, req: S3Request<dto::ListObjectsInput>) -> S3Result<S3Response<dto::ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<dto::ListObjectsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectsOutput>> {
         list::list_objects(self, req).await
     }
-    async fn list_objects_v2(&self, req: S3Request<dto::ListObjectsV2Input>) -> S3Result<S3Response<dto::ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<dto::ListObjectsV2Input>,
+    ) -> S3Result<S3Response<dto::ListObjectsV2Output>> {
         list::list_objects_v2(self, req).await
     }
     async fn list_object_versions(
@@ -226,10 +271,16 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
         multipart::create_multipart_upload(self, req).await
     }
-    async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<dto::UploadPartInput>,
+    ) -> S3Result<S3Response<dto::UploadPartOutput>> {
         multipart::upload_part(self, req).await
     }
-    async fn upload_part_copy(&self, req: S3Request<dto::UploadPartCopyInput>) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<dto::UploadPartCopyInput>,
+    ) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
         multipart::upload_part_copy(self, req).await
     }
     async fn complete_multipart_upload(
@@ -244,7 +295,10 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
         multipart::abort_multipart_upload(self, req).await
     }
-    async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<dto::ListPartsInput>,
+    ) -> S3Result<S3Response<dto::ListPartsOutput>> {
         multipart::list_parts(self, req).await
     }
     async fn list_multipart_uploads(

@@ -4,11 +4,11 @@
 use herald_model::ETag;
 use herald_store::CompletedPart as StoreCompletedPart;
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::object::{check_key, reported_version};
 use super::tagging::parse_tagging_header;
-use super::{etag_dto, object_meta, ok, parse_content_md5, ts, HeraldS3, StoreResultExt};
+use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, ts};
 
 const DEFAULT_MAX_PARTS: usize = 1000;
 const DEFAULT_MAX_UPLOADS: usize = 1000;
@@ -17,7 +17,12 @@ fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            )
+        })
 }
 
 pub async fn create_multipart_upload(
@@ -54,7 +59,10 @@ pub async fn create_multipart_upload(
     })
 }
 
-pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+pub async fn upload_part(
+    s3: &HeraldS3,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
     let user = s3.caller(&req)?;
     let expected = super::checksum::Expected::new(
         Checksum {
@@ -72,26 +80,43 @@ pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Re
     s3.owned_bucket(&user, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let md5 = parse_content_md5(input.content_md5.as_deref())?;
-    let body = super::checksum::verify(input.body.unwrap_or_else(super::object::empty_body), expected);
+    let body = super::checksum::verify(
+        input.body.unwrap_or_else(super::object::empty_body),
+        expected,
+    );
     let part = s3
         .store
         .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5)
         .await
         .s3()?;
-    ok(UploadPartOutput { e_tag: Some(etag_dto(&part.etag)), ..Default::default() })
+    ok(UploadPartOutput {
+        e_tag: Some(etag_dto(&part.etag)),
+        ..Default::default()
+    })
 }
 
 /// Parses `x-amz-copy-source-range: bytes=first-last`.
 fn parse_copy_range(s: &str, size: u64) -> S3Result<(u64, u64)> {
-    let bad = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
-    let (a, b) = s.strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(bad)?;
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (a, b) = s
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
     let first: u64 = a.trim().parse().map_err(|_| bad())?;
     let last: u64 = b.trim().parse().map_err(|_| bad())?;
     if first > last {
         return Err(bad());
     }
     if last >= size {
-        return Err(s3_error!(InvalidRange, "The requested range is not satisfiable"));
+        return Err(s3_error!(
+            InvalidRange,
+            "The requested range is not satisfiable"
+        ));
     }
     Ok((first, last - first + 1))
 }
@@ -105,15 +130,35 @@ pub async fn upload_part_copy(
     s3.owned_bucket(&user, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let (src_bucket, src_key, src_version) = match &input.copy_source {
-        CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.as_deref().map(str::to_owned)),
-        _ => return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported")),
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => (
+            bucket.to_string(),
+            key.to_string(),
+            version_id.as_deref().map(str::to_owned),
+        ),
+        _ => {
+            return Err(s3_error!(
+                NotImplemented,
+                "Only bucket/key copy sources are supported"
+            ));
+        }
     };
     let src_rec = s3.owned_bucket(&user, &src_bucket)?;
-    let source = s3.store.head_object(&src_bucket, &src_key, src_version.as_deref()).s3()?;
+    let source = s3
+        .store
+        .head_object(&src_bucket, &src_key, src_version.as_deref())
+        .s3()?;
     if let Some(c) = &input.copy_source_if_match
-        && c.as_etag().is_some_and(|e| e.value() != source.etag.as_str())
+        && c.as_etag()
+            .is_some_and(|e| e.value() != source.etag.as_str())
     {
-        return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+        return Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ));
     }
     let range = match &input.copy_source_range {
         Some(r) => Some(parse_copy_range(r, source.size)?),
@@ -160,7 +205,10 @@ pub async fn complete_multipart_upload(
         })
         .collect::<S3Result<Vec<_>>>()?;
     if listed.is_empty() {
-        return Err(s3_error!(MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema"));
+        return Err(s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        ));
     }
     let out = s3
         .store
@@ -184,24 +232,36 @@ pub async fn abort_multipart_upload(
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
-    s3.store.abort_multipart(&input.bucket, &input.key, &input.upload_id).await.s3()?;
+    s3.store
+        .abort_multipart(&input.bucket, &input.key, &input.upload_id)
+        .await
+        .s3()?;
     let mut resp = S3Response::new(AbortMultipartUploadOutput::default());
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
 }
 
-pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+pub async fn list_parts(
+    s3: &HeraldS3,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
-    let max = input.max_parts.map(|m| m.clamp(0, 1000) as usize).unwrap_or(DEFAULT_MAX_PARTS);
+    let max = input
+        .max_parts
+        .map(|m| m.clamp(0, 1000) as usize)
+        .unwrap_or(DEFAULT_MAX_PARTS);
     let list = s3
         .store
         .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max)
         .s3()?;
     let next = list.parts.last().map(|p| p.part_number as i32);
-    let initiator = Some(Initiator { id: Some(list.upload.initiator.clone()), display_name: Some(list.upload.initiator.clone()) });
+    let initiator = Some(Initiator {
+        id: Some(list.upload.initiator.clone()),
+        display_name: Some(list.upload.initiator.clone()),
+    });
     ok(ListPartsOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -211,7 +271,10 @@ pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Resu
         max_parts: Some(max as i32),
         is_truncated: Some(list.is_truncated),
         initiator,
-        owner: Some(Owner { id: Some(user.clone()), display_name: Some(user) }),
+        owner: Some(Owner {
+            id: Some(user.clone()),
+            display_name: Some(user),
+        }),
         parts: Some(
             list.parts
                 .into_iter()
@@ -235,7 +298,10 @@ pub async fn list_multipart_uploads(
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
-    let max = input.max_uploads.map(|m| m.clamp(0, 1000) as usize).unwrap_or(DEFAULT_MAX_UPLOADS);
+    let max = input
+        .max_uploads
+        .map(|m| m.clamp(0, 1000) as usize)
+        .unwrap_or(DEFAULT_MAX_UPLOADS);
     let prefix = input.prefix.clone().unwrap_or_default();
     let list = s3
         .store
@@ -248,7 +314,10 @@ pub async fn list_multipart_uploads(
             max,
         )
         .s3()?;
-    let last = list.uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()));
+    let last = list
+        .uploads
+        .last()
+        .map(|u| (u.key.clone(), u.upload_id.clone()));
     ok(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
         prefix: input.prefix,
@@ -257,9 +326,17 @@ pub async fn list_multipart_uploads(
         upload_id_marker: input.upload_id_marker,
         max_uploads: Some(max as i32),
         is_truncated: Some(list.is_truncated),
-        next_key_marker: last.as_ref().filter(|_| list.is_truncated).map(|l| l.0.clone()),
+        next_key_marker: last
+            .as_ref()
+            .filter(|_| list.is_truncated)
+            .map(|l| l.0.clone()),
         next_upload_id_marker: last.filter(|_| list.is_truncated).map(|l| l.1),
-        common_prefixes: Some(list.common_prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+        common_prefixes: Some(
+            list.common_prefixes
+                .into_iter()
+                .map(|p| CommonPrefix { prefix: Some(p) })
+                .collect(),
+        ),
         uploads: Some(
             list.uploads
                 .into_iter()
@@ -267,8 +344,14 @@ pub async fn list_multipart_uploads(
                     key: Some(u.key),
                     upload_id: Some(u.upload_id),
                     initiated: Some(ts(u.initiated_ms)),
-                    initiator: Some(Initiator { id: Some(u.initiator.clone()), display_name: Some(u.initiator.clone()) }),
-                    owner: Some(Owner { id: Some(u.initiator.clone()), display_name: Some(u.initiator) }),
+                    initiator: Some(Initiator {
+                        id: Some(u.initiator.clone()),
+                        display_name: Some(u.initiator.clone()),
+                    }),
+                    owner: Some(Owner {
+                        id: Some(u.initiator.clone()),
+                        display_name: Some(u.initiator),
+                    }),
                     ..Default::default()
                 })
                 .collect(),

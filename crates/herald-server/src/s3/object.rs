@@ -3,10 +3,13 @@
 use herald_model::{ETag, VersioningState};
 use herald_store::{ObjectVersion, PutOptions};
 use s3s::dto::*;
-use s3s::{s3_error, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::tagging::parse_tagging_header;
-use super::{etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata, HeraldS3, StoreResultExt};
+use super::{
+    HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts,
+    user_metadata,
+};
 
 /// S3 refuses keys longer than this many bytes.
 const MAX_KEY_LEN: usize = 1024;
@@ -22,7 +25,10 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
         return Err(s3_error!(KeyTooLongError, "Your key is too long"));
     }
     if key.is_empty() {
-        return Err(s3_error!(InvalidArgument, "The object key must not be empty"));
+        return Err(s3_error!(
+            InvalidArgument,
+            "The object key must not be empty"
+        ));
     }
     Ok(())
 }
@@ -37,7 +43,10 @@ pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> O
     (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
 }
 
-pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+pub async fn put_object(
+    s3: &HeraldS3,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
     let user = s3.caller(&req)?;
     let expected = super::checksum::Expected::new(
         Checksum {
@@ -55,7 +64,10 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
     if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
-        return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"));
+        return Err(s3_error!(
+            EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size"
+        ));
     }
     let tags = match &input.tagging {
         Some(t) => parse_tagging_header(t)?,
@@ -75,10 +87,18 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         tags,
         content_md5: parse_content_md5(input.content_md5.as_deref())?,
         if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
-        if_match: input.if_match.as_ref().and_then(|c| c.as_etag()).map(|e| ETag::parse(e.value())),
+        if_match: input
+            .if_match
+            .as_ref()
+            .and_then(|c| c.as_etag())
+            .map(|e| ETag::parse(e.value())),
     };
     let body = super::checksum::verify(input.body.unwrap_or_else(empty_body), expected);
-    let outcome = s3.store.put_object(&input.bucket, &input.key, body, opts).await.s3()?;
+    let outcome = s3
+        .store
+        .put_object(&input.bucket, &input.key, body, opts)
+        .await
+        .s3()?;
     ok(PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
         version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),
@@ -106,7 +126,9 @@ fn evaluate_conditions(
     let secs = |t: &Timestamp| time::OffsetDateTime::from(t.clone()).unix_timestamp();
     let matches = |c: &ETagCondition| match c {
         ETagCondition::Any => true,
-        other => other.as_etag().is_some_and(|e| e.value() == v.etag.as_str()),
+        other => other
+            .as_etag()
+            .is_some_and(|e| e.value() == v.etag.as_str()),
     };
     // If-Match wins over If-Unmodified-Since when it holds.
     match if_match {
@@ -141,7 +163,13 @@ fn check_conditions(
     if_modified_since: Option<&Timestamp>,
     if_unmodified_since: Option<&Timestamp>,
 ) -> S3Result<()> {
-    match evaluate_conditions(v, if_match, if_none_match, if_modified_since, if_unmodified_since) {
+    match evaluate_conditions(
+        v,
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    ) {
         Condition::Proceed => Ok(()),
         Condition::NotModified => Err(s3_error!(NotModified)),
         Condition::PreconditionFailed => Err(s3_error!(
@@ -151,12 +179,18 @@ fn check_conditions(
     }
 }
 
-pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+pub async fn get_object(
+    s3: &HeraldS3,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     let bucket = s3.owned_bucket(&user, &input.bucket)?;
     let version_id = input.version_id.as_deref();
-    let head = s3.store.head_object(&input.bucket, &input.key, version_id).s3()?;
+    let head = s3
+        .store
+        .head_object(&input.bucket, &input.key, version_id)
+        .s3()?;
     check_conditions(
         &head,
         input.if_match.as_ref(),
@@ -175,10 +209,21 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
     };
     // Read the exact version we checked (a concurrent overwrite of a
     // versioned key cannot swap the bytes under our headers).
-    let pinned = if bucket.versioning == VersioningState::Enabled { Some(head.version_id.as_str()) } else { version_id };
-    let (v, body) = s3.store.open_object(&input.bucket, &input.key, pinned, range).await.s3()?;
+    let pinned = if bucket.versioning == VersioningState::Enabled {
+        Some(head.version_id.as_str())
+    } else {
+        version_id
+    };
+    let (v, body) = s3
+        .store
+        .open_object(&input.bucket, &input.key, pinned, range)
+        .await
+        .s3()?;
     let (content_length, content_range) = match range {
-        Some((start, len)) => (len, Some(format!("bytes {}-{}/{}", start, start + len - 1, v.size))),
+        Some((start, len)) => (
+            len,
+            Some(format!("bytes {}-{}/{}", start, start + len - 1, v.size)),
+        ),
         None => (v.size, None),
     };
     let meta = &v.meta;
@@ -193,11 +238,21 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
             .response_content_type
             .or_else(|| meta.content_type.clone())
             .or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
-        content_encoding: input.response_content_encoding.or_else(|| meta.content_encoding.clone()),
-        content_disposition: input.response_content_disposition.or_else(|| meta.content_disposition.clone()),
-        content_language: input.response_content_language.or_else(|| meta.content_language.clone()),
-        cache_control: input.response_cache_control.or_else(|| meta.cache_control.clone()),
-        expires: input.response_expires.or_else(|| parse_expires(&meta.expires)),
+        content_encoding: input
+            .response_content_encoding
+            .or_else(|| meta.content_encoding.clone()),
+        content_disposition: input
+            .response_content_disposition
+            .or_else(|| meta.content_disposition.clone()),
+        content_language: input
+            .response_content_language
+            .or_else(|| meta.content_language.clone()),
+        cache_control: input
+            .response_cache_control
+            .or_else(|| meta.cache_control.clone()),
+        expires: input
+            .response_expires
+            .or_else(|| parse_expires(&meta.expires)),
         metadata: user_metadata(meta),
         version_id: reported_version(bucket.versioning, &v.version_id),
         tag_count: (!v.tags.is_empty()).then_some(v.tags.len() as i32),
@@ -206,11 +261,17 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
     })
 }
 
-pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+pub async fn head_object(
+    s3: &HeraldS3,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     let bucket = s3.owned_bucket(&user, &input.bucket)?;
-    let v = s3.store.head_object(&input.bucket, &input.key, input.version_id.as_deref()).s3()?;
+    let v = s3
+        .store
+        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
+        .s3()?;
     check_conditions(
         &v,
         input.if_match.as_ref(),
@@ -224,7 +285,10 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_dto(&v.etag)),
         last_modified: Some(ts(v.last_modified_ms)),
-        content_type: meta.content_type.clone().or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
+        content_type: meta
+            .content_type
+            .clone()
+            .or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
         content_encoding: meta.content_encoding.clone(),
         content_disposition: meta.content_disposition.clone(),
         content_language: meta.content_language.clone(),
@@ -237,7 +301,10 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
     })
 }
 
-pub async fn delete_object(s3: &HeraldS3, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+pub async fn delete_object(
+    s3: &HeraldS3,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
@@ -247,19 +314,29 @@ pub async fn delete_object(s3: &HeraldS3, req: S3Request<DeleteObjectInput>) -> 
     }
     let out = s3
         .store
-        .delete_object(&input.bucket, &input.key, input.version_id.as_deref(), &user)
+        .delete_object(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            &user,
+        )
         .await
         .s3()?;
     let mut resp = S3Response::new(DeleteObjectOutput {
         delete_marker: out.delete_marker.then_some(true),
-        version_id: out.version_id.filter(|_| out.bucket.versioning != VersioningState::Unversioned),
+        version_id: out
+            .version_id
+            .filter(|_| out.bucket.versioning != VersioningState::Unversioned),
         ..Default::default()
     });
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
 }
 
-pub async fn delete_objects(s3: &HeraldS3, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+pub async fn delete_objects(
+    s3: &HeraldS3,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
@@ -273,7 +350,11 @@ pub async fn delete_objects(s3: &HeraldS3, req: S3Request<DeleteObjectsInput>) -
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
-        match s3.store.delete_object(&input.bucket, &obj.key, obj.version_id.as_deref(), &user).await {
+        match s3
+            .store
+            .delete_object(&input.bucket, &obj.key, obj.version_id.as_deref(), &user)
+            .await
+        {
             Ok(out) => {
                 if quiet {
                     continue;
@@ -302,20 +383,43 @@ pub async fn delete_objects(s3: &HeraldS3, req: S3Request<DeleteObjectsInput>) -
             }
         }
     }
-    ok(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() })
+    ok(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        ..Default::default()
+    })
 }
 
-pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+pub async fn copy_object(
+    s3: &HeraldS3,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     let dst_bucket = s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
     let (src_bucket, src_key, src_version) = match &input.copy_source {
-        CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id.as_deref().map(str::to_owned)),
-        _ => return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported")),
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => (
+            bucket.to_string(),
+            key.to_string(),
+            version_id.as_deref().map(str::to_owned),
+        ),
+        _ => {
+            return Err(s3_error!(
+                NotImplemented,
+                "Only bucket/key copy sources are supported"
+            ));
+        }
     };
     let src_rec = s3.owned_bucket(&user, &src_bucket)?;
-    let source = s3.store.head_object(&src_bucket, &src_key, src_version.as_deref()).s3()?;
+    let source = s3
+        .store
+        .head_object(&src_bucket, &src_key, src_version.as_deref())
+        .s3()?;
     check_conditions(
         &source,
         input.copy_source_if_match.as_ref(),
@@ -326,14 +430,28 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     .map_err(|e| {
         // A copy answers 412 for every failed source condition.
         if *e.code() == s3s::S3ErrorCode::NotModified {
-            s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+            s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            )
         } else {
             e
         }
     })?;
-    let replace_meta = input.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-    let replace_tags = input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    if src_bucket == input.bucket && src_key == input.key && src_version.is_none() && !replace_meta && !replace_tags {
+    let replace_meta = input
+        .metadata_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    let replace_tags = input
+        .tagging_directive
+        .as_ref()
+        .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+    if src_bucket == input.bucket
+        && src_key == input.key
+        && src_version.is_none()
+        && !replace_meta
+        && !replace_tags
+    {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -360,7 +478,16 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     };
     let out = s3
         .store
-        .copy_object(&source, &src_bucket, &src_key, &input.bucket, &input.key, meta, tags, &user)
+        .copy_object(
+            &source,
+            &src_bucket,
+            &src_key,
+            &input.bucket,
+            &input.key,
+            meta,
+            tags,
+            &user,
+        )
         .await
         .s3()?;
     ok(CopyObjectOutput {

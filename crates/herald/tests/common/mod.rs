@@ -129,19 +129,19 @@ impl TestServer {
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!(
-                        "herald serve exited before becoming healthy ({status}); output:\n{}",
-                        self.logs()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                panic!(
+                    "herald serve exited before becoming healthy ({status}); output:\n{}",
+                    self.logs()
+                );
             }
-            if let Ok(r) = raw_request(self.addr(), "GET", "/health", &[], b"") {
-                if r.status == 200 {
-                    return;
-                }
+            if let Ok(r) = raw_request(self.addr(), "GET", "/health", &[], b"")
+                && r.status == 200
+            {
+                return;
             }
             if Instant::now() > deadline {
                 panic!(
@@ -272,7 +272,15 @@ impl TestServer {
 
     /// `herald user create NAME --access-key K --secret-key S`; panics on failure.
     pub fn create_user(&self, name: &str, access: &str, secret: &str) -> Output {
-        let out = self.cli(&["user", "create", name, "--access-key", access, "--secret-key", secret]);
+        let out = self.cli(&[
+            "user",
+            "create",
+            name,
+            "--access-key",
+            access,
+            "--secret-key",
+            secret,
+        ]);
         assert!(
             out.status.success(),
             "herald user create {name} failed ({}):\nstdout: {}\nstderr: {}",
@@ -370,7 +378,9 @@ pub fn raw_request(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
         && (!body.is_empty() || method == "PUT" || method == "POST")
     {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -408,7 +418,11 @@ fn parse_response(buf: &[u8], head: bool) -> io::Result<RawResponse> {
         })
         .collect();
     let rest = &buf[end + 4..];
-    let resp = RawResponse { status, headers, body: Vec::new() };
+    let resp = RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if head || status == 204 || status == 304 {
         return Ok(resp);
     }
@@ -506,11 +520,8 @@ impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
 
 /// Assert that `res` failed with the given code and HTTP status.
 #[track_caller]
-pub fn assert_err<T: std::fmt::Debug, E, R>(
-    res: Result<T, SdkError<E, R>>,
-    code: &str,
-    status: u16,
-) where
+pub fn assert_err<T: std::fmt::Debug, E, R>(res: Result<T, SdkError<E, R>>, code: &str, status: u16)
+where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug + HasStatus,
 {
@@ -529,7 +540,10 @@ pub fn assert_err<T: std::fmt::Debug, E, R>(
 
 /// Assert that `res` failed with the given HTTP status (any code).
 #[track_caller]
-pub fn assert_status<T: std::fmt::Debug, E, R>(res: Result<T, SdkError<E, R>>, status: u16) -> String
+pub fn assert_status<T: std::fmt::Debug, E, R>(
+    res: Result<T, SdkError<E, R>>,
+    status: u16,
+) -> String
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug + HasStatus,
@@ -538,7 +552,10 @@ where
         Ok(v) => panic!("expected HTTP {status}, got success: {v:?}"),
         Err(e) => {
             let (c, s) = err_info(&e);
-            assert_eq!(s, status, "expected HTTP {status}, got {s} (code {c:?}); full error: {e:?}");
+            assert_eq!(
+                s, status,
+                "expected HTTP {status}, got {s} (code {c:?}); full error: {e:?}"
+            );
             c
         }
     }
@@ -590,11 +607,20 @@ pub fn seeded_bytes(seed: u64, n: usize) -> Vec<u8> {
 
 /// Collect a GetObject body.
 pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
-    out.body.collect().await.expect("read object body").into_bytes().to_vec()
+    out.body
+        .collect()
+        .await
+        .expect("read object body")
+        .into_bytes()
+        .to_vec()
 }
 
 /// All keys of a bucket (ListObjectsV2, paginated), in listing order.
-pub async fn list_all_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: Option<&str>) -> Vec<(String, i64)> {
+pub async fn list_all_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: Option<&str>,
+) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -623,7 +649,11 @@ pub async fn list_all_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: Option
 
 pub async fn bucket_names(s3: &aws_sdk_s3::Client) -> Vec<String> {
     let resp = s3.list_buckets().send().await.expect("ListBuckets");
-    let mut names: Vec<String> = resp.buckets().iter().filter_map(|b| b.name().map(String::from)).collect();
+    let mut names: Vec<String> = resp
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(String::from))
+        .collect();
     names.sort();
     names
 }
