@@ -1,7 +1,8 @@
 //! Object bytes as files.
 //!
-//! Every write goes to a brand-new file (`blobs/<xx>/<uuid>`), is fsync'd,
-//! and only then referenced from a metadata transaction. A crash therefore
+//! Every write goes to a brand-new file (`blobs/<xx>/<uuid>`), is made
+//! durable (its own fsync when large, one `syncfs` per commit batch when
+//! small), and only then referenced from a metadata transaction. A crash therefore
 //! leaves at worst an unreferenced file (collected at the next start), never
 //! a torn object: readers only ever find blobs through committed metadata.
 

@@ -1,0 +1,201 @@
+//! TLS on the listener (driven by the real `aws` CLI with a CA bundle) and
+//! JSON logs.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ROOT_ACCESS_KEY, ROOT_SECRET_KEY, herald_bin};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A self-signed certificate for 127.0.0.1 made with the openssl CLI.
+fn make_cert(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl CLI is needed to make a test certificate (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn aws(port: u16, ca: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("aws")
+        .arg("--endpoint-url")
+        .arg(format!("https://127.0.0.1:{port}"))
+        .arg("--ca-bundle")
+        .arg(ca)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("the aws CLI is needed (pip install awscli)")
+}
+
+#[test]
+fn https_listener_serves_the_aws_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = make_cert(tmp.path());
+    let port = free_port();
+    let child = Command::new(herald_bin())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
+        .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn herald");
+    let _guard = Guard(child);
+    // Wait until the port accepts connections.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "herald did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mb = aws(port, &cert, &["s3", "mb", "s3://secure"]);
+    assert!(
+        mb.status.success(),
+        "s3 mb over https: {}",
+        String::from_utf8_lossy(&mb.stderr)
+    );
+    let file = tmp.path().join("hello.txt");
+    std::fs::write(&file, b"over tls").unwrap();
+    let cp = aws(
+        port,
+        &cert,
+        &["s3", "cp", file.to_str().unwrap(), "s3://secure/hello.txt"],
+    );
+    assert!(
+        cp.status.success(),
+        "s3 cp over https: {}",
+        String::from_utf8_lossy(&cp.stderr)
+    );
+    let get = aws(port, &cert, &["s3", "cp", "s3://secure/hello.txt", "-"]);
+    assert!(
+        get.status.success(),
+        "download over https: {}",
+        String::from_utf8_lossy(&get.stderr)
+    );
+    assert_eq!(get.stdout, b"over tls");
+
+    // Plain HTTP on the TLS port is not served.
+    let plain = common::raw_request(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "GET",
+        "/health",
+        &[],
+        b"",
+    );
+    assert!(
+        plain.map(|r| r.status != 200).unwrap_or(true),
+        "plain HTTP must not be answered on a TLS listener"
+    );
+}
+
+#[test]
+fn json_log_format_writes_one_json_object_per_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = tmp.path().join("log.txt");
+    let mut child = Command::new(herald_bin())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--log-format")
+        .arg("json")
+        .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
+        .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn herald");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("herald listening") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 'herald listening' log line: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM must give a clean exit, got {status}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut saw_listening = false;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+        if v["fields"]["message"] == "herald listening" {
+            saw_listening = true;
+            assert_eq!(v["fields"]["address"], format!("http://127.0.0.1:{port}"));
+        }
+        assert!(
+            !line.contains(ROOT_SECRET_KEY),
+            "a secret was logged: {line}"
+        );
+    }
+    assert!(saw_listening, "{text}");
+}
