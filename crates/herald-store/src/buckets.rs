@@ -103,6 +103,7 @@ impl Store {
                 uploads.remove(id.as_str())?;
             }
             buckets.remove(name.as_str())?;
+            txn.open_table(crate::tables::NOTIFICATIONS)?.remove(name.as_str())?;
             Ok(Applied::with_garbage((), garbage))
         })
         .await

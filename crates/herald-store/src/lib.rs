@@ -16,6 +16,7 @@ mod multipart;
 mod objects;
 pub mod records;
 mod tables;
+mod topics;
 mod users;
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ pub use error::{StoreError, StoreResult};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartList, UploadList};
 pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
-pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord};
+pub use records::{TopicRecord, BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord};
 
 use commit::Committer;
 

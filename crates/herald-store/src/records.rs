@@ -118,3 +118,23 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default();
     d.as_millis() as i64
 }
+
+/// An SNS-style topic (Ceph semantics): where and how events are pushed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TopicRecord {
+    /// The user that created it; topics are per user (tenant).
+    pub owner: String,
+    pub name: String,
+    pub arn: String,
+    /// Every attribute as given to CreateTopic/SetTopicAttributes
+    /// (`push-endpoint`, `persistent`, `OpaqueData`, ...).
+    pub attributes: BTreeMap<String, String>,
+    /// The CreateTopic arguments in Ceph's `EndpointArgs` form.
+    pub endpoint_args: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// Webhook subscription handshake state: "none", "pending",
+    /// "confirmed" or "failed: <reason>".
+    #[serde(default)]
+    pub subscription: String,
+}

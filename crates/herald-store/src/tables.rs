@@ -29,6 +29,8 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(UPLOADS)?;
     txn.open_table(PARTS)?;
     txn.open_table(COUNTERS)?;
+    txn.open_table(TOPICS)?;
+    txn.open_table(NOTIFICATIONS)?;
     txn.commit()?;
     Ok(())
 }
@@ -40,3 +42,9 @@ pub fn next_seq(txn: &redb::WriteTransaction) -> StoreResult<u64> {
     t.insert("seq", next)?;
     Ok(next)
 }
+
+/// (owner, topic name) -> JSON `TopicRecord`
+pub const TOPICS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("topics");
+/// bucket name -> the bucket's notification configuration (opaque JSON
+/// owned by the notifier: the store knows nothing of events)
+pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");

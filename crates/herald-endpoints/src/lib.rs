@@ -1,0 +1,150 @@
+//! Where Herald pushes events.
+//!
+//! Each endpoint kind is one module behind the [`Endpoint`] trait, built
+//! from a topic's `push-endpoint` URI and attributes by [`build`]. An
+//! endpoint knows its protocol and nothing of S3: it receives the already
+//! serialized event (`{"Records":[...]}`) and reports success or failure;
+//! retries, persistence and counting belong to the caller.
+
+pub mod handshake;
+pub mod http;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Why a push failed; every failure is retryable from the caller's view.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("connection to {endpoint} failed: {reason}")]
+    Connect { endpoint: String, reason: String },
+    #[error("{endpoint} answered HTTP {status}")]
+    Status { endpoint: String, status: u16 },
+    #[error("{endpoint} did not answer within {timeout:?}")]
+    Timeout { endpoint: String, timeout: Duration },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why an endpoint could not be built from a topic's attributes.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("invalid push-endpoint {0:?}: {1}")]
+    InvalidUri(String, String),
+    #[error("unsupported push-endpoint scheme {0:?} (supported: http, https)")]
+    UnsupportedScheme(String),
+    #[error("invalid attribute {0}: {1}")]
+    InvalidAttribute(String, String),
+}
+
+/// A destination for events.
+#[async_trait::async_trait]
+pub trait Endpoint: Send + Sync {
+    /// Delivers one serialized event body; `Ok` means the receiver
+    /// acknowledged it.
+    async fn push(&self, body: &Bytes) -> Result<(), PushError>;
+    /// The endpoint for logs and errors, without credentials.
+    fn describe(&self) -> String;
+}
+
+/// Options shared by every endpoint kind, read from topic attributes.
+#[derive(Debug, Clone)]
+pub struct EndpointOptions {
+    pub timeout: Duration,
+    pub verify_ssl: bool,
+    pub ca_location: Option<String>,
+    pub cloudevents: bool,
+    /// Secret for the `x-herald-signature` HMAC header on each push.
+    pub signing_secret: Option<String>,
+    /// The topic's ARN and name, for protocol headers.
+    pub topic_arn: String,
+}
+
+impl EndpointOptions {
+    /// Reads the options from Ceph-style topic attributes.
+    pub fn from_attributes(attrs: &BTreeMap<String, String>, topic_arn: &str) -> Result<Self, EndpointError> {
+        let flag = |name: &str, default: bool| -> Result<bool, EndpointError> {
+            match attrs.get(name).map(|s| s.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if v == "true" => Ok(true),
+                Some(v) if v == "false" => Ok(false),
+                Some(v) => Err(EndpointError::InvalidAttribute(name.into(), format!("{v:?} is not true or false"))),
+            }
+        };
+        let timeout = match attrs.get("push-timeout") {
+            None => Duration::from_secs(10),
+            Some(v) => Duration::from_secs_f64(
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0 && *s <= 3600.0)
+                    .ok_or_else(|| EndpointError::InvalidAttribute("push-timeout".into(), format!("{v:?} is not a number of seconds")))?,
+            ),
+        };
+        Ok(EndpointOptions {
+            timeout,
+            verify_ssl: flag("verify-ssl", true)?,
+            ca_location: attrs.get("ca-location").cloned().filter(|s| !s.is_empty()),
+            cloudevents: flag("cloudevents", false)?,
+            signing_secret: attrs.get("push-secret").cloned().filter(|s| !s.is_empty()),
+            topic_arn: topic_arn.to_owned(),
+        })
+    }
+}
+
+/// Builds the endpoint a `push-endpoint` URI names.
+pub fn build(uri: &str, opts: EndpointOptions) -> Result<Arc<dyn Endpoint>, EndpointError> {
+    let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+    match scheme.as_str() {
+        "http" | "https" => Ok(Arc::new(http::HttpEndpoint::new(uri, opts)?)),
+        _ => Err(EndpointError::UnsupportedScheme(scheme)),
+    }
+}
+
+/// Whether a push-endpoint URI carries `user:password@` credentials (which
+/// Ceph accepts only over HTTPS and never shows back).
+pub fn has_credentials(uri: &str) -> bool {
+    uri.split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@'))
+        .unwrap_or(false)
+}
+
+/// The URI with any `user:password@` removed.
+pub fn redact(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_found_and_redacted() {
+        assert!(has_credentials("amqp://user:pw@host:5672/vh"));
+        assert!(!has_credentials("http://host:80/a@b"));
+        assert_eq!(redact("amqp://user:pw@host:5672/vh"), "amqp://host:5672/vh");
+        assert_eq!(redact("http://host/x"), "http://host/x");
+    }
+
+    #[test]
+    fn options_parse_and_validate() {
+        let mut a = BTreeMap::new();
+        a.insert("verify-ssl".to_owned(), "false".to_owned());
+        a.insert("cloudevents".to_owned(), "TRUE".to_owned());
+        let o = EndpointOptions::from_attributes(&a, "arn").unwrap();
+        assert!(!o.verify_ssl && o.cloudevents);
+        a.insert("verify-ssl".to_owned(), "maybe".to_owned());
+        assert!(EndpointOptions::from_attributes(&a, "arn").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! Topics and bucket notification configurations: stored here so they are
+//! as durable and transactional as the buckets they refer to; interpreted
+//! by the notifier.
+
+use redb::ReadableTable;
+
+use crate::commit::Applied;
+use crate::error::{StoreError, StoreResult};
+use crate::records::TopicRecord;
+use crate::tables::{BUCKETS, NOTIFICATIONS, TOPICS};
+use crate::Store;
+
+impl Store {
+    /// Creates or replaces a topic (re-creating a topic updates it).
+    pub async fn put_topic(&self, topic: TopicRecord) -> StoreResult<()> {
+        self.write(vec![], move |txn| {
+            let mut t = txn.open_table(TOPICS)?;
+            t.insert((topic.owner.as_str(), topic.name.as_str()), serde_json::to_vec(&topic)?.as_slice())?;
+            Ok(Applied::new(()))
+        })
+        .await
+    }
+
+    /// One topic of one owner.
+    pub fn get_topic(&self, owner: &str, name: &str) -> StoreResult<Option<TopicRecord>> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(TOPICS)?;
+        match t.get((owner, name))? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Topics of one owner, or of everyone.
+    pub fn list_topics(&self, owner: Option<&str>) -> StoreResult<Vec<TopicRecord>> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(TOPICS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            if owner.is_none_or(|o| o == k.value().0) {
+                out.push(serde_json::from_slice(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a topic; deleting an unknown topic is not an error (Ceph).
+    /// Returns whether it existed.
+    pub async fn delete_topic(&self, owner: &str, name: &str) -> StoreResult<bool> {
+        let (owner, name) = (owner.to_owned(), name.to_owned());
+        self.write(vec![], move |txn| {
+            let mut t = txn.open_table(TOPICS)?;
+            let existed = t.remove((owner.as_str(), name.as_str()))?.is_some();
+            Ok(Applied::new(existed))
+        })
+        .await
+    }
+
+    /// Replaces a bucket's notification configuration (`None` removes it).
+    pub async fn set_notification_config(&self, bucket: &str, config: Option<Vec<u8>>) -> StoreResult<()> {
+        let bucket = bucket.to_owned();
+        self.write(vec![], move |txn| {
+            if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let mut t = txn.open_table(NOTIFICATIONS)?;
+            match config {
+                Some(c) => {
+                    t.insert(bucket.as_str(), c.as_slice())?;
+                }
+                None => {
+                    t.remove(bucket.as_str())?;
+                }
+            }
+            Ok(Applied::new(()))
+        })
+        .await
+    }
+
+    /// A bucket's notification configuration, if any.
+    pub fn get_notification_config(&self, bucket: &str) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(NOTIFICATIONS)?;
+        Ok(t.get(bucket)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every bucket's notification configuration (loaded once at start).
+    pub fn all_notification_configs(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(NOTIFICATIONS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
