@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio_rustls::rustls;
 
@@ -25,12 +25,19 @@ pub struct HttpEndpoint {
 
 impl HttpEndpoint {
     pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
-        let parsed: Uri = uri.parse().map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUri(uri.into(), e.to_string()))?;
+        let parsed: Uri = uri
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUri(uri.into(), e.to_string()))?;
         if parsed.host().is_none() {
             return Err(EndpointError::InvalidUri(uri.into(), "no host".into()));
         }
         let client = client(&opts)?;
-        Ok(HttpEndpoint { client, shown: crate::redact(uri), uri: parsed, opts })
+        Ok(HttpEndpoint {
+            client,
+            shown: crate::redact(uri),
+            uri: parsed,
+            opts,
+        })
     }
 
     /// The URL as a receiver sees it (scheme, authority and path), which
@@ -67,12 +74,18 @@ impl HttpEndpoint {
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
-                .map_err(|e| PushError::Connect { endpoint: self.shown.clone(), reason: e.to_string() })?;
+                .map_err(|e| PushError::Connect {
+                    endpoint: self.shown.clone(),
+                    reason: e.to_string(),
+                })?;
             Ok::<_, PushError>((status, body))
         };
         match tokio::time::timeout(self.opts.timeout, fut).await {
             Ok(r) => r,
-            Err(_) => Err(PushError::Timeout { endpoint: self.shown.clone(), timeout: self.opts.timeout }),
+            Err(_) => Err(PushError::Timeout {
+                endpoint: self.shown.clone(),
+                timeout: self.opts.timeout,
+            }),
         }
     }
 }
@@ -102,7 +115,10 @@ impl Endpoint for HttpEndpoint {
         if (200..300).contains(&status) {
             Ok(())
         } else {
-            Err(PushError::Status { endpoint: self.shown.clone(), status })
+            Err(PushError::Status {
+                endpoint: self.shown.clone(),
+                status,
+            })
         }
     }
 
@@ -141,11 +157,20 @@ fn cloudevents_headers(body: &[u8]) -> Vec<(&'static str, String)> {
         ("ce-time", s(&r["eventTime"])),
         (
             "ce-id",
-            format!("{}.{}", s(&r["responseElements"]["x-amz-request-id"]), s(&r["responseElements"]["x-amz-id-2"])),
+            format!(
+                "{}.{}",
+                s(&r["responseElements"]["x-amz-request-id"]),
+                s(&r["responseElements"]["x-amz-id-2"])
+            ),
         ),
         (
             "ce-source",
-            format!("{}.{}.{}", s(&r["eventSource"]), s(&r["awsRegion"]), s(&r["s3"]["bucket"]["name"])),
+            format!(
+                "{}.{}.{}",
+                s(&r["eventSource"]),
+                s(&r["awsRegion"]),
+                s(&r["s3"]["bucket"]["name"])
+            ),
         ),
         ("ce-subject", s(&r["s3"]["object"]["key"])),
     ]
@@ -183,7 +208,9 @@ fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig, EndpointEr
             let bad = |e: String| EndpointError::InvalidAttribute("ca-location".into(), format!("{path}: {e}"));
             let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
             for cert in rustls_pemfile::certs(&mut std::io::BufReader::new(file)) {
-                roots.add(cert.map_err(|e| bad(e.to_string()))?).map_err(|e| bad(e.to_string()))?;
+                roots
+                    .add(cert.map_err(|e| bad(e.to_string()))?)
+                    .map_err(|e| bad(e.to_string()))?;
             }
             if roots.is_empty() {
                 return Err(bad("no certificate found".into()));

@@ -70,17 +70,17 @@ impl EndpointOptions {
                 None => Ok(default),
                 Some(v) if v == "true" => Ok(true),
                 Some(v) if v == "false" => Ok(false),
-                Some(v) => Err(EndpointError::InvalidAttribute(name.into(), format!("{v:?} is not true or false"))),
+                Some(v) => Err(EndpointError::InvalidAttribute(
+                    name.into(),
+                    format!("{v:?} is not true or false"),
+                )),
             }
         };
         let timeout = match attrs.get("push-timeout") {
             None => Duration::from_secs(10),
-            Some(v) => Duration::from_secs_f64(
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|s| *s > 0.0 && *s <= 3600.0)
-                    .ok_or_else(|| EndpointError::InvalidAttribute("push-timeout".into(), format!("{v:?} is not a number of seconds")))?,
-            ),
+            Some(v) => Duration::from_secs_f64(v.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 3600.0).ok_or_else(
+                || EndpointError::InvalidAttribute("push-timeout".into(), format!("{v:?} is not a number of seconds")),
+            )?),
         };
         Ok(EndpointOptions {
             timeout,
@@ -95,7 +95,10 @@ impl EndpointOptions {
 
 /// Builds the endpoint a `push-endpoint` URI names.
 pub fn build(uri: &str, opts: EndpointOptions) -> Result<Arc<dyn Endpoint>, EndpointError> {
-    let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+    let scheme = uri
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
     match scheme.as_str() {
         "http" | "https" => Ok(Arc::new(http::HttpEndpoint::new(uri, opts)?)),
         _ => Err(EndpointError::UnsupportedScheme(scheme)),

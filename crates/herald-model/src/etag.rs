@@ -66,14 +66,8 @@ mod tests {
     #[test]
     fn single_part_is_hex_md5() {
         let d: Md5Digest = Md5::digest(b"hello").into();
-        assert_eq!(
-            ETag::from_md5(&d).as_str(),
-            "5d41402abc4b2a76b9719d911017c592"
-        );
-        assert_eq!(
-            ETag::from_md5(&d).quoted(),
-            "\"5d41402abc4b2a76b9719d911017c592\""
-        );
+        assert_eq!(ETag::from_md5(&d).as_str(), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(ETag::from_md5(&d).quoted(), "\"5d41402abc4b2a76b9719d911017c592\"");
     }
 
     #[test]

@@ -2,14 +2,25 @@
 //!
 //! Nothing here does I/O: it is the vocabulary (users, buckets, versions,
 //! ETags, names) that the store, the server and the command line agree on,
-//! so that each of them can be tested without the others.
+//! so that each of them can be tested without the others. That includes
+//! bucket notifications: configuration XML ([`notification`]), event
+//! types ([`event`]) and the JSON records sent to endpoints ([`record`]).
 
 pub mod etag;
+pub mod event;
 pub mod names;
+pub mod notification;
+pub mod record;
 pub mod user;
 pub mod versioning;
 
 pub use etag::{ETag, Md5Digest};
+pub use event::{EventCategory, EventPattern, EventType};
 pub use names::{BucketNameError, validate_bucket_name};
+pub use notification::{
+    ConfigError, Filter, FilterRule, KeyFilter, KeyRegex, MatchedTarget, NotificationConfiguration, QueueConfiguration,
+    TargetKind, TopicConfiguration, parse_notification_configuration, render_notification_configuration,
+};
+pub use record::{EventRecord, EventRecordInput, RecordFlavor};
 pub use user::{AccessKey, ROOT_USER, User};
 pub use versioning::{NULL_VERSION_ID, VersioningState};

@@ -55,23 +55,11 @@ mod tests {
     #[test]
     fn refuses_bad_names() {
         assert_eq!(validate_bucket_name("ab"), Err(BucketNameError::Length));
-        assert_eq!(
-            validate_bucket_name("Photos"),
-            Err(BucketNameError::Characters)
-        );
-        assert_eq!(
-            validate_bucket_name("my_bucket"),
-            Err(BucketNameError::Characters)
-        );
+        assert_eq!(validate_bucket_name("Photos"), Err(BucketNameError::Characters));
+        assert_eq!(validate_bucket_name("my_bucket"), Err(BucketNameError::Characters));
         assert_eq!(validate_bucket_name("-abc"), Err(BucketNameError::Edges));
-        assert_eq!(
-            validate_bucket_name("a..b"),
-            Err(BucketNameError::AdjacentPeriods)
-        );
-        assert_eq!(
-            validate_bucket_name("192.168.1.1"),
-            Err(BucketNameError::IpAddress)
-        );
+        assert_eq!(validate_bucket_name("a..b"), Err(BucketNameError::AdjacentPeriods));
+        assert_eq!(validate_bucket_name("192.168.1.1"), Err(BucketNameError::IpAddress));
         assert!(validate_bucket_name(&"a".repeat(64)).is_err());
     }
 }

@@ -33,10 +33,7 @@ pub fn valid_user_name(name: &str) -> bool {
 /// Whether an access key id is acceptable: 3 to 128 printable ASCII
 /// characters without spaces, slashes or the SigV4 separators.
 pub fn valid_access_key_id(key: &str) -> bool {
-    (3..=128).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"/,=".contains(&b))
+    (3..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic() && !b"/,=".contains(&b))
 }
 
 #[cfg(test)]

@@ -8,7 +8,12 @@
 use std::path::{Path, PathBuf};
 
 use herald_model::{AccessKey, User};
-use herald_store::Store;
+use std::sync::Arc;
+
+use herald_log::DeliveryLog;
+use herald_store::{Store, TopicRecord};
+
+use crate::notify::Notifier;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -20,14 +25,14 @@ pub const SOCKET_NAME: &str = "admin.sock";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    CreateUser {
-        name: String,
-        key: Option<AccessKey>,
-    },
+    CreateUser { name: String, key: Option<AccessKey> },
     ListUsers,
-    RemoveUser {
-        name: String,
-    },
+    RemoveUser { name: String },
+    ListTopics,
+    GetTopic { name: String, user: Option<String> },
+    RemoveTopic { name: String, user: Option<String> },
+    TopicStats { name: String, user: Option<String> },
+    TopicDump { name: String, user: Option<String>, limit: usize },
 }
 
 /// The answer (one JSON line).
@@ -37,26 +42,137 @@ pub enum AdminResponse {
     User { user: User },
     Users { users: Vec<User> },
     Done,
+    Json { value: serde_json::Value },
     Error { message: String },
 }
 
-/// Carries out a request against a store (used by the socket server and,
-/// when no server runs, by the command line directly).
-pub async fn execute(store: &Store, req: AdminRequest) -> AdminResponse {
+/// What admin requests act on. `notifier` is the running server's (so a
+/// removed topic stops delivering at once); the command line, working on a
+/// stopped server's data dir, has only the store and the log.
+#[derive(Clone)]
+pub struct AdminContext {
+    pub store: Store,
+    pub log: Option<DeliveryLog>,
+    pub notifier: Option<Arc<Notifier>>,
+}
+
+/// Carries out a request (used by the socket server and, when no server
+/// runs, by the command line directly).
+pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
+    let store = &ctx.store;
     let result = match req {
-        AdminRequest::CreateUser { name, key } => store
-            .create_user(&name, key)
-            .await
-            .map(|user| AdminResponse::User { user }),
-        AdminRequest::ListUsers => store
-            .list_users()
-            .map(|users| AdminResponse::Users { users }),
-        AdminRequest::RemoveUser { name } => {
-            store.remove_user(&name).await.map(|()| AdminResponse::Done)
-        }
+        AdminRequest::CreateUser { name, key } => store.create_user(&name, key).await.map(|user| AdminResponse::User { user }),
+        AdminRequest::ListUsers => store.list_users().map(|users| AdminResponse::Users { users }),
+        AdminRequest::RemoveUser { name } => store.remove_user(&name).await.map(|()| AdminResponse::Done),
+        AdminRequest::ListTopics => store
+            .list_topics(None)
+            .map(|t| AdminResponse::Json { value: serde_json::Value::Array(t.iter().map(topic_json).collect()) }),
+        AdminRequest::GetTopic { name, user } => match find_topic(store, &name, user.as_deref()) {
+            Ok(t) => Ok(AdminResponse::Json { value: topic_json(&t) }),
+            Err(message) => return AdminResponse::Error { message },
+        },
+        AdminRequest::RemoveTopic { name, user } => match find_topic(store, &name, user.as_deref()) {
+            Ok(t) => store.delete_topic(&t.owner, &t.name).await.map(|_| {
+                match &ctx.notifier {
+                    Some(n) => n.remove_topic(&t.arn),
+                    None => {
+                        if let Some(log) = &ctx.log {
+                            log.remove_topic(&t.arn);
+                        }
+                    }
+                }
+                AdminResponse::Done
+            }),
+            Err(message) => return AdminResponse::Error { message },
+        },
+        AdminRequest::TopicStats { name, user } => match (find_topic(store, &name, user.as_deref()), &ctx.log) {
+            (Ok(t), Some(log)) => {
+                let s = log.stats(&t.arn);
+                Ok(AdminResponse::Json {
+                    value: serde_json::json!({
+                        "topic": t.name,
+                        "user": t.owner,
+                        "arn": t.arn,
+                        "entries": s.entries,
+                        "bytes": s.bytes,
+                        "oldest_age_seconds": s.oldest_age.map(|d| d.as_secs_f64()),
+                        "retries": s.total_retries,
+                        "retried_entries": s.retried_entries,
+                        "in_flight": s.leased,
+                    }),
+                })
+            }
+            (Err(message), _) => return AdminResponse::Error { message },
+            (Ok(_), None) => return AdminResponse::Error { message: "the delivery log is not available".into() },
+        },
+        AdminRequest::TopicDump { name, user, limit } => match (find_topic(store, &name, user.as_deref()), &ctx.log) {
+            (Ok(t), Some(log)) => {
+                let entries: Vec<serde_json::Value> = log
+                    .dump(&t.arn, limit)
+                    .into_iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "id": e.id,
+                            "key": e.key,
+                            "attempts": e.attempts,
+                            "enqueued": unix_secs(e.enqueued),
+                            "next_attempt": unix_secs(e.next_attempt),
+                            "event": serde_json::from_slice::<serde_json::Value>(&e.payload)
+                                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&e.payload).into_owned())),
+                        })
+                    })
+                    .collect();
+                Ok(AdminResponse::Json { value: serde_json::Value::Array(entries) })
+            }
+            (Err(message), _) => return AdminResponse::Error { message },
+            (Ok(_), None) => return AdminResponse::Error { message: "the delivery log is not available".into() },
+        },
     };
-    result.unwrap_or_else(|e| AdminResponse::Error {
-        message: e.to_string(),
+    result.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+}
+
+fn unix_secs(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// A topic by name, optionally of one user; ambiguous names need `--user`.
+fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<TopicRecord, String> {
+    let found: Vec<TopicRecord> = match user {
+        Some(u) => store.get_topic(u, name).map_err(|e| e.to_string())?.into_iter().collect(),
+        None => store
+            .list_topics(None)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|t| t.name == name)
+            .collect(),
+    };
+    match found.len() {
+        0 => Err(format!("no topic named {name:?}")),
+        1 => Ok(found.into_iter().next().expect("one topic")),
+        n => Err(format!("{n} users have a topic named {name:?}; choose one with --user")),
+    }
+}
+
+/// A topic as `radosgw-admin topic get` prints it (secrets removed).
+fn topic_json(t: &TopicRecord) -> serde_json::Value {
+    let a = &t.attributes;
+    let ep = a.get("push-endpoint").cloned().unwrap_or_default();
+    serde_json::json!({
+        "user": t.owner,
+        "name": t.name,
+        "dest": {
+            "push_endpoint": herald_endpoints::redact(&ep),
+            "push_endpoint_args": t.endpoint_args,
+            "push_endpoint_topic": t.name,
+            "stored_secret": herald_endpoints::has_credentials(&ep),
+            "persistent": a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            "time_to_live": a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
+            "max_retries": a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
+            "retry_sleep_duration": a.get("retry_sleep_duration").cloned().unwrap_or_else(|| "1".into()),
+        },
+        "arn": t.arn,
+        "opaqueData": a.get("OpaqueData").cloned().unwrap_or_default(),
+        "subscription": if t.subscription.is_empty() { "none" } else { &t.subscription },
     })
 }
 
@@ -65,7 +181,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Serves the admin socket until the task is dropped.
-pub async fn serve(store: Store, data_dir: PathBuf) -> std::io::Result<()> {
+pub async fn serve(ctx: AdminContext, data_dir: PathBuf) -> std::io::Result<()> {
     let path = socket_path(&data_dir);
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
@@ -75,23 +191,23 @@ pub async fn serve(store: Store, data_dir: PathBuf) -> std::io::Result<()> {
     }
     loop {
         let (stream, _) = listener.accept().await?;
-        let store = store.clone();
+        let ctx = ctx.clone();
         tokio::spawn(async move {
-            if let Err(e) = handle(store, stream).await {
+            if let Err(e) = handle(ctx, stream).await {
                 tracing::warn!(error = %e, "admin socket connection failed");
             }
         });
     }
 }
 
-async fn handle(store: Store, stream: UnixStream) -> std::io::Result<()> {
+async fn handle(ctx: AdminContext, stream: UnixStream) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await? {
         let response = match serde_json::from_str::<AdminRequest>(&line) {
             Ok(req) => {
                 tracing::info!(request = ?redact(&req), "admin request");
-                execute(&store, req).await
+                execute(&ctx, req).await
             }
             Err(e) => AdminResponse::Error {
                 message: format!("bad admin request: {e}"),
@@ -110,6 +226,7 @@ fn redact(req: &AdminRequest) -> String {
         AdminRequest::CreateUser { name, .. } => format!("create_user {name}"),
         AdminRequest::ListUsers => "list_users".into(),
         AdminRequest::RemoveUser { name } => format!("remove_user {name}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -137,7 +254,5 @@ pub async fn call(data_dir: &Path, req: &AdminRequest) -> std::io::Result<Option
         .next_line()
         .await?
         .ok_or_else(|| std::io::Error::other("server closed the admin socket without answering"))?;
-    serde_json::from_str(&answer)
-        .map(Some)
-        .map_err(std::io::Error::other)
+    serde_json::from_str(&answer).map(Some).map_err(std::io::Error::other)
 }

@@ -18,6 +18,8 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use crate::ServerConfig;
 use crate::host::HeraldHost;
 use crate::metrics::{Metrics, resident_memory_bytes};
+use crate::notify::Notifier;
+use crate::s3::notification::NotificationRoute;
 use crate::s3::{HeraldS3, StoreAuth};
 
 /// Facts about the connection a request came on, put in the request's
@@ -29,9 +31,18 @@ pub struct ConnInfo {
     pub tls: bool,
 }
 
+/// What every handler may want to know about its request: the id it is
+/// answered with (and that events carry) and the connection.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub conn: ConnInfo,
+}
+
 pub(crate) struct Front {
     s3: S3Service,
     store: Store,
+    notifier: Arc<Notifier>,
     metrics: Metrics,
     /// Request ids: a per-process random prefix and a counter, unique and
     /// cheap (no syscall per request).
@@ -40,15 +51,18 @@ pub(crate) struct Front {
 }
 
 impl Front {
-    pub(crate) fn new(store: Store, cfg: &ServerConfig) -> Front {
-        let mut builder = S3ServiceBuilder::new(HeraldS3::new(store.clone(), cfg.region.clone()));
+    pub(crate) fn new(store: Store, notifier: Arc<Notifier>, cfg: &ServerConfig) -> Front {
+        let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone());
+        let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_auth(StoreAuth(store.clone()));
         builder.set_host(HeraldHost::new(cfg.domains.clone()));
+        builder.set_route(NotificationRoute { s3, host: HeraldHost::new(cfg.domains.clone()) });
         let mut prefix = [0u8; 4];
         rand_fill(&mut prefix);
         Front {
             s3: builder.build(),
             store,
+            notifier,
             metrics: Metrics::default(),
             id_prefix: hex::encode_upper(prefix),
             next_id: AtomicU64::new(1),
@@ -89,9 +103,7 @@ pub(crate) fn service(state: Arc<Front>, info: ConnInfo) -> FrontService {
 impl hyper::service::Service<Request<Incoming>> for FrontService {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>,
-    >;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let (state, info) = (self.state.clone(), self.info);
@@ -119,9 +131,24 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
         text(StatusCode::OK, "ok\n")
     } else if !is_signed(&req) && method == Method::GET && path == "/metrics" {
         text(StatusCode::OK, &render_metrics(&state))
+    } else if is_query_api(&req) {
+        let meta = RequestMeta { request_id: request_id.clone(), conn: info };
+        let (parts, body) = req.into_parts();
+        match http_body_util::Limited::new(body, crate::sns::MAX_BODY).collect().await {
+            Ok(body) => crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body.to_bytes(), meta).await,
+            Err(_) => crate::sns::error_response(
+                &crate::sns::SnsError {
+                    code: "RequestEntityTooLarge",
+                    message: format!("the request body is larger than {} bytes", crate::sns::MAX_BODY),
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                },
+                &request_id,
+            ),
+        }
     } else {
         let mut req = req.map(Body::from);
         req.extensions_mut().insert(info);
+        req.extensions_mut().insert(RequestMeta { request_id: request_id.clone(), conn: info });
         match state.s3.call(req).await {
             Ok(r) => r,
             Err(e) => {
@@ -142,11 +169,21 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     if status.is_client_error() || status.is_server_error() {
         resp = with_request_id(resp, &request_id).await;
     }
-    state
-        .metrics
-        .request_finished(status.as_u16(), started.elapsed());
+    state.metrics.request_finished(status.as_u16(), started.elapsed());
     tracing::debug!(%method, %path, status = status.as_u16(), request_id, peer = %info.peer, "request");
     resp
+}
+
+/// Whether a request is an AWS query-protocol call (SNS today; SQS later):
+/// a form-encoded POST to the root. S3 never sends such a request.
+fn is_query_api<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST
+        && req.uri().path() == "/"
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// Makes sure an XML error body carries its `RequestId`, as AWS's do
@@ -167,11 +204,7 @@ async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Bod
     };
     let text = String::from_utf8_lossy(&bytes);
     let out = if !text.contains("<RequestId>") && text.contains("</Error>") {
-        text.replacen(
-            "</Error>",
-            &format!("<RequestId>{request_id}</RequestId></Error>"),
-            1,
-        )
+        text.replacen("</Error>", &format!("<RequestId>{request_id}</RequestId></Error>"), 1)
     } else {
         text.into_owned()
     };
@@ -195,10 +228,8 @@ fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     );
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     r
 }
 
@@ -206,7 +237,7 @@ fn render_metrics(state: &Front) -> String {
     let buckets = state.store.list_buckets(None).map(|b| b.len()).unwrap_or(0) as f64;
     let users = state.store.list_users().map(|u| u.len()).unwrap_or(0) as f64;
     let rss = resident_memory_bytes().unwrap_or(0) as f64;
-    state.metrics.render(&[
+    let mut out = state.metrics.render(&[
         ("herald_buckets", "Buckets in the store.", buckets),
         ("herald_users", "Users in the store.", users),
         (
@@ -214,5 +245,7 @@ fn render_metrics(state: &Front) -> String {
             "Resident memory of the server process.",
             rss,
         ),
-    ])
+    ]);
+    state.notifier.metrics.render(&mut out);
+    out
 }

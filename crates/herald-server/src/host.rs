@@ -16,10 +16,7 @@ pub struct HeraldHost {
 impl HeraldHost {
     pub fn new(domains: Vec<String>) -> Self {
         HeraldHost {
-            domains: domains
-                .into_iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
+            domains: domains.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
         }
     }
 

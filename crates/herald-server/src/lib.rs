@@ -10,7 +10,9 @@ pub mod admin;
 mod front;
 pub mod host;
 pub mod metrics;
+pub mod notify;
 pub mod s3;
+pub mod sns;
 mod tls;
 
 use std::future::Future;
@@ -24,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-pub use front::ConnInfo;
+pub use front::{ConnInfo, RequestMeta};
 
 /// How the server is set up; built by the `herald` binary from flags,
 /// environment and config file.
@@ -44,10 +46,7 @@ pub struct ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("TLS setup failed: {0}")]
     Tls(String),
 }
@@ -62,18 +61,16 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(store: Store, cfg: ServerConfig) -> Result<Server, ServeError> {
+    pub async fn bind(store: Store, notifier: Arc<notify::Notifier>, cfg: ServerConfig) -> Result<Server, ServeError> {
         let tls = match &cfg.tls {
             Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServeError::Tls)?),
             None => None,
         };
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: cfg.listen,
-                source,
-            })?;
-        let state = Arc::new(front::Front::new(store, &cfg));
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        let state = Arc::new(front::Front::new(store, notifier, &cfg));
         Ok(Server {
             listener,
             state,

@@ -57,10 +57,7 @@ impl Metrics {
                 self.responses[class].load(Ordering::Relaxed)
             );
         }
-        let _ = writeln!(
-            s,
-            "# HELP herald_http_requests_in_flight Requests being served now."
-        );
+        let _ = writeln!(s, "# HELP herald_http_requests_in_flight Requests being served now.");
         let _ = writeln!(s, "# TYPE herald_http_requests_in_flight gauge");
         let _ = writeln!(
             s,
@@ -80,10 +77,7 @@ impl Metrics {
             );
         }
         let count = self.duration_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            s,
-            "herald_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
+        let _ = writeln!(s, "herald_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(
             s,
             "herald_http_request_duration_seconds_sum {}",

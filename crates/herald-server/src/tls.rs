@@ -11,9 +11,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, St
     // explicitly so rustls never has to guess (and panic).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let certs = {
-        let mut r = std::io::BufReader::new(
-            std::fs::File::open(cert).map_err(|e| format!("{}: {e}", cert.display()))?,
-        );
+        let mut r = std::io::BufReader::new(std::fs::File::open(cert).map_err(|e| format!("{}: {e}", cert.display()))?);
         rustls_pemfile::certs(&mut r)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("{}: {e}", cert.display()))?
@@ -22,9 +20,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, St
         return Err(format!("{}: no certificate found", cert.display()));
     }
     let key = {
-        let mut r = std::io::BufReader::new(
-            std::fs::File::open(key).map_err(|e| format!("{}: {e}", key.display()))?,
-        );
+        let mut r = std::io::BufReader::new(std::fs::File::open(key).map_err(|e| format!("{}: {e}", key.display()))?);
         rustls_pemfile::private_key(&mut r)
             .map_err(|e| format!("{}: {e}", key.display()))?
             .ok_or_else(|| format!("{}: no private key found", key.display()))?

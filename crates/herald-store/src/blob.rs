@@ -39,9 +39,7 @@ impl BlobDir {
         for shard in 0..=255u8 {
             fs::create_dir_all(root.join(format!("{shard:02x}")))?;
         }
-        Ok(BlobDir {
-            root: Arc::new(root),
-        })
+        Ok(BlobDir { root: Arc::new(root) })
     }
 
     pub fn path(&self, blob: &str) -> PathBuf {
@@ -149,10 +147,7 @@ impl BlobWriter {
         let file = tokio::task::spawn_blocking(move || -> io::Result<File> {
             let mut file = match file {
                 Some(f) => f,
-                None => OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)?,
+                None => OpenOptions::new().write(true).create_new(true).open(&path)?,
             };
             file.write_all(&buf)?;
             if sync {
@@ -178,10 +173,7 @@ impl BlobWriter {
         if small && self.buf.len() <= INLINE_WRITE_MAX {
             // Creating and writing a small file only touches the page cache:
             // as cheap as the thread hand-off `spawn_blocking` would cost.
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&self.path)?;
+            let mut file = OpenOptions::new().write(true).create_new(true).open(&self.path)?;
             file.write_all(&self.buf)?;
         } else {
             self.flush(!small).await?;
@@ -253,35 +245,32 @@ pub async fn open_range(
     .map_err(io::Error::other)??;
 
     let state = (files.into_iter(), None::<(File, u64)>);
-    Ok(
-        futures::stream::try_unfold(state, |(mut rest, current)| async move {
-            let mut current = current;
-            loop {
-                match current.take() {
-                    Some((file, 0)) => drop(file),
-                    Some((file, remaining)) => {
-                        let want = remaining.min(READ_CHUNK as u64) as usize;
-                        let (file, chunk) =
-                            tokio::task::spawn_blocking(move || -> io::Result<(File, Vec<u8>)> {
-                                let mut file = file;
-                                let mut buf = vec![0u8; want];
-                                file.read_exact(&mut buf)?;
-                                Ok((file, buf))
-                            })
-                            .await
-                            .map_err(io::Error::other)??;
-                        let left = remaining - chunk.len() as u64;
-                        return Ok(Some((Bytes::from(chunk), (rest, Some((file, left))))));
-                    }
-                    None => match rest.next() {
-                        Some(next) => current = Some(next),
-                        None => return Ok(None),
-                    },
+    Ok(futures::stream::try_unfold(state, |(mut rest, current)| async move {
+        let mut current = current;
+        loop {
+            match current.take() {
+                Some((file, 0)) => drop(file),
+                Some((file, remaining)) => {
+                    let want = remaining.min(READ_CHUNK as u64) as usize;
+                    let (file, chunk) = tokio::task::spawn_blocking(move || -> io::Result<(File, Vec<u8>)> {
+                        let mut file = file;
+                        let mut buf = vec![0u8; want];
+                        file.read_exact(&mut buf)?;
+                        Ok((file, buf))
+                    })
+                    .await
+                    .map_err(io::Error::other)??;
+                    let left = remaining - chunk.len() as u64;
+                    return Ok(Some((Bytes::from(chunk), (rest, Some((file, left))))));
                 }
+                None => match rest.next() {
+                    Some(next) => current = Some(next),
+                    None => return Ok(None),
+                },
             }
-        })
-        .right_stream(),
-    )
+        }
+    })
+    .right_stream())
 }
 
 /// Flushes every dirty page and directory entry of the filesystem holding

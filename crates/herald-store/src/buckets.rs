@@ -119,9 +119,7 @@ impl Store {
                 Some(v) => serde_json::from_slice(v.value())?,
                 None => return Err(StoreError::NoSuchBucket),
             };
-            if state == VersioningState::Unversioned
-                && rec.versioning != VersioningState::Unversioned
-            {
+            if state == VersioningState::Unversioned && rec.versioning != VersioningState::Unversioned {
                 return Err(StoreError::InvalidArgument(
                     "versioning cannot be turned off once enabled; suspend it instead".into(),
                 ));

@@ -18,9 +18,7 @@ pub enum StoreError {
     BucketNotEmpty,
     #[error("the specified multipart upload does not exist")]
     NoSuchUpload,
-    #[error(
-        "one or more of the specified parts could not be found or its entity tag did not match: {0}"
-    )]
+    #[error("one or more of the specified parts could not be found or its entity tag did not match: {0}")]
     InvalidPart(String),
     #[error("the list of parts was not in ascending order")]
     InvalidPartOrder,

@@ -30,7 +30,7 @@ pub use error::{StoreError, StoreResult};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartList, UploadList};
 pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
-pub use records::{TopicRecord, BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord};
+pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord};
 
 use commit::Committer;
 
@@ -117,10 +117,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&redb::WriteTransaction) -> StoreResult<commit::Applied<R>> + Send + 'static,
     {
-        self.inner
-            .committer
-            .write(&self.inner.blobs, new_blobs, f)
-            .await
+        self.inner.committer.write(&self.inner.blobs, new_blobs, f).await
     }
 }
 

@@ -202,9 +202,7 @@ impl Store {
         walk(&txn, bucket, prefix, delimiter, after.as_deref(), |item| {
             match item {
                 WalkItem::Prefix(p) => {
-                    if resume_key.is_some_and(|k| p <= k)
-                        && key_marker.is_some_and(|k| k.starts_with(p))
-                    {
+                    if resume_key.is_some_and(|k| p <= k) && key_marker.is_some_and(|k| k.starts_with(p)) {
                         return Ok(true);
                     }
                     if page.entries.len() == max_keys {

@@ -67,25 +67,21 @@ impl Store {
             initiated_ms: now_ms(),
             meta,
             tags,
+            seq: 0,
         };
-        let r = rec.clone();
         self.write(vec![], move |txn| {
-            load_bucket(txn, &r.bucket)?;
+            load_bucket(txn, &rec.bucket)?;
+            let mut rec = rec;
+            rec.seq = crate::tables::next_seq(txn)?;
             let mut uploads = txn.open_table(UPLOADS)?;
-            uploads.insert(r.upload_id.as_str(), serde_json::to_vec(&r)?.as_slice())?;
-            Ok(Applied::new(()))
+            uploads.insert(rec.upload_id.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Applied::new(rec))
         })
-        .await?;
-        Ok(rec)
+        .await
     }
 
     /// The upload record, checking it belongs to `bucket/key`.
-    pub fn get_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> StoreResult<UploadRecord> {
+    pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<UploadRecord> {
         let txn = self.db().begin_read()?;
         let uploads = txn.open_table(UPLOADS)?;
         let rec: UploadRecord = match uploads.get(upload_id)? {
@@ -140,14 +136,8 @@ impl Store {
                 Some(v) => Some(serde_json::from_slice(v.value())?),
                 None => None,
             };
-            parts.insert(
-                (id.as_str(), p.part_number),
-                serde_json::to_vec(&p)?.as_slice(),
-            )?;
-            Ok(Applied::with_garbage(
-                (),
-                old.map(|o| vec![o.blob]).unwrap_or_default(),
-            ))
+            parts.insert((id.as_str(), p.part_number), serde_json::to_vec(&p)?.as_slice())?;
+            Ok(Applied::with_garbage((), old.map(|o| vec![o.blob]).unwrap_or_default()))
         })
         .await?;
         Ok(part)
@@ -205,9 +195,7 @@ impl Store {
                 all.push(u);
             }
         }
-        all.sort_by(|a, b| {
-            (&a.key, a.initiated_ms, &a.upload_id).cmp(&(&b.key, b.initiated_ms, &b.upload_id))
-        });
+        all.sort_by(|a, b| (&a.key, a.initiated_ms, &a.upload_id).cmp(&(&b.key, b.initiated_ms, &b.upload_id)));
         let mut out = UploadList::default();
         let mut passed_marker = upload_id_marker.is_none();
         for u in all {
@@ -250,20 +238,12 @@ impl Store {
     }
 
     /// Aborts an upload and frees its parts.
-    pub async fn abort_multipart(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> StoreResult<()> {
+    pub async fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<()> {
         self.get_upload(bucket, key, upload_id)?;
         let id = upload_id.to_owned();
         self.write(vec![], move |txn| {
             load_upload(txn, &id)?;
-            let garbage = remove_upload(txn, &id)?
-                .into_iter()
-                .map(|p| p.blob)
-                .collect();
+            let garbage = remove_upload(txn, &id)?.into_iter().map(|p| p.blob).collect();
             Ok(Applied::with_garbage((), garbage))
         })
         .await
@@ -281,9 +261,7 @@ impl Store {
     ) -> StoreResult<WriteOutcome> {
         self.get_upload(bucket, key, upload_id)?;
         if listed.is_empty() {
-            return Err(StoreError::InvalidArgument(
-                "You must specify at least one part".into(),
-            ));
+            return Err(StoreError::InvalidArgument("You must specify at least one part".into()));
         }
         let (bucket, key, id, writer) = (
             bucket.to_owned(),
@@ -345,10 +323,8 @@ impl Store {
                 parts_count: Some(chosen.len() as u32),
             };
             // install_version validates before writing; only then drop the upload.
-            let mut applied =
-                install_version(txn, &bucket, &key, version, &WritePreconditions::default())?;
-            let used: std::collections::HashSet<&str> =
-                chosen.iter().map(|p| p.blob.as_str()).collect();
+            let mut applied = install_version(txn, &bucket, &key, version, &WritePreconditions::default())?;
+            let used: std::collections::HashSet<&str> = chosen.iter().map(|p| p.blob.as_str()).collect();
             for p in remove_upload(txn, &id)? {
                 if !used.contains(p.blob.as_str()) {
                     applied.garbage.push(p.blob);

@@ -102,23 +102,13 @@ pub(crate) fn install_version(
     let garbage = place_version(&mut rec, &brec, &mut version);
     let mut objects = txn.open_table(OBJECTS)?;
     objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
-    Ok(Applied::with_garbage(
-        WriteOutcome {
-            bucket: brec,
-            version,
-        },
-        garbage,
-    ))
+    Ok(Applied::with_garbage(WriteOutcome { bucket: brec, version }, garbage))
 }
 
 /// Puts `version` at the head of `rec`, giving it a version id: a fresh one
 /// when the bucket creates versions, else `null`, replacing any earlier
 /// `null` version (whose blobs are returned as garbage).
-fn place_version(
-    rec: &mut ObjectRecord,
-    brec: &BucketRecord,
-    version: &mut ObjectVersion,
-) -> Vec<String> {
+fn place_version(rec: &mut ObjectRecord, brec: &BucketRecord, version: &mut ObjectVersion) -> Vec<String> {
     let mut garbage = Vec::new();
     if brec.versioning.creates_versions() {
         version.version_id = new_version_id(version.seq);
@@ -230,12 +220,7 @@ impl Store {
     /// A current version that is a delete marker reads as `NoSuchKey`; a
     /// specific version that is a delete marker as
     /// `MethodNotAllowedOnDeleteMarker`, as S3 does.
-    pub fn head_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> StoreResult<ObjectVersion> {
+    pub fn head_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> StoreResult<ObjectVersion> {
         let txn = self.db().begin_read()?;
         let buckets = txn.open_table(BUCKETS)?;
         if buckets.get(bucket)?.is_none() {
@@ -362,11 +347,7 @@ impl Store {
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
     ) -> StoreResult<WriteOutcome> {
-        let (bucket, key, version_id) = (
-            bucket.to_owned(),
-            key.to_owned(),
-            version_id.map(str::to_owned),
-        );
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
         self.write(vec![], move |txn| {
             let brec = load_bucket(txn, &bucket)?;
             let objects = txn.open_table(OBJECTS)?;
@@ -393,14 +374,8 @@ impl Store {
             let mut version = rec.versions[idx].clone();
             version.seq = seq;
             let mut objects = txn.open_table(OBJECTS)?;
-            objects.insert(
-                (bucket.as_str(), key.as_str()),
-                serde_json::to_vec(&rec)?.as_slice(),
-            )?;
-            Ok(Applied::new(WriteOutcome {
-                bucket: brec,
-                version,
-            }))
+            objects.insert((bucket.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Applied::new(WriteOutcome { bucket: brec, version }))
         })
         .await
     }

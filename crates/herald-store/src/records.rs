@@ -99,6 +99,10 @@ pub struct UploadRecord {
     pub meta: ObjectMeta,
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Store sequence number of the upload's creation (orders its
+    /// `ObjectCreated:Post` event among the key's other changes).
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// One uploaded part of a multipart upload.

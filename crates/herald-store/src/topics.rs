@@ -4,18 +4,21 @@
 
 use redb::ReadableTable;
 
+use crate::Store;
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
 use crate::records::TopicRecord;
 use crate::tables::{BUCKETS, NOTIFICATIONS, TOPICS};
-use crate::Store;
 
 impl Store {
     /// Creates or replaces a topic (re-creating a topic updates it).
     pub async fn put_topic(&self, topic: TopicRecord) -> StoreResult<()> {
         self.write(vec![], move |txn| {
             let mut t = txn.open_table(TOPICS)?;
-            t.insert((topic.owner.as_str(), topic.name.as_str()), serde_json::to_vec(&topic)?.as_slice())?;
+            t.insert(
+                (topic.owner.as_str(), topic.name.as_str()),
+                serde_json::to_vec(&topic)?.as_slice(),
+            )?;
             Ok(Applied::new(()))
         })
         .await

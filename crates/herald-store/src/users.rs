@@ -61,11 +61,7 @@ impl Store {
     }
 
     /// Gives an existing user one more access key (generated if `None`).
-    pub async fn add_access_key(
-        &self,
-        name: &str,
-        key: Option<AccessKey>,
-    ) -> StoreResult<AccessKey> {
+    pub async fn add_access_key(&self, name: &str, key: Option<AccessKey>) -> StoreResult<AccessKey> {
         let key = key.unwrap_or_else(generate_access_key);
         check_key(&key)?;
         let (name, k) = (name.to_owned(), key.clone());

@@ -14,6 +14,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_DOMAIN: &str = "localhost";
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+/// `s3s` logs every client error (404s included) at ERROR level; Herald logs
+/// what matters itself, so s3s is quiet unless asked for.
+pub const DEFAULT_LOG_FILTER: &str = "info,s3s=off";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,7 +53,7 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, env = "HERALD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. `info` or `herald_server=debug,info` [default: info].
+    /// Log filter, e.g. `info` or `herald_server=debug,info` [default: info,s3s=off].
     #[arg(long, env = "HERALD_LOG")]
     pub log_level: Option<String>,
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT [default: 30].
@@ -98,25 +101,15 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let env_root = (
-            std::env::var("HERALD_ROOT_ACCESS_KEY")
-                .ok()
-                .filter(|s| !s.is_empty()),
-            std::env::var("HERALD_ROOT_SECRET_KEY")
-                .ok()
-                .filter(|s| !s.is_empty()),
+            std::env::var("HERALD_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty()),
+            std::env::var("HERALD_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty()),
         );
-        let root_key = match (
-            env_root.0.or(file.root_access_key),
-            env_root.1.or(file.root_secret_key),
-        ) {
+        let root_key = match (env_root.0.or(file.root_access_key), env_root.1.or(file.root_secret_key)) {
             (Some(a), Some(s)) => Some((a, s)),
             (None, None) => None,
             _ => bail!("HERALD_ROOT_ACCESS_KEY and HERALD_ROOT_SECRET_KEY must be given together"),
         };
-        let tls = match (
-            self.tls_cert.or(file.tls_cert),
-            self.tls_key.or(file.tls_key),
-        ) {
+        let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => bail!("--tls-cert and --tls-key must be given together"),
@@ -124,18 +117,10 @@ impl ServeArgs {
         let domains = if !self.domains.is_empty() {
             self.domains
         } else {
-            file.domains
-                .unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
+            file.domains.unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
         };
-        let region = self
-            .region
-            .or(file.region)
-            .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        if region.is_empty()
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        let region = self.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
         }
         Ok(Settings {
@@ -154,14 +139,8 @@ impl ServeArgs {
                 .filter(|d| !d.is_empty())
                 .collect(),
             tls,
-            log_format: self
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
-            log_level: self
-                .log_level
-                .or(file.log_level)
-                .unwrap_or_else(|| "info".to_owned()),
+            log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_level: self.log_level.or(file.log_level).unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             shutdown_grace: Duration::from_secs(
                 self.shutdown_grace_secs
                     .or(file.shutdown_grace_secs)
@@ -173,8 +152,7 @@ impl ServeArgs {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 
@@ -207,16 +185,10 @@ mod tests {
             "listen = \"127.0.0.1:9100\"\nregion = \"eu-west-1\"\ndata_dir = \"/tmp/x\"\n",
         )
         .unwrap();
-        let s = T::parse_from([
-            "t",
-            "--config",
-            file.to_str().unwrap(),
-            "--region",
-            "ap-south-1",
-        ])
-        .args
-        .resolve()
-        .unwrap();
+        let s = T::parse_from(["t", "--config", file.to_str().unwrap(), "--region", "ap-south-1"])
+            .args
+            .resolve()
+            .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(s.region, "ap-south-1");
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));

@@ -3,8 +3,10 @@
 //! `herald serve` runs the server; `herald user ...` administers users on a
 //! data dir (through the running server's admin socket when there is one).
 
+mod admin_client;
 mod config;
 mod serve;
+mod topic;
 mod user;
 
 use clap::{Parser, Subcommand};
@@ -27,16 +29,18 @@ enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Inspect and remove topics (like `radosgw-admin topic`).
+    Topic {
+        #[command(subcommand)]
+        command: topic::TopicCommand,
+    },
     /// Measure an S3 endpoint (Herald or any other): ops/s, MB/s, latency.
     Bench(herald_bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("herald: cannot start the async runtime: {e}");
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::User { command } => user::run(command).await,
+            Command::Topic { command } => topic::run(command).await,
             Command::Bench(args) => herald_bench::run(args).await,
         }
     });

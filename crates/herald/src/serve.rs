@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use herald_model::{AccessKey, ROOT_USER};
+use herald_server::notify::Notifier;
 use herald_server::{Server, ServerConfig, admin};
 use herald_store::Store;
 
@@ -23,15 +24,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gc_store = store.clone();
     tokio::task::spawn_blocking(move || match gc_store.collect_garbage() {
         Ok(0) => {}
-        Ok(n) => tracing::info!(
-            removed = n,
-            "removed blobs left over by an interrupted write"
-        ),
+        Ok(n) => tracing::info!(removed = n, "removed blobs left over by an interrupted write"),
         Err(e) => tracing::warn!(error = %e, "garbage collection of blobs failed"),
     });
 
+    let log = herald_log::DeliveryLog::open(herald_log::LogConfig::new(settings.data_dir.join("log")))
+        .with_context(|| format!("cannot open the delivery log in {}", settings.data_dir.join("log").display()))?;
+    let notifier = Notifier::start(store.clone(), log, settings.region.clone()).context("cannot load topics")?;
     let server = Server::bind(
         store.clone(),
+        notifier.clone(),
         ServerConfig {
             listen: settings.listen,
             region: settings.region.clone(),
@@ -41,7 +43,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let admin_task = tokio::spawn(admin::serve(store.clone(), settings.data_dir.clone()));
+    let admin_ctx = admin::AdminContext { store: store.clone(), log: Some(notifier.log().clone()), notifier: Some(notifier.clone()) };
+    let admin_task = tokio::spawn(admin::serve(admin_ctx, settings.data_dir.clone()));
     let addr = server.local_addr()?;
     let scheme = if server.is_tls() { "https" } else { "http" };
     tracing::info!(

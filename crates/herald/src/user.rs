@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use clap::Subcommand;
 use herald_model::AccessKey;
-use herald_server::admin::{self, AdminRequest, AdminResponse};
-use herald_store::Store;
+use herald_server::admin::{AdminRequest, AdminResponse};
+
+use crate::admin_client::send;
 
 use crate::config::DEFAULT_DATA_DIR;
 
@@ -66,31 +67,27 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
-        UserCommand::List { data_dir, json } => {
-            match send(&data_dir, AdminRequest::ListUsers).await? {
-                AdminResponse::Users { users } => {
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&users)?);
-                    } else {
-                        println!("{:<24} {:<24} CREATED", "NAME", "ACCESS KEYS");
-                        for u in users {
-                            let keys: Vec<&str> =
-                                u.keys.iter().map(|k| k.access_key_id.as_str()).collect();
-                            let created =
-                                time::OffsetDateTime::from_unix_timestamp(u.created_ms / 1000)
-                                    .map(|t| {
-                                        t.format(&time::format_description::well_known::Rfc3339)
-                                            .unwrap_or_default()
-                                    })
-                                    .unwrap_or_default();
-                            println!("{:<24} {:<24} {}", u.name, keys.join(","), created);
-                        }
+        UserCommand::List { data_dir, json } => match send(&data_dir, AdminRequest::ListUsers).await? {
+            AdminResponse::Users { users } => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&users)?);
+                } else {
+                    println!("{:<24} {:<24} CREATED", "NAME", "ACCESS KEYS");
+                    for u in users {
+                        let keys: Vec<&str> = u.keys.iter().map(|k| k.access_key_id.as_str()).collect();
+                        let created = time::OffsetDateTime::from_unix_timestamp(u.created_ms / 1000)
+                            .map(|t| {
+                                t.format(&time::format_description::well_known::Rfc3339)
+                                    .unwrap_or_default()
+                            })
+                            .unwrap_or_default();
+                        println!("{:<24} {:<24} {}", u.name, keys.join(","), created);
                     }
-                    Ok(())
                 }
-                other => unexpected(other),
+                Ok(())
             }
-        }
+            other => unexpected(other),
+        },
         UserCommand::Rm { name, data_dir } => {
             match send(&data_dir, AdminRequest::RemoveUser { name: name.clone() }).await? {
                 AdminResponse::Done => {
@@ -100,31 +97,6 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
-    }
-}
-
-/// Sends a request to the running server, or carries it out directly.
-async fn send(data_dir: &std::path::Path, req: AdminRequest) -> anyhow::Result<AdminResponse> {
-    let response = match admin::call(data_dir, &req).await? {
-        Some(r) => r,
-        None => {
-            if !data_dir.join("meta.redb").exists()
-                && !matches!(req, AdminRequest::CreateUser { .. })
-            {
-                bail!("no Herald data in {} (use --data-dir)", data_dir.display());
-            }
-            let store = Store::open(data_dir).map_err(|e| {
-                anyhow!(
-                    "cannot open {}: {e} (is a server running without its admin socket?)",
-                    data_dir.display()
-                )
-            })?;
-            admin::execute(&store, req).await
-        }
-    };
-    match response {
-        AdminResponse::Error { message } => Err(anyhow!(message)),
-        ok => Ok(ok),
     }
 }
 

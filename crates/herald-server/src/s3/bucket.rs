@@ -6,10 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::{HeraldS3, StoreResultExt, ok, ts};
 
-pub async fn list_buckets(
-    s3: &HeraldS3,
-    req: S3Request<ListBucketsInput>,
-) -> S3Result<S3Response<ListBucketsOutput>> {
+pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let user = s3.caller(&req)?;
     let prefix = req.input.prefix.clone().unwrap_or_default();
     let buckets = s3
@@ -42,10 +39,7 @@ pub async fn create_bucket(
     let user = s3.caller(&req)?;
     let name = &req.input.bucket;
     if let Err(e) = herald_model::validate_bucket_name(name) {
-        return Err(s3_error!(
-            InvalidBucketName,
-            "The specified bucket is not valid: {e}"
-        ));
+        return Err(s3_error!(InvalidBucketName, "The specified bucket is not valid: {e}"));
     }
     if let Some(lc) = req
         .input
@@ -69,10 +63,7 @@ pub async fn create_bucket(
     })
 }
 
-pub async fn head_bucket(
-    s3: &HeraldS3,
-    req: S3Request<HeadBucketInput>,
-) -> S3Result<S3Response<HeadBucketOutput>> {
+pub async fn head_bucket(s3: &HeraldS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
     let user = s3.caller(&req)?;
     s3.owned_bucket(&user, &req.input.bucket)?;
     ok(HeadBucketOutput {
@@ -115,12 +106,8 @@ pub async fn get_bucket_versioning(
     let b = s3.owned_bucket(&user, &req.input.bucket)?;
     let status = match b.versioning {
         VersioningState::Unversioned => None,
-        VersioningState::Enabled => Some(BucketVersioningStatus::from_static(
-            BucketVersioningStatus::ENABLED,
-        )),
-        VersioningState::Suspended => Some(BucketVersioningStatus::from_static(
-            BucketVersioningStatus::SUSPENDED,
-        )),
+        VersioningState::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
+        VersioningState::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
     };
     ok(GetBucketVersioningOutput {
         status,
@@ -134,13 +121,7 @@ pub async fn put_bucket_versioning(
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
     let user = s3.caller(&req)?;
     s3.owned_bucket(&user, &req.input.bucket)?;
-    let state = match req
-        .input
-        .versioning_configuration
-        .status
-        .as_ref()
-        .map(|s| s.as_str())
-    {
+    let state = match req.input.versioning_configuration.status.as_ref().map(|s| s.as_str()) {
         Some(BucketVersioningStatus::ENABLED) => VersioningState::Enabled,
         Some(BucketVersioningStatus::SUSPENDED) => VersioningState::Suspended,
         other => {
@@ -151,9 +132,6 @@ pub async fn put_bucket_versioning(
             ));
         }
     };
-    s3.store
-        .set_versioning(&req.input.bucket, state)
-        .await
-        .s3()?;
+    s3.store.set_versioning(&req.input.bucket, state).await.s3()?;
     ok(PutBucketVersioningOutput {})
 }

@@ -36,11 +36,7 @@ impl Expected {
             .to_ascii_lowercase();
         let trailer_algorithms = ALGORITHMS
             .into_iter()
-            .filter(|a| {
-                announced
-                    .split(',')
-                    .any(|t| t.trim() == format!("x-amz-checksum-{a}"))
-            })
+            .filter(|a| announced.split(',').any(|t| t.trim() == format!("x-amz-checksum-{a}")))
             .collect();
         Expected {
             header,
@@ -76,11 +72,7 @@ impl Expected {
         let pairs = [
             ("crc32", &self.header.checksum_crc32, &got.checksum_crc32),
             ("crc32c", &self.header.checksum_crc32c, &got.checksum_crc32c),
-            (
-                "crc64nvme",
-                &self.header.checksum_crc64nvme,
-                &got.checksum_crc64nvme,
-            ),
+            ("crc64nvme", &self.header.checksum_crc64nvme, &got.checksum_crc64nvme),
             ("sha1", &self.header.checksum_sha1, &got.checksum_sha1),
             ("sha256", &self.header.checksum_sha256, &got.checksum_sha256),
         ];
@@ -143,9 +135,7 @@ where
                     let got = hasher.finalize();
                     match expected.check(&got) {
                         Ok(()) => None,
-                        Err(msg) => {
-                            Some((Err(Box::new(StreamError(msg)) as _), (body, None, expected)))
-                        }
+                        Err(msg) => Some((Err(Box::new(StreamError(msg)) as _), (body, None, expected))),
                     }
                 }
             }
@@ -163,10 +153,7 @@ pub fn body_error(msg: &str) -> S3Error {
         e.set_status_code(http::StatusCode::BAD_REQUEST);
         e
     } else if let Some(rest) = msg.strip_prefix(MISMATCH) {
-        S3Error::with_message(
-            s3s::S3ErrorCode::BadDigest,
-            rest.trim_start_matches(": ").to_owned(),
-        )
+        S3Error::with_message(s3s::S3ErrorCode::BadDigest, rest.trim_start_matches(": ").to_owned())
     } else {
         s3_error!(
             IncompleteBody,

@@ -64,12 +64,7 @@ fn decode_token(t: &str) -> S3Result<String> {
     hex::decode(t)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            s3_error!(
-                InvalidArgument,
-                "The continuation token provided is incorrect"
-            )
-        })
+        .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
 }
 
 fn owner(user: &str) -> Owner {
@@ -79,11 +74,7 @@ fn owner(user: &str) -> Owner {
     }
 }
 
-fn split(
-    entries: Vec<ListEntry>,
-    enc: &Encoder,
-    with_owner: bool,
-) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn split(entries: Vec<ListEntry>, enc: &Encoder, with_owner: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
     let mut contents = Vec::new();
     let mut prefixes = Vec::new();
     for e in entries {
@@ -93,9 +84,7 @@ fn split(
                 size: Some(version.size as i64),
                 e_tag: Some(etag_dto(&version.etag)),
                 last_modified: Some(ts(version.last_modified_ms)),
-                storage_class: Some(ObjectStorageClass::from_static(
-                    ObjectStorageClass::STANDARD,
-                )),
+                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
                 owner: with_owner.then(|| owner(&version.writer)),
                 ..Default::default()
             }),
@@ -150,10 +139,7 @@ pub async fn list_objects_v2(
     })
 }
 
-pub async fn list_objects(
-    s3: &HeraldS3,
-    req: S3Request<ListObjectsInput>,
-) -> S3Result<S3Response<ListObjectsOutput>> {
+pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;

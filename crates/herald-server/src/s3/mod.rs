@@ -8,8 +8,10 @@
 mod bucket;
 mod checksum;
 mod error;
+mod events;
 mod list;
 mod multipart;
+pub mod notification;
 mod object;
 mod tagging;
 
@@ -27,11 +29,16 @@ pub use error::{StoreResultExt, s3_err};
 pub struct HeraldS3 {
     pub(crate) store: Store,
     pub(crate) region: String,
+    pub(crate) notifier: std::sync::Arc<crate::notify::Notifier>,
 }
 
 impl HeraldS3 {
-    pub fn new(store: Store, region: String) -> Self {
-        HeraldS3 { store, region }
+    pub fn new(store: Store, region: String, notifier: std::sync::Arc<crate::notify::Notifier>) -> Self {
+        HeraldS3 {
+            store,
+            region,
+            notifier,
+        }
     }
 
     /// The user making the request. s3s has verified the signature already;
@@ -50,10 +57,7 @@ impl HeraldS3 {
     /// A bucket the caller owns; someone else's bucket is AccessDenied.
     pub(crate) fn owned_bucket(&self, user: &str, bucket: &str) -> S3Result<BucketRecord> {
         match self.store.get_bucket(bucket).s3()? {
-            None => Err(s3_error!(
-                NoSuchBucket,
-                "The specified bucket does not exist"
-            )),
+            None => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
             Some(b) if b.owner != user => Err(s3_error!(AccessDenied, "Access Denied")),
             Some(b) => Ok(b),
         }
@@ -149,12 +153,7 @@ pub(crate) fn user_metadata(meta: &ObjectMeta) -> Option<dto::Metadata> {
     if meta.user.is_empty() {
         None
     } else {
-        Some(
-            meta.user
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+        Some(meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }
 
@@ -181,10 +180,7 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::CreateBucketOutput>> {
         bucket::create_bucket(self, req).await
     }
-    async fn head_bucket(
-        &self,
-        req: S3Request<dto::HeadBucketInput>,
-    ) -> S3Result<S3Response<dto::HeadBucketOutput>> {
+    async fn head_bucket(&self, req: S3Request<dto::HeadBucketInput>) -> S3Result<S3Response<dto::HeadBucketOutput>> {
         bucket::head_bucket(self, req).await
     }
     async fn delete_bucket(
@@ -211,22 +207,13 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
         bucket::put_bucket_versioning(self, req).await
     }
-    async fn put_object(
-        &self,
-        req: S3Request<dto::PutObjectInput>,
-    ) -> S3Result<S3Response<dto::PutObjectOutput>> {
+    async fn put_object(&self, req: S3Request<dto::PutObjectInput>) -> S3Result<S3Response<dto::PutObjectOutput>> {
         object::put_object(self, req).await
     }
-    async fn get_object(
-        &self,
-        req: S3Request<dto::GetObjectInput>,
-    ) -> S3Result<S3Response<dto::GetObjectOutput>> {
+    async fn get_object(&self, req: S3Request<dto::GetObjectInput>) -> S3Result<S3Response<dto::GetObjectOutput>> {
         object::get_object(self, req).await
     }
-    async fn head_object(
-        &self,
-        req: S3Request<dto::HeadObjectInput>,
-    ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
+    async fn head_object(&self, req: S3Request<dto::HeadObjectInput>) -> S3Result<S3Response<dto::HeadObjectOutput>> {
         object::head_object(self, req).await
     }
     async fn delete_object(
@@ -241,10 +228,7 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
         object::delete_objects(self, req).await
     }
-    async fn copy_object(
-        &self,
-        req: S3Request<dto::CopyObjectInput>,
-    ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
+    async fn copy_object(&self, req: S3Request<dto::CopyObjectInput>) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         object::copy_object(self, req).await
     }
     async fn list_objects(
@@ -271,10 +255,7 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
         multipart::create_multipart_upload(self, req).await
     }
-    async fn upload_part(
-        &self,
-        req: S3Request<dto::UploadPartInput>,
-    ) -> S3Result<S3Response<dto::UploadPartOutput>> {
+    async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
         multipart::upload_part(self, req).await
     }
     async fn upload_part_copy(
@@ -295,10 +276,7 @@ impl S3 for HeraldS3 {
     ) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
         multipart::abort_multipart_upload(self, req).await
     }
-    async fn list_parts(
-        &self,
-        req: S3Request<dto::ListPartsInput>,
-    ) -> S3Result<S3Response<dto::ListPartsOutput>> {
+    async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
         multipart::list_parts(self, req).await
     }
     async fn list_multipart_uploads(

@@ -6,9 +6,11 @@ use herald_store::CompletedPart as StoreCompletedPart;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::events::{meta_pairs, req_info};
 use super::object::{check_key, reported_version};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, ts};
+use herald_model::event::EventType;
 
 const DEFAULT_MAX_PARTS: usize = 1000;
 const DEFAULT_MAX_UPLOADS: usize = 1000;
@@ -30,6 +32,7 @@ pub async fn create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
@@ -46,11 +49,39 @@ pub async fn create_multipart_upload(
         input.expires,
         input.metadata,
     );
+    // Ceph emits ObjectCreated:Post when a multipart upload starts.
+    let plan = s3.plan(
+        &input.bucket,
+        EventType::ObjectCreatedPost,
+        &input.key,
+        &meta_pairs(&meta),
+        &tags,
+    )?;
     let upload = s3
         .store
         .create_multipart(&input.bucket, &input.key, &user, meta, tags)
         .await
         .s3()?;
+    if !plan.is_empty()
+        && let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()?
+    {
+        let metadata = meta_pairs(&upload.meta);
+        let change = crate::notify::Change {
+            event: EventType::ObjectCreatedPost,
+            bucket: &bucket,
+            key: &input.key,
+            size: 0,
+            etag: "",
+            version_id: "",
+            seq: upload.seq,
+            metadata: &metadata,
+            tags: &upload.tags,
+            principal: &user,
+            source_ip: &info.source_ip,
+            request_id: &info.request_id,
+        };
+        s3.emit(plan, change).await?;
+    }
     ok(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -59,10 +90,7 @@ pub async fn create_multipart_upload(
     })
 }
 
-pub async fn upload_part(
-    s3: &HeraldS3,
-    req: S3Request<UploadPartInput>,
-) -> S3Result<S3Response<UploadPartOutput>> {
+pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     let user = s3.caller(&req)?;
     let expected = super::checksum::Expected::new(
         Checksum {
@@ -80,10 +108,7 @@ pub async fn upload_part(
     s3.owned_bucket(&user, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let md5 = parse_content_md5(input.content_md5.as_deref())?;
-    let body = super::checksum::verify(
-        input.body.unwrap_or_else(super::object::empty_body),
-        expected,
-    );
+    let body = super::checksum::verify(input.body.unwrap_or_else(super::object::empty_body), expected);
     let part = s3
         .store
         .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5)
@@ -113,10 +138,7 @@ fn parse_copy_range(s: &str, size: u64) -> S3Result<(u64, u64)> {
         return Err(bad());
     }
     if last >= size {
-        return Err(s3_error!(
-            InvalidRange,
-            "The requested range is not satisfiable"
-        ));
+        return Err(s3_error!(InvalidRange, "The requested range is not satisfiable"));
     }
     Ok((first, last - first + 1))
 }
@@ -140,10 +162,7 @@ pub async fn upload_part_copy(
             version_id.as_deref().map(str::to_owned),
         ),
         _ => {
-            return Err(s3_error!(
-                NotImplemented,
-                "Only bucket/key copy sources are supported"
-            ));
+            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
         }
     };
     let src_rec = s3.owned_bucket(&user, &src_bucket)?;
@@ -152,8 +171,7 @@ pub async fn upload_part_copy(
         .head_object(&src_bucket, &src_key, src_version.as_deref())
         .s3()?;
     if let Some(c) = &input.copy_source_if_match
-        && c.as_etag()
-            .is_some_and(|e| e.value() != source.etag.as_str())
+        && c.as_etag().is_some_and(|e| e.value() != source.etag.as_str())
     {
         return Err(s3_error!(
             PreconditionFailed,
@@ -190,6 +208,7 @@ pub async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     let listed = input
@@ -210,11 +229,31 @@ pub async fn complete_multipart_upload(
             "The XML you provided was not well-formed or did not validate against our published schema"
         ));
     }
+    let upload = s3.store.get_upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let plan = s3.plan(
+        &input.bucket,
+        EventType::ObjectCreatedCompleteMultipartUpload,
+        &input.key,
+        &meta_pairs(&upload.meta),
+        &upload.tags,
+    )?;
     let out = s3
         .store
         .complete_multipart(&input.bucket, &input.key, &input.upload_id, listed, &user)
         .await
         .s3()?;
+    let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
+    s3.emit_version(
+        plan,
+        EventType::ObjectCreatedCompleteMultipartUpload,
+        &out.bucket,
+        &input.key,
+        &out.version,
+        &vid,
+        &user,
+        &info,
+    )
+    .await?;
     ok(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
@@ -241,10 +280,7 @@ pub async fn abort_multipart_upload(
     Ok(resp)
 }
 
-pub async fn list_parts(
-    s3: &HeraldS3,
-    req: S3Request<ListPartsInput>,
-) -> S3Result<S3Response<ListPartsOutput>> {
+pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
@@ -314,10 +350,7 @@ pub async fn list_multipart_uploads(
             max,
         )
         .s3()?;
-    let last = list
-        .uploads
-        .last()
-        .map(|u| (u.key.clone(), u.upload_id.clone()));
+    let last = list.uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()));
     ok(ListMultipartUploadsOutput {
         bucket: Some(input.bucket),
         prefix: input.prefix,
@@ -326,10 +359,7 @@ pub async fn list_multipart_uploads(
         upload_id_marker: input.upload_id_marker,
         max_uploads: Some(max as i32),
         is_truncated: Some(list.is_truncated),
-        next_key_marker: last
-            .as_ref()
-            .filter(|_| list.is_truncated)
-            .map(|l| l.0.clone()),
+        next_key_marker: last.as_ref().filter(|_| list.is_truncated).map(|l| l.0.clone()),
         next_upload_id_marker: last.filter(|_| list.is_truncated).map(|l| l.1),
         common_prefixes: Some(
             list.common_prefixes

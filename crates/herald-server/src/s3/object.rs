@@ -1,15 +1,14 @@
 //! Object operations: put, get, head, delete (one and many), copy.
 
+use herald_model::event::EventType;
 use herald_model::{ETag, VersioningState};
 use herald_store::{ObjectVersion, PutOptions};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::events::{meta_pairs, req_info};
 use super::tagging::parse_tagging_header;
-use super::{
-    HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts,
-    user_metadata,
-};
+use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata};
 
 /// S3 refuses keys longer than this many bytes.
 const MAX_KEY_LEN: usize = 1024;
@@ -25,10 +24,7 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
         return Err(s3_error!(KeyTooLongError, "Your key is too long"));
     }
     if key.is_empty() {
-        return Err(s3_error!(
-            InvalidArgument,
-            "The object key must not be empty"
-        ));
+        return Err(s3_error!(InvalidArgument, "The object key must not be empty"));
     }
     Ok(())
 }
@@ -43,10 +39,7 @@ pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> O
     (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
 }
 
-pub async fn put_object(
-    s3: &HeraldS3,
-    req: S3Request<PutObjectInput>,
-) -> S3Result<S3Response<PutObjectOutput>> {
+pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let user = s3.caller(&req)?;
     let expected = super::checksum::Expected::new(
         Checksum {
@@ -60,6 +53,7 @@ pub async fn put_object(
         &req.headers,
         req.trailing_headers.clone(),
     );
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
@@ -93,12 +87,28 @@ pub async fn put_object(
             .and_then(|c| c.as_etag())
             .map(|e| ETag::parse(e.value())),
     };
+    let principal = opts.writer.clone();
+    let plan = s3.plan(
+        &input.bucket,
+        EventType::ObjectCreatedPut,
+        &input.key,
+        &meta_pairs(&opts.meta),
+        &opts.tags,
+    )?;
     let body = super::checksum::verify(input.body.unwrap_or_else(empty_body), expected);
-    let outcome = s3
-        .store
-        .put_object(&input.bucket, &input.key, body, opts)
-        .await
-        .s3()?;
+    let outcome = s3.store.put_object(&input.bucket, &input.key, body, opts).await.s3()?;
+    let vid = reported_version(outcome.bucket.versioning, &outcome.version.version_id).unwrap_or_default();
+    s3.emit_version(
+        plan,
+        EventType::ObjectCreatedPut,
+        &outcome.bucket,
+        &input.key,
+        &outcome.version,
+        &vid,
+        &principal,
+        &info,
+    )
+    .await?;
     ok(PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
         version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),
@@ -126,9 +136,7 @@ fn evaluate_conditions(
     let secs = |t: &Timestamp| time::OffsetDateTime::from(t.clone()).unix_timestamp();
     let matches = |c: &ETagCondition| match c {
         ETagCondition::Any => true,
-        other => other
-            .as_etag()
-            .is_some_and(|e| e.value() == v.etag.as_str()),
+        other => other.as_etag().is_some_and(|e| e.value() == v.etag.as_str()),
     };
     // If-Match wins over If-Unmodified-Since when it holds.
     match if_match {
@@ -163,13 +171,7 @@ fn check_conditions(
     if_modified_since: Option<&Timestamp>,
     if_unmodified_since: Option<&Timestamp>,
 ) -> S3Result<()> {
-    match evaluate_conditions(
-        v,
-        if_match,
-        if_none_match,
-        if_modified_since,
-        if_unmodified_since,
-    ) {
+    match evaluate_conditions(v, if_match, if_none_match, if_modified_since, if_unmodified_since) {
         Condition::Proceed => Ok(()),
         Condition::NotModified => Err(s3_error!(NotModified)),
         Condition::PreconditionFailed => Err(s3_error!(
@@ -179,18 +181,12 @@ fn check_conditions(
     }
 }
 
-pub async fn get_object(
-    s3: &HeraldS3,
-    req: S3Request<GetObjectInput>,
-) -> S3Result<S3Response<GetObjectOutput>> {
+pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     let bucket = s3.owned_bucket(&user, &input.bucket)?;
     let version_id = input.version_id.as_deref();
-    let head = s3
-        .store
-        .head_object(&input.bucket, &input.key, version_id)
-        .s3()?;
+    let head = s3.store.head_object(&input.bucket, &input.key, version_id).s3()?;
     check_conditions(
         &head,
         input.if_match.as_ref(),
@@ -220,10 +216,7 @@ pub async fn get_object(
         .await
         .s3()?;
     let (content_length, content_range) = match range {
-        Some((start, len)) => (
-            len,
-            Some(format!("bytes {}-{}/{}", start, start + len - 1, v.size)),
-        ),
+        Some((start, len)) => (len, Some(format!("bytes {}-{}/{}", start, start + len - 1, v.size))),
         None => (v.size, None),
     };
     let meta = &v.meta;
@@ -247,12 +240,8 @@ pub async fn get_object(
         content_language: input
             .response_content_language
             .or_else(|| meta.content_language.clone()),
-        cache_control: input
-            .response_cache_control
-            .or_else(|| meta.cache_control.clone()),
-        expires: input
-            .response_expires
-            .or_else(|| parse_expires(&meta.expires)),
+        cache_control: input.response_cache_control.or_else(|| meta.cache_control.clone()),
+        expires: input.response_expires.or_else(|| parse_expires(&meta.expires)),
         metadata: user_metadata(meta),
         version_id: reported_version(bucket.versioning, &v.version_id),
         tag_count: (!v.tags.is_empty()).then_some(v.tags.len() as i32),
@@ -261,10 +250,7 @@ pub async fn get_object(
     })
 }
 
-pub async fn head_object(
-    s3: &HeraldS3,
-    req: S3Request<HeadObjectInput>,
-) -> S3Result<S3Response<HeadObjectOutput>> {
+pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
     let bucket = s3.owned_bucket(&user, &input.bucket)?;
@@ -285,10 +271,7 @@ pub async fn head_object(
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_dto(&v.etag)),
         last_modified: Some(ts(v.last_modified_ms)),
-        content_type: meta
-            .content_type
-            .clone()
-            .or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
+        content_type: meta.content_type.clone().or_else(|| Some(DEFAULT_CONTENT_TYPE.into())),
         content_encoding: meta.content_encoding.clone(),
         content_disposition: meta.content_disposition.clone(),
         content_language: meta.content_language.clone(),
@@ -306,22 +289,14 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     if let Some(cond) = &input.if_match {
         let current = s3.store.head_object(&input.bucket, &input.key, None).s3()?;
         check_conditions(&current, Some(cond), None, None, None)?;
     }
-    let out = s3
-        .store
-        .delete_object(
-            &input.bucket,
-            &input.key,
-            input.version_id.as_deref(),
-            &user,
-        )
-        .await
-        .s3()?;
+    let out = delete_and_notify(s3, &input.bucket, &input.key, input.version_id.as_deref(), &user, &info).await?;
     let mut resp = S3Response::new(DeleteObjectOutput {
         delete_marker: out.delete_marker.then_some(true),
         version_id: out
@@ -338,6 +313,7 @@ pub async fn delete_objects(
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     if input.delete.objects.len() > MAX_DELETE_KEYS {
@@ -350,11 +326,7 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
-        match s3
-            .store
-            .delete_object(&input.bucket, &obj.key, obj.version_id.as_deref(), &user)
-            .await
-        {
+        match delete_and_notify(s3, &input.bucket, &obj.key, obj.version_id.as_deref(), &user, &info).await {
             Ok(out) => {
                 if quiet {
                     continue;
@@ -372,8 +344,7 @@ pub async fn delete_objects(
                     delete_marker_version_id: marker_id.filter(|_| versioned),
                 });
             }
-            Err(e) => {
-                let err = super::s3_err(e);
+            Err(err) => {
                 errors.push(Error {
                     code: Some(err.code().as_str().to_owned()),
                     message: err.message().map(str::to_owned),
@@ -390,11 +361,70 @@ pub async fn delete_objects(
     })
 }
 
-pub async fn copy_object(
+/// Deletes one object or version and emits `ObjectRemoved:Delete` or
+/// `ObjectRemoved:DeleteMarkerCreated` when something changed. The event
+/// describes the version that went away (size, ETag, metadata), as Ceph's.
+async fn delete_and_notify(
     s3: &HeraldS3,
-    req: S3Request<CopyObjectInput>,
-) -> S3Result<S3Response<CopyObjectOutput>> {
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    user: &str,
+    info: &super::events::ReqInfo,
+) -> S3Result<herald_store::DeleteOutcome> {
+    let notify = s3.notifier.has_config(bucket);
+    let (plan, previous) = if notify {
+        let previous = s3.store.head_object(bucket, key, version_id).ok();
+        let versioned = s3
+            .store
+            .get_bucket(bucket)
+            .s3()?
+            .is_some_and(|b| b.versioning != VersioningState::Unversioned);
+        let event = if version_id.is_none() && versioned {
+            EventType::ObjectRemovedDeleteMarkerCreated
+        } else {
+            EventType::ObjectRemovedDelete
+        };
+        let (meta, tags) = previous
+            .as_ref()
+            .map(|p| (meta_pairs(&p.meta), p.tags.clone()))
+            .unwrap_or_default();
+        (Some((s3.plan(bucket, event, key, &meta, &tags)?, event)), previous)
+    } else {
+        (None, None)
+    };
+    let out = s3.store.delete_object(bucket, key, version_id, user).await.s3()?;
+    if let Some((plan, event)) = plan
+        && out.changed
+    {
+        let metadata = previous.as_ref().map(|p| meta_pairs(&p.meta)).unwrap_or_default();
+        let empty = Vec::new();
+        let change = crate::notify::Change {
+            event,
+            bucket: &out.bucket,
+            key,
+            size: previous.as_ref().map_or(0, |p| p.size),
+            etag: previous.as_ref().map_or("", |p| p.etag.as_str()),
+            version_id: out
+                .version_id
+                .as_deref()
+                .filter(|_| out.bucket.versioning != VersioningState::Unversioned)
+                .unwrap_or(""),
+            seq: out.seq,
+            metadata: &metadata,
+            tags: previous.as_ref().map_or(&empty, |p| &p.tags),
+            principal: user,
+            source_ip: &info.source_ip,
+            request_id: &info.request_id,
+        };
+        s3.emit(plan, change).await?;
+    }
+    Ok(out)
+}
+
+pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     let dst_bucket = s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
@@ -409,10 +439,7 @@ pub async fn copy_object(
             version_id.as_deref().map(str::to_owned),
         ),
         _ => {
-            return Err(s3_error!(
-                NotImplemented,
-                "Only bucket/key copy sources are supported"
-            ));
+            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
         }
     };
     let src_rec = s3.owned_bucket(&user, &src_bucket)?;
@@ -446,12 +473,7 @@ pub async fn copy_object(
         .tagging_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
-    if src_bucket == input.bucket
-        && src_key == input.key
-        && src_version.is_none()
-        && !replace_meta
-        && !replace_tags
-    {
+    if src_bucket == input.bucket && src_key == input.key && src_version.is_none() && !replace_meta && !replace_tags {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -476,6 +498,13 @@ pub async fn copy_object(
     } else {
         None
     };
+    let plan = s3.plan(
+        &input.bucket,
+        EventType::ObjectCreatedCopy,
+        &input.key,
+        &meta_pairs(meta.as_ref().unwrap_or(&source.meta)),
+        tags.as_ref().unwrap_or(&source.tags),
+    )?;
     let out = s3
         .store
         .copy_object(
@@ -490,6 +519,18 @@ pub async fn copy_object(
         )
         .await
         .s3()?;
+    let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
+    s3.emit_version(
+        plan,
+        EventType::ObjectCreatedCopy,
+        &out.bucket,
+        &input.key,
+        &out.version,
+        &vid,
+        &user,
+        &info,
+    )
+    .await?;
     ok(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag_dto(&out.version.etag)),

@@ -4,8 +4,10 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::events::{meta_pairs, req_info};
 use super::object::reported_version;
 use super::{HeraldS3, StoreResultExt, ok};
+use herald_model::event::EventType;
 
 /// S3 limits: 10 tags per object, keys up to 128 characters, values up
 /// to 256.
@@ -16,30 +18,18 @@ const MAX_TAG_VALUE: usize = 256;
 /// Checks a tag set against the S3 rules.
 pub(crate) fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
     if tags.len() > MAX_TAGS {
-        return Err(s3_error!(
-            InvalidTag,
-            "Object tags cannot be greater than {MAX_TAGS}"
-        ));
+        return Err(s3_error!(InvalidTag, "Object tags cannot be greater than {MAX_TAGS}"));
     }
     let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
-            return Err(s3_error!(
-                InvalidTag,
-                "The TagKey you have provided is invalid"
-            ));
+            return Err(s3_error!(InvalidTag, "The TagKey you have provided is invalid"));
         }
         if v.chars().count() > MAX_TAG_VALUE {
-            return Err(s3_error!(
-                InvalidTag,
-                "The TagValue you have provided is invalid"
-            ));
+            return Err(s3_error!(InvalidTag, "The TagValue you have provided is invalid"));
         }
         if !seen.insert(k.as_str()) {
-            return Err(s3_error!(
-                InvalidTag,
-                "Cannot provide multiple Tags with the same key"
-            ));
+            return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
         }
     }
     Ok(())
@@ -85,6 +75,7 @@ pub async fn put_object_tagging(
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     let tags: Vec<(String, String)> = input
@@ -94,11 +85,15 @@ pub async fn put_object_tagging(
         .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
         .collect();
     validate_tags(&tags)?;
-    let out = s3
-        .store
-        .set_object_tags(&input.bucket, &input.key, input.version_id.as_deref(), tags)
-        .await
-        .s3()?;
+    let out = tag_and_notify(
+        s3,
+        (&input.bucket, &input.key, input.version_id.as_deref()),
+        tags,
+        EventType::ObjectTaggingPut,
+        &user,
+        &info,
+    )
+    .await?;
     ok(PutObjectTaggingOutput {
         version_id: reported_version(out.bucket.versioning, &out.version.version_id),
     })
@@ -109,21 +104,44 @@ pub async fn delete_object_tagging(
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let user = s3.caller(&req)?;
+    let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
-    let out = s3
-        .store
-        .set_object_tags(
-            &input.bucket,
-            &input.key,
-            input.version_id.as_deref(),
-            Vec::new(),
-        )
-        .await
-        .s3()?;
+    let out = tag_and_notify(
+        s3,
+        (&input.bucket, &input.key, input.version_id.as_deref()),
+        Vec::new(),
+        EventType::ObjectTaggingDelete,
+        &user,
+        &info,
+    )
+    .await?;
     let mut resp = S3Response::new(DeleteObjectTaggingOutput {
         version_id: reported_version(out.bucket.versioning, &out.version.version_id),
     });
     resp.status = Some(http::StatusCode::NO_CONTENT);
     Ok(resp)
+}
+
+/// Replaces a version's tags and emits the tagging event (filters see the
+/// object's metadata and its new tags).
+async fn tag_and_notify(
+    s3: &HeraldS3,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
+    tags: Vec<(String, String)>,
+    event: EventType,
+    user: &str,
+    info: &super::events::ReqInfo,
+) -> S3Result<herald_store::WriteOutcome> {
+    let plan = if s3.notifier.has_config(bucket) {
+        let current = s3.store.head_object(bucket, key, version_id).s3()?;
+        s3.plan(bucket, event, key, &meta_pairs(&current.meta), &tags)?
+    } else {
+        crate::notify::Plan::default()
+    };
+    let out = s3.store.set_object_tags(bucket, key, version_id, tags).await.s3()?;
+    let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
+    s3.emit_version(plan, event, &out.bucket, key, &out.version, &vid, user, info)
+        .await?;
+    Ok(out)
 }

@@ -1,0 +1,579 @@
+//! Durable delivery log for Herald's *persistent* notification topics.
+//!
+//! An S3 request that triggers an event on a persistent topic is acknowledged
+//! only after the event is on disk here; background delivery workers then
+//! [`lease`](DeliveryLog::lease) entries, push them to the endpoint and
+//! [`ack`](DeliveryLog::ack), [`retry`](DeliveryLog::retry) or
+//! [`drop_entries`](DeliveryLog::drop_entries) them. Delivery is
+//! at-least-once: after a crash some entries may come back twice, none is lost.
+//!
+//! # Layout
+//!
+//! `<dir>/t_<encoded topic>/` holds, per topic:
+//! - `topic`: the real topic name (directory names are percent-encoded and
+//!   possibly shortened, so they are never decoded when this file exists);
+//! - `seg-<first id>.log`: append-only records `[len u32][crc32 u32][id u64]
+//!   [enqueue ms u64][key len u32][key][payload]`, fsynced before an append
+//!   returns (group commit: one fsync per touched segment per batch);
+//! - `seg-<first id>.ack`: fixed 32-byte records for acks/drops and retry
+//!   state, written with plain `write()` and never fsynced. After `kill -9`
+//!   the page cache keeps them; after power loss some acked entries come back
+//!   (allowed) and attempt counts may be a little low.
+//!
+//! A segment whose entries are all gone is deleted with its side file; the
+//! active segment of a topic that drained is replaced by an empty file (by
+//! the ack that emptied it when it is large, otherwise by a background sweep
+//! within about a second), so an idle drained topic holds no data.
+//!
+//! Payloads are never kept in memory: the index holds ~50–100 bytes per
+//! pending entry and payloads are read with positional reads at lease time.
+
+mod format;
+mod topic;
+mod writer;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::format::{SIDE_GONE, SIDE_RETRY};
+use crate::topic::{Run, TopicState};
+
+/// Where the log lives and how big its segment files get.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Root directory; one sub-directory per topic.
+    pub dir: PathBuf,
+    /// Roll to a new segment file after this many bytes (capped at 2 GiB so
+    /// record offsets fit the compact index).
+    pub segment_bytes: u64,
+}
+
+impl LogConfig {
+    /// Default segment size: big enough that rolling is rare, small enough
+    /// that one stuck entry pins little disk.
+    pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+
+    pub fn new(dir: impl Into<PathBuf>) -> LogConfig {
+        LogConfig { dir: dir.into(), segment_bytes: Self::DEFAULT_SEGMENT_BYTES }
+    }
+}
+
+/// Per-topic admission limits; 0 means unlimited. Bytes are counted as record
+/// bytes on disk (key + payload + 28 bytes of framing), so they track space.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: u64,
+    pub max_bytes: u64,
+}
+
+/// Unique and increasing per topic, also across restarts.
+pub type EntryId = u64;
+
+/// One event to append to one topic.
+#[derive(Clone, Debug)]
+pub struct AppendItem {
+    pub topic: String,
+    /// Ordering key (e.g. bucket/object): entries of one key are delivered
+    /// one at a time, in order.
+    pub key: String,
+    pub payload: Bytes,
+}
+
+/// An entry handed to a delivery worker; it stays leased until acked,
+/// retried or dropped.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    pub id: EntryId,
+    pub key: String,
+    pub payload: Bytes,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    pub enqueued: SystemTime,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopicStats {
+    /// Pending entries, leased ones included.
+    pub entries: u64,
+    /// Record bytes of pending entries (see [`Limits`]).
+    pub bytes: u64,
+    pub oldest_age: Option<Duration>,
+    /// Pending entries that failed at least once.
+    pub retried_entries: u64,
+    /// Sum of attempts over pending entries.
+    pub total_retries: u64,
+    pub leased: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct DumpEntry {
+    pub id: EntryId,
+    pub key: String,
+    pub attempts: u32,
+    pub enqueued: SystemTime,
+    /// When it may be leased next (its enqueue time if it never failed).
+    pub next_attempt: SystemTime,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("delivery log of topic {topic:?} is full")]
+    Full { topic: String },
+    #[error("delivery log I/O error: {0}")]
+    Io(#[from] io::Error),
+    #[error("delivery log is corrupt: {0}")]
+    Corrupt(String),
+    #[error("delivery log is shutting down")]
+    ShuttingDown,
+}
+
+/// A topic: its index behind a lock of its own, so topics never wait on each
+/// other, and a notifier for `wait_ready`.
+pub(crate) struct Topic {
+    name: String,
+    dir: PathBuf,
+    state: Mutex<TopicState>,
+    notify: Notify,
+}
+
+impl Topic {
+    fn new(st: TopicState) -> Topic {
+        Topic { name: st.name.clone(), dir: st.dir.clone(), state: Mutex::new(st), notify: Notify::new() }
+    }
+}
+
+struct Inner {
+    root: PathBuf,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    tx: mpsc::Sender<Cmd>,
+    /// An ack that empties a topic rolls its active segment at once when it
+    /// is at least this big; smaller ones are left to the sweep.
+    empty_roll_bytes: u64,
+    /// Dropping this stops the sweep thread.
+    _sweep_stop: std::sync::mpsc::Sender<()>,
+}
+
+use writer::Cmd;
+
+/// Commands queued for the writer before `append` waits: backpressure.
+const QUEUE: usize = 8192;
+/// Largest key + payload accepted (records carry u32 lengths).
+const MAX_RECORD: usize = 1 << 30;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Handle to the log; cheap to clone. The writer and sweep threads stop when
+/// the last handle is dropped (no explicit close: everything acknowledged is
+/// already durable).
+#[derive(Clone)]
+pub struct DeliveryLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DeliveryLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryLog").field("root", &self.inner.root).finish_non_exhaustive()
+    }
+}
+
+impl DeliveryLog {
+    /// Opens (creating if needed) the log and recovers every topic's pending
+    /// entries, truncating torn record tails left by a crash.
+    pub fn open(cfg: LogConfig) -> Result<DeliveryLog, LogError> {
+        let segment_bytes = cfg.segment_bytes.clamp(1, 1 << 31);
+        fs::create_dir_all(&cfg.dir)?;
+        let mut topics = HashMap::new();
+        for ent in fs::read_dir(&cfg.dir)? {
+            let ent = ent?;
+            if !ent.file_type()?.is_dir() {
+                continue;
+            }
+            let path = ent.path();
+            let name = match fs::read(path.join(format::NAME_FILE)) {
+                Ok(b) => String::from_utf8(b).ok(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e.into()),
+            };
+            let Some(name) = name.or_else(|| ent.file_name().to_str().and_then(format::decode_topic_dir_name))
+            else {
+                tracing::warn!(dir = %path.display(), "skipping delivery log directory without a topic name");
+                continue;
+            };
+            let st = TopicState::recover(name.clone(), path)?;
+            if st.entries > 0 {
+                tracing::info!(topic = %name, entries = st.entries, "recovered pending deliveries");
+            }
+            topics.insert(name, Arc::new(Topic::new(st)));
+        }
+
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let root = cfg.dir.clone();
+        std::thread::Builder::new()
+            .name("herald-log-writer".into())
+            .spawn(move || writer::run(rx, root, segment_bytes))?;
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let inner = Arc::new(Inner {
+            root: cfg.dir,
+            topics: RwLock::new(topics),
+            tx,
+            empty_roll_bytes: (segment_bytes / 8).clamp(1, 1 << 20),
+            _sweep_stop: stop_tx,
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("herald-log-sweep".into())
+            .spawn(move || sweep(weak, stop_rx))?;
+        Ok(DeliveryLog { inner })
+    }
+
+    /// Appends one payload to several topics (one S3 change matching several
+    /// persistent topics); returns the ids (in `items` order) once ALL are
+    /// durable.
+    ///
+    /// Group commit: concurrent callers share fsyncs. The queue is bounded,
+    /// so a saturated disk slows callers down instead of growing memory.
+    /// Fails with [`LogError::Full`] without writing anything if any topic
+    /// would exceed its [`Limits`]. Items for a topic removed while they were
+    /// queued are discarded (their ids are never leased).
+    pub async fn append(&self, items: Vec<AppendItem>) -> Result<Vec<EntryId>, LogError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        if items.iter().any(|i| i.key.len() + i.payload.len() > MAX_RECORD) {
+            return Err(LogError::Io(io::Error::new(io::ErrorKind::InvalidInput, "event too large")));
+        }
+        let topics: Vec<Arc<Topic>> = items.iter().map(|i| self.inner.topic(&i.topic)).collect();
+        // Reserve room in every topic first so a refusal writes nothing and
+        // concurrent appends cannot overshoot a limit together.
+        let mut guard = Reservation { parts: Vec::new() };
+        for (k, t) in topics.iter().enumerate() {
+            if guard.parts.iter().any(|(p, _, _)| Arc::ptr_eq(p, t)) {
+                continue;
+            }
+            let (mut n, mut bytes) = (0u64, 0u64);
+            for (item, t2) in items.iter().zip(&topics).skip(k) {
+                if Arc::ptr_eq(t, t2) {
+                    n += 1;
+                    bytes += format::record_len(&item.key, &item.payload) as u64;
+                }
+            }
+            let mut st = t.state.lock().unwrap();
+            let l = st.limits;
+            if (l.max_entries > 0 && st.entries + st.reserved_entries + n > l.max_entries)
+                || (l.max_bytes > 0 && st.bytes + st.reserved_bytes + bytes > l.max_bytes)
+            {
+                return Err(LogError::Full { topic: t.name.clone() });
+            }
+            st.reserved_entries += n;
+            st.reserved_bytes += bytes;
+            drop(st);
+            guard.parts.push((t.clone(), n, bytes));
+        }
+        let (reply, rx) = oneshot::channel();
+        let cmd = Cmd { items, topics, enqueued_ms: format::now_ms(), reply };
+        self.inner.tx.send(cmd).await.map_err(|_| LogError::ShuttingDown)?;
+        // The writer owns the reservation now and releases it when done.
+        guard.parts.clear();
+        rx.await.map_err(|_| LogError::ShuttingDown)?
+    }
+
+    /// Sets a topic's admission limits (in memory; set them again after open).
+    pub fn set_limits(&self, topic: &str, limits: Limits) {
+        self.inner.topic(topic).state.lock().unwrap().limits = limits;
+    }
+
+    /// Up to `max` entries due now, oldest first. Per key only the oldest
+    /// pending entry may be leased, and only while no entry of that key is
+    /// leased, so one key is delivered strictly in order.
+    pub fn lease(&self, topic: &str, max: usize) -> Vec<Lease> {
+        let Some(t) = self.inner.get(topic) else { return Vec::new() };
+        if max == 0 {
+            return Vec::new();
+        }
+        let runs = t.state.lock().unwrap().lease_pick(max, format::now_ms());
+        let mut out = Vec::with_capacity(max.min(1024));
+        let mut failed: Vec<(u64, bool)> = Vec::new();
+        for run in runs {
+            read_run(&t, run, &mut failed, |p, key, payload| {
+                out.push(Lease {
+                    id: p.id,
+                    key,
+                    payload,
+                    attempts: p.attempts,
+                    enqueued: format::from_ms(p.enqueued_ms),
+                })
+            });
+        }
+        if !failed.is_empty() {
+            // Unreadable: retry I/O errors later (without charging an
+            // attempt); drop records whose checksum no longer matches.
+            let mut st = t.state.lock().unwrap();
+            let now = format::now_ms();
+            let mut side = SideBuf::default();
+            for (id, corrupt) in failed {
+                if corrupt {
+                    if let Some(seg) = st.remove(id, now) {
+                        side.push(seg, SIDE_GONE, id, 0, 0);
+                    }
+                } else {
+                    st.retry(id, now + 1000, now, false);
+                }
+            }
+            side.flush(&mut st);
+            st.collect_garbage(self.inner.empty_roll_bytes);
+        }
+        out
+    }
+
+    /// Delivered: forget them.
+    pub fn ack(&self, topic: &str, ids: &[EntryId]) {
+        self.forget(topic, ids);
+    }
+
+    /// Expired or out of retries: forget them (the caller counts them lost).
+    pub fn drop_entries(&self, topic: &str, ids: &[EntryId]) {
+        self.forget(topic, ids);
+    }
+
+    fn forget(&self, topic: &str, ids: &[EntryId]) {
+        let Some(t) = self.inner.get(topic) else { return };
+        let mut st = t.state.lock().unwrap();
+        let now = format::now_ms();
+        let mut side = SideBuf::default();
+        for &id in ids {
+            if let Some(seg) = st.remove(id, now) {
+                side.push(seg, SIDE_GONE, id, 0, 0);
+            }
+        }
+        if side.parts.is_empty() {
+            return;
+        }
+        side.flush(&mut st);
+        st.collect_garbage(self.inner.empty_roll_bytes);
+        drop(st);
+        // A successor of an acked key may be leasable now.
+        t.notify.notify_waiters();
+    }
+
+    /// Failed: attempts += 1, lease released, due again at `not_before`.
+    pub fn retry(&self, topic: &str, id: EntryId, not_before: SystemTime) {
+        let Some(t) = self.inner.get(topic) else { return };
+        let mut st = t.state.lock().unwrap();
+        let now = SystemTime::now();
+        // Round a future time up so the entry is never due early; a past one
+        // means "now" and must be leasable at once.
+        let next = if not_before <= now { format::to_ms(now) } else { format::to_ms_ceil(not_before) };
+        if let Some((seg, attempts)) = st.retry(id, next, format::to_ms(now), true) {
+            let mut side = SideBuf::default();
+            side.push(seg, SIDE_RETRY, id, attempts, next);
+            side.flush(&mut st);
+        }
+        drop(st);
+        // Sleepers in `wait_ready` recompute their wake-up time.
+        t.notify.notify_waiters();
+    }
+
+    /// Completes when `topic` may have something to lease: an append, a retry
+    /// becoming due (sleeps until the earliest one), or after `max_wait`.
+    pub async fn wait_ready(&self, topic: &str, max_wait: Duration) {
+        let t = self.inner.topic(topic);
+        let mut notified = std::pin::pin!(t.notify.notified());
+        // Register before looking, so a wake-up in between is not lost.
+        notified.as_mut().enable();
+        let wait = {
+            let mut st = t.state.lock().unwrap();
+            let now = format::now_ms();
+            if st.has_ready(now) {
+                return;
+            }
+            match st.earliest_delayed() {
+                Some(due) => max_wait.min(Duration::from_millis(due.saturating_sub(now))),
+                None => max_wait,
+            }
+        };
+        let _ = tokio::time::timeout(wait, notified).await;
+    }
+
+    /// Zeros for unknown topics.
+    pub fn stats(&self, topic: &str) -> TopicStats {
+        let Some(t) = self.inner.get(topic) else { return TopicStats::default() };
+        let mut st = t.state.lock().unwrap();
+        let oldest = st.oldest_enqueued_ms();
+        TopicStats {
+            entries: st.entries,
+            bytes: st.bytes,
+            oldest_age: oldest.map(|ms| {
+                SystemTime::now().duration_since(format::from_ms(ms)).unwrap_or(Duration::ZERO)
+            }),
+            retried_entries: st.retried_entries,
+            total_retries: st.total_retries,
+            leased: st.leased,
+        }
+    }
+
+    /// Pending entries (leased ones included), oldest first, with payloads.
+    pub fn dump(&self, topic: &str, limit: usize) -> Vec<DumpEntry> {
+        let Some(t) = self.inner.get(topic) else { return Vec::new() };
+        let runs = t.state.lock().unwrap().dump_pick(limit);
+        let mut out = Vec::new();
+        let mut failed = Vec::new();
+        for run in runs {
+            read_run(&t, run, &mut failed, |p, key, payload| {
+                out.push(DumpEntry {
+                    id: p.id,
+                    key,
+                    attempts: p.attempts,
+                    enqueued: format::from_ms(p.enqueued_ms),
+                    next_attempt: format::from_ms(p.next_attempt_ms.max(p.enqueued_ms)),
+                    payload,
+                })
+            });
+        }
+        out
+    }
+
+    /// Topics that have pending entries.
+    pub fn topics(&self) -> Vec<String> {
+        let map = self.inner.topics.read().unwrap();
+        let mut v: Vec<String> =
+            map.values().filter(|t| t.state.lock().unwrap().entries > 0).map(|t| t.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// Drops everything of a deleted topic and deletes its files.
+    pub fn remove_topic(&self, topic: &str) {
+        // Holding the map lock while deleting keeps a re-created topic of the
+        // same name from racing with the directory removal.
+        let mut map = self.inner.topics.write().unwrap();
+        let Some(t) = map.remove(topic) else { return };
+        {
+            let mut st = t.state.lock().unwrap();
+            let limits = st.limits;
+            let mut fresh = TopicState::new(st.name.clone(), st.dir.clone());
+            fresh.removed = true;
+            fresh.limits = limits;
+            *st = fresh;
+            if let Err(e) = fs::remove_dir_all(&t.dir)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(topic, error = %e, "cannot delete delivery log directory");
+            }
+        }
+        drop(map);
+        t.notify.notify_waiters();
+    }
+}
+
+impl Inner {
+    fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().unwrap().get(name).cloned()
+    }
+
+    fn topic(&self, name: &str) -> Arc<Topic> {
+        if let Some(t) = self.get(name) {
+            return t;
+        }
+        let mut map = self.topics.write().unwrap();
+        map.entry(name.to_string())
+            .or_insert_with(|| {
+                let dir = self.root.join(format::topic_dir_name(name));
+                Arc::new(Topic::new(TopicState::new(name.to_string(), dir)))
+            })
+            .clone()
+    }
+}
+
+/// Undoes `append`'s limit reservations if it fails or is cancelled before
+/// the writer took over.
+struct Reservation {
+    parts: Vec<(Arc<Topic>, u64, u64)>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        for (t, n, bytes) in self.parts.drain(..) {
+            let mut st = t.state.lock().unwrap();
+            st.reserved_entries = st.reserved_entries.saturating_sub(n);
+            st.reserved_bytes = st.reserved_bytes.saturating_sub(bytes);
+        }
+    }
+}
+
+/// Side records grouped per segment, written with one `write()` each.
+#[derive(Default)]
+struct SideBuf {
+    parts: Vec<(u64, Vec<u8>)>,
+}
+
+impl SideBuf {
+    fn push(&mut self, seg: u64, kind: u8, id: u64, attempts: u32, next_ms: u64) {
+        let buf = match self.parts.iter_mut().rev().find(|(s, _)| *s == seg) {
+            Some((_, b)) => b,
+            None => {
+                self.parts.push((seg, Vec::new()));
+                &mut self.parts.last_mut().unwrap().1
+            }
+        };
+        format::encode_side(buf, kind, id, attempts, next_ms);
+    }
+
+    fn flush(self, st: &mut TopicState) {
+        for (seg, buf) in self.parts {
+            if let Err(e) = st.write_side(seg, &buf) {
+                // Only costs redelivery after a restart.
+                tracing::warn!(topic = %st.name, error = %e, "cannot record delivery state");
+            }
+        }
+    }
+}
+
+/// Reads one run of records with a single positional read and hands each
+/// checked record to `f`. Unreadable ones go to `failed` as (id, corrupt).
+fn read_run(t: &Topic, run: Run, failed: &mut Vec<(u64, bool)>, mut f: impl FnMut(&topic::Pick, String, Bytes)) {
+    let mut buf = vec![0u8; run.len];
+    if let Err(e) = run.file.read_exact_at(&mut buf, run.start) {
+        tracing::error!(topic = %t.name, error = %e, "cannot read delivery log segment");
+        failed.extend(run.picks.iter().map(|p| (p.id, false)));
+        return;
+    }
+    let buf = Bytes::from(buf);
+    for p in &run.picks {
+        let rec = &buf[p.rel..p.rel + p.len];
+        match format::decode_record(rec) {
+            format::Parse::Ok(d) if d.id == p.id && d.len == p.len => {
+                let key = String::from_utf8_lossy(&rec[d.key]).into_owned();
+                let payload = buf.slice(p.rel + d.payload.start..p.rel + d.payload.end);
+                f(p, key, payload);
+            }
+            _ => {
+                tracing::error!(topic = %t.name, id = p.id, "corrupt delivery log record dropped");
+                failed.push((p.id, true));
+            }
+        }
+    }
+}
+
+/// Background sweep: rolls the small active segment of drained topics so an
+/// idle topic holds no data. Exits when the log is dropped.
+fn sweep(inner: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(SWEEP_EVERY) {
+        let Some(inner) = inner.upgrade() else { return };
+        let topics: Vec<Arc<Topic>> = inner.topics.read().unwrap().values().cloned().collect();
+        drop(inner);
+        for t in topics {
+            let mut st = t.state.lock().unwrap();
+            if !st.removed {
+                st.collect_garbage(1);
+            }
+        }
+    }
+}

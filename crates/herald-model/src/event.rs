@@ -1,0 +1,301 @@
+//! S3 event types: the ones Herald emits, and the patterns a bucket
+//! notification configuration selects them with.
+//!
+//! Two spellings exist on the wire. Configurations (`<Event>` elements) use
+//! the `s3:`-prefixed form (`s3:ObjectCreated:Put`, `s3:ObjectCreated:*`),
+//! while event records carry the bare form (`ObjectCreated:Put`) in
+//! `eventName` — both AWS and Ceph RGW do this, so both are exposed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::notification::ConfigError;
+
+/// An event Herald emits for an object operation.
+///
+/// Only the operations Herald performs are listed; AWS's lifecycle,
+/// replication, restore and ACL events never happen here, so a
+/// configuration asking for them is refused rather than silently idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    /// `PutObject`.
+    ObjectCreatedPut,
+    /// Browser-form `POST` upload (Ceph also emits it for
+    /// `CreateMultipartUpload`).
+    ObjectCreatedPost,
+    /// `CopyObject`.
+    ObjectCreatedCopy,
+    /// `CompleteMultipartUpload`.
+    ObjectCreatedCompleteMultipartUpload,
+    /// An object (or a specific version) was deleted.
+    ObjectRemovedDelete,
+    /// A delete on a versioned bucket created a delete marker.
+    ObjectRemovedDeleteMarkerCreated,
+    /// `PutObjectTagging`.
+    ObjectTaggingPut,
+    /// `DeleteObjectTagging`.
+    ObjectTaggingDelete,
+}
+
+/// The family an event belongs to; what the `:*` wildcards select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventCategory {
+    ObjectCreated,
+    ObjectRemoved,
+    ObjectTagging,
+}
+
+impl EventCategory {
+    /// Every category, in the order configurations list them.
+    pub const ALL: [EventCategory; 3] = [
+        EventCategory::ObjectCreated,
+        EventCategory::ObjectRemoved,
+        EventCategory::ObjectTagging,
+    ];
+
+    /// The category name without prefix, e.g. `ObjectCreated`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventCategory::ObjectCreated => "ObjectCreated",
+            EventCategory::ObjectRemoved => "ObjectRemoved",
+            EventCategory::ObjectTagging => "ObjectTagging",
+        }
+    }
+
+    /// The canonical wildcard pattern for this category, e.g.
+    /// `s3:ObjectCreated:*`.
+    pub fn s3_wildcard(self) -> &'static str {
+        match self {
+            EventCategory::ObjectCreated => "s3:ObjectCreated:*",
+            EventCategory::ObjectRemoved => "s3:ObjectRemoved:*",
+            EventCategory::ObjectTagging => "s3:ObjectTagging:*",
+        }
+    }
+}
+
+impl EventType {
+    /// Every event type Herald emits.
+    pub const ALL: [EventType; 8] = [
+        EventType::ObjectCreatedPut,
+        EventType::ObjectCreatedPost,
+        EventType::ObjectCreatedCopy,
+        EventType::ObjectCreatedCompleteMultipartUpload,
+        EventType::ObjectRemovedDelete,
+        EventType::ObjectRemovedDeleteMarkerCreated,
+        EventType::ObjectTaggingPut,
+        EventType::ObjectTaggingDelete,
+    ];
+
+    /// The name as it appears in a record's `eventName`, e.g.
+    /// `ObjectCreated:Put` (records never carry the `s3:` prefix).
+    pub fn name(self) -> &'static str {
+        // Slicing the prefixed constant keeps one source of truth.
+        &self.s3_name()[3..]
+    }
+
+    /// The name as configurations spell it, e.g. `s3:ObjectCreated:Put`.
+    pub fn s3_name(self) -> &'static str {
+        match self {
+            EventType::ObjectCreatedPut => "s3:ObjectCreated:Put",
+            EventType::ObjectCreatedPost => "s3:ObjectCreated:Post",
+            EventType::ObjectCreatedCopy => "s3:ObjectCreated:Copy",
+            EventType::ObjectCreatedCompleteMultipartUpload => "s3:ObjectCreated:CompleteMultipartUpload",
+            EventType::ObjectRemovedDelete => "s3:ObjectRemoved:Delete",
+            EventType::ObjectRemovedDeleteMarkerCreated => "s3:ObjectRemoved:DeleteMarkerCreated",
+            EventType::ObjectTaggingPut => "s3:ObjectTagging:Put",
+            EventType::ObjectTaggingDelete => "s3:ObjectTagging:Delete",
+        }
+    }
+
+    /// The family the event belongs to.
+    pub fn category(self) -> EventCategory {
+        match self {
+            EventType::ObjectCreatedPut
+            | EventType::ObjectCreatedPost
+            | EventType::ObjectCreatedCopy
+            | EventType::ObjectCreatedCompleteMultipartUpload => EventCategory::ObjectCreated,
+            EventType::ObjectRemovedDelete | EventType::ObjectRemovedDeleteMarkerCreated => {
+                EventCategory::ObjectRemoved
+            }
+            EventType::ObjectTaggingPut | EventType::ObjectTaggingDelete => EventCategory::ObjectTagging,
+        }
+    }
+
+    /// Looks an event up by either spelling (`s3:ObjectCreated:Put` or
+    /// `ObjectCreated:Put`). Case-sensitive, as AWS and Ceph are.
+    pub fn from_name(name: &str) -> Option<EventType> {
+        let bare = name.strip_prefix("s3:").unwrap_or(name);
+        EventType::ALL.into_iter().find(|e| e.name() == bare)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.s3_name())
+    }
+}
+
+/// One `<Event>` of a notification configuration: an exact event or a
+/// category wildcard.
+///
+/// Stored (serde) as its canonical `s3:` string so the metadata DB holds
+/// the same text GET `?notification` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum EventPattern {
+    /// Exactly one event type.
+    Exact(EventType),
+    /// Every event of a category (`s3:ObjectCreated:*`).
+    Category(EventCategory),
+}
+
+impl EventPattern {
+    /// Parses a configuration event name. The `s3:` prefix is optional
+    /// because Ceph accepts it either way; anything not in Herald's event
+    /// set is `InvalidArgument`, which is what Ceph answers for
+    /// `s3:NoSuchEvent` (see the wire capture).
+    pub fn parse(name: &str) -> Result<EventPattern, ConfigError> {
+        let bare = name.strip_prefix("s3:").unwrap_or(name);
+        if let Some(cat) = bare.strip_suffix(":*") {
+            return EventCategory::ALL
+                .into_iter()
+                .find(|c| c.name() == cat)
+                .map(EventPattern::Category)
+                .ok_or_else(|| unknown_event(name));
+        }
+        EventType::from_name(bare)
+            .map(EventPattern::Exact)
+            .ok_or_else(|| unknown_event(name))
+    }
+
+    /// Whether an emitted event is selected by this pattern.
+    pub fn matches(&self, ev: EventType) -> bool {
+        match *self {
+            EventPattern::Exact(e) => e == ev,
+            EventPattern::Category(c) => ev.category() == c,
+        }
+    }
+
+    /// The canonical `s3:`-prefixed spelling, used for output.
+    pub fn as_str(&self) -> &'static str {
+        match *self {
+            EventPattern::Exact(e) => e.s3_name(),
+            EventPattern::Category(c) => c.s3_wildcard(),
+        }
+    }
+}
+
+fn unknown_event(name: &str) -> ConfigError {
+    ConfigError::InvalidArgument(format!("unsupported event name: {name:?}"))
+}
+
+impl fmt::Display for EventPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<EventPattern> for String {
+    fn from(p: EventPattern) -> String {
+        p.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for EventPattern {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        EventPattern::parse(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_and_without_prefix() {
+        assert_eq!(EventType::ObjectCreatedPut.name(), "ObjectCreated:Put");
+        assert_eq!(EventType::ObjectCreatedPut.s3_name(), "s3:ObjectCreated:Put");
+        assert_eq!(
+            EventType::ObjectRemovedDeleteMarkerCreated.name(),
+            "ObjectRemoved:DeleteMarkerCreated"
+        );
+        assert_eq!(
+            EventType::ObjectCreatedCompleteMultipartUpload.to_string(),
+            "s3:ObjectCreated:CompleteMultipartUpload"
+        );
+        for e in EventType::ALL {
+            assert_eq!(format!("s3:{}", e.name()), e.s3_name());
+            assert_eq!(EventType::from_name(e.name()), Some(e));
+            assert_eq!(EventType::from_name(e.s3_name()), Some(e));
+        }
+        assert_eq!(EventType::from_name("s3:ObjectCreated:put"), None);
+    }
+
+    #[test]
+    fn categories() {
+        assert_eq!(EventType::ObjectCreatedCopy.category(), EventCategory::ObjectCreated);
+        assert_eq!(EventType::ObjectRemovedDelete.category(), EventCategory::ObjectRemoved);
+        assert_eq!(EventType::ObjectTaggingDelete.category(), EventCategory::ObjectTagging);
+    }
+
+    #[test]
+    fn parse_exact_and_wildcards() {
+        let p = EventPattern::parse("s3:ObjectCreated:Put").unwrap();
+        assert_eq!(p, EventPattern::Exact(EventType::ObjectCreatedPut));
+        assert_eq!(p.as_str(), "s3:ObjectCreated:Put");
+        // Ceph accepts names without the prefix; output is canonical.
+        let p = EventPattern::parse("ObjectRemoved:*").unwrap();
+        assert_eq!(p, EventPattern::Category(EventCategory::ObjectRemoved));
+        assert_eq!(p.as_str(), "s3:ObjectRemoved:*");
+        for (s, c) in [
+            ("s3:ObjectCreated:*", EventCategory::ObjectCreated),
+            ("s3:ObjectRemoved:*", EventCategory::ObjectRemoved),
+            ("s3:ObjectTagging:*", EventCategory::ObjectTagging),
+        ] {
+            assert_eq!(EventPattern::parse(s).unwrap(), EventPattern::Category(c));
+        }
+    }
+
+    #[test]
+    fn parse_rejects_unknown() {
+        for bad in [
+            "s3:NoSuchEvent",
+            "s3:ObjectCreated",
+            "s3:*",
+            "s3:ObjectRestore:*",
+            "s3:LifecycleExpiration:Delete",
+            "",
+            "s3:objectcreated:*",
+        ] {
+            assert!(
+                matches!(EventPattern::parse(bad), Err(ConfigError::InvalidArgument(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn matching() {
+        let all_created = EventPattern::parse("s3:ObjectCreated:*").unwrap();
+        assert!(all_created.matches(EventType::ObjectCreatedPut));
+        assert!(all_created.matches(EventType::ObjectCreatedCompleteMultipartUpload));
+        assert!(!all_created.matches(EventType::ObjectRemovedDelete));
+        let del = EventPattern::parse("s3:ObjectRemoved:Delete").unwrap();
+        assert!(del.matches(EventType::ObjectRemovedDelete));
+        assert!(!del.matches(EventType::ObjectRemovedDeleteMarkerCreated));
+        let tag = EventPattern::parse("s3:ObjectTagging:*").unwrap();
+        assert!(tag.matches(EventType::ObjectTaggingPut));
+        assert!(!tag.matches(EventType::ObjectCreatedPut));
+    }
+
+    #[test]
+    fn serde_as_canonical_string() {
+        let p = EventPattern::parse("ObjectCreated:Copy").unwrap();
+        let j = serde_json::to_string(&p).unwrap();
+        assert_eq!(j, "\"s3:ObjectCreated:Copy\"");
+        assert_eq!(serde_json::from_str::<EventPattern>(&j).unwrap(), p);
+        assert!(serde_json::from_str::<EventPattern>("\"s3:Nope\"").is_err());
+    }
+}

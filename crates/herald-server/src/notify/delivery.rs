@@ -1,0 +1,125 @@
+//! Delivery workers: one per persistent topic, draining its queue in the
+//! delivery log.
+//!
+//! A worker leases due entries (the log keeps per-key order: a key's next
+//! event is leased only after the previous one is settled), pushes them
+//! concurrently through the topic's *current* endpoint (so a changed
+//! endpoint applies to events already queued), and settles each: ack on
+//! success; on failure, drop as lost when `time_to_live` or `max_retries`
+//! is exhausted, else retry after `retry_sleep_duration`. One topic's
+//! worker never waits for another's endpoint.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Semaphore;
+
+use super::Notifier;
+
+/// Pushes in flight per topic.
+const CONCURRENCY: usize = 64;
+/// How long an idle worker sleeps before looking again (appends and due
+/// retries wake it earlier).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+pub struct Workers {
+    handles: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+}
+
+impl Workers {
+    /// Starts the worker of a topic's queue unless it runs already.
+    pub fn ensure(&self, notifier: &Arc<Notifier>, name: &str) {
+        let mut handles = self.handles.lock().expect("workers lock");
+        if handles.get(name).is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime (offline CLI use): nothing to deliver
+        };
+        let handle = rt.spawn(run(Arc::downgrade(notifier), name.to_owned()));
+        handles.insert(name.to_owned(), handle);
+    }
+
+    pub fn stop(&self, name: &str) {
+        if let Some(h) = self.handles.lock().expect("workers lock").remove(name) {
+            h.abort();
+        }
+    }
+}
+
+async fn run(notifier: Weak<Notifier>, name: String) {
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    loop {
+        let Some(n) = notifier.upgrade() else { return };
+        let Some(topic) = n.topic(&name) else { return };
+        let log = n.log.clone();
+        drop(n);
+        let endpoint = match (&topic.endpoint, topic.is_active()) {
+            (Ok(e), true) => e.clone(),
+            _ => {
+                // No usable endpoint or subscription not confirmed: events
+                // wait in the log until the topic is fixed.
+                tokio::time::sleep(IDLE_WAIT).await;
+                continue;
+            }
+        };
+        let first = match permits.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        let room = permits.available_permits() + 1;
+        let leases = log.lease(&name, room);
+        if leases.is_empty() {
+            drop(first);
+            log.wait_ready(&name, IDLE_WAIT).await;
+            continue;
+        }
+        let mut first = Some(first);
+        for lease in leases {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
+            let now = SystemTime::now();
+            if let Some(ttl) = topic.ttl
+                && lease.enqueued + ttl < now
+            {
+                tracing::warn!(topic = %topic.record.name, key = %lease.key, "event expired (time_to_live) before delivery");
+                log.drop_entries(&name, &[lease.id]);
+                topic.counters.lost(1);
+                continue;
+            }
+            let (log, topic, endpoint, name) = (log.clone(), topic.clone(), endpoint.clone(), name.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                topic.counters.pending(1);
+                let result = endpoint.push(&lease.payload).await;
+                topic.counters.pending(-1);
+                match result {
+                    Ok(()) => {
+                        topic.counters.ok();
+                        log.ack(&name, &[lease.id]);
+                    }
+                    Err(e) => {
+                        topic.counters.fail();
+                        let attempts = lease.attempts + 1;
+                        let expired = topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now());
+                        if expired || (topic.max_retries > 0 && attempts > topic.max_retries) {
+                            tracing::warn!(topic = %topic.record.name, key = %lease.key, attempts, error = %e, "event lost: no more retries");
+                            log.drop_entries(&name, &[lease.id]);
+                            topic.counters.lost(1);
+                        } else {
+                            tracing::debug!(topic = %topic.record.name, attempts, error = %e, "push failed; will retry");
+                            log.retry(&name, lease.id, SystemTime::now() + topic.retry_sleep);
+                        }
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Ceph's notification counters (`pubsub_*`), in total and per topic.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// One set of counters.
+#[derive(Default)]
+pub struct Counters {
+    /// Events that had at least one topic (per notification).
+    pub event_triggered: AtomicU64,
+    /// Events never delivered: expired, out of retries, or a failed
+    /// synchronous push.
+    pub event_lost: AtomicU64,
+    /// Pushes acknowledged by the endpoint.
+    pub push_ok: AtomicU64,
+    /// Pushes that failed (each retry counts).
+    pub push_fail: AtomicU64,
+    /// Pushes in flight now.
+    pub push_pending: AtomicI64,
+}
+
+/// Totals plus one set per topic (labelled by tenant and name).
+#[derive(Default)]
+pub struct PubsubMetrics {
+    pub total: Counters,
+    per_topic: RwLock<BTreeMap<(String, String), Arc<Counters>>>,
+}
+
+/// A handle that updates the totals and one topic's counters together.
+#[derive(Clone)]
+pub struct TopicCounters {
+    metrics: Arc<PubsubMetrics>,
+    topic: Arc<Counters>,
+}
+
+impl PubsubMetrics {
+    pub fn for_topic(self: &Arc<Self>, tenant: &str, name: &str) -> TopicCounters {
+        let key = (tenant.to_owned(), name.to_owned());
+        if let Some(c) = self.per_topic.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return TopicCounters {
+                metrics: self.clone(),
+                topic: c,
+            };
+        }
+        let mut m = self.per_topic.write().expect("metrics lock");
+        let c = m.entry(key).or_default().clone();
+        TopicCounters {
+            metrics: self.clone(),
+            topic: c,
+        }
+    }
+
+    pub fn render(&self, out: &mut String) {
+        let all = self.per_topic.read().map(|m| m.clone()).unwrap_or_default();
+        let series: [(&str, &str, &str, fn(&Counters) -> i64); 5] = [
+            (
+                "pubsub_event_triggered",
+                "counter",
+                "Events that had at least one topic associated with them.",
+                |c| c.event_triggered.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "pubsub_event_lost",
+                "counter",
+                "Events that had topics associated with them but were never pushed.",
+                |c| c.event_lost.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "pubsub_push_ok",
+                "counter",
+                "Events successfully pushed to their endpoints.",
+                |c| c.push_ok.load(Ordering::Relaxed) as i64,
+            ),
+            ("pubsub_push_fail", "counter", "Push attempts that failed.", |c| {
+                c.push_fail.load(Ordering::Relaxed) as i64
+            }),
+            (
+                "pubsub_push_pending",
+                "gauge",
+                "Events pushed to an endpoint but not acked or nacked yet.",
+                |c| c.push_pending.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, get) in series {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {}", get(&self.total));
+            for ((tenant, topic), c) in &all {
+                let _ = writeln!(
+                    out,
+                    "{name}{{tenant=\"{}\",topic=\"{}\"}} {}",
+                    escape(tenant),
+                    escape(topic),
+                    get(c)
+                );
+            }
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl TopicCounters {
+    pub fn triggered(&self) {
+        self.metrics.total.event_triggered.fetch_add(1, Ordering::Relaxed);
+        self.topic.event_triggered.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn lost(&self, n: u64) {
+        self.metrics.total.event_lost.fetch_add(n, Ordering::Relaxed);
+        self.topic.event_lost.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn ok(&self) {
+        self.metrics.total.push_ok.fetch_add(1, Ordering::Relaxed);
+        self.topic.push_ok.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn fail(&self) {
+        self.metrics.total.push_fail.fetch_add(1, Ordering::Relaxed);
+        self.topic.push_fail.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn pending(&self, delta: i64) {
+        self.metrics.total.push_pending.fetch_add(delta, Ordering::Relaxed);
+        self.topic.push_pending.fetch_add(delta, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,251 @@
+//! Topic attributes (Ceph's names and rules) and the runtime form of a
+//! topic that the dispatcher and the delivery workers use.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_endpoints::{Endpoint, EndpointOptions};
+use herald_model::record::RecordFlavor;
+use herald_store::TopicRecord;
+
+/// Attributes Herald understands, with what each accepts.
+const BOOL_ATTRS: &[&str] = &[
+    "persistent",
+    "verify-ssl",
+    "use-ssl",
+    "cloudevents",
+    "subscription-confirmation",
+];
+const UINT_ATTRS: &[&str] = &[
+    "time_to_live",
+    "max_retries",
+    "retry_sleep_duration",
+    "queue-max-entries",
+    "queue-max-bytes",
+];
+const FREE_ATTRS: &[&str] = &[
+    "push-endpoint",
+    "OpaqueData",
+    "ca-location",
+    "amqp-exchange",
+    "push-secret",
+    "push-timeout",
+];
+/// Standard SNS attributes some clients send; stored, otherwise unused.
+const SNS_ATTRS: &[&str] = &[
+    "Policy",
+    "DisplayName",
+    "DeliveryPolicy",
+    "KmsMasterKeyId",
+    "TracingConfig",
+    "SignatureVersion",
+];
+
+/// Pending events a persistent topic may hold before writes that would add
+/// more fail with 503 SlowDown (per topic; `queue-max-entries` overrides).
+pub const DEFAULT_MAX_ENTRIES: u64 = 10_000_000;
+/// Default byte limit per topic queue (`queue-max-bytes` overrides).
+pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+/// Default pause between delivery attempts (`retry_sleep_duration`).
+pub const DEFAULT_RETRY_SLEEP: Duration = Duration::from_secs(1);
+
+/// Checks one attribute; the error is the message of an InvalidArgument.
+pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
+    if BOOL_ATTRS.contains(&key) {
+        return match value.to_ascii_lowercase().as_str() {
+            "true" | "false" => Ok(()),
+            _ => Err(format!("{key} must be true or false, not {value:?}")),
+        };
+    }
+    if UINT_ATTRS.contains(&key) {
+        return value
+            .parse::<u64>()
+            .map(|_| ())
+            .map_err(|_| format!("{key} must be a non-negative integer, not {value:?}"));
+    }
+    match key {
+        "amqp-ack-level" => match value {
+            "none" | "broker" | "routable" => Ok(()),
+            _ => Err(format!(
+                "amqp-ack-level must be none, broker or routable, not {value:?}"
+            )),
+        },
+        "kafka-ack-level" => match value {
+            "none" | "broker" => Ok(()),
+            _ => Err(format!("kafka-ack-level must be none or broker, not {value:?}")),
+        },
+        "mechanism" => match value {
+            "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" => Ok(()),
+            _ => Err(format!(
+                "mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, not {value:?}"
+            )),
+        },
+        "push-timeout" => value
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0 && *v <= 3600.0)
+            .map(|_| ())
+            .ok_or_else(|| format!("push-timeout must be a number of seconds in (0, 3600], not {value:?}")),
+        "push-endpoint" => validate_push_endpoint(value),
+        "event-format" => match value {
+            "ceph" | "aws" => Ok(()),
+            _ => Err(format!("event-format must be ceph or aws, not {value:?}")),
+        },
+        k if FREE_ATTRS.contains(&k) || SNS_ATTRS.contains(&k) => Ok(()),
+        _ => Err(format!(
+            "unknown topic attribute {key:?}; valid: {}",
+            [
+                BOOL_ATTRS,
+                UINT_ATTRS,
+                FREE_ATTRS,
+                &["amqp-ack-level", "kafka-ack-level", "mechanism", "event-format"]
+            ]
+            .concat()
+            .join(", ")
+        )),
+    }
+}
+
+/// Push endpoints Herald accepts. HTTP(S) pushes today; the broker and
+/// batch kinds are stored and checked now so their topics keep working
+/// when those endpoints land.
+fn validate_push_endpoint(uri: &str) -> Result<(), String> {
+    if uri.is_empty() {
+        return Ok(());
+    }
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return Err(format!("push-endpoint {uri:?} is not a URI (scheme://...)"));
+    };
+    let known = [
+        "http", "https", "amqp", "amqps", "kafka", "nats", "mqtt", "mqtts", "batch", "sqs",
+    ];
+    if !known.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "push-endpoint scheme {scheme:?} is not supported (supported: {})",
+            known.join(", ")
+        ));
+    }
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    if host.is_empty() {
+        return Err(format!("push-endpoint {uri:?} has no host"));
+    }
+    if scheme.starts_with("http") {
+        rest.parse::<http::Uri>().ok();
+        uri.parse::<http::Uri>()
+            .map_err(|e| format!("push-endpoint {uri:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn flag(attrs: &BTreeMap<String, String>, name: &str) -> bool {
+    attrs.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn uint(attrs: &BTreeMap<String, String>, name: &str) -> Option<u64> {
+    attrs.get(name).and_then(|v| v.parse().ok())
+}
+
+/// A topic as the notifier uses it: attributes decoded once.
+pub struct TopicRuntime {
+    pub record: TopicRecord,
+    /// The endpoint, or why none could be built (events then wait or fail).
+    pub endpoint: Result<Arc<dyn Endpoint>, String>,
+    pub http: Option<Arc<herald_endpoints::http::HttpEndpoint>>,
+    pub persistent: bool,
+    /// `None` = keep forever.
+    pub ttl: Option<Duration>,
+    /// 0 = retry forever.
+    pub max_retries: u32,
+    pub retry_sleep: Duration,
+    pub opaque: String,
+    pub flavor: RecordFlavor,
+    pub max_entries: u64,
+    pub max_bytes: u64,
+    pub counters: super::metrics::TopicCounters,
+}
+
+impl TopicRuntime {
+    pub fn new(record: TopicRecord, counters: super::metrics::TopicCounters) -> TopicRuntime {
+        let attrs = &record.attributes;
+        let uri = attrs.get("push-endpoint").cloned().unwrap_or_default();
+        let (endpoint, http) = if uri.is_empty() {
+            (Err("the topic has no push-endpoint".to_owned()), None)
+        } else {
+            match EndpointOptions::from_attributes(attrs, &record.arn) {
+                Err(e) => (Err(e.to_string()), None),
+                Ok(opts) => {
+                    if uri.starts_with("http://") || uri.starts_with("https://") {
+                        match herald_endpoints::http::HttpEndpoint::new(&uri, opts) {
+                            Ok(h) => {
+                                let h = Arc::new(h);
+                                (Ok(h.clone() as Arc<dyn Endpoint>), Some(h))
+                            }
+                            Err(e) => (Err(e.to_string()), None),
+                        }
+                    } else {
+                        (herald_endpoints::build(&uri, opts).map_err(|e| e.to_string()), None)
+                    }
+                }
+            }
+        };
+        let ttl = uint(attrs, "time_to_live").filter(|s| *s > 0).map(Duration::from_secs);
+        TopicRuntime {
+            persistent: flag(attrs, "persistent"),
+            ttl,
+            max_retries: uint(attrs, "max_retries").unwrap_or(0).min(u32::MAX as u64) as u32,
+            retry_sleep: uint(attrs, "retry_sleep_duration")
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_RETRY_SLEEP),
+            opaque: attrs.get("OpaqueData").cloned().unwrap_or_default(),
+            flavor: match attrs.get("event-format").map(String::as_str) {
+                Some("aws") => RecordFlavor::Aws,
+                _ => RecordFlavor::Ceph,
+            },
+            max_entries: uint(attrs, "queue-max-entries")
+                .filter(|v| *v > 0)
+                .unwrap_or(DEFAULT_MAX_ENTRIES),
+            max_bytes: uint(attrs, "queue-max-bytes")
+                .filter(|v| *v > 0)
+                .unwrap_or(DEFAULT_MAX_BYTES),
+            endpoint,
+            http,
+            record,
+            counters,
+        }
+    }
+
+    /// Whether events may be pushed now (no handshake pending or failed).
+    pub fn is_active(&self) -> bool {
+        let s = self.record.subscription.as_str();
+        s.is_empty() || s == "none" || s == "confirmed"
+    }
+
+    /// The name of this topic's queue in the delivery log.
+    pub fn log_name(&self) -> &str {
+        &self.record.arn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_rules() {
+        assert!(validate_attribute("persistent", "true").is_ok());
+        assert!(validate_attribute("persistent", "maybe").is_err());
+        assert!(validate_attribute("max_retries", "-1").is_err());
+        assert!(validate_attribute("amqp-ack-level", "routable").is_ok());
+        assert!(validate_attribute("amqp-ack-level", "bogus").is_err());
+        assert!(validate_attribute("kafka-ack-level", "routable").is_err());
+        assert!(validate_attribute("mechanism", "SCRAM-SHA-512").is_ok());
+        assert!(validate_attribute("push-endpoint", "http://127.0.0.1:9/x").is_ok());
+        assert!(validate_attribute("push-endpoint", "amqp://user:pw@host/vh").is_ok());
+        assert!(validate_attribute("push-endpoint", "gopher://x").is_err());
+        assert!(validate_attribute("push-endpoint", "not a uri").is_err());
+        assert!(validate_attribute("nonsense", "1").is_err());
+        assert!(validate_attribute("Policy", "{}").is_ok());
+    }
+}

@@ -1,0 +1,186 @@
+//! Bucket notification configuration: `PUT|GET|DELETE /bucket?notification`
+//! and Ceph's per-notification `?notification=<id>`.
+//!
+//! Served as an `s3s` custom route (after `s3s` has verified the
+//! signature) because the typed `s3s` operation would drop Ceph's
+//! extensions (S3Metadata and S3Tags filters, regex rules) and does not
+//! know the per-id forms.
+
+use herald_model::notification::{self, ConfigError, NotificationConfiguration};
+use http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use s3s::route::S3Route;
+use s3s::{Body, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use std::collections::HashSet;
+
+use super::{HeraldS3, StoreResultExt};
+use crate::host::HeraldHost;
+
+/// Largest configuration document accepted.
+const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+pub struct NotificationRoute {
+    pub s3: HeraldS3,
+    pub host: HeraldHost,
+}
+
+/// The `notification` query parameter: `None` when absent, `Some("")`
+/// for the whole configuration, `Some(id)` for one notification.
+fn notification_param(uri: &Uri) -> Option<String> {
+    let q = uri.query()?;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "notification")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl NotificationRoute {
+    fn bucket_of(&self, uri: &Uri, headers: &HeaderMap) -> Option<String> {
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if let Some(b) = self.host.bucket_of(host) {
+            return Some(b.to_owned());
+        }
+        let path = uri.path().trim_start_matches('/');
+        let bucket = path.split('/').next().unwrap_or("");
+        (!bucket.is_empty()).then(|| bucket.to_owned())
+    }
+}
+
+fn xml(status: StatusCode, body: String) -> S3Response<Body> {
+    let mut r = S3Response::new(Body::from(body));
+    r.status = Some(status);
+    r.headers
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    r
+}
+
+fn config_error(e: ConfigError) -> S3Error {
+    match e {
+        ConfigError::MalformedXml(m) => S3Error::with_message(S3ErrorCode::MalformedXML, m),
+        ConfigError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Route for NotificationRoute {
+    fn is_match(&self, method: &Method, uri: &Uri, headers: &HeaderMap, _: &mut Extensions) -> bool {
+        matches!(*method, Method::GET | Method::PUT | Method::DELETE)
+            && notification_param(uri).is_some()
+            && self.bucket_of(uri, headers).is_some()
+    }
+
+    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        let s3 = &self.s3;
+        let user = s3.caller(&req)?;
+        let request_id = super::events::req_info(&req).request_id;
+        let bucket = self
+            .bucket_of(&req.uri, &req.headers)
+            .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
+        s3.owned_bucket(&user, &bucket)?;
+        let id = notification_param(&req.uri).unwrap_or_default();
+        let current = s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
+        match req.method {
+            Method::GET => {
+                let cfg = if id.is_empty() {
+                    current
+                } else {
+                    let one = only(&current, &id);
+                    if one.is_empty() {
+                        return Err(s3_error!(NoSuchKey, "no notification {id:?} on bucket {bucket}"));
+                    }
+                    one
+                };
+                Ok(xml(
+                    StatusCode::OK,
+                    notification::render_notification_configuration(&cfg),
+                ))
+            }
+            Method::DELETE => {
+                let remaining = if id.is_empty() {
+                    NotificationConfiguration::default()
+                } else {
+                    without(&current, &id)
+                };
+                save(s3, &bucket, remaining).await?;
+                let mut r = S3Response::new(Body::empty());
+                r.status = Some(StatusCode::NO_CONTENT);
+                Ok(r)
+            }
+            _ => {
+                let mut body = req.input;
+                let bytes = body.store_all_limited(MAX_CONFIG_BYTES).await.map_err(|_| {
+                    s3_error!(
+                        MaxMessageLengthExceeded,
+                        "the configuration is larger than {MAX_CONFIG_BYTES} bytes"
+                    )
+                })?;
+                let cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
+                validate_destinations(s3, &user, &cfg)?;
+                let before: HashSet<String> = current.topics.iter().map(|t| t.topic_arn.clone()).collect();
+                let added: Vec<String> = cfg
+                    .topics
+                    .iter()
+                    .map(|t| t.topic_arn.clone())
+                    .filter(|a| !before.contains(a))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                save(s3, &bucket, cfg).await?;
+                for arn in added {
+                    s3.notifier.send_test_event(&bucket, &arn, &request_id).await;
+                }
+                let mut r = S3Response::new(Body::empty());
+                r.status = Some(StatusCode::OK);
+                Ok(r)
+            }
+        }
+    }
+}
+
+/// Every destination must exist and belong to the caller (a user attaches
+/// only its own topics to its own buckets).
+fn validate_destinations(s3: &HeraldS3, user: &str, cfg: &NotificationConfiguration) -> S3Result<()> {
+    for t in &cfg.topics {
+        let Some(arn) = crate::sns::parse_arn(&t.topic_arn) else {
+            return Err(s3_error!(InvalidArgument, "invalid topic ARN {:?}", t.topic_arn));
+        };
+        let owned = arn.tenant == user && s3.store.get_topic(user, &arn.name).s3()?.is_some();
+        if !owned || s3.notifier.topic(&t.topic_arn).is_none() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unable to validate the following destination configurations: topic {} does not exist or is not yours",
+                t.topic_arn
+            ));
+        }
+    }
+    if let Some(q) = cfg.queues.first() {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Unable to validate the following destination configurations: queue {} does not exist",
+            q.queue_arn
+        ));
+    }
+    Ok(())
+}
+
+async fn save(s3: &HeraldS3, bucket: &str, cfg: NotificationConfiguration) -> S3Result<()> {
+    let stored = (!cfg.is_empty()).then(|| notification::serialize_json(&cfg));
+    s3.store.set_notification_config(bucket, stored).await.s3()?;
+    s3.notifier.set_config(bucket, Some(cfg));
+    Ok(())
+}
+
+fn only(cfg: &NotificationConfiguration, id: &str) -> NotificationConfiguration {
+    NotificationConfiguration {
+        topics: cfg.topics.iter().filter(|t| t.id == id).cloned().collect(),
+        queues: cfg.queues.iter().filter(|q| q.id == id).cloned().collect(),
+    }
+}
+
+fn without(cfg: &NotificationConfiguration, id: &str) -> NotificationConfiguration {
+    NotificationConfiguration {
+        topics: cfg.topics.iter().filter(|t| t.id != id).cloned().collect(),
+        queues: cfg.queues.iter().filter(|q| q.id != id).cloned().collect(),
+    }
+}

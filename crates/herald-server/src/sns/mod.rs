@@ -1,0 +1,165 @@
+//! The SNS-compatible topic API (Ceph semantics) on the S3 port.
+//!
+//! Requests are form-encoded POSTs with an `Action`; they are told apart
+//! from S3 before `s3s` sees them, so their SigV4 signature (service `sns`)
+//! is checked here with `herald-sigv4`.
+
+mod topics;
+pub mod xml;
+
+pub use topics::{make_arn, parse_arn, TopicArn};
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use s3s::Body;
+
+use crate::front::RequestMeta;
+use crate::notify::Notifier;
+
+/// SNS request bodies are small; anything bigger is refused.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// The actions this module answers.
+pub const ACTIONS: &[&str] = &[
+    "CreateTopic",
+    "GetTopicAttributes",
+    "GetTopic",
+    "ListTopics",
+    "DeleteTopic",
+    "SetTopicAttributes",
+];
+
+/// An SNS error: code, message, HTTP status.
+#[derive(Debug)]
+pub struct SnsError {
+    pub code: &'static str,
+    pub message: String,
+    pub status: StatusCode,
+}
+
+impl SnsError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        SnsError {
+            code: "InvalidArgument",
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        SnsError {
+            code: "NoSuchEntity",
+            message: message.into(),
+            status: StatusCode::NOT_FOUND,
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        SnsError {
+            code: "InternalError",
+            message: message.into(),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A parsed, authenticated SNS request.
+pub struct SnsRequest {
+    pub user: String,
+    pub params: Vec<(String, String)>,
+    pub meta: RequestMeta,
+}
+
+impl SnsRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Handles one SNS request whose body has been read.
+pub async fn handle(notifier: &Arc<Notifier>, req: Request<()>, body: Bytes, meta: RequestMeta) -> Response<Body> {
+    let request_id = meta.request_id.clone();
+    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let store = notifier.store().clone();
+    let signed = herald_sigv4::SignedRequest {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        body: &body,
+    };
+    let verified = herald_sigv4::verify(
+        &signed,
+        |key| store.lookup_key(key).map(|(_, secret)| secret),
+        &["sns"],
+        time::OffsetDateTime::now_utc(),
+    );
+    let user = match verified {
+        Ok(v) => match store.lookup_key(&v.access_key) {
+            Some((user, _)) => user,
+            None => {
+                return error_response(
+                    &SnsError {
+                        code: "InvalidClientTokenId",
+                        message: "The security token included in the request is invalid.".into(),
+                        status: StatusCode::FORBIDDEN,
+                    },
+                    &request_id,
+                );
+            }
+        },
+        Err(e) => {
+            let err = SnsError {
+                code: e.aws_code("sns"),
+                message: e.to_string(),
+                status: StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN),
+            };
+            return error_response(&err, &request_id);
+        }
+    };
+    let req = SnsRequest { user, params, meta };
+    let result = match action.as_str() {
+        "CreateTopic" => topics::create_topic(notifier, &req).await,
+        "GetTopicAttributes" => topics::get_topic_attributes(notifier, &req),
+        "GetTopic" => topics::get_topic(notifier, &req),
+        "ListTopics" => topics::list_topics(notifier, &req),
+        "DeleteTopic" => topics::delete_topic(notifier, &req).await,
+        "SetTopicAttributes" => topics::set_topic_attributes(notifier, &req).await,
+        "" => Err(SnsError {
+            code: "MissingAction",
+            message: "The request must contain the parameter Action.".into(),
+            status: StatusCode::BAD_REQUEST,
+        }),
+        other => Err(SnsError {
+            code: "InvalidAction",
+            message: format!("The action {other} is not valid for this endpoint."),
+            status: StatusCode::BAD_REQUEST,
+        }),
+    };
+    match result {
+        Ok(xml) => xml_response(StatusCode::OK, xml),
+        Err(e) => error_response(&e, &request_id),
+    }
+}
+
+fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(xml));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    r
+}
+
+pub fn error_response(e: &SnsError, request_id: &str) -> Response<Body> {
+    if e.status.is_server_error() {
+        tracing::error!(code = e.code, message = %e.message, "SNS request failed");
+    }
+    xml_response(
+        e.status,
+        xml::error(e.code, &e.message, e.status.is_client_error(), request_id),
+    )
+}

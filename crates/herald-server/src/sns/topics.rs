@@ -1,0 +1,399 @@
+//! Topic actions: CreateTopic, GetTopicAttributes, GetTopic, ListTopics,
+//! DeleteTopic, SetTopicAttributes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use herald_store::TopicRecord;
+use http::StatusCode;
+
+use super::xml::{esc, response};
+use super::{SnsError, SnsRequest};
+use crate::notify::Notifier;
+use crate::notify::topic::{DEFAULT_RETRY_SLEEP, validate_attribute};
+
+/// A topic ARN: `arn:aws:sns:<region>:<tenant>:<name>`.
+pub struct TopicArn {
+    pub tenant: String,
+    pub name: String,
+}
+
+pub fn parse_arn(arn: &str) -> Option<TopicArn> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+        return None;
+    }
+    Some(TopicArn {
+        tenant: parts[4].to_owned(),
+        name: parts[5].to_owned(),
+    })
+}
+
+pub fn make_arn(region: &str, tenant: &str, name: &str) -> String {
+    format!("arn:aws:sns:{region}:{tenant}:{name}")
+}
+
+fn valid_topic_name(name: &str) -> bool {
+    (1..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// `Attributes.entry.N.key` / `.value` pairs.
+fn attributes(req: &SnsRequest) -> Result<BTreeMap<String, String>, SnsError> {
+    let mut keys: BTreeMap<u32, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (k, v) in &req.params {
+        let Some(rest) = k.strip_prefix("Attributes.entry.") else {
+            continue;
+        };
+        let (n, field) = rest
+            .split_once('.')
+            .ok_or_else(|| SnsError::invalid(format!("malformed parameter {k}")))?;
+        let n: u32 = n
+            .parse()
+            .map_err(|_| SnsError::invalid(format!("malformed parameter {k}")))?;
+        let slot = keys.entry(n).or_default();
+        match field {
+            "key" => slot.0 = Some(v.clone()),
+            "value" => slot.1 = Some(v.clone()),
+            _ => return Err(SnsError::invalid(format!("malformed parameter {k}"))),
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (n, (k, v)) in keys {
+        let k = k.ok_or_else(|| SnsError::invalid(format!("Attributes.entry.{n}.key is missing")))?;
+        out.insert(k, v.unwrap_or_default());
+    }
+    Ok(out)
+}
+
+fn check_attributes(attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<(), SnsError> {
+    for (k, v) in attrs {
+        validate_attribute(k, v).map_err(SnsError::invalid)?;
+    }
+    if let Some(ep) = attrs.get("push-endpoint")
+        && herald_endpoints::has_credentials(ep)
+        && !over_tls
+    {
+        return Err(SnsError::invalid(
+            "a push-endpoint with user/password must be configured over HTTPS",
+        ));
+    }
+    if attrs.get("push-secret").is_some_and(|s| !s.is_empty()) && !over_tls && !cfg!(debug_assertions) {
+        // Shared secrets travel like passwords.
+        tracing::warn!("push-secret set over plain HTTP");
+    }
+    Ok(())
+}
+
+/// Ceph's `EndpointArgs`: the request's parameters plus the attributes,
+/// sorted by name and joined as a query string (credentials removed).
+fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) -> String {
+    let mut all: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in params {
+        if k == "Action" || k == "Name" || k == "TopicArn" || k == "AttributeName" || k == "AttributeValue" {
+            continue;
+        }
+        all.insert(k.clone(), v.clone());
+    }
+    for (k, v) in attrs {
+        all.insert(k.clone(), v.clone());
+    }
+    all.iter()
+        .filter(|(k, _)| k.as_str() != "push-secret")
+        .map(|(k, v)| format!("{k}={}", herald_endpoints::redact(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn owned_topic(n: &Notifier, req: &SnsRequest, arn: &str) -> Result<TopicRecord, SnsError> {
+    let parsed = parse_arn(arn).ok_or_else(|| SnsError::invalid(format!("invalid topic ARN {arn:?}")))?;
+    if parsed.tenant != req.user {
+        return Err(SnsError {
+            code: "AuthorizationError",
+            message: format!("user {} is not authorized to access topic {arn}", req.user),
+            status: StatusCode::FORBIDDEN,
+        });
+    }
+    n.store()
+        .get_topic(&req.user, &parsed.name)
+        .map_err(|e| SnsError::internal(e.to_string()))?
+        .ok_or_else(|| SnsError::not_found(format!("topic {arn} does not exist")))
+}
+
+fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
+    req.param(name).filter(|v| !v.is_empty()).ok_or_else(|| SnsError {
+        code: "MissingParameter",
+        message: format!("The request must contain the parameter {name}."),
+        status: StatusCode::BAD_REQUEST,
+    })
+}
+
+/// Stores a topic, makes it live, and starts the handshake if asked.
+async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String)]) -> Result<(), SnsError> {
+    rec.endpoint_args = endpoint_args(params, &rec.attributes);
+    let wants_handshake = rec
+        .attributes
+        .get("subscription-confirmation")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    rec.subscription = if wants_handshake {
+        "pending".into()
+    } else {
+        "none".into()
+    };
+    n.store()
+        .put_topic(rec.clone())
+        .await
+        .map_err(|e| SnsError::internal(e.to_string()))?;
+    n.install_topic(rec.clone());
+    if wants_handshake {
+        n.start_handshake(rec.arn.clone());
+    }
+    Ok(())
+}
+
+pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let name = required(req, "Name")?;
+    if !valid_topic_name(name) {
+        return Err(SnsError::invalid(format!(
+            "invalid topic name {name:?}: use 1-256 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    let attrs = attributes(req)?;
+    check_attributes(&attrs, req.meta.conn.tls)?;
+    let now = herald_store::records::now_ms();
+    let existing = n
+        .store()
+        .get_topic(&req.user, name)
+        .map_err(|e| SnsError::internal(e.to_string()))?;
+    let arn = make_arn(n.region(), &req.user, name);
+    let rec = TopicRecord {
+        owner: req.user.clone(),
+        name: name.to_owned(),
+        arn: arn.clone(),
+        attributes: attrs,
+        endpoint_args: String::new(),
+        created_ms: existing.as_ref().map(|t| t.created_ms).unwrap_or(now),
+        updated_ms: now,
+        subscription: String::new(),
+    };
+    save(n, rec, &req.params).await?;
+    tracing::info!(topic = %arn, user = %req.user, "topic created");
+    Ok(response(
+        "CreateTopic",
+        Some(&format!("<TopicArn>{}</TopicArn>", esc(&arn))),
+        &req.meta.request_id,
+    ))
+}
+
+pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let arn = required(req, "TopicArn")?;
+    let name = required(req, "AttributeName")?;
+    let value = req.param("AttributeValue").unwrap_or("");
+    let mut rec = owned_topic(n, req, arn)?;
+    let mut attrs = rec.attributes.clone();
+    if value.is_empty() {
+        attrs.remove(name);
+    } else {
+        attrs.insert(name.to_owned(), value.to_owned());
+    }
+    check_attributes(&attrs, req.meta.conn.tls)?;
+    rec.attributes = attrs;
+    rec.updated_ms = herald_store::records::now_ms();
+    let params: Vec<(String, String)> = rec.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    save(n, rec, &params).await?;
+    Ok(response("SetTopicAttributes", None, &req.meta.request_id))
+}
+
+pub async fn delete_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let arn = required(req, "TopicArn")?;
+    let parsed = parse_arn(arn).ok_or_else(|| SnsError::invalid(format!("invalid topic ARN {arn:?}")))?;
+    if parsed.tenant != req.user {
+        return Err(SnsError {
+            code: "AuthorizationError",
+            message: format!("user {} is not authorized to delete topic {arn}", req.user),
+            status: StatusCode::FORBIDDEN,
+        });
+    }
+    let existed = n
+        .store()
+        .delete_topic(&req.user, &parsed.name)
+        .await
+        .map_err(|e| SnsError::internal(e.to_string()))?;
+    if existed {
+        n.remove_topic(&make_arn(n.region(), &req.user, &parsed.name));
+        n.remove_topic(arn);
+        tracing::info!(topic = %arn, "topic deleted");
+    }
+    Ok(response("DeleteTopic", None, &req.meta.request_id))
+}
+
+/// Values shown for a topic, Ceph's names.
+struct Shown {
+    address: String,
+    args: String,
+    has_secret: bool,
+    persistent: bool,
+    ttl: String,
+    max_retries: String,
+    retry_sleep: String,
+    opaque: String,
+}
+
+fn shown(rec: &TopicRecord) -> Shown {
+    let a = &rec.attributes;
+    let ep = a.get("push-endpoint").cloned().unwrap_or_default();
+    Shown {
+        address: herald_endpoints::redact(&ep),
+        args: rec.endpoint_args.clone(),
+        has_secret: herald_endpoints::has_credentials(&ep),
+        persistent: a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ttl: a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
+        max_retries: a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
+        retry_sleep: a
+            .get("retry_sleep_duration")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_RETRY_SLEEP.as_secs().to_string()),
+        opaque: a.get("OpaqueData").cloned().unwrap_or_default(),
+    }
+}
+
+fn endpoint_json(rec: &TopicRecord) -> String {
+    let s = shown(rec);
+    serde_json::json!({
+        "EndpointAddress": s.address,
+        "EndpointArgs": s.args,
+        "EndpointTopic": rec.name,
+        "HasStoredSecret": s.has_secret.to_string(),
+        "Persistent": s.persistent.to_string(),
+        "TimeToLive": s.ttl,
+        "MaxRetries": s.max_retries,
+        "RetrySleepDuration": s.retry_sleep,
+    })
+    .to_string()
+}
+
+fn subscription_status(rec: &TopicRecord) -> &str {
+    if rec.subscription.is_empty() {
+        "none"
+    } else {
+        &rec.subscription
+    }
+}
+
+pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let arn = required(req, "TopicArn")?;
+    let rec = owned_topic(n, req, arn)?;
+    let s = shown(&rec);
+    let mut entries: Vec<(&str, String)> = vec![
+        ("User", rec.owner.clone()),
+        ("Name", rec.name.clone()),
+        ("EndPoint", endpoint_json(&rec)),
+        ("TopicArn", rec.arn.clone()),
+        ("OpaqueData", s.opaque.clone()),
+        ("Persistent", s.persistent.to_string()),
+        ("TimeToLive", s.ttl.clone()),
+        ("MaxRetries", s.max_retries.clone()),
+        ("RetrySleepDuration", s.retry_sleep.clone()),
+        ("SubscriptionStatus", subscription_status(&rec).to_owned()),
+    ];
+    for (k, v) in &rec.attributes {
+        if ["Policy", "DisplayName"].contains(&k.as_str()) {
+            entries.push((k.as_str(), v.clone()));
+        }
+    }
+    let mut body = String::from("<Attributes>");
+    for (k, v) in entries {
+        let _ = write!(body, "<entry><key>{}</key><value>{}</value></entry>", esc(k), esc(&v));
+    }
+    body.push_str("</Attributes>");
+    Ok(response("GetTopicAttributes", Some(&body), &req.meta.request_id))
+}
+
+/// The `<EndPoint>` element of GetTopic and ListTopics (Ceph capitalises
+/// the booleans there).
+fn endpoint_xml(rec: &TopicRecord) -> String {
+    let s = shown(rec);
+    let cap = |b: bool| if b { "True" } else { "False" };
+    format!(
+        "<EndPoint><EndpointAddress>{}</EndpointAddress><EndpointArgs>{}</EndpointArgs><EndpointTopic>{}</EndpointTopic><HasStoredSecret>{}</HasStoredSecret><Persistent>{}</Persistent></EndPoint>",
+        esc(&s.address),
+        esc(&s.args),
+        esc(&rec.name),
+        cap(s.has_secret),
+        cap(s.persistent)
+    )
+}
+
+fn topic_xml(rec: &TopicRecord) -> String {
+    format!(
+        "<User>{}</User><Name>{}</Name>{}<TopicArn>{}</TopicArn><OpaqueData>{}</OpaqueData>",
+        esc(&rec.owner),
+        esc(&rec.name),
+        endpoint_xml(rec),
+        esc(&rec.arn),
+        esc(&shown(rec).opaque)
+    )
+}
+
+pub fn get_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let arn = required(req, "TopicArn")?;
+    let rec = owned_topic(n, req, arn)?;
+    Ok(response(
+        "GetTopic",
+        Some(&format!("<Topic>{}</Topic>", topic_xml(&rec))),
+        &req.meta.request_id,
+    ))
+}
+
+pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let topics = n
+        .store()
+        .list_topics(Some(&req.user))
+        .map_err(|e| SnsError::internal(e.to_string()))?;
+    let mut body = String::from("<Topics>");
+    for t in &topics {
+        let _ = write!(body, "<member>{}</member>", topic_xml(t));
+    }
+    body.push_str("</Topics>");
+    Ok(response("ListTopics", Some(&body), &req.meta.request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_round_trip() {
+        let arn = make_arn("us-east-1", "alice", "t1");
+        assert_eq!(arn, "arn:aws:sns:us-east-1:alice:t1");
+        let p = parse_arn(&arn).unwrap();
+        assert_eq!((p.tenant.as_str(), p.name.as_str()), ("alice", "t1"));
+        assert!(parse_arn("arn:aws:sqs:us-east-1:alice:t1").is_none());
+        assert!(parse_arn("nonsense").is_none());
+        // Ceph's form with an empty tenant parses too.
+        assert_eq!(parse_arn("arn:aws:sns:default::wire-topic").unwrap().tenant, "");
+    }
+
+    #[test]
+    fn endpoint_args_are_sorted_like_ceph() {
+        let params = vec![
+            ("Action".to_owned(), "CreateTopic".to_owned()),
+            ("Name".to_owned(), "wire-topic".to_owned()),
+            ("Version".to_owned(), "2010-03-31".to_owned()),
+            ("Attributes.entry.1.key".to_owned(), "push-endpoint".to_owned()),
+            (
+                "Attributes.entry.1.value".to_owned(),
+                "http://127.0.0.1:10900/wire".to_owned(),
+            ),
+        ];
+        let mut attrs = BTreeMap::new();
+        attrs.insert("push-endpoint".to_owned(), "http://127.0.0.1:10900/wire".to_owned());
+        assert_eq!(
+            endpoint_args(&params, &attrs),
+            "Attributes.entry.1.key=push-endpoint&Attributes.entry.1.value=http://127.0.0.1:10900/wire&Version=2010-03-31&push-endpoint=http://127.0.0.1:10900/wire"
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! How command-line subcommands reach the data dir: through the running
+//! server's admin socket, or, when none runs, by opening it directly.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail};
+use herald_server::admin::{self, AdminContext, AdminRequest, AdminResponse};
+use herald_store::Store;
+
+/// Sends a request to the running server, or carries it out directly.
+pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminResponse> {
+    let response = match admin::call(data_dir, &req).await? {
+        Some(r) => r,
+        None => {
+            if !data_dir.join("meta.redb").exists() && !matches!(req, AdminRequest::CreateUser { .. }) {
+                bail!("no Herald data in {} (use --data-dir)", data_dir.display());
+            }
+            let store = Store::open(data_dir).map_err(|e| {
+                anyhow!("cannot open {}: {e} (is a server running without its admin socket?)", data_dir.display())
+            })?;
+            let log = herald_log::DeliveryLog::open(herald_log::LogConfig::new(data_dir.join("log")))
+                .map_err(|e| anyhow!("cannot open the delivery log in {}: {e}", data_dir.display()))?;
+            admin::execute(&AdminContext { store, log: Some(log), notifier: None }, req).await
+        }
+    };
+    match response {
+        AdminResponse::Error { message } => Err(anyhow!(message)),
+        ok => Ok(ok),
+    }
+}

@@ -1,0 +1,74 @@
+//! `herald topic list|get|rm|stats|dump`, like `radosgw-admin topic ...`:
+//! JSON on stdout.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Subcommand;
+use herald_server::admin::{AdminRequest, AdminResponse};
+
+use crate::admin_client::send;
+use crate::config::DEFAULT_DATA_DIR;
+
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// List every topic of every user.
+    List {
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Show one topic.
+    Get {
+        name: String,
+        /// The topic's owner, when several users have a topic of that name.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Remove a topic and drop its queued events.
+    Rm {
+        name: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Queue statistics of a persistent topic: entries, bytes, oldest age, retries.
+    Stats {
+        name: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Print the events queued for a persistent topic, oldest first.
+    Dump {
+        name: String,
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
+    let (data_dir, req) = match cmd {
+        TopicCommand::List { data_dir } => (data_dir, AdminRequest::ListTopics),
+        TopicCommand::Get { name, user, data_dir } => (data_dir, AdminRequest::GetTopic { name, user }),
+        TopicCommand::Rm { name, user, data_dir } => (data_dir, AdminRequest::RemoveTopic { name, user }),
+        TopicCommand::Stats { name, user, data_dir } => (data_dir, AdminRequest::TopicStats { name, user }),
+        TopicCommand::Dump { name, user, limit, data_dir } => (data_dir, AdminRequest::TopicDump { name, user, limit }),
+    };
+    match send(&data_dir, req).await? {
+        AdminResponse::Json { value } => {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
+        AdminResponse::Done => Ok(()),
+        other => bail!("unexpected answer from the server: {other:?}"),
+    }
+}
