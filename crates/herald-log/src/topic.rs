@@ -89,6 +89,11 @@ pub(crate) struct Segment {
     /// fsyncs the topic directory before acknowledging the first record in a
     /// file that was created without that.
     pub dir_synced: bool,
+    /// The file holds zeros (or records) up to here. The writer zero-fills
+    /// ahead of the write position because fdatasync of an overwrite inside
+    /// the file is several times cheaper than of an append that grows it
+    /// (no size/extent metadata to journal). Recovery stops at the zeros.
+    pub zeroed: u64,
 }
 
 impl Segment {
@@ -105,6 +110,7 @@ impl Segment {
             live_hint: 0,
             size: 0,
             dir_synced: false,
+            zeroed: 0,
         }
     }
 }
@@ -665,7 +671,11 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
             _ => break,
         }
     }
-    if off < data.len() {
+    if off < data.len() && data[off..].iter().all(|&b| b == 0) {
+        // Zero-filled space ahead of the last write: not damage.
+        file.set_len(off as u64)?;
+        file.sync_data()?;
+    } else if off < data.len() {
         tracing::warn!(
             topic,
             segment = %path.display(),
@@ -678,6 +688,7 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
     }
     drop(data);
     seg.size = off as u64;
+    seg.zeroed = off as u64;
     seg.dir_synced = true;
     seg.slots.shrink_to_fit();
 

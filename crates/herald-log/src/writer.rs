@@ -31,6 +31,12 @@ pub(crate) struct Cmd {
 /// under sustained load and latency stays bounded.
 const MAX_BATCH: usize = 4096;
 
+/// Zero-fill this far ahead of the write position, when less than
+/// `ZERO_LOW_WATER` is left.
+const ZERO_AHEAD: u64 = 4 << 20;
+const ZERO_LOW_WATER: u64 = 1 << 20;
+static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
+
 pub(crate) fn run(mut rx: mpsc::Receiver<Cmd>, root: PathBuf, segment_bytes: u64) {
     let mut batch = Vec::new();
     while let Some(cmd) = rx.blocking_recv() {
@@ -64,6 +70,8 @@ struct Group {
     ids: Vec<u64>,
     rec_bytes: u64,
     writes: Vec<Write>,
+    /// Zero-fill ahead of the data: (file, offset, len).
+    zero: Vec<(Arc<File>, u64, u64)>,
     sync_dir: bool,
     sync_root: bool,
     discard: bool,
@@ -82,6 +90,7 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64) {
                     ids: Vec::new(),
                     rec_bytes: 0,
                     writes: Vec::new(),
+                    zero: Vec::new(),
                     sync_dir: false,
                     sync_root: false,
                     discard: false,
@@ -105,6 +114,14 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64) {
         let res = (|| -> io::Result<()> {
             for w in &g.writes {
                 w.file.write_all_at(&w.buf, w.offset)?;
+            }
+            for (file, mut off, len) in g.zero.drain(..) {
+                let end = off + len;
+                while off < end {
+                    let n = ((end - off) as usize).min(ZEROS.len());
+                    file.write_all_at(&ZEROS[..n], off)?;
+                    off += n as u64;
+                }
             }
             let t1 = std::time::Instant::now();
             for w in &g.writes {
@@ -205,6 +222,19 @@ fn assign(g: &mut Group, batch: &[Cmd], segment_bytes: u64) -> io::Result<()> {
         format::encode_record(&mut w.buf, id, enq, &item.key, &item.payload);
         g.ids.push(id);
         g.rec_bytes += len;
+    }
+    // Zero-fill ahead of each touched segment's end (see `Segment::zeroed`).
+    let segs: Vec<u64> = st.active.into_iter().collect();
+    for first in segs {
+        let seg = st.segments.get_mut(&first).unwrap();
+        if std::env::var_os("NOZERO").is_none() && seg.size + ZERO_LOW_WATER > seg.zeroed && seg.size < segment_bytes {
+            let from = seg.zeroed.max(seg.size);
+            let to = (seg.size + ZERO_AHEAD).min(segment_bytes);
+            if to > from {
+                g.zero.push((seg.file.clone(), from, to - from));
+                seg.zeroed = to;
+            }
+        }
     }
     Ok(())
 }

@@ -449,11 +449,11 @@ fn herald_topic_cli() {
     assert!(t.contains(&bob_arn), "topic get --user bob: {got}");
     assert!(t.contains("http://127.0.0.1:1/b"), "topic get --user bob: {got}");
     assert!(!t.contains(&root_arn), "topic get --user bob shows root's: {got}");
-    let got = topic_cli_json(&srv, &["get", "cli-t"]);
-    assert!(got.to_string().contains(&root_arn), "topic get (default user root): {got}");
+    let got = topic_cli_json(&srv, &["get", "cli-t", "--user", "root"]);
+    assert!(got.to_string().contains(&root_arn), "topic get --user root: {got}");
 
     // Unknown topic: non-zero exit.
-    let out = srv.cli(&["topic", "get", "nope"]);
+    let out = srv.cli(&["topic", "get", "nope", "--user", "root"]);
     assert!(!out.status.success(), "topic get nope succeeded: {}", String::from_utf8_lossy(&out.stdout));
 
     topic_cli(&srv, &["rm", "cli-t", "--user", "bob"]);

@@ -79,6 +79,8 @@ pub async fn delete_bucket(
     let user = s3.caller(&req)?;
     s3.owned_bucket(&user, &req.input.bucket)?;
     s3.store.delete_bucket(&req.input.bucket).await.s3()?;
+    // The store dropped the bucket's notification configuration with it.
+    s3.notifier.set_config(&req.input.bucket, None);
     tracing::info!(bucket = %req.input.bucket, "bucket deleted");
     let mut resp = S3Response::new(DeleteBucketOutput {});
     resp.status = Some(http::StatusCode::NO_CONTENT);
