@@ -152,7 +152,7 @@ async fn records_for_every_event_type() {
     let rx = Receiver::start_new();
     let arn = sns.create_topic("ev-topic", &[("push-endpoint", &rx.url("ev")), ("OpaqueData", "od-1")]);
     assert_eq!(arn, "arn:aws:sns:us-east-1:root:ev-topic");
-    s3.create_bucket().bucket("ev").send().await.unwrap();
+    s3.create_bucket().bucket("evb").send().await.unwrap();
     put_config(
         &s3,
         "ev",
@@ -170,7 +170,7 @@ async fn records_for_every_event_type() {
     let te = rx.test_events()[0].json().unwrap();
     assert_eq!(te["Service"], "Amazon S3", "{te}");
     assert_eq!(te["Event"], "s3:TestEvent", "{te}");
-    assert_eq!(te["Bucket"], "ev", "{te}");
+    assert_eq!(te["Bucket"], "evb", "{te}");
     for k in ["Time", "RequestId", "HostId"] {
         assert!(te[k].is_string(), "TestEvent lacks {k}: {te}");
     }
@@ -180,7 +180,7 @@ async fn records_for_every_event_type() {
     // PutObject with metadata and tags, key needing URL encoding.
     let put = s3
         .put_object()
-        .bucket("ev")
+        .bucket("evb")
         .key("red flower.jpg")
         .metadata("color", "red")
         .tagging("team=ops")
@@ -194,7 +194,7 @@ async fn records_for_every_event_type() {
         &Exp {
             name: "ObjectCreated:Put",
             key: "red+flower.jpg",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: put.request_id(),
             id2: put.extended_request_id(),
@@ -219,9 +219,9 @@ async fn records_for_every_event_type() {
     // CopyObject.
     let copy = s3
         .copy_object()
-        .bucket("ev")
+        .bucket("evb")
         .key("copy.jpg")
-        .copy_source("ev/red%20flower.jpg")
+        .copy_source("evb/red%20flower.jpg")
         .send()
         .await
         .unwrap();
@@ -231,7 +231,7 @@ async fn records_for_every_event_type() {
         &Exp {
             name: "ObjectCreated:Copy",
             key: "copy.jpg",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: copy.request_id(),
             id2: copy.extended_request_id(),
@@ -245,7 +245,7 @@ async fn records_for_every_event_type() {
     );
 
     // Multipart: Create -> ObjectCreated:Post, Complete -> CompleteMultipartUpload.
-    let cmu = s3.create_multipart_upload().bucket("ev").key("mp.bin").send().await.unwrap();
+    let cmu = s3.create_multipart_upload().bucket("evb").key("mp.bin").send().await.unwrap();
     let upload_id = cmu.upload_id().unwrap().to_string();
     let post_rec = rx.wait_event("mp.bin", "ObjectCreated:Post").await;
     check_record(
@@ -253,7 +253,7 @@ async fn records_for_every_event_type() {
         &Exp {
             name: "ObjectCreated:Post",
             key: "mp.bin",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: cmu.request_id(),
             id2: None,
@@ -268,7 +268,7 @@ async fn records_for_every_event_type() {
     let part = random_bytes(100_000);
     let up = s3
         .upload_part()
-        .bucket("ev")
+        .bucket("evb")
         .key("mp.bin")
         .upload_id(&upload_id)
         .part_number(1)
@@ -278,7 +278,7 @@ async fn records_for_every_event_type() {
         .unwrap();
     let done = s3
         .complete_multipart_upload()
-        .bucket("ev")
+        .bucket("evb")
         .key("mp.bin")
         .upload_id(&upload_id)
         .multipart_upload(
@@ -295,7 +295,7 @@ async fn records_for_every_event_type() {
         &Exp {
             name: "ObjectCreated:CompleteMultipartUpload",
             key: "mp.bin",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: done.request_id(),
             id2: done.extended_request_id(),
@@ -310,10 +310,10 @@ async fn records_for_every_event_type() {
     assert!(seq(&cmp_rec) > seq(&post_rec), "sequencer must increase per key: post {post_rec} then complete {cmp_rec}");
 
     // Abort emits nothing (checked after the sentinel).
-    let ab = s3.create_multipart_upload().bucket("ev").key("aborted.bin").send().await.unwrap();
+    let ab = s3.create_multipart_upload().bucket("evb").key("aborted.bin").send().await.unwrap();
     rx.wait_event("aborted.bin", "ObjectCreated:Post").await;
     s3.abort_multipart_upload()
-        .bucket("ev")
+        .bucket("evb")
         .key("aborted.bin")
         .upload_id(ab.upload_id().unwrap())
         .send()
@@ -323,7 +323,7 @@ async fn records_for_every_event_type() {
     // Tagging.
     let pt = s3
         .put_object_tagging()
-        .bucket("ev")
+        .bucket("evb")
         .key("red flower.jpg")
         .tagging(Tagging::builder().tag_set(Tag::builder().key("team").value("dev").build().unwrap()).build().unwrap())
         .send()
@@ -335,7 +335,7 @@ async fn records_for_every_event_type() {
         &Exp {
             name: "ObjectTagging:Put",
             key: "red+flower.jpg",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: pt.request_id(),
             id2: None,
@@ -347,14 +347,14 @@ async fn records_for_every_event_type() {
             opaque: "od-1",
         },
     );
-    let dt = s3.delete_object_tagging().bucket("ev").key("red flower.jpg").send().await.unwrap();
+    let dt = s3.delete_object_tagging().bucket("evb").key("red flower.jpg").send().await.unwrap();
     let tag_del = rx.wait_event("red+flower.jpg", "ObjectTagging:Delete").await;
     check_record(
         &tag_del,
         &Exp {
             name: "ObjectTagging:Delete",
             key: "red+flower.jpg",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: dt.request_id(),
             id2: None,
@@ -375,14 +375,14 @@ async fn records_for_every_event_type() {
     );
 
     // Delete.
-    let del = s3.delete_object().bucket("ev").key("copy.jpg").send().await.unwrap();
+    let del = s3.delete_object().bucket("evb").key("copy.jpg").send().await.unwrap();
     let del_rec = rx.wait_event("copy.jpg", "ObjectRemoved:Delete").await;
     check_record(
         &del_rec,
         &Exp {
             name: "ObjectRemoved:Delete",
             key: "copy.jpg",
-            bucket: "ev",
+            bucket: "evb",
             config: "all",
             request_id: del.request_id(),
             id2: None,
@@ -397,7 +397,7 @@ async fn records_for_every_event_type() {
     assert!(seq(&del_rec) > seq(&copy_rec), "delete sequencer must follow the copy's");
 
     // Sentinel, then the exact set of events.
-    s3.put_object().bucket("ev").key("zz-sentinel").body(ByteStream::from_static(b"s")).send().await.unwrap();
+    s3.put_object().bucket("evb").key("zz-sentinel").body(ByteStream::from_static(b"s")).send().await.unwrap();
     rx.wait_event("zz-sentinel", "ObjectCreated:Put").await;
     let all = rx.delivered_records();
     let mut got: Vec<(String, String)> = all
@@ -1011,12 +1011,12 @@ async fn max_retries_and_time_to_live_expiry_counted_lost() {
             ("retry_sleep_duration", "1"),
         ],
     );
-    for (b, t) in [("la", &ta), ("lb", &tb)] {
+    for (b, t) in [("la1", &ta), ("lb1", &tb)] {
         s3.create_bucket().bucket(b).send().await.unwrap();
         put_config(&s3, b, vec![tc(b, t, &["s3:ObjectCreated:*"], None, None)]).await;
     }
-    s3.put_object().bucket("la").key("lost-a").body(ByteStream::from_static(b"a")).send().await.unwrap();
-    s3.put_object().bucket("lb").key("lost-b").body(ByteStream::from_static(b"b")).send().await.unwrap();
+    s3.put_object().bucket("la1").key("lost-a").body(ByteStream::from_static(b"a")).send().await.unwrap();
+    s3.put_object().bucket("lb1").key("lost-b").body(ByteStream::from_static(b"b")).send().await.unwrap();
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
@@ -1049,12 +1049,12 @@ async fn max_retries_and_time_to_live_expiry_counted_lost() {
 
     // The receiver recovers: new events flow, the expired ones never come back.
     rx.set_mode(Mode::Ok);
-    s3.put_object().bucket("la").key("after-a").body(ByteStream::from_static(b"a")).send().await.unwrap();
-    s3.put_object().bucket("lb").key("after-b").body(ByteStream::from_static(b"b")).send().await.unwrap();
+    s3.put_object().bucket("la1").key("after-a").body(ByteStream::from_static(b"a")).send().await.unwrap();
+    s3.put_object().bucket("lb1").key("after-b").body(ByteStream::from_static(b"b")).send().await.unwrap();
     rx.wait_event("after-a", "ObjectCreated:Put").await;
     rx.wait_event("after-b", "ObjectCreated:Put").await;
     // Give the retry loop a few more cycles to misbehave, bounded by another sentinel.
-    s3.put_object().bucket("la").key("after-a2").body(ByteStream::from_static(b"a")).send().await.unwrap();
+    s3.put_object().bucket("la1").key("after-a2").body(ByteStream::from_static(b"a")).send().await.unwrap();
     rx.wait_event("after-a2", "ObjectCreated:Put").await;
     assert!(rx.delivered_for_key("lost-a").is_empty(), "expired event lost-a was delivered later");
     assert!(rx.delivered_for_key("lost-b").is_empty(), "expired event lost-b was delivered later");
@@ -1116,9 +1116,9 @@ async fn cloudevents_headers() {
     let sns = Sns::root(&srv);
     let rx = Receiver::start_new();
     let t = sns.create_topic("ce", &[("push-endpoint", &rx.url("ce")), ("cloudevents", "true")]);
-    s3.create_bucket().bucket("ce").send().await.unwrap();
-    put_config(&s3, "ce", vec![tc("ce", &t, &["s3:ObjectCreated:*"], None, None)]).await;
-    s3.put_object().bucket("ce").key("ce.txt").body(ByteStream::from_static(b"cloud")).send().await.unwrap();
+    s3.create_bucket().bucket("ceb").send().await.unwrap();
+    put_config(&s3, "ceb", vec![tc("ce", &t, &["s3:ObjectCreated:*"], None, None)]).await;
+    s3.put_object().bucket("ceb").key("ce.txt").body(ByteStream::from_static(b"cloud")).send().await.unwrap();
     rx.wait_event("ce.txt", "ObjectCreated:Put").await;
     let req = rx
         .requests()
@@ -1265,10 +1265,10 @@ async fn subscription_handshake_right_and_wrong() {
     wait_subscription_status(&sns, &tbp, |s| s.starts_with("failed"), "failed…").await;
     assert!(!bad.handshakes().is_empty() && !badp.handshakes().is_empty(), "the wrong receivers were asked");
 
-    s3.create_bucket().bucket("hs").send().await.unwrap();
+    s3.create_bucket().bucket("hsb").send().await.unwrap();
     put_config(
         &s3,
-        "hs",
+        "hsb",
         vec![
             tc("good", &tg, &["s3:ObjectCreated:*"], None, None),
             tc("bad", &tb, &["s3:ObjectCreated:*"], None, None),
@@ -1276,10 +1276,10 @@ async fn subscription_handshake_right_and_wrong() {
         ],
     )
     .await;
-    s3.put_object().bucket("hs").key("x1").body(ByteStream::from_static(b"1")).send().await.unwrap();
+    s3.put_object().bucket("hsb").key("x1").body(ByteStream::from_static(b"1")).send().await.unwrap();
     let rec = good.wait_event("x1", "ObjectCreated:Put").await;
     assert_eq!(rec["s3"]["configurationId"], "good");
-    s3.put_object().bucket("hs").key("x2").body(ByteStream::from_static(b"2")).send().await.unwrap();
+    s3.put_object().bucket("hsb").key("x2").body(ByteStream::from_static(b"2")).send().await.unwrap();
     good.wait_event("x2", "ObjectCreated:Put").await;
     assert!(bad.attempted_records().is_empty(), "events pushed to a failed subscription: {:?}", bad.attempted_records());
     assert!(badp.attempted_records().is_empty(), "events pushed to a failed persistent subscription: {:?}", badp.attempted_records());
