@@ -1,6 +1,8 @@
 //! Measures the delivery log: append throughput with 16 concurrent appenders
 //! (group commit), recovery time, drain throughput with `lease(100)` + `ack`,
-//! and resident memory with a full backlog.
+//! and resident memory with a full backlog. Recovery and drain run in a fresh
+//! child process (this binary re-executed), so its RSS is what a restarted
+//! server would see.
 //!
 //! `cargo run -j2 --release -p herald-log --example logbench`
 //! Env: `LOGBENCH_ENTRIES` (default 1000000), `LOGBENCH_PAYLOAD` (bytes,
@@ -37,11 +39,17 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(dir) = std::env::var("LOGBENCH_RECOVER") {
+        return recover_and_drain(&dir).await;
+    }
     let entries = env_u64("LOGBENCH_ENTRIES", 1_000_000);
     let payload_len = env_u64("LOGBENCH_PAYLOAD", 512) as usize;
     let parent = std::env::var("LOGBENCH_DIR").unwrap_or_else(|_| "target".into());
     std::fs::create_dir_all(&parent).unwrap();
-    let tmp = tempfile::Builder::new().prefix("logbench-").tempdir_in(&parent).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("logbench-")
+        .tempdir_in(&parent)
+        .unwrap();
     let cfg = LogConfig::new(tmp.path());
     let payload = Bytes::from(vec![b'x'; payload_len]);
     println!("entries={entries} payload={payload_len}B dir={}", tmp.path().display());
@@ -85,16 +93,27 @@ async fn main() {
         rss_start
     );
 
-    // 2. Recovery (a new process would start from here).
+    // 2. Recovery and drain in a fresh process, as after a restart.
     drop(log);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("LOGBENCH_RECOVER", tmp.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn recover_and_drain(dir: &str) {
+    let cfg = LogConfig::new(dir);
+    let rss_start = rss_mib();
     let t0 = Instant::now();
-    let log = DeliveryLog::open(cfg.clone()).unwrap();
+    let log = DeliveryLog::open(cfg).unwrap();
     let st = log.stats("bench");
     println!(
-        "recovery: {} entries in {:.2}s; RSS {:.0} MiB",
+        "recovery (fresh process): {} entries in {:.2}s; RSS {:.0} MiB (start {:.0} MiB)",
         st.entries,
         t0.elapsed().as_secs_f64(),
-        rss_mib()
+        rss_mib(),
+        rss_start
     );
 
     // 3. Drain: lease(100) + ack until empty.
@@ -118,7 +137,7 @@ async fn main() {
     println!(
         "after drain: {} entries left, {} bytes in the log dir; RSS {:.0} MiB",
         st.entries,
-        dir_bytes(tmp.path()),
+        dir_bytes(std::path::Path::new(dir)),
         rss_mib()
     );
 }

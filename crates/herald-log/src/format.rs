@@ -248,7 +248,9 @@ mod tests {
         let mut buf = Vec::new();
         encode_record(&mut buf, 7, 1234, "k/ey", b"payload");
         assert_eq!(buf.len(), record_len("k/ey", b"payload"));
-        let Parse::Ok(d) = decode_record(&buf) else { panic!("decode") };
+        let Parse::Ok(d) = decode_record(&buf) else {
+            panic!("decode")
+        };
         assert_eq!((d.id, d.enqueued_ms, d.len), (7, 1234, buf.len()));
         assert_eq!(&buf[d.key], b"k/ey");
         assert_eq!(&buf[d.payload], b"payload");
@@ -261,7 +263,10 @@ mod tests {
     fn dir_names_are_safe() {
         for name in ["a", "../x", "a/b", ".", "ü", "x y%"] {
             let d = topic_dir_name(name);
-            assert!(d.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%".contains(&b)), "{d}");
+            assert!(
+                d.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%".contains(&b)),
+                "{d}"
+            );
             assert_eq!(decode_topic_dir_name(&d).as_deref(), Some(name));
         }
         let long = "x".repeat(1000);

@@ -62,7 +62,10 @@ impl LogConfig {
     pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 
     pub fn new(dir: impl Into<PathBuf>) -> LogConfig {
-        LogConfig { dir: dir.into(), segment_bytes: Self::DEFAULT_SEGMENT_BYTES }
+        LogConfig {
+            dir: dir.into(),
+            segment_bytes: Self::DEFAULT_SEGMENT_BYTES,
+        }
     }
 }
 
@@ -147,7 +150,12 @@ pub(crate) struct Topic {
 
 impl Topic {
     fn new(st: TopicState) -> Topic {
-        Topic { name: st.name.clone(), dir: st.dir.clone(), state: Mutex::new(st), notify: Notify::new() }
+        Topic {
+            name: st.name.clone(),
+            dir: st.dir.clone(),
+            state: Mutex::new(st),
+            notify: Notify::new(),
+        }
     }
 }
 
@@ -180,7 +188,9 @@ pub struct DeliveryLog {
 
 impl std::fmt::Debug for DeliveryLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliveryLog").field("root", &self.inner.root).finish_non_exhaustive()
+        f.debug_struct("DeliveryLog")
+            .field("root", &self.inner.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -202,8 +212,7 @@ impl DeliveryLog {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e.into()),
             };
-            let Some(name) = name.or_else(|| ent.file_name().to_str().and_then(format::decode_topic_dir_name))
-            else {
+            let Some(name) = name.or_else(|| ent.file_name().to_str().and_then(format::decode_topic_dir_name)) else {
                 tracing::warn!(dir = %path.display(), "skipping delivery log directory without a topic name");
                 continue;
             };
@@ -242,13 +251,16 @@ impl DeliveryLog {
     /// so a saturated disk slows callers down instead of growing memory.
     /// Fails with [`LogError::Full`] without writing anything if any topic
     /// would exceed its [`Limits`]. Items for a topic removed while they were
-    /// queued are discarded (their ids are never leased).
+    /// queued are discarded and get id 0.
     pub async fn append(&self, items: Vec<AppendItem>) -> Result<Vec<EntryId>, LogError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
         if items.iter().any(|i| i.key.len() + i.payload.len() > MAX_RECORD) {
-            return Err(LogError::Io(io::Error::new(io::ErrorKind::InvalidInput, "event too large")));
+            return Err(LogError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "event too large",
+            )));
         }
         let topics: Vec<Arc<Topic>> = items.iter().map(|i| self.inner.topic(&i.topic)).collect();
         // Reserve room in every topic first so a refusal writes nothing and
@@ -278,7 +290,12 @@ impl DeliveryLog {
             guard.parts.push((t.clone(), n, bytes));
         }
         let (reply, rx) = oneshot::channel();
-        let cmd = Cmd { items, topics, enqueued_ms: format::now_ms(), reply };
+        let cmd = Cmd {
+            items,
+            topics,
+            enqueued_ms: format::now_ms(),
+            reply,
+        };
         self.inner.tx.send(cmd).await.map_err(|_| LogError::ShuttingDown)?;
         // The writer owns the reservation now and releases it when done.
         guard.parts.clear();
@@ -294,7 +311,9 @@ impl DeliveryLog {
     /// pending entry may be leased, and only while no entry of that key is
     /// leased, so one key is delivered strictly in order.
     pub fn lease(&self, topic: &str, max: usize) -> Vec<Lease> {
-        let Some(t) = self.inner.get(topic) else { return Vec::new() };
+        let Some(t) = self.inner.get(topic) else {
+            return Vec::new();
+        };
         if max == 0 {
             return Vec::new();
         }
@@ -370,7 +389,11 @@ impl DeliveryLog {
         let now = SystemTime::now();
         // Round a future time up so the entry is never due early; a past one
         // means "now" and must be leasable at once.
-        let next = if not_before <= now { format::to_ms(now) } else { format::to_ms_ceil(not_before) };
+        let next = if not_before <= now {
+            format::to_ms(now)
+        } else {
+            format::to_ms_ceil(not_before)
+        };
         if let Some((seg, attempts)) = st.retry(id, next, format::to_ms(now), true) {
             let mut side = SideBuf::default();
             side.push(seg, SIDE_RETRY, id, attempts, next);
@@ -404,14 +427,18 @@ impl DeliveryLog {
 
     /// Zeros for unknown topics.
     pub fn stats(&self, topic: &str) -> TopicStats {
-        let Some(t) = self.inner.get(topic) else { return TopicStats::default() };
+        let Some(t) = self.inner.get(topic) else {
+            return TopicStats::default();
+        };
         let mut st = t.state.lock().unwrap();
         let oldest = st.oldest_enqueued_ms();
         TopicStats {
             entries: st.entries,
             bytes: st.bytes,
             oldest_age: oldest.map(|ms| {
-                SystemTime::now().duration_since(format::from_ms(ms)).unwrap_or(Duration::ZERO)
+                SystemTime::now()
+                    .duration_since(format::from_ms(ms))
+                    .unwrap_or(Duration::ZERO)
             }),
             retried_entries: st.retried_entries,
             total_retries: st.total_retries,
@@ -421,7 +448,9 @@ impl DeliveryLog {
 
     /// Pending entries (leased ones included), oldest first, with payloads.
     pub fn dump(&self, topic: &str, limit: usize) -> Vec<DumpEntry> {
-        let Some(t) = self.inner.get(topic) else { return Vec::new() };
+        let Some(t) = self.inner.get(topic) else {
+            return Vec::new();
+        };
         let runs = t.state.lock().unwrap().dump_pick(limit);
         let mut out = Vec::new();
         let mut failed = Vec::new();
@@ -443,8 +472,11 @@ impl DeliveryLog {
     /// Topics that have pending entries.
     pub fn topics(&self) -> Vec<String> {
         let map = self.inner.topics.read().unwrap();
-        let mut v: Vec<String> =
-            map.values().filter(|t| t.state.lock().unwrap().entries > 0).map(|t| t.name.clone()).collect();
+        let mut v: Vec<String> = map
+            .values()
+            .filter(|t| t.state.lock().unwrap().entries > 0)
+            .map(|t| t.name.clone())
+            .collect();
         v.sort();
         v
     }

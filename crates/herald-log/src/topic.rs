@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -181,7 +182,10 @@ impl TopicState {
             total_retries: 0,
             reserved_entries: 0,
             reserved_bytes: 0,
-            limits: Limits { max_entries: 0, max_bytes: 0 },
+            limits: Limits {
+                max_entries: 0,
+                max_bytes: 0,
+            },
         }
     }
 
@@ -337,7 +341,11 @@ impl TopicState {
             PENDING => self.unschedule(id, s.next_attempt_ms),
             _ => return None,
         }
-        let attempts = if count { s.attempts.saturating_add(1) } else { s.attempts };
+        let attempts = if count {
+            s.attempts.saturating_add(1)
+        } else {
+            s.attempts
+        };
         if count {
             if s.attempts == 0 {
                 self.retried_entries += 1;
@@ -453,7 +461,9 @@ impl TopicState {
     /// Appends side records (acks, retries) to a segment's side file.
     pub fn write_side(&mut self, first: u64, buf: &[u8]) -> io::Result<()> {
         let path = self.dir.join(format::side_name(first));
-        let Some(seg) = self.segments.get_mut(&first) else { return Ok(()) };
+        let Some(seg) = self.segments.get_mut(&first) else {
+            return Ok(());
+        };
         if seg.side.is_none() {
             seg.side = Some(OpenOptions::new().create(true).append(true).open(path)?);
         }
@@ -468,7 +478,15 @@ impl TopicState {
             if seg.size == 0 || seg.size + rec_len <= segment_bytes {
                 return Ok(a);
             }
-            // Rolled: this segment will not grow any more.
+            // Rolled: this segment will not grow any more. Give back the
+            // zero-filled space past its last record (records still being
+            // written by this batch lie below `size`).
+            if seg.zeroed > seg.size {
+                if let Err(e) = seg.file.set_len(seg.size) {
+                    tracing::warn!(topic = %self.name, error = %e, "cannot trim rolled segment");
+                }
+                seg.zeroed = seg.size;
+            }
             seg.slots.shrink_to_fit();
             seg.ready.shrink_to_fit();
             self.active = None;
@@ -482,7 +500,12 @@ impl TopicState {
 
     fn create_segment(&self, first: u64) -> io::Result<Segment> {
         let path = self.dir.join(format::segment_name(first));
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
         // Ids only grow, so a non-empty file of that name would be a bug;
         // refuse rather than overwrite records.
         if file.metadata()?.len() != 0 {
@@ -599,7 +622,12 @@ impl TopicState {
         // If the newest segment is drained, an empty file keeps `next_id`.
         let newest_dead = st.segments.last_key_value().is_none_or(|(_, s)| s.live == 0);
         st.active = None;
-        let dead: Vec<u64> = st.segments.iter().filter(|(_, s)| s.live == 0).map(|(&f, _)| f).collect();
+        let dead: Vec<u64> = st
+            .segments
+            .iter()
+            .filter(|(_, s)| s.live == 0)
+            .map(|(&f, _)| f)
+            .collect();
         for f in dead {
             st.delete_segment(f);
         }
@@ -648,16 +676,23 @@ fn push_pick(runs: &mut Vec<Run>, file: &Arc<File>, id: u64, slot: &Slot) {
 /// the file is truncated) and then its side file.
 fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
     let path = dir.join(format::segment_name(first));
-    let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
-    let mut data = Vec::new();
-    file.read_to_end(&mut data)?;
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let file_len = file.metadata()?.len();
     let mut seg = Segment::new(first, file.try_clone()?);
-    let mut off = 0usize;
-    while off < data.len() {
-        match format::decode_record(&data[off..]) {
-            Parse::Ok(d) if d.id == first + seg.slots.len() as u64 && off + d.len <= u32::MAX as usize => {
+    // Stream the file through a small window: recovery must not need memory
+    // proportional to the segment size.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut buf_off = 0u64; // file offset of buf[0]
+    let mut pos = 0usize; // parse position in buf
+    loop {
+        let want = match format::decode_record(&buf[pos..]) {
+            Parse::Ok(d) if d.id == first + seg.slots.len() as u64 => {
+                let off = buf_off + pos as u64;
+                if off + d.len as u64 > u32::MAX as u64 {
+                    break;
+                }
                 seg.slots.push(Slot {
-                    key_hash: format::key_hash(&data[off..][d.key]),
+                    key_hash: format::key_hash(&buf[pos..][d.key]),
                     next_same: 0,
                     enqueued_ms: d.enqueued_ms,
                     next_attempt_ms: 0,
@@ -666,29 +701,52 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
                     attempts: 0,
                     state: PENDING,
                 });
-                off += d.len;
+                pos += d.len;
+                continue;
+            }
+            Parse::Short => {
+                let have = buf.len() - pos;
+                let need = if have >= 4 {
+                    format::REC_HEADER + u32::from_le_bytes(buf[pos..pos + 4].try_into().unwrap()) as usize
+                } else {
+                    format::REC_HEADER
+                };
+                need.max(1 << 20)
             }
             _ => break,
+        };
+        // Slide the window and read more.
+        buf.drain(..pos);
+        buf_off += pos as u64;
+        pos = 0;
+        let old = buf.len();
+        let avail = file_len.saturating_sub(buf_off + old as u64) as usize;
+        let add = want.saturating_sub(old).min(avail);
+        if add == 0 {
+            break;
         }
+        buf.resize(old + add, 0);
+        file.read_exact_at(&mut buf[old..], buf_off + old as u64)?;
     }
-    if off < data.len() && data[off..].iter().all(|&b| b == 0) {
-        // Zero-filled space ahead of the last write: not damage.
-        file.set_len(off as u64)?;
-        file.sync_data()?;
-    } else if off < data.len() {
-        tracing::warn!(
-            topic,
-            segment = %path.display(),
-            valid = off,
-            dropped = data.len() - off,
-            "truncating torn or corrupt tail of delivery log segment"
-        );
-        file.set_len(off as u64)?;
+    let off = buf_off + pos as u64;
+    drop(buf);
+    if off < file_len {
+        if tail_is_zero(&file, off, file_len)? {
+            // Zero-filled space ahead of the last write: not damage.
+        } else {
+            tracing::warn!(
+                topic,
+                segment = %path.display(),
+                valid = off,
+                dropped = file_len - off,
+                "truncating torn or corrupt tail of delivery log segment"
+            );
+        }
+        file.set_len(off)?;
         file.sync_data()?;
     }
-    drop(data);
-    seg.size = off as u64;
-    seg.zeroed = off as u64;
+    seg.size = off;
+    seg.zeroed = off;
     seg.dir_synced = true;
     seg.slots.shrink_to_fit();
 
@@ -699,7 +757,9 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
             for rec in side.chunks_exact(SIDE_REC) {
                 let Some(r) = format::decode_side(rec) else { break };
                 valid += SIDE_REC;
-                let Some(idx) = r.id.checked_sub(first).map(|i| i as usize) else { continue };
+                let Some(idx) = r.id.checked_sub(first).map(|i| i as usize) else {
+                    continue;
+                };
                 let Some(slot) = seg.slots.get_mut(idx) else { continue };
                 match r.kind {
                     SIDE_GONE => slot.state = GONE,
@@ -720,6 +780,19 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
     }
     seg.live = seg.slots.iter().filter(|s| s.state == PENDING).count() as u64;
     Ok(seg)
+}
+
+fn tail_is_zero(file: &File, mut off: u64, end: u64) -> io::Result<bool> {
+    let mut buf = vec![0u8; 1 << 16];
+    while off < end {
+        let n = ((end - off) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..n], off)?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        off += n as u64;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -47,11 +47,7 @@ pub(crate) fn run(mut rx: mpsc::Receiver<Cmd>, root: PathBuf, segment_bytes: u64
                 Err(_) => break,
             }
         }
-        let t0 = std::time::Instant::now();
-        let n = batch.len();
         process(&mut batch, &root, segment_bytes);
-        unsafe { DBG_BATCHES += 1; DBG_CMDS += n as u64; DBG_NS += t0.elapsed().as_nanos() as u64; }
-        if unsafe { DBG_BATCHES } % 20000 == 0 { eprintln!("batches {} cmds {} avg {}us fsync {}us", unsafe{DBG_BATCHES}, unsafe{DBG_CMDS}, unsafe{DBG_NS/DBG_BATCHES/1000}, unsafe{DBG_FS/DBG_BATCHES/1000}); }
     }
 }
 
@@ -123,11 +119,9 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64) {
                     off += n as u64;
                 }
             }
-            let t1 = std::time::Instant::now();
             for w in &g.writes {
                 w.file.sync_data()?;
             }
-            unsafe { DBG_FS += t1.elapsed().as_nanos() as u64; }
             let dir = g.topic.dir.as_path();
             if g.sync_dir {
                 File::open(dir)?.sync_all()?;
@@ -145,8 +139,7 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64) {
 
     // Publish and answer.
     let now = format::now_ms();
-    let mut results: Vec<Result<Vec<EntryId>, LogError>> =
-        batch.iter().map(|c| Ok(vec![0; c.items.len()])).collect();
+    let mut results: Vec<Result<Vec<EntryId>, LogError>> = batch.iter().map(|c| Ok(vec![0; c.items.len()])).collect();
     for g in &mut groups {
         {
             let mut st = g.topic.state.lock().unwrap();
@@ -215,7 +208,11 @@ fn assign(g: &mut Group, batch: &[Cmd], segment_bytes: u64) -> io::Result<()> {
         let w = match g.writes.last_mut() {
             Some(w) if Arc::ptr_eq(&w.file, &file) => w,
             _ => {
-                g.writes.push(Write { file, offset, buf: Vec::new() });
+                g.writes.push(Write {
+                    file,
+                    offset,
+                    buf: Vec::new(),
+                });
                 g.writes.last_mut().unwrap()
             }
         };
@@ -227,7 +224,7 @@ fn assign(g: &mut Group, batch: &[Cmd], segment_bytes: u64) -> io::Result<()> {
     let segs: Vec<u64> = st.active.into_iter().collect();
     for first in segs {
         let seg = st.segments.get_mut(&first).unwrap();
-        if std::env::var_os("NOZERO").is_none() && seg.size + ZERO_LOW_WATER > seg.zeroed && seg.size < segment_bytes {
+        if seg.size + ZERO_LOW_WATER > seg.zeroed && seg.size < segment_bytes {
             let from = seg.zeroed.max(seg.size);
             let to = (seg.size + ZERO_AHEAD).min(segment_bytes);
             if to > from {
@@ -253,5 +250,3 @@ fn create_topic_dir(dir: &Path, name: &str) -> io::Result<()> {
     fs::rename(&tmp, dir.join(format::NAME_FILE))?;
     File::open(dir)?.sync_all()
 }
-
-static mut DBG_BATCHES: u64 = 0; static mut DBG_CMDS: u64 = 0; static mut DBG_NS: u64 = 0; static mut DBG_FS: u64 = 0;

@@ -8,7 +8,11 @@ use bytes::Bytes;
 use herald_log::{AppendItem, DeliveryLog, Limits, LogConfig, LogError};
 
 fn item(topic: &str, key: &str, payload: &str) -> AppendItem {
-    AppendItem { topic: topic.into(), key: key.into(), payload: Bytes::from(payload.to_string()) }
+    AppendItem {
+        topic: topic.into(),
+        key: key.into(),
+        payload: Bytes::from(payload.to_string()),
+    }
 }
 
 fn open(dir: &Path) -> DeliveryLog {
@@ -16,7 +20,11 @@ fn open(dir: &Path) -> DeliveryLog {
 }
 
 fn open_small(dir: &Path, segment_bytes: u64) -> DeliveryLog {
-    DeliveryLog::open(LogConfig { dir: dir.into(), segment_bytes }).unwrap()
+    DeliveryLog::open(LogConfig {
+        dir: dir.into(),
+        segment_bytes,
+    })
+    .unwrap()
 }
 
 async fn append1(log: &DeliveryLog, topic: &str, key: &str, payload: &str) -> u64 {
@@ -43,7 +51,11 @@ async fn append_lease_ack_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
     let ids = log
-        .append(vec![item("t", "a", "one"), item("t", "b", "two"), item("t", "c", "three")])
+        .append(vec![
+            item("t", "a", "one"),
+            item("t", "b", "two"),
+            item("t", "c", "three"),
+        ])
         .await
         .unwrap();
     assert_eq!(ids.len(), 3);
@@ -55,11 +67,17 @@ async fn append_lease_ack_round_trip() {
     assert_eq!(log.topics(), vec!["t".to_string()]);
 
     let leases = log.lease("t", 10);
-    let got: Vec<(u64, &str, &[u8], u32)> =
-        leases.iter().map(|l| (l.id, l.key.as_str(), &l.payload[..], l.attempts)).collect();
+    let got: Vec<(u64, &str, &[u8], u32)> = leases
+        .iter()
+        .map(|l| (l.id, l.key.as_str(), &l.payload[..], l.attempts))
+        .collect();
     assert_eq!(
         got,
-        vec![(ids[0], "a", &b"one"[..], 0), (ids[1], "b", &b"two"[..], 0), (ids[2], "c", &b"three"[..], 0)]
+        vec![
+            (ids[0], "a", &b"one"[..], 0),
+            (ids[1], "b", &b"two"[..], 0),
+            (ids[2], "c", &b"three"[..], 0)
+        ]
     );
     assert_eq!(log.stats("t").leased, 3);
     assert!(log.lease("t", 10).is_empty(), "leased entries are not handed out twice");
@@ -99,7 +117,10 @@ async fn per_key_order() {
 
     let first: Vec<u64> = log.lease("t", 10).iter().map(|l| l.id).collect();
     assert_eq!(first, vec![a1, b], "only the oldest entry of a key is leasable");
-    assert!(log.lease("t", 10).is_empty(), "nothing of a key while one of it is leased");
+    assert!(
+        log.lease("t", 10).is_empty(),
+        "nothing of a key while one of it is leased"
+    );
 
     // A retry of the head keeps the rest of the key blocked.
     log.retry("t", a1, SystemTime::now());
@@ -109,7 +130,10 @@ async fn per_key_order() {
 
     log.ack("t", &[a1, b]);
     let next = log.lease("t", 10);
-    assert_eq!(next.iter().map(|l| (l.id, &l.payload[..])).collect::<Vec<_>>(), vec![(a2, &b"second"[..])]);
+    assert_eq!(
+        next.iter().map(|l| (l.id, &l.payload[..])).collect::<Vec<_>>(),
+        vec![(a2, &b"second"[..])]
+    );
     assert!(log.lease("t", 10).is_empty());
     log.ack("t", &[a2]);
     assert_eq!(log.lease("t", 10).iter().map(|l| l.id).collect::<Vec<_>>(), vec![a3]);
@@ -159,7 +183,10 @@ async fn wait_ready_wakes_on_append() {
         })
     };
     append1(&log, "t", "k", "p").await;
-    tokio::time::timeout(Duration::from_secs(20), waiter).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), waiter)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +215,13 @@ async fn drop_entries_forgets() {
 async fn full_by_entries_and_bytes_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    log.set_limits("e", Limits { max_entries: 2, max_bytes: 0 });
+    log.set_limits(
+        "e",
+        Limits {
+            max_entries: 2,
+            max_bytes: 0,
+        },
+    );
     append1(&log, "e", "k1", "x").await;
     append1(&log, "e", "k2", "x").await;
     let err = log.append(vec![item("e", "k3", "x")]).await.unwrap_err();
@@ -196,7 +229,10 @@ async fn full_by_entries_and_bytes_writes_nothing() {
     assert_eq!(log.stats("e").entries, 2);
 
     // Several topics in one append: one full topic refuses the whole append.
-    let err = log.append(vec![item("other", "k", "x"), item("e", "k", "x")]).await.unwrap_err();
+    let err = log
+        .append(vec![item("other", "k", "x"), item("e", "k", "x")])
+        .await
+        .unwrap_err();
     assert!(matches!(err, LogError::Full { .. }));
     assert_eq!(log.stats("other").entries, 0);
 
@@ -206,7 +242,13 @@ async fn full_by_entries_and_bytes_writes_nothing() {
         append1(&log, "probe", "k", &"y".repeat(100)).await;
         log.stats("probe").bytes - before
     };
-    log.set_limits("b", Limits { max_entries: 0, max_bytes: one * 3 / 2 });
+    log.set_limits(
+        "b",
+        Limits {
+            max_entries: 0,
+            max_bytes: one * 3 / 2,
+        },
+    );
     append1(&log, "b", "k", &"y".repeat(100)).await;
     let err = log.append(vec![item("b", "k", &"y".repeat(100))]).await.unwrap_err();
     assert!(matches!(err, LogError::Full { .. }));
@@ -237,7 +279,11 @@ async fn recovery_restores_exactly_the_pending_entries() {
         let id = append1(&log, "topic/α", &key, &payload).await;
         expected.insert(id, (key, payload));
     }
-    let before: HashMap<u64, SystemTime> = log.dump("topic/α", 1000).into_iter().map(|d| (d.id, d.enqueued)).collect();
+    let before: HashMap<u64, SystemTime> = log
+        .dump("topic/α", 1000)
+        .into_iter()
+        .map(|d| (d.id, d.enqueued))
+        .collect();
     // Deliver a few rounds: ack some, fail some.
     let mut retried = HashMap::new();
     for round in 0..5 {
@@ -267,12 +313,20 @@ async fn recovery_restores_exactly_the_pending_entries() {
         .collect();
     assert_eq!(got, expected);
     for d in &dump {
-        assert_eq!(d.attempts, retried.get(&d.id).copied().unwrap_or(0), "attempts of {}", d.id);
+        assert_eq!(
+            d.attempts,
+            retried.get(&d.id).copied().unwrap_or(0),
+            "attempts of {}",
+            d.id
+        );
         assert_eq!(d.enqueued, before[&d.id]);
     }
     let st = log.stats("topic/α");
     assert_eq!((st.entries, st.bytes), (stats.entries, stats.bytes));
-    assert_eq!((st.retried_entries, st.total_retries), (stats.retried_entries, stats.total_retries));
+    assert_eq!(
+        (st.retried_entries, st.total_retries),
+        (stats.retried_entries, stats.total_retries)
+    );
     assert_eq!(st.leased, 0, "leases do not survive a restart");
 
     // Everything can be delivered after the restart, keys still in order.
@@ -310,31 +364,32 @@ async fn torn_tail_is_ignored_and_truncated() {
     }
     log.ack("t", &ids[..5]);
     drop(log);
+    // One clean restart trims the zero-filled space after the records, so the
+    // file length is where the next write would have gone.
+    drop(open(tmp.path()));
 
     let (name, len) = segment_files(tmp.path()).into_iter().max_by_key(|(_, l)| *l).unwrap();
     let dir = std::fs::read_dir(tmp.path()).unwrap().next().unwrap().unwrap().path();
     let path = dir.join(&name);
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-        // A plausible header announcing more bytes than exist, then junk.
-        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9]).unwrap();
-    }
+    let write_at = |bytes: &[u8]| {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all_at(bytes, len).unwrap();
+    };
+    // A torn write: a header announcing more bytes than exist, then junk.
+    write_at(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9]);
 
     let log = open(tmp.path());
     assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "torn tail truncated");
     let dump = log.dump("t", 100);
     assert_eq!(dump.iter().map(|d| d.id).collect::<Vec<_>>(), ids[5..]);
     assert_eq!(&dump[0].payload[..], b"p5");
+    drop(log);
 
     // Garbage with a valid-looking length but a bad checksum, then more appends.
-    drop(log);
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(&[24, 0, 0, 0, 0, 0, 0, 0]).unwrap();
-        f.write_all(&[7; 24]).unwrap();
-    }
+    let mut junk = vec![24, 0, 0, 0, 0, 0, 0, 0];
+    junk.extend_from_slice(&[7; 24]);
+    write_at(&junk);
     let log = open(tmp.path());
     let extra = append1(&log, "t", "new", "new").await;
     drop(log);
@@ -362,7 +417,10 @@ async fn drained_topic_frees_its_space() {
     }
     let after = segment_files(tmp.path());
     assert!(after.iter().all(|(_, len)| *len == 0), "segment data left: {after:?}");
-    assert!(after.iter().all(|(n, _)| n.ends_with(".log")), "side files left: {after:?}");
+    assert!(
+        after.iter().all(|(n, _)| n.ends_with(".log")),
+        "side files left: {after:?}"
+    );
     assert!(after.len() <= 1);
 
     // Still usable afterwards, and across a restart.
@@ -404,14 +462,22 @@ async fn concurrent_appenders_get_distinct_ids_and_all_recover() {
 
     let log = open_small(tmp.path(), 16 * 1024);
     let dump = log.dump("a", 10_000);
-    let got: HashMap<u64, String> =
-        dump.into_iter().map(|d| (d.id, String::from_utf8(d.payload.to_vec()).unwrap())).collect();
+    let got: HashMap<u64, String> = dump
+        .into_iter()
+        .map(|d| (d.id, String::from_utf8(d.payload.to_vec()).unwrap()))
+        .collect();
     assert_eq!(got, all);
     assert_eq!(log.stats("b").entries, 64 * 13);
     // Per-key order survives: each appender's own key comes back in its order.
     let mut last: HashMap<String, u64> = HashMap::new();
     for d in log.dump("a", 10_000) {
-        let seq: u64 = String::from_utf8(d.payload.to_vec()).unwrap().split('-').nth(1).unwrap().parse().unwrap();
+        let seq: u64 = String::from_utf8(d.payload.to_vec())
+            .unwrap()
+            .split('-')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         if let Some(prev) = last.insert(d.key.clone(), seq) {
             assert!(prev < seq);
         }
@@ -423,12 +489,18 @@ async fn topics_are_independent_and_removable() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
     let weird = "../../etc/passwd ü%2F\0x";
-    let ids = log.append(vec![item("plain", "k", "1"), item(weird, "k", "2")]).await.unwrap();
+    let ids = log
+        .append(vec![item("plain", "k", "1"), item(weird, "k", "2")])
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 2);
     // Directory names stay inside the root and are plain.
     for d in std::fs::read_dir(tmp.path()).unwrap().flatten() {
         let n = d.file_name().into_string().unwrap();
-        assert!(n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%".contains(&b)), "{n}");
+        assert!(
+            n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%".contains(&b)),
+            "{n}"
+        );
     }
     let mut topics = log.topics();
     topics.sort();
@@ -459,7 +531,10 @@ async fn ids_are_distinct_per_topic_set() {
     let log = open(tmp.path());
     let mut seen = HashSet::new();
     for i in 0..10 {
-        let ids = log.append(vec![item("x", "k", &i.to_string()), item("x", "k2", "y")]).await.unwrap();
+        let ids = log
+            .append(vec![item("x", "k", &i.to_string()), item("x", "k2", "y")])
+            .await
+            .unwrap();
         for id in ids {
             assert!(seen.insert(id));
         }
