@@ -155,7 +155,7 @@ async fn records_for_every_event_type() {
     s3.create_bucket().bucket("evb").send().await.unwrap();
     put_config(
         &s3,
-        "ev",
+        "evb",
         vec![tc(
             "all",
             &arn,
@@ -1117,7 +1117,7 @@ async fn cloudevents_headers() {
     let rx = Receiver::start_new();
     let t = sns.create_topic("ce", &[("push-endpoint", &rx.url("ce")), ("cloudevents", "true")]);
     s3.create_bucket().bucket("ceb").send().await.unwrap();
-    put_config(&s3, "ceb", vec![tc("ce", &t, &["s3:ObjectCreated:*"], None, None)]).await;
+    put_config(&s3, "ceb", vec![tc("ce", &t, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)]).await;
     s3.put_object().bucket("ceb").key("ce.txt").body(ByteStream::from_static(b"cloud")).send().await.unwrap();
     rx.wait_event("ce.txt", "ObjectCreated:Put").await;
     let req = rx
@@ -1131,6 +1131,15 @@ async fn cloudevents_headers() {
         assert!(req.header(h).map(|v| !v.is_empty()).unwrap_or(false), "missing {h}: {:?}", req.headers);
     }
     assert!(req.header("content-type").unwrap_or("").starts_with("application/json"));
+    s3.delete_object().bucket("ceb").key("ce.txt").send().await.unwrap();
+    rx.wait_event("ce.txt", "ObjectRemoved:Delete").await;
+    let del = rx
+        .requests()
+        .into_iter()
+        .find(|r| r.records().iter().any(|e| e["eventName"] == "ObjectRemoved:Delete"))
+        .unwrap();
+    assert_eq!(del.header("ce-type"), Some("com.amazonaws.ObjectRemoved:Delete"), "{:?}", del.headers);
+    assert_ne!(del.header("ce-id"), req.header("ce-id"), "ce-id must differ between events");
 }
 
 fn verify_signature(req: &Received, secret: &str) {
@@ -1285,4 +1294,102 @@ async fn subscription_handshake_right_and_wrong() {
     assert!(badp.attempted_records().is_empty(), "events pushed to a failed persistent subscription: {:?}", badp.attempted_records());
     let n = topic_stats_entries(&srv, "hs-badp", "root");
     assert!(n >= 2, "persistent events for a failed subscription must wait in the queue; topic stats entries = {n}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_retried_until_2xx_and_order_kept_across_outage() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    let sns = Sns::root(&srv);
+    let rx = Receiver::start_new();
+    rx.set_mode(Mode::Status(500));
+    let tp = sns.create_topic(
+        "retry500",
+        &[("push-endpoint", &rx.url("r")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+    );
+    s3.create_bucket().bucket("r500").send().await.unwrap();
+    put_config(&s3, "r500", vec![tc("r", &tp, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)]).await;
+    let mut issued = Vec::new();
+    for i in 0..15 {
+        let r = s3
+            .put_object()
+            .bucket("r500")
+            .key("one key")
+            .body(ByteStream::from(format!("v{i}").into_bytes()))
+            .send()
+            .await
+            .unwrap();
+        issued.push(r.request_id().unwrap().to_string());
+    }
+    let d = s3.delete_object().bucket("r500").key("one key").send().await.unwrap();
+    issued.push(d.request_id().unwrap().to_string());
+    // The receiver refuses for a while: pushes are attempted and retried.
+    rx.wait_for("a refused push attempt", 30, |r| !r.attempted_records().is_empty()).await;
+    let st = topic_cli_json(&srv, &["stats", "retry500", "--user", "root"]);
+    assert!(st["entries"].as_u64().unwrap_or(0) >= 1, "events must stay queued while the receiver answers 500: {st}");
+    rx.wait_for("a retry of a refused push", 30, |r| {
+        let ids: Vec<String> = r.attempted_records().iter().filter_map(|e| e["eventId"].as_str().map(String::from)).collect();
+        let uniq: HashSet<&String> = ids.iter().collect();
+        uniq.len() < ids.len()
+    })
+    .await;
+    rx.set_mode(Mode::Ok);
+    rx.wait_for("all 16 changes accepted", 60, |r| {
+        let got: HashSet<String> = r
+            .delivered_for_key("one+key")
+            .iter()
+            .filter_map(|e| e["responseElements"]["x-amz-request-id"].as_str().map(String::from))
+            .collect();
+        issued.iter().all(|i| got.contains(i))
+    })
+    .await;
+    let mut seen = HashSet::new();
+    let mut order = Vec::new();
+    for r in rx.delivered_for_key("one+key") {
+        if seen.insert(r["eventId"].as_str().unwrap_or("").to_string()) {
+            order.push(r["responseElements"]["x-amz-request-id"].as_str().unwrap_or("").to_string());
+        }
+    }
+    assert_eq!(order, issued, "after the outage, the events of one key must be accepted in change order");
+    assert_eq!(
+        metric(&metrics_text(&srv), "pubsub_event_lost", Some("retry500")).unwrap_or(0.0),
+        0.0,
+        "nothing lost with unlimited retries"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_events_survive_graceful_restart() {
+    let mut srv = TestServer::start();
+    let sns = Sns::root(&srv);
+    let mut rp = Receiver::reserved();
+    let tp = sns.create_topic(
+        "graceful",
+        &[("push-endpoint", &rp.url("g")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+    );
+    {
+        let s3 = srv.s3();
+        s3.create_bucket().bucket("graceful").send().await.unwrap();
+        put_config(&s3, "graceful", vec![tc("g", &tp, &["s3:ObjectCreated:*"], None, None)]).await;
+        for i in 0..5 {
+            s3.put_object()
+                .bucket("graceful")
+                .key(format!("g{i}"))
+                .body(ByteStream::from_static(b"g"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    // >= 5: the configuration's s3:TestEvent may be queued as well.
+    let n = topic_stats_entries(&srv, "graceful", "root");
+    assert!(n >= 5, "queued events while the receiver is down: {n}");
+    let st = srv.terminate();
+    assert!(st.success(), "herald serve exited with {st} on SIGTERM");
+    srv.restart();
+    rp.start();
+    rp.wait_for("the 5 events queued before the clean stop", 60, |r| {
+        (0..5).all(|i| !r.delivered_for_key(&format!("g{i}")).is_empty())
+    })
+    .await;
 }

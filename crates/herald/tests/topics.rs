@@ -159,6 +159,10 @@ expect_error(lambda: root.create_topic(Name="secret-http", Attributes={"push-end
 expect_error(lambda: root.get_topic_attributes(TopicArn="arn:aws:sns:us-east-1:root:secret-http"),
              "NoSuchEntity", 404, "refused secret-http topic must not exist")
 
+expect_error(lambda: root.set_topic_attributes(TopicArn=arn2, AttributeName="push-endpoint", AttributeValue="http://user:password@127.0.0.1:1/x"),
+             "InvalidArgument", 400, "SetTopicAttributes push-endpoint with user:password@ over http://")
+check("user:password" not in str(endpoint(attrs(root, arn2)).get("EndpointAddress")), "refused credentials were stored on t2")
+
 # --- per-user isolation
 shared_root = root.create_topic(Name="shared", Attributes={"push-endpoint": "http://127.0.0.1:1/root", "OpaqueData": "root-data"})["TopicArn"]
 bob_arns = [t["TopicArn"] for t in bob.list_topics()["Topics"]]
