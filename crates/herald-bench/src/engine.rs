@@ -42,6 +42,13 @@ pub struct LoadPlan {
     /// Per-operation timeout, so a hung server cannot stall the run forever.
     pub op_timeout: Duration,
     pub progress: bool,
+    /// Total operations per second across all workers, or `None` to run
+    /// closed-loop as fast as the workers can. With a rate, operation `n`
+    /// is started no earlier than `start + n / rate` (whichever worker is
+    /// free takes it), so the load is spread evenly. Latency is still timed
+    /// from the actual send: if the target cannot keep up, operations start
+    /// late rather than queueing, and the achieved ops/s shows the shortfall.
+    pub rate: Option<f64>,
 }
 
 /// Counters shared with the progress ticker; workers bump them with relaxed
@@ -60,6 +67,8 @@ pub async fn run_load<W: Workload>(workload: Arc<W>, plan: &LoadPlan) -> (Stats,
     let bar = progress_bar(plan);
     let start = Instant::now();
     let deadline = start + plan.duration;
+    // Shared ticket counter for paced runs (see `LoadPlan::rate`).
+    let tickets = Arc::new(AtomicU64::new(0));
 
     let mut handles = Vec::with_capacity(plan.concurrency);
     for worker in 0..plan.concurrency {
@@ -67,10 +76,20 @@ pub async fn run_load<W: Workload>(workload: Arc<W>, plan: &LoadPlan) -> (Stats,
         let live = Arc::clone(&live);
         let bar = bar.clone();
         let op_timeout = plan.op_timeout;
+        let rate = plan.rate;
+        let tickets = Arc::clone(&tickets);
         handles.push(tokio::spawn(async move {
             let mut rng = SmallRng::from_os_rng();
             let mut stats = Stats::default();
             while Instant::now() < deadline {
+                if let Some(rate) = rate {
+                    let ticket = tickets.fetch_add(1, Ordering::Relaxed);
+                    let due = start + Duration::from_secs_f64(ticket as f64 / rate);
+                    if due >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let began = Instant::now();
                 let outcome = tokio::time::timeout(op_timeout, workload.op(worker, &mut rng)).await;
                 let latency = began.elapsed();
@@ -82,10 +101,7 @@ pub async fn run_load<W: Workload>(workload: Arc<W>, plan: &LoadPlan) -> (Stats,
                         stats.record_success(kind, latency, bytes);
                         live.ops.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(Outcome {
-                        kind,
-                        result: Err(e),
-                    }) => {
+                    Ok(Outcome { kind, result: Err(e) }) => {
                         stats.record_error(kind);
                         report_error(&live, &bar, kind, &e);
                     }
@@ -193,6 +209,7 @@ mod tests {
             duration: Duration::from_millis(200),
             op_timeout: Duration::from_secs(1),
             progress: false,
+            rate: None,
         };
         let (stats, elapsed) = run_load(Arc::new(Sleepy), &plan).await;
         assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
@@ -203,6 +220,23 @@ mod tests {
         assert_eq!(total.bytes, total.ops * 10);
         let p50 = total.latency_us.value_at_quantile(0.5);
         assert!(p50 >= 5000, "{p50}");
+    }
+
+    #[tokio::test]
+    async fn rate_paces_operations() {
+        // 4 workers could do ~800 sleeps of 5 ms in a second; 50 ops/s for
+        // 400 ms allows exactly 20 (tickets 0..20 are due before the end).
+        let plan = LoadPlan {
+            concurrency: 4,
+            duration: Duration::from_millis(400),
+            op_timeout: Duration::from_secs(1),
+            progress: false,
+            rate: Some(50.0),
+        };
+        let (stats, elapsed) = run_load(Arc::new(Sleepy), &plan).await;
+        let total = stats.total();
+        assert_eq!(total.ops + total.errors, 20, "{} + {}", total.ops, total.errors);
+        assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
     }
 
     struct Stuck;
@@ -222,6 +256,7 @@ mod tests {
             duration: Duration::from_millis(50),
             op_timeout: Duration::from_millis(100),
             progress: false,
+            rate: None,
         };
         let (stats, elapsed) = run_load(Arc::new(Stuck), &plan).await;
         assert!(elapsed < Duration::from_secs(1));

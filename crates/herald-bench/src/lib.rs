@@ -8,7 +8,10 @@
 //!
 //! - `put`: PutObject of fresh keys;
 //! - `get`: GetObject of pre-uploaded objects;
-//! - `mixed`: GETs and overwriting PUTs on one object set (`--get-ratio`).
+//! - `mixed`: GETs and overwriting PUTs on one object set (`--get-ratio`);
+//! - `notify`: PUTs of fresh keys on a bucket whose `ObjectCreated` events
+//!   go to a topic pushing to a receiver run by the bench, measuring event
+//!   delivery too (events/s, end-to-end latency, missing, duplicated).
 //!
 //! The client is deliberately small — a hand-written SigV4 signer ([`sigv4`])
 //! on a pooled hyper HTTP/1.1 client — because this crate is linked into the
@@ -21,11 +24,13 @@
 //! Requests are sent with `x-amz-content-sha256: UNSIGNED-PAYLOAD`, plain
 //! `http://` only, path-style.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 pub mod engine;
+pub mod notify;
 pub mod parse;
 pub mod procfs;
 pub mod report;
@@ -50,6 +55,10 @@ pub enum BenchCommand {
     Get(GetArgs),
     /// GETs and overwriting PUTs on one pre-uploaded object set.
     Mixed(MixedArgs),
+    /// PUTs on a bucket with an ObjectCreated notification to a topic that
+    /// pushes to a receiver run by the bench: PUT throughput plus event
+    /// delivery rate, end-to-end latency, missing and duplicated events.
+    Notify(NotifyArgs),
 }
 
 /// Where to send S3 requests and as whom.
@@ -154,6 +163,74 @@ pub struct MixedArgs {
     pub get_ratio: f64,
 }
 
+/// `herald bench notify`.
+#[derive(Debug, Clone, Args)]
+// Its own default bucket, so notification configs of this scenario never
+// land on the bucket the other scenarios use.
+#[command(mut_arg("bucket", |a| a.default_value("herald-bench-notify")))]
+pub struct NotifyArgs {
+    #[command(flatten)]
+    pub target: S3Args,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Object size, e.g. 1KiB, 1MiB, 4KB, 1024.
+    #[arg(long, short = 's', default_value = "1KiB", value_parser = parse::parse_size)]
+    pub size: u64,
+    /// Kind of topic endpoint, i.e. how the bench receives the events.
+    #[arg(long, value_enum, default_value_t = TopicKind::Http, help_heading = "Notifications")]
+    pub topic_kind: TopicKind,
+    /// Create the topic with persistent=true (events queued durably and
+    /// delivered asynchronously) instead of synchronous delivery.
+    #[arg(long, help_heading = "Notifications")]
+    pub persistent: bool,
+    /// After the load, how long to wait for events of acknowledged PUTs
+    /// still outstanding; those that never arrive count as missing.
+    #[arg(long, default_value = "30s", value_parser = parse::parse_duration,
+          help_heading = "Notifications")]
+    pub drain_timeout: Duration,
+    /// Address of the built-in event receiver (port 0: any free port). The
+    /// topic's push-endpoint is http://<this address>/events (0.0.0.0 is
+    /// advertised as 127.0.0.1).
+    #[arg(long, default_value = "127.0.0.1:0", help_heading = "Notifications")]
+    pub receiver_listen: SocketAddr,
+    /// Pace the PUTs at this many per second in total (default: as fast as
+    /// possible), e.g. to measure latency at a fraction of peak throughput.
+    #[arg(long, value_parser = parse_rate, help_heading = "Load")]
+    pub rate: Option<f64>,
+}
+
+/// How the bench receives events (`--topic-kind`). Only `http` is
+/// implemented; the others are reserved for later receivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopicKind {
+    Http,
+    Sqs,
+    Amqp,
+    Kafka,
+    Nats,
+    Mqtt,
+}
+
+impl TopicKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TopicKind::Http => "http",
+            TopicKind::Sqs => "sqs",
+            TopicKind::Amqp => "amqp",
+            TopicKind::Kafka => "kafka",
+            TopicKind::Nats => "nats",
+            TopicKind::Mqtt => "mqtt",
+        }
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{s:?} is not a positive number of operations per second")),
+    }
+}
+
 fn parse_ratio(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
@@ -186,6 +263,7 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<report::Report> {
         BenchCommand::Put(a) => scenarios::put(a).await,
         BenchCommand::Get(a) => scenarios::get(a).await,
         BenchCommand::Mixed(a) => scenarios::mixed(a).await,
+        BenchCommand::Notify(a) => notify::notify(a).await,
     }
 }
 
@@ -196,6 +274,7 @@ impl BenchCommand {
             BenchCommand::Put(a) => &a.load,
             BenchCommand::Get(a) => &a.load,
             BenchCommand::Mixed(a) => &a.load,
+            BenchCommand::Notify(a) => &a.load,
         }
     }
 }
@@ -258,6 +337,96 @@ mod tests {
     }
 
     #[test]
+    fn parses_notify() {
+        let base = [
+            "bench",
+            "notify",
+            "--endpoint",
+            "http://127.0.0.1:9300",
+            "--access-key",
+            "k",
+            "--secret-key",
+            "s",
+        ];
+        let cli = Cli::try_parse_from(base).unwrap();
+        let BenchCommand::Notify(n) = cli.bench.command else {
+            panic!("expected notify");
+        };
+        assert_eq!(n.target.bucket, "herald-bench-notify");
+        assert_eq!(n.topic_kind, TopicKind::Http);
+        assert!(!n.persistent);
+        assert_eq!(n.drain_timeout, Duration::from_secs(30));
+        assert_eq!(n.receiver_listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(n.rate, None);
+        assert_eq!(n.size, 1024);
+
+        let extra = [
+            "--topic-kind",
+            "kafka",
+            "--persistent",
+            "--drain-timeout",
+            "5s",
+            "--receiver-listen",
+            "0.0.0.0:9999",
+            "--rate",
+            "250",
+            "--bucket",
+            "other",
+        ];
+        let cli = Cli::try_parse_from(base.iter().chain(&extra)).unwrap();
+        let BenchCommand::Notify(n) = cli.bench.command else {
+            panic!("expected notify");
+        };
+        assert_eq!(n.topic_kind, TopicKind::Kafka);
+        assert_eq!(n.topic_kind.name(), "kafka");
+        assert!(n.persistent);
+        assert_eq!(n.drain_timeout, Duration::from_secs(5));
+        assert_eq!(n.rate, Some(250.0));
+        assert_eq!(n.target.bucket, "other");
+        for bad in [["--rate", "0"], ["--topic-kind", "smtp"], ["--rate", "inf"]] {
+            assert!(Cli::try_parse_from(base.iter().chain(&bad)).is_err(), "{bad:?}");
+        }
+        // The other scenarios keep their default bucket.
+        let put = Cli::try_parse_from([
+            "bench",
+            "put",
+            "--endpoint",
+            "x",
+            "--access-key",
+            "k",
+            "--secret-key",
+            "s",
+        ])
+        .unwrap();
+        let BenchCommand::Put(p) = put.bench.command else {
+            panic!("expected put");
+        };
+        assert_eq!(p.target.bucket, "herald-bench");
+    }
+
+    #[tokio::test]
+    async fn unsupported_topic_kinds_fail_clearly() {
+        for kind in ["sqs", "amqp", "kafka", "nats", "mqtt"] {
+            let cli = Cli::try_parse_from([
+                "bench",
+                "notify",
+                "--endpoint",
+                "http://127.0.0.1:1",
+                "--access-key",
+                "k",
+                "--secret-key",
+                "s",
+                "--topic-kind",
+                kind,
+            ])
+            .unwrap();
+            let err = execute(cli.bench).await.unwrap_err().to_string();
+            assert!(err.contains("not supported yet by this bench"), "{err}");
+            assert!(err.contains(kind), "{err}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_values() {
         let base = [
             "bench",
@@ -269,11 +438,7 @@ mod tests {
             "--secret-key",
             "s",
         ];
-        for extra in [
-            ["--concurrency", "0"],
-            ["--size", "1XB"],
-            ["--duration", "0s"],
-        ] {
+        for extra in [["--concurrency", "0"], ["--size", "1XB"], ["--duration", "0s"]] {
             let args = base.iter().chain(extra.iter());
             assert!(Cli::try_parse_from(args).is_err(), "{extra:?}");
         }

@@ -18,14 +18,10 @@ const MAX_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// standards; matching is case-insensitive so `1kib` works too.
 pub fn parse_size(input: &str) -> Result<u64, String> {
     let s = input.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     if number.is_empty() {
-        return Err(format!(
-            "invalid size {input:?}: expected a number like 1KiB"
-        ));
+        return Err(format!("invalid size {input:?}: expected a number like 1KiB"));
     }
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -42,22 +38,16 @@ pub fn parse_size(input: &str) -> Result<u64, String> {
         }
     };
     let bytes = if number.contains('.') {
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("invalid size {input:?}"))?;
+        let value: f64 = number.parse().map_err(|_| format!("invalid size {input:?}"))?;
         (value * multiplier as f64).round() as u64
     } else {
-        let value: u64 = number
-            .parse()
-            .map_err(|_| format!("invalid size {input:?}"))?;
+        let value: u64 = number.parse().map_err(|_| format!("invalid size {input:?}"))?;
         value
             .checked_mul(multiplier)
             .ok_or_else(|| format!("size {input:?} is too large"))?
     };
     if bytes > MAX_SIZE {
-        return Err(format!(
-            "size {input:?} exceeds the 5 GiB single-PUT limit of S3"
-        ));
+        return Err(format!("size {input:?} exceeds the 5 GiB single-PUT limit of S3"));
     }
     Ok(bytes)
 }
@@ -66,9 +56,7 @@ pub fn parse_size(input: &str) -> Result<u64, String> {
 /// number means seconds.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let value: f64 = number
         .parse()
@@ -84,8 +72,8 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
             ));
         }
     };
-    let duration = Duration::try_from_secs_f64(value * seconds_per_unit)
-        .map_err(|_| format!("invalid duration {input:?}"))?;
+    let duration =
+        Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| format!("invalid duration {input:?}"))?;
     if duration.is_zero() {
         return Err(format!("duration {input:?} must be greater than zero"));
     }

@@ -15,7 +15,7 @@ use crate::parse::format_size;
 /// Highest latency the histograms track, in microseconds (one hour). Larger
 /// values are clamped rather than dropped so a stuck request still shows up
 /// as the max.
-const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+pub(crate) const MAX_TRACKABLE_US: u64 = 3_600_000_000;
 
 /// Counters and latency histogram for one kind of operation (e.g. `get`).
 #[derive(Debug, Clone)]
@@ -33,8 +33,7 @@ impl KindStats {
         KindStats {
             name,
             // 3 significant digits: 0.1% relative error, ~100 KiB per histogram.
-            latency_us: Histogram::new_with_bounds(1, MAX_TRACKABLE_US, 3)
-                .expect("static histogram bounds are valid"),
+            latency_us: Histogram::new_with_bounds(1, MAX_TRACKABLE_US, 3).expect("static histogram bounds are valid"),
             ops: 0,
             errors: 0,
             bytes: 0,
@@ -146,7 +145,7 @@ impl Summary {
     }
 }
 
-fn round3(v: f64) -> f64 {
+pub(crate) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
@@ -173,6 +172,83 @@ pub struct Report {
     pub server_rss_kb: Option<u64>,
     /// Server peak resident set size (VmHWM), if `--server-pid`.
     pub server_hwm_kb: Option<u64>,
+    /// Event-delivery results of the `notify` scenario, flattened into the
+    /// top level of the JSON object.
+    #[serde(flatten)]
+    pub notify: Option<NotifySummary>,
+}
+
+/// What the `notify` scenario measured on the receiving side. The PUT side
+/// is the ordinary [`Summary`] of the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotifySummary {
+    /// `http`, ... (`--topic-kind`).
+    pub topic_kind: String,
+    /// Whether the topic was created with `persistent=true`.
+    pub persistent: bool,
+    /// `--rate` (total PUTs/s) if the load was paced, else null.
+    pub rate: Option<f64>,
+    /// Event records received for this run's keys, duplicates included.
+    pub events_received: u64,
+    /// `events_received / (last event − first PUT)`, the delivery rate over
+    /// the load + drain window.
+    pub events_per_sec: f64,
+    /// Acknowledged PUTs for which no event arrived before the drain ended.
+    pub events_missing: u64,
+    /// Events beyond the first for the same key (at-least-once redelivery).
+    pub events_duplicated: u64,
+    /// Distinct keys of this run with an event but no acknowledged PUT (e.g.
+    /// the PUT timed out client-side but the server stored the object).
+    pub events_unacknowledged: u64,
+    /// Keys whose first event arrived before the PUT's 200 (normal for
+    /// synchronous topics); their end-to-end latency is counted as 0.
+    pub events_before_ack: u64,
+    /// `s3:TestEvent` messages (ignored).
+    pub test_events: u64,
+    /// End-to-end latency: first event receipt − PUT acknowledgement.
+    pub e2e_p50_ms: f64,
+    pub e2e_p90_ms: f64,
+    pub e2e_p99_ms: f64,
+    pub e2e_max_ms: f64,
+    pub e2e_mean_ms: f64,
+    /// How long the bench waited after the load for outstanding events.
+    pub drain_s: f64,
+    /// True if the drain ended by `--drain-timeout` rather than because
+    /// every acknowledged PUT had its event.
+    pub drain_timed_out: bool,
+}
+
+impl NotifySummary {
+    fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(out)?;
+        let rate = self.rate.map_or_else(String::new, |r| format!(", paced at {r} PUTs/s"));
+        writeln!(
+            out,
+            "notifications: topic kind {}, persistent {}{rate}",
+            self.topic_kind, self.persistent
+        )?;
+        writeln!(
+            out,
+            "events: {} received ({:.1}/s), {} missing, {} duplicated, {} unacknowledged, {} before ack",
+            self.events_received,
+            self.events_per_sec,
+            self.events_missing,
+            self.events_duplicated,
+            self.events_unacknowledged,
+            self.events_before_ack
+        )?;
+        writeln!(
+            out,
+            "end-to-end (PUT 200 -> event received): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            self.e2e_p50_ms, self.e2e_p90_ms, self.e2e_p99_ms, self.e2e_max_ms
+        )?;
+        let how = if self.drain_timed_out {
+            "drain timed out"
+        } else {
+            "all events arrived"
+        };
+        writeln!(out, "drain: {:.3}s after the load ({how})", self.drain_s)
+    }
 }
 
 impl Report {
@@ -201,6 +277,7 @@ impl Report {
             params: serde_json::Map::new(),
             server_rss_kb: None,
             server_hwm_kb: None,
+            notify: None,
         }
     }
 
@@ -235,15 +312,7 @@ impl Report {
             writeln!(
                 out,
                 "{:<6} {:>10} {:>11.1} {:>9.2} {:>7} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-                name,
-                s.ops,
-                s.ops_per_sec,
-                s.mb_per_sec,
-                s.errors,
-                s.p50_ms,
-                s.p90_ms,
-                s.p99_ms,
-                s.max_ms
+                name, s.ops, s.ops_per_sec, s.mb_per_sec, s.errors, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
             )
         };
         for (name, summary) in &self.by_op {
@@ -252,13 +321,13 @@ impl Report {
         if self.by_op.len() != 1 {
             row(out, "total", &self.total)?;
         }
-        writeln!(
-            out,
-            "(MB = 10^6 bytes; latencies of successful operations only)"
-        )?;
+        writeln!(out, "(MB = 10^6 bytes; latencies of successful operations only)")?;
         if let (Some(rss), hwm) = (self.server_rss_kb, self.server_hwm_kb) {
             let hwm = hwm.map_or_else(String::new, |h| format!(", peak {}", format_size(h * 1024)));
             writeln!(out, "server RSS: {}{hwm}", format_size(rss * 1024))?;
+        }
+        if let Some(notify) = &self.notify {
+            notify.write_table(out)?;
         }
         Ok(())
     }
@@ -318,10 +387,7 @@ mod tests {
         b.record_error("put");
         merged.merge(&a);
         merged.merge(&b);
-        assert_eq!(
-            merged.kinds.iter().map(|k| k.name).collect::<Vec<_>>(),
-            ["get", "put"]
-        );
+        assert_eq!(merged.kinds.iter().map(|k| k.name).collect::<Vec<_>>(), ["get", "put"]);
         let total = merged.total();
         assert_eq!(total.ops, 5);
         assert_eq!(total.errors, 2);

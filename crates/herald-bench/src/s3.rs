@@ -22,6 +22,13 @@ use crate::sigv4::{self, SignableRequest, Signer, UNSIGNED_PAYLOAD};
 /// How much of an error response body is kept for the error message.
 const ERROR_BODY_LIMIT: usize = 2048;
 
+/// How much of a successful response body [`S3Client::call`] and
+/// [`S3Client::sns`] return (setup answers are small XML documents).
+pub const KEPT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The content type of SNS query-API requests.
+pub const SNS_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
 /// Why a single operation failed. Every variant counts as one error in the
 /// report; the first one is also printed so misconfiguration is obvious.
 #[derive(Debug)]
@@ -49,10 +56,7 @@ impl fmt::Display for OpError {
             OpError::Transport(e) => write!(f, "transport error: {e}"),
             OpError::Timeout(d) => write!(f, "timed out after {d:?}"),
             OpError::WrongLength { expected, got } => {
-                write!(
-                    f,
-                    "body length mismatch: expected {expected} bytes, got {got}"
-                )
+                write!(f, "body length mismatch: expected {expected} bytes, got {got}")
             }
         }
     }
@@ -63,6 +67,8 @@ impl fmt::Display for OpError {
 pub struct S3Client {
     http: Client<HttpConnector, Full<Bytes>>,
     signer: Signer,
+    /// Same credentials, scoped to service `sns` (topic API, same endpoint).
+    sns_signer: Signer,
     /// `host[:port]` exactly as sent in the `Host` header (and signed).
     authority: String,
 }
@@ -83,9 +89,7 @@ impl S3Client {
             .with_context(|| format!("invalid --endpoint {endpoint:?}"))?;
         match uri.scheme_str() {
             Some("http") => {}
-            Some("https") => bail!(
-                "--endpoint {endpoint:?}: https is not supported by the bench client; use http"
-            ),
+            Some("https") => bail!("--endpoint {endpoint:?}: https is not supported by the bench client; use http"),
             _ => bail!("--endpoint {endpoint:?} must look like http://host:port"),
         }
         let authority = uri
@@ -107,6 +111,7 @@ impl S3Client {
         Ok(S3Client {
             http,
             signer: Signer::new(access_key, secret_key, region),
+            sns_signer: Signer::for_service(access_key, secret_key, region, "sns"),
             authority,
         })
     }
@@ -133,19 +138,13 @@ impl S3Client {
     /// Uploads `body` to `bucket/key`; returns the bytes sent.
     pub async fn put_object(&self, bucket: &str, key: &str, body: Bytes) -> Result<u64, OpError> {
         let len = body.len() as u64;
-        self.send(Method::PUT, &format!("/{bucket}/{key}"), body)
-            .await?;
+        self.send(Method::PUT, &format!("/{bucket}/{key}"), body).await?;
         Ok(len)
     }
 
     /// Downloads `bucket/key`, checking that exactly `expected_len` bytes
     /// arrive so a truncated response cannot inflate throughput.
-    pub async fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        expected_len: u64,
-    ) -> Result<u64, OpError> {
+    pub async fn get_object(&self, bucket: &str, key: &str, expected_len: u64) -> Result<u64, OpError> {
         let got = self
             .send(Method::GET, &format!("/{bucket}/{key}"), Bytes::new())
             .await?;
@@ -158,29 +157,109 @@ impl S3Client {
         Ok(got)
     }
 
-    /// Signs and sends one request. On success the response body is drained
-    /// (so the connection can be reused) and its length returned; on a non-2xx
-    /// status the start of the body is kept for the error message.
+    /// Signs and sends one S3 request. On success the response body is
+    /// drained (so the connection can be reused) and its length returned; on
+    /// a non-2xx status the start of the body is kept for the error message.
     pub async fn send(&self, method: Method, path: &str, body: Bytes) -> Result<u64, OpError> {
+        self.exchange(
+            &self.signer,
+            method,
+            path,
+            &[],
+            &[("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
+            UNSIGNED_PAYLOAD,
+            body,
+            false,
+        )
+        .await
+        .map(|(len, _)| len)
+    }
+
+    /// Like [`send`](Self::send) with raw (unencoded) query parameters —
+    /// e.g. `[("notification", "")]` for `?notification` — and returning the
+    /// response body (up to [`KEPT_BODY_LIMIT`] bytes). For setup calls, not
+    /// the hot path.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Bytes, OpError> {
+        self.exchange(
+            &self.signer,
+            method,
+            path,
+            query,
+            &[("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
+            UNSIGNED_PAYLOAD,
+            body,
+            true,
+        )
+        .await
+        .map(|(_, body)| body)
+    }
+
+    /// Sends a form-encoded SNS query-API request (`POST /`, signed with
+    /// service `sns` over host, content-type and x-amz-date, payload hash =
+    /// SHA-256 of the body) and returns the response body (the XML result).
+    pub async fn sns(&self, form_body: String) -> Result<Bytes, OpError> {
+        let payload_hash = sigv4::sha256_hex(form_body.as_bytes());
+        self.exchange(
+            &self.sns_signer,
+            Method::POST,
+            "/",
+            &[],
+            &[("content-type", SNS_CONTENT_TYPE)],
+            &payload_hash,
+            Bytes::from(form_body),
+            true,
+        )
+        .await
+        .map(|(_, body)| body)
+    }
+
+    /// Signs (with `signer`, over host, x-amz-date and `extra_headers`) and
+    /// sends one request. Returns the response body length, plus the body
+    /// itself when `keep_body`.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        signer: &Signer,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        extra_headers: &[(&str, &str)],
+        payload_hash: &str,
+        body: Bytes,
+        keep_body: bool,
+    ) -> Result<(u64, Bytes), OpError> {
         let uri_path = sigv4::canonical_uri(path);
         let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
-        let headers = [
-            ("host", self.authority.as_str()),
-            ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
-            ("x-amz-date", amz_date.as_str()),
-        ];
-        let authorization = self.signer.authorization(
+        let mut headers = Vec::with_capacity(2 + extra_headers.len());
+        headers.push(("host", self.authority.as_str()));
+        headers.push(("x-amz-date", amz_date.as_str()));
+        headers.extend_from_slice(extra_headers);
+        let authorization = signer.authorization(
             &SignableRequest {
                 method: method.as_str(),
                 canonical_uri: &uri_path,
-                query: &[],
+                query,
                 headers: &headers,
-                payload_hash: UNSIGNED_PAYLOAD,
+                payload_hash,
             },
             &amz_date,
         );
 
-        let uri = format!("http://{}{uri_path}", self.authority);
+        let mut uri = format!("http://{}{uri_path}", self.authority);
+        for (i, (k, v)) in query.iter().enumerate() {
+            uri.push(if i == 0 { '?' } else { '&' });
+            uri.push_str(&sigv4::uri_encode(k, true));
+            if !v.is_empty() {
+                uri.push('=');
+                uri.push_str(&sigv4::uri_encode(v, true));
+            }
+        }
         let mut builder = Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             builder = builder.header(name, value);
@@ -201,13 +280,18 @@ impl S3Client {
 
         if status.is_success() {
             let mut total = 0u64;
+            let mut kept = Vec::new();
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| OpError::Transport(error_chain(&e)))?;
                 if let Some(data) = frame.data_ref() {
                     total += data.len() as u64;
+                    if keep_body {
+                        let room = KEPT_BODY_LIMIT.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
                 }
             }
-            Ok(total)
+            Ok((total, Bytes::from(kept)))
         } else {
             let mut kept = Vec::new();
             while let Some(Ok(frame)) = body.frame().await {

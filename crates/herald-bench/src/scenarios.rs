@@ -1,4 +1,4 @@
-//! The S3 scenarios (`put`, `get`, `mixed`): setup, the per-operation
+//! The S3 scenarios (`put`, `get`, `mixed`): setup (shared with `notify`), the per-operation
 //! [`Workload`]s, and turning the results into a printed report.
 
 use std::sync::Arc;
@@ -16,18 +16,18 @@ use crate::s3::S3Client;
 use crate::{GetArgs, LoadArgs, MixedArgs, PutArgs, S3Args, procfs};
 
 /// State every S3 scenario needs once setup is done.
-struct Target {
-    client: Arc<S3Client>,
-    bucket: String,
+pub(crate) struct Target {
+    pub(crate) client: Arc<S3Client>,
+    pub(crate) bucket: String,
     /// Random per-run key prefix, so concurrent or repeated runs against the
     /// same bucket never read each other's objects.
-    prefix: String,
+    pub(crate) prefix: String,
     /// The object body, generated once: random so that servers which
     /// compress or deduplicate cannot cheat, shared so PUTs do not copy it.
-    body: Bytes,
+    pub(crate) body: Bytes,
 }
 
-async fn connect(target: &S3Args, load: &LoadArgs, size: u64) -> anyhow::Result<Target> {
+pub(crate) async fn connect(target: &S3Args, load: &LoadArgs, size: u64) -> anyhow::Result<Target> {
     let client = S3Client::new(
         &target.endpoint,
         &target.access_key,
@@ -35,12 +35,9 @@ async fn connect(target: &S3Args, load: &LoadArgs, size: u64) -> anyhow::Result<
         &target.region,
         load.concurrency,
     )?;
-    tokio::time::timeout(
-        load.timeout,
-        client.ensure_bucket(&target.bucket, &target.region),
-    )
-    .await
-    .with_context(|| format!("creating bucket {:?} timed out", target.bucket))??;
+    tokio::time::timeout(load.timeout, client.ensure_bucket(&target.bucket, &target.region))
+        .await
+        .with_context(|| format!("creating bucket {:?} timed out", target.bucket))??;
 
     let mut rng = SmallRng::from_os_rng();
     let size = usize::try_from(size).context("--size does not fit in memory")?;
@@ -54,23 +51,20 @@ async fn connect(target: &S3Args, load: &LoadArgs, size: u64) -> anyhow::Result<
     })
 }
 
-fn plan(load: &LoadArgs) -> LoadPlan {
+pub(crate) fn plan(load: &LoadArgs) -> LoadPlan {
     LoadPlan {
         concurrency: load.concurrency,
         duration: load.duration,
         op_timeout: load.timeout,
         progress: load.progress(),
+        rate: None,
     }
 }
 
 /// Keys of the pre-uploaded object set, built once so workers do not format
 /// strings in the hot loop.
 fn object_keys(prefix: &str, objects: usize) -> Arc<Vec<String>> {
-    Arc::new(
-        (0..objects)
-            .map(|i| format!("{prefix}/obj/{i:08}"))
-            .collect(),
-    )
+    Arc::new((0..objects).map(|i| format!("{prefix}/obj/{i:08}")).collect())
 }
 
 /// Uploads every key with `concurrency` parallel uploads. Any failure aborts
@@ -106,9 +100,7 @@ async fn preload(target: &Target, keys: &Arc<Vec<String>>, load: &LoadArgs) -> a
                 let Some(key) = keys.get(i) else {
                     return Ok(());
                 };
-                match tokio::time::timeout(timeout, client.put_object(&bucket, key, body.clone()))
-                    .await
-                {
+                match tokio::time::timeout(timeout, client.put_object(&bucket, key, body.clone())).await {
                     Ok(Ok(_)) => bar.inc(1),
                     Ok(Err(e)) => bail!("pre-uploading {bucket}/{key} failed: {e}"),
                     Err(_) => bail!("pre-uploading {bucket}/{key} timed out after {timeout:?}"),
@@ -144,10 +136,7 @@ impl Workload for PutWorkload {
             .client
             .put_object(&self.target.bucket, &key, self.target.body.clone())
             .await;
-        Outcome {
-            kind: "put",
-            result,
-        }
+        Outcome { kind: "put", result }
     }
 }
 
@@ -167,20 +156,11 @@ impl Workload for MixedWorkload {
         // `random::<f64>()` is in [0, 1), so ratio 1.0 never PUTs and 0.0
         // never GETs.
         if rng.random::<f64>() < self.get_ratio {
-            let result = t
-                .client
-                .get_object(&t.bucket, key, t.body.len() as u64)
-                .await;
-            Outcome {
-                kind: "get",
-                result,
-            }
+            let result = t.client.get_object(&t.bucket, key, t.body.len() as u64).await;
+            Outcome { kind: "get", result }
         } else {
             let result = t.client.put_object(&t.bucket, key, t.body.clone()).await;
-            Outcome {
-                kind: "put",
-                result,
-            }
+            Outcome { kind: "put", result }
         }
     }
 }
@@ -259,14 +239,12 @@ pub async fn mixed(args: MixedArgs) -> anyhow::Result<Report> {
         elapsed,
     );
     report.params.insert("objects".into(), args.objects.into());
-    report
-        .params
-        .insert("get_ratio".into(), args.get_ratio.into());
+    report.params.insert("get_ratio".into(), args.get_ratio.into());
     Ok(with_server_memory(report, &args.load))
 }
 
 /// Adds the server's memory use, if `--server-pid` was given.
-fn with_server_memory(mut report: Report, load: &LoadArgs) -> Report {
+pub(crate) fn with_server_memory(mut report: Report, load: &LoadArgs) -> Report {
     if let Some(pid) = load.server_pid
         && let Some(memory) = procfs::read_memory(pid)
     {

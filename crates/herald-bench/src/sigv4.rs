@@ -1,4 +1,4 @@
-//! AWS Signature Version 4 header signing for S3 requests.
+//! AWS Signature Version 4 header signing for S3 (and SNS) requests.
 //!
 //! Implemented by hand (HMAC-SHA256 from the RustCrypto crates) because the
 //! AWS SDK is far too heavy to link into the `herald` binary just to sign a
@@ -56,12 +56,19 @@ pub struct SignableRequest<'a> {
 }
 
 impl Signer {
+    /// A signer for S3 (service `s3`).
     pub fn new(access_key: &str, secret_key: &str, region: &str) -> Self {
+        Self::for_service(access_key, secret_key, region, "s3")
+    }
+
+    /// A signer whose credential scope names `service` (e.g. `sns` for the
+    /// topic API served on the same endpoint as S3).
+    pub fn for_service(access_key: &str, secret_key: &str, region: &str, service: &str) -> Self {
         Signer {
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
             region: region.to_owned(),
-            service: "s3".to_owned(),
+            service: service.to_owned(),
         }
     }
 
@@ -169,14 +176,17 @@ pub fn uri_encode(input: &str, encode_slash: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for &b in input.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b'/' if !encode_slash => out.push('/'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
     out
+}
+
+/// Lower-case hex SHA-256 of `data`, the signed payload hash of a body.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
 }
 
 /// Formats a timestamp as the `x-amz-date` header wants it.

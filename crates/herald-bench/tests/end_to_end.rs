@@ -104,9 +104,7 @@ fn verify_signature(req: &Request<Incoming>) -> Result<(), String> {
     if expected == auth {
         Ok(())
     } else {
-        Err(format!(
-            "SignatureDoesNotMatch: expected {expected}, got {auth}"
-        ))
+        Err(format!("SignatureDoesNotMatch: expected {expected}, got {auth}"))
     }
 }
 
@@ -163,9 +161,7 @@ async fn put_get_mixed_against_a_verifying_server() {
     let common = ["-c", "4", "-d", "300ms", "--size", "3KiB"];
 
     let put = ["put"].iter().chain(&common).copied().collect::<Vec<_>>();
-    let report = herald_bench::execute(args(addr, SECRET, &put))
-        .await
-        .unwrap();
+    let report = herald_bench::execute(args(addr, SECRET, &put)).await.unwrap();
     assert_eq!(report.scenario, "put");
     assert_eq!(report.total.errors, 0, "{report:?}");
     assert!(report.total.ops > 10, "{report:?}");
@@ -177,9 +173,7 @@ async fn put_get_mixed_against_a_verifying_server() {
 
     let mut get = ["get"].iter().chain(&common).copied().collect::<Vec<_>>();
     get.extend(["--objects", "20"]);
-    let report = herald_bench::execute(args(addr, SECRET, &get))
-        .await
-        .unwrap();
+    let report = herald_bench::execute(args(addr, SECRET, &get)).await.unwrap();
     assert_eq!(report.total.errors, 0, "{report:?}");
     assert!(report.total.ops > 10, "{report:?}");
     assert_eq!(report.by_op.keys().collect::<Vec<_>>(), ["get"]);
@@ -187,16 +181,11 @@ async fn put_get_mixed_against_a_verifying_server() {
 
     let mut mixed = ["mixed"].iter().chain(&common).copied().collect::<Vec<_>>();
     mixed.extend(["--objects", "20", "--get-ratio", "0.5"]);
-    let report = herald_bench::execute(args(addr, SECRET, &mixed))
-        .await
-        .unwrap();
+    let report = herald_bench::execute(args(addr, SECRET, &mixed)).await.unwrap();
     assert_eq!(report.total.errors, 0, "{report:?}");
     assert_eq!(report.by_op.keys().collect::<Vec<_>>(), ["get", "put"]);
     assert!(report.by_op["get"].ops > 0 && report.by_op["put"].ops > 0);
-    assert_eq!(
-        report.total.ops,
-        report.by_op["get"].ops + report.by_op["put"].ops
-    );
+    assert_eq!(report.total.ops, report.by_op["get"].ops + report.by_op["put"].ops);
 
     // Three runs of 4 workers each: connections are pooled and kept alive,
     // not opened per request (each run has its own client and pool).
@@ -211,10 +200,7 @@ async fn wrong_secret_fails_setup() {
         .await
         .unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains("403") && msg.contains("SignatureDoesNotMatch"),
-        "{msg}"
-    );
+    assert!(msg.contains("403") && msg.contains("SignatureDoesNotMatch"), "{msg}");
 }
 
 #[tokio::test]

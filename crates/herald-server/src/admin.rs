@@ -25,14 +25,32 @@ pub const SOCKET_NAME: &str = "admin.sock";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    CreateUser { name: String, key: Option<AccessKey> },
+    CreateUser {
+        name: String,
+        key: Option<AccessKey>,
+    },
     ListUsers,
-    RemoveUser { name: String },
+    RemoveUser {
+        name: String,
+    },
     ListTopics,
-    GetTopic { name: String, user: Option<String> },
-    RemoveTopic { name: String, user: Option<String> },
-    TopicStats { name: String, user: Option<String> },
-    TopicDump { name: String, user: Option<String>, limit: usize },
+    GetTopic {
+        name: String,
+        user: Option<String>,
+    },
+    RemoveTopic {
+        name: String,
+        user: Option<String>,
+    },
+    TopicStats {
+        name: String,
+        user: Option<String>,
+    },
+    TopicDump {
+        name: String,
+        user: Option<String>,
+        limit: usize,
+    },
 }
 
 /// The answer (one JSON line).
@@ -61,12 +79,15 @@ pub struct AdminContext {
 pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
     let store = &ctx.store;
     let result = match req {
-        AdminRequest::CreateUser { name, key } => store.create_user(&name, key).await.map(|user| AdminResponse::User { user }),
+        AdminRequest::CreateUser { name, key } => store
+            .create_user(&name, key)
+            .await
+            .map(|user| AdminResponse::User { user }),
         AdminRequest::ListUsers => store.list_users().map(|users| AdminResponse::Users { users }),
         AdminRequest::RemoveUser { name } => store.remove_user(&name).await.map(|()| AdminResponse::Done),
-        AdminRequest::ListTopics => store
-            .list_topics(None)
-            .map(|t| AdminResponse::Json { value: serde_json::Value::Array(t.iter().map(topic_json).collect()) }),
+        AdminRequest::ListTopics => store.list_topics(None).map(|t| AdminResponse::Json {
+            value: serde_json::Value::Array(t.iter().map(topic_json).collect()),
+        }),
         AdminRequest::GetTopic { name, user } => match find_topic(store, &name, user.as_deref()) {
             Ok(t) => Ok(AdminResponse::Json { value: topic_json(&t) }),
             Err(message) => return AdminResponse::Error { message },
@@ -103,7 +124,11 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
                 })
             }
             (Err(message), _) => return AdminResponse::Error { message },
-            (Ok(_), None) => return AdminResponse::Error { message: "the delivery log is not available".into() },
+            (Ok(_), None) => {
+                return AdminResponse::Error {
+                    message: "the delivery log is not available".into(),
+                };
+            }
         },
         AdminRequest::TopicDump { name, user, limit } => match (find_topic(store, &name, user.as_deref()), &ctx.log) {
             (Ok(t), Some(log)) => {
@@ -122,23 +147,35 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
                         })
                     })
                     .collect();
-                Ok(AdminResponse::Json { value: serde_json::Value::Array(entries) })
+                Ok(AdminResponse::Json {
+                    value: serde_json::Value::Array(entries),
+                })
             }
             (Err(message), _) => return AdminResponse::Error { message },
-            (Ok(_), None) => return AdminResponse::Error { message: "the delivery log is not available".into() },
+            (Ok(_), None) => {
+                return AdminResponse::Error {
+                    message: "the delivery log is not available".into(),
+                };
+            }
         },
     };
     result.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
 }
 
 fn unix_secs(t: std::time::SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// A topic by name, optionally of one user; ambiguous names need `--user`.
 fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<TopicRecord, String> {
     let found: Vec<TopicRecord> = match user {
-        Some(u) => store.get_topic(u, name).map_err(|e| e.to_string())?.into_iter().collect(),
+        Some(u) => store
+            .get_topic(u, name)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect(),
         None => store
             .list_topics(None)
             .map_err(|e| e.to_string())?

@@ -56,7 +56,10 @@ impl Front {
         let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_auth(StoreAuth(store.clone()));
         builder.set_host(HeraldHost::new(cfg.domains.clone()));
-        builder.set_route(NotificationRoute { s3, host: HeraldHost::new(cfg.domains.clone()) });
+        builder.set_route(NotificationRoute {
+            s3,
+            host: HeraldHost::new(cfg.domains.clone()),
+        });
         let mut prefix = [0u8; 4];
         rand_fill(&mut prefix);
         Front {
@@ -132,10 +135,15 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     } else if !is_signed(&req) && method == Method::GET && path == "/metrics" {
         text(StatusCode::OK, &render_metrics(&state))
     } else if is_query_api(&req) {
-        let meta = RequestMeta { request_id: request_id.clone(), conn: info };
+        let meta = RequestMeta {
+            request_id: request_id.clone(),
+            conn: info,
+        };
         let (parts, body) = req.into_parts();
         match http_body_util::Limited::new(body, crate::sns::MAX_BODY).collect().await {
-            Ok(body) => crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body.to_bytes(), meta).await,
+            Ok(body) => {
+                crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body.to_bytes(), meta).await
+            }
             Err(_) => crate::sns::error_response(
                 &crate::sns::SnsError {
                     code: "RequestEntityTooLarge",
@@ -148,7 +156,10 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     } else {
         let mut req = req.map(Body::from);
         req.extensions_mut().insert(info);
-        req.extensions_mut().insert(RequestMeta { request_id: request_id.clone(), conn: info });
+        req.extensions_mut().insert(RequestMeta {
+            request_id: request_id.clone(),
+            conn: info,
+        });
         match state.s3.call(req).await {
             Ok(r) => r,
             Err(e) => {

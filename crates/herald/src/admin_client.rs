@@ -16,11 +16,22 @@ pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminRes
                 bail!("no Herald data in {} (use --data-dir)", data_dir.display());
             }
             let store = Store::open(data_dir).map_err(|e| {
-                anyhow!("cannot open {}: {e} (is a server running without its admin socket?)", data_dir.display())
+                anyhow!(
+                    "cannot open {}: {e} (is a server running without its admin socket?)",
+                    data_dir.display()
+                )
             })?;
             let log = herald_log::DeliveryLog::open(herald_log::LogConfig::new(data_dir.join("log")))
                 .map_err(|e| anyhow!("cannot open the delivery log in {}: {e}", data_dir.display()))?;
-            admin::execute(&AdminContext { store, log: Some(log), notifier: None }, req).await
+            admin::execute(
+                &AdminContext {
+                    store,
+                    log: Some(log),
+                    notifier: None,
+                },
+                req,
+            )
+            .await
         }
     };
     match response {

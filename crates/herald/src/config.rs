@@ -140,7 +140,10 @@ impl ServeArgs {
                 .collect(),
             tls,
             log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
-            log_level: self.log_level.or(file.log_level).unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+            log_level: self
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             shutdown_grace: Duration::from_secs(
                 self.shutdown_grace_secs
                     .or(file.shutdown_grace_secs)

@@ -28,8 +28,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "garbage collection of blobs failed"),
     });
 
-    let log = herald_log::DeliveryLog::open(herald_log::LogConfig::new(settings.data_dir.join("log")))
-        .with_context(|| format!("cannot open the delivery log in {}", settings.data_dir.join("log").display()))?;
+    let log = herald_log::DeliveryLog::open(herald_log::LogConfig::new(settings.data_dir.join("log"))).with_context(
+        || {
+            format!(
+                "cannot open the delivery log in {}",
+                settings.data_dir.join("log").display()
+            )
+        },
+    )?;
     let notifier = Notifier::start(store.clone(), log, settings.region.clone()).context("cannot load topics")?;
     let server = Server::bind(
         store.clone(),
@@ -43,7 +49,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let admin_ctx = admin::AdminContext { store: store.clone(), log: Some(notifier.log().clone()), notifier: Some(notifier.clone()) };
+    let admin_ctx = admin::AdminContext {
+        store: store.clone(),
+        log: Some(notifier.log().clone()),
+        notifier: Some(notifier.clone()),
+    };
     let admin_task = tokio::spawn(admin::serve(admin_ctx, settings.data_dir.clone()));
     let addr = server.local_addr()?;
     let scheme = if server.is_tls() { "https" } else { "http" };

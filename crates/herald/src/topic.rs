@@ -61,7 +61,12 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
         TopicCommand::Get { name, user, data_dir } => (data_dir, AdminRequest::GetTopic { name, user }),
         TopicCommand::Rm { name, user, data_dir } => (data_dir, AdminRequest::RemoveTopic { name, user }),
         TopicCommand::Stats { name, user, data_dir } => (data_dir, AdminRequest::TopicStats { name, user }),
-        TopicCommand::Dump { name, user, limit, data_dir } => (data_dir, AdminRequest::TopicDump { name, user, limit }),
+        TopicCommand::Dump {
+            name,
+            user,
+            limit,
+            data_dir,
+        } => (data_dir, AdminRequest::TopicDump { name, user, limit }),
     };
     match send(&data_dir, req).await? {
         AdminResponse::Json { value } => {

@@ -33,9 +33,7 @@ fn aws(srv: &TestServer, cwd: &Path, args: &[&str]) -> String {
     let out: Output = match aws_cmd(srv, cwd).args(args).output() {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!(
-                "the `aws` CLI is not installed or not on PATH ({e}); install it with `pip install awscli`"
-            )
+            panic!("the `aws` CLI is not installed or not on PATH ({e}); install it with `pip install awscli`")
         }
         Err(e) => panic!("failed to run aws: {e}"),
     };
@@ -52,11 +50,7 @@ fn aws(srv: &TestServer, cwd: &Path, args: &[&str]) -> String {
 }
 
 fn require_aws_cli() {
-    match Command::new("aws")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-    {
+    match Command::new("aws").arg("--version").stdin(Stdio::null()).output() {
         Ok(o) if o.status.success() => {}
         Ok(o) => panic!(
             "`aws --version` failed ({}): {}{}; install the CLI with `pip install awscli`",
@@ -64,9 +58,7 @@ fn require_aws_cli() {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         ),
-        Err(e) => panic!(
-            "the `aws` CLI is not installed or not on PATH ({e}); install it with `pip install awscli`"
-        ),
+        Err(e) => panic!("the `aws` CLI is not installed or not on PATH ({e}); install it with `pip install awscli`"),
     }
 }
 
@@ -84,11 +76,7 @@ async fn aws_cli_end_to_end() {
     // cp small file
     let cat = random_bytes(5 * 1024 + 123);
     std::fs::write(w.join("cat.jpg"), &cat).unwrap();
-    aws(
-        &srv,
-        w,
-        &["s3", "cp", "./cat.jpg", "s3://photos/2024/cat.jpg"],
-    );
+    aws(&srv, w, &["s3", "cp", "./cat.jpg", "s3://photos/2024/cat.jpg"]);
 
     // s3api list-objects-v2 JSON
     let json = aws(
@@ -105,23 +93,14 @@ async fn aws_cli_end_to_end() {
             "json",
         ],
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&json).unwrap_or_else(|e| panic!("bad JSON ({e}): {json}"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("bad JSON ({e}): {json}"));
     let contents = v["Contents"]
         .as_array()
         .unwrap_or_else(|| panic!("no Contents in {json}"));
     assert_eq!(contents.len(), 1, "{json}");
     assert_eq!(contents[0]["Key"], "2024/cat.jpg", "{json}");
-    assert_eq!(
-        contents[0]["Size"].as_u64(),
-        Some(cat.len() as u64),
-        "{json}"
-    );
-    assert_eq!(
-        contents[0]["ETag"].as_str(),
-        Some(quoted_md5(&cat).as_str()),
-        "{json}"
-    );
+    assert_eq!(contents[0]["Size"].as_u64(), Some(cat.len() as u64), "{json}");
+    assert_eq!(contents[0]["ETag"].as_str(), Some(quoted_md5(&cat).as_str()), "{json}");
 
     // Verify via the SDK too.
     let g = srv
@@ -150,20 +129,12 @@ async fn aws_cli_end_to_end() {
         ],
     );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(
-        v["ContentLength"].as_u64(),
-        Some(cat.len() as u64),
-        "{json}"
-    );
+    assert_eq!(v["ContentLength"].as_u64(), Some(cat.len() as u64), "{json}");
 
     // Large file: the CLI switches to multipart (8 MiB parts by default).
     let big = random_bytes(20 * MIB);
     std::fs::write(w.join("big.bin"), &big).unwrap();
-    aws(
-        &srv,
-        w,
-        &["s3", "cp", "./big.bin", "s3://photos/big/big.bin"],
-    );
+    aws(&srv, w, &["s3", "cp", "./big.bin", "s3://photos/big/big.bin"]);
     let head = srv
         .s3()
         .head_object()
@@ -179,11 +150,7 @@ async fn aws_cli_end_to_end() {
         Some(multipart_etag(&chunks).as_str()),
         "`aws s3 cp` of 20 MiB should have produced a 3-part multipart object"
     );
-    aws(
-        &srv,
-        w,
-        &["s3", "cp", "s3://photos/big/big.bin", "./big.down"],
-    );
+    aws(&srv, w, &["s3", "cp", "s3://photos/big/big.bin", "./big.down"]);
     let down = std::fs::read(w.join("big.down")).unwrap();
     assert!(
         down == big,
@@ -191,11 +158,7 @@ async fn aws_cli_end_to_end() {
         down.len(),
         big.len()
     );
-    aws(
-        &srv,
-        w,
-        &["s3", "cp", "s3://photos/2024/cat.jpg", "./cat.down"],
-    );
+    aws(&srv, w, &["s3", "cp", "s3://photos/2024/cat.jpg", "./cat.down"]);
     assert_eq!(std::fs::read(w.join("cat.down")).unwrap(), cat);
 
     // ls
@@ -244,10 +207,7 @@ async fn aws_cli_end_to_end() {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(
-        keys,
-        vec!["tree/one.txt", "tree/sub/a+b %25 é.txt", "tree/sub/two.txt"]
-    );
+    assert_eq!(keys, vec!["tree/one.txt", "tree/sub/a+b %25 é.txt", "tree/sub/two.txt"]);
     let ls = aws(&srv, w, &["s3", "ls", "--recursive", "s3://photos/tree/"]);
     assert!(
         ls.contains("5 tree/sub/a+b %25 é.txt"),
@@ -255,35 +215,21 @@ async fn aws_cli_end_to_end() {
     );
     // A second sync finds nothing to do (listing round-trips every key).
     let again = aws(&srv, w, &["s3", "sync", "./tree", "s3://photos/tree"]);
-    assert!(
-        again.trim().is_empty(),
-        "second aws s3 sync re-uploaded: {again}"
-    );
+    assert!(again.trim().is_empty(), "second aws s3 sync re-uploaded: {again}");
     // Sync back down.
     aws(&srv, w, &["s3", "sync", "s3://photos/tree", "./tree-down"]);
-    assert_eq!(
-        std::fs::read(w.join("tree-down/sub/a+b %25 é.txt")).unwrap(),
-        b"three"
-    );
+    assert_eq!(std::fs::read(w.join("tree-down/sub/a+b %25 é.txt")).unwrap(), b"three");
     assert_eq!(std::fs::read(w.join("tree-down/one.txt")).unwrap(), b"one");
 
     aws(&srv, w, &["s3", "rm", "s3://photos/2024/cat.jpg"]);
     assert_err(
-        srv.s3()
-            .head_object()
-            .bucket("photos")
-            .key("2024/cat.jpg")
-            .send()
-            .await,
+        srv.s3().head_object().bucket("photos").key("2024/cat.jpg").send().await,
         "NotFound",
         404,
     );
 
     aws(&srv, w, &["s3", "rb", "--force", "s3://photos"]);
-    assert!(
-        bucket_names(&srv.s3()).await.is_empty(),
-        "bucket left after rb --force"
-    );
+    assert!(bucket_names(&srv.s3()).await.is_empty(), "bucket left after rb --force");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,10 +257,7 @@ async fn aws_cli_reports_errors() {
     );
 
     let out = aws_cmd(&srv, work.path())
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wrong-secret-wrong-secret-wrong-secret0",
-        )
+        .env("AWS_SECRET_ACCESS_KEY", "wrong-secret-wrong-secret-wrong-secret0")
         .args(["s3", "ls"])
         .output()
         .unwrap();

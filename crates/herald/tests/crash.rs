@@ -77,12 +77,7 @@ struct WriterLog {
     errors: usize,
 }
 
-async fn writer(
-    s3: aws_sdk_s3::Client,
-    cycle: usize,
-    id: usize,
-    stop: Arc<AtomicBool>,
-) -> WriterLog {
+async fn writer(s3: aws_sdk_s3::Client, cycle: usize, id: usize, stop: Arc<AtomicBool>) -> WriterLog {
     let mut log = WriterLog {
         hot_key: format!("c{cycle}/hot/w{id:02}"),
         ..Default::default()
@@ -220,10 +215,7 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
                     .map_err(|e| format!("{key}: HEAD failed: {e:?}"))?;
                 let want = quoted_md5(&data);
                 if head.e_tag() != Some(want.as_str()) {
-                    return Err(format!(
-                        "{key}: HEAD ETag {:?} != MD5 of body {want}",
-                        head.e_tag()
-                    ));
+                    return Err(format!("{key}: HEAD ETag {:?} != MD5 of body {want}", head.e_tag()));
                 }
                 if head.content_length() != Some(data.len() as i64) {
                     return Err(format!(
@@ -236,10 +228,7 @@ async fn verify_after_restart(srv: &TestServer, cycle: usize, logs: &[WriterLog]
             }));
         }
         for t in tasks {
-            let (key, generation) = t
-                .await
-                .unwrap()
-                .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+            let (key, generation) = t.await.unwrap().unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
             let log = attempted
                 .get(key.as_str())
                 .unwrap_or_else(|| panic!("cycle {cycle}: listed key {key} was never written"));
@@ -288,10 +277,7 @@ async fn kill9_during_puts_keeps_acknowledged_writes() {
             logs.push(h.await.expect("writer task panicked"));
         }
         drop(s3);
-        let acked: usize = logs
-            .iter()
-            .map(|l| l.fresh.values().filter(|v| **v).count())
-            .sum();
+        let acked: usize = logs.iter().map(|l| l.fresh.values().filter(|v| **v).count()).sum();
         let failed: usize = logs.iter().map(|l| l.errors).sum();
         eprintln!("cycle {cycle}: {acked} fresh PUTs acknowledged, {failed} failed at the kill");
 
@@ -315,13 +301,7 @@ async fn kill9_during_puts_keeps_acknowledged_writes() {
         .send()
         .await
         .expect("PUT after restarts");
-    let g = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("after/crash")
-        .send()
-        .await
-        .unwrap();
+    let g = s3.get_object().bucket(BUCKET).key("after/crash").send().await.unwrap();
     assert!(body_bytes(g).await == body);
 }
 
@@ -415,11 +395,7 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
         .expect("completed MPU after crash");
     assert_eq!(g.e_tag(), Some(multipart_etag(&[&p1, &p2]).as_str()));
     let data = body_bytes(g).await;
-    assert!(
-        data.len() == p1.len() + p2.len()
-            && data[..p1.len()] == p1[..]
-            && data[p1.len()..] == p2[..]
-    );
+    assert!(data.len() == p1.len() + p2.len() && data[..p1.len()] == p1[..] && data[p1.len()..] == p2[..]);
 
     // The acknowledged part of the pending upload survives and can be completed.
     let lp = s3
@@ -449,13 +425,7 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
         .send()
         .await
         .expect("complete pending upload after crash");
-    let g = s3
-        .get_object()
-        .bucket("mpcrash")
-        .key("pending")
-        .send()
-        .await
-        .unwrap();
+    let g = s3.get_object().bucket("mpcrash").key("pending").send().await.unwrap();
     assert!(body_bytes(g).await == p1);
 }
 

@@ -6,8 +6,7 @@ mod common;
 use aws_sdk_s3::config::http::HttpRequest;
 use aws_sdk_s3::primitives::{ByteStream, SdkBody};
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier,
-    VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, VersioningConfiguration,
 };
 use common::*;
 use md5::{Digest, Md5};
@@ -16,9 +15,7 @@ fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
         out.push(if c.len() > 1 {
@@ -26,11 +23,7 @@ fn b64(data: &[u8]) -> String {
         } else {
             '='
         });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
+        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
     }
     out
 }
@@ -62,20 +55,14 @@ fn replace_body(body: &'static str) -> impl Fn(&mut HttpRequest) + Send + Sync +
             h.insert("content-md5", b64(&Md5::digest(body.as_bytes())));
         }
         if h.get("x-amz-checksum-crc32").is_some() {
-            h.insert(
-                "x-amz-checksum-crc32",
-                b64(&crc32(body.as_bytes()).to_be_bytes()),
-            );
+            h.insert("x-amz-checksum-crc32", b64(&crc32(body.as_bytes()).to_be_bytes()));
         }
         let others: Vec<String> = h
             .iter()
             .map(|(k, _)| k.to_ascii_lowercase())
             .filter(|k| k.starts_with("x-amz-checksum-") && k != "x-amz-checksum-crc32")
             .collect();
-        assert!(
-            others.is_empty(),
-            "test cannot recompute checksum headers {others:?}"
-        );
+        assert!(others.is_empty(), "test cannot recompute checksum headers {others:?}");
     }
 }
 
@@ -101,11 +88,7 @@ async fn no_such_bucket_and_no_such_key() {
         .unwrap();
 
     assert_err(
-        s3.get_object()
-            .bucket("missing-bucket")
-            .key("k")
-            .send()
-            .await,
+        s3.get_object().bucket("missing-bucket").key("k").send().await,
         "NoSuchBucket",
         404,
     );
@@ -160,14 +143,7 @@ async fn no_such_bucket_and_no_such_key() {
             .is_some(),
         "error response lacks <Message>: {err:?}"
     );
-    assert_status(
-        s3.head_object()
-            .bucket("exists")
-            .key("not-here")
-            .send()
-            .await,
-        404,
-    );
+    assert_status(s3.head_object().bucket("exists").key("not-here").send().await, 404);
     assert_err(
         s3.copy_object()
             .bucket("exists")
@@ -184,12 +160,7 @@ async fn no_such_bucket_and_no_such_key() {
         .get_object()
         .bucket("exists")
         .key("not-here")
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
-                60,
-            ))
-            .unwrap(),
-        )
+        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(60)).unwrap())
         .await
         .unwrap();
     let r = send_presigned(srv.addr(), &presigned, b"");
@@ -200,30 +171,21 @@ async fn no_such_bucket_and_no_such_key() {
         "error body: {body}"
     );
     assert!(
-        r.header("content-type")
-            .map(|c| c.contains("xml"))
-            .unwrap_or(false),
+        r.header("content-type").map(|c| c.contains("xml")).unwrap_or(false),
         "error content-type: {:?}",
         r.header("content-type")
     );
 
     // Store unchanged.
     assert_eq!(bucket_names(&s3).await, vec!["exists"]);
-    assert_eq!(
-        list_all_keys(&s3, "exists", None).await,
-        vec![("here".to_string(), 1)]
-    );
+    assert_eq!(list_all_keys(&s3, "exists", None).await, vec![("here".to_string(), 1)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_bucket_names() {
     let srv = TestServer::start();
     let s3 = srv.s3();
-    s3.create_bucket()
-        .bucket("good-bucket")
-        .send()
-        .await
-        .unwrap();
+    s3.create_bucket().bucket("good-bucket").send().await.unwrap();
     for name in [
         "Bad_Name",
         "ab",
@@ -273,12 +235,7 @@ async fn malformed_xml_put_bucket_versioning() {
         .await;
     assert_err(res, "MalformedXML", 400);
 
-    let v = s3
-        .get_bucket_versioning()
-        .bucket("ver")
-        .send()
-        .await
-        .unwrap();
+    let v = s3.get_bucket_versioning().bucket("ver").send().await.unwrap();
     assert!(
         v.status().is_none(),
         "malformed PutBucketVersioning changed the status to {:?}",
@@ -383,11 +340,7 @@ async fn malformed_xml_complete_multipart_upload() {
     assert_err(res, "MalformedXML", 400);
 
     // Upload and part still there, no object created.
-    assert_err(
-        s3.get_object().bucket("mpx").key("obj").send().await,
-        "NoSuchKey",
-        404,
-    );
+    assert_err(s3.get_object().bucket("mpx").key("obj").send().await, "NoSuchKey", 404);
     let parts = s3
         .list_parts()
         .bucket("mpx")
@@ -397,12 +350,7 @@ async fn malformed_xml_complete_multipart_upload() {
         .await
         .expect("ListParts after malformed complete");
     assert_eq!(parts.parts().len(), 1);
-    let ups = s3
-        .list_multipart_uploads()
-        .bucket("mpx")
-        .send()
-        .await
-        .unwrap();
+    let ups = s3.list_multipart_uploads().bucket("mpx").send().await.unwrap();
     assert_eq!(ups.uploads().len(), 1);
 
     // Proper completion still works.
@@ -411,13 +359,7 @@ async fn malformed_xml_complete_multipart_upload() {
         .await
         .expect("CompleteMultipartUpload after malformed attempt");
     assert_eq!(done.e_tag(), Some(multipart_etag(&[&data]).as_str()));
-    let g = s3
-        .get_object()
-        .bucket("mpx")
-        .key("obj")
-        .send()
-        .await
-        .unwrap();
+    let g = s3.get_object().bucket("mpx").key("obj").send().await.unwrap();
     assert_eq!(body_bytes(g).await, data);
 }
 
@@ -466,13 +408,7 @@ async fn other_client_errors_leave_store_unchanged() {
         .key("k")
         .tagging(
             aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("a")
-                        .value("b")
-                        .build()
-                        .unwrap(),
-                )
+                .tag_set(aws_sdk_s3::types::Tag::builder().key("a").value("b").build().unwrap())
                 .build()
                 .unwrap(),
         )
@@ -481,13 +417,7 @@ async fn other_client_errors_leave_store_unchanged() {
         .send()
         .await;
     assert_err(res, "MalformedXML", 400);
-    let t = s3
-        .get_object_tagging()
-        .bucket("misc")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    let t = s3.get_object_tagging().bucket("misc").key("k").send().await.unwrap();
     assert!(
         t.tag_set().is_empty(),
         "malformed PutObjectTagging set tags {:?}",
@@ -505,17 +435,8 @@ async fn other_client_errors_leave_store_unchanged() {
         .await;
     assert_err(res, "BadDigest", 400);
 
-    assert_eq!(
-        list_all_keys(&s3, "misc", None).await,
-        vec![("k".to_string(), 1)]
-    );
-    let g = s3
-        .get_object()
-        .bucket("misc")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(list_all_keys(&s3, "misc", None).await, vec![("k".to_string(), 1)]);
+    let g = s3.get_object().bucket("misc").key("k").send().await.unwrap();
     assert_eq!(body_bytes(g).await, b"v");
 }
 
@@ -540,10 +461,8 @@ async fn wrong_flexible_checksum_is_bad_digest() {
         .checksum_crc32(b64(&crc32(b"some other body").to_be_bytes()))
         .customize()
         .mutate_request(|req: &mut HttpRequest| {
-            req.headers_mut().insert(
-                "x-amz-checksum-crc32",
-                b64(&crc32(b"some other body").to_be_bytes()),
-            );
+            req.headers_mut()
+                .insert("x-amz-checksum-crc32", b64(&crc32(b"some other body").to_be_bytes()));
         })
         .send()
         .await;

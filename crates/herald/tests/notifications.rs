@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Event, FilterRule,
-    FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter, Tag,
-    Tagging, TopicConfiguration, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Event, FilterRule, FilterRuleName,
+    NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter, Tag, Tagging, TopicConfiguration,
+    VersioningConfiguration,
 };
 use common::*;
 use notify_common::*;
@@ -55,7 +55,9 @@ async fn put_config(s3: &aws_sdk_s3::Client, bucket: &str, cfgs: Vec<TopicConfig
 }
 
 fn seq(r: &Value) -> u64 {
-    let s = r["s3"]["object"]["sequencer"].as_str().unwrap_or_else(|| panic!("no sequencer string: {r}"));
+    let s = r["s3"]["object"]["sequencer"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no sequencer string: {r}"));
     assert!(
         s.len() == 16 && s.chars().all(|c| c.is_ascii_hexdigit()),
         "sequencer must be 16 hex digits, got {s:?}"
@@ -95,7 +97,9 @@ fn check_record(r: &Value, e: &Exp) {
     assert_eq!(r["eventSource"], "ceph:s3", "eventSource; {ctx}");
     assert_eq!(r["awsRegion"], "us-east-1", "awsRegion; {ctx}");
     assert_eq!(r["eventName"], e.name, "eventName; {ctx}");
-    let t = r["eventTime"].as_str().unwrap_or_else(|| panic!("eventTime not a string; {ctx}"));
+    let t = r["eventTime"]
+        .as_str()
+        .unwrap_or_else(|| panic!("eventTime not a string; {ctx}"));
     let frac = t.split('.').nth(1).unwrap_or("");
     assert!(
         t.ends_with('Z') && frac.len() == 7 && frac[..6].chars().all(|c| c.is_ascii_digit()),
@@ -103,21 +107,43 @@ fn check_record(r: &Value, e: &Exp) {
     );
     time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|err| panic!("eventTime {t:?} not RFC3339 ({err}); {ctx}"));
-    assert_eq!(r["userIdentity"]["principalId"], e.principal, "userIdentity.principalId; {ctx}");
-    assert_eq!(r["requestParameters"]["sourceIPAddress"], "127.0.0.1", "sourceIPAddress; {ctx}");
+    assert_eq!(
+        r["userIdentity"]["principalId"], e.principal,
+        "userIdentity.principalId; {ctx}"
+    );
+    assert_eq!(
+        r["requestParameters"]["sourceIPAddress"], "127.0.0.1",
+        "sourceIPAddress; {ctx}"
+    );
     if let Some(id) = e.request_id {
-        assert_eq!(r["responseElements"]["x-amz-request-id"], id, "x-amz-request-id (must be the S3 response's); {ctx}");
+        assert_eq!(
+            r["responseElements"]["x-amz-request-id"], id,
+            "x-amz-request-id (must be the S3 response's); {ctx}"
+        );
     }
-    assert!(r["responseElements"]["x-amz-id-2"].is_string(), "x-amz-id-2 missing; {ctx}");
+    assert!(
+        r["responseElements"]["x-amz-id-2"].is_string(),
+        "x-amz-id-2 missing; {ctx}"
+    );
     if let Some(id2) = e.id2 {
-        assert_eq!(r["responseElements"]["x-amz-id-2"], id2, "x-amz-id-2 (must be the S3 response's); {ctx}");
+        assert_eq!(
+            r["responseElements"]["x-amz-id-2"], id2,
+            "x-amz-id-2 (must be the S3 response's); {ctx}"
+        );
     }
     let s3 = &r["s3"];
     assert_eq!(s3["s3SchemaVersion"], "1.0", "s3SchemaVersion; {ctx}");
     assert_eq!(s3["configurationId"], e.config, "configurationId; {ctx}");
     assert_eq!(s3["bucket"]["name"], e.bucket, "bucket.name; {ctx}");
-    assert_eq!(s3["bucket"]["ownerIdentity"]["principalId"], e.owner, "bucket owner; {ctx}");
-    assert_eq!(s3["bucket"]["arn"], format!("arn:aws:s3:::{}", e.bucket), "bucket.arn; {ctx}");
+    assert_eq!(
+        s3["bucket"]["ownerIdentity"]["principalId"], e.owner,
+        "bucket owner; {ctx}"
+    );
+    assert_eq!(
+        s3["bucket"]["arn"],
+        format!("arn:aws:s3:::{}", e.bucket),
+        "bucket.arn; {ctx}"
+    );
     assert!(
         s3["bucket"]["id"].as_str().map(|s| !s.is_empty()).unwrap_or(false),
         "bucket.id must be a non-empty string; {ctx}"
@@ -165,8 +191,10 @@ async fn records_for_every_event_type() {
         )],
     )
     .await;
-    rx.wait_for("the s3:TestEvent of the new configuration", 30, |r| !r.test_events().is_empty())
-        .await;
+    rx.wait_for("the s3:TestEvent of the new configuration", 30, |r| {
+        !r.test_events().is_empty()
+    })
+    .await;
     let te = rx.test_events()[0].json().unwrap();
     assert_eq!(te["Service"], "Amazon S3", "{te}");
     assert_eq!(te["Event"], "s3:TestEvent", "{te}");
@@ -245,7 +273,13 @@ async fn records_for_every_event_type() {
     );
 
     // Multipart: Create -> ObjectCreated:Post, Complete -> CompleteMultipartUpload.
-    let cmu = s3.create_multipart_upload().bucket("evb").key("mp.bin").send().await.unwrap();
+    let cmu = s3
+        .create_multipart_upload()
+        .bucket("evb")
+        .key("mp.bin")
+        .send()
+        .await
+        .unwrap();
     let upload_id = cmu.upload_id().unwrap().to_string();
     let post_rec = rx.wait_event("mp.bin", "ObjectCreated:Post").await;
     check_record(
@@ -283,7 +317,12 @@ async fn records_for_every_event_type() {
         .upload_id(&upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .parts(CompletedPart::builder().part_number(1).e_tag(up.e_tag().unwrap()).build())
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(up.e_tag().unwrap())
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -307,10 +346,19 @@ async fn records_for_every_event_type() {
             opaque: "od-1",
         },
     );
-    assert!(seq(&cmp_rec) > seq(&post_rec), "sequencer must increase per key: post {post_rec} then complete {cmp_rec}");
+    assert!(
+        seq(&cmp_rec) > seq(&post_rec),
+        "sequencer must increase per key: post {post_rec} then complete {cmp_rec}"
+    );
 
     // Abort emits nothing (checked after the sentinel).
-    let ab = s3.create_multipart_upload().bucket("evb").key("aborted.bin").send().await.unwrap();
+    let ab = s3
+        .create_multipart_upload()
+        .bucket("evb")
+        .key("aborted.bin")
+        .send()
+        .await
+        .unwrap();
     rx.wait_event("aborted.bin", "ObjectCreated:Post").await;
     s3.abort_multipart_upload()
         .bucket("evb")
@@ -325,7 +373,12 @@ async fn records_for_every_event_type() {
         .put_object_tagging()
         .bucket("evb")
         .key("red flower.jpg")
-        .tagging(Tagging::builder().tag_set(Tag::builder().key("team").value("dev").build().unwrap()).build().unwrap())
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("dev").build().unwrap())
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -347,7 +400,13 @@ async fn records_for_every_event_type() {
             opaque: "od-1",
         },
     );
-    let dt = s3.delete_object_tagging().bucket("evb").key("red flower.jpg").send().await.unwrap();
+    let dt = s3
+        .delete_object_tagging()
+        .bucket("evb")
+        .key("red flower.jpg")
+        .send()
+        .await
+        .unwrap();
     let tag_del = rx.wait_event("red+flower.jpg", "ObjectTagging:Delete").await;
     check_record(
         &tag_del,
@@ -394,15 +453,29 @@ async fn records_for_every_event_type() {
             opaque: "od-1",
         },
     );
-    assert!(seq(&del_rec) > seq(&copy_rec), "delete sequencer must follow the copy's");
+    assert!(
+        seq(&del_rec) > seq(&copy_rec),
+        "delete sequencer must follow the copy's"
+    );
 
     // Sentinel, then the exact set of events.
-    s3.put_object().bucket("evb").key("zz-sentinel").body(ByteStream::from_static(b"s")).send().await.unwrap();
+    s3.put_object()
+        .bucket("evb")
+        .key("zz-sentinel")
+        .body(ByteStream::from_static(b"s"))
+        .send()
+        .await
+        .unwrap();
     rx.wait_event("zz-sentinel", "ObjectCreated:Put").await;
     let all = rx.delivered_records();
     let mut got: Vec<(String, String)> = all
         .iter()
-        .map(|r| (r["s3"]["object"]["key"].as_str().unwrap_or("?").to_string(), r["eventName"].as_str().unwrap_or("?").to_string()))
+        .map(|r| {
+            (
+                r["s3"]["object"]["key"].as_str().unwrap_or("?").to_string(),
+                r["eventName"].as_str().unwrap_or("?").to_string(),
+            )
+        })
         .collect();
     got.sort();
     let mut want: Vec<(String, String)> = [
@@ -420,7 +493,10 @@ async fn records_for_every_event_type() {
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     want.sort();
-    assert_eq!(got, want, "exact events of a synchronous topic (UploadPart/Abort must emit nothing)");
+    assert_eq!(
+        got, want,
+        "exact events of a synchronous topic (UploadPart/Abort must emit nothing)"
+    );
     let ids: HashSet<&str> = all.iter().filter_map(|r| r["eventId"].as_str()).collect();
     assert_eq!(ids.len(), all.len(), "eventId must be unique per change: {all:?}");
 
@@ -435,7 +511,9 @@ async fn records_for_every_event_type() {
             req.header("content-type")
         );
         assert!(
-            !req.headers.iter().any(|(k, _)| k.to_ascii_lowercase().starts_with("ce-")),
+            !req.headers
+                .iter()
+                .any(|(k, _)| k.to_ascii_lowercase().starts_with("ce-")),
             "no cloudevents headers without cloudevents=true: {:?}",
             req.headers
         );
@@ -444,14 +522,24 @@ async fn records_for_every_event_type() {
     let m = metrics_text(&srv);
     for (name, min) in [("pubsub_push_ok", 9.0), ("pubsub_event_triggered", 9.0)] {
         let v = metric(&m, name, Some("ev-topic"));
-        assert!(v.unwrap_or(0.0) >= min, "{name}{{topic=\"ev-topic\"}} expected >= {min}, got {v:?}\n{m}");
+        assert!(
+            v.unwrap_or(0.0) >= min,
+            "{name}{{topic=\"ev-topic\"}} expected >= {min}, got {v:?}\n{m}"
+        );
         let v = metric(&m, name, None);
-        assert!(v.unwrap_or(0.0) >= min, "{name} (unlabelled) expected >= {min}, got {v:?}");
+        assert!(
+            v.unwrap_or(0.0) >= min,
+            "{name} (unlabelled) expected >= {min}, got {v:?}"
+        );
     }
     for name in ["pubsub_event_lost", "pubsub_push_fail", "pubsub_push_pending"] {
         assert!(metric(&m, name, None).is_some(), "/metrics lacks {name}:\n{m}");
     }
-    assert_eq!(metric(&m, "pubsub_push_fail", Some("ev-topic")).unwrap_or(0.0), 0.0, "no push failed");
+    assert_eq!(
+        metric(&m, "pubsub_push_fail", Some("ev-topic")).unwrap_or(0.0),
+        0.0,
+        "no push failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,22 +552,60 @@ async fn versioned_bucket_version_ids_and_delete_marker() {
     s3.create_bucket().bucket("ver").send().await.unwrap();
     s3.put_bucket_versioning()
         .bucket("ver")
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     // No <Event>: all events.
-    must_put_notification_xml(&srv, "ver", &notification_xml(&[topic_config_xml("v", &arn, &[], None)]));
+    must_put_notification_xml(
+        &srv,
+        "ver",
+        &notification_xml(&[topic_config_xml("v", &arn, &[], None)]),
+    );
 
-    let p1 = s3.put_object().bucket("ver").key("k").body(ByteStream::from_static(b"one")).send().await.unwrap();
+    let p1 = s3
+        .put_object()
+        .bucket("ver")
+        .key("k")
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .unwrap();
     let v1 = p1.version_id().expect("versioned put returns a version id").to_string();
-    rx.wait_for("put 1", 30, |r| r.delivered_for_key("k").iter().any(|e| e["s3"]["object"]["versionId"] == v1.as_str())).await;
-    let p2 = s3.put_object().bucket("ver").key("k").body(ByteStream::from_static(b"two!")).send().await.unwrap();
+    rx.wait_for("put 1", 30, |r| {
+        r.delivered_for_key("k")
+            .iter()
+            .any(|e| e["s3"]["object"]["versionId"] == v1.as_str())
+    })
+    .await;
+    let p2 = s3
+        .put_object()
+        .bucket("ver")
+        .key("k")
+        .body(ByteStream::from_static(b"two!"))
+        .send()
+        .await
+        .unwrap();
     let v2 = p2.version_id().unwrap().to_string();
-    rx.wait_for("put 2", 30, |r| r.delivered_for_key("k").iter().any(|e| e["s3"]["object"]["versionId"] == v2.as_str())).await;
+    rx.wait_for("put 2", 30, |r| {
+        r.delivered_for_key("k")
+            .iter()
+            .any(|e| e["s3"]["object"]["versionId"] == v2.as_str())
+    })
+    .await;
     let recs = rx.delivered_for_key("k");
-    let r1 = recs.iter().find(|e| e["s3"]["object"]["versionId"] == v1.as_str()).unwrap();
-    let r2 = recs.iter().find(|e| e["s3"]["object"]["versionId"] == v2.as_str()).unwrap();
+    let r1 = recs
+        .iter()
+        .find(|e| e["s3"]["object"]["versionId"] == v1.as_str())
+        .unwrap();
+    let r2 = recs
+        .iter()
+        .find(|e| e["s3"]["object"]["versionId"] == v2.as_str())
+        .unwrap();
     for (r, p, v, n) in [(r1, &p1, &v1, 3), (r2, &p2, &v2, 4)] {
         check_record(
             r,
@@ -501,10 +627,24 @@ async fn versioned_bucket_version_ids_and_delete_marker() {
     }
     assert!(seq(r2) > seq(r1), "sequencer must increase: {r1} then {r2}");
 
-    let cp = s3.copy_object().bucket("ver").key("k2").copy_source("ver/k").send().await.unwrap();
-    let cv = cp.version_id().expect("copy into versioned bucket returns a version id").to_string();
+    let cp = s3
+        .copy_object()
+        .bucket("ver")
+        .key("k2")
+        .copy_source("ver/k")
+        .send()
+        .await
+        .unwrap();
+    let cv = cp
+        .version_id()
+        .expect("copy into versioned bucket returns a version id")
+        .to_string();
     let crec = rx.wait_event("k2", "ObjectCreated:Copy").await;
-    assert_eq!(crec["s3"]["object"]["versionId"], cv.as_str(), "copy versionId = target's version: {crec}");
+    assert_eq!(
+        crec["s3"]["object"]["versionId"],
+        cv.as_str(),
+        "copy versionId = target's version: {crec}"
+    );
 
     let d = s3.delete_object().bucket("ver").key("k").send().await.unwrap();
     assert_eq!(d.delete_marker(), Some(true));
@@ -529,7 +669,14 @@ async fn versioned_bucket_version_ids_and_delete_marker() {
     );
     assert!(seq(&drec) > seq(r2), "delete marker sequencer must follow the puts");
 
-    let dv = s3.delete_object().bucket("ver").key("k2").version_id(&cv).send().await.unwrap();
+    let dv = s3
+        .delete_object()
+        .bucket("ver")
+        .key("k2")
+        .version_id(&cv)
+        .send()
+        .await
+        .unwrap();
     let dvrec = rx.wait_event("k2", "ObjectRemoved:Delete").await;
     check_record(
         &dvrec,
@@ -560,8 +707,20 @@ async fn changes_by_another_user_name_the_user_and_the_owner() {
     let arn = bob.create_topic("bt", &[("push-endpoint", &rx.url("b"))]);
     assert_eq!(arn, "arn:aws:sns:us-east-1:bob:bt");
     bob_s3.create_bucket().bucket("bobs").send().await.unwrap();
-    put_config(&bob_s3, "bobs", vec![tc("b", &arn, &["s3:ObjectCreated:*"], None, None)]).await;
-    let p = bob_s3.put_object().bucket("bobs").key("x").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    put_config(
+        &bob_s3,
+        "bobs",
+        vec![tc("b", &arn, &["s3:ObjectCreated:*"], None, None)],
+    )
+    .await;
+    let p = bob_s3
+        .put_object()
+        .bucket("bobs")
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
     let rec = rx.wait_event("x", "ObjectCreated:Put").await;
     check_record(
         &rec,
@@ -591,35 +750,84 @@ async fn filters_deliver_exactly_the_matching_changes() {
     let arn = sns.create_topic("flt", &[("push-endpoint", &rx.url("f"))]);
     s3.create_bucket().bucket("flt").send().await.unwrap();
     let created = ["s3:ObjectCreated:*"];
-    let rule = |n: &str, v: &str| format!("<FilterRule><Name>{n}</Name><Value>{}</Value></FilterRule>", xml_escape(v));
+    let rule = |n: &str, v: &str| {
+        format!(
+            "<FilterRule><Name>{n}</Name><Value>{}</Value></FilterRule>",
+            xml_escape(v)
+        )
+    };
     let xml = notification_xml(&[
-        topic_config_xml("pre", &arn, &created, Some(&format!("<S3Key>{}</S3Key>", rule("prefix", "img/")))),
-        topic_config_xml("suf", &arn, &created, Some(&format!("<S3Key>{}</S3Key>", rule("suffix", ".jpg")))),
-        topic_config_xml("re", &arn, &created, Some(&format!("<S3Key>{}</S3Key>", rule("regex", "logs/[0-9]+\\.txt")))),
-        topic_config_xml("meta", &arn, &created, Some(&format!("<S3Metadata>{}</S3Metadata>", rule("x-amz-meta-color", "red")))),
-        topic_config_xml("tag", &arn, &created, Some(&format!("<S3Tags>{}</S3Tags>", rule("team", "ops")))),
+        topic_config_xml(
+            "pre",
+            &arn,
+            &created,
+            Some(&format!("<S3Key>{}</S3Key>", rule("prefix", "img/"))),
+        ),
+        topic_config_xml(
+            "suf",
+            &arn,
+            &created,
+            Some(&format!("<S3Key>{}</S3Key>", rule("suffix", ".jpg"))),
+        ),
+        topic_config_xml(
+            "re",
+            &arn,
+            &created,
+            Some(&format!("<S3Key>{}</S3Key>", rule("regex", "logs/[0-9]+\\.txt"))),
+        ),
+        topic_config_xml(
+            "meta",
+            &arn,
+            &created,
+            Some(&format!("<S3Metadata>{}</S3Metadata>", rule("x-amz-meta-color", "red"))),
+        ),
+        topic_config_xml(
+            "tag",
+            &arn,
+            &created,
+            Some(&format!("<S3Tags>{}</S3Tags>", rule("team", "ops"))),
+        ),
         topic_config_xml("del", &arn, &["s3:ObjectRemoved:*"], None),
     ]);
     must_put_notification_xml(&srv, "flt", &xml);
 
     // The configuration reads back, extensions included.
-    let g = s3.get_bucket_notification_configuration().bucket("flt").send().await.unwrap();
+    let g = s3
+        .get_bucket_notification_configuration()
+        .bucket("flt")
+        .send()
+        .await
+        .unwrap();
     let ids: BTreeSet<&str> = g.topic_configurations().iter().filter_map(|t| t.id()).collect();
     assert_eq!(ids, BTreeSet::from(["pre", "suf", "re", "meta", "tag", "del"]), "{g:?}");
     let pre = g.topic_configurations().iter().find(|t| t.id() == Some("pre")).unwrap();
     assert_eq!(pre.topic_arn(), arn.as_str());
-    let rules = pre.filter().and_then(|f| f.key()).map(|k| k.filter_rules().to_vec()).unwrap_or_default();
+    let rules = pre
+        .filter()
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules().to_vec())
+        .unwrap_or_default();
     assert_eq!(rules.len(), 1, "{pre:?}");
     assert_eq!(rules[0].value(), Some("img/"), "{pre:?}");
     let raw = get_notification_xml(&srv, "flt").body_str();
-    for needle in ["x-amz-meta-color", "<S3Metadata>", "<S3Tags>", "regex", "logs/[0-9]+\\.txt"] {
+    for needle in [
+        "x-amz-meta-color",
+        "<S3Metadata>",
+        "<S3Tags>",
+        "regex",
+        "logs/[0-9]+\\.txt",
+    ] {
         assert!(raw.contains(needle), "GET ?notification lacks {needle}: {raw}");
     }
 
     let put = |key: &'static str, meta: Option<&'static str>, tags: Option<&'static str>| {
         let s3 = s3.clone();
         async move {
-            let mut r = s3.put_object().bucket("flt").key(key).body(ByteStream::from_static(b"data"));
+            let mut r = s3
+                .put_object()
+                .bucket("flt")
+                .key(key)
+                .body(ByteStream::from_static(b"data"));
             if let Some(m) = meta {
                 r = r.metadata("color", m);
             }
@@ -703,8 +911,14 @@ async fn configuration_crud_test_event_and_validation() {
     let t2 = sns.create_topic("t2", &[("push-endpoint", &r2.url("two"))]);
     s3.create_bucket().bucket("cfg").send().await.unwrap();
 
-    put_config(&s3, "cfg", vec![tc("n1", &t1, &["s3:ObjectCreated:*"], Some("a/"), None)]).await;
-    r1.wait_for("TestEvent for n1", 30, |r| r.test_events().len() == 1).await;
+    put_config(
+        &s3,
+        "cfg",
+        vec![tc("n1", &t1, &["s3:ObjectCreated:*"], Some("a/"), None)],
+    )
+    .await;
+    r1.wait_for("TestEvent for n1", 30, |r| r.test_events().len() == 1)
+        .await;
     let te = r1.test_events()[0].json().unwrap();
     assert_eq!(te["Service"], "Amazon S3", "{te}");
     assert_eq!(te["Event"], "s3:TestEvent", "{te}");
@@ -712,17 +926,37 @@ async fn configuration_crud_test_event_and_validation() {
     for k in ["Time", "RequestId", "HostId"] {
         assert!(te[k].is_string(), "TestEvent lacks {k}: {te}");
     }
-    assert!(r1.test_events()[0].header("content-type").unwrap_or("").starts_with("application/json"));
+    assert!(
+        r1.test_events()[0]
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("application/json")
+    );
 
-    let g = s3.get_bucket_notification_configuration().bucket("cfg").send().await.unwrap();
+    let g = s3
+        .get_bucket_notification_configuration()
+        .bucket("cfg")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(g.topic_configurations().len(), 1, "{g:?}");
     let c = &g.topic_configurations()[0];
     assert_eq!(c.id(), Some("n1"));
     assert_eq!(c.topic_arn(), t1.as_str());
-    assert_eq!(c.events().iter().map(|e| e.as_str()).collect::<Vec<_>>(), vec!["s3:ObjectCreated:*"]);
-    let rules = c.filter().and_then(|f| f.key()).map(|k| k.filter_rules().to_vec()).unwrap_or_default();
+    assert_eq!(
+        c.events().iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        vec!["s3:ObjectCreated:*"]
+    );
+    let rules = c
+        .filter()
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules().to_vec())
+        .unwrap_or_default();
     assert_eq!(rules.len(), 1, "{c:?}");
-    assert_eq!(rules[0].name().map(|n| n.as_str().to_ascii_lowercase()), Some("prefix".into()));
+    assert_eq!(
+        rules[0].name().map(|n| n.as_str().to_ascii_lowercase()),
+        Some("prefix".into())
+    );
     assert_eq!(rules[0].value(), Some("a/"));
 
     put_config(
@@ -734,20 +968,59 @@ async fn configuration_crud_test_event_and_validation() {
         ],
     )
     .await;
-    r2.wait_for("TestEvent for the newly added n2", 30, |r| r.test_events().len() == 1).await;
-    assert_eq!(r1.test_events().len(), 1, "t1 was not newly added; it must not get another TestEvent");
+    r2.wait_for("TestEvent for the newly added n2", 30, |r| r.test_events().len() == 1)
+        .await;
+    assert_eq!(
+        r1.test_events().len(),
+        1,
+        "t1 was not newly added; it must not get another TestEvent"
+    );
 
     // Ceph: GET/DELETE one notification by id.
-    let one = s3_raw(&srv, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, "GET", "/cfg?notification=n2", b"");
+    let one = s3_raw(
+        &srv,
+        ROOT_ACCESS_KEY,
+        ROOT_SECRET_KEY,
+        "GET",
+        "/cfg?notification=n2",
+        b"",
+    );
     let body = one.body_str();
     assert_eq!(one.status, 200, "GET ?notification=n2: {body}");
-    assert!(body.contains("<Id>n2</Id>") && !body.contains("<Id>n1</Id>"), "GET ?notification=n2: {body}");
+    assert!(
+        body.contains("<Id>n2</Id>") && !body.contains("<Id>n1</Id>"),
+        "GET ?notification=n2: {body}"
+    );
     assert!(body.contains(&t2), "{body}");
-    let missing = s3_raw(&srv, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, "GET", "/cfg?notification=nope", b"");
+    let missing = s3_raw(
+        &srv,
+        ROOT_ACCESS_KEY,
+        ROOT_SECRET_KEY,
+        "GET",
+        "/cfg?notification=nope",
+        b"",
+    );
     assert_eq!(missing.status, 404, "GET ?notification=nope: {}", missing.body_str());
-    let del = s3_raw(&srv, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, "DELETE", "/cfg?notification=n2", b"");
-    assert!((200..300).contains(&del.status), "DELETE ?notification=n2: {} {}", del.status, del.body_str());
-    let g = s3.get_bucket_notification_configuration().bucket("cfg").send().await.unwrap();
+    let del = s3_raw(
+        &srv,
+        ROOT_ACCESS_KEY,
+        ROOT_SECRET_KEY,
+        "DELETE",
+        "/cfg?notification=n2",
+        b"",
+    );
+    assert!(
+        (200..300).contains(&del.status),
+        "DELETE ?notification=n2: {} {}",
+        del.status,
+        del.body_str()
+    );
+    let g = s3
+        .get_bucket_notification_configuration()
+        .bucket("cfg")
+        .send()
+        .await
+        .unwrap();
     let ids: Vec<&str> = g.topic_configurations().iter().filter_map(|t| t.id()).collect();
     assert_eq!(ids, vec!["n1"], "after DELETE ?notification=n2");
 
@@ -764,7 +1037,13 @@ async fn configuration_crud_test_event_and_validation() {
         .bucket("cfg")
         .notification_configuration(
             NotificationConfiguration::builder()
-                .topic_configurations(tc("bad", "arn:aws:sns:us-east-1:root:no-such-topic", &["s3:ObjectCreated:*"], None, None))
+                .topic_configurations(tc(
+                    "bad",
+                    "arn:aws:sns:us-east-1:root:no-such-topic",
+                    &["s3:ObjectCreated:*"],
+                    None,
+                    None,
+                ))
                 .build(),
         )
         .send()
@@ -791,7 +1070,10 @@ async fn configuration_crud_test_event_and_validation() {
     unchanged("bad event name");
 
     for (what, xml) in [
-        ("malformed XML", "<NotificationConfiguration><TopicConfiguration><Id>x</Id>".to_string()),
+        (
+            "malformed XML",
+            "<NotificationConfiguration><TopicConfiguration><Id>x</Id>".to_string(),
+        ),
         (
             "empty configuration",
             "<NotificationConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\" />".to_string(),
@@ -810,8 +1092,17 @@ async fn configuration_crud_test_event_and_validation() {
     // Topics are per user: root cannot use bob's, bob cannot use root's.
     let bob = Sns::new(&srv, BOB_AK, BOB_SK);
     let bt = bob.create_topic("bt", &[("push-endpoint", &r2.url("bob"))]);
-    let r = put_notification_xml(&srv, "cfg", &notification_xml(&[topic_config_xml("x", &bt, &["s3:ObjectCreated:*"], None)]));
-    assert!((400..500).contains(&r.status), "root used bob's topic: {} {}", r.status, r.body_str());
+    let r = put_notification_xml(
+        &srv,
+        "cfg",
+        &notification_xml(&[topic_config_xml("x", &bt, &["s3:ObjectCreated:*"], None)]),
+    );
+    assert!(
+        (400..500).contains(&r.status),
+        "root used bob's topic: {} {}",
+        r.status,
+        r.body_str()
+    );
     unchanged("configuration with another user's topic");
     let bob_s3 = srv.s3_as(BOB_AK, BOB_SK);
     bob_s3.create_bucket().bucket("bob-cfg").send().await.unwrap();
@@ -822,12 +1113,34 @@ async fn configuration_crud_test_event_and_validation() {
         "bob-cfg",
         &notification_xml(&[topic_config_xml("x", &t1, &["s3:ObjectCreated:*"], None)]),
     );
-    assert!((400..500).contains(&r.status), "bob used root's topic: {} {}", r.status, r.body_str());
+    assert!(
+        (400..500).contains(&r.status),
+        "bob used root's topic: {} {}",
+        r.status,
+        r.body_str()
+    );
 
     // Delete all.
-    let del = s3_raw(&srv, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, "DELETE", "/cfg?notification", b"");
-    assert!((200..300).contains(&del.status), "DELETE ?notification: {} {}", del.status, del.body_str());
-    let g = s3.get_bucket_notification_configuration().bucket("cfg").send().await.unwrap();
+    let del = s3_raw(
+        &srv,
+        ROOT_ACCESS_KEY,
+        ROOT_SECRET_KEY,
+        "DELETE",
+        "/cfg?notification",
+        b"",
+    );
+    assert!(
+        (200..300).contains(&del.status),
+        "DELETE ?notification: {} {}",
+        del.status,
+        del.body_str()
+    );
+    let g = s3
+        .get_bucket_notification_configuration()
+        .bucket("cfg")
+        .send()
+        .await
+        .unwrap();
     assert!(g.topic_configurations().is_empty(), "after DELETE ?notification: {g:?}");
 }
 
@@ -840,14 +1153,21 @@ async fn receiver_outage_persistent_no_loss_sync_not_retried() {
     let mut rs = Receiver::reserved();
     let tp = sns.create_topic(
         "out-p",
-        &[("push-endpoint", &rp.url("p")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+        &[
+            ("push-endpoint", &rp.url("p")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
     );
     let ts = sns.create_topic("out-s", &[("push-endpoint", &rs.url("s"))]);
     s3.create_bucket().bucket("out").send().await.unwrap();
     put_config(
         &s3,
         "out",
-        vec![tc("p", &tp, &["s3:ObjectCreated:*"], None, None), tc("s", &ts, &["s3:ObjectCreated:*"], None, None)],
+        vec![
+            tc("p", &tp, &["s3:ObjectCreated:*"], None, None),
+            tc("s", &ts, &["s3:ObjectCreated:*"], None, None),
+        ],
     )
     .await;
     let fail0 = metric(&metrics_text(&srv), "pubsub_push_fail", Some("out-s")).unwrap_or(0.0);
@@ -881,12 +1201,20 @@ async fn receiver_outage_persistent_no_loss_sync_not_retried() {
 
     let st = topic_cli_json(&srv, &["stats", "out-p", "--user", "root"]);
     for k in ["entries", "bytes", "oldest_age_seconds", "retries"] {
-        assert!(st.get(k).map(|v| v.is_number()).unwrap_or(false), "topic stats lacks numeric {k}: {st}");
+        assert!(
+            st.get(k).map(|v| v.is_number()).unwrap_or(false),
+            "topic stats lacks numeric {k}: {st}"
+        );
     }
-    assert!(st["entries"].as_u64().unwrap() >= 20, "topic stats while the receiver is down: {st}");
+    assert!(
+        st["entries"].as_u64().unwrap() >= 20,
+        "topic stats while the receiver is down: {st}"
+    );
     assert!(st["bytes"].as_u64().unwrap_or(0) > 0, "topic stats bytes: {st}");
     let dump = topic_cli_json(&srv, &["dump", "out-p", "--user", "root"]);
-    let arr = dump.as_array().unwrap_or_else(|| panic!("topic dump is not an array: {dump}"));
+    let arr = dump
+        .as_array()
+        .unwrap_or_else(|| panic!("topic dump is not an array: {dump}"));
     assert!(arr.len() >= 20, "topic dump has {} entries", arr.len());
     let dump_text = dump.to_string();
     for i in 0..20 {
@@ -902,7 +1230,11 @@ async fn receiver_outage_persistent_no_loss_sync_not_retried() {
     for (key, rid) in &req_ids {
         let recs = rp.delivered_for_key(key);
         let ids: HashSet<&str> = recs.iter().filter_map(|r| r["eventId"].as_str()).collect();
-        assert_eq!(ids.len(), 1, "duplicates of one change must carry the same eventId: {recs:?}");
+        assert_eq!(
+            ids.len(),
+            1,
+            "duplicates of one change must carry the same eventId: {recs:?}"
+        );
         for r in &recs {
             assert_eq!(r["responseElements"]["x-amz-request-id"], rid.as_str(), "{r}");
             assert_eq!(r["eventName"], "ObjectCreated:Put");
@@ -911,7 +1243,13 @@ async fn receiver_outage_persistent_no_loss_sync_not_retried() {
     }
 
     // The synchronous topic never retries: after a sentinel, only it arrived.
-    s3.put_object().bucket("out").key("sentinel").body(ByteStream::from_static(b"s")).send().await.unwrap();
+    s3.put_object()
+        .bucket("out")
+        .key("sentinel")
+        .body(ByteStream::from_static(b"s"))
+        .send()
+        .await
+        .unwrap();
     rs.wait_event("sentinel", "ObjectCreated:Put").await;
     rp.wait_event("sentinel", "ObjectCreated:Put").await;
     let keys: BTreeSet<String> = rs
@@ -919,7 +1257,11 @@ async fn receiver_outage_persistent_no_loss_sync_not_retried() {
         .iter()
         .filter_map(|r| r["s3"]["object"]["key"].as_str().map(String::from))
         .collect();
-    assert_eq!(keys, BTreeSet::from(["sentinel".to_string()]), "a non-persistent topic's failed events must not be retried");
+    assert_eq!(
+        keys,
+        BTreeSet::from(["sentinel".to_string()]),
+        "a non-persistent topic's failed events must not be retried"
+    );
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -927,13 +1269,26 @@ async fn receiver_outage_persistent_no_loss_sync_not_retried() {
         if n == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "topic stats entries still {n} after the drain");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "topic stats entries still {n} after the drain"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     let m = metrics_text(&srv);
-    assert!(metric(&m, "pubsub_push_ok", Some("out-p")).unwrap_or(0.0) >= 21.0, "pubsub_push_ok out-p:\n{m}");
-    assert!(metric(&m, "pubsub_push_fail", Some("out-p")).unwrap_or(0.0) >= 1.0, "pubsub_push_fail out-p (pushes during the outage):\n{m}");
-    assert_eq!(metric(&m, "pubsub_event_lost", Some("out-p")).unwrap_or(0.0), 0.0, "nothing may be lost:\n{m}");
+    assert!(
+        metric(&m, "pubsub_push_ok", Some("out-p")).unwrap_or(0.0) >= 21.0,
+        "pubsub_push_ok out-p:\n{m}"
+    );
+    assert!(
+        metric(&m, "pubsub_push_fail", Some("out-p")).unwrap_or(0.0) >= 1.0,
+        "pubsub_push_fail out-p (pushes during the outage):\n{m}"
+    );
+    assert_eq!(
+        metric(&m, "pubsub_event_lost", Some("out-p")).unwrap_or(0.0),
+        0.0,
+        "nothing may be lost:\n{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -943,7 +1298,11 @@ async fn persistent_events_survive_kill9() {
     let mut rp = Receiver::reserved();
     let tp = sns.create_topic(
         "crash",
-        &[("push-endpoint", &rp.url("c")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+        &[
+            ("push-endpoint", &rp.url("c")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
     );
     let mut req_ids = HashMap::new();
     {
@@ -973,7 +1332,10 @@ async fn persistent_events_survive_kill9() {
     let mut all_ids = HashSet::new();
     for (key, rid) in &req_ids {
         let recs = rp.delivered_for_key(key);
-        let ids: HashSet<String> = recs.iter().filter_map(|r| r["eventId"].as_str().map(String::from)).collect();
+        let ids: HashSet<String> = recs
+            .iter()
+            .filter_map(|r| r["eventId"].as_str().map(String::from))
+            .collect();
         assert_eq!(ids.len(), 1, "duplicates must carry the same eventId: {recs:?}");
         all_ids.extend(ids);
         let i: usize = key[1..].parse().unwrap();
@@ -1015,8 +1377,20 @@ async fn max_retries_and_time_to_live_expiry_counted_lost() {
         s3.create_bucket().bucket(b).send().await.unwrap();
         put_config(&s3, b, vec![tc(b, t, &["s3:ObjectCreated:*"], None, None)]).await;
     }
-    s3.put_object().bucket("la1").key("lost-a").body(ByteStream::from_static(b"a")).send().await.unwrap();
-    s3.put_object().bucket("lb1").key("lost-b").body(ByteStream::from_static(b"b")).send().await.unwrap();
+    s3.put_object()
+        .bucket("la1")
+        .key("lost-a")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("lb1")
+        .key("lost-b")
+        .body(ByteStream::from_static(b"b"))
+        .send()
+        .await
+        .unwrap();
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
@@ -1024,7 +1398,10 @@ async fn max_retries_and_time_to_live_expiry_counted_lost() {
         let a = metric(&m, "pubsub_event_lost", Some("exp-retries")).unwrap_or(0.0);
         let b = metric(&m, "pubsub_event_lost", Some("exp-ttl")).unwrap_or(0.0);
         if a >= 1.0 && b >= 1.0 {
-            assert!(metric(&m, "pubsub_event_lost", None).unwrap_or(0.0) >= 2.0, "unlabelled pubsub_event_lost:\n{m}");
+            assert!(
+                metric(&m, "pubsub_event_lost", None).unwrap_or(0.0) >= 2.0,
+                "unlabelled pubsub_event_lost:\n{m}"
+            );
             break;
         }
         assert!(
@@ -1040,24 +1417,58 @@ async fn max_retries_and_time_to_live_expiry_counted_lost() {
             if n == 0 {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "expired events still queued in {t}: {n}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expired events still queued in {t}: {n}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
-    let attempts_a = rx.attempted_records().iter().filter(|r| r["s3"]["object"]["key"] == "lost-a").count();
-    assert!((1..=3).contains(&attempts_a), "max_retries=2: expected 1..=3 pushes of lost-a, got {attempts_a}");
+    let attempts_a = rx
+        .attempted_records()
+        .iter()
+        .filter(|r| r["s3"]["object"]["key"] == "lost-a")
+        .count();
+    assert!(
+        (1..=3).contains(&attempts_a),
+        "max_retries=2: expected 1..=3 pushes of lost-a, got {attempts_a}"
+    );
 
     // The receiver recovers: new events flow, the expired ones never come back.
     rx.set_mode(Mode::Ok);
-    s3.put_object().bucket("la1").key("after-a").body(ByteStream::from_static(b"a")).send().await.unwrap();
-    s3.put_object().bucket("lb1").key("after-b").body(ByteStream::from_static(b"b")).send().await.unwrap();
+    s3.put_object()
+        .bucket("la1")
+        .key("after-a")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("lb1")
+        .key("after-b")
+        .body(ByteStream::from_static(b"b"))
+        .send()
+        .await
+        .unwrap();
     rx.wait_event("after-a", "ObjectCreated:Put").await;
     rx.wait_event("after-b", "ObjectCreated:Put").await;
     // Give the retry loop a few more cycles to misbehave, bounded by another sentinel.
-    s3.put_object().bucket("la1").key("after-a2").body(ByteStream::from_static(b"a")).send().await.unwrap();
+    s3.put_object()
+        .bucket("la1")
+        .key("after-a2")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .unwrap();
     rx.wait_event("after-a2", "ObjectCreated:Put").await;
-    assert!(rx.delivered_for_key("lost-a").is_empty(), "expired event lost-a was delivered later");
-    assert!(rx.delivered_for_key("lost-b").is_empty(), "expired event lost-b was delivered later");
+    assert!(
+        rx.delivered_for_key("lost-a").is_empty(),
+        "expired event lost-a was delivered later"
+    );
+    assert!(
+        rx.delivered_for_key("lost-b").is_empty(),
+        "expired event lost-b was delivered later"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1068,10 +1479,19 @@ async fn per_key_order_persistent() {
     let rx = Receiver::start_new();
     let tp = sns.create_topic(
         "order",
-        &[("push-endpoint", &rx.url("o")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+        &[
+            ("push-endpoint", &rx.url("o")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
     );
     s3.create_bucket().bucket("order").send().await.unwrap();
-    put_config(&s3, "order", vec![tc("o", &tp, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)]).await;
+    put_config(
+        &s3,
+        "order",
+        vec![tc("o", &tp, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)],
+    )
+    .await;
     let mut issued = Vec::new();
     for i in 0..30 {
         let r = s3
@@ -1101,12 +1521,20 @@ async fn per_key_order_persistent() {
     for r in rx.delivered_for_key("same") {
         let id = r["eventId"].as_str().unwrap_or("").to_string();
         if seen.insert(id) {
-            order.push(r["responseElements"]["x-amz-request-id"].as_str().unwrap_or("").to_string());
+            order.push(
+                r["responseElements"]["x-amz-request-id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            );
             seqs.push(seq(&r));
         }
     }
     assert_eq!(order, issued, "events of one key must arrive in change order");
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "sequencers must increase in arrival order: {seqs:X?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "sequencers must increase in arrival order: {seqs:X?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1117,8 +1545,19 @@ async fn cloudevents_headers() {
     let rx = Receiver::start_new();
     let t = sns.create_topic("ce", &[("push-endpoint", &rx.url("ce")), ("cloudevents", "true")]);
     s3.create_bucket().bucket("ceb").send().await.unwrap();
-    put_config(&s3, "ceb", vec![tc("ce", &t, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)]).await;
-    s3.put_object().bucket("ceb").key("ce.txt").body(ByteStream::from_static(b"cloud")).send().await.unwrap();
+    put_config(
+        &s3,
+        "ceb",
+        vec![tc("ce", &t, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)],
+    )
+    .await;
+    s3.put_object()
+        .bucket("ceb")
+        .key("ce.txt")
+        .body(ByteStream::from_static(b"cloud"))
+        .send()
+        .await
+        .unwrap();
     rx.wait_event("ce.txt", "ObjectCreated:Put").await;
     let req = rx
         .requests()
@@ -1126,9 +1565,18 @@ async fn cloudevents_headers() {
         .find(|r| r.records().iter().any(|e| e["s3"]["object"]["key"] == "ce.txt"))
         .unwrap();
     assert_eq!(req.header("ce-specversion"), Some("1.0"), "{:?}", req.headers);
-    assert_eq!(req.header("ce-type"), Some("com.amazonaws.ObjectCreated:Put"), "{:?}", req.headers);
+    assert_eq!(
+        req.header("ce-type"),
+        Some("com.amazonaws.ObjectCreated:Put"),
+        "{:?}",
+        req.headers
+    );
     for h in ["ce-id", "ce-source", "ce-time", "ce-subject"] {
-        assert!(req.header(h).map(|v| !v.is_empty()).unwrap_or(false), "missing {h}: {:?}", req.headers);
+        assert!(
+            req.header(h).map(|v| !v.is_empty()).unwrap_or(false),
+            "missing {h}: {:?}",
+            req.headers
+        );
     }
     assert!(req.header("content-type").unwrap_or("").starts_with("application/json"));
     s3.delete_object().bucket("ceb").key("ce.txt").send().await.unwrap();
@@ -1138,8 +1586,17 @@ async fn cloudevents_headers() {
         .into_iter()
         .find(|r| r.records().iter().any(|e| e["eventName"] == "ObjectRemoved:Delete"))
         .unwrap();
-    assert_eq!(del.header("ce-type"), Some("com.amazonaws.ObjectRemoved:Delete"), "{:?}", del.headers);
-    assert_ne!(del.header("ce-id"), req.header("ce-id"), "ce-id must differ between events");
+    assert_eq!(
+        del.header("ce-type"),
+        Some("com.amazonaws.ObjectRemoved:Delete"),
+        "{:?}",
+        del.headers
+    );
+    assert_ne!(
+        del.header("ce-id"),
+        req.header("ce-id"),
+        "ce-id must differ between events"
+    );
 }
 
 fn verify_signature(req: &Received, secret: &str) {
@@ -1162,7 +1619,12 @@ fn verify_signature(req: &Received, secret: &str) {
     let mut msg = format!("{t}.").into_bytes();
     msg.extend_from_slice(&req.body);
     let want = hex::encode(hmac_sha256(secret.as_bytes(), &msg));
-    assert_eq!(v1.to_ascii_lowercase(), want, "x-herald-signature v1 for body {}", req.body_str());
+    assert_eq!(
+        v1.to_ascii_lowercase(),
+        want,
+        "x-herald-signature v1 for body {}",
+        req.body_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1176,7 +1638,12 @@ async fn push_secret_signs_every_push() {
     let t = sns.create_topic("sig", &[("push-endpoint", &rx.url("sig")), ("push-secret", secret)]);
     let tp = sns.create_topic(
         "sigp",
-        &[("push-endpoint", &rp.url("sigp")), ("push-secret", secret), ("persistent", "true"), ("retry_sleep_duration", "1")],
+        &[
+            ("push-endpoint", &rp.url("sigp")),
+            ("push-secret", secret),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
     );
     s3.create_bucket().bucket("sig").send().await.unwrap();
     put_config(
@@ -1188,7 +1655,13 @@ async fn push_secret_signs_every_push() {
         ],
     )
     .await;
-    s3.put_object().bucket("sig").key("a b.txt").body(ByteStream::from_static(b"signed")).send().await.unwrap();
+    s3.put_object()
+        .bucket("sig")
+        .key("a b.txt")
+        .body(ByteStream::from_static(b"signed"))
+        .send()
+        .await
+        .unwrap();
     s3.delete_object().bucket("sig").key("a b.txt").send().await.unwrap();
     rx.wait_event("a+b.txt", "ObjectRemoved:Delete").await;
     rp.wait_event("a+b.txt", "ObjectCreated:Put").await;
@@ -1202,15 +1675,28 @@ async fn push_secret_signs_every_push() {
     let tn = sns.create_topic("nosig", &[("push-endpoint", &plain.url("n"))]);
     s3.create_bucket().bucket("nosig").send().await.unwrap();
     put_config(&s3, "nosig", vec![tc("n", &tn, &["s3:ObjectCreated:*"], None, None)]).await;
-    s3.put_object().bucket("nosig").key("n").body(ByteStream::from_static(b"n")).send().await.unwrap();
+    s3.put_object()
+        .bucket("nosig")
+        .key("n")
+        .body(ByteStream::from_static(b"n"))
+        .send()
+        .await
+        .unwrap();
     plain.wait_event("n", "ObjectCreated:Put").await;
-    assert!(plain.requests().iter().all(|r| r.header("x-herald-signature").is_none()));
+    assert!(
+        plain
+            .requests()
+            .iter()
+            .all(|r| r.header("x-herald-signature").is_none())
+    );
 }
 
 async fn wait_subscription_status(sns: &Sns, arn: &str, pred: impl Fn(&str) -> bool, what: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let a = sns.get_topic_attributes(arn).unwrap_or_else(|e| panic!("GetTopicAttributes {arn}: {e:?}"));
+        let a = sns
+            .get_topic_attributes(arn)
+            .unwrap_or_else(|e| panic!("GetTopicAttributes {arn}: {e:?}"));
         let st = a.get("SubscriptionStatus").cloned().unwrap_or_default();
         if pred(&st) {
             return st;
@@ -1236,9 +1722,13 @@ async fn subscription_handshake_right_and_wrong() {
 
     let tg = sns.create_topic(
         "hs-good",
-        &[("push-endpoint", &good.url("hook/good")), ("subscription-confirmation", "true")],
+        &[
+            ("push-endpoint", &good.url("hook/good")),
+            ("subscription-confirmation", "true"),
+        ],
     );
-    good.wait_for("the SubscriptionConfirmation", 30, |r| !r.handshakes().is_empty()).await;
+    good.wait_for("the SubscriptionConfirmation", 30, |r| !r.handshakes().is_empty())
+        .await;
     let hs = &good.handshakes()[0];
     assert_eq!(hs.method, "POST");
     assert_eq!(hs.path, "/hook/good");
@@ -1252,14 +1742,23 @@ async fn subscription_handshake_right_and_wrong() {
     );
     assert_eq!(v["Type"], "SubscriptionConfirmation", "{body}");
     assert_eq!(v["TopicArn"], tg.as_str(), "{body}");
-    assert_eq!(v["SignatureVersion"], 1, "SignatureVersion must be the number 1: {body}");
+    assert_eq!(
+        v["SignatureVersion"], 1,
+        "SignatureVersion must be the number 1: {body}"
+    );
     assert!(v["Token"].as_str().map(|t| !t.is_empty()).unwrap_or(false), "{body}");
-    assert!(body.starts_with("{\"") && !body.contains("\": ") && !body.contains("\n"), "handshake JSON must be compact: {body}");
+    assert!(
+        body.starts_with("{\"") && !body.contains("\": ") && !body.contains("\n"),
+        "handshake JSON must be compact: {body}"
+    );
     wait_subscription_status(&sns, &tg, |s| s == "confirmed", "confirmed").await;
 
     let tb = sns.create_topic(
         "hs-bad",
-        &[("push-endpoint", &bad.url("hook/bad")), ("subscription-confirmation", "true")],
+        &[
+            ("push-endpoint", &bad.url("hook/bad")),
+            ("subscription-confirmation", "true"),
+        ],
     );
     let tbp = sns.create_topic(
         "hs-badp",
@@ -1272,7 +1771,10 @@ async fn subscription_handshake_right_and_wrong() {
     );
     wait_subscription_status(&sns, &tb, |s| s.starts_with("failed"), "failed…").await;
     wait_subscription_status(&sns, &tbp, |s| s.starts_with("failed"), "failed…").await;
-    assert!(!bad.handshakes().is_empty() && !badp.handshakes().is_empty(), "the wrong receivers were asked");
+    assert!(
+        !bad.handshakes().is_empty() && !badp.handshakes().is_empty(),
+        "the wrong receivers were asked"
+    );
 
     s3.create_bucket().bucket("hsb").send().await.unwrap();
     put_config(
@@ -1285,15 +1787,38 @@ async fn subscription_handshake_right_and_wrong() {
         ],
     )
     .await;
-    s3.put_object().bucket("hsb").key("x1").body(ByteStream::from_static(b"1")).send().await.unwrap();
+    s3.put_object()
+        .bucket("hsb")
+        .key("x1")
+        .body(ByteStream::from_static(b"1"))
+        .send()
+        .await
+        .unwrap();
     let rec = good.wait_event("x1", "ObjectCreated:Put").await;
     assert_eq!(rec["s3"]["configurationId"], "good");
-    s3.put_object().bucket("hsb").key("x2").body(ByteStream::from_static(b"2")).send().await.unwrap();
+    s3.put_object()
+        .bucket("hsb")
+        .key("x2")
+        .body(ByteStream::from_static(b"2"))
+        .send()
+        .await
+        .unwrap();
     good.wait_event("x2", "ObjectCreated:Put").await;
-    assert!(bad.attempted_records().is_empty(), "events pushed to a failed subscription: {:?}", bad.attempted_records());
-    assert!(badp.attempted_records().is_empty(), "events pushed to a failed persistent subscription: {:?}", badp.attempted_records());
+    assert!(
+        bad.attempted_records().is_empty(),
+        "events pushed to a failed subscription: {:?}",
+        bad.attempted_records()
+    );
+    assert!(
+        badp.attempted_records().is_empty(),
+        "events pushed to a failed persistent subscription: {:?}",
+        badp.attempted_records()
+    );
     let n = topic_stats_entries(&srv, "hs-badp", "root");
-    assert!(n >= 2, "persistent events for a failed subscription must wait in the queue; topic stats entries = {n}");
+    assert!(
+        n >= 2,
+        "persistent events for a failed subscription must wait in the queue; topic stats entries = {n}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1305,10 +1830,19 @@ async fn persistent_retried_until_2xx_and_order_kept_across_outage() {
     rx.set_mode(Mode::Status(500));
     let tp = sns.create_topic(
         "retry500",
-        &[("push-endpoint", &rx.url("r")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+        &[
+            ("push-endpoint", &rx.url("r")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
     );
     s3.create_bucket().bucket("r500").send().await.unwrap();
-    put_config(&s3, "r500", vec![tc("r", &tp, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)]).await;
+    put_config(
+        &s3,
+        "r500",
+        vec![tc("r", &tp, &["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], None, None)],
+    )
+    .await;
     let mut issued = Vec::new();
     for i in 0..15 {
         let r = s3
@@ -1324,11 +1858,19 @@ async fn persistent_retried_until_2xx_and_order_kept_across_outage() {
     let d = s3.delete_object().bucket("r500").key("one key").send().await.unwrap();
     issued.push(d.request_id().unwrap().to_string());
     // The receiver refuses for a while: pushes are attempted and retried.
-    rx.wait_for("a refused push attempt", 30, |r| !r.attempted_records().is_empty()).await;
+    rx.wait_for("a refused push attempt", 30, |r| !r.attempted_records().is_empty())
+        .await;
     let st = topic_cli_json(&srv, &["stats", "retry500", "--user", "root"]);
-    assert!(st["entries"].as_u64().unwrap_or(0) >= 1, "events must stay queued while the receiver answers 500: {st}");
+    assert!(
+        st["entries"].as_u64().unwrap_or(0) >= 1,
+        "events must stay queued while the receiver answers 500: {st}"
+    );
     rx.wait_for("a retry of a refused push", 30, |r| {
-        let ids: Vec<String> = r.attempted_records().iter().filter_map(|e| e["eventId"].as_str().map(String::from)).collect();
+        let ids: Vec<String> = r
+            .attempted_records()
+            .iter()
+            .filter_map(|e| e["eventId"].as_str().map(String::from))
+            .collect();
         let uniq: HashSet<&String> = ids.iter().collect();
         uniq.len() < ids.len()
     })
@@ -1347,10 +1889,18 @@ async fn persistent_retried_until_2xx_and_order_kept_across_outage() {
     let mut order = Vec::new();
     for r in rx.delivered_for_key("one+key") {
         if seen.insert(r["eventId"].as_str().unwrap_or("").to_string()) {
-            order.push(r["responseElements"]["x-amz-request-id"].as_str().unwrap_or("").to_string());
+            order.push(
+                r["responseElements"]["x-amz-request-id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
     }
-    assert_eq!(order, issued, "after the outage, the events of one key must be accepted in change order");
+    assert_eq!(
+        order, issued,
+        "after the outage, the events of one key must be accepted in change order"
+    );
     assert_eq!(
         metric(&metrics_text(&srv), "pubsub_event_lost", Some("retry500")).unwrap_or(0.0),
         0.0,
@@ -1365,7 +1915,11 @@ async fn persistent_events_survive_graceful_restart() {
     let mut rp = Receiver::reserved();
     let tp = sns.create_topic(
         "graceful",
-        &[("push-endpoint", &rp.url("g")), ("persistent", "true"), ("retry_sleep_duration", "1")],
+        &[
+            ("push-endpoint", &rp.url("g")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
     );
     {
         let s3 = srv.s3();

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective,
-    ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective, ObjectIdentifier, Tag,
+    Tagging, VersioningConfiguration,
 };
 use common::*;
 
@@ -88,11 +88,7 @@ async fn bucket_lifecycle() {
 
     let lb = s3.list_buckets().send().await.unwrap();
     for b in lb.buckets() {
-        assert!(
-            b.creation_date().is_some(),
-            "bucket {:?} has no CreationDate",
-            b.name()
-        );
+        assert!(b.creation_date().is_some(), "bucket {:?} has no CreationDate", b.name());
     }
 
     s3.head_bucket()
@@ -121,11 +117,7 @@ async fn bucket_lifecycle() {
         b"hello",
         "re-create must not wipe the bucket"
     );
-    assert_err(
-        s3.delete_bucket().bucket("alpha").send().await,
-        "BucketNotEmpty",
-        409,
-    );
+    assert_err(s3.delete_bucket().bucket("alpha").send().await, "BucketNotEmpty", 409);
     assert_eq!(
         bucket_names(&s3).await,
         vec!["alpha", "beta-2"],
@@ -133,12 +125,7 @@ async fn bucket_lifecycle() {
     );
     assert_eq!(get(&s3, "alpha", "obj").await, b"hello");
 
-    s3.delete_object()
-        .bucket("alpha")
-        .key("obj")
-        .send()
-        .await
-        .unwrap();
+    s3.delete_object().bucket("alpha").key("obj").send().await.unwrap();
     s3.delete_bucket()
         .bucket("alpha")
         .send()
@@ -146,11 +133,7 @@ async fn bucket_lifecycle() {
         .expect("DeleteBucket empty");
     assert_eq!(bucket_names(&s3).await, vec!["beta-2"]);
     assert_status(s3.head_bucket().bucket("alpha").send().await, 404);
-    assert_err(
-        s3.delete_bucket().bucket("alpha").send().await,
-        "NoSuchBucket",
-        404,
-    );
+    assert_err(s3.delete_bucket().bucket("alpha").send().await, "NoSuchBucket", 404);
 
     // A deleted bucket's name can be reused, and it starts empty.
     mk_bucket(&s3, "alpha").await;
@@ -179,11 +162,7 @@ async fn put_get_head_with_metadata_and_tagging() {
         .send()
         .await
         .expect("PutObject");
-    assert_eq!(
-        put_out.e_tag(),
-        Some(quoted_md5(&body).as_str()),
-        "PutObject ETag"
-    );
+    assert_eq!(put_out.e_tag(), Some(quoted_md5(&body).as_str()), "PutObject ETag");
 
     let head = s3
         .head_object()
@@ -197,11 +176,7 @@ async fn put_get_head_with_metadata_and_tagging() {
         Some(body.len() as i64),
         "HeadObject Content-Length"
     );
-    assert_eq!(
-        head.e_tag(),
-        Some(quoted_md5(&body).as_str()),
-        "HeadObject ETag"
-    );
+    assert_eq!(head.e_tag(), Some(quoted_md5(&body).as_str()), "HeadObject ETag");
     assert_eq!(
         head.content_type(),
         Some("text/plain; charset=utf-8"),
@@ -222,11 +197,7 @@ async fn put_get_head_with_metadata_and_tagging() {
         .send()
         .await
         .expect("GetObject");
-    assert_eq!(
-        got.e_tag(),
-        Some(quoted_md5(&body).as_str()),
-        "GetObject ETag"
-    );
+    assert_eq!(got.e_tag(), Some(quoted_md5(&body).as_str()), "GetObject ETag");
     assert_eq!(got.content_type(), Some("text/plain; charset=utf-8"));
     assert_eq!(got.content_length(), Some(body.len() as i64));
     assert_eq!(
@@ -265,13 +236,7 @@ async fn put_get_head_with_metadata_and_tagging() {
         .send()
         .await
         .unwrap();
-    let head = s3
-        .head_object()
-        .bucket("objs")
-        .key("dir/fox.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = s3.head_object().bucket("objs").key("dir/fox.txt").send().await.unwrap();
     assert_eq!(head.e_tag(), Some(quoted_md5(&body2).as_str()));
     assert_eq!(head.content_length(), Some(body2.len() as i64));
     assert!(
@@ -285,45 +250,22 @@ async fn put_get_head_with_metadata_and_tagging() {
     let e = put(&s3, "objs", "empty", b"").await;
     assert_eq!(e, quoted_md5(b""));
     assert_eq!(get(&s3, "objs", "empty").await, Vec::<u8>::new());
-    let h = s3
-        .head_object()
-        .bucket("objs")
-        .key("empty")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("objs").key("empty").send().await.unwrap();
     assert_eq!(h.content_length(), Some(0));
 
     // Keys with characters that need URL encoding.
-    for key in [
-        "with space/and+plus",
-        "unicodé/ключ/鍵",
-        "a=b&c?d#e",
-        "trailing/",
-    ] {
+    for key in ["with space/and+plus", "unicodé/ключ/鍵", "a=b&c?d#e", "trailing/"] {
         let data = format!("content of {key}").into_bytes();
         put(&s3, "objs", key, &data).await;
-        assert_eq!(
-            get(&s3, "objs", key).await,
-            data,
-            "round trip of key {key:?}"
-        );
+        assert_eq!(get(&s3, "objs", key).await, data, "round trip of key {key:?}");
     }
     let keys: Vec<String> = list_all_keys(&s3, "objs", None)
         .await
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    for key in [
-        "with space/and+plus",
-        "unicodé/ключ/鍵",
-        "a=b&c?d#e",
-        "trailing/",
-    ] {
-        assert!(
-            keys.contains(&key.to_string()),
-            "listing lacks {key:?}: {keys:?}"
-        );
+    for key in ["with space/and+plus", "unicodé/ключ/鍵", "a=b&c?d#e", "trailing/"] {
+        assert!(keys.contains(&key.to_string()), "listing lacks {key:?}: {keys:?}");
     }
 }
 
@@ -343,11 +285,7 @@ async fn get_ranges() {
         .send()
         .await
         .expect("range 2-5");
-    assert_eq!(
-        r.content_range(),
-        Some("bytes 2-5/10"),
-        "Content-Range for bytes=2-5"
-    );
+    assert_eq!(r.content_range(), Some("bytes 2-5/10"), "Content-Range for bytes=2-5");
     assert_eq!(r.content_length(), Some(4));
     assert_eq!(body_bytes(r).await, b"2345");
 
@@ -359,11 +297,7 @@ async fn get_ranges() {
         .send()
         .await
         .expect("suffix range");
-    assert_eq!(
-        r.content_range(),
-        Some("bytes 7-9/10"),
-        "Content-Range for bytes=-3"
-    );
+    assert_eq!(r.content_range(), Some("bytes 7-9/10"), "Content-Range for bytes=-3");
     assert_eq!(body_bytes(r).await, b"789");
 
     let r = s3
@@ -545,11 +479,7 @@ async fn delete_object_and_delete_objects() {
         .send()
         .await
         .expect("DeleteObject");
-    assert_err(
-        s3.get_object().bucket("del").key("a").send().await,
-        "NoSuchKey",
-        404,
-    );
+    assert_err(s3.get_object().bucket("del").key("a").send().await, "NoSuchKey", 404);
     // Deleting a missing key is a success (204) in S3.
     s3.delete_object()
         .bucket("del")
@@ -569,22 +499,14 @@ async fn delete_object_and_delete_objects() {
         .send()
         .await
         .expect("DeleteObjects");
-    let mut deleted: Vec<String> = out
-        .deleted()
-        .iter()
-        .filter_map(|d| d.key().map(String::from))
-        .collect();
+    let mut deleted: Vec<String> = out.deleted().iter().filter_map(|d| d.key().map(String::from)).collect();
     deleted.sort();
     assert_eq!(
         deleted,
         vec!["b", "c", "missing"],
         "DeleteObjects Deleted list (missing keys count as deleted)"
     );
-    assert!(
-        out.errors().is_empty(),
-        "DeleteObjects errors: {:?}",
-        out.errors()
-    );
+    assert!(out.errors().is_empty(), "DeleteObjects errors: {:?}", out.errors());
 
     let keys: Vec<String> = list_all_keys(&s3, "del", None)
         .await
@@ -642,29 +564,15 @@ async fn copy_object() {
         .await
         .expect("CopyObject same bucket");
     let cr = out.copy_object_result().expect("CopyObjectResult");
-    assert_eq!(
-        cr.e_tag(),
-        Some(quoted_md5(&body).as_str()),
-        "CopyObjectResult ETag"
-    );
+    assert_eq!(cr.e_tag(), Some(quoted_md5(&body).as_str()), "CopyObjectResult ETag");
     assert!(cr.last_modified().is_some());
-    let h = s3
-        .head_object()
-        .bucket("src")
-        .key("copy1")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("src").key("copy1").send().await.unwrap();
     assert_eq!(
         h.metadata().and_then(|m| m.get("k1")).map(String::as_str),
         Some("v1"),
         "COPY keeps metadata"
     );
-    assert_eq!(
-        h.content_type(),
-        Some("application/x-test"),
-        "COPY keeps content-type"
-    );
+    assert_eq!(h.content_type(), Some("application/x-test"), "COPY keeps content-type");
     assert_eq!(get(&s3, "src", "copy1").await, body);
 
     // Explicit COPY directive.
@@ -676,19 +584,9 @@ async fn copy_object() {
         .send()
         .await
         .expect("CopyObject COPY");
-    let h = s3
-        .head_object()
-        .bucket("src")
-        .key("copy2")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("src").key("copy2").send().await.unwrap();
     assert_eq!(
-        h.metadata()
-            .cloned()
-            .unwrap_or_default()
-            .get("k1")
-            .map(String::as_str),
+        h.metadata().cloned().unwrap_or_default().get("k1").map(String::as_str),
         Some("v1")
     );
 
@@ -703,23 +601,10 @@ async fn copy_object() {
         .send()
         .await
         .expect("CopyObject REPLACE");
-    let h = s3
-        .head_object()
-        .bucket("src")
-        .key("copy3")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("src").key("copy3").send().await.unwrap();
     let m = h.metadata().cloned().unwrap_or_default();
-    assert_eq!(
-        m.get("k2").map(String::as_str),
-        Some("v2"),
-        "REPLACE sets new metadata"
-    );
-    assert!(
-        !m.contains_key("k1"),
-        "REPLACE must drop old metadata: {m:?}"
-    );
+    assert_eq!(m.get("k2").map(String::as_str), Some("v2"), "REPLACE sets new metadata");
+    assert!(!m.contains_key("k1"), "REPLACE must drop old metadata: {m:?}");
     assert_eq!(h.content_type(), Some("text/x-replaced"));
     assert_eq!(get(&s3, "src", "copy3").await, body);
 
@@ -792,12 +677,7 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     }
 
     // Full listing, sorted, with sizes and ETags.
-    let out = s3
-        .list_objects_v2()
-        .bucket("list")
-        .send()
-        .await
-        .expect("ListObjectsV2");
+    let out = s3.list_objects_v2().bucket("list").send().await.expect("ListObjectsV2");
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, keys.to_vec());
     assert_eq!(out.key_count(), Some(keys.len() as i32));
@@ -805,39 +685,19 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     for o in out.contents() {
         let k = o.key().unwrap();
         assert_eq!(o.size(), Some(k.len() as i64), "size of {k}");
-        assert_eq!(
-            o.e_tag(),
-            Some(quoted_md5(k.as_bytes()).as_str()),
-            "ETag of {k}"
-        );
+        assert_eq!(o.e_tag(), Some(quoted_md5(k.as_bytes()).as_str()), "ETag of {k}");
         assert!(o.last_modified().is_some());
     }
 
     // Prefix.
-    let out = s3
-        .list_objects_v2()
-        .bucket("list")
-        .prefix("b/")
-        .send()
-        .await
-        .unwrap();
+    let out = s3.list_objects_v2().bucket("list").prefix("b/").send().await.unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, vec!["b/1.txt", "b/2.txt", "b/sub/3.txt"]);
 
     // Delimiter.
-    let out = s3
-        .list_objects_v2()
-        .bucket("list")
-        .delimiter("/")
-        .send()
-        .await
-        .unwrap();
+    let out = s3.list_objects_v2().bucket("list").delimiter("/").send().await.unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
-    let cps: Vec<&str> = out
-        .common_prefixes()
-        .iter()
-        .map(|p| p.prefix().unwrap())
-        .collect();
+    let cps: Vec<&str> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
     assert_eq!(got, vec!["a.txt", "d.txt", "f.txt"], "delimiter / contents");
     assert_eq!(cps, vec!["b/", "c/", "e/"], "delimiter / common prefixes");
 
@@ -850,11 +710,7 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
         .await
         .unwrap();
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
-    let cps: Vec<&str> = out
-        .common_prefixes()
-        .iter()
-        .map(|p| p.prefix().unwrap())
-        .collect();
+    let cps: Vec<&str> = out.common_prefixes().iter().map(|p| p.prefix().unwrap()).collect();
     assert_eq!(got, vec!["b/1.txt", "b/2.txt"]);
     assert_eq!(cps, vec!["b/sub/"]);
 
@@ -901,26 +757,14 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     let mut entries = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..20 {
-        let mut req = s3
-            .list_objects_v2()
-            .bucket("list")
-            .delimiter("/")
-            .max_keys(2);
+        let mut req = s3.list_objects_v2().bucket("list").delimiter("/").max_keys(2);
         if let Some(t) = &token {
             req = req.continuation_token(t);
         }
         let out = req.send().await.unwrap();
         assert!(out.contents().len() + out.common_prefixes().len() <= 2);
-        let mut page: Vec<String> = out
-            .contents()
-            .iter()
-            .map(|o| o.key().unwrap().to_string())
-            .collect();
-        page.extend(
-            out.common_prefixes()
-                .iter()
-                .map(|p| p.prefix().unwrap().to_string()),
-        );
+        let mut page: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
+        page.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
         page.sort();
         entries.extend(page);
         if out.is_truncated() == Some(true) {
@@ -954,13 +798,7 @@ async fn list_objects_v2_prefix_delimiter_pagination() {
     assert_eq!(got, vec!["c/4.txt", "d.txt", "e/5.txt", "e/6.txt", "f.txt"]);
 
     // Prefix matching nothing.
-    let out = s3
-        .list_objects_v2()
-        .bucket("list")
-        .prefix("zzz")
-        .send()
-        .await
-        .unwrap();
+    let out = s3.list_objects_v2().bucket("list").prefix("zzz").send().await.unwrap();
     assert!(out.contents().is_empty());
     assert_eq!(out.key_count(), Some(0));
 }
@@ -974,12 +812,7 @@ async fn list_objects_v1_marker() {
     for k in keys {
         put(&s3, "listv1", k, b"x").await;
     }
-    let out = s3
-        .list_objects()
-        .bucket("listv1")
-        .send()
-        .await
-        .expect("ListObjects");
+    let out = s3.list_objects().bucket("listv1").send().await.expect("ListObjects");
     let got: Vec<&str> = out.contents().iter().map(|o| o.key().unwrap()).collect();
     assert_eq!(got, keys.to_vec());
 
@@ -1002,11 +835,7 @@ async fn list_objects_v1_marker() {
             req = req.marker(m);
         }
         let out = req.send().await.unwrap();
-        let page: Vec<String> = out
-            .contents()
-            .iter()
-            .map(|o| o.key().unwrap().to_string())
-            .collect();
+        let page: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
         seen.extend(page.clone());
         if out.is_truncated() == Some(true) {
             marker = Some(page.last().expect("truncated page is non-empty").clone());
@@ -1043,22 +872,10 @@ async fn list_objects_v1_marker() {
         .send()
         .await
         .unwrap();
-    let mut all: Vec<String> = out
-        .contents()
-        .iter()
-        .map(|o| o.key().unwrap().to_string())
-        .collect();
-    all.extend(
-        out.common_prefixes()
-            .iter()
-            .map(|p| p.prefix().unwrap().to_string()),
-    );
+    let mut all: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_string()).collect();
+    all.extend(out.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
     all.extend(out2.contents().iter().map(|o| o.key().unwrap().to_string()));
-    all.extend(
-        out2.common_prefixes()
-            .iter()
-            .map(|p| p.prefix().unwrap().to_string()),
-    );
+    all.extend(out2.common_prefixes().iter().map(|p| p.prefix().unwrap().to_string()));
     all.sort();
     assert_eq!(all, vec!["k1", "k2", "k3", "k4", "k5", "p/", "q/"]);
 }
@@ -1118,12 +935,7 @@ async fn multipart_upload_complete() {
             .await
             .unwrap_or_else(|e| panic!("UploadPart {}: {e:?}", i + 1));
         let etag = out.e_tag().expect("UploadPart ETag").to_string();
-        assert_eq!(
-            etag,
-            quoted_md5(&parts_data[i]),
-            "UploadPart {} ETag",
-            i + 1
-        );
+        assert_eq!(etag, quoted_md5(&parts_data[i]), "UploadPart {} ETag", i + 1);
         etags[i] = etag;
     }
 
@@ -1153,11 +965,7 @@ async fn multipart_upload_complete() {
 
     // Object not visible before completion.
     assert_err(
-        s3.get_object()
-            .bucket("mpu")
-            .key("big/file.bin")
-            .send()
-            .await,
+        s3.get_object().bucket("mpu").key("big/file.bin").send().await,
         "NoSuchKey",
         404,
     );
@@ -1175,11 +983,7 @@ async fn multipart_upload_complete() {
         .bucket("mpu")
         .key("big/file.bin")
         .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
         .send()
         .await
         .expect("CompleteMultipartUpload");
@@ -1192,13 +996,7 @@ async fn multipart_upload_complete() {
     );
 
     let full: Vec<u8> = parts_data.concat();
-    let head = s3
-        .head_object()
-        .bucket("mpu")
-        .key("big/file.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = s3.head_object().bucket("mpu").key("big/file.bin").send().await.unwrap();
     assert_eq!(
         head.e_tag(),
         Some(expected_etag.as_str()),
@@ -1207,9 +1005,7 @@ async fn multipart_upload_complete() {
     assert_eq!(head.content_length(), Some(full.len() as i64));
     assert_eq!(head.content_type(), Some("application/octet-stream"));
     assert_eq!(
-        head.metadata()
-            .and_then(|m| m.get("purpose"))
-            .map(String::as_str),
+        head.metadata().and_then(|m| m.get("purpose")).map(String::as_str),
         Some("mpu-test")
     );
 
@@ -1239,12 +1035,7 @@ async fn multipart_upload_complete() {
     assert_eq!(body_bytes(r).await, full[start..=end].to_vec());
 
     // Upload no longer listed; its parts are gone.
-    let lmu = s3
-        .list_multipart_uploads()
-        .bucket("mpu")
-        .send()
-        .await
-        .unwrap();
+    let lmu = s3.list_multipart_uploads().bucket("mpu").send().await.unwrap();
     assert!(
         lmu.uploads().is_empty(),
         "completed upload still listed: {:?}",
@@ -1298,21 +1089,11 @@ async fn multipart_abort_and_errors() {
         .await
         .expect("AbortMultipartUpload");
     assert_err(
-        s3.list_parts()
-            .bucket("mpa")
-            .key("k")
-            .upload_id(&id)
-            .send()
-            .await,
+        s3.list_parts().bucket("mpa").key("k").upload_id(&id).send().await,
         "NoSuchUpload",
         404,
     );
-    let lmu = s3
-        .list_multipart_uploads()
-        .bucket("mpa")
-        .send()
-        .await
-        .unwrap();
+    let lmu = s3.list_multipart_uploads().bucket("mpa").send().await.unwrap();
     assert!(lmu.uploads().is_empty());
     assert_err(
         s3.upload_part()
@@ -1490,10 +1271,7 @@ async fn upload_part_copy() {
         .send()
         .await
         .expect("CompleteMultipartUpload with copied part");
-    assert_eq!(
-        done.e_tag(),
-        Some(multipart_etag(&[part1, &part2]).as_str())
-    );
+    assert_eq!(done.e_tag(), Some(multipart_etag(&[part1, &part2]).as_str()));
     let mut expected = part1.to_vec();
     expected.extend_from_slice(&part2);
     let got = get(&s3, "upc", "dest").await;
@@ -1522,11 +1300,7 @@ async fn object_tagging() {
         .send()
         .await
         .expect("GetObjectTagging");
-    assert!(
-        t.tag_set().is_empty(),
-        "new object has tags {:?}",
-        t.tag_set()
-    );
+    assert!(t.tag_set().is_empty(), "new object has tags {:?}", t.tag_set());
 
     s3.put_object_tagging()
         .bucket("tags")
@@ -1541,33 +1315,14 @@ async fn object_tagging() {
         .send()
         .await
         .expect("PutObjectTagging");
-    let t = s3
-        .get_object_tagging()
-        .bucket("tags")
-        .key("obj")
-        .send()
-        .await
-        .unwrap();
-    let mut tv: Vec<(String, String)> = t
-        .tag_set()
-        .iter()
-        .map(|t| (t.key().into(), t.value().into()))
-        .collect();
+    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.unwrap();
+    let mut tv: Vec<(String, String)> = t.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
     tv.sort();
     assert_eq!(
         tv,
-        vec![
-            ("env".into(), "prod".into()),
-            ("team".into(), "storage".into())
-        ]
+        vec![("env".into(), "prod".into()), ("team".into(), "storage".into())]
     );
-    let h = s3
-        .get_object()
-        .bucket("tags")
-        .key("obj")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.get_object().bucket("tags").key("obj").send().await.unwrap();
     assert_eq!(h.tag_count(), Some(2));
     // Body untouched.
     assert_eq!(body_bytes(h).await, b"tagged");
@@ -1585,18 +1340,8 @@ async fn object_tagging() {
         .send()
         .await
         .unwrap();
-    let t = s3
-        .get_object_tagging()
-        .bucket("tags")
-        .key("obj")
-        .send()
-        .await
-        .unwrap();
-    let tv: Vec<(String, String)> = t
-        .tag_set()
-        .iter()
-        .map(|t| (t.key().into(), t.value().into()))
-        .collect();
+    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.unwrap();
+    let tv: Vec<(String, String)> = t.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect();
     assert_eq!(tv, vec![("only".into(), "one".into())]);
 
     s3.delete_object_tagging()
@@ -1605,13 +1350,7 @@ async fn object_tagging() {
         .send()
         .await
         .expect("DeleteObjectTagging");
-    let t = s3
-        .get_object_tagging()
-        .bucket("tags")
-        .key("obj")
-        .send()
-        .await
-        .unwrap();
+    let t = s3.get_object_tagging().bucket("tags").key("obj").send().await.unwrap();
     assert!(
         t.tag_set().is_empty(),
         "tags after DeleteObjectTagging: {:?}",
@@ -1619,11 +1358,7 @@ async fn object_tagging() {
     );
 
     assert_err(
-        s3.get_object_tagging()
-            .bucket("tags")
-            .key("missing")
-            .send()
-            .await,
+        s3.get_object_tagging().bucket("tags").key("missing").send().await,
         "NoSuchKey",
         404,
     );
@@ -1644,11 +1379,7 @@ async fn versioning_enabled() {
         .send()
         .await
         .expect("GetBucketVersioning");
-    assert!(
-        v.status().is_none(),
-        "new bucket versioning status {:?}",
-        v.status()
-    );
+    assert!(v.status().is_none(), "new bucket versioning status {:?}", v.status());
 
     s3.put_bucket_versioning()
         .bucket("ver")
@@ -1660,12 +1391,7 @@ async fn versioning_enabled() {
         .send()
         .await
         .expect("PutBucketVersioning Enabled");
-    let v = s3
-        .get_bucket_versioning()
-        .bucket("ver")
-        .send()
-        .await
-        .unwrap();
+    let v = s3.get_bucket_versioning().bucket("ver").send().await.unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
 
     let p1 = s3
@@ -1684,26 +1410,14 @@ async fn versioning_enabled() {
         .send()
         .await
         .unwrap();
-    let v1 = p1
-        .version_id()
-        .expect("version id of first PUT")
-        .to_string();
-    let v2 = p2
-        .version_id()
-        .expect("version id of second PUT")
-        .to_string();
+    let v1 = p1.version_id().expect("version id of first PUT").to_string();
+    let v2 = p2.version_id().expect("version id of second PUT").to_string();
     assert_ne!(v1, v2, "two PUTs must yield distinct version ids");
     assert_ne!(v1, "null");
     assert_ne!(v2, "null");
 
     // Latest is v2.
-    let g = s3
-        .get_object()
-        .bucket("ver")
-        .key("doc")
-        .send()
-        .await
-        .unwrap();
+    let g = s3.get_object().bucket("ver").key("doc").send().await.unwrap();
     assert_eq!(g.version_id(), Some(v2.as_str()));
     assert_eq!(body_bytes(g).await, b"version two!");
     // Each version by id.
@@ -1749,16 +1463,9 @@ async fn versioning_enabled() {
         Some(true),
         "DeleteObject must report x-amz-delete-marker: true"
     );
-    let marker = d
-        .version_id()
-        .expect("delete marker version id")
-        .to_string();
+    let marker = d.version_id().expect("delete marker version id").to_string();
     assert!(marker != v1 && marker != v2);
-    assert_err(
-        s3.get_object().bucket("ver").key("doc").send().await,
-        "NoSuchKey",
-        404,
-    );
+    assert_err(s3.get_object().bucket("ver").key("doc").send().await, "NoSuchKey", 404);
     assert!(
         list_all_keys(&s3, "ver", None).await.is_empty(),
         "ListObjectsV2 must hide deleted key"
@@ -1792,11 +1499,7 @@ async fn versioning_enabled() {
             )
         })
         .collect();
-    assert_eq!(
-        marks,
-        vec![("doc".to_string(), marker.clone(), true)],
-        "delete markers"
-    );
+    assert_eq!(marks, vec![("doc".to_string(), marker.clone(), true)], "delete markers");
     let mut vers_sorted = vers.clone();
     vers_sorted.sort();
     let mut expected = vec![
@@ -1804,10 +1507,7 @@ async fn versioning_enabled() {
         ("doc".to_string(), v2.clone(), false),
     ];
     expected.sort();
-    assert_eq!(
-        vers_sorted, expected,
-        "versions (none latest while a marker is latest)"
-    );
+    assert_eq!(vers_sorted, expected, "versions (none latest while a marker is latest)");
     // Newest first within a key.
     assert_eq!(
         vers.iter().map(|v| v.1.clone()).collect::<Vec<_>>(),
@@ -1875,32 +1575,18 @@ async fn versioning_enabled() {
         .expect("delete v2");
     assert_eq!(get(&s3, "ver", "doc").await, b"version one");
     assert_err(
-        s3.get_object()
-            .bucket("ver")
-            .key("doc")
-            .version_id(&v2)
-            .send()
-            .await,
+        s3.get_object().bucket("ver").key("doc").version_id(&v2).send().await,
         "NoSuchVersion",
         404,
     );
-    let lv = s3
-        .list_object_versions()
-        .bucket("ver")
-        .send()
-        .await
-        .unwrap();
+    let lv = s3.list_object_versions().bucket("ver").send().await.unwrap();
     assert_eq!(lv.versions().len(), 1);
     assert_eq!(lv.versions()[0].version_id(), Some(v1.as_str()));
     assert_eq!(lv.versions()[0].is_latest(), Some(true));
     assert!(lv.delete_markers().is_empty());
 
     // A versioned bucket with versions left is not empty.
-    assert_err(
-        s3.delete_bucket().bucket("ver").send().await,
-        "BucketNotEmpty",
-        409,
-    );
+    assert_err(s3.delete_bucket().bucket("ver").send().await, "BucketNotEmpty", 409);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1938,12 +1624,7 @@ async fn versioning_suspended_writes_null_version() {
         .send()
         .await
         .expect("PutBucketVersioning Suspended");
-    let v = s3
-        .get_bucket_versioning()
-        .bucket("susp")
-        .send()
-        .await
-        .unwrap();
+    let v = s3.get_bucket_versioning().bucket("susp").send().await.unwrap();
     assert_eq!(v.status(), Some(&BucketVersioningStatus::Suspended));
 
     let p = s3
@@ -1959,18 +1640,8 @@ async fn versioning_suspended_writes_null_version() {
         "suspended PUT version id: expected null, got {:?}",
         p.version_id()
     );
-    let h = s3
-        .head_object()
-        .bucket("susp")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.version_id(),
-        Some("null"),
-        "HEAD of object written while suspended"
-    );
+    let h = s3.head_object().bucket("susp").key("k").send().await.unwrap();
+    assert_eq!(h.version_id(), Some("null"), "HEAD of object written while suspended");
     // Overwrite replaces the null version rather than adding one.
     s3.put_object()
         .bucket("susp")
@@ -1979,12 +1650,7 @@ async fn versioning_suspended_writes_null_version() {
         .send()
         .await
         .unwrap();
-    let lv = s3
-        .list_object_versions()
-        .bucket("susp")
-        .send()
-        .await
-        .unwrap();
+    let lv = s3.list_object_versions().bucket("susp").send().await.unwrap();
     let mut ids: Vec<String> = lv
         .versions()
         .iter()
@@ -2040,32 +1706,12 @@ async fn unversioned_bucket_reports_no_version_ids() {
         .send()
         .await
         .unwrap();
-    let lv = s3
-        .list_object_versions()
-        .bucket("plain")
-        .send()
-        .await
-        .unwrap();
+    let lv = s3.list_object_versions().bucket("plain").send().await.unwrap();
     let ids: Vec<Option<&str>> = lv.versions().iter().map(|v| v.version_id()).collect();
-    assert_eq!(
-        ids,
-        vec![Some("null")],
-        "unversioned bucket keeps one (null) version"
-    );
-    let d = s3
-        .delete_object()
-        .bucket("plain")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(ids, vec![Some("null")], "unversioned bucket keeps one (null) version");
+    let d = s3.delete_object().bucket("plain").key("k").send().await.unwrap();
     assert_ne!(d.delete_marker(), Some(true));
-    let lv = s3
-        .list_object_versions()
-        .bucket("plain")
-        .send()
-        .await
-        .unwrap();
+    let lv = s3.list_object_versions().bucket("plain").send().await.unwrap();
     assert!(lv.versions().is_empty() && lv.delete_markers().is_empty());
 }
 
@@ -2089,13 +1735,7 @@ async fn presigned_get_and_put() {
         .await
         .expect("presign PUT");
     let resp = send_presigned(srv.addr(), &req, &body);
-    assert_eq!(
-        resp.status,
-        200,
-        "presigned PUT: {} {}",
-        resp.status,
-        resp.body_str()
-    );
+    assert_eq!(resp.status, 200, "presigned PUT: {} {}", resp.status, resp.body_str());
     assert_eq!(resp.header("etag"), Some(quoted_md5(&body).as_str()));
     assert_eq!(get(&s3, "presign", "up/loaded.bin").await, body);
 
@@ -2108,32 +1748,18 @@ async fn presigned_get_and_put() {
         .await
         .expect("presign GET");
     let resp = send_presigned(srv.addr(), &req, b"");
-    assert_eq!(
-        resp.status,
-        200,
-        "presigned GET: {} {}",
-        resp.status,
-        resp.body_str()
-    );
+    assert_eq!(resp.status, 200, "presigned GET: {} {}", resp.status, resp.body_str());
     assert!(resp.body == body, "presigned GET body differs");
 
     // Tampered signature -> 403 SignatureDoesNotMatch.
     let uri = req.uri().to_string();
-    let sig_at = uri
-        .find("X-Amz-Signature=")
-        .expect("signature in presigned URL")
-        + "X-Amz-Signature=".len();
+    let sig_at = uri.find("X-Amz-Signature=").expect("signature in presigned URL") + "X-Amz-Signature=".len();
     let mut bad = uri.clone();
     let first = &uri[sig_at..sig_at + 1];
     bad.replace_range(sig_at..sig_at + 1, if first == "0" { "1" } else { "0" });
     let target = &bad[bad.find("/presign").unwrap()..];
     let resp = raw_request(srv.addr(), "GET", target, &[], b"").unwrap();
-    assert_eq!(
-        resp.status,
-        403,
-        "tampered presigned GET: {}",
-        resp.body_str()
-    );
+    assert_eq!(resp.status, 403, "tampered presigned GET: {}", resp.body_str());
     assert!(
         resp.body_str().contains("SignatureDoesNotMatch"),
         "tampered presigned GET body: {}",
@@ -2141,8 +1767,7 @@ async fn presigned_get_and_put() {
     );
 
     // Presigned GET for a different key (signature covers the path).
-    let target_other =
-        uri[uri.find("/presign").unwrap()..].replace("up/loaded.bin", "up/other.bin");
+    let target_other = uri[uri.find("/presign").unwrap()..].replace("up/loaded.bin", "up/other.bin");
     let resp = raw_request(srv.addr(), "GET", &target_other, &[], b"").unwrap();
     assert_eq!(
         resp.status,
@@ -2165,12 +1790,7 @@ async fn presigned_get_and_put() {
         .await
         .unwrap();
     let resp = send_presigned(srv.addr(), &req, b"");
-    assert_eq!(
-        resp.status,
-        403,
-        "expired presigned GET: {}",
-        resp.body_str()
-    );
+    assert_eq!(resp.status, 403, "expired presigned GET: {}", resp.body_str());
     assert!(
         resp.body_str().contains("AccessDenied"),
         "expired presigned GET body: {}",
@@ -2268,13 +1888,7 @@ async fn standard_headers_and_response_overrides() {
         .send()
         .await
         .unwrap();
-    let h = s3
-        .head_object()
-        .bucket("hdrs")
-        .key("page.html")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("hdrs").key("page.html").send().await.unwrap();
     assert_eq!(h.content_type(), Some("text/html"));
     assert_eq!(h.cache_control(), Some("max-age=60"));
     assert_eq!(h.content_disposition(), Some("inline"));
@@ -2298,20 +1912,11 @@ async fn standard_headers_and_response_overrides() {
         .await
         .expect("GET with response overrides");
     assert_eq!(g.content_type(), Some("application/octet-stream"));
-    assert_eq!(
-        g.content_disposition(),
-        Some("attachment; filename=\"page.html\"")
-    );
+    assert_eq!(g.content_disposition(), Some("attachment; filename=\"page.html\""));
     assert_eq!(g.cache_control(), Some("no-cache"));
     assert_eq!(body_bytes(g).await, b"<html></html>");
     // Stored headers unchanged by the override.
-    let h = s3
-        .head_object()
-        .bucket("hdrs")
-        .key("page.html")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("hdrs").key("page.html").send().await.unwrap();
     assert_eq!(h.content_type(), Some("text/html"));
 }
 
@@ -2342,13 +1947,7 @@ async fn streaming_upload_from_file_and_large_put() {
         got.len(),
         data.len()
     );
-    let h = s3
-        .head_object()
-        .bucket("stream")
-        .key("from-file")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("stream").key("from-file").send().await.unwrap();
     assert_eq!(h.content_length(), Some(data.len() as i64));
 
     // Streaming UploadPart too.
@@ -2453,31 +2052,17 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         expected.extend(ids.into_iter().map(|v| (key.to_string(), v)));
     }
 
-    let all = s3
-        .list_object_versions()
-        .bucket("vpage")
-        .send()
-        .await
-        .unwrap();
+    let all = s3.list_object_versions().bucket("vpage").send().await.unwrap();
     let listed: Vec<(String, String)> = all
         .versions()
         .iter()
-        .map(|v| {
-            (
-                v.key().unwrap().to_string(),
-                v.version_id().unwrap().to_string(),
-            )
-        })
+        .map(|v| (v.key().unwrap().to_string(), v.version_id().unwrap().to_string()))
         .collect();
     assert_eq!(
         listed, expected,
         "ListObjectVersions order: keys ascending, newest version first"
     );
-    let latest: Vec<bool> = all
-        .versions()
-        .iter()
-        .map(|v| v.is_latest().unwrap())
-        .collect();
+    let latest: Vec<bool> = all.versions().iter().map(|v| v.is_latest().unwrap()).collect();
     assert_eq!(latest, vec![true, false, false, true, true, false]);
 
     let mut paged = Vec::new();
@@ -2492,12 +2077,11 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         }
         let out = req.send().await.expect("ListObjectVersions page");
         assert!(out.versions().len() <= 2);
-        paged.extend(out.versions().iter().map(|v| {
-            (
-                v.key().unwrap().to_string(),
-                v.version_id().unwrap().to_string(),
-            )
-        }));
+        paged.extend(
+            out.versions()
+                .iter()
+                .map(|v| (v.key().unwrap().to_string(), v.version_id().unwrap().to_string())),
+        );
         if out.is_truncated() == Some(true) {
             km = Some(out.next_key_marker().expect("NextKeyMarker").to_string());
             vm = out.next_version_id_marker().map(String::from);
@@ -2506,10 +2090,7 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
             break;
         }
     }
-    assert!(
-        km.is_none(),
-        "ListObjectVersions pagination does not terminate"
-    );
+    assert!(km.is_none(), "ListObjectVersions pagination does not terminate");
     assert_eq!(paged, expected, "paginated ListObjectVersions (max-keys 2)");
 
     // DeleteObjects without version ids in a versioned bucket creates markers.
@@ -2546,17 +2127,8 @@ async fn list_object_versions_pagination_and_delete_objects_markers() {
         .map(|(k, _)| k)
         .collect();
     assert_eq!(keys, vec!["c"]);
-    let lv = s3
-        .list_object_versions()
-        .bucket("vpage")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        lv.versions().len(),
-        6,
-        "no version is lost by delete markers"
-    );
+    let lv = s3.list_object_versions().bucket("vpage").send().await.unwrap();
+    assert_eq!(lv.versions().len(), 6, "no version is lost by delete markers");
     assert_eq!(lv.delete_markers().len(), 2);
 
     // DeleteObjects with a version id removes exactly that version.
@@ -2620,23 +2192,11 @@ async fn list_parts_and_uploads_pagination() {
             .unwrap();
         ids.push((key.to_string(), u.upload_id().unwrap().to_string()));
     }
-    assert_ne!(
-        ids[0].1, ids[1].1,
-        "two uploads of one key need distinct ids"
-    );
-    let lmu = s3
-        .list_multipart_uploads()
-        .bucket("mplist")
-        .send()
-        .await
-        .unwrap();
+    assert_ne!(ids[0].1, ids[1].1, "two uploads of one key need distinct ids");
+    let lmu = s3.list_multipart_uploads().bucket("mplist").send().await.unwrap();
     assert_eq!(lmu.uploads().len(), 3);
     let keys: Vec<&str> = lmu.uploads().iter().map(|u| u.key().unwrap()).collect();
-    assert_eq!(
-        keys,
-        vec!["x/one", "x/one", "y/two"],
-        "uploads sorted by key"
-    );
+    assert_eq!(keys, vec!["x/one", "x/one", "y/two"], "uploads sorted by key");
     let lmu = s3
         .list_multipart_uploads()
         .bucket("mplist")
@@ -2647,12 +2207,7 @@ async fn list_parts_and_uploads_pagination() {
     let got: Vec<(String, String)> = lmu
         .uploads()
         .iter()
-        .map(|u| {
-            (
-                u.key().unwrap().to_string(),
-                u.upload_id().unwrap().to_string(),
-            )
-        })
+        .map(|u| (u.key().unwrap().to_string(), u.upload_id().unwrap().to_string()))
         .collect();
     assert_eq!(got, vec![ids[2].clone()], "ListMultipartUploads prefix y/");
 
@@ -2688,12 +2243,7 @@ async fn list_parts_and_uploads_pagination() {
     let mut seen = Vec::new();
     let mut marker: Option<String> = None;
     for _ in 0..10 {
-        let mut req = s3
-            .list_parts()
-            .bucket("mplist")
-            .key(&key)
-            .upload_id(&id)
-            .max_parts(2);
+        let mut req = s3.list_parts().bucket("mplist").key(&key).upload_id(&id).max_parts(2);
         if let Some(m) = &marker {
             req = req.part_number_marker(m);
         }
@@ -2707,11 +2257,7 @@ async fn list_parts_and_uploads_pagination() {
             )
         }));
         if out.is_truncated() == Some(true) {
-            marker = Some(
-                out.next_part_number_marker()
-                    .expect("NextPartNumberMarker")
-                    .to_string(),
-            );
+            marker = Some(out.next_part_number_marker().expect("NextPartNumberMarker").to_string());
         } else {
             marker = None;
             break;
@@ -2737,12 +2283,7 @@ async fn list_parts_and_uploads_pagination() {
         .send()
         .await
         .unwrap();
-    let lmu = s3
-        .list_multipart_uploads()
-        .bucket("mplist")
-        .send()
-        .await
-        .unwrap();
+    let lmu = s3.list_multipart_uploads().bucket("mplist").send().await.unwrap();
     let left: Vec<String> = lmu
         .uploads()
         .iter()
@@ -2785,13 +2326,7 @@ async fn concurrent_puts_to_one_key_leave_one_intact_winner() {
         "object after concurrent PUTs is none of the bodies ({} bytes)",
         got.len()
     );
-    let h = s3
-        .head_object()
-        .bucket("race")
-        .key("contended")
-        .send()
-        .await
-        .unwrap();
+    let h = s3.head_object().bucket("race").key("contended").send().await.unwrap();
     assert_eq!(h.e_tag(), Some(quoted_md5(&got).as_str()));
     assert_eq!(
         list_all_keys(&s3, "race", None).await,

@@ -129,13 +129,7 @@ fn https_listener_serves_the_aws_cli() {
     assert_eq!(get.stdout, b"over tls");
 
     // Plain HTTP on the TLS port is not served.
-    let plain = common::raw_request(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        "GET",
-        "/health",
-        &[],
-        b"",
-    );
+    let plain = common::raw_request(format!("127.0.0.1:{port}").parse().unwrap(), "GET", "/health", &[], b"");
     assert!(
         plain.map(|r| r.status != 200).unwrap_or(true),
         "plain HTTP must not be answered on a TLS listener"
@@ -167,35 +161,22 @@ fn json_log_format_writes_one_json_object_per_line() {
         if text.contains("herald listening") {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no 'herald listening' log line: {text}"
-        );
+        assert!(Instant::now() < deadline, "no 'herald listening' log line: {text}");
         std::thread::sleep(Duration::from_millis(50));
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "SIGTERM must give a clean exit, got {status}"
-    );
+    assert!(status.success(), "SIGTERM must give a clean exit, got {status}");
     let text = std::fs::read_to_string(&log).unwrap();
     let mut saw_listening = false;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert!(
-            v.get("level").is_some() && v.get("timestamp").is_some(),
-            "{line}"
-        );
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v.get("level").is_some() && v.get("timestamp").is_some(), "{line}");
         if v["fields"]["message"] == "herald listening" {
             saw_listening = true;
             assert_eq!(v["fields"]["address"], format!("http://127.0.0.1:{port}"));
         }
-        assert!(
-            !line.contains(ROOT_SECRET_KEY),
-            "a secret was logged: {line}"
-        );
+        assert!(!line.contains(ROOT_SECRET_KEY), "a secret was logged: {line}");
     }
     assert!(saw_listening, "{text}");
 }

@@ -311,12 +311,15 @@ fn aws_cli_sns() {
     assert_eq!(a["User"], "root", "{v}");
     assert_eq!(a["TopicArn"], arn.as_str(), "{v}");
     assert_eq!(a["OpaqueData"], "abc", "{v}");
-    let ep: Value = serde_json::from_str(a["EndPoint"].as_str().unwrap_or("")).unwrap_or_else(|e| {
-        panic!("EndPoint is not a JSON string ({e}): {v}")
-    });
+    let ep: Value = serde_json::from_str(a["EndPoint"].as_str().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("EndPoint is not a JSON string ({e}): {v}"));
     assert_eq!(ep["EndpointAddress"], "http://127.0.0.1:1/x", "{ep}");
     assert_eq!(ep["EndpointTopic"], "t", "{ep}");
-    assert_eq!(ep["Persistent"].to_string().trim_matches('"').to_lowercase(), "true", "{ep}");
+    assert_eq!(
+        ep["Persistent"].to_string().trim_matches('"').to_lowercase(),
+        "true",
+        "{ep}"
+    );
 
     let v = aws_sns_ok(&srv, &["list-topics"]);
     let arns: Vec<&str> = v["Topics"]
@@ -392,7 +395,11 @@ fn raw_sns_get_topic_and_error_document() {
     assert_eq!(r.status, 200, "GetTopic: {body}");
     assert_eq!(xml_first(&body, "TopicArn").as_deref(), Some(arn.as_str()), "{body}");
     assert_eq!(xml_first(&body, "Name").as_deref(), Some("raw"), "{body}");
-    assert_eq!(xml_first(&body, "EndpointAddress").as_deref(), Some("http://127.0.0.1:1/raw"), "{body}");
+    assert_eq!(
+        xml_first(&body, "EndpointAddress").as_deref(),
+        Some("http://127.0.0.1:1/raw"),
+        "{body}"
+    );
     assert_eq!(xml_first(&body, "OpaqueData").as_deref(), Some("od"), "{body}");
 
     // CreateTopic answer shape.
@@ -410,7 +417,12 @@ fn raw_sns_get_topic_and_error_document() {
     // Unknown topic: 404 NoSuchEntity.
     let r = sns.call("GetTopicAttributes", &[("TopicArn", "arn:aws:sns:us-east-1:root:nope")]);
     assert_eq!(r.status, 404, "{}", r.body_str());
-    assert_eq!(xml_first(&r.body_str(), "Code").as_deref(), Some("NoSuchEntity"), "{}", r.body_str());
+    assert_eq!(
+        xml_first(&r.body_str(), "Code").as_deref(),
+        Some("NoSuchEntity"),
+        "{}",
+        r.body_str()
+    );
     let r = sns.call("GetTopic", &[("TopicArn", "arn:aws:sns:us-east-1:root:nope")]);
     assert_eq!(r.status, 404, "GetTopic unknown: {}", r.body_str());
 
@@ -427,7 +439,12 @@ fn raw_sns_get_topic_and_error_document() {
         b"Action=ListTopics&Version=2010-03-31",
     )
     .unwrap();
-    assert!(r.status == 403 || r.status == 401, "unsigned ListTopics: {} {}", r.status, r.body_str());
+    assert!(
+        r.status == 403 || r.status == 401,
+        "unsigned ListTopics: {} {}",
+        r.status,
+        r.body_str()
+    );
 }
 
 #[test]
@@ -436,12 +453,20 @@ fn herald_topic_cli() {
     srv.create_user("bob", BOB_AK, BOB_SK);
     let root = Sns::root(&srv);
     let bob = Sns::new(&srv, BOB_AK, BOB_SK);
-    let root_arn = root.create_topic("cli-t", &[("push-endpoint", "http://127.0.0.1:1/r"), ("OpaqueData", "r")]);
-    let bob_arn = bob.create_topic("cli-t", &[("push-endpoint", "http://127.0.0.1:1/b"), ("OpaqueData", "b")]);
+    let root_arn = root.create_topic(
+        "cli-t",
+        &[("push-endpoint", "http://127.0.0.1:1/r"), ("OpaqueData", "r")],
+    );
+    let bob_arn = bob.create_topic(
+        "cli-t",
+        &[("push-endpoint", "http://127.0.0.1:1/b"), ("OpaqueData", "b")],
+    );
     bob.create_topic("bob-only", &[("push-endpoint", "http://127.0.0.1:1/b2")]);
 
     let list = topic_cli_json(&srv, &["list"]);
-    let arr = list.as_array().unwrap_or_else(|| panic!("topic list is not a JSON array: {list}"));
+    let arr = list
+        .as_array()
+        .unwrap_or_else(|| panic!("topic list is not a JSON array: {list}"));
     let text = list.to_string();
     assert_eq!(arr.len(), 3, "topic list: {list}");
     for a in [&root_arn, &bob_arn, "arn:aws:sns:us-east-1:bob:bob-only"] {
@@ -458,10 +483,16 @@ fn herald_topic_cli() {
 
     // Unknown topic: non-zero exit.
     let out = srv.cli(&["topic", "get", "nope", "--user", "root"]);
-    assert!(!out.status.success(), "topic get nope succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "topic get nope succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     topic_cli(&srv, &["rm", "cli-t", "--user", "bob"]);
-    let e = bob.get_topic_attributes(&bob_arn).expect_err("bob's topic still there after topic rm");
+    let e = bob
+        .get_topic_attributes(&bob_arn)
+        .expect_err("bob's topic still there after topic rm");
     assert_eq!((e.status, e.code.as_str()), (404, "NoSuchEntity"), "{e:?}");
     root.get_topic_attributes(&root_arn)
         .expect("topic rm --user bob removed root's topic of the same name");

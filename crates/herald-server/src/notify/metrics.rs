@@ -5,6 +5,9 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+/// A metric: name, Prometheus type, help text, and how to read it.
+type Series = (&'static str, &'static str, &'static str, fn(&Counters) -> i64);
+
 /// One set of counters.
 #[derive(Default)]
 pub struct Counters {
@@ -54,7 +57,7 @@ impl PubsubMetrics {
 
     pub fn render(&self, out: &mut String) {
         let all = self.per_topic.read().map(|m| m.clone()).unwrap_or_default();
-        let series: [(&str, &str, &str, fn(&Counters) -> i64); 5] = [
+        let series: [Series; 5] = [
             (
                 "pubsub_event_triggered",
                 "counter",

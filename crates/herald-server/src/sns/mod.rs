@@ -7,7 +7,7 @@
 mod topics;
 pub mod xml;
 
-pub use topics::{make_arn, parse_arn, TopicArn};
+pub use topics::{TopicArn, make_arn, parse_arn};
 
 use std::sync::Arc;
 

@@ -272,15 +272,7 @@ impl TestServer {
 
     /// `herald user create NAME --access-key K --secret-key S`; panics on failure.
     pub fn create_user(&self, name: &str, access: &str, secret: &str) -> Output {
-        let out = self.cli(&[
-            "user",
-            "create",
-            name,
-            "--access-key",
-            access,
-            "--secret-key",
-            secret,
-        ]);
+        let out = self.cli(&["user", "create", name, "--access-key", access, "--secret-key", secret]);
         assert!(
             out.status.success(),
             "herald user create {name} failed ({}):\nstdout: {}\nstderr: {}",
@@ -378,9 +370,7 @@ pub fn raw_request(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
         && (!body.is_empty() || method == "PUT" || method == "POST")
     {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -467,11 +457,7 @@ fn decode_chunked(mut data: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 /// Send a presigned request produced by the SDK with a raw HTTP client.
-pub fn send_presigned(
-    addr: SocketAddr,
-    req: &aws_sdk_s3::presigning::PresignedRequest,
-    body: &[u8],
-) -> RawResponse {
+pub fn send_presigned(addr: SocketAddr, req: &aws_sdk_s3::presigning::PresignedRequest, body: &[u8]) -> RawResponse {
     let uri = req.uri();
     let after_scheme = uri.split_once("://").map(|(_, r)| r).unwrap_or(uri);
     let target = match after_scheme.find('/') {
@@ -540,10 +526,7 @@ where
 
 /// Assert that `res` failed with the given HTTP status (any code).
 #[track_caller]
-pub fn assert_status<T: std::fmt::Debug, E, R>(
-    res: Result<T, SdkError<E, R>>,
-    status: u16,
-) -> String
+pub fn assert_status<T: std::fmt::Debug, E, R>(res: Result<T, SdkError<E, R>>, status: u16) -> String
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug + HasStatus,
@@ -616,11 +599,7 @@ pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput)
 }
 
 /// All keys of a bucket (ListObjectsV2, paginated), in listing order.
-pub async fn list_all_keys(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: Option<&str>,
-) -> Vec<(String, i64)> {
+pub async fn list_all_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: Option<&str>) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign,
 };
 use bytes::Bytes;
 use hmac::{KeyInit, Mac};
@@ -74,11 +74,7 @@ impl Received {
     /// The `Records` of an event push (empty for anything else).
     pub fn records(&self) -> Vec<Value> {
         match self.json() {
-            Some(v) => v
-                .get("Records")
-                .and_then(|r| r.as_array())
-                .cloned()
-                .unwrap_or_default(),
+            Some(v) => v.get("Records").and_then(|r| r.as_array()).cloned().unwrap_or_default(),
             None => Vec::new(),
         }
     }
@@ -279,9 +275,7 @@ impl Receiver {
     /// Wait until a record for `key` with `event_name` was delivered.
     pub async fn wait_event(&self, key: &str, event_name: &str) -> Value {
         self.wait_for(&format!("{event_name} on {key}"), 30, |r| {
-            r.delivered_for_key(key)
-                .iter()
-                .any(|e| e["eventName"] == event_name)
+            r.delivered_for_key(key).iter().any(|e| e["eventName"] == event_name)
         })
         .await;
         self.delivered_for_key(key)
@@ -310,7 +304,12 @@ async fn handle(
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let host = req
         .headers()
@@ -322,9 +321,9 @@ async fn handle(
         Err(_) => Vec::new(),
     };
     let mode = state.lock().unwrap().mode;
-    let is_handshake = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("x-amz-sns-messages-type") && v == "SubscriptionConfirmation"
-    });
+    let is_handshake = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-sns-messages-type") && v == "SubscriptionConfirmation");
     let (status, answer): (u16, Vec<u8>) = if is_handshake {
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
@@ -333,7 +332,10 @@ async fn handle(
         if mode == Mode::WrongHandshake {
             sig = "0".repeat(64);
         }
-        (200, serde_json::to_vec(&serde_json::json!({ "signature": sig })).unwrap())
+        (
+            200,
+            serde_json::to_vec(&serde_json::json!({ "signature": sig })).unwrap(),
+        )
     } else {
         match mode {
             Mode::Ok | Mode::WrongHandshake => (200, Vec::new()),
@@ -609,20 +611,21 @@ pub fn b64(data: &[u8]) -> String {
         let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
 
-pub fn s3_raw(
-    srv: &TestServer,
-    access: &str,
-    secret: &str,
-    method: &str,
-    target: &str,
-    body: &[u8],
-) -> RawResponse {
+pub fn s3_raw(srv: &TestServer, access: &str, secret: &str, method: &str, target: &str, body: &[u8]) -> RawResponse {
     use md5::Digest;
     let md5 = b64(&md5::Md5::digest(body));
     let mut headers: Vec<(&str, &str)> = Vec::new();
@@ -644,14 +647,15 @@ pub fn put_notification_xml(srv: &TestServer, bucket: &str, xml: &str) -> RawRes
     )
 }
 
-pub fn put_notification_xml_as(
-    srv: &TestServer,
-    access: &str,
-    secret: &str,
-    bucket: &str,
-    xml: &str,
-) -> RawResponse {
-    s3_raw(srv, access, secret, "PUT", &format!("/{bucket}?notification"), xml.as_bytes())
+pub fn put_notification_xml_as(srv: &TestServer, access: &str, secret: &str, bucket: &str, xml: &str) -> RawResponse {
+    s3_raw(
+        srv,
+        access,
+        secret,
+        "PUT",
+        &format!("/{bucket}?notification"),
+        xml.as_bytes(),
+    )
 }
 
 /// Like `put_notification_xml` but panics unless the answer is 200.
@@ -765,8 +769,7 @@ pub fn topic_cli(srv: &TestServer, args: &[&str]) -> String {
 
 pub fn topic_cli_json(srv: &TestServer, args: &[&str]) -> Value {
     let out = topic_cli(srv, args);
-    serde_json::from_str(out.trim())
-        .unwrap_or_else(|e| panic!("herald topic {args:?} printed non-JSON ({e}): {out}"))
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("herald topic {args:?} printed non-JSON ({e}): {out}"))
 }
 
 /// `herald topic stats NAME --user U` -> `entries`.

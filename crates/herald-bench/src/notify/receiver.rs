@@ -1,0 +1,366 @@
+//! The receiving end of the `notify` scenario: something the server under
+//! test pushes events to, which records when each event arrived.
+//!
+//! Each topic kind (`http` now; SQS, AMQP, Kafka, ... later) implements
+//! [`Receiver`]: it tells the topic which attributes to use (where to push)
+//! and appends everything it receives to a shared [`EventLog`], which the
+//! scenario correlates with the acknowledged PUTs.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinSet;
+
+use crate::TopicKind;
+
+/// One `ObjectCreated` (or other) record as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub bucket: String,
+    /// The object key, already URL-decoded.
+    pub key: String,
+    pub event_name: String,
+    /// When the message carrying the record was fully received.
+    pub at: Instant,
+}
+
+/// Counters about messages that did not yield records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogCounters {
+    /// Messages received (HTTP requests, queue messages, ...).
+    pub messages: u64,
+    /// `s3:TestEvent` messages, sent by servers when a configuration is set.
+    pub test_events: u64,
+    /// Messages that were neither records nor test events.
+    pub malformed: u64,
+}
+
+#[derive(Default)]
+struct LogInner {
+    records: Vec<Received>,
+    counters: LogCounters,
+}
+
+/// Everything a receiver got, in arrival order. Receivers append; the
+/// scenario reads incrementally while draining, then once at the end.
+#[derive(Default)]
+pub struct EventLog {
+    inner: Mutex<LogInner>,
+    /// Woken on every append, so the drain does not have to poll.
+    appended: tokio::sync::Notify,
+}
+
+impl EventLog {
+    /// Parses one message body (e.g. an HTTP POST body) received at `at`.
+    pub fn ingest(&self, body: &[u8], at: Instant) {
+        let parsed = parse_message(body);
+        {
+            let mut inner = self.inner.lock().expect("event log lock");
+            inner.counters.messages += 1;
+            match parsed {
+                Message::Records(records) => {
+                    inner
+                        .records
+                        .extend(records.into_iter().map(|(bucket, key, event_name)| Received {
+                            bucket,
+                            key,
+                            event_name,
+                            at,
+                        }));
+                }
+                Message::TestEvent => inner.counters.test_events += 1,
+                Message::Malformed => inner.counters.malformed += 1,
+            }
+        }
+        self.appended.notify_one();
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().expect("event log lock").records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` on every record from index `from` on; returns the new length.
+    pub fn scan_from(&self, from: usize, mut f: impl FnMut(&Received)) -> usize {
+        let inner = self.inner.lock().expect("event log lock");
+        for r in inner.records.iter().skip(from) {
+            f(r);
+        }
+        inner.records.len()
+    }
+
+    pub fn counters(&self) -> LogCounters {
+        self.inner.lock().expect("event log lock").counters
+    }
+
+    /// Waits until something is appended or `timeout` passes.
+    pub async fn wait(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.appended.notified()).await;
+    }
+}
+
+/// A running receiver for one topic kind. Dropping it stops it.
+pub trait Receiver: Send + Sync {
+    /// Topic attributes (besides `persistent`) for CreateTopic, e.g.
+    /// `push-endpoint`.
+    fn topic_attributes(&self) -> Vec<(String, String)>;
+    /// Where received records go.
+    fn log(&self) -> &Arc<EventLog>;
+    /// Human-readable location, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Starts the receiver for `kind`, or explains that the kind is not
+/// supported yet.
+pub async fn start(kind: TopicKind, listen: SocketAddr) -> anyhow::Result<Box<dyn Receiver>> {
+    match kind {
+        TopicKind::Http => Ok(Box::new(HttpReceiver::start(listen).await?)),
+        other => anyhow::bail!(
+            "--topic-kind {}: not supported yet by this bench (only `http` is)",
+            other.name()
+        ),
+    }
+}
+
+/// A hyper HTTP/1.1 server answering 200 to every POST and logging the
+/// records in its body; the topic's `push-endpoint` points at `/events`.
+pub struct HttpReceiver {
+    addr: SocketAddr,
+    log: Arc<EventLog>,
+    /// The accept loop; it owns the connection tasks, so aborting it (on
+    /// drop) closes everything.
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl HttpReceiver {
+    pub async fn start(listen: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on --receiver-listen {listen}"))?;
+        let addr = listener.local_addr()?;
+        let log = Arc::new(EventLog::default());
+        let server = tokio::spawn(serve(listener, Arc::clone(&log)));
+        Ok(HttpReceiver { addr, log, server })
+    }
+
+    /// The URL the server should push to. An unspecified listen address
+    /// (0.0.0.0) is advertised as loopback.
+    pub fn url(&self) -> String {
+        let ip = match self.addr.ip() {
+            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}/events", SocketAddr::new(ip, self.addr.port()))
+    }
+}
+
+impl Drop for HttpReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Receiver for HttpReceiver {
+    fn topic_attributes(&self) -> Vec<(String, String)> {
+        vec![("push-endpoint".to_owned(), self.url())]
+    }
+
+    fn log(&self) -> &Arc<EventLog> {
+        &self.log
+    }
+
+    fn describe(&self) -> String {
+        self.url()
+    }
+}
+
+async fn serve(listener: tokio::net::TcpListener, log: Arc<EventLog>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // EMFILE and the like: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let log = Arc::clone(&log);
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let log = Arc::clone(&log);
+                        async move { Ok::<_, Infallible>(handle(req, &log).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            // Reap finished connections so the set does not grow forever.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn handle(req: Request<Incoming>, log: &EventLog) -> Response<Full<Bytes>> {
+    let is_post = req.method() == Method::POST;
+    let body = match req.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return status(StatusCode::BAD_REQUEST),
+    };
+    if !is_post {
+        return status(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    log.ingest(&body, Instant::now());
+    status(StatusCode::OK)
+}
+
+fn status(code: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = code;
+    response
+}
+
+/// What one pushed message contained.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    /// `(bucket, decoded key, eventName)` per record.
+    Records(Vec<(String, String, String)>),
+    TestEvent,
+    Malformed,
+}
+
+/// Parses an S3 event message: `{"Records":[{"eventName":..,"s3":{"bucket":
+/// {"name":..},"object":{"key":..}}}]}` or an `s3:TestEvent`.
+pub fn parse_message(body: &[u8]) -> Message {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Message::Malformed;
+    };
+    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        return Message::TestEvent;
+    }
+    let Some(records) = value.get("Records").and_then(|r| r.as_array()) else {
+        return Message::Malformed;
+    };
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let s3 = &record["s3"];
+        let (Some(bucket), Some(key)) = (s3["bucket"]["name"].as_str(), s3["object"]["key"].as_str()) else {
+            return Message::Malformed;
+        };
+        let event_name = record["eventName"].as_str().unwrap_or_default();
+        out.push((bucket.to_owned(), url_decode(key), event_name.to_owned()));
+    }
+    Message::Records(out)
+}
+
+/// Decodes an event's object key: AWS form-encodes it (`+` for space,
+/// `%XX` otherwise). Invalid escapes are kept as they are.
+pub fn url_decode(s: &str) -> String {
+    if !s.contains(['%', '+']) {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_keys() {
+        assert_eq!(url_decode("hb-1234-0000000001"), "hb-1234-0000000001");
+        assert_eq!(url_decode("a+b%2Fc%20d"), "a b/c d");
+        assert_eq!(url_decode("%C3%A9"), "é");
+        assert_eq!(url_decode("bad%zz%"), "bad%zz%");
+        assert_eq!(url_decode("end%4"), "end%4");
+        assert_eq!(url_decode("end%41"), "endA");
+    }
+
+    #[test]
+    fn parses_records_and_test_events() {
+        let body = br#"{"Records":[{"eventVersion":"2.2","eventSource":"ceph:s3",
+            "eventName":"ObjectCreated:Put","eventId":"1.2",
+            "s3":{"bucket":{"name":"b"},"object":{"key":"my+key%21","sequencer":"00A"}}}]}"#;
+        assert_eq!(
+            parse_message(body),
+            Message::Records(vec![("b".into(), "my key!".into(), "ObjectCreated:Put".into())])
+        );
+        let test = br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2024-01-01T00:00:00Z","Bucket":"b"}"#;
+        assert_eq!(parse_message(test), Message::TestEvent);
+        assert_eq!(parse_message(b"not json"), Message::Malformed);
+        assert_eq!(parse_message(b"{\"Records\":[{}]}"), Message::Malformed);
+    }
+
+    #[tokio::test]
+    async fn http_receiver_logs_posts() {
+        let receiver = HttpReceiver::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = receiver.url();
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url.ends_with("/events"),
+            "{url}"
+        );
+        assert_eq!(receiver.topic_attributes()[0].0, "push-endpoint");
+
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<Full<Bytes>>();
+        for body in [
+            r#"{"Service":"Amazon S3","Event":"s3:TestEvent"}"#,
+            r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k1"}}}]}"#,
+        ] {
+            let req = Request::post(&url).body(Full::new(Bytes::from(body))).unwrap();
+            let resp = client.request(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+        let log = receiver.log();
+        assert_eq!(log.len(), 1);
+        let mut keys = Vec::new();
+        assert_eq!(log.scan_from(0, |r| keys.push(r.key.clone())), 1);
+        assert_eq!(keys, ["k1"]);
+        assert_eq!(
+            log.counters(),
+            LogCounters {
+                messages: 2,
+                test_events: 1,
+                malformed: 0
+            }
+        );
+    }
+}
