@@ -242,6 +242,9 @@ impl NotifySummary {
             "end-to-end (PUT 200 -> event received): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             self.e2e_p50_ms, self.e2e_p90_ms, self.e2e_p99_ms, self.e2e_max_ms
         )?;
+        if self.test_events > 0 {
+            writeln!(out, "({} s3:TestEvent messages ignored)", self.test_events)?;
+        }
         let how = if self.drain_timed_out {
             "drain timed out"
         } else {
