@@ -43,6 +43,8 @@ pub(crate) struct Front {
     s3: S3Service,
     store: Store,
     notifier: Arc<Notifier>,
+    /// The SQS queues (`crate::sqs`).
+    queues: herald_queue::QueueEngine,
     metrics: Metrics,
     /// Request ids: a per-process random prefix and a counter, unique and
     /// cheap (no syscall per request).
@@ -51,7 +53,12 @@ pub(crate) struct Front {
 }
 
 impl Front {
-    pub(crate) fn new(store: Store, notifier: Arc<Notifier>, cfg: &ServerConfig) -> Front {
+    pub(crate) fn new(
+        store: Store,
+        notifier: Arc<Notifier>,
+        queues: herald_queue::QueueEngine,
+        cfg: &ServerConfig,
+    ) -> Front {
         let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone());
         let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_auth(StoreAuth(store.clone()));
@@ -66,6 +73,7 @@ impl Front {
             s3: builder.build(),
             store,
             notifier,
+            queues,
             metrics: Metrics::default(),
             id_prefix: hex::encode_upper(prefix),
             next_id: AtomicU64::new(1),
@@ -134,43 +142,71 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
         text(StatusCode::OK, "ok\n")
     } else if !is_signed(&req) && method == Method::GET && path == "/metrics" {
         text(StatusCode::OK, &render_metrics(&state))
-    } else if is_query_api(&req) {
+    // ---- SQS / SNS dispatch (SQS issue) --------------------------------
+    } else if is_sqs_json(&req) {
         let meta = RequestMeta {
             request_id: request_id.clone(),
             conn: info,
         };
         let (parts, body) = req.into_parts();
-        match http_body_util::Limited::new(body, crate::sns::MAX_BODY).collect().await {
+        match http_body_util::Limited::new(body, crate::sqs::MAX_BODY).collect().await {
             Ok(body) => {
-                crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body.to_bytes(), meta).await
+                let req = Request::from_parts(parts, ());
+                crate::sqs::handle_json(&state.queues, &state.store, req, body.to_bytes(), meta).await
             }
-            Err(_) => crate::sns::error_response(
-                &crate::sns::SnsError {
-                    code: "RequestEntityTooLarge",
-                    message: format!("the request body is larger than {} bytes", crate::sns::MAX_BODY),
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                },
-                &request_id,
-            ),
+            Err(_) => crate::sqs::json::error(&sqs_too_large(), &request_id),
         }
-    } else {
-        let mut req = req.map(Body::from);
-        req.extensions_mut().insert(info);
-        req.extensions_mut().insert(RequestMeta {
+    } else if let Some(root) = query_api_target(&req) {
+        let meta = RequestMeta {
             request_id: request_id.clone(),
             conn: info,
-        });
-        match state.s3.call(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = ?e, "s3 service failed");
-                error_xml(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    "We encountered an internal error. Please try again.",
-                )
+        };
+        let (parts, body) = req.into_parts();
+        match http_body_util::Limited::new(body, crate::sqs::MAX_BODY).collect().await {
+            Ok(body) => {
+                let body = body.to_bytes();
+                match query_api_service(root, &parts, &body) {
+                    QueryService::Sns if body.len() > crate::sns::MAX_BODY => crate::sns::error_response(
+                        &crate::sns::SnsError {
+                            code: "RequestEntityTooLarge",
+                            message: format!("the request body is larger than {} bytes", crate::sns::MAX_BODY),
+                            status: StatusCode::PAYLOAD_TOO_LARGE,
+                        },
+                        &request_id,
+                    ),
+                    QueryService::Sns => {
+                        crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body, meta).await
+                    }
+                    QueryService::Sqs => {
+                        let req = Request::from_parts(parts, ());
+                        crate::sqs::handle_query(&state.queues, &state.store, req, body, meta).await
+                    }
+                    // A form POST to `/<a>/<b>` without an `Action` is not
+                    // ours: S3 answers it, with the body we already read.
+                    QueryService::S3 => {
+                        call_s3(&state, info, &request_id, Request::from_parts(parts, Body::from(body))).await
+                    }
+                }
             }
+            Err(_) => crate::sqs::query::error(&sqs_too_large(), &request_id),
         }
+    } else if is_sqs_query_get(&req) {
+        let meta = RequestMeta {
+            request_id: request_id.clone(),
+            conn: info,
+        };
+        let (parts, _) = req.into_parts();
+        crate::sqs::handle_query(
+            &state.queues,
+            &state.store,
+            Request::from_parts(parts, ()),
+            Bytes::new(),
+            meta,
+        )
+        .await
+    // ---- end SQS / SNS dispatch -----------------------------------------
+    } else {
+        call_s3(&state, info, &request_id, req.map(Body::from)).await
     };
 
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -185,17 +221,117 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     resp
 }
 
-/// Whether a request is an AWS query-protocol call (SNS today; SQS later):
-/// a form-encoded POST to the root. S3 never sends such a request.
-fn is_query_api<B>(req: &Request<B>) -> bool {
-    req.method() == Method::POST
-        && req.uri().path() == "/"
-        && req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Request<Body>) -> Response<Body> {
+    req.extensions_mut().insert(info);
+    req.extensions_mut().insert(RequestMeta {
+        request_id: request_id.to_owned(),
+        conn: info,
+    });
+    match state.s3.call(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = ?e, "s3 service failed");
+            error_xml(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            )
+        }
+    }
 }
+
+// ---- SQS / SNS request classification (SQS issue) -----------------------
+
+/// An AWS JSON 1.0 call: a POST with `X-Amz-Target`. S3 never sends that
+/// header, so every such request goes to the SQS module, which answers a
+/// target it does not serve with a JSON `UnknownOperationException`.
+fn is_sqs_json<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST && req.headers().contains_key("x-amz-target")
+}
+
+fn is_form<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Whether a request may be an AWS query-protocol call (SNS or SQS): a
+/// form-encoded POST to the root (`Some(true)`), or to a queue URL path
+/// `/<owner>/<queue>` without a query string (`Some(false)`), where old SQS
+/// clients post. S3 sends no form-encoded POST to the root; its POSTs to an
+/// object path always carry a sub-resource query (`?uploads`,
+/// `?uploadId=`, `?restore`, `?select`), and one that does not is handed
+/// back to S3 when its body has no `Action`.
+fn query_api_target<B>(req: &Request<B>) -> Option<bool> {
+    if req.method() != Method::POST || !is_form(req) {
+        return None;
+    }
+    let path = req.uri().path();
+    if path == "/" {
+        Some(true)
+    } else if req.uri().query().is_none() && crate::sqs::path_queue(path).is_some() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+enum QueryService {
+    Sns,
+    Sqs,
+    S3,
+}
+
+/// Who answers a form POST, decided by its `Action`. An action neither API
+/// knows goes by the signature's credential scope, so an SNS client calling
+/// an SNS action Herald lacks gets SNS's `InvalidAction`, not an SQS
+/// signature error.
+fn query_api_service(root: bool, parts: &http::request::Parts, body: &[u8]) -> QueryService {
+    let action = form_urlencoded::parse(body)
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.into_owned());
+    match action.as_deref() {
+        None if !root => QueryService::S3,
+        Some(a) if root && crate::sns::ACTIONS.contains(&a) => QueryService::Sns,
+        Some(a) if crate::sqs::ACTIONS.contains(&a) => QueryService::Sqs,
+        _ if !root => QueryService::Sqs,
+        _ => {
+            let scoped_sqs = parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("/sqs/aws4_request"));
+            if scoped_sqs {
+                QueryService::Sqs
+            } else {
+                QueryService::Sns
+            }
+        }
+    }
+}
+
+/// The rare GET form of the SQS query protocol: `GET /?Action=SendMessage&...`
+/// (or on a queue URL path). Only SQS actions qualify, so S3 GETs are never
+/// captured.
+fn is_sqs_query_get<B>(req: &Request<B>) -> bool {
+    req.method() == Method::GET
+        && (req.uri().path() == "/" || crate::sqs::path_queue(req.uri().path()).is_some())
+        && req.uri().query().is_some_and(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .any(|(k, v)| k == "Action" && crate::sqs::ACTIONS.contains(&v.as_ref()))
+        })
+}
+
+fn sqs_too_large() -> crate::sqs::SqsError {
+    crate::sqs::SqsError::common(
+        "RequestEntityTooLarge",
+        format!("the request body is larger than {} bytes", crate::sqs::MAX_BODY),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+}
+
+// ---- end SQS / SNS request classification -------------------------------
 
 /// Makes sure an XML error body carries its `RequestId`, as AWS's do
 /// (errors raised inside `s3s` itself, such as signature failures, lack it).

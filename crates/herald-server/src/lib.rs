@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod notify;
 pub mod s3;
 pub mod sns;
+pub mod sqs;
 mod tls;
 
 use std::future::Future;
@@ -61,7 +62,14 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(store: Store, notifier: Arc<notify::Notifier>, cfg: ServerConfig) -> Result<Server, ServeError> {
+    /// `queues` serves the SQS API (see [`sqs`]); the caller opens it so
+    /// that the binary, not the server, owns where queue data lives.
+    pub async fn bind(
+        store: Store,
+        notifier: Arc<notify::Notifier>,
+        queues: herald_queue::QueueEngine,
+        cfg: ServerConfig,
+    ) -> Result<Server, ServeError> {
         let tls = match &cfg.tls {
             Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServeError::Tls)?),
             None => None,
@@ -70,7 +78,7 @@ impl Server {
             addr: cfg.listen,
             source,
         })?;
-        let state = Arc::new(front::Front::new(store, notifier, &cfg));
+        let state = Arc::new(front::Front::new(store, notifier, queues, &cfg));
         Ok(Server {
             listener,
             state,

@@ -14,6 +14,7 @@ pub mod error;
 mod list;
 mod multipart;
 mod objects;
+pub mod outbox;
 pub mod records;
 mod tables;
 mod topics;
@@ -30,6 +31,7 @@ pub use error::{StoreError, StoreResult};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartList, UploadList};
 pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
+pub use outbox::{Outbox, OutboxItem, OutboxKey, StagedChange};
 pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord};
 
 use commit::Committer;

@@ -58,6 +58,7 @@ impl Store {
         initiator: &str,
         meta: ObjectMeta,
         tags: Vec<(String, String)>,
+        outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<UploadRecord> {
         let rec = UploadRecord {
             upload_id: random_hex(16),
@@ -72,9 +73,22 @@ impl Store {
         self.write(vec![], move |txn| {
             load_bucket(txn, &rec.bucket)?;
             let mut rec = rec;
+            let brec = load_bucket(txn, &rec.bucket)?;
             rec.seq = crate::tables::next_seq(txn)?;
             let mut uploads = txn.open_table(UPLOADS)?;
             uploads.insert(rec.upload_id.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
+            drop(uploads);
+            crate::outbox::stage(
+                txn,
+                outbox,
+                crate::outbox::StagedChange {
+                    bucket: &brec,
+                    seq: rec.seq,
+                    version_id: "",
+                    size: Some(0),
+                    etag: Some(""),
+                },
+            )?;
             Ok(Applied::new(rec))
         })
         .await
@@ -258,6 +272,7 @@ impl Store {
         upload_id: &str,
         listed: Vec<CompletedPart>,
         writer: &str,
+        outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<WriteOutcome> {
         self.get_upload(bucket, key, upload_id)?;
         if listed.is_empty() {
@@ -323,7 +338,7 @@ impl Store {
                 parts_count: Some(chosen.len() as u32),
             };
             // install_version validates before writing; only then drop the upload.
-            let mut applied = install_version(txn, &bucket, &key, version, &WritePreconditions::default())?;
+            let mut applied = install_version(txn, &bucket, &key, version, &WritePreconditions::default(), outbox)?;
             let used: std::collections::HashSet<&str> = chosen.iter().map(|p| p.blob.as_str()).collect();
             for p in remove_upload(txn, &id)? {
                 if !used.contains(p.blob.as_str()) {

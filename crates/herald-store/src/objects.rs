@@ -19,7 +19,7 @@ use crate::{Store, random_hex};
 pub type ObjectBody = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
 
 /// What a client asked for when writing an object.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct PutOptions {
     /// The user doing the write (recorded on the version, reported in events).
     pub writer: String,
@@ -31,6 +31,8 @@ pub struct PutOptions {
     pub if_none_match_any: bool,
     /// `If-Match`: only overwrite this exact current ETag.
     pub if_match: Option<ETag>,
+    /// Events to commit with the write (persistent topics).
+    pub outbox: Option<crate::outbox::Outbox>,
 }
 
 /// The result of a write that created a version.
@@ -80,6 +82,7 @@ pub(crate) fn install_version(
     key: &str,
     mut version: ObjectVersion,
     pre: &WritePreconditions,
+    outbox: Option<crate::outbox::Outbox>,
 ) -> StoreResult<Applied<WriteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
     let objects = txn.open_table(OBJECTS)?;
@@ -102,6 +105,18 @@ pub(crate) fn install_version(
     let garbage = place_version(&mut rec, &brec, &mut version);
     let mut objects = txn.open_table(OBJECTS)?;
     objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
+    drop(objects);
+    crate::outbox::stage(
+        txn,
+        outbox,
+        crate::outbox::StagedChange {
+            bucket: &brec,
+            seq: version.seq,
+            version_id: reported_version_id(&brec, &version.version_id),
+            size: Some(version.size),
+            etag: Some(version.etag.as_str()),
+        },
+    )?;
     Ok(Applied::with_garbage(WriteOutcome { bucket: brec, version }, garbage))
 }
 
@@ -125,6 +140,16 @@ fn place_version(rec: &mut ObjectRecord, brec: &BucketRecord, version: &mut Obje
     }
     rec.versions.insert(0, version.clone());
     garbage
+}
+
+/// The version id clients and events see: none for buckets that never
+/// had versioning.
+pub(crate) fn reported_version_id<'a>(brec: &BucketRecord, id: &'a str) -> &'a str {
+    if brec.versioning == herald_model::VersioningState::Unversioned {
+        ""
+    } else {
+        id
+    }
 }
 
 fn new_version_id(seq: u64) -> String {
@@ -172,13 +197,14 @@ impl Store {
             }],
             parts_count: None,
         };
+        let outbox = opts.outbox;
         let pre = WritePreconditions {
             if_none_match_any: opts.if_none_match_any,
             if_match: opts.if_match,
         };
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.write(vec![blob.id], move |txn| {
-            install_version(txn, &bucket, &key, version, &pre)
+            install_version(txn, &bucket, &key, version, &pre, outbox)
         })
         .await
     }
@@ -285,11 +311,12 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
         writer: &str,
+        outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<DeleteOutcome> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let (version_id, writer) = (version_id.map(str::to_owned), writer.to_owned());
         self.write(vec![], move |txn| {
-            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer)
+            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer, outbox)
         })
         .await
     }
@@ -307,6 +334,7 @@ impl Store {
         meta: Option<ObjectMeta>,
         tags: Option<Vec<(String, String)>>,
         writer: &str,
+        outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<WriteOutcome> {
         if self.get_bucket(dst_bucket)?.is_none() {
             return Err(StoreError::NoSuchBucket);
@@ -333,7 +361,7 @@ impl Store {
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         self.write(vec![blob.id], move |txn| {
-            install_version(txn, &bucket, &key, version, &WritePreconditions::default())
+            install_version(txn, &bucket, &key, version, &WritePreconditions::default(), outbox)
         })
         .await
     }
@@ -346,6 +374,7 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
+        outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<WriteOutcome> {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
         self.write(vec![], move |txn| {
@@ -375,6 +404,18 @@ impl Store {
             version.seq = seq;
             let mut objects = txn.open_table(OBJECTS)?;
             objects.insert((bucket.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;
+            drop(objects);
+            crate::outbox::stage(
+                txn,
+                outbox,
+                crate::outbox::StagedChange {
+                    bucket: &brec,
+                    seq,
+                    version_id: reported_version_id(&brec, &version.version_id),
+                    size: Some(version.size),
+                    etag: Some(version.etag.as_str()),
+                },
+            )?;
             Ok(Applied::new(WriteOutcome { bucket: brec, version }))
         })
         .await
@@ -387,6 +428,7 @@ fn delete_in_txn(
     key: &str,
     version_id: Option<&str>,
     writer: &str,
+    outbox: Option<crate::outbox::Outbox>,
 ) -> StoreResult<Applied<DeleteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
     let objects = txn.open_table(OBJECTS)?;
@@ -448,6 +490,18 @@ fn delete_in_txn(
             let seq = marker.seq;
             let mut objects = txn.open_table(OBJECTS)?;
             objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
+            drop(objects);
+            crate::outbox::stage(
+                txn,
+                outbox,
+                crate::outbox::StagedChange {
+                    bucket: &brec,
+                    seq,
+                    version_id: reported_version_id(&brec, &marker.version_id),
+                    size: None,
+                    etag: None,
+                },
+            )?;
             return Ok(Applied::with_garbage(
                 DeleteOutcome {
                     bucket: brec,
@@ -467,6 +521,22 @@ fn delete_in_txn(
     } else {
         objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
     }
+    drop(objects);
+    let shown = outcome_version
+        .as_deref()
+        .map(|v| reported_version_id(&brec, v))
+        .unwrap_or("");
+    crate::outbox::stage(
+        txn,
+        outbox,
+        crate::outbox::StagedChange {
+            bucket: &brec,
+            seq,
+            version_id: shown,
+            size: None,
+            etag: None,
+        },
+    )?;
     Ok(Applied::with_garbage(
         DeleteOutcome {
             bucket: brec,

@@ -31,6 +31,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(COUNTERS)?;
     txn.open_table(TOPICS)?;
     txn.open_table(NOTIFICATIONS)?;
+    txn.open_table(OUTBOX)?;
     txn.commit()?;
     Ok(())
 }
@@ -48,3 +49,6 @@ pub const TOPICS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("t
 /// bucket name -> the bucket's notification configuration (opaque JSON
 /// owned by the notifier: the store knows nothing of events)
 pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
+
+/// (change sequence number, index) -> staged event (see `outbox`)
+pub const OUTBOX: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("outbox");

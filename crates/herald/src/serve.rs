@@ -37,9 +37,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )?;
     let notifier = Notifier::start(store.clone(), log, settings.region.clone()).context("cannot load topics")?;
+    // SQS queues (the `sqs` API on the same port).
+    let queues = herald_queue::QueueEngine::open(herald_queue::QueueConfig {
+        dir: settings.data_dir.join("queues"),
+        region: settings.region.clone(),
+    })
+    .with_context(|| {
+        format!(
+            "cannot open the queues in {}",
+            settings.data_dir.join("queues").display()
+        )
+    })?;
     let server = Server::bind(
         store.clone(),
         notifier.clone(),
+        queues,
         ServerConfig {
             listen: settings.listen,
             region: settings.region.clone(),

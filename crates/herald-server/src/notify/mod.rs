@@ -21,7 +21,7 @@ use herald_log::{AppendItem, DeliveryLog, Limits, LogError};
 use herald_model::event::EventType;
 use herald_model::notification::{self, NotificationConfiguration, TargetKind};
 use herald_model::record::{self, EventRecordInput};
-use herald_store::{BucketRecord, Store, StoreError, TopicRecord};
+use herald_store::{BucketRecord, Outbox, OutboxItem, OutboxKey, StagedChange, Store, StoreError, TopicRecord};
 use time::OffsetDateTime;
 
 use metrics::PubsubMetrics;
@@ -32,24 +32,31 @@ use topic::TopicRuntime;
 pub enum NotifyError {
     #[error("the notification queue of topic {0} is full; retry later")]
     SlowDown(String),
-    #[error("cannot queue the event: {0}")]
-    Internal(String),
 }
 
-/// One change, as the S3 handlers describe it after the write.
-pub struct Change<'a> {
+/// What the S3 handler knows about a change before committing it. The
+/// sequence number and version id come from the commit; the size and ETag
+/// too for writes (deletes and multipart starts give them here).
+#[derive(Clone)]
+pub struct ChangeFacts {
     pub event: EventType,
-    pub bucket: &'a BucketRecord,
-    pub key: &'a str,
+    pub key: String,
     pub size: u64,
-    pub etag: &'a str,
-    pub version_id: &'a str,
-    pub seq: u64,
-    pub metadata: &'a [(String, String)],
-    pub tags: &'a [(String, String)],
-    pub principal: &'a str,
-    pub source_ip: &'a str,
-    pub request_id: &'a str,
+    pub etag: String,
+    pub metadata: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    pub principal: String,
+    pub source_ip: String,
+    pub request_id: String,
+}
+
+/// What the commit decided, for rendering records.
+struct Committed<'a> {
+    bucket: &'a BucketRecord,
+    seq: u64,
+    version_id: &'a str,
+    size: u64,
+    etag: &'a str,
 }
 
 /// The notifications a change will go to, worked out before the write.
@@ -75,6 +82,8 @@ pub struct Notifier {
     topics: RwLock<HashMap<String, Arc<TopicRuntime>>>,
     pub metrics: Arc<PubsubMetrics>,
     workers: delivery::Workers,
+    /// Wakes the outbox mover after a commit staged events.
+    mover_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Notifier {
@@ -91,6 +100,7 @@ impl Notifier {
             topics: RwLock::new(HashMap::new()),
             metrics: Arc::new(PubsubMetrics::default()),
             workers: delivery::Workers::default(),
+            mover_wake: Arc::new(tokio::sync::Notify::new()),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -113,6 +123,7 @@ impl Notifier {
             tracing::warn!(topic = %orphan, "dropping queued events of a deleted topic");
             n.log.remove_topic(&orphan);
         }
+        n.start_mover();
         Ok(n)
     }
 
@@ -262,64 +273,164 @@ impl Notifier {
         Ok(plan)
     }
 
-    /// Sends the change to every planned notification: durable append for
-    /// persistent topics (waited for), inline push for the others.
-    pub async fn dispatch(&self, change: &Change<'_>, plan: Plan) -> Result<(), NotifyError> {
+    /// The outbox closure for a plan's persistent topics: the store calls
+    /// it inside the transaction that commits the change, so the events are
+    /// durable exactly when the change is (one fsync for both). `None` when
+    /// no persistent topic is involved.
+    pub fn outbox(&self, plan: &Plan, facts: &ChangeFacts) -> Option<Outbox> {
+        let targets: Vec<(String, Arc<TopicRuntime>)> =
+            plan.targets.iter().filter(|(_, t)| t.persistent).cloned().collect();
+        if targets.is_empty() {
+            return None;
+        }
+        let (facts, region, host_id) = (facts.clone(), self.region.clone(), self.host_id.clone());
+        Some(Box::new(move |staged: &StagedChange<'_>| {
+            let now = OffsetDateTime::now_utc();
+            let committed = Committed {
+                bucket: staged.bucket,
+                seq: staged.seq,
+                version_id: staged.version_id,
+                size: staged.size.unwrap_or(facts.size),
+                etag: staged.etag.unwrap_or(&facts.etag),
+            };
+            targets
+                .iter()
+                .map(|(config_id, topic)| OutboxItem {
+                    topic: topic.log_name().to_owned(),
+                    key: format!("{}/{}", staged.bucket.name, facts.key),
+                    payload: render(&region, &host_id, &facts, &committed, config_id, topic, now),
+                })
+                .collect()
+        }))
+    }
+
+    /// After the commit: counts the events, wakes the outbox mover for the
+    /// persistent topics and pushes to the synchronous ones (the request
+    /// waits for those pushes, bounded by their timeout; their failures
+    /// never fail the request).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn after_commit(
+        &self,
+        plan: Plan,
+        facts: &ChangeFacts,
+        bucket: &BucketRecord,
+        seq: u64,
+        version_id: &str,
+        size: u64,
+        etag: &str,
+    ) {
         if plan.targets.is_empty() {
-            return Ok(());
+            return;
         }
         let now = OffsetDateTime::now_utc();
-        let event_id = record::event_id(now, change.seq);
-        let mut persistent = Vec::new();
+        let committed = Committed {
+            bucket,
+            seq,
+            version_id,
+            size,
+            etag,
+        };
         let mut sync = Vec::new();
+        let mut any_persistent = false;
         for (config_id, topic) in &plan.targets {
-            let input = EventRecordInput {
-                event: change.event,
-                event_time: now,
-                region: &self.region,
-                principal: change.principal,
-                source_ip: change.source_ip,
-                request_id: change.request_id,
-                host_id: &self.host_id,
-                configuration_id: config_id,
-                bucket: &change.bucket.name,
-                bucket_owner: &change.bucket.owner,
-                bucket_id: &change.bucket.id,
-                key: change.key,
-                size: change.size,
-                etag: change.etag,
-                version_id: change.version_id,
-                sequencer: change.seq,
-                metadata: change.metadata,
-                tags: change.tags,
-                event_id: &event_id,
-                opaque_data: &topic.opaque,
-            };
-            let body = Bytes::from(record::render_records(&[input], topic.flavor));
             topic.counters.triggered();
             if topic.persistent {
-                persistent.push(AppendItem {
-                    topic: topic.log_name().to_owned(),
-                    key: format!("{}/{}", change.bucket.name, change.key),
-                    payload: body,
-                });
+                any_persistent = true;
             } else {
-                sync.push((topic.clone(), body));
+                let body = Bytes::from(render(
+                    &self.region,
+                    &self.host_id,
+                    facts,
+                    &committed,
+                    config_id,
+                    topic,
+                    now,
+                ));
+                sync.push(push_sync(topic.clone(), body));
             }
         }
-        let append = async {
-            if persistent.is_empty() {
-                return Ok(());
+        if any_persistent {
+            self.mover_wake.notify_one();
+        }
+        futures::future::join_all(sync).await;
+    }
+
+    /// Copies committed events from the store's outbox into the delivery
+    /// log, then removes them from the outbox. Runs for the server's life.
+    fn start_mover(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        rt.spawn(async move {
+            loop {
+                let Some(n) = weak.upgrade() else { return };
+                let wake = n.mover_wake.clone();
+                let moved = n.move_outbox().await;
+                drop(n);
+                if moved == 0 {
+                    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
+                }
             }
-            match self.log.append(persistent).await {
-                Ok(_) => Ok(()),
-                Err(LogError::Full { topic }) => Err(NotifyError::SlowDown(topic)),
-                Err(e) => Err(NotifyError::Internal(e.to_string())),
+        });
+    }
+
+    /// One round of the mover; returns how many events it moved.
+    async fn move_outbox(&self) -> usize {
+        let rows = match self.store.outbox_peek(4096) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                return 0;
             }
         };
-        let pushes = futures::future::join_all(sync.into_iter().map(|(topic, body)| push_sync(topic, body)));
-        let (appended, _) = futures::join!(append, pushes);
-        appended
+        if rows.is_empty() {
+            return 0;
+        }
+        // Group by topic so one full queue does not hold back the others.
+        let mut by_topic: HashMap<String, (Vec<OutboxKey>, Vec<AppendItem>)> = HashMap::new();
+        let mut done: Vec<OutboxKey> = Vec::new();
+        for (k, item) in rows {
+            if self.topic(&item.topic).is_none() {
+                done.push(k); // the topic was deleted: its events go with it
+                continue;
+            }
+            let e = by_topic.entry(item.topic.clone()).or_default();
+            e.0.push(k);
+            e.1.push(AppendItem {
+                topic: item.topic,
+                key: item.key,
+                payload: Bytes::from(item.payload),
+            });
+        }
+        let mut moved = 0;
+        let mut blocked = false;
+        for (topic, (keys, items)) in by_topic {
+            match self.log.append(items).await {
+                Ok(_) => {
+                    moved += keys.len();
+                    done.extend(keys);
+                }
+                Err(LogError::Full { .. }) => {
+                    blocked = true;
+                    tracing::warn!(%topic, "delivery queue full: events wait in the outbox");
+                }
+                Err(e) => {
+                    blocked = true;
+                    tracing::error!(%topic, error = %e, "cannot append to the delivery log; will retry");
+                }
+            }
+        }
+        if !done.is_empty()
+            && let Err(e) = self.store.outbox_remove(done).await
+        {
+            tracing::error!(error = %e, "cannot clear moved events from the outbox (they may be delivered twice)");
+        }
+        if blocked && moved == 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        moved
     }
 
     /// Sends AWS's `s3:TestEvent` to a newly configured topic.
@@ -344,6 +455,42 @@ impl Notifier {
             push_sync(topic, body).await;
         }
     }
+}
+
+/// Renders one record for one notification.
+fn render(
+    region: &str,
+    host_id: &str,
+    facts: &ChangeFacts,
+    c: &Committed<'_>,
+    config_id: &str,
+    topic: &TopicRuntime,
+    now: OffsetDateTime,
+) -> Vec<u8> {
+    let event_id = record::event_id(now, c.seq);
+    let input = EventRecordInput {
+        event: facts.event,
+        event_time: now,
+        region,
+        principal: &facts.principal,
+        source_ip: &facts.source_ip,
+        request_id: &facts.request_id,
+        host_id,
+        configuration_id: config_id,
+        bucket: &c.bucket.name,
+        bucket_owner: &c.bucket.owner,
+        bucket_id: &c.bucket.id,
+        key: &facts.key,
+        size: c.size,
+        etag: c.etag,
+        version_id: c.version_id,
+        sequencer: c.seq,
+        metadata: &facts.metadata,
+        tags: &facts.tags,
+        event_id: &event_id,
+        opaque_data: &topic.opaque,
+    };
+    record::render_records(&[input], topic.flavor)
 }
 
 /// Pushes inline for a synchronous topic; failures are counted, never

@@ -50,37 +50,25 @@ pub async fn create_multipart_upload(
         input.metadata,
     );
     // Ceph emits ObjectCreated:Post when a multipart upload starts.
-    let plan = s3.plan(
+    let pending = s3.prepare(
         &input.bucket,
         EventType::ObjectCreatedPost,
         &input.key,
-        &meta_pairs(&meta),
-        &tags,
+        meta_pairs(&meta),
+        tags.clone(),
+        0,
+        "",
+        &user,
+        &info,
     )?;
+    let outbox = s3.outbox(&pending);
     let upload = s3
         .store
-        .create_multipart(&input.bucket, &input.key, &user, meta, tags)
+        .create_multipart(&input.bucket, &input.key, &user, meta, tags, outbox)
         .await
         .s3()?;
-    if !plan.is_empty()
-        && let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()?
-    {
-        let metadata = meta_pairs(&upload.meta);
-        let change = crate::notify::Change {
-            event: EventType::ObjectCreatedPost,
-            bucket: &bucket,
-            key: &input.key,
-            size: 0,
-            etag: "",
-            version_id: "",
-            seq: upload.seq,
-            metadata: &metadata,
-            tags: &upload.tags,
-            principal: &user,
-            source_ip: &info.source_ip,
-            request_id: &info.request_id,
-        };
-        s3.emit(plan, change).await?;
+    if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {
+        s3.finish(pending, &bucket, upload.seq, "", Some(0), Some("")).await;
     }
     ok(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
@@ -230,30 +218,25 @@ pub async fn complete_multipart_upload(
         ));
     }
     let upload = s3.store.get_upload(&input.bucket, &input.key, &input.upload_id).s3()?;
-    let plan = s3.plan(
+    let pending = s3.prepare(
         &input.bucket,
         EventType::ObjectCreatedCompleteMultipartUpload,
         &input.key,
-        &meta_pairs(&upload.meta),
-        &upload.tags,
+        meta_pairs(&upload.meta),
+        upload.tags.clone(),
+        0,
+        "",
+        &user,
+        &info,
     )?;
+    let outbox = s3.outbox(&pending);
     let out = s3
         .store
-        .complete_multipart(&input.bucket, &input.key, &input.upload_id, listed, &user)
+        .complete_multipart(&input.bucket, &input.key, &input.upload_id, listed, &user, outbox)
         .await
         .s3()?;
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
-    s3.emit_version(
-        plan,
-        EventType::ObjectCreatedCompleteMultipartUpload,
-        &out.bucket,
-        &input.key,
-        &out.version,
-        &vid,
-        &user,
-        &info,
-    )
-    .await?;
+    s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
     ok(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),

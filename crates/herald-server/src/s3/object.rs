@@ -86,29 +86,26 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
             .as_ref()
             .and_then(|c| c.as_etag())
             .map(|e| ETag::parse(e.value())),
+        outbox: None,
     };
-    let principal = opts.writer.clone();
-    let plan = s3.plan(
+    let mut opts = opts;
+    let pending = s3.prepare(
         &input.bucket,
         EventType::ObjectCreatedPut,
         &input.key,
-        &meta_pairs(&opts.meta),
-        &opts.tags,
+        meta_pairs(&opts.meta),
+        opts.tags.clone(),
+        0,
+        "",
+        &opts.writer,
+        &info,
     )?;
+    opts.outbox = s3.outbox(&pending);
     let body = super::checksum::verify(input.body.unwrap_or_else(empty_body), expected);
     let outcome = s3.store.put_object(&input.bucket, &input.key, body, opts).await.s3()?;
     let vid = reported_version(outcome.bucket.versioning, &outcome.version.version_id).unwrap_or_default();
-    s3.emit_version(
-        plan,
-        EventType::ObjectCreatedPut,
-        &outcome.bucket,
-        &input.key,
-        &outcome.version,
-        &vid,
-        &principal,
-        &info,
-    )
-    .await?;
+    s3.finish_version(pending, &outcome.bucket, &outcome.version, &vid)
+        .await;
     ok(PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
         version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),
@@ -372,8 +369,7 @@ async fn delete_and_notify(
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::DeleteOutcome> {
-    let notify = s3.notifier.has_config(bucket);
-    let (plan, previous) = if notify {
+    let pending = if s3.notifier.has_config(bucket) {
         let previous = s3.store.head_object(bucket, key, version_id).ok();
         let versioned = s3
             .store
@@ -389,35 +385,23 @@ async fn delete_and_notify(
             .as_ref()
             .map(|p| (meta_pairs(&p.meta), p.tags.clone()))
             .unwrap_or_default();
-        (Some((s3.plan(bucket, event, key, &meta, &tags)?, event)), previous)
+        let (size, etag) = previous.as_ref().map(|p| (p.size, p.etag.as_str())).unwrap_or((0, ""));
+        s3.prepare(bucket, event, key, meta, tags, size, etag, user, info)?
     } else {
-        (None, None)
+        super::events::Pending::none()
     };
-    let out = s3.store.delete_object(bucket, key, version_id, user).await.s3()?;
-    if let Some((plan, event)) = plan
-        && out.changed
-    {
-        let metadata = previous.as_ref().map(|p| meta_pairs(&p.meta)).unwrap_or_default();
-        let empty = Vec::new();
-        let change = crate::notify::Change {
-            event,
-            bucket: &out.bucket,
-            key,
-            size: previous.as_ref().map_or(0, |p| p.size),
-            etag: previous.as_ref().map_or("", |p| p.etag.as_str()),
-            version_id: out
-                .version_id
-                .as_deref()
-                .filter(|_| out.bucket.versioning != VersioningState::Unversioned)
-                .unwrap_or(""),
-            seq: out.seq,
-            metadata: &metadata,
-            tags: previous.as_ref().map_or(&empty, |p| &p.tags),
-            principal: user,
-            source_ip: &info.source_ip,
-            request_id: &info.request_id,
-        };
-        s3.emit(plan, change).await?;
+    let out = s3
+        .store
+        .delete_object(bucket, key, version_id, user, s3.outbox(&pending))
+        .await
+        .s3()?;
+    if out.changed {
+        let vid = out
+            .version_id
+            .as_deref()
+            .filter(|_| out.bucket.versioning != VersioningState::Unversioned)
+            .unwrap_or("");
+        s3.finish(pending, &out.bucket, out.seq, vid, None, None).await;
     }
     Ok(out)
 }
@@ -498,12 +482,16 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     } else {
         None
     };
-    let plan = s3.plan(
+    let pending = s3.prepare(
         &input.bucket,
         EventType::ObjectCreatedCopy,
         &input.key,
-        &meta_pairs(meta.as_ref().unwrap_or(&source.meta)),
-        tags.as_ref().unwrap_or(&source.tags),
+        meta_pairs(meta.as_ref().unwrap_or(&source.meta)),
+        tags.clone().unwrap_or_else(|| source.tags.clone()),
+        0,
+        "",
+        &user,
+        &info,
     )?;
     let out = s3
         .store
@@ -516,21 +504,12 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
             meta,
             tags,
             &user,
+            s3.outbox(&pending),
         )
         .await
         .s3()?;
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
-    s3.emit_version(
-        plan,
-        EventType::ObjectCreatedCopy,
-        &out.bucket,
-        &input.key,
-        &out.version,
-        &vid,
-        &user,
-        &info,
-    )
-    .await?;
+    s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
     ok(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag_dto(&out.version.etag)),

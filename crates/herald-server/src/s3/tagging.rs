@@ -133,15 +133,29 @@ async fn tag_and_notify(
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::WriteOutcome> {
-    let plan = if s3.notifier.has_config(bucket) {
+    let pending = if s3.notifier.has_config(bucket) {
         let current = s3.store.head_object(bucket, key, version_id).s3()?;
-        s3.plan(bucket, event, key, &meta_pairs(&current.meta), &tags)?
+        s3.prepare(
+            bucket,
+            event,
+            key,
+            meta_pairs(&current.meta),
+            tags.clone(),
+            0,
+            "",
+            user,
+            info,
+        )?
     } else {
-        crate::notify::Plan::default()
+        super::events::Pending::none()
     };
-    let out = s3.store.set_object_tags(bucket, key, version_id, tags).await.s3()?;
+    let outbox = s3.outbox(&pending);
+    let out = s3
+        .store
+        .set_object_tags(bucket, key, version_id, tags, outbox)
+        .await
+        .s3()?;
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
-    s3.emit_version(plan, event, &out.bucket, key, &out.version, &vid, user, info)
-        .await?;
+    s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
     Ok(out)
 }

@@ -1,0 +1,316 @@
+//! Queue attributes: validation, normalization and defaults.
+//!
+//! Attribute values are stored normalized (integers without leading zeros,
+//! booleans lower-case, RedrivePolicy re-serialized) so that CreateQueue's
+//! "same attributes" idempotency check is a plain string comparison.
+
+use std::collections::BTreeMap;
+
+use crate::QueueError;
+
+/// Attributes a client may set (and that are stored in the queue metadata).
+pub(crate) const SETTABLE: &[&str] = &[
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "Policy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+];
+
+/// Read-only attributes computed at GetQueueAttributes time.
+pub(crate) const COMPUTED: &[&str] = &[
+    "QueueArn",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+];
+
+/// Attributes that an empty value removes instead of setting.
+const REMOVABLE: &[&str] = &["RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"];
+
+pub(crate) fn defaults(fifo: bool) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = [
+        ("DelaySeconds", "0"),
+        ("MaximumMessageSize", "262144"),
+        ("MessageRetentionPeriod", "345600"),
+        ("ReceiveMessageWaitTimeSeconds", "0"),
+        ("VisibilityTimeout", "30"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if fifo {
+        for (k, v) in [
+            ("FifoQueue", "true"),
+            ("ContentBasedDeduplication", "false"),
+            ("DeduplicationScope", "queue"),
+            ("FifoThroughputLimit", "perQueue"),
+        ] {
+            m.insert(k.into(), v.into());
+        }
+    }
+    m
+}
+
+fn bad_value(name: &str) -> QueueError {
+    QueueError::InvalidAttributeValue(format!("Invalid value for the parameter {name}."))
+}
+
+fn int(name: &str, v: &str, lo: u32, hi: u32) -> Result<String, QueueError> {
+    match v.parse::<u32>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n.to_string()),
+        _ => Err(bad_value(name)),
+    }
+}
+
+fn boolean(name: &str, v: &str) -> Result<bool, QueueError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad_value(name)),
+    }
+}
+
+fn json_object(name: &str, v: &str) -> Result<serde_json::Map<String, serde_json::Value>, QueueError> {
+    match serde_json::from_str::<serde_json::Value>(v) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(bad_value(name)),
+    }
+}
+
+/// Validates and normalizes `attrs` for a queue of type `fifo`. Removable
+/// attributes given as "" stay "" (meaning "remove"). `dlq_is_fifo` resolves
+/// a dead-letter target ARN to its queue type, `None` if it does not exist.
+pub(crate) fn normalize(
+    fifo: bool,
+    attrs: &BTreeMap<String, String>,
+    dlq_is_fifo: &dyn Fn(&str) -> Option<bool>,
+) -> Result<BTreeMap<String, String>, QueueError> {
+    let mut out = BTreeMap::new();
+    for (name, v) in attrs {
+        let n = name.as_str();
+        let norm = match n {
+            "DelaySeconds" => int(n, v, 0, 900)?,
+            "MaximumMessageSize" => int(n, v, 1024, 262_144)?,
+            "MessageRetentionPeriod" => int(n, v, 60, 1_209_600)?,
+            "ReceiveMessageWaitTimeSeconds" => int(n, v, 0, 20)?,
+            "VisibilityTimeout" => int(n, v, 0, 43_200)?,
+            "KmsDataKeyReusePeriodSeconds" => int(n, v, 60, 86_400)?,
+            "SqsManagedSseEnabled" => boolean(n, v)?.to_string(),
+            "FifoQueue" => {
+                if boolean(n, v)? != fifo {
+                    return Err(bad_value(n));
+                }
+                if !fifo {
+                    // "false" on a standard queue is accepted and not stored,
+                    // as standard queues do not report FifoQueue.
+                    continue;
+                }
+                "true".into()
+            }
+            "ContentBasedDeduplication" | "DeduplicationScope" | "FifoThroughputLimit" if !fifo => {
+                return Err(QueueError::InvalidAttributeName(format!("Unknown Attribute {n}.")));
+            }
+            "ContentBasedDeduplication" => boolean(n, v)?.to_string(),
+            "DeduplicationScope" => match v.as_str() {
+                "queue" | "messageGroup" => v.clone(),
+                _ => return Err(bad_value(n)),
+            },
+            "FifoThroughputLimit" => match v.as_str() {
+                "perQueue" | "perMessageGroupId" => v.clone(),
+                _ => return Err(bad_value(n)),
+            },
+            _ if REMOVABLE.contains(&n) && v.is_empty() => String::new(),
+            "RedrivePolicy" => redrive_policy(fifo, v, dlq_is_fifo)?,
+            "RedriveAllowPolicy" | "Policy" => {
+                json_object(n, v)?;
+                v.clone()
+            }
+            "KmsMasterKeyId" => v.clone(),
+            _ => {
+                return Err(QueueError::InvalidAttributeName(format!("Unknown Attribute {n}.")));
+            }
+        };
+        out.insert(name.clone(), norm);
+    }
+    Ok(out)
+}
+
+fn redrive_policy(fifo: bool, v: &str, dlq_is_fifo: &dyn Fn(&str) -> Option<bool>) -> Result<String, QueueError> {
+    let n = "RedrivePolicy";
+    let m = json_object(n, v)?;
+    let arn = match m.get("deadLetterTargetArn") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => {
+            return Err(QueueError::InvalidAttributeValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Redrive policy does not contain mandatory attribute: deadLetterTargetArn.".into(),
+            ));
+        }
+    };
+    // AWS accepts maxReceiveCount as a number or as a numeric string.
+    let count = match m.get("maxReceiveCount") {
+        Some(serde_json::Value::Number(x)) => x.as_u64(),
+        Some(serde_json::Value::String(s)) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    let count = match count {
+        Some(c) if (1..=1000).contains(&c) => c,
+        _ => {
+            return Err(QueueError::InvalidAttributeValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: must be an integer from 1 to 1000.".into(),
+            ));
+        }
+    };
+    match dlq_is_fifo(&arn) {
+        None => Err(QueueError::InvalidAttributeValue(format!(
+            "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist: {arn}."
+        ))),
+        Some(f) if f != fifo => Err(QueueError::InvalidAttributeValue(
+            "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be of the same type as the source queue.".into(),
+        )),
+        Some(_) => Ok(serde_json::json!({
+            "deadLetterTargetArn": arn,
+            "maxReceiveCount": count,
+        })
+        .to_string()),
+    }
+}
+
+/// Applies normalized changes to an effective attribute map ("" removes).
+pub(crate) fn merge(into: &mut BTreeMap<String, String>, changes: BTreeMap<String, String>) {
+    for (k, v) in changes {
+        if v.is_empty() {
+            into.remove(&k);
+        } else {
+            into.insert(k, v);
+        }
+    }
+}
+
+/// Parsed form of the attributes the engine acts on.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub delay_s: u32,
+    pub max_size: u32,
+    pub retention_s: u32,
+    pub wait_s: u32,
+    pub visibility_s: u32,
+    /// (dead-letter target ARN, maxReceiveCount)
+    pub redrive: Option<(String, u32)>,
+    pub content_dedup: bool,
+    pub dedup_per_group: bool,
+}
+
+impl Settings {
+    pub(crate) fn from_attributes(a: &BTreeMap<String, String>) -> Settings {
+        let num = |k: &str, d: u32| a.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+        let redrive = a.get("RedrivePolicy").and_then(|v| {
+            let m: serde_json::Value = serde_json::from_str(v).ok()?;
+            Some((
+                m.get("deadLetterTargetArn")?.as_str()?.to_string(),
+                m.get("maxReceiveCount")?.as_u64()? as u32,
+            ))
+        });
+        Settings {
+            delay_s: num("DelaySeconds", 0),
+            max_size: num("MaximumMessageSize", 262_144),
+            retention_s: num("MessageRetentionPeriod", 345_600),
+            wait_s: num("ReceiveMessageWaitTimeSeconds", 0),
+            visibility_s: num("VisibilityTimeout", 30),
+            redrive,
+            content_dedup: a.get("ContentBasedDeduplication").is_some_and(|v| v == "true"),
+            dedup_per_group: a.get("DeduplicationScope").is_some_and(|v| v == "messageGroup"),
+        }
+    }
+}
+
+/// Queue names: 1-80 of `[A-Za-z0-9_-]`, plus the `.fifo` suffix for FIFO
+/// queues (which counts towards the 80).
+pub(crate) fn valid_queue_name(name: &str) -> bool {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    !base.is_empty()
+        && name.len() <= 80
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn normalizes_and_validates() {
+        let none = |_: &str| None;
+        let n = normalize(false, &map(&[("VisibilityTimeout", "060")]), &none).unwrap();
+        assert_eq!(n["VisibilityTimeout"], "60");
+        assert!(matches!(
+            normalize(false, &map(&[("VisibilityTimeout", "43201")]), &none),
+            Err(QueueError::InvalidAttributeValue(_))
+        ));
+        assert!(matches!(
+            normalize(false, &map(&[("Bogus", "1")]), &none),
+            Err(QueueError::InvalidAttributeName(_))
+        ));
+        assert!(matches!(
+            normalize(false, &map(&[("ContentBasedDeduplication", "true")]), &none),
+            Err(QueueError::InvalidAttributeName(_))
+        ));
+        assert!(matches!(
+            normalize(
+                false,
+                &map(&[("RedrivePolicy", r#"{"deadLetterTargetArn":"x","maxReceiveCount":3}"#)]),
+                &none
+            ),
+            Err(QueueError::InvalidAttributeValue(_))
+        ));
+        let std_q = |_: &str| Some(false);
+        let n = normalize(
+            false,
+            &map(&[(
+                "RedrivePolicy",
+                r#"{"maxReceiveCount":"3","deadLetterTargetArn":"arn:aws:sqs:r:o:d"}"#,
+            )]),
+            &std_q,
+        )
+        .unwrap();
+        assert_eq!(
+            n["RedrivePolicy"],
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:r:o:d","maxReceiveCount":3}"#
+        );
+        assert!(
+            normalize(
+                true,
+                &map(&[("RedrivePolicy", r#"{"maxReceiveCount":3,"deadLetterTargetArn":"a"}"#)]),
+                &std_q
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_queue_name("a-b_C9"));
+        assert!(valid_queue_name("q.fifo"));
+        assert!(!valid_queue_name(".fifo"));
+        assert!(!valid_queue_name("a.b"));
+        assert!(!valid_queue_name(&"a".repeat(81)));
+        assert!(valid_queue_name(&"a".repeat(80)));
+    }
+}
