@@ -26,6 +26,19 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+fn dir_bytes(p: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 fn batch(body: &str, n: usize) -> Vec<SendRequest> {
     (0..n)
         .map(|_| SendRequest {
@@ -106,6 +119,12 @@ async fn main() {
     );
     let s = engine.stats("bench", "q").unwrap();
     assert_eq!((s.visible, s.in_flight), (0, 0));
+    // Let the sweep roll the drained active segment.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    println!(
+        "disk after draining (+1.5 s sweep): {:.1} MB",
+        dir_bytes(dir.path()) as f64 / (1024.0 * 1024.0)
+    );
 
     // 2. RSS with 1M queued messages.
     engine

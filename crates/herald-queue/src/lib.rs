@@ -1150,7 +1150,7 @@ fn received(q: &Queue, t: &queue::Taken, msg: Msg) -> ReceivedMessage {
 
 /// Background upkeep, once a second: expire messages past retention, wake
 /// long pollers of messages whose delay or visibility timeout ended, prune
-/// the FIFO deduplication window.
+/// the FIFO deduplication window, give back the space of drained queues.
 fn sweep(weak: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
     loop {
         match stop.recv_timeout(SWEEP_EVERY) {
@@ -1171,6 +1171,9 @@ fn sweep(weak: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
                 }
                 let woke = st.advance(now);
                 st.expire(now);
+                if let Err(e) = st.roll_if_drained() {
+                    tracing::warn!(queue = %q.arn, error = %e, "cannot roll drained queue segment");
+                }
                 woke
             };
             if woke {

@@ -37,8 +37,9 @@ use crate::message::{self, DEDUP_WINDOW_MS, FRAME_HEADER};
 
 /// Roll to a new segment file past this size.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
-/// A drained active segment at least this big is replaced by an empty one at
-/// the next send, so an idle drained queue does not pin megabytes of disk.
+/// A drained active segment at least this big is replaced by an empty one
+/// (at the next send or sweep), so an idle drained queue does not pin
+/// megabytes of disk.
 const ROLL_DRAINED_BYTES: u64 = 1 << 20;
 /// How long a message being moved to a dead-letter queue stays hidden; if
 /// the move fails it simply becomes receivable again.
@@ -704,6 +705,24 @@ impl State {
         a.size += len;
         a.pending += 1;
         Ok((self.active, a.file.clone(), off, roll))
+    }
+
+    /// Replaces a drained active segment by an empty one (called by the
+    /// sweep), so an idle drained queue gives its disk space back.
+    pub(crate) fn roll_if_drained(&mut self) -> io::Result<()> {
+        let a = &self.segments[&self.active];
+        if a.live == 0 && a.pending == 0 && a.size >= ROLL_DRAINED_BYTES {
+            // The active segment holds records, so next_seq is above every
+            // existing segment's first sequence number.
+            let first = self.next_seq;
+            let seg = create_segment(&self.dir, first)?;
+            fsync_dir(&self.dir)?;
+            let old = self.active;
+            self.segments.insert(first, seg);
+            self.active = first;
+            self.reclaim_if_empty(old);
+        }
+        Ok(())
     }
 
     /// Makes a written record known to the index (`ok`) or records that its

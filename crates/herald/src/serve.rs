@@ -36,7 +36,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             )
         },
     )?;
-    let notifier = Notifier::start(store.clone(), log, settings.region.clone()).context("cannot load topics")?;
     // SQS queues (the `sqs` API on the same port).
     let queues = herald_queue::QueueEngine::open(herald_queue::QueueConfig {
         dir: settings.data_dir.join("queues"),
@@ -48,6 +47,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             settings.data_dir.join("queues").display()
         )
     })?;
+    let notifier = Notifier::start(store.clone(), log, Some(queues.clone()), settings.region.clone())
+        .context("cannot load topics")?;
     let server = Server::bind(
         store.clone(),
         notifier.clone(),

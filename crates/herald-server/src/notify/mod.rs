@@ -63,13 +63,24 @@ struct Committed<'a> {
 #[derive(Default)]
 pub struct Plan {
     targets: Vec<(String, Arc<TopicRuntime>)>,
+    queues: Vec<(String, QueueTarget)>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
+        self.targets.is_empty() && self.queues.is_empty()
     }
 }
+
+/// A built-in queue named by a QueueConfiguration.
+#[derive(Clone)]
+struct QueueTarget {
+    arn: String,
+    counters: metrics::TopicCounters,
+}
+
+/// Queue messages carry the AWS record flavour, as S3 sends to SQS.
+const QUEUE_FLAVOR: record::RecordFlavor = record::RecordFlavor::Aws;
 
 pub struct Notifier {
     store: Store,
@@ -82,6 +93,8 @@ pub struct Notifier {
     topics: RwLock<HashMap<String, Arc<TopicRuntime>>>,
     pub metrics: Arc<PubsubMetrics>,
     workers: delivery::Workers,
+    /// The built-in queue service, for QueueConfigurations.
+    queues: Option<herald_queue::QueueEngine>,
     /// Wakes the outbox mover after a commit staged events.
     mover_wake: Arc<tokio::sync::Notify>,
 }
@@ -90,7 +103,12 @@ impl Notifier {
     /// Loads every topic and configuration and starts a delivery worker for
     /// each persistent topic (and for queues left by deleted topics, which
     /// are dropped).
-    pub fn start(store: Store, log: DeliveryLog, region: String) -> Result<Arc<Notifier>, StoreError> {
+    pub fn start(
+        store: Store,
+        log: DeliveryLog,
+        queues: Option<herald_queue::QueueEngine>,
+        region: String,
+    ) -> Result<Arc<Notifier>, StoreError> {
         let n = Arc::new(Notifier {
             store: store.clone(),
             log,
@@ -100,6 +118,7 @@ impl Notifier {
             topics: RwLock::new(HashMap::new()),
             metrics: Arc::new(PubsubMetrics::default()),
             workers: delivery::Workers::default(),
+            queues,
             mover_wake: Arc::new(tokio::sync::Notify::new()),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
@@ -255,8 +274,18 @@ impl Notifier {
         };
         let mut plan = Plan::default();
         for target in cfg.matching(event, key, metadata, tags) {
-            if target.kind != TargetKind::Topic {
-                continue; // queues arrive with the SQS issue
+            if target.kind == TargetKind::Queue {
+                match self.queues.as_ref().and_then(|q| q.queue_by_arn(target.arn)) {
+                    Some(q) => plan.queues.push((
+                        target.id.to_owned(),
+                        QueueTarget {
+                            arn: q.arn.clone(),
+                            counters: self.metrics.for_topic(&q.owner, &q.name),
+                        },
+                    )),
+                    None => tracing::warn!(bucket, arn = target.arn, "notification refers to a deleted queue"),
+                }
+                continue;
             }
             let Some(topic) = self.topic(target.arn) else {
                 tracing::warn!(bucket, arn = target.arn, "notification refers to a deleted topic");
@@ -280,7 +309,8 @@ impl Notifier {
     pub fn outbox(&self, plan: &Plan, facts: &ChangeFacts) -> Option<Outbox> {
         let targets: Vec<(String, Arc<TopicRuntime>)> =
             plan.targets.iter().filter(|(_, t)| t.persistent).cloned().collect();
-        if targets.is_empty() {
+        let queues: Vec<(String, String)> = plan.queues.iter().map(|(id, q)| (id.clone(), q.arn.clone())).collect();
+        if targets.is_empty() && queues.is_empty() {
             return None;
         }
         let (facts, region, host_id) = (facts.clone(), self.region.clone(), self.host_id.clone());
@@ -293,14 +323,27 @@ impl Notifier {
                 size: staged.size.unwrap_or(facts.size),
                 etag: staged.etag.unwrap_or(&facts.etag),
             };
-            targets
-                .iter()
-                .map(|(config_id, topic)| OutboxItem {
-                    topic: topic.log_name().to_owned(),
-                    key: format!("{}/{}", staged.bucket.name, facts.key),
-                    payload: render(&region, &host_id, &facts, &committed, config_id, topic, now),
-                })
-                .collect()
+            let key = format!("{}/{}", staged.bucket.name, facts.key);
+            let to_topics = targets.iter().map(|(config_id, topic)| OutboxItem {
+                topic: topic.log_name().to_owned(),
+                key: key.clone(),
+                payload: render(
+                    &region,
+                    &host_id,
+                    &facts,
+                    &committed,
+                    config_id,
+                    &topic.opaque,
+                    topic.flavor,
+                    now,
+                ),
+            });
+            let to_queues = queues.iter().map(|(config_id, arn)| OutboxItem {
+                topic: arn.clone(),
+                key: key.clone(),
+                payload: render(&region, &host_id, &facts, &committed, config_id, "", QUEUE_FLAVOR, now),
+            });
+            to_topics.chain(to_queues).collect()
         }))
     }
 
@@ -331,7 +374,10 @@ impl Notifier {
             etag,
         };
         let mut sync = Vec::new();
-        let mut any_persistent = false;
+        let mut any_persistent = !plan.queues.is_empty();
+        for (_, q) in &plan.queues {
+            q.counters.triggered();
+        }
         for (config_id, topic) in &plan.targets {
             topic.counters.triggered();
             if topic.persistent {
@@ -343,7 +389,8 @@ impl Notifier {
                     facts,
                     &committed,
                     config_id,
-                    topic,
+                    &topic.opaque,
+                    topic.flavor,
                     now,
                 ));
                 sync.push(push_sync(topic.clone(), body));
@@ -391,7 +438,14 @@ impl Notifier {
         // Group by topic so one full queue does not hold back the others.
         let mut by_topic: HashMap<String, (Vec<OutboxKey>, Vec<AppendItem>)> = HashMap::new();
         let mut done: Vec<OutboxKey> = Vec::new();
+        let mut to_queues: HashMap<String, (Vec<OutboxKey>, Vec<Vec<u8>>)> = HashMap::new();
         for (k, item) in rows {
+            if item.topic.starts_with("arn:aws:sqs:") {
+                let e = to_queues.entry(item.topic).or_default();
+                e.0.push(k);
+                e.1.push(item.payload);
+                continue;
+            }
             if self.topic(&item.topic).is_none() {
                 done.push(k); // the topic was deleted: its events go with it
                 continue;
@@ -406,6 +460,18 @@ impl Notifier {
         }
         let mut moved = 0;
         let mut blocked = false;
+        for (arn, (keys, payloads)) in to_queues {
+            match self.enqueue(&arn, payloads).await {
+                Ok(()) => {
+                    moved += keys.len();
+                    done.extend(keys);
+                }
+                Err(e) => {
+                    blocked = true;
+                    tracing::error!(queue = %arn, error = %e, "cannot enqueue events; will retry");
+                }
+            }
+        }
         for (topic, (keys, items)) in by_topic {
             match self.log.append(items).await {
                 Ok(_) => {
@@ -433,8 +499,62 @@ impl Notifier {
         moved
     }
 
+    /// Delivers events to a built-in queue. A queue that no longer exists
+    /// loses them; an I/O failure is an error (retried by the mover).
+    async fn enqueue(&self, arn: &str, payloads: Vec<Vec<u8>>) -> Result<(), String> {
+        let Some(engine) = &self.queues else { return Ok(()) };
+        let Some(q) = engine.queue_by_arn(arn) else {
+            tracing::warn!(queue = %arn, events = payloads.len(), "queue deleted: its events are lost");
+            return Ok(());
+        };
+        let counters = self.metrics.for_topic(&q.owner, &q.name);
+        let batch: Vec<herald_queue::SendRequest> = payloads
+            .into_iter()
+            .map(|p| herald_queue::SendRequest {
+                body: String::from_utf8_lossy(&p).into_owned(),
+                delay_seconds: None,
+                attributes: Default::default(),
+                system_attributes: Default::default(),
+                group_id: q.fifo.then(|| "s3-events".to_owned()),
+                deduplication_id: None,
+            })
+            .collect();
+        match engine.send(&q.owner, &q.name, batch).await {
+            Ok(results) => {
+                for r in results {
+                    match r {
+                        Ok(_) => counters.ok(),
+                        Err(e) => {
+                            tracing::error!(queue = %arn, error = %e, "event refused by the queue: lost");
+                            counters.fail();
+                            counters.lost(1);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(herald_queue::QueueError::QueueDoesNotExist) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether `arn` names a built-in queue owned by `user`.
+    pub fn owns_queue(&self, user: &str, arn: &str) -> bool {
+        self.queues
+            .as_ref()
+            .and_then(|q| q.queue_by_arn(arn))
+            .is_some_and(|q| q.owner == user)
+    }
+
     /// Sends AWS's `s3:TestEvent` to a newly configured topic.
     pub async fn send_test_event(&self, bucket: &str, arn: &str, request_id: &str) {
+        if arn.starts_with("arn:aws:sqs:") {
+            let body = record::test_event(bucket, OffsetDateTime::now_utc(), request_id, &self.host_id);
+            if let Err(e) = self.enqueue(arn, vec![body]).await {
+                tracing::warn!(queue = %arn, error = %e, "could not queue the test event");
+            }
+            return;
+        }
         let Some(topic) = self.topic(arn) else { return };
         let body = Bytes::from(record::test_event(
             bucket,
@@ -458,13 +578,15 @@ impl Notifier {
 }
 
 /// Renders one record for one notification.
+#[allow(clippy::too_many_arguments)]
 fn render(
     region: &str,
     host_id: &str,
     facts: &ChangeFacts,
     c: &Committed<'_>,
     config_id: &str,
-    topic: &TopicRuntime,
+    opaque: &str,
+    flavor: record::RecordFlavor,
     now: OffsetDateTime,
 ) -> Vec<u8> {
     let event_id = record::event_id(now, c.seq);
@@ -488,9 +610,9 @@ fn render(
         metadata: &facts.metadata,
         tags: &facts.tags,
         event_id: &event_id,
-        opaque_data: &topic.opaque,
+        opaque_data: opaque,
     };
-    record::render_records(&[input], topic.flavor)
+    record::render_records(&[input], flavor)
 }
 
 /// Pushes inline for a synchronous topic; failures are counted, never

@@ -117,11 +117,17 @@ impl S3Route for NotificationRoute {
                 })?;
                 let cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
                 validate_destinations(s3, &user, &cfg)?;
-                let before: HashSet<String> = current.topics.iter().map(|t| t.topic_arn.clone()).collect();
+                let before: HashSet<String> = current
+                    .topics
+                    .iter()
+                    .map(|t| t.topic_arn.clone())
+                    .chain(current.queues.iter().map(|q| q.queue_arn.clone()))
+                    .collect();
                 let added: Vec<String> = cfg
                     .topics
                     .iter()
                     .map(|t| t.topic_arn.clone())
+                    .chain(cfg.queues.iter().map(|q| q.queue_arn.clone()))
                     .filter(|a| !before.contains(a))
                     .collect::<HashSet<_>>()
                     .into_iter()
@@ -154,12 +160,14 @@ fn validate_destinations(s3: &HeraldS3, user: &str, cfg: &NotificationConfigurat
             ));
         }
     }
-    if let Some(q) = cfg.queues.first() {
-        return Err(s3_error!(
-            InvalidArgument,
-            "Unable to validate the following destination configurations: queue {} does not exist",
-            q.queue_arn
-        ));
+    for q in &cfg.queues {
+        if !s3.notifier.owns_queue(user, &q.queue_arn) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unable to validate the following destination configurations: queue {} does not exist or is not yours",
+                q.queue_arn
+            ));
+        }
     }
     Ok(())
 }
