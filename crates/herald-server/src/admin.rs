@@ -11,6 +11,7 @@ use herald_model::{AccessKey, User};
 use std::sync::Arc;
 
 use herald_log::DeliveryLog;
+use herald_queue::QueueEngine;
 use herald_store::{Store, TopicRecord};
 
 use crate::notify::Notifier;
@@ -51,6 +52,15 @@ pub enum AdminRequest {
         user: Option<String>,
         limit: usize,
     },
+    ListQueues,
+    QueueStats {
+        name: String,
+        user: Option<String>,
+    },
+    PurgeQueue {
+        name: String,
+        user: Option<String>,
+    },
 }
 
 /// The answer (one JSON line).
@@ -72,6 +82,7 @@ pub struct AdminContext {
     pub store: Store,
     pub log: Option<DeliveryLog>,
     pub notifier: Option<Arc<Notifier>>,
+    pub queues: Option<QueueEngine>,
 }
 
 /// Carries out a request (used by the socket server and, when no server
@@ -158,6 +169,46 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
                 };
             }
         },
+        AdminRequest::ListQueues => match &ctx.queues {
+            Some(q) => Ok(AdminResponse::Json {
+                value: serde_json::Value::Array(
+                    q.list_queues(None, "")
+                        .iter()
+                        .map(|i| serde_json::json!({"user": i.owner, "name": i.name, "arn": i.arn, "fifo": i.fifo}))
+                        .collect(),
+                ),
+            }),
+            None => {
+                return AdminResponse::Error {
+                    message: "the queue service is not available".into(),
+                };
+            }
+        },
+        AdminRequest::QueueStats { name, user } => match find_queue(ctx, &name, user.as_deref()) {
+            Ok((q, info)) => match q.stats(&info.owner, &info.name) {
+                Ok(s) => Ok(AdminResponse::Json {
+                    value: serde_json::json!({
+                        "queue": info.name,
+                        "user": info.owner,
+                        "arn": info.arn,
+                        "visible": s.visible,
+                        "in_flight": s.in_flight,
+                        "delayed": s.delayed,
+                        "bytes": s.bytes,
+                        "oldest_age_seconds": s.oldest_age.map(|d| d.as_secs_f64()),
+                    }),
+                }),
+                Err(e) => return AdminResponse::Error { message: e.to_string() },
+            },
+            Err(message) => return AdminResponse::Error { message },
+        },
+        AdminRequest::PurgeQueue { name, user } => match find_queue(ctx, &name, user.as_deref()) {
+            Ok((q, info)) => match q.purge_queue(&info.owner, &info.name).await {
+                Ok(()) => Ok(AdminResponse::Done),
+                Err(e) => return AdminResponse::Error { message: e.to_string() },
+            },
+            Err(message) => return AdminResponse::Error { message },
+        },
     };
     result.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
 }
@@ -166,6 +217,21 @@ fn unix_secs(t: std::time::SystemTime) -> f64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// A queue by name, optionally of one user; ambiguous names need `--user`.
+fn find_queue<'a>(
+    ctx: &'a AdminContext,
+    name: &str,
+    user: Option<&str>,
+) -> Result<(&'a QueueEngine, herald_queue::QueueInfo), String> {
+    let q = ctx.queues.as_ref().ok_or("the queue service is not available")?;
+    let found: Vec<_> = q.list_queues(user, "").into_iter().filter(|i| i.name == name).collect();
+    match found.len() {
+        0 => Err(format!("no queue named {name:?}")),
+        1 => Ok((q, found.into_iter().next().expect("one queue"))),
+        n => Err(format!("{n} users have a queue named {name:?}; choose one with --user")),
+    }
 }
 
 /// A topic by name, optionally of one user; ambiguous names need `--user`.

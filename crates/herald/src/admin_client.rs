@@ -23,11 +23,17 @@ pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminRes
             })?;
             let log = herald_log::DeliveryLog::open(herald_log::LogConfig::new(data_dir.join("log")))
                 .map_err(|e| anyhow!("cannot open the delivery log in {}: {e}", data_dir.display()))?;
+            let queues = herald_queue::QueueEngine::open(herald_queue::QueueConfig {
+                dir: data_dir.join("queues"),
+                region: std::env::var("HERALD_REGION").unwrap_or_else(|_| crate::config::DEFAULT_REGION.to_owned()),
+            })
+            .map_err(|e| anyhow!("cannot open the queues in {}: {e}", data_dir.display()))?;
             admin::execute(
                 &AdminContext {
                     store,
                     log: Some(log),
                     notifier: None,
+                    queues: Some(queues),
                 },
                 req,
             )

@@ -34,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         command: topic::TopicCommand,
     },
+    /// Inspect and purge the built-in SQS queues.
+    Queue {
+        #[command(subcommand)]
+        command: topic::QueueCommand,
+    },
     /// Measure an S3 endpoint (Herald or any other): ops/s, MB/s, latency.
     Bench(herald_bench::BenchArgs),
 }
@@ -52,6 +57,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::User { command } => user::run(command).await,
             Command::Topic { command } => topic::run(command).await,
+            Command::Queue { command } => topic::run_queue(command).await,
             Command::Bench(args) => herald_bench::run(args).await,
         }
     });

@@ -52,7 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::bind(
         store.clone(),
         notifier.clone(),
-        queues,
+        queues.clone(),
         ServerConfig {
             listen: settings.listen,
             region: settings.region.clone(),
@@ -66,6 +66,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         log: Some(notifier.log().clone()),
         notifier: Some(notifier.clone()),
+        queues: Some(queues.clone()),
     };
     let admin_task = tokio::spawn(admin::serve(admin_ctx, settings.data_dir.clone()));
     let addr = server.local_addr()?;

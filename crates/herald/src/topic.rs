@@ -77,3 +77,45 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
         other => bail!("unexpected answer from the server: {other:?}"),
     }
 }
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// List every queue of every user.
+    List {
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Messages visible, in flight and delayed, bytes, age of the oldest.
+    Stats {
+        name: String,
+        /// The queue's owner, when several users have a queue of that name.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Delete every message of a queue.
+    Purge {
+        name: String,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+pub async fn run_queue(cmd: QueueCommand) -> anyhow::Result<()> {
+    let (data_dir, req) = match cmd {
+        QueueCommand::List { data_dir } => (data_dir, AdminRequest::ListQueues),
+        QueueCommand::Stats { name, user, data_dir } => (data_dir, AdminRequest::QueueStats { name, user }),
+        QueueCommand::Purge { name, user, data_dir } => (data_dir, AdminRequest::PurgeQueue { name, user }),
+    };
+    match send(&data_dir, req).await? {
+        AdminResponse::Json { value } => {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
+        AdminResponse::Done => Ok(()),
+        other => bail!("unexpected answer from the server: {other:?}"),
+    }
+}

@@ -232,3 +232,43 @@ fn unknown_or_foreign_queue_arn_is_refused_and_config_kept() {
     keys.dedup();
     assert_eq!(keys.len(), 20, "{keys:?}");
 }
+
+#[test]
+fn queue_cli_lists_counts_and_purges() {
+    let srv = TestServer::start();
+    let url =
+        serde_json::from_str::<serde_json::Value>(&aws_ok(&srv, &["sqs", "create-queue", "--queue-name", "ops-q"]))
+            .unwrap()["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    for i in 0..3 {
+        aws_ok(
+            &srv,
+            &[
+                "sqs",
+                "send-message",
+                "--queue-url",
+                &url,
+                "--message-body",
+                &format!("m{i}"),
+            ],
+        );
+    }
+    let list = srv.cli(&["queue", "list"]);
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["name"], "ops-q");
+    assert_eq!(list[0]["arn"], "arn:aws:sqs:us-east-1:root:ops-q");
+    let stats = srv.cli(&["queue", "stats", "ops-q"]);
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["visible"], 3, "{stats}");
+    let purge = srv.cli(&["queue", "purge", "ops-q"]);
+    assert!(purge.status.success(), "{}", String::from_utf8_lossy(&purge.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&srv.cli(&["queue", "stats", "ops-q"]).stdout).unwrap();
+    assert_eq!(stats["visible"], 0, "{stats}");
+    let missing = srv.cli(&["queue", "stats", "nope"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no queue named"));
+}
