@@ -272,3 +272,49 @@ fn queue_cli_lists_counts_and_purges() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no queue named"));
 }
+
+#[test]
+fn topic_with_a_queue_endpoint_delivers_into_the_queue() {
+    let srv = TestServer::start();
+    let url = serde_json::from_str::<serde_json::Value>(&aws_ok(
+        &srv,
+        &["sqs", "create-queue", "--queue-name", "from-topic"],
+    ))
+    .unwrap()["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    aws_ok(
+        &srv,
+        &[
+            "sns",
+            "create-topic",
+            "--name",
+            "to-queue",
+            "--attributes",
+            "push-endpoint=sqs://from-topic,persistent=true",
+        ],
+    );
+    aws_ok(&srv, &["s3", "mb", "s3://topicq"]);
+    let cfg = r#"{"TopicConfigurations":[{"Id":"tq","TopicArn":"arn:aws:sns:us-east-1:root:to-queue","Events":["s3:ObjectCreated:*"]}]}"#;
+    aws_ok(
+        &srv,
+        &[
+            "s3api",
+            "put-bucket-notification-configuration",
+            "--bucket",
+            "topicq",
+            "--notification-configuration",
+            cfg,
+        ],
+    );
+    let path = std::env::temp_dir().join(format!("herald-topicq-{}", std::process::id()));
+    std::fs::write(&path, b"via topic").unwrap();
+    aws_ok(&srv, &["s3", "cp", path.to_str().unwrap(), "s3://topicq/a.txt"]);
+    let _ = std::fs::remove_file(path);
+    let got = receive_bodies(&srv, &url, "ObjectCreated:Put", 1);
+    let r = &got[0]["Records"][0];
+    assert_eq!(r["eventSource"], "ceph:s3", "a topic keeps its (Ceph) record format");
+    assert_eq!(r["s3"]["configurationId"], "tq");
+    assert_eq!(r["s3"]["object"]["key"], "a.txt");
+}

@@ -161,7 +161,11 @@ impl Notifier {
     /// Makes a stored topic live (new or changed) and starts its worker.
     pub fn install_topic(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
         let counters = self.metrics.for_topic(&record.owner, &record.name);
-        let rt = Arc::new(TopicRuntime::new(record, counters));
+        let mut rt = TopicRuntime::new(record, counters);
+        if let Some(endpoint) = self.queue_endpoint(&rt.record) {
+            rt.endpoint = endpoint;
+        }
+        let rt = Arc::new(rt);
         self.log.set_limits(
             rt.log_name(),
             Limits {
@@ -511,12 +515,12 @@ impl Notifier {
         let batch: Vec<herald_queue::SendRequest> = payloads
             .into_iter()
             .map(|p| herald_queue::SendRequest {
+                deduplication_id: q.fifo.then(|| body_digest(&p)),
                 body: String::from_utf8_lossy(&p).into_owned(),
                 delay_seconds: None,
                 attributes: Default::default(),
                 system_attributes: Default::default(),
                 group_id: q.fifo.then(|| "s3-events".to_owned()),
-                deduplication_id: None,
             })
             .collect();
         match engine.send(&q.owner, &q.name, batch).await {
@@ -536,6 +540,21 @@ impl Notifier {
             Err(herald_queue::QueueError::QueueDoesNotExist) => Ok(()),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// A topic whose push-endpoint is `sqs://<queue name>` delivers into the
+    /// topic owner's built-in queue of that name.
+    fn queue_endpoint(&self, record: &TopicRecord) -> Option<Result<Arc<dyn herald_endpoints::Endpoint>, String>> {
+        let uri = record.attributes.get("push-endpoint")?;
+        let name = uri.strip_prefix("sqs://")?.trim_end_matches('/');
+        Some(match &self.queues {
+            None => Err("the queue service is not available".to_owned()),
+            Some(engine) => Ok(Arc::new(QueueEndpoint {
+                engine: engine.clone(),
+                owner: record.owner.clone(),
+                name: name.to_owned(),
+            }) as Arc<dyn herald_endpoints::Endpoint>),
+        })
     }
 
     /// Whether `arn` names a built-in queue owned by `user`.
@@ -644,4 +663,51 @@ async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes) {
             topic.counters.lost(1);
         }
     }
+}
+
+/// Delivers a topic's events into a built-in queue (`push-endpoint=sqs://<queue>`).
+struct QueueEndpoint {
+    engine: herald_queue::QueueEngine,
+    owner: String,
+    name: String,
+}
+
+#[async_trait::async_trait]
+impl herald_endpoints::Endpoint for QueueEndpoint {
+    async fn push(&self, body: &Bytes) -> Result<(), herald_endpoints::PushError> {
+        let fifo = self.name.ends_with(".fifo");
+        let request = herald_queue::SendRequest {
+            body: String::from_utf8_lossy(body).into_owned(),
+            delay_seconds: None,
+            attributes: Default::default(),
+            system_attributes: Default::default(),
+            group_id: fifo.then(|| "s3-events".to_owned()),
+            deduplication_id: fifo.then(|| body_digest(body)),
+        };
+        let results = self
+            .engine
+            .send(&self.owner, &self.name, vec![request])
+            .await
+            .map_err(|e| herald_endpoints::PushError::Other(format!("queue {}: {e}", self.name)))?;
+        match results.into_iter().next() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(herald_endpoints::PushError::Other(format!("queue {}: {e}", self.name))),
+            None => Err(herald_endpoints::PushError::Other(format!(
+                "queue {}: no answer",
+                self.name
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("sqs://{}", self.name)
+    }
+}
+
+/// FIFO queues need a deduplication id: a redelivered event has the same
+/// body (same eventId), so the body's digest deduplicates exactly the
+/// duplicates at-least-once delivery can produce.
+fn body_digest(body: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(body))
 }
