@@ -29,6 +29,14 @@ pub const KEPT_BODY_LIMIT: usize = 1024 * 1024;
 /// The content type of SNS query-API requests.
 pub const SNS_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
+/// The content type of SQS requests in the AWS JSON 1.0 protocol.
+pub const SQS_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+
+/// How much of an SQS answer [`S3Client::sqs`] keeps: a ReceiveMessage of 10
+/// messages of up to 1 MiB each, with JSON escaping, stays below it. A
+/// truncated answer fails to parse and counts as an error.
+pub const SQS_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
 /// Why a single operation failed. Every variant counts as one error in the
 /// report; the first one is also printed so misconfiguration is obvious.
 #[derive(Debug)]
@@ -41,6 +49,9 @@ pub enum OpError {
     Timeout(Duration),
     /// A GET returned fewer/more bytes than were uploaded.
     WrongLength { expected: u64, got: u64 },
+    /// A 2xx answer that does not say what the protocol requires (e.g. an
+    /// SQS response that is not the expected JSON document).
+    Protocol(String),
 }
 
 impl fmt::Display for OpError {
@@ -58,6 +69,7 @@ impl fmt::Display for OpError {
             OpError::WrongLength { expected, got } => {
                 write!(f, "body length mismatch: expected {expected} bytes, got {got}")
             }
+            OpError::Protocol(e) => write!(f, "unexpected answer: {e}"),
         }
     }
 }
@@ -69,6 +81,8 @@ pub struct S3Client {
     signer: Signer,
     /// Same credentials, scoped to service `sns` (topic API, same endpoint).
     sns_signer: Signer,
+    /// Same credentials, scoped to service `sqs` (queue API, same endpoint).
+    sqs_signer: Signer,
     /// `host[:port]` exactly as sent in the `Host` header (and signed).
     authority: String,
 }
@@ -112,6 +126,7 @@ impl S3Client {
             http,
             signer: Signer::new(access_key, secret_key, region),
             sns_signer: Signer::for_service(access_key, secret_key, region, "sns"),
+            sqs_signer: Signer::for_service(access_key, secret_key, region, "sqs"),
             authority,
         })
     }
@@ -169,7 +184,7 @@ impl S3Client {
             &[("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
             UNSIGNED_PAYLOAD,
             body,
-            false,
+            0,
         )
         .await
         .map(|(len, _)| len)
@@ -194,7 +209,7 @@ impl S3Client {
             &[("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
             UNSIGNED_PAYLOAD,
             body,
-            true,
+            KEPT_BODY_LIMIT,
         )
         .await
         .map(|(_, body)| body)
@@ -213,15 +228,37 @@ impl S3Client {
             &[("content-type", SNS_CONTENT_TYPE)],
             &payload_hash,
             Bytes::from(form_body),
-            true,
+            KEPT_BODY_LIMIT,
+        )
+        .await
+        .map(|(_, body)| body)
+    }
+
+    /// Sends one SQS request in the AWS JSON 1.0 protocol: `POST /` with
+    /// `X-Amz-Target: AmazonSQS.<operation>` and the JSON `body`, signed with
+    /// service `sqs` over host, content-type, x-amz-date and x-amz-target
+    /// (payload hash = SHA-256 of the body). Returns the response body (up to
+    /// [`SQS_BODY_LIMIT`] bytes).
+    pub async fn sqs(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, OpError> {
+        let payload_hash = sigv4::sha256_hex(&body);
+        let target = format!("AmazonSQS.{operation}");
+        self.exchange(
+            &self.sqs_signer,
+            Method::POST,
+            "/",
+            &[],
+            &[("content-type", SQS_CONTENT_TYPE), ("x-amz-target", &target)],
+            &payload_hash,
+            Bytes::from(body),
+            SQS_BODY_LIMIT,
         )
         .await
         .map(|(_, body)| body)
     }
 
     /// Signs (with `signer`, over host, x-amz-date and `extra_headers`) and
-    /// sends one request. Returns the response body length, plus the body
-    /// itself when `keep_body`.
+    /// sends one request. Returns the response body length, plus its first
+    /// `keep` bytes (0: the body is only counted).
     #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &self,
@@ -232,7 +269,7 @@ impl S3Client {
         extra_headers: &[(&str, &str)],
         payload_hash: &str,
         body: Bytes,
-        keep_body: bool,
+        keep: usize,
     ) -> Result<(u64, Bytes), OpError> {
         let uri_path = sigv4::canonical_uri(path);
         let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
@@ -285,8 +322,8 @@ impl S3Client {
                 let frame = frame.map_err(|e| OpError::Transport(error_chain(&e)))?;
                 if let Some(data) = frame.data_ref() {
                     total += data.len() as u64;
-                    if keep_body {
-                        let room = KEPT_BODY_LIMIT.saturating_sub(kept.len());
+                    if keep > 0 {
+                        let room = keep.saturating_sub(kept.len());
                         kept.extend_from_slice(&data[..data.len().min(room)]);
                     }
                 }
