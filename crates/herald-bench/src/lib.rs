@@ -11,7 +11,11 @@
 //! - `mixed`: GETs and overwriting PUTs on one object set (`--get-ratio`);
 //! - `notify`: PUTs of fresh keys on a bucket whose `ObjectCreated` events
 //!   go to a topic pushing to a receiver run by the bench, measuring event
-//!   delivery too (events/s, end-to-end latency, missing, duplicated).
+//!   delivery too (events/s, end-to-end latency, missing, duplicated);
+//! - `sqs`: SendMessageBatch / ReceiveMessage / DeleteMessageBatch through
+//!   the SQS API (AWS JSON 1.0) on one queue, half of the workers sending
+//!   and half receiving: messages/s end to end, per-operation latency,
+//!   missing and duplicated messages, MD5 checks.
 //!
 //! The client is deliberately small — a hand-written SigV4 signer ([`sigv4`])
 //! on a pooled hyper HTTP/1.1 client — because this crate is linked into the
@@ -37,6 +41,7 @@ pub mod report;
 pub mod s3;
 mod scenarios;
 pub mod sigv4;
+pub mod sqs;
 
 /// Arguments of `herald bench`: one subcommand per scenario.
 #[derive(Debug, Clone, Args)]
@@ -59,6 +64,10 @@ pub enum BenchCommand {
     /// pushes to a receiver run by the bench: PUT throughput plus event
     /// delivery rate, end-to-end latency, missing and duplicated events.
     Notify(NotifyArgs),
+    /// Queue throughput through the SQS API: half of the workers send
+    /// batches, half receive and delete; messages/s end to end, latency per
+    /// operation, missing and duplicated messages.
+    Sqs(SqsArgs),
 }
 
 /// Where to send S3 requests and as whom.
@@ -199,6 +208,52 @@ pub struct NotifyArgs {
     pub rate: Option<f64>,
 }
 
+/// Where to send SQS requests (AWS JSON 1.0 protocol, `POST /` on the
+/// endpoint) and as whom.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Target")]
+pub struct SqsTargetArgs {
+    /// SQS endpoint, e.g. http://127.0.0.1:9000 (plain HTTP).
+    #[arg(long, env = "HERALD_BENCH_ENDPOINT")]
+    pub endpoint: String,
+    /// Access key id used to sign requests.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub access_key: String,
+    /// Secret key used to sign requests.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_key: String,
+    /// Signing region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Standard queue to use; created if it does not exist and deleted at
+    /// the end. Bodies carry a per-run id, so leftovers of other runs are
+    /// recognised (deleted, counted as foreign).
+    #[arg(long, default_value = "herald-bench-queue")]
+    pub queue: String,
+}
+
+/// `herald bench sqs`.
+#[derive(Debug, Clone, Args)]
+pub struct SqsArgs {
+    #[command(flatten)]
+    pub target: SqsTargetArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Message body size, e.g. 1KiB, 256, 4KB (at least the ~30-byte
+    /// message id each body starts with; at most 1 MiB).
+    #[arg(long, short = 's', default_value = "1KiB", value_parser = parse::parse_size)]
+    pub size: u64,
+    /// Messages per SendMessageBatch, 1–10.
+    #[arg(long, default_value_t = 10, help_heading = "Queue",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10))]
+    pub batch: usize,
+    /// After the load, how long the receivers go on receiving and deleting
+    /// while sent messages are still in the queue; those never received
+    /// count as missing.
+    #[arg(long, default_value = "30s", value_parser = parse::parse_duration, help_heading = "Queue")]
+    pub drain_timeout: Duration,
+}
+
 /// How the bench receives events (`--topic-kind`). Only `http` is
 /// implemented; the others are reserved for later receivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -264,6 +319,7 @@ pub async fn execute(args: BenchArgs) -> anyhow::Result<report::Report> {
         BenchCommand::Get(a) => scenarios::get(a).await,
         BenchCommand::Mixed(a) => scenarios::mixed(a).await,
         BenchCommand::Notify(a) => notify::notify(a).await,
+        BenchCommand::Sqs(a) => sqs::sqs(a).await,
     }
 }
 
@@ -275,6 +331,7 @@ impl BenchCommand {
             BenchCommand::Get(a) => &a.load,
             BenchCommand::Mixed(a) => &a.load,
             BenchCommand::Notify(a) => &a.load,
+            BenchCommand::Sqs(a) => &a.load,
         }
     }
 }
@@ -402,6 +459,90 @@ mod tests {
             panic!("expected put");
         };
         assert_eq!(p.target.bucket, "herald-bench");
+    }
+
+    #[test]
+    fn parses_sqs() {
+        let base = [
+            "bench",
+            "sqs",
+            "--endpoint",
+            "http://127.0.0.1:9310",
+            "--access-key",
+            "k",
+            "--secret-key",
+            "s",
+        ];
+        let cli = Cli::try_parse_from(base).unwrap();
+        let BenchCommand::Sqs(q) = cli.bench.command else {
+            panic!("expected sqs");
+        };
+        assert_eq!(q.target.queue, "herald-bench-queue");
+        assert_eq!(q.target.region, "us-east-1");
+        assert_eq!(q.load.concurrency, 16);
+        assert_eq!(q.load.duration, Duration::from_secs(20));
+        assert_eq!(q.size, 1024);
+        assert_eq!(q.batch, 10);
+        assert_eq!(q.drain_timeout, Duration::from_secs(30));
+
+        let extra = [
+            "--queue",
+            "q2",
+            "--region",
+            "eu-west-1",
+            "-c",
+            "4",
+            "-d",
+            "5s",
+            "-s",
+            "256",
+            "--batch",
+            "3",
+            "--drain-timeout",
+            "2s",
+            "--json",
+            "--no-progress",
+            "--server-pid",
+            "7",
+        ];
+        let cli = Cli::try_parse_from(base.iter().chain(&extra)).unwrap();
+        let BenchCommand::Sqs(q) = cli.bench.command else {
+            panic!("expected sqs");
+        };
+        assert_eq!(q.target.queue, "q2");
+        assert_eq!(q.target.region, "eu-west-1");
+        assert_eq!(q.load.concurrency, 4);
+        assert_eq!(q.size, 256);
+        assert_eq!(q.batch, 3);
+        assert_eq!(q.drain_timeout, Duration::from_secs(2));
+        assert!(q.load.json && q.load.no_progress);
+        assert_eq!(q.load.server_pid, Some(7));
+        for bad in [["--batch", "0"], ["--batch", "11"], ["--bucket", "b"]] {
+            assert!(Cli::try_parse_from(base.iter().chain(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sqs_rejects_bad_settings_before_connecting() {
+        let base = [
+            "bench",
+            "sqs",
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--access-key",
+            "k",
+            "--secret-key",
+            "s",
+        ];
+        for (extra, expected) in [
+            (["-c", "1"], "at least 2"),
+            (["-s", "2MiB"], "1 MiB"),
+            (["--queue", "q.fifo"], "FIFO"),
+        ] {
+            let cli = Cli::try_parse_from(base.iter().chain(&extra)).unwrap();
+            let err = execute(cli.bench).await.unwrap_err().to_string();
+            assert!(err.contains(expected), "{extra:?}: {err}");
+        }
     }
 
     #[tokio::test]

@@ -176,6 +176,102 @@ pub struct Report {
     /// top level of the JSON object.
     #[serde(flatten)]
     pub notify: Option<NotifySummary>,
+    /// Queue results of the `sqs` scenario, flattened into the top level of
+    /// the JSON object.
+    #[serde(flatten)]
+    pub sqs: Option<SqsSummary>,
+}
+
+/// What the `sqs` scenario measured beyond the per-operation rows
+/// (`send_batch`, `receive`, `delete_batch`). In its report the top-level
+/// summary is the end-to-end one: `ops`/`ops_per_sec` are messages deleted
+/// (sent, received and deleted) during the load, `bytes`/`mb_per_sec` their
+/// bodies, `errors` every failure (failed requests, failed batch entries,
+/// MD5 mismatches, drain errors), and the latency fields are those of
+/// SendMessageBatch.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SqsSummary {
+    pub queue: String,
+    /// Messages per SendMessageBatch (`--batch`).
+    pub batch: usize,
+    /// Workers sending / receiving (half of `--concurrency` each).
+    pub senders: usize,
+    pub receivers: usize,
+    /// Messages acknowledged (`Successful`) by SendMessageBatch.
+    pub messages_sent: u64,
+    /// Receipts of this run's messages, duplicates included, load + drain.
+    pub messages_received: u64,
+    /// Successful DeleteMessageBatch entries for this run's messages.
+    pub messages_deleted: u64,
+    /// Acknowledged sends never received (not even during the drain).
+    pub messages_missing: u64,
+    /// Receipts beyond the first of the same message.
+    pub messages_duplicated: u64,
+    /// Distinct messages received whose send was never acknowledged.
+    pub messages_unacknowledged: u64,
+    /// Messages of other runs found in the queue (deleted, not counted).
+    pub messages_foreign: u64,
+    /// Rates over the load phase only (drain excluded).
+    pub sent_per_sec: f64,
+    pub received_per_sec: f64,
+    pub deleted_per_sec: f64,
+    /// `Failed` entries of SendMessageBatch / DeleteMessageBatch answers.
+    pub send_entries_failed: u64,
+    pub delete_entries_failed: u64,
+    /// Received bodies whose MD5 differs from `MD5OfBody`.
+    pub md5_mismatches: u64,
+    /// How long the bench kept receiving after the load, and whether it
+    /// stopped at `--drain-timeout` rather than because every sent message
+    /// had been deleted.
+    pub drain_s: f64,
+    pub drain_timed_out: bool,
+    /// Failed requests during the drain.
+    pub drain_errors: u64,
+}
+
+impl SqsSummary {
+    fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "queue {}: {} senders (batches of {}), {} receivers",
+            self.queue, self.senders, self.batch, self.receivers
+        )?;
+        writeln!(
+            out,
+            "messages: {} sent ({:.1}/s), {} received ({:.1}/s), {} deleted ({:.1}/s)",
+            self.messages_sent,
+            self.sent_per_sec,
+            self.messages_received,
+            self.received_per_sec,
+            self.messages_deleted,
+            self.deleted_per_sec
+        )?;
+        writeln!(
+            out,
+            "          {} missing, {} duplicated, {} unacknowledged, {} foreign",
+            self.messages_missing, self.messages_duplicated, self.messages_unacknowledged, self.messages_foreign
+        )?;
+        writeln!(
+            out,
+            "failures: {} send entries, {} delete entries, {} MD5 mismatches, {} drain errors",
+            self.send_entries_failed, self.delete_entries_failed, self.md5_mismatches, self.drain_errors
+        )?;
+        let how = if self.drain_timed_out {
+            "drain timed out"
+        } else {
+            "every sent message deleted"
+        };
+        writeln!(out, "drain: {:.3}s after the load ({how})", self.drain_s)?;
+        writeln!(
+            out,
+            "(end-to-end = messages sent, received and deleted during the load, with send_batch latencies;"
+        )?;
+        writeln!(
+            out,
+            " message counts include the drain, rates cover the load phase only)"
+        )
+    }
 }
 
 /// What the `notify` scenario measured on the receiving side. The PUT side
@@ -281,6 +377,7 @@ impl Report {
             server_rss_kb: None,
             server_hwm_kb: None,
             notify: None,
+            sqs: None,
         }
     }
 
@@ -290,13 +387,18 @@ impl Report {
 
     /// Writes the human-readable table.
     pub fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let (container, item) = if self.sqs.is_some() {
+            ("queue", "message")
+        } else {
+            ("bucket", "object")
+        };
         writeln!(
             out,
-            "herald bench {} against {} (bucket {})",
+            "herald bench {} against {} ({container} {})",
             self.scenario, self.endpoint, self.bucket
         )?;
         let mut setup = format!(
-            "concurrency {}, object size {}, duration {:.2}s",
+            "concurrency {}, {item} size {}, duration {:.2}s",
             self.concurrency,
             format_size(self.size_bytes),
             self.duration_s
@@ -308,20 +410,24 @@ impl Report {
         writeln!(out)?;
         writeln!(
             out,
-            "{:<6} {:>10} {:>11} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
+            "{:<12} {:>10} {:>11} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
             "op", "ops", "ops/s", "MB/s", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"
         )?;
         let row = |out: &mut dyn Write, name: &str, s: &Summary| {
             writeln!(
                 out,
-                "{:<6} {:>10} {:>11.1} {:>9.2} {:>7} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                "{:<12} {:>10} {:>11.1} {:>9.2} {:>7} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
                 name, s.ops, s.ops_per_sec, s.mb_per_sec, s.errors, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
             )
         };
         for (name, summary) in &self.by_op {
             row(out, name, summary)?;
         }
-        if self.by_op.len() != 1 {
+        if self.sqs.is_some() {
+            // The total of this scenario is not a sum of the rows (see
+            // `SqsSummary`); say what it is instead.
+            row(out, "end-to-end", &self.total)?;
+        } else if self.by_op.len() != 1 {
             row(out, "total", &self.total)?;
         }
         writeln!(out, "(MB = 10^6 bytes; latencies of successful operations only)")?;
@@ -331,6 +437,9 @@ impl Report {
         }
         if let Some(notify) = &self.notify {
             notify.write_table(out)?;
+        }
+        if let Some(sqs) = &self.sqs {
+            sqs.write_table(out)?;
         }
         Ok(())
     }

@@ -74,6 +74,8 @@ impl fmt::Display for OpError {
     }
 }
 
+impl std::error::Error for OpError {}
+
 /// A path-style S3 endpoint plus credentials. Cheap to share behind an `Arc`;
 /// the underlying hyper client is itself a handle to a shared pool.
 pub struct S3Client {
