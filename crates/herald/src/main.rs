@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (S3 API, /health, /metrics) on one port.
+    /// Run the server (S3, SNS topics, SQS queues, /health, /metrics) on one port.
     Serve(Box<config::ServeArgs>),
     /// Manage users and their access keys.
     User {
