@@ -7,7 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::events::{meta_pairs, req_info};
-use super::object::{check_key, reported_version};
+use super::object::{CopySourceVersion, check_key, reported_version, resolve_copy_source};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, ts};
 use herald_model::event::EventType;
@@ -139,25 +139,13 @@ pub async fn upload_part_copy(
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
     let n = part_number(input.part_number)?;
-    let (src_bucket, src_key, src_version) = match &input.copy_source {
-        CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } => (
-            bucket.to_string(),
-            key.to_string(),
-            version_id.as_deref().map(str::to_owned),
-        ),
-        _ => {
-            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
-        }
-    };
-    let src_rec = s3.owned_bucket(&user, &src_bucket)?;
-    let source = s3
-        .store
-        .head_object(&src_bucket, &src_key, src_version.as_deref())
-        .s3()?;
+    let CopySourceVersion {
+        bucket: src_bucket,
+        key: src_key,
+        bucket_record: src_rec,
+        version: source,
+        ..
+    } = resolve_copy_source(s3, &user, &input.copy_source)?;
     if let Some(c) = &input.copy_source_if_match
         && c.as_etag().is_some_and(|e| e.value() != source.etag.as_str())
     {

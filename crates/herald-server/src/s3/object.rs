@@ -412,25 +412,13 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     let input = req.input;
     let dst_bucket = s3.owned_bucket(&user, &input.bucket)?;
     check_key(&input.key)?;
-    let (src_bucket, src_key, src_version) = match &input.copy_source {
-        CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } => (
-            bucket.to_string(),
-            key.to_string(),
-            version_id.as_deref().map(str::to_owned),
-        ),
-        _ => {
-            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
-        }
-    };
-    let src_rec = s3.owned_bucket(&user, &src_bucket)?;
-    let source = s3
-        .store
-        .head_object(&src_bucket, &src_key, src_version.as_deref())
-        .s3()?;
+    let CopySourceVersion {
+        bucket: src_bucket,
+        key: src_key,
+        explicit_version: src_version,
+        bucket_record: src_rec,
+        version: source,
+    } = resolve_copy_source(s3, &user, &input.copy_source)?;
     check_conditions(
         &source,
         input.copy_source_if_match.as_ref(),
@@ -519,5 +507,38 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
         copy_source_version_id: reported_version(src_rec.versioning, &source.version_id),
         version_id: reported_version(dst_bucket.versioning, &out.version.version_id),
         ..Default::default()
+    })
+}
+
+/// The object a copy (or part copy) reads from.
+pub(crate) struct CopySourceVersion {
+    pub bucket: String,
+    pub key: String,
+    /// The version id the request named, if any.
+    pub explicit_version: Option<String>,
+    pub bucket_record: herald_store::BucketRecord,
+    pub version: ObjectVersion,
+}
+
+/// Resolves `x-amz-copy-source`: the caller must own the source bucket, and
+/// the named (or current) version must exist.
+pub(crate) fn resolve_copy_source(s3: &HeraldS3, user: &str, source: &CopySource) -> S3Result<CopySourceVersion> {
+    let CopySource::Bucket {
+        bucket,
+        key,
+        version_id,
+    } = source
+    else {
+        return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
+    };
+    let bucket_record = s3.owned_bucket(user, bucket)?;
+    let explicit_version = version_id.as_deref().map(str::to_owned);
+    let version = s3.store.head_object(bucket, key, explicit_version.as_deref()).s3()?;
+    Ok(CopySourceVersion {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        explicit_version,
+        bucket_record,
+        version,
     })
 }
