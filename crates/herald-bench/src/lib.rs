@@ -189,7 +189,8 @@ pub struct NotifyArgs {
     #[arg(long, value_enum, default_value_t = TopicKind::Http, help_heading = "Notifications")]
     pub topic_kind: TopicKind,
     /// Create the topic with persistent=true (events queued durably and
-    /// delivered asynchronously) instead of synchronous delivery.
+    /// delivered asynchronously) instead of synchronous delivery. Ignored
+    /// with `--topic-kind sqs`: queues are always durable.
     #[arg(long, help_heading = "Notifications")]
     pub persistent: bool,
     /// After the load, how long to wait for events of acknowledged PUTs
@@ -197,9 +198,9 @@ pub struct NotifyArgs {
     #[arg(long, default_value = "30s", value_parser = parse::parse_duration,
           help_heading = "Notifications")]
     pub drain_timeout: Duration,
-    /// Address of the built-in event receiver (port 0: any free port). The
-    /// topic's push-endpoint is http://<this address>/events (0.0.0.0 is
-    /// advertised as 127.0.0.1).
+    /// Address of the built-in HTTP event receiver (port 0: any free port).
+    /// The topic's push-endpoint is http://<this address>/events (0.0.0.0 is
+    /// advertised as 127.0.0.1). Unused with `--topic-kind sqs`.
     #[arg(long, default_value = "127.0.0.1:0", help_heading = "Notifications")]
     pub receiver_listen: SocketAddr,
     /// Pace the PUTs at this many per second in total (default: as fast as
@@ -254,8 +255,10 @@ pub struct SqsArgs {
     pub drain_timeout: Duration,
 }
 
-/// How the bench receives events (`--topic-kind`). Only `http` is
-/// implemented; the others are reserved for later receivers.
+/// How the bench receives events (`--topic-kind`): `http` (a topic pushing
+/// to a receiver run by the bench) and `sqs` (a queue on the endpoint under
+/// test, long-polled by the bench) are implemented; the others are reserved
+/// for later receivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TopicKind {
     Http,
@@ -299,7 +302,9 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 ///
 /// Failed operations do not make this return an error — they are counted in
 /// the report's `errors` — but failing setup (bucket creation, pre-upload)
-/// does, since the measurement would be meaningless.
+/// does, since the measurement would be meaningless. So does a completed run
+/// the report shows to be broken ([`report::Report::failure`], e.g. a
+/// notification configuration that never delivers), after printing it.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let json = args.command.load().json;
     let report = execute(args).await?;
@@ -307,6 +312,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", report.to_json());
     } else {
         report.write_table(&mut std::io::stdout().lock())?;
+    }
+    if let Some(failure) = report.failure() {
+        anyhow::bail!(failure);
     }
     Ok(())
 }
@@ -547,7 +555,7 @@ mod tests {
 
     #[tokio::test]
     async fn unsupported_topic_kinds_fail_clearly() {
-        for kind in ["sqs", "amqp", "kafka", "nats", "mqtt"] {
+        for kind in ["amqp", "kafka", "nats", "mqtt"] {
             let cli = Cli::try_parse_from([
                 "bench",
                 "notify",
@@ -564,6 +572,7 @@ mod tests {
             let err = execute(cli.bench).await.unwrap_err().to_string();
             assert!(err.contains("not supported yet by this bench"), "{err}");
             assert!(err.contains(kind), "{err}");
+            assert!(err.contains("only `http` and `sqs`"), "{err}");
         }
     }
 

@@ -381,6 +381,25 @@ impl Report {
         }
     }
 
+    /// Why a run that completed must still count as failed, if it must:
+    /// every PUT of a `notify` run succeeded (and there was at least one)
+    /// but not a single event arrived, i.e. the server accepted the
+    /// notification configuration and never delivered.
+    pub fn failure(&self) -> Option<String> {
+        let n = self.notify.as_ref()?;
+        // With no event at all, every acknowledged PUT is missing.
+        let acked = n.events_missing;
+        if n.events_received > 0 || acked == 0 || self.total.errors > 0 {
+            return None;
+        }
+        Some(format!(
+            "the server accepted the notification configuration but delivered no events \
+             ({acked} PUTs succeeded, 0 events arrived through the {} topic kind within \
+             {:.3}s after the load, see --drain-timeout)",
+            n.topic_kind, n.drain_s
+        ))
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("report serializes")
     }
@@ -505,6 +524,45 @@ mod tests {
         assert_eq!(total.errors, 2);
         assert_eq!(total.bytes, 5000);
         assert!(close(total.latency_us.max() as f64 / 1000.0, 20.0));
+    }
+
+    #[test]
+    fn notify_without_any_event_is_a_failure() {
+        use crate::notify::correlate::correlate;
+        use std::collections::HashMap;
+        use std::time::Instant;
+
+        let start = Instant::now();
+        let acks: HashMap<u64, Instant> = (0..3).map(|n| (n, start)).collect();
+        let report = |stats: &Stats, acks: &HashMap<u64, Instant>, events: Vec<(u64, Instant)>| {
+            let mut r = Report::new("notify", "http://e", "b", 1, 1, stats, Duration::from_secs(1));
+            r.notify =
+                Some(correlate(acks, events, start).summary("sqs", true, None, 1, Duration::from_millis(1500), true));
+            r
+        };
+        let ok = stats_with("put", [1, 1, 1]);
+        let failure = report(&ok, &acks, vec![]).failure().unwrap();
+        assert!(
+            failure.starts_with("the server accepted the notification configuration but delivered no events"),
+            "{failure}"
+        );
+        assert!(
+            failure.contains("3 PUTs succeeded") && failure.contains("sqs"),
+            "{failure}"
+        );
+        // One event is delivery (the missing ones are reported as such).
+        assert_eq!(report(&ok, &acks, vec![(1, start)]).failure(), None);
+        // Failed PUTs explain the silence better than the notifications.
+        let mut failing = stats_with("put", [1, 1]);
+        failing.record_error("put");
+        assert_eq!(report(&failing, &acks, vec![]).failure(), None);
+        // Nothing acknowledged, nothing expected.
+        assert_eq!(report(&Stats::default(), &HashMap::new(), vec![]).failure(), None);
+        // Other scenarios never fail this way.
+        assert_eq!(
+            Report::new("put", "e", "b", 1, 1, &ok, Duration::from_secs(1)).failure(),
+            None
+        );
     }
 
     #[test]

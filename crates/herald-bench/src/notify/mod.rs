@@ -8,8 +8,14 @@
 //! PUT load recording when each PUT was acknowledged; wait (`--drain-timeout`)
 //! for the outstanding events; [`correlate`]; delete the notification and
 //! the topic (best effort).
+//!
+//! With `--topic-kind sqs` there is no topic: the bench creates an SQS queue
+//! on the same endpoint (AWS JSON 1.0, service `sqs`), points the bucket
+//! notification at the queue's ARN (`<QueueConfiguration>`), and the
+//! [`queue`] receiver long-polls it; at the end the queue is deleted.
 
 pub mod correlate;
+pub mod queue;
 pub mod receiver;
 pub mod sns;
 
@@ -27,9 +33,12 @@ use crate::engine::{self, Outcome, Workload};
 use crate::report::Report;
 use crate::s3::{OpError, S3Client};
 use crate::scenarios::{self, Target};
-use crate::{NotifyArgs, engine::LoadPlan};
+use crate::sqs;
+use crate::{NotifyArgs, TopicKind, engine::LoadPlan};
 use correlate::{correlate, key_index, object_key};
-use receiver::{EventLog, Received, Receiver};
+use queue::SqsReceiver;
+use receiver::{EventLog, HttpReceiver, Received, Receiver};
+use sns::Destination;
 
 /// PUTs of fresh keys, remembering when each one was acknowledged.
 struct NotifyWorkload {
@@ -72,20 +81,53 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
     {
         bail!("--rate must be a positive number of PUTs per second");
     }
-    // The receiver first: an unsupported topic kind fails before the server
-    // is touched.
-    let receiver = receiver::start(args.topic_kind, args.receiver_listen).await?;
+    // The HTTP receiver first: an unsupported topic kind (or a busy
+    // --receiver-listen) fails before the server is touched.
+    let http = match args.topic_kind {
+        TopicKind::Http => Some(HttpReceiver::start(args.receiver_listen).await?),
+        TopicKind::Sqs => None,
+        other => bail!(
+            "--topic-kind {}: not supported yet by this bench (only `http` and `sqs` are)",
+            other.name()
+        ),
+    };
+    // Queues keep every message until it is deleted: always durable, so
+    // --persistent is accepted and ignored there.
+    let persistent = args.persistent || args.topic_kind == TopicKind::Sqs;
     let target = scenarios::connect(&args.target, load, args.size).await?;
-    let topic_name = format!("{}-topic", target.bucket);
-    let arn = setup(&target, &args, &topic_name, receiver.as_ref()).await?;
+    let (receiver, sink): (Box<dyn Receiver>, Sink) = match http {
+        Some(http) => {
+            let arn = create_topic(&target, &args, &http.topic_attributes()).await?;
+            (Box::new(http), Sink::Topic { arn })
+        }
+        None => {
+            let t = &args.target;
+            // The pollers' own client: their long polls must not hold the
+            // PUT workers' connections.
+            let client = S3Client::new(&t.endpoint, &t.access_key, &t.secret_key, &t.region, queue::POLLERS)?;
+            let (url, arn) = create_queue(&target, &args).await?;
+            let receiver = SqsReceiver::start(client, url.clone(), queue::POLLERS, load.timeout);
+            (Box::new(receiver), Sink::Queue { url, arn })
+        }
+    };
+    if let Err(e) = put_notification(&target, &args, &sink).await {
+        drop(receiver);
+        remove_sink(&target.client, &sink, load.timeout).await;
+        return Err(e);
+    }
     if !load.json {
-        eprintln!(
-            "topic {arn} ({} kind, persistent={}) pushes {}'s ObjectCreated events to {}",
-            args.topic_kind.name(),
-            args.persistent,
-            target.bucket,
-            receiver.describe()
-        );
+        match &sink {
+            Sink::Topic { arn } => eprintln!(
+                "topic {arn} (http kind, persistent={persistent}) pushes {}'s ObjectCreated events to {}",
+                target.bucket,
+                receiver.describe()
+            ),
+            Sink::Queue { arn, .. } => eprintln!(
+                "queue {arn} (sqs kind, durable) receives {}'s ObjectCreated events; {}",
+                target.bucket,
+                receiver.describe()
+            ),
+        }
     }
 
     let workload = Arc::new(NotifyWorkload {
@@ -127,13 +169,17 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
         elapsed,
     );
     report = scenarios::with_server_memory(report, load);
-    cleanup(&target.client, &target.bucket, &arn, load.timeout).await;
+    remove_notification(&target.client, &target.bucket, load.timeout).await;
+    // Stop receiving before the queue goes away, so pollers do not fail on
+    // a deleted queue.
+    let problems = receiver.problems();
     drop(receiver);
+    remove_sink(&target.client, &sink, load.timeout).await;
 
     let correlation = correlate(&acks, events, load_start);
     report.notify = Some(correlation.summary(
         args.topic_kind.name(),
-        args.persistent,
+        persistent,
         args.rate,
         counters.test_events,
         drained,
@@ -145,60 +191,114 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
             counters.malformed
         );
     }
+    if let Some(problems) = problems {
+        eprintln!("warning: event receiver: {problems}");
+    }
     Ok(report)
 }
 
-/// Creates the topic and the bucket notification; returns the topic ARN.
+/// What the bucket notification sends events to; removed at the end.
+enum Sink {
+    Topic { arn: String },
+    Queue { url: String, arn: String },
+}
+
+impl Sink {
+    fn destination(&self) -> Destination<'_> {
+        match self {
+            Sink::Topic { arn } => Destination::Topic(arn),
+            Sink::Queue { arn, .. } => Destination::Queue(arn),
+        }
+    }
+}
+
+/// Creates the topic pushing to `attributes`' endpoint; returns its ARN.
 /// A failing step is reported as an operation the server lacks.
-async fn setup(
-    target: &Target,
-    args: &NotifyArgs,
-    topic_name: &str,
-    receiver: &dyn Receiver,
-) -> anyhow::Result<String> {
-    let client = &target.client;
+async fn create_topic(target: &Target, args: &NotifyArgs, attributes: &[(String, String)]) -> anyhow::Result<String> {
     let timeout = args.load.timeout;
     let endpoint = &args.target.endpoint;
-    let body = sns::create_topic_body(topic_name, &receiver.topic_attributes(), args.persistent);
-    let answer = within(timeout, "SNS CreateTopic", client.sns(body))
+    let topic_name = format!("{}-topic", target.bucket);
+    let body = sns::create_topic_body(&topic_name, attributes, args.persistent);
+    let answer = within(timeout, "SNS CreateTopic", target.client.sns(body))
         .await?
         .map_err(|e| unsupported(endpoint, "SNS CreateTopic (topic API, POST / Action=CreateTopic)", &e))?;
     let answer = String::from_utf8_lossy(&answer);
-    let arn = sns::xml_text(&answer, "TopicArn")
+    sns::xml_text(&answer, "TopicArn")
         .filter(|arn| !arn.is_empty())
         .ok_or_else(|| {
             anyhow!(
                 "SNS CreateTopic succeeded but its answer has no <TopicArn>: {}",
                 answer.chars().take(500).collect::<String>()
             )
-        })?;
+        })
+}
 
-    let config = sns::notification_configuration(Some(&arn));
-    let put = within(
+/// Creates (or reuses) the queue `<bucket>-queue`; returns its URL and ARN.
+/// Leftovers of an interrupted run are harmless: their keys carry another
+/// run's prefix, so they are received, deleted and ignored.
+async fn create_queue(target: &Target, args: &NotifyArgs) -> anyhow::Result<(String, String)> {
+    let client = &target.client;
+    let timeout = args.load.timeout;
+    let endpoint = &args.target.endpoint;
+    let name = format!("{}-queue", target.bucket);
+    let answer = within(
         timeout,
+        "SQS CreateQueue",
+        client.sqs("CreateQueue", sqs::api::create_queue(&name)),
+    )
+    .await?
+    .map_err(|e| {
+        unsupported(
+            endpoint,
+            "SQS CreateQueue (queue API, POST / X-Amz-Target: AmazonSQS.CreateQueue)",
+            &e,
+        )
+    })?;
+    let url = sqs::api::parse_create_queue(&answer).map_err(|e| anyhow!("SQS CreateQueue against {endpoint}: {e}"))?;
+    let request = sqs::api::get_queue_attributes(&url, &["QueueArn"]);
+    let arn = within(
+        timeout,
+        "SQS GetQueueAttributes",
+        client.sqs("GetQueueAttributes", request),
+    )
+    .await
+    .and_then(|r| r.map_err(|e| unsupported(endpoint, "SQS GetQueueAttributes (QueueArn)", &e)))
+    .and_then(|answer| {
+        sqs::api::parse_queue_arn(&answer).map_err(|e| anyhow!("SQS GetQueueAttributes against {endpoint}: {e}"))
+    });
+    match arn {
+        Ok(arn) => Ok((url, arn)),
+        Err(e) => {
+            delete_queue(client, &url, timeout).await;
+            Err(e)
+        }
+    }
+}
+
+/// Points the bucket's `ObjectCreated` events at `sink`.
+async fn put_notification(target: &Target, args: &NotifyArgs, sink: &Sink) -> anyhow::Result<()> {
+    let config = sns::notification_configuration(Some(sink.destination()));
+    let operation = match sink {
+        Sink::Topic { .. } => {
+            "PutBucketNotificationConfiguration (PUT /<bucket>?notification with a TopicConfiguration)"
+        }
+        Sink::Queue { .. } => {
+            "PutBucketNotificationConfiguration (PUT /<bucket>?notification with a QueueConfiguration)"
+        }
+    };
+    within(
+        args.load.timeout,
         "PutBucketNotificationConfiguration",
-        client.call(
+        target.client.call(
             Method::PUT,
             &format!("/{}", target.bucket),
             &[("notification", "")],
             Bytes::from(config),
         ),
     )
-    .await
-    .and_then(|r| {
-        r.map_err(|e| {
-            unsupported(
-                endpoint,
-                "PutBucketNotificationConfiguration (PUT /<bucket>?notification with a TopicConfiguration)",
-                &e,
-            )
-        })
-    });
-    if let Err(e) = put {
-        delete_topic(client, &arn, timeout).await;
-        return Err(e);
-    }
-    Ok(arn)
+    .await?
+    .map(drop)
+    .map_err(|e| unsupported(&args.target.endpoint, operation, &e))
 }
 
 /// The error for a setup call the peer failed: most likely it does not
@@ -256,9 +356,9 @@ async fn drain(
     (start.elapsed(), timed_out)
 }
 
-/// Removes the bucket notification and the topic, best effort: failures
-/// are only warned about, the measurement is already done.
-async fn cleanup(client: &S3Client, bucket: &str, arn: &str, timeout: Duration) {
+/// Removes the bucket notification, best effort: failures are only warned
+/// about, the measurement is already done.
+async fn remove_notification(client: &S3Client, bucket: &str, timeout: Duration) {
     let path = format!("/{bucket}");
     let query = [("notification", "")];
     let deleted = within(
@@ -283,7 +383,14 @@ async fn cleanup(client: &S3Client, bucket: &str, arn: &str, timeout: Duration) 
             Err(e) => eprintln!("warning: cannot remove the notification of {bucket}: {e}"),
         }
     }
-    delete_topic(client, arn, timeout).await;
+}
+
+/// Deletes the topic or the queue, best effort.
+async fn remove_sink(client: &S3Client, sink: &Sink, timeout: Duration) {
+    match sink {
+        Sink::Topic { arn } => delete_topic(client, arn, timeout).await,
+        Sink::Queue { url, .. } => delete_queue(client, url, timeout).await,
+    }
 }
 
 async fn delete_topic(client: &S3Client, arn: &str, timeout: Duration) {
@@ -291,5 +398,19 @@ async fn delete_topic(client: &S3Client, arn: &str, timeout: Duration) {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => eprintln!("warning: cannot delete topic {arn}: {e}"),
         Err(e) => eprintln!("warning: cannot delete topic {arn}: {e}"),
+    }
+}
+
+async fn delete_queue(client: &S3Client, url: &str, timeout: Duration) {
+    let deleted = within(
+        timeout,
+        "SQS DeleteQueue",
+        client.sqs("DeleteQueue", sqs::api::queue_url(url)),
+    )
+    .await;
+    match deleted {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!("warning: cannot delete queue {url}: {e}"),
+        Err(e) => eprintln!("warning: cannot delete queue {url}: {e}"),
     }
 }

@@ -1,10 +1,11 @@
 //! The receiving end of the `notify` scenario: something the server under
 //! test pushes events to, which records when each event arrived.
 //!
-//! Each topic kind (`http` now; SQS, AMQP, Kafka, ... later) implements
-//! [`Receiver`]: it tells the topic which attributes to use (where to push)
-//! and appends everything it receives to a shared [`EventLog`], which the
-//! scenario correlates with the acknowledged PUTs.
+//! Each topic kind (`http` here, `sqs` in [`super::queue`]; AMQP, Kafka, ...
+//! later) implements [`Receiver`]: it appends everything it receives to a
+//! shared [`EventLog`], which the scenario correlates with the acknowledged
+//! PUTs. How the server is told where to deliver is kind-specific (the
+//! HTTP receiver's [`HttpReceiver::topic_attributes`], the queue's ARN).
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,8 +19,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinSet;
-
-use crate::TopicKind;
 
 /// One `ObjectCreated` (or other) record as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,25 +58,35 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// Parses one message body (e.g. an HTTP POST body) received at `at`.
+    /// Parses one message body (an HTTP POST body, a queue message body)
+    /// received at `at`.
     pub fn ingest(&self, body: &[u8], at: Instant) {
-        let parsed = parse_message(body);
+        self.ingest_all([body], at);
+    }
+
+    /// Like [`ingest`](Self::ingest) for several messages received together
+    /// (one ReceiveMessage answer): they are appended at once, so readers
+    /// never see only part of them.
+    pub fn ingest_all<'a>(&self, bodies: impl IntoIterator<Item = &'a [u8]>, at: Instant) {
+        let parsed: Vec<Message> = bodies.into_iter().map(parse_message).collect();
         {
             let mut inner = self.inner.lock().expect("event log lock");
-            inner.counters.messages += 1;
-            match parsed {
-                Message::Records(records) => {
-                    inner
-                        .records
-                        .extend(records.into_iter().map(|(bucket, key, event_name)| Received {
-                            bucket,
-                            key,
-                            event_name,
-                            at,
-                        }));
+            for message in parsed {
+                inner.counters.messages += 1;
+                match message {
+                    Message::Records(records) => {
+                        inner
+                            .records
+                            .extend(records.into_iter().map(|(bucket, key, event_name)| Received {
+                                bucket,
+                                key,
+                                event_name,
+                                at,
+                            }));
+                    }
+                    Message::TestEvent => inner.counters.test_events += 1,
+                    Message::Malformed => inner.counters.malformed += 1,
                 }
-                Message::TestEvent => inner.counters.test_events += 1,
-                Message::Malformed => inner.counters.malformed += 1,
             }
         }
         self.appended.notify_one();
@@ -112,24 +121,14 @@ impl EventLog {
 
 /// A running receiver for one topic kind. Dropping it stops it.
 pub trait Receiver: Send + Sync {
-    /// Topic attributes (besides `persistent`) for CreateTopic, e.g.
-    /// `push-endpoint`.
-    fn topic_attributes(&self) -> Vec<(String, String)>;
     /// Where received records go.
     fn log(&self) -> &Arc<EventLog>;
     /// Human-readable location, for messages.
     fn describe(&self) -> String;
-}
-
-/// Starts the receiver for `kind`, or explains that the kind is not
-/// supported yet.
-pub async fn start(kind: TopicKind, listen: SocketAddr) -> anyhow::Result<Box<dyn Receiver>> {
-    match kind {
-        TopicKind::Http => Ok(Box::new(HttpReceiver::start(listen).await?)),
-        other => anyhow::bail!(
-            "--topic-kind {}: not supported yet by this bench (only `http` is)",
-            other.name()
-        ),
+    /// Failures of the receiver itself (e.g. failed polls), summarized for
+    /// a warning; `None` if there were none.
+    fn problems(&self) -> Option<String> {
+        None
     }
 }
 
@@ -171,11 +170,15 @@ impl Drop for HttpReceiver {
     }
 }
 
-impl Receiver for HttpReceiver {
-    fn topic_attributes(&self) -> Vec<(String, String)> {
+impl HttpReceiver {
+    /// Topic attributes (besides `persistent`) for CreateTopic: the
+    /// `push-endpoint`.
+    pub fn topic_attributes(&self) -> Vec<(String, String)> {
         vec![("push-endpoint".to_owned(), self.url())]
     }
+}
 
+impl Receiver for HttpReceiver {
     fn log(&self) -> &Arc<EventLog> {
         &self.log
     }
@@ -325,6 +328,15 @@ mod tests {
         );
         let test = br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2024-01-01T00:00:00Z","Bucket":"b"}"#;
         assert_eq!(parse_message(test), Message::TestEvent);
+        // The AWS form, as found in SQS message bodies: form-encoded keys.
+        let aws = br#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
+            "eventName":"ObjectCreated:Put","userIdentity":{"principalId":"root"},
+            "s3":{"s3SchemaVersion":"1.0","configurationId":"bench","bucket":{"name":"b","arn":"arn:aws:s3:::b"},
+            "object":{"key":"dir%2Fa+b","size":3,"eTag":"x","sequencer":"01"}}}]}"#;
+        assert_eq!(
+            parse_message(aws),
+            Message::Records(vec![("b".into(), "dir/a b".into(), "ObjectCreated:Put".into())])
+        );
         assert_eq!(parse_message(b"not json"), Message::Malformed);
         assert_eq!(parse_message(b"{\"Records\":[{}]}"), Message::Malformed);
     }

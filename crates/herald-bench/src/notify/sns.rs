@@ -1,5 +1,6 @@
 //! Request bodies for the topic (SNS query API) and bucket-notification
-//! calls, kept as pure functions so their encoding is unit-tested.
+//! (topic or queue destination) calls, kept as pure functions so their
+//! encoding is unit-tested.
 
 use crate::sigv4::uri_encode;
 
@@ -45,19 +46,30 @@ pub fn delete_topic_body(arn: &str) -> String {
     form_body("DeleteTopic", &[("TopicArn", arn)])
 }
 
+/// Where a bucket notification sends its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination<'a> {
+    /// An SNS-style topic, by ARN (`<TopicConfiguration>`).
+    Topic(&'a str),
+    /// An SQS queue, by ARN (`<QueueConfiguration>`).
+    Queue(&'a str),
+}
+
 /// A bucket notification configuration sending every `ObjectCreated` event
-/// to `topic_arn`; an empty configuration when `topic_arn` is `None`.
-pub fn notification_configuration(topic_arn: Option<&str>) -> String {
+/// to `destination`; an empty configuration when it is `None`.
+pub fn notification_configuration(destination: Option<Destination>) -> String {
     const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-    match topic_arn {
-        Some(arn) => format!(
-            "<NotificationConfiguration xmlns=\"{NS}\"><TopicConfiguration><Id>bench</Id>\
-             <Topic>{}</Topic><Event>s3:ObjectCreated:*</Event></TopicConfiguration>\
-             </NotificationConfiguration>",
-            xml_escape(arn)
-        ),
-        None => format!("<NotificationConfiguration xmlns=\"{NS}\"/>"),
-    }
+    let (element, field, arn) = match destination {
+        Some(Destination::Topic(arn)) => ("TopicConfiguration", "Topic", arn),
+        Some(Destination::Queue(arn)) => ("QueueConfiguration", "Queue", arn),
+        None => return format!("<NotificationConfiguration xmlns=\"{NS}\"/>"),
+    };
+    format!(
+        "<NotificationConfiguration xmlns=\"{NS}\"><{element}><Id>bench</Id>\
+         <{field}>{}</{field}><Event>s3:ObjectCreated:*</Event></{element}>\
+         </NotificationConfiguration>",
+        xml_escape(arn)
+    )
 }
 
 /// The text of the first `<tag>...</tag>` in `xml`, unescaped. Enough for
@@ -114,11 +126,20 @@ mod tests {
 
     #[test]
     fn notification_xml() {
-        let xml = notification_configuration(Some("arn:aws:sns:us-east-1::a&b"));
+        let xml = notification_configuration(Some(Destination::Topic("arn:aws:sns:us-east-1::a&b")));
         assert!(xml.contains("<Topic>arn:aws:sns:us-east-1::a&amp;b</Topic>"), "{xml}");
         assert!(xml.contains("<Event>s3:ObjectCreated:*</Event>"), "{xml}");
         assert!(xml.contains("<Id>bench</Id>"), "{xml}");
         assert!(!notification_configuration(None).contains("Topic"));
+        assert!(!notification_configuration(None).contains("Queue"));
+
+        let xml = notification_configuration(Some(Destination::Queue("arn:aws:sqs:us-east-1:root:q<1>")));
+        assert_eq!(
+            xml,
+            "<NotificationConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <QueueConfiguration><Id>bench</Id><Queue>arn:aws:sqs:us-east-1:root:q&lt;1&gt;</Queue>\
+             <Event>s3:ObjectCreated:*</Event></QueueConfiguration></NotificationConfiguration>"
+        );
     }
 
     #[test]

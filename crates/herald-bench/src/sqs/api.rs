@@ -20,6 +20,13 @@ struct QueueUrl<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
+struct GetAttributes<'a> {
+    queue_url: &'a str,
+    attribute_names: &'a [&'a str],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct SendBatch<'a> {
     queue_url: &'a str,
     entries: Vec<SendEntry<'a>>,
@@ -68,6 +75,14 @@ pub fn queue_url(url: &str) -> Vec<u8> {
     to_json(&QueueUrl { queue_url: url })
 }
 
+/// `GetQueueAttributes {"QueueUrl": url, "AttributeNames": names}`.
+pub fn get_queue_attributes(url: &str, names: &[&str]) -> Vec<u8> {
+    to_json(&GetAttributes {
+        queue_url: url,
+        attribute_names: names,
+    })
+}
+
 /// `SendMessageBatch`; entry `i` gets `"Id": "i"`, so the answer's ids
 /// index into `bodies`.
 pub fn send_message_batch(url: &str, bodies: &[String]) -> Vec<u8> {
@@ -113,6 +128,13 @@ pub fn delete_message_batch<'a>(url: &str, handles: impl IntoIterator<Item = &'a
 #[serde(rename_all = "PascalCase")]
 struct CreateQueueAnswer {
     queue_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributesAnswer {
+    #[serde(default)]
+    attributes: std::collections::HashMap<String, String>,
 }
 
 /// A received message; fields the bench does not need are ignored.
@@ -181,6 +203,17 @@ pub fn parse_create_queue(body: &[u8]) -> Result<String, OpError> {
         return Err(OpError::Protocol("CreateQueue answered an empty QueueUrl".into()));
     }
     Ok(answer.queue_url)
+}
+
+/// The `Attributes.QueueArn` of a GetQueueAttributes answer.
+pub fn parse_queue_arn(body: &[u8]) -> Result<String, OpError> {
+    let answer: AttributesAnswer = parse("GetQueueAttributes", body)?;
+    match answer.attributes.get("QueueArn") {
+        Some(arn) if !arn.is_empty() => Ok(arn.clone()),
+        _ => Err(OpError::Protocol(
+            "GetQueueAttributes answered no QueueArn attribute".into(),
+        )),
+    }
 }
 
 /// The messages of a ReceiveMessage answer (none when `Messages` is absent).
@@ -252,6 +285,10 @@ mod tests {
         assert_eq!(value(&create_queue("q")), json!({"QueueName": "q"}));
         assert_eq!(value(&queue_url("http://h/1/q")), json!({"QueueUrl": "http://h/1/q"}));
         assert_eq!(
+            value(&get_queue_attributes("http://h/1/q", &["QueueArn"])),
+            json!({"QueueUrl": "http://h/1/q", "AttributeNames": ["QueueArn"]})
+        );
+        assert_eq!(
             value(&send_message_batch("u", &["a\"b".into(), "c".into()])),
             json!({"QueueUrl": "u", "Entries": [
                 {"Id": "0", "MessageBody": "a\"b"},
@@ -279,6 +316,19 @@ mod tests {
         );
         assert!(parse_create_queue(b"{}").is_err());
         assert!(parse_create_queue(br#"{"QueueUrl":""}"#).is_err());
+
+        assert_eq!(
+            parse_queue_arn(br#"{"Attributes":{"QueueArn":"arn:aws:sqs:us-east-1:root:q"}}"#).unwrap(),
+            "arn:aws:sqs:us-east-1:root:q"
+        );
+        for bad in [
+            &b"{}"[..],
+            br#"{"Attributes":{}}"#,
+            br#"{"Attributes":{"QueueArn":""}}"#,
+            b"<x/>",
+        ] {
+            assert!(parse_queue_arn(bad).is_err());
+        }
 
         assert_eq!(parse_receive(b"{}").unwrap(), vec![]);
         assert_eq!(parse_receive(br#"{"Messages":[]}"#).unwrap(), vec![]);

@@ -39,11 +39,11 @@ use crate::scenarios;
 use ledger::{MessageKey, Origin};
 
 /// Most messages one ReceiveMessage may return (the SQS limit).
-const RECEIVE_MAX: u32 = 10;
+pub(crate) const RECEIVE_MAX: u32 = 10;
 /// Long-poll time of every ReceiveMessage: short enough that a receiver
 /// notices the end of the load quickly, long enough not to spin on an empty
 /// queue.
-const WAIT_SECONDS: u32 = 1;
+pub(crate) const WAIT_SECONDS: u32 = 1;
 /// Largest message SQS accepts today (many servers still stop at 256 KiB).
 const MAX_MESSAGE: u64 = 1024 * 1024;
 /// The classic SQS limit on the summed bodies of one SendMessageBatch.
