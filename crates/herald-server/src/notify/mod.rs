@@ -79,11 +79,6 @@ struct QueueTarget {
     counters: metrics::TopicCounters,
 }
 
-/// The outbox mover waits this long for more events when a round was small.
-const MOVER_COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
-/// A round at least this big starts the next one at once.
-const MOVER_BATCH_TARGET: usize = 256;
-
 /// Queue messages carry the AWS record flavour, as S3 sends to SQS.
 const QUEUE_FLAVOR: record::RecordFlavor = record::RecordFlavor::Aws;
 
@@ -426,12 +421,6 @@ impl Notifier {
                 drop(n);
                 if moved == 0 {
                     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
-                }
-                // Each round costs the destinations a durable write and the
-                // store a commit; a short pause lets a burst of commits
-                // share one round (bounded extra latency, fewer fsyncs).
-                if moved < MOVER_BATCH_TARGET {
-                    tokio::time::sleep(MOVER_COALESCE).await;
                 }
             }
         });
