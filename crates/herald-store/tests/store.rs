@@ -1,0 +1,219 @@
+//! The store on its own: real files in a temp dir, no server.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use herald_model::VersioningState;
+use herald_store::{CompletedPart, ListEntry, ListParams, PutOptions, Store};
+
+fn body(data: &[u8]) -> futures::stream::Iter<std::vec::IntoIter<Result<Bytes, std::io::Error>>> {
+    futures::stream::iter(vec![Ok(Bytes::copy_from_slice(data))])
+}
+
+async fn read_all(store: &Store, bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
+    let (_, mut stream) = store.open_object(bucket, key, version, None).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+fn opts(writer: &str) -> PutOptions {
+    PutOptions {
+        writer: writer.to_owned(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_share_commits_and_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_bucket("alice", "photos").await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let data = format!("object number {i}");
+            store
+                .put_object("photos", &format!("k/{i:03}"), body(data.as_bytes()), opts("alice"))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().version.seq);
+    }
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 64, "every change gets its own sequence number");
+    for i in 0..64 {
+        assert_eq!(
+            read_all(&store, "photos", &format!("k/{i:03}"), None).await,
+            format!("object number {i}").as_bytes()
+        );
+    }
+}
+
+#[tokio::test]
+async fn listing_folds_prefixes_and_pages_without_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_bucket("alice", "tree").await.unwrap();
+    let keys = ["a/1", "a/2", "b", "c/x/1", "c/y", "d", "e/"];
+    for k in keys {
+        store.put_object("tree", k, body(b"x"), opts("alice")).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_objects(
+                "tree",
+                &ListParams {
+                    prefix: String::new(),
+                    delimiter: Some("/".into()),
+                    after: after.clone(),
+                    max_keys: 2,
+                },
+            )
+            .unwrap();
+        for e in &page.entries {
+            seen.push(match e {
+                ListEntry::Object { key, .. } => key.clone(),
+                ListEntry::CommonPrefix(p) => format!("[{p}]"),
+            });
+        }
+        if !page.is_truncated {
+            break;
+        }
+        after = page.entries.last().map(|e| e.name().to_owned());
+    }
+    assert_eq!(seen, ["[a/]", "b", "[c/]", "d", "[e/]"]);
+}
+
+#[tokio::test]
+async fn versioning_keeps_old_versions_and_delete_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_bucket("alice", "vers").await.unwrap();
+    store.set_versioning("vers", VersioningState::Enabled).await.unwrap();
+    let v1 = store
+        .put_object("vers", "doc", body(b"one"), opts("alice"))
+        .await
+        .unwrap()
+        .version
+        .version_id;
+    let v2 = store
+        .put_object("vers", "doc", body(b"two"), opts("alice"))
+        .await
+        .unwrap()
+        .version
+        .version_id;
+    assert_ne!(v1, v2);
+    let del = store.delete_object("vers", "doc", None, "alice", None).await.unwrap();
+    assert!(del.delete_marker && del.changed);
+    assert!(
+        store.head_object("vers", "doc", None).is_err(),
+        "a delete marker hides the object"
+    );
+    assert_eq!(read_all(&store, "vers", "doc", Some(&v1)).await, b"one");
+    // Removing the marker brings the latest version back.
+    store
+        .delete_object("vers", "doc", del.version_id.as_deref(), "alice", None)
+        .await
+        .unwrap();
+    assert_eq!(read_all(&store, "vers", "doc", None).await, b"two");
+    // Versioning can be suspended but never turned off.
+    assert!(
+        store
+            .set_versioning("vers", VersioningState::Unversioned)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn multipart_links_parts_without_copying_and_checks_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_bucket("alice", "big").await.unwrap();
+    let upload = store
+        .create_multipart("big", "file", "alice", Default::default(), Vec::new(), None)
+        .await
+        .unwrap();
+    let part1 = vec![7u8; 5 * 1024 * 1024];
+    let p1 = store
+        .upload_part("big", "file", &upload.upload_id, 1, body(&part1), None)
+        .await
+        .unwrap();
+    let p2 = store
+        .upload_part("big", "file", &upload.upload_id, 2, body(b"tail"), None)
+        .await
+        .unwrap();
+    // Out of order is refused and the upload stays usable.
+    let bad = vec![
+        CompletedPart {
+            part_number: 2,
+            etag: Some(p2.etag.clone()),
+        },
+        CompletedPart {
+            part_number: 1,
+            etag: Some(p1.etag.clone()),
+        },
+    ];
+    assert!(
+        store
+            .complete_multipart("big", "file", &upload.upload_id, bad, "alice", None)
+            .await
+            .is_err()
+    );
+    let good = vec![
+        CompletedPart {
+            part_number: 1,
+            etag: Some(p1.etag.clone()),
+        },
+        CompletedPart {
+            part_number: 2,
+            etag: Some(p2.etag.clone()),
+        },
+    ];
+    let out = store
+        .complete_multipart("big", "file", &upload.upload_id, good, "alice", None)
+        .await
+        .unwrap();
+    assert!(out.version.etag.as_str().ends_with("-2"));
+    assert_eq!(out.version.segments.len(), 2, "parts become segments: nothing copied");
+    let data = read_all(&store, "big", "file", None).await;
+    assert_eq!(data.len(), part1.len() + 4);
+    assert_eq!(&data[part1.len()..], b"tail");
+}
+
+#[tokio::test]
+async fn garbage_collection_removes_only_unreferenced_old_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_bucket("alice", "gc").await.unwrap();
+    store
+        .put_object("gc", "kept", body(b"keep me"), opts("alice"))
+        .await
+        .unwrap();
+    // A blob written by a request that never committed (a crash).
+    let orphan = dir
+        .path()
+        .join("blobs")
+        .join("ab")
+        .join("ab00000000000000000000000000orphan");
+    std::fs::write(&orphan, b"torn").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&orphan)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(store.collect_garbage().unwrap(), 1);
+    assert!(!orphan.exists());
+    assert_eq!(read_all(&store, "gc", "kept", None).await, b"keep me");
+}
