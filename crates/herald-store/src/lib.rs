@@ -36,6 +36,9 @@ pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, 
 
 use commit::Committer;
 
+/// Bytes of metadata pages redb may cache in memory.
+const METADATA_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// A handle to an open store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -60,7 +63,12 @@ impl Store {
     pub fn open(dir: &Path) -> StoreResult<Store> {
         std::fs::create_dir_all(dir)?;
         let blobs = BlobDir::open(dir.join("blobs"))?;
-        let db = Database::create(dir.join("meta.redb"))?;
+        // redb caches pages in the process (1 GiB by default), which would
+        // make RSS grow with the metadata; the OS page cache already keeps
+        // hot pages, so a modest cache of our own is enough.
+        let db = redb::Builder::new()
+            .set_cache_size(METADATA_CACHE_BYTES)
+            .create(dir.join("meta.redb"))?;
         tables::create_all(&db)?;
         let db = Arc::new(db);
         let store = Store {
