@@ -110,6 +110,26 @@ struct StreamError(String);
 pub type VerifiedBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The checksums a PutObject or UploadPart request promised (both inputs
+/// carry the same `checksum_*` fields).
+macro_rules! expected_from {
+    ($req:expr) => {
+        $crate::s3::checksum::Expected::new(
+            s3s::dto::Checksum {
+                checksum_crc32: $req.input.checksum_crc32.clone(),
+                checksum_crc32c: $req.input.checksum_crc32c.clone(),
+                checksum_crc64nvme: $req.input.checksum_crc64nvme.clone(),
+                checksum_sha1: $req.input.checksum_sha1.clone(),
+                checksum_sha256: $req.input.checksum_sha256.clone(),
+                ..Default::default()
+            },
+            &$req.headers,
+            $req.trailing_headers.clone(),
+        )
+    };
+}
+pub(crate) use expected_from;
+
 /// Wraps a body so that its checksums are verified when it ends.
 pub fn verify<S, E>(body: S, expected: Expected) -> VerifiedBody
 where

@@ -41,18 +41,7 @@ pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> O
 
 pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let user = s3.caller(&req)?;
-    let expected = super::checksum::Expected::new(
-        Checksum {
-            checksum_crc32: req.input.checksum_crc32.clone(),
-            checksum_crc32c: req.input.checksum_crc32c.clone(),
-            checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
-            checksum_sha1: req.input.checksum_sha1.clone(),
-            checksum_sha256: req.input.checksum_sha256.clone(),
-            ..Default::default()
-        },
-        &req.headers,
-        req.trailing_headers.clone(),
-    );
+    let expected = super::checksum::expected_from!(req);
     let info = req_info(&req);
     let input = req.input;
     s3.owned_bucket(&user, &input.bucket)?;
