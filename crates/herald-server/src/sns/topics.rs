@@ -223,8 +223,9 @@ pub async fn delete_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         .await
         .map_err(|e| SnsError::internal(e.to_string()))?;
     if existed {
+        // Runtime topics are keyed by the stored (canonical) ARN, whatever
+        // region the caller wrote in its ARN.
         n.remove_topic(&make_arn(n.region(), &req.user, &parsed.name));
-        n.remove_topic(arn);
         tracing::info!(topic = %arn, "topic deleted");
     }
     Ok(response("DeleteTopic", None, &req.meta.request_id))
