@@ -90,7 +90,7 @@ impl HttpEndpoint {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -194,7 +194,7 @@ fn client(opts: &EndpointOptions) -> Result<HttpsClient, EndpointError> {
         .build(https))
 }
 
-fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig, EndpointError> {
+pub(crate) fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig, EndpointError> {
     let builder = rustls::ClientConfig::builder();
     if !opts.verify_ssl {
         return Ok(builder

@@ -6,8 +6,13 @@
 //! serialized event (`{"Records":[...]}`) and reports success or failure;
 //! retries, persistence and counting belong to the caller.
 
+pub mod amqp;
+mod broker;
 pub mod handshake;
 pub mod http;
+pub mod kafka;
+pub mod mqtt;
+pub mod nats;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,7 +38,7 @@ pub enum PushError {
 pub enum EndpointError {
     #[error("invalid push-endpoint {0:?}: {1}")]
     InvalidUri(String, String),
-    #[error("unsupported push-endpoint scheme {0:?} (supported: http, https)")]
+    #[error("unsupported push-endpoint scheme {0:?} (supported: http, https, amqp, amqps, kafka, nats, mqtt, mqtts)")]
     UnsupportedScheme(String),
     #[error("invalid attribute {0}: {1}")]
     InvalidAttribute(String, String),
@@ -45,6 +50,12 @@ pub trait Endpoint: Send + Sync {
     /// Delivers one serialized event body; `Ok` means the receiver
     /// acknowledged it.
     async fn push(&self, body: &Bytes) -> Result<(), PushError>;
+    /// Delivers one event with its object key, for protocols that carry a
+    /// message key (Kafka partitions by it, so one key's events stay in
+    /// order). Callers that know the key use this one.
+    async fn push_keyed(&self, body: &Bytes, _key: &str) -> Result<(), PushError> {
+        self.push(body).await
+    }
     /// The endpoint for logs and errors, without credentials.
     fn describe(&self) -> String;
 }
@@ -60,6 +71,12 @@ pub struct EndpointOptions {
     pub signing_secret: Option<String>,
     /// The topic's ARN and name, for protocol headers.
     pub topic_arn: String,
+    /// The topic's name: the AMQP routing key, Kafka topic, NATS subject
+    /// and MQTT topic (Ceph's `EndpointTopic`).
+    pub topic_name: String,
+    /// All topic attributes, for the protocol-specific ones
+    /// (`amqp-exchange`, `kafka-ack-level`, `mechanism`, ...).
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl EndpointOptions {
@@ -89,6 +106,8 @@ impl EndpointOptions {
             cloudevents: flag("cloudevents", false)?,
             signing_secret: attrs.get("push-secret").cloned().filter(|s| !s.is_empty()),
             topic_arn: topic_arn.to_owned(),
+            topic_name: topic_arn.rsplit(':').next().unwrap_or(topic_arn).to_owned(),
+            attributes: attrs.clone(),
         })
     }
 }
@@ -101,8 +120,27 @@ pub fn build(uri: &str, opts: EndpointOptions) -> Result<Arc<dyn Endpoint>, Endp
         .unwrap_or_default();
     match scheme.as_str() {
         "http" | "https" => Ok(Arc::new(http::HttpEndpoint::new(uri, opts)?)),
+        "amqp" | "amqps" => Ok(Arc::new(amqp::AmqpEndpoint::new(uri, opts)?)),
+        "kafka" => Ok(Arc::new(kafka::KafkaEndpoint::new(uri, opts)?)),
+        "nats" => Ok(Arc::new(nats::NatsEndpoint::new(uri, opts)?)),
+        "mqtt" | "mqtts" => Ok(Arc::new(mqtt::MqttEndpoint::new(uri, opts)?)),
         _ => Err(EndpointError::UnsupportedScheme(scheme)),
     }
+}
+
+/// Checks a broker endpoint's URI and attributes without connecting, so a
+/// topic that could never deliver is refused when it is created. Other
+/// schemes are checked elsewhere (HTTP) or belong to the server (`sqs`,
+/// `batch`).
+pub fn check(uri: &str, attrs: &BTreeMap<String, String>, topic_arn: &str) -> Result<(), EndpointError> {
+    let scheme = uri
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !matches!(scheme.as_str(), "amqp" | "amqps" | "kafka" | "nats" | "mqtt" | "mqtts") {
+        return Ok(());
+    }
+    build(uri, EndpointOptions::from_attributes(attrs, topic_arn)?).map(|_| ())
 }
 
 /// Whether a push-endpoint URI carries `user:password@` credentials (which

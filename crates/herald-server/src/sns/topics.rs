@@ -81,6 +81,11 @@ fn check_attributes(attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<
             "a push-endpoint with user/password must be configured over HTTPS",
         ));
     }
+    if let Some(ep) = attrs.get("push-endpoint") {
+        // A broker endpoint that could never deliver (no amqp-exchange, a
+        // bad ack level, an unreadable ca-location) is refused now.
+        herald_endpoints::check(ep, attrs, "arn:aws:sns:::topic").map_err(|e| SnsError::invalid(e.to_string()))?;
+    }
     if attrs.get("push-secret").is_some_and(|s| !s.is_empty()) && !over_tls {
         // Accepted (receivers on a private network are common) but worth a
         // warning: the shared secret travelled in clear.

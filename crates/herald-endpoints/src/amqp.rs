@@ -1,0 +1,266 @@
+//! AMQP 0.9.1 (RabbitMQ and friends): each event is published to the
+//! topic's `amqp-exchange` with the topic name as routing key, as Ceph does.
+//!
+//! `amqp-ack-level` says when a push counts as delivered: `none` once
+//! written to the socket, `broker` (the default) once the broker confirms
+//! it (publisher confirms), `routable` once confirmed *and* routed to at
+//! least one queue (the `mandatory` flag: a returned message is a
+//! failure). One connection and one channel carry every push of a topic;
+//! confirms are awaited concurrently, so many events are in flight at once.
+
+use bytes::Bytes;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::tcp::OwnedTLSConfig;
+use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use tokio::sync::Mutex;
+
+use crate::broker::{Backoff, BrokerUri, choice};
+use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AckLevel {
+    None,
+    Broker,
+    Routable,
+}
+
+/// A topic's AMQP exchange.
+pub struct AmqpEndpoint {
+    uri: AMQPUri,
+    tls: OwnedTLSConfig,
+    exchange: String,
+    routing_key: String,
+    ack: AckLevel,
+    opts: EndpointOptions,
+    shown: String,
+    link: Mutex<Option<Link>>,
+    backoff: Backoff,
+}
+
+/// A live connection and the channel pushes share.
+#[derive(Clone)]
+struct Link {
+    // Held so the connection lives as long as its channel is used.
+    _connection: std::sync::Arc<Connection>,
+    channel: Channel,
+}
+
+impl AmqpEndpoint {
+    pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
+        let parsed = BrokerUri::parse(uri, |s| if s == "amqps" { 5671 } else { 5672 })?;
+        let exchange = opts
+            .attributes
+            .get("amqp-exchange")
+            .filter(|e| !e.is_empty())
+            .cloned()
+            .ok_or_else(|| {
+                EndpointError::InvalidAttribute("amqp-exchange".into(), "is required for an amqp endpoint".into())
+            })?;
+        let ack = match choice(
+            &opts.attributes,
+            "amqp-ack-level",
+            &["none", "broker", "routable"],
+            "broker",
+        )? {
+            "none" => AckLevel::None,
+            "routable" => AckLevel::Routable,
+            _ => AckLevel::Broker,
+        };
+        let tls_scheme = parsed.scheme == "amqps";
+        if tls_scheme && !opts.verify_ssl {
+            // The AMQP client's TLS layer always verifies; say so instead of
+            // silently verifying anyway.
+            return Err(EndpointError::InvalidAttribute(
+                "verify-ssl".into(),
+                "false is not supported for amqps: give the broker's CA in ca-location instead".into(),
+            ));
+        }
+        let mut tls = OwnedTLSConfig::default();
+        if tls_scheme && let Some(path) = &opts.ca_location {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| EndpointError::InvalidAttribute("ca-location".into(), format!("{path}: {e}")))?;
+            tls.cert_chain = Some(pem);
+        }
+        let query = AMQPQueryString {
+            connection_timeout: Some(opts.timeout.as_millis() as u64),
+            ..Default::default()
+        };
+        let amqp_uri = AMQPUri {
+            scheme: if tls_scheme {
+                AMQPScheme::AMQPS
+            } else {
+                AMQPScheme::AMQP
+            },
+            authority: AMQPAuthority {
+                userinfo: AMQPUserInfo {
+                    username: parsed.user.clone().unwrap_or_else(|| "guest".into()),
+                    password: parsed.password.clone().unwrap_or_else(|| "guest".into()),
+                },
+                host: parsed.host.clone(),
+                port: parsed.port,
+            },
+            vhost: if parsed.path.is_empty() {
+                "/".into()
+            } else {
+                parsed.path.clone()
+            },
+            query,
+        };
+        Ok(AmqpEndpoint {
+            uri: amqp_uri,
+            tls,
+            exchange,
+            routing_key: opts.topic_name.clone(),
+            ack,
+            shown: crate::redact(uri),
+            opts,
+            link: Mutex::new(None),
+            backoff: Backoff::new(),
+        })
+    }
+
+    /// The live link, connecting first if there is none.
+    async fn link(&self) -> Result<Link, PushError> {
+        let mut slot = self.link.lock().await;
+        if let Some(l) = slot.as_ref()
+            && l.channel.status().connected()
+        {
+            return Ok(l.clone());
+        }
+        *slot = None;
+        self.backoff.check(&self.shown)?;
+        match tokio::time::timeout(self.opts.timeout, self.connect()).await {
+            Ok(Ok(link)) => {
+                self.backoff.succeeded();
+                tracing::info!(endpoint = %self.shown, exchange = %self.exchange, "connected to AMQP broker");
+                *slot = Some(link.clone());
+                Ok(link)
+            }
+            Ok(Err(e)) => {
+                self.backoff.failed(&e);
+                Err(PushError::Connect {
+                    endpoint: self.shown.clone(),
+                    reason: e,
+                })
+            }
+            Err(_) => {
+                self.backoff.failed("connect timed out");
+                Err(PushError::Timeout {
+                    endpoint: self.shown.clone(),
+                    timeout: self.opts.timeout,
+                })
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Link, String> {
+        let connection = lapin::DefaultConnectionBuilder::new()
+            .map_err(|e| e.to_string())?
+            .with_uri(self.uri.clone())
+            .with_tls_config(self.tls.clone())
+            .with_properties(ConnectionProperties::default().with_connection_name("herald".into()))
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
+        if self.ack != AckLevel::None {
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Link {
+            _connection: std::sync::Arc::new(connection),
+            channel,
+        })
+    }
+
+    async fn publish(&self, body: &Bytes) -> Result<(), PushError> {
+        let link = self.link().await?;
+        let fail = |reason: String| PushError::Other(format!("{}: {reason}", self.shown));
+        let props = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        let options = BasicPublishOptions {
+            mandatory: self.ack == AckLevel::Routable,
+            ..Default::default()
+        };
+        let confirm = link
+            .channel
+            .basic_publish(
+                self.exchange.as_str().into(),
+                self.routing_key.as_str().into(),
+                options,
+                body,
+                props,
+            )
+            .await
+            .map_err(|e| fail(format!("publish to exchange {:?} failed: {e}", self.exchange)))?;
+        if self.ack == AckLevel::None {
+            return Ok(());
+        }
+        match confirm.await {
+            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => Ok(()),
+            Ok(Confirmation::Ack(Some(returned))) => Err(fail(format!(
+                "unroutable: exchange {:?} has no queue bound for routing key {:?} ({} {})",
+                self.exchange, self.routing_key, returned.reply_code, returned.reply_text
+            ))),
+            Ok(Confirmation::Nack(_)) => Err(fail("the broker refused the message (nack)".into())),
+            // A channel error (e.g. the exchange does not exist: 404) closes
+            // the channel; the next push reconnects.
+            Err(e) => Err(fail(format!("exchange {:?}: {e}", self.exchange))),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Endpoint for AmqpEndpoint {
+    async fn push(&self, body: &Bytes) -> Result<(), PushError> {
+        match tokio::time::timeout(self.opts.timeout, self.publish(body)).await {
+            Ok(r) => r,
+            Err(_) => Err(PushError::Timeout {
+                endpoint: self.shown.clone(),
+                timeout: self.opts.timeout,
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} exchange={}", self.shown, self.exchange)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn opts(attrs: &[(&str, &str)]) -> EndpointOptions {
+        let map: BTreeMap<String, String> = attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        EndpointOptions::from_attributes(&map, "arn:aws:sns:us-east-1:alice:events").unwrap()
+    }
+
+    #[test]
+    fn exchange_is_required_and_defaults_apply() {
+        assert!(AmqpEndpoint::new("amqp://127.0.0.1", opts(&[])).is_err());
+        let e = AmqpEndpoint::new("amqp://127.0.0.1", opts(&[("amqp-exchange", "ex")])).unwrap();
+        assert_eq!(e.uri.authority.userinfo.username, "guest");
+        assert_eq!(e.uri.authority.port, 5672);
+        assert_eq!(e.uri.vhost, "/");
+        assert_eq!(e.routing_key, "events");
+        assert_eq!(e.ack, AckLevel::Broker);
+        let e = AmqpEndpoint::new(
+            "amqps://u:p@h/prod",
+            opts(&[("amqp-exchange", "ex"), ("amqp-ack-level", "routable")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (e.uri.authority.port, e.uri.vhost.as_str(), e.ack),
+            (5671, "prod", AckLevel::Routable)
+        );
+        assert!(e.describe().starts_with("amqps://h/prod"), "{}", e.describe());
+        assert!(AmqpEndpoint::new("amqp://h", opts(&[("amqp-exchange", "ex"), ("amqp-ack-level", "all")])).is_err());
+    }
+}

@@ -1,0 +1,343 @@
+//! Kafka: each event is produced to the topic named like the Herald topic,
+//! keyed by the object key.
+//!
+//! The partition is chosen from the key with Kafka's own default
+//! partitioner (murmur2), so one object's events land in one partition in
+//! order, and a Java or librdkafka consumer agrees on where a key lives.
+//! Pushes to a partition are batched by a linger-free batch producer: the
+//! 64 concurrent pushes of a delivery worker become a few produce
+//! requests. `kafka-ack-level=broker` (the default) waits for the
+//! broker's acknowledgement (acks=all); `none` counts a push as delivered
+//! once handed to the producer. A missing topic is created with one
+//! partition, as a broker with `auto.create.topics.enable` would.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rskafka::BackoffConfig;
+use rskafka::client::partition::UnknownTopicHandling;
+use rskafka::client::producer::aggregator::RecordAggregator;
+use rskafka::client::producer::{BatchProducer, BatchProducerBuilder};
+use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
+use rskafka::record::Record;
+use tokio::sync::Mutex;
+
+use crate::broker::{Backoff, BrokerUri, choice, flag};
+use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
+
+/// Largest batch one produce request carries.
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// How long a batch waits for more records before it is sent.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// A topic's Kafka destination.
+pub struct KafkaEndpoint {
+    broker: String,
+    topic: String,
+    wait_for_ack: bool,
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    sasl: Option<SaslConfig>,
+    opts: EndpointOptions,
+    shown: String,
+    link: Mutex<Option<Arc<Link>>>,
+    backoff: Backoff,
+}
+
+/// A connected client and one batch producer per partition.
+struct Link {
+    producers: Vec<BatchProducer<RecordAggregator>>,
+}
+
+impl KafkaEndpoint {
+    pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
+        let parsed = BrokerUri::parse(uri, |_| 9092)?;
+        let attrs: &BTreeMap<String, String> = &opts.attributes;
+        let wait_for_ack = choice(attrs, "kafka-ack-level", &["none", "broker"], "broker")? == "broker";
+        let tls = if flag(attrs, "use-ssl", false)? {
+            Some(Arc::new(crate::http::tls_config(&opts)?))
+        } else {
+            None
+        };
+        let mechanism = choice(
+            attrs,
+            "mechanism",
+            &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+            "PLAIN",
+        )?;
+        let sasl = parsed.user.clone().map(|username| {
+            let c = Credentials::new(username, parsed.password.clone().unwrap_or_default());
+            match mechanism {
+                "SCRAM-SHA-256" => SaslConfig::ScramSha256(c),
+                "SCRAM-SHA-512" => SaslConfig::ScramSha512(c),
+                _ => SaslConfig::Plain(c),
+            }
+        });
+        Ok(KafkaEndpoint {
+            broker: parsed.address(),
+            topic: opts.topic_name.clone(),
+            wait_for_ack,
+            tls,
+            sasl,
+            shown: crate::redact(uri),
+            opts,
+            link: Mutex::new(None),
+            backoff: Backoff::new(),
+        })
+    }
+
+    async fn link(&self) -> Result<Arc<Link>, PushError> {
+        let mut slot = self.link.lock().await;
+        if let Some(l) = slot.as_ref() {
+            return Ok(l.clone());
+        }
+        self.backoff.check(&self.shown)?;
+        match tokio::time::timeout(self.opts.timeout, self.connect()).await {
+            Ok(Ok(link)) => {
+                self.backoff.succeeded();
+                tracing::info!(endpoint = %self.shown, topic = %self.topic, partitions = link.producers.len(),
+                    "connected to Kafka broker");
+                let link = Arc::new(link);
+                *slot = Some(link.clone());
+                Ok(link)
+            }
+            Ok(Err(e)) => {
+                self.backoff.failed(&e);
+                Err(PushError::Connect {
+                    endpoint: self.shown.clone(),
+                    reason: e,
+                })
+            }
+            Err(_) => {
+                self.backoff.failed("connect timed out");
+                Err(PushError::Timeout {
+                    endpoint: self.shown.clone(),
+                    timeout: self.opts.timeout,
+                })
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Link, String> {
+        let mut builder = ClientBuilder::new(vec![self.broker.clone()])
+            .client_id("herald")
+            .backoff_config(BackoffConfig {
+                init_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+                deadline: Some(self.opts.timeout),
+            });
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_config(tls.clone());
+        }
+        if let Some(sasl) = &self.sasl {
+            builder = builder.sasl_config(sasl.clone());
+        }
+        let client = builder.build().await.map_err(|e| e.to_string())?;
+        let mut partitions = self.partitions(&client).await?;
+        if partitions.is_empty() {
+            let timeout_ms = self.opts.timeout.as_millis().min(i32::MAX as u128) as i32;
+            let created = client
+                .controller_client()
+                .map_err(|e| e.to_string())?
+                .create_topic(self.topic.as_str(), 1, 1, timeout_ms)
+                .await;
+            partitions = self.partitions(&client).await?;
+            if partitions.is_empty() {
+                return Err(format!(
+                    "topic {:?} does not exist and could not be created: {}",
+                    self.topic,
+                    created
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "not visible yet".into())
+                ));
+            }
+        }
+        let mut producers = Vec::with_capacity(partitions.len());
+        for p in partitions {
+            let pc = client
+                .partition_client(self.topic.as_str(), p, UnknownTopicHandling::Retry)
+                .await
+                .map_err(|e| e.to_string())?;
+            producers.push(
+                BatchProducerBuilder::new(Arc::new(pc))
+                    .with_linger(LINGER)
+                    .build(RecordAggregator::new(MAX_BATCH_BYTES)),
+            );
+        }
+        Ok(Link { producers })
+    }
+
+    /// The topic's partition ids, sorted; empty if the topic is missing.
+    async fn partitions(&self, client: &rskafka::client::Client) -> Result<Vec<i32>, String> {
+        let topics = client.list_topics().await.map_err(|e| e.to_string())?;
+        Ok(topics
+            .into_iter()
+            .find(|t| t.name == self.topic)
+            .map(|t| t.partitions.into_iter().collect())
+            .unwrap_or_default())
+    }
+
+    async fn produce(&self, body: &Bytes, key: Option<&str>) -> Result<(), PushError> {
+        let link = self.link().await?;
+        let n = link.producers.len();
+        let partition = match key {
+            Some(k) => default_partition(k.as_bytes(), n),
+            None => 0,
+        };
+        let record = Record {
+            key: key.map(|k| k.as_bytes().to_vec()),
+            value: Some(body.to_vec()),
+            headers: BTreeMap::from([("content-type".to_owned(), b"application/json".to_vec())]),
+            timestamp: now(),
+        };
+        let link2 = link.clone();
+        let send = async move { link2.producers[partition].produce(record).await };
+        if !self.wait_for_ack {
+            let shown = self.shown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = send.await {
+                    tracing::warn!(endpoint = %shown, error = %e, "kafka produce failed (kafka-ack-level=none)");
+                }
+            });
+            return Ok(());
+        }
+        match send.await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Start over with fresh metadata on the next push (the
+                // broker may have restarted or the topic been recreated).
+                let mut slot = self.link.lock().await;
+                if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, &link)) {
+                    *slot = None;
+                }
+                Err(PushError::Other(format!(
+                    "{}: produce to {:?} failed: {e}",
+                    self.shown, self.topic
+                )))
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Endpoint for KafkaEndpoint {
+    async fn push(&self, body: &Bytes) -> Result<(), PushError> {
+        self.push_keyed_inner(body, None).await
+    }
+
+    async fn push_keyed(&self, body: &Bytes, key: &str) -> Result<(), PushError> {
+        self.push_keyed_inner(body, Some(key)).await
+    }
+
+    fn describe(&self) -> String {
+        format!("{} topic={}", self.shown, self.topic)
+    }
+}
+
+impl KafkaEndpoint {
+    async fn push_keyed_inner(&self, body: &Bytes, key: Option<&str>) -> Result<(), PushError> {
+        match tokio::time::timeout(self.opts.timeout, self.produce(body, key)).await {
+            Ok(r) => r,
+            Err(_) => Err(PushError::Timeout {
+                endpoint: self.shown.clone(),
+                timeout: self.opts.timeout,
+            }),
+        }
+    }
+}
+
+/// The record timestamp: now, in milliseconds as Kafka keeps it.
+fn now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64;
+    rskafka::chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Kafka's default partitioner for keyed records:
+/// `toPositive(murmur2(key)) % partitions`.
+pub fn default_partition(key: &[u8], partitions: usize) -> usize {
+    if partitions <= 1 {
+        return 0;
+    }
+    ((murmur2(key) & 0x7fff_ffff) as usize) % partitions
+}
+
+/// MurmurHash2 exactly as Kafka's `Utils.murmur2` computes it.
+fn murmur2(data: &[u8]) -> i32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    let len = data.len();
+    let mut h: u32 = SEED ^ (len as u32);
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= (rest[2] as u32) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= (rest[1] as u32) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= rest[0] as u32;
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafka() {
+        // Kafka's UtilsTest.testMurmur2 vectors.
+        let cases: [(&str, i32); 6] = [
+            ("21", -973932308),
+            ("foobar", -790332482),
+            ("a-little-bit-long-string", -985981536),
+            ("a-little-bit-longer-string", -1486304829),
+            ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+            ("abc", 479470107),
+        ];
+        for (s, want) in cases {
+            assert_eq!(murmur2(s.as_bytes()), want, "{s}");
+        }
+        assert_eq!(default_partition(b"anything", 1), 0);
+        assert!(default_partition(b"photos/cat.jpg", 8) < 8);
+    }
+
+    #[test]
+    fn attributes_are_read() {
+        let attrs: BTreeMap<String, String> = [("kafka-ack-level", "none"), ("mechanism", "SCRAM-SHA-512")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let o = EndpointOptions::from_attributes(&attrs, "arn:aws:sns:r:u:events").unwrap();
+        let e = KafkaEndpoint::new("kafka://alice:pw@127.0.0.1", o).unwrap();
+        assert_eq!(
+            (e.broker.as_str(), e.topic.as_str(), e.wait_for_ack),
+            ("127.0.0.1:9092", "events", false)
+        );
+        assert!(matches!(e.sasl, Some(SaslConfig::ScramSha512(_))));
+        assert_eq!(e.describe(), "kafka://127.0.0.1 topic=events");
+        let mut bad = attrs.clone();
+        bad.insert("kafka-ack-level".into(), "routable".into());
+        let o = EndpointOptions::from_attributes(&bad, "arn:aws:sns:r:u:events").unwrap();
+        assert!(KafkaEndpoint::new("kafka://h", o).is_err());
+    }
+}
