@@ -11,6 +11,7 @@ pub mod event;
 pub mod names;
 pub mod notification;
 pub mod record;
+pub mod ssh_key;
 pub mod user;
 pub mod versioning;
 
@@ -22,5 +23,6 @@ pub use notification::{
     TargetKind, TopicConfiguration, parse_notification_configuration, render_notification_configuration,
 };
 pub use record::{EventRecord, EventRecordInput, RecordFlavor};
+pub use ssh_key::{MAX_SSH_KEYS_PER_USER, SshKey};
 pub use user::{AccessKey, ROOT_USER, User};
 pub use versioning::{NULL_VERSION_ID, VersioningState};

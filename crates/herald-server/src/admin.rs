@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use herald_model::{AccessKey, User};
+use herald_model::{AccessKey, SshKey, User};
 use std::sync::Arc;
 
 use herald_log::DeliveryLog;
@@ -33,6 +33,18 @@ pub enum AdminRequest {
     ListUsers,
     RemoveUser {
         name: String,
+    },
+    /// `key`: one OpenSSH public key line (parsed by the server).
+    AddSshKey {
+        name: String,
+        key: String,
+    },
+    ListSshKeys {
+        name: String,
+    },
+    RemoveSshKey {
+        name: String,
+        fingerprint: String,
     },
     ListTopics,
     GetTopic {
@@ -69,6 +81,7 @@ pub enum AdminRequest {
 pub enum AdminResponse {
     User { user: User },
     Users { users: Vec<User> },
+    SshKeys { keys: Vec<SshKey> },
     Done,
     Json { value: serde_json::Value },
     Error { message: String },
@@ -96,6 +109,18 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
             .map(|user| AdminResponse::User { user }),
         AdminRequest::ListUsers => store.list_users().map(|users| AdminResponse::Users { users }),
         AdminRequest::RemoveUser { name } => store.remove_user(&name).await.map(|()| AdminResponse::Done),
+        AdminRequest::AddSshKey { name, key } => match SshKey::parse(&key, herald_store::records::now_ms()) {
+            Ok(key) => store
+                .add_ssh_key(&name, key.clone())
+                .await
+                .map(|()| AdminResponse::SshKeys { keys: vec![key] }),
+            Err(message) => return AdminResponse::Error { message },
+        },
+        AdminRequest::ListSshKeys { name } => store.list_ssh_keys(&name).map(|keys| AdminResponse::SshKeys { keys }),
+        AdminRequest::RemoveSshKey { name, fingerprint } => store
+            .remove_ssh_key(&name, &fingerprint)
+            .await
+            .map(|()| AdminResponse::Done),
         AdminRequest::ListTopics => store.list_topics(None).map(|t| AdminResponse::Json {
             value: serde_json::Value::Array(t.iter().map(topic_json).collect()),
         }),

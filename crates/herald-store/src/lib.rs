@@ -15,7 +15,9 @@ mod list;
 mod multipart;
 mod objects;
 pub mod outbox;
+mod reader;
 pub mod records;
+mod ssh_keys;
 mod tables;
 mod topics;
 mod users;
@@ -32,6 +34,7 @@ pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartList, UploadList};
 pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
 pub use outbox::{Outbox, OutboxItem, OutboxKey, StagedChange};
+pub use reader::ObjectReader;
 pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord};
 
 use commit::Committer;

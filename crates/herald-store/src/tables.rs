@@ -16,6 +16,8 @@ pub const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("
 pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// (upload id, part number) -> JSON `PartRecord`
 pub const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+/// (user name, key fingerprint) -> JSON `SshKey` (SFTP logins)
+pub const SSH_KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ssh_keys");
 /// counters ("seq": the store-wide mutation sequence)
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
@@ -29,6 +31,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(UPLOADS)?;
     txn.open_table(PARTS)?;
     txn.open_table(COUNTERS)?;
+    txn.open_table(SSH_KEYS)?;
     txn.open_table(TOPICS)?;
     txn.open_table(NOTIFICATIONS)?;
     txn.open_table(OUTBOX)?;

@@ -170,6 +170,7 @@ impl Store {
             for k in &user.keys {
                 keys.remove(k.access_key_id.as_str())?;
             }
+            crate::ssh_keys::remove_all(txn, &name)?;
             users.remove(name.as_str())?;
             Ok(Applied::new(()))
         })

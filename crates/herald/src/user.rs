@@ -1,9 +1,9 @@
-//! `herald user create|list|rm`: through the running server's admin socket,
+//! `herald user create|list|rm|add-key|keys|rm-key`: through the running server's admin socket,
 //! or directly on the data dir when no server runs.
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use herald_model::AccessKey;
 use herald_server::admin::{AdminRequest, AdminResponse};
@@ -35,6 +35,26 @@ pub enum UserCommand {
     /// Remove a user (refused while it owns buckets).
     Rm {
         name: String,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Register an SSH public key (OpenSSH `.pub` file) for SFTP logins; at most 8 per user.
+    AddKey {
+        name: String,
+        keyfile: PathBuf,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// List a user's SSH keys.
+    Keys {
+        name: String,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Remove one SSH key of a user, by fingerprint (as `herald user keys` shows it).
+    RmKey {
+        name: String,
+        fingerprint: String,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
@@ -75,13 +95,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                     println!("{:<24} {:<24} CREATED", "NAME", "ACCESS KEYS");
                     for u in users {
                         let keys: Vec<&str> = u.keys.iter().map(|k| k.access_key_id.as_str()).collect();
-                        let created = time::OffsetDateTime::from_unix_timestamp(u.created_ms / 1000)
-                            .map(|t| {
-                                t.format(&time::format_description::well_known::Rfc3339)
-                                    .unwrap_or_default()
-                            })
-                            .unwrap_or_default();
-                        println!("{:<24} {:<24} {}", u.name, keys.join(","), created);
+                        println!("{:<24} {:<24} {}", u.name, keys.join(","), rfc3339(u.created_ms));
                     }
                 }
                 Ok(())
@@ -97,7 +111,95 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 other => unexpected(other),
             }
         }
+        ssh @ (UserCommand::AddKey { .. } | UserCommand::Keys { .. } | UserCommand::RmKey { .. }) => {
+            run_ssh_key(ssh).await
+        }
     }
+}
+
+async fn run_ssh_key(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::AddKey {
+            name,
+            keyfile,
+            data_dir,
+        } => {
+            let text = std::fs::read_to_string(&keyfile)
+                .with_context(|| format!("cannot read the key file {}", keyfile.display()))?;
+            if text.trim_start().starts_with("-----BEGIN") {
+                bail!(
+                    "{} is a private key; give the public key (the .pub file)",
+                    keyfile.display()
+                );
+            }
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            let [line] = lines[..] else {
+                bail!(
+                    "{} holds {} keys; give a file with exactly one OpenSSH public key",
+                    keyfile.display(),
+                    lines.len()
+                );
+            };
+            let req = AdminRequest::AddSshKey {
+                name: name.clone(),
+                key: line.to_owned(),
+            };
+            match send(&data_dir, req).await? {
+                AdminResponse::SshKeys { keys } => {
+                    for k in keys {
+                        println!("added SSH key {} ({}) for user {name}", k.fingerprint, k.algorithm);
+                    }
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        UserCommand::Keys { name, data_dir } => match send(&data_dir, AdminRequest::ListSshKeys { name }).await? {
+            AdminResponse::SshKeys { keys } => {
+                println!("{:<51} {:<20} {:<20} COMMENT", "FINGERPRINT", "TYPE", "ADDED");
+                for k in keys {
+                    println!(
+                        "{:<51} {:<20} {:<20} {}",
+                        k.fingerprint,
+                        k.algorithm,
+                        rfc3339(k.added_ms),
+                        k.comment
+                    );
+                }
+                Ok(())
+            }
+            other => unexpected(other),
+        },
+        UserCommand::RmKey {
+            name,
+            fingerprint,
+            data_dir,
+        } => {
+            let req = AdminRequest::RemoveSshKey {
+                name: name.clone(),
+                fingerprint: fingerprint.clone(),
+            };
+            match send(&data_dir, req).await? {
+                AdminResponse::Done => {
+                    println!("removed SSH key {fingerprint} of user {name}");
+                    Ok(())
+                }
+                other => unexpected(other),
+            }
+        }
+        other => bail!("not an SSH key command: {other:?}"),
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 fn unexpected(r: AdminResponse) -> anyhow::Result<()> {
