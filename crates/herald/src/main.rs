@@ -41,6 +41,8 @@ enum Command {
     },
     /// Measure an S3 endpoint (Herald or any other): ops/s, MB/s, latency.
     Bench(herald_bench::BenchArgs),
+    /// Consume S3 events (SQS, webhooks) and keep an index, a mirror or other systems in sync.
+    Agent(Box<herald_agent::AgentArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
             Command::Topic { command } => topic::run(command).await,
             Command::Queue { command } => topic::run_queue(command).await,
             Command::Bench(args) => herald_bench::run(args).await,
+            Command::Agent(args) => herald_agent::run(*args).await,
         }
     });
     match result {

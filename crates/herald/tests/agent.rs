@@ -1,0 +1,504 @@
+//! `herald agent` end to end: a real `herald serve` produces the events
+//! (QueueConfiguration into its SQS queue, or a topic pushing to the
+//! agent's webhook), the real `herald` binary runs as the agent, and a
+//! second `herald serve` is the mirror target. Every check compares the
+//! index and the mirror with the source bucket as the S3 API lists it.
+
+mod common;
+mod notify_common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Event, NotificationConfiguration, QueueConfiguration, TopicConfiguration,
+};
+use common::*;
+use serde_json::json;
+
+fn sqs(srv: &TestServer) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            ROOT_ACCESS_KEY,
+            ROOT_SECRET_KEY,
+            None,
+            None,
+            "agent-tests",
+        ))
+        .endpoint_url(srv.url())
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+/// Creates `queue` and `bucket` and sends the bucket's creates and
+/// removals to the queue; returns the queue URL.
+async fn queue_for_bucket(srv: &TestServer, queue: &str, bucket: &str) -> String {
+    let q = sqs(srv);
+    let url = q
+        .create_queue()
+        .queue_name(queue)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .unwrap();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket(bucket).send().await.expect("CreateBucket");
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .id("agent")
+                        .queue_arn(format!("arn:aws:sqs:{REGION}:root:{queue}"))
+                        .events(Event::from("s3:ObjectCreated:*"))
+                        .events(Event::from("s3:ObjectRemoved:*"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutBucketNotificationConfiguration");
+    url
+}
+
+/// The `herald agent` process; killed on drop.
+struct Agent {
+    child: Option<Child>,
+    config: PathBuf,
+    log: PathBuf,
+    extra: Vec<String>,
+}
+
+impl Agent {
+    fn start(config: &Path, extra: &[&str]) -> Agent {
+        let log = config.with_extension("log");
+        let mut a = Agent {
+            child: None,
+            config: config.to_path_buf(),
+            log,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        a.spawn();
+        a
+    }
+
+    fn spawn(&mut self) {
+        let log = OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(herald_bin())
+            .arg("agent")
+            .arg("--config")
+            .arg(&self.config)
+            .args(&self.extra)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn herald agent");
+        self.child = Some(child);
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, libc::SIGKILL);
+            }
+            let _ = c.wait();
+        }
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(st)) = c.try_wait()
+        {
+            panic!("herald agent exited ({st}):\n{}", self.logs());
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn write_config(dir: &Path, cfg: &serde_json::Value) -> PathBuf {
+    let p = dir.join("agent.json");
+    std::fs::write(&p, serde_json::to_vec_pretty(cfg).unwrap()).unwrap();
+    p
+}
+
+fn sqs_source(src: &TestServer, name: &str, queue: &str, actions: serde_json::Value) -> serde_json::Value {
+    json!({
+        "name": name,
+        "queue_name": queue,
+        "sqs_endpoint_url": src.url(),
+        "aws_endpoint_url": src.url(),
+        "aws_access_key_id": ROOT_ACCESS_KEY,
+        "aws_secret_access_key": ROOT_SECRET_KEY,
+        "aws_region": REGION,
+        "poll_interval_seconds": 1,
+        "retry_delay_seconds": 1,
+        "actions": actions,
+    })
+}
+
+fn mirror_action(dst: &TestServer, bucket: &str) -> serde_json::Value {
+    json!({"type": "mirror", "endpoint_url": dst.url(), "bucket": bucket,
+           "aws_access_key_id": ROOT_ACCESS_KEY, "aws_secret_access_key": ROOT_SECRET_KEY,
+           "multipart_threshold_bytes": 6 << 20, "part_size_bytes": 5 << 20})
+}
+
+/// `herald agent index ls` as (bucket/key → (size, etag)).
+fn index_ls(index: &Path) -> BTreeMap<String, (u64, String)> {
+    let out = Command::new(herald_bin())
+        .args(["agent", "index", "ls", "--index"])
+        .arg(index)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return BTreeMap::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), (f[1].parse().unwrap(), f[2].to_string()))
+        })
+        .collect()
+}
+
+/// Every object of a bucket: key → (size, md5 of the content).
+async fn contents(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, (u64, String)> {
+    let mut m = BTreeMap::new();
+    for (key, size) in list_all_keys(s3, bucket, None).await {
+        let body = body_bytes(s3.get_object().bucket(bucket).key(&key).send().await.unwrap()).await;
+        m.insert(key, (size as u64, md5_hex(&body)));
+    }
+    m
+}
+
+/// Source listing as the index shows it: bucket/key → (size, eTag).
+async fn listing(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, (u64, String)> {
+    let resp = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    resp.contents()
+        .iter()
+        .map(|o| {
+            (
+                format!("{bucket}/{}", o.key().unwrap()),
+                (
+                    o.size().unwrap() as u64,
+                    o.e_tag().unwrap().trim_matches('"').to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+async fn queue_drained(q: &aws_sdk_sqs::Client, url: &str) -> bool {
+    let a = q
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attrs = a.attributes().cloned().unwrap_or_default();
+    let n = |k: &str| {
+        attrs
+            .iter()
+            .find(|(name, _)| name.as_str() == k)
+            .map(|(_, v)| v.parse::<u64>().unwrap())
+            .unwrap()
+    };
+    n("ApproximateNumberOfMessages") == 0 && n("ApproximateNumberOfMessagesNotVisible") == 0
+}
+
+/// Waits (at most 90 s) until `check` returns no difference; panics with
+/// the last difference and the agent's log otherwise.
+async fn converge<F, Fut>(agent: &mut Agent, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        agent.assert_running();
+        let diff = check().await;
+        match diff {
+            None => return,
+            Some(d) if Instant::now() > deadline => {
+                panic!("{what} did not converge: {d}\nagent log:\n{}", agent.logs())
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+fn diff<T: std::fmt::Debug + PartialEq>(what: &str, got: &T, want: &T) -> Option<String> {
+    (got != want).then(|| format!("{what}: got {got:?}, want {want:?}"))
+}
+
+async fn multipart_upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, parts: &[Vec<u8>]) {
+    let up = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_source_keeps_index_and_mirror_equal_to_the_bucket() {
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = src.s3();
+    queue_for_bucket(&src, "jibe-source-activity", "photos").await;
+    s3.create_bucket().bucket("reports").send().await.unwrap();
+    dst.s3().create_bucket().bucket("backup").send().await.unwrap();
+    let index = tmp.path().join("agent-index.sqlite");
+    let cfg = json!({
+        "upload_folder": "reports/jibe-reports",
+        "report_interval_seconds": 1,
+        "flavor": "SQS",
+        "sources": [sqs_source(&src, "photos", "jibe-source-activity", json!([
+            {"type": "index", "path": "agent-index.sqlite"},
+            mirror_action(&dst, "backup"),
+        ]))],
+    });
+    let config = write_config(tmp.path(), &cfg);
+    let mut agent = Agent::start(&config, &[]);
+
+    put(&s3, "photos", "a.txt", b"first a").await;
+    put(&s3, "photos", "dir/b with space.txt", b"b").await;
+    put(&s3, "photos", "c.txt", b"c").await;
+    put(&s3, "photos", "a.txt", b"second a, longer").await;
+    s3.delete_object().bucket("photos").key("c.txt").send().await.unwrap();
+    let big = [
+        seeded_bytes(1, 5 << 20),
+        seeded_bytes(2, 5 << 20),
+        seeded_bytes(3, 2 << 20),
+    ];
+    multipart_upload(&s3, "photos", "big.bin", &big).await;
+    let dst_s3 = dst.s3();
+    converge(&mut agent, "index and mirror", || async {
+        let want = listing(&s3, "photos").await;
+        if let Some(d) = diff("index", &index_ls(&index), &want) {
+            return Some(d);
+        }
+        let src_c = contents(&s3, "photos").await;
+        diff("mirror", &contents(&dst_s3, "backup").await, &src_c)
+    })
+    .await;
+    let want = listing(&s3, "photos").await;
+    assert_eq!(want.len(), 3, "{want:?}");
+    assert!(
+        want["photos/big.bin"].1.ends_with("-3"),
+        "the source object is multipart: {want:?}"
+    );
+    // The mirror streamed it through in parts of its own.
+    let head = dst_s3
+        .head_object()
+        .bucket("backup")
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(head.e_tag().unwrap().contains('-'), "{:?}", head.e_tag());
+
+    let logs = agent.logs();
+    assert!(
+        logs.contains("Sync: s3:ObjectCreated:Put->create '/photos/photos/a.txt' ('photos' event ")
+            && logs.contains("{'principal_id': 'root'}"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("Sync: s3:ObjectRemoved:Delete->delete '/photos/photos/c.txt'"),
+        "{logs}"
+    );
+    let stat = Command::new(herald_bin())
+        .args(["agent", "index", "stat", "--index"])
+        .arg(&index)
+        .output()
+        .unwrap();
+    let stat = String::from_utf8_lossy(&stat.stdout).into_owned();
+    assert!(stat.contains("objects: 3\n") && stat.contains("deleted: 1\n"), "{stat}");
+
+    // A report lands in upload_folder with counts per action.
+    converge(&mut agent, "report", || async {
+        let keys = list_all_keys(&s3, "reports", Some("jibe-reports/herald-agent-photos-")).await;
+        let Some(last) = keys.last() else {
+            return Some("no report yet".into());
+        };
+        let body = body_bytes(s3.get_object().bucket("reports").key(&last.0).send().await.unwrap()).await;
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        // 1 s3:TestEvent + 7 changes: 3 puts, 1 overwrite, 1 delete, and the
+        // multipart upload's start (nothing to sync) and completion.
+        let c = &v["counts"];
+        let per_action = |a: &str| {
+            c["actions"][a]["applied"].as_u64().unwrap_or(0) + c["actions"][a]["skipped"].as_u64().unwrap_or(0)
+        };
+        let got = (
+            c["messages"].as_u64(),
+            c["changes"].as_u64(),
+            c["ignored"].as_u64(),
+            per_action("index"),
+            per_action("mirror"),
+        );
+        (got != (Some(8), Some(7), Some(1), 6, 6) || c["message_failures"] != 0).then(|| format!("report {v}"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_and_out_of_order_delivery_leave_index_and_mirror_correct() {
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = src.s3();
+    let url = queue_for_bucket(&src, "events", "data").await;
+    dst.s3().create_bucket().bucket("copy").send().await.unwrap();
+    put(&s3, "data", "k1", b"v1").await;
+    put(&s3, "data", "k1", b"version two").await;
+    put(&s3, "data", "k2", b"short-lived").await;
+    s3.delete_object().bucket("data").key("k2").send().await.unwrap();
+    put(&s3, "data", "k3", b"k3 v1").await;
+    s3.delete_object().bucket("data").key("k3").send().await.unwrap();
+    put(&s3, "data", "k3", b"k3 v2, recreated").await;
+
+    // Take the 7 events off the queue as Herald delivered them...
+    let q = sqs(&src);
+    let mut bodies: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bodies.len() < 7 {
+        assert!(Instant::now() < deadline, "only {} events arrived", bodies.len());
+        let r = q
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in r.messages() {
+            q.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let b = m.body().unwrap().to_string();
+            if b.contains("Records") {
+                bodies.push(b);
+            }
+        }
+    }
+    // ...and deliver them again newest first, each twice, then once more
+    // in the original order.
+    let mut replay: Vec<String> = Vec::new();
+    for b in bodies.iter().rev() {
+        replay.push(b.clone());
+        replay.push(b.clone());
+    }
+    replay.extend(bodies.iter().cloned());
+    // An event caused by the skipped principal (as the mirror writer's own
+    // writes would be) must not reach the actions.
+    let mut own: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    own["Records"][0]["userIdentity"]["principalId"] = json!("mirror-writer");
+    own["Records"][0]["s3"]["object"]["key"] = json!("written-by-mirror");
+    replay.push(own.to_string());
+    for b in &replay {
+        q.send_message().queue_url(&url).message_body(b).send().await.unwrap();
+    }
+
+    let index = tmp.path().join("index.sqlite");
+    let mut source = sqs_source(
+        &src,
+        "data",
+        "events",
+        json!([
+            {"type": "index", "path": index},
+            mirror_action(&dst, "copy"),
+        ]),
+    );
+    source["skip_principal_id"] = json!("mirror-writer");
+    source["workers"] = json!(1);
+    let config = write_config(tmp.path(), &json!({"sources": [source]}));
+    let mut agent = Agent::start(&config, &[]);
+    converge(&mut agent, "queue", || async {
+        (!queue_drained(&q, &url).await).then(|| "messages left".to_string())
+    })
+    .await;
+    let want = listing(&s3, "data").await;
+    assert_eq!(want.keys().cloned().collect::<Vec<_>>(), ["data/k1", "data/k3"]);
+    assert_eq!(index_ls(&index), want, "agent log:\n{}", agent.logs());
+    assert_eq!(
+        contents(&dst.s3(), "copy").await,
+        contents(&s3, "data").await,
+        "agent log:\n{}",
+        agent.logs()
+    );
+    let logs = agent.logs();
+    assert!(logs.contains("skipped: skip_principal_id"), "{logs}");
+    assert!(
+        logs.contains("mirror: stale"),
+        "older events must be recognised as stale:\n{logs}"
+    );
+}
