@@ -98,7 +98,10 @@ async fn run(notifier: Weak<Notifier>, name: String) {
             tokio::spawn(async move {
                 let _permit = permit;
                 topic.counters.pending(1);
-                let result = endpoint.push(&lease.payload).await;
+                // The log keys events by `bucket/key`; brokers that carry a message
+                // key (Kafka) get the object key.
+                let object_key = lease.key.split_once('/').map_or(lease.key.as_str(), |(_, k)| k);
+                let result = endpoint.push_keyed(&lease.payload, object_key).await;
                 topic.counters.pending(-1);
                 match result {
                     Ok(()) => {

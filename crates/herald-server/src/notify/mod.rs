@@ -397,7 +397,7 @@ impl Notifier {
                     topic.flavor,
                     now,
                 ));
-                sync.push(push_sync(topic.clone(), body));
+                sync.push(push_sync(topic.clone(), body, &facts.key));
             }
         }
         if any_persistent {
@@ -591,7 +591,7 @@ impl Notifier {
                 tracing::warn!(topic = %topic.record.name, error = %e, "could not queue the test event");
             }
         } else {
-            push_sync(topic, body).await;
+            push_sync(topic, body, "").await;
         }
     }
 }
@@ -636,7 +636,7 @@ fn render(
 
 /// Pushes inline for a synchronous topic; failures are counted, never
 /// retried, and never fail the S3 request.
-async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes) {
+async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes, key: &str) {
     let endpoint = match (&topic.endpoint, topic.is_active()) {
         (Ok(e), true) => e.clone(),
         (Ok(_), false) => {
@@ -653,7 +653,7 @@ async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes) {
         }
     };
     topic.counters.pending(1);
-    let result = endpoint.push(&body).await;
+    let result = endpoint.push_keyed(&body, key).await;
     topic.counters.pending(-1);
     match result {
         Ok(()) => topic.counters.ok(),
