@@ -318,10 +318,33 @@ impl DeliveryLog {
             return Vec::new();
         }
         let runs = t.state.lock().unwrap().lease_pick(max, format::now_ms());
+        self.read_leases(&t, runs, max)
+    }
+
+    /// Leases up to `max` pending entries with ids above `after`, in id
+    /// order, ignoring per-key order and retry times: for a consumer that
+    /// takes a whole topic as one ordered stream and holds many entries at
+    /// once (batch files). It passes the last id it got as `after`; entries
+    /// still being written stop the scan, so none is ever skipped. Leases
+    /// last until acked or dropped (or the process ends: then they are
+    /// pending again). Do not mix with [`lease`](Self::lease) on one topic.
+    pub fn lease_in_order(&self, topic: &str, after: EntryId, max: usize) -> Vec<Lease> {
+        let Some(t) = self.inner.get(topic) else {
+            return Vec::new();
+        };
+        if max == 0 {
+            return Vec::new();
+        }
+        let runs = t.state.lock().unwrap().lease_pick_in_order(after, max);
+        self.read_leases(&t, runs, max)
+    }
+
+    /// Reads the payloads of freshly leased entries.
+    fn read_leases(&self, t: &Topic, runs: Vec<Run>, max: usize) -> Vec<Lease> {
         let mut out = Vec::with_capacity(max.min(1024));
         let mut failed: Vec<(u64, bool)> = Vec::new();
         for run in runs {
-            read_run(&t, run, &mut failed, |p, key, payload| {
+            read_run(t, run, &mut failed, |p, key, payload| {
                 out.push(Lease {
                     id: p.id,
                     key,

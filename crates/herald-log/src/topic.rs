@@ -422,6 +422,45 @@ impl TopicState {
         runs
     }
 
+    /// Marks up to `max` PENDING entries with ids above `after` LEASED, in id
+    /// order, whatever their key or retry time. Stops at the first entry
+    /// still being written, so a caller that passes the last id it got never
+    /// skips one (ids are committed in order).
+    pub fn lease_pick_in_order(&mut self, after: u64, max: usize) -> Vec<Run> {
+        let mut runs: Vec<Run> = Vec::new();
+        let mut picked: Vec<(u64, u64)> = Vec::new();
+        'segments: for seg in self.segments.values_mut() {
+            if seg.first_id + (seg.slots.len() as u64) <= after + 1 || seg.live == 0 {
+                continue;
+            }
+            advance_live_hint(seg);
+            let start = ((after + 1).saturating_sub(seg.first_id) as usize).max(seg.live_hint);
+            for idx in start..seg.slots.len() {
+                if picked.len() >= max {
+                    break 'segments;
+                }
+                let slot = &seg.slots[idx];
+                match slot.state {
+                    WRITING => break 'segments,
+                    PENDING => {
+                        let id = seg.first_id + idx as u64;
+                        picked.push((id, slot.next_attempt_ms));
+                        push_pick(&mut runs, &seg.file, id, slot);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for &(id, next_attempt_ms) in &picked {
+            self.unschedule(id, next_attempt_ms);
+            if let Some(s) = self.slot_mut(id) {
+                s.state = LEASED;
+            }
+        }
+        self.leased += picked.len() as u64;
+        runs
+    }
+
     /// Live entries oldest first, without changing anything.
     pub fn dump_pick(&mut self, limit: usize) -> Vec<Run> {
         let mut runs: Vec<Run> = Vec::new();

@@ -1,5 +1,7 @@
 //! `herald serve`.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use herald_model::{AccessKey, ROOT_USER};
 use herald_server::notify::Notifier;
@@ -78,6 +80,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "herald listening"
     );
     server.run(shutdown_signal()).await;
+    // Batch topics write their pending events to files before we exit.
+    notifier
+        .shutdown(settings.shutdown_grace.max(Duration::from_secs(10)))
+        .await;
     admin_task.abort();
     let _ = std::fs::remove_file(admin::socket_path(&settings.data_dir));
     tracing::info!("herald stopped");

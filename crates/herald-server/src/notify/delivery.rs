@@ -23,28 +23,65 @@ const CONCURRENCY: usize = 64;
 /// retries wake it earlier).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
+/// A topic's worker and whether it writes batch files (else it pushes).
+struct Worker {
+    batch: bool,
+    handle: tokio::task::JoinHandle<()>,
+}
+
 #[derive(Default)]
 pub struct Workers {
-    handles: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    handles: Mutex<HashMap<String, Worker>>,
 }
 
 impl Workers {
-    /// Starts the worker of a topic's queue unless it runs already.
+    /// Starts the worker of a topic's queue unless the right kind runs
+    /// already. When a topic switches between pushing and batch files the
+    /// old worker notices by itself and stops (a batch worker first gives
+    /// back the events it holds); the new one starts after it.
     pub fn ensure(&self, notifier: &Arc<Notifier>, name: &str) {
+        let batch = notifier.topic(name).is_some_and(|t| t.batch.is_some());
         let mut handles = self.handles.lock().expect("workers lock");
-        if handles.get(name).is_some_and(|h| !h.is_finished()) {
+        if handles
+            .get(name)
+            .is_some_and(|w| w.batch == batch && !w.handle.is_finished())
+        {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return; // no runtime (offline CLI use): nothing to deliver
         };
-        let handle = rt.spawn(run(Arc::downgrade(notifier), name.to_owned()));
-        handles.insert(name.to_owned(), handle);
+        let previous = handles.remove(name).map(|w| w.handle);
+        let (weak, owned) = (Arc::downgrade(notifier), name.to_owned());
+        let handle = rt.spawn(async move {
+            if let Some(h) = previous {
+                let _ = h.await;
+            }
+            if batch {
+                super::batch::run(weak, owned).await
+            } else {
+                run(weak, owned).await
+            }
+        });
+        handles.insert(name.to_owned(), Worker { batch, handle });
     }
 
     pub fn stop(&self, name: &str) {
-        if let Some(h) = self.handles.lock().expect("workers lock").remove(name) {
-            h.abort();
+        if let Some(w) = self.handles.lock().expect("workers lock").remove(name) {
+            w.handle.abort();
+        }
+    }
+
+    /// Waits for every batch worker to finish (they stop at shutdown after
+    /// writing their files).
+    pub async fn join_batch(&self) {
+        let handles: Vec<tokio::task::JoinHandle<()>> = {
+            let mut map = self.handles.lock().expect("workers lock");
+            let names: Vec<String> = map.iter().filter(|(_, w)| w.batch).map(|(n, _)| n.clone()).collect();
+            names.iter().filter_map(|n| map.remove(n)).map(|w| w.handle).collect()
+        };
+        for h in handles {
+            let _ = h.await;
         }
     }
 }
@@ -54,6 +91,9 @@ async fn run(notifier: Weak<Notifier>, name: String) {
     loop {
         let Some(n) = notifier.upgrade() else { return };
         let Some(topic) = n.topic(&name) else { return };
+        if topic.batch.is_some() {
+            return; // now a batch topic: its batch worker takes over
+        }
         let log = n.log.clone();
         drop(n);
         let endpoint = match (&topic.endpoint, topic.is_active()) {

@@ -7,8 +7,11 @@
 //! hand the result to [`Notifier::dispatch`]: persistent topics get the
 //! record appended to the durable delivery log (the S3 response waits for
 //! that group commit), synchronous topics get it pushed inline, bounded by
-//! the endpoint timeout. Background workers ([`delivery`]) drain the log.
+//! the endpoint timeout. Background workers ([`delivery`]) drain the log;
+//! topics with a `batch://` endpoint are drained by a [`batch`] worker that
+//! writes files instead.
 
+pub mod batch;
 pub mod delivery;
 pub mod metrics;
 pub mod topic;
@@ -21,7 +24,10 @@ use herald_log::{AppendItem, DeliveryLog, Limits, LogError};
 use herald_model::event::EventType;
 use herald_model::notification::{self, NotificationConfiguration, TargetKind};
 use herald_model::record::{self, EventRecordInput};
-use herald_store::{BucketRecord, Outbox, OutboxItem, OutboxKey, StagedChange, Store, StoreError, TopicRecord};
+use herald_model::versioning::VersioningState;
+use herald_store::{
+    BucketRecord, Outbox, OutboxItem, OutboxKey, PutOptions, StagedChange, Store, StoreError, TopicRecord, WriteOutcome,
+};
 use time::OffsetDateTime;
 
 use metrics::PubsubMetrics;
@@ -48,6 +54,55 @@ pub struct ChangeFacts {
     pub principal: String,
     pub source_ip: String,
     pub request_id: String,
+}
+
+/// Who caused a change, for its event records.
+#[derive(Clone, Default)]
+pub struct Origin {
+    pub principal: String,
+    pub source_ip: String,
+    pub request_id: String,
+    /// The change is a file written by a batch topic's worker. Such changes
+    /// never feed any batch topic: a batch bucket whose notifications reach
+    /// a batch topic would otherwise batch its own files forever (directly,
+    /// or around a cycle of topics). Every other destination gets them.
+    pub batch_writer: bool,
+}
+
+/// A change on its way through the notifier: the notifications it will
+/// reach and what is known about it before the commit.
+pub struct Pending {
+    plan: Plan,
+    facts: ChangeFacts,
+}
+
+impl Pending {
+    /// No notification wants this change.
+    pub fn none() -> Pending {
+        Pending {
+            plan: Plan::default(),
+            facts: ChangeFacts {
+                event: EventType::ObjectCreatedPut,
+                key: String::new(),
+                size: 0,
+                etag: String::new(),
+                metadata: Vec::new(),
+                tags: Vec::new(),
+                principal: String::new(),
+                source_ip: String::new(),
+                request_id: String::new(),
+            },
+        }
+    }
+}
+
+/// Why a write with notifications failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What the commit decided, for rendering records.
@@ -97,6 +152,11 @@ pub struct Notifier {
     queues: Option<herald_queue::QueueEngine>,
     /// Wakes the outbox mover after a commit staged events.
     mover_wake: Arc<tokio::sync::Notify>,
+    /// One outbox round at a time (the mover, or the final drain at
+    /// shutdown): two rounds would append the same rows twice.
+    mover_lock: tokio::sync::Mutex<()>,
+    /// Set at shutdown: batch workers flush what they have and stop.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Notifier {
@@ -120,6 +180,8 @@ impl Notifier {
             workers: delivery::Workers::default(),
             queues,
             mover_wake: Arc::new(tokio::sync::Notify::new()),
+            mover_lock: tokio::sync::Mutex::new(()),
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -164,6 +226,13 @@ impl Notifier {
         let mut rt = TopicRuntime::new(record, counters);
         if let Some(endpoint) = self.queue_endpoint(&rt.record) {
             rt.endpoint = endpoint;
+        }
+        if let Some(spec) = batch::BatchSpec::from_attributes(&rt.record.attributes) {
+            // Batch events always wait in the delivery log until their file
+            // is written, whatever `persistent` says.
+            rt.persistent = true;
+            rt.endpoint = Err("a batch topic has no push endpoint: its worker writes files".to_owned());
+            rt.batch = Some(spec);
         }
         let rt = Arc::new(rt);
         self.log.set_limits(
@@ -264,7 +333,8 @@ impl Notifier {
 
     /// The notifications a change will reach. Fails when a persistent
     /// topic it would enqueue into is full, so the write is refused before
-    /// anything changes.
+    /// anything changes. `batch_writer` leaves out batch topics (see
+    /// [`Origin::batch_writer`]).
     pub fn plan(
         &self,
         bucket: &str,
@@ -272,6 +342,7 @@ impl Notifier {
         key: &str,
         metadata: &[(String, String)],
         tags: &[(String, String)],
+        batch_writer: bool,
     ) -> Result<Plan, NotifyError> {
         let Some(cfg) = self.config(bucket) else {
             return Ok(Plan::default());
@@ -295,6 +366,9 @@ impl Notifier {
                 tracing::warn!(bucket, arn = target.arn, "notification refers to a deleted topic");
                 continue;
             };
+            if batch_writer && topic.batch.is_some() {
+                continue;
+            }
             if topic.persistent {
                 let stats = self.log.stats(topic.log_name());
                 if stats.entries >= topic.max_entries || stats.bytes >= topic.max_bytes {
@@ -304,6 +378,116 @@ impl Notifier {
             plan.targets.push((target.id.to_owned(), topic));
         }
         Ok(plan)
+    }
+
+    /// Works out which notifications a change will reach, before it is
+    /// written (refusing with SlowDown when a persistent queue is full).
+    /// `size`/`etag` matter for deletes; writes get theirs from the commit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(
+        &self,
+        bucket: &str,
+        event: EventType,
+        key: &str,
+        metadata: Vec<(String, String)>,
+        tags: Vec<(String, String)>,
+        size: u64,
+        etag: &str,
+        origin: &Origin,
+    ) -> Result<Pending, NotifyError> {
+        if !self.has_config(bucket) {
+            return Ok(Pending::none());
+        }
+        let plan = self.plan(bucket, event, key, &metadata, &tags, origin.batch_writer)?;
+        Ok(Pending {
+            plan,
+            facts: ChangeFacts {
+                event,
+                key: key.to_owned(),
+                size,
+                etag: etag.to_owned(),
+                metadata,
+                tags,
+                principal: origin.principal.clone(),
+                source_ip: origin.source_ip.clone(),
+                request_id: origin.request_id.clone(),
+            },
+        })
+    }
+
+    /// The events to commit with a prepared change (persistent topics and
+    /// queues), for the store's write options.
+    pub fn pending_outbox(&self, p: &Pending) -> Option<Outbox> {
+        if p.plan.is_empty() {
+            None
+        } else {
+            self.outbox(&p.plan, &p.facts)
+        }
+    }
+
+    /// After the commit of a prepared change: synchronous pushes and counters.
+    pub async fn finish(
+        &self,
+        p: Pending,
+        bucket: &BucketRecord,
+        seq: u64,
+        version_id: &str,
+        size: Option<u64>,
+        etag: Option<&str>,
+    ) {
+        if p.plan.is_empty() {
+            return;
+        }
+        let size = size.unwrap_or(p.facts.size);
+        let etag = etag.map(str::to_owned).unwrap_or_else(|| p.facts.etag.clone());
+        self.after_commit(p.plan, &p.facts, bucket, seq, version_id, size, &etag)
+            .await;
+    }
+
+    /// Writes an object and notifies about it exactly as PutObject does:
+    /// plan (may refuse with SlowDown), events committed with the object,
+    /// synchronous pushes after. `opts.writer` is the principal; the
+    /// caller's `opts.outbox` is replaced.
+    pub async fn put_object<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: S,
+        mut opts: PutOptions,
+        origin: &Origin,
+    ) -> Result<WriteOutcome, PutError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        let metadata = opts.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let pending = self.prepare(
+            bucket,
+            EventType::ObjectCreatedPut,
+            key,
+            metadata,
+            opts.tags.clone(),
+            0,
+            "",
+            origin,
+        )?;
+        opts.outbox = self.pending_outbox(&pending);
+        let outcome = self.store.put_object(bucket, key, body, opts).await?;
+        let version_id = if outcome.bucket.versioning == VersioningState::Unversioned {
+            ""
+        } else {
+            outcome.version.version_id.as_str()
+        };
+        self.finish(
+            pending,
+            &outcome.bucket,
+            outcome.version.seq,
+            version_id,
+            Some(outcome.version.size),
+            Some(outcome.version.etag.as_str()),
+        )
+        .await;
+        Ok(outcome)
     }
 
     /// The outbox closure for a plan's persistent topics: the store calls
@@ -340,12 +524,24 @@ impl Notifier {
                     &topic.opaque,
                     topic.flavor,
                     now,
+                    // A batch file holds one bare record per line.
+                    topic.batch.is_some(),
                 ),
             });
             let to_queues = queues.iter().map(|(config_id, arn)| OutboxItem {
                 topic: arn.clone(),
                 key: key.clone(),
-                payload: render(&region, &host_id, &facts, &committed, config_id, "", QUEUE_FLAVOR, now),
+                payload: render(
+                    &region,
+                    &host_id,
+                    &facts,
+                    &committed,
+                    config_id,
+                    "",
+                    QUEUE_FLAVOR,
+                    now,
+                    false,
+                ),
             });
             to_topics.chain(to_queues).collect()
         }))
@@ -396,6 +592,7 @@ impl Notifier {
                     &topic.opaque,
                     topic.flavor,
                     now,
+                    false,
                 ));
                 sync.push(push_sync(topic.clone(), body, &facts.key));
             }
@@ -428,6 +625,7 @@ impl Notifier {
 
     /// One round of the mover; returns how many events it moved.
     async fn move_outbox(&self) -> usize {
+        let _round = self.mover_lock.lock().await;
         let rows = match self.store.outbox_peek(4096) {
             Ok(r) => r,
             Err(e) => {
@@ -565,6 +763,23 @@ impl Notifier {
             .is_some_and(|q| q.owner == user)
     }
 
+    /// Graceful shutdown, after the last S3 request finished: moves what
+    /// is left in the outbox into the delivery log, has every batch topic
+    /// write its pending events to files (waiting up to `grace`), and moves
+    /// the events those files caused, so that no mover round is cut short
+    /// by the exit (which would deliver its events again at the next start).
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        let drain = async {
+            while self.move_outbox().await > 0 {}
+            self.stopping.send_replace(true);
+            self.workers.join_batch().await;
+            while self.move_outbox().await > 0 {}
+        };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!("batch files not all written within the shutdown grace; they are written at the next start");
+        }
+    }
+
     /// Sends AWS's `s3:TestEvent` to a newly configured topic.
     pub async fn send_test_event(&self, bucket: &str, arn: &str, request_id: &str) {
         if arn.starts_with("arn:aws:sqs:") {
@@ -575,6 +790,9 @@ impl Notifier {
             return;
         }
         let Some(topic) = self.topic(arn) else { return };
+        if topic.batch.is_some() {
+            return; // a batch file holds event records only
+        }
         let body = Bytes::from(record::test_event(
             bucket,
             OffsetDateTime::now_utc(),
@@ -596,7 +814,8 @@ impl Notifier {
     }
 }
 
-/// Renders one record for one notification.
+/// Renders one record for one notification: wrapped in `{"Records":[...]}`
+/// as pushed, or `bare` for a line of a batch file.
 #[allow(clippy::too_many_arguments)]
 fn render(
     region: &str,
@@ -607,6 +826,7 @@ fn render(
     opaque: &str,
     flavor: record::RecordFlavor,
     now: OffsetDateTime,
+    bare: bool,
 ) -> Vec<u8> {
     let event_id = record::event_id(now, c.seq);
     let input = EventRecordInput {
@@ -631,7 +851,11 @@ fn render(
         event_id: &event_id,
         opaque_data: opaque,
     };
-    record::render_records(&[input], flavor)
+    if bare {
+        record::render_record(&input, flavor)
+    } else {
+        record::render_records(&[input], flavor)
+    }
 }
 
 /// Pushes inline for a synchronous topic; failures are counted, never

@@ -52,6 +52,9 @@ pub const DEFAULT_RETRY_SLEEP: Duration = Duration::from_secs(1);
 
 /// Checks one attribute; the error is the message of an InvalidArgument.
 pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
+    if let Some(result) = super::batch::validate_attribute(key, value) {
+        return result;
+    }
     if BOOL_ATTRS.contains(&key) {
         return match value.to_ascii_lowercase().as_str() {
             "true" | "false" => Ok(()),
@@ -99,7 +102,8 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
                 BOOL_ATTRS,
                 UINT_ATTRS,
                 FREE_ATTRS,
-                &["amqp-ack-level", "kafka-ack-level", "mechanism", "event-format"]
+                &["amqp-ack-level", "kafka-ack-level", "mechanism", "event-format"],
+                super::batch::ATTRIBUTES,
             ]
             .concat()
             .join(", ")
@@ -125,6 +129,9 @@ fn validate_push_endpoint(uri: &str) -> Result<(), String> {
             "push-endpoint scheme {scheme:?} is not supported (supported: {})",
             known.join(", ")
         ));
+    }
+    if scheme.eq_ignore_ascii_case("batch") {
+        return super::batch::parse_uri(uri).map(|_| ());
     }
     let host = rest.split(['/', '?']).next().unwrap_or("");
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
@@ -164,6 +171,8 @@ pub struct TopicRuntime {
     pub max_entries: u64,
     pub max_bytes: u64,
     pub counters: super::metrics::TopicCounters,
+    /// Set for `batch://` topics (by the notifier, which owns that kind).
+    pub batch: Option<super::batch::BatchSpec>,
 }
 
 impl TopicRuntime {
@@ -213,6 +222,7 @@ impl TopicRuntime {
             http,
             record,
             counters,
+            batch: None,
         }
     }
 

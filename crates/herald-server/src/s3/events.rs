@@ -7,7 +7,9 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::HeraldS3;
 use crate::front::RequestMeta;
-use crate::notify::{ChangeFacts, NotifyError, Plan};
+use crate::notify::{NotifyError, Origin, PutError};
+
+pub(crate) use crate::notify::Pending;
 
 /// The request facts an event record carries.
 pub(crate) struct ReqInfo {
@@ -33,6 +35,14 @@ pub(crate) fn meta_pairs(meta: &ObjectMeta) -> Vec<(String, String)> {
     meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// A failed write-with-notifications as the S3 error a client expects.
+pub(crate) fn put_err(e: PutError) -> S3Error {
+    match e {
+        PutError::Notify(e) => notify_err(e),
+        PutError::Store(e) => super::s3_err(e),
+    }
+}
+
 fn notify_err(e: NotifyError) -> S3Error {
     match e {
         NotifyError::SlowDown(topic) => {
@@ -42,33 +52,6 @@ fn notify_err(e: NotifyError) -> S3Error {
             );
             err.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
             err
-        }
-    }
-}
-
-/// A change on its way to the notifier: the notifications it will reach
-/// and what is known about it before the commit.
-pub(crate) struct Pending {
-    plan: Plan,
-    facts: ChangeFacts,
-}
-
-impl Pending {
-    /// No notification wants this change.
-    pub(crate) fn none() -> Pending {
-        Pending {
-            plan: Plan::default(),
-            facts: ChangeFacts {
-                event: EventType::ObjectCreatedPut,
-                key: String::new(),
-                size: 0,
-                etag: String::new(),
-                metadata: Vec::new(),
-                tags: Vec::new(),
-                principal: String::new(),
-                source_ip: String::new(),
-                request_id: String::new(),
-            },
         }
     }
 }
@@ -91,36 +74,20 @@ impl HeraldS3 {
         principal: &str,
         info: &ReqInfo,
     ) -> S3Result<Pending> {
-        if !self.notifier.has_config(bucket) {
-            return Ok(Pending::none());
-        }
-        let plan = self
-            .notifier
-            .plan(bucket, event, key, &metadata, &tags)
-            .map_err(notify_err)?;
-        Ok(Pending {
-            plan,
-            facts: ChangeFacts {
-                event,
-                key: key.to_owned(),
-                size,
-                etag: etag.to_owned(),
-                metadata,
-                tags,
-                principal: principal.to_owned(),
-                source_ip: info.source_ip.clone(),
-                request_id: info.request_id.clone(),
-            },
-        })
+        let origin = Origin {
+            principal: principal.to_owned(),
+            source_ip: info.source_ip.clone(),
+            request_id: info.request_id.clone(),
+            batch_writer: false,
+        };
+        self.notifier
+            .prepare(bucket, event, key, metadata, tags, size, etag, &origin)
+            .map_err(notify_err)
     }
 
     /// The events to commit with the change (persistent topics).
     pub(crate) fn outbox(&self, p: &Pending) -> Option<Outbox> {
-        if p.plan.is_empty() {
-            None
-        } else {
-            self.notifier.outbox(&p.plan, &p.facts)
-        }
+        self.notifier.pending_outbox(p)
     }
 
     /// After the commit: synchronous pushes and counters.
@@ -133,14 +100,7 @@ impl HeraldS3 {
         size: Option<u64>,
         etag: Option<&str>,
     ) {
-        if p.plan.is_empty() {
-            return;
-        }
-        let size = size.unwrap_or(p.facts.size);
-        let etag = etag.map(str::to_owned).unwrap_or_else(|| p.facts.etag.clone());
-        self.notifier
-            .after_commit(p.plan, &p.facts, bucket, seq, version_id, size, &etag)
-            .await;
+        self.notifier.finish(p, bucket, seq, version_id, size, etag).await;
     }
 
     /// `finish` for a write that produced a version.

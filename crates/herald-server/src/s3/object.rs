@@ -6,9 +6,10 @@ use herald_store::{ObjectVersion, PutOptions};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, req_info};
+use super::events::{meta_pairs, put_err, req_info};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata};
+use crate::notify::Origin;
 
 /// S3 refuses keys longer than this many bytes.
 const MAX_KEY_LEN: usize = 1024;
@@ -77,24 +78,18 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
             .map(|e| ETag::parse(e.value())),
         outbox: None,
     };
-    let mut opts = opts;
-    let pending = s3.prepare(
-        &input.bucket,
-        EventType::ObjectCreatedPut,
-        &input.key,
-        meta_pairs(&opts.meta),
-        opts.tags.clone(),
-        0,
-        "",
-        &opts.writer,
-        &info,
-    )?;
-    opts.outbox = s3.outbox(&pending);
+    let origin = Origin {
+        principal: opts.writer.clone(),
+        source_ip: info.source_ip,
+        request_id: info.request_id,
+        batch_writer: false,
+    };
     let body = super::checksum::verify(input.body.unwrap_or_else(empty_body), expected);
-    let outcome = s3.store.put_object(&input.bucket, &input.key, body, opts).await.s3()?;
-    let vid = reported_version(outcome.bucket.versioning, &outcome.version.version_id).unwrap_or_default();
-    s3.finish_version(pending, &outcome.bucket, &outcome.version, &vid)
-        .await;
+    let outcome = s3
+        .notifier
+        .put_object(&input.bucket, &input.key, body, opts, &origin)
+        .await
+        .map_err(put_err)?;
     ok(PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
         version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),
