@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT [default: 30].
     #[arg(long, env = "HERALD_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// Also serve buckets read-only over SFTP on this address (SSH key logins; off by default).
+    #[arg(long, env = "HERALD_SFTP_LISTEN")]
+    pub sftp_listen: Option<SocketAddr>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -75,6 +78,7 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     pub shutdown_grace_secs: Option<u64>,
+    pub sftp_listen: Option<SocketAddr>,
     pub root_access_key: Option<String>,
     pub root_secret_key: Option<String>,
 }
@@ -90,6 +94,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: String,
     pub shutdown_grace: Duration,
+    /// Where the read-only SFTP service listens, if enabled.
+    pub sftp_listen: Option<SocketAddr>,
     /// Root key pair from HERALD_ROOT_ACCESS_KEY/HERALD_ROOT_SECRET_KEY or the file.
     pub root_key: Option<(String, String)>,
 }
@@ -149,6 +155,7 @@ impl ServeArgs {
                     .or(file.shutdown_grace_secs)
                     .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
             ),
+            sftp_listen: self.sftp_listen.or(file.sftp_listen),
             root_key,
         })
     }
@@ -177,6 +184,22 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(s.region, DEFAULT_REGION);
         assert_eq!(s.domains, vec!["localhost".to_owned()]);
+        assert_eq!(s.sftp_listen, None, "SFTP is off unless asked for");
+    }
+
+    #[test]
+    fn sftp_listen_comes_from_the_file_or_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(&file, "sftp_listen = \"127.0.0.1:2222\"\n").unwrap();
+        let cfg = file.to_str().unwrap();
+        let s = T::parse_from(["t", "--config", cfg]).args.resolve().unwrap();
+        assert_eq!(s.sftp_listen, Some("127.0.0.1:2222".parse().unwrap()));
+        let s = T::parse_from(["t", "--config", cfg, "--sftp-listen", "127.0.0.1:2200"])
+            .args
+            .resolve()
+            .unwrap();
+        assert_eq!(s.sftp_listen, Some("127.0.0.1:2200".parse().unwrap()));
     }
 
     #[test]

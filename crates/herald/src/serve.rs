@@ -71,6 +71,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         queues: Some(queues.clone()),
     };
     let admin_task = tokio::spawn(admin::serve(admin_ctx, settings.data_dir.clone()));
+    // Bound before the HTTP side serves, so a healthy server also answers SFTP.
+    let sftp_task = match settings.sftp_listen {
+        Some(listen) => {
+            let sftp = herald_sftp::SftpServer::bind(store.clone(), listen, &settings.data_dir)
+                .await
+                .with_context(|| format!("cannot serve SFTP on {listen}"))?;
+            tracing::info!(
+                address = %sftp.local_addr()?,
+                host_key = %sftp.host_key_fingerprint(),
+                "sftp listening (read-only)"
+            );
+            Some(tokio::spawn(sftp.run(std::future::pending())))
+        }
+        None => None,
+    };
     let addr = server.local_addr()?;
     let scheme = if server.is_tls() { "https" } else { "http" };
     tracing::info!(
@@ -84,6 +99,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     notifier
         .shutdown(settings.shutdown_grace.max(Duration::from_secs(10)))
         .await;
+    if let Some(task) = sftp_task {
+        task.abort();
+    }
     admin_task.abort();
     let _ = std::fs::remove_file(admin::socket_path(&settings.data_dir));
     tracing::info!("herald stopped");

@@ -1,11 +1,15 @@
-//! SFTP access: SSH keys of users (`herald user add-key|keys|rm-key`).
+//! SFTP access (`herald serve --sftp-listen`): SSH keys of users
+//! (`herald user add-key|keys|rm-key`), and the real OpenSSH `sftp` and
+//! `ssh` clients listing and downloading objects uploaded with the AWS SDK,
+//! refused without a registered key, and refused every write.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
-use common::TestServer;
+use aws_sdk_s3::primitives::ByteStream;
+use common::{TestServer, body_bytes, seeded_bytes};
 
 /// Makes an ed25519 key pair with the real `ssh-keygen`; returns the
 /// private key path (the public key is next to it, `.pub`).
@@ -117,4 +121,203 @@ fn ssh_keys_are_added_listed_limited_and_removed() {
     assert!(text(&gone.stderr).contains("has no SSH key"), "{}", text(&gone.stderr));
     // With one removed, the 9th fits.
     ok(add_key(&server, "alice", &keys[8]));
+}
+
+const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "aliceSecretKey0123456789");
+const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey0123456789");
+const NESTED: &str = "main_stream/2026/11/23/13/x.ndjson";
+
+/// Options that make the OpenSSH clients hermetic: no agent, no user
+/// config or known hosts, only the given key, never a prompt.
+fn ssh_opts(server: &TestServer, key: &Path) -> Vec<String> {
+    [
+        "-F",
+        "/dev/null",
+        "-i",
+        key.to_str().unwrap(),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=20",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["-P".into(), server.sftp_port().to_string()])
+    .collect()
+}
+
+/// Runs the real `sftp` client in batch mode with `commands`, as `user`
+/// with `key`, in `cwd` (where `get` writes).
+fn sftp(server: &TestServer, user: &str, key: &Path, cwd: &Path, commands: &str) -> Output {
+    let batch = cwd.join("commands.sftp");
+    std::fs::write(&batch, commands).unwrap();
+    Command::new("sftp")
+        .arg("-b")
+        .arg(&batch)
+        .args(ssh_opts(server, key))
+        .arg(format!("{user}@127.0.0.1"))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sftp (install openssh-client)")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// alice owns `batches` (a nested batch file, a 3 MiB object, a small one);
+/// bob owns `bobs-bucket`. Each has one registered key.
+struct Setup {
+    server: TestServer,
+    _keys: tempfile::TempDir,
+    alice_key: PathBuf,
+    _bob_key: PathBuf,
+    big: Vec<u8>,
+}
+
+async fn setup() -> Setup {
+    let server = TestServer::start_with_sftp();
+    server.create_user("alice", ALICE.0, ALICE.1);
+    server.create_user("bob", BOB.0, BOB.1);
+    let dir = tempfile::tempdir().unwrap();
+    let alice_key = keygen(dir.path(), "alice");
+    let bob_key = keygen(dir.path(), "bob");
+    ok(add_key(&server, "alice", &alice_key));
+    ok(add_key(&server, "bob", &bob_key));
+
+    let alice = server.s3_as(ALICE.0, ALICE.1);
+    alice.create_bucket().bucket("batches").send().await.unwrap();
+    let ndjson: String = (0..500)
+        .map(|i| format!("{{\"eventName\":\"ObjectCreated:Put\",\"seq\":{i}}}\n"))
+        .collect();
+    // Not a multiple of any read size, so the last read is a short one.
+    let big = seeded_bytes(7, 3 * 1024 * 1024 + 12_345);
+    for (key, body) in [
+        (NESTED, ndjson.into_bytes()),
+        ("big/blob.bin", big.clone()),
+        ("readme.txt", b"hello over sftp\n".to_vec()),
+    ] {
+        alice
+            .put_object()
+            .bucket("batches")
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+    let bob = server.s3_as(BOB.0, BOB.1);
+    bob.create_bucket().bucket("bobs-bucket").send().await.unwrap();
+    bob.put_object()
+        .bucket("bobs-bucket")
+        .key("secret.txt")
+        .body(ByteStream::from_static(b"bob only"))
+        .send()
+        .await
+        .unwrap();
+    Setup {
+        server,
+        _keys: dir,
+        alice_key,
+        _bob_key: bob_key,
+        big,
+    }
+}
+
+async fn s3_bytes(server: &TestServer, bucket: &str, key: &str) -> Vec<u8> {
+    let out = server
+        .s3_as(ALICE.0, ALICE.1)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    body_bytes(out).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_lists_and_downloads_what_s3_stored() {
+    let s = setup().await;
+    let work = tempfile::tempdir().unwrap();
+    // A partial local copy, for `reget` to resume at an offset.
+    std::fs::write(work.path().join("resumed.bin"), &s.big[..1_000_000]).unwrap();
+    let out = sftp(
+        &s.server,
+        "alice",
+        &s.alice_key,
+        work.path(),
+        "ls -l /\n\
+         cd batches\n\
+         pwd\n\
+         ls\n\
+         cd main_stream/2026/11/23/13\n\
+         ls -l\n\
+         get x.ndjson nested.ndjson\n\
+         cd /batches/big\n\
+         get blob.bin big.bin\n\
+         reget blob.bin resumed.bin\n\
+         get /batches/readme.txt\n",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let listing = text(&out.stdout);
+
+    // `ls -l /`: alice's bucket as a directory, never bob's.
+    let root_line = listing
+        .lines()
+        .find(|l| l.ends_with(" batches"))
+        .unwrap_or_else(|| panic!("no batches directory in:\n{listing}"));
+    assert!(root_line.starts_with("dr-xr-xr-x"), "{root_line}");
+    assert!(!listing.contains("bobs-bucket"), "{listing}");
+    assert!(listing.contains("Remote working directory: /batches"), "{listing}");
+    // `ls` in the bucket: the key tree's first level.
+    for name in ["big", "main_stream", "readme.txt"] {
+        assert!(
+            listing.lines().any(|l| l.split_whitespace().any(|w| w == name)),
+            "{name} in:\n{listing}"
+        );
+    }
+    // `ls -l` in the nested directory: the file with its size.
+    let nested = s3_bytes(&s.server, "batches", NESTED).await;
+    let file_line = listing
+        .lines()
+        .find(|l| l.ends_with(" x.ndjson"))
+        .unwrap_or_else(|| panic!("no x.ndjson in:\n{listing}"));
+    assert!(file_line.starts_with("-r--r--r--"), "{file_line}");
+    assert!(
+        file_line.split_whitespace().any(|w| w == nested.len().to_string()),
+        "size {} in {file_line}",
+        nested.len()
+    );
+
+    // The downloaded bytes are the S3 object's.
+    assert_eq!(std::fs::read(work.path().join("nested.ndjson")).unwrap(), nested);
+    let big = s3_bytes(&s.server, "batches", "big/blob.bin").await;
+    assert_eq!(big, s.big);
+    assert!(
+        std::fs::read(work.path().join("big.bin")).unwrap() == big,
+        "big.bin differs"
+    );
+    assert!(
+        std::fs::read(work.path().join("resumed.bin")).unwrap() == big,
+        "reget differs"
+    );
+    assert_eq!(
+        std::fs::read(work.path().join("readme.txt")).unwrap(),
+        b"hello over sftp\n"
+    );
 }

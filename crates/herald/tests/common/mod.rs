@@ -49,6 +49,8 @@ pub struct TestServer {
     // Logs live outside the data dir so they never interfere with the store.
     log_dir: tempfile::TempDir,
     log_path: PathBuf,
+    /// Port of the SFTP service (`--sftp-listen`), when started with it.
+    sftp_port: Option<u16>,
 }
 
 fn free_port() -> u16 {
@@ -65,15 +67,26 @@ impl TestServer {
                 .tempdir()
                 .expect("create temp data dir"),
         );
-        Self::start_with(data)
+        Self::start_with(data, false)
+    }
+
+    /// Start a server on a fresh data dir that also serves SFTP on a free port.
+    pub fn start_with_sftp() -> TestServer {
+        let data = DataDir::Owned(
+            tempfile::Builder::new()
+                .prefix("herald-data-")
+                .tempdir()
+                .expect("create temp data dir"),
+        );
+        Self::start_with(data, true)
     }
 
     /// Start a server on an existing data dir (which is not deleted on drop).
     pub fn start_in(dir: &Path) -> TestServer {
-        Self::start_with(DataDir::Borrowed(dir.to_path_buf()))
+        Self::start_with(DataDir::Borrowed(dir.to_path_buf()), false)
     }
 
-    fn start_with(data: DataDir) -> TestServer {
+    fn start_with(data: DataDir, sftp: bool) -> TestServer {
         let log_dir = tempfile::Builder::new()
             .prefix("herald-log-")
             .tempdir()
@@ -85,6 +98,7 @@ impl TestServer {
             data,
             log_dir,
             log_path,
+            sftp_port: sftp.then(free_port),
         };
         s.spawn();
         s
@@ -110,6 +124,11 @@ impl TestServer {
             .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
             .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(
+                self.sftp_port
+                    .iter()
+                    .flat_map(|p| ["--sftp-listen".to_owned(), format!("127.0.0.1:{p}")]),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2));
@@ -164,6 +183,11 @@ impl TestServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The SFTP port; panics unless started with [`TestServer::start_with_sftp`].
+    pub fn sftp_port(&self) -> u16 {
+        self.sftp_port.expect("server started without SFTP")
     }
 
     pub fn addr(&self) -> SocketAddr {

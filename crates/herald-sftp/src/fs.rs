@@ -1,0 +1,244 @@
+//! The SFTP requests of one session: reads are served from the store,
+//! every write is refused with "permission denied".
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use herald_store::{BucketRecord, ObjectReader, Store, StoreError};
+use russh_sftp::protocol::{Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode, Version};
+use russh_sftp::server::StatusReply;
+
+use crate::tree::{self, Node};
+
+/// Handles one session may hold open at once (OpenSSH uses a few).
+const MAX_OPEN_HANDLES: usize = 64;
+/// Largest read answered at once; OpenSSH asks for 32 KiB or what the
+/// server advertises, and copes with shorter answers.
+const MAX_READ: u32 = 256 * 1024 - 1024;
+
+/// An open handle.
+enum Open {
+    File(Arc<ObjectReader>),
+    Dir(Listing),
+}
+
+/// A directory being read: entries ready to send, and where the store
+/// listing goes on (`None` once it is exhausted).
+struct Listing {
+    ready: VecDeque<File>,
+    more: Option<(BucketRecord, String, Option<String>)>,
+}
+
+/// The filesystem one logged-in user sees.
+pub struct ReadOnlyFs {
+    store: Store,
+    user: String,
+    handles: HashMap<String, Open>,
+    next_handle: u64,
+}
+
+impl ReadOnlyFs {
+    pub fn new(store: Store, user: String) -> ReadOnlyFs {
+        ReadOnlyFs {
+            store,
+            user,
+            handles: HashMap::new(),
+            next_handle: 0,
+        }
+    }
+
+    fn add_handle(&mut self, open: Open) -> Result<String, StatusReply> {
+        if self.handles.len() >= MAX_OPEN_HANDLES {
+            return Err(StatusCode::Failure.with_message("too many open files or directories"));
+        }
+        self.next_handle += 1;
+        let name = self.next_handle.to_string();
+        self.handles.insert(name.clone(), open);
+        Ok(name)
+    }
+
+    fn stat_path(&self, id: u32, path: &str) -> Result<Attrs, StatusReply> {
+        let node = tree::resolve(&self.store, &self.user, path)?;
+        Ok(Attrs {
+            id,
+            attrs: tree::attrs(&node, &self.user),
+        })
+    }
+}
+
+fn read_only() -> StatusReply {
+    StatusCode::PermissionDenied.with_message("read-only: Herald's SFTP service cannot change files")
+}
+
+fn bad_handle() -> StatusReply {
+    StatusCode::Failure.with_message("invalid handle")
+}
+
+fn ok(id: u32) -> Status {
+    Status {
+        id,
+        status_code: StatusCode::Ok,
+        error_message: "Ok".into(),
+        language_tag: "en-US".into(),
+    }
+}
+
+impl russh_sftp::server::Handler for ReadOnlyFs {
+    type Error = StatusReply;
+
+    fn unimplemented(&self) -> Self::Error {
+        StatusCode::OpUnsupported.into()
+    }
+
+    async fn init(&mut self, _version: u32, _extensions: HashMap<String, String>) -> Result<Version, Self::Error> {
+        Ok(Version::new())
+    }
+
+    async fn realpath(&mut self, id: u32, path: String) -> Result<Name, Self::Error> {
+        Ok(Name {
+            id,
+            files: vec![File::dummy(tree::normalize(&path))],
+        })
+    }
+
+    async fn stat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
+        self.stat_path(id, &path)
+    }
+
+    async fn lstat(&mut self, id: u32, path: String) -> Result<Attrs, Self::Error> {
+        self.stat_path(id, &path)
+    }
+
+    async fn fstat(&mut self, id: u32, handle: String) -> Result<Attrs, Self::Error> {
+        match self.handles.get(&handle) {
+            Some(Open::File(reader)) => Ok(Attrs {
+                id,
+                attrs: tree::file_attrs(reader.version(), &self.user),
+            }),
+            Some(Open::Dir(_)) => Ok(Attrs {
+                id,
+                attrs: tree::dir_attrs(0, &self.user),
+            }),
+            None => Err(bad_handle()),
+        }
+    }
+
+    async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
+        let listing = match tree::resolve(&self.store, &self.user, &path)? {
+            Node::Root => Listing {
+                ready: tree::list_buckets(&self.store, &self.user)?.into(),
+                more: None,
+            },
+            Node::Dir { bucket, prefix } => Listing {
+                ready: VecDeque::new(),
+                more: Some((bucket, prefix, None)),
+            },
+            Node::File { .. } => {
+                return Err(StatusCode::NoSuchFile.with_message(format!("{}: not a directory", tree::normalize(&path))));
+            }
+        };
+        let handle = self.add_handle(Open::Dir(listing))?;
+        Ok(Handle { id, handle })
+    }
+
+    async fn readdir(&mut self, id: u32, handle: String) -> Result<Name, Self::Error> {
+        let Some(Open::Dir(listing)) = self.handles.get_mut(&handle) else {
+            return Err(bad_handle());
+        };
+        // An empty answer would end the client's listing early, so pages
+        // that hold only skipped names are passed over.
+        while listing.ready.is_empty() {
+            let Some((bucket, prefix, after)) = listing.more.take() else {
+                return Err(StatusCode::Eof.into());
+            };
+            let (files, next) = tree::list_page(&self.store, &self.user, &bucket, &prefix, after)?;
+            listing.ready.extend(files);
+            listing.more = next.map(|n| (bucket, prefix, Some(n)));
+        }
+        let n = listing.ready.len().min(tree::ENTRIES_PER_READDIR);
+        Ok(Name {
+            id,
+            files: listing.ready.drain(..n).collect(),
+        })
+    }
+
+    async fn open(
+        &mut self,
+        id: u32,
+        filename: String,
+        pflags: OpenFlags,
+        _attrs: FileAttributes,
+    ) -> Result<Handle, Self::Error> {
+        if pflags.intersects(OpenFlags::WRITE | OpenFlags::APPEND | OpenFlags::CREATE | OpenFlags::TRUNCATE) {
+            return Err(read_only());
+        }
+        let (bucket, key) = match tree::resolve(&self.store, &self.user, &filename)? {
+            Node::File { bucket, key, .. } => (bucket, key),
+            _ => {
+                return Err(StatusCode::Failure.with_message(format!("{}: is a directory", tree::normalize(&filename))));
+            }
+        };
+        let reader = match self.store.open_object_reader(&bucket, &key).await {
+            Ok(r) => r,
+            Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => return Err(tree::no_such_file(&filename)),
+            Err(e) => return Err(tree::failure(e)),
+        };
+        let handle = self.add_handle(Open::File(Arc::new(reader)))?;
+        Ok(Handle { id, handle })
+    }
+
+    async fn read(&mut self, id: u32, handle: String, offset: u64, len: u32) -> Result<Data, Self::Error> {
+        let Some(Open::File(reader)) = self.handles.get(&handle) else {
+            return Err(bad_handle());
+        };
+        if offset >= reader.version().size {
+            return Err(StatusCode::Eof.into());
+        }
+        let reader = reader.clone();
+        let len = len.min(MAX_READ) as usize;
+        let data = tokio::task::spawn_blocking(move || reader.read_at(offset, len))
+            .await
+            .map_err(tree::failure)?
+            .map_err(tree::failure)?;
+        Ok(Data { id, data })
+    }
+
+    async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
+        match self.handles.remove(&handle) {
+            Some(_) => Ok(ok(id)),
+            None => Err(bad_handle()),
+        }
+    }
+
+    async fn write(&mut self, _id: u32, _handle: String, _offset: u64, _data: Vec<u8>) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn setstat(&mut self, _id: u32, _path: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn fsetstat(&mut self, _id: u32, _handle: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn remove(&mut self, _id: u32, _filename: String) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn mkdir(&mut self, _id: u32, _path: String, _attrs: FileAttributes) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn rmdir(&mut self, _id: u32, _path: String) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn rename(&mut self, _id: u32, _oldpath: String, _newpath: String) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+
+    async fn symlink(&mut self, _id: u32, _linkpath: String, _targetpath: String) -> Result<Status, Self::Error> {
+        Err(read_only())
+    }
+}
