@@ -130,6 +130,12 @@ const NESTED: &str = "main_stream/2026/11/23/13/x.ndjson";
 /// Options that make the OpenSSH clients hermetic: no agent, no user
 /// config or known hosts, only the given key, never a prompt.
 fn ssh_opts(server: &TestServer, key: &Path) -> Vec<String> {
+    let mut opts = client_opts(key);
+    opts.extend(["-P".into(), server.sftp_port().to_string()]);
+    opts
+}
+
+fn client_opts(key: &Path) -> Vec<String> {
     [
         "-F",
         "/dev/null",
@@ -150,7 +156,6 @@ fn ssh_opts(server: &TestServer, key: &Path) -> Vec<String> {
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain(["-P".into(), server.sftp_port().to_string()])
     .collect()
 }
 
@@ -183,9 +188,9 @@ fn describe(out: &Output) -> String {
 /// bob owns `bobs-bucket`. Each has one registered key.
 struct Setup {
     server: TestServer,
-    _keys: tempfile::TempDir,
+    keys_dir: tempfile::TempDir,
     alice_key: PathBuf,
-    _bob_key: PathBuf,
+    bob_key: PathBuf,
     big: Vec<u8>,
 }
 
@@ -231,9 +236,9 @@ async fn setup() -> Setup {
         .unwrap();
     Setup {
         server,
-        _keys: dir,
+        keys_dir: dir,
         alice_key,
-        _bob_key: bob_key,
+        bob_key,
         big,
     }
 }
@@ -320,4 +325,114 @@ async fn sftp_lists_and_downloads_what_s3_stored() {
         std::fs::read(work.path().join("readme.txt")).unwrap(),
         b"hello over sftp\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistered_keys_and_passwords_are_refused() {
+    let s = setup().await;
+    let work = tempfile::tempdir().unwrap();
+    let stranger = keygen(s.keys_dir.path(), "stranger");
+
+    // A key nobody registered, and bob's key for alice's account.
+    for key in [&stranger, &s.bob_key] {
+        let out = sftp(&s.server, "alice", key, work.path(), "ls /\n");
+        assert!(!out.status.success(), "{}", describe(&out));
+        assert!(
+            text(&out.stderr).contains("Permission denied (publickey)"),
+            "{}",
+            describe(&out)
+        );
+        assert!(!text(&out.stdout).contains("batches"), "{}", describe(&out));
+    }
+
+    // Asked for a password (or a keyboard-interactive prompt), the server
+    // offers public keys only, so the client gives up without prompting.
+    let out = Command::new("ssh")
+        .arg("-v")
+        .args(client_opts(&s.bob_key))
+        .args(["-o", "PreferredAuthentications=password,keyboard-interactive"])
+        .args(["-o", "NumberOfPasswordPrompts=1", "-p"])
+        .arg(s.server.sftp_port().to_string())
+        .arg("alice@127.0.0.1")
+        .arg("true")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    let log = text(&out.stderr);
+    let offered: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Authentications that can continue:"))
+        .collect();
+    assert!(!offered.is_empty(), "{log}");
+    for line in offered {
+        assert!(
+            line.trim_end().ends_with("continue: publickey"),
+            "only publickey offered: {line}"
+        );
+    }
+    assert!(log.contains("Permission denied (publickey)"), "{log}");
+
+    // A removed key stops working at once (no restart).
+    let ok_before = sftp(&s.server, "bob", &s.bob_key, work.path(), "ls /\n");
+    assert!(ok_before.status.success(), "{}", describe(&ok_before));
+    ok(s.server
+        .cli(&["user", "rm-key", "bob", &fingerprint(&pub_of(&s.bob_key))]));
+    let after = sftp(&s.server, "bob", &s.bob_key, work.path(), "ls /\n");
+    assert!(!after.status.success(), "{}", describe(&after));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_refused_and_users_see_only_their_own_buckets() {
+    let s = setup().await;
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("local.txt"), b"should never arrive").unwrap();
+    let keys_before = common::list_all_keys(&s.server.s3_as(ALICE.0, ALICE.1), "batches", None).await;
+
+    // `-` lets the batch go on after a failed command.
+    let writes = [
+        "put local.txt /batches/new.txt",
+        "put local.txt /batches/readme.txt",
+        "mkdir /batches/newdir",
+        "rm /batches/readme.txt",
+        "rmdir /batches/big",
+        "rename /batches/readme.txt /batches/moved.txt",
+        "chmod 777 /batches/readme.txt",
+        "ln -s /batches/readme.txt /batches/link",
+    ];
+    let batch: String = writes.iter().map(|w| format!("-{w}\n")).collect();
+    let out = sftp(&s.server, "alice", &s.alice_key, work.path(), &batch);
+    let err = text(&out.stderr);
+    let denied = err.lines().filter(|l| l.ends_with("Permission denied")).count();
+    assert_eq!(denied, writes.len(), "every write is denied:\n{}", describe(&out));
+    // Without `-`, a refused write fails the batch.
+    let out = sftp(&s.server, "alice", &s.alice_key, work.path(), "mkdir /batches/d\n");
+    assert!(!out.status.success(), "{}", describe(&out));
+
+    let s3 = s.server.s3_as(ALICE.0, ALICE.1);
+    assert_eq!(common::list_all_keys(&s3, "batches", None).await, keys_before);
+    assert_eq!(s3_bytes(&s.server, "batches", "readme.txt").await, b"hello over sftp\n");
+
+    // bob sees his bucket only; alice's paths do not exist for him.
+    let out = sftp(
+        &s.server,
+        "bob",
+        &s.bob_key,
+        work.path(),
+        "ls /\nget /bobs-bucket/secret.txt\n",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text(&out.stdout).contains("bobs-bucket"), "{}", describe(&out));
+    assert!(!text(&out.stdout).contains("batches"), "{}", describe(&out));
+    assert_eq!(std::fs::read(work.path().join("secret.txt")).unwrap(), b"bob only");
+    for cmd in ["cd /batches", "get /batches/readme.txt", "ls /batches"] {
+        let out = sftp(&s.server, "bob", &s.bob_key, work.path(), &format!("{cmd}\n"));
+        assert!(!out.status.success(), "{cmd}: {}", describe(&out));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("not found") || err.contains("No such file"),
+            "{cmd}: {err}"
+        );
+    }
+    assert!(!work.path().join("readme.txt").exists());
 }

@@ -53,6 +53,15 @@ pub struct TestServer {
     sftp_port: Option<u16>,
 }
 
+fn fresh_data_dir() -> DataDir {
+    DataDir::Owned(
+        tempfile::Builder::new()
+            .prefix("herald-data-")
+            .tempdir()
+            .expect("create temp data dir"),
+    )
+}
+
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
@@ -61,24 +70,12 @@ fn free_port() -> u16 {
 impl TestServer {
     /// Start a server on a fresh temporary data dir.
     pub fn start() -> TestServer {
-        let data = DataDir::Owned(
-            tempfile::Builder::new()
-                .prefix("herald-data-")
-                .tempdir()
-                .expect("create temp data dir"),
-        );
-        Self::start_with(data, false)
+        Self::start_with(fresh_data_dir(), false)
     }
 
     /// Start a server on a fresh data dir that also serves SFTP on a free port.
     pub fn start_with_sftp() -> TestServer {
-        let data = DataDir::Owned(
-            tempfile::Builder::new()
-                .prefix("herald-data-")
-                .tempdir()
-                .expect("create temp data dir"),
-        );
-        Self::start_with(data, true)
+        Self::start_with(fresh_data_dir(), true)
     }
 
     /// Start a server on an existing data dir (which is not deleted on drop).
