@@ -12,7 +12,7 @@ use crate::actions::{Action, exec::ExecAction, http::HttpAction, index::Index, m
 use crate::config::{self, ActionConfig, AgentConfig, Flavor, SourceConfig};
 use crate::credentials::{self, AwsAccess, Explicit, ProfileFiles};
 use crate::pipeline::{KeyLocks, Pipeline, Stats};
-use crate::self_test::{self, SelfTestWatch, Step};
+use crate::self_test::{self, SelfTestWatch, Step, Steps};
 use crate::sources::{sqs::SqsSource, webhook};
 use crate::{fields, log, report};
 
@@ -221,20 +221,24 @@ pub async fn run_agent(path: &Path, listen: Option<&str>) -> anyhow::Result<()> 
         let (cfg, s3, watch) = (b.cfg.clone(), b.s3.clone(), watch.clone());
         tokio::spawn(async move {
             let Some(s3) = s3 else { return };
-            let mut steps = Vec::new();
             let endpoint = cfg.aws_endpoint_url.clone().unwrap_or_else(|| "AWS S3".into());
             let folder = cfg.self_test_folder.clone().unwrap_or_default();
             let timeout = Duration::from_secs(cfg.self_test_timeout_seconds);
-            self_test::object_round_trip(&cfg.name, &folder, &endpoint, &s3, &watch, timeout, &mut steps).await;
-            let ok = steps.iter().all(|s| s.ok);
-            for s in &steps {
-                let f = fields! {"source" => cfg.name, "step" => s.name, "ok" => s.ok, "millis" => s.millis as u64};
+            let name = cfg.name.clone();
+            let on_step = move |s: &Step| {
+                let f = fields! {"source" => name, "step" => s.name, "ok" => s.ok, "millis" => s.millis as u64};
                 if s.ok {
-                    log::info(&format!("self test '{}': {s}", cfg.name), f);
+                    log::info(&format!("self test '{name}': {s}"), f);
                 } else {
-                    log::error(&format!("self test '{}': {s}", cfg.name), f);
+                    log::error(&format!("self test '{name}': {s}"), f);
                 }
-            }
+            };
+            let mut steps = Steps {
+                all: Vec::new(),
+                on_step: &on_step,
+            };
+            self_test::object_round_trip(&cfg.name, &folder, &endpoint, &s3, &watch, timeout, &mut steps).await;
+            let ok = steps.ok();
             log::info(
                 &format!("self test '{}': {}", cfg.name, if ok { "passed" } else { "FAILED" }),
                 fields! {"source" => cfg.name, "ok" => ok},
@@ -298,12 +302,13 @@ pub async fn self_test_cli(path: &Path, only: Option<&str>) -> anyhow::Result<()
     for src in cfg.sources.iter().filter(|s| only.is_none_or(|o| o == s.name)) {
         ran += 1;
         println!("self test of source '{}':", src.name);
-        let mut steps: Vec<Step> = Vec::new();
+        let print = |s: &Step| println!("  {s}");
+        let mut steps = Steps {
+            all: Vec::new(),
+            on_step: &print,
+        };
         run_one(&cfg, src, &files, &watch, &mut steps).await;
-        for s in &steps {
-            println!("  {s}");
-        }
-        let ok = !steps.is_empty() && steps.iter().all(|s| s.ok);
+        let ok = steps.ok();
         println!("  => {}", if ok { "PASSED" } else { "FAILED" });
         all_ok &= ok;
     }
@@ -322,7 +327,7 @@ async fn run_one(
     src: &SourceConfig,
     files: &ProfileFiles,
     watch: &Arc<SelfTestWatch>,
-    steps: &mut Vec<Step>,
+    steps: &mut Steps<'_>,
 ) {
     let t = Instant::now();
     if src.flavor == Flavor::Webhook {

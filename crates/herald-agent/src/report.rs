@@ -27,8 +27,10 @@ pub fn split_folder(folder: &str) -> (String, String) {
 }
 
 fn stamp(t: OffsetDateTime) -> String {
-    t.format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-        .unwrap_or_default()
+    t.format(time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second]Z"
+    ))
+    .unwrap_or_default()
 }
 
 pub async fn write_all(targets: &[ReportTarget], folder: &str, started: OffsetDateTime) {

@@ -91,6 +91,24 @@ pub fn step(name: &str, started: Instant, result: Result<String, String>) -> Ste
     }
 }
 
+/// Collects steps and reports each one as soon as it is known (the
+/// running agent logs it, the CLI prints it).
+pub struct Steps<'a> {
+    pub all: Vec<Step>,
+    pub on_step: &'a (dyn Fn(&Step) + Send + Sync),
+}
+
+impl Steps<'_> {
+    pub fn push(&mut self, s: Step) {
+        (self.on_step)(&s);
+        self.all.push(s);
+    }
+
+    pub fn ok(&self) -> bool {
+        !self.all.is_empty() && self.all.iter().all(|s| s.ok)
+    }
+}
+
 /// Writes and deletes a test object under `folder` (`bucket/prefix`) and
 /// waits for both events; the source must already be consuming.
 pub async fn object_round_trip(
@@ -100,7 +118,7 @@ pub async fn object_round_trip(
     s3: &aws_sdk_s3::Client,
     watch: &SelfTestWatch,
     timeout: Duration,
-    steps: &mut Vec<Step>,
+    steps: &mut Steps<'_>,
 ) {
     let (bucket, prefix) = match folder.trim_matches('/').split_once('/') {
         Some((b, p)) => (b.to_string(), format!("{p}/")),

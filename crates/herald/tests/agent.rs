@@ -197,8 +197,10 @@ async fn contents(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, (u6
 /// Source listing as the index shows it: bucket/key → (size, eTag).
 async fn listing(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, (u64, String)> {
     let resp = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    // Self-test objects are never indexed or mirrored.
     resp.contents()
         .iter()
+        .filter(|o| !o.key().unwrap().contains("herald-agent-self-test-"))
         .map(|o| {
             (
                 format!("{bucket}/{}", o.key().unwrap()),
@@ -500,5 +502,407 @@ async fn duplicate_and_out_of_order_delivery_leave_index_and_mirror_correct() {
     assert!(
         logs.contains("mirror: stale"),
         "older events must be recognised as stale:\n{logs}"
+    );
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_source_confirms_a_herald_topic_and_spools_until_applied() {
+    use notify_common::{Mode, Receiver, Sns};
+    let src = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = src.s3();
+    s3.create_bucket().bucket("hooked").send().await.unwrap();
+    let resync = Receiver::start_new();
+    let port = free_port();
+    let index = tmp.path().join("index.sqlite");
+    let spool = tmp.path().join("spool");
+    let cfg = json!({
+        "endpoint": resync.url("/resync"),
+        "login": "admin@company",
+        "password": "secret",
+        "sources": [{
+            "name": "hooks",
+            "flavor": "webhook",
+            "listen": format!("127.0.0.1:{port}"),
+            "secret": "s3cret",
+            "spool_dir": spool,
+            "retry_delay_seconds": 1,
+            "aws_endpoint_url": src.url(),
+            "aws_access_key_id": ROOT_ACCESS_KEY,
+            "aws_secret_access_key": ROOT_SECRET_KEY,
+            "aws_region": REGION,
+            "self_test_enabled": true,
+            "self_test_folder": "hooked/jibe_test",
+            "self_test_timeout_seconds": 60,
+            "actions": [{"type": "index", "path": index}, {"type": "http", "retries": 0}],
+        }],
+    });
+    let config = write_config(tmp.path(), &cfg);
+    let mut agent = Agent::start(&config, &[]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    converge(&mut agent, "ping", || async {
+        match raw_request(addr, "GET", "/ping", &[], b"") {
+            Ok(r) if r.status == 200 && r.body_str() == "Pong\n" => None,
+            other => Some(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    let sns = Sns::root(&src);
+    let topic = sns.create_topic(
+        "agent-hook",
+        &[
+            ("push-endpoint", &format!("http://127.0.0.1:{port}/webhook")),
+            ("persistent", "true"),
+            ("subscription-confirmation", "true"),
+            ("push-secret", "s3cret"),
+            ("retry_sleep_duration", "1"),
+        ],
+    );
+    s3.put_bucket_notification_configuration()
+        .bucket("hooked")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .topic_configurations(
+                    TopicConfiguration::builder()
+                        .id("agent")
+                        .topic_arn(&topic)
+                        .events(Event::from("s3:ObjectCreated:*"))
+                        .events(Event::from("s3:ObjectRemoved:*"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&s3, "hooked", "x1", b"one").await;
+    put(&s3, "hooked", "x2", b"two").await;
+    put(&s3, "hooked", "x1", b"one, again").await;
+    s3.delete_object().bucket("hooked").key("x2").send().await.unwrap();
+    converge(&mut agent, "index", || async {
+        let want: BTreeMap<_, _> = listing(&s3, "hooked").await;
+        diff("index", &index_ls(&index), &want)
+    })
+    .await;
+    let status = sns.get_topic_attributes(&topic).unwrap()["SubscriptionStatus"].clone();
+    assert_eq!(status, "confirmed");
+    assert!(agent.logs().contains("confirming the subscription of topic"));
+
+    // The http action told the "metadata service" about each change.
+    converge(&mut agent, "resync requests", || async {
+        let got: BTreeSet<(String, String)> = resync
+            .requests()
+            .iter()
+            .filter_map(|r| r.json())
+            .map(|v| {
+                (
+                    v["action"].as_str().unwrap_or("").to_string(),
+                    v["key"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let want: BTreeSet<(String, String)> = [("create", "x1"), ("create", "x2"), ("delete", "x2")]
+            .iter()
+            .map(|(a, k)| (a.to_string(), k.to_string()))
+            .collect();
+        diff(
+            "resync",
+            &got.intersection(&want).cloned().collect::<BTreeSet<_>>(),
+            &want,
+        )
+    })
+    .await;
+    let r = &resync.requests()[0];
+    assert_eq!(r.header("authorization"), Some("Basic YWRtaW5AY29tcGFueTpzZWNyZXQ="));
+    assert!(r.header("x-herald-event-id").is_some_and(|id| !id.is_empty()));
+
+    // Unsigned or wrongly signed POSTs are refused.
+    let body = br#"{"Records":[]}"#;
+    let unsigned = raw_request(addr, "POST", "/webhook", &[], body).unwrap();
+    assert_eq!(unsigned.status, 401, "{}", unsigned.body_str());
+    let forged = raw_request(addr, "POST", "/webhook", &[("x-herald-signature", "t=1,v1=00")], body).unwrap();
+    assert_eq!(forged.status, 401);
+
+    // Accepted means spooled: with the resync service failing, an event
+    // stays in the spool across a kill -9 and is applied after the restart.
+    resync.set_mode(Mode::Status(503));
+    put(&s3, "hooked", "x3", b"three").await;
+    converge(&mut agent, "x3 spooled and failing", || async {
+        let spooled = std::fs::read_dir(&spool).unwrap().count();
+        let failed = resync.requests().iter().any(|r| r.status == 503);
+        (spooled == 0 || !failed).then(|| format!("spooled {spooled}, failed {failed}"))
+    })
+    .await;
+    agent.kill9();
+    assert!(std::fs::read_dir(&spool).unwrap().count() > 0);
+    resync.set_mode(Mode::Ok);
+    agent.spawn();
+    converge(&mut agent, "spool replayed", || async {
+        let applied = resync
+            .requests()
+            .iter()
+            .any(|r| r.status == 200 && r.json().is_some_and(|v| v["key"] == "x3"));
+        let spooled = std::fs::read_dir(&spool).unwrap().count();
+        (!applied || spooled > 0).then(|| format!("x3 applied {applied}, spooled {spooled}"))
+    })
+    .await;
+    assert!(index_ls(&index).contains_key("hooked/x3"));
+
+    // At this start the bucket was configured: the self test
+    // (self_test_enabled) went through the webhook, and its objects never
+    // reached the index.
+    converge(&mut agent, "self test", || async {
+        (!agent_logs_contain(&config, "self test 'hooks': passed")).then(|| "not yet".to_string())
+    })
+    .await;
+    let logs = agent.logs();
+    assert!(
+        logs.contains("self test 'hooks': PASS event: ObjectRemoved arrived through the source"),
+        "{logs}"
+    );
+    assert!(index_ls(&index).keys().all(|k| !k.contains("self-test")));
+}
+
+fn agent_logs_contain(config: &Path, needle: &str) -> bool {
+    std::fs::read_to_string(config.with_extension("log")).is_ok_and(|l| l.contains(needle))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_killed_mid_batch_loses_and_duplicates_no_effect() {
+    let src = TestServer::start();
+    let dst = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = src.s3();
+    let url = queue_for_bucket(&src, "batch", "bulk").await;
+    dst.s3().create_bucket().bucket("bulk-copy").send().await.unwrap();
+    const N: usize = 120;
+    const DELETED: usize = 20;
+    for i in 0..N {
+        put(&s3, "bulk", &format!("obj-{i:03}"), format!("content {i}").as_bytes()).await;
+    }
+    for i in 0..DELETED {
+        s3.delete_object()
+            .bucket("bulk")
+            .key(format!("obj-{i:03}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // The script's effect is keyed by the event id, which stays the same
+    // when a message is redelivered; every run is also logged.
+    let effects = tmp.path().join("effects");
+    std::fs::create_dir(&effects).unwrap();
+    let script = tmp.path().join("on-change.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$HERALD_EVENT_ID $1 $2 $3\" >> {dir}/runs.log\necho \"$1 $2 $3\" > {dir}/$HERALD_EVENT_ID\nsleep 0.05\n",
+            dir = effects.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let index = tmp.path().join("index.sqlite");
+    let mut source = sqs_source(
+        &src,
+        "bulk",
+        "batch",
+        json!([
+            {"type": "index", "path": index},
+            mirror_action(&dst, "bulk-copy"),
+            {"type": "exec", "command": script, "timeout_seconds": 30},
+        ]),
+    );
+    source["workers"] = json!(4);
+    let config = write_config(tmp.path(), &json!({"sources": [source]}));
+    let mut agent = Agent::start(&config, &[]);
+    let runs = effects.join("runs.log");
+    let count_runs = || std::fs::read_to_string(&runs).map(|s| s.lines().count()).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_runs() < 25 {
+        assert!(
+            Instant::now() < deadline,
+            "the agent made no progress:\n{}",
+            agent.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    agent.kill9();
+    let at_kill = count_runs();
+    assert!(at_kill < N + DELETED, "the kill came after the batch ({at_kill} runs)");
+    agent.spawn();
+    let q = sqs(&src);
+    converge(&mut agent, "queue", || async {
+        (!queue_drained(&q, &url).await).then(|| "messages left".to_string())
+    })
+    .await;
+    assert_eq!(index_ls(&index), listing(&s3, "bulk").await);
+    assert_eq!(contents(&dst.s3(), "bulk-copy").await, contents(&s3, "bulk").await);
+    // Every change had its effect exactly once.
+    let mut per_change: BTreeMap<String, usize> = BTreeMap::new();
+    for e in std::fs::read_dir(&effects).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == "runs.log" {
+            continue;
+        }
+        let line = std::fs::read_to_string(e.path()).unwrap();
+        *per_change.entry(line.trim().to_string()).or_default() += 1;
+    }
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..N {
+        want.insert(format!("bulk obj-{i:03} copy"), 1);
+    }
+    for i in 0..DELETED {
+        want.insert(format!("bulk obj-{i:03} delete"), 1);
+    }
+    assert_eq!(per_change, want, "agent log:\n{}", agent.logs());
+    assert!(count_runs() >= N + DELETED);
+}
+
+fn self_test(config: &Path) -> (bool, String) {
+    let out = Command::new(herald_bin())
+        .args(["agent", "self-test", "--config"])
+        .arg(config)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_test_passes_against_herald_and_explains_wrong_endpoints() {
+    let src = TestServer::start();
+    let other = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    queue_for_bucket(&src, "jibe-source-activity", "photos").await;
+    let mut source = sqs_source(&src, "photos", "jibe-source-activity", json!([]));
+    source["self_test_folder"] = json!("photos/jibe_test");
+    source["self_test_timeout_seconds"] = json!(20);
+    let config = write_config(tmp.path(), &json!({"sources": [source.clone()]}));
+    let (ok, out) = self_test(&config);
+    assert!(ok, "{out}");
+    for step in [
+        "PASS configuration: credentials and region",
+        "PASS sqs: queue reachable",
+        "PASS s3: write test object",
+        "PASS event: ObjectCreated arrived through the source",
+        "PASS s3: delete test object",
+        "PASS event: ObjectRemoved arrived through the source",
+        "=> PASSED",
+    ] {
+        assert!(out.contains(step), "missing {step:?}:\n{out}");
+    }
+    // The test object is gone again.
+    assert!(list_all_keys(&src.s3(), "photos", None).await.is_empty());
+
+    // SQS pointed at another Herald, which has no such queue.
+    source["sqs_endpoint_url"] = json!(other.url());
+    let config = write_config(tmp.path(), &json!({"sources": [source.clone()]}));
+    let (ok, out) = self_test(&config);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("FAIL sqs: queue reachable")
+            && out.contains("queue \"jibe-source-activity\" does not exist at")
+            && out.contains("sqs create-queue --queue-name jibe-source-activity"),
+        "{out}"
+    );
+    // SQS pointed at a port nothing listens on.
+    source["sqs_endpoint_url"] = json!(format!("http://127.0.0.1:{}", free_port()));
+    let config = write_config(tmp.path(), &json!({"sources": [source.clone()]}));
+    let (ok, out) = self_test(&config);
+    assert!(!ok && out.contains("cannot reach the SQS endpoint"), "{out}");
+    // Right queue, but the bucket written to sends its events elsewhere.
+    src.s3().create_bucket().bucket("unwatched").send().await.unwrap();
+    source["sqs_endpoint_url"] = json!(src.url());
+    source["self_test_folder"] = json!("unwatched/t");
+    source["self_test_timeout_seconds"] = json!(2);
+    let config = write_config(tmp.path(), &json!({"sources": [source]}));
+    let (ok, out) = self_test(&config);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("FAIL event: ObjectCreated arrived through the source")
+            && out.contains("get-bucket-notification-configuration --bucket unwatched"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_issue_example_config_is_accepted_and_bad_keys_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = r#"{
+  "endpoint": "http://127.0.0.1:8080/resync",
+  "login": "admin@company",
+  "password": "secret",
+  "upload_folder": "reports/jibe-reports",
+  "flavor": "SQS",
+  "sources": [
+    {
+      "name": "photos",
+      "queue_name": "jibe-source-activity",
+      "sqs_endpoint_url": "http://127.0.0.1:9000",
+      "aws_endpoint_url": "http://127.0.0.1:9000",
+      "aws_access_key_id": "AKEXAMPLE",
+      "aws_secret_access_key": "SECRETEXAMPLE",
+      "aws_region": "us-east-1",
+      "skip_principal_id": "mirror-writer",
+      "self_test_folder": "photos/jibe_test",
+      "self_test_enabled": false,
+      "actions": [
+        {"type": "index", "path": "agent-index.sqlite"},
+        {"type": "mirror", "endpoint_url": "http://127.0.0.1:9100", "bucket": "backup",
+         "aws_access_key_id": "AKEXAMPLE2", "aws_secret_access_key": "SECRETEXAMPLE2"},
+        {"type": "http"},
+        {"type": "exec", "command": "scripts/on-change.sh", "timeout_seconds": 30}
+      ]
+    }
+  ]
+}"#;
+    std::fs::create_dir(tmp.path().join("scripts")).unwrap();
+    std::fs::write(tmp.path().join("scripts/on-change.sh"), "#!/bin/sh\n").unwrap();
+    let config = tmp.path().join("agent.json");
+    std::fs::write(&config, example).unwrap();
+    let mut agent = Agent::start(&config, &["--log-format", "json"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !agent.logs().contains("cannot use the queue") {
+        agent.assert_running();
+        assert!(Instant::now() < deadline, "{}", agent.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    agent.assert_running();
+    let logs = agent.logs();
+    let first: serde_json::Value = serde_json::from_str(logs.lines().next().unwrap()).expect("JSON log lines");
+    assert_eq!(first["level"], "INFO", "{logs}");
+    assert!(logs.contains("herald agent started with 1 source(s)"), "{logs}");
+    assert!(tmp.path().join("agent-index.sqlite").exists());
+    drop(agent);
+
+    std::fs::write(&config, example.replace("\"queue_name\"", "\"queue_nme\"")).unwrap();
+    let out = Command::new(herald_bin())
+        .args(["agent", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: sources[0].queue_nme: unknown key (did you mean \"queue_name\"?)",
+            config.display()
+        )),
+        "{err}"
     );
 }

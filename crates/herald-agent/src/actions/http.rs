@@ -36,8 +36,10 @@ impl HttpAction {
         timeout: Duration,
     ) -> Result<HttpAction, String> {
         let uri: http::Uri = url.parse().map_err(|e| format!("http action: bad url {url:?}: {e}"))?;
+        // Explicit provider: the binary links both ring and aws-lc, so
+        // rustls cannot pick a process default by itself.
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| format!("http action: TLS roots: {e}"))?
             .https_or_http()
             .enable_http1()
