@@ -136,7 +136,7 @@ impl MqttEndpoint {
         }
         let (client, mut eventloop) = AsyncClient::new(options, INFLIGHT as usize);
         // Wait for CONNACK before the link is used.
-        let connected = tokio::time::timeout(self.opts.timeout, async {
+        tokio::time::timeout(self.opts.timeout, async {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
@@ -147,7 +147,6 @@ impl MqttEndpoint {
         })
         .await
         .map_err(|_| "no CONNACK within the push timeout".to_owned())??;
-        let _: () = connected;
         let alive = Arc::new(AtomicBool::new(true));
         let waiters = Arc::new(StdMutex::new(Waiters::default()));
         let task = tokio::spawn(drive(eventloop, alive.clone(), waiters.clone(), self.shown.clone()));

@@ -14,6 +14,7 @@
 //! notification at the queue's ARN (`<QueueConfiguration>`), and the
 //! [`queue`] receiver long-polls it; at the end the queue is deleted.
 
+pub mod broker;
 pub mod correlate;
 pub mod queue;
 pub mod receiver;
@@ -74,7 +75,9 @@ impl NotifyWorkload {
     }
 }
 
-pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
+pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
+    // A backlog only exists for persistent topics.
+    args.persistent |= args.backlog;
     let load = &args.load;
     if let Some(rate) = args.rate
         && !(rate.is_finite() && rate > 0.0)
@@ -85,20 +88,32 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
     // --receiver-listen) fails before the server is touched.
     let http = match args.topic_kind {
         TopicKind::Http => Some(HttpReceiver::start(args.receiver_listen).await?),
-        TopicKind::Sqs => None,
-        other => bail!(
-            "--topic-kind {}: not supported yet by this bench (only `http` and `sqs` are)",
-            other.name()
-        ),
+        _ => None,
     };
+    let is_broker = !matches!(args.topic_kind, TopicKind::Http | TopicKind::Sqs);
+    if args.backlog && args.topic_kind == TopicKind::Sqs {
+        bail!("--backlog needs a topic (http or a broker kind), not sqs");
+    }
     // Queues keep every message until it is deleted: always durable, so
     // --persistent is accepted and ignored there.
     let persistent = args.persistent || args.topic_kind == TopicKind::Sqs;
     let target = scenarios::connect(&args.target, load, args.size).await?;
-    let (receiver, sink): (Box<dyn Receiver>, Sink) = match http {
+    let (receiver, sink, push_endpoint): (Box<dyn Receiver>, Sink, Option<String>) = match http {
         Some(http) => {
-            let arn = create_topic(&target, &args, &http.topic_attributes()).await?;
-            (Box::new(http), Sink::Topic { arn })
+            let attrs = http.topic_attributes();
+            let arn = create_topic(&target, &args, &backlogged(&attrs, args.backlog)).await?;
+            (Box::new(http), Sink::Topic { arn }, Some(attrs[0].1.clone()))
+        }
+        None if is_broker => {
+            let url = args
+                .broker_url
+                .clone()
+                .unwrap_or_else(|| broker::default_url(args.topic_kind).to_owned());
+            let destination = format!("{}-topic", target.bucket);
+            let b = broker::BrokerReceiver::start(args.topic_kind, &url, &destination).await?;
+            let attrs = b.topic_attributes();
+            let arn = create_topic(&target, &args, &backlogged(&attrs, args.backlog)).await?;
+            (Box::new(b), Sink::Topic { arn }, Some(url))
         }
         None => {
             let t = &args.target;
@@ -107,7 +122,7 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
             let client = S3Client::new(&t.endpoint, &t.access_key, &t.secret_key, &t.region, queue::POLLERS)?;
             let (url, arn) = create_queue(&target, &args).await?;
             let receiver = SqsReceiver::start(client, url.clone(), queue::POLLERS, load.timeout);
-            (Box::new(receiver), Sink::Queue { url, arn })
+            (Box::new(receiver), Sink::Queue { url, arn }, None)
         }
     };
     if let Err(e) = put_notification(&target, &args, &sink).await {
@@ -118,7 +133,9 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
     if !load.json {
         match &sink {
             Sink::Topic { arn } => eprintln!(
-                "topic {arn} (http kind, persistent={persistent}) pushes {}'s ObjectCreated events to {}",
+                "topic {arn} ({} kind, persistent={persistent}{}) pushes {}'s ObjectCreated events to {}",
+                args.topic_kind.name(),
+                if args.backlog { ", backlog first" } else { "" },
                 target.bucket,
                 receiver.describe()
             ),
@@ -143,6 +160,19 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
     let (stats, elapsed) = engine::run_load(Arc::clone(&workload), &plan).await;
     let acks = workload.take_acks();
     let target = &workload.target;
+    if args.backlog
+        && let (Sink::Topic { arn }, Some(endpoint)) = (&sink, &push_endpoint)
+    {
+        // The events wait in the topic's log; point the topic at the real
+        // endpoint and time how fast the backlog drains.
+        let body = sns::set_topic_attribute_body(arn, "push-endpoint", endpoint);
+        within(load.timeout, "SNS SetTopicAttributes", target.client.sns(body))
+            .await?
+            .map_err(|e| anyhow!("SNS SetTopicAttributes push-endpoint: {e}"))?;
+        if !load.json {
+            eprintln!("backlog of {} events: endpoint restored, draining", acks.len());
+        }
+    }
 
     let ours = |r: &Received| -> Option<u64> {
         if r.bucket != target.bucket || !r.event_name.contains("ObjectCreated") {
@@ -195,6 +225,21 @@ pub async fn notify(args: NotifyArgs) -> anyhow::Result<Report> {
         eprintln!("warning: event receiver: {problems}");
     }
     Ok(report)
+}
+
+/// The topic attributes, with the push-endpoint pointed at a closed port
+/// when a backlog is to be built first (`--backlog`).
+fn backlogged(attrs: &[(String, String)], backlog: bool) -> Vec<(String, String)> {
+    let mut attrs = attrs.to_vec();
+    if backlog {
+        for (k, v) in &mut attrs {
+            if k == "push-endpoint" {
+                let scheme = v.split_once("://").map_or("http", |(s, _)| s);
+                *v = format!("{scheme}://127.0.0.1:9/");
+            }
+        }
+    }
+    attrs
 }
 
 /// What the bucket notification sends events to; removed at the end.

@@ -42,6 +42,13 @@ pub fn create_topic_body(name: &str, attributes: &[(String, String)], persistent
     form_body("CreateTopic", &params)
 }
 
+pub fn set_topic_attribute_body(arn: &str, name: &str, value: &str) -> String {
+    form_body(
+        "SetTopicAttributes",
+        &[("TopicArn", arn), ("AttributeName", name), ("AttributeValue", value)],
+    )
+}
+
 pub fn delete_topic_body(arn: &str) -> String {
     form_body("DeleteTopic", &[("TopicArn", arn)])
 }
