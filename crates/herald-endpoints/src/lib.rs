@@ -33,6 +33,15 @@ pub enum PushError {
     Other(String),
 }
 
+impl PushError {
+    /// Whether the endpoint itself could not be reached (connection refused
+    /// or lost, no answer in time), as opposed to refusing this one event:
+    /// every other event would fail the same way right now.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, PushError::Connect { .. } | PushError::Timeout { .. })
+    }
+}
+
 /// Why an endpoint could not be built from a topic's attributes.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 
@@ -19,6 +19,9 @@ use super::Notifier;
 
 /// Pushes in flight per topic.
 const CONCURRENCY: usize = 64;
+/// Shortest pause of a topic's worker after its endpoint was unreachable
+/// (`retry_sleep_duration` 0 must not mean a busy loop).
+const MIN_HOLD: Duration = Duration::from_millis(200);
 /// How long an idle worker sleeps before looking again (appends and due
 /// retries wake it earlier).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -88,6 +91,7 @@ impl Workers {
 
 async fn run(notifier: Weak<Notifier>, name: String) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let held_until: Arc<Mutex<Option<Instant>>> = Arc::default();
     loop {
         let Some(n) = notifier.upgrade() else { return };
         let Some(topic) = n.topic(&name) else { return };
@@ -105,6 +109,16 @@ async fn run(notifier: Weak<Notifier>, name: String) {
                 continue;
             }
         };
+        // The endpoint was unreachable a moment ago: wait instead of cycling
+        // every pending event through a failing push (which would cost the
+        // whole backlog a lease and a retry per `retry_sleep_duration`).
+        let hold = *held_until.lock().expect("hold lock");
+        if let Some(until) = hold
+            && let Some(wait) = until.checked_duration_since(Instant::now())
+        {
+            tokio::time::sleep(wait).await;
+            continue;
+        }
         let first = match permits.clone().acquire_owned().await {
             Ok(p) => p,
             Err(_) => return,
@@ -134,7 +148,13 @@ async fn run(notifier: Weak<Notifier>, name: String) {
                 topic.counters.lost(1);
                 continue;
             }
-            let (log, topic, endpoint, name) = (log.clone(), topic.clone(), endpoint.clone(), name.clone());
+            let (log, topic, endpoint, name, held_until) = (
+                log.clone(),
+                topic.clone(),
+                endpoint.clone(),
+                name.clone(),
+                held_until.clone(),
+            );
             tokio::spawn(async move {
                 let _permit = permit;
                 topic.counters.pending(1);
@@ -145,10 +165,15 @@ async fn run(notifier: Weak<Notifier>, name: String) {
                 topic.counters.pending(-1);
                 match result {
                     Ok(()) => {
+                        *held_until.lock().expect("hold lock") = None;
                         topic.counters.ok();
                         log.ack(&name, &[lease.id]);
                     }
                     Err(e) => {
+                        if e.is_unreachable() {
+                            let until = Instant::now() + topic.retry_sleep.max(MIN_HOLD);
+                            *held_until.lock().expect("hold lock") = Some(until);
+                        }
                         topic.counters.fail();
                         let attempts = lease.attempts + 1;
                         let expired = topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now());
