@@ -84,14 +84,20 @@ impl Mirror {
         {
             return Ok(Outcome::Skipped("stale: the mirror holds a newer version"));
         }
-        let source = match self.source.head_object().bucket(&c.bucket).key(&c.key).send().await {
-            Ok(h) => Some(h),
-            Err(e) if status(&e) == Some(404) => None,
-            Err(e) => return Err(describe(&format!("HEAD source {}/{}", c.bucket, c.key), &e)),
-        };
+        let held = target_meta(META_ETAG).or_else(|| {
+            target
+                .as_ref()
+                .and_then(|t| t.e_tag())
+                .map(|e| e.trim_matches('"').to_string())
+        });
         match c.op {
             Op::Other => Ok(Outcome::Skipped("nothing to mirror")),
             Op::Delete => {
+                let source = match self.source.head_object().bucket(&c.bucket).key(&c.key).send().await {
+                    Ok(h) => Some(h),
+                    Err(e) if status(&e) == Some(404) => None,
+                    Err(e) => return Err(describe(&format!("HEAD source {}/{}", c.bucket, c.key), &e)),
+                };
                 if source.is_some() {
                     return Ok(Outcome::Skipped("stale: the object exists again at the source"));
                 }
@@ -108,48 +114,43 @@ impl Mirror {
                 Ok(Outcome::Applied)
             }
             Op::Create => {
-                let Some(src) = source else {
-                    return Ok(Outcome::Skipped("stale: the object is gone at the source"));
-                };
-                let src_etag = src.e_tag().unwrap_or_default().trim_matches('"').to_string();
-                if let Some(e) = &c.etag
-                    && *e != src_etag
-                {
-                    return Ok(Outcome::Skipped("stale: the source holds another version"));
-                }
-                let held = target_meta(META_ETAG).or_else(|| {
-                    target
-                        .as_ref()
-                        .and_then(|t| t.e_tag())
-                        .map(|e| e.trim_matches('"').to_string())
-                });
-                if held.as_deref() == Some(src_etag.as_str()) {
+                if c.etag.is_some() && held == c.etag {
                     return Ok(Outcome::Skipped("already mirrored"));
                 }
-                self.copy(c, &tkey, &src_etag).await
+                self.copy(c, &tkey, held.as_deref()).await
             }
         }
     }
 
-    async fn copy(&self, c: &Change, tkey: &str, etag: &str) -> Result<Outcome, String> {
+    /// Copies the source object if it still is the event's version (the
+    /// GET carries `If-Match` with the event's eTag, so a newer or deleted
+    /// object answers 412/404 and the event is stale).
+    async fn copy(&self, c: &Change, tkey: &str, held: Option<&str>) -> Result<Outcome, String> {
         let got = match self
             .source
             .get_object()
             .bucket(&c.bucket)
             .key(&c.key)
-            .if_match(format!("\"{etag}\""))
+            .set_if_match(c.etag.as_ref().map(|e| format!("\"{e}\"")))
             .send()
             .await
         {
             Ok(g) => g,
-            Err(e) if matches!(status(&e), Some(404) | Some(412)) => {
-                return Ok(Outcome::Skipped("stale: the source changed while copying"));
+            Err(e) if status(&e) == Some(404) => {
+                return Ok(Outcome::Skipped("stale: the object is gone at the source"));
+            }
+            Err(e) if status(&e) == Some(412) => {
+                return Ok(Outcome::Skipped("stale: the source holds another version"));
             }
             Err(e) => return Err(describe(&format!("GET source {}/{}", c.bucket, c.key), &e)),
         };
+        let etag = got.e_tag().unwrap_or_default().trim_matches('"').to_string();
+        if held == Some(etag.as_str()) {
+            return Ok(Outcome::Skipped("already mirrored"));
+        }
         let size = got.content_length().unwrap_or(0).max(0) as u64;
         let mut meta = got.metadata().cloned().unwrap_or_default();
-        meta.insert(META_ETAG.into(), etag.to_string());
+        meta.insert(META_ETAG.into(), etag);
         if let Some(s) = &c.sequencer {
             meta.insert(META_SEQ.into(), s.clone());
         }
