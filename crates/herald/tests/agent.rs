@@ -906,3 +906,81 @@ fn the_issue_example_config_is_accepted_and_bad_keys_are_named() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_keeps_failing_is_retried_then_lands_in_the_dead_letter_queue() {
+    let src = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = src.s3();
+    let url = queue_for_bucket(&src, "work", "files").await;
+    let q = sqs(&src);
+    let dlq = q
+        .create_queue()
+        .queue_name("work-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    q.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": format!("arn:aws:sqs:{REGION}:root:work-dlq"), "maxReceiveCount": 3})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The script refuses one key; every other change succeeds.
+    let script = tmp.path().join("refuse-poison.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$2\" != poison ] || { echo \"cannot handle $2\" >&2; exit 3; }\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let index = tmp.path().join("index.sqlite");
+    let config = write_config(
+        tmp.path(),
+        &json!({"sources": [sqs_source(&src, "files", "work", json!([
+            {"type": "index", "path": index},
+            {"type": "exec", "command": script},
+        ]))]}),
+    );
+    let mut agent = Agent::start(&config, &[]);
+    put(&s3, "files", "fine", b"ok").await;
+    put(&s3, "files", "poison", b"bad").await;
+    let dead = std::sync::Mutex::new(Vec::<String>::new());
+    converge(&mut agent, "dead-letter queue", || async {
+        let r = q
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        dead.lock()
+            .unwrap()
+            .extend(r.messages().iter().map(|m| m.body().unwrap().to_string()));
+        let none_yet = dead.lock().unwrap().is_empty();
+        (none_yet || !queue_drained(&q, &url).await).then(|| format!("dead letters: {:?}", dead.lock().unwrap()))
+    })
+    .await;
+    let dead = dead.into_inner().unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].contains("\"key\":\"poison\""), "{}", dead[0]);
+    let logs = agent.logs();
+    let failures = logs.matches("message failed, retried in 1 s").count();
+    assert!(
+        failures >= 3,
+        "each receive of the poison message failed and was retried:\n{logs}"
+    );
+    assert!(logs.contains("cannot handle poison"), "{logs}");
+    // The index action ran before exec failed; both keys are indexed, and
+    // the good message was deleted after its actions.
+    assert_eq!(
+        index_ls(&index).keys().cloned().collect::<Vec<_>>(),
+        ["files/fine", "files/poison"]
+    );
+}
