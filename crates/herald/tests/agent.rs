@@ -984,3 +984,43 @@ async fn a_message_that_keeps_failing_is_retried_then_lands_in_the_dead_letter_q
         ["files/fine", "files/poison"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_outlasts_the_visibility_timeout_is_not_delivered_twice() {
+    let src = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let url = queue_for_bucket(&src, "slow", "big").await;
+    let q = sqs(&src);
+    q.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "3")
+        .send()
+        .await
+        .unwrap();
+    // Takes longer than the queue's visibility timeout, like a large copy.
+    let runs = tmp.path().join("runs.log");
+    let script = tmp.path().join("slow.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$2\" >> {}\nsleep 5\n", runs.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = write_config(
+        tmp.path(),
+        &json!({"sources": [sqs_source(&src, "big", "slow", json!([{"type": "exec", "command": script}]))]}),
+    );
+    let mut agent = Agent::start(&config, &[]);
+    put(&src.s3(), "big", "huge.iso", b"pretend this is large").await;
+    converge(&mut agent, "queue", || async {
+        let ran = std::fs::read_to_string(&runs).unwrap_or_default();
+        (ran.is_empty() || !queue_drained(&q, &url).await).then(|| format!("runs: {ran:?}"))
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap(),
+        "huge.iso\n",
+        "{}",
+        agent.logs()
+    );
+}

@@ -56,6 +56,23 @@ impl SqsSource {
             .ok_or_else(|| format!("GetQueueUrl for {:?} answered without a QueueUrl", self.cfg.queue_name))
     }
 
+    /// The queue's VisibilityTimeout (SQS's default, 30 s, if it cannot be read).
+    async fn visibility_timeout(&self, url: &str) -> i32 {
+        self.client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                o.attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(30)
+    }
+
     /// Resolves the queue (retrying while it cannot), then polls until shutdown.
     pub async fn run(self: Arc<Self>, pipeline: Arc<Pipeline>, mut shutdown: watch::Receiver<bool>) {
         let name = self.cfg.name.clone();
@@ -75,9 +92,10 @@ impl SqsSource {
                 }
             }
         };
+        let visibility = self.visibility_timeout(&url).await;
         log::info(
             &format!("source '{name}': polling {url}"),
-            fields! {"source" => name, "queue_url" => url, "workers" => self.cfg.workers},
+            fields! {"source" => name, "queue_url" => url, "workers" => self.cfg.workers, "visibility_timeout" => visibility},
         );
         let workers = self.cfg.workers;
         let sem = Arc::new(Semaphore::new(workers));
@@ -144,7 +162,7 @@ impl SqsSource {
                 let url = url.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
-                    this.handle(&pipeline, &url, body, handle, del_tx).await;
+                    this.handle(&pipeline, &url, body, handle, del_tx, visibility).await;
                 });
             }
             if pipeline.self_test_only {
@@ -166,14 +184,38 @@ impl SqsSource {
         body: String,
         handle: String,
         del_tx: mpsc::UnboundedSender<String>,
+        visibility: i32,
     ) {
         let name = &self.cfg.name;
-        let result = match event::parse(body.as_bytes()) {
-            Ok(msg) => pipeline.process(&msg).await,
-            Err(e) => Err(format!(
-                "not an S3 event message ({e}); left in the queue for its dead-letter queue: {}",
-                body.chars().take(200).collect::<String>()
-            )),
+        let work = async {
+            match event::parse(body.as_bytes()) {
+                Ok(msg) => pipeline.process(&msg).await,
+                Err(e) => Err(format!(
+                    "not an S3 event message ({e}); left in the queue for its dead-letter queue: {}",
+                    body.chars().take(200).collect::<String>()
+                )),
+            }
+        };
+        // Keep the message hidden while its actions run (a large mirror
+        // copy can outlast the queue's visibility timeout), so no second
+        // worker or agent starts on it.
+        let heartbeat = async {
+            let every = Duration::from_millis((visibility.max(1) as u64 * 1000) / 3);
+            loop {
+                tokio::time::sleep(every).await;
+                let _ = self
+                    .client
+                    .change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(&handle)
+                    .visibility_timeout(visibility)
+                    .send()
+                    .await;
+            }
+        };
+        let result = tokio::select! {
+            r = work => r,
+            _ = heartbeat => unreachable!("the heartbeat never ends"),
         };
         let visibility = match result {
             Ok(Disposition::Done) => {
