@@ -527,34 +527,8 @@ fn levenshtein(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const ISSUE_EXAMPLE: &str = r#"{
-      "endpoint": "http://127.0.0.1:8080/resync",
-      "login": "admin@company",
-      "password": "secret",
-      "upload_folder": "reports/jibe-reports",
-      "flavor": "SQS",
-      "sources": [
-        {
-          "name": "photos",
-          "queue_name": "jibe-source-activity",
-          "sqs_endpoint_url": "http://127.0.0.1:9000",
-          "aws_endpoint_url": "http://127.0.0.1:9000",
-          "aws_access_key_id": "AKEXAMPLE",
-          "aws_secret_access_key": "SECRETEXAMPLE",
-          "aws_region": "us-east-1",
-          "skip_principal_id": "mirror-writer",
-          "self_test_folder": "photos/jibe_test",
-          "self_test_enabled": false,
-          "actions": [
-            {"type": "index", "path": "agent-index.sqlite"},
-            {"type": "mirror", "endpoint_url": "http://127.0.0.1:9100", "bucket": "backup",
-             "aws_access_key_id": "AKEXAMPLE2", "aws_secret_access_key": "SECRETEXAMPLE2"},
-            {"type": "http"},
-            {"type": "exec", "command": "scripts/on-change.sh", "timeout_seconds": 30}
-          ]
-        }
-      ]
-    }"#;
+    /// The issue's example config, as written.
+    const ISSUE_EXAMPLE: &str = include_str!("../testdata/issue-example.json");
 
     #[test]
     fn the_issue_example_parses_with_inherited_values() {

@@ -843,34 +843,8 @@ async fn self_test_passes_against_herald_and_explains_wrong_endpoints() {
 #[test]
 fn the_issue_example_config_is_accepted_and_bad_keys_are_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let example = r#"{
-  "endpoint": "http://127.0.0.1:8080/resync",
-  "login": "admin@company",
-  "password": "secret",
-  "upload_folder": "reports/jibe-reports",
-  "flavor": "SQS",
-  "sources": [
-    {
-      "name": "photos",
-      "queue_name": "jibe-source-activity",
-      "sqs_endpoint_url": "http://127.0.0.1:9000",
-      "aws_endpoint_url": "http://127.0.0.1:9000",
-      "aws_access_key_id": "AKEXAMPLE",
-      "aws_secret_access_key": "SECRETEXAMPLE",
-      "aws_region": "us-east-1",
-      "skip_principal_id": "mirror-writer",
-      "self_test_folder": "photos/jibe_test",
-      "self_test_enabled": false,
-      "actions": [
-        {"type": "index", "path": "agent-index.sqlite"},
-        {"type": "mirror", "endpoint_url": "http://127.0.0.1:9100", "bucket": "backup",
-         "aws_access_key_id": "AKEXAMPLE2", "aws_secret_access_key": "SECRETEXAMPLE2"},
-        {"type": "http"},
-        {"type": "exec", "command": "scripts/on-change.sh", "timeout_seconds": 30}
-      ]
-    }
-  ]
-}"#;
+    // The issue's example, byte for byte (also parsed by herald-agent's unit tests).
+    let example = include_str!("../../herald-agent/testdata/issue-example.json");
     std::fs::create_dir(tmp.path().join("scripts")).unwrap();
     std::fs::write(tmp.path().join("scripts/on-change.sh"), "#!/bin/sh\n").unwrap();
     let config = tmp.path().join("agent.json");
