@@ -116,7 +116,7 @@ impl AmqpEndpoint {
             shown: crate::redact(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(),
+            backoff: Backoff::new(crate::redact(uri)),
         })
     }
 

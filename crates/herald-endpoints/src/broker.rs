@@ -134,6 +134,7 @@ pub fn flag(attrs: &BTreeMap<String, String>, name: &str, default: bool) -> Resu
 /// Spaces reconnect attempts after failures: 100 ms doubling to 5 s, reset
 /// by a success. While waiting, pushes fail at once with the last error.
 pub struct Backoff {
+    endpoint: String,
     state: Mutex<BackoffState>,
 }
 
@@ -147,8 +148,10 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 impl Backoff {
-    pub fn new() -> Backoff {
+    /// `endpoint` names the broker in logs (without credentials).
+    pub fn new(endpoint: String) -> Backoff {
         Backoff {
+            endpoint,
             state: Mutex::new(BackoffState {
                 failures: 0,
                 not_before: None,
@@ -172,6 +175,10 @@ impl Backoff {
 
     pub fn failed(&self, error: &str) {
         let mut s = self.state.lock().expect("backoff lock");
+        if s.failures == 0 {
+            // Once per outage: the pushes' own failures are debug-level.
+            tracing::warn!(endpoint = %self.endpoint, error, "broker unreachable; persistent events wait in the delivery log");
+        }
         s.failures = s.failures.saturating_add(1);
         let wait = BACKOFF_FIRST
             .saturating_mul(1u32 << (s.failures - 1).min(10))
@@ -182,6 +189,9 @@ impl Backoff {
 
     pub fn succeeded(&self) {
         let mut s = self.state.lock().expect("backoff lock");
+        if s.failures > 0 {
+            tracing::info!(endpoint = %self.endpoint, failed_attempts = s.failures, "broker reachable again");
+        }
         s.failures = 0;
         s.not_before = None;
     }
@@ -218,7 +228,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_resets() {
-        let b = Backoff::new();
+        let b = Backoff::new("amqp://h".into());
         assert!(b.check("x").is_ok());
         b.failed("refused");
         let e = b.check("x").unwrap_err().to_string();

@@ -30,7 +30,7 @@ use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
 /// Largest batch one produce request carries.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// How long a batch waits for more records before it is sent.
-const LINGER: Duration = Duration::from_millis(1);
+const LINGER: Duration = Duration::from_millis(2);
 
 /// A topic's Kafka destination.
 pub struct KafkaEndpoint {
@@ -83,7 +83,7 @@ impl KafkaEndpoint {
             shown: crate::redact(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(),
+            backoff: Backoff::new(crate::redact(uri)),
         })
     }
 
@@ -234,6 +234,13 @@ impl Endpoint for KafkaEndpoint {
 
     fn describe(&self) -> String {
         format!("{} topic={}", self.shown, self.topic)
+    }
+
+    /// A produce round trip with acks=all takes milliseconds and every
+    /// in-flight push rides in the same few batches, so many more pushes in
+    /// flight cost little and keep the batches full.
+    fn in_flight(&self) -> usize {
+        1024
     }
 }
 

@@ -67,6 +67,11 @@ pub trait Endpoint: Send + Sync {
     }
     /// The endpoint for logs and errors, without credentials.
     fn describe(&self) -> String;
+    /// How many pushes the delivery worker should keep in flight: enough
+    /// to cover the endpoint's round trip at the rates Herald sustains.
+    fn in_flight(&self) -> usize {
+        64
+    }
 }
 
 /// Options shared by every endpoint kind, read from topic attributes.

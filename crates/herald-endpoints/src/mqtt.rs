@@ -89,7 +89,7 @@ impl MqttEndpoint {
             shown: crate::redact(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(),
+            backoff: Backoff::new(crate::redact(uri)),
         })
     }
 

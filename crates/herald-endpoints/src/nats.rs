@@ -59,7 +59,7 @@ impl NatsEndpoint {
             shown: crate::redact(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(),
+            backoff: Backoff::new(crate::redact(uri)),
         })
     }
 

@@ -16,7 +16,7 @@ pub const DEFAULT_DOMAIN: &str = "localhost";
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 /// `s3s` logs every client error (404s included) at ERROR level; Herald logs
 /// what matters itself, so s3s is quiet unless asked for.
-pub const DEFAULT_LOG_FILTER: &str = "info,s3s=off";
+pub const DEFAULT_LOG_FILTER: &str = "info,s3s=off,rskafka=error";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,7 +53,7 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, env = "HERALD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. `info` or `herald_server=debug,info` [default: info,s3s=off].
+    /// Log filter, e.g. `info` or `herald_server=debug,info` [default: info,s3s=off,rskafka=error].
     #[arg(long, env = "HERALD_LOG")]
     pub log_level: Option<String>,
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT [default: 30].

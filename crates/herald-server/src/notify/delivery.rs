@@ -17,7 +17,8 @@ use tokio::sync::Semaphore;
 
 use super::Notifier;
 
-/// Pushes in flight per topic.
+/// Pushes in flight per topic, unless its endpoint asks for more
+/// ([`herald_endpoints::Endpoint::in_flight`]).
 const CONCURRENCY: usize = 64;
 /// Shortest pause of a topic's worker after its endpoint was unreachable
 /// (`retry_sleep_duration` 0 must not mean a busy loop).
@@ -91,6 +92,7 @@ impl Workers {
 
 async fn run(notifier: Weak<Notifier>, name: String) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut max_in_flight = CONCURRENCY;
     let held_until: Arc<Mutex<Option<Instant>>> = Arc::default();
     loop {
         let Some(n) = notifier.upgrade() else { return };
@@ -118,6 +120,12 @@ async fn run(notifier: Weak<Notifier>, name: String) {
         {
             tokio::time::sleep(wait).await;
             continue;
+        }
+        // An endpoint that wants more pushes in flight gets them (the
+        // worker's permits only ever grow).
+        if endpoint.in_flight() > max_in_flight {
+            permits.add_permits(endpoint.in_flight() - max_in_flight);
+            max_in_flight = endpoint.in_flight();
         }
         let first = match permits.clone().acquire_owned().await {
             Ok(p) => p,
