@@ -60,16 +60,7 @@ fn build(
     watch: &Arc<SelfTestWatch>,
     self_test_only: bool,
 ) -> Result<Built, String> {
-    let has_mirror = src.actions.iter().any(|a| matches!(a, ActionConfig::Mirror(_)));
-    let needs_s3 = has_mirror || src.self_test_enabled || cfg.upload_folder.is_some() || self_test_only;
-    let s3_access = if needs_s3 {
-        Some(source_access(src, files, true)?)
-    } else {
-        None
-    };
-    let s3 = s3_access
-        .as_ref()
-        .map(|a| credentials::s3_client(a, src.aws_endpoint_url.as_deref()));
+    // The queue first: its access is what most sources are about.
     let sqs = match src.flavor {
         Flavor::Sqs => {
             let a = source_access(src, files, false)?;
@@ -80,6 +71,16 @@ fn build(
         }
         Flavor::Webhook => None,
     };
+    let has_mirror = src.actions.iter().any(|a| matches!(a, ActionConfig::Mirror(_)));
+    let needs_s3 = has_mirror || src.self_test_enabled || cfg.upload_folder.is_some() || self_test_only;
+    let s3_access = if needs_s3 {
+        Some(source_access(src, files, true)?)
+    } else {
+        None
+    };
+    let s3 = s3_access
+        .as_ref()
+        .map(|a| credentials::s3_client(a, src.aws_endpoint_url.as_deref()));
     let mut actions = Vec::new();
     if !self_test_only {
         for (i, a) in src.actions.iter().enumerate() {

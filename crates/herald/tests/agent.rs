@@ -483,7 +483,7 @@ async fn duplicate_and_out_of_order_delivery_leave_index_and_mirror_correct() {
     source["skip_principal_id"] = json!("mirror-writer");
     source["workers"] = json!(1);
     let config = write_config(tmp.path(), &json!({"sources": [source]}));
-    let mut agent = Agent::start(&config, &[]);
+    let mut agent = Agent::start(&config, &["--log-format", "json"]);
     converge(&mut agent, "queue", || async {
         (!queue_drained(&q, &url).await).then(|| "messages left".to_string())
     })
@@ -497,11 +497,31 @@ async fn duplicate_and_out_of_order_delivery_leave_index_and_mirror_correct() {
         "agent log:\n{}",
         agent.logs()
     );
-    let logs = agent.logs();
-    assert!(logs.contains("skipped: skip_principal_id"), "{logs}");
-    assert!(
-        logs.contains("mirror: stale"),
-        "older events must be recognised as stale:\n{logs}"
+    // JSON logs: one object per line; sync lines carry the change's facts.
+    let lines: Vec<serde_json::Value> = agent
+        .logs()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let syncs: Vec<&serde_json::Value> = lines.iter().filter(|l| l["msg"] == "sync").collect();
+    let skipped = syncs
+        .iter()
+        .find(|l| l["key"] == "written-by-mirror")
+        .expect("a sync line for the skipped change");
+    assert_eq!(skipped["principal_id"], "mirror-writer");
+    assert_eq!(skipped["outcome"], "skipped: skip_principal_id");
+    let stale = syncs
+        .iter()
+        .filter(|l| l["outcome"].as_str().is_some_and(|o| o.contains("mirror: stale")))
+        .count();
+    assert!(stale > 0, "older events must be recognised as stale:\n{}", agent.logs());
+    let k3 = syncs
+        .iter()
+        .find(|l| l["key"] == "k3" && l["op"] == "create")
+        .expect("a create of k3");
+    assert_eq!(
+        (k3["event"].as_str(), k3["bucket"].as_str(), k3["source"].as_str()),
+        (Some("s3:ObjectCreated:Put"), Some("data"), Some("data"))
     );
 }
 
@@ -789,10 +809,27 @@ async fn self_test_passes_against_herald_and_explains_wrong_endpoints() {
     let other = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
     queue_for_bucket(&src, "jibe-source-activity", "photos").await;
+    // Credentials from AWS-format profile files, as the Jibe guide sets them up.
+    std::fs::write(
+        tmp.path().join("aws_credentials"),
+        format!("[Cloudian]\naws_access_key_id = {ROOT_ACCESS_KEY}\naws_secret_access_key = {ROOT_SECRET_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("aws_config"),
+        format!("[profile Cloudian]\nregion = {REGION}\n"),
+    )
+    .unwrap();
     let mut source = sqs_source(&src, "photos", "jibe-source-activity", json!([]));
+    let s = source.as_object_mut().unwrap();
+    for k in ["aws_access_key_id", "aws_secret_access_key", "aws_region"] {
+        s.remove(k);
+    }
+    source["sqs_profile"] = json!("Cloudian");
     source["self_test_folder"] = json!("photos/jibe_test");
     source["self_test_timeout_seconds"] = json!(20);
-    let config = write_config(tmp.path(), &json!({"sources": [source.clone()]}));
+    let with_profiles = |source: &serde_json::Value| json!({"aws_credentials_file": "aws_credentials", "aws_config_file": "aws_config", "sources": [source]});
+    let config = write_config(tmp.path(), &with_profiles(&source));
     let (ok, out) = self_test(&config);
     assert!(ok, "{out}");
     for step in [
@@ -811,7 +848,7 @@ async fn self_test_passes_against_herald_and_explains_wrong_endpoints() {
 
     // SQS pointed at another Herald, which has no such queue.
     source["sqs_endpoint_url"] = json!(other.url());
-    let config = write_config(tmp.path(), &json!({"sources": [source.clone()]}));
+    let config = write_config(tmp.path(), &with_profiles(&source));
     let (ok, out) = self_test(&config);
     assert!(!ok, "{out}");
     assert!(
@@ -822,7 +859,7 @@ async fn self_test_passes_against_herald_and_explains_wrong_endpoints() {
     );
     // SQS pointed at a port nothing listens on.
     source["sqs_endpoint_url"] = json!(format!("http://127.0.0.1:{}", free_port()));
-    let config = write_config(tmp.path(), &json!({"sources": [source.clone()]}));
+    let config = write_config(tmp.path(), &with_profiles(&source));
     let (ok, out) = self_test(&config);
     assert!(!ok && out.contains("cannot reach the SQS endpoint"), "{out}");
     // Right queue, but the bucket written to sends its events elsewhere.
@@ -830,7 +867,7 @@ async fn self_test_passes_against_herald_and_explains_wrong_endpoints() {
     source["sqs_endpoint_url"] = json!(src.url());
     source["self_test_folder"] = json!("unwatched/t");
     source["self_test_timeout_seconds"] = json!(2);
-    let config = write_config(tmp.path(), &json!({"sources": [source]}));
+    let config = write_config(tmp.path(), &with_profiles(&source));
     let (ok, out) = self_test(&config);
     assert!(!ok, "{out}");
     assert!(
@@ -863,6 +900,28 @@ fn the_issue_example_config_is_accepted_and_bad_keys_are_named() {
     assert!(logs.contains("herald agent started with 1 source(s)"), "{logs}");
     assert!(tmp.path().join("agent-index.sqlite").exists());
     drop(agent);
+
+    // No credentials anywhere: a clear error naming the source, at start.
+    let no_keys = example
+        .replace(
+            "\"aws_access_key_id\": \"AKEXAMPLE\",",
+            "\"sqs_profile\": \"Cloudian\",",
+        )
+        .replace("\"aws_secret_access_key\": \"SECRETEXAMPLE\",", "");
+    std::fs::write(&config, no_keys).unwrap();
+    let out = Command::new(herald_bin())
+        .args(["agent", "--config"])
+        .arg(&config)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("source 'photos' (SQS access): no credentials") && err.contains("profile \"Cloudian\""),
+        "{err}"
+    );
 
     std::fs::write(&config, example.replace("\"queue_name\"", "\"queue_nme\"")).unwrap();
     let out = Command::new(herald_bin())
