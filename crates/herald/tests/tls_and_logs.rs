@@ -128,6 +128,39 @@ fn https_listener_serves_the_aws_cli() {
     );
     assert_eq!(get.stdout, b"over tls");
 
+    // Broker credentials travel only over TLS and are never shown back.
+    let created = aws(
+        port,
+        &cert,
+        &[
+            "sns",
+            "create-topic",
+            "--name",
+            "secret-broker",
+            "--attributes",
+            r#"{"push-endpoint":"amqp://guest:s3cr3t@127.0.0.1:5672/prod","amqp-exchange":"ex","persistent":"true"}"#,
+        ],
+    );
+    assert!(
+        created.status.success(),
+        "create-topic over https: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let arn: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let arn = arn["TopicArn"].as_str().unwrap().to_owned();
+    let got = aws(port, &cert, &["sns", "get-topic-attributes", "--topic-arn", &arn]);
+    assert!(
+        got.status.success(),
+        "get-topic-attributes: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let text = String::from_utf8_lossy(&got.stdout);
+    assert!(!text.contains("s3cr3t"), "the password must never be shown: {text}");
+    let attrs: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    let endpoint: serde_json::Value = serde_json::from_str(attrs["Attributes"]["EndPoint"].as_str().unwrap()).unwrap();
+    assert_eq!(endpoint["EndpointAddress"], "amqp://127.0.0.1:5672/prod", "{endpoint}");
+    assert_eq!(endpoint["HasStoredSecret"], "true", "{endpoint}");
+
     // Plain HTTP on the TLS port is not served.
     let plain = common::raw_request(format!("127.0.0.1:{port}").parse().unwrap(), "GET", "/health", &[], b"");
     assert!(
