@@ -21,7 +21,7 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("nats-server")
+        let mut child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .args(auth)
             .stdout(Stdio::null())
@@ -34,6 +34,8 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("nats-server did not listen on {port}");
     }
 }
