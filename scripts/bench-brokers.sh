@@ -4,7 +4,7 @@
 # events consumed by the bench from RabbitMQ, tansu/Kafka, NATS and
 # Mosquitto on loopback), then the rate at which a backlog of persistent
 # events (built while the topic points at a closed port) drains into each
-# broker.
+# broker (and, for comparison, into an HTTP receiver).
 # Usage: scripts/bench-brokers.sh [seconds] [backlog events]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +55,7 @@ echo "| backlog into | events | drained in s | events/s | server peak RSS MiB | 
 echo "|---|---|---|---|---|---|---|"
 SECS=40
 RATE=$(( BACKLOG / SECS ))
-for kind in amqp kafka nats mqtt; do
+for kind in http amqp kafka nats mqtt; do
     "$HERALD" bench notify "${COMMON[@]}" --duration "${SECS}s" --rate "$RATE" --topic-kind $kind --backlog \
         --drain-timeout 600s --bucket "backlog-$kind-$RUN" | python3 -c '
 import json, sys
