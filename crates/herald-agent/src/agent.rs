@@ -282,7 +282,7 @@ pub async fn run_agent(path: &Path, listen: Option<&str>) -> anyhow::Result<()> 
         let _ = h.await;
     }
     if let Some((targets, folder)) = reports {
-        report::write_all(&targets, &folder, started).await;
+        report::write_all(&targets, &folder, started, true).await;
     }
     for b in &built {
         log::info(

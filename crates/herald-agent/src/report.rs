@@ -33,14 +33,16 @@ fn stamp(t: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
-pub async fn write_all(targets: &[ReportTarget], folder: &str, started: OffsetDateTime) {
+/// `last`: the report written at shutdown (its key ends in `-final.json`).
+pub async fn write_all(targets: &[ReportTarget], folder: &str, started: OffsetDateTime, last: bool) {
     let (bucket, prefix) = split_folder(folder);
     let now = OffsetDateTime::now_utc();
     for t in targets {
         let key = format!(
-            "{prefix}herald-agent-{}-{}.json",
+            "{prefix}herald-agent-{}-{}{}.json",
             t.source.replace('/', "_"),
-            stamp(now)
+            stamp(now),
+            if last { "-final" } else { "" }
         );
         let body = json!({
             "source": t.source,
@@ -83,7 +85,7 @@ pub async fn run(
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(interval) => write_all(&targets, &folder, started).await,
+            _ = tokio::time::sleep(interval) => write_all(&targets, &folder, started, false).await,
             _ = shutdown.changed() => break,
         }
     }

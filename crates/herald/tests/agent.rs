@@ -123,6 +123,26 @@ impl Agent {
         }
     }
 
+    /// SIGTERM and wait for the exit (the agent finishes the messages in hand).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("agent not running");
+        unsafe {
+            libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(st) = c.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit 60 s after SIGTERM:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn assert_running(&mut self) {
         if let Some(c) = self.child.as_mut()
             && let Ok(Some(st)) = c.try_wait()
@@ -407,6 +427,19 @@ async fn sqs_source_keeps_index_and_mirror_equal_to_the_bucket() {
         (got != (Some(8), Some(7), Some(1), 6, 6) || c["message_failures"] != 0).then(|| format!("report {v}"))
     })
     .await;
+
+    // SIGTERM: a clean exit, with the totals logged and a last report.
+    assert!(agent.terminate().success(), "{}", agent.logs());
+    let logs = agent.logs();
+    assert!(
+        logs.contains("shutting down") && logs.contains("source 'photos': totals"),
+        "{logs}"
+    );
+    let reports = list_all_keys(&s3, "reports", None).await;
+    assert!(
+        reports.iter().any(|(k, _)| k.ends_with("-final.json")),
+        "{reports:?}\n{logs}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
