@@ -331,14 +331,6 @@ async fn run_one(
     steps: &mut Steps<'_>,
 ) {
     let t = Instant::now();
-    if src.flavor == Flavor::Webhook {
-        steps.push(self_test::step(
-            "webhook source",
-            t,
-            Err("a webhook source is tested by the running agent: set self_test_enabled and watch its log".into()),
-        ));
-        return;
-    }
     let Some(folder) = src.self_test_folder.clone() else {
         steps.push(self_test::step(
             "configuration",
@@ -359,23 +351,47 @@ async fn run_one(
         t,
         Ok(String::new()),
     ));
-    let (Some(sqs), Some(s3)) = (built.sqs.clone(), built.s3.clone()) else {
-        return;
-    };
-    let t = Instant::now();
-    match sqs.queue_url().await {
-        Ok(u) => steps.push(self_test::step(
-            "sqs: queue reachable",
-            t,
-            Ok(format!("{u} via {}", sqs.endpoint())),
-        )),
-        Err(e) => {
-            steps.push(self_test::step("sqs: queue reachable", t, Err(e)));
-            return;
-        }
-    }
+    let Some(s3) = built.s3.clone() else { return };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let consumer = tokio::spawn(sqs.clone().run(built.pipeline.clone(), stop_rx));
+    let t = Instant::now();
+    let consumer = match &built.sqs {
+        Some(sqs) => {
+            match sqs.queue_url().await {
+                Ok(u) => steps.push(self_test::step(
+                    "sqs: queue reachable",
+                    t,
+                    Ok(format!("{u} via {}", sqs.endpoint())),
+                )),
+                Err(e) => {
+                    steps.push(self_test::step("sqs: queue reachable", t, Err(e)));
+                    return;
+                }
+            }
+            tokio::spawn(sqs.clone().run(built.pipeline.clone(), stop_rx))
+        }
+        None => match webhook::start(src.clone(), built.pipeline.clone(), stop_rx).await {
+            Ok(h) => {
+                let at = src.listen.clone().unwrap_or_default();
+                steps.push(self_test::step(
+                    "webhook: listening",
+                    t,
+                    Ok(format!("http://{at}/webhook")),
+                ));
+                h
+            }
+            Err(e) => {
+                steps.push(self_test::step(
+                    "webhook: listening",
+                    t,
+                    Err(format!(
+                        "{e}: if the agent is running on this address, stop it for the self test \
+                         or set self_test_enabled and read its log"
+                    )),
+                ));
+                return;
+            }
+        },
+    };
     let endpoint = src.aws_endpoint_url.clone().unwrap_or_else(|| "AWS S3".into());
     let timeout = Duration::from_secs(src.self_test_timeout_seconds);
     self_test::object_round_trip(&src.name, &folder, &endpoint, &s3, watch, timeout, steps).await;

@@ -29,8 +29,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// Write and delete a test object through each SQS source's S3 endpoint
-    /// and check both events arrive through the queue.
+    /// Write and delete a test object through each source's S3 endpoint and
+    /// check both events arrive through the source (queue or webhook).
     SelfTest {
         /// Only this source (by name).
         #[arg(long)]

@@ -721,6 +721,16 @@ async fn webhook_source_confirms_a_herald_topic_and_spools_until_applied() {
         "{logs}"
     );
     assert!(index_ls(&index).keys().all(|k| !k.contains("self-test")));
+
+    // `herald agent self-test` listens on the webhook's address itself
+    // while the agent is stopped.
+    agent.kill9();
+    let (ok, out) = self_test(&config);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("PASS webhook: listening") && out.contains("PASS event: ObjectRemoved arrived through the source"),
+        "{out}"
+    );
 }
 
 fn agent_logs_contain(config: &Path, needle: &str) -> bool {

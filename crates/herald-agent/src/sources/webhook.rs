@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::SourceConfig;
 use crate::event;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Disposition, Pipeline};
 use crate::spool::Spool;
 use crate::{fields, log};
 
@@ -45,6 +45,7 @@ struct Receiver {
     cfg: SourceConfig,
     spool: Arc<Spool>,
     queue: mpsc::UnboundedSender<PathBuf>,
+    pipeline: Arc<Pipeline>,
 }
 
 fn hmac(message: &[u8], key: &[u8]) -> Vec<u8> {
@@ -161,12 +162,28 @@ impl Receiver {
                 return Ok(reply(StatusCode::UNAUTHORIZED, "text/plain", format!("{why}\n")));
             }
         }
-        if let Err(e) = event::parse(&body) {
-            return Ok(reply(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                format!("not an S3 event message: {e}\n"),
-            ));
+        let msg = match event::parse(&body) {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(reply(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    format!("not an S3 event message: {e}\n"),
+                ));
+            }
+        };
+        if self.pipeline.self_test_only {
+            // `herald agent self-test`: take only the test's own events;
+            // anything else is refused so that the publisher retries it
+            // later, when the agent runs again.
+            return Ok(match self.pipeline.process(&msg).await {
+                Ok(Disposition::Done) => reply(StatusCode::OK, "text/plain", "OK\n"),
+                _ => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "self test running, retry later\n",
+                ),
+            });
         }
         let spool = self.spool.clone();
         let written = tokio::task::spawn_blocking(move || spool.write(&body)).await;
@@ -210,7 +227,13 @@ pub async fn start(
             .map_err(|e| anyhow::anyhow!("source '{}': spool {}: {e}", cfg.name, cfg.spool_dir.display()))?,
     );
     let (tx, rx) = mpsc::unbounded_channel::<PathBuf>();
-    let pending = spool.pending()?;
+    // The self test neither replays nor takes spooled messages: they wait
+    // for the agent.
+    let pending = if pipeline.self_test_only {
+        Vec::new()
+    } else {
+        spool.pending()?
+    };
     if !pending.is_empty() {
         log::info(
             &format!("source '{}': replaying {} spooled messages", cfg.name, pending.len()),
@@ -221,7 +244,8 @@ pub async fn start(
         let _ = tx.send(p);
     }
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    for _ in 0..cfg.workers {
+    let workers = if pipeline.self_test_only { 0 } else { cfg.workers };
+    for _ in 0..workers {
         tokio::spawn(worker(
             rx.clone(),
             tx.clone(),
@@ -234,7 +258,12 @@ pub async fn start(
         &format!("source '{}': webhook listening on http://{addr}/webhook", cfg.name),
         fields! {"source" => cfg.name, "listen" => addr.to_string()},
     );
-    let receiver = Arc::new(Receiver { cfg, spool, queue: tx });
+    let receiver = Arc::new(Receiver {
+        cfg,
+        spool,
+        queue: tx,
+        pipeline,
+    });
     Ok(tokio::spawn(accept_loop(listener, receiver, shutdown)))
 }
 
@@ -273,7 +302,11 @@ async fn worker(
         let Some(path) = next else { return };
         let result = match std::fs::read(&path) {
             Ok(body) => match event::parse(&body) {
-                Ok(msg) => pipeline.process(&msg).await.map(|_| ()),
+                Ok(msg) => match pipeline.process(&msg).await {
+                    Ok(Disposition::Done) => Ok(()),
+                    Ok(Disposition::Release) => Err("not taken in self-test mode".to_string()),
+                    Err(e) => Err(e),
+                },
                 Err(e) => {
                     // Checked before spooling; only a damaged file gets here.
                     log::error(
