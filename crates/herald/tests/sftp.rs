@@ -14,9 +14,13 @@ use common::{TestServer, body_bytes, seeded_bytes};
 /// Makes an ed25519 key pair with the real `ssh-keygen`; returns the
 /// private key path (the public key is next to it, `.pub`).
 fn keygen(dir: &Path, name: &str) -> PathBuf {
+    keygen_typed(dir, name, "ed25519")
+}
+
+fn keygen_typed(dir: &Path, name: &str, key_type: &str) -> PathBuf {
     let path = dir.join(name);
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+        .args(["-q", "-t", key_type, "-N", "", "-C"])
         .arg(format!("{name}@herald-tests"))
         .arg("-f")
         .arg(&path)
@@ -325,6 +329,15 @@ async fn sftp_lists_and_downloads_what_s3_stored() {
         std::fs::read(work.path().join("readme.txt")).unwrap(),
         b"hello over sftp\n"
     );
+
+    // ECDSA and RSA keys log in too (OpenSSH's other common key types).
+    for key_type in ["ecdsa", "rsa"] {
+        let key = keygen_typed(s.keys_dir.path(), &format!("alice-{key_type}"), key_type);
+        ok(add_key(&s.server, "alice", &key));
+        let out = sftp(&s.server, "alice", &key, work.path(), "ls /\n");
+        assert!(out.status.success(), "{key_type}: {}", describe(&out));
+        assert!(text(&out.stdout).contains("batches"), "{key_type}: {}", describe(&out));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,6 +385,19 @@ async fn unregistered_keys_and_passwords_are_refused() {
         );
     }
     assert!(log.contains("Permission denied (publickey)"), "{log}");
+
+    // With a valid key, commands and shells are refused: SFTP only.
+    let out = Command::new("ssh")
+        .args(client_opts(&s.bob_key))
+        .arg("-p")
+        .arg(s.server.sftp_port().to_string())
+        .args(["bob@127.0.0.1", "cat", "/etc/hostname"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("exec request failed"), "{}", describe(&out));
 
     // A removed key stops working at once (no restart).
     let ok_before = sftp(&s.server, "bob", &s.bob_key, work.path(), "ls /\n");
