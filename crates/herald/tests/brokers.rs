@@ -112,7 +112,10 @@ impl Drop for Proxy {
 /// Event records a consumer received (test events left out), with the
 /// message key where the protocol has one.
 #[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<(Option<String>, Value)>>>);
+struct Inbox(Arc<Mutex<Vec<Keyed>>>);
+
+/// A record and the message key (or routing key / subject) it came with.
+type Keyed = (Option<String>, Value);
 
 impl Inbox {
     fn add(&self, key: Option<String>, body: &[u8]) {
@@ -130,7 +133,7 @@ impl Inbox {
         self.0.lock().unwrap().iter().map(|(_, r)| r.clone()).collect()
     }
 
-    fn keyed(&self) -> Vec<(Option<String>, Value)> {
+    fn keyed(&self) -> Vec<Keyed> {
         self.0.lock().unwrap().clone()
     }
 
@@ -142,7 +145,7 @@ impl Inbox {
                 return got;
             }
             if tokio::time::Instant::now() > deadline {
-                let keys: Vec<String> = got.iter().map(|r| object_key(r)).collect();
+                let keys: Vec<String> = got.iter().map(object_key).collect();
                 panic!(
                     "{what}: expected {n} records within {secs}s, got {}: {keys:?}",
                     got.len()
