@@ -41,8 +41,7 @@ pub struct AmqpEndpoint {
 /// A live connection and the channel pushes share.
 #[derive(Clone)]
 struct Link {
-    // Held so the connection lives as long as its channel is used.
-    _connection: std::sync::Arc<Connection>,
+    connection: std::sync::Arc<Connection>,
     channel: Channel,
 }
 
@@ -123,10 +122,18 @@ impl AmqpEndpoint {
     /// The live link, connecting first if there is none.
     async fn link(&self) -> Result<Link, PushError> {
         let mut slot = self.link.lock().await;
-        if let Some(l) = slot.as_ref()
-            && l.channel.status().connected()
-        {
-            return Ok(l.clone());
+        if let Some(l) = slot.as_mut() {
+            if l.channel.status().connected() {
+                return Ok(l.clone());
+            }
+            // A channel-level error (the exchange does not exist: 404)
+            // closes only the channel: open another on the same connection.
+            if l.connection.status().connected()
+                && let Ok(channel) = self.open_channel(&l.connection).await
+            {
+                l.channel = channel;
+                return Ok(l.clone());
+            }
         }
         *slot = None;
         self.backoff.check(&self.shown)?;
@@ -163,6 +170,16 @@ impl AmqpEndpoint {
             .connect()
             .await
             .map_err(|e| e.to_string())?;
+        let channel = self.open_channel(&connection).await?;
+        Ok(Link {
+            connection: std::sync::Arc::new(connection),
+            channel,
+        })
+    }
+
+    /// A channel in the mode the ack level needs (publisher confirms unless
+    /// `none`).
+    async fn open_channel(&self, connection: &Connection) -> Result<Channel, String> {
         let channel = connection.create_channel().await.map_err(|e| e.to_string())?;
         if self.ack != AckLevel::None {
             channel
@@ -170,10 +187,7 @@ impl AmqpEndpoint {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(Link {
-            _connection: std::sync::Arc::new(connection),
-            channel,
-        })
+        Ok(channel)
     }
 
     async fn publish(&self, body: &Bytes) -> Result<(), PushError> {

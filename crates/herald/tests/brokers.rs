@@ -721,3 +721,47 @@ async fn kafka_events_are_keyed_partitioned_and_survive_a_broker_restart() {
     let got = after.wait_for("backlog after tansu came back", n, 60).await;
     check_backlog(&got);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_missing_exchange_keeps_events_until_it_exists() {
+    require("RabbitMQ", RABBITMQ);
+    let srv = TestServer::start();
+    let s = suffix();
+    let (topic, exchange) = (format!("amqp-x-{s}"), format!("herald-test-late-{s}"));
+    // The exchange does not exist yet: RabbitMQ closes the channel (404)
+    // at every publish; the events wait.
+    let (s3, bucket) = setup(
+        &srv,
+        &topic,
+        &format!("amqp://127.0.0.1:{RABBITMQ}"),
+        &[("amqp-exchange", &exchange)],
+    )
+    .await;
+    for key in ["early-1", "early-2"] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(ByteStream::from_static(b"1"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut failed = 0.0;
+    for _ in 0..100 {
+        failed = metric(&metrics_text(&srv), "pubsub_push_fail", Some(&topic)).unwrap_or(0.0);
+        if failed >= 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(failed >= 2.0, "publishing to a missing exchange must fail");
+    // (The s3:TestEvent of the new configuration waits with them.)
+    assert!(topic_stats_entries(&srv, &topic, "root") >= 2, "both events wait in the log");
+    // Once the exchange exists (and routes to a queue), the same topic
+    // delivers both, over a fresh channel.
+    let inbox = Inbox::default();
+    let _consumer = amqp_consumer(&exchange, &topic, inbox.clone()).await;
+    let got = inbox.wait_for("events after the exchange appeared", 2, 30).await;
+    let keys: HashSet<String> = got.iter().map(object_key).collect();
+    assert_eq!(keys, HashSet::from(["early-1".to_owned(), "early-2".to_owned()]));
+}
