@@ -20,7 +20,8 @@
 //! changes made by a batch writer never feed a batch topic
 //! ([`Origin::batch_writer`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::sync::Weak;
 use std::time::{Duration, SystemTime};
@@ -179,6 +180,44 @@ fn to_lines(payload: &Bytes) -> (Bytes, usize) {
     (Bytes::from(out), 1)
 }
 
+/// Drops second copies of an event among the held entries. The outbox
+/// mover appends an event to the log twice when a crash falls between its
+/// append and its clean-up of the outbox; both copies are then pending at
+/// the next start, and they are byte for byte the same (one rendering,
+/// with its unique eventId), so the second is acked without being written.
+#[derive(Default)]
+struct Dedup {
+    /// Digest of a held entry's lines -> its id.
+    digests: HashMap<u64, EntryId>,
+}
+
+impl Dedup {
+    fn digest(h: &Held) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        h.lines.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn is_copy(&self, held: &VecDeque<Held>, h: &Held) -> bool {
+        let Some(&other) = self.digests.get(&Self::digest(h)) else {
+            return false;
+        };
+        held.binary_search_by_key(&other, |x| x.id)
+            .is_ok_and(|i| held[i].lines == h.lines)
+    }
+
+    fn add(&mut self, h: &Held) {
+        self.digests.insert(Self::digest(h), h.id);
+    }
+
+    fn remove(&mut self, h: &Held) {
+        let d = Self::digest(h);
+        if self.digests.get(&d) == Some(&h.id) {
+            self.digests.remove(&d);
+        }
+    }
+}
+
 /// How many leading entries make a full batch, if they do: the longest
 /// prefix within `max` bytes when the next entry would not fit (at least
 /// one entry, however big).
@@ -311,17 +350,28 @@ async fn write_batch(n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch
 /// The worker of one batch topic; runs until the topic is deleted, stops
 /// being a batch topic, or the server shuts down (after writing everything).
 pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
-    let Some(mut stopping) = notifier.upgrade().map(|n| n.stopping.subscribe()) else {
+    let Some((mut stopping, mut drained)) = notifier
+        .upgrade()
+        .map(|n| (n.stopping.subscribe(), n.outbox_drained.subscribe()))
+    else {
         return;
     };
-    // Entries enqueued before this (a crash's leftovers) are written at once;
-    // enqueue times have millisecond precision, hence the margin.
+    // A crash's leftovers are written at once: what is in the log, and what
+    // was still in the store's outbox (moved to the log first; bounded wait).
+    tokio::select! {
+        _ = drained.wait_for(|d| *d) => {}
+        _ = stopping.changed() => {}
+        _ = tokio::time::sleep(IDLE_WAIT * 30) => {}
+    }
+    // Entries enqueued before this are the leftovers; enqueue times have
+    // millisecond precision, hence the margin.
     let started = SystemTime::now() - Duration::from_millis(2);
     let mut held: VecDeque<Held> = VecDeque::new();
     let mut held_bytes = 0u64;
     let mut cursor: EntryId = 0;
     let mut backoff = Duration::ZERO;
     let mut retry_at: Option<SystemTime> = None;
+    let mut dedup = Dedup::default();
     loop {
         let Some(n) = notifier.upgrade() else { return };
         let Some(topic) = n.topic(&name) else { return };
@@ -352,6 +402,11 @@ pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
             for lease in got {
                 cursor = lease.id;
                 let h = Held::new(lease);
+                if dedup.is_copy(&held, &h) {
+                    log.ack(&name, &[h.id]);
+                    continue;
+                }
+                dedup.add(&h);
                 held_bytes += h.lines.len() as u64;
                 held.push_back(h);
             }
@@ -379,6 +434,7 @@ pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
                         topic.counters.ok();
                     }
                     held_bytes -= batch.iter().map(|h| h.lines.len() as u64).sum::<u64>();
+                    batch.iter().for_each(|h| dedup.remove(h));
                     tracing::debug!(topic = %topic.record.name, bucket = %spec.bucket, %key, records, "batch file written");
                     backoff = Duration::ZERO;
                     retry_at = None;
@@ -480,6 +536,29 @@ mod tests {
         assert_eq!(full_prefix(&q, 12), Some(3));
         assert_eq!(full_prefix(&q, 13), None);
         assert_eq!(full_prefix(&q, 3), Some(1), "an oversized event goes alone");
+    }
+
+    #[test]
+    fn second_copies_of_an_event_are_recognised() {
+        let line = |id: u64, text: &str| Held {
+            id,
+            enqueued: SystemTime::now(),
+            lines: Bytes::from(text.to_owned()),
+            records: 1,
+        };
+        let mut held = VecDeque::new();
+        let mut dedup = Dedup::default();
+        for h in [line(1, "a\n"), line(2, "b\n")] {
+            assert!(!dedup.is_copy(&held, &h));
+            dedup.add(&h);
+            held.push_back(h);
+        }
+        assert!(dedup.is_copy(&held, &line(3, "a\n")));
+        assert!(!dedup.is_copy(&held, &line(3, "c\n")));
+        // Once written, a later equal line is a new event as far as we know.
+        let written = held.pop_front().unwrap();
+        dedup.remove(&written);
+        assert!(!dedup.is_copy(&held, &line(4, "a\n")));
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub struct Notifier {
     mover_lock: tokio::sync::Mutex<()>,
     /// Set at shutdown: batch workers flush what they have and stop.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Set once the outbox left by the previous run is in the delivery log
+    /// (the mover found it empty): batch workers write those events at once.
+    outbox_drained: tokio::sync::watch::Sender<bool>,
 }
 
 impl Notifier {
@@ -182,6 +185,7 @@ impl Notifier {
             mover_wake: Arc::new(tokio::sync::Notify::new()),
             mover_lock: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::Sender::new(false),
+            outbox_drained: tokio::sync::watch::Sender::new(false),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -615,6 +619,9 @@ impl Notifier {
                 let Some(n) = weak.upgrade() else { return };
                 let wake = n.mover_wake.clone();
                 let moved = n.move_outbox().await;
+                if moved == 0 && !*n.outbox_drained.borrow() {
+                    n.outbox_drained.send_replace(true);
+                }
                 drop(n);
                 if moved == 0 {
                     let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
