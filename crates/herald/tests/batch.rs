@@ -484,7 +484,8 @@ async fn gzip_batches_decompress_to_the_events() {
     assert_eq!(records.iter().map(object_key).collect::<Vec<_>>(), keys);
 }
 
-/// Bad batch attributes are refused with InvalidArgument and create nothing.
+/// Bad batch attributes are refused with InvalidArgument and create nothing,
+/// and so is a second topic writing where another one already does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_batch_attributes_are_refused() {
     let srv = TestServer::start();
@@ -505,4 +506,18 @@ async fn bad_batch_attributes_are_refused() {
         );
     }
     assert!(sns.list_topic_arns().is_empty());
+    // Two topics writing to one bucket + prefix would write files of the
+    // same names; re-creating the same topic is fine.
+    let endpoint = [("push-endpoint", "batch://files/shared/")];
+    let first = sns.create_topic("first", &endpoint);
+    assert_eq!(sns.create_topic("first", &endpoint), first);
+    let err = sns.try_create_topic("second", &endpoint).expect_err("prefix taken");
+    assert_eq!(
+        (err.status, err.code.as_str()),
+        (400, "InvalidArgument"),
+        "{}",
+        err.body
+    );
+    assert!(err.body.contains(&first), "{}", err.body);
+    sns.create_topic("second", &[("push-endpoint", "batch://files/other/")]);
 }

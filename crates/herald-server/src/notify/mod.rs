@@ -254,6 +254,22 @@ impl Notifier {
         rt
     }
 
+    /// Another batch topic that writes to the same bucket and prefix as
+    /// `record` would, if any: the two would write files of the same names.
+    pub fn batch_target_taken(&self, record: &TopicRecord) -> Option<String> {
+        let spec = batch::BatchSpec::from_attributes(&record.attributes)?;
+        let topics = self.topics.read().expect("topics lock");
+        topics
+            .values()
+            .find(|t| {
+                t.record.arn != record.arn
+                    && t.batch
+                        .as_ref()
+                        .is_some_and(|b| b.bucket == spec.bucket && b.prefix == spec.prefix)
+            })
+            .map(|t| t.record.arn.clone())
+    }
+
     /// Runs the webhook subscription handshake of a topic in the
     /// background and records the outcome (`confirmed` or `failed: ...`).
     /// Until it is confirmed the topic pushes nothing: persistent events

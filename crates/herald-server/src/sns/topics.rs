@@ -139,6 +139,12 @@ fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
 
 /// Stores a topic, makes it live, and starts the handshake if asked.
 async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String)]) -> Result<(), SnsError> {
+    if let Some(other) = n.batch_target_taken(&rec) {
+        return Err(SnsError::invalid(format!(
+            "topic {other} already writes batch files to {}; use another bucket or prefix",
+            rec.attributes.get("push-endpoint").map_or("", String::as_str)
+        )));
+    }
     rec.endpoint_args = endpoint_args(params, &rec.attributes);
     let wants_handshake = rec
         .attributes
