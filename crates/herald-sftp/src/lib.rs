@@ -9,6 +9,7 @@
 
 mod fs;
 pub mod host_key;
+mod pump;
 mod ssh;
 mod tree;
 

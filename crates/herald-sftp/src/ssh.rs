@@ -92,7 +92,7 @@ impl russh::server::Handler for Connection {
             ("sftp", Some(user), Some(channel)) => {
                 session.channel_success(channel_id)?;
                 let fs = ReadOnlyFs::new(self.store.clone(), user);
-                russh_sftp::server::run(channel.into_stream(), fs).await;
+                russh_sftp::server::run(crate::pump::pumped(channel), fs).await;
             }
             _ => session.channel_failure(channel_id)?,
         }

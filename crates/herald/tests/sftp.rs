@@ -168,8 +168,9 @@ fn client_opts(key: &Path) -> Vec<String> {
 fn sftp(server: &TestServer, user: &str, key: &Path, cwd: &Path, commands: &str) -> Output {
     let batch = cwd.join("commands.sftp");
     std::fs::write(&batch, commands).unwrap();
-    Command::new("sftp")
-        .arg("-b")
+    // A stalled transfer fails the test (exit 124) instead of hanging it.
+    Command::new("timeout")
+        .args(["300", "sftp", "-b"])
         .arg(&batch)
         .args(ssh_opts(server, key))
         .arg(format!("{user}@127.0.0.1"))
@@ -328,6 +329,32 @@ async fn sftp_lists_and_downloads_what_s3_stored() {
     assert_eq!(
         std::fs::read(work.path().join("readme.txt")).unwrap(),
         b"hello over sftp\n"
+    );
+
+    // A download much larger than the SSH window, with OpenSSH reading
+    // 255 KiB per request and 64 requests in flight, completes: this once
+    // stalled at ~30 MB when the SFTP processor read its own requests.
+    let large = seeded_bytes(11, 48 * 1024 * 1024 + 7);
+    s.server
+        .s3_as(ALICE.0, ALICE.1)
+        .put_object()
+        .bucket("batches")
+        .key("big/large.bin")
+        .body(ByteStream::from(large.clone()))
+        .send()
+        .await
+        .unwrap();
+    let out = sftp(
+        &s.server,
+        "alice",
+        &s.alice_key,
+        work.path(),
+        "get /batches/big/large.bin\n",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        std::fs::read(work.path().join("large.bin")).unwrap() == large,
+        "large.bin differs"
     );
 
     // ECDSA and RSA keys log in too (OpenSSH's other common key types).
