@@ -521,3 +521,42 @@ async fn bad_batch_attributes_are_refused() {
     assert!(err.body.contains(&first), "{}", err.body);
     sns.create_topic("second", &[("push-endpoint", "batch://files/other/")]);
 }
+
+/// Events queued for a push endpoint that is down go into files once the
+/// topic's endpoint is switched to `batch://` (the `{"Records":[...]}`
+/// bodies queued for pushing become one line per record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_a_topic_to_batch_writes_its_queued_events() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    for b in [SOURCE, FILES] {
+        s3.create_bucket().bucket(b).send().await.expect("CreateBucket");
+    }
+    let sns = Sns::root(&srv);
+    let arn = sns.create_topic(
+        "switch",
+        &[
+            ("push-endpoint", "http://127.0.0.1:1/down"),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "3600"),
+        ],
+    );
+    put_notifications(&s3, SOURCE, vec![topic_config("to-switch", &arn)], vec![]).await;
+    let keys: Vec<String> = (0..5).map(|i| format!("queued/{i}")).collect();
+    put_all(&srv, &keys, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while notify_common::topic_stats_entries(&srv, "switch", "root") < keys.len() as u64 {
+        assert!(Instant::now() < deadline, "events not queued; log:\n{}", srv.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(read_files(&srv).await.is_empty());
+    let endpoint = format!("batch://{FILES}/{PREFIX}");
+    sns.set_topic_attribute(&arn, "push-endpoint", &endpoint)
+        .expect("SetTopicAttributes");
+    let files = wait_records(&srv, keys.len()).await;
+    let records: Vec<Value> = files.iter().flat_map(|f| f.records()).collect();
+    assert_eq!(records.iter().map(object_key).collect::<Vec<_>>(), keys);
+    for f in &files {
+        check_file_shape(f, false);
+    }
+}

@@ -160,8 +160,12 @@ impl Held {
 
 /// A log payload as NDJSON lines. Batch topics store bare records; an
 /// entry queued before the topic became a batch topic is a `{"Records":
-/// [...]}` body and gives one line per record.
+/// [...]}` body and gives one line per record, or an `s3:TestEvent`, which
+/// is not an event record and gives none.
 fn to_lines(payload: &Bytes) -> (Bytes, usize) {
+    if payload.starts_with(b"{\"Service\":") && payload.windows(14).any(|w| w == b"\"s3:TestEvent\"") {
+        return (Bytes::new(), 0);
+    }
     if payload.starts_with(b"{\"Records\":[")
         && let Ok(serde_json::Value::Object(mut body)) = serde_json::from_slice(payload)
         && let Some(serde_json::Value::Array(records)) = body.remove("Records")
@@ -363,6 +367,7 @@ pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
         _ = stopping.changed() => {}
         _ = tokio::time::sleep(IDLE_WAIT * 30) => {}
     }
+    tracing::debug!(topic = %name, "batch worker started");
     // Entries enqueued before this are the leftovers; enqueue times have
     // millisecond precision, hence the margin.
     let started = SystemTime::now() - Duration::from_millis(2);
@@ -402,7 +407,7 @@ pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
             for lease in got {
                 cursor = lease.id;
                 let h = Held::new(lease);
-                if dedup.is_copy(&held, &h) {
+                if h.records == 0 || dedup.is_copy(&held, &h) {
                     log.ack(&name, &[h.id]);
                     continue;
                 }
@@ -584,6 +589,13 @@ mod tests {
     fn wrapped_payloads_become_one_line_per_record() {
         let (lines, n) = to_lines(&Bytes::from_static(br#"{"Records":[{"a":1},{"b":2}]}"#));
         assert_eq!((&lines[..], n), (&b"{\"a\":1}\n{\"b\":2}\n"[..], 2));
+        let (lines, n) = to_lines(&Bytes::from(herald_model::record::test_event(
+            "b",
+            OffsetDateTime::now_utc(),
+            "r",
+            "h",
+        )));
+        assert_eq!((lines.len(), n), (0, 0), "a test event is no record");
         let (lines, n) = to_lines(&Bytes::from_static(br#"{"eventTime":"x"}"#));
         assert_eq!((&lines[..], n), (&b"{\"eventTime\":\"x\"}\n"[..], 1));
         assert_eq!(

@@ -98,7 +98,8 @@ async fn run(notifier: Weak<Notifier>, name: String) {
         let Some(n) = notifier.upgrade() else { return };
         let Some(topic) = n.topic(&name) else { return };
         if topic.batch.is_some() {
-            return; // now a batch topic: its batch worker takes over
+            tracing::debug!(topic = %topic.record.name, "now a batch topic: the push worker stops");
+            return;
         }
         let log = n.log.clone();
         drop(n);
@@ -118,7 +119,9 @@ async fn run(notifier: Weak<Notifier>, name: String) {
         if let Some(until) = hold
             && let Some(wait) = until.checked_duration_since(Instant::now())
         {
-            tokio::time::sleep(wait).await;
+            // In slices, so a changed topic (new endpoint, now a batch
+            // topic, deleted) is noticed within IDLE_WAIT even while held.
+            tokio::time::sleep(wait.min(IDLE_WAIT)).await;
             continue;
         }
         // An endpoint that wants more pushes in flight gets them (the
