@@ -4,12 +4,14 @@
 //! refused without a registered key, and refused every write.
 
 mod common;
+mod notify_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::{TestServer, body_bytes, seeded_bytes};
+use aws_sdk_s3::types::{Event, NotificationConfiguration, TopicConfiguration};
+use common::{TestServer, body_bytes, list_all_keys, seeded_bytes};
 
 /// Makes an ed25519 key pair with the real `ssh-keygen`; returns the
 /// private key path (the public key is next to it, `.pub`).
@@ -488,4 +490,84 @@ async fn writes_are_refused_and_users_see_only_their_own_buckets() {
         );
     }
     assert!(!work.path().join("readme.txt").exists());
+}
+
+/// The flow of issue 7 end to end: events batched into a file by a
+/// `batch://` topic, and that file fetched with `sftp` byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_file_is_fetched_over_sftp() {
+    let server = TestServer::start_with_sftp();
+    let s3 = server.s3();
+    for b in ["events-src", "event-files"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let arn = notify_common::Sns::root(&server).create_topic(
+        "files",
+        &[
+            ("push-endpoint", "batch://event-files/main_stream/"),
+            ("batch-max-seconds", "1"),
+        ],
+    );
+    let topic = TopicConfiguration::builder()
+        .topic_arn(arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("events-src")
+        .notification_configuration(NotificationConfiguration::builder().topic_configurations(topic).build())
+        .send()
+        .await
+        .unwrap();
+    for i in 0..3 {
+        s3.put_object()
+            .bucket("events-src")
+            .key(format!("in/{i}.json"))
+            .body(ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // The age limit (1 s) writes the file; wait for it generously.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let key = loop {
+        if let Some((key, _)) = list_all_keys(&s3, "event-files", Some("main_stream/"))
+            .await
+            .into_iter()
+            .next()
+        {
+            break key;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch file; log:\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let (dir, name) = key.rsplit_once('/').unwrap();
+
+    let keys_dir = tempfile::tempdir().unwrap();
+    let key_path = keygen(keys_dir.path(), "root");
+    ok(add_key(&server, "root", &key_path));
+    let work = tempfile::tempdir().unwrap();
+    let out = sftp(
+        &server,
+        "root",
+        &key_path,
+        work.path(),
+        &format!("cd /event-files/{dir}\nls -l\nget {name}\n"),
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text(&out.stdout).contains(name), "{}", describe(&out));
+    let got = s3.get_object().bucket("event-files").key(&key).send().await.unwrap();
+    let bytes = body_bytes(got).await;
+    assert_eq!(std::fs::read(work.path().join(name)).unwrap(), bytes);
+    // One event record per line (how many per file depends on timing).
+    let text_body = String::from_utf8_lossy(&bytes);
+    assert!(text_body.lines().count() >= 1, "{text_body}");
+    for line in text_body.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(line.contains("ObjectCreated:Put"), "{record}");
+    }
 }
