@@ -756,7 +756,10 @@ async fn amqp_missing_exchange_keeps_events_until_it_exists() {
     }
     assert!(failed >= 2.0, "publishing to a missing exchange must fail");
     // (The s3:TestEvent of the new configuration waits with them.)
-    assert!(topic_stats_entries(&srv, &topic, "root") >= 2, "both events wait in the log");
+    assert!(
+        topic_stats_entries(&srv, &topic, "root") >= 2,
+        "both events wait in the log"
+    );
     // Once the exchange exists (and routes to a queue), the same topic
     // delivers both, over a fresh channel.
     let inbox = Inbox::default();
