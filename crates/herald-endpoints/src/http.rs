@@ -195,7 +195,12 @@ fn client(opts: &EndpointOptions) -> Result<HttpsClient, EndpointError> {
 }
 
 pub(crate) fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig, EndpointError> {
-    let builder = rustls::ClientConfig::builder();
+    // An explicit provider: with both ring and aws-lc-rs compiled in (other
+    // crates of the binary enable the latter), rustls cannot pick a
+    // process default by itself and `ClientConfig::builder()` would panic.
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EndpointError::InvalidAttribute("tls".into(), e.to_string()))?;
     if !opts.verify_ssl {
         return Ok(builder
             .dangerous()

@@ -128,6 +128,7 @@ impl EndpointOptions {
 
 /// Builds the endpoint a `push-endpoint` URI names.
 pub fn build(uri: &str, opts: EndpointOptions) -> Result<Arc<dyn Endpoint>, EndpointError> {
+    install_crypto_provider();
     let scheme = uri
         .split_once("://")
         .map(|(s, _)| s.to_ascii_lowercase())
@@ -140,6 +141,14 @@ pub fn build(uri: &str, opts: EndpointOptions) -> Result<Arc<dyn Endpoint>, Endp
         "mqtt" | "mqtts" => Ok(Arc::new(mqtt::MqttEndpoint::new(uri, opts)?)),
         _ => Err(EndpointError::UnsupportedScheme(scheme)),
     }
+}
+
+/// Makes ring the process-wide rustls provider unless one is set: broker
+/// client libraries (the AMQP one builds its own TLS configuration) ask
+/// rustls for the process default, which it cannot choose by itself when
+/// both ring and aws-lc-rs are compiled into the binary.
+pub fn install_crypto_provider() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Checks a broker endpoint's URI and attributes without connecting, so a
