@@ -136,29 +136,10 @@ impl AmqpEndpoint {
             }
         }
         *slot = None;
-        self.backoff.check(&self.shown)?;
-        match tokio::time::timeout(self.opts.timeout, self.connect()).await {
-            Ok(Ok(link)) => {
-                self.backoff.succeeded();
-                tracing::info!(endpoint = %self.shown, exchange = %self.exchange, "connected to AMQP broker");
-                *slot = Some(link.clone());
-                Ok(link)
-            }
-            Ok(Err(e)) => {
-                self.backoff.failed(&e);
-                Err(PushError::Connect {
-                    endpoint: self.shown.clone(),
-                    reason: e,
-                })
-            }
-            Err(_) => {
-                self.backoff.failed("connect timed out");
-                Err(PushError::Timeout {
-                    endpoint: self.shown.clone(),
-                    timeout: self.opts.timeout,
-                })
-            }
-        }
+        let link = self.backoff.connect(self.opts.timeout, self.connect()).await?;
+        tracing::info!(endpoint = %self.shown, exchange = %self.exchange, "connected to AMQP broker");
+        *slot = Some(link.clone());
+        Ok(link)
     }
 
     async fn connect(&self) -> Result<Link, String> {
@@ -231,13 +212,7 @@ impl AmqpEndpoint {
 #[async_trait::async_trait]
 impl Endpoint for AmqpEndpoint {
     async fn push(&self, body: &Bytes) -> Result<(), PushError> {
-        match tokio::time::timeout(self.opts.timeout, self.publish(body)).await {
-            Ok(r) => r,
-            Err(_) => Err(PushError::Timeout {
-                endpoint: self.shown.clone(),
-                timeout: self.opts.timeout,
-            }),
-        }
+        crate::broker::within(&self.shown, self.opts.timeout, self.publish(body)).await
     }
 
     fn describe(&self) -> String {

@@ -8,6 +8,7 @@
 //! instead of piling up behind a dead socket.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -162,14 +163,45 @@ impl Backoff {
 
     /// Whether a connection attempt may be made now; `Err` carries the
     /// failure to report instead.
-    pub fn check(&self, endpoint: &str) -> Result<(), PushError> {
+    pub fn check(&self) -> Result<(), PushError> {
         let s = self.state.lock().expect("backoff lock");
         match s.not_before {
             Some(t) if Instant::now() < t => Err(PushError::Connect {
-                endpoint: endpoint.to_owned(),
+                endpoint: self.endpoint.clone(),
                 reason: format!("{} (reconnecting after backoff)", s.last_error),
             }),
             _ => Ok(()),
+        }
+    }
+
+    /// Makes a connection with `connect` unless backing off, bounded by
+    /// `timeout`, and records the outcome: every broker endpoint's
+    /// (re)connect goes through here.
+    pub async fn connect<T>(
+        &self,
+        timeout: Duration,
+        connect: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, PushError> {
+        self.check()?;
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(Ok(link)) => {
+                self.succeeded();
+                Ok(link)
+            }
+            Ok(Err(reason)) => {
+                self.failed(&reason);
+                Err(PushError::Connect {
+                    endpoint: self.endpoint.clone(),
+                    reason,
+                })
+            }
+            Err(_) => {
+                self.failed("connect timed out");
+                Err(PushError::Timeout {
+                    endpoint: self.endpoint.clone(),
+                    timeout,
+                })
+            }
         }
     }
 
@@ -195,6 +227,20 @@ impl Backoff {
         s.failures = 0;
         s.not_before = None;
     }
+}
+
+/// Runs one push within the topic's `push-timeout`.
+pub async fn within(
+    endpoint: &str,
+    timeout: Duration,
+    push: impl Future<Output = Result<(), PushError>>,
+) -> Result<(), PushError> {
+    tokio::time::timeout(timeout, push).await.unwrap_or_else(|_| {
+        Err(PushError::Timeout {
+            endpoint: endpoint.to_owned(),
+            timeout,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -229,12 +275,12 @@ mod tests {
     #[test]
     fn backoff_grows_and_resets() {
         let b = Backoff::new("amqp://h".into());
-        assert!(b.check("x").is_ok());
+        assert!(b.check().is_ok());
         b.failed("refused");
-        let e = b.check("x").unwrap_err().to_string();
-        assert!(e.contains("refused"), "{e}");
+        let e = b.check().unwrap_err().to_string();
+        assert!(e.contains("refused") && e.contains("amqp://h"), "{e}");
         b.succeeded();
-        assert!(b.check("x").is_ok());
+        assert!(b.check().is_ok());
     }
 
     #[test]

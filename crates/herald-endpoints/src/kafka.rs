@@ -92,31 +92,11 @@ impl KafkaEndpoint {
         if let Some(l) = slot.as_ref() {
             return Ok(l.clone());
         }
-        self.backoff.check(&self.shown)?;
-        match tokio::time::timeout(self.opts.timeout, self.connect()).await {
-            Ok(Ok(link)) => {
-                self.backoff.succeeded();
-                tracing::info!(endpoint = %self.shown, topic = %self.topic, partitions = link.producers.len(),
-                    "connected to Kafka broker");
-                let link = Arc::new(link);
-                *slot = Some(link.clone());
-                Ok(link)
-            }
-            Ok(Err(e)) => {
-                self.backoff.failed(&e);
-                Err(PushError::Connect {
-                    endpoint: self.shown.clone(),
-                    reason: e,
-                })
-            }
-            Err(_) => {
-                self.backoff.failed("connect timed out");
-                Err(PushError::Timeout {
-                    endpoint: self.shown.clone(),
-                    timeout: self.opts.timeout,
-                })
-            }
-        }
+        let link = Arc::new(self.backoff.connect(self.opts.timeout, self.connect()).await?);
+        tracing::info!(endpoint = %self.shown, topic = %self.topic, partitions = link.producers.len(),
+            "connected to Kafka broker");
+        *slot = Some(link.clone());
+        Ok(link)
     }
 
     async fn connect(&self) -> Result<Link, String> {
@@ -246,13 +226,7 @@ impl Endpoint for KafkaEndpoint {
 
 impl KafkaEndpoint {
     async fn push_keyed_inner(&self, body: &Bytes, key: Option<&str>) -> Result<(), PushError> {
-        match tokio::time::timeout(self.opts.timeout, self.produce(body, key)).await {
-            Ok(r) => r,
-            Err(_) => Err(PushError::Timeout {
-                endpoint: self.shown.clone(),
-                timeout: self.opts.timeout,
-            }),
-        }
+        crate::broker::within(&self.shown, self.opts.timeout, self.produce(body, key)).await
     }
 }
 

@@ -101,23 +101,10 @@ impl MqttEndpoint {
             }
             *slot = None;
         }
-        self.backoff.check(&self.shown)?;
-        match self.connect().await {
-            Ok(link) => {
-                self.backoff.succeeded();
-                tracing::info!(endpoint = %self.shown, topic = %self.topic, "connected to MQTT broker");
-                let link = Arc::new(link);
-                *slot = Some(link.clone());
-                Ok(link)
-            }
-            Err(e) => {
-                self.backoff.failed(&e);
-                Err(PushError::Connect {
-                    endpoint: self.shown.clone(),
-                    reason: e,
-                })
-            }
-        }
+        let link = Arc::new(self.backoff.connect(self.opts.timeout, self.connect()).await?);
+        tracing::info!(endpoint = %self.shown, topic = %self.topic, "connected to MQTT broker");
+        *slot = Some(link.clone());
+        Ok(link)
     }
 
     async fn connect(&self) -> Result<Link, String> {
@@ -231,13 +218,7 @@ fn rand_u32() -> u32 {
 #[async_trait::async_trait]
 impl Endpoint for MqttEndpoint {
     async fn push(&self, body: &Bytes) -> Result<(), PushError> {
-        match tokio::time::timeout(self.opts.timeout, self.publish(body)).await {
-            Ok(r) => r,
-            Err(_) => Err(PushError::Timeout {
-                endpoint: self.shown.clone(),
-                timeout: self.opts.timeout,
-            }),
-        }
+        crate::broker::within(&self.shown, self.opts.timeout, self.publish(body)).await
     }
 
     fn describe(&self) -> String {

@@ -77,24 +77,11 @@ impl NatsEndpoint {
                 reason: "disconnected from the NATS server (reconnecting)".into(),
             });
         }
-        self.backoff.check(&self.shown)?;
-        match self.connect().await {
-            Ok(link) => {
-                self.backoff.succeeded();
-                let js = link.mode.lock().expect("mode lock").0;
-                tracing::info!(endpoint = %self.shown, subject = %self.subject, jetstream = js, "connected to NATS");
-                let link = Arc::new(link);
-                *slot = Some(link.clone());
-                Ok(link)
-            }
-            Err(e) => {
-                self.backoff.failed(&e);
-                Err(PushError::Connect {
-                    endpoint: self.shown.clone(),
-                    reason: e,
-                })
-            }
-        }
+        let link = Arc::new(self.backoff.connect(self.opts.timeout, self.connect()).await?);
+        let js = link.mode.lock().expect("mode lock").0;
+        tracing::info!(endpoint = %self.shown, subject = %self.subject, jetstream = js, "connected to NATS");
+        *slot = Some(link.clone());
+        Ok(link)
     }
 
     async fn connect(&self) -> Result<Link, String> {
@@ -165,13 +152,7 @@ impl NatsEndpoint {
 #[async_trait::async_trait]
 impl Endpoint for NatsEndpoint {
     async fn push(&self, body: &Bytes) -> Result<(), PushError> {
-        match tokio::time::timeout(self.opts.timeout, self.publish(body)).await {
-            Ok(r) => r,
-            Err(_) => Err(PushError::Timeout {
-                endpoint: self.shown.clone(),
-                timeout: self.opts.timeout,
-            }),
-        }
+        crate::broker::within(&self.shown, self.opts.timeout, self.publish(body)).await
     }
 
     fn describe(&self) -> String {
