@@ -192,22 +192,9 @@ async fn setup(srv: &TestServer, topic: &str, endpoint: &str, extra: &[(&str, &s
 /// Writes two objects and deletes one; checks the three records the
 /// consumer got field by field.
 async fn first_events(s3: &aws_sdk_s3::Client, bucket: &str, inbox: &Inbox) {
-    let put = s3
-        .put_object()
-        .bucket(bucket)
-        .key("a.txt")
-        .body(ByteStream::from_static(b"alpha"))
-        .send()
-        .await
-        .unwrap();
-    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
-    s3.put_object()
-        .bucket(bucket)
-        .key("dir/b c.txt")
-        .body(ByteStream::from_static(b"bravo!"))
-        .send()
-        .await
-        .unwrap();
+    let etag = put(s3, bucket, "a.txt", b"alpha").await;
+    assert!(!etag.is_empty(), "PutObject answered no ETag");
+    put(s3, bucket, "dir/b c.txt", b"bravo!").await;
     s3.delete_object().bucket(bucket).key("a.txt").send().await.unwrap();
     let got = inbox.wait_for("first events", 3, 30).await;
     assert_eq!(got.len(), 3, "exactly three records: {got:?}");
@@ -235,22 +222,10 @@ async fn first_events(s3: &aws_sdk_s3::Client, bucket: &str, inbox: &Inbox) {
 /// overwrites of one key (to check order).
 async fn write_backlog(s3: &aws_sdk_s3::Client, bucket: &str) -> usize {
     for i in 0..20 {
-        s3.put_object()
-            .bucket(bucket)
-            .key(format!("outage/k{i:02}"))
-            .body(ByteStream::from(vec![b'x'; i + 1]))
-            .send()
-            .await
-            .unwrap();
+        put(s3, bucket, &format!("outage/k{i:02}"), &vec![b'x'; i + 1]).await;
     }
     for i in 0..3 {
-        s3.put_object()
-            .bucket(bucket)
-            .key("outage/same")
-            .body(ByteStream::from(vec![b'y'; i + 1]))
-            .send()
-            .await
-            .unwrap();
+        put(s3, bucket, "outage/same", &vec![b'y'; i + 1]).await;
     }
     23
 }
@@ -285,6 +260,31 @@ fn check_backlog(records: &[Value]) {
         "one key's events arrive in write order: {sizes:?}"
     );
     assert!(same.windows(2).all(|w| w[0] <= w[1]), "sequencers ascend: {same:?}");
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) -> String {
+    let out = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutObject {bucket}/{key}: {e:?}"));
+    out.e_tag().unwrap_or_default().trim_matches('"').to_owned()
+}
+
+/// Waits until the topic's `pubsub_push_fail` counter reaches `at_least`.
+async fn wait_push_failures(srv: &TestServer, topic: &str, at_least: f64, why: &str) {
+    let mut failed = 0.0;
+    for _ in 0..100 {
+        failed = metric(&metrics_text(srv), "pubsub_push_fail", Some(topic)).unwrap_or(0.0);
+        if failed >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{why}: pubsub_push_fail for {topic} is {failed}, want at least {at_least}");
 }
 
 /// Waits until the topic's delivery log holds at least one pending event
@@ -404,23 +404,9 @@ async fn amqp_routable_fails_until_a_queue_is_bound() {
         &[("amqp-exchange", &exchange), ("amqp-ack-level", "routable")],
     )
     .await;
-    s3.put_object()
-        .bucket(&bucket)
-        .key("unroutable")
-        .body(ByteStream::from_static(b"1"))
-        .send()
-        .await
-        .unwrap();
+    put(&s3, &bucket, "unroutable", b"1").await;
     // Unroutable: the push fails and the event stays pending.
-    let mut failed = 0.0;
-    for _ in 0..100 {
-        failed = metric(&metrics_text(&srv), "pubsub_push_fail", Some(&topic)).unwrap_or(0.0);
-        if failed >= 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(failed >= 1.0, "an unroutable message must count as a failed push");
+    wait_push_failures(&srv, &topic, 1.0, "an unroutable message must count as a failed push").await;
     assert!(
         topic_stats_entries(&srv, &topic, "root") >= 1,
         "the event waits in the log"
@@ -738,23 +724,9 @@ async fn amqp_missing_exchange_keeps_events_until_it_exists() {
     )
     .await;
     for key in ["early-1", "early-2"] {
-        s3.put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(ByteStream::from_static(b"1"))
-            .send()
-            .await
-            .unwrap();
+        put(&s3, &bucket, key, b"1").await;
     }
-    let mut failed = 0.0;
-    for _ in 0..100 {
-        failed = metric(&metrics_text(&srv), "pubsub_push_fail", Some(&topic)).unwrap_or(0.0);
-        if failed >= 2.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(failed >= 2.0, "publishing to a missing exchange must fail");
+    wait_push_failures(&srv, &topic, 2.0, "publishing to a missing exchange must fail").await;
     // (The s3:TestEvent of the new configuration waits with them.)
     assert!(
         topic_stats_entries(&srv, &topic, "root") >= 2,
