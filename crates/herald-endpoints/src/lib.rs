@@ -20,6 +20,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+/// Broker URIs as the endpoints read them (also used by `herald bench`'s
+/// broker consumers).
+pub use broker::BrokerUri;
+
 /// Why a push failed; every failure is retryable from the caller's view.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {

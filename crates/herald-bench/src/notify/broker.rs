@@ -16,6 +16,7 @@ use futures::StreamExt;
 
 use super::receiver::{EventLog, Receiver};
 use crate::TopicKind;
+use herald_endpoints::BrokerUri;
 
 /// The AMQP exchange the bench declares and the topic publishes to.
 pub const AMQP_EXCHANGE: &str = "herald-bench";
@@ -47,16 +48,10 @@ pub fn default_url(kind: TopicKind) -> &'static str {
     }
 }
 
-/// `host:port` of a broker URL (no credentials).
-fn host_port(url: &str, default_port: u16) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:{default_port}")
-    }
+/// A broker URL as Herald's endpoints read it (credentials decoded,
+/// default port per kind).
+fn parse(url: &str, default_port: u16) -> anyhow::Result<BrokerUri> {
+    BrokerUri::parse(url, |_| default_port).map_err(|e| anyhow::anyhow!("--broker-url: {e}"))
 }
 
 impl BrokerReceiver {
@@ -114,21 +109,30 @@ async fn amqp(
 ) -> anyhow::Result<(lapin::Connection, tokio::task::JoinHandle<()>)> {
     use lapin::options::*;
     use lapin::types::FieldTable;
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let creds = rest
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .rsplit_once('@')
-        .map(|(c, _)| c.to_owned());
-    let amqp_url = format!(
-        "amqp://{}@{}/%2f",
-        creds.unwrap_or_else(|| "guest:guest".into()),
-        host_port(url, 5672)
-    );
-    let conn = lapin::Connection::connect(&amqp_url, lapin::ConnectionProperties::default())
+    use lapin::uri::{AMQPAuthority, AMQPScheme, AMQPUri, AMQPUserInfo};
+    let broker = parse(url, 5672)?;
+    let uri = AMQPUri {
+        scheme: AMQPScheme::AMQP,
+        authority: AMQPAuthority {
+            userinfo: AMQPUserInfo {
+                username: broker.user.clone().unwrap_or_else(|| "guest".into()),
+                password: broker.password.clone().unwrap_or_else(|| "guest".into()),
+            },
+            host: broker.host.clone(),
+            port: broker.port,
+        },
+        vhost: if broker.path.is_empty() {
+            "/".into()
+        } else {
+            broker.path.clone()
+        },
+        query: Default::default(),
+    };
+    let conn = lapin::DefaultConnectionBuilder::new()?
+        .with_uri(uri)
+        .connect()
         .await
-        .with_context(|| format!("cannot connect to the AMQP broker at {}", host_port(url, 5672)))?;
+        .with_context(|| format!("cannot connect to the AMQP broker at {}", broker.address()))?;
     let ch = conn.create_channel().await?;
     ch.exchange_declare(
         AMQP_EXCHANGE.into(),
@@ -176,7 +180,7 @@ async fn amqp(
 
 async fn kafka(url: &str, topic: &str, log: Arc<EventLog>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     use rskafka::client::partition::UnknownTopicHandling;
-    let broker = host_port(url, 9092);
+    let broker = parse(url, 9092)?.address();
     let client = rskafka::client::ClientBuilder::new(vec![broker.clone()])
         .build()
         .await
@@ -205,7 +209,7 @@ async fn kafka(url: &str, topic: &str, log: Arc<EventLog>) -> anyhow::Result<tok
 }
 
 async fn nats(url: &str, subject: &str, log: Arc<EventLog>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let server = host_port(url, 4222);
+    let server = parse(url, 4222)?.address();
     let client = async_nats::connect(server.as_str())
         .await
         .with_context(|| format!("cannot connect to the NATS server at {server}"))?;
@@ -220,10 +224,13 @@ async fn nats(url: &str, subject: &str, log: Arc<EventLog>) -> anyhow::Result<to
 }
 
 async fn mqtt(url: &str, topic: &str, log: Arc<EventLog>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let hp = host_port(url, 1883);
-    let (host, port) = hp.rsplit_once(':').context("broker URL without host")?;
-    let port: u16 = port.parse().context("bad MQTT port")?;
-    let mut opts = rumqttc::MqttOptions::new(format!("herald-bench-{}", std::process::id()), host, port);
+    let broker = parse(url, 1883)?;
+    let hp = broker.address();
+    let mut opts = rumqttc::MqttOptions::new(
+        format!("herald-bench-{}", std::process::id()),
+        broker.host.clone(),
+        broker.port,
+    );
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_max_packet_size(16 << 20, 16 << 20);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 1000);
@@ -259,9 +266,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_ports() {
-        assert_eq!(host_port("amqp://u:p@h:1/vh", 5672), "h:1");
-        assert_eq!(host_port("kafka://h", 9092), "h:9092");
-        assert_eq!(host_port("mqtt://127.0.0.1:1883", 1), "127.0.0.1:1883");
+    fn broker_urls() {
+        assert_eq!(parse("amqp://u:p@h:1/vh", 5672).unwrap().address(), "h:1");
+        assert_eq!(parse("kafka://h", 9092).unwrap().address(), "h:9092");
+        assert_eq!(parse("mqtt://127.0.0.1:1883", 1).unwrap().address(), "127.0.0.1:1883");
+        assert!(parse("mqtt://h:notaport", 1).is_err());
     }
 }
