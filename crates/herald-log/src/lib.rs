@@ -35,6 +35,7 @@ mod writer;
 use std::collections::HashMap;
 use std::fs;
 use std::io;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -199,7 +200,8 @@ impl DeliveryLog {
     /// entries, truncating torn record tails left by a crash.
     pub fn open(cfg: LogConfig) -> Result<DeliveryLog, LogError> {
         let segment_bytes = cfg.segment_bytes.clamp(1, 1 << 31);
-        fs::create_dir_all(&cfg.dir)?;
+        // Owner only: the log holds tenants' events (data dir rules, docs/security.md).
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&cfg.dir)?;
         let mut topics = HashMap::new();
         for ent in fs::read_dir(&cfg.dir)? {
             let ent = ent?;

@@ -12,6 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -504,7 +505,7 @@ impl TopicState {
             return Ok(());
         };
         if seg.side.is_none() {
-            seg.side = Some(OpenOptions::new().create(true).append(true).open(path)?);
+            seg.side = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path)?);
         }
         seg.side.as_mut().unwrap().write_all(buf)
     }
@@ -544,6 +545,7 @@ impl TopicState {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)?;
         // Ids only grow, so a non-empty file of that name would be a bug;
         // refuse rather than overwrite records.

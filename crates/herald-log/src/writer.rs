@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -239,11 +241,16 @@ fn assign(g: &mut Group, batch: &[Cmd], segment_bytes: u64) -> io::Result<()> {
 /// Creates `<root>/<dir>` with its name file, durably (write to a temporary
 /// name, fsync, rename) so recovery never sees a half-written name.
 fn create_topic_dir(dir: &Path, name: &str) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     let tmp = dir.join(format!("{}.tmp", format::NAME_FILE));
     {
         use std::io::Write as _;
-        let mut f = File::create(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(name.as_bytes())?;
         f.sync_all()?;
     }

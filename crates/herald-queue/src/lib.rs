@@ -34,7 +34,7 @@ mod queue;
 mod writer;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -268,10 +268,21 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 const MAX_VISIBILITY: u32 = 43_200;
 const MAX_WAIT: u32 = 20;
 
+/// Creates a directory readable by the owner only (mode 0700 from the
+/// start, not chmod'ed after): queues hold tenants' messages.
+fn private_dir(path: &Path, recursive: bool) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new().recursive(recursive).mode(0o700).create(path)
+}
+
 /// Replaces `meta.json` atomically so a crash leaves the old or the new one.
 fn write_meta(dir: &Path, meta: &Meta) -> io::Result<()> {
     let tmp = dir.join("meta.json.tmp");
-    let mut f = File::create(&tmp)?;
+    let mut f = std::os::unix::fs::OpenOptionsExt::mode(
+        fs::OpenOptions::new().write(true).create(true).truncate(true),
+        0o600,
+    )
+    .open(&tmp)?;
     f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
     f.sync_all()?;
     fs::rename(&tmp, dir.join(META))?;
@@ -323,7 +334,7 @@ impl QueueEngine {
     /// Opens (creating if needed) the queue store and recovers every queue.
     pub fn open(cfg: QueueConfig) -> Result<QueueEngine, QueueError> {
         let qdir = cfg.dir.join("queues");
-        fs::create_dir_all(&qdir)?;
+        private_dir(&qdir, true)?;
         let trash = cfg.dir.join("trash");
         if trash.exists() {
             fs::remove_dir_all(&trash)?;
@@ -487,7 +498,7 @@ impl QueueEngine {
         let state = {
             let (dir, meta) = (dir.clone(), meta.clone());
             blocking(move || {
-                fs::create_dir(&dir)?;
+                private_dir(&dir, false)?;
                 let st = State::create(dir.clone(), fifo, settings)?;
                 // Metadata last: a directory without it is an incomplete
                 // creation and is removed at open.
@@ -565,7 +576,7 @@ impl QueueEngine {
         blocking(move || {
             // Rename first: atomic, so a crash never leaves half a queue.
             let trash = root.join("trash");
-            fs::create_dir_all(&trash)?;
+            private_dir(&trash, true)?;
             let to = trash.join(format!("{id:016x}"));
             fs::rename(&dir, &to)?;
             fsync_dir(&root.join("queues"))?;

@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -109,7 +110,13 @@ impl Segment {
 
     fn append_side(&mut self, buf: &[u8]) -> io::Result<()> {
         if self.side.is_none() {
-            self.side = Some(OpenOptions::new().append(true).create(true).open(self.side_path())?);
+            self.side = Some(
+                OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(self.side_path())?,
+            );
         }
         self.side.as_mut().expect("opened above").write_all(buf)
     }
@@ -137,6 +144,7 @@ fn create_segment(dir: &Path, first: u64) -> io::Result<Segment> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(&path)?;
     Ok(Segment {
         path,

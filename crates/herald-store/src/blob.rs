@@ -8,6 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,7 +38,11 @@ pub struct BlobDir {
 impl BlobDir {
     pub fn open(root: PathBuf) -> io::Result<Self> {
         for shard in 0..=255u8 {
-            fs::create_dir_all(root.join(format!("{shard:02x}")))?;
+            // Owner only, like the whole data dir: blobs are tenants' objects.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root.join(format!("{shard:02x}")))?;
         }
         Ok(BlobDir { root: Arc::new(root) })
     }
@@ -147,7 +152,11 @@ impl BlobWriter {
         let file = tokio::task::spawn_blocking(move || -> io::Result<File> {
             let mut file = match file {
                 Some(f) => f,
-                None => OpenOptions::new().write(true).create_new(true).open(&path)?,
+                None => OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)?,
             };
             file.write_all(&buf)?;
             if sync {
@@ -173,7 +182,11 @@ impl BlobWriter {
         if small && self.buf.len() <= INLINE_WRITE_MAX {
             // Creating and writing a small file only touches the page cache:
             // as cheap as the thread hand-off `spawn_blocking` would cost.
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&self.path)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&self.path)?;
             file.write_all(&self.buf)?;
         } else {
             self.flush(!small).await?;

@@ -68,14 +68,22 @@ impl Store {
     /// Only one process can hold a store open: redb locks its file. Blobs
     /// left behind by a crash are removed in the background.
     pub fn open(dir: &Path) -> StoreResult<Store> {
-        std::fs::create_dir_all(dir)?;
+        // The data dir and the database (every user's secret key) are the
+        // owner's alone, and created so: no window in which another local
+        // user could open them.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
         let blobs = BlobDir::open(dir.join("blobs"))?;
+        let db_file = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false),
+            0o600,
+        )
+        .open(dir.join("meta.redb"))?;
         // redb caches pages in the process (1 GiB by default), which would
         // make RSS grow with the metadata; the OS page cache already keeps
         // hot pages, so a modest cache of our own is enough.
         let db = redb::Builder::new()
             .set_cache_size(METADATA_CACHE_BYTES)
-            .create(dir.join("meta.redb"))?;
+            .create_file(db_file)?;
         tables::create_all(&db)?;
         let db = Arc::new(db);
         let store = Store {
