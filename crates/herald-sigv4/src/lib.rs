@@ -81,6 +81,10 @@ pub enum SigV4Error {
     /// Authentication is present but cannot be parsed or is incomplete.
     #[error("{0}")]
     Malformed(String),
+    /// A presigned URL's parameters are out of bounds (`X-Amz-Expires`
+    /// beyond seven days): AWS's `AuthorizationQueryParametersError`.
+    #[error("{0}")]
+    QueryParameters(String),
     /// The lookup function does not know the access key id.
     #[error("the security token included in the request is invalid")]
     UnknownAccessKey,
@@ -110,6 +114,7 @@ impl SigV4Error {
             Self::Missing => "MissingAuthenticationToken",
             Self::Malformed(_) if s3 => "AuthorizationHeaderMalformed",
             Self::Malformed(_) => "IncompleteSignature",
+            Self::QueryParameters(_) => "AuthorizationQueryParametersError",
             Self::UnknownAccessKey if s3 => "InvalidAccessKeyId",
             Self::UnknownAccessKey => "InvalidClientTokenId",
             Self::SignatureMismatch | Self::WrongService { .. } => "SignatureDoesNotMatch",
@@ -123,7 +128,7 @@ impl SigV4Error {
     /// refusals.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Malformed(_) | Self::Expired => 400,
+            Self::Malformed(_) | Self::QueryParameters(_) | Self::Expired => 400,
             Self::Missing | Self::UnknownAccessKey | Self::SignatureMismatch | Self::WrongService { .. } => 403,
         }
     }
@@ -407,8 +412,8 @@ fn parse_presigned(query: &[(Vec<u8>, Vec<u8>)]) -> Result<Claimed, SigV4Error> 
         .ok()
         .filter(|e| (1..=MAX_PRESIGNED_EXPIRES_SECS).contains(e))
         .ok_or_else(|| {
-            malformed(format!(
-                "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRES_SECS} seconds"
+            SigV4Error::QueryParameters(format!(
+                "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRES_SECS} seconds (a week at most)"
             ))
         })?;
     let time = parse_amz_date(&timestamp)?;
