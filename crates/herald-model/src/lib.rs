@@ -8,8 +8,10 @@
 
 pub mod etag;
 pub mod event;
+pub mod json_shape;
 pub mod names;
 pub mod notification;
+pub mod query;
 pub mod record;
 pub mod ssh_key;
 pub mod user;

@@ -44,6 +44,27 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// dropping it overflows the stack.
 const MAX_XML_DEPTH: usize = 16;
 
+/// Most elements in one document. 100 configurations (the default quota
+/// per bucket) with every filter part filled take about 5,000; the cap
+/// keeps a 1 MiB body of `<a/>` from becoming 250,000 tree nodes.
+pub const MAX_XML_ELEMENTS: usize = 10_000;
+
+/// Longest text of one element, in bytes. The longest legitimate texts are
+/// a key prefix (S3 keys are at most 1,024 bytes) and a regex
+/// ([`MAX_REGEX_LEN`]).
+pub const MAX_XML_TEXT_BYTES: usize = 4096;
+
+/// Most topic plus queue configurations in one document. Above the
+/// per-bucket quota an operator may set; the cap bounds the work (ids,
+/// regexes) one request can ask for whatever the quota is.
+pub const MAX_CONFIGURATIONS: usize = 1000;
+
+/// Most `<FilterRule>`s in one filter part (`S3Key`, `S3Metadata`,
+/// `S3Tags`). S3 objects carry at most 10 tags; key filters have at most
+/// three rules (prefix, suffix, regex). Duplicate detection is quadratic
+/// in this number.
+pub const MAX_FILTER_RULES: usize = 10;
+
 /// Why a configuration was refused. The variants are the S3 error codes
 /// the server should answer with (see [`ConfigError::code`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -388,6 +409,12 @@ fn parse_tree(xml: &[u8]) -> Result<Node, ConfigError> {
     }
     fn push_text(stack: &mut [Node], s: &str) -> Result<(), ConfigError> {
         match stack.last_mut() {
+            Some(top) if top.text.len() + s.len() > MAX_XML_TEXT_BYTES => {
+                return Err(malformed(format!(
+                    "the text of <{}> is longer than {MAX_XML_TEXT_BYTES} bytes",
+                    top.name
+                )));
+            }
             Some(top) => top.text.push_str(s),
             None if s.trim().is_empty() => {}
             None => return Err(malformed("text outside the root element")),
@@ -400,9 +427,18 @@ fn parse_tree(xml: &[u8]) -> Result<Node, ConfigError> {
             .map_err(|_| malformed("element name is not UTF-8"))
     }
 
+    let mut elements = 0usize;
+    let mut count_element = || {
+        elements += 1;
+        if elements > MAX_XML_ELEMENTS {
+            return Err(malformed(format!("more than {MAX_XML_ELEMENTS} elements")));
+        }
+        Ok(())
+    };
     loop {
         match reader.read_event().map_err(|e| xml_err(&e))? {
             Event::Start(s) => {
+                count_element()?;
                 if root.is_some() && stack.is_empty() {
                     return Err(malformed("more than one root element"));
                 }
@@ -415,6 +451,7 @@ fn parse_tree(xml: &[u8]) -> Result<Node, ConfigError> {
                 });
             }
             Event::Empty(s) => {
+                count_element()?;
                 let node = Node {
                     name: local_name(s.local_name().as_ref())?,
                     ..Node::default()
@@ -479,6 +516,16 @@ pub fn parse_notification_configuration(xml: &[u8]) -> Result<NotificationConfig
     // Ids as given (None = to be generated), in document order per kind.
     let mut topics: Vec<(Option<String>, TopicConfiguration)> = Vec::new();
     let mut queues: Vec<(Option<String>, QueueConfiguration)> = Vec::new();
+    let configurations = root
+        .children
+        .iter()
+        .filter(|c| c.name.ends_with("Configuration"))
+        .count();
+    if configurations > MAX_CONFIGURATIONS {
+        return Err(invalid(format!(
+            "more than {MAX_CONFIGURATIONS} configurations in one document"
+        )));
+    }
     for child in &root.children {
         match child.name.as_str() {
             "TopicConfiguration" => {
@@ -635,6 +682,12 @@ fn parse_filter(node: &Node) -> Result<Filter, ConfigError> {
 
 /// Reads the `<FilterRule>`s of a filter part as (name, value) pairs.
 fn filter_rules(node: &Node) -> Result<Vec<(&str, &str)>, ConfigError> {
+    if node.children.len() > MAX_FILTER_RULES {
+        return Err(invalid(format!(
+            "more than {MAX_FILTER_RULES} filter rules in <{}>",
+            node.name
+        )));
+    }
     node.children
         .iter()
         .map(|rule| {
@@ -879,6 +932,36 @@ mod tests {
         let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
         let xml = format!("<NotificationConfiguration>{deep}</NotificationConfiguration>");
         assert!(is_malformed(parse(&xml)));
+    }
+
+    #[test]
+    fn element_text_configuration_and_rule_counts_are_capped() {
+        let many = "<a/>".repeat(MAX_XML_ELEMENTS);
+        let xml = format!("<NotificationConfiguration>{many}</NotificationConfiguration>");
+        let e = parse(&xml).unwrap_err();
+        assert!(e.to_string().contains("more than 10000 elements"), "{e}");
+
+        let long = "x".repeat(MAX_XML_TEXT_BYTES + 1);
+        let e = parse(&topic_xml(&format!("<Id>{long}</Id>"))).unwrap_err();
+        assert!(e.to_string().contains("longer than 4096 bytes"), "{e}");
+        // Entity references count too.
+        let refs = "&amp;".repeat(MAX_XML_TEXT_BYTES + 1);
+        assert!(is_malformed(parse(&topic_xml(&format!("<Id>{refs}</Id>")))));
+
+        let one = "<TopicConfiguration><Topic>arn:aws:sns:us-east-1:u:t</Topic></TopicConfiguration>";
+        let xml = format!(
+            "<NotificationConfiguration>{}</NotificationConfiguration>",
+            one.repeat(MAX_CONFIGURATIONS + 1)
+        );
+        let e = parse(&xml).unwrap_err();
+        assert_eq!(e.code(), "InvalidArgument");
+        assert!(e.to_string().contains("more than 1000 configurations"), "{e}");
+
+        let rules: String = (0..=MAX_FILTER_RULES)
+            .map(|i| format!("<FilterRule><Name>k{i}</Name><Value>v</Value></FilterRule>"))
+            .collect();
+        let e = parse(&topic_xml(&format!("<Filter><S3Tags>{rules}</S3Tags></Filter>"))).unwrap_err();
+        assert!(e.to_string().contains("more than 10 filter rules in <S3Tags>"), "{e}");
     }
 
     #[test]

@@ -42,6 +42,15 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(15);
 /// Longest lifetime AWS allows for a presigned URL (7 days).
 pub const MAX_PRESIGNED_EXPIRES_SECS: i64 = 604_800;
 
+/// Longest `Authorization` header parsed. A real one is about 250 bytes
+/// (credential scope, a handful of signed header names, 64 hex digits);
+/// the cap bounds the work and what an error message can repeat.
+pub const MAX_AUTHORIZATION_BYTES: usize = 4096;
+
+/// Most header names in `SignedHeaders` (or `X-Amz-SignedHeaders`). SDKs
+/// sign fewer than ten; each is looked up and canonicalised.
+pub const MAX_SIGNED_HEADERS: usize = 64;
+
 const AMZ_DATE_FORMAT: &[BorrowedFormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 /// IMF-fixdate, the `Date` header form, used only when `x-amz-date` is absent.
@@ -329,6 +338,11 @@ fn malformed(msg: impl Into<String>) -> SigV4Error {
 /// Signature=...`. Components may be separated by `,` with or without
 /// spaces, since SDKs differ there.
 fn parse_authorization(value: &http::HeaderValue, headers: &HeaderMap) -> Result<Claimed, SigV4Error> {
+    if value.len() > MAX_AUTHORIZATION_BYTES {
+        return Err(malformed(format!(
+            "Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes"
+        )));
+    }
     let value = value
         .to_str()
         .map_err(|_| malformed("Authorization header is not valid ASCII"))?;
@@ -461,6 +475,11 @@ fn build_claimed(
         )));
     }
 
+    if signed_headers.split(';').count() > MAX_SIGNED_HEADERS {
+        return Err(malformed(format!(
+            "SignedHeaders lists more than {MAX_SIGNED_HEADERS} headers"
+        )));
+    }
     if signed_headers.is_empty() || signed_headers.split(';').any(str::is_empty) {
         return Err(malformed(format!(
             "SignedHeaders '{signed_headers}' is not a ';'-separated header list"
@@ -621,6 +640,17 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    /// A bodiless GET, the shape every test here verifies.
+    fn get_request<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> SignedRequest<'a> {
+        static GET: Method = Method::GET;
+        SignedRequest {
+            method: &GET,
+            uri,
+            headers,
+            body: b"",
+        }
+    }
+
     /// `sign` always emits `x-amz-date`, so the `Date`-header fallback is
     /// exercised by assembling the signature from the same internals.
     #[test]
@@ -642,12 +672,7 @@ mod tests {
         ));
         let auth = format!("{ALGORITHM} Credential=AK/{scope},SignedHeaders=date;host,Signature={sig}");
         headers.insert("authorization", auth.parse().unwrap());
-        let req = SignedRequest {
-            method: &Method::GET,
-            uri: &uri,
-            headers: &headers,
-            body: b"",
-        };
+        let req = get_request(&uri, &headers);
         let lookup = |k: &str| (k == "AK").then(|| "s3cr3t".to_owned());
         let now = datetime!(2024-05-01 10:10:00 UTC);
         assert!(verify(&req, lookup, &["sns"], now).is_ok());
@@ -655,6 +680,43 @@ mod tests {
             verify(&req, lookup, &["sns"], now + Duration::minutes(10)),
             Err(SigV4Error::Expired)
         );
+    }
+
+    #[test]
+    fn oversized_authorization_and_signed_header_lists_are_malformed() {
+        let uri: Uri = "/".parse().unwrap();
+        let verify_with = |auth: String| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", "h".parse().unwrap());
+            headers.insert("x-amz-date", "20240501T100000Z".parse().unwrap());
+            headers.insert("authorization", auth.parse().unwrap());
+            let req = get_request(&uri, &headers);
+            verify(
+                &req,
+                |_| Some("s".to_owned()),
+                &["sns"],
+                datetime!(2024-05-01 10:00:00 UTC),
+            )
+        };
+        let sig = "0".repeat(64);
+        let scope = "AK/20240501/us-east-1/sns/aws4_request";
+        let long = format!(
+            "{ALGORITHM} Credential={scope},SignedHeaders=host,Signature={sig},X={}",
+            "x".repeat(5000)
+        );
+        match verify_with(long) {
+            Err(SigV4Error::Malformed(m)) => assert!(m.contains("longer than 4096 bytes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let names: Vec<String> = (0..MAX_SIGNED_HEADERS).map(|i| format!("h{i}")).collect();
+        let many = format!(
+            "{ALGORITHM} Credential={scope},SignedHeaders=host;{},Signature={sig}",
+            names.join(";")
+        );
+        match verify_with(many) {
+            Err(SigV4Error::Malformed(m)) => assert!(m.contains("more than 64 headers"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

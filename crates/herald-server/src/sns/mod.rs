@@ -12,6 +12,7 @@ pub use topics::{TopicArn, make_arn, parse_arn};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use herald_model::query::{ParamError, Params};
 use http::{HeaderValue, Request, Response, StatusCode};
 use s3s::Body;
 
@@ -63,6 +64,18 @@ impl SnsError {
     }
 }
 
+impl From<ParamError> for SnsError {
+    /// A broken parameter limit: 400 with the limit's AWS code
+    /// (`InvalidQueryParameter` or `InvalidParameterValue`).
+    fn from(e: ParamError) -> Self {
+        SnsError {
+            code: e.code(),
+            message: e.message().to_owned(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
 /// A parsed, authenticated SNS request.
 pub struct SnsRequest {
     pub user: String,
@@ -79,12 +92,14 @@ impl SnsRequest {
 /// Handles one SNS request whose body has been read.
 pub async fn handle(notifier: &Arc<Notifier>, req: Request<()>, body: Bytes, meta: RequestMeta) -> Response<Body> {
     let request_id = meta.request_id.clone();
-    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let action = params
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    // Parameter limits (count, name length and depth, value size) before
+    // anything else, authentication included: they are cheap, and nothing
+    // beyond them is worth verifying a signature over.
+    let params = match Params::parse(&body, None) {
+        Ok(p) => p,
+        Err(e) => return error_response(&SnsError::from(e), &request_id),
+    };
+    let action = params.get("Action").unwrap_or_default().to_owned();
     let store = notifier.store().clone();
     let signed = herald_sigv4::SignedRequest {
         method: req.method(),
@@ -121,7 +136,11 @@ pub async fn handle(notifier: &Arc<Notifier>, req: Request<()>, body: Bytes, met
             return error_response(&err, &request_id);
         }
     };
-    let req = SnsRequest { user, params, meta };
+    let req = SnsRequest {
+        user,
+        params: params.into_vec(),
+        meta,
+    };
     let result = match action.as_str() {
         "CreateTopic" => topics::create_topic(notifier, &req).await,
         "GetTopicAttributes" => topics::get_topic_attributes(notifier, &req),

@@ -41,32 +41,11 @@ fn valid_topic_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-/// `Attributes.entry.N.key` / `.value` pairs.
+/// `Attributes.entry.N.key` / `.value` pairs, under the topic attribute
+/// limits of [`herald_model::query`] (count, key and value sizes); a
+/// broken limit is Ceph's `InvalidArgument`, naming the limit.
 fn attributes(req: &SnsRequest) -> Result<BTreeMap<String, String>, SnsError> {
-    let mut keys: BTreeMap<u32, (Option<String>, Option<String>)> = BTreeMap::new();
-    for (k, v) in &req.params {
-        let Some(rest) = k.strip_prefix("Attributes.entry.") else {
-            continue;
-        };
-        let (n, field) = rest
-            .split_once('.')
-            .ok_or_else(|| SnsError::invalid(format!("malformed parameter {k}")))?;
-        let n: u32 = n
-            .parse()
-            .map_err(|_| SnsError::invalid(format!("malformed parameter {k}")))?;
-        let slot = keys.entry(n).or_default();
-        match field {
-            "key" => slot.0 = Some(v.clone()),
-            "value" => slot.1 = Some(v.clone()),
-            _ => return Err(SnsError::invalid(format!("malformed parameter {k}"))),
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (n, (k, v)) in keys {
-        let k = k.ok_or_else(|| SnsError::invalid(format!("Attributes.entry.{n}.key is missing")))?;
-        out.insert(k, v.unwrap_or_default());
-    }
-    Ok(out)
+    herald_model::query::sns_attributes(&req.params).map_err(|e| SnsError::invalid(e.message()))
 }
 
 fn check_attributes(attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<(), SnsError> {

@@ -5,6 +5,7 @@
 //! only framing: target, auth, parse, and the error envelope.
 
 use bytes::Bytes;
+use herald_model::json_shape::{JsonError, SQS_REQUEST_LIMITS, parse_limited};
 use herald_queue::QueueEngine;
 use herald_store::Store;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -70,12 +71,15 @@ async fn run(
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            SqsError::common(
-                "SerializationException",
-                format!("The request body is not valid JSON: {e}"),
-                StatusCode::BAD_REQUEST,
-            )
+        // Depth and value count are checked before serde_json builds
+        // anything (see `herald_model::json_shape`); the message names
+        // the limit.
+        parse_limited(body, SQS_REQUEST_LIMITS).map_err(|e| {
+            let message = match e {
+                JsonError::Syntax(e) => format!("The request body is not valid JSON: {e}"),
+                JsonError::Shape(e) => format!("The request body is refused: {e}."),
+            };
+            SqsError::common("SerializationException", message, StatusCode::BAD_REQUEST)
         })?
     };
     if !input.is_object() {

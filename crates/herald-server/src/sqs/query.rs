@@ -2,14 +2,15 @@
 //! parameters (in a POST body, or rarely a GET query string) in, XML out.
 //!
 //! Parameters are flattened (`Attribute.1.Name`, `MessageAttribute.2.Value.
-//! StringValue`, `SendMessageBatchRequestEntry.3.Id`); [`to_input`] folds
-//! them into the JSON-protocol request document so the operations are
-//! shared, and [`to_xml`] unfolds an operation's JSON answer into the
+//! StringValue`, `SendMessageBatchRequestEntry.3.Id`);
+//! [`herald_model::query`] checks them against its limits and folds them
+//! into the JSON-protocol request document so the operations are shared, and [`to_xml`] unfolds an operation's JSON answer into the
 //! query-protocol XML, with the element names the old SQS model used.
 
 use std::fmt::Write;
 
 use bytes::Bytes;
+use herald_model::query::{ParamError, Params, sqs_input};
 use herald_queue::QueueEngine;
 use herald_store::Store;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -30,15 +31,13 @@ pub async fn handle(
     body: Bytes,
     meta: RequestMeta,
 ) -> Response<Body> {
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    if let Some(q) = req.uri().query() {
-        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
-    }
-    let action = params
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    // Limits first, before authentication and before anything is built
+    // from the names: this is what stops a 200,000-segment name.
+    let params = match Params::parse(&body, req.uri().query()) {
+        Ok(p) => p,
+        Err(e) => return error(&param_error(&e), &meta.request_id),
+    };
+    let action = params.get("Action").unwrap_or_default().to_owned();
     let result = run(engine, store, &req, &body, &meta, &action, &params).await;
     match result {
         Ok(v) => xml_response(StatusCode::OK, to_xml(&action, &v, &meta.request_id), &meta.request_id),
@@ -56,7 +55,7 @@ async fn run(
     body: &[u8],
     meta: &RequestMeta,
     action: &str,
-    params: &[(String, String)],
+    params: &Params,
 ) -> Result<Value, SqsError> {
     let user = super::authenticate(store, req, body)?;
     if action.is_empty() {
@@ -79,136 +78,12 @@ async fn run(
         base_url: super::base_url(req, meta),
         path_queue: super::path_queue(req.uri().path()),
     };
-    super::call(&ctx, action, &to_input(action, params)).await
+    super::call(&ctx, action, &sqs_input(action, params)).await
 }
 
-// ---------------------------------------------------------------------------
-// Flattened parameters -> JSON request document.
-
-/// A parameter tree: `a.1.b=x` becomes `a -> 1 -> b -> "x"`.
-#[derive(Debug, Default)]
-struct Node {
-    value: Option<String>,
-    children: Vec<(String, Node)>,
-}
-
-impl Node {
-    fn insert(&mut self, path: &[&str], value: String) {
-        match path.split_first() {
-            None => self.value = Some(value),
-            Some((head, rest)) => {
-                let idx = match self.children.iter().position(|(k, _)| k == head) {
-                    Some(i) => i,
-                    None => {
-                        self.children.push(((*head).to_owned(), Node::default()));
-                        self.children.len() - 1
-                    }
-                };
-                self.children[idx].1.insert(rest, value);
-            }
-        }
-    }
-
-    /// Children in member order (`.1`, `.2`, ... `.10`), as lists and
-    /// flattened maps are numbered from 1.
-    fn members(&self) -> Vec<&Node> {
-        let mut v: Vec<(u64, &Node)> = self
-            .children
-            .iter()
-            .filter_map(|(k, n)| k.parse::<u64>().ok().map(|i| (i, n)))
-            .collect();
-        v.sort_by_key(|(i, _)| *i);
-        v.into_iter().map(|(_, n)| n).collect()
-    }
-
-    fn child(&self, name: &str) -> Option<&Node> {
-        self.children.iter().find(|(k, _)| k == name).map(|(_, n)| n)
-    }
-}
-
-/// Flattened map parameters: query name -> (JSON name, key member, value member).
-fn map_rule(name: &str, action: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    Some(match name {
-        "Attribute" => ("Attributes", "Name", "Value"),
-        // CreateQueue's tag map is spelled `tags` in the JSON model.
-        "Tag" if action == "CreateQueue" => ("tags", "Key", "Value"),
-        "Tag" => ("Tags", "Key", "Value"),
-        "MessageAttribute" => ("MessageAttributes", "Name", "Value"),
-        "MessageSystemAttribute" => ("MessageSystemAttributes", "Name", "Value"),
-        _ => return None,
-    })
-}
-
-/// Flattened list parameters: query member name -> JSON list name.
-fn list_rule(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "AttributeName" => "AttributeNames",
-        "MessageSystemAttributeName" => "MessageSystemAttributeNames",
-        "MessageAttributeName" => "MessageAttributeNames",
-        "TagKey" => "TagKeys",
-        "StringListValue" => "StringListValues",
-        "BinaryListValue" => "BinaryListValues",
-        _ => return None,
-    })
-}
-
-fn node_value(node: &Node, action: &str) -> Value {
-    if node.children.is_empty() {
-        Value::String(node.value.clone().unwrap_or_default())
-    } else {
-        Value::Object(node_struct(node, action))
-    }
-}
-
-fn node_struct(node: &Node, action: &str) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (name, child) in &node.children {
-        if let Some((json_name, key_member, value_member)) = map_rule(name, action) {
-            let mut map = Map::new();
-            for entry in child.members() {
-                if let Some(key) = entry.child(key_member).and_then(|k| k.value.clone()) {
-                    let value = entry
-                        .child(value_member)
-                        .map(|v| node_value(v, action))
-                        .unwrap_or(Value::Null);
-                    map.insert(key, value);
-                }
-            }
-            out.insert(json_name.to_owned(), Value::Object(map));
-        } else if let Some(json_name) = list_rule(name) {
-            let list: Vec<Value> = if child.children.is_empty() {
-                // `AttributeName=All` without an index, as some old clients send.
-                child.value.iter().cloned().map(Value::String).collect()
-            } else {
-                child.members().into_iter().map(|n| node_value(n, action)).collect()
-            };
-            out.insert(json_name.to_owned(), Value::Array(list));
-        } else if name.ends_with("BatchRequestEntry") {
-            let list = child
-                .members()
-                .into_iter()
-                .map(|n| Value::Object(node_struct(n, action)))
-                .collect();
-            out.insert("Entries".to_owned(), Value::Array(list));
-        } else {
-            out.insert(name.clone(), node_value(child, action));
-        }
-    }
-    out
-}
-
-/// Folds query parameters into the JSON-protocol request document. Scalars
-/// stay strings; the operations' readers accept numeric strings.
-pub(crate) fn to_input(action: &str, params: &[(String, String)]) -> Value {
-    let mut root = Node::default();
-    for (k, v) in params {
-        if k == "Action" || k == "Version" || k.starts_with("X-Amz-") || k.is_empty() {
-            continue;
-        }
-        let path: Vec<&str> = k.split('.').collect();
-        root.insert(&path, v.clone());
-    }
-    Value::Object(node_struct(&root, action))
+/// A parameter limit broken: AWS's 400 with the code the limit calls for.
+fn param_error(e: &ParamError) -> SqsError {
+    SqsError::common(e.code(), e.message(), StatusCode::BAD_REQUEST)
 }
 
 // ---------------------------------------------------------------------------
@@ -344,75 +219,6 @@ pub fn error(e: &SqsError, request_id: &str) -> Response<Body> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn flattened_parameters_fold_into_the_json_shape() {
-        let input = to_input(
-            "SendMessageBatch",
-            &params(&[
-                ("Action", "SendMessageBatch"),
-                ("QueueUrl", "http://h/root/q"),
-                ("SendMessageBatchRequestEntry.2.Id", "b"),
-                ("SendMessageBatchRequestEntry.2.MessageBody", "two"),
-                ("SendMessageBatchRequestEntry.10.Id", "c"),
-                ("SendMessageBatchRequestEntry.10.MessageBody", "ten"),
-                ("SendMessageBatchRequestEntry.1.Id", "a"),
-                ("SendMessageBatchRequestEntry.1.MessageBody", "one"),
-                ("SendMessageBatchRequestEntry.1.DelaySeconds", "5"),
-                ("SendMessageBatchRequestEntry.1.MessageAttribute.1.Name", "k"),
-                (
-                    "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType",
-                    "String",
-                ),
-                (
-                    "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue",
-                    "v",
-                ),
-            ]),
-        );
-        assert_eq!(
-            input,
-            json!({
-                "QueueUrl": "http://h/root/q",
-                "Entries": [
-                    {"Id": "a", "MessageBody": "one", "DelaySeconds": "5",
-                     "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
-                    {"Id": "b", "MessageBody": "two"},
-                    {"Id": "c", "MessageBody": "ten"},
-                ]
-            })
-        );
-        let input = to_input(
-            "CreateQueue",
-            &params(&[
-                ("QueueName", "q"),
-                ("Attribute.1.Name", "VisibilityTimeout"),
-                ("Attribute.1.Value", "40"),
-                ("Tag.1.Key", "team"),
-                ("Tag.1.Value", "ops"),
-            ]),
-        );
-        assert_eq!(
-            input,
-            json!({"QueueName": "q", "Attributes": {"VisibilityTimeout": "40"}, "tags": {"team": "ops"}})
-        );
-        let input = to_input(
-            "ReceiveMessage",
-            &params(&[
-                ("AttributeName.1", "All"),
-                ("MessageAttributeName.2", "b"),
-                ("MessageAttributeName.1", "a"),
-            ]),
-        );
-        assert_eq!(
-            input,
-            json!({"AttributeNames": ["All"], "MessageAttributeNames": ["a", "b"]})
-        );
-    }
 
     #[test]
     fn answers_unfold_into_query_xml() {
