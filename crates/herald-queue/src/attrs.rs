@@ -83,7 +83,17 @@ fn boolean(name: &str, v: &str) -> Result<bool, QueueError> {
     }
 }
 
+/// Largest JSON attribute (`Policy`, `RedrivePolicy`, `RedriveAllowPolicy`):
+/// SQS's policy size quota. Within it serde_json's 128-level nesting limit
+/// is the only depth a document can reach, so parsing stays shallow.
+pub(crate) const MAX_POLICY_BYTES: usize = 8192;
+
 fn json_object(name: &str, v: &str) -> Result<serde_json::Map<String, serde_json::Value>, QueueError> {
+    if v.len() > MAX_POLICY_BYTES {
+        return Err(QueueError::InvalidAttributeValue(format!(
+            "Invalid value for the parameter {name}: longer than {MAX_POLICY_BYTES} bytes."
+        )));
+    }
     match serde_json::from_str::<serde_json::Value>(v) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         _ => Err(bad_value(name)),
@@ -302,6 +312,20 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn json_attributes_are_capped_at_the_policy_quota() {
+        let src = Source {
+            fifo: false,
+            arn: "arn:aws:sqs:us-east-1:u:q",
+        };
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_POLICY_BYTES));
+        let err = normalize(&src, &map(&[("Policy", &big)]), &|_| None).unwrap_err();
+        assert!(format!("{err:?}").contains("longer than 8192 bytes"), "{err:?}");
+        let deep = format!("{}{}", "[".repeat(4000), "]".repeat(4000));
+        assert!(normalize(&src, &map(&[("Policy", &deep)]), &|_| None).is_err());
+        assert!(normalize(&src, &map(&[("Policy", "{}")]), &|_| None).is_ok());
     }
 
     #[test]
