@@ -309,8 +309,14 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Serves the admin socket until the task is dropped.
+///
+/// The socket is bound inside the data dir, which is made owner-only
+/// (0700) first: connecting needs search permission on the directory, so
+/// no other local user can reach the socket at any moment, even before
+/// its own mode is narrowed to 0600.
 pub async fn serve(ctx: AdminContext, data_dir: PathBuf) -> std::io::Result<()> {
     let path = socket_path(&data_dir);
+    owner_only_dir(&data_dir)?;
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     {
@@ -326,6 +332,17 @@ pub async fn serve(ctx: AdminContext, data_dir: PathBuf) -> std::io::Result<()> 
             }
         });
     }
+}
+
+/// Makes `dir` owner-only (0700) if it is not already.
+fn owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data dir was open to other users; now 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 async fn handle(ctx: AdminContext, stream: UnixStream) -> std::io::Result<()> {

@@ -16,6 +16,8 @@ use s3s::Body;
 use s3s::service::{S3Service, S3ServiceBuilder};
 
 use crate::ServerConfig;
+use crate::body_limit;
+use crate::conn::{Activity, InFlight};
 use crate::host::HeraldHost;
 use crate::metrics::{Metrics, resident_memory_bytes};
 use crate::notify::Notifier;
@@ -46,6 +48,12 @@ pub(crate) struct Front {
     /// The SQS queues (`crate::sqs`).
     queues: herald_queue::QueueEngine,
     metrics: Metrics,
+    /// One permit per open connection of the S3 port (held by the server's
+    /// accept loop); read for the connection gauges.
+    connections: Arc<tokio::sync::Semaphore>,
+    max_connections: usize,
+    /// Whether SigV2-signed S3 requests are served.
+    allow_sigv2: bool,
     /// Request ids: a per-process random prefix and a counter, unique and
     /// cheap (no syscall per request).
     id_prefix: String,
@@ -58,9 +66,11 @@ impl Front {
         notifier: Arc<Notifier>,
         queues: herald_queue::QueueEngine,
         cfg: &ServerConfig,
+        connections: Arc<tokio::sync::Semaphore>,
     ) -> Front {
-        let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone());
+        let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone()).with_sigv2(cfg.allow_sigv2);
         let mut builder = S3ServiceBuilder::new(s3.clone());
+        builder.set_config(s3_config());
         builder.set_auth(StoreAuth(store.clone()));
         builder.set_host(HeraldHost::new(cfg.domains.clone()));
         builder.set_route(NotificationRoute {
@@ -75,6 +85,9 @@ impl Front {
             notifier,
             queues,
             metrics: Metrics::default(),
+            max_connections: connections.available_permits(),
+            connections,
+            allow_sigv2: cfg.allow_sigv2,
             id_prefix: hex::encode_upper(prefix),
             next_id: AtomicU64::new(1),
         }
@@ -87,6 +100,15 @@ impl Front {
             self.next_id.fetch_add(1, Ordering::Relaxed)
         )
     }
+}
+
+/// `s3s`'s settings, with the clock-skew allowance spelled out rather than
+/// left to its default: SigV4 header signatures and presigned URLs dated in
+/// the future get the same 15 minutes as SNS and SQS.
+fn s3_config() -> Arc<s3s::config::StaticConfigProvider> {
+    let mut config = s3s::config::S3Config::default();
+    config.presigned_url_max_skew_time_secs = crate::s3::signing::MAX_CLOCK_SKEW.whole_seconds() as u32;
+    Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(config)))
 }
 
 fn rand_fill(buf: &mut [u8]) {
@@ -105,10 +127,12 @@ fn rand_fill(buf: &mut [u8]) {
 pub(crate) struct FrontService {
     state: Arc<Front>,
     info: ConnInfo,
+    /// The connection's request bookkeeping, for its idle timeout.
+    activity: Arc<Activity>,
 }
 
-pub(crate) fn service(state: Arc<Front>, info: ConnInfo) -> FrontService {
-    FrontService { state, info }
+pub(crate) fn service(state: Arc<Front>, info: ConnInfo, activity: Arc<Activity>) -> FrontService {
+    FrontService { state, info, activity }
 }
 
 impl hyper::service::Service<Request<Incoming>> for FrontService {
@@ -118,7 +142,12 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let (state, info) = (self.state.clone(), self.info);
-        Box::pin(async move { Ok(handle(state, info, req).await) })
+        let busy: InFlight = self.activity.begin();
+        Box::pin(async move {
+            let resp = handle(state, info, req).await;
+            drop(busy);
+            Ok(resp)
+        })
     }
 }
 
@@ -141,7 +170,7 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     let mut resp = if !is_signed(&req) && method == Method::GET && path == "/health" {
         text(StatusCode::OK, "ok\n")
     } else if !is_signed(&req) && method == Method::GET && path == "/metrics" {
-        text(StatusCode::OK, &render_metrics(&state))
+        text(StatusCode::OK, &render_metrics(&state, MetricsDetail::Aggregate))
     // ---- SQS / SNS dispatch (SQS issue) --------------------------------
     } else if is_sqs_json(&req) {
         let meta = RequestMeta {
@@ -149,12 +178,13 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
             conn: info,
         };
         let (parts, body) = req.into_parts();
-        match http_body_util::Limited::new(body, crate::sqs::MAX_BODY).collect().await {
+        let limit = body_limit::sqs_json(&parts, &state.store);
+        match read_body(&parts, body, limit).await {
             Ok(body) => {
                 let req = Request::from_parts(parts, ());
-                crate::sqs::handle_json(&state.queues, &state.store, req, body.to_bytes(), meta).await
+                crate::sqs::handle_json(&state.queues, &state.store, req, body, meta).await
             }
-            Err(_) => crate::sqs::json::error(&sqs_too_large(), &request_id),
+            Err(()) => crate::sqs::json::error(&sqs_too_large(limit), &request_id),
         }
     } else if let Some(root) = query_api_target(&req) {
         let meta = RequestMeta {
@@ -162,9 +192,9 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
             conn: info,
         };
         let (parts, body) = req.into_parts();
-        match http_body_util::Limited::new(body, crate::sqs::MAX_BODY).collect().await {
+        let limit = body_limit::query(&parts, &state.store, crate::sns::MAX_BODY);
+        match read_body(&parts, body, limit).await {
             Ok(body) => {
-                let body = body.to_bytes();
                 match query_api_service(root, &parts, &body) {
                     QueryService::Sns if body.len() > crate::sns::MAX_BODY => crate::sns::error_response(
                         &crate::sns::SnsError {
@@ -177,6 +207,9 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
                     QueryService::Sns => {
                         crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body, meta).await
                     }
+                    QueryService::Sqs if body.len() > sqs_query_limit(&body) => {
+                        crate::sqs::query::error(&sqs_too_large(sqs_query_limit(&body)), &request_id)
+                    }
                     QueryService::Sqs => {
                         let req = Request::from_parts(parts, ());
                         crate::sqs::handle_query(&state.queues, &state.store, req, body, meta).await
@@ -188,7 +221,7 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
                     }
                 }
             }
-            Err(_) => crate::sqs::query::error(&sqs_too_large(), &request_id),
+            Err(()) => query_too_large(&parts, limit, &request_id),
         }
     } else if is_sqs_query_get(&req) {
         let meta = RequestMeta {
@@ -222,6 +255,10 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
 }
 
 async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Request<Body>) -> Response<Body> {
+    let now = time::OffsetDateTime::now_utc();
+    if let Err(r) = crate::s3::signing::check(req.headers(), req.uri(), state.allow_sigv2, now) {
+        return error_xml(r.status, r.code, &r.message);
+    }
     req.extensions_mut().insert(info);
     req.extensions_mut().insert(RequestMeta {
         request_id: request_id.to_owned(),
@@ -297,18 +334,22 @@ fn query_api_service(root: bool, parts: &http::request::Parts, body: &[u8]) -> Q
         Some(a) if crate::sqs::ACTIONS.contains(&a) => QueryService::Sqs,
         _ if !root => QueryService::Sqs,
         _ => {
-            let scoped_sqs = parts
-                .headers
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("/sqs/aws4_request"));
-            if scoped_sqs {
+            if signed_for(parts, "sqs") {
                 QueryService::Sqs
             } else {
                 QueryService::Sns
             }
         }
     }
+}
+
+/// Whether the `Authorization` header's credential scope names `service`.
+fn signed_for(parts: &http::request::Parts, service: &str) -> bool {
+    parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(&format!("/{service}/aws4_request")))
 }
 
 /// The rare GET form of the SQS query protocol: `GET /?Action=SendMessage&...`
@@ -323,12 +364,51 @@ fn is_sqs_query_get<B>(req: &Request<B>) -> bool {
         })
 }
 
-fn sqs_too_large() -> crate::sqs::SqsError {
+/// Reads a request body of at most `limit` bytes. A declared
+/// `Content-Length` over the limit is refused before a byte is read; a
+/// body without one is cut off at the limit.
+async fn read_body(parts: &http::request::Parts, body: Incoming, limit: usize) -> Result<Bytes, ()> {
+    if body_limit::declared_length(parts).is_some_and(|n| n > limit as u64) {
+        return Err(());
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(()),
+    }
+}
+
+/// The limit of the SQS query-protocol action in `body` (known only once
+/// the body is read; the front's first limit is the largest any action has).
+fn sqs_query_limit(body: &[u8]) -> usize {
+    let action = form_urlencoded::parse(body)
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v);
+    body_limit::sqs_action(action.as_deref().unwrap_or(""))
+}
+
+fn sqs_too_large(limit: usize) -> crate::sqs::SqsError {
     crate::sqs::SqsError::common(
         "RequestEntityTooLarge",
-        format!("the request body is larger than {} bytes", crate::sqs::MAX_BODY),
+        format!("the request body is larger than {limit} bytes, the most this request may send"),
         StatusCode::PAYLOAD_TOO_LARGE,
     )
+}
+
+/// A query-protocol body over its limit, answered in the dialect of the
+/// service the signature names (SNS or, by default, SQS).
+fn query_too_large(parts: &http::request::Parts, limit: usize, request_id: &str) -> Response<Body> {
+    if signed_for(parts, "sns") {
+        crate::sns::error_response(
+            &crate::sns::SnsError {
+                code: "RequestEntityTooLarge",
+                message: format!("the request body is larger than {limit} bytes, the most this request may send"),
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+            },
+            request_id,
+        )
+    } else {
+        crate::sqs::query::error(&sqs_too_large(limit), request_id)
+    }
 }
 
 // ---- end SQS / SNS request classification -------------------------------
@@ -359,7 +439,7 @@ async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Bod
     Response::from_parts(parts, Body::from(out))
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut r = Response::new(Body::from(body.to_owned()));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -380,19 +460,42 @@ fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     r
 }
 
-fn render_metrics(state: &Front) -> String {
+/// Which series a metrics page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetricsDetail {
+    /// Totals only: the S3 port's unauthenticated `/metrics`, which must
+    /// not name any tenant's user, topic, queue or bucket.
+    Aggregate,
+    /// Totals plus per-tenant, per-topic and per-queue series: the
+    /// operator's `--metrics-listen` port.
+    PerTenant,
+}
+
+pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
     let buckets = state.store.list_buckets(None).map(|b| b.len()).unwrap_or(0) as f64;
     let users = state.store.list_users().map(|u| u.len()).unwrap_or(0) as f64;
     let rss = resident_memory_bytes().unwrap_or(0) as f64;
+    let open = state
+        .max_connections
+        .saturating_sub(state.connections.available_permits()) as f64;
     let mut out = state.metrics.render(&[
         ("herald_buckets", "Buckets in the store.", buckets),
         ("herald_users", "Users in the store.", users),
+        ("herald_http_connections", "Connections open on the S3 port now.", open),
+        (
+            "herald_http_connections_max",
+            "Connections the S3 port serves at once (--max-connections).",
+            state.max_connections as f64,
+        ),
         (
             "process_resident_memory_bytes",
             "Resident memory of the server process.",
             rss,
         ),
     ]);
-    state.notifier.metrics.render(&mut out);
+    state
+        .notifier
+        .metrics
+        .render(&mut out, detail == MetricsDetail::PerTenant);
     out
 }

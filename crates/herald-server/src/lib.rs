@@ -7,9 +7,12 @@
 //! be told apart before a request reaches it.
 
 pub mod admin;
+mod body_limit;
+pub mod conn;
 mod front;
 pub mod host;
 pub mod metrics;
+mod metrics_port;
 pub mod notify;
 pub mod s3;
 pub mod sns;
@@ -23,10 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_store::Store;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 
+pub use conn::ConnectionLimits;
 pub use front::{ConnInfo, RequestMeta};
 
 /// How the server is set up; built by the `herald` binary from flags,
@@ -41,6 +45,14 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Timeouts and the connection cap of the S3 port.
+    pub connections: ConnectionLimits,
+    /// Accept AWS Signature Version 2 on S3 (off: SigV2 requests are
+    /// refused; on: their `Date` must be within 15 minutes).
+    pub allow_sigv2: bool,
+    /// Where per-tenant and per-topic metrics are served; the S3 port's
+    /// `/metrics` shows aggregates only.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Errors that stop the server from starting.
@@ -56,9 +68,14 @@ pub enum ServeError {
 /// real address, e.g. with port 0).
 pub struct Server {
     listener: TcpListener,
+    /// The `--metrics-listen` listener, when configured.
+    metrics_listener: Option<TcpListener>,
     state: Arc<front::Front>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     grace: Duration,
+    limits: ConnectionLimits,
+    /// One permit per open connection of the S3 port.
+    permits: Arc<Semaphore>,
 }
 
 impl Server {
@@ -78,12 +95,28 @@ impl Server {
             addr: cfg.listen,
             source,
         })?;
-        let state = Arc::new(front::Front::new(store, notifier, queues, &cfg));
+        let metrics_listener = match cfg.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let max = cfg.connections.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        let permits = Arc::new(Semaphore::new(max));
+        let state = Arc::new(front::Front::new(store, notifier, queues, &cfg, permits.clone()));
         Ok(Server {
             listener,
+            metrics_listener,
             state,
             tls,
             grace: cfg.shutdown_grace,
+            limits: ConnectionLimits {
+                max_connections: max,
+                ..cfg.connections
+            },
+            permits,
         })
     }
 
@@ -95,12 +128,42 @@ impl Server {
         self.tls.is_some()
     }
 
+    /// Where the detailed metrics are served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests
     /// finish (up to the grace period).
+    ///
+    /// A connection is accepted only when a permit is free: at the cap,
+    /// new clients wait in the kernel's accept queue instead of being
+    /// accepted and dropped.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        if let Some(listener) = self.metrics_listener {
+            tokio::spawn(metrics_port::serve(listener, self.state.clone(), self.limits, stop_rx.clone()));
+        }
+        let limits = Arc::new(self.limits);
+        let mut full_logged: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
+            let permit = match self.permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    if full_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                        tracing::warn!(
+                            max_connections = limits.max_connections,
+                            "connection limit reached; new clients wait until a connection closes"
+                        );
+                        full_logged = Some(tokio::time::Instant::now());
+                    }
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        p = self.permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+                    }
+                }
+            };
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
@@ -116,41 +179,59 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let state = self.state.clone();
             let tls = self.tls.clone();
-            let watcher = graceful.watcher();
+            let limits = limits.clone();
+            let stop = stop_rx.clone();
             tokio::spawn(async move {
-                let builder = auto::Builder::new(TokioExecutor::new());
-                match tls {
-                    None => {
-                        let info = ConnInfo { peer, tls: false };
-                        let svc = front::service(state, info);
-                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                        if let Err(e) = watcher.watch(conn.into_owned()).await {
-                            tracing::debug!(error = %e, %peer, "connection ended with an error");
-                        }
-                    }
-                    Some(acceptor) => {
-                        let stream = match acceptor.accept(stream).await {
-                            Ok(s) => s,
-                            Err(e) => {
-                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                                return;
-                            }
-                        };
-                        let info = ConnInfo { peer, tls: true };
-                        let svc = front::service(state, info);
-                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                        if let Err(e) = watcher.watch(conn.into_owned()).await {
-                            tracing::debug!(error = %e, %peer, "connection ended with an error");
-                        }
-                    }
-                }
+                let _permit = permit;
+                serve_connection(stream, peer, state, tls, &limits, stop).await;
             });
         }
         drop(self.listener);
+        let _ = stop_tx.send(true);
         tracing::info!("shutting down: waiting for in-flight requests");
+        let all = limits.max_connections as u32;
         tokio::select! {
-            _ = graceful.shutdown() => tracing::info!("all connections closed"),
+            _ = self.permits.acquire_many(all) => tracing::info!("all connections closed"),
             _ = tokio::time::sleep(self.grace) => tracing::warn!("grace period over, closing remaining connections"),
         }
+    }
+}
+
+/// One connection of the S3 port: the TLS handshake (bounded by its
+/// timeout), then HTTP until the client leaves, idles out or the server
+/// stops.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: Arc<front::Front>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: &ConnectionLimits,
+    stop: watch::Receiver<bool>,
+) {
+    let builder = conn::builder(limits);
+    let activity = conn::Activity::new();
+    let result = match tls {
+        None => {
+            let svc = front::service(state, ConnInfo { peer, tls: false }, activity.clone());
+            conn::drive(&builder, TokioIo::new(stream), svc, activity, limits, stop).await
+        }
+        Some(acceptor) => {
+            let stream = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let svc = front::service(state, ConnInfo { peer, tls: true }, activity.clone());
+            conn::drive(&builder, TokioIo::new(stream), svc, activity, limits, stop).await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
 }

@@ -62,6 +62,24 @@ pub struct ServeArgs {
     /// Also serve buckets read-only over SFTP on this address (SSH key logins; off by default).
     #[arg(long, env = "HERALD_SFTP_LISTEN")]
     pub sftp_listen: Option<SocketAddr>,
+    /// Seconds a client has to send a complete request head (also its first request after connecting) [default: 30].
+    #[arg(long, env = "HERALD_HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to complete the TLS handshake [default: 10].
+    #[arg(long, env = "HERALD_TLS_HANDSHAKE_TIMEOUT_SECS")]
+    pub tls_handshake_timeout_secs: Option<u64>,
+    /// Seconds a connection with no request in flight is kept open [default: 60].
+    #[arg(long, env = "HERALD_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections served at once; more clients wait until one closes [default: 4096].
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Accept AWS Signature Version 2 on S3 (off by default; its Date must then be within 15 minutes).
+    #[arg(long, env = "HERALD_ALLOW_SIGV2")]
+    pub allow_sigv2: bool,
+    /// Serve per-tenant, per-topic and per-queue metrics on this address (meant for loopback; off by default).
+    #[arg(long, env = "HERALD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -79,6 +97,12 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub shutdown_grace_secs: Option<u64>,
     pub sftp_listen: Option<SocketAddr>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub tls_handshake_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub allow_sigv2: Option<bool>,
+    pub metrics_listen: Option<SocketAddr>,
     pub root_access_key: Option<String>,
     pub root_secret_key: Option<String>,
 }
@@ -98,6 +122,12 @@ pub struct Settings {
     pub sftp_listen: Option<SocketAddr>,
     /// Root key pair from HERALD_ROOT_ACCESS_KEY/HERALD_ROOT_SECRET_KEY or the file.
     pub root_key: Option<(String, String)>,
+    /// Timeouts and the connection cap of the S3 port.
+    pub connections: herald_server::ConnectionLimits,
+    /// Whether SigV2-signed S3 requests are served.
+    pub allow_sigv2: bool,
+    /// Where the detailed (per-tenant) metrics are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -125,6 +155,20 @@ impl ServeArgs {
         } else {
             file.domains.unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
         };
+        let self_limits = [
+            self.header_read_timeout_secs,
+            self.tls_handshake_timeout_secs,
+            self.idle_timeout_secs,
+        ];
+        let self_limits = (self_limits, self.max_connections);
+        let file_limits = (
+            [
+                file.header_read_timeout_secs,
+                file.tls_handshake_timeout_secs,
+                file.idle_timeout_secs,
+            ],
+            file.max_connections,
+        );
         let region = self.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_owned());
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
@@ -157,8 +201,42 @@ impl ServeArgs {
             ),
             sftp_listen: self.sftp_listen.or(file.sftp_listen),
             root_key,
+            connections: connection_limits(self_limits, file_limits)?,
+            allow_sigv2: self.allow_sigv2 || file.allow_sigv2.unwrap_or(false),
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
         })
     }
+}
+
+/// The three connection timeouts (header read, TLS handshake, idle; in
+/// seconds) and the connection cap, as one source gives them.
+type LimitSettings = ([Option<u64>; 3], Option<usize>);
+
+/// The connection limits from the flags, else the file, else the
+/// defaults. Zero is refused: a zero timeout or cap would make the server
+/// unusable.
+fn connection_limits(flags: LimitSettings, file: LimitSettings) -> anyhow::Result<herald_server::ConnectionLimits> {
+    let d = herald_server::ConnectionLimits::default();
+    let secs = |flag: Option<u64>, file: Option<u64>, default: Duration, name: &str| -> anyhow::Result<Duration> {
+        match flag.or(file) {
+            Some(0) => bail!("--{name} must be at least 1"),
+            Some(n) => Ok(Duration::from_secs(n)),
+            None => Ok(default),
+        }
+    };
+    let ([header, tls, idle], max) = flags;
+    let ([file_header, file_tls, file_idle], file_max) = file;
+    let max_connections = match max.or(file_max) {
+        Some(0) => bail!("--max-connections must be at least 1"),
+        Some(n) => n,
+        None => d.max_connections,
+    };
+    Ok(herald_server::ConnectionLimits {
+        header_read_timeout: secs(header, file_header, d.header_read_timeout, "header-read-timeout-secs")?,
+        tls_handshake_timeout: secs(tls, file_tls, d.tls_handshake_timeout, "tls-handshake-timeout-secs")?,
+        idle_timeout: secs(idle, file_idle, d.idle_timeout, "idle-timeout-secs")?,
+        max_connections,
+    })
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -218,6 +296,31 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(s.region, "ap-south-1");
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn connection_and_signature_settings_come_from_the_file_or_the_flags() {
+        let s = T::parse_from(["t"]).args.resolve().unwrap();
+        assert_eq!(s.connections, herald_server::ConnectionLimits::default());
+        assert!(!s.allow_sigv2, "SigV2 is off unless asked for");
+        assert_eq!(s.metrics_listen, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(
+            &file,
+            "header_read_timeout_secs = 5\nmax_connections = 10\nallow_sigv2 = true\nmetrics_listen = \"127.0.0.1:9101\"\n",
+        )
+        .unwrap();
+        let cfg = file.to_str().unwrap();
+        let s = T::parse_from(["t", "--config", cfg, "--max-connections", "20"])
+            .args
+            .resolve()
+            .unwrap();
+        assert_eq!(s.connections.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(s.connections.max_connections, 20, "the flag wins");
+        assert!(s.allow_sigv2);
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
+        assert!(T::parse_from(["t", "--idle-timeout-secs", "0"]).args.resolve().is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::config::{LogFormat, ServeArgs, Settings};
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(&settings)?;
+    tighten_data_dir(&settings.data_dir)?;
+    let connections = fit_fd_limit(settings.connections);
     let store = Store::open(&settings.data_dir).with_context(|| {
         format!(
             "cannot open the data dir {} (is another herald serving it?)",
@@ -61,6 +63,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             domains: settings.domains.clone(),
             tls: settings.tls.clone(),
             shutdown_grace: settings.shutdown_grace,
+            connections,
+            allow_sigv2: settings.allow_sigv2,
+            metrics_listen: settings.metrics_listen,
         },
     )
     .await?;
@@ -106,6 +111,85 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(admin::socket_path(&settings.data_dir));
     tracing::info!("herald stopped");
     Ok(())
+}
+
+/// Files in the data dir that hold secrets (every user's keys, the SSH
+/// host key), and its subdirectories.
+const PRIVATE_FILES: [&str; 2] = ["meta.redb", "ssh_host_ed25519_key"];
+const PRIVATE_DIRS: [&str; 3] = ["blobs", "log", "queues"];
+
+/// Makes the data dir the owner's alone: created 0700 when new; an
+/// existing one (from an older Herald, or made by hand) that other users
+/// could read is tightened, with a notice, together with its secret files
+/// (0600) and top-level subdirectories (0700). Everything Herald creates
+/// afterwards is created with those modes.
+fn tighten_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    let targets = std::iter::once((dir.to_path_buf(), 0o700))
+        .chain(PRIVATE_DIRS.iter().map(|d| (dir.join(d), 0o700)))
+        .chain(PRIVATE_FILES.iter().map(|f| (dir.join(f), 0o600)));
+    for (path, wanted) in targets {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.file_type().is_symlink() || mode & !wanted == 0 {
+            continue;
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(wanted))
+            .with_context(|| format!("cannot restrict the permissions of {}", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            was = format!("{mode:o}"),
+            now = format!("{wanted:o}"),
+            "tightened permissions: other users could read Herald's data"
+        );
+    }
+    Ok(())
+}
+
+/// File descriptors kept for everything but client connections: the
+/// database, log and queue segments, blobs being written, endpoints.
+const FD_RESERVE: u64 = 1024;
+
+/// Raises the soft open-files limit to the hard limit, and lowers the
+/// connection cap (with a warning) if the limit still cannot hold it: past
+/// the limit, accept fails with EMFILE and so does every file the server
+/// opens, for every tenant.
+fn fit_fd_limit(mut limits: herald_server::ConnectionLimits) -> herald_server::ConnectionLimits {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return limits;
+    }
+    if rl.rlim_cur < rl.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: rl.rlim_max,
+            rlim_max: rl.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            rl.rlim_cur = rl.rlim_max;
+        }
+    }
+    let room = rl.rlim_cur.saturating_sub(FD_RESERVE).max(16);
+    if limits.max_connections as u64 > room {
+        tracing::warn!(
+            max_connections = limits.max_connections,
+            open_files_limit = rl.rlim_cur,
+            now = room,
+            "the open-files limit cannot hold --max-connections; serving fewer connections at once"
+        );
+        limits.max_connections = room as usize;
+    }
+    limits
 }
 
 /// Makes sure the `root` user exists with the configured keys; generates

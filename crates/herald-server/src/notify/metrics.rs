@@ -55,8 +55,16 @@ impl PubsubMetrics {
         }
     }
 
-    pub fn render(&self, out: &mut String) {
-        let all = self.per_topic.read().map(|m| m.clone()).unwrap_or_default();
+    /// Renders the totals, and with `per_topic` also one series per topic
+    /// or queue, labelled with its owner and name. Those labels name
+    /// tenants' resources, so only the operator's metrics port asks for
+    /// them; the S3 port's public `/metrics` gets the totals alone.
+    pub fn render(&self, out: &mut String, per_topic: bool) {
+        let all = if per_topic {
+            self.per_topic.read().map(|m| m.clone()).unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        };
         let series: [Series; 5] = [
             (
                 "pubsub_event_triggered",
@@ -127,5 +135,29 @@ impl TopicCounters {
     pub fn pending(&self, delta: i64) {
         self.metrics.total.push_pending.fetch_add(delta, Ordering::Relaxed);
         self.topic.push_pending.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_carry_no_tenant_or_topic_names() {
+        let m = Arc::new(PubsubMetrics::default());
+        m.for_topic("alice", "secret-topic").ok();
+        let mut public = String::new();
+        m.render(&mut public, false);
+        assert!(public.contains("pubsub_push_ok 1"), "{public}");
+        assert!(
+            !public.contains("alice") && !public.contains("secret-topic"),
+            "{public}"
+        );
+        let mut detailed = String::new();
+        m.render(&mut detailed, true);
+        assert!(
+            detailed.contains("pubsub_push_ok{tenant=\"alice\",topic=\"secret-topic\"} 1"),
+            "{detailed}"
+        );
     }
 }

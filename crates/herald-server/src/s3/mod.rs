@@ -13,6 +13,7 @@ mod list;
 mod multipart;
 pub mod notification;
 mod object;
+pub mod signing;
 mod tagging;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ pub struct HeraldS3 {
     pub(crate) store: Store,
     pub(crate) region: String,
     pub(crate) notifier: std::sync::Arc<crate::notify::Notifier>,
+    /// Whether SigV2-signed requests are served (see [`signing`]).
+    pub(crate) allow_sigv2: bool,
 }
 
 impl HeraldS3 {
@@ -38,16 +41,30 @@ impl HeraldS3 {
             store,
             region,
             notifier,
+            allow_sigv2: false,
         }
+    }
+
+    /// Serves SigV2-signed requests too (off by default).
+    pub fn with_sigv2(mut self, allow: bool) -> Self {
+        self.allow_sigv2 = allow;
+        self
     }
 
     /// The user making the request. s3s has verified the signature already;
     /// anonymous requests never reach an operation (the default access
     /// check refuses them), but we refuse them here too, to be sure.
+    ///
+    /// A SigV2 request that got past the front's check (a browser POST
+    /// form signs in its body, which the front does not read) is known by
+    /// its credentials carrying no region: SigV4 always has one.
     pub(crate) fn caller<T>(&self, req: &S3Request<T>) -> S3Result<String> {
         let Some(cred) = &req.credentials else {
             return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
         };
+        if req.region.is_none() && !self.allow_sigv2 {
+            return Err(s3_error!(AccessDenied, "{}", signing::sigv2_disabled().message));
+        }
         match self.store.lookup_key(&cred.access_key) {
             Some((user, _)) => Ok(user),
             None => Err(s3_error!(InvalidAccessKeyId)),

@@ -51,6 +51,10 @@ pub struct TestServer {
     log_path: PathBuf,
     /// Port of the SFTP service (`--sftp-listen`), when started with it.
     sftp_port: Option<u16>,
+    /// Port of the detailed metrics (`--metrics-listen`), always on in tests.
+    metrics_port: u16,
+    /// More `herald serve` flags (see [`TestServer::start_with_args`]).
+    extra_args: Vec<String>,
 }
 
 fn fresh_data_dir() -> DataDir {
@@ -83,7 +87,16 @@ impl TestServer {
         Self::start_with(DataDir::Borrowed(dir.to_path_buf()), false)
     }
 
+    /// Start a server on a fresh data dir with more `herald serve` flags.
+    pub fn start_with_args(args: &[&str]) -> TestServer {
+        Self::start_full(fresh_data_dir(), false, args)
+    }
+
     fn start_with(data: DataDir, sftp: bool) -> TestServer {
+        Self::start_full(data, sftp, &[])
+    }
+
+    fn start_full(data: DataDir, sftp: bool, args: &[&str]) -> TestServer {
         let log_dir = tempfile::Builder::new()
             .prefix("herald-log-")
             .tempdir()
@@ -96,6 +109,8 @@ impl TestServer {
             log_dir,
             log_path,
             sftp_port: sftp.then(free_port),
+            metrics_port: free_port(),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s
@@ -118,6 +133,9 @@ impl TestServer {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--region")
             .arg(REGION)
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{}", self.metrics_port))
+            .args(&self.extra_args)
             .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
             .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -189,6 +207,11 @@ impl TestServer {
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.port)
+    }
+
+    /// Where the detailed (per-tenant, per-topic) metrics are served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.metrics_port)
     }
 
     pub fn url(&self) -> String {

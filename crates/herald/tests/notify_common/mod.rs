@@ -709,8 +709,10 @@ pub fn notification_xml(configs: &[String]) -> String {
 // ---------------------------------------------------------------------------
 // Metrics.
 
+/// The detailed metrics (per-topic series live on `--metrics-listen`, not
+/// on the S3 port).
 pub fn metrics_text(srv: &TestServer) -> String {
-    let r = raw_request(srv.addr(), "GET", "/metrics", &[], b"").expect("GET /metrics");
+    let r = raw_request(srv.metrics_addr(), "GET", "/metrics", &[], b"").expect("GET /metrics");
     assert_eq!(r.status, 200, "GET /metrics: {}", r.body_str());
     r.body_str()
 }

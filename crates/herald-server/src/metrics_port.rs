@@ -1,0 +1,94 @@
+//! The `--metrics-listen` port: the detailed metrics, with per-tenant and
+//! per-topic (and per-queue) series.
+//!
+//! Those labels carry user, topic and queue names, which are nobody else's
+//! business: the S3 port's unauthenticated `/metrics` shows aggregates only,
+//! and the detail lives here, on an address the operator chooses (meant for
+//! loopback or a private scrape network).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use s3s::Body;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::conn::{self, Activity, ConnectionLimits};
+use crate::front::{self, Front, MetricsDetail};
+
+/// Scrapers are few; this many connections at once is plenty, and keeps a
+/// misconfigured public metrics address from becoming a way around the S3
+/// port's connection cap.
+const MAX_CONNECTIONS: usize = 64;
+
+/// Serves `GET /metrics` (detailed) and `GET /health` until `stop` flips.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: Arc<Front>,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(address = %addr, "detailed metrics listening");
+    }
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let limits = Arc::new(limits);
+    loop {
+        let permit = tokio::select! {
+            _ = stop.changed() => return,
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics port: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (state, limits, stop) = (state.clone(), limits.clone(), stop.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let activity = Activity::new();
+            let svc = MetricsService {
+                state,
+                activity: activity.clone(),
+            };
+            let builder = conn::builder(&limits);
+            if let Err(e) = conn::drive(&builder, TokioIo::new(stream), svc, activity, &limits, stop).await {
+                tracing::debug!(error = %e, "metrics connection ended with an error");
+            }
+        });
+    }
+}
+
+#[derive(Clone)]
+struct MetricsService {
+    state: Arc<Front>,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for MetricsService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let _busy = self.activity.begin();
+        let resp = match (req.method(), req.uri().path()) {
+            (&Method::GET, "/metrics") => front::text(
+                StatusCode::OK,
+                &front::render_metrics(&self.state, MetricsDetail::PerTenant),
+            ),
+            (&Method::GET, "/health") => front::text(StatusCode::OK, "ok\n"),
+            _ => front::text(StatusCode::NOT_FOUND, "only /metrics and /health are served here\n"),
+        };
+        std::future::ready(Ok(resp))
+    }
+}
