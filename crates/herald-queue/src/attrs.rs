@@ -100,14 +100,32 @@ fn json_object(name: &str, v: &str) -> Result<serde_json::Map<String, serde_json
     }
 }
 
-/// Validates and normalizes `attrs` for a queue of type `fifo`. Removable
-/// attributes given as "" stay "" (meaning "remove"). `dlq_is_fifo` resolves
-/// a dead-letter target ARN to its queue type, `None` if it does not exist.
+/// What validating a RedrivePolicy needs to know of its dead-letter target.
+#[derive(Clone, Debug)]
+pub(crate) struct DlqTarget {
+    pub fifo: bool,
+    /// The target's RedriveAllowPolicy, if it has one.
+    pub allow_policy: Option<String>,
+}
+
+/// The queue whose attributes are being validated: its type and its ARN
+/// (which a dead-letter target's RedriveAllowPolicy may name).
+pub(crate) struct Source<'a> {
+    pub fifo: bool,
+    pub arn: &'a str,
+}
+
+/// Validates and normalizes `attrs` for the queue `src`. Removable
+/// attributes given as "" stay "" (meaning "remove"). `dlq` resolves a
+/// dead-letter target ARN among the caller's own queues: `None` both when
+/// it does not exist and when it belongs to someone else, so the answer
+/// never tells another tenant's queues apart from missing ones.
 pub(crate) fn normalize(
-    fifo: bool,
+    src: &Source<'_>,
     attrs: &BTreeMap<String, String>,
-    dlq_is_fifo: &dyn Fn(&str) -> Option<bool>,
+    dlq: &dyn Fn(&str) -> Option<DlqTarget>,
 ) -> Result<BTreeMap<String, String>, QueueError> {
+    let fifo = src.fifo;
     let mut out = BTreeMap::new();
     for (name, v) in attrs {
         let n = name.as_str();
@@ -143,8 +161,9 @@ pub(crate) fn normalize(
                 _ => return Err(bad_value(n)),
             },
             _ if REMOVABLE.contains(&n) && v.is_empty() => String::new(),
-            "RedrivePolicy" => redrive_policy(fifo, v, dlq_is_fifo)?,
-            "RedriveAllowPolicy" | "Policy" => {
+            "RedrivePolicy" => redrive_policy(src, v, dlq)?,
+            "RedriveAllowPolicy" => redrive_allow_policy(v)?,
+            "Policy" => {
                 json_object(n, v)?;
                 v.clone()
             }
@@ -158,7 +177,7 @@ pub(crate) fn normalize(
     Ok(out)
 }
 
-fn redrive_policy(fifo: bool, v: &str, dlq_is_fifo: &dyn Fn(&str) -> Option<bool>) -> Result<String, QueueError> {
+fn redrive_policy(src: &Source<'_>, v: &str, dlq: &dyn Fn(&str) -> Option<DlqTarget>) -> Result<String, QueueError> {
     let n = "RedrivePolicy";
     let m = json_object(n, v)?;
     let arn = match m.get("deadLetterTargetArn") {
@@ -183,18 +202,94 @@ fn redrive_policy(fifo: bool, v: &str, dlq_is_fifo: &dyn Fn(&str) -> Option<bool
             ));
         }
     };
-    match dlq_is_fifo(&arn) {
+    match dlq(&arn) {
         None => Err(QueueError::InvalidAttributeValue(format!(
             "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist: {arn}."
         ))),
-        Some(f) if f != fifo => Err(QueueError::InvalidAttributeValue(
+        Some(t) if t.fifo != src.fifo => Err(QueueError::InvalidAttributeValue(
             "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be of the same type as the source queue.".into(),
         )),
+        Some(t) if !redrive_allowed(t.allow_policy.as_deref(), src.arn) => {
+            Err(QueueError::InvalidAttributeValue(format!(
+                "Value for parameter RedrivePolicy is invalid. Reason: The RedriveAllowPolicy of {arn} does not allow this queue as a source."
+            )))
+        }
         Some(_) => Ok(serde_json::json!({
             "deadLetterTargetArn": arn,
             "maxReceiveCount": count,
         })
         .to_string()),
+    }
+}
+
+/// Most source queues a `byQueue` RedriveAllowPolicy may name (AWS's limit).
+const MAX_SOURCE_QUEUE_ARNS: usize = 10;
+
+fn bad_allow_policy(reason: &str) -> QueueError {
+    QueueError::InvalidAttributeValue(format!(
+        "Value for parameter RedriveAllowPolicy is invalid. Reason: {reason}"
+    ))
+}
+
+/// Validates a RedriveAllowPolicy (AWS semantics): `redrivePermission` is
+/// `allowAll`, `denyAll` or `byQueue`; `sourceQueueArns` (1 to 10 ARNs) is
+/// required with `byQueue` and refused otherwise. Stored re-serialized.
+fn redrive_allow_policy(v: &str) -> Result<String, QueueError> {
+    let m = json_object("RedriveAllowPolicy", v)?;
+    if let Some(k) = m.keys().find(|k| *k != "redrivePermission" && *k != "sourceQueueArns") {
+        return Err(bad_allow_policy(&format!("Unknown field {k}.")));
+    }
+    let permission = match m.get("redrivePermission") {
+        Some(serde_json::Value::String(p)) if ["allowAll", "denyAll", "byQueue"].contains(&p.as_str()) => p.clone(),
+        _ => {
+            return Err(bad_allow_policy(
+                "redrivePermission must be one of allowAll, denyAll, byQueue.",
+            ));
+        }
+    };
+    let arns: Option<Vec<String>> = match m.get("sourceQueueArns") {
+        None => None,
+        Some(serde_json::Value::Array(a)) => Some(
+            a.iter()
+                .map(|x| x.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad_allow_policy("sourceQueueArns must be a list of queue ARNs."))?,
+        ),
+        Some(_) => return Err(bad_allow_policy("sourceQueueArns must be a list of queue ARNs.")),
+    };
+    match (permission.as_str(), arns) {
+        ("byQueue", Some(a)) if (1..=MAX_SOURCE_QUEUE_ARNS).contains(&a.len()) => Ok(serde_json::json!({
+            "redrivePermission": permission,
+            "sourceQueueArns": a,
+        })
+        .to_string()),
+        ("byQueue", _) => Err(bad_allow_policy(&format!(
+            "byQueue needs sourceQueueArns with 1 to {MAX_SOURCE_QUEUE_ARNS} queue ARNs."
+        ))),
+        (_, Some(_)) => Err(bad_allow_policy(
+            "sourceQueueArns is only allowed with redrivePermission byQueue.",
+        )),
+        (_, None) => Ok(serde_json::json!({ "redrivePermission": permission }).to_string()),
+    }
+}
+
+/// Whether a dead-letter target whose RedriveAllowPolicy is `policy` (as
+/// stored, normalized) accepts messages from `source_arn`. No policy, as in
+/// AWS, means `allowAll` (among the owner's own queues: other owners'
+/// queues are never targets). A policy stored unvalidated by an older
+/// version that does not parse denies (fail closed).
+pub(crate) fn redrive_allowed(policy: Option<&str>, source_arn: &str) -> bool {
+    let Some(policy) = policy else { return true };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return false;
+    };
+    match v.get("redrivePermission").and_then(|p| p.as_str()) {
+        Some("allowAll") => true,
+        Some("byQueue") => v
+            .get("sourceQueueArns")
+            .and_then(|a| a.as_array())
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(source_arn))),
+        _ => false,
     }
 }
 
@@ -268,31 +363,44 @@ mod tests {
     #[test]
     fn normalizes_and_validates() {
         let none = |_: &str| None;
-        let n = normalize(false, &map(&[("VisibilityTimeout", "060")]), &none).unwrap();
+        let std_src = Source {
+            fifo: false,
+            arn: "arn:aws:sqs:r:o:s",
+        };
+        let fifo_src = Source {
+            fifo: true,
+            arn: "arn:aws:sqs:r:o:s.fifo",
+        };
+        let n = normalize(&std_src, &map(&[("VisibilityTimeout", "060")]), &none).unwrap();
         assert_eq!(n["VisibilityTimeout"], "60");
         assert!(matches!(
-            normalize(false, &map(&[("VisibilityTimeout", "43201")]), &none),
+            normalize(&std_src, &map(&[("VisibilityTimeout", "43201")]), &none),
             Err(QueueError::InvalidAttributeValue(_))
         ));
         assert!(matches!(
-            normalize(false, &map(&[("Bogus", "1")]), &none),
+            normalize(&std_src, &map(&[("Bogus", "1")]), &none),
             Err(QueueError::InvalidAttributeName(_))
         ));
         assert!(matches!(
-            normalize(false, &map(&[("ContentBasedDeduplication", "true")]), &none),
+            normalize(&std_src, &map(&[("ContentBasedDeduplication", "true")]), &none),
             Err(QueueError::InvalidAttributeName(_))
         ));
         assert!(matches!(
             normalize(
-                false,
+                &std_src,
                 &map(&[("RedrivePolicy", r#"{"deadLetterTargetArn":"x","maxReceiveCount":3}"#)]),
                 &none
             ),
             Err(QueueError::InvalidAttributeValue(_))
         ));
-        let std_q = |_: &str| Some(false);
+        let std_q = |_: &str| {
+            Some(DlqTarget {
+                fifo: false,
+                allow_policy: None,
+            })
+        };
         let n = normalize(
-            false,
+            &std_src,
             &map(&[(
                 "RedrivePolicy",
                 r#"{"maxReceiveCount":"3","deadLetterTargetArn":"arn:aws:sqs:r:o:d"}"#,
@@ -306,7 +414,7 @@ mod tests {
         );
         assert!(
             normalize(
-                true,
+                &fifo_src,
                 &map(&[("RedrivePolicy", r#"{"maxReceiveCount":3,"deadLetterTargetArn":"a"}"#)]),
                 &std_q
             )
@@ -326,6 +434,44 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(4000), "]".repeat(4000));
         assert!(normalize(&src, &map(&[("Policy", &deep)]), &|_| None).is_err());
         assert!(normalize(&src, &map(&[("Policy", "{}")]), &|_| None).is_ok());
+    }
+
+    #[test]
+    fn redrive_allow_policies() {
+        let src = Source {
+            fifo: false,
+            arn: "arn:aws:sqs:r:o:src",
+        };
+        let norm = |v: &str| normalize(&src, &map(&[("RedriveAllowPolicy", v)]), &|_| None);
+        for bad in [
+            r#"{"redrivePermission":"sometimes"}"#,
+            r#"{"redrivePermission":"byQueue"}"#,
+            r#"{"redrivePermission":"byQueue","sourceQueueArns":[]}"#,
+            r#"{"redrivePermission":"allowAll","sourceQueueArns":["a"]}"#,
+            r#"{"redrivePermission":"byQueue","sourceQueueArns":["1","2","3","4","5","6","7","8","9","10","11"]}"#,
+            r#"{"redrivePermission":"allowAll","extra":1}"#,
+        ] {
+            assert!(matches!(norm(bad), Err(QueueError::InvalidAttributeValue(_))), "{bad}");
+        }
+        let by = norm(r#"{"sourceQueueArns":["arn:aws:sqs:r:o:src"],"redrivePermission":"byQueue"}"#).unwrap();
+        let by = &by["RedriveAllowPolicy"];
+        assert!(redrive_allowed(Some(by), "arn:aws:sqs:r:o:src"));
+        assert!(!redrive_allowed(Some(by), "arn:aws:sqs:r:o:other"));
+        assert!(!redrive_allowed(Some(r#"{"redrivePermission":"denyAll"}"#), src.arn));
+        assert!(redrive_allowed(Some(r#"{"redrivePermission":"allowAll"}"#), src.arn));
+        assert!(redrive_allowed(None, src.arn));
+        // A target that denies the source refuses the RedrivePolicy.
+        let deny = |_: &str| {
+            Some(DlqTarget {
+                fifo: false,
+                allow_policy: Some(r#"{"redrivePermission":"denyAll"}"#.into()),
+            })
+        };
+        let rp = r#"{"deadLetterTargetArn":"arn:aws:sqs:r:o:d","maxReceiveCount":3}"#;
+        assert!(matches!(
+            normalize(&src, &map(&[("RedrivePolicy", rp)]), &deny),
+            Err(QueueError::InvalidAttributeValue(_))
+        ));
     }
 
     #[test]

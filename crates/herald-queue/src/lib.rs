@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -179,6 +180,9 @@ pub enum QueueError {
     InvalidBatchEntryId,
     #[error("Only one PurgeQueue operation on a queue is allowed every 60 seconds.")]
     PurgeQueueInProgress,
+    /// A per-user quota was reached (the message names the limit).
+    #[error("{0}")]
+    OverLimit(String),
     #[error("We encountered an internal error. Please try again. ({0})")]
     Io(#[from] io::Error),
 }
@@ -215,6 +219,7 @@ impl QueueError {
             QueueError::EmptyBatchRequest => "AWS.SimpleQueueService.EmptyBatchRequest",
             QueueError::InvalidBatchEntryId => "AWS.SimpleQueueService.InvalidBatchEntryId",
             QueueError::PurgeQueueInProgress => "AWS.SimpleQueueService.PurgeQueueInProgress",
+            QueueError::OverLimit(_) => "OverLimit",
             QueueError::Io(_) => "InternalError",
         }
     }
@@ -229,6 +234,8 @@ impl QueueError {
     pub fn status(&self) -> u16 {
         match self {
             QueueError::Io(_) => 500,
+            // AWS's OverLimit is a 403.
+            QueueError::OverLimit(_) => 403,
             _ => 400,
         }
     }
@@ -278,11 +285,9 @@ fn private_dir(path: &Path, recursive: bool) -> io::Result<()> {
 /// Replaces `meta.json` atomically so a crash leaves the old or the new one.
 fn write_meta(dir: &Path, meta: &Meta) -> io::Result<()> {
     let tmp = dir.join("meta.json.tmp");
-    let mut f = std::os::unix::fs::OpenOptionsExt::mode(
-        fs::OpenOptions::new().write(true).create(true).truncate(true),
-        0o600,
-    )
-    .open(&tmp)?;
+    let mut f =
+        std::os::unix::fs::OpenOptionsExt::mode(fs::OpenOptions::new().write(true).create(true).truncate(true), 0o600)
+            .open(&tmp)?;
     f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
     f.sync_all()?;
     fs::rename(&tmp, dir.join(META))?;
@@ -303,8 +308,11 @@ struct Inner {
     /// By (owner, name); a BTreeMap so listings come out sorted.
     queues: RwLock<BTreeMap<(String, String), Arc<Queue>>>,
     /// Serializes queue creation, deletion and metadata writes, which are
-    /// rare; keeps "check then write" sequences simple.
+    /// rare; keeps "check then write" sequences simple (and makes the queue
+    /// quota exact: creations are counted one at a time).
     admin: tokio::sync::Mutex<()>,
+    /// Most queues one owner may have (`usize::MAX`: no limit).
+    max_queues_per_user: AtomicUsize,
     tx: mpsc::Sender<WriteCmd>,
     /// Dropping this stops the sweep thread.
     _sweep_stop: std::sync::mpsc::Sender<()>,
@@ -387,6 +395,7 @@ impl QueueEngine {
             region: cfg.region,
             queues: RwLock::new(queues),
             admin: tokio::sync::Mutex::new(()),
+            max_queues_per_user: AtomicUsize::new(usize::MAX),
             tx,
             _sweep_stop: stop_tx,
         });
@@ -416,6 +425,41 @@ impl QueueEngine {
         }
         let (owner, name) = rest.rsplit_once(':')?;
         self.queue(owner, name).ok()
+    }
+
+    /// Sets the most queues one owner may have; CreateQueue beyond it is
+    /// `OverLimit`. Existing queues above a lowered limit stay.
+    pub fn set_max_queues_per_user(&self, max: usize) {
+        self.inner.max_queues_per_user.store(max, Ordering::Relaxed);
+    }
+
+    /// How many queues `owner` has (a range of the sorted map, not a scan
+    /// of every owner's queues).
+    fn count_owned(&self, owner: &str) -> usize {
+        let from = (owner.to_string(), String::new());
+        self.inner
+            .queues
+            .read()
+            .expect("queues lock")
+            .range(from..)
+            .take_while(|((o, _), _)| o == owner)
+            .count()
+    }
+
+    /// A dead-letter target for a queue of `owner`: only the owner's own
+    /// queues qualify, so another owner's queue looks exactly like a
+    /// missing one (nothing tells a tenant that it exists).
+    fn own_queue_by_arn(&self, owner: &str, arn: &str) -> Option<Arc<Queue>> {
+        self.queue_arc_by_arn(arn).filter(|q| q.owner == owner)
+    }
+
+    fn dlq_target(&self, owner: &str, arn: &str) -> Option<attrs::DlqTarget> {
+        let q = self.own_queue_by_arn(owner, arn)?;
+        let allow_policy = q.redrive_allow_policy();
+        Some(attrs::DlqTarget {
+            fifo: q.fifo,
+            allow_policy,
+        })
     }
 
     fn info(q: &Queue) -> QueueInfo {
@@ -456,7 +500,11 @@ impl QueueEngine {
         }
         check_tags(&BTreeMap::new(), &tags)?;
         let _admin = self.inner.admin.lock().await;
-        let norm = attrs::normalize(fifo, &attributes, &|a| self.queue_arc_by_arn(a).map(|q| q.fifo))?;
+        let src = attrs::Source {
+            fifo,
+            arn: &arn(&self.inner.region, owner, name),
+        };
+        let norm = attrs::normalize(&src, &attributes, &|a| self.dlq_target(owner, a))?;
         if let Ok(q) = self.queue(owner, name) {
             let meta = q.meta.lock().expect("meta lock");
             for (k, v) in &norm {
@@ -472,6 +520,12 @@ impl QueueEngine {
             }
             drop(meta);
             return Ok(Self::info(&q));
+        }
+        let max = self.inner.max_queues_per_user.load(Ordering::Relaxed);
+        if self.count_owned(owner) >= max {
+            return Err(QueueError::OverLimit(format!(
+                "Too many queues: the limit is {max} queues per user (max-queues-per-user)."
+            )));
         }
         let mut attributes = attrs::defaults(fifo);
         attrs::merge(&mut attributes, norm);
@@ -646,7 +700,11 @@ impl QueueEngine {
     ) -> Result<(), QueueError> {
         let _admin = self.inner.admin.lock().await;
         let q = self.queue(owner, name)?;
-        let norm = attrs::normalize(q.fifo, &attributes, &|a| self.queue_arc_by_arn(a).map(|q| q.fifo))?;
+        let src = attrs::Source {
+            fifo: q.fifo,
+            arn: &q.arn,
+        };
+        let norm = attrs::normalize(&src, &attributes, &|a| self.dlq_target(owner, a))?;
         let mut meta = q.meta.lock().expect("meta lock").clone();
         attrs::merge(&mut meta.attributes, norm);
         meta.modified_ms = now_ms();
@@ -852,12 +910,28 @@ impl QueueEngine {
         Ok((Vec::new(), Some(now_ms())))
     }
 
+    /// The dead-letter queue messages of `q` may move to now: checked again
+    /// at every move, not only when the RedrivePolicy was set, because the
+    /// target may have been deleted and re-created by someone else (a user
+    /// removed and a new one of the same name) or may have changed its
+    /// RedriveAllowPolicy since.
+    fn redrive_target(&self, q: &Queue, target: Option<String>) -> Option<Arc<Queue>> {
+        let t = self.own_queue_by_arn(&q.owner, &target?).filter(|t| t.id != q.id)?;
+        let policy = t.redrive_allow_policy();
+        if attrs::redrive_allowed(policy.as_deref(), &q.arn) {
+            Some(t)
+        } else {
+            tracing::warn!(queue = %q.arn, target = %t.arn, "the dead-letter queue's RedriveAllowPolicy refuses this source; messages stay");
+            None
+        }
+    }
+
     /// Moves messages that reached maxReceiveCount to the dead-letter queue,
     /// keeping id, body, attributes and original sent time (so retention
     /// still counts from the original send, as in AWS). They are deleted
     /// from the source only once stored in the target.
     async fn redrive(&self, q: &Arc<Queue>, moves: Vec<queue::Taken>, target: Option<String>) {
-        let Some(target) = target.and_then(|a| self.queue_arc_by_arn(&a)).filter(|t| t.id != q.id) else {
+        let Some(target) = self.redrive_target(q, target) else {
             // Without a target the messages stay (hidden for the move grace
             // period, then receivable again), as AWS keeps them in the source.
             return;

@@ -1051,6 +1051,15 @@ pub(crate) struct Queue {
     pub notify: Notify,
 }
 
+impl Queue {
+    /// The queue's RedriveAllowPolicy (as stored), if it has one: which
+    /// source queues may use it as their dead-letter queue.
+    pub(crate) fn redrive_allow_policy(&self) -> Option<String> {
+        let meta = self.meta.lock().expect("meta lock");
+        meta.attributes.get("RedriveAllowPolicy").cloned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,8 +31,12 @@ pub enum AdminRequest {
         key: Option<AccessKey>,
     },
     ListUsers,
+    /// Refused while the user owns buckets, topics or queues, unless
+    /// `purge` (which deletes them, with their objects and queued events).
     RemoveUser {
         name: String,
+        #[serde(default)]
+        purge: bool,
     },
     /// `key`: one OpenSSH public key line (parsed by the server).
     AddSshKey {
@@ -103,12 +107,18 @@ pub struct AdminContext {
 pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
     let store = &ctx.store;
     let result = match req {
-        AdminRequest::CreateUser { name, key } => store
-            .create_user(&name, key)
-            .await
-            .map(|user| AdminResponse::User { user }),
+        AdminRequest::CreateUser { name, key } => match check_no_leftovers(ctx, &name) {
+            Err(message) => return AdminResponse::Error { message },
+            Ok(()) => store
+                .create_user(&name, key)
+                .await
+                .map(|user| AdminResponse::User { user }),
+        },
         AdminRequest::ListUsers => store.list_users().map(|users| AdminResponse::Users { users }),
-        AdminRequest::RemoveUser { name } => store.remove_user(&name).await.map(|()| AdminResponse::Done),
+        AdminRequest::RemoveUser { name, purge } => match remove_user(ctx, &name, purge).await {
+            Ok(()) => Ok(AdminResponse::Done),
+            Err(message) => return AdminResponse::Error { message },
+        },
         AdminRequest::AddSshKey { name, key } => match SshKey::parse(&key, herald_store::records::now_ms()) {
             Ok(key) => store
                 .add_ssh_key(&name, key.clone())
@@ -236,6 +246,101 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
         },
     };
     result.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+}
+
+/// What a user owns: the resources `herald user rm` refuses to orphan.
+struct Owned {
+    buckets: Vec<String>,
+    topics: Vec<TopicRecord>,
+    queues: Vec<String>,
+}
+
+impl Owned {
+    fn of(ctx: &AdminContext, user: &str) -> Result<Owned, String> {
+        let buckets = ctx.store.list_buckets(Some(user)).map_err(|e| e.to_string())?;
+        let topics = ctx.store.list_topics(Some(user)).map_err(|e| e.to_string())?;
+        let queues = ctx
+            .queues
+            .as_ref()
+            .map_or_else(Vec::new, |q| q.list_queues(Some(user), ""));
+        Ok(Owned {
+            buckets: buckets.into_iter().map(|b| b.name).collect(),
+            topics,
+            queues: queues.into_iter().map(|q| q.name).collect(),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buckets.is_empty() && self.topics.is_empty() && self.queues.is_empty()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} bucket(s), {} topic(s) and {} queue(s)",
+            self.buckets.len(),
+            self.topics.len(),
+            self.queues.len()
+        )
+    }
+}
+
+/// `herald user rm [--purge]`. Without `purge`, refused while the user
+/// owns anything: a topic or queue left behind would belong to the next
+/// user created with the same name (ARNs name the owner). With `purge`,
+/// deletes the user's topics (and their delivery logs), queues (and their
+/// messages), and buckets (and every object), then the user. The store
+/// re-checks buckets and topics in the transaction that removes the user,
+/// so one created meanwhile makes the removal fail rather than orphan it.
+async fn remove_user(ctx: &AdminContext, name: &str, purge: bool) -> Result<(), String> {
+    if ctx.store.get_user(name).map_err(|e| e.to_string())?.is_none() {
+        return Err(herald_store::StoreError::NoSuchUser(name.to_owned()).to_string());
+    }
+    let owned = Owned::of(ctx, name)?;
+    if !owned.is_empty() && !purge {
+        return Err(format!(
+            "user {name} still owns {}; delete them first, or remove everything with --purge",
+            owned.describe()
+        ));
+    }
+    for t in &owned.topics {
+        ctx.store
+            .delete_topic(&t.owner, &t.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        match (&ctx.notifier, &ctx.log) {
+            (Some(n), _) => n.remove_topic(&t.arn),
+            (None, Some(log)) => log.remove_topic(&t.arn),
+            (None, None) => {}
+        }
+    }
+    if let Some(q) = &ctx.queues {
+        for queue in &owned.queues {
+            q.delete_queue(name, queue).await.map_err(|e| e.to_string())?;
+        }
+    }
+    for b in &owned.buckets {
+        ctx.store.purge_bucket(b).await.map_err(|e| e.to_string())?;
+        if let Some(n) = &ctx.notifier {
+            n.set_config(b, None);
+        }
+    }
+    if purge && !owned.is_empty() {
+        tracing::info!(user = name, removed = %owned.describe(), "purged the user's resources");
+    }
+    ctx.store.remove_user(name).await.map_err(|e| e.to_string())
+}
+
+/// Refuses to create a user whose name still owns topics or queues (left
+/// by an older version's `user rm`): the new user would inherit them.
+fn check_no_leftovers(ctx: &AdminContext, name: &str) -> Result<(), String> {
+    let owned = Owned::of(ctx, name)?;
+    if owned.topics.is_empty() && owned.queues.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} left by a removed user named {name} still exist; remove them first or choose another name",
+        owned.describe()
+    ))
 }
 
 fn unix_secs(t: std::time::SystemTime) -> f64 {
@@ -370,7 +475,7 @@ fn redact(req: &AdminRequest) -> String {
     match req {
         AdminRequest::CreateUser { name, .. } => format!("create_user {name}"),
         AdminRequest::ListUsers => "list_users".into(),
-        AdminRequest::RemoveUser { name } => format!("remove_user {name}"),
+        AdminRequest::RemoveUser { name, purge } => format!("remove_user {name} purge={purge}"),
         other => format!("{other:?}"),
     }
 }

@@ -5,13 +5,19 @@ use redb::ReadableTable;
 
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
-use crate::records::{BucketRecord, PartRecord, UploadRecord, now_ms};
+use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord, now_ms};
 use crate::tables::{BUCKETS, OBJECTS, PARTS, UPLOADS};
-use crate::{Store, random_hex};
+use crate::{Store, quota, random_hex};
+
+/// Object keys one transaction of a purge removes.
+const PURGE_CHUNK: usize = 1000;
 
 impl Store {
     /// Creates a bucket owned by `owner`. Bucket names are global, as in S3.
+    /// Refused with `TooManyBuckets` once the owner has
+    /// `Quotas::buckets_per_user` (counted in the same transaction: exact).
     pub async fn create_bucket(&self, owner: &str, name: &str) -> StoreResult<BucketRecord> {
+        let limit = self.quotas().buckets_per_user;
         let rec = BucketRecord {
             name: name.to_owned(),
             owner: owner.to_owned(),
@@ -30,7 +36,11 @@ impl Store {
                     StoreError::BucketAlreadyExists
                 });
             }
+            if quota::count(txn, quota::BUCKETS_KIND, &r.owner)? >= limit {
+                return Err(StoreError::TooManyBuckets(limit));
+            }
             buckets.insert(r.name.as_str(), serde_json::to_vec(&r)?.as_slice())?;
+            quota::add(txn, quota::BUCKETS_KIND, &r.owner, 1)?;
             Ok(Applied::new(()))
         })
         .await?;
@@ -68,9 +78,10 @@ impl Store {
         let name = name.to_owned();
         self.write(vec![], move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
-            if buckets.get(name.as_str())?.is_none() {
-                return Err(StoreError::NoSuchBucket);
-            }
+            let brec: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => return Err(StoreError::NoSuchBucket),
+            };
             let objects = txn.open_table(OBJECTS)?;
             if let Some(row) = objects.range((name.as_str(), "")..)?.next() {
                 let (k, _) = row?;
@@ -78,6 +89,7 @@ impl Store {
                     return Err(StoreError::BucketNotEmpty);
                 }
             }
+            drop(objects);
             let mut uploads = txn.open_table(UPLOADS)?;
             let mut parts = txn.open_table(PARTS)?;
             let mut stale = Vec::new();
@@ -85,9 +97,13 @@ impl Store {
                 let (_, v) = row?;
                 let u: UploadRecord = serde_json::from_slice(v.value())?;
                 if u.bucket == name {
-                    stale.push(u.upload_id);
+                    stale.push(u);
                 }
             }
+            for u in &stale {
+                quota::add(txn, quota::UPLOADS_KIND, &u.initiator, -1)?;
+            }
+            let stale: Vec<String> = stale.into_iter().map(|u| u.upload_id).collect();
             let mut garbage = Vec::new();
             for id in &stale {
                 let mut numbers = Vec::new();
@@ -103,10 +119,44 @@ impl Store {
                 uploads.remove(id.as_str())?;
             }
             buckets.remove(name.as_str())?;
+            quota::add(txn, quota::BUCKETS_KIND, &brec.owner, -1)?;
             txn.open_table(crate::tables::NOTIFICATIONS)?.remove(name.as_str())?;
             Ok(Applied::with_garbage((), garbage))
         })
         .await
+    }
+
+    /// Deletes a bucket with everything in it: every object version, the
+    /// multipart uploads in progress, its notification configuration (for
+    /// `herald user rm --purge`). Objects go `PURGE_CHUNK` keys per
+    /// transaction, so a large bucket never holds the committer for long;
+    /// an interrupted purge leaves a smaller bucket, never a broken one.
+    pub async fn purge_bucket(&self, name: &str) -> StoreResult<()> {
+        loop {
+            let bucket = name.to_owned();
+            let removed = self
+                .write(vec![], move |txn| {
+                    let mut objects = txn.open_table(OBJECTS)?;
+                    let (mut keys, mut garbage) = (Vec::new(), Vec::new());
+                    for row in objects.range((bucket.as_str(), "")..)? {
+                        let (k, v) = row?;
+                        if k.value().0 != bucket || keys.len() >= PURGE_CHUNK {
+                            break;
+                        }
+                        let rec: ObjectRecord = serde_json::from_slice(v.value())?;
+                        garbage.extend(rec.versions.into_iter().flat_map(|v| v.segments).map(|s| s.blob));
+                        keys.push(k.value().1.to_owned());
+                    }
+                    for k in &keys {
+                        objects.remove((bucket.as_str(), k.as_str()))?;
+                    }
+                    Ok(Applied::with_garbage(keys.len(), garbage))
+                })
+                .await?;
+            if removed == 0 {
+                return self.delete_bucket(name).await;
+            }
+        }
     }
 
     /// Sets a bucket's versioning state. Once versioning has been enabled a

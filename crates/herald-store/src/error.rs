@@ -42,6 +42,18 @@ pub enum StoreError {
     AccessKeyInUse(String),
     #[error("user {user} still owns {buckets} bucket(s); delete them first")]
     UserOwnsBuckets { user: String, buckets: usize },
+    #[error("user {user} still owns {topics} topic(s); delete them first")]
+    UserOwnsTopics { user: String, topics: u64 },
+    #[error(
+        "You have attempted to create more buckets than allowed: the limit is {0} buckets per user (max-buckets-per-user)"
+    )]
+    TooManyBuckets(u64),
+    #[error("Topic limit exceeded: the limit is {0} topics per user (max-topics-per-user)")]
+    TooManyTopics(u64),
+    #[error(
+        "You have too many multipart uploads in progress: the limit is {0} per user (max-multipart-uploads-per-user); complete or abort some first"
+    )]
+    TooManyUploads(u64),
     /// The request body could not be read to its end (client gone, bad
     /// chunk signature, checksum mismatch): the message says which.
     #[error("request body: {0}")]

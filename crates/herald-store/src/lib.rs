@@ -15,6 +15,7 @@ mod list;
 mod multipart;
 mod objects;
 pub mod outbox;
+mod quota;
 mod reader;
 pub mod records;
 mod ssh_keys;
@@ -34,6 +35,7 @@ pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartList, UploadList};
 pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
 pub use outbox::{Outbox, OutboxItem, OutboxKey, StagedChange};
+pub use quota::Quotas;
 pub use reader::ObjectReader;
 pub use records::{BucketRecord, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord};
 
@@ -60,6 +62,8 @@ struct Inner {
     /// request needs it before anything else happens.
     keys: RwLock<HashMap<String, (String, String)>>,
     dir: PathBuf,
+    /// Per-user limits (see [`quota`]).
+    quotas: RwLock<Quotas>,
 }
 
 impl Store {
@@ -85,6 +89,7 @@ impl Store {
             .set_cache_size(METADATA_CACHE_BYTES)
             .create_file(db_file)?;
         tables::create_all(&db)?;
+        quota::rebuild(&db)?;
         let db = Arc::new(db);
         let store = Store {
             inner: Arc::new(Inner {
@@ -93,10 +98,21 @@ impl Store {
                 blobs,
                 keys: RwLock::new(HashMap::new()),
                 dir: dir.to_path_buf(),
+                quotas: RwLock::new(Quotas::default()),
             }),
         };
         store.reload_keys()?;
         Ok(store)
+    }
+
+    /// Sets the per-user limits (until then, [`Quotas::default`]).
+    pub fn set_quotas(&self, quotas: Quotas) {
+        *self.inner.quotas.write().expect("quotas lock") = quotas;
+    }
+
+    /// The per-user limits in force.
+    pub fn quotas(&self) -> Quotas {
+        self.inner.quotas.read().expect("quotas lock").clone()
     }
 
     /// The directory this store lives in.

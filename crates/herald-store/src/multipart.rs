@@ -11,7 +11,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::objects::{WriteOutcome, WritePreconditions, install_version, load_bucket};
 use crate::records::{ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord, now_ms};
 use crate::tables::{PARTS, UPLOADS};
-use crate::{Store, random_hex};
+use crate::{Store, quota, random_hex};
 
 /// Every part but the last must be at least this large (the S3 rule).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -51,6 +51,8 @@ fn load_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<UploadReco
 
 impl Store {
     /// Starts a multipart upload and returns its record (with the id).
+    /// Refused with `TooManyUploads` once the initiator has
+    /// `Quotas::multipart_uploads_per_user` open (exact, see [`quota`]).
     pub async fn create_multipart(
         &self,
         bucket: &str,
@@ -70,10 +72,14 @@ impl Store {
             tags,
             seq: 0,
         };
+        let limit = self.quotas().multipart_uploads_per_user;
         self.write(vec![], move |txn| {
-            load_bucket(txn, &rec.bucket)?;
             let mut rec = rec;
             let brec = load_bucket(txn, &rec.bucket)?;
+            if quota::count(txn, quota::UPLOADS_KIND, &rec.initiator)? >= limit {
+                return Err(StoreError::TooManyUploads(limit));
+            }
+            quota::add(txn, quota::UPLOADS_KIND, &rec.initiator, 1)?;
             rec.seq = crate::tables::next_seq(txn)?;
             let mut uploads = txn.open_table(UPLOADS)?;
             uploads.insert(rec.upload_id.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
@@ -353,6 +359,8 @@ impl Store {
 
 /// Deletes an upload and its part records, returning the parts.
 fn remove_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<Vec<PartRecord>> {
+    let upload = load_upload(txn, id)?;
+    quota::add(txn, quota::UPLOADS_KIND, &upload.initiator, -1)?;
     let mut parts = txn.open_table(PARTS)?;
     let mut removed = Vec::new();
     for row in parts.range((id, 0)..=(id, u32::MAX))? {

@@ -35,6 +35,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(TOPICS)?;
     txn.open_table(NOTIFICATIONS)?;
     txn.open_table(OUTBOX)?;
+    txn.open_table(crate::quota::QUOTA_COUNTS)?;
     txn.commit()?;
     Ok(())
 }

@@ -4,16 +4,26 @@
 
 use redb::ReadableTable;
 
-use crate::Store;
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
 use crate::records::TopicRecord;
 use crate::tables::{BUCKETS, NOTIFICATIONS, TOPICS};
+use crate::{Store, quota};
 
 impl Store {
-    /// Creates or replaces a topic (re-creating a topic updates it).
+    /// Creates or replaces a topic (re-creating a topic updates it). A new
+    /// topic is refused with `TooManyTopics` once its owner has
+    /// `Quotas::topics_per_user` (counted in the transaction: exact).
     pub async fn put_topic(&self, topic: TopicRecord) -> StoreResult<()> {
+        let limit = self.quotas().topics_per_user;
         self.write(vec![], move |txn| {
+            let exists = txn
+                .open_table(TOPICS)?
+                .get((topic.owner.as_str(), topic.name.as_str()))?
+                .is_some();
+            if !exists && quota::count_topics(txn, &topic.owner)? >= limit {
+                return Err(StoreError::TooManyTopics(limit));
+            }
             let mut t = txn.open_table(TOPICS)?;
             t.insert(
                 (topic.owner.as_str(), topic.name.as_str()),

@@ -141,8 +141,9 @@ impl Store {
         }
     }
 
-    /// Removes a user and its keys. Refused while the user owns buckets, so
-    /// no bucket is ever left without an owner.
+    /// Removes a user and its keys. Refused while the user owns buckets or
+    /// topics, so none is ever left without an owner (or handed to the next
+    /// user of the same name).
     pub async fn remove_user(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
         self.write(vec![], move |txn| {
@@ -165,6 +166,13 @@ impl Store {
                 return Err(StoreError::UserOwnsBuckets {
                     user: name.clone(),
                     buckets: owned,
+                });
+            }
+            let topics = crate::quota::count_topics(txn, &name)?;
+            if topics > 0 {
+                return Err(StoreError::UserOwnsTopics {
+                    user: name.clone(),
+                    topics,
                 });
             }
             for k in &user.keys {

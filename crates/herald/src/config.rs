@@ -62,6 +62,9 @@ pub struct ServeArgs {
     /// Also serve buckets read-only over SFTP on this address (SSH key logins; off by default).
     #[arg(long, env = "HERALD_SFTP_LISTEN")]
     pub sftp_listen: Option<SocketAddr>,
+    /// Per-user quotas (`--max-buckets-per-user` etc., see quotas.rs).
+    #[command(flatten)]
+    pub quotas: crate::quotas::QuotaArgs,
     /// Seconds a client has to send a complete request head (also its first request after connecting) [default: 30].
     #[arg(long, env = "HERALD_HEADER_READ_TIMEOUT_SECS")]
     pub header_read_timeout_secs: Option<u64>,
@@ -103,6 +106,12 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub allow_sigv2: Option<bool>,
     pub metrics_listen: Option<SocketAddr>,
+    pub max_buckets_per_user: Option<u64>,
+    pub max_topics_per_user: Option<u64>,
+    pub max_queues_per_user: Option<u64>,
+    pub max_notification_configs_per_bucket: Option<u64>,
+    pub max_multipart_uploads_per_user: Option<u64>,
+    pub max_user_metadata_bytes: Option<u64>,
     pub root_access_key: Option<String>,
     pub root_secret_key: Option<String>,
 }
@@ -122,6 +131,8 @@ pub struct Settings {
     pub sftp_listen: Option<SocketAddr>,
     /// Root key pair from HERALD_ROOT_ACCESS_KEY/HERALD_ROOT_SECRET_KEY or the file.
     pub root_key: Option<(String, String)>,
+    /// Per-user limits.
+    pub quotas: herald_store::Quotas,
     /// Timeouts and the connection cap of the S3 port.
     pub connections: herald_server::ConnectionLimits,
     /// Whether SigV2-signed S3 requests are served.
@@ -136,6 +147,7 @@ impl ServeArgs {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
         };
+        let quotas = self.quotas.resolve(&file);
         let env_root = (
             std::env::var("HERALD_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty()),
             std::env::var("HERALD_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty()),
@@ -201,6 +213,7 @@ impl ServeArgs {
             ),
             sftp_listen: self.sftp_listen.or(file.sftp_listen),
             root_key,
+            quotas,
             connections: connection_limits(self_limits, file_limits)?,
             allow_sigv2: self.allow_sigv2 || file.allow_sigv2.unwrap_or(false),
             metrics_listen: self.metrics_listen.or(file.metrics_listen),

@@ -5,6 +5,7 @@
 
 mod admin_client;
 mod config;
+mod quotas;
 mod serve;
 mod topic;
 mod user;

@@ -21,6 +21,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
+    store.set_quotas(settings.quotas.clone());
     ensure_root(&store, &settings).await?;
 
     // Blobs orphaned by a crash are removed in the background; new blobs
@@ -51,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             settings.data_dir.join("queues").display()
         )
     })?;
+    queues.set_max_queues_per_user(usize::try_from(settings.quotas.queues_per_user).unwrap_or(usize::MAX));
     let notifier = Notifier::start(store.clone(), log, Some(queues.clone()), settings.region.clone())
         .context("cannot load topics")?;
     let server = Server::bind(

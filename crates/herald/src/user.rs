@@ -32,9 +32,13 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a user (refused while it owns buckets).
+    /// Remove a user (refused while it owns buckets, topics or queues).
     Rm {
         name: String,
+        /// Also delete everything the user owns: topics (with their queued
+        /// events), queues (with their messages), buckets (with every object).
+        #[arg(long)]
+        purge: bool,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
@@ -102,8 +106,12 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             }
             other => unexpected(other),
         },
-        UserCommand::Rm { name, data_dir } => {
-            match send(&data_dir, AdminRequest::RemoveUser { name: name.clone() }).await? {
+        UserCommand::Rm { name, purge, data_dir } => {
+            let req = AdminRequest::RemoveUser {
+                name: name.clone(),
+                purge,
+            };
+            match send(&data_dir, req).await? {
                 AdminResponse::Done => {
                     println!("removed user {name}");
                     Ok(())

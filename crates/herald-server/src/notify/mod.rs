@@ -254,20 +254,39 @@ impl Notifier {
         rt
     }
 
-    /// Another batch topic that writes to the same bucket and prefix as
-    /// `record` would, if any: the two would write files of the same names.
+    /// Why `record` may not write batch files where it asks to, if it may
+    /// not: a `batch://` topic writes only into a bucket of its owner (a
+    /// missing bucket and another tenant's get the same answer, so nothing
+    /// tells a tenant that a bucket exists), and not where another of the
+    /// owner's topics writes already (the two would write files of the same
+    /// names). Only the owner's own topics are compared: another tenant's
+    /// topic can neither block this one nor be named to its owner.
     pub fn batch_target_taken(&self, record: &TopicRecord) -> Option<String> {
         let spec = batch::BatchSpec::from_attributes(&record.attributes)?;
+        let ep = record.attributes.get("push-endpoint").map_or("", String::as_str);
+        let owned = matches!(self.store.get_bucket(&spec.bucket), Ok(Some(b)) if b.owner == record.owner);
+        if !owned {
+            return Some(format!(
+                "push-endpoint {ep}: {} is not one of your buckets (batch files go only into your own buckets)",
+                spec.bucket
+            ));
+        }
         let topics = self.topics.read().expect("topics lock");
         topics
             .values()
             .find(|t| {
                 t.record.arn != record.arn
+                    && t.record.owner == record.owner
                     && t.batch
                         .as_ref()
                         .is_some_and(|b| b.bucket == spec.bucket && b.prefix == spec.prefix)
             })
-            .map(|t| t.record.arn.clone())
+            .map(|t| {
+                format!(
+                    "your topic {} already writes batch files to {ep}; use another bucket or prefix",
+                    t.record.arn
+                )
+            })
     }
 
     /// Runs the webhook subscription handshake of a topic in the

@@ -24,10 +24,19 @@ pub fn s3_err(e: StoreError) -> S3Error {
         StoreError::InvalidArgument(m) => (C::InvalidArgument, m.clone()),
         StoreError::BodyStream(m) => return super::checksum::body_error(m),
         StoreError::ShuttingDown => (C::ServiceUnavailable, e.to_string()),
+        StoreError::TooManyBuckets(_) => (C::TooManyBuckets, e.to_string()),
+        // S3 has no code for this limit of Herald's; a 400 named after it.
+        StoreError::TooManyUploads(_) => {
+            let mut err = S3Error::with_message(C::Custom("TooManyUploads".into()), e.to_string());
+            err.set_status_code(http::StatusCode::BAD_REQUEST);
+            return err;
+        }
         StoreError::UserExists(_)
         | StoreError::NoSuchUser(_)
         | StoreError::AccessKeyInUse(_)
-        | StoreError::UserOwnsBuckets { .. } => (C::InvalidArgument, e.to_string()),
+        | StoreError::UserOwnsBuckets { .. }
+        | StoreError::UserOwnsTopics { .. }
+        | StoreError::TooManyTopics(_) => (C::InvalidArgument, e.to_string()),
         StoreError::Io(_) | StoreError::Db(_) | StoreError::Corrupt(_) => {
             tracing::error!(error = %e, "internal store error");
             (

@@ -49,6 +49,7 @@ pub async fn create_multipart_upload(
         input.expires,
         input.metadata,
     );
+    super::object::check_metadata_size(s3, &meta)?;
     // Ceph emits ObjectCreated:Post when a multipart upload starts.
     let pending = s3.prepare(
         &input.bucket,

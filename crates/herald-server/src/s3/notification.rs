@@ -116,6 +116,7 @@ impl S3Route for NotificationRoute {
                     )
                 })?;
                 let cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
+                check_config_count(s3, &cfg)?;
                 validate_destinations(s3, &user, &cfg)?;
                 let before: HashSet<String> = current
                     .topics
@@ -142,6 +143,21 @@ impl S3Route for NotificationRoute {
             }
         }
     }
+}
+
+/// At most `--max-notification-configs-per-bucket` topic and queue
+/// configurations in one bucket: each is matched on every change of the
+/// bucket, so their number is what one PutObject costs.
+fn check_config_count(s3: &HeraldS3, cfg: &NotificationConfiguration) -> S3Result<()> {
+    let limit = s3.store.quotas().notification_configs_per_bucket;
+    let n = (cfg.topics.len() + cfg.queues.len()) as u64;
+    if n > limit {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Too many notification configurations: {n}, the limit is {limit} per bucket (max-notification-configs-per-bucket)"
+        ));
+    }
+    Ok(())
 }
 
 /// Every destination must exist and belong to the caller (a user attaches

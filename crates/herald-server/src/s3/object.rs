@@ -40,6 +40,21 @@ pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> O
     (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
 }
 
+/// S3's limit on user metadata (default 2 KB, `--max-user-metadata-bytes`):
+/// the UTF-8 bytes of every `x-amz-meta-*` name (without the prefix) and
+/// value added up. Checked before the body is read.
+pub(crate) fn check_metadata_size(s3: &HeraldS3, meta: &herald_store::ObjectMeta) -> S3Result<()> {
+    let limit = s3.store.quotas().user_metadata_bytes;
+    let size: usize = meta.user.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size as u64 > limit {
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size: {size} bytes, the limit is {limit} (max-user-metadata-bytes)"
+        ));
+    }
+    Ok(())
+}
+
 pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
     let user = s3.caller(&req)?;
     let expected = super::checksum::expected_from!(req);
@@ -78,6 +93,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
             .map(|e| ETag::parse(e.value())),
         outbox: None,
     };
+    check_metadata_size(s3, &opts.meta)?;
     let origin = Origin {
         principal: opts.writer.clone(),
         source_ip: info.source_ip,
@@ -446,6 +462,9 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
             input.metadata,
         )
     });
+    if let Some(m) = &meta {
+        check_metadata_size(s3, m)?;
+    }
     let tags = if replace_tags {
         Some(match &input.tagging {
             Some(t) => parse_tagging_header(t)?,

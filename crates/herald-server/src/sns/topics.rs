@@ -118,11 +118,8 @@ fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
 
 /// Stores a topic, makes it live, and starts the handshake if asked.
 async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String)]) -> Result<(), SnsError> {
-    if let Some(other) = n.batch_target_taken(&rec) {
-        return Err(SnsError::invalid(format!(
-            "topic {other} already writes batch files to {}; use another bucket or prefix",
-            rec.attributes.get("push-endpoint").map_or("", String::as_str)
-        )));
+    if let Some(reason) = n.batch_target_taken(&rec) {
+        return Err(SnsError::invalid(reason));
     }
     rec.endpoint_args = endpoint_args(params, &rec.attributes);
     let wants_handshake = rec
@@ -134,10 +131,15 @@ async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String
     } else {
         "none".into()
     };
-    n.store()
-        .put_topic(rec.clone())
-        .await
-        .map_err(|e| SnsError::internal(e.to_string()))?;
+    n.store().put_topic(rec.clone()).await.map_err(|e| match e {
+        // AWS SNS: TopicLimitExceeded, HTTP 403 (the message names the setting).
+        herald_store::StoreError::TooManyTopics(_) => SnsError {
+            code: "TopicLimitExceeded",
+            message: e.to_string(),
+            status: StatusCode::FORBIDDEN,
+        },
+        e => SnsError::internal(e.to_string()),
+    })?;
     n.install_topic(rec.clone());
     if wants_handshake {
         n.start_handshake(rec.arn.clone());

@@ -207,6 +207,11 @@ impl From<QueueError> for SqsError {
                 "AWS.SimpleQueueService.PurgeQueueInProgress",
                 "Only one PurgeQueue operation on the queue is allowed every 60 seconds.",
             ),
+            // AWS's OverLimit is modeled with HTTP 403.
+            QueueError::OverLimit(m) => SqsError {
+                status: StatusCode::FORBIDDEN,
+                ..SqsError::modeled("OverLimit", "OverLimit", m)
+            },
             QueueError::Io(e) => SqsError::internal(format!("queue storage failed: {e}")),
         }
     }
