@@ -173,7 +173,18 @@ fn load(path: &Path, listen: Option<&str>) -> anyhow::Result<AgentConfig> {
     if let Some(l) = listen {
         let mut hooks: Vec<_> = cfg.sources.iter_mut().filter(|s| s.flavor == Flavor::Webhook).collect();
         match hooks.as_mut_slice() {
-            [one] => one.listen = Some(l.to_string()),
+            [one] => {
+                one.listen = Some(l.to_string());
+                if let Err(why) = config::check_webhook_exposure(one) {
+                    anyhow::bail!(
+                        "--listen {l}: {}: source '{}': {}: {}",
+                        path.display(),
+                        one.name,
+                        why.key,
+                        why.reason
+                    );
+                }
+            }
             [] => anyhow::bail!("--listen: {} has no webhook source", path.display()),
             _ => anyhow::bail!(
                 "--listen: {} has several webhook sources; set `listen` in each",

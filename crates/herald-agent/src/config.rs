@@ -67,8 +67,33 @@ pub struct SourceConfig {
     /// handshake signs it); default: `http://<Host header><path>`.
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Accept unsigned events on a non-loopback address (no `secret`).
+    pub insecure_no_signature: bool,
+    /// Limits of the webhook listener.
+    pub webhook_limits: WebhookLimits,
     pub spool_dir: PathBuf,
     pub actions: Vec<ActionConfig>,
+}
+
+/// The webhook listener's bounds: what one hostile client can make it hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookLimits {
+    /// Largest POST body; larger ones are answered 413 before they are read.
+    pub max_body_bytes: usize,
+    /// Connections served at once; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Signatures remembered to refuse replays; beyond it events are answered 503.
+    pub replay_cache_entries: usize,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> WebhookLimits {
+        WebhookLimits {
+            max_body_bytes: 1 << 20,
+            max_connections: 256,
+            replay_cache_entries: 200_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +178,10 @@ const SOURCE_KEYS: &[&str] = &[
     "listen",
     "url",
     "secret",
+    "insecure_no_signature",
+    "max_body_bytes",
+    "max_connections",
+    "replay_cache_entries",
     "spool_dir",
     "actions",
 ];
@@ -301,6 +330,8 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<AgentConfig, ConfigE
             listen,
             webhook_url: f.url("url")?,
             webhook_secret: f.string("secret")?,
+            insecure_no_signature: f.boolean("insecure_no_signature")?.unwrap_or(false),
+            webhook_limits: webhook_limits(&f)?,
             spool_dir,
             actions,
         };
@@ -309,6 +340,9 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<AgentConfig, ConfigE
                 "listen",
                 "missing: a webhook source needs an address to listen on (or pass --listen)",
             ));
+        }
+        if let Err(why) = check_webhook_exposure(&source) {
+            return Err(f.err(why.key, &why.reason));
         }
         if source.self_test_enabled && source.self_test_folder.is_none() {
             return Err(f.err(
@@ -334,6 +368,66 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<AgentConfig, ConfigE
         aws_credentials_file: p.string("aws_credentials_file")?.map(resolve),
         aws_config_file: p.string("aws_config_file")?.map(resolve),
         sources,
+    })
+}
+
+/// The webhook limits of a source, each at least 1 (0 would refuse everything).
+fn webhook_limits(f: &Fields<'_>) -> Result<WebhookLimits, ConfigError> {
+    let d = WebhookLimits::default();
+    let get = |key: &str, default: usize, max: usize| -> Result<usize, ConfigError> {
+        match f.uint(key)? {
+            None => Ok(default),
+            Some(0) => Err(f.err(key, "must be at least 1")),
+            Some(n) if n > max as u64 => Err(f.err(key, &format!("must be at most {max}"))),
+            Some(n) => Ok(n as usize),
+        }
+    };
+    Ok(WebhookLimits {
+        // The event parser refuses larger messages anyway.
+        max_body_bytes: get("max_body_bytes", d.max_body_bytes, crate::event::MAX_MESSAGE_BYTES)?,
+        max_connections: get("max_connections", d.max_connections, 65_536)?,
+        replay_cache_entries: get("replay_cache_entries", d.replay_cache_entries, 10_000_000)?,
+    })
+}
+
+/// Why a webhook source may not start as configured: the key to fix and the reason.
+#[derive(Debug)]
+pub struct Exposure {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+/// A webhook without `secret` takes any POST as an event, so it may only
+/// listen where nobody else can reach it (loopback), unless the operator
+/// says `insecure_no_signature` explicitly. Checked again after
+/// `herald agent --listen` replaces the address.
+pub fn check_webhook_exposure(src: &SourceConfig) -> Result<(), Exposure> {
+    if src.flavor != Flavor::Webhook {
+        return Ok(());
+    }
+    if src.webhook_secret.is_some() && src.insecure_no_signature {
+        return Err(Exposure {
+            key: "insecure_no_signature",
+            reason: "cannot be true together with `secret`: events are either signed or not".into(),
+        });
+    }
+    let Some(addr) = src
+        .listen
+        .as_deref()
+        .and_then(|l| l.parse::<std::net::SocketAddr>().ok())
+    else {
+        return Ok(());
+    };
+    if src.webhook_secret.is_some() || src.insecure_no_signature || addr.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    Err(Exposure {
+        key: "secret",
+        reason: format!(
+            "missing: the webhook listens on {addr}, which is not a loopback address, and without a \
+             secret anyone who reaches it can push forged events into the actions; set `secret` to \
+             the topic's push-secret, or set \"insecure_no_signature\": true to accept unsigned events"
+        ),
     })
 }
 
@@ -578,5 +672,53 @@ mod tests {
         assert!(e.contains("sources[0].flavor: \"kafka\" is not a flavor"), "{e}");
         let e = parse("{\"sources\": []}", "a.json", Path::new(".")).unwrap_err().0;
         assert_eq!(e, "a.json: sources: is empty: list at least one source");
+    }
+
+    fn webhook(listen: &str, extra: &str) -> Result<AgentConfig, ConfigError> {
+        let text = format!(r#"{{"sources": [{{"name": "h", "flavor": "webhook", "listen": "{listen}"{extra}}}]}}"#);
+        parse(&text, "a.json", Path::new("."))
+    }
+
+    #[test]
+    fn an_unsigned_webhook_listens_only_on_loopback_unless_told_otherwise() {
+        for listen in ["0.0.0.0:8090", "[::]:8090", "192.0.2.1:8090", "[::ffff:192.0.2.1]:8090"] {
+            let e = webhook(listen, "").unwrap_err().0;
+            assert!(
+                e.starts_with("a.json: sources[0].secret: missing: the webhook listens on"),
+                "{e}"
+            );
+            assert!(e.contains("insecure_no_signature"), "{e}");
+        }
+        for listen in ["127.0.0.1:8090", "127.9.9.9:1", "[::1]:8090", "[::ffff:127.0.0.1]:8090"] {
+            webhook(listen, "").unwrap();
+        }
+        webhook("0.0.0.0:8090", r#", "secret": "s""#).unwrap();
+        let c = webhook("0.0.0.0:8090", r#", "insecure_no_signature": true"#).unwrap();
+        assert!(c.sources[0].insecure_no_signature);
+        let e = webhook("127.0.0.1:1", r#", "secret": "s", "insecure_no_signature": true"#)
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("a.json: sources[0].insecure_no_signature: cannot be true"),
+            "{e}"
+        );
+        // The closest-name suggestion still works for the new key.
+        let e = webhook("127.0.0.1:1", r#", "insecure_no_signatur": true"#)
+            .unwrap_err()
+            .0;
+        assert!(e.contains("(did you mean \"insecure_no_signature\"?)"), "{e}");
+    }
+
+    #[test]
+    fn webhook_limits_have_defaults_and_refuse_zero() {
+        let c = webhook("127.0.0.1:1", "").unwrap();
+        assert_eq!(c.sources[0].webhook_limits, WebhookLimits::default());
+        let c = webhook("127.0.0.1:1", r#", "max_body_bytes": 4096, "max_connections": 2"#).unwrap();
+        assert_eq!(c.sources[0].webhook_limits.max_body_bytes, 4096);
+        assert_eq!(c.sources[0].webhook_limits.max_connections, 2);
+        let e = webhook("127.0.0.1:1", r#", "replay_cache_entries": 0"#).unwrap_err().0;
+        assert_eq!(e, "a.json: sources[0].replay_cache_entries: must be at least 1");
+        let e = webhook("127.0.0.1:1", r#", "max_body_bytes": 1048577"#).unwrap_err().0;
+        assert_eq!(e, "a.json: sources[0].max_body_bytes: must be at most 1048576");
     }
 }

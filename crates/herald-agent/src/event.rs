@@ -69,14 +69,38 @@ pub enum Message {
     },
 }
 
+/// Largest message parsed: SQS's own maximum message size (1 MiB). AWS and
+/// Herald send one record per message, a few KiB; anything larger is not
+/// an event a producer sent, so it is refused before it is parsed.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// Most records one message may carry (producers send one).
+pub const MAX_RECORDS: usize = 1000;
+
 /// Parses a message body (SQS body, webhook POST body or spool entry).
+///
+/// Bounded: at most [`MAX_MESSAGE_BYTES`], [`MAX_RECORDS`] records, one
+/// SNS envelope around the event (never an envelope in an envelope), and
+/// serde_json's own nesting limit (128 levels) so that no input recurses
+/// deeply.
 pub fn parse(body: &[u8]) -> Result<Message, String> {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "message of {} bytes is larger than the {MAX_MESSAGE_BYTES} bytes an event message may have",
+            body.len()
+        ));
+    }
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     parse_value(&v, 0)
 }
 
 fn parse_value(v: &Value, depth: u8) -> Result<Message, String> {
     if let Some(records) = v.get("Records").and_then(Value::as_array) {
+        if records.len() > MAX_RECORDS {
+            return Err(format!(
+                "{} records in one message, more than the {MAX_RECORDS} allowed",
+                records.len()
+            ));
+        }
         return records
             .iter()
             .map(parse_record)
@@ -234,5 +258,28 @@ mod tests {
             panic!()
         };
         assert_eq!(c[0].op, Op::Other);
+    }
+
+    #[test]
+    fn size_records_and_envelope_nesting_are_bounded() {
+        let big = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        assert!(parse(&big).unwrap_err().contains("larger than the 1048576 bytes"));
+        let rec = r#"{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}"#;
+        let many = format!("{{\"Records\":[{}]}}", vec![rec; MAX_RECORDS + 1].join(","));
+        assert!(
+            parse(many.as_bytes())
+                .unwrap_err()
+                .contains("more than the 1000 allowed")
+        );
+        let ok = format!("{{\"Records\":[{}]}}", vec![rec; MAX_RECORDS].join(","));
+        assert!(parse(ok.as_bytes()).is_ok());
+        // An envelope inside an envelope is not unwrapped a second time.
+        let inner =
+            serde_json::json!({"Type":"Notification","Message": format!("{{\"Records\":[{rec}]}}")}).to_string();
+        let outer = serde_json::json!({"Type":"Notification","Message": inner}).to_string();
+        assert!(parse(outer.as_bytes()).is_err());
+        // Deep nesting is refused by serde_json's recursion limit, not the stack.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes()).unwrap_err().contains("recursion limit"));
     }
 }

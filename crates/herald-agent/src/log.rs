@@ -50,10 +50,41 @@ fn emit(level: &str, msg: &str, fields: Map<String, Value>) {
                 v => s.push_str(&format!(" {k}={v}")),
             }
         }
-        s
+        one_line(s)
     };
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{line}");
+}
+
+/// Escapes control characters (`\n`, `\u{1b}`, ...): keys, bucket names
+/// and topic ARNs come from senders, and a newline in one must not start a
+/// forged log line.
+fn one_line(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A sender's text as one bounded, quoted and escaped log value: no line
+/// break or terminal escape of it reaches the log, and at most `max`
+/// characters of it.
+pub fn quoted(s: &str, max: usize) -> String {
+    let cut: String = s.chars().take(max).collect();
+    let shown = format!("{cut:?}");
+    if cut.len() < s.len() {
+        format!("{shown}…")
+    } else {
+        shown
+    }
 }
 
 pub fn info(msg: &str, fields: Map<String, Value>) {
@@ -125,5 +156,18 @@ pub fn sync(provider: &str, source: &str, c: &Change, outcome: &str) {
             ),
             Map::new(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lines_stay_one_line() {
+        assert_eq!(one_line("a b".into()), "a b");
+        assert_eq!(one_line("k\nINFO forged\u{1b}[2J".into()), "k\\nINFO forged\\u{1b}[2J");
+        assert_eq!(quoted("x\ny", 256), "\"x\\ny\"");
+        assert_eq!(quoted("abcdef", 3), "\"abc\"…");
     }
 }

@@ -4,15 +4,16 @@
 //! second `herald serve` is the mirror target. Every check compares the
 //! index and the mirror with the source bucket as the S3 API lists it.
 
+mod agent_common;
 mod common;
 mod notify_common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use agent_common::*;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Event, NotificationConfiguration, QueueConfiguration, TopicConfiguration,
@@ -69,99 +70,6 @@ async fn queue_for_bucket(srv: &TestServer, queue: &str, bucket: &str) -> String
         .await
         .expect("PutBucketNotificationConfiguration");
     url
-}
-
-/// The `herald agent` process; killed on drop.
-struct Agent {
-    child: Option<Child>,
-    config: PathBuf,
-    log: PathBuf,
-    extra: Vec<String>,
-}
-
-impl Agent {
-    fn start(config: &Path, extra: &[&str]) -> Agent {
-        let log = config.with_extension("log");
-        let mut a = Agent {
-            child: None,
-            config: config.to_path_buf(),
-            log,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        a.spawn();
-        a
-    }
-
-    fn spawn(&mut self) {
-        let log = OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = Command::new(herald_bin())
-            .arg("agent")
-            .arg("--config")
-            .arg(&self.config)
-            .args(&self.extra)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn herald agent");
-        self.child = Some(child);
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe {
-                libc::kill(c.id() as libc::pid_t, libc::SIGKILL);
-            }
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERM and wait for the exit (the agent finishes the messages in hand).
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut c = self.child.take().expect("agent not running");
-        unsafe {
-            libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit 60 s after SIGTERM:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut()
-            && let Ok(Some(st)) = c.try_wait()
-        {
-            panic!("herald agent exited ({st}):\n{}", self.logs());
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn write_config(dir: &Path, cfg: &serde_json::Value) -> PathBuf {
-    let p = dir.join("agent.json");
-    std::fs::write(&p, serde_json::to_vec_pretty(cfg).unwrap()).unwrap();
-    p
 }
 
 fn sqs_source(src: &TestServer, name: &str, queue: &str, actions: serde_json::Value) -> serde_json::Value {
@@ -250,27 +158,6 @@ async fn queue_drained(q: &aws_sdk_sqs::Client, url: &str) -> bool {
             .unwrap()
     };
     n("ApproximateNumberOfMessages") == 0 && n("ApproximateNumberOfMessagesNotVisible") == 0
-}
-
-/// Waits (at most 90 s) until `check` returns no difference; panics with
-/// the last difference and the agent's log otherwise.
-async fn converge<F, Fut>(agent: &mut Agent, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<String>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        agent.assert_running();
-        let diff = check().await;
-        match diff {
-            None => return,
-            Some(d) if Instant::now() > deadline => {
-                panic!("{what} did not converge: {d}\nagent log:\n{}", agent.logs())
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
 }
 
 fn diff<T: std::fmt::Debug + PartialEq>(what: &str, got: &T, want: &T) -> Option<String> {
@@ -558,11 +445,6 @@ async fn duplicate_and_out_of_order_delivery_leave_index_and_mirror_correct() {
     );
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_source_confirms_a_herald_topic_and_spools_until_applied() {
     use notify_common::{Mode, Receiver, Sns};
@@ -733,10 +615,6 @@ async fn webhook_source_confirms_a_herald_topic_and_spools_until_applied() {
     );
 }
 
-fn agent_logs_contain(config: &Path, needle: &str) -> bool {
-    std::fs::read_to_string(config.with_extension("log")).is_ok_and(|l| l.contains(needle))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_killed_mid_batch_loses_and_duplicates_no_effect() {
     let src = TestServer::start();
@@ -766,7 +644,7 @@ async fn agent_killed_mid_batch_loses_and_duplicates_no_effect() {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho \"$HERALD_EVENT_ID $1 $2 $3\" >> {dir}/runs.log\necho \"$1 $2 $3\" > {dir}/$HERALD_EVENT_ID\nsleep 0.05\n",
+            "#!/bin/sh\n[ \"$1\" = -- ] && shift\necho \"$HERALD_EVENT_ID $1 $2 $3\" >> {dir}/runs.log\necho \"$1 $2 $3\" > {dir}/$HERALD_EVENT_ID\nsleep 0.05\n",
             dir = effects.display()
         ),
     )
@@ -1012,7 +890,7 @@ async fn a_message_that_keeps_failing_is_retried_then_lands_in_the_dead_letter_q
     let script = tmp.path().join("refuse-poison.sh");
     std::fs::write(
         &script,
-        "#!/bin/sh\n[ \"$2\" != poison ] || { echo \"cannot handle $2\" >&2; exit 3; }\n",
+        "#!/bin/sh\n[ \"$1\" = -- ] && shift\n[ \"$2\" != poison ] || { echo \"cannot handle $2\" >&2; exit 3; }\n",
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -1078,7 +956,10 @@ async fn a_change_that_outlasts_the_visibility_timeout_is_not_delivered_twice() 
     let script = tmp.path().join("slow.sh");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho \"$2\" >> {}\nsleep 5\n", runs.display()),
+        format!(
+            "#!/bin/sh\n[ \"$1\" = -- ] && shift\necho \"$2\" >> {}\nsleep 5\n",
+            runs.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();

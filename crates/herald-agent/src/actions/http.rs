@@ -109,7 +109,9 @@ impl HttpAction {
         let fut = async {
             let resp = self.client.request(req).await.map_err(|e| super::error_chain(&e))?;
             let status = resp.status();
-            let _ = resp.into_body().collect().await;
+            // The answer is not used: read at most 64 KiB of it (a
+            // service that streams forever costs no memory) and drop it.
+            let _ = http_body_util::Limited::new(resp.into_body(), 64 << 10).collect().await;
             if status.is_success() {
                 Ok(())
             } else {

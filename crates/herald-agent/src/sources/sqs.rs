@@ -192,7 +192,7 @@ impl SqsSource {
                 Ok(msg) => pipeline.process(&msg).await,
                 Err(e) => Err(format!(
                     "not an S3 event message ({e}); left in the queue for its dead-letter queue: {}",
-                    body.chars().take(200).collect::<String>()
+                    log::quoted(&body, 200)
                 )),
             }
         };
