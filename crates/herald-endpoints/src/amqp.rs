@@ -12,7 +12,7 @@ use bytes::Bytes;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::tcp::OwnedTLSConfig;
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::{AsyncTcpStream, BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
 use crate::broker::{Backoff, BrokerUri, choice};
@@ -76,10 +76,8 @@ impl AmqpEndpoint {
             ));
         }
         let mut tls = OwnedTLSConfig::default();
-        if tls_scheme && let Some(path) = &opts.ca_location {
-            let pem = std::fs::read_to_string(path)
-                .map_err(|e| EndpointError::InvalidAttribute("ca-location".into(), format!("{path}: {e}")))?;
-            tls.cert_chain = Some(pem);
+        if tls_scheme && let Some(pem) = opts.read_ca()? {
+            tls.cert_chain = Some(String::from_utf8_lossy(&pem).into_owned());
         }
         let query = AMQPQueryString {
             connection_timeout: Some(opts.timeout.as_millis() as u64),
@@ -142,15 +140,31 @@ impl AmqpEndpoint {
         Ok(link)
     }
 
+    /// Connects through the outbound policy: the broker's name is
+    /// resolved at each (re)connection and only allowed addresses are
+    /// dialled; TLS still verifies the broker by its name.
     async fn connect(&self) -> Result<Link, String> {
-        let connection = lapin::DefaultConnectionBuilder::new()
-            .map_err(|e| e.to_string())?
-            .with_uri(self.uri.clone())
-            .with_tls_config(self.tls.clone())
-            .with_properties(ConnectionProperties::default().with_connection_name("herald".into()))
-            .connect()
-            .await
-            .map_err(|e| e.to_string())?;
+        let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+        let (policy, tls, shown) = (self.opts.policy.clone(), self.tls.clone(), self.shown.clone());
+        let connection = Connection::connector(
+            self.uri.clone(),
+            runtime,
+            async move |uri: AMQPUri, runtime| {
+                let refused = |e: PushError| lapin::Error::from(std::io::Error::other(e.to_string()));
+                let addrs = policy
+                    .resolve(&uri.authority.host, uri.authority.port, &shown)
+                    .await
+                    .map_err(refused)?;
+                let stream = AsyncTcpStream::connect(&runtime, addrs).await?;
+                Ok(match uri.scheme {
+                    AMQPScheme::AMQP => stream,
+                    AMQPScheme::AMQPS => stream.into_tls(&uri.authority.host, tls.as_ref()).await?,
+                })
+            },
+            ConnectionProperties::default().with_connection_name("herald".into()),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let channel = self.open_channel(&connection).await?;
         Ok(Link {
             connection: std::sync::Arc::new(connection),

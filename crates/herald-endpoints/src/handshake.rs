@@ -8,6 +8,7 @@ use bytes::Bytes;
 use hmac::{KeyInit, Mac};
 
 use crate::http::HttpEndpoint;
+use crate::{Endpoint, PushError};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -24,17 +25,43 @@ pub fn expected_signature(url: &str, topic_arn: &str, timestamp: &str, token: &s
     hex::encode(hmac(url.as_bytes(), &k2))
 }
 
-/// Why a handshake did not confirm the subscription.
-#[derive(Debug, thiserror::Error)]
+/// Why a handshake did not confirm the subscription. Shown to the tenant
+/// (`SubscriptionStatus: failed: ...`), so it says what failed and never
+/// carries a byte of what the receiver answered: the handshake must not
+/// be a way to read an internal service's responses.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HandshakeError {
-    #[error("receiver unreachable: {0}")]
-    Unreachable(String),
-    #[error("receiver answered HTTP {0}")]
+    #[error("{}", crate::policy::REFUSED)]
+    Refused,
+    #[error("connection refused")]
+    ConnectionRefused,
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("connection failed")]
+    Unreachable,
+    #[error("HTTP {0}")]
     Status(u16),
-    #[error("receiver's answer has no signature: {0}")]
-    NoSignature(String),
-    #[error("receiver's signature does not match (got {got}, expected {expected})")]
-    WrongSignature { got: String, expected: String },
+    #[error("HTTP {0} with an answer larger than {max} bytes", max = crate::http::MAX_RESPONSE_BYTES)]
+    TooLarge(u16),
+    #[error("HTTP {0} without a signature")]
+    NoSignature(u16),
+    #[error("HTTP {0} with a wrong signature")]
+    WrongSignature(u16),
+}
+
+impl HandshakeError {
+    /// The failure of the request itself, in a few words (the full error
+    /// goes to the operator's log).
+    fn from_push(e: &PushError) -> HandshakeError {
+        match e {
+            PushError::Timeout { timeout, .. } => HandshakeError::Timeout(*timeout),
+            PushError::Connect { reason, .. } if reason.contains(crate::policy::REFUSED) => HandshakeError::Refused,
+            PushError::Connect { reason, .. } if reason.to_ascii_lowercase().contains("connection refused") => {
+                HandshakeError::ConnectionRefused
+            }
+            _ => HandshakeError::Unreachable,
+        }
+    }
 }
 
 /// Runs the handshake against a webhook; `Ok` means confirmed.
@@ -52,22 +79,26 @@ pub async fn confirm(endpoint: &HttpEndpoint, topic_arn: &str, token: &str) -> R
     });
     let body = Bytes::from(serde_json::to_vec(&message).unwrap_or_default());
     let headers = [("x-amz-sns-messages-type", "SubscriptionConfirmation".to_owned())];
-    let (status, answer) = endpoint
-        .post(body, &headers)
-        .await
-        .map_err(|e| HandshakeError::Unreachable(e.to_string()))?;
+    let answer = endpoint.post(body, &headers).await.map_err(|e| {
+        tracing::info!(topic = topic_arn, endpoint = %endpoint.describe(), error = %e, "subscription handshake: no answer");
+        HandshakeError::from_push(&e)
+    })?;
+    let status = answer.status;
     if !(200..300).contains(&status) {
         return Err(HandshakeError::Status(status));
     }
-    let got = serde_json::from_slice::<serde_json::Value>(&answer)
+    if answer.truncated {
+        return Err(HandshakeError::TooLarge(status));
+    }
+    let got = serde_json::from_slice::<serde_json::Value>(&answer.body)
         .ok()
         .and_then(|v| v["signature"].as_str().map(str::to_owned))
-        .ok_or_else(|| HandshakeError::NoSignature(String::from_utf8_lossy(&answer).chars().take(200).collect()))?;
+        .ok_or(HandshakeError::NoSignature(status))?;
     let expected = expected_signature(&endpoint.url_for_signature(), topic_arn, &timestamp, token);
     if got.eq_ignore_ascii_case(&expected) {
         Ok(())
     } else {
-        Err(HandshakeError::WrongSignature { got, expected })
+        Err(HandshakeError::WrongSignature(status))
     }
 }
 

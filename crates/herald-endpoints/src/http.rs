@@ -1,19 +1,31 @@
 //! HTTP(S) webhooks: a POST of the event JSON per push, over a pooled
-//! keep-alive client.
+//! keep-alive client whose every new connection goes through the
+//! operator's outbound policy ([`PolicyConnector`]).
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
+use crate::policy::{EndpointPolicy, REFUSED};
 use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpsClient = Client<hyper_rustls::HttpsConnector<PolicyConnector>, Full<Bytes>>;
+
+/// Most bytes of a response body Herald reads: the handshake answer is a
+/// small JSON document and push answers are not looked at, so an endpoint
+/// streaming forever costs at most this much memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// A webhook endpoint.
 pub struct HttpEndpoint {
@@ -23,18 +35,27 @@ pub struct HttpEndpoint {
     shown: String,
 }
 
+/// What a receiver answered: the status and at most
+/// [`MAX_RESPONSE_BYTES`] of the body.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+    /// The body went on beyond the cap (the rest was not read).
+    pub truncated: bool,
+}
+
 impl HttpEndpoint {
     pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
-        let parsed: Uri = uri
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUri(uri.into(), e.to_string()))?;
+        let bad = |why: String| EndpointError::InvalidUri(crate::redact(uri), why);
+        let parsed: Uri = uri.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
         if parsed.host().is_none() {
-            return Err(EndpointError::InvalidUri(uri.into(), "no host".into()));
+            return Err(bad("no host".into()));
         }
-        let client = client(&opts)?;
+        let shown = crate::redact(uri);
+        let client = client(&opts, shown.clone())?;
         Ok(HttpEndpoint {
             client,
-            shown: crate::redact(uri),
+            shown,
             uri: parsed,
             opts,
         })
@@ -51,8 +72,9 @@ impl HttpEndpoint {
         )
     }
 
-    /// POSTs `body` with extra headers and returns the status and body.
-    pub(crate) async fn post(&self, body: Bytes, headers: &[(&str, String)]) -> Result<(u16, Bytes), PushError> {
+    /// POSTs `body` with extra headers; the push timeout covers the whole
+    /// exchange, reading the (capped) body included.
+    pub(crate) async fn post(&self, body: Bytes, headers: &[(&str, String)]) -> Result<Answer, PushError> {
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
@@ -66,19 +88,21 @@ impl HttpEndpoint {
         let fut = async {
             let resp = self.client.request(req).await.map_err(|e| PushError::Connect {
                 endpoint: self.shown.clone(),
-                reason: error_chain(&e),
+                reason: connect_reason(&e),
             })?;
             let status = resp.status().as_u16();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .map_err(|e| PushError::Connect {
-                    endpoint: self.shown.clone(),
-                    reason: e.to_string(),
-                })?;
-            Ok::<_, PushError>((status, body))
+            let (body, truncated) =
+                read_capped(resp.into_body(), MAX_RESPONSE_BYTES)
+                    .await
+                    .map_err(|e| PushError::Connect {
+                        endpoint: self.shown.clone(),
+                        reason: format!("reading the answer: {e}"),
+                    })?;
+            Ok::<_, PushError>(Answer {
+                status,
+                body,
+                truncated,
+            })
         };
         match tokio::time::timeout(self.opts.timeout, fut).await {
             Ok(r) => r,
@@ -88,6 +112,89 @@ impl HttpEndpoint {
             }),
         }
     }
+}
+
+/// Reads a body up to `cap` bytes; the rest is left unread (the
+/// connection is then dropped instead of reused).
+async fn read_capped<B>(mut body: B, cap: usize) -> Result<(Bytes, bool), B::Error>
+where
+    B: hyper::body::Body + Unpin,
+    B::Data: AsRef<[u8]>,
+{
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        let data = data.as_ref();
+        if buf.len() + data.len() > cap {
+            buf.extend_from_slice(&data[..cap - buf.len()]);
+            return Ok((buf.freeze(), true));
+        }
+        buf.extend_from_slice(data);
+    }
+    Ok((buf.freeze(), false))
+}
+
+/// Why a request could not be made, short: a policy refusal says only
+/// that; other failures keep the error chain (no response bytes in it).
+fn connect_reason(e: &dyn std::error::Error) -> String {
+    let chain = error_chain(e);
+    if chain.contains(REFUSED) {
+        REFUSED.to_owned()
+    } else {
+        chain
+    }
+}
+
+/// Makes every new connection of a webhook client: resolves the host
+/// then (never earlier: a name that now points elsewhere is caught),
+/// keeps the addresses the policy allows and connects to the first that
+/// answers. An address literal in the URL goes through the same check.
+#[derive(Clone)]
+pub(crate) struct PolicyConnector {
+    policy: Arc<EndpointPolicy>,
+    timeout: Duration,
+    shown: String,
+}
+
+impl tower_service::Service<Uri> for PolicyConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = PushError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, PushError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), PushError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let host = uri.host().unwrap_or_default();
+            let port = uri
+                .port_u16()
+                .unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+            let addrs = this.policy.resolve(host, port, &this.shown).await?;
+            let stream = connect_any(&addrs, this.timeout, &this.shown).await?;
+            let _ = stream.set_nodelay(true);
+            Ok(TokioIo::new(stream))
+        })
+    }
+}
+
+/// Connects to the first of `addrs` that accepts, each try bounded by
+/// `timeout`.
+pub(crate) async fn connect_any(addrs: &[SocketAddr], timeout: Duration, shown: &str) -> Result<TcpStream, PushError> {
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "connect timed out".into(),
+        }
+    }
+    Err(PushError::Connect {
+        endpoint: shown.to_owned(),
+        reason: last,
+    })
 }
 
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
@@ -111,7 +218,7 @@ impl Endpoint for HttpEndpoint {
         if let Some(secret) = &self.opts.signing_secret {
             headers.push(("x-herald-signature", sign_body(secret, body, now_unix())));
         }
-        let (status, _) = self.post(body.clone(), &headers).await?;
+        let status = self.post(body.clone(), &headers).await?.status;
         if (200..300).contains(&status) {
             Ok(())
         } else {
@@ -176,18 +283,19 @@ fn cloudevents_headers(body: &[u8]) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn client(opts: &EndpointOptions) -> Result<HttpsClient, EndpointError> {
+fn client(opts: &EndpointOptions, shown: String) -> Result<HttpsClient, EndpointError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = tls_config(opts)?;
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(opts.timeout));
+    let connector = PolicyConnector {
+        policy: opts.policy.clone(),
+        timeout: opts.timeout,
+        shown,
+    };
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
+        .wrap_connector(connector);
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .pool_max_idle_per_host(64)
@@ -195,10 +303,22 @@ fn client(opts: &EndpointOptions) -> Result<HttpsClient, EndpointError> {
 }
 
 pub(crate) fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig, EndpointError> {
+    tls_config_for(opts, None)
+}
+
+/// The TLS client configuration of an endpoint. `verify_as`: the broker's
+/// host name when the connection is made to an address the policy
+/// checked (the client library then knows only the address): the
+/// certificate is verified against that name all the same.
+pub(crate) fn tls_config_for(
+    opts: &EndpointOptions,
+    verify_as: Option<&str>,
+) -> Result<rustls::ClientConfig, EndpointError> {
     // An explicit provider: with both ring and aws-lc-rs compiled in (other
     // crates of the binary enable the latter), rustls cannot pick a
     // process default by itself and `ClientConfig::builder()` would panic.
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| EndpointError::InvalidAttribute("tls".into(), e.to_string()))?;
     if !opts.verify_ssl {
@@ -208,17 +328,16 @@ pub(crate) fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig,
             .with_no_client_auth());
     }
     let mut roots = rustls::RootCertStore::empty();
-    match &opts.ca_location {
-        Some(path) => {
-            let bad = |e: String| EndpointError::InvalidAttribute("ca-location".into(), format!("{path}: {e}"));
-            let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-            for cert in rustls_pemfile::certs(&mut std::io::BufReader::new(file)) {
+    match opts.read_ca()? {
+        Some(pem) => {
+            let bad = |e: String| EndpointError::InvalidAttribute("ca-location".into(), e);
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 roots
                     .add(cert.map_err(|e| bad(e.to_string()))?)
                     .map_err(|e| bad(e.to_string()))?;
             }
             if roots.is_empty() {
-                return Err(bad("no certificate found".into()));
+                return Err(bad("no certificate found in the file".into()));
             }
         }
         None => {
@@ -227,7 +346,65 @@ pub(crate) fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig,
             }
         }
     }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    let name = verify_as
+        .filter(|h| h.parse::<std::net::IpAddr>().is_err())
+        .and_then(|h| rustls::pki_types::ServerName::try_from(h.to_owned()).ok());
+    match name {
+        None => Ok(builder.with_root_certificates(roots).with_no_client_auth()),
+        Some(name) => {
+            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| EndpointError::InvalidAttribute("tls".into(), e.to_string()))?;
+            Ok(builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(VerifyAs { inner, name }))
+                .with_no_client_auth())
+        }
+    }
+}
+
+/// Verifies a server's certificate against a fixed host name, whatever
+/// name (or address) the connection was made with.
+#[derive(Debug)]
+struct VerifyAs {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for VerifyAs {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// `verify-ssl=false`: accept any server certificate (the operator asked

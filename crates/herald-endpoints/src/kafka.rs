@@ -34,7 +34,8 @@ const LINGER: Duration = Duration::from_millis(2);
 
 /// A topic's Kafka destination.
 pub struct KafkaEndpoint {
-    broker: String,
+    host: String,
+    port: u16,
     topic: String,
     wait_for_ack: bool,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
@@ -56,7 +57,7 @@ impl KafkaEndpoint {
         let attrs: &BTreeMap<String, String> = &opts.attributes;
         let wait_for_ack = choice(attrs, "kafka-ack-level", &["none", "broker"], "broker")? == "broker";
         let tls = if flag(attrs, "use-ssl", false)? {
-            Some(Arc::new(crate::http::tls_config(&opts)?))
+            Some(Arc::new(crate::http::tls_config_for(&opts, Some(&parsed.host))?))
         } else {
             None
         };
@@ -75,7 +76,8 @@ impl KafkaEndpoint {
             }
         });
         Ok(KafkaEndpoint {
-            broker: parsed.address(),
+            host: parsed.host.clone(),
+            port: parsed.port,
             topic: opts.topic_name.clone(),
             wait_for_ack,
             tls,
@@ -99,8 +101,19 @@ impl KafkaEndpoint {
         Ok(link)
     }
 
+    /// Connects to the bootstrap broker at an address the outbound policy
+    /// allows for its name (resolved now, at every connection).
     async fn connect(&self) -> Result<Link, String> {
-        let mut builder = ClientBuilder::new(vec![self.broker.clone()])
+        let bootstrap: Vec<String> = self
+            .opts
+            .policy
+            .resolve(&self.host, self.port, &self.shown)
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let mut builder = ClientBuilder::new(bootstrap)
             .client_id("herald")
             .backoff_config(BackoffConfig {
                 init_backoff: Duration::from_millis(50),
@@ -311,8 +324,8 @@ mod tests {
         let o = EndpointOptions::from_attributes(&attrs, "arn:aws:sns:r:u:events").unwrap();
         let e = KafkaEndpoint::new("kafka://alice:pw@127.0.0.1", o).unwrap();
         assert_eq!(
-            (e.broker.as_str(), e.topic.as_str(), e.wait_for_ack),
-            ("127.0.0.1:9092", "events", false)
+            (e.host.as_str(), e.port, e.topic.as_str(), e.wait_for_ack),
+            ("127.0.0.1", 9092, "events", false)
         );
         assert!(matches!(e.sasl, Some(SaslConfig::ScramSha512(_))));
         assert_eq!(e.describe(), "kafka://127.0.0.1 topic=events");

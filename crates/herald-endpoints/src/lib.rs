@@ -13,6 +13,7 @@ pub mod http;
 pub mod kafka;
 pub mod mqtt;
 pub mod nats;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use bytes::Bytes;
 /// Broker URIs as the endpoints read them (also used by `herald bench`'s
 /// broker consumers).
 pub use broker::BrokerUri;
+pub use policy::{Cidr, EndpointPolicy};
 
 /// Why a push failed; every failure is retryable from the caller's view.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,9 @@ pub enum EndpointError {
     UnsupportedScheme(String),
     #[error("invalid attribute {0}: {1}")]
     InvalidAttribute(String, String),
+    /// The operator's outbound policy refuses the endpoint's address.
+    #[error("push-endpoint {0}")]
+    Refused(String),
 }
 
 /// A destination for events.
@@ -95,6 +100,9 @@ pub struct EndpointOptions {
     /// All topic attributes, for the protocol-specific ones
     /// (`amqp-exchange`, `kafka-ack-level`, `mechanism`, ...).
     pub attributes: BTreeMap<String, String>,
+    /// The operator's outbound policy: checked at every connection, and
+    /// the only place `ca-location` files are read from.
+    pub policy: Arc<EndpointPolicy>,
 }
 
 impl EndpointOptions {
@@ -126,7 +134,27 @@ impl EndpointOptions {
             topic_arn: topic_arn.to_owned(),
             topic_name: topic_arn.rsplit(':').next().unwrap_or(topic_arn).to_owned(),
             attributes: attrs.clone(),
+            policy: Arc::new(EndpointPolicy::default()),
         })
+    }
+
+    /// The same options under the operator's policy.
+    pub fn with_policy(mut self, policy: Arc<EndpointPolicy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The `ca-location` file's bytes, read through the policy (only from
+    /// the operator's CA directory, regular files, bounded).
+    pub fn read_ca(&self) -> Result<Option<Vec<u8>>, EndpointError> {
+        match &self.ca_location {
+            None => Ok(None),
+            Some(path) => self
+                .policy
+                .read_ca(path)
+                .map(Some)
+                .map_err(|e| EndpointError::InvalidAttribute("ca-location".into(), e)),
+        }
     }
 }
 
@@ -155,19 +183,42 @@ pub fn install_crypto_provider() {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Checks a broker endpoint's URI and attributes without connecting, so a
-/// topic that could never deliver is refused when it is created. Other
-/// schemes are checked elsewhere (HTTP) or belong to the server (`sqs`,
-/// `batch`).
-pub fn check(uri: &str, attrs: &BTreeMap<String, String>, topic_arn: &str) -> Result<(), EndpointError> {
+/// Checks an endpoint's URI and attributes without connecting, so a topic
+/// that could never deliver is refused when it is created: the endpoint
+/// must build (attributes, `ca-location` read through the policy, off the
+/// async threads) and its address must pass the outbound policy. Other
+/// schemes belong to the server (`sqs`, `batch`).
+pub async fn check(
+    uri: &str,
+    attrs: &BTreeMap<String, String>,
+    topic_arn: &str,
+    policy: Arc<EndpointPolicy>,
+) -> Result<(), EndpointError> {
     let scheme = uri
         .split_once("://")
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
-    if !matches!(scheme.as_str(), "amqp" | "amqps" | "kafka" | "nats" | "mqtt" | "mqtts") {
-        return Ok(());
-    }
-    build(uri, EndpointOptions::from_attributes(attrs, topic_arn)?).map(|_| ())
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        "amqp" => 5672,
+        "amqps" => 5671,
+        "kafka" => 9092,
+        "nats" => 4222,
+        "mqtt" => 1883,
+        "mqtts" => 8883,
+        _ => return Ok(()),
+    };
+    let opts = EndpointOptions::from_attributes(attrs, topic_arn)?.with_policy(policy.clone());
+    let owned = uri.to_owned();
+    tokio::task::spawn_blocking(move || build(&owned, opts).map(|_| ()))
+        .await
+        .map_err(|e| EndpointError::InvalidUri(redact(uri), e.to_string()))??;
+    let parsed = BrokerUri::parse(uri, |_| default_port)?;
+    policy
+        .check_uri(&parsed.host, parsed.port)
+        .await
+        .map_err(EndpointError::Refused)
 }
 
 /// Whether a push-endpoint URI carries `user:password@` credentials (which

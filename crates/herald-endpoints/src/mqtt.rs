@@ -76,7 +76,7 @@ impl MqttEndpoint {
     pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
         let parsed = BrokerUri::parse(uri, |s| if s == "mqtts" { 8883 } else { 1883 })?;
         let tls = if parsed.scheme == "mqtts" {
-            Some(Arc::new(crate::http::tls_config(&opts)?))
+            Some(Arc::new(crate::http::tls_config_for(&opts, Some(&parsed.host))?))
         } else {
             None
         };
@@ -107,9 +107,28 @@ impl MqttEndpoint {
         Ok(link)
     }
 
+    /// Connects to the first address the policy allows for the broker's
+    /// name that answers (TLS still verifies the name: see `tls_config_for`).
     async fn connect(&self) -> Result<Link, String> {
+        let addrs = self
+            .opts
+            .policy
+            .resolve(&self.host, self.port, &self.shown)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut last = String::new();
+        for addr in addrs {
+            match self.connect_to(addr).await {
+                Ok(link) => return Ok(link),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn connect_to(&self, addr: std::net::SocketAddr) -> Result<Link, String> {
         let id = format!("herald-{}-{:08x}", self.topic, rand_u32());
-        let mut options = MqttOptions::new(id, self.host.clone(), self.port);
+        let mut options = MqttOptions::new(id, addr.ip().to_string(), addr.port());
         options
             .set_keep_alive(Duration::from_secs(30))
             .set_clean_session(true)

@@ -25,7 +25,10 @@ const RECHECK: Duration = Duration::from_secs(30);
 
 /// A topic's NATS subject.
 pub struct NatsEndpoint {
-    address: String,
+    /// The server as written; connections go to the addresses the policy
+    /// allows for it at that moment.
+    host: String,
+    port: u16,
     user: Option<String>,
     password: Option<String>,
     use_tls: bool,
@@ -51,7 +54,8 @@ impl NatsEndpoint {
             crate::http::tls_config(&opts)?; // a bad ca-location fails now, not at the first push
         }
         Ok(NatsEndpoint {
-            address: format!("nats://{}", parsed.address()),
+            host: parsed.host.clone(),
+            port: parsed.port,
             user: parsed.user,
             password: parsed.password,
             use_tls,
@@ -85,9 +89,13 @@ impl NatsEndpoint {
     }
 
     async fn connect(&self) -> Result<Link, String> {
+        // The servers a cluster announces are not dialled (they never
+        // passed the policy); the client reconnects to the checked
+        // addresses only.
         let mut options = async_nats::ConnectOptions::new()
             .name("herald")
             .connection_timeout(self.opts.timeout)
+            .ignore_discovered_servers()
             .max_reconnects(None);
         options = match (&self.user, &self.password) {
             (Some(u), Some(p)) => options.user_and_password(u.clone(), p.clone()),
@@ -95,13 +103,19 @@ impl NatsEndpoint {
             _ => options,
         };
         if self.use_tls {
-            let tls = crate::http::tls_config(&self.opts).map_err(|e| e.to_string())?;
+            let tls = crate::http::tls_config_for(&self.opts, Some(&self.host)).map_err(|e| e.to_string())?;
             options = options.require_tls(true).tls_client_config(tls);
         }
-        let client = options
-            .connect(self.address.as_str())
+        let servers: Vec<async_nats::ServerAddr> = self
+            .opts
+            .policy
+            .resolve(&self.host, self.port, &self.shown)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .iter()
+            .filter_map(|a| format!("nats://{a}").parse().ok())
+            .collect();
+        let client = options.connect(servers).await.map_err(|e| e.to_string())?;
         let jetstream = async_nats::jetstream::new(client.clone());
         let captured = jetstream.stream_by_subject(self.subject.as_str()).await.is_ok();
         Ok(Link {
@@ -171,14 +185,11 @@ mod tests {
         let o = EndpointOptions::from_attributes(&BTreeMap::new(), "arn:aws:sns:r:u:events").unwrap();
         let e = NatsEndpoint::new("nats://s3cr3t@127.0.0.1", o.clone()).unwrap();
         assert_eq!(
-            (e.address.as_str(), e.user.as_deref(), e.password.as_deref()),
-            ("nats://127.0.0.1:4222", Some("s3cr3t"), None)
+            (e.host.as_str(), e.port, e.user.as_deref(), e.password.as_deref()),
+            ("127.0.0.1", 4222, Some("s3cr3t"), None)
         );
         assert_eq!(e.describe(), "nats://127.0.0.1 subject=events");
         let e = NatsEndpoint::new("nats://u:p@127.0.0.1:4333", o).unwrap();
-        assert_eq!(
-            (e.address.as_str(), e.password.as_deref()),
-            ("nats://127.0.0.1:4333", Some("p"))
-        );
+        assert_eq!((e.port, e.password.as_deref()), (4333, Some("p")));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use herald_endpoints::{EndpointOptions, build};
+use herald_endpoints::{EndpointOptions, EndpointPolicy, build};
 
 struct Server(Child, u16);
 
@@ -69,6 +69,17 @@ fn options_with(extra: &[(&str, &str)]) -> EndpointOptions {
         attrs.insert(k.to_string(), v.to_string());
     }
     EndpointOptions::from_attributes(&attrs, "arn:aws:sns:us-east-1:u:auth-events").unwrap()
+}
+
+/// Options whose `ca-location` is read from `dir`, the operator's CA
+/// directory (without one, ca-location is refused).
+fn with_ca_dir(opts: EndpointOptions, dir: &std::path::Path) -> EndpointOptions {
+    opts.with_policy(std::sync::Arc::new(EndpointPolicy::new(
+        vec![],
+        vec![],
+        vec![],
+        Some(dir.to_owned()),
+    )))
 }
 
 async fn check(server: &Server, consumer: async_nats::ConnectOptions, good: &str, bad: &str) {
@@ -220,8 +231,17 @@ async fn nats_over_tls_trusts_ca_location() {
         untrusted.push(&Bytes::from_static(b"{}")).await.is_err(),
         "an unknown CA must be refused"
     );
-    // With it, events flow (checked by a subscriber over TLS, too).
-    let trusted = build(&uri, options_with(&[("use-ssl", "true"), ("ca-location", &ca)])).unwrap();
+    // Without a CA directory on the server, ca-location is refused.
+    assert!(build(&uri, options_with(&[("use-ssl", "true"), ("ca-location", &ca)])).is_err());
+    // With it, events flow (checked by a subscriber over TLS, too). The
+    // broker is named: Herald dials the address it resolved and checked,
+    // and verifies the certificate against the name.
+    let named = format!("nats://localhost:{}", server.1);
+    let trusted = build(
+        &named,
+        with_ca_dir(options_with(&[("use-ssl", "true"), ("ca-location", &ca)]), dir.path()),
+    )
+    .unwrap();
     let client = async_nats::ConnectOptions::new()
         .require_tls(true)
         .add_root_certificates(ca.clone().into())
@@ -261,7 +281,8 @@ async fn mqtts_trusts_ca_location_or_verify_ssl_false() {
         untrusted.push(&Bytes::from_static(b"{}")).await.is_err(),
         "an unknown CA must be refused"
     );
-    let trusted = build(&uri, options_with(&[("ca-location", &ca)])).unwrap();
+    let named = format!("mqtts://localhost:{port}");
+    let trusted = build(&named, with_ca_dir(options_with(&[("ca-location", &ca)]), dir.path())).unwrap();
     trusted
         .push(&Bytes::from_static(b"{}"))
         .await

@@ -395,9 +395,9 @@ fn topic_json(t: &TopicRecord) -> serde_json::Value {
         "name": t.name,
         "dest": {
             "push_endpoint": herald_endpoints::redact(&ep),
-            "push_endpoint_args": t.endpoint_args,
+            "push_endpoint_args": crate::notify::topic::shown_endpoint_args(t),
             "push_endpoint_topic": t.name,
-            "stored_secret": herald_endpoints::has_credentials(&ep),
+            "stored_secret": crate::notify::topic::has_stored_secret(t),
             "persistent": a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             "time_to_live": a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
             "max_retries": a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),

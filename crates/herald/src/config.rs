@@ -83,6 +83,15 @@ pub struct ServeArgs {
     /// Serve per-tenant, per-topic and per-queue metrics on this address (meant for loopback; off by default).
     #[arg(long, env = "HERALD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Directory tenants' `ca-location` files are read from (relative paths from here; unset: ca-location refused).
+    #[arg(long, env = "HERALD_CA_DIR")]
+    pub ca_dir: Option<PathBuf>,
+    /// CIDR blocks no endpoint may connect to, on top of the default deny list; repeat or comma-separate.
+    #[arg(long = "endpoint-deny", env = "HERALD_ENDPOINT_DENY", value_delimiter = ',')]
+    pub endpoint_deny: Vec<String>,
+    /// CIDR blocks endpoints may connect to even when denied (Herald's own listen addresses excepted); repeat or comma-separate.
+    #[arg(long = "endpoint-allow", env = "HERALD_ENDPOINT_ALLOW", value_delimiter = ',')]
+    pub endpoint_allow: Vec<String>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -106,6 +115,9 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub allow_sigv2: Option<bool>,
     pub metrics_listen: Option<SocketAddr>,
+    pub ca_dir: Option<PathBuf>,
+    pub endpoint_deny: Option<Vec<String>>,
+    pub endpoint_allow: Option<Vec<String>>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -139,6 +151,12 @@ pub struct Settings {
     pub allow_sigv2: bool,
     /// Where the detailed (per-tenant) metrics are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where `ca-location` files may be read from (none: refused).
+    pub ca_dir: Option<PathBuf>,
+    /// The operator's outbound deny and allow lists (the default deny list
+    /// and Herald's own addresses are added by the policy itself).
+    pub endpoint_deny: Vec<herald_endpoints::Cidr>,
+    pub endpoint_allow: Vec<herald_endpoints::Cidr>,
 }
 
 impl ServeArgs {
@@ -167,6 +185,12 @@ impl ServeArgs {
         } else {
             file.domains.unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
         };
+        let cidrs = |flag: Vec<String>, file: Option<Vec<String>>, name: &str| {
+            let list = if flag.is_empty() { file.unwrap_or_default() } else { flag };
+            herald_endpoints::EndpointPolicy::parse_list(&list).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        };
+        let endpoint_deny = cidrs(self.endpoint_deny, file.endpoint_deny, "--endpoint-deny")?;
+        let endpoint_allow = cidrs(self.endpoint_allow, file.endpoint_allow, "--endpoint-allow")?;
         let self_limits = [
             self.header_read_timeout_secs,
             self.tls_handshake_timeout_secs,
@@ -217,6 +241,9 @@ impl ServeArgs {
             connections: connection_limits(self_limits, file_limits)?,
             allow_sigv2: self.allow_sigv2 || file.allow_sigv2.unwrap_or(false),
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            ca_dir: self.ca_dir.or(file.ca_dir),
+            endpoint_deny,
+            endpoint_allow,
         })
     }
 }
@@ -309,6 +336,28 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(s.region, "ap-south-1");
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn endpoint_policy_settings_come_from_the_file_or_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(
+            &file,
+            "ca_dir = \"/etc/herald/ca\"\nendpoint_deny = [\"10.0.0.0/8\"]\nendpoint_allow = [\"10.1.0.0/16\", \"::1\"]\n",
+        )
+        .unwrap();
+        let cfg = file.to_str().unwrap();
+        let s = T::parse_from(["t", "--config", cfg]).args.resolve().unwrap();
+        assert_eq!(s.ca_dir, Some(PathBuf::from("/etc/herald/ca")));
+        assert_eq!((s.endpoint_deny.len(), s.endpoint_allow.len()), (1, 2));
+        let s = T::parse_from(["t", "--config", cfg, "--endpoint-deny", "127.0.0.2/32,192.168.0.0/16"])
+            .args
+            .resolve()
+            .unwrap();
+        assert_eq!(s.endpoint_deny.len(), 2, "the flag replaces the file's list");
+        let err = T::parse_from(["t", "--endpoint-allow", "10.0.0.0/99"]).args.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("--endpoint-allow"), "{err:#}");
     }
 
     #[test]

@@ -53,8 +53,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     queues.set_max_queues_per_user(usize::try_from(settings.quotas.queues_per_user).unwrap_or(usize::MAX));
-    let notifier = Notifier::start(store.clone(), log, Some(queues.clone()), settings.region.clone())
-        .context("cannot load topics")?;
+    let notifier = Notifier::start(
+        store.clone(),
+        log,
+        Some(queues.clone()),
+        settings.region.clone(),
+        endpoint_policy(&settings),
+    )
+    .context("cannot load topics")?;
     let server = Server::bind(
         store.clone(),
         notifier.clone(),
@@ -113,6 +119,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(admin::socket_path(&settings.data_dir));
     tracing::info!("herald stopped");
     Ok(())
+}
+
+/// The outbound policy every endpoint is built under: the operator's lists,
+/// the CA directory, and Herald's own listen addresses (which no endpoint
+/// may reach).
+fn endpoint_policy(settings: &Settings) -> std::sync::Arc<herald_endpoints::EndpointPolicy> {
+    let own: Vec<std::net::SocketAddr> = std::iter::once(settings.listen)
+        .chain(settings.sftp_listen)
+        .chain(settings.metrics_listen)
+        .collect();
+    if let Some(dir) = &settings.ca_dir
+        && !dir.is_dir()
+    {
+        tracing::warn!(ca_dir = %dir.display(), "the CA directory does not exist: every ca-location is refused");
+    }
+    std::sync::Arc::new(herald_endpoints::EndpointPolicy::new(
+        settings.endpoint_allow.clone(),
+        settings.endpoint_deny.clone(),
+        own,
+        settings.ca_dir.clone(),
+    ))
 }
 
 /// Files in the data dir that hold secrets (every user's keys, the SSH

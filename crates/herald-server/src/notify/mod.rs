@@ -160,17 +160,23 @@ pub struct Notifier {
     /// Set once the outbox left by the previous run is in the delivery log
     /// (the mover found it empty): batch workers write those events at once.
     outbox_drained: tokio::sync::watch::Sender<bool>,
+    /// The operator's outbound policy, which every endpoint is built under.
+    policy: Arc<herald_endpoints::EndpointPolicy>,
 }
 
 impl Notifier {
     /// Loads every topic and configuration and starts a delivery worker for
     /// each persistent topic (and for queues left by deleted topics, which
-    /// are dropped).
+    /// are dropped). Nothing here connects anywhere: a topic whose endpoint
+    /// cannot be built (a refused `ca-location`, an address the `policy`
+    /// refuses) is logged, shows the reason in GetTopicAttributes
+    /// (`InstallError`), and keeps its events until it is fixed.
     pub fn start(
         store: Store,
         log: DeliveryLog,
         queues: Option<herald_queue::QueueEngine>,
         region: String,
+        policy: Arc<herald_endpoints::EndpointPolicy>,
     ) -> Result<Arc<Notifier>, StoreError> {
         let n = Arc::new(Notifier {
             store: store.clone(),
@@ -186,6 +192,7 @@ impl Notifier {
             mover_lock: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::Sender::new(false),
             outbox_drained: tokio::sync::watch::Sender::new(false),
+            policy,
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -224,10 +231,27 @@ impl Notifier {
         &self.store
     }
 
+    /// The operator's outbound policy.
+    pub fn policy(&self) -> &Arc<herald_endpoints::EndpointPolicy> {
+        &self.policy
+    }
+
+    /// [`Notifier::install_topic`] on a blocking thread: building an
+    /// endpoint may read a `ca-location` file, which never happens on the
+    /// async threads once the server is up.
+    pub async fn install_topic_blocking(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
+        let n = self.clone();
+        let fallback = record.clone();
+        match tokio::task::spawn_blocking(move || n.install_topic(record)).await {
+            Ok(rt) => rt,
+            Err(_) => self.install_topic(fallback),
+        }
+    }
+
     /// Makes a stored topic live (new or changed) and starts its worker.
     pub fn install_topic(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
         let counters = self.metrics.for_topic(&record.owner, &record.name);
-        let mut rt = TopicRuntime::new(record, counters);
+        let mut rt = TopicRuntime::new(record, counters, &self.policy);
         if let Some(endpoint) = self.queue_endpoint(&rt.record) {
             rt.endpoint = endpoint;
         }
@@ -237,6 +261,9 @@ impl Notifier {
             rt.persistent = true;
             rt.endpoint = Err("a batch topic has no push endpoint: its worker writes files".to_owned());
             rt.batch = Some(spec);
+        }
+        if let Some(reason) = install_error(&rt) {
+            tracing::warn!(topic = %rt.record.arn, %reason, "topic endpoint not installed; its events wait until it is fixed");
         }
         let rt = Arc::new(rt);
         self.log.set_limits(
@@ -329,7 +356,7 @@ impl Notifier {
                         tracing::error!(topic = %arn, error = %e, "cannot record the handshake outcome");
                         return;
                     }
-                    n.install_topic(rec);
+                    n.install_topic_blocking(rec).await;
                 }
                 _ => {} // changed or deleted meanwhile: the newer state wins
             }
@@ -853,6 +880,20 @@ impl Notifier {
         } else {
             push_sync(topic, body, "").await;
         }
+    }
+}
+
+/// Why a topic's endpoint could not be built, when it has one that should
+/// have been (not a topic without push-endpoint, not a batch topic).
+pub fn install_error(rt: &TopicRuntime) -> Option<&str> {
+    let has_endpoint = rt
+        .record
+        .attributes
+        .get("push-endpoint")
+        .is_some_and(|e| !e.is_empty());
+    match &rt.endpoint {
+        Err(reason) if has_endpoint && rt.batch.is_none() => Some(reason),
+        _ => None,
     }
 }
 

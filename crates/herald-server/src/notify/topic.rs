@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_endpoints::{Endpoint, EndpointOptions};
+use herald_endpoints::{Endpoint, EndpointOptions, EndpointPolicy};
 use herald_model::record::RecordFlavor;
 use herald_store::TopicRecord;
 
@@ -111,15 +111,16 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// Push endpoints Herald accepts. HTTP(S) pushes today; the broker and
-/// batch kinds are stored and checked now so their topics keep working
-/// when those endpoints land.
+/// Push endpoints Herald accepts (the syntax; the endpoint itself and
+/// the outbound policy are checked by `herald_endpoints::check`). Errors
+/// show the URI without credentials.
 fn validate_push_endpoint(uri: &str) -> Result<(), String> {
     if uri.is_empty() {
         return Ok(());
     }
+    let shown = herald_endpoints::redact(uri);
     let Some((scheme, rest)) = uri.split_once("://") else {
-        return Err(format!("push-endpoint {uri:?} is not a URI (scheme://...)"));
+        return Err(format!("push-endpoint {shown:?} is not a URI (scheme://...)"));
     };
     let known = [
         "http", "https", "amqp", "amqps", "kafka", "nats", "mqtt", "mqtts", "batch", "sqs",
@@ -136,14 +137,51 @@ fn validate_push_endpoint(uri: &str) -> Result<(), String> {
     let host = rest.split(['/', '?']).next().unwrap_or("");
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
     if host.is_empty() {
-        return Err(format!("push-endpoint {uri:?} has no host"));
+        return Err(format!("push-endpoint {shown:?} has no host"));
     }
     if scheme.starts_with("http") {
         rest.parse::<http::Uri>().ok();
         uri.parse::<http::Uri>()
-            .map_err(|e| format!("push-endpoint {uri:?}: {e}"))?;
+            .map_err(|e| format!("push-endpoint {shown:?}: {e}"))?;
     }
     Ok(())
+}
+
+/// Whether the topic keeps a secret (URI credentials or a `push-secret`),
+/// shown instead of the secret itself.
+pub fn has_stored_secret(rec: &TopicRecord) -> bool {
+    let a = &rec.attributes;
+    a.get("push-endpoint")
+        .is_some_and(|ep| herald_endpoints::has_credentials(ep))
+        || a.get("push-secret").is_some_and(|s| !s.is_empty())
+}
+
+/// A topic's stored `EndpointArgs` as shown (API, `herald topic get`):
+/// without the `push-secret` pieces and URI credentials, whatever an
+/// older version stored, and with any remaining occurrence of the secret
+/// masked.
+pub fn shown_endpoint_args(rec: &TopicRecord) -> String {
+    let pieces: Vec<(&str, &str)> = rec
+        .endpoint_args
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    let secret_entries: Vec<String> = pieces
+        .iter()
+        .filter(|(k, v)| *v == "push-secret" && k.starts_with("Attributes.entry.") && k.ends_with(".key"))
+        .map(|(k, _)| k.trim_end_matches("key").to_owned())
+        .collect();
+    let kept = pieces
+        .iter()
+        .filter(|(k, _)| *k != "push-secret" && !secret_entries.iter().any(|e| k.starts_with(e.as_str())))
+        .map(|(k, v)| format!("{k}={}", herald_endpoints::redact(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    match rec.attributes.get("push-secret").filter(|s| !s.is_empty()) {
+        Some(secret) => kept.replace(secret.as_str(), "****"),
+        None => kept,
+    }
 }
 
 fn flag(attrs: &BTreeMap<String, String>, name: &str) -> bool {
@@ -176,7 +214,14 @@ pub struct TopicRuntime {
 }
 
 impl TopicRuntime {
-    pub fn new(record: TopicRecord, counters: super::metrics::TopicCounters) -> TopicRuntime {
+    /// Decodes a stored topic and builds its endpoint under the operator's
+    /// outbound `policy` (no connection is made; a `ca-location` file is
+    /// read, from the CA directory only).
+    pub fn new(
+        record: TopicRecord,
+        counters: super::metrics::TopicCounters,
+        policy: &Arc<EndpointPolicy>,
+    ) -> TopicRuntime {
         let attrs = &record.attributes;
         let uri = attrs.get("push-endpoint").cloned().unwrap_or_default();
         let (endpoint, http) = if uri.is_empty() {
@@ -185,6 +230,7 @@ impl TopicRuntime {
             match EndpointOptions::from_attributes(attrs, &record.arn) {
                 Err(e) => (Err(e.to_string()), None),
                 Ok(opts) => {
+                    let opts = opts.with_policy(policy.clone());
                     if uri.starts_with("http://") || uri.starts_with("https://") {
                         match herald_endpoints::http::HttpEndpoint::new(&uri, opts) {
                             Ok(h) => {
@@ -241,6 +287,35 @@ impl TopicRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_endpoint_args_are_shown_without_secrets() {
+        // As an older version stored them: the secret in both forms.
+        let rec = TopicRecord {
+            owner: "u".into(),
+            name: "t".into(),
+            arn: "arn:aws:sns:r:u:t".into(),
+            attributes: [
+                ("push-secret".to_owned(), "k&ey".to_owned()),
+                ("push-endpoint".to_owned(), "nats://tok@h".to_owned()),
+            ]
+            .into(),
+            endpoint_args: "Attributes.entry.1.key=push-secret&Attributes.entry.1.value=k&ey&push-endpoint=nats://tok@h&push-secret=k&ey".into(),
+            created_ms: 0,
+            updated_ms: 0,
+            subscription: String::new(),
+        };
+        let shown = shown_endpoint_args(&rec);
+        assert!(!shown.contains("k&ey") && !shown.contains("tok"), "{shown}");
+        assert!(shown.contains("push-endpoint=nats://h"), "{shown}");
+        assert!(has_stored_secret(&rec));
+        assert!(
+            validate_attribute("push-endpoint", "amqp://u:pw@/x")
+                .unwrap_err()
+                .find("pw")
+                .is_none()
+        );
+    }
 
     #[test]
     fn attribute_rules() {

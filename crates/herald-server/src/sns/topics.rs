@@ -11,7 +11,7 @@ use http::StatusCode;
 use super::xml::{esc, response};
 use super::{SnsError, SnsRequest};
 use crate::notify::Notifier;
-use crate::notify::topic::{DEFAULT_RETRY_SLEEP, validate_attribute};
+use crate::notify::topic::{DEFAULT_RETRY_SLEEP, has_stored_secret, shown_endpoint_args, validate_attribute};
 
 /// A topic ARN: `arn:aws:sns:<region>:<tenant>:<name>`.
 pub struct TopicArn {
@@ -48,7 +48,10 @@ fn attributes(req: &SnsRequest) -> Result<BTreeMap<String, String>, SnsError> {
     herald_model::query::sns_attributes(&req.params).map_err(|e| SnsError::invalid(e.message()))
 }
 
-fn check_attributes(attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<(), SnsError> {
+/// Checks a topic's attributes before it is stored: each attribute, then
+/// the endpoint as a whole under the operator's policy (its address, its
+/// `ca-location`), so a topic that could never deliver is refused now.
+async fn check_attributes(n: &Notifier, attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<(), SnsError> {
     for (k, v) in attrs {
         validate_attribute(k, v).map_err(SnsError::invalid)?;
     }
@@ -60,10 +63,21 @@ fn check_attributes(attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<
             "a push-endpoint with user/password must be configured over HTTPS",
         ));
     }
+    if let Some(location) = attrs.get("ca-location").filter(|l| !l.is_empty()) {
+        // Whatever the endpoint kind: only the operator's CA directory,
+        // read off the async threads.
+        let (policy, location) = (n.policy().clone(), location.clone());
+        tokio::task::spawn_blocking(move || policy.read_ca(&location))
+            .await
+            .map_err(|e| SnsError::internal(e.to_string()))?
+            .map_err(SnsError::invalid)?;
+    }
     if let Some(ep) = attrs.get("push-endpoint") {
-        // A broker endpoint that could never deliver (no amqp-exchange, a
-        // bad ack level, an unreadable ca-location) is refused now.
-        herald_endpoints::check(ep, attrs, "arn:aws:sns:::topic").map_err(|e| SnsError::invalid(e.to_string()))?;
+        // An endpoint that could never deliver (no amqp-exchange, a bad ack
+        // level, an address the outbound policy refuses) is refused now.
+        herald_endpoints::check(ep, attrs, "arn:aws:sns:::topic", n.policy().clone())
+            .await
+            .map_err(|e| SnsError::invalid(e.to_string()))?;
     }
     if attrs.get("push-secret").is_some_and(|s| !s.is_empty()) && !over_tls {
         // Accepted (receivers on a private network are common) but worth a
@@ -74,11 +88,20 @@ fn check_attributes(attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<
 }
 
 /// Ceph's `EndpointArgs`: the request's parameters plus the attributes,
-/// sorted by name and joined as a query string (credentials removed).
+/// sorted by name and joined as a query string, without secrets (the
+/// `push-secret` attribute, in either form, and URI credentials).
 fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) -> String {
+    let secret_entries: Vec<String> = params
+        .iter()
+        .filter(|(k, v)| v == "push-secret" && k.starts_with("Attributes.entry.") && k.ends_with(".key"))
+        .map(|(k, _)| k.trim_end_matches("key").to_owned())
+        .collect();
     let mut all: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in params {
         if k == "Action" || k == "Name" || k == "TopicArn" || k == "AttributeName" || k == "AttributeValue" {
+            continue;
+        }
+        if secret_entries.iter().any(|e| k.starts_with(e.as_str())) {
             continue;
         }
         all.insert(k.clone(), v.clone());
@@ -140,7 +163,7 @@ async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String
         },
         e => SnsError::internal(e.to_string()),
     })?;
-    n.install_topic(rec.clone());
+    n.install_topic_blocking(rec.clone()).await;
     if wants_handshake {
         n.start_handshake(rec.arn.clone());
     }
@@ -155,7 +178,7 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         )));
     }
     let attrs = attributes(req)?;
-    check_attributes(&attrs, req.meta.conn.tls)?;
+    check_attributes(n, &attrs, req.meta.conn.tls).await?;
     let now = herald_store::records::now_ms();
     let existing = n
         .store()
@@ -192,7 +215,7 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     } else {
         attrs.insert(name.to_owned(), value.to_owned());
     }
-    check_attributes(&attrs, req.meta.conn.tls)?;
+    check_attributes(n, &attrs, req.meta.conn.tls).await?;
     rec.attributes = attrs;
     rec.updated_ms = herald_store::records::now_ms();
     let params: Vec<(String, String)> = rec.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -241,8 +264,8 @@ fn shown(rec: &TopicRecord) -> Shown {
     let ep = a.get("push-endpoint").cloned().unwrap_or_default();
     Shown {
         address: herald_endpoints::redact(&ep),
-        args: rec.endpoint_args.clone(),
-        has_secret: herald_endpoints::has_credentials(&ep),
+        args: shown_endpoint_args(rec),
+        has_secret: has_stored_secret(rec),
         persistent: a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         ttl: a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
         max_retries: a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
@@ -293,6 +316,11 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
         ("RetrySleepDuration", s.retry_sleep.clone()),
         ("SubscriptionStatus", subscription_status(&rec).to_owned()),
     ];
+    // Why the endpoint is not live (refused by the policy, unreadable
+    // ca-location, ...): its events wait until the topic is fixed.
+    if let Some(reason) = n.topic(&rec.arn).as_deref().and_then(crate::notify::install_error) {
+        entries.push(("InstallError", reason.to_owned()));
+    }
     for (k, v) in &rec.attributes {
         if ["Policy", "DisplayName"].contains(&k.as_str()) {
             entries.push((k.as_str(), v.clone()));
@@ -369,6 +397,25 @@ mod tests {
         assert!(parse_arn("nonsense").is_none());
         // Ceph's form with an empty tenant parses too.
         assert_eq!(parse_arn("arn:aws:sns:default::wire-topic").unwrap().tenant, "");
+    }
+
+    #[test]
+    fn endpoint_args_never_hold_the_push_secret() {
+        let params = vec![
+            ("Attributes.entry.1.key".to_owned(), "push-secret".to_owned()),
+            ("Attributes.entry.1.value".to_owned(), "s3cr3t".to_owned()),
+            ("Attributes.entry.2.key".to_owned(), "push-endpoint".to_owned()),
+            (
+                "Attributes.entry.2.value".to_owned(),
+                "amqp://u:pw@127.0.0.1/".to_owned(),
+            ),
+        ];
+        let mut attrs = BTreeMap::new();
+        attrs.insert("push-secret".to_owned(), "s3cr3t".to_owned());
+        attrs.insert("push-endpoint".to_owned(), "amqp://u:pw@127.0.0.1/".to_owned());
+        let args = endpoint_args(&params, &attrs);
+        assert!(!args.contains("s3cr3t") && !args.contains("pw"), "{args}");
+        assert!(args.contains("Attributes.entry.2.value=amqp://127.0.0.1/"), "{args}");
     }
 
     #[test]

@@ -259,6 +259,12 @@ impl TestServer {
         }
     }
 
+    /// Replaces the extra `herald serve` flags used from the next
+    /// (re)start on: the operator changing the configuration between starts.
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.extra_args = args.iter().map(|a| a.to_string()).collect();
+    }
+
     /// Restart on the same data dir and port (kills -9 first if running).
     pub fn restart(&mut self) {
         self.kill9();
