@@ -103,7 +103,10 @@ impl Server {
             ),
             None => None,
         };
-        let max = cfg.connections.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        let max = cfg
+            .connections
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         let permits = Arc::new(Semaphore::new(max));
         let state = Arc::new(front::Front::new(store, notifier, queues, &cfg, permits.clone()));
         Ok(Server {
@@ -142,7 +145,12 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         if let Some(listener) = self.metrics_listener {
-            tokio::spawn(metrics_port::serve(listener, self.state.clone(), self.limits, stop_rx.clone()));
+            tokio::spawn(metrics_port::serve(
+                listener,
+                self.state.clone(),
+                self.limits,
+                stop_rx.clone(),
+            ));
         }
         let limits = Arc::new(self.limits);
         let mut full_logged: Option<tokio::time::Instant> = None;

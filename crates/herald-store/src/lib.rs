@@ -78,7 +78,11 @@ impl Store {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
         let blobs = BlobDir::open(dir.join("blobs"))?;
         let db_file = std::os::unix::fs::OpenOptionsExt::mode(
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false),
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
             0o600,
         )
         .open(dir.join("meta.redb"))?;

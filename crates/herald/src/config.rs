@@ -186,7 +186,11 @@ impl ServeArgs {
             file.domains.unwrap_or_else(|| vec![DEFAULT_DOMAIN.to_owned()])
         };
         let cidrs = |flag: Vec<String>, file: Option<Vec<String>>, name: &str| {
-            let list = if flag.is_empty() { file.unwrap_or_default() } else { flag };
+            let list = if flag.is_empty() {
+                file.unwrap_or_default()
+            } else {
+                flag
+            };
             herald_endpoints::EndpointPolicy::parse_list(&list).map_err(|e| anyhow::anyhow!("{name}: {e}"))
         };
         let endpoint_deny = cidrs(self.endpoint_deny, file.endpoint_deny, "--endpoint-deny")?;
@@ -356,7 +360,10 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(s.endpoint_deny.len(), 2, "the flag replaces the file's list");
-        let err = T::parse_from(["t", "--endpoint-allow", "10.0.0.0/99"]).args.resolve().unwrap_err();
+        let err = T::parse_from(["t", "--endpoint-allow", "10.0.0.0/99"])
+            .args
+            .resolve()
+            .unwrap_err();
         assert!(format!("{err:#}").contains("--endpoint-allow"), "{err:#}");
     }
 

@@ -507,7 +507,12 @@ async fn bad_batch_attributes_are_refused() {
     }
     assert!(sns.list_topic_arns().is_empty());
     // Batch files go only into the topic owner's own buckets.
-    srv.s3().create_bucket().bucket("files").send().await.expect("CreateBucket");
+    srv.s3()
+        .create_bucket()
+        .bucket("files")
+        .send()
+        .await
+        .expect("CreateBucket");
     // Two topics writing to one bucket + prefix would write files of the
     // same names; re-creating the same topic is fine.
     let endpoint = [("push-endpoint", "batch://files/shared/")];

@@ -886,11 +886,7 @@ impl Notifier {
 /// Why a topic's endpoint could not be built, when it has one that should
 /// have been (not a topic without push-endpoint, not a batch topic).
 pub fn install_error(rt: &TopicRuntime) -> Option<&str> {
-    let has_endpoint = rt
-        .record
-        .attributes
-        .get("push-endpoint")
-        .is_some_and(|e| !e.is_empty());
+    let has_endpoint = rt.record.attributes.get("push-endpoint").is_some_and(|e| !e.is_empty());
     match &rt.endpoint {
         Err(reason) if has_endpoint && rt.batch.is_none() => Some(reason),
         _ => None,
