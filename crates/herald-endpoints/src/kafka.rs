@@ -106,10 +106,8 @@ impl KafkaEndpoint {
     async fn connect(&self) -> Result<Link, String> {
         let bootstrap: Vec<String> = self
             .opts
-            .policy
-            .resolve(&self.host, self.port, &self.shown)
-            .await
-            .map_err(|e| e.to_string())?
+            .allowed_addrs(&self.host, self.port, &self.shown)
+            .await?
             .iter()
             .map(|a| a.to_string())
             .collect();

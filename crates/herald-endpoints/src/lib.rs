@@ -144,6 +144,17 @@ impl EndpointOptions {
         self
     }
 
+    /// The addresses of a broker the outbound policy lets this endpoint
+    /// reach now (resolved at every connection; see
+    /// [`EndpointPolicy::resolve`]), with the error as text for the broker
+    /// clients' reconnect loops.
+    pub async fn allowed_addrs(&self, host: &str, port: u16, shown: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+        self.policy
+            .resolve(host, port, shown)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// The `ca-location` file's bytes, read through the policy (only from
     /// the operator's CA directory, regular files, bounded).
     pub fn read_ca(&self) -> Result<Option<Vec<u8>>, EndpointError> {

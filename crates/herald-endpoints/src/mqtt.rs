@@ -112,10 +112,8 @@ impl MqttEndpoint {
     async fn connect(&self) -> Result<Link, String> {
         let addrs = self
             .opts
-            .policy
-            .resolve(&self.host, self.port, &self.shown)
-            .await
-            .map_err(|e| e.to_string())?;
+            .allowed_addrs(&self.host, self.port, &self.shown)
+            .await?;
         let mut last = String::new();
         for addr in addrs {
             match self.connect_to(addr).await {

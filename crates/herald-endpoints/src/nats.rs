@@ -108,10 +108,8 @@ impl NatsEndpoint {
         }
         let servers: Vec<async_nats::ServerAddr> = self
             .opts
-            .policy
-            .resolve(&self.host, self.port, &self.shown)
-            .await
-            .map_err(|e| e.to_string())?
+            .allowed_addrs(&self.host, self.port, &self.shown)
+            .await?
             .iter()
             .filter_map(|a| format!("nats://{a}").parse().ok())
             .collect();

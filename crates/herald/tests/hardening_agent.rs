@@ -122,6 +122,38 @@ async fn wait_runs(agent: &mut Agent, path: &Path, n: usize) {
     .await;
 }
 
+/// A running agent with one loopback webhook source whose exec action
+/// records each run (see [`recording_script`]), spooling in `spool`.
+struct ExecHook {
+    agent: Agent,
+    addr: SocketAddr,
+    runs_file: std::path::PathBuf,
+    spool: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl ExecHook {
+    /// Starts it with `extra` source settings and waits for `/ping`.
+    async fn start(extra: Value) -> ExecHook {
+        let tmp = tempfile::tempdir().unwrap();
+        let (script, runs_file) = recording_script(tmp.path());
+        let addr = loopback(free_port());
+        let spool = tmp.path().join("spool");
+        let mut extra = extra;
+        extra["spool_dir"] = json!(spool);
+        let config = write_config(tmp.path(), &webhook_source(&addr.to_string(), &script, extra));
+        let mut agent = Agent::start(&config, &[]);
+        wait_ping(&mut agent, addr).await;
+        ExecHook {
+            agent,
+            addr,
+            runs_file,
+            spool,
+            _tmp: tmp,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsigned_webhook_on_a_public_address_is_refused_unless_insecure_is_explicit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -215,21 +247,13 @@ async fn a_replayed_signed_event_is_dropped_even_after_a_restart() {
         (&captured[1], &captured[0])
     };
 
-    let tmp = tempfile::tempdir().unwrap();
-    let (script, runs_file) = recording_script(tmp.path());
-    let port = free_port();
-    let addr = loopback(port);
-    let spool = tmp.path().join("spool");
-    let config = write_config(
-        tmp.path(),
-        &webhook_source(
-            &addr.to_string(),
-            &script,
-            json!({"secret": "s3cret", "spool_dir": spool}),
-        ),
-    );
-    let mut agent = Agent::start(&config, &[]);
-    wait_ping(&mut agent, addr).await;
+    let ExecHook {
+        mut agent,
+        addr,
+        runs_file,
+        spool,
+        _tmp,
+    } = ExecHook::start(json!({"secret": "s3cret"})).await;
     let send = |(body, sig): &(Vec<u8>, String)| post(addr, &[("x-herald-signature", sig)], body);
 
     let r = send(first);
@@ -265,17 +289,13 @@ async fn a_replayed_signed_event_is_dropped_even_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_gets_keys_after_a_double_dash_and_refuses_control_characters() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (script, runs_file) = recording_script(tmp.path());
-    let port = free_port();
-    let addr = loopback(port);
-    let spool = tmp.path().join("spool");
-    let config = write_config(
-        tmp.path(),
-        &webhook_source(&addr.to_string(), &script, json!({"spool_dir": spool})),
-    );
-    let mut agent = Agent::start(&config, &[]);
-    wait_ping(&mut agent, addr).await;
+    let ExecHook {
+        mut agent,
+        addr,
+        runs_file,
+        spool,
+        _tmp,
+    } = ExecHook::start(json!({})).await;
     for key in ["-rf", "a%0Ab", "after"] {
         let r = post(addr, &[], &event("bkt", key));
         assert_eq!(r.status, 200, "{key}: {}", r.body_str());
@@ -300,13 +320,7 @@ async fn exec_gets_keys_after_a_double_dash_and_refuses_control_characters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_webhook_body_is_refused_with_413_before_it_is_read() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (script, _) = recording_script(tmp.path());
-    let port = free_port();
-    let addr = loopback(port);
-    let config = write_config(tmp.path(), &webhook_source(&addr.to_string(), &script, json!({})));
-    let mut agent = Agent::start(&config, &[]);
-    wait_ping(&mut agent, addr).await;
+    let ExecHook { agent, addr, _tmp, .. } = ExecHook::start(json!({})).await;
     // Announces 2 GB and sends none of it: refused on the header alone
     // (the default max_body_bytes is 1 MiB), nothing is buffered.
     let r = raw_request(addr, "POST", "/webhook", &[("Content-Length", "2000000000")], b"").unwrap();
@@ -318,16 +332,7 @@ async fn an_oversized_webhook_body_is_refused_with_413_before_it_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handshake_fetches_nothing_and_echoes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (script, _) = recording_script(tmp.path());
-    let port = free_port();
-    let addr = loopback(port);
-    let config = write_config(
-        tmp.path(),
-        &webhook_source(&addr.to_string(), &script, json!({"secret": "s3cret"})),
-    );
-    let mut agent = Agent::start(&config, &[]);
-    wait_ping(&mut agent, addr).await;
+    let ExecHook { agent, addr, _tmp, .. } = ExecHook::start(json!({"secret": "s3cret"})).await;
     // An internal service the hostile publisher would like fetched.
     let internal = Receiver::start_new();
     let hello = json!({

@@ -24,11 +24,6 @@ const TENANT: &str = "zqtenant";
 const TENANT_KEY: &str = "ZQTENANTACCESSKEY001";
 const TENANT_SECRET: &str = "zqTenantSecretKey/0123456789abcdefghijkl";
 
-fn assert_healthy(srv: &TestServer) {
-    let r = raw_request(srv.addr(), "GET", "/health", &[], b"").expect("GET /health");
-    assert_eq!(r.status, 200, "/health after the attack: {}", r.body_str());
-}
-
 /// Reads from `stream` until the server closes it; `Err` if it is still
 /// open when the read timeout passes.
 fn read_until_closed(stream: &mut TcpStream, wait: Duration) -> Result<Vec<u8>, String> {

@@ -12,18 +12,12 @@ mod notify_common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use common::*;
 use notify_common::*;
-
-/// /health answers 200 right now.
-fn assert_healthy(srv: &TestServer) {
-    let r = raw_request(srv.addr(), "GET", "/health", &[], b"").expect("/health answers");
-    assert_eq!(r.status, 200, "/health: {}", r.body_str());
-}
 
 /// CreateTopic must fail with InvalidArgument whose message has `needle`.
 fn assert_refused(sns: &Sns, name: &str, attrs: &[(&str, &str)], needle: &str) {
@@ -383,20 +377,8 @@ async fn an_endless_answer_is_read_64k_at_most() {
 }
 
 fn aws_cli(srv: &TestServer, args: &[&str]) -> String {
-    let out = Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(srv.url())
+    let out = aws_cli_command(srv)
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_PAGER", "")
-        .stdin(Stdio::null())
         .output()
         .expect("the aws CLI is installed");
     assert!(

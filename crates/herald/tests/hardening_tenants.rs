@@ -30,11 +30,6 @@ fn sqs_as(srv: &TestServer, key: (&str, &str)) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(conf)
 }
 
-fn assert_healthy(srv: &TestServer) {
-    let r = raw_request(srv.addr(), "GET", "/health", &[], b"").expect("GET /health");
-    assert_eq!(r.status, 200, "/health after the attack: {}", r.body_str());
-}
-
 fn arn(owner: &str, name: &str) -> String {
     format!("arn:aws:sqs:{REGION}:{owner}:{name}")
 }

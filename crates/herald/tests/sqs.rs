@@ -11,7 +11,6 @@ mod common;
 mod notify_common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
@@ -22,7 +21,7 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use common::*;
-use notify_common::{signed_request, xml_all, xml_blocks, xml_first};
+use notify_common::{signed_request, sqs_json_request, xml_all, xml_blocks, xml_first};
 use serde_json::{Value, json};
 
 const NON_EXISTENT: &str = "AWS.SimpleQueueService.NonExistentQueue";
@@ -962,16 +961,7 @@ async fn errors_have_the_right_codes_and_change_nothing() {
 // Raw protocol checks (JSON framing and the query protocol).
 
 fn json_call(srv: &TestServer, target: &str, body: &Value) -> RawResponse {
-    signed_request(
-        srv.addr(),
-        "sqs",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
-        "POST",
-        "/",
-        &[("content-type", "application/x-amz-json-1.0"), ("x-amz-target", target)],
-        body.to_string().as_bytes(),
-    )
+    sqs_json_request(srv.addr(), target, body.to_string().as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1007,19 +997,7 @@ async fn json_protocol_framing_and_error_headers() {
         v["__type"].as_str().unwrap().ends_with("UnknownOperationException"),
         "{v}"
     );
-    let r = signed_request(
-        srv.addr(),
-        "sqs",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
-        "POST",
-        "/",
-        &[
-            ("content-type", "application/x-amz-json-1.0"),
-            ("x-amz-target", "AmazonSQS.ListQueues"),
-        ],
-        b"{not json",
-    );
+    let r = sqs_json_request(srv.addr(), "AmazonSQS.ListQueues", b"{not json");
     assert_eq!(r.status, 400, "{}", r.body_str());
     let r = signed_request(
         srv.addr(),
@@ -1447,23 +1425,7 @@ async fn query_protocol_every_operation_with_xml_answers() {
 // The Cloudian-guide session with the real `aws` CLI.
 
 fn aws(srv: &TestServer, args: &[&str]) -> String {
-    let out = match Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(srv.url())
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_PAGER", "")
-        .stdin(Stdio::null())
-        .output()
-    {
+    let out = match aws_cli_command(srv).args(args).output() {
         Ok(o) => o,
         Err(e) => panic!("the `aws` CLI is not installed or not on PATH ({e}); install it with `pip install awscli`"),
     };
@@ -1547,22 +1509,8 @@ async fn aws_cli_cloudian_session() {
     assert!(empty.trim().is_empty() || !empty.contains("Messages"), "{empty}");
 
     // The error a user sees for a missing queue.
-    let out = Command::new("aws")
-        .args([
-            "--endpoint-url",
-            &srv.url(),
-            "sqs",
-            "get-queue-url",
-            "--queue-name",
-            "nope",
-        ])
-        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .stdin(Stdio::null())
+    let out = aws_cli_command(&srv)
+        .args(["sqs", "get-queue-url", "--queue-name", "nope"])
         .output()
         .unwrap();
     assert!(!out.status.success());

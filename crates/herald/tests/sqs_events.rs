@@ -3,26 +3,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestServer};
-
-const REGION: &str = "us-east-1";
+use common::TestServer;
 
 fn aws(srv: &TestServer, args: &[&str]) -> std::process::Output {
-    Command::new("aws")
-        .arg("--endpoint-url")
-        .arg(srv.url())
+    common::aws_cli_command(srv)
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_PAGER", "")
-        .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("the `aws` CLI is needed ({e}); install it with `pip install awscli`"))
 }

@@ -246,23 +246,11 @@ fn tail(s: &str) -> String {
 }
 
 fn aws_sns(srv: &TestServer, args: &[&str]) -> std::process::Output {
-    let mut c = Command::new("aws");
-    c.arg("--endpoint-url")
-        .arg(srv.url())
-        .arg("--output")
+    let mut c = aws_cli_command(srv);
+    c.arg("--output")
         .arg("json")
         .arg("sns")
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_PAGER", "")
         .env("AWS_MAX_ATTEMPTS", "1")
         .stdin(Stdio::null());
     match c.output() {

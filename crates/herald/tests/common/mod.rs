@@ -686,3 +686,30 @@ pub async fn bucket_names(s3: &aws_sdk_s3::Client) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Asserts that /health answers 200 right now: the server survived
+/// whatever the test just did to it.
+pub fn assert_healthy(srv: &TestServer) {
+    let r = raw_request(srv.addr(), "GET", "/health", &[], b"").expect("GET /health answers");
+    assert_eq!(r.status, 200, "/health: {}", r.body_str());
+}
+
+/// The `aws` CLI pointed at `srv` as root, with nothing taken from the
+/// machine's AWS configuration (no profile, no metadata service, no pager).
+pub fn aws_cli_command(srv: &TestServer) -> Command {
+    let mut c = Command::new("aws");
+    c.arg("--endpoint-url")
+        .arg(srv.url())
+        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_PAGER", "")
+        .stdin(Stdio::null());
+    c
+}

@@ -781,3 +781,18 @@ pub fn topic_stats_entries(srv: &TestServer, name: &str, user: &str) -> u64 {
         .and_then(|e| e.as_u64())
         .unwrap_or_else(|| panic!("herald topic stats {name}: no numeric `entries` in {v}"))
 }
+
+/// A root-signed SQS JSON-protocol POST of `body` for `target`
+/// (`AmazonSQS.<Action>`), sent as is, so tests can send malformed JSON.
+pub fn sqs_json_request(addr: SocketAddr, target: &str, body: &[u8]) -> RawResponse {
+    signed_request(
+        addr,
+        "sqs",
+        crate::common::ROOT_ACCESS_KEY,
+        crate::common::ROOT_SECRET_KEY,
+        "POST",
+        "/",
+        &[("content-type", "application/x-amz-json-1.0"), ("x-amz-target", target)],
+        body,
+    )
+}
