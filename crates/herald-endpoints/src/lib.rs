@@ -149,10 +149,7 @@ impl EndpointOptions {
     /// [`EndpointPolicy::resolve`]), with the error as text for the broker
     /// clients' reconnect loops.
     pub async fn allowed_addrs(&self, host: &str, port: u16, shown: &str) -> Result<Vec<std::net::SocketAddr>, String> {
-        self.policy
-            .resolve(host, port, shown)
-            .await
-            .map_err(|e| e.to_string())
+        self.policy.resolve(host, port, shown).await.map_err(|e| e.to_string())
     }
 
     /// The `ca-location` file's bytes, read through the policy (only from

@@ -110,10 +110,7 @@ impl MqttEndpoint {
     /// Connects to the first address the policy allows for the broker's
     /// name that answers (TLS still verifies the name: see `tls_config_for`).
     async fn connect(&self) -> Result<Link, String> {
-        let addrs = self
-            .opts
-            .allowed_addrs(&self.host, self.port, &self.shown)
-            .await?;
+        let addrs = self.opts.allowed_addrs(&self.host, self.port, &self.shown).await?;
         let mut last = String::new();
         for addr in addrs {
             match self.connect_to(addr).await {

@@ -9,7 +9,7 @@ mod notify_common;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{REGION, TestServer, err_info, raw_request};
+use common::{REGION, TestServer, assert_healthy, err_info};
 use notify_common::Sns;
 
 const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "aliceSecretKey/0123456789abcdefghijklmn");
