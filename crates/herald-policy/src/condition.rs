@@ -138,12 +138,19 @@ fn parse_operator(name: &str) -> Option<(Op, bool, bool, Qualifier)> {
         Some((q, rest)) if q.eq_ignore_ascii_case("ForAllValues") => (Qualifier::ForAllValues, rest),
         Some(_) => return None,
     };
-    let lookup = |n: &str| OPERATORS.iter().find(|(o, _, _)| o.eq_ignore_ascii_case(n)).map(|&(_, op, neg)| (op, neg));
+    let lookup = |n: &str| {
+        OPERATORS
+            .iter()
+            .find(|(o, _, _)| o.eq_ignore_ascii_case(n))
+            .map(|&(_, op, neg)| (op, neg))
+    };
     let (op, negated, if_exists) = match lookup(rest) {
         Some((op, neg)) => (op, neg, false),
         None => {
             let base = rest.len().checked_sub("IfExists".len()).and_then(|at| {
-                rest.get(at..).filter(|s| s.eq_ignore_ascii_case("IfExists")).map(|_| &rest[..at])
+                rest.get(at..)
+                    .filter(|s| s.eq_ignore_ascii_case("IfExists"))
+                    .map(|_| &rest[..at])
             })?;
             let (op, neg) = lookup(base)?;
             (op, neg, true)
@@ -160,12 +167,18 @@ fn parse_operator(name: &str) -> Option<(Op, bool, bool, Qualifier)> {
 /// Compiles a statement's `Condition` element.
 pub(crate) fn parse_block(value: &Json, at: &str, variables: bool) -> Result<Vec<Condition>, PolicyError> {
     let Json::Object(operators) = value else {
-        return Err(PolicyError::at(at, format_args!("Condition must be an object, found {}", value.kind())));
+        return Err(PolicyError::at(
+            at,
+            format_args!("Condition must be an object, found {}", value.kind()),
+        ));
     };
     let mut out = Vec::new();
     for (name, keys) in operators {
         let Some((op, negated, if_exists, qualifier)) = parse_operator(name) else {
-            return Err(PolicyError::at(at, format_args!("Invalid Condition operator \"{name}\"")));
+            return Err(PolicyError::at(
+                at,
+                format_args!("Invalid Condition operator \"{name}\""),
+            ));
         };
         let Json::Object(keys) = keys else {
             return Err(PolicyError::at(
@@ -178,17 +191,29 @@ pub(crate) fn parse_block(value: &Json, at: &str, variables: bool) -> Result<Vec
         }
         for (key, raw) in keys {
             if key.is_empty() || key.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-                return Err(PolicyError::at(at, format_args!("Condition {name} has an invalid key \"{key}\"")));
+                return Err(PolicyError::at(
+                    at,
+                    format_args!("Condition {name} has an invalid key \"{key}\""),
+                ));
             }
             let texts = value_texts(raw).ok_or_else(|| {
                 PolicyError::at(
                     at,
-                    format_args!("Condition {name} {key}: values must be strings, numbers, booleans or a non-empty array of them"),
+                    format_args!(
+                        "Condition {name} {key}: values must be strings, numbers, booleans or a non-empty array of them"
+                    ),
                 )
             })?;
             let values = parse_values(op, &texts, variables)
                 .map_err(|bad| PolicyError::at(at, format_args!("Condition {name} {key}: {bad}")))?;
-            out.push(Condition { op, negated, if_exists, qualifier, key: key.as_str().into(), values });
+            out.push(Condition {
+                op,
+                negated,
+                if_exists,
+                qualifier,
+                key: key.as_str().into(),
+                values,
+            });
         }
     }
     Ok(out)
@@ -213,7 +238,11 @@ fn value_texts(raw: &Json) -> Option<Vec<&str>> {
 
 fn parse_values(op: Op, texts: &[&str], variables: bool) -> Result<Values, String> {
     let strings = |ignore_case, wildcards| {
-        let syntax = Syntax { wildcards, variables, ignore_case };
+        let syntax = Syntax {
+            wildcards,
+            variables,
+            ignore_case,
+        };
         Values::Patterns(texts.iter().map(|t| Pattern::compile(t, syntax)).collect())
     };
     Ok(match op {
@@ -221,7 +250,11 @@ fn parse_values(op: Op, texts: &[&str], variables: bool) -> Result<Values, Strin
         Op::StringEqualsIgnoreCase => strings(true, false),
         Op::StringLike => strings(false, true),
         Op::ArnLike => {
-            let syntax = Syntax { wildcards: true, variables, ignore_case: false };
+            let syntax = Syntax {
+                wildcards: true,
+                variables,
+                ignore_case: false,
+            };
             Values::Arns(texts.iter().map(|t| ArnPattern::compile(t, syntax)).collect())
         }
         Op::IpAddress => Values::Nets(
@@ -259,7 +292,9 @@ fn parse_values(op: Op, texts: &[&str], variables: bool) -> Result<Values, Strin
 /// values are kept as written; request addresses are unmapped (below).
 fn parse_net(text: &str) -> Option<IpNet> {
     let text = text.trim();
-    text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 /// A request's address; `::ffff:a.b.c.d` is the IPv4 address it carries,
@@ -289,14 +324,27 @@ fn parse_number(text: &str) -> Option<f64> {
 /// without a time or an offset (a missing offset means UTC).
 pub(crate) fn parse_date(text: &str) -> Option<OffsetDateTime> {
     let text = text.trim();
-    if !text.is_empty() && text.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-')) {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+    {
         return OffsetDateTime::from_unix_timestamp(text.parse().ok()?).ok();
     }
     OffsetDateTime::parse(text, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(text, &Iso8601::PARSING))
         .ok()
-        .or_else(|| PrimitiveDateTime::parse(text, &Iso8601::PARSING).ok().map(PrimitiveDateTime::assume_utc))
-        .or_else(|| Date::parse(text, &Iso8601::PARSING).ok().map(|d| d.midnight().assume_utc()))
+        .or_else(|| {
+            PrimitiveDateTime::parse(text, &Iso8601::PARSING)
+                .ok()
+                .map(PrimitiveDateTime::assume_utc)
+        })
+        .or_else(|| {
+            Date::parse(text, &Iso8601::PARSING)
+                .ok()
+                .map(|d| d.midnight().assume_utc())
+        })
 }
 
 impl Condition {
@@ -332,7 +380,9 @@ impl Condition {
             (Values::Numbers(ns), Op::Numeric(cmp)) => {
                 parse_number(value).is_some_and(|v| ns.iter().any(|&n| cmp.holds(v, n)))
             }
-            (Values::Dates(ds), Op::Date(cmp)) => parse_date(value).is_some_and(|v| ds.iter().any(|&d| cmp.holds(v, d))),
+            (Values::Dates(ds), Op::Date(cmp)) => {
+                parse_date(value).is_some_and(|v| ds.iter().any(|&d| cmp.holds(v, d)))
+            }
             _ => false,
         }
     }
@@ -344,8 +394,14 @@ mod tests {
 
     #[test]
     fn operator_names() {
-        assert_eq!(parse_operator("StringEquals"), Some((Op::StringEquals, false, false, Qualifier::None)));
-        assert_eq!(parse_operator("StringNotLikeIfExists"), Some((Op::StringLike, true, true, Qualifier::None)));
+        assert_eq!(
+            parse_operator("StringEquals"),
+            Some((Op::StringEquals, false, false, Qualifier::None))
+        );
+        assert_eq!(
+            parse_operator("StringNotLikeIfExists"),
+            Some((Op::StringLike, true, true, Qualifier::None))
+        );
         assert_eq!(
             parse_operator("ForAnyValue:StringEquals"),
             Some((Op::StringEquals, false, false, Qualifier::ForAnyValue))
@@ -354,7 +410,10 @@ mod tests {
             parse_operator("ForAllValues:NumericLessThanIfExists"),
             Some((Op::Numeric(Cmp::Lt), false, true, Qualifier::ForAllValues))
         );
-        assert_eq!(parse_operator("stringequals"), Some((Op::StringEquals, false, false, Qualifier::None)));
+        assert_eq!(
+            parse_operator("stringequals"),
+            Some((Op::StringEquals, false, false, Qualifier::None))
+        );
         assert_eq!(parse_operator("NullIfExists"), None);
         assert_eq!(parse_operator("ForAnyValue:Null"), None);
         assert_eq!(parse_operator("IfExists"), None);

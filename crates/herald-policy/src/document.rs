@@ -78,7 +78,10 @@ impl Policy {
         json::check_shape(text, limits)?;
         let root = json::parse(text)?;
         let Json::Object(members) = root else {
-            return Err(PolicyError::at("", format_args!("Policy must be a JSON object, found {}", root.kind())));
+            return Err(PolicyError::at(
+                "",
+                format_args!("Policy must be a JSON object, found {}", root.kind()),
+            ));
         };
         let mut version = None;
         let mut id = None;
@@ -88,7 +91,12 @@ impl Policy {
                 "Version" => version = Some(value),
                 "Id" => id = Some(value),
                 "Statement" => statement = Some(value),
-                _ => return Err(PolicyError::at("", format_args!("Policy has an unknown field \"{name}\""))),
+                _ => {
+                    return Err(PolicyError::at(
+                        "",
+                        format_args!("Policy has an unknown field \"{name}\""),
+                    ));
+                }
             }
         }
         let version = match version {
@@ -96,13 +104,21 @@ impl Policy {
             Some(Json::String(v)) if v == "2012-10-17" => PolicyVersion::V2012_10_17,
             Some(Json::String(v)) if v == "2008-10-17" => PolicyVersion::V2008_10_17,
             Some(_) => {
-                return Err(PolicyError::at("", "Policy has an invalid Version (use 2012-10-17 or 2008-10-17)"));
+                return Err(PolicyError::at(
+                    "",
+                    "Policy has an invalid Version (use 2012-10-17 or 2008-10-17)",
+                ));
             }
         };
         let id = match id {
             None => None,
             Some(Json::String(s)) => Some(s),
-            Some(other) => return Err(PolicyError::at("", format_args!("Id must be a string, found {}", other.kind()))),
+            Some(other) => {
+                return Err(PolicyError::at(
+                    "",
+                    format_args!("Id must be a string, found {}", other.kind()),
+                ));
+            }
         };
         let statements = match statement {
             None => return Err(PolicyError::at("", "Missing required field Statement")),
@@ -111,7 +127,10 @@ impl Policy {
             Some(other) => {
                 return Err(PolicyError::at(
                     "",
-                    format_args!("Statement must be an object or an array of objects, found {}", other.kind()),
+                    format_args!(
+                        "Statement must be an object or an array of objects, found {}",
+                        other.kind()
+                    ),
                 ));
             }
         };
@@ -119,7 +138,10 @@ impl Policy {
             return Err(PolicyError::at("", "Policy has no statements"));
         }
         if statements.len() > limits.max_statements {
-            return Err(PolicyError::TooManyStatements { count: statements.len(), limit: limits.max_statements });
+            return Err(PolicyError::TooManyStatements {
+                count: statements.len(),
+                limit: limits.max_statements,
+            });
         }
         let variables = version == PolicyVersion::V2012_10_17;
         let mut compiled: Vec<Statement> = Vec::with_capacity(statements.len());
@@ -136,7 +158,12 @@ impl Policy {
             }
             compiled.push(st);
         }
-        Ok(Policy { source: text.to_owned(), version, id, statements: compiled })
+        Ok(Policy {
+            source: text.to_owned(),
+            version,
+            id,
+            statements: compiled,
+        })
     }
 
     /// The document exactly as it was given (what `GetBucketPolicy`,
@@ -149,7 +176,9 @@ impl Policy {
     /// members in document order, strings re-escaped minimally.
     pub fn to_json(&self) -> String {
         // The source parsed once already, so it parses again.
-        json::parse(&self.source).map(|j| j.to_compact()).unwrap_or_else(|_| self.source.clone())
+        json::parse(&self.source)
+            .map(|j| j.to_compact())
+            .unwrap_or_else(|_| self.source.clone())
     }
 
     /// The policy language version.
@@ -175,7 +204,10 @@ impl Policy {
 
 fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> Result<Statement, PolicyError> {
     let Json::Object(members) = value else {
-        return Err(PolicyError::at(at, format_args!("Statement must be an object, found {}", value.kind())));
+        return Err(PolicyError::at(
+            at,
+            format_args!("Statement must be an object, found {}", value.kind()),
+        ));
     };
     let mut sid = None;
     let mut effect = None;
@@ -183,10 +215,19 @@ fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> 
     let mut action: Option<(bool, &Json)> = None;
     let mut resource: Option<(bool, &Json)> = None;
     let mut condition = None;
-    fn pair<'j>(slot: &mut Option<(bool, &'j Json)>, negated: bool, v: &'j Json, name: &str, at: &str) -> Result<(), PolicyError> {
+    fn pair<'j>(
+        slot: &mut Option<(bool, &'j Json)>,
+        negated: bool,
+        v: &'j Json,
+        name: &str,
+        at: &str,
+    ) -> Result<(), PolicyError> {
         if slot.is_some() {
             let base = name.trim_start_matches("Not");
-            return Err(PolicyError::at(at, format_args!("{base} and Not{base} cannot both be present")));
+            return Err(PolicyError::at(
+                at,
+                format_args!("{base} and Not{base} cannot both be present"),
+            ));
         }
         *slot = Some((negated, v));
         Ok(())
@@ -202,14 +243,24 @@ fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> 
             "Resource" => pair(&mut resource, false, v, name, at)?,
             "NotResource" => pair(&mut resource, true, v, name, at)?,
             "Condition" => condition = Some(v),
-            _ => return Err(PolicyError::at(at, format_args!("Statement has an unknown field \"{name}\""))),
+            _ => {
+                return Err(PolicyError::at(
+                    at,
+                    format_args!("Statement has an unknown field \"{name}\""),
+                ));
+            }
         }
     }
 
     let sid = match sid {
         None => None,
         Some(Json::String(s)) => Some(s.as_str().into()),
-        Some(other) => return Err(PolicyError::at(at, format_args!("Sid must be a string, found {}", other.kind()))),
+        Some(other) => {
+            return Err(PolicyError::at(
+                at,
+                format_args!("Sid must be a string, found {}", other.kind()),
+            ));
+        }
     };
     let effect = match effect {
         None => return Err(PolicyError::at(at, "Missing required field Effect")),
@@ -222,29 +273,54 @@ fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> 
         None => None,
         Some((negated, v)) => {
             let name = if negated { "NotPrincipal" } else { "Principal" };
-            Some(Negatable { negated, inner: PrincipalSet::parse(v, &format!("{at}.{name}"))? })
+            Some(Negatable {
+                negated,
+                inner: PrincipalSet::parse(v, &format!("{at}.{name}"))?,
+            })
         }
     };
     let Some((negated, v)) = action else {
         return Err(PolicyError::at(at, "Missing required field Action"));
     };
-    let action = Negatable { negated, inner: parse_actions(v, at, limits)? };
+    let action = Negatable {
+        negated,
+        inner: parse_actions(v, at, limits)?,
+    };
     let Some((negated, v)) = resource else {
         return Err(PolicyError::at(at, "Missing required field Resource"));
     };
-    let resource = Negatable { negated, inner: parse_resources(v, at, variables)? };
+    let resource = Negatable {
+        negated,
+        inner: parse_resources(v, at, variables)?,
+    };
     let conditions = match condition {
         None => Vec::new(),
         Some(c) => condition::parse_block(c, &format!("{at}.Condition"), variables)?,
     };
-    Ok(Statement { sid, effect, principal, action, resource, conditions })
+    Ok(Statement {
+        sid,
+        effect,
+        principal,
+        action,
+        resource,
+        conditions,
+    })
 }
 
 /// Actions: `*`, or `service:Name` where the name may hold `*`/`?`.
 /// Compared case-insensitively, as AWS does.
 fn parse_actions(v: &Json, at: &str, limits: &Limits) -> Result<Vec<Pattern>, PolicyError> {
-    let list = string_list(v).ok_or_else(|| PolicyError::at(at, "Policy has invalid action: Action must be a string or a non-empty array of strings"))?;
-    let syntax = Syntax { wildcards: true, variables: false, ignore_case: true };
+    let list = string_list(v).ok_or_else(|| {
+        PolicyError::at(
+            at,
+            "Policy has invalid action: Action must be a string or a non-empty array of strings",
+        )
+    })?;
+    let syntax = Syntax {
+        wildcards: true,
+        variables: false,
+        ignore_case: true,
+    };
     list.into_iter()
         .map(|a| {
             if a != "*" && !valid_action(a, limits.services) {
@@ -269,13 +345,25 @@ fn valid_action(action: &str, services: &[&str]) -> bool {
 /// Resources: `*` or an ARN (six colon-separated parts), compared
 /// case-sensitively, with wildcards and (under 2012-10-17) variables.
 fn parse_resources(v: &Json, at: &str, variables: bool) -> Result<Vec<ArnPattern>, PolicyError> {
-    let list = string_list(v).ok_or_else(|| PolicyError::at(at, "Policy has invalid resource: Resource must be a string or a non-empty array of strings"))?;
-    let syntax = Syntax { wildcards: true, variables, ignore_case: false };
+    let list = string_list(v).ok_or_else(|| {
+        PolicyError::at(
+            at,
+            "Policy has invalid resource: Resource must be a string or a non-empty array of strings",
+        )
+    })?;
+    let syntax = Syntax {
+        wildcards: true,
+        variables,
+        ignore_case: false,
+    };
     list.into_iter()
         .map(|r| {
             let p = ArnPattern::compile(r, syntax);
             if !(p.is_any() || (r.starts_with("arn:") && p.is_six_part())) {
-                return Err(PolicyError::at(at, format_args!("Policy has invalid resource: \"{r}\"")));
+                return Err(PolicyError::at(
+                    at,
+                    format_args!("Policy has invalid resource: \"{r}\""),
+                ));
             }
             Ok(p)
         })

@@ -41,7 +41,11 @@ impl Policy {
                 }
             }
         }
-        if allowed { Decision::Allow } else { Decision::NotApplicable }
+        if allowed {
+            Decision::Allow
+        } else {
+            Decision::NotApplicable
+        }
     }
 }
 

@@ -24,7 +24,10 @@ use crate::{Limits, PolicyError};
 /// Refuses documents larger or deeper than `limits` allow.
 pub(crate) fn check_shape(text: &str, limits: &Limits) -> Result<(), PolicyError> {
     if text.len() > limits.max_bytes {
-        return Err(PolicyError::TooLarge { size: text.len(), limit: limits.max_bytes });
+        return Err(PolicyError::TooLarge {
+            size: text.len(),
+            limit: limits.max_bytes,
+        });
     }
     let mut depth = 0usize;
     let mut in_string = false;
@@ -45,7 +48,9 @@ pub(crate) fn check_shape(text: &str, limits: &Limits) -> Result<(), PolicyError
             b'{' | b'[' => {
                 depth += 1;
                 if depth > limits.max_depth {
-                    return Err(PolicyError::TooDeep { limit: limits.max_depth });
+                    return Err(PolicyError::TooDeep {
+                        limit: limits.max_depth,
+                    });
                 }
             }
             // Unbalanced closers are the JSON parser's to report.
@@ -193,7 +198,11 @@ mod tests {
     use super::*;
 
     fn limits(depth: usize) -> Limits {
-        Limits { max_depth: depth, max_bytes: 1 << 30, ..Limits::DEFAULT }
+        Limits {
+            max_depth: depth,
+            max_bytes: 1 << 30,
+            ..Limits::DEFAULT
+        }
     }
 
     #[test]
@@ -214,9 +223,15 @@ mod tests {
 
     #[test]
     fn size_is_checked_first() {
-        let l = Limits { max_bytes: 4, ..Limits::DEFAULT };
+        let l = Limits {
+            max_bytes: 4,
+            ..Limits::DEFAULT
+        };
         assert_eq!(check_shape("{ } ", &l), Ok(()));
-        assert_eq!(check_shape("{  }  ", &l), Err(PolicyError::TooLarge { size: 6, limit: 4 }));
+        assert_eq!(
+            check_shape("{  }  ", &l),
+            Err(PolicyError::TooLarge { size: 6, limit: 4 })
+        );
     }
 
     #[test]

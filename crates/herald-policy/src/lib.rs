@@ -20,6 +20,26 @@
 //!   too many statements and every malformed element are refused with a
 //!   sentence meant for a `MalformedPolicy` error.
 //!
+//! ## Use
+//!
+//! ```
+//! use herald_policy::{Context, Decision, Limits, Policy, Principal, Request};
+//!
+//! let policy = Policy::parse(
+//!     r#"{"Version":"2012-10-17","Statement":[{
+//!         "Effect":"Allow","Principal":{"AWS":"arn:aws:iam::bob:user/bob"},
+//!         "Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*",
+//!         "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+//!     &Limits::DEFAULT,
+//! )?;
+//! let bob = Principal::User { name: "bob", canonical_id: "" };
+//! let ctx = Context::new().with("aws:SourceIp", "10.1.2.3");
+//! let req = Request::new(bob, "s3:GetObject", "arn:aws:s3:::photos/cat.jpg").with_context(&ctx);
+//! assert_eq!(policy.evaluate(&req), Decision::Allow);
+//! assert!(!policy.is_public());
+//! # Ok::<(), herald_policy::PolicyError>(())
+//! ```
+//!
 //! ## Herald's identity model
 //!
 //! In Herald every user is its own account: the account part of a user ARN

@@ -91,24 +91,25 @@ impl Pattern {
         };
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
-            if syntax.variables && rest.starts_with("${") {
-                if let Some(close) = rest.find('}') {
-                    let inner = &rest[2..close];
-                    match inner {
-                        "*" | "?" | "$" => lit.push_str(inner),
-                        _ => match parse_var(inner) {
-                            Some(v) => {
-                                flush(&mut lit, &mut segs);
-                                segs.push(Seg::Var(vars.len()));
-                                vars.push(v);
-                            }
-                            // Not a variable: the text stands for itself.
-                            None => lit.push_str(&rest[..=close]),
-                        },
-                    }
-                    rest = &rest[close + 1..];
-                    continue;
+            if syntax.variables
+                && rest.starts_with("${")
+                && let Some(close) = rest.find('}')
+            {
+                let inner = &rest[2..close];
+                match inner {
+                    "*" | "?" | "$" => lit.push_str(inner),
+                    _ => match parse_var(inner) {
+                        Some(v) => {
+                            flush(&mut lit, &mut segs);
+                            segs.push(Seg::Var(vars.len()));
+                            vars.push(v);
+                        }
+                        // Not a variable: the text stands for itself.
+                        None => lit.push_str(&rest[..=close]),
+                    },
                 }
+                rest = &rest[close + 1..];
+                continue;
             }
             match c {
                 '*' if syntax.wildcards => {
@@ -137,7 +138,12 @@ impl Pattern {
                 _ => Shape::General,
             }
         };
-        Pattern { segs: segs.into(), vars: vars.into(), shape, ignore_case: syntax.ignore_case }
+        Pattern {
+            segs: segs.into(),
+            vars: vars.into(),
+            shape,
+            ignore_case: syntax.ignore_case,
+        }
     }
 
     /// True when the pattern is one literal string: no wildcard, no
@@ -158,9 +164,7 @@ impl Pattern {
             (Shape::Any, _) => true,
             (Shape::Exact, []) => t.is_empty(),
             (Shape::Exact, [Seg::Lit(l)]) => bytes_eq(l.as_bytes(), t, ci),
-            (Shape::Prefix, [Seg::Lit(l), _]) => {
-                t.len() >= l.len() && bytes_eq(l.as_bytes(), &t[..l.len()], ci)
-            }
+            (Shape::Prefix, [Seg::Lit(l), _]) => t.len() >= l.len() && bytes_eq(l.as_bytes(), &t[..l.len()], ci),
             (Shape::Suffix, [_, Seg::Lit(l)]) => {
                 t.len() >= l.len() && bytes_eq(l.as_bytes(), &t[t.len() - l.len()..], ci)
             }
@@ -192,9 +196,11 @@ fn parse_var(inner: &str) -> Option<VarRef> {
             (key.trim(), Some(d.into()))
         }
     };
-    let valid = !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b":/-_.".contains(&b));
-    valid.then(|| VarRef { key: key.into(), default })
+    let valid = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b":/-_.".contains(&b));
+    valid.then(|| VarRef {
+        key: key.into(),
+        default,
+    })
 }
 
 fn bytes_eq(a: &[u8], b: &[u8], ignore_case: bool) -> bool {
@@ -320,7 +326,7 @@ impl ArnPattern {
         }
     }
 
-    /// True when `text` has the ARN's six parts.
+    /// True when the pattern has an ARN's six parts.
     pub(crate) fn is_six_part(&self) -> bool {
         matches!(self, ArnPattern::Parts(_))
     }
@@ -330,7 +336,9 @@ impl ArnPattern {
             ArnPattern::Whole(p) => p.matches(text, vars),
             ArnPattern::Parts(parts) => {
                 let mut pieces = text.splitn(6, ':');
-                parts.iter().all(|p| pieces.next().is_some_and(|piece| p.matches(piece, vars)))
+                parts
+                    .iter()
+                    .all(|p| pieces.next().is_some_and(|piece| p.matches(piece, vars)))
             }
         }
     }
@@ -345,11 +353,13 @@ fn split_arn_pattern(text: &str, variables: bool) -> Option<[&str; 6]> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() && n < 5 {
-        if variables && bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
-            if let Some(close) = text[i..].find('}') {
-                i += close + 1;
-                continue;
-            }
+        if variables
+            && bytes[i] == b'$'
+            && bytes.get(i + 1) == Some(&b'{')
+            && let Some(close) = text[i..].find('}')
+        {
+            i += close + 1;
+            continue;
         }
         if bytes[i] == b':' {
             parts[n] = &text[start..i];
@@ -369,14 +379,29 @@ fn split_arn_pattern(text: &str, variables: bool) -> Option<[&str; 6]> {
 mod tests {
     use super::*;
 
-    const GLOB: Syntax = Syntax { wildcards: true, variables: true, ignore_case: false };
-    const GLOB_CI: Syntax = Syntax { wildcards: true, variables: false, ignore_case: true };
-    const LITERAL: Syntax = Syntax { wildcards: false, variables: true, ignore_case: false };
+    const GLOB: Syntax = Syntax {
+        wildcards: true,
+        variables: true,
+        ignore_case: false,
+    };
+    const GLOB_CI: Syntax = Syntax {
+        wildcards: true,
+        variables: false,
+        ignore_case: true,
+    };
+    const LITERAL: Syntax = Syntax {
+        wildcards: false,
+        variables: true,
+        ignore_case: false,
+    };
 
     struct Map(&'static [(&'static str, &'static str)]);
     impl Vars for Map {
         fn var(&self, key: &str) -> Option<&str> {
-            self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| *v)
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| *v)
         }
     }
 
@@ -481,7 +506,10 @@ mod tests {
         assert!(Pattern::compile("${a b}", GLOB).matches("${a b}", &()));
         assert!(Pattern::compile("${open", GLOB).matches("${open", &()));
         // With variables off, `${x}` is literal text.
-        let off = Syntax { variables: false, ..GLOB };
+        let off = Syntax {
+            variables: false,
+            ..GLOB
+        };
         assert!(Pattern::compile("${aws:username}", off).matches("${aws:username}", &vars));
     }
 

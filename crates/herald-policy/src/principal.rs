@@ -36,7 +36,10 @@ impl PrincipalSet {
             Json::Object(members) if !members.is_empty() => {
                 for (kind, ids) in members {
                     let ids = string_list(ids).ok_or_else(|| {
-                        PolicyError::at(at, format_args!("{INVALID}: {kind} must be a string or a non-empty array of strings"))
+                        PolicyError::at(
+                            at,
+                            format_args!("{INVALID}: {kind} must be a string or a non-empty array of strings"),
+                        )
                     })?;
                     for id in ids {
                         match kind.as_str() {
@@ -139,12 +142,18 @@ pub(crate) fn string_list(value: &Json) -> Option<Vec<&str>> {
 /// long (kept in step with `herald_model::valid_user_name`).
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 /// A service name or canonical id: non-empty, printable, no wildcard (AWS
 /// allows a wildcard only as the whole principal).
 fn plain_id<'a>(id: &'a str, at: &str) -> Result<&'a str, PolicyError> {
     let ok = !id.is_empty() && id.len() <= 256 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'*' && b != b'?');
-    if ok { Ok(id) } else { Err(PolicyError::at(at, format_args!("{INVALID}: \"{id}\""))) }
+    if ok {
+        Ok(id)
+    } else {
+        Err(PolicyError::at(at, format_args!("{INVALID}: \"{id}\"")))
+    }
 }

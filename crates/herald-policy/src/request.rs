@@ -46,7 +46,9 @@ impl<'a> Context<'a> {
 
     /// An empty context with room for `n` values.
     pub fn with_capacity(n: usize) -> Context<'a> {
-        Context { entries: Vec::with_capacity(n) }
+        Context {
+            entries: Vec::with_capacity(n),
+        }
     }
 
     /// Adds one value for `key`. Adding more values for the same key makes
@@ -101,7 +103,9 @@ impl<'a> Context<'a> {
 
 impl<'a, K: Into<Cow<'a, str>>, V: Into<Cow<'a, str>>> FromIterator<(K, V)> for Context<'a> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Context { entries: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        Context {
+            entries: iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
     }
 }
 
@@ -127,7 +131,13 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// A request with an empty context and no time.
     pub fn new(principal: Principal<'a>, action: &'a str, resource: &'a str) -> Request<'a> {
-        Request { principal, action, resource, context: &EMPTY, now: None }
+        Request {
+            principal,
+            action,
+            resource,
+            context: &EMPTY,
+            now: None,
+        }
     }
 
     /// The same request with condition keys.
@@ -183,8 +193,12 @@ impl Vars for Request<'_> {
     /// A policy variable resolves only to a single-valued key: a variable
     /// standing for a set has no one value to substitute.
     fn var(&self, key: &str) -> Option<&str> {
-        let mut values =
-            self.context.entries.iter().filter(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_ref());
+        let mut values = self
+            .context
+            .entries
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_ref());
         match (values.next(), values.next()) {
             (Some(v), None) => Some(v),
             (Some(_), Some(_)) => None,

@@ -2,8 +2,14 @@
 
 use herald_policy::{Context, Decision, Limits, Policy, Principal, Request};
 
-pub const BOB: Principal<'static> = Principal::User { name: "bob", canonical_id: "c0ffee-bob" };
-pub const ALICE: Principal<'static> = Principal::User { name: "alice", canonical_id: "c0ffee-alice" };
+pub const BOB: Principal<'static> = Principal::User {
+    name: "bob",
+    canonical_id: "c0ffee-bob",
+};
+pub const ALICE: Principal<'static> = Principal::User {
+    name: "alice",
+    canonical_id: "c0ffee-alice",
+};
 pub const GET: &str = "s3:GetObject";
 pub const OBJ: &str = "arn:aws:s3:::photos/cat.jpg";
 
@@ -28,7 +34,11 @@ pub fn refused_with(text: &str, needle: &str) {
 /// A 2012 policy of one statement: `effect` for everyone, `action` on
 /// `resource`, with extra members appended (e.g. a Condition).
 pub fn one(effect: &str, action: &str, resource: &str, extra: &str) -> Policy {
-    let extra = if extra.is_empty() { String::new() } else { format!(",{extra}") };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(",{extra}")
+    };
     policy(&format!(
         r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Principal":"*","Action":"{action}","Resource":"{resource}"{extra}}}}}"#
     ))
@@ -37,7 +47,12 @@ pub fn one(effect: &str, action: &str, resource: &str, extra: &str) -> Policy {
 /// An Allow-everyone `s3:GetObject` policy on `photos/*` with `condition`
 /// as its Condition element.
 pub fn cond(condition: &str) -> Policy {
-    one("Allow", GET, "arn:aws:s3:::photos/*", &format!(r#""Condition":{condition}"#))
+    one(
+        "Allow",
+        GET,
+        "arn:aws:s3:::photos/*",
+        &format!(r#""Condition":{condition}"#),
+    )
 }
 
 /// Does the policy allow bob's GetObject of OBJ with these context keys?

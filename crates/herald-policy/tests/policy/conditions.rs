@@ -58,13 +58,21 @@ fn arn_operators() {
     for op in ["ArnEquals", "ArnLike"] {
         let p = cond(&format!(r#"{{"{op}":{{"aws:SourceArn":"arn:aws:sns:*:alice:*"}}}}"#));
         assert!(allows(&p, &[("aws:SourceArn", arn)]), "{op}");
-        assert!(!allows(&p, &[("aws:SourceArn", "arn:aws:sns:us-east-1:bob:events")]), "{op}");
+        assert!(
+            !allows(&p, &[("aws:SourceArn", "arn:aws:sns:us-east-1:bob:events")]),
+            "{op}"
+        );
         // A wildcard does not cross into the next part.
-        assert!(!allows(&p, &[("aws:SourceArn", "arn:aws:sns:r:x:alice:events")]), "{op}");
+        assert!(
+            !allows(&p, &[("aws:SourceArn", "arn:aws:sns:r:x:alice:events")]),
+            "{op}"
+        );
         assert!(!allows(&p, &[("aws:SourceArn", "not an arn")]), "{op}");
     }
     for op in ["ArnNotEquals", "ArnNotLike"] {
-        let p = cond(&format!(r#"{{"{op}":{{"aws:SourceArn":["arn:aws:sns:*:alice:*","arn:aws:s3:::b"]}}}}"#));
+        let p = cond(&format!(
+            r#"{{"{op}":{{"aws:SourceArn":["arn:aws:sns:*:alice:*","arn:aws:s3:::b"]}}}}"#
+        ));
         assert!(!allows(&p, &[("aws:SourceArn", arn)]), "{op}");
         assert!(!allows(&p, &[("aws:SourceArn", "arn:aws:s3:::b")]), "{op}");
         assert!(allows(&p, &[("aws:SourceArn", "arn:aws:s3:::c")]), "{op}");
@@ -133,7 +141,10 @@ fn bool_operator() {
 #[test]
 fn numeric_operators() {
     let cases: &[(&str, &[(&str, bool)])] = &[
-        ("NumericEquals", &[("10", true), ("10.0", true), ("9", false), ("11", false)]),
+        (
+            "NumericEquals",
+            &[("10", true), ("10.0", true), ("9", false), ("11", false)],
+        ),
         ("NumericNotEquals", &[("10", false), ("9", true), ("11", true)]),
         ("NumericLessThan", &[("9", true), ("10", false), ("11", false)]),
         ("NumericLessThanEquals", &[("9", true), ("10", true), ("11", false)]),
@@ -145,7 +156,11 @@ fn numeric_operators() {
         for value in ["10", "\"10\""] {
             let p = cond(&format!(r#"{{"{op}":{{"s3:max-keys":{value}}}}}"#));
             for (request, expect) in *checks {
-                assert_eq!(allows(&p, &[("s3:max-keys", request)]), *expect, "{op} {value} vs {request}");
+                assert_eq!(
+                    allows(&p, &[("s3:max-keys", request)]),
+                    *expect,
+                    "{op} {value} vs {request}"
+                );
             }
         }
     }
@@ -163,19 +178,46 @@ fn numeric_operators() {
 #[test]
 fn date_operators() {
     let cases: &[(&str, &[(&str, bool)])] = &[
-        ("DateEquals", &[("2024-06-01T00:00:00Z", true), ("2024-06-01T00:00:01Z", false)]),
-        ("DateNotEquals", &[("2024-06-01T00:00:00Z", false), ("2024-06-02T00:00:00Z", true)]),
-        ("DateLessThan", &[("2024-05-31T23:59:59Z", true), ("2024-06-01T00:00:00Z", false)]),
-        ("DateLessThanEquals", &[("2024-06-01T00:00:00Z", true), ("2024-06-01T00:00:01Z", false)]),
-        ("DateGreaterThan", &[("2024-06-01T00:00:01Z", true), ("2024-06-01T00:00:00Z", false)]),
-        ("DateGreaterThanEquals", &[("2024-06-01T00:00:00Z", true), ("2024-05-31T00:00:00Z", false)]),
+        (
+            "DateEquals",
+            &[("2024-06-01T00:00:00Z", true), ("2024-06-01T00:00:01Z", false)],
+        ),
+        (
+            "DateNotEquals",
+            &[("2024-06-01T00:00:00Z", false), ("2024-06-02T00:00:00Z", true)],
+        ),
+        (
+            "DateLessThan",
+            &[("2024-05-31T23:59:59Z", true), ("2024-06-01T00:00:00Z", false)],
+        ),
+        (
+            "DateLessThanEquals",
+            &[("2024-06-01T00:00:00Z", true), ("2024-06-01T00:00:01Z", false)],
+        ),
+        (
+            "DateGreaterThan",
+            &[("2024-06-01T00:00:01Z", true), ("2024-06-01T00:00:00Z", false)],
+        ),
+        (
+            "DateGreaterThanEquals",
+            &[("2024-06-01T00:00:00Z", true), ("2024-05-31T00:00:00Z", false)],
+        ),
     ];
     // The same instant, written four ways.
-    for value in ["\"2024-06-01T00:00:00Z\"", "\"2024-06-01\"", "1717200000", "\"2024-06-01T02:00:00+02:00\""] {
+    for value in [
+        "\"2024-06-01T00:00:00Z\"",
+        "\"2024-06-01\"",
+        "1717200000",
+        "\"2024-06-01T02:00:00+02:00\"",
+    ] {
         for (op, checks) in cases {
             let p = cond(&format!(r#"{{"{op}":{{"aws:CurrentTime":{value}}}}}"#));
             for (request, expect) in *checks {
-                assert_eq!(allows(&p, &[("aws:CurrentTime", request)]), *expect, "{op} {value} vs {request}");
+                assert_eq!(
+                    allows(&p, &[("aws:CurrentTime", request)]),
+                    *expect,
+                    "{op} {value} vs {request}"
+                );
             }
         }
     }
@@ -272,37 +314,88 @@ fn if_exists() {
 #[test]
 fn for_any_value() {
     let p = cond(r#"{"ForAnyValue:StringEquals":{"s3:RequestObjectTagKeys":["project","owner"]}}"#);
-    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "color"), ("s3:RequestObjectTagKeys", "owner")]));
-    assert!(!allows(&p, &[("s3:RequestObjectTagKeys", "color"), ("s3:RequestObjectTagKeys", "size")]));
+    assert!(allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "color"),
+            ("s3:RequestObjectTagKeys", "owner")
+        ]
+    ));
+    assert!(!allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "color"),
+            ("s3:RequestObjectTagKeys", "size")
+        ]
+    ));
     assert!(!allows(&p, &[]));
     // Negated: at least one request value outside the set.
     let p = cond(r#"{"ForAnyValue:StringNotEquals":{"s3:RequestObjectTagKeys":["project","owner"]}}"#);
-    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "project"), ("s3:RequestObjectTagKeys", "color")]));
-    assert!(!allows(&p, &[("s3:RequestObjectTagKeys", "project"), ("s3:RequestObjectTagKeys", "owner")]));
+    assert!(allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "project"),
+            ("s3:RequestObjectTagKeys", "color")
+        ]
+    ));
+    assert!(!allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "project"),
+            ("s3:RequestObjectTagKeys", "owner")
+        ]
+    ));
     assert!(!allows(&p, &[]));
 }
 
 #[test]
 fn for_all_values() {
     let p = cond(r#"{"ForAllValues:StringLike":{"s3:RequestObjectTagKeys":["project","team-*"]}}"#);
-    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "project"), ("s3:RequestObjectTagKeys", "team-a")]));
-    assert!(!allows(&p, &[("s3:RequestObjectTagKeys", "project"), ("s3:RequestObjectTagKeys", "color")]));
+    assert!(allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "project"),
+            ("s3:RequestObjectTagKeys", "team-a")
+        ]
+    ));
+    assert!(!allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "project"),
+            ("s3:RequestObjectTagKeys", "color")
+        ]
+    ));
     // No values at all: vacuously true.
     assert!(allows(&p, &[]));
     // Negated: no request value in the set.
     let p = cond(r#"{"ForAllValues:StringNotEquals":{"s3:RequestObjectTagKeys":["secret"]}}"#);
-    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "b")]));
-    assert!(!allows(&p, &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "secret")]));
+    assert!(allows(
+        &p,
+        &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "b")]
+    ));
+    assert!(!allows(
+        &p,
+        &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "secret")]
+    ));
     assert!(allows(&p, &[]));
 }
 
 #[test]
 fn multi_valued_key_without_qualifier() {
     let p = cond(r#"{"StringEquals":{"s3:RequestObjectTagKeys":"owner"}}"#);
-    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "owner")]));
+    assert!(allows(
+        &p,
+        &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "owner")]
+    ));
     let p = cond(r#"{"StringNotEquals":{"s3:RequestObjectTagKeys":"owner"}}"#);
-    assert!(!allows(&p, &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "owner")]));
-    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "b")]));
+    assert!(!allows(
+        &p,
+        &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "owner")]
+    ));
+    assert!(allows(
+        &p,
+        &[("s3:RequestObjectTagKeys", "a"), ("s3:RequestObjectTagKeys", "b")]
+    ));
 }
 
 #[test]
@@ -313,9 +406,18 @@ fn keys_and_operators_are_anded_values_ored() {
     );
     let full = [("s3:prefix", "b/"), ("s3:delimiter", "/"), ("s3:max-keys", "50")];
     assert!(allows(&p, &full));
-    assert!(!allows(&p, &[("s3:prefix", "c/"), ("s3:delimiter", "/"), ("s3:max-keys", "50")]));
-    assert!(!allows(&p, &[("s3:prefix", "a/"), ("s3:delimiter", "-"), ("s3:max-keys", "50")]));
-    assert!(!allows(&p, &[("s3:prefix", "a/"), ("s3:delimiter", "/"), ("s3:max-keys", "500")]));
+    assert!(!allows(
+        &p,
+        &[("s3:prefix", "c/"), ("s3:delimiter", "/"), ("s3:max-keys", "50")]
+    ));
+    assert!(!allows(
+        &p,
+        &[("s3:prefix", "a/"), ("s3:delimiter", "-"), ("s3:max-keys", "50")]
+    ));
+    assert!(!allows(
+        &p,
+        &[("s3:prefix", "a/"), ("s3:delimiter", "/"), ("s3:max-keys", "500")]
+    ));
     assert!(!allows(&p, &full[..2]));
 }
 
@@ -361,12 +463,18 @@ fn variables_in_condition_values() {
 fn principal_type_and_username_are_derived() {
     let p = cond(r#"{"StringEquals":{"aws:PrincipalType":"Anonymous"}}"#);
     let ctx = Context::new();
-    assert_eq!(decide(&p, herald_policy::Principal::Anonymous, GET, OBJ, &ctx), Decision::Allow);
+    assert_eq!(
+        decide(&p, herald_policy::Principal::Anonymous, GET, OBJ, &ctx),
+        Decision::Allow
+    );
     assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), Decision::NotApplicable);
     let p = cond(r#"{"StringEquals":{"aws:username":"bob"}}"#);
     assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), Decision::Allow);
     assert_eq!(decide(&p, ALICE, GET, OBJ, &ctx), Decision::NotApplicable);
-    assert_eq!(decide(&p, herald_policy::Principal::Anonymous, GET, OBJ, &ctx), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, herald_policy::Principal::Anonymous, GET, OBJ, &ctx),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
@@ -379,16 +487,28 @@ fn malformed_conditions() {
             needle,
         )
     };
-    bad(r#"{"StringEqualz":{"k":"v"}}"#, "Statement[0].Condition: Invalid Condition operator \"StringEqualz\"");
+    bad(
+        r#"{"StringEqualz":{"k":"v"}}"#,
+        "Statement[0].Condition: Invalid Condition operator \"StringEqualz\"",
+    );
     bad(r#"{"BinaryEquals":{"k":"dg=="}}"#, "Invalid Condition operator");
     bad(r#"{"NullIfExists":{"k":"true"}}"#, "Invalid Condition operator");
     bad(r#"{"ForAllValues:Null":{"k":"true"}}"#, "Invalid Condition operator");
-    bad(r#"{"ForEveryValue:StringEquals":{"k":"v"}}"#, "Invalid Condition operator");
+    bad(
+        r#"{"ForEveryValue:StringEquals":{"k":"v"}}"#,
+        "Invalid Condition operator",
+    );
     bad(r#"{"NumericEquals":{"k":"ten"}}"#, "\"ten\" is not a number");
-    bad(r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/40"}}"#, "is not an IP address or CIDR block");
+    bad(
+        r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/40"}}"#,
+        "is not an IP address or CIDR block",
+    );
     bad(r#"{"DateLessThan":{"aws:CurrentTime":"tomorrow"}}"#, "is not a date");
     bad(r#"{"Bool":{"aws:SecureTransport":"yes"}}"#, "is not true or false");
-    bad(r#"{"Null":{"k":["true","false"]}}"#, "Null takes a single true or false");
+    bad(
+        r#"{"Null":{"k":["true","false"]}}"#,
+        "Null takes a single true or false",
+    );
     bad(r#"{"StringEquals":{"k":[]}}"#, "non-empty array");
     bad(r#"{"StringEquals":{"k":{"a":"b"}}}"#, "values must be strings");
     bad(r#"{"StringEquals":{"k":null}}"#, "values must be strings");
@@ -403,7 +523,9 @@ fn malformed_conditions() {
 fn condition_values_compile_once() {
     // A large condition still parses within the default limits and
     // evaluates correctly against the last value.
-    let values: Vec<String> = (0..500).map(|i| format!("\"10.{}.{}.0/24\"", i / 256, i % 256)).collect();
+    let values: Vec<String> = (0..500)
+        .map(|i| format!("\"10.{}.{}.0/24\"", i / 256, i % 256))
+        .collect();
     let text = format!(
         r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*",
             "Condition":{{"IpAddress":{{"aws:SourceIp":[{}]}}}}}}}}"#,

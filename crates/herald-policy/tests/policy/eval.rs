@@ -10,7 +10,10 @@ fn allow_and_not_applicable() {
     let ctx = Context::new();
     assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), Decision::Allow);
     assert_eq!(decide(&p, BOB, "s3:PutObject", OBJ, &ctx), Decision::NotApplicable);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::other/cat.jpg", &ctx), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::other/cat.jpg", &ctx),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
@@ -23,9 +26,17 @@ fn explicit_deny_wins_whatever_the_order() {
         ));
         let ctx = Context::new();
         let expect_get = Decision::ExplicitDeny;
-        let expect_put = if first == "Allow" { Decision::Allow } else { Decision::ExplicitDeny };
+        let expect_put = if first == "Allow" {
+            Decision::Allow
+        } else {
+            Decision::ExplicitDeny
+        };
         assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), expect_get, "{first}/{second}");
-        assert_eq!(decide(&p, BOB, "s3:PutObject", OBJ, &ctx), expect_put, "{first}/{second}");
+        assert_eq!(
+            decide(&p, BOB, "s3:PutObject", OBJ, &ctx),
+            expect_put,
+            "{first}/{second}"
+        );
     }
 }
 
@@ -55,12 +66,33 @@ fn deny_with_condition_applies_only_when_it_holds() {
 fn wildcard_actions() {
     let ctx = Context::new();
     let cases: &[(&str, &[(&str, bool)])] = &[
-        ("s3:Get*", &[("s3:GetObject", true), ("s3:getobjecttagging", true), ("s3:PutObject", false), ("sqs:GetQueueUrl", false)]),
-        ("sqs:*", &[("sqs:SendMessage", true), ("SQS:ReceiveMessage", true), ("sns:Publish", false)]),
+        (
+            "s3:Get*",
+            &[
+                ("s3:GetObject", true),
+                ("s3:getobjecttagging", true),
+                ("s3:PutObject", false),
+                ("sqs:GetQueueUrl", false),
+            ],
+        ),
+        (
+            "sqs:*",
+            &[
+                ("sqs:SendMessage", true),
+                ("SQS:ReceiveMessage", true),
+                ("sns:Publish", false),
+            ],
+        ),
         ("*", &[("s3:GetObject", true), ("sns:Publish", true)]),
-        ("s3:?etObject", &[("s3:GetObject", true), ("s3:SetObject", true), ("s3:GetObjects", false)]),
+        (
+            "s3:?etObject",
+            &[("s3:GetObject", true), ("s3:SetObject", true), ("s3:GetObjects", false)],
+        ),
         ("S3:GETOBJECT", &[("s3:GetObject", true), ("s3:GetObjectAcl", false)]),
-        ("s3:*Object*", &[("s3:GetObjectTagging", true), ("s3:ListBucket", false)]),
+        (
+            "s3:*Object*",
+            &[("s3:GetObjectTagging", true), ("s3:ListBucket", false)],
+        ),
     ];
     for (pattern, checks) in cases {
         let p = one("Allow", pattern, "*", "");
@@ -77,7 +109,10 @@ fn action_arrays() {
         r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}}"#,
     );
     let ctx = Context::new();
-    assert_eq!(decide(&p, BOB, "s3:ListBucket", "arn:aws:s3:::photos", &ctx), Decision::Allow);
+    assert_eq!(
+        decide(&p, BOB, "s3:ListBucket", "arn:aws:s3:::photos", &ctx),
+        Decision::Allow
+    );
     assert_eq!(decide(&p, BOB, "s3:PutObject", OBJ, &ctx), Decision::NotApplicable);
 }
 
@@ -97,10 +132,22 @@ fn wildcard_resources() {
         ),
         (
             "arn:aws:s3:::photos/*.jpg",
-            &[("arn:aws:s3:::photos/x/cat.jpg", true), ("arn:aws:s3:::photos/cat.JPG", false)],
+            &[
+                ("arn:aws:s3:::photos/x/cat.jpg", true),
+                ("arn:aws:s3:::photos/cat.JPG", false),
+            ],
         ),
-        ("arn:aws:s3:::photos/cat?.jpg", &[("arn:aws:s3:::photos/cat1.jpg", true), ("arn:aws:s3:::photos/cat.jpg", false)]),
-        ("arn:aws:s3:::*", &[("arn:aws:s3:::anything/at/all", true), ("arn:aws:sqs:r:a:q", false)]),
+        (
+            "arn:aws:s3:::photos/cat?.jpg",
+            &[
+                ("arn:aws:s3:::photos/cat1.jpg", true),
+                ("arn:aws:s3:::photos/cat.jpg", false),
+            ],
+        ),
+        (
+            "arn:aws:s3:::*",
+            &[("arn:aws:s3:::anything/at/all", true), ("arn:aws:sqs:r:a:q", false)],
+        ),
         (
             "arn:aws:sqs:*:alice:queue",
             &[
@@ -128,16 +175,21 @@ fn resource_arrays() {
             "Resource":["arn:aws:s3:::photos","arn:aws:s3:::photos/*"]}}"#,
     );
     let ctx = Context::new();
-    assert_eq!(decide(&p, BOB, "s3:ListBucket", "arn:aws:s3:::photos", &ctx), Decision::Allow);
+    assert_eq!(
+        decide(&p, BOB, "s3:ListBucket", "arn:aws:s3:::photos", &ctx),
+        Decision::Allow
+    );
     assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), Decision::Allow);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::docs/x", &ctx), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::docs/x", &ctx),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
 fn not_action() {
-    let p = policy(
-        r#"{"Statement":{"Effect":"Deny","Principal":"*","NotAction":["s3:Get*","s3:List*"],"Resource":"*"}}"#,
-    );
+    let p =
+        policy(r#"{"Statement":{"Effect":"Deny","Principal":"*","NotAction":["s3:Get*","s3:List*"],"Resource":"*"}}"#);
     let ctx = Context::new();
     assert_eq!(decide(&p, BOB, "s3:PutObject", OBJ, &ctx), Decision::ExplicitDeny);
     assert_eq!(decide(&p, BOB, "s3:DeleteObject", OBJ, &ctx), Decision::ExplicitDeny);
@@ -152,7 +204,10 @@ fn not_resource() {
     );
     let ctx = Context::new();
     assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), Decision::Allow);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::photos/private/x", &ctx), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::photos/private/x", &ctx),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
@@ -164,40 +219,73 @@ fn not_principal() {
     assert_eq!(decide(&p, BOB, GET, OBJ, &ctx), Decision::NotApplicable);
     assert_eq!(decide(&p, ALICE, GET, OBJ, &ctx), Decision::ExplicitDeny);
     assert_eq!(decide(&p, Principal::Anonymous, GET, OBJ, &ctx), Decision::ExplicitDeny);
-    assert_eq!(decide(&p, Principal::Service("s3.amazonaws.com"), GET, OBJ, &ctx), Decision::ExplicitDeny);
+    assert_eq!(
+        decide(&p, Principal::Service("s3.amazonaws.com"), GET, OBJ, &ctx),
+        Decision::ExplicitDeny
+    );
 }
 
 #[test]
 fn resource_variables() {
     let p = one("Allow", "s3:*", "arn:aws:s3:::home/${aws:username}/*", "");
     let ctx = Context::new();
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::home/bob/notes.txt", &ctx), Decision::Allow);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::home/alice/notes.txt", &ctx), Decision::NotApplicable);
-    assert_eq!(decide(&p, ALICE, GET, "arn:aws:s3:::home/alice/notes.txt", &ctx), Decision::Allow);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::home/bob/notes.txt", &ctx),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::home/alice/notes.txt", &ctx),
+        Decision::NotApplicable
+    );
+    assert_eq!(
+        decide(&p, ALICE, GET, "arn:aws:s3:::home/alice/notes.txt", &ctx),
+        Decision::Allow
+    );
     // Anonymous has no user name: the variable does not resolve and the
     // resource matches nothing (not even `home//…`).
-    assert_eq!(decide(&p, Principal::Anonymous, GET, "arn:aws:s3:::home//x", &ctx), Decision::NotApplicable);
     assert_eq!(
-        decide(&p, Principal::Anonymous, GET, "arn:aws:s3:::home/${aws:username}/x", &ctx),
+        decide(&p, Principal::Anonymous, GET, "arn:aws:s3:::home//x", &ctx),
+        Decision::NotApplicable
+    );
+    assert_eq!(
+        decide(
+            &p,
+            Principal::Anonymous,
+            GET,
+            "arn:aws:s3:::home/${aws:username}/x",
+            &ctx
+        ),
         Decision::NotApplicable
     );
     // A context key stands in as well, when single-valued.
     let p = one("Allow", "s3:*", "arn:aws:s3:::logs/${s3:prefix}", "");
     let one_value = Context::new().with("s3:prefix", "2024");
     let two_values = Context::new().with("s3:prefix", "2024").with("s3:prefix", "2025");
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::logs/2024", &one_value), Decision::Allow);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::logs/2024", &two_values), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::logs/2024", &one_value),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::logs/2024", &two_values),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
 fn resource_variable_defaults_and_escapes() {
     let p = one("Allow", "s3:*", "arn:aws:s3:::home/${aws:username, 'guest'}/*", "");
     let ctx = Context::new();
-    assert_eq!(decide(&p, Principal::Anonymous, GET, "arn:aws:s3:::home/guest/x", &ctx), Decision::Allow);
+    assert_eq!(
+        decide(&p, Principal::Anonymous, GET, "arn:aws:s3:::home/guest/x", &ctx),
+        Decision::Allow
+    );
     assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::home/bob/x", &ctx), Decision::Allow);
     let p = one("Allow", "s3:*", "arn:aws:s3:::odd/${*}${?}${$}", "");
     assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::odd/*?$", &ctx), Decision::Allow);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::odd/ab$", &ctx), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::odd/ab$", &ctx),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
@@ -206,8 +294,14 @@ fn version_2008_keeps_variables_literal() {
         r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::home/${aws:username}/*"}}"#,
     );
     let ctx = Context::new();
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::home/bob/x", &ctx), Decision::NotApplicable);
-    assert_eq!(decide(&p, BOB, GET, "arn:aws:s3:::home/${aws:username}/x", &ctx), Decision::Allow);
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::home/bob/x", &ctx),
+        Decision::NotApplicable
+    );
+    assert_eq!(
+        decide(&p, BOB, GET, "arn:aws:s3:::home/${aws:username}/x", &ctx),
+        Decision::Allow
+    );
 }
 
 #[test]
@@ -234,25 +328,57 @@ fn realistic_bucket_policy() {
     let tls = Context::new().with("aws:SecureTransport", "true");
     let public = "arn:aws:s3:::photos/public/a.jpg";
     assert_eq!(decide(&p, Principal::Anonymous, GET, public, &tls), Decision::Allow);
-    assert_eq!(decide(&p, Principal::Anonymous, GET, OBJ, &tls), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, Principal::Anonymous, GET, OBJ, &tls),
+        Decision::NotApplicable
+    );
     let plain = Context::new().with("aws:SecureTransport", "false");
-    assert_eq!(decide(&p, Principal::Anonymous, GET, public, &plain), Decision::ExplicitDeny);
+    assert_eq!(
+        decide(&p, Principal::Anonymous, GET, public, &plain),
+        Decision::ExplicitDeny
+    );
 
-    let put_private = Context::new().with("aws:SecureTransport", "true").with("s3:x-amz-acl", "private");
-    let put_public = Context::new().with("aws:SecureTransport", "true").with("s3:x-amz-acl", "public-read");
+    let put_private = Context::new()
+        .with("aws:SecureTransport", "true")
+        .with("s3:x-amz-acl", "private");
+    let put_public = Context::new()
+        .with("aws:SecureTransport", "true")
+        .with("s3:x-amz-acl", "public-read");
     assert_eq!(decide(&p, ALICE, "s3:PutObject", OBJ, &put_private), Decision::Allow);
-    assert_eq!(decide(&p, ALICE, "s3:PutObject", OBJ, &put_public), Decision::NotApplicable);
-    assert_eq!(decide(&p, BOB, "s3:PutObject", OBJ, &put_private), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, ALICE, "s3:PutObject", OBJ, &put_public),
+        Decision::NotApplicable
+    );
+    assert_eq!(
+        decide(&p, BOB, "s3:PutObject", OBJ, &put_private),
+        Decision::NotApplicable
+    );
 
     let list_root = Context::new().with("aws:SecureTransport", "true").with("s3:prefix", "");
-    let list_bob = Context::new().with("aws:SecureTransport", "true").with("s3:prefix", "bob/");
-    assert_eq!(decide(&p, ALICE, "s3:ListBucket", "arn:aws:s3:::photos", &list_root), Decision::Allow);
-    assert_eq!(decide(&p, ALICE, "s3:ListBucket", "arn:aws:s3:::photos", &list_bob), Decision::NotApplicable);
+    let list_bob = Context::new()
+        .with("aws:SecureTransport", "true")
+        .with("s3:prefix", "bob/");
+    assert_eq!(
+        decide(&p, ALICE, "s3:ListBucket", "arn:aws:s3:::photos", &list_root),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(&p, ALICE, "s3:ListBucket", "arn:aws:s3:::photos", &list_bob),
+        Decision::NotApplicable
+    );
 
     assert_eq!(p.id(), Some("photos-policy"));
     assert_eq!(p.statement_count(), 4);
     let sids: Vec<_> = p.sids().collect();
-    assert_eq!(sids, [Some("PublicRead"), Some("AliceWrites"), Some("ListPrefix"), Some("NoPlainHttp")]);
+    assert_eq!(
+        sids,
+        [
+            Some("PublicRead"),
+            Some("AliceWrites"),
+            Some("ListPrefix"),
+            Some("NoPlainHttp")
+        ]
+    );
 }
 
 #[test]
@@ -267,8 +393,14 @@ fn sqs_and_sns_policies() {
     let sns = Principal::Service("sns.amazonaws.com");
     let queue = "arn:aws:sqs:default:alice:jobs";
     assert_eq!(decide(&p, sns, "sqs:SendMessage", queue, &from_topic), Decision::Allow);
-    assert_eq!(decide(&p, sns, "sqs:SendMessage", queue, &from_other), Decision::NotApplicable);
-    assert_eq!(decide(&p, BOB, "sqs:SendMessage", queue, &from_topic), Decision::NotApplicable);
+    assert_eq!(
+        decide(&p, sns, "sqs:SendMessage", queue, &from_other),
+        Decision::NotApplicable
+    );
+    assert_eq!(
+        decide(&p, BOB, "sqs:SendMessage", queue, &from_topic),
+        Decision::NotApplicable
+    );
 }
 
 #[test]
@@ -282,7 +414,8 @@ fn request_builder_defaults() {
     assert_eq!(ctx.values("a").collect::<Vec<_>>(), ["1", "2"]);
     assert_eq!(ctx.len(), 2);
     let mut ctx = Context::with_capacity(3);
-    ctx.insert_all("s3:RequestObjectTagKeys", ["x", "y"]).insert("k", String::from("owned"));
+    ctx.insert_all("s3:RequestObjectTagKeys", ["x", "y"])
+        .insert("k", String::from("owned"));
     assert!(ctx.contains("S3:REQUESTOBJECTTAGKEYS"));
     assert_eq!(ctx.values("k").collect::<Vec<_>>(), ["owned"]);
     assert!(!ctx.contains("missing"));

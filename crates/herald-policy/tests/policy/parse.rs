@@ -42,7 +42,10 @@ fn versions() {
     assert_eq!(missing.version(), PolicyVersion::V2008_10_17);
     assert_eq!(missing.version().as_str(), "2008-10-17");
     for bad in [r#""2012-10-18""#, "2012", "null", r#"["2012-10-17"]"#] {
-        refused_with(&format!(r#"{{"Version":{bad},"Statement":{OK_STATEMENT}}}"#), "Policy has an invalid Version");
+        refused_with(
+            &format!(r#"{{"Version":{bad},"Statement":{OK_STATEMENT}}}"#),
+            "Policy has an invalid Version",
+        );
     }
 }
 
@@ -51,18 +54,30 @@ fn id_element() {
     let p = policy(&format!(r#"{{"Id":"my-policy","Statement":{OK_STATEMENT}}}"#));
     assert_eq!(p.id(), Some("my-policy"));
     assert_eq!(policy(&doc(OK_STATEMENT)).id(), None);
-    refused_with(&format!(r#"{{"Id":5,"Statement":{OK_STATEMENT}}}"#), "Id must be a string");
+    refused_with(
+        &format!(r#"{{"Id":5,"Statement":{OK_STATEMENT}}}"#),
+        "Id must be a string",
+    );
 }
 
 #[test]
 fn statement_shapes() {
     assert_eq!(policy(&doc(OK_STATEMENT)).statement_count(), 1);
-    assert_eq!(policy(&doc(&format!("[{OK_STATEMENT},{OK_STATEMENT}]"))).statement_count(), 2);
+    assert_eq!(
+        policy(&doc(&format!("[{OK_STATEMENT},{OK_STATEMENT}]"))).statement_count(),
+        2
+    );
     refused_with(r#"{"Version":"2012-10-17"}"#, "Missing required field Statement");
     refused_with(&doc("[]"), "Policy has no statements");
     refused_with(&doc(r#""Allow""#), "Statement must be an object or an array of objects");
-    refused_with(&doc(r#"[{"Effect":"Allow"},"x"]"#), "Statement[0]: Missing required field Principal");
-    refused_with(&doc(&format!(r#"[{OK_STATEMENT},"x"]"#)), "Statement[1]: Statement must be an object");
+    refused_with(
+        &doc(r#"[{"Effect":"Allow"},"x"]"#),
+        "Statement[0]: Missing required field Principal",
+    );
+    refused_with(
+        &doc(&format!(r#"[{OK_STATEMENT},"x"]"#)),
+        "Statement[1]: Statement must be an object",
+    );
 }
 
 #[test]
@@ -78,7 +93,10 @@ fn sids() {
     let b = r#"{"Sid":"B","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}"#;
     let p = policy(&doc(&format!("[{a},{b},{OK_STATEMENT},{OK_STATEMENT}]")));
     assert_eq!(p.sids().collect::<Vec<_>>(), [Some("A"), Some("B"), None, None]);
-    refused_with(&doc(&format!("[{a},{b},{a}]")), "Statement[2]: Statement IDs (SID) in a single policy must be unique");
+    refused_with(
+        &doc(&format!("[{a},{b},{a}]")),
+        "Statement[2]: Statement IDs (SID) in a single policy must be unique",
+    );
     refused_with(&stmt(r#""Sid":1"#), "Sid must be a string");
 }
 
@@ -86,7 +104,10 @@ fn sids() {
 fn effect() {
     refused_with(&stmt("-Effect"), "Statement[0]: Missing required field Effect");
     for bad in [r#""allow""#, r#""DENY""#, r#""""#, "true", r#"["Allow"]"#] {
-        refused_with(&stmt(&format!(r#""Effect":{bad}"#)), "Statement[0]: Effect must be Allow or Deny");
+        refused_with(
+            &stmt(&format!(r#""Effect":{bad}"#)),
+            "Statement[0]: Effect must be Allow or Deny",
+        );
     }
 }
 
@@ -99,7 +120,10 @@ fn required_fields() {
 
 #[test]
 fn principal_optional_when_not_required() {
-    let limits = Limits { require_principal: false, ..Limits::DEFAULT };
+    let limits = Limits {
+        require_principal: false,
+        ..Limits::DEFAULT
+    };
     let p = Policy::parse(&stmt("-Principal"), &limits).unwrap();
     // A statement that names nobody applies to nobody.
     assert!(!allows(&p, &[]));
@@ -107,14 +131,29 @@ fn principal_optional_when_not_required() {
 
 #[test]
 fn exclusive_pairs() {
-    refused_with(&stmt(r#""NotAction":"s3:PutObject""#), "Action and NotAction cannot both be present");
-    refused_with(&stmt(r#""NotResource":"*""#), "Resource and NotResource cannot both be present");
-    refused_with(&stmt(r#""NotPrincipal":"*""#), "Principal and NotPrincipal cannot both be present");
+    refused_with(
+        &stmt(r#""NotAction":"s3:PutObject""#),
+        "Action and NotAction cannot both be present",
+    );
+    refused_with(
+        &stmt(r#""NotResource":"*""#),
+        "Resource and NotResource cannot both be present",
+    );
+    refused_with(
+        &stmt(r#""NotPrincipal":"*""#),
+        "Principal and NotPrincipal cannot both be present",
+    );
 }
 
 #[test]
 fn actions() {
-    for good in [r#""*""#, r#""s3:*""#, r#""s3:Get*""#, r#""S3:GetObject""#, r#"["s3:GetObject","sqs:Send?essage"]"#] {
+    for good in [
+        r#""*""#,
+        r#""s3:*""#,
+        r#""s3:Get*""#,
+        r#""S3:GetObject""#,
+        r#"["s3:GetObject","sqs:Send?essage"]"#,
+    ] {
         policy(&stmt(&format!(r#""Action":{good}"#)));
     }
     for bad in [
@@ -126,7 +165,10 @@ fn actions() {
         r#""s3:Get:Object""#,
         r#""**""#,
     ] {
-        refused_with(&stmt(&format!(r#""Action":{bad}"#)), "Statement[0]: Policy has invalid action");
+        refused_with(
+            &stmt(&format!(r#""Action":{bad}"#)),
+            "Statement[0]: Policy has invalid action",
+        );
     }
     for bad in ["5", "[]", "[5]", "{}", "null"] {
         refused_with(&stmt(&format!(r#""Action":{bad}"#)), "Policy has invalid action");
@@ -135,37 +177,77 @@ fn actions() {
 
 #[test]
 fn actions_restricted_to_services() {
-    let s3_only = Limits { services: &["s3"], ..Limits::DEFAULT };
+    let s3_only = Limits {
+        services: &["s3"],
+        ..Limits::DEFAULT
+    };
     assert!(Policy::parse(&stmt(r#""Action":["S3:GetObject","*"]"#), &s3_only).is_ok());
     let err = Policy::parse(&stmt(r#""Action":"sqs:SendMessage""#), &s3_only).unwrap_err();
-    assert_eq!(err.to_string(), "Statement[0]: Policy has invalid action: \"sqs:SendMessage\"");
+    assert_eq!(
+        err.to_string(),
+        "Statement[0]: Policy has invalid action: \"sqs:SendMessage\""
+    );
 }
 
 #[test]
 fn resources() {
-    for good in [r#""*""#, r#""arn:aws:s3:::b""#, r#""arn:aws:s3:::b/*""#, r#""arn:aws:sqs:*:alice:q""#, r#"["*","arn:aws:sns:r:a:t"]"#] {
+    for good in [
+        r#""*""#,
+        r#""arn:aws:s3:::b""#,
+        r#""arn:aws:s3:::b/*""#,
+        r#""arn:aws:sqs:*:alice:q""#,
+        r#"["*","arn:aws:sns:r:a:t"]"#,
+    ] {
         policy(&stmt(&format!(r#""Resource":{good}"#)));
     }
-    for bad in [r#""bucket""#, r#""arn:aws:s3""#, r#""arn:*""#, r#""""#, "5", "[]", r#"["*",1]"#] {
-        refused_with(&stmt(&format!(r#""Resource":{bad}"#)), "Statement[0]: Policy has invalid resource");
+    for bad in [
+        r#""bucket""#,
+        r#""arn:aws:s3""#,
+        r#""arn:*""#,
+        r#""""#,
+        "5",
+        "[]",
+        r#"["*",1]"#,
+    ] {
+        refused_with(
+            &stmt(&format!(r#""Resource":{bad}"#)),
+            "Statement[0]: Policy has invalid resource",
+        );
     }
 }
 
 #[test]
 fn unknown_fields() {
-    refused_with(&format!(r#"{{"Statement":{OK_STATEMENT},"Extra":1}}"#), "Policy has an unknown field \"Extra\"");
-    refused_with(&stmt(r#""Conditon":{}"#), "Statement[0]: Statement has an unknown field \"Conditon\"");
+    refused_with(
+        &format!(r#"{{"Statement":{OK_STATEMENT},"Extra":1}}"#),
+        "Policy has an unknown field \"Extra\"",
+    );
+    refused_with(
+        &stmt(r#""Conditon":{}"#),
+        "Statement[0]: Statement has an unknown field \"Conditon\"",
+    );
     // Element names are case-sensitive.
     refused_with(
         &doc(r#"{"effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}"#),
         "unknown field \"effect\"",
     );
-    refused_with(&format!(r#"{{"statement":{OK_STATEMENT}}}"#), "unknown field \"statement\"");
+    refused_with(
+        &format!(r#"{{"statement":{OK_STATEMENT}}}"#),
+        "unknown field \"statement\"",
+    );
 }
 
 #[test]
 fn not_json() {
-    for bad in ["", "   ", "{", r#"{"Statement":}"#, "nope", r#"{"a":1} trailing"#, "{'a':1}"] {
+    for bad in [
+        "",
+        "   ",
+        "{",
+        r#"{"Statement":}"#,
+        "nope",
+        r#"{"a":1} trailing"#,
+        "{'a':1}",
+    ] {
         let err = Policy::parse(bad, &Limits::DEFAULT).unwrap_err();
         assert!(matches!(err, PolicyError::Json(_)), "{bad}: {err:?}");
         assert!(err.to_string().starts_with("Policy is not valid JSON"), "{err}");
@@ -187,14 +269,23 @@ fn size_limit() {
     let padding = " ".repeat(20 * 1024);
     let text = format!("{}{padding}", doc(OK_STATEMENT));
     let err = Policy::parse(&text, &Limits::DEFAULT).unwrap_err();
-    assert_eq!(err, PolicyError::TooLarge { size: text.len(), limit: 20 * 1024 });
+    assert_eq!(
+        err,
+        PolicyError::TooLarge {
+            size: text.len(),
+            limit: 20 * 1024
+        }
+    );
     assert!(err.to_string().contains("more than the limit of 20480 bytes"));
     // Exactly at the limit is fine.
     let base = doc(OK_STATEMENT);
     let exact = format!("{base}{}", " ".repeat(20 * 1024 - base.len()));
     assert!(Policy::parse(&exact, &Limits::DEFAULT).is_ok());
     // Callers can raise it.
-    let big = Limits { max_bytes: 64 * 1024, ..Limits::DEFAULT };
+    let big = Limits {
+        max_bytes: 64 * 1024,
+        ..Limits::DEFAULT
+    };
     assert!(Policy::parse(&text, &big).is_ok());
 }
 
@@ -209,7 +300,8 @@ fn depth_limit() {
     let err = Policy::parse(deep9, &Limits::DEFAULT).unwrap_err();
     assert_eq!(err, PolicyError::TooDeep { limit: 8 });
     // Brackets inside strings do not count.
-    let in_string = r#"{"Statement":{"Sid":"[[[[[[[[[[{{{{{{{{","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#;
+    let in_string =
+        r#"{"Statement":{"Sid":"[[[[[[[[[[{{{{{{{{","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#;
     policy(in_string);
 }
 
@@ -217,13 +309,25 @@ fn depth_limit() {
 fn depth_bomb_fails_fast_without_overflowing_the_stack() {
     let bomb = "[".repeat(100_000);
     // Within the default size limit, it is too large first.
-    assert!(matches!(Policy::parse(&bomb, &Limits::DEFAULT), Err(PolicyError::TooLarge { .. })));
+    assert!(matches!(
+        Policy::parse(&bomb, &Limits::DEFAULT),
+        Err(PolicyError::TooLarge { .. })
+    ));
     // With the size limit out of the way, the depth scan stops it.
-    let roomy = Limits { max_bytes: usize::MAX, ..Limits::DEFAULT };
+    let roomy = Limits {
+        max_bytes: usize::MAX,
+        ..Limits::DEFAULT
+    };
     let started = Instant::now();
-    assert_eq!(Policy::parse(&bomb, &roomy).unwrap_err(), PolicyError::TooDeep { limit: 8 });
+    assert_eq!(
+        Policy::parse(&bomb, &roomy).unwrap_err(),
+        PolicyError::TooDeep { limit: 8 }
+    );
     let mixed = format!(r#"{{"Statement":{}"#, "{\"a\":[".repeat(50_000));
-    assert_eq!(Policy::parse(&mixed, &roomy).unwrap_err(), PolicyError::TooDeep { limit: 8 });
+    assert_eq!(
+        Policy::parse(&mixed, &roomy).unwrap_err(),
+        PolicyError::TooDeep { limit: 8 }
+    );
     // Not a timing assertion on the engine's speed: a generous bound that
     // only a recursive or quadratic scan would break.
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -237,12 +341,18 @@ fn statement_limit() {
             .collect();
         doc(&format!("[{}]", body.join(",")))
     };
-    let roomy = Limits { max_bytes: 1 << 20, ..Limits::DEFAULT };
+    let roomy = Limits {
+        max_bytes: 1 << 20,
+        ..Limits::DEFAULT
+    };
     assert_eq!(Policy::parse(&statements(100), &roomy).unwrap().statement_count(), 100);
     let err = Policy::parse(&statements(101), &roomy).unwrap_err();
     assert_eq!(err, PolicyError::TooManyStatements { count: 101, limit: 100 });
     assert_eq!(err.to_string(), "Policy has 101 statements, more than the limit of 100");
-    let few = Limits { max_statements: 2, ..roomy };
+    let few = Limits {
+        max_statements: 2,
+        ..roomy
+    };
     assert!(Policy::parse(&statements(3), &few).is_err());
 }
 

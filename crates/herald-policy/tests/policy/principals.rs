@@ -46,9 +46,27 @@ fn four_ways_to_name_a_user_plus_canonical_id() {
 #[test]
 fn canonical_id_must_be_known() {
     let p = with_principal(r#"{"CanonicalUser":"c0ffee-bob"}"#);
-    assert!(!allowed(&p, Principal::User { name: "bob", canonical_id: "" }));
-    assert!(!allowed(&p, Principal::User { name: "eve", canonical_id: "c0ffee-BOB" }));
-    assert!(allowed(&p, Principal::User { name: "eve", canonical_id: "c0ffee-bob" }));
+    assert!(!allowed(
+        &p,
+        Principal::User {
+            name: "bob",
+            canonical_id: ""
+        }
+    ));
+    assert!(!allowed(
+        &p,
+        Principal::User {
+            name: "eve",
+            canonical_id: "c0ffee-BOB"
+        }
+    ));
+    assert!(allowed(
+        &p,
+        Principal::User {
+            name: "eve",
+            canonical_id: "c0ffee-bob"
+        }
+    ));
 }
 
 #[test]
@@ -75,7 +93,13 @@ fn services() {
     assert!(!allowed(&p, Principal::Service("sqs.amazonaws.com")));
     assert!(!allowed(&p, BOB));
     // A user named like a service is still a user.
-    assert!(!allowed(&p, Principal::User { name: "s3.amazonaws.com", canonical_id: "" }));
+    assert!(!allowed(
+        &p,
+        Principal::User {
+            name: "s3.amazonaws.com",
+            canonical_id: ""
+        }
+    ));
     assert!(!allowed(&p, Principal::Anonymous));
 }
 
@@ -120,7 +144,10 @@ fn invalid_principals() {
     ] {
         let text = format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{form},"Action":"s3:*","Resource":"*"}}}}"#);
         let msg = refused(&text);
-        assert!(msg.starts_with("Statement[0].Principal: Invalid principal in policy"), "{form}: {msg}");
+        assert!(
+            msg.starts_with("Statement[0].Principal: Invalid principal in policy"),
+            "{form}: {msg}"
+        );
     }
     refused_with(
         r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"Federated":"x"},"Action":"s3:*","Resource":"*"}}"#,

@@ -7,25 +7,43 @@ fn public(statement: &str) -> bool {
 }
 
 fn allow_all(condition: &str) -> String {
-    let condition = if condition.is_empty() { String::new() } else { format!(r#","Condition":{condition}"#) };
+    let condition = if condition.is_empty() {
+        String::new()
+    } else {
+        format!(r#","Condition":{condition}"#)
+    };
     format!(r#"{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"{condition}}}"#)
 }
 
 #[test]
 fn everyone_without_conditions_is_public() {
     assert!(public(&allow_all("")));
-    assert!(public(r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"*"}"#));
-    assert!(public(r#"{"Effect":"Allow","Principal":{"AWS":["bob","*"]},"Action":"s3:GetObject","Resource":"*"}"#));
+    assert!(public(
+        r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"*"}"#
+    ));
+    assert!(public(
+        r#"{"Effect":"Allow","Principal":{"AWS":["bob","*"]},"Action":"s3:GetObject","Resource":"*"}"#
+    ));
     // NotPrincipal grants everyone else.
-    assert!(public(r#"{"Effect":"Allow","NotPrincipal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"*"}"#));
+    assert!(public(
+        r#"{"Effect":"Allow","NotPrincipal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"*"}"#
+    ));
 }
 
 #[test]
 fn named_principals_and_denies_are_not_public() {
-    assert!(!public(r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::bob:user/bob"},"Action":"s3:*","Resource":"*"}"#));
-    assert!(!public(r#"{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"*"}"#));
-    assert!(!public(r#"{"Effect":"Allow","Principal":{"CanonicalUser":"c0ffee"},"Action":"s3:*","Resource":"*"}"#));
-    assert!(!public(r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}"#));
+    assert!(!public(
+        r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::bob:user/bob"},"Action":"s3:*","Resource":"*"}"#
+    ));
+    assert!(!public(
+        r#"{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"*"}"#
+    ));
+    assert!(!public(
+        r#"{"Effect":"Allow","Principal":{"CanonicalUser":"c0ffee"},"Action":"s3:*","Resource":"*"}"#
+    ));
+    assert!(!public(
+        r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}"#
+    ));
 }
 
 #[test]
