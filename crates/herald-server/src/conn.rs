@@ -27,6 +27,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default for [`ConnectionLimits::idle_timeout`].
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default for [`ConnectionLimits::stall_timeout`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for [`ConnectionLimits::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
@@ -45,6 +47,10 @@ pub struct ConnectionLimits {
     pub tls_handshake_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,
+    /// Longest a request body may send nothing, or a response wait for the
+    /// client to read it, before the request fails and the connection
+    /// closes (see [`crate::stall`]).
+    pub stall_timeout: Duration,
     /// Connections served at once; further clients wait in the kernel's
     /// accept queue until one closes (they are not accepted and dropped).
     pub max_connections: usize,
@@ -56,6 +62,7 @@ impl Default for ConnectionLimits {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }

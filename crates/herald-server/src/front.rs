@@ -54,6 +54,8 @@ pub(crate) struct Front {
     max_connections: usize,
     /// Whether SigV2-signed S3 requests are served.
     allow_sigv2: bool,
+    /// How long a request body may send nothing (see [`crate::stall`]).
+    stall_timeout: std::time::Duration,
     /// Request ids: a per-process random prefix and a counter, unique and
     /// cheap (no syscall per request).
     id_prefix: String,
@@ -88,6 +90,7 @@ impl Front {
             max_connections: connections.available_permits(),
             connections,
             allow_sigv2: cfg.allow_sigv2,
+            stall_timeout: cfg.connections.stall_timeout,
             id_prefix: hex::encode_upper(prefix),
             next_id: AtomicU64::new(1),
         }
@@ -179,12 +182,14 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
         };
         let (parts, body) = req.into_parts();
         let limit = body_limit::sqs_json(&parts, &state.store);
-        match read_body(&parts, body, limit).await {
+        match read_body(&parts, body, limit, state.stall_timeout).await {
             Ok(body) => {
                 let req = Request::from_parts(parts, ());
                 crate::sqs::handle_json(&state.queues, &state.store, req, body, meta).await
             }
-            Err(()) => crate::sqs::json::error(&sqs_too_large(limit), &request_id),
+            Err(BodyError::TooLarge) => crate::sqs::json::error(&sqs_too_large(limit), &request_id),
+            Err(BodyError::Stalled) => crate::sqs::json::error(&sqs_stalled(state.stall_timeout), &request_id),
+            Err(BodyError::Broken) => aborted(),
         }
     } else if let Some(root) = query_api_target(&req) {
         let meta = RequestMeta {
@@ -193,7 +198,7 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
         };
         let (parts, body) = req.into_parts();
         let limit = body_limit::query(&parts, &state.store, crate::sns::MAX_BODY);
-        match read_body(&parts, body, limit).await {
+        match read_body(&parts, body, limit, state.stall_timeout).await {
             Ok(body) => {
                 match query_api_service(root, &parts, &body) {
                     QueryService::Sns if body.len() > crate::sns::MAX_BODY => crate::sns::error_response(
@@ -221,7 +226,9 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
                     }
                 }
             }
-            Err(()) => query_too_large(&parts, limit, &request_id),
+            Err(BodyError::TooLarge) => query_too_large(&parts, limit, &request_id),
+            Err(BodyError::Stalled) => query_stalled(&parts, state.stall_timeout, &request_id),
+            Err(BodyError::Broken) => aborted(),
         }
     } else if is_sqs_query_get(&req) {
         let meta = RequestMeta {
@@ -239,7 +246,15 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
         .await
     // ---- end SQS / SNS dispatch -----------------------------------------
     } else {
-        call_s3(&state, info, &request_id, req.map(Body::from)).await
+        let stall = state.stall_timeout;
+        let req = req.map(|b| {
+            if hyper::body::Body::is_end_stream(&b) {
+                Body::from(b)
+            } else {
+                Body::http_body(crate::stall::StallGuardBody::new(b, stall))
+            }
+        });
+        call_s3(&state, info, &request_id, req).await
     };
 
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -364,17 +379,42 @@ fn is_sqs_query_get<B>(req: &Request<B>) -> bool {
         })
 }
 
+/// Why a request body could not be read.
+enum BodyError {
+    /// Over its limit (declared or sent).
+    TooLarge,
+    /// Nothing arrived for the stall timeout.
+    Stalled,
+    /// The client went away or sent a broken body.
+    Broken,
+}
+
 /// Reads a request body of at most `limit` bytes. A declared
 /// `Content-Length` over the limit is refused before a byte is read; a
-/// body without one is cut off at the limit.
-async fn read_body(parts: &http::request::Parts, body: Incoming, limit: usize) -> Result<Bytes, ()> {
+/// body without one is cut off at the limit; a body that sends nothing
+/// for `stall` is abandoned (see [`crate::stall`]).
+async fn read_body(
+    parts: &http::request::Parts,
+    body: Incoming,
+    limit: usize,
+    stall: std::time::Duration,
+) -> Result<Bytes, BodyError> {
     if body_limit::declared_length(parts).is_some_and(|n| n > limit as u64) {
-        return Err(());
+        return Err(BodyError::TooLarge);
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
+    let guarded = crate::stall::StallGuardBody::new(body, stall);
+    match http_body_util::Limited::new(guarded, limit).collect().await {
         Ok(b) => Ok(b.to_bytes()),
-        Err(_) => Err(()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) if crate::stall::is_stall(e.as_ref()) => Err(BodyError::Stalled),
+        Err(_) => Err(BodyError::Broken),
     }
+}
+
+/// The answer to a request whose body broke off: nobody is left to read
+/// it, and hyper closes the connection.
+fn aborted() -> Response<Body> {
+    text(StatusCode::BAD_REQUEST, "incomplete request body\n")
 }
 
 /// The limit of the SQS query-protocol action in `body` (known only once
@@ -392,6 +432,31 @@ fn sqs_too_large(limit: usize) -> crate::sqs::SqsError {
         format!("the request body is larger than {limit} bytes, the most this request may send"),
         StatusCode::PAYLOAD_TOO_LARGE,
     )
+}
+
+fn sqs_stalled(stall: std::time::Duration) -> crate::sqs::SqsError {
+    crate::sqs::SqsError::common(
+        "RequestTimeout",
+        crate::stall::BodyStalled(stall).to_string(),
+        StatusCode::REQUEST_TIMEOUT,
+    )
+}
+
+/// A query-protocol body that stalled, answered in the dialect of the
+/// service the signature names (SNS or, by default, SQS).
+fn query_stalled(parts: &http::request::Parts, stall: std::time::Duration, request_id: &str) -> Response<Body> {
+    if signed_for(parts, "sns") {
+        crate::sns::error_response(
+            &crate::sns::SnsError {
+                code: "RequestTimeout",
+                message: crate::stall::BodyStalled(stall).to_string(),
+                status: StatusCode::REQUEST_TIMEOUT,
+            },
+            request_id,
+        )
+    } else {
+        crate::sqs::query::error(&sqs_stalled(stall), request_id)
+    }
 }
 
 /// A query-protocol body over its limit, answered in the dialect of the

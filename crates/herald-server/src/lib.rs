@@ -17,6 +17,7 @@ pub mod notify;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
+mod stall;
 mod tls;
 
 use std::future::Future;
@@ -221,7 +222,15 @@ async fn serve_connection(
     let result = match tls {
         None => {
             let svc = front::service(state, ConnInfo { peer, tls: false }, activity.clone());
-            conn::drive(&builder, TokioIo::new(stream), svc, activity, limits, stop).await
+            conn::drive(
+                &builder,
+                stall::StallGuardIo::new(TokioIo::new(stream), limits.stall_timeout),
+                svc,
+                activity,
+                limits,
+                stop,
+            )
+            .await
         }
         Some(acceptor) => {
             let stream = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await {
@@ -236,7 +245,15 @@ async fn serve_connection(
                 }
             };
             let svc = front::service(state, ConnInfo { peer, tls: true }, activity.clone());
-            conn::drive(&builder, TokioIo::new(stream), svc, activity, limits, stop).await
+            conn::drive(
+                &builder,
+                stall::StallGuardIo::new(TokioIo::new(stream), limits.stall_timeout),
+                svc,
+                activity,
+                limits,
+                stop,
+            )
+            .await
         }
     };
     if let Err(e) = result {

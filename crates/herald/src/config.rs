@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Seconds a connection with no request in flight is kept open [default: 60].
     #[arg(long, env = "HERALD_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may send nothing, or a response wait for the client to read, before the connection is closed [default: 30].
+    #[arg(long, env = "HERALD_STALL_TIMEOUT_SECS")]
+    pub stall_timeout_secs: Option<u64>,
     /// Connections served at once; more clients wait until one closes [default: 4096].
     #[arg(long, env = "HERALD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -112,6 +115,7 @@ pub struct FileConfig {
     pub header_read_timeout_secs: Option<u64>,
     pub tls_handshake_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
+    pub stall_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub allow_sigv2: Option<bool>,
     pub metrics_listen: Option<SocketAddr>,
@@ -199,6 +203,7 @@ impl ServeArgs {
             self.header_read_timeout_secs,
             self.tls_handshake_timeout_secs,
             self.idle_timeout_secs,
+            self.stall_timeout_secs,
         ];
         let self_limits = (self_limits, self.max_connections);
         let file_limits = (
@@ -206,6 +211,7 @@ impl ServeArgs {
                 file.header_read_timeout_secs,
                 file.tls_handshake_timeout_secs,
                 file.idle_timeout_secs,
+                file.stall_timeout_secs,
             ],
             file.max_connections,
         );
@@ -252,9 +258,9 @@ impl ServeArgs {
     }
 }
 
-/// The three connection timeouts (header read, TLS handshake, idle; in
+/// The four connection timeouts (header read, TLS handshake, idle, stall; in
 /// seconds) and the connection cap, as one source gives them.
-type LimitSettings = ([Option<u64>; 3], Option<usize>);
+type LimitSettings = ([Option<u64>; 4], Option<usize>);
 
 /// The connection limits from the flags, else the file, else the
 /// defaults. Zero is refused: a zero timeout or cap would make the server
@@ -268,8 +274,8 @@ fn connection_limits(flags: LimitSettings, file: LimitSettings) -> anyhow::Resul
             None => Ok(default),
         }
     };
-    let ([header, tls, idle], max) = flags;
-    let ([file_header, file_tls, file_idle], file_max) = file;
+    let ([header, tls, idle, stall], max) = flags;
+    let ([file_header, file_tls, file_idle, file_stall], file_max) = file;
     let max_connections = match max.or(file_max) {
         Some(0) => bail!("--max-connections must be at least 1"),
         Some(n) => n,
@@ -279,6 +285,7 @@ fn connection_limits(flags: LimitSettings, file: LimitSettings) -> anyhow::Resul
         header_read_timeout: secs(header, file_header, d.header_read_timeout, "header-read-timeout-secs")?,
         tls_handshake_timeout: secs(tls, file_tls, d.tls_handshake_timeout, "tls-handshake-timeout-secs")?,
         idle_timeout: secs(idle, file_idle, d.idle_timeout, "idle-timeout-secs")?,
+        stall_timeout: secs(stall, file_stall, d.stall_timeout, "stall-timeout-secs")?,
         max_connections,
     })
 }

@@ -59,6 +59,97 @@ fn slow_and_silent_clients_are_disconnected_after_the_header_timeout() {
     assert_healthy(&srv);
 }
 
+/// A request head that announces a body, then nothing: on every API the
+/// request fails after the stall timeout and the connection is closed, so
+/// such clients cannot hold the connection slots. With a cap of 3, three
+/// stalled clients would otherwise lock everybody out.
+#[test]
+fn a_body_that_never_comes_frees_its_connection_after_the_stall_timeout() {
+    let srv = TestServer::start_with_args(&["--stall-timeout-secs", "2", "--max-connections", "3"]);
+    let s3 = srv.s3();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(s3.create_bucket().bucket("stalls").send()).unwrap();
+    let heads = [
+        // S3 PutObject (anonymous: refused only once the body is read, or
+        // not; either way the slot must come back).
+        "PUT /stalls/k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+        // SQS query protocol, read whole before authentication.
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\n",
+        // SQS JSON, chunked and never finished.
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.ListQueues\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":",
+    ];
+    let mut stalled: Vec<TcpStream> = heads
+        .iter()
+        .map(|h| {
+            let mut c = TcpStream::connect(srv.addr()).unwrap();
+            c.write_all(h.as_bytes()).unwrap();
+            c
+        })
+        .collect();
+    for (c, head) in stalled.iter_mut().zip(heads) {
+        let got = read_until_closed(c, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{head:?}: {e}"));
+        let answer = String::from_utf8_lossy(&got);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+            "{head:?} got {answer}"
+        );
+        if head.contains("x-www-form-urlencoded") {
+            assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+            assert!(answer.contains("RequestTimeout"), "{answer}");
+        }
+    }
+    // The three slots are free again.
+    assert_healthy(&srv);
+}
+
+/// A client that asks for an object and never reads the answer loses its
+/// connection once the server's writes have waited the stall timeout.
+#[test]
+fn a_client_that_stops_reading_is_disconnected_after_the_stall_timeout() {
+    let srv = TestServer::start_with_args(&["--stall-timeout-secs", "2", "--max-connections", "2"]);
+    let s3 = srv.s3();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(s3.create_bucket().bucket("big").send()).unwrap();
+    let body = vec![7u8; 32 * 1024 * 1024];
+    rt.block_on(
+        s3.put_object()
+            .bucket("big")
+            .key("o")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send(),
+    )
+    .unwrap();
+    let url = rt
+        .block_on(
+            s3.get_object()
+                .bucket("big")
+                .key("o")
+                .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).unwrap()),
+        )
+        .unwrap();
+    let target = url.uri().trim_start_matches(&srv.url()).to_string();
+    let mut readers: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = TcpStream::connect(srv.addr()).unwrap();
+            // 32 MiB is more than the kernel buffers of both ends hold.
+            c.write_all(format!("GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n", srv.addr()).as_bytes())
+                .unwrap();
+            c
+        })
+        .collect();
+    // Neither reads. Both slots are taken, then given back by the server.
+    std::thread::sleep(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let r = raw_request(srv.addr(), "GET", "/health", &[], b"").expect("served once a slot is free");
+    assert_eq!(r.status, 200);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // And the stalled readers were cut off (reading now ends before 32 MiB).
+    for c in readers.iter_mut() {
+        let got = read_until_closed(c, Duration::from_secs(60)).expect("closed by the server");
+        assert!(got.len() < 32 * 1024 * 1024, "the whole object was sent");
+    }
+}
+
 #[test]
 fn the_connection_cap_makes_new_clients_wait_instead_of_dropping_them() {
     let srv = TestServer::start_with_args(&["--max-connections", "4"]);
