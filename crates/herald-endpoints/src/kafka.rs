@@ -25,6 +25,7 @@ use rskafka::record::Record;
 use tokio::sync::Mutex;
 
 use crate::broker::{Backoff, BrokerUri, choice, flag};
+use crate::socks::PolicyRelay;
 use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
 
 /// Largest batch one produce request carries.
@@ -46,9 +47,11 @@ pub struct KafkaEndpoint {
     backoff: Backoff,
 }
 
-/// A connected client and one batch producer per partition.
+/// A connected client and one batch producer per partition, and the
+/// relay every broker connection of that client goes through.
 struct Link {
     producers: Vec<BatchProducer<RecordAggregator>>,
+    _relay: PolicyRelay,
 }
 
 impl KafkaEndpoint {
@@ -101,17 +104,18 @@ impl KafkaEndpoint {
         Ok(link)
     }
 
-    /// Connects to the bootstrap broker at an address the outbound policy
-    /// allows for its name (resolved now, at every connection).
+    /// Connects to the bootstrap broker, and later to every broker the
+    /// cluster names, through this endpoint's policy relay (see
+    /// [`crate::socks`]): each address is checked when it is dialled. The
+    /// bootstrap address is checked here first too, for a clear error.
     async fn connect(&self) -> Result<Link, String> {
-        let bootstrap: Vec<String> = self
-            .opts
-            .allowed_addrs(&self.host, self.port, &self.shown)
-            .await?
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
+        self.opts.allowed_addrs(&self.host, self.port, &self.shown).await?;
+        let relay = PolicyRelay::start(self.opts.policy.clone(), self.shown.clone(), self.opts.timeout)
+            .await
+            .map_err(|e| format!("cannot start the policy relay: {e}"))?;
+        let bootstrap = vec![format!("{}:{}", self.host, self.port)];
         let mut builder = ClientBuilder::new(bootstrap)
+            .socks5_proxy(relay.addr().to_string())
             .client_id("herald")
             .backoff_config(BackoffConfig {
                 init_backoff: Duration::from_millis(50),
@@ -158,7 +162,10 @@ impl KafkaEndpoint {
                     .build(RecordAggregator::new(MAX_BATCH_BYTES)),
             );
         }
-        Ok(Link { producers })
+        Ok(Link {
+            producers,
+            _relay: relay,
+        })
     }
 
     /// The topic's partition ids, sorted; empty if the topic is missing.

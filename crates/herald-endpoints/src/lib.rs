@@ -14,6 +14,7 @@ pub mod kafka;
 pub mod mqtt;
 pub mod nats;
 pub mod policy;
+mod socks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -566,13 +566,21 @@ async fn mqtt_events_reach_mosquitto_and_survive_an_outage() {
 /// it can be killed and started again.
 struct Tansu {
     port: u16,
+    advertised: String,
     child: Option<Child>,
 }
 
 impl Tansu {
     fn start() -> Tansu {
+        Tansu::start_advertising("127.0.0.1")
+    }
+
+    /// A broker on every loopback address that names itself `host` in
+    /// its metadata.
+    fn start_advertising(host: &str) -> Tansu {
         let mut t = Tansu {
             port: free_port(),
+            advertised: host.to_owned(),
             child: None,
         };
         t.spawn();
@@ -580,9 +588,20 @@ impl Tansu {
     }
 
     fn spawn(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let listen = if self.advertised == "127.0.0.1" {
+            format!("tcp://127.0.0.1:{}", self.port)
+        } else {
+            format!("tcp://0.0.0.0:{}", self.port)
+        };
+        let advertised = format!("tcp://{}:{}", self.advertised, self.port);
         let child = Command::new("tansu")
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &listen,
+                "--advertised-listener-url",
+                &advertised,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -739,4 +758,34 @@ async fn amqp_missing_exchange_keeps_events_until_it_exists() {
     let got = inbox.wait_for("events after the exchange appeared", 2, 30).await;
     let keys: HashSet<String> = got.iter().map(object_key).collect();
     assert_eq!(keys, HashSet::from(["early-1".to_owned(), "early-2".to_owned()]));
+}
+
+/// A Kafka cluster names its brokers in its metadata, and the client
+/// dials them: a tenant's cluster could name the metadata service or
+/// Herald's own ports. Here the broker is bootstrapped at an allowed
+/// address but names itself at a denied one (127.0.0.2, which reaches the
+/// same broker): Herald's client must not dial it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_brokers_named_by_the_cluster_obey_the_endpoint_policy() {
+    let tansu = Tansu::start_advertising("127.0.0.2");
+    let srv = TestServer::start_with_args(&["--endpoint-deny", "127.0.0.2/32"]);
+    let topic = format!("kafka-{}", suffix());
+    let (s3, bucket) = setup(&srv, &topic, &format!("kafka://127.0.0.1:{}", tansu.port), &[]).await;
+    put(&s3, &bucket, "k", b"x").await;
+    let needle = format!("127.0.0.2:{}", tansu.port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = srv.logs();
+        if logs
+            .lines()
+            .any(|l| l.contains("outbound connection refused by the endpoint policy") && l.contains(&needle))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the advertised broker {needle} was not refused:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -331,7 +331,13 @@ async fn handshake_status_never_contains_the_answer() {
             ),
             "failed: HTTP 403",
         ),
-        (Receiver::reserved().port(), "failed: connection refused"),
+        // A closed port and an open one that does not speak HTTP read
+        // the same: the status is no port scanner.
+        (Receiver::reserved().port(), "failed: no HTTP answer"),
+        (
+            fixed_server("SSH-2.0-OpenSSH_9.2\r\n", b"", false),
+            "failed: no HTTP answer",
+        ),
     ];
     for (i, (port, want)) in cases.iter().enumerate() {
         let arn = sns.create_topic(
