@@ -110,10 +110,10 @@ impl AmqpEndpoint {
             exchange,
             routing_key: opts.topic_name.clone(),
             ack,
-            shown: crate::redact(uri),
+            shown: crate::log_form(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(crate::redact(uri)),
+            backoff: Backoff::new(crate::log_form(uri)),
         })
     }
 

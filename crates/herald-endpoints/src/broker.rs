@@ -28,7 +28,7 @@ pub struct BrokerUri {
 
 impl BrokerUri {
     pub fn parse(uri: &str, default_port: impl Fn(&str) -> u16) -> Result<BrokerUri, EndpointError> {
-        let bad = |why: &str| EndpointError::InvalidUri(crate::redact(uri), why.to_owned());
+        let bad = |why: &str| EndpointError::InvalidUri(crate::log_form(uri), why.to_owned());
         let (scheme, rest) = uri.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let scheme = scheme.to_ascii_lowercase();
         let (authority, path) = match rest.find(['/', '?']) {

@@ -46,12 +46,12 @@ pub(crate) struct Answer {
 
 impl HttpEndpoint {
     pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
-        let bad = |why: String| EndpointError::InvalidUri(crate::redact(uri), why);
+        let bad = |why: String| EndpointError::InvalidUri(crate::log_form(uri), why);
         let parsed: Uri = uri.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
         if parsed.host().is_none() {
             return Err(bad("no host".into()));
         }
-        let shown = crate::redact(uri);
+        let shown = crate::log_form(uri);
         let client = client(&opts, shown.clone())?;
         Ok(HttpEndpoint {
             client,

@@ -85,10 +85,10 @@ impl KafkaEndpoint {
             wait_for_ack,
             tls,
             sasl,
-            shown: crate::redact(uri),
+            shown: crate::log_form(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(crate::redact(uri)),
+            backoff: Backoff::new(crate::log_form(uri)),
         })
     }
 

@@ -222,7 +222,7 @@ pub async fn check(
     let owned = uri.to_owned();
     tokio::task::spawn_blocking(move || build(&owned, opts).map(|_| ()))
         .await
-        .map_err(|e| EndpointError::InvalidUri(redact(uri), e.to_string()))??;
+        .map_err(|e| EndpointError::InvalidUri(log_form(uri), e.to_string()))??;
     let parsed = BrokerUri::parse(uri, |_| default_port)?;
     policy
         .check_uri(&parsed.host, parsed.port)
@@ -236,6 +236,18 @@ pub fn has_credentials(uri: &str) -> bool {
     uri.split_once("://")
         .map(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@'))
         .unwrap_or(false)
+}
+
+/// How an endpoint is named in logs and push errors: [`redact`]ed, and
+/// without its query string, where webhook URLs often carry tokens
+/// (`?token=...`). The path is kept: it is what tells an operator which
+/// receiver failed.
+pub fn log_form(uri: &str) -> String {
+    let r = redact(uri);
+    match r.split_once('?') {
+        Some((base, _)) => format!("{base}?…"),
+        None => r,
+    }
 }
 
 /// The URI with any `user:password@` removed.
@@ -263,6 +275,10 @@ mod tests {
         assert!(!has_credentials("http://host:80/a@b"));
         assert_eq!(redact("amqp://user:pw@host:5672/vh"), "amqp://host:5672/vh");
         assert_eq!(redact("http://host/x"), "http://host/x");
+        assert_eq!(
+            log_form("https://u:pw@hooks.example/in/abc?token=SECRET&x=1"),
+            "https://hooks.example/in/abc?…"
+        );
     }
 
     #[test]

@@ -86,10 +86,10 @@ impl MqttEndpoint {
             credentials: parsed.user.map(|u| (u, parsed.password.unwrap_or_default())),
             tls,
             topic: opts.topic_name.clone(),
-            shown: crate::redact(uri),
+            shown: crate::log_form(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(crate::redact(uri)),
+            backoff: Backoff::new(crate::log_form(uri)),
         })
     }
 

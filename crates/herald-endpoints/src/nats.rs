@@ -60,10 +60,10 @@ impl NatsEndpoint {
             password: parsed.password,
             use_tls,
             subject: opts.topic_name.clone(),
-            shown: crate::redact(uri),
+            shown: crate::log_form(uri),
             opts,
             link: Mutex::new(None),
-            backoff: Backoff::new(crate::redact(uri)),
+            backoff: Backoff::new(crate::log_form(uri)),
         })
     }
 

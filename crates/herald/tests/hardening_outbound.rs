@@ -502,3 +502,27 @@ async fn broker_endpoints_follow_the_policy() {
     }
     assert_healthy(&srv);
 }
+
+/// A token in a webhook URL's query string never reaches the server's log
+/// (push failures name the endpoint without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_webhook_query_is_kept_out_of_the_log() {
+    // Debug: push failures are logged there, with the endpoint.
+    let srv = TestServer::start_with_args(&["--log-level", "herald_server=debug,info"]);
+    let sns = Sns::root(&srv);
+    let closed = Receiver::reserved().port();
+    let url = format!("http://127.0.0.1:{closed}/hook?token=TOPSECRETTOKEN");
+    let arn = sns.create_topic(
+        "tokened",
+        &[
+            ("push-endpoint", &url),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
+    );
+    bucket_to(&srv, "tokened", &arn).await;
+    put(&srv, "tokened", "k").await;
+    wait_log(&srv, &format!("127.0.0.1:{closed}/hook?…"));
+    assert!(!srv.logs().contains("TOPSECRETTOKEN"), "{}", srv.logs());
+    assert_healthy(&srv);
+}
