@@ -24,9 +24,19 @@ use herald_store::Store;
 use russh::{MethodKind, MethodSet};
 use tokio::net::TcpListener;
 
+/// SFTP connections served at once; more clients wait in the kernel's
+/// listen backlog until one closes (as on the S3 port).
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Time a client has from connecting to logging in; then it is
+/// disconnected, so unauthenticated clients cannot hold connection slots.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A bound SFTP server, ready to [`run`](SftpServer::run).
 pub struct SftpServer {
     listener: TcpListener,
+    permits: Arc<tokio::sync::Semaphore>,
+    login_timeout: Duration,
     config: Arc<russh::server::Config>,
     store: Store,
     host_key_fingerprint: String,
@@ -56,10 +66,18 @@ impl SftpServer {
         let listener = TcpListener::bind(listen).await?;
         Ok(SftpServer {
             listener,
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+            login_timeout: LOGIN_TIMEOUT,
             config: Arc::new(config),
             store,
             host_key_fingerprint,
         })
+    }
+
+    /// Another login deadline than [`LOGIN_TIMEOUT`] (tests).
+    pub fn with_login_timeout(mut self, timeout: Duration) -> Self {
+        self.login_timeout = timeout;
+        self
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -76,6 +94,13 @@ impl SftpServer {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => return,
+                p = self.permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
             let (socket, peer) = tokio::select! {
                 _ = &mut shutdown => return,
                 accepted = self.listener.accept() => match accepted {
@@ -92,16 +117,108 @@ impl SftpServer {
             let _ = socket.set_nodelay(true);
             let handler = ssh::Connection::new(self.store.clone(), Some(peer));
             let config = self.config.clone();
+            let login_timeout = self.login_timeout;
             tokio::spawn(async move {
-                match russh::server::run_stream(config, socket, handler).await {
-                    Ok(session) => {
-                        if let Err(e) = session.await {
-                            tracing::debug!(%peer, error = %e, "sftp session ended with an error");
-                        }
-                    }
-                    Err(e) => tracing::debug!(%peer, error = %e, "ssh handshake failed"),
-                }
+                let _permit = permit;
+                serve(config, socket, handler, peer, login_timeout).await;
             });
+        }
+    }
+}
+
+/// One SFTP connection, which must log in within `login_timeout` of
+/// connecting (the SSH version exchange and key exchange included).
+async fn serve(
+    config: Arc<russh::server::Config>,
+    socket: tokio::net::TcpStream,
+    handler: ssh::Connection,
+    peer: SocketAddr,
+    login_timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + login_timeout;
+    let logged_in = handler.logged_in();
+    // A second handle on the socket: shutting it down ends the session's
+    // reads and writes whatever state the SSH layer is in.
+    let (socket, killer) = match socket.into_std().and_then(|s| {
+        let killer = s.try_clone()?;
+        Ok((tokio::net::TcpStream::from_std(s)?, killer))
+    }) {
+        Ok(pair) => pair,
+        Err(e) => return tracing::warn!(%peer, error = %e, "sftp connection dropped"),
+    };
+    let session = match tokio::time::timeout_at(deadline, russh::server::run_stream(config, socket, handler)).await {
+        Ok(Ok(session)) => session,
+        Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "ssh handshake failed"),
+        Err(_) => return tracing::debug!(%peer, "ssh handshake timed out"),
+    };
+    let handle = session.handle();
+    tokio::pin!(session);
+    tokio::select! {
+        ended = &mut session => {
+            if let Err(e) = ended {
+                tracing::debug!(%peer, error = %e, "sftp session ended with an error");
+            }
+            return;
+        }
+        () = tokio::time::sleep_until(deadline), if !logged_in.load(std::sync::atomic::Ordering::Relaxed) => {}
+    }
+    if logged_in.load(std::sync::atomic::Ordering::Relaxed) {
+        // Logged in just at the deadline: serve on.
+        let _ = session.await;
+        return;
+    }
+    tracing::info!(%peer, "sftp client did not log in in time; disconnected");
+    let _ = handle
+        .disconnect(
+            russh::Disconnect::ByApplication,
+            "login timed out".into(),
+            String::new(),
+        )
+        .await;
+    let _ = killer.shutdown(std::net::Shutdown::Both);
+    let _ = tokio::time::timeout(Duration::from_secs(5), session).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads until the server closes the connection; `None` if it is still
+    /// open after `wait`.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(wait, read).await.ok().map(|_| got)
+    }
+
+    #[tokio::test]
+    async fn clients_that_do_not_log_in_in_time_are_disconnected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let server = SftpServer::bind(store, "127.0.0.1:0".parse().unwrap(), dir.path())
+            .await
+            .unwrap()
+            .with_login_timeout(Duration::from_secs(1));
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(server.run(std::future::pending()));
+        // Silent, and one that stops after its version line.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stalled.write_all(b"SSH-2.0-stalled\r\n").await.unwrap();
+        for (name, s) in [("silent", &mut silent), ("stalled", &mut stalled)] {
+            let got = closed_within(s, Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|| panic!("the {name} client is still connected"));
+            assert!(got.starts_with(b"SSH-2.0-Herald"), "{name}: {got:?}");
         }
     }
 }

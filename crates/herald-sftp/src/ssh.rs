@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use herald_model::ssh_key::fingerprint;
 use herald_store::Store;
@@ -20,6 +22,8 @@ pub struct Connection {
     user: Option<String>,
     /// Session channels opened but not yet bound to a subsystem.
     channels: HashMap<ChannelId, Channel<Msg>>,
+    /// Set at login, read by the accept loop's login deadline.
+    logged_in: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -29,7 +33,14 @@ impl Connection {
             peer,
             user: None,
             channels: HashMap::new(),
+            logged_in: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether this connection has logged in (shared with the accept
+    /// loop, which closes connections that do not in time).
+    pub fn logged_in(&self) -> Arc<AtomicBool> {
+        self.logged_in.clone()
     }
 
     /// Whether `key` is one of `user`'s registered keys. The fingerprint
@@ -64,6 +75,7 @@ impl russh::server::Handler for Connection {
         if self.registered(user, key.public_key) {
             tracing::info!(user, key = %fp, peer = ?self.peer, "sftp login");
             self.user = Some(user.to_owned());
+            self.logged_in.store(true, Ordering::Relaxed);
             Ok(Auth::Accept)
         } else {
             tracing::info!(user, key = %fp, peer = ?self.peer, "sftp login refused: key not registered for this user");
