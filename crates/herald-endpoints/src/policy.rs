@@ -43,6 +43,30 @@ pub const MAX_CA_BYTES: u64 = 1024 * 1024;
 /// How long resolving a name may take at topic creation.
 const CHECK_RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long resolving a name may take when connecting.
+const CONNECT_RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Name lookups in progress at once. The system resolver runs on the
+/// blocking thread pool and a lookup abandoned at its timeout keeps its
+/// thread until the resolver gives up, so a tenant naming hosts of a slow
+/// DNS zone could otherwise fill the pool that file reads also need.
+static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
+/// Resolves `host:port` under [`LOOKUPS`] within `timeout` (waiting for a
+/// lookup slot included).
+async fn lookup(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
+    let work = async {
+        let _slot = LOOKUPS.acquire().await.map_err(|e| e.to_string())?;
+        tokio::net::lookup_host((host, port))
+            .await
+            .map(|found| found.collect::<Vec<_>>())
+            .map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
+
 /// What a tenant is told when an address is refused: one message whatever
 /// the rule, so refusals say nothing about what is behind them.
 pub const REFUSED: &str = "address refused by the server's endpoint policy";
@@ -189,13 +213,12 @@ impl EndpointPolicy {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let found: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((host, port))
+            Err(_) => lookup(host, port, CONNECT_RESOLVE_TIMEOUT)
                 .await
                 .map_err(|e| PushError::Connect {
                     endpoint: endpoint.to_owned(),
                     reason: format!("cannot resolve {host}: {e}"),
-                })?
-                .collect(),
+                })?,
         };
         let mut allowed = Vec::with_capacity(found.len());
         for addr in found {
@@ -217,9 +240,9 @@ impl EndpointPolicy {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => match tokio::time::timeout(CHECK_RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await {
-                Ok(Ok(found)) => found.collect(),
-                _ => return Ok(()),
+            Err(_) => match lookup(host, port, CHECK_RESOLVE_TIMEOUT).await {
+                Ok(found) => found,
+                Err(_) => return Ok(()),
             },
         };
         match addrs.iter().find_map(|a| self.refusal(*a).map(|why| (a, why))) {
