@@ -74,6 +74,7 @@ impl Front {
         let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_config(s3_config());
         builder.set_auth(StoreAuth(store.clone()));
+        builder.set_access(crate::s3::access::HeraldAccess(s3.clone()));
         builder.set_host(HeraldHost::new(cfg.domains.clone()));
         builder.set_route(NotificationRoute {
             s3,

@@ -34,6 +34,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(SSH_KEYS)?;
     txn.open_table(TOPICS)?;
     txn.open_table(NOTIFICATIONS)?;
+    txn.open_table(BUCKET_POLICIES)?;
     txn.open_table(OUTBOX)?;
     txn.open_table(crate::quota::QUOTA_COUNTS)?;
     txn.commit()?;
@@ -53,6 +54,11 @@ pub const TOPICS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("t
 /// bucket name -> the bucket's notification configuration (opaque JSON
 /// owned by the notifier: the store knows nothing of events)
 pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
+
+/// bucket name -> JSON `BucketPolicyRecord` (the bucket's id and the
+/// policy text; a row whose id is not the bucket's current one is a
+/// leftover of a deleted bucket and means nothing)
+pub const BUCKET_POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket_policies");
 
 /// (change sequence number, index) -> staged event (see `outbox`)
 pub const OUTBOX: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("outbox");

@@ -5,6 +5,7 @@
 //! share: who is calling, which buckets they may touch, and conversions
 //! between `s3s` DTOs and store records.
 
+pub mod access;
 mod bucket;
 mod checksum;
 mod error;
@@ -13,6 +14,7 @@ mod list;
 mod multipart;
 pub mod notification;
 mod object;
+mod policy;
 pub mod signing;
 mod tagging;
 
@@ -33,6 +35,8 @@ pub struct HeraldS3 {
     pub(crate) notifier: std::sync::Arc<crate::notify::Notifier>,
     /// Whether SigV2-signed requests are served (see [`signing`]).
     pub(crate) allow_sigv2: bool,
+    /// Parsed bucket policies (see [`access`]).
+    pub(crate) policies: std::sync::Arc<access::PolicyCache>,
 }
 
 impl HeraldS3 {
@@ -42,6 +46,7 @@ impl HeraldS3 {
             region,
             notifier,
             allow_sigv2: false,
+            policies: Default::default(),
         }
     }
 
@@ -51,31 +56,19 @@ impl HeraldS3 {
         self
     }
 
-    /// The user making the request. s3s has verified the signature already;
-    /// anonymous requests never reach an operation (the default access
-    /// check refuses them), but we refuse them here too, to be sure.
-    ///
-    /// A SigV2 request that got past the front's check (a browser POST
-    /// form signs in its body, which the front does not read) is known by
-    /// its credentials carrying no region: SigV4 always has one.
+    /// The name of who made the request, as the access decision (see
+    /// [`access`]) recorded it: a user, or `anonymous` where a bucket
+    /// policy let an unsigned request through.
     pub(crate) fn caller<T>(&self, req: &S3Request<T>) -> S3Result<String> {
-        let Some(cred) = &req.credentials else {
-            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
-        };
-        if req.region.is_none() && !self.allow_sigv2 {
-            return Err(s3_error!(AccessDenied, "{}", signing::sigv2_disabled().message));
-        }
-        match self.store.lookup_key(&cred.access_key) {
-            Some((user, _)) => Ok(user),
-            None => Err(s3_error!(InvalidAccessKeyId)),
-        }
+        access::granted(req).map(|g| g.caller.name().to_owned())
     }
 
-    /// A bucket the caller owns; someone else's bucket is AccessDenied.
-    pub(crate) fn owned_bucket(&self, user: &str, bucket: &str) -> S3Result<BucketRecord> {
+    /// The record of a bucket the request was already allowed on (the
+    /// access decision is made before any operation runs; this only
+    /// fetches what it decided about).
+    pub(crate) fn granted_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
         match self.store.get_bucket(bucket).s3()? {
             None => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
-            Some(b) if b.owner != user => Err(s3_error!(AccessDenied, "Access Denied")),
             Some(b) => Ok(b),
         }
     }
@@ -200,6 +193,34 @@ impl S3 for HeraldS3 {
     async fn head_bucket(&self, req: S3Request<dto::HeadBucketInput>) -> S3Result<S3Response<dto::HeadBucketOutput>> {
         bucket::head_bucket(self, req).await
     }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<dto::PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::PutBucketPolicyOutput>> {
+        policy::put_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<dto::GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::GetBucketPolicyOutput>> {
+        policy::get_bucket_policy(self, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<dto::DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketPolicyOutput>> {
+        policy::delete_bucket_policy(self, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<dto::GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<dto::GetBucketPolicyStatusOutput>> {
+        policy::get_bucket_policy_status(self, req).await
+    }
+
     async fn delete_bucket(
         &self,
         req: S3Request<dto::DeleteBucketInput>,

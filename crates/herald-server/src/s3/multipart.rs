@@ -34,7 +34,7 @@ pub async fn create_multipart_upload(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     check_key(&input.key)?;
     let tags = match &input.tagging {
         Some(t) => parse_tagging_header(t)?,
@@ -80,10 +80,9 @@ pub async fn create_multipart_upload(
 }
 
 pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-    let user = s3.caller(&req)?;
     let expected = super::checksum::expected_from!(req);
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     let n = part_number(input.part_number)?;
     let md5 = parse_content_md5(input.content_md5.as_deref())?;
     let body = super::checksum::verify(input.body.unwrap_or_else(super::object::empty_body), expected);
@@ -125,9 +124,8 @@ pub async fn upload_part_copy(
     s3: &HeraldS3,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let user = s3.caller(&req)?;
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     let n = part_number(input.part_number)?;
     let CopySourceVersion {
         bucket: src_bucket,
@@ -135,7 +133,7 @@ pub async fn upload_part_copy(
         bucket_record: src_rec,
         version: source,
         ..
-    } = resolve_copy_source(s3, &user, &input.copy_source)?;
+    } = resolve_copy_source(s3, &input.copy_source)?;
     if let Some(c) = &input.copy_source_if_match
         && c.as_etag().is_some_and(|e| e.value() != source.etag.as_str())
     {
@@ -176,7 +174,7 @@ pub async fn complete_multipart_upload(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     let listed = input
         .multipart_upload
         .and_then(|m| m.parts)
@@ -229,9 +227,8 @@ pub async fn abort_multipart_upload(
     s3: &HeraldS3,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let user = s3.caller(&req)?;
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     s3.store
         .abort_multipart(&input.bucket, &input.key, &input.upload_id)
         .await
@@ -244,7 +241,7 @@ pub async fn abort_multipart_upload(
 pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
     let max = input
         .max_parts
@@ -292,9 +289,8 @@ pub async fn list_multipart_uploads(
     s3: &HeraldS3,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let user = s3.caller(&req)?;
     let input = req.input;
-    s3.owned_bucket(&user, &input.bucket)?;
+    s3.granted_bucket(&input.bucket)?;
     let max = input
         .max_uploads
         .map(|m| m.clamp(0, 1000) as usize)

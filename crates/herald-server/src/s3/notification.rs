@@ -70,6 +70,21 @@ impl S3Route for NotificationRoute {
             && self.bucket_of(uri, headers).is_some()
     }
 
+    /// The route's own access decision (it is no `s3s` operation):
+    /// `s3:GetBucketNotification` to read, `s3:PutBucketNotification` to
+    /// change or delete.
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        let bucket = self
+            .bucket_of(&req.uri, &req.headers)
+            .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
+        let action = if req.method == Method::GET {
+            "s3:GetBucketNotification"
+        } else {
+            "s3:PutBucketNotification"
+        };
+        super::access::authorize_route(&self.s3, req, &bucket, action)
+    }
+
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let s3 = &self.s3;
         let user = s3.caller(&req)?;
@@ -77,7 +92,7 @@ impl S3Route for NotificationRoute {
         let bucket = self
             .bucket_of(&req.uri, &req.headers)
             .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
-        s3.owned_bucket(&user, &bucket)?;
+        s3.granted_bucket(&bucket)?;
         let id = notification_param(&req.uri).unwrap_or_default();
         let current = s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
         match req.method {

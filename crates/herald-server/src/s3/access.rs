@@ -1,0 +1,395 @@
+//! Who may do what to a bucket: one decision per S3 request, made before
+//! the operation runs (`s3s`'s access hook, and the notification route's),
+//! from the request's action and resource.
+//!
+//! The order, as AWS evaluates a bucket policy for a principal of another
+//! account (every Herald user is its own account):
+//! 1. an explicit `Deny` in the bucket policy refuses, the owner included,
+//!    except the policy operations themselves for the owner (an owner can
+//!    always repair a policy that locks everybody out);
+//! 2. the bucket's owner is allowed;
+//! 3. an `Allow` in the bucket policy allows (`"*"` includes anonymous
+//!    requests);
+//! 4. anything else is `AccessDenied`.
+//!
+//! The decision, with the caller and the bucket record, is left in the
+//! request's extensions ([`Granted`]); operations read it from there and
+//! check nothing themselves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use herald_policy::{Context, Decision, Policy, Principal, Request};
+use herald_store::BucketRecord;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::path::S3Path;
+use s3s::{S3Request, S3Result, s3_error};
+
+use super::{HeraldS3, StoreResultExt};
+use crate::front::RequestMeta;
+
+/// The principal name events carry for an unsigned request.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    User(String),
+    Anonymous,
+}
+
+impl Caller {
+    /// The name events and logs show (`userIdentity.principalId`).
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::User(u) => u,
+            Caller::Anonymous => ANONYMOUS,
+        }
+    }
+}
+
+/// The access decision of a request, kept in its extensions.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub caller: Caller,
+}
+
+/// Parsed bucket policies, by bucket name, tied to the bucket's id (a
+/// bucket re-created under the same name starts without one). Filled
+/// lazily from the store and replaced by Put/DeleteBucketPolicy, so a
+/// request costs a map lookup, not a parse.
+#[derive(Default)]
+pub struct PolicyCache {
+    by_bucket: RwLock<HashMap<String, Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    bucket_id: String,
+    policy: Option<Arc<Policy>>,
+}
+
+impl PolicyCache {
+    fn get(&self, bucket: &BucketRecord) -> Option<Option<Arc<Policy>>> {
+        let map = self.by_bucket.read().expect("policy cache lock");
+        map.get(&bucket.name)
+            .filter(|c| c.bucket_id == bucket.id)
+            .map(|c| c.policy.clone())
+    }
+
+    pub(crate) fn set(&self, bucket: &BucketRecord, policy: Option<Arc<Policy>>) {
+        self.by_bucket.write().expect("policy cache lock").insert(
+            bucket.name.clone(),
+            Cached {
+                bucket_id: bucket.id.clone(),
+                policy,
+            },
+        );
+    }
+}
+
+/// The limits a bucket policy is parsed under (S3's 20 KiB).
+pub const BUCKET_POLICY_LIMITS: herald_policy::Limits = herald_policy::Limits {
+    services: &["s3"],
+    ..herald_policy::Limits::DEFAULT
+};
+
+/// The IAM action of an S3 operation (as AWS names them).
+pub fn action_of(op: &str, has_version_id: bool) -> String {
+    let a = match op {
+        "GetObject" | "HeadObject" if has_version_id => "GetObjectVersion",
+        "GetObject" | "HeadObject" => "GetObject",
+        "PutObject"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload" => "PutObject",
+        "DeleteObject" if has_version_id => "DeleteObjectVersion",
+        "DeleteObject" | "DeleteObjects" => "DeleteObject",
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "ListBucket",
+        "ListObjectVersions" => "ListBucketVersions",
+        "ListMultipartUploads" => "ListBucketMultipartUploads",
+        "ListParts" => "ListMultipartUploadParts",
+        "GetObjectTagging" if has_version_id => "GetObjectVersionTagging",
+        "PutObjectTagging" if has_version_id => "PutObjectVersionTagging",
+        "DeleteObjectTagging" if has_version_id => "DeleteObjectVersionTagging",
+        "GetBucketNotificationConfiguration" => "GetBucketNotification",
+        "PutBucketNotificationConfiguration" => "PutBucketNotification",
+        "DeleteBucketPolicy" => "DeleteBucketPolicy",
+        other => other,
+    };
+    format!("s3:{a}")
+}
+
+/// The operations an owner may always run on their own bucket, whatever
+/// its policy denies.
+fn is_policy_management(action: &str) -> bool {
+    matches!(
+        action,
+        "s3:PutBucketPolicy" | "s3:GetBucketPolicy" | "s3:DeleteBucketPolicy" | "s3:GetBucketPolicyStatus"
+    )
+}
+
+/// One access question: who, which action, on which bucket (and object),
+/// with the request's condition keys.
+pub struct Ask<'a> {
+    pub caller: &'a Caller,
+    pub action: &'a str,
+    pub bucket: &'a str,
+    pub key: Option<&'a str>,
+    pub context: &'a Context<'a>,
+}
+
+impl HeraldS3 {
+    /// The bucket's policy, parsed (from the cache, else the store).
+    fn bucket_policy(&self, bucket: &BucketRecord) -> S3Result<Option<Arc<Policy>>> {
+        if let Some(p) = self.policies.get(bucket) {
+            return Ok(p);
+        }
+        let parsed = match self.store.get_bucket_policy(bucket).s3()? {
+            None => None,
+            Some(row) => match Policy::parse(&row.text, &BUCKET_POLICY_LIMITS) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    // Stored policies were valid when put; one that no
+                    // longer parses grants nothing.
+                    tracing::error!(bucket = %bucket.name, error = %e, "stored bucket policy does not parse; ignored");
+                    None
+                }
+            },
+        };
+        self.policies.set(bucket, parsed.clone());
+        Ok(parsed)
+    }
+
+    /// Decides one access question; the bucket's record when allowed.
+    pub(crate) fn decide(&self, ask: &Ask<'_>) -> S3Result<BucketRecord> {
+        let Some(bucket) = self.store.get_bucket(ask.bucket).s3()? else {
+            return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
+        };
+        let is_owner = matches!(ask.caller, Caller::User(u) if *u == bucket.owner);
+        let policy = self.bucket_policy(&bucket)?;
+        let decision = match &policy {
+            None => Decision::NotApplicable,
+            Some(p) => {
+                let resource = match ask.key {
+                    Some(k) => format!("arn:aws:s3:::{}/{k}", ask.bucket),
+                    None => format!("arn:aws:s3:::{}", ask.bucket),
+                };
+                let principal = match ask.caller {
+                    Caller::User(u) => Principal::User {
+                        name: u,
+                        canonical_id: u,
+                    },
+                    Caller::Anonymous => Principal::Anonymous,
+                };
+                p.evaluate(
+                    &Request::new(principal, ask.action, &resource)
+                        .with_context(ask.context)
+                        .at(time::OffsetDateTime::now_utc()),
+                )
+            }
+        };
+        let allowed = match decision {
+            Decision::ExplicitDeny => is_owner && is_policy_management(ask.action),
+            Decision::Allow => true,
+            Decision::NotApplicable => is_owner,
+        };
+        if allowed {
+            Ok(bucket)
+        } else {
+            Err(s3_error!(AccessDenied, "Access Denied"))
+        }
+    }
+
+    /// The caller of a request as its signature (or its absence) says.
+    pub(crate) fn identify(&self, credentials: Option<&s3s::auth::Credentials>, sigv2: bool) -> S3Result<Caller> {
+        let Some(cred) = credentials else {
+            return Ok(Caller::Anonymous);
+        };
+        if sigv2 && !self.allow_sigv2 {
+            return Err(s3_error!(AccessDenied, "{}", super::signing::sigv2_disabled().message));
+        }
+        match self.store.lookup_key(&cred.access_key) {
+            Some((user, _)) => Ok(Caller::User(user)),
+            None => Err(s3_error!(InvalidAccessKeyId)),
+        }
+    }
+}
+
+/// The condition keys of a request: the client's address and transport,
+/// the caller's name, the listing parameters and the canned ACL header.
+pub fn request_context<'a>(
+    meta: Option<&RequestMeta>,
+    caller: &Caller,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> Context<'a> {
+    let mut cx = Context::with_capacity(6);
+    if let Some(m) = meta {
+        cx.insert("aws:SourceIp", m.conn.peer.ip().to_string());
+        cx.insert("aws:SecureTransport", if m.conn.tls { "true" } else { "false" });
+    }
+    if let Caller::User(u) = caller {
+        cx.insert("aws:username", u.clone());
+    }
+    if let Some(q) = uri.query() {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            let key = match k.as_ref() {
+                "prefix" => "s3:prefix",
+                "delimiter" => "s3:delimiter",
+                "max-keys" => "s3:max-keys",
+                _ => continue,
+            };
+            cx.insert(key, v.into_owned());
+        }
+    }
+    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) {
+        cx.insert("s3:x-amz-acl", acl.to_owned());
+    }
+    cx
+}
+
+/// Whether a signed request is signed with SigV2 (SigV4 names itself in
+/// the `Authorization` header or the presigned query; a POST form that
+/// reaches an operation signed otherwise is SigV2).
+fn is_sigv2(signed: bool, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
+    signed
+        && !headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("AWS4-"))
+        && !uri.query().is_some_and(|q| q.contains("X-Amz-Credential="))
+}
+
+/// The access decision for a request `s3s` routes to one of Herald's own
+/// routes (no `s3s` operation, so no access hook): `action` on `bucket`.
+pub(crate) fn authorize_route(
+    s3: &HeraldS3,
+    req: &mut S3Request<s3s::Body>,
+    bucket: &str,
+    action: &str,
+) -> S3Result<()> {
+    let sigv2 = is_sigv2(req.credentials.is_some(), &req.headers, &req.uri);
+    let caller = s3.identify(req.credentials.as_ref(), sigv2)?;
+    let meta = req.extensions.get::<RequestMeta>().cloned();
+    let context = request_context(meta.as_ref(), &caller, &req.uri, &req.headers);
+    s3.decide(&Ask {
+        caller: &caller,
+        action,
+        bucket,
+        key: None,
+        context: &context,
+    })?;
+    req.extensions.insert(Granted { caller });
+    Ok(())
+}
+
+/// Whether the request names an object version (`?versionId=`).
+fn has_version_id(uri: &http::Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "versionId"))
+}
+
+/// The access hook `s3s` calls before every operation.
+pub struct HeraldAccess(pub HeraldS3);
+
+#[async_trait::async_trait]
+impl S3Access for HeraldAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let s3 = &self.0;
+        let sigv2 = is_sigv2(cx.credentials().is_some(), cx.headers(), cx.uri());
+        let caller = s3.identify(cx.credentials(), sigv2)?;
+        let op = cx.s3_op().name().to_owned();
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (None, None),
+            S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+            S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        match (op.as_str(), &bucket) {
+            // Creating a bucket and listing one's own need a user, no grant.
+            ("CreateBucket", _) | ("ListBuckets", _) | (_, None) => {
+                if caller == Caller::Anonymous {
+                    return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
+                }
+            }
+            (_, Some(bucket)) => {
+                let meta = cx.extensions_mut().get::<RequestMeta>().cloned();
+                let context = request_context(meta.as_ref(), &caller, cx.uri(), cx.headers());
+                let action = action_of(&op, has_version_id(cx.uri()));
+                s3.decide(&Ask {
+                    caller: &caller,
+                    action: &action,
+                    bucket,
+                    key: key.as_deref(),
+                    context: &context,
+                })?;
+            }
+        }
+        cx.extensions_mut().insert(Granted { caller });
+        Ok(())
+    }
+
+    /// A copy also reads its source: `s3:GetObject` there.
+    async fn copy_object(&self, req: &mut S3Request<s3s::dto::CopyObjectInput>) -> S3Result<()> {
+        let source = req.input.copy_source.clone();
+        check_copy_source(&self.0, req, &source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<s3s::dto::UploadPartCopyInput>) -> S3Result<()> {
+        let source = req.input.copy_source.clone();
+        check_copy_source(&self.0, req, &source)
+    }
+}
+
+/// `s3:GetObject` (or `GetObjectVersion`) on a copy's source object.
+fn check_copy_source<T>(s3: &HeraldS3, req: &S3Request<T>, source: &s3s::dto::CopySource) -> S3Result<()> {
+    let s3s::dto::CopySource::Bucket {
+        bucket,
+        key,
+        version_id,
+    } = source
+    else {
+        return Err(s3_error!(NotImplemented, "access points are not supported"));
+    };
+    let caller = granted(req)?.caller;
+    let meta = req.extensions.get::<RequestMeta>();
+    let context = request_context(meta, &caller, &req.uri, &req.headers);
+    let action = action_of("GetObject", version_id.is_some());
+    s3.decide(&Ask {
+        caller: &caller,
+        action: &action,
+        bucket,
+        key: Some(key),
+        context: &context,
+    })
+    .map(|_| ())
+}
+
+/// The decision the access hook left on a request.
+pub(crate) fn granted<T>(req: &S3Request<T>) -> S3Result<Granted> {
+    req.extensions
+        .get::<Granted>()
+        .cloned()
+        .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_map_to_aws_action_names() {
+        assert_eq!(action_of("HeadObject", false), "s3:GetObject");
+        assert_eq!(action_of("GetObject", true), "s3:GetObjectVersion");
+        assert_eq!(action_of("ListObjectsV2", false), "s3:ListBucket");
+        assert_eq!(action_of("CompleteMultipartUpload", false), "s3:PutObject");
+        assert_eq!(action_of("DeleteObjects", false), "s3:DeleteObject");
+        assert_eq!(action_of("PutBucketPolicy", false), "s3:PutBucketPolicy");
+        assert_eq!(
+            action_of("PutBucketNotificationConfiguration", false),
+            "s3:PutBucketNotification"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Put/Get/DeleteBucketPolicy and GetBucketPolicyStatus. Who may call
+//! them was decided by the access hook ([`super::access`]); here a policy
+//! is validated (parsed under S3's limits, every `Resource` inside this
+//! bucket) before it is stored, and the decision cache is updated.
+
+use std::sync::Arc;
+
+use herald_policy::Policy;
+use s3s::dto::{
+    DeleteBucketPolicyInput, DeleteBucketPolicyOutput, GetBucketPolicyInput, GetBucketPolicyOutput,
+    GetBucketPolicyStatusInput, GetBucketPolicyStatusOutput, PolicyStatus, PutBucketPolicyInput, PutBucketPolicyOutput,
+};
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::access::BUCKET_POLICY_LIMITS;
+use super::{HeraldS3, StoreResultExt, ok};
+
+/// Whether every resource a policy names lies in `bucket` (as S3 demands:
+/// a bucket policy speaks of its own bucket only). Wildcards must not
+/// reach past the bucket name either.
+fn resources_in_bucket(text: &str, bucket: &str) -> Result<(), String> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    let own = format!("arn:aws:s3:::{bucket}");
+    for st in &statements {
+        let res = st.get("Resource").or_else(|| st.get("NotResource"));
+        let list: Vec<&str> = match res {
+            Some(serde_json::Value::String(s)) => vec![s.as_str()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect(),
+            _ => vec![],
+        };
+        for r in list {
+            let inside = r == own || r.strip_prefix(own.as_str()).is_some_and(|rest| rest.starts_with('/'));
+            if !inside {
+                return Err(format!("Policy has invalid resource: {r:?} is not in bucket {bucket}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn put_bucket_policy(
+    s3: &HeraldS3,
+    req: S3Request<PutBucketPolicyInput>,
+) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    let input = req.input;
+    let bucket = s3.granted_bucket(&input.bucket)?;
+    let policy = Policy::parse(&input.policy, &BUCKET_POLICY_LIMITS).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+    resources_in_bucket(&input.policy, &input.bucket).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+    s3.store
+        .set_bucket_policy(&input.bucket, Some(input.policy.clone()))
+        .await
+        .s3()?;
+    s3.policies.set(&bucket, Some(Arc::new(policy)));
+    tracing::info!(bucket = %input.bucket, "bucket policy set");
+    ok(PutBucketPolicyOutput {})
+}
+
+pub async fn get_bucket_policy(
+    s3: &HeraldS3,
+    req: S3Request<GetBucketPolicyInput>,
+) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    let bucket = s3.granted_bucket(&req.input.bucket)?;
+    match s3.store.get_bucket_policy(&bucket).s3()? {
+        Some(row) => ok(GetBucketPolicyOutput { policy: Some(row.text) }),
+        None => Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")),
+    }
+}
+
+pub async fn delete_bucket_policy(
+    s3: &HeraldS3,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+    let bucket = s3.granted_bucket(&req.input.bucket)?;
+    s3.store.set_bucket_policy(&req.input.bucket, None).await.s3()?;
+    s3.policies.set(&bucket, None);
+    tracing::info!(bucket = %req.input.bucket, "bucket policy deleted");
+    let mut resp = S3Response::new(DeleteBucketPolicyOutput {});
+    resp.status = Some(http::StatusCode::NO_CONTENT);
+    Ok(resp)
+}
+
+pub async fn get_bucket_policy_status(
+    s3: &HeraldS3,
+    req: S3Request<GetBucketPolicyStatusInput>,
+) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+    let bucket = s3.granted_bucket(&req.input.bucket)?;
+    let Some(row) = s3.store.get_bucket_policy(&bucket).s3()? else {
+        return Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"));
+    };
+    let public = Policy::parse(&row.text, &BUCKET_POLICY_LIMITS)
+        .map(|p| p.is_public())
+        .unwrap_or(false);
+    ok(GetBucketPolicyStatusOutput {
+        policy_status: Some(PolicyStatus {
+            is_public: Some(public),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_must_stay_in_the_bucket() {
+        let p = |r: &str| {
+            format!(r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":{r}}}]}}"#)
+        };
+        assert!(resources_in_bucket(&p(r#""arn:aws:s3:::b/*""#), "b").is_ok());
+        assert!(resources_in_bucket(&p(r#"["arn:aws:s3:::b","arn:aws:s3:::b/x/*"]"#), "b").is_ok());
+        assert!(resources_in_bucket(&p(r#""arn:aws:s3:::bb/*""#), "b").is_err());
+        assert!(resources_in_bucket(&p(r#""arn:aws:s3:::*""#), "b").is_err());
+        assert!(resources_in_bucket(&p(r#""*""#), "b").is_err());
+    }
+}
