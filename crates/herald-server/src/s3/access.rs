@@ -314,6 +314,11 @@ impl S3Access for HeraldAccess {
                     return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
                 }
             }
+            // Checked per key by the operation (s3:DeleteObject on each
+            // object, as AWS); here the caller only needs to be known.
+            ("DeleteObjects", Some(bucket)) => {
+                s3.granted_bucket(bucket)?;
+            }
             (_, Some(bucket)) => {
                 let meta = cx.extensions_mut().get::<RequestMeta>().cloned();
                 let context = request_context(meta.as_ref(), &caller, cx.uri(), cx.headers());
@@ -365,6 +370,35 @@ fn check_copy_source<T>(s3: &HeraldS3, req: &S3Request<T>, source: &s3s::dto::Co
         context: &context,
     })
     .map(|_| ())
+}
+
+/// Per-object decisions within one request (DeleteObjects): the caller
+/// and the request's condition keys, taken once.
+pub(crate) struct ObjectChecker {
+    caller: Caller,
+    context: Context<'static>,
+}
+
+impl ObjectChecker {
+    pub(crate) fn of<T>(req: &S3Request<T>) -> S3Result<ObjectChecker> {
+        let caller = granted(req)?.caller;
+        let meta = req.extensions.get::<RequestMeta>();
+        let context = request_context(meta, &caller, &req.uri, &req.headers);
+        Ok(ObjectChecker { caller, context })
+    }
+
+    /// `op` (an S3 operation name) on `bucket/key`.
+    pub(crate) fn check(&self, s3: &HeraldS3, op: &str, bucket: &str, key: &str, version: bool) -> S3Result<()> {
+        let action = action_of(op, version);
+        s3.decide(&Ask {
+            caller: &self.caller,
+            action: &action,
+            bucket,
+            key: Some(key),
+            context: &self.context,
+        })
+        .map(|_| ())
+    }
 }
 
 /// The decision the access hook left on a request.

@@ -309,6 +309,7 @@ pub async fn delete_objects(
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     let user = s3.caller(&req)?;
     let info = req_info(&req);
+    let checker = super::access::ObjectChecker::of(&req)?;
     let input = req.input;
     s3.granted_bucket(&input.bucket)?;
     if input.delete.objects.len() > MAX_DELETE_KEYS {
@@ -321,7 +322,12 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
-        match delete_and_notify(s3, &input.bucket, &obj.key, obj.version_id.as_deref(), &user, &info).await {
+        let version = obj.version_id.is_some();
+        let outcome = match checker.check(s3, "DeleteObject", &input.bucket, &obj.key, version) {
+            Ok(()) => delete_and_notify(s3, &input.bucket, &obj.key, obj.version_id.as_deref(), &user, &info).await,
+            Err(denied) => Err(denied),
+        };
+        match outcome {
             Ok(out) => {
                 if quiet {
                     continue;
