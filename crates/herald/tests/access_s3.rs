@@ -19,8 +19,8 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, NotificationConfiguration,
-    ObjectIdentifier, Tag, Tagging, VersioningConfiguration,
+    BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, Event, NotificationConfiguration,
+    ObjectIdentifier, Tag, Tagging, TopicConfiguration, VersioningConfiguration,
 };
 use common::*;
 use notify_common::*;
@@ -163,6 +163,9 @@ struct Ctx {
     bob: Client,
     carol: Client,
     anon: Client,
+    /// A topic of each user's, for their notification configurations (a
+    /// user attaches only their own topics; anonymous names alice's).
+    topics: [String; 4],
     /// Side effects that contradict the answer (a refused delete that
     /// deleted, a wrong body...).
     problems: Mutex<Vec<String>>,
@@ -176,6 +179,10 @@ impl Ctx {
             Who::Carol => &self.carol,
             Who::Anonymous => &self.anon,
         }
+    }
+
+    fn topic(&self, w: Who) -> &str {
+        &self.topics[WHO.iter().position(|x| *x == w).unwrap()]
     }
 
     fn note(&self, p: String) {
@@ -622,7 +629,18 @@ async fn run_op(cx: &Ctx, g: &Group, op: &str, who: Who) -> Res {
         "PutBucketNotification" => res(c
             .put_bucket_notification_configuration()
             .bucket(b)
-            .notification_configuration(NotificationConfiguration::builder().build())
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .topic_configurations(
+                        TopicConfiguration::builder()
+                            .id(format!("by-{w}"))
+                            .topic_arn(cx.topic(who))
+                            .events(Event::from("s3:ObjectCreated:*"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
             .send()
             .await),
         "GetBucketNotification" => res(c.get_bucket_notification_configuration().bucket(b).send().await),
@@ -738,11 +756,18 @@ async fn run_group(cx: &Ctx, g: &Group) -> Vec<String> {
 async fn cross_user_matrix() {
     let srv = TestServer::start();
     users(&srv);
+    // Topics push to a receiver (each new one gets s3:TestEvent).
+    let rx = Receiver::start_new();
+    let topic = |key: (&str, &str), user: &str| {
+        Sns::new(&srv, key.0, key.1).create_topic("matrix", &[("push-endpoint", &rx.url(user))])
+    };
+    let alice_topic = topic(ALICE, "alice");
     let cx = Ctx {
         alice: srv.s3_as(ALICE.0, ALICE.1),
         bob: srv.s3_as(BOB.0, BOB.1),
         carol: srv.s3_as(CAROL.0, CAROL.1),
         anon: anonymous_client(&srv),
+        topics: [alice_topic.clone(), topic(BOB, "bob"), topic(CAROL, "carol"), alice_topic],
         problems: Mutex::new(Vec::new()),
     };
     let mut bad = Vec::new();
@@ -750,6 +775,37 @@ async fn cross_user_matrix() {
         bad.extend(run_group(&cx, g).await);
     }
     bad.extend(cx.problems.lock().unwrap().drain(..));
+
+    // Positive control: the anonymous client really is anonymous and can
+    // read and write where "*" is allowed.
+    cx.alice.create_bucket().bucket("m-public").send().await.unwrap();
+    cx.alice_put("m-public", "public/r", b"open").await;
+    let open = doc(vec![allow(
+        "Everyone",
+        json!("*"),
+        &["s3:GetObject", "s3:PutObject"],
+        &[objects_arn("m-public", "public/*")],
+    )]);
+    must_put_policy(&cx.alice, "m-public", &open).await;
+    match cx.anon.get_object().bucket("m-public").key("public/r").send().await {
+        Ok(o) => assert_eq!(body_bytes(o).await, b"open"),
+        Err(e) => bad.push(format!("anonymous GetObject where * may: {:?}", err_info(&e))),
+    }
+    let got = res(cx
+        .anon
+        .put_object()
+        .bucket("m-public")
+        .key("public/w")
+        .body(ByteStream::from_static(b"by anyone"))
+        .send()
+        .await);
+    if got.is_err() {
+        bad.push(format!("anonymous PutObject where * may: {}", show(&got)));
+    }
+    let got = res(cx.anon.get_object().bucket("m-public").key("private").send().await);
+    if !matches(D, &got, false) {
+        bad.push(format!("anonymous GetObject outside public/: {}", show(&got)));
+    }
 
     // A bucket that does not exist is 404 NoSuchBucket, as before.
     let got = res(cx.bob.get_object().bucket("no-such-bucket").key("k").send().await);
@@ -910,8 +966,22 @@ async fn policy_lifecycle_through_aws_cli_and_boto3() {
     let alice = srv.s3_as(ALICE.0, ALICE.1);
     let b = "cli-policy";
     alice.create_bucket().bucket(b).send().await.unwrap();
-    alice.put_object().bucket(b).key("public/x").body(ByteStream::from_static(b"public body")).send().await.unwrap();
-    alice.put_object().bucket(b).key("private/y").body(ByteStream::from_static(b"private")).send().await.unwrap();
+    alice
+        .put_object()
+        .bucket(b)
+        .key("public/x")
+        .body(ByteStream::from_static(b"public body"))
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_object()
+        .bucket(b)
+        .key("private/y")
+        .body(ByteStream::from_static(b"private"))
+        .send()
+        .await
+        .unwrap();
 
     let out = aws_s3api(&srv, ALICE, &["get-bucket-policy", "--bucket", b]);
     cli_err(&out, "NoSuchBucketPolicy", "get-bucket-policy before any put");
@@ -926,15 +996,30 @@ async fn policy_lifecycle_through_aws_cli_and_boto3() {
     let file = dir.path().join("policy.json");
     std::fs::write(&file, &policy).unwrap();
     let file_arg = format!("file://{}", file.display());
-    let out = aws_s3api(&srv, ALICE, &["put-bucket-policy", "--bucket", b, "--policy", &file_arg]);
+    let out = aws_s3api(
+        &srv,
+        ALICE,
+        &["put-bucket-policy", "--bucket", b, "--policy", &file_arg],
+    );
     cli_ok(&out, "put-bucket-policy");
-    let got = cli_ok(&aws_s3api(&srv, ALICE, &["get-bucket-policy", "--bucket", b]), "get-bucket-policy");
-    assert_eq!(got["Policy"].as_str(), Some(policy.as_str()), "get-bucket-policy: {got}");
+    let got = cli_ok(
+        &aws_s3api(&srv, ALICE, &["get-bucket-policy", "--bucket", b]),
+        "get-bucket-policy",
+    );
+    assert_eq!(
+        got["Policy"].as_str(),
+        Some(policy.as_str()),
+        "get-bucket-policy: {got}"
+    );
     let got = cli_ok(
         &aws_s3api(&srv, ALICE, &["get-bucket-policy-status", "--bucket", b]),
         "get-bucket-policy-status",
     );
-    assert_eq!(got["PolicyStatus"]["IsPublic"], json!(true), "get-bucket-policy-status: {got}");
+    assert_eq!(
+        got["PolicyStatus"]["IsPublic"],
+        json!(true),
+        "get-bucket-policy-status: {got}"
+    );
     // Only the owner manages it.
     let out = aws_s3api(&srv, BOB, &["put-bucket-policy", "--bucket", b, "--policy", &file_arg]);
     cli_err(&out, "AccessDenied", "bob's put-bucket-policy");
@@ -980,7 +1065,12 @@ async fn policy_lifecycle_through_aws_cli_and_boto3() {
     let out = aws_s3api(&srv, ALICE, &["get-bucket-policy-status", "--bucket", b]);
     cli_err(&out, "NoSuchBucketPolicy", "get-bucket-policy-status after delete");
     let r = raw_request(srv.addr(), "GET", &format!("/{b}/public/x"), &[], b"").unwrap();
-    assert_eq!(r.status, 403, "anonymous GET after the policy was deleted: {}", r.body_str());
+    assert_eq!(
+        r.status,
+        403,
+        "anonymous GET after the policy was deleted: {}",
+        r.body_str()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -996,7 +1086,14 @@ async fn malformed_policies_are_refused_and_the_old_one_stays() {
     let bob = srv.s3_as(BOB.0, BOB.1);
     let b = "mal";
     alice.create_bucket().bucket(b).send().await.unwrap();
-    alice.put_object().bucket(b).key("obj").body(ByteStream::from_static(b"hello")).send().await.unwrap();
+    alice
+        .put_object()
+        .bucket(b)
+        .key("obj")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
     let good = p_read(b);
     must_put_policy(&alice, b, &good).await;
 
@@ -1012,14 +1109,27 @@ async fn malformed_policies_are_refused_and_the_old_one_stays() {
         }
         doc(vec![s])
     };
-    let many_resources: Vec<String> = (0..800).map(|i| format!("arn:aws:s3:::{b}/some/long/prefix/{i:05}")).collect();
+    let many_resources: Vec<String> = (0..800)
+        .map(|i| format!("arn:aws:s3:::{b}/some/long/prefix/{i:05}"))
+        .collect();
     let big = doc(vec![allow("Big", json!("*"), &["s3:GetObject"], &many_resources)]);
     assert!(big.len() > 20 * 1024, "the big policy is only {} bytes", big.len());
     let too_many: Vec<Value> = (0..101)
-        .map(|i| allow(&format!("S{i}"), json!("*"), &["s3:GetObject"], &[objects_arn(b, &format!("k{i}"))]))
+        .map(|i| {
+            allow(
+                &format!("S{i}"),
+                json!("*"),
+                &["s3:GetObject"],
+                &[objects_arn(b, &format!("k{i}"))],
+            )
+        })
         .collect();
     let cases: Vec<(&str, String, Option<&str>)> = vec![
-        ("bad JSON", "{\"Version\": \"2012-10-17\", \"Statement\": [".into(), None),
+        (
+            "bad JSON",
+            "{\"Version\": \"2012-10-17\", \"Statement\": [".into(),
+            None,
+        ),
         ("not an object", "[]".into(), None),
         ("missing Effect", stmt(json!({ "Effect": null })), None),
         ("missing Resource", stmt(json!({ "Resource": null })), None),
@@ -1030,7 +1140,11 @@ async fn malformed_policies_are_refused_and_the_old_one_stays() {
             None,
         ),
         ("Effect Maybe", stmt(json!({ "Effect": "Maybe" })), None),
-        ("action without service prefix", stmt(json!({ "Action": "GetObject" })), None),
+        (
+            "action without service prefix",
+            stmt(json!({ "Action": "GetObject" })),
+            None,
+        ),
         (
             "resource of another bucket",
             stmt(json!({ "Resource": "arn:aws:s3:::other-bucket/*" })),
@@ -1038,6 +1152,11 @@ async fn malformed_policies_are_refused_and_the_old_one_stays() {
         ),
         ("over 20 KiB", big, None),
         ("101 statements", doc(too_many), None),
+        (
+            "nesting deeper than 8",
+            stmt(json!({ "Condition": { "StringEquals": { "aws:username": [[[[[[[["bob"]]]]]]]] } } })),
+            None,
+        ),
         (
             "duplicate keys",
             format!(
@@ -1088,21 +1207,59 @@ async fn explicit_deny_wins_even_over_the_owner_who_can_still_repair_the_policy(
     let b = "denied";
     alice.create_bucket().bucket(b).send().await.unwrap();
     for k in ["a", "b"] {
-        alice.put_object().bucket(b).key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        alice
+            .put_object()
+            .bucket(b)
+            .key(k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
 
     // The owner denied DeleteObject.
-    let no_delete = doc(vec![deny("NoDeletes", json!("*"), &["s3:DeleteObject"], &[objects_arn(b, "*")])]);
+    let no_delete = doc(vec![deny(
+        "NoDeletes",
+        json!("*"),
+        &["s3:DeleteObject"],
+        &[objects_arn(b, "*")],
+    )]);
     must_put_policy(&alice, b, &no_delete).await;
-    assert_err(alice.delete_object().bucket(b).key("a").send().await, "AccessDenied", 403);
-    alice.head_object().bucket(b).key("a").send().await.expect("a survives the refused delete");
-    alice.get_object().bucket(b).key("a").send().await.expect("reading is not denied");
+    assert_err(
+        alice.delete_object().bucket(b).key("a").send().await,
+        "AccessDenied",
+        403,
+    );
+    alice
+        .head_object()
+        .bucket(b)
+        .key("a")
+        .send()
+        .await
+        .expect("a survives the refused delete");
+    alice
+        .get_object()
+        .bucket(b)
+        .key("a")
+        .send()
+        .await
+        .expect("reading is not denied");
 
     // Deny unless from 10.0.0.0/8: nobody from 127.0.0.1, even granted bob.
     let from_network = doc(vec![
-        allow("BobReads", json!({ "AWS": "bob" }), &["s3:GetObject"], &[objects_arn(b, "*")]),
+        allow(
+            "BobReads",
+            json!({ "AWS": "bob" }),
+            &["s3:GetObject"],
+            &[objects_arn(b, "*")],
+        ),
         with_condition(
-            deny("OnlyFromTheNetwork", json!({ "AWS": "*" }), &["s3:*"], &[bucket_arn(b), objects_arn(b, "*")]),
+            deny(
+                "OnlyFromTheNetwork",
+                json!({ "AWS": "*" }),
+                &["s3:*"],
+                &[bucket_arn(b), objects_arn(b, "*")],
+            ),
             json!({ "NotIpAddress": { "aws:SourceIp": "10.0.0.0/8" } }),
         ),
     ]);
@@ -1111,7 +1268,13 @@ async fn explicit_deny_wins_even_over_the_owner_who_can_still_repair_the_policy(
     assert_err(bob.get_object().bucket(b).key("a").send().await, "AccessDenied", 403);
     assert_err(alice.list_objects_v2().bucket(b).send().await, "AccessDenied", 403);
     assert_err(
-        alice.put_object().bucket(b).key("c").body(ByteStream::from_static(b"x")).send().await,
+        alice
+            .put_object()
+            .bucket(b)
+            .key("c")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
         "AccessDenied",
         403,
     );
@@ -1119,7 +1282,12 @@ async fn explicit_deny_wins_even_over_the_owner_who_can_still_repair_the_policy(
     assert_eq!(r.status, 403, "anonymous: {}", r.body_str());
 
     // The owner still manages the policy (s3:* covers it, but no self-lockout).
-    let got = alice.get_bucket_policy().bucket(b).send().await.expect("owner's GetBucketPolicy under deny");
+    let got = alice
+        .get_bucket_policy()
+        .bucket(b)
+        .send()
+        .await
+        .expect("owner's GetBucketPolicy under deny");
     assert_eq!(got.policy(), Some(from_network.as_str()));
     let st = alice
         .get_bucket_policy_status()
@@ -1131,9 +1299,26 @@ async fn explicit_deny_wins_even_over_the_owner_who_can_still_repair_the_policy(
     must_put_policy(&alice, b, &from_network).await;
     // ... but a user the policy denies gets nothing of it.
     assert_err(bob.get_bucket_policy().bucket(b).send().await, "AccessDenied", 403);
-    alice.delete_bucket_policy().bucket(b).send().await.expect("owner deletes the policy under deny");
-    alice.get_object().bucket(b).key("a").send().await.expect("owner reads again");
-    alice.delete_object().bucket(b).key("a").send().await.expect("owner deletes again");
+    alice
+        .delete_bucket_policy()
+        .bucket(b)
+        .send()
+        .await
+        .expect("owner deletes the policy under deny");
+    alice
+        .get_object()
+        .bucket(b)
+        .key("a")
+        .send()
+        .await
+        .expect("owner reads again");
+    alice
+        .delete_object()
+        .bucket(b)
+        .key("a")
+        .send()
+        .await
+        .expect("owner deletes again");
     assert_err(bob.get_object().bucket(b).key("b").send().await, "AccessDenied", 403);
 }
 
@@ -1148,64 +1333,133 @@ async fn public_read_on_a_prefix_for_anonymous_requests() {
     let bob = srv.s3_as(BOB.0, BOB.1);
     let b = "site";
     alice.create_bucket().bucket(b).send().await.unwrap();
-    alice.put_object().bucket(b).key("public/x").body(ByteStream::from_static(b"public body")).send().await.unwrap();
-    alice.put_object().bucket(b).key("private/y").body(ByteStream::from_static(b"private")).send().await.unwrap();
+    alice
+        .put_object()
+        .bucket(b)
+        .key("public/x")
+        .body(ByteStream::from_static(b"public body"))
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_object()
+        .bucket(b)
+        .key("private/y")
+        .body(ByteStream::from_static(b"private"))
+        .send()
+        .await
+        .unwrap();
     let anon = |method: &str, target: &str| {
         raw_request(srv.addr(), method, target, &[], b"").unwrap_or_else(|e| panic!("{method} {target}: {e}"))
     };
     let denied = |r: &RawResponse, what: &str| {
         assert_eq!(r.status, 403, "{what}: {}", r.body_str());
-        assert_eq!(xml_first(&r.body_str(), "Code").as_deref(), Some("AccessDenied"), "{what}: {}", r.body_str());
+        assert_eq!(
+            xml_first(&r.body_str(), "Code").as_deref(),
+            Some("AccessDenied"),
+            "{what}: {}",
+            r.body_str()
+        );
     };
 
     // Before any policy: nothing for anonymous.
     denied(&anon("GET", "/site/public/x"), "anonymous GET without a policy");
 
-    let public = doc(vec![allow("PublicRead", json!("*"), &["s3:GetObject"], &[objects_arn(b, "public/*")])]);
+    let public = doc(vec![allow(
+        "PublicRead",
+        json!("*"),
+        &["s3:GetObject"],
+        &[objects_arn(b, "public/*")],
+    )]);
     must_put_policy(&alice, b, &public).await;
     let r = anon("GET", "/site/public/x");
-    assert_eq!((r.status, r.body_str().as_str()), (200, "public body"), "anonymous GET public/x");
+    assert_eq!(
+        (r.status, r.body_str().as_str()),
+        (200, "public body"),
+        "anonymous GET public/x"
+    );
     assert_eq!(anon("HEAD", "/site/public/x").status, 200, "anonymous HEAD public/x");
     denied(&anon("GET", "/site/private/y"), "anonymous GET private/y");
     denied(&anon("GET", "/site"), "anonymous ListObjects without a grant");
-    denied(&anon("GET", "/site?list-type=2"), "anonymous ListObjectsV2 without a grant");
+    denied(
+        &anon("GET", "/site?list-type=2"),
+        "anonymous ListObjectsV2 without a grant",
+    );
     denied(&anon("PUT", "/site/public/new"), "anonymous PUT");
     denied(&anon("DELETE", "/site/public/x"), "anonymous DELETE");
     denied(&anon("GET", "/site?policy"), "anonymous GetBucketPolicy");
     // "*" is every user too.
-    let got = bob.get_object().bucket(b).key("public/x").send().await.expect("bob reads public/x");
+    let got = bob
+        .get_object()
+        .bucket(b)
+        .key("public/x")
+        .send()
+        .await
+        .expect("bob reads public/x");
     assert_eq!(body_bytes(got).await, b"public body");
-    assert_err(bob.get_object().bucket(b).key("private/y").send().await, "AccessDenied", 403);
+    assert_err(
+        bob.get_object().bucket(b).key("private/y").send().await,
+        "AccessDenied",
+        403,
+    );
     let st = alice.get_bucket_policy_status().bucket(b).send().await.unwrap();
     assert_eq!(st.policy_status().and_then(|s| s.is_public()), Some(true), "{st:?}");
 
     // Listing granted to everyone ({"AWS":"*"} form).
     let listing = doc(vec![
-        allow("PublicRead", json!("*"), &["s3:GetObject"], &[objects_arn(b, "public/*")]),
-        allow("PublicList", json!({ "AWS": "*" }), &["s3:ListBucket"], &[bucket_arn(b)]),
+        allow(
+            "PublicRead",
+            json!("*"),
+            &["s3:GetObject"],
+            &[objects_arn(b, "public/*")],
+        ),
+        allow(
+            "PublicList",
+            json!({ "AWS": "*" }),
+            &["s3:ListBucket"],
+            &[bucket_arn(b)],
+        ),
     ]);
     must_put_policy(&alice, b, &listing).await;
     let r = anon("GET", "/site?list-type=2");
     assert_eq!(r.status, 200, "anonymous ListObjectsV2 granted: {}", r.body_str());
     let keys = xml_all(&r.body_str(), "Key");
-    assert_eq!(keys, vec!["private/y".to_string(), "public/x".to_string()], "{}", r.body_str());
+    assert_eq!(
+        keys,
+        vec!["private/y".to_string(), "public/x".to_string()],
+        "{}",
+        r.body_str()
+    );
 
     // Restricted to an address: not public any more (still works from it).
     let local = doc(vec![with_condition(
-        allow("LocalRead", json!("*"), &["s3:GetObject"], &[objects_arn(b, "public/*")]),
+        allow(
+            "LocalRead",
+            json!("*"),
+            &["s3:GetObject"],
+            &[objects_arn(b, "public/*")],
+        ),
         json!({ "IpAddress": { "aws:SourceIp": "127.0.0.1/32" } }),
     )]);
     must_put_policy(&alice, b, &local).await;
     let st = alice.get_bucket_policy_status().bucket(b).send().await.unwrap();
     assert_eq!(st.policy_status().and_then(|s| s.is_public()), Some(false), "{st:?}");
     let r = anon("GET", "/site/public/x");
-    assert_eq!(r.status, 200, "anonymous GET from 127.0.0.1 under IpAddress: {}", r.body_str());
+    assert_eq!(
+        r.status,
+        200,
+        "anonymous GET from 127.0.0.1 under IpAddress: {}",
+        r.body_str()
+    );
     let elsewhere = doc(vec![with_condition(
         allow("OtherNet", json!("*"), &["s3:GetObject"], &[objects_arn(b, "public/*")]),
         json!({ "IpAddress": { "aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"] } }),
     )]);
     must_put_policy(&alice, b, &elsewhere).await;
-    denied(&anon("GET", "/site/public/x"), "anonymous GET from outside the allowed networks");
+    denied(
+        &anon("GET", "/site/public/x"),
+        "anonymous GET from outside the allowed networks",
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1221,12 +1475,24 @@ async fn prefix_condition_and_username_variable() {
     let b = "shared";
     alice.create_bucket().bucket(b).send().await.unwrap();
     for k in ["home/bob/a", "home/carol/c", "top"] {
-        alice.put_object().bucket(b).key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        alice
+            .put_object()
+            .bucket(b)
+            .key(k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
     let both = json!({ "AWS": ["arn:aws:iam::bob:user/bob", "arn:aws:iam::carol:user/carol"] });
     let policy = doc(vec![
         with_condition(
-            allow("BobListsHisHome", json!({ "AWS": "arn:aws:iam::bob:user/bob" }), &["s3:ListBucket"], &[bucket_arn(b)]),
+            allow(
+                "BobListsHisHome",
+                json!({ "AWS": "arn:aws:iam::bob:user/bob" }),
+                &["s3:ListBucket"],
+                &[bucket_arn(b)],
+            ),
             json!({ "StringLike": { "s3:prefix": ["home/bob/", "home/bob/*"] } }),
         ),
         allow(
@@ -1236,7 +1502,12 @@ async fn prefix_condition_and_username_variable() {
             &[format!("arn:aws:s3:::{b}/home/${{aws:username}}/*")],
         ),
         with_condition(
-            deny("TlsOnlyForSecure", json!("*"), &["s3:PutObject"], &[objects_arn(b, "secure/*")]),
+            deny(
+                "TlsOnlyForSecure",
+                json!("*"),
+                &["s3:PutObject"],
+                &[objects_arn(b, "secure/*")],
+            ),
             json!({ "Bool": { "aws:SecureTransport": "false" } }),
         ),
     ]);
@@ -1275,10 +1546,21 @@ async fn prefix_condition_and_username_variable() {
     put(&bob, "home/bob/new").await.expect("bob writes under home/bob/");
     assert_err(put(&bob, "home/carol/new").await, "AccessDenied", 403);
     assert_err(put(&bob, "top").await, "AccessDenied", 403);
-    put(&carol, "home/carol/new").await.expect("carol writes under home/carol/");
+    put(&carol, "home/carol/new")
+        .await
+        .expect("carol writes under home/carol/");
     assert_err(put(&carol, "home/bob/evil").await, "AccessDenied", 403);
-    bob.get_object().bucket(b).key("home/bob/a").send().await.expect("bob reads his home");
-    assert_err(carol.get_object().bucket(b).key("home/bob/a").send().await, "AccessDenied", 403);
+    bob.get_object()
+        .bucket(b)
+        .key("home/bob/a")
+        .send()
+        .await
+        .expect("bob reads his home");
+    assert_err(
+        carol.get_object().bucket(b).key("home/bob/a").send().await,
+        "AccessDenied",
+        403,
+    );
     // The variable is not a literal.
     assert_err(put(&bob, "home/${aws:username}/x").await, "AccessDenied", 403);
     // aws:SecureTransport is "false" over plain HTTP: even the owner is refused.
@@ -1315,14 +1597,33 @@ async fn events_name_the_requester_and_the_owner() {
     )]);
     must_put_policy(&alice, b, &grant).await;
 
-    bob.put_object().bucket(b).key("from-bob").body(ByteStream::from_static(b"b")).send().await.expect("bob's put");
-    alice.put_object().bucket(b).key("from-alice").body(ByteStream::from_static(b"a")).send().await.unwrap();
+    bob.put_object()
+        .bucket(b)
+        .key("from-bob")
+        .body(ByteStream::from_static(b"b"))
+        .send()
+        .await
+        .expect("bob's put");
+    alice
+        .put_object()
+        .bucket(b)
+        .key("from-alice")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .unwrap();
     let ev = rx.wait_event("from-bob", "ObjectCreated:Put").await;
     assert_eq!(ev["userIdentity"]["principalId"], "bob", "requester: {ev}");
-    assert_eq!(ev["s3"]["bucket"]["ownerIdentity"]["principalId"], "alice", "owner: {ev}");
+    assert_eq!(
+        ev["s3"]["bucket"]["ownerIdentity"]["principalId"], "alice",
+        "owner: {ev}"
+    );
     let ev = rx.wait_event("from-alice", "ObjectCreated:Put").await;
     assert_eq!(ev["userIdentity"]["principalId"], "alice", "requester: {ev}");
-    assert_eq!(ev["s3"]["bucket"]["ownerIdentity"]["principalId"], "alice", "owner: {ev}");
+    assert_eq!(
+        ev["s3"]["bucket"]["ownerIdentity"]["principalId"], "alice",
+        "owner: {ev}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1337,7 +1638,14 @@ async fn delete_objects_is_decided_per_key() {
     let b = "dob";
     alice.create_bucket().bucket(b).send().await.unwrap();
     for k in ["tmp/a", "keep/b"] {
-        alice.put_object().bucket(b).key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        alice
+            .put_object()
+            .bucket(b)
+            .key(k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
     }
     let grant = doc(vec![allow(
         "BobCleansTmp",
@@ -1368,7 +1676,13 @@ async fn delete_objects_is_decided_per_key() {
     assert_eq!(deleted, vec!["tmp/a"], "{out:?}");
     assert_eq!(errors, vec![("keep/b", "AccessDenied")], "{out:?}");
     assert_status(alice.head_object().bucket(b).key("tmp/a").send().await, 404);
-    alice.head_object().bucket(b).key("keep/b").send().await.expect("keep/b survives");
+    alice
+        .head_object()
+        .bucket(b)
+        .key("keep/b")
+        .send()
+        .await
+        .expect("keep/b survives");
 }
 
 // ---------------------------------------------------------------------------
@@ -1383,9 +1697,22 @@ async fn copy_needs_read_on_the_source() {
     alice.create_bucket().bucket("src-a").send().await.unwrap();
     bob.create_bucket().bucket("dst-b").send().await.unwrap();
     for k in ["shared", "other"] {
-        alice.put_object().bucket("src-a").key(k).body(ByteStream::from_static(b"alice's data")).send().await.unwrap();
+        alice
+            .put_object()
+            .bucket("src-a")
+            .key(k)
+            .body(ByteStream::from_static(b"alice's data"))
+            .send()
+            .await
+            .unwrap();
     }
-    let copy = |src: &str| bob.copy_object().bucket("dst-b").key("copy").copy_source(format!("src-a/{src}")).send();
+    let copy = |src: &str| {
+        bob.copy_object()
+            .bucket("dst-b")
+            .key("copy")
+            .copy_source(format!("src-a/{src}"))
+            .send()
+    };
     assert_err(copy("shared").await, "AccessDenied", 403);
     assert_status(bob.head_object().bucket("dst-b").key("copy").send().await, 404);
 
@@ -1402,7 +1729,12 @@ async fn copy_needs_read_on_the_source() {
     assert_err(copy("other").await, "AccessDenied", 403);
     // Reading does not let bob write into alice's bucket.
     assert_err(
-        bob.copy_object().bucket("src-a").key("mine").copy_source("dst-b/copy").send().await,
+        bob.copy_object()
+            .bucket("src-a")
+            .key("mine")
+            .copy_source("dst-b/copy")
+            .send()
+            .await,
         "AccessDenied",
         403,
     );
@@ -1410,4 +1742,3 @@ async fn copy_needs_read_on_the_source() {
     assert_eq!(bucket_names(&bob).await, vec!["dst-b".to_string()]);
     assert_eq!(bucket_names(&alice).await, vec!["src-a".to_string()]);
 }
-
