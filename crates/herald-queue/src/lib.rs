@@ -44,6 +44,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+pub use attrs::QUEUE_POLICY_LIMITS;
 pub use message::{md5_of_attributes, md5_of_body};
 
 use crate::attrs::Settings;

@@ -11,6 +11,9 @@ use herald_queue::{
 
 const OWNER: &str = "alice";
 
+/// A queue policy that parses (the engine refuses one that does not).
+const SEND_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}]}"#;
+
 fn open(dir: &std::path::Path) -> QueueEngine {
     QueueEngine::open(QueueConfig {
         dir: dir.to_path_buf(),
@@ -161,12 +164,12 @@ async fn attribute_validation() {
         Err(QueueError::InvalidAttributeValue(_))
     ));
     // Set, get, computed attributes.
-    e.set_attributes(OWNER, "q", attrs(&[("DelaySeconds", "5"), ("Policy", "{}")]))
+    e.set_attributes(OWNER, "q", attrs(&[("DelaySeconds", "5"), ("Policy", SEND_POLICY)]))
         .await
         .unwrap();
     let all = e.get_attributes(OWNER, "q", &["All".into()]).unwrap();
     assert_eq!(all["DelaySeconds"], "5");
-    assert_eq!(all["Policy"], "{}");
+    assert_eq!(all["Policy"], SEND_POLICY);
     assert_eq!(all["ApproximateNumberOfMessages"], "0");
     assert_eq!(all["QueueArn"], "arn:aws:sqs:us-east-1:alice:q");
     assert!(all.contains_key("CreatedTimestamp") && all.contains_key("LastModifiedTimestamp"));
@@ -624,18 +627,14 @@ async fn restart_recovers_messages_attributes_and_tags() {
         delete(&e, "q", &m[..2]).await;
         inflight_body = m[2].body.clone();
         kept = m[2].receipt_handle.clone();
-        e.set_attributes(
-            OWNER,
-            "q",
-            attrs(&[("DelaySeconds", "0"), ("Policy", r#"{"Version":"2012-10-17"}"#)]),
-        )
-        .await
-        .unwrap();
+        e.set_attributes(OWNER, "q", attrs(&[("DelaySeconds", "0"), ("Policy", SEND_POLICY)]))
+            .await
+            .unwrap();
     }
     let e = open(d.path());
     let a = e.get_attributes(OWNER, "q", &["All".into()]).unwrap();
     assert_eq!(a["VisibilityTimeout"], "120");
-    assert_eq!(a["Policy"], r#"{"Version":"2012-10-17"}"#);
+    assert_eq!(a["Policy"], SEND_POLICY);
     assert_eq!(a["ApproximateNumberOfMessages"], "4");
     assert_eq!(e.list_tags(OWNER, "q").unwrap()["team"], "x");
     let m = recv(&e, "q", 10, None).await;

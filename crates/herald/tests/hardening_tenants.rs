@@ -7,7 +7,6 @@ mod common;
 mod notify_common;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::{REGION, TestServer, assert_healthy, err_info};
 use notify_common::Sns;
@@ -21,13 +20,7 @@ fn users(srv: &TestServer) {
 }
 
 fn sqs_as(srv: &TestServer, key: (&str, &str)) -> aws_sdk_sqs::Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(key.0, key.1, None, None, "herald-tests"))
-        .endpoint_url(srv.url())
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
+    srv.sqs_as(key.0, key.1)
 }
 
 fn arn(owner: &str, name: &str) -> String {

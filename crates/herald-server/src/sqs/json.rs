@@ -94,6 +94,8 @@ async fn run(
         user,
         base_url: super::base_url(req, meta),
         path_queue: None,
+        action: action.to_owned(),
+        conn: meta.conn,
     };
     super::call(&ctx, action, &input).await
 }

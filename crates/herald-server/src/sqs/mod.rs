@@ -16,6 +16,7 @@
 
 pub mod json;
 mod messages;
+mod policy;
 pub mod query;
 mod queues;
 
@@ -261,6 +262,10 @@ pub(crate) struct Ctx<'a> {
     /// The queue named by the request path (`/<owner>/<queue>`), which the
     /// query protocol may use instead of a `QueueUrl` parameter.
     pub path_queue: Option<(String, String)>,
+    /// The SQS action being served (`SendMessage`, ...), for queue policies.
+    pub action: String,
+    /// The client's address (`aws:SourceIp`) and transport.
+    pub conn: crate::front::ConnInfo,
 }
 
 impl Ctx<'_> {
@@ -268,12 +273,13 @@ impl Ctx<'_> {
         format!("{}/{owner}/{name}", self.base_url)
     }
 
-    /// The (owner, name) the request addresses, checked to be the caller's.
+    /// The (owner, name) the request addresses, once the caller may act on
+    /// it: the owner may; another user only where the queue's `Policy`
+    /// allows `sqs:<Action>` (see [`policy`]).
     ///
     /// Only the last two path segments of `QueueUrl` count, so URLs built
     /// for another host name (or by AWS tooling that rewrote the host) still
-    /// work. Queues are private to their owner: there are no queue policies
-    /// to grant anyone else access, so another owner is `AccessDenied`.
+    /// work.
     pub fn queue(&self, input: &Value) -> Result<(String, String), SqsError> {
         let (owner, name) = match str_param(input, "QueueUrl") {
             Some(url) => parse_queue_url(url).ok_or_else(|| {
@@ -289,7 +295,7 @@ impl Ctx<'_> {
             },
         };
         let owner = owner.unwrap_or_else(|| self.user.clone());
-        if owner != self.user {
+        if owner != self.user && !policy::allows(self, &owner, &name) {
             return Err(SqsError::access_denied(format!(
                 "Access to the resource {} is denied.",
                 self.queue_url(&owner, &name)

@@ -77,6 +77,8 @@ async fn run(
         user,
         base_url: super::base_url(req, meta),
         path_queue: super::path_queue(req.uri().path()),
+        action: action.to_owned(),
+        conn: meta.conn,
     };
     super::call(&ctx, action, &sqs_input(action, params)).await
 }

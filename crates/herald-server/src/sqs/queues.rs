@@ -25,11 +25,15 @@ pub(crate) fn get_queue_url(ctx: &Ctx<'_>, input: &Value) -> Result<Value, SqsEr
     if let Some(owner) = str_param(input, "QueueOwnerAWSAccountId")
         && owner != ctx.user
     {
-        // No queue policies exist to share a queue, so another owner's
-        // queue is never reachable; say so rather than pretend it is absent.
-        return Err(SqsError::access_denied(format!(
-            "Access to the queues of {owner} is denied."
-        )));
+        // Another owner's queue: found only where its policy lets the
+        // caller in (GetQueueUrl); a missing queue reads the same.
+        if !super::policy::allows(ctx, owner, name) {
+            return Err(SqsError::access_denied(format!(
+                "Access to the queues of {owner} is denied."
+            )));
+        }
+        let q = ctx.engine.get_queue(owner, name)?;
+        return Ok(json!({ "QueueUrl": ctx.queue_url(&q.owner, &q.name) }));
     }
     let q = ctx.engine.get_queue(&ctx.user, name)?;
     Ok(json!({ "QueueUrl": ctx.queue_url(&q.owner, &q.name) }))

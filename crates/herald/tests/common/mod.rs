@@ -289,6 +289,23 @@ impl TestServer {
         aws_sdk_s3::Client::from_conf(self.client_config(access, secret).build())
     }
 
+    /// An SQS client signing as `access`/`secret`.
+    pub fn sqs_as(&self, access: &str, secret: &str) -> aws_sdk_sqs::Client {
+        let conf = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                access,
+                secret,
+                None,
+                None,
+                "herald-tests",
+            ))
+            .endpoint_url(self.url())
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
     /// Root client without retries (for crash tests: an error is final).
     pub fn s3_no_retry(&self) -> aws_sdk_s3::Client {
         aws_sdk_s3::Client::from_conf(
