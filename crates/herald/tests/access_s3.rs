@@ -767,7 +767,12 @@ async fn cross_user_matrix() {
         bob: srv.s3_as(BOB.0, BOB.1),
         carol: srv.s3_as(CAROL.0, CAROL.1),
         anon: anonymous_client(&srv),
-        topics: [alice_topic.clone(), topic(BOB, "bob"), topic(CAROL, "carol"), alice_topic],
+        topics: [
+            alice_topic.clone(),
+            topic(BOB, "bob"),
+            topic(CAROL, "carol"),
+            alice_topic,
+        ],
         problems: Mutex::new(Vec::new()),
     };
     let mut bad = Vec::new();
