@@ -171,3 +171,140 @@ async fn a_malformed_queue_policy_is_refused_with_the_reason() {
         assert!(message.to_lowercase().contains(&why.to_lowercase()), "{bad}: {message}");
     }
 }
+
+/// A policy letting S3 send bob's `bob-data` bucket's events into alice's
+/// `feed` queue (AWS's documented form for S3 event destinations).
+fn s3_may_send_from(bucket: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"S3Events","Effect":"Allow",
+        "Principal":{{"Service":"s3.amazonaws.com"}},"Action":"sqs:SendMessage",
+        "Resource":"arn:aws:sqs:{REGION}:alice:feed",
+        "Condition":{{"ArnLike":{{"aws:SourceArn":"arn:aws:s3:::{bucket}"}},
+                      "StringEquals":{{"aws:SourceAccount":"bob"}}}}}}]}}"#
+    )
+}
+
+fn queue_config(arn: &str) -> aws_sdk_s3::types::NotificationConfiguration {
+    aws_sdk_s3::types::NotificationConfiguration::builder()
+        .queue_configurations(
+            aws_sdk_s3::types::QueueConfiguration::builder()
+                .id("to-alice")
+                .queue_arn(arn)
+                .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// The cross-team flow: bob's bucket publishes into alice's queue, only
+/// where her queue's policy lets S3 send that bucket's events, and only
+/// while it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_publishes_into_another_users_queue_only_as_its_policy_allows() {
+    let srv = TestServer::start();
+    srv.create_user("alice", ALICE.0, ALICE.1);
+    srv.create_user("bob", BOB.0, BOB.1);
+    let alice = srv.sqs_as(ALICE.0, ALICE.1);
+    let bob_s3 = srv.s3_as(BOB.0, BOB.1);
+    for b in ["bob-data", "bob-other"] {
+        bob_s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let url = alice
+        .create_queue()
+        .queue_name("feed")
+        .attributes(QueueAttributeName::Policy, s3_may_send_from("bob-data"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = format!("arn:aws:sqs:{REGION}:alice:feed");
+
+    // The policy names bob-data only.
+    let e = bob_s3
+        .put_bucket_notification_configuration()
+        .bucket("bob-other")
+        .notification_configuration(queue_config(&arn))
+        .send()
+        .await
+        .unwrap_err();
+    let (code, status) = err_info(&e);
+    assert_eq!((code.as_str(), status), ("InvalidArgument", 400), "{e:?}");
+    assert!(format!("{e:?}").contains("Unable to validate the following destination configurations"));
+    bob_s3
+        .put_bucket_notification_configuration()
+        .bucket("bob-data")
+        .notification_configuration(queue_config(&arn))
+        .send()
+        .await
+        .expect("the policy lets bob-data publish");
+
+    bob_s3
+        .put_object()
+        .bucket("bob-data")
+        .key("report.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"a,b"))
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for _ in 0..10 {
+        let got = alice
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(2)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages.unwrap_or_default() {
+            let v: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap_or("{}")).unwrap();
+            records.extend(v["Records"].as_array().cloned().unwrap_or_default());
+        }
+        if !records.is_empty() {
+            break;
+        }
+    }
+    let r = records
+        .iter()
+        .find(|r| r["s3"]["object"]["key"] == "report.csv")
+        .unwrap_or_else(|| panic!("no event for report.csv in {records:?}"));
+    assert_eq!(r["userIdentity"]["principalId"], "bob");
+    assert_eq!(r["s3"]["bucket"]["name"], "bob-data");
+
+    // Alice revokes: bob's later objects no longer reach her queue.
+    alice
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::Policy, "")
+        .send()
+        .await
+        .unwrap();
+    bob_s3
+        .put_object()
+        .bucket("bob-data")
+        .key("after-revoke.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"c"))
+        .send()
+        .await
+        .unwrap();
+    let got = alice
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let late: Vec<String> = got
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .filter(|b| b.contains("after-revoke.csv"))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "an event arrived after the grant was revoked: {late:?}"
+    );
+}

@@ -417,6 +417,15 @@ impl Notifier {
         for target in cfg.matching(event, key, metadata, tags) {
             if target.kind == TargetKind::Queue {
                 match self.queues.as_ref().and_then(|q| q.queue_by_arn(target.arn)) {
+                    // Another user's queue takes the events only while its
+                    // policy says so (a revoked grant stops them).
+                    Some(q) if !self.queue_accepts(&q, bucket) => {
+                        tracing::warn!(
+                            bucket,
+                            arn = target.arn,
+                            "the queue's policy no longer lets this bucket send to it; event not queued"
+                        );
+                    }
                     Some(q) => plan.queues.push((
                         target.id.to_owned(),
                         QueueTarget {
@@ -825,6 +834,23 @@ impl Notifier {
     }
 
     /// Whether `arn` names a built-in queue owned by `user`.
+    /// Whether `queue` takes `bucket`'s events: the bucket's owner owns it,
+    /// or its policy lets S3 send them (checked at every event, so revoking
+    /// a grant stops the flow).
+    fn queue_accepts(&self, queue: &herald_queue::QueueInfo, bucket: &str) -> bool {
+        let has_policy = queue.attributes.get("Policy").is_some_and(|p| !p.is_empty());
+        match self.store.get_bucket(bucket) {
+            Ok(Some(b)) if b.owner == queue.owner => true,
+            Ok(Some(b)) => has_policy && crate::sqs::policy::s3_may_send(queue, bucket, &b.owner),
+            _ => false,
+        }
+    }
+
+    /// The queue an ARN names, if it exists.
+    pub fn queue_info(&self, arn: &str) -> Option<herald_queue::QueueInfo> {
+        self.queues.as_ref().and_then(|q| q.queue_by_arn(arn))
+    }
+
     pub fn owns_queue(&self, user: &str, arn: &str) -> bool {
         self.queues
             .as_ref()

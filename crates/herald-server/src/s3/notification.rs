@@ -92,7 +92,7 @@ impl S3Route for NotificationRoute {
         let bucket = self
             .bucket_of(&req.uri, &req.headers)
             .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
-        s3.granted_bucket(&bucket)?;
+        let bucket_record = s3.granted_bucket(&bucket)?;
         let id = notification_param(&req.uri).unwrap_or_default();
         let current = s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
         match req.method {
@@ -132,7 +132,7 @@ impl S3Route for NotificationRoute {
                 })?;
                 let cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
                 check_config_count(s3, &cfg)?;
-                validate_destinations(s3, &user, &cfg)?;
+                validate_destinations(s3, &user, &bucket_record, &cfg)?;
                 let before: HashSet<String> = current
                     .topics
                     .iter()
@@ -177,7 +177,16 @@ fn check_config_count(s3: &HeraldS3, cfg: &NotificationConfiguration) -> S3Resul
 
 /// Every destination must exist and belong to the caller (a user attaches
 /// only its own topics to its own buckets).
-fn validate_destinations(s3: &HeraldS3, user: &str, cfg: &NotificationConfiguration) -> S3Result<()> {
+/// Every destination must accept this bucket's events: a topic of the
+/// caller's own; a queue of the bucket owner's, or one whose `Policy`
+/// lets S3 (`s3.amazonaws.com`, or the bucket's owner) send it this
+/// bucket's events (see [`crate::sqs::policy::s3_may_send`]).
+fn validate_destinations(
+    s3: &HeraldS3,
+    user: &str,
+    bucket: &herald_store::BucketRecord,
+    cfg: &NotificationConfiguration,
+) -> S3Result<()> {
     for t in &cfg.topics {
         let Some(arn) = crate::sns::parse_arn(&t.topic_arn) else {
             return Err(s3_error!(InvalidArgument, "invalid topic ARN {:?}", t.topic_arn));
@@ -192,10 +201,15 @@ fn validate_destinations(s3: &HeraldS3, user: &str, cfg: &NotificationConfigurat
         }
     }
     for q in &cfg.queues {
-        if !s3.notifier.owns_queue(user, &q.queue_arn) {
+        let accepted = s3.notifier.owns_queue(user, &q.queue_arn)
+            || s3
+                .notifier
+                .queue_info(&q.queue_arn)
+                .is_some_and(|info| crate::sqs::policy::s3_may_send(&info, &bucket.name, &bucket.owner));
+        if !accepted {
             return Err(s3_error!(
                 InvalidArgument,
-                "Unable to validate the following destination configurations: queue {} does not exist or is not yours",
+                "Unable to validate the following destination configurations: queue {} does not exist, or its policy does not let this bucket send to it",
                 q.queue_arn
             ));
         }

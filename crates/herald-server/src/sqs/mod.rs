@@ -16,7 +16,7 @@
 
 pub mod json;
 mod messages;
-mod policy;
+pub(crate) mod policy;
 pub mod query;
 mod queues;
 

@@ -45,6 +45,42 @@ fn policy_of(owner: &str, name: &str, text: &str) -> Option<Arc<Policy>> {
     Some(parsed)
 }
 
+/// Whether a bucket's events may go into `queue`: its owner is the
+/// bucket's, or its policy allows `sqs:SendMessage` to S3 (principal
+/// `{"Service": "s3.amazonaws.com"}`, or the bucket's owner) with the
+/// bucket as `aws:SourceArn` and its owner as `aws:SourceAccount`, as an
+/// AWS queue policy for S3 events reads.
+pub(crate) fn s3_may_send(queue: &herald_queue::QueueInfo, bucket: &str, bucket_owner: &str) -> bool {
+    if queue.owner == bucket_owner {
+        return true;
+    }
+    let Some(text) = queue.attributes.get("Policy").filter(|t| !t.is_empty()) else {
+        return false;
+    };
+    let Some(policy) = policy_of(&queue.owner, &queue.name, text) else {
+        return false;
+    };
+    let source_arn = format!("arn:aws:s3:::{bucket}");
+    let mut context = Context::with_capacity(2);
+    context.insert("aws:SourceArn", source_arn);
+    context.insert("aws:SourceAccount", bucket_owner.to_owned());
+    let now = time::OffsetDateTime::now_utc();
+    let as_principal = |principal| {
+        policy.evaluate(
+            &Request::new(principal, "sqs:SendMessage", &queue.arn)
+                .with_context(&context)
+                .at(now),
+        )
+    };
+    let service = as_principal(Principal::Service("s3.amazonaws.com"));
+    let owner = as_principal(Principal::User {
+        name: bucket_owner,
+        canonical_id: bucket_owner,
+    });
+    let denied = service == Decision::ExplicitDeny || owner == Decision::ExplicitDeny;
+    !denied && (service == Decision::Allow || owner == Decision::Allow)
+}
+
 /// Whether the caller of `ctx`, who does not own `owner/name`, may take
 /// `ctx.action` on it. A queue that does not exist allows nothing (and
 /// says nothing about existing).
