@@ -487,3 +487,39 @@ fn herald_topic_cli() {
     let list = topic_cli_json(&srv, &["list"]);
     assert_eq!(list.as_array().map(|a| a.len()), Some(2), "after rm: {list}");
 }
+
+/// Ceph's empty-account topic ARN (`arn:aws:sns:<region>::<name>`) names
+/// the caller's own topic: in the topic API and in notification
+/// configurations (stored in the full form).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_empty_account_arn_names_the_callers_own_topic() {
+    let srv = TestServer::start();
+    let sns = Sns::root(&srv);
+    let full = sns.create_topic("ceph-form", &[("push-endpoint", "http://127.0.0.1:1/")]);
+    let short = format!("arn:aws:sns:{REGION}::ceph-form");
+    let attrs = sns
+        .get_topic_attributes(&short)
+        .expect("the empty-account form is the caller's");
+    assert_eq!(attrs["TopicArn"], full);
+    srv.s3().create_bucket().bucket("ceph-arn").send().await.unwrap();
+    must_put_notification_xml(
+        &srv,
+        "ceph-arn",
+        &notification_xml(&[topic_config_xml("c", &short, &["s3:ObjectCreated:*"], None)]),
+    );
+    let got = signed_request(
+        srv.addr(),
+        "s3",
+        ROOT_ACCESS_KEY,
+        ROOT_SECRET_KEY,
+        "GET",
+        "/ceph-arn?notification",
+        &[],
+        b"",
+    )
+    .body_str();
+    assert!(got.contains(&format!("<Topic>{full}</Topic>")), "{got}");
+    let r = sns.call("DeleteTopic", &[("TopicArn", &short)]);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(sns.get_topic_attributes(&full).is_err(), "deleted");
+}

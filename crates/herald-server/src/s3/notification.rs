@@ -130,7 +130,16 @@ impl S3Route for NotificationRoute {
                         "the configuration is larger than {MAX_CONFIG_BYTES} bytes"
                     )
                 })?;
-                let cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
+                let mut cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
+                // Ceph's empty-account topic ARN (`arn:aws:sns:<region>::<name>`)
+                // names the caller's own topic: stored in the full form.
+                for t in &mut cfg.topics {
+                    if let Some(a) = crate::sns::parse_arn(&t.topic_arn)
+                        && a.tenant.is_empty()
+                    {
+                        t.topic_arn = crate::sns::make_arn(&s3.region, &user, &a.name);
+                    }
+                }
                 check_config_count(s3, &cfg)?;
                 validate_destinations(s3, &user, &bucket_record, &cfg)?;
                 let before: HashSet<String> = current

@@ -116,8 +116,18 @@ fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) 
         .join("&")
 }
 
+/// A topic ARN of the request, with Ceph's empty-account form
+/// (`arn:aws:sns:<region>::<name>`) meaning the caller's own topic.
+fn parse_callers_arn(req: &SnsRequest, arn: &str) -> Result<TopicArn, SnsError> {
+    let mut parsed = parse_arn(arn).ok_or_else(|| SnsError::invalid(format!("invalid topic ARN {arn:?}")))?;
+    if parsed.tenant.is_empty() {
+        parsed.tenant = req.user.clone();
+    }
+    Ok(parsed)
+}
+
 fn owned_topic(n: &Notifier, req: &SnsRequest, arn: &str) -> Result<TopicRecord, SnsError> {
-    let parsed = parse_arn(arn).ok_or_else(|| SnsError::invalid(format!("invalid topic ARN {arn:?}")))?;
+    let parsed = parse_callers_arn(req, arn)?;
     if parsed.tenant != req.user {
         return Err(SnsError {
             code: "AuthorizationError",
@@ -225,7 +235,7 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
 
 pub async fn delete_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
-    let parsed = parse_arn(arn).ok_or_else(|| SnsError::invalid(format!("invalid topic ARN {arn:?}")))?;
+    let parsed = parse_callers_arn(req, arn)?;
     if parsed.tenant != req.user {
         return Err(SnsError {
             code: "AuthorizationError",
