@@ -163,8 +163,10 @@ struct Ctx {
     bob: Client,
     carol: Client,
     anon: Client,
-    /// A topic of each user's, for their notification configurations (a
-    /// user attaches only their own topics; anonymous names alice's).
+    /// A topic of each user's. Notification configurations of alice's
+    /// buckets name alice's topic, whoever writes them: a destination must
+    /// accept the bucket owner's events (bob's topic would need a policy
+    /// letting alice's bucket publish).
     topics: [String; 4],
     /// Side effects that contradict the answer (a refused delete that
     /// deleted, a wrong body...).
@@ -634,7 +636,7 @@ async fn run_op(cx: &Ctx, g: &Group, op: &str, who: Who) -> Res {
                     .topic_configurations(
                         TopicConfiguration::builder()
                             .id(format!("by-{w}"))
-                            .topic_arn(cx.topic(who))
+                            .topic_arn(cx.topic(Who::Alice))
                             .events(Event::from("s3:ObjectCreated:*"))
                             .build()
                             .unwrap(),

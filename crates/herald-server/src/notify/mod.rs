@@ -144,6 +144,10 @@ pub struct Notifier {
     host_id: String,
     /// bucket -> parsed configuration (only buckets that have one).
     configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
+    /// bucket -> owner, for the buckets events were planned for (whose
+    /// destinations must accept that owner's events); dropped with the
+    /// bucket's configuration (a deleted bucket's name may come back).
+    bucket_owners: RwLock<HashMap<String, Arc<str>>>,
     /// topic ARN -> runtime topic.
     topics: RwLock<HashMap<String, Arc<TopicRuntime>>>,
     pub metrics: Arc<PubsubMetrics>,
@@ -184,6 +188,7 @@ impl Notifier {
             host_id: format!("herald-{region}"),
             region,
             configs: RwLock::new(HashMap::new()),
+            bucket_owners: RwLock::new(HashMap::new()),
             topics: RwLock::new(HashMap::new()),
             metrics: Arc::new(PubsubMetrics::default()),
             workers: delivery::Workers::default(),
@@ -376,6 +381,7 @@ impl Notifier {
 
     /// Replaces (or removes) a bucket's configuration in the cache.
     pub fn set_config(&self, bucket: &str, cfg: Option<NotificationConfiguration>) {
+        self.bucket_owners.write().expect("owners lock").remove(bucket);
         let mut configs = self.configs.write().expect("configs lock");
         match cfg {
             Some(c) if !c.is_empty() => {
@@ -384,6 +390,31 @@ impl Notifier {
             _ => {
                 configs.remove(bucket);
             }
+        }
+    }
+
+    /// The owner of `bucket` (cached; see `bucket_owners`).
+    fn bucket_owner(&self, bucket: &str) -> Option<Arc<str>> {
+        if let Some(o) = self.bucket_owners.read().expect("owners lock").get(bucket) {
+            return Some(o.clone());
+        }
+        let owner: Arc<str> = self.store.get_bucket(bucket).ok()??.owner.into();
+        self.bucket_owners
+            .write()
+            .expect("owners lock")
+            .insert(bucket.to_owned(), owner.clone());
+        Some(owner)
+    }
+
+    /// Whether `topic` takes `bucket`'s events: the bucket's owner owns
+    /// it, or its policy lets that bucket publish (checked at every event,
+    /// so revoking the grant, or re-creating the topic without it, stops
+    /// the flow).
+    fn topic_accepts(&self, topic: &TopicRuntime, bucket: &str) -> bool {
+        match self.bucket_owner(bucket) {
+            Some(owner) if *owner == *topic.record.owner => true,
+            Some(owner) => crate::sns::policy::may_publish(&topic.record, bucket, &owner),
+            None => false,
         }
     }
 
@@ -442,6 +473,14 @@ impl Notifier {
                 continue;
             };
             if batch_writer && topic.batch.is_some() {
+                continue;
+            }
+            if !self.topic_accepts(&topic, bucket) {
+                tracing::warn!(
+                    bucket,
+                    arn = target.arn,
+                    "the topic's policy does not let this bucket publish; event not sent"
+                );
                 continue;
             }
             if topic.persistent {
@@ -838,24 +877,16 @@ impl Notifier {
     /// or its policy lets S3 send them (checked at every event, so revoking
     /// a grant stops the flow).
     fn queue_accepts(&self, queue: &herald_queue::QueueInfo, bucket: &str) -> bool {
-        let has_policy = queue.attributes.get("Policy").is_some_and(|p| !p.is_empty());
-        match self.store.get_bucket(bucket) {
-            Ok(Some(b)) if b.owner == queue.owner => true,
-            Ok(Some(b)) => has_policy && crate::sqs::policy::s3_may_send(queue, bucket, &b.owner),
-            _ => false,
+        match self.bucket_owner(bucket) {
+            Some(owner) if *owner == *queue.owner => true,
+            Some(owner) => crate::sqs::policy::s3_may_send(queue, bucket, &owner),
+            None => false,
         }
     }
 
     /// The queue an ARN names, if it exists.
     pub fn queue_info(&self, arn: &str) -> Option<herald_queue::QueueInfo> {
         self.queues.as_ref().and_then(|q| q.queue_by_arn(arn))
-    }
-
-    pub fn owns_queue(&self, user: &str, arn: &str) -> bool {
-        self.queues
-            .as_ref()
-            .and_then(|q| q.queue_by_arn(arn))
-            .is_some_and(|q| q.owner == user)
     }
 
     /// Graceful shutdown, after the last S3 request finished: moves what

@@ -32,7 +32,8 @@ const FREE_ATTRS: &[&str] = &[
     "push-secret",
     "push-timeout",
 ];
-/// Standard SNS attributes some clients send; stored, otherwise unused.
+/// Standard SNS attributes some clients send; stored, and (`Policy`, see
+/// [`crate::sns::policy`]) checked.
 const SNS_ATTRS: &[&str] = &[
     "Policy",
     "DisplayName",
@@ -91,6 +92,7 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             .map(|_| ())
             .ok_or_else(|| format!("push-timeout must be a number of seconds in (0, 3600], not {value:?}")),
         "push-endpoint" => validate_push_endpoint(value),
+        "Policy" => crate::sns::policy::validate(value),
         "event-format" => match value {
             "ceph" | "aws" => Ok(()),
             _ => Err(format!("event-format must be ceph or aws, not {value:?}")),

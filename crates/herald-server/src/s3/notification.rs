@@ -141,7 +141,7 @@ impl S3Route for NotificationRoute {
                     }
                 }
                 check_config_count(s3, &cfg)?;
-                validate_destinations(s3, &user, &bucket_record, &cfg)?;
+                validate_destinations(s3, &bucket_record, &cfg)?;
                 let before: HashSet<String> = current
                     .topics
                     .iter()
@@ -186,13 +186,13 @@ fn check_config_count(s3: &HeraldS3, cfg: &NotificationConfiguration) -> S3Resul
 
 /// Every destination must exist and belong to the caller (a user attaches
 /// only its own topics to its own buckets).
-/// Every destination must accept this bucket's events: a topic of the
-/// caller's own; a queue of the bucket owner's, or one whose `Policy`
-/// lets S3 (`s3.amazonaws.com`, or the bucket's owner) send it this
-/// bucket's events (see [`crate::sqs::policy::s3_may_send`]).
+/// Every destination must accept this bucket's events: a topic or queue
+/// of the bucket owner's, or one whose `Policy` lets the bucket publish
+/// (`sns:Publish` / `sqs:SendMessage` to the bucket's owner or to
+/// `s3.amazonaws.com`, see [`crate::sns::policy::may_publish`] and
+/// [`crate::sqs::policy::s3_may_send`]).
 fn validate_destinations(
     s3: &HeraldS3,
-    user: &str,
     bucket: &herald_store::BucketRecord,
     cfg: &NotificationConfiguration,
 ) -> S3Result<()> {
@@ -200,21 +200,25 @@ fn validate_destinations(
         let Some(arn) = crate::sns::parse_arn(&t.topic_arn) else {
             return Err(s3_error!(InvalidArgument, "invalid topic ARN {:?}", t.topic_arn));
         };
-        let owned = arn.tenant == user && s3.store.get_topic(user, &arn.name).s3()?.is_some();
-        if !owned || s3.notifier.topic(&t.topic_arn).is_none() {
+        let accepted = match s3.store.get_topic(&arn.tenant, &arn.name).s3()? {
+            Some(topic) => {
+                topic.owner == bucket.owner || crate::sns::policy::may_publish(&topic, &bucket.name, &bucket.owner)
+            }
+            None => false,
+        };
+        if !accepted || s3.notifier.topic(&t.topic_arn).is_none() {
             return Err(s3_error!(
                 InvalidArgument,
-                "Unable to validate the following destination configurations: topic {} does not exist or is not yours",
+                "Unable to validate the following destination configurations: topic {} does not exist, or does not let this bucket publish to it",
                 t.topic_arn
             ));
         }
     }
     for q in &cfg.queues {
-        let accepted = s3.notifier.owns_queue(user, &q.queue_arn)
-            || s3
-                .notifier
-                .queue_info(&q.queue_arn)
-                .is_some_and(|info| crate::sqs::policy::s3_may_send(&info, &bucket.name, &bucket.owner));
+        let accepted = s3
+            .notifier
+            .queue_info(&q.queue_arn)
+            .is_some_and(|info| crate::sqs::policy::s3_may_send(&info, &bucket.name, &bucket.owner));
         if !accepted {
             return Err(s3_error!(
                 InvalidArgument,

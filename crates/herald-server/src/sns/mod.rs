@@ -4,6 +4,7 @@
 //! from S3 before `s3s` sees them, so their SigV4 signature (service `sns`)
 //! is checked here with `herald-sigv4`.
 
+pub mod policy;
 mod topics;
 pub mod xml;
 

@@ -126,19 +126,31 @@ fn parse_callers_arn(req: &SnsRequest, arn: &str) -> Result<TopicArn, SnsError> 
     Ok(parsed)
 }
 
-fn owned_topic(n: &Notifier, req: &SnsRequest, arn: &str) -> Result<TopicRecord, SnsError> {
+/// The topic `arn` names, once the caller may take `action` on it: its
+/// owner may; another user where the topic's `Policy` allows it (see
+/// [`crate::sns::policy`]). Another user's topic that does not exist, or
+/// does not allow it, is the same `AuthorizationError`.
+fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<TopicRecord, SnsError> {
     let parsed = parse_callers_arn(req, arn)?;
-    if parsed.tenant != req.user {
-        return Err(SnsError {
+    let found = n
+        .store()
+        .get_topic(&parsed.tenant, &parsed.name)
+        .map_err(|e| SnsError::internal(e.to_string()))?;
+    if parsed.tenant == req.user {
+        return found.ok_or_else(|| SnsError::not_found(format!("topic {arn} does not exist")));
+    }
+    let mut context = herald_policy::Context::with_capacity(3);
+    context.insert("aws:SourceIp", req.meta.conn.peer.ip().to_string());
+    context.insert("aws:SecureTransport", if req.meta.conn.tls { "true" } else { "false" });
+    context.insert("aws:username", req.user.clone());
+    match found {
+        Some(rec) if crate::sns::policy::allows(&rec, &req.user, action, &context) => Ok(rec),
+        _ => Err(SnsError {
             code: "AuthorizationError",
             message: format!("user {} is not authorized to access topic {arn}", req.user),
             status: StatusCode::FORBIDDEN,
-        });
+        }),
     }
-    n.store()
-        .get_topic(&req.user, &parsed.name)
-        .map_err(|e| SnsError::internal(e.to_string()))?
-        .ok_or_else(|| SnsError::not_found(format!("topic {arn} does not exist")))
 }
 
 fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
@@ -218,7 +230,7 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     let arn = required(req, "TopicArn")?;
     let name = required(req, "AttributeName")?;
     let value = req.param("AttributeValue").unwrap_or("");
-    let mut rec = owned_topic(n, req, arn)?;
+    let mut rec = topic_for(n, req, arn, "sns:SetTopicAttributes")?;
     let mut attrs = rec.attributes.clone();
     if value.is_empty() {
         attrs.remove(name);
@@ -236,23 +248,23 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
 pub async fn delete_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
     let parsed = parse_callers_arn(req, arn)?;
-    if parsed.tenant != req.user {
-        return Err(SnsError {
-            code: "AuthorizationError",
-            message: format!("user {} is not authorized to delete topic {arn}", req.user),
-            status: StatusCode::FORBIDDEN,
-        });
-    }
+    // Deleting one's own unknown topic is not an error (as SNS); another
+    // user's topic must exist and allow sns:DeleteTopic.
+    let owner = if parsed.tenant == req.user {
+        req.user.clone()
+    } else {
+        topic_for(n, req, arn, "sns:DeleteTopic")?.owner
+    };
     let existed = n
         .store()
-        .delete_topic(&req.user, &parsed.name)
+        .delete_topic(&owner, &parsed.name)
         .await
         .map_err(|e| SnsError::internal(e.to_string()))?;
     if existed {
         // Runtime topics are keyed by the stored (canonical) ARN, whatever
         // region the caller wrote in its ARN.
-        n.remove_topic(&make_arn(n.region(), &req.user, &parsed.name));
-        tracing::info!(topic = %arn, "topic deleted");
+        n.remove_topic(&make_arn(n.region(), &owner, &parsed.name));
+        tracing::info!(topic = %arn, user = %req.user, "topic deleted");
     }
     Ok(response("DeleteTopic", None, &req.meta.request_id))
 }
@@ -312,7 +324,7 @@ fn subscription_status(rec: &TopicRecord) -> &str {
 
 pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
-    let rec = owned_topic(n, req, arn)?;
+    let rec = topic_for(n, req, arn, "sns:GetTopicAttributes")?;
     let s = shown(&rec);
     let mut entries: Vec<(&str, String)> = vec![
         ("User", rec.owner.clone()),
@@ -372,7 +384,7 @@ fn topic_xml(rec: &TopicRecord) -> String {
 
 pub fn get_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
-    let rec = owned_topic(n, req, arn)?;
+    let rec = topic_for(n, req, arn, "sns:GetTopicAttributes")?;
     Ok(response(
         "GetTopic",
         Some(&format!("<Topic>{}</Topic>", topic_xml(&rec))),
