@@ -1749,3 +1749,32 @@ async fn copy_needs_read_on_the_source() {
     assert_eq!(bucket_names(&bob).await, vec!["dst-b".to_string()]);
     assert_eq!(bucket_names(&alice).await, vec!["src-a".to_string()]);
 }
+
+/// `x-amz-expected-bucket-owner`: a request naming another owner than the
+/// bucket's is refused, even by the owner (a guard against writing into a
+/// bucket someone else re-created under the same name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_bucket_owner_is_checked() {
+    let srv = TestServer::start();
+    users(&srv);
+    let alice = srv.s3_as(ALICE.0, ALICE.1);
+    alice.create_bucket().bucket("owned").send().await.unwrap();
+    alice
+        .put_object()
+        .bucket("owned")
+        .key("k")
+        .expected_bucket_owner("alice")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("the right owner");
+    let e = alice
+        .get_object()
+        .bucket("owned")
+        .key("k")
+        .expected_bucket_owner("bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e), ("AccessDenied".to_owned(), 403));
+}

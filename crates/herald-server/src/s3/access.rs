@@ -286,6 +286,16 @@ pub(crate) fn authorize_route(
     Ok(())
 }
 
+/// `x-amz-expected-bucket-owner`: a client that says whose bucket it
+/// means (its account id, a user name in Herald) is refused with 403
+/// `AccessDenied` when the bucket is someone else's, as on AWS.
+fn expected_owner(headers: &http::HeaderMap, bucket: &BucketRecord) -> S3Result<()> {
+    match headers.get("x-amz-expected-bucket-owner").and_then(|v| v.to_str().ok()) {
+        Some(expected) if expected != bucket.owner => Err(s3_error!(AccessDenied, "Access Denied")),
+        _ => Ok(()),
+    }
+}
+
 /// Whether the request names an object version (`?versionId=`).
 fn has_version_id(uri: &http::Uri) -> bool {
     uri.query()
@@ -323,13 +333,14 @@ impl S3Access for HeraldAccess {
                 let meta = cx.extensions_mut().get::<RequestMeta>().cloned();
                 let context = request_context(meta.as_ref(), &caller, cx.uri(), cx.headers());
                 let action = action_of(&op, has_version_id(cx.uri()));
-                s3.decide(&Ask {
+                let record = s3.decide(&Ask {
                     caller: &caller,
                     action: &action,
                     bucket,
                     key: key.as_deref(),
                     context: &context,
                 })?;
+                expected_owner(cx.headers(), &record)?;
             }
         }
         cx.extensions_mut().insert(Granted { caller });
