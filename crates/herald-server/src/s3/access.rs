@@ -48,10 +48,13 @@ impl Caller {
     }
 }
 
-/// The access decision of a request, kept in its extensions.
+/// The access decision of a request, kept in its extensions: who asked,
+/// and the bucket record the decision was made on (so the operation does
+/// not read it again).
 #[derive(Debug, Clone)]
 pub struct Granted {
     pub caller: Caller,
+    pub bucket: Option<BucketRecord>,
 }
 
 /// Parsed bucket policies, by bucket name, tied to the bucket's id (a
@@ -131,14 +134,20 @@ fn is_policy_management(action: &str) -> bool {
     )
 }
 
-/// One access question: who, which action, on which bucket (and object),
-/// with the request's condition keys.
+/// One access question: who, which operation, on which bucket (and
+/// object). The action name and the condition keys are only worked out
+/// when the bucket has a policy: an owner on a bucket without one (the
+/// common case) costs a bucket lookup and a cache probe, nothing more.
 pub struct Ask<'a> {
     pub caller: &'a Caller,
-    pub action: &'a str,
+    /// The S3 operation (`GetObject`, ...), see [`action_of`].
+    pub op: &'a str,
+    /// Whether the request names an object version.
+    pub version: bool,
     pub bucket: &'a str,
     pub key: Option<&'a str>,
-    pub context: &'a Context<'a>,
+    /// The request's condition keys, built on demand.
+    pub context: &'a dyn Fn() -> Context<'a>,
 }
 
 impl HeraldS3 {
@@ -170,9 +179,15 @@ impl HeraldS3 {
         };
         let is_owner = matches!(ask.caller, Caller::User(u) if *u == bucket.owner);
         let policy = self.bucket_policy(&bucket)?;
+        let action = match &policy {
+            None if is_owner => return Ok(bucket),
+            None => return Err(s3_error!(AccessDenied, "Access Denied")),
+            Some(_) => action_of(ask.op, ask.version),
+        };
         let decision = match &policy {
             None => Decision::NotApplicable,
             Some(p) => {
+                let context = (ask.context)();
                 let resource = match ask.key {
                     Some(k) => format!("arn:aws:s3:::{}/{k}", ask.bucket),
                     None => format!("arn:aws:s3:::{}", ask.bucket),
@@ -185,14 +200,14 @@ impl HeraldS3 {
                     Caller::Anonymous => Principal::Anonymous,
                 };
                 p.evaluate(
-                    &Request::new(principal, ask.action, &resource)
-                        .with_context(ask.context)
+                    &Request::new(principal, &action, &resource)
+                        .with_context(&context)
                         .at(time::OffsetDateTime::now_utc()),
                 )
             }
         };
         let allowed = match decision {
-            Decision::ExplicitDeny => is_owner && is_policy_management(ask.action),
+            Decision::ExplicitDeny => is_owner && is_policy_management(&action),
             Decision::Allow => true,
             Decision::NotApplicable => is_owner,
         };
@@ -265,24 +280,24 @@ fn is_sigv2(signed: bool, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
 
 /// The access decision for a request `s3s` routes to one of Herald's own
 /// routes (no `s3s` operation, so no access hook): `action` on `bucket`.
-pub(crate) fn authorize_route(
-    s3: &HeraldS3,
-    req: &mut S3Request<s3s::Body>,
-    bucket: &str,
-    action: &str,
-) -> S3Result<()> {
+pub(crate) fn authorize_route(s3: &HeraldS3, req: &mut S3Request<s3s::Body>, bucket: &str, op: &str) -> S3Result<()> {
     let sigv2 = is_sigv2(req.credentials.is_some(), &req.headers, &req.uri);
     let caller = s3.identify(req.credentials.as_ref(), sigv2)?;
     let meta = req.extensions.get::<RequestMeta>().cloned();
-    let context = request_context(meta.as_ref(), &caller, &req.uri, &req.headers);
-    s3.decide(&Ask {
+    let context = || request_context(meta.as_ref(), &caller, &req.uri, &req.headers);
+    let record = s3.decide(&Ask {
         caller: &caller,
-        action,
+        op,
+        version: false,
         bucket,
         key: None,
         context: &context,
     })?;
-    req.extensions.insert(Granted { caller });
+    expected_owner(&req.headers, &record)?;
+    req.extensions.insert(Granted {
+        caller,
+        bucket: Some(record),
+    });
     Ok(())
 }
 
@@ -317,6 +332,7 @@ impl S3Access for HeraldAccess {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
+        let mut decided: Option<BucketRecord> = None;
         match (op.as_str(), &bucket) {
             // Creating a bucket and listing one's own need a user, no grant.
             ("CreateBucket", _) | ("ListBuckets", _) | (_, None) => {
@@ -327,23 +343,28 @@ impl S3Access for HeraldAccess {
             // Checked per key by the operation (s3:DeleteObject on each
             // object, as AWS); here the caller only needs to be known.
             ("DeleteObjects", Some(bucket)) => {
-                s3.granted_bucket(bucket)?;
+                decided = Some(s3.granted_bucket(&http::Extensions::new(), bucket)?);
             }
             (_, Some(bucket)) => {
                 let meta = cx.extensions_mut().get::<RequestMeta>().cloned();
-                let context = request_context(meta.as_ref(), &caller, cx.uri(), cx.headers());
-                let action = action_of(&op, has_version_id(cx.uri()));
+                let (uri, headers) = (cx.uri(), cx.headers());
+                let context = || request_context(meta.as_ref(), &caller, uri, headers);
                 let record = s3.decide(&Ask {
                     caller: &caller,
-                    action: &action,
+                    op: &op,
+                    version: has_version_id(uri),
                     bucket,
                     key: key.as_deref(),
                     context: &context,
                 })?;
                 expected_owner(cx.headers(), &record)?;
+                decided = Some(record);
             }
         }
-        cx.extensions_mut().insert(Granted { caller });
+        cx.extensions_mut().insert(Granted {
+            caller,
+            bucket: decided,
+        });
         Ok(())
     }
 
@@ -371,11 +392,11 @@ fn check_copy_source<T>(s3: &HeraldS3, req: &S3Request<T>, source: &s3s::dto::Co
     };
     let caller = granted(req)?.caller;
     let meta = req.extensions.get::<RequestMeta>();
-    let context = request_context(meta, &caller, &req.uri, &req.headers);
-    let action = action_of("GetObject", version_id.is_some());
+    let context = || request_context(meta, &caller, &req.uri, &req.headers);
     s3.decide(&Ask {
         caller: &caller,
-        action: &action,
+        op: "GetObject",
+        version: version_id.is_some(),
         bucket,
         key: Some(key),
         context: &context,
@@ -400,13 +421,14 @@ impl ObjectChecker {
 
     /// `op` (an S3 operation name) on `bucket/key`.
     pub(crate) fn check(&self, s3: &HeraldS3, op: &str, bucket: &str, key: &str, version: bool) -> S3Result<()> {
-        let action = action_of(op, version);
+        let context = || self.context.clone();
         s3.decide(&Ask {
             caller: &self.caller,
-            action: &action,
+            op,
+            version,
             bucket,
             key: Some(key),
-            context: &self.context,
+            context: &context,
         })
         .map(|_| ())
     }

@@ -64,7 +64,7 @@ pub async fn create_bucket(
 }
 
 pub async fn head_bucket(s3: &HeraldS3, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-    s3.granted_bucket(&req.input.bucket)?;
+    s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     ok(HeadBucketOutput {
         bucket_region: Some(s3.region.clone()),
         ..Default::default()
@@ -75,7 +75,7 @@ pub async fn delete_bucket(
     s3: &HeraldS3,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    s3.granted_bucket(&req.input.bucket)?;
+    s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     s3.store.delete_bucket(&req.input.bucket).await.s3()?;
     // The store dropped the bucket's notification configuration with it.
     s3.notifier.set_config(&req.input.bucket, None);
@@ -89,7 +89,7 @@ pub async fn get_bucket_location(
     s3: &HeraldS3,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    s3.granted_bucket(&req.input.bucket)?;
+    s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     // AWS reports us-east-1 as an empty constraint.
     let lc = (s3.region != "us-east-1").then(|| BucketLocationConstraint::from(s3.region.clone()));
     ok(GetBucketLocationOutput {
@@ -101,7 +101,7 @@ pub async fn get_bucket_versioning(
     s3: &HeraldS3,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let b = s3.granted_bucket(&req.input.bucket)?;
+    let b = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let status = match b.versioning {
         VersioningState::Unversioned => None,
         VersioningState::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
@@ -117,7 +117,7 @@ pub async fn put_bucket_versioning(
     s3: &HeraldS3,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    s3.granted_bucket(&req.input.bucket)?;
+    s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let state = match req.input.versioning_configuration.status.as_ref().map(|s| s.as_str()) {
         Some(BucketVersioningStatus::ENABLED) => VersioningState::Enabled,
         Some(BucketVersioningStatus::SUSPENDED) => VersioningState::Suspended,

@@ -101,7 +101,7 @@ pub async fn list_objects_v2(
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let enc = Encoder(wants_url_encoding(&input.encoding_type)?);
     let max = max_keys(input.max_keys)?;
     let after = match &input.continuation_token {
@@ -140,7 +140,7 @@ pub async fn list_objects_v2(
 
 pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let enc = Encoder(wants_url_encoding(&input.encoding_type)?);
     let max = max_keys(input.max_keys)?;
     let params = ListParams {
@@ -176,7 +176,7 @@ pub async fn list_object_versions(
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let enc = Encoder(wants_url_encoding(&input.encoding_type)?);
     let max = max_keys(input.max_keys)?;
     let page = s3

@@ -64,9 +64,17 @@ impl HeraldS3 {
     }
 
     /// The record of a bucket the request was already allowed on (the
-    /// access decision is made before any operation runs; this only
-    /// fetches what it decided about).
-    pub(crate) fn granted_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
+    /// access decision is made before any operation runs and leaves the
+    /// record it read in `ext`; this only fetches it again for another
+    /// bucket, such as a copy's source).
+    pub(crate) fn granted_bucket(&self, ext: &http::Extensions, bucket: &str) -> S3Result<BucketRecord> {
+        if let Some(b) = ext
+            .get::<access::Granted>()
+            .and_then(|g| g.bucket.as_ref())
+            .filter(|b| b.name == bucket)
+        {
+            return Ok(b.clone());
+        }
         match self.store.get_bucket(bucket).s3()? {
             None => Err(s3_error!(NoSuchBucket, "The specified bucket does not exist")),
             Some(b) => Ok(b),

@@ -34,7 +34,7 @@ pub async fn create_multipart_upload(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
     let tags = match &input.tagging {
         Some(t) => parse_tagging_header(t)?,
@@ -82,7 +82,7 @@ pub async fn create_multipart_upload(
 pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
     let expected = super::checksum::expected_from!(req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let md5 = parse_content_md5(input.content_md5.as_deref())?;
     let body = super::checksum::verify(input.body.unwrap_or_else(super::object::empty_body), expected);
@@ -125,7 +125,7 @@ pub async fn upload_part_copy(
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let CopySourceVersion {
         bucket: src_bucket,
@@ -174,7 +174,7 @@ pub async fn complete_multipart_upload(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let listed = input
         .multipart_upload
         .and_then(|m| m.parts)
@@ -228,7 +228,7 @@ pub async fn abort_multipart_upload(
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     s3.store
         .abort_multipart(&input.bucket, &input.key, &input.upload_id)
         .await
@@ -241,7 +241,7 @@ pub async fn abort_multipart_upload(
 pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
     let user = s3.caller(&req)?;
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
     let max = input
         .max_parts
@@ -290,7 +290,7 @@ pub async fn list_multipart_uploads(
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let max = input
         .max_uploads
         .map(|m| m.clamp(0, 1000) as usize)

@@ -77,12 +77,12 @@ impl S3Route for NotificationRoute {
         let bucket = self
             .bucket_of(&req.uri, &req.headers)
             .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
-        let action = if req.method == Method::GET {
-            "s3:GetBucketNotification"
+        let op = if req.method == Method::GET {
+            "GetBucketNotificationConfiguration"
         } else {
-            "s3:PutBucketNotification"
+            "PutBucketNotificationConfiguration"
         };
-        super::access::authorize_route(&self.s3, req, &bucket, action)
+        super::access::authorize_route(&self.s3, req, &bucket, op)
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
@@ -92,7 +92,7 @@ impl S3Route for NotificationRoute {
         let bucket = self
             .bucket_of(&req.uri, &req.headers)
             .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
-        let bucket_record = s3.granted_bucket(&bucket)?;
+        let bucket_record = s3.granted_bucket(&req.extensions, &bucket)?;
         let id = notification_param(&req.uri).unwrap_or_default();
         let current = s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
         match req.method {

@@ -60,7 +60,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     let expected = super::checksum::expected_from!(req);
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
     if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
         return Err(s3_error!(
@@ -180,7 +180,7 @@ fn check_conditions(
 
 pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
-    let bucket = s3.granted_bucket(&input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let version_id = input.version_id.as_deref();
     let head = s3.store.head_object(&input.bucket, &input.key, version_id).s3()?;
     check_conditions(
@@ -248,7 +248,7 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
 
 pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
-    let bucket = s3.granted_bucket(&input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let v = s3
         .store
         .head_object(&input.bucket, &input.key, input.version_id.as_deref())
@@ -286,7 +286,7 @@ pub async fn delete_object(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     if let Some(cond) = &input.if_match {
         let current = s3.store.head_object(&input.bucket, &input.key, None).s3()?;
         check_conditions(&current, Some(cond), None, None, None)?;
@@ -311,7 +311,7 @@ pub async fn delete_objects(
     let info = req_info(&req);
     let checker = super::access::ObjectChecker::of(&req)?;
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     if input.delete.objects.len() > MAX_DELETE_KEYS {
         return Err(s3_error!(
             MalformedXML,
@@ -414,7 +414,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    let dst_bucket = s3.granted_bucket(&input.bucket)?;
+    let dst_bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
     let CopySourceVersion {
         bucket: src_bucket,
@@ -539,7 +539,7 @@ pub(crate) fn resolve_copy_source(s3: &HeraldS3, source: &CopySource) -> S3Resul
     else {
         return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
     };
-    let bucket_record = s3.granted_bucket(bucket)?;
+    let bucket_record = s3.granted_bucket(&http::Extensions::new(), bucket)?;
     let explicit_version = version_id.as_deref().map(str::to_owned);
     let version = s3.store.head_object(bucket, key, explicit_version.as_deref()).s3()?;
     Ok(CopySourceVersion {

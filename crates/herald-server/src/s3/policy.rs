@@ -47,7 +47,7 @@ pub async fn put_bucket_policy(
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
     let input = req.input;
-    let bucket = s3.granted_bucket(&input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let policy = Policy::parse(&input.policy, &BUCKET_POLICY_LIMITS).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     resources_in_bucket(&input.policy, &input.bucket).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     s3.store
@@ -63,7 +63,7 @@ pub async fn get_bucket_policy(
     s3: &HeraldS3,
     req: S3Request<GetBucketPolicyInput>,
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-    let bucket = s3.granted_bucket(&req.input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     match s3.store.get_bucket_policy(&bucket).s3()? {
         Some(row) => ok(GetBucketPolicyOutput { policy: Some(row.text) }),
         None => Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")),
@@ -74,7 +74,7 @@ pub async fn delete_bucket_policy(
     s3: &HeraldS3,
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-    let bucket = s3.granted_bucket(&req.input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     s3.store.set_bucket_policy(&req.input.bucket, None).await.s3()?;
     s3.policies.set(&bucket, None);
     tracing::info!(bucket = %req.input.bucket, "bucket policy deleted");
@@ -87,7 +87,7 @@ pub async fn get_bucket_policy_status(
     s3: &HeraldS3,
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
-    let bucket = s3.granted_bucket(&req.input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let Some(row) = s3.store.get_bucket_policy(&bucket).s3()? else {
         return Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"));
     };

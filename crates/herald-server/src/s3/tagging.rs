@@ -58,7 +58,7 @@ pub async fn get_object_tagging(
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let input = req.input;
-    let bucket = s3.granted_bucket(&input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let v = s3
         .store
         .head_object(&input.bucket, &input.key, input.version_id.as_deref())
@@ -76,7 +76,7 @@ pub async fn put_object_tagging(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let tags: Vec<(String, String)> = input
         .tagging
         .tag_set
@@ -105,7 +105,7 @@ pub async fn delete_object_tagging(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&input.bucket)?;
+    s3.granted_bucket(&req.extensions, &input.bucket)?;
     let out = tag_and_notify(
         s3,
         (&input.bucket, &input.key, input.version_id.as_deref()),
