@@ -160,17 +160,20 @@ impl Drop for InFlight {
 /// finish closing within the header-read timeout after that is dropped.
 pub(crate) async fn drive<I, S, F>(
     builder: &auto::Builder<TokioExecutor>,
-    io: I,
+    stream: I,
     svc: S,
     activity: Arc<Activity>,
     limits: &ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible, Future = F>,
     F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
+    // Writes that wait too long for the client end the connection (see
+    // `crate::stall`).
+    let io = crate::stall::StallGuardIo::new(hyper_util::rt::TokioIo::new(stream), limits.stall_timeout);
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let idle = activity.idle(limits.header_read_timeout, limits.idle_timeout);

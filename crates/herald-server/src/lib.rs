@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_store::Store;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -222,15 +221,7 @@ async fn serve_connection(
     let result = match tls {
         None => {
             let svc = front::service(state, ConnInfo { peer, tls: false }, activity.clone());
-            conn::drive(
-                &builder,
-                stall::StallGuardIo::new(TokioIo::new(stream), limits.stall_timeout),
-                svc,
-                activity,
-                limits,
-                stop,
-            )
-            .await
+            conn::drive(&builder, stream, svc, activity, limits, stop).await
         }
         Some(acceptor) => {
             let stream = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await {
@@ -245,15 +236,7 @@ async fn serve_connection(
                 }
             };
             let svc = front::service(state, ConnInfo { peer, tls: true }, activity.clone());
-            conn::drive(
-                &builder,
-                stall::StallGuardIo::new(TokioIo::new(stream), limits.stall_timeout),
-                svc,
-                activity,
-                limits,
-                stop,
-            )
-            .await
+            conn::drive(&builder, stream, svc, activity, limits, stop).await
         }
     };
     if let Err(e) = result {

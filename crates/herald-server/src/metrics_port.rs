@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use s3s::Body;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -61,7 +60,7 @@ pub(crate) async fn serve(
                 activity: activity.clone(),
             };
             let builder = conn::builder(&limits);
-            if let Err(e) = conn::drive(&builder, TokioIo::new(stream), svc, activity, &limits, stop).await {
+            if let Err(e) = conn::drive(&builder, stream, svc, activity, &limits, stop).await {
                 tracing::debug!(error = %e, "metrics connection ended with an error");
             }
         });

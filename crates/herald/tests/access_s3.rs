@@ -36,6 +36,27 @@ fn users(srv: &TestServer) {
     srv.create_user("carol", CAROL.0, CAROL.1);
 }
 
+/// A server with alice and bob, and alice's bucket `b` holding `keys`
+/// (each with the body `x`).
+async fn alice_bucket_with(b: &str, keys: &[&str]) -> (TestServer, Client, Client) {
+    let srv = TestServer::start();
+    users(&srv);
+    let alice = srv.s3_as(ALICE.0, ALICE.1);
+    let bob = srv.s3_as(BOB.0, BOB.1);
+    alice.create_bucket().bucket(b).send().await.unwrap();
+    for k in keys {
+        alice
+            .put_object()
+            .bucket(b)
+            .key(*k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    (srv, alice, bob)
+}
+
 /// An SDK client that signs nothing: every request it sends is anonymous.
 fn anonymous_client(srv: &TestServer) -> Client {
     let conf = aws_sdk_s3::Config::builder()
@@ -1207,22 +1228,8 @@ async fn malformed_policies_are_refused_and_the_old_one_stays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explicit_deny_wins_even_over_the_owner_who_can_still_repair_the_policy() {
-    let srv = TestServer::start();
-    users(&srv);
-    let alice = srv.s3_as(ALICE.0, ALICE.1);
-    let bob = srv.s3_as(BOB.0, BOB.1);
     let b = "denied";
-    alice.create_bucket().bucket(b).send().await.unwrap();
-    for k in ["a", "b"] {
-        alice
-            .put_object()
-            .bucket(b)
-            .key(k)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .unwrap();
-    }
+    let (srv, alice, bob) = alice_bucket_with(b, &["a", "b"]).await;
 
     // The owner denied DeleteObject.
     let no_delete = doc(vec![deny(
@@ -1638,22 +1645,8 @@ async fn events_name_the_requester_and_the_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_objects_is_decided_per_key() {
-    let srv = TestServer::start();
-    users(&srv);
-    let alice = srv.s3_as(ALICE.0, ALICE.1);
-    let bob = srv.s3_as(BOB.0, BOB.1);
     let b = "dob";
-    alice.create_bucket().bucket(b).send().await.unwrap();
-    for k in ["tmp/a", "keep/b"] {
-        alice
-            .put_object()
-            .bucket(b)
-            .key(k)
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .unwrap();
-    }
+    let (srv, alice, bob) = alice_bucket_with(b, &["tmp/a", "keep/b"]).await;
     let grant = doc(vec![allow(
         "BobCleansTmp",
         json!({ "AWS": "arn:aws:iam::bob:user/bob" }),
