@@ -1646,7 +1646,7 @@ async fn events_name_the_requester_and_the_owner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_objects_is_decided_per_key() {
     let b = "dob";
-    let (srv, alice, bob) = alice_bucket_with(b, &["tmp/a", "keep/b"]).await;
+    let (_srv, alice, bob) = alice_bucket_with(b, &["tmp/a", "keep/b"]).await;
     let grant = doc(vec![allow(
         "BobCleansTmp",
         json!({ "AWS": "arn:aws:iam::bob:user/bob" }),
