@@ -213,3 +213,53 @@ fn json_log_format_writes_one_json_object_per_line() {
     }
     assert!(saw_listening, "{text}");
 }
+
+/// A client that starts a TLS handshake and never finishes it is
+/// disconnected after `--tls-handshake-timeout-secs`, so such clients
+/// cannot hold connection slots.
+#[test]
+fn an_unfinished_tls_handshake_is_cut_off() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = make_cert(tmp.path());
+    let port = free_port();
+    let child = Command::new(herald_bin())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--tls-handshake-timeout-secs", "2"])
+        .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
+        .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn herald");
+    let _guard = Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) => {
+                assert!(Instant::now() < deadline, "herald did not start listening");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    // The first bytes of a TLS record header, then silence.
+    stream.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("the server answered {n} bytes to half a record header"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("still connected after {:?}: {e}", started.elapsed()),
+    }
+}
