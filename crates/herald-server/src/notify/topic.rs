@@ -333,6 +333,10 @@ mod tests {
         assert!(validate_attribute("push-endpoint", "gopher://x").is_err());
         assert!(validate_attribute("push-endpoint", "not a uri").is_err());
         assert!(validate_attribute("nonsense", "1").is_err());
-        assert!(validate_attribute("Policy", "{}").is_ok());
+        // A topic Policy must be a policy (see crate::sns::policy).
+        assert!(validate_attribute("Policy", "{}").is_err());
+        assert!(validate_attribute("Policy", "").is_ok());
+        let publish = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sns:Publish","Resource":"*"}]}"#;
+        assert!(validate_attribute("Policy", publish).is_ok());
     }
 }
