@@ -23,15 +23,21 @@ pub struct BucketPolicyRecord {
 }
 
 impl Store {
-    /// Sets (`Some`) or removes (`None`) the policy of bucket `name`.
-    pub async fn set_bucket_policy(&self, name: &str, text: Option<String>) -> StoreResult<()> {
-        let name = name.to_owned();
+    /// Sets (`Some`) or removes (`None`) the policy of `bucket`, the very
+    /// bucket the caller was allowed on: if its name now belongs to another
+    /// bucket (deleted and re-created meanwhile), `NoSuchBucket`, so a
+    /// policy never lands on a bucket nobody decided about.
+    pub async fn set_bucket_policy(&self, bucket: &BucketRecord, text: Option<String>) -> StoreResult<()> {
+        let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
         self.write(vec![], move |txn| {
             let buckets = txn.open_table(BUCKETS)?;
             let rec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => serde_json::from_slice(v.value())?,
                 None => return Err(StoreError::NoSuchBucket),
             };
+            if rec.id != expected_id {
+                return Err(StoreError::NoSuchBucket);
+            }
             drop(buckets);
             let mut policies = txn.open_table(BUCKET_POLICIES)?;
             match text {

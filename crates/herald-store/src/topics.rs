@@ -71,11 +71,26 @@ impl Store {
     }
 
     /// Replaces a bucket's notification configuration (`None` removes it).
-    pub async fn set_notification_config(&self, bucket: &str, config: Option<Vec<u8>>) -> StoreResult<()> {
+    ///
+    /// With `expected_id`, only if the bucket of that name is still that
+    /// one (not deleted and re-created by someone else meanwhile).
+    pub async fn set_notification_config(
+        &self,
+        bucket: &str,
+        expected_id: Option<&str>,
+        config: Option<Vec<u8>>,
+    ) -> StoreResult<()> {
         let bucket = bucket.to_owned();
+        let expected_id = expected_id.map(str::to_owned);
         self.write(vec![], move |txn| {
-            if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
-                return Err(StoreError::NoSuchBucket);
+            let current: Option<crate::records::BucketRecord> = match txn.open_table(BUCKETS)?.get(bucket.as_str())? {
+                Some(v) => Some(serde_json::from_slice(v.value())?),
+                None => None,
+            };
+            match (current, &expected_id) {
+                (None, _) => return Err(StoreError::NoSuchBucket),
+                (Some(rec), Some(id)) if rec.id != *id => return Err(StoreError::NoSuchBucket),
+                _ => {}
             }
             let mut t = txn.open_table(NOTIFICATIONS)?;
             match config {

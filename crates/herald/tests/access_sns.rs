@@ -64,6 +64,29 @@ async fn a_topic_policy_lets_another_user_read_it_and_publish_into_it() {
     // Reading is granted to bob, changing and deleting are not; carol gets nothing.
     let attrs = bob.get_topic_attributes(&arn).expect("bob may read");
     assert_eq!(attrs["TopicArn"], arn);
+    // Even a grant of sns:SetTopicAttributes never lets another user
+    // redirect the owner's events or rewrite the policy.
+    let mut grant: serde_json::Value = serde_json::from_str(&policy(&arn)).unwrap();
+    grant["Statement"][0]["Action"] = serde_json::json!(["sns:GetTopicAttributes", "sns:SetTopicAttributes"]);
+    alice.set_topic_attribute(&arn, "Policy", &grant.to_string()).unwrap();
+    for (name, value) in [
+        ("push-endpoint", "http://127.0.0.1:9/stolen"),
+        ("push-secret", "mine"),
+        (
+            "Policy",
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sns:*","Resource":"*"}]}"#,
+        ),
+    ] {
+        let e = bob.set_topic_attribute(&arn, name, value).unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (403, "AuthorizationError"),
+            "{name}: {e:?}"
+        );
+    }
+    bob.set_topic_attribute(&arn, "OpaqueData", "bob was here")
+        .expect("a harmless attribute may be set by a grantee");
+    alice.set_topic_attribute(&arn, "Policy", &policy(&arn)).unwrap();
     let e = bob.set_topic_attribute(&arn, "OpaqueData", "x").unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
     let r = bob.call("DeleteTopic", &[("TopicArn", &arn)]);

@@ -308,3 +308,47 @@ async fn a_bucket_publishes_into_another_users_queue_only_as_its_policy_allows()
         "an event arrived after the grant was revoked: {late:?}"
     );
 }
+
+/// A batch action is the same permission as its single form: denying
+/// `sqs:SendMessage` denies `SendMessageBatch` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_action_is_denied_in_its_batch_form_too() {
+    let srv = TestServer::start();
+    srv.create_user("alice", ALICE.0, ALICE.1);
+    srv.create_user("bob", BOB.0, BOB.1);
+    let (alice, bob) = (srv.sqs_as(ALICE.0, ALICE.1), srv.sqs_as(BOB.0, BOB.1));
+    let policy = format!(
+        r#"{{"Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"bob"}},"Action":"sqs:*","Resource":"arn:aws:sqs:{REGION}:alice:box"}},
+        {{"Effect":"Deny","Principal":{{"AWS":"bob"}},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:{REGION}:alice:box"}}]}}"#
+    );
+    let url = alice
+        .create_queue()
+        .queue_name("box")
+        .attributes(QueueAttributeName::Policy, policy)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let e = bob
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id("1")
+                .message_body("x")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e).0, "AccessDenied", "{e:?}");
+    // What the policy does allow still works.
+    bob.receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("sqs:* allows receiving");
+}

@@ -80,6 +80,25 @@ impl PolicyCache {
             .map(|c| c.policy.clone())
     }
 
+    /// Caches what a request read from the store, unless a Put or Delete
+    /// got there first (its newer policy must not be overwritten by an
+    /// older read).
+    fn fill(&self, bucket: &BucketRecord, policy: Option<Arc<Policy>>) {
+        let mut map = self.by_bucket.write().expect("policy cache lock");
+        match map.get(&bucket.name) {
+            Some(c) if c.bucket_id == bucket.id => {}
+            _ => {
+                map.insert(
+                    bucket.name.clone(),
+                    Cached {
+                        bucket_id: bucket.id.clone(),
+                        policy,
+                    },
+                );
+            }
+        }
+    }
+
     pub(crate) fn set(&self, bucket: &BucketRecord, policy: Option<Arc<Policy>>) {
         self.by_bucket.write().expect("policy cache lock").insert(
             bucket.name.clone(),
@@ -168,8 +187,8 @@ impl HeraldS3 {
                 }
             },
         };
-        self.policies.set(bucket, parsed.clone());
-        Ok(parsed)
+        self.policies.fill(bucket, parsed.clone());
+        Ok(self.policies.get(bucket).unwrap_or(parsed))
     }
 
     /// Decides one access question; the bucket's record when allowed.
@@ -343,7 +362,9 @@ impl S3Access for HeraldAccess {
             // Checked per key by the operation (s3:DeleteObject on each
             // object, as AWS); here the caller only needs to be known.
             ("DeleteObjects", Some(bucket)) => {
-                decided = Some(s3.granted_bucket(&http::Extensions::new(), bucket)?);
+                let record = s3.granted_bucket(&http::Extensions::new(), bucket)?;
+                expected_owner(cx.headers(), &record)?;
+                decided = Some(record);
             }
             (_, Some(bucket)) => {
                 let meta = cx.extensions_mut().get::<RequestMeta>().cloned();
@@ -393,15 +414,23 @@ fn check_copy_source<T>(s3: &HeraldS3, req: &S3Request<T>, source: &s3s::dto::Co
     let caller = granted(req)?.caller;
     let meta = req.extensions.get::<RequestMeta>();
     let context = || request_context(meta, &caller, &req.uri, &req.headers);
-    s3.decide(&Ask {
+    let record = s3.decide(&Ask {
         caller: &caller,
         op: "GetObject",
         version: version_id.is_some(),
         bucket,
         key: Some(key),
         context: &context,
-    })
-    .map(|_| ())
+    })?;
+    // The source's own expected owner (`x-amz-source-expected-bucket-owner`).
+    match req
+        .headers
+        .get("x-amz-source-expected-bucket-owner")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(expected) if expected != record.owner => Err(s3_error!(AccessDenied, "Access Denied")),
+        _ => Ok(()),
+    }
 }
 
 /// Per-object decisions within one request (DeleteObjects): the caller

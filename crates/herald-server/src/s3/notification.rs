@@ -117,7 +117,7 @@ impl S3Route for NotificationRoute {
                 } else {
                     without(&current, &id)
                 };
-                save(s3, &bucket, remaining).await?;
+                save(s3, &bucket_record, remaining).await?;
                 let mut r = S3Response::new(Body::empty());
                 r.status = Some(StatusCode::NO_CONTENT);
                 Ok(r)
@@ -157,7 +157,7 @@ impl S3Route for NotificationRoute {
                     .collect::<HashSet<_>>()
                     .into_iter()
                     .collect();
-                save(s3, &bucket, cfg).await?;
+                save(s3, &bucket_record, cfg).await?;
                 for arn in added {
                     s3.notifier.send_test_event(&bucket, &arn, &request_id).await;
                 }
@@ -230,10 +230,16 @@ fn validate_destinations(
     Ok(())
 }
 
-async fn save(s3: &HeraldS3, bucket: &str, cfg: NotificationConfiguration) -> S3Result<()> {
+/// Stores the configuration of the very bucket the request was allowed on
+/// (not one re-created under its name meanwhile).
+async fn save(s3: &HeraldS3, bucket: &herald_store::BucketRecord, cfg: NotificationConfiguration) -> S3Result<()> {
     let stored = (!cfg.is_empty()).then(|| notification::serialize_json(&cfg));
-    s3.store.set_notification_config(bucket, stored).await.s3()?;
-    s3.notifier.set_config(bucket, Some(cfg));
+    let bucket_name = bucket.name.as_str();
+    s3.store
+        .set_notification_config(bucket_name, Some(&bucket.id), stored)
+        .await
+        .s3()?;
+    s3.notifier.set_config(bucket_name, Some(cfg));
     Ok(())
 }
 

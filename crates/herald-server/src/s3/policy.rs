@@ -51,7 +51,7 @@ pub async fn put_bucket_policy(
     let policy = Policy::parse(&input.policy, &BUCKET_POLICY_LIMITS).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     resources_in_bucket(&input.policy, &input.bucket).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     s3.store
-        .set_bucket_policy(&input.bucket, Some(input.policy.clone()))
+        .set_bucket_policy(&bucket, Some(input.policy.clone()))
         .await
         .s3()?;
     s3.policies.set(&bucket, Some(Arc::new(policy)));
@@ -75,7 +75,7 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
-    s3.store.set_bucket_policy(&req.input.bucket, None).await.s3()?;
+    s3.store.set_bucket_policy(&bucket, None).await.s3()?;
     s3.policies.set(&bucket, None);
     tracing::info!(bucket = %req.input.bucket, "bucket policy deleted");
     let mut resp = S3Response::new(DeleteBucketPolicyOutput {});

@@ -31,6 +31,9 @@ pub fn validate(text: &str) -> Result<(), String> {
 /// Parsed policies by topic ARN, with the text they came from.
 static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(Default::default);
 
+/// Parsed policies kept at most (the cache is emptied when full).
+const MAX_CACHED: usize = 10_000;
+
 /// A policy text and what it parsed to.
 type Parsed = (String, Arc<Policy>);
 
@@ -43,9 +46,27 @@ fn policy_of(topic: &TopicRecord) -> Option<Arc<Policy>> {
         return Some(p.clone());
     }
     let parsed = Arc::new(Policy::parse(text, &TOPIC_POLICY_LIMITS).ok()?);
+    if cache.len() >= MAX_CACHED {
+        // Deleted topics leave entries behind: start over rather than grow.
+        cache.clear();
+    }
     cache.insert(topic.arn.clone(), (text.clone(), parsed.clone()));
     Some(parsed)
 }
+
+/// The attributes a user other than the owner may change, even where the
+/// policy grants `sns:SetTopicAttributes`: never the policy itself, nor
+/// where and how events are pushed (endpoint, secret, CA, TLS, broker
+/// settings), which would let a grantee take the owner's events.
+pub const GRANTEE_SETTABLE: &[&str] = &[
+    "OpaqueData",
+    "DisplayName",
+    "persistent",
+    "time_to_live",
+    "max_retries",
+    "retry_sleep_duration",
+    "push-timeout",
+];
 
 /// Whether `user` (not the topic's owner) may take `action` (`sns:...`)
 /// on `topic`.

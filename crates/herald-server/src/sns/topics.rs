@@ -231,6 +231,16 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     let name = required(req, "AttributeName")?;
     let value = req.param("AttributeValue").unwrap_or("");
     let mut rec = topic_for(n, req, arn, "sns:SetTopicAttributes")?;
+    if rec.owner != req.user && !crate::sns::policy::GRANTEE_SETTABLE.contains(&name) {
+        return Err(SnsError {
+            code: "AuthorizationError",
+            message: format!(
+                "only the topic's owner may set {name}; others may set {}",
+                crate::sns::policy::GRANTEE_SETTABLE.join(", ")
+            ),
+            status: StatusCode::FORBIDDEN,
+        });
+    }
     let mut attrs = rec.attributes.clone();
     if value.is_empty() {
         attrs.remove(name);

@@ -28,6 +28,9 @@ static PARSED: LazyLock<Mutex<HashMap<QueueKey, Parsed>>> = LazyLock::new(Defaul
 /// A policy text and what it parsed to.
 type Parsed = (String, Arc<Policy>);
 
+/// Parsed policies kept at most (the cache is emptied when full).
+const MAX_CACHED: usize = 10_000;
+
 /// (owner, queue name).
 type QueueKey = (String, String);
 
@@ -41,6 +44,10 @@ fn policy_of(owner: &str, name: &str, text: &str) -> Option<Arc<Policy>> {
         return Some(p.clone());
     }
     let parsed = Arc::new(Policy::parse(text, &herald_queue::QUEUE_POLICY_LIMITS).ok()?);
+    if cache.len() >= MAX_CACHED {
+        // Deleted queues leave entries behind: start over rather than grow.
+        cache.clear();
+    }
     cache.insert(key, (text.to_owned(), parsed.clone()));
     Some(parsed)
 }
@@ -97,7 +104,8 @@ pub(crate) fn allows(ctx: &Ctx<'_>, owner: &str, name: &str) -> bool {
     let Some(policy) = policy_of(owner, name, text) else {
         return false;
     };
-    let action = format!("sqs:{}", ctx.action);
+    // AWS checks the batch actions as their single form.
+    let action = format!("sqs:{}", ctx.action.strip_suffix("Batch").unwrap_or(&ctx.action));
     let mut context = Context::with_capacity(3);
     context.insert("aws:SourceIp", ctx.conn.peer.ip().to_string());
     context.insert("aws:SecureTransport", if ctx.conn.tls { "true" } else { "false" });
