@@ -57,13 +57,36 @@ async fn a_topic_policy_lets_another_user_read_it_and_publish_into_it() {
     alice
         .try_create_topic(
             "shared",
-            &[("push-endpoint", &receiver.url("/alice")), ("Policy", &policy(&arn))],
+            &[
+                (
+                    "push-endpoint",
+                    &format!("{}?token=ALICESECRETTOKEN", receiver.url("/alice")),
+                ),
+                ("Policy", &policy(&arn)),
+            ],
         )
         .expect("alice's topic");
 
     // Reading is granted to bob, changing and deleting are not; carol gets nothing.
     let attrs = bob.get_topic_attributes(&arn).expect("bob may read");
     assert_eq!(attrs["TopicArn"], arn);
+    // ... but not alice's webhook token, in no answer he may get.
+    for (action, params) in [
+        ("GetTopicAttributes", [("TopicArn", arn.as_str())]),
+        ("GetTopic", [("TopicArn", arn.as_str())]),
+    ] {
+        let body = bob.call(action, &params).body_str();
+        assert!(body.contains(&arn), "{action}: {body}");
+        assert!(
+            !body.contains("ALICESECRETTOKEN"),
+            "{action} shows alice's token: {body}"
+        );
+    }
+    let own = alice.call("GetTopicAttributes", &[("TopicArn", &arn)]).body_str();
+    assert!(
+        own.contains("ALICESECRETTOKEN"),
+        "the owner sees her own endpoint: {own}"
+    );
     // Even a grant of sns:SetTopicAttributes never lets another user
     // redirect the owner's events or rewrite the policy.
     let mut grant: serde_json::Value = serde_json::from_str(&policy(&arn)).unwrap();

@@ -126,6 +126,29 @@ fn parse_callers_arn(req: &SnsRequest, arn: &str) -> Result<TopicArn, SnsError> 
     Ok(parsed)
 }
 
+/// The topic as `user` may see it: whole for its owner; for a user the
+/// topic's policy lets read it, its endpoint without the query string
+/// (where webhook URLs carry tokens), as the server's logs show it.
+fn seen_by(mut rec: TopicRecord, user: &str) -> TopicRecord {
+    if rec.owner == user {
+        return rec;
+    }
+    if let Some(ep) = rec.attributes.get_mut("push-endpoint") {
+        *ep = herald_endpoints::log_form(ep);
+    }
+    rec.endpoint_args = rec
+        .endpoint_args
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if v.contains("://") => format!("{k}={}", herald_endpoints::log_form(v)),
+            _ => p.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    rec
+}
+
 /// The topic `arn` names, once the caller may take `action` on it: its
 /// owner may; another user where the topic's `Policy` allows it (see
 /// [`crate::sns::policy`]). Another user's topic that does not exist, or
@@ -334,7 +357,7 @@ fn subscription_status(rec: &TopicRecord) -> &str {
 
 pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
-    let rec = topic_for(n, req, arn, "sns:GetTopicAttributes")?;
+    let rec = seen_by(topic_for(n, req, arn, "sns:GetTopicAttributes")?, &req.user);
     let s = shown(&rec);
     let mut entries: Vec<(&str, String)> = vec![
         ("User", rec.owner.clone()),
@@ -394,7 +417,7 @@ fn topic_xml(rec: &TopicRecord) -> String {
 
 pub fn get_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
-    let rec = topic_for(n, req, arn, "sns:GetTopicAttributes")?;
+    let rec = seen_by(topic_for(n, req, arn, "sns:GetTopicAttributes")?, &req.user);
     Ok(response(
         "GetTopic",
         Some(&format!("<Topic>{}</Topic>", topic_xml(&rec))),
