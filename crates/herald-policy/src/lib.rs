@@ -78,6 +78,7 @@
 //!   resource belongs to the bucket/topic/queue the policy is attached to;
 //!   those checks need the caller's state.
 
+mod cache;
 mod condition;
 mod document;
 mod error;
@@ -88,6 +89,7 @@ mod principal;
 mod public;
 mod request;
 
+pub use cache::ParsedCache;
 pub use document::{Policy, PolicyVersion};
 pub use error::PolicyError;
 pub use eval::Decision;

@@ -10,6 +10,7 @@ pub mod admin;
 mod body_limit;
 pub mod conn;
 mod front;
+mod grants;
 pub mod host;
 pub mod metrics;
 mod metrics_port;

@@ -162,10 +162,7 @@ fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<
     if parsed.tenant == req.user {
         return found.ok_or_else(|| SnsError::not_found(format!("topic {arn} does not exist")));
     }
-    let mut context = herald_policy::Context::with_capacity(3);
-    context.insert("aws:SourceIp", req.meta.conn.peer.ip().to_string());
-    context.insert("aws:SecureTransport", if req.meta.conn.tls { "true" } else { "false" });
-    context.insert("aws:username", req.user.clone());
+    let context = crate::grants::caller_context(&req.user, &req.meta.conn);
     match found {
         Some(rec) if crate::sns::policy::allows(&rec, &req.user, action, &context) => Ok(rec),
         _ => Err(SnsError {
