@@ -11,6 +11,22 @@ const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "aliceSecretKey/0123456789a
 const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
 const CAROL: (&str, &str) = ("CAROLACCESSKEY000001", "carolSecretKey/0123456789abcdefghijklmn");
 
+/// The bodies of one ReceiveMessage (up to 10, waiting `wait` seconds).
+async fn received(c: &aws_sdk_sqs::Client, url: &str, wait: i32) -> Vec<String> {
+    c.receive_message()
+        .queue_url(url)
+        .wait_time_seconds(wait)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect()
+}
+
 /// A policy letting bob send to alice's `inbox` and find its URL.
 fn bob_may_send() -> String {
     format!(
@@ -106,20 +122,7 @@ async fn a_queue_policy_lets_another_user_send_and_nothing_more() {
     assert_eq!(err_info(&e).0, "AccessDenied", "{e:?}");
 
     // Alice gets bob's message.
-    let got = alice
-        .receive_message()
-        .queue_url(&url)
-        .wait_time_seconds(5)
-        .send()
-        .await
-        .unwrap();
-    let bodies: Vec<String> = got
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|m| m.body)
-        .collect();
-    assert_eq!(bodies, ["from bob"]);
+    assert_eq!(received(&alice, &url, 5).await, ["from bob"]);
 
     // Removing the policy closes the queue again.
     alice
@@ -250,16 +253,8 @@ async fn a_bucket_publishes_into_another_users_queue_only_as_its_policy_allows()
         .unwrap();
     let mut records = Vec::new();
     for _ in 0..10 {
-        let got = alice
-            .receive_message()
-            .queue_url(&url)
-            .wait_time_seconds(2)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        for m in got.messages.unwrap_or_default() {
-            let v: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap_or("{}")).unwrap();
+        for body in received(&alice, &url, 2).await {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             records.extend(v["Records"].as_array().cloned().unwrap_or_default());
         }
         if !records.is_empty() {
@@ -289,18 +284,9 @@ async fn a_bucket_publishes_into_another_users_queue_only_as_its_policy_allows()
         .send()
         .await
         .unwrap();
-    let got = alice
-        .receive_message()
-        .queue_url(&url)
-        .wait_time_seconds(2)
-        .send()
+    let late: Vec<String> = received(&alice, &url, 2)
         .await
-        .unwrap();
-    let late: Vec<String> = got
-        .messages
-        .unwrap_or_default()
         .into_iter()
-        .filter_map(|m| m.body)
         .filter(|b| b.contains("after-revoke.csv"))
         .collect();
     assert!(

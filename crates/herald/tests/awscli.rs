@@ -10,21 +10,8 @@ use common::*;
 const MIB: usize = 1024 * 1024;
 
 fn aws_cmd(srv: &TestServer, cwd: &Path) -> Command {
-    let mut c = Command::new("aws");
-    c.arg("--endpoint-url")
-        .arg(srv.url())
-        .current_dir(cwd)
-        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_PAGER", "")
-        .stdin(Stdio::null());
+    let mut c = aws_cli_command(srv);
+    c.current_dir(cwd);
     c
 }
 

@@ -73,34 +73,54 @@ fn aws(port: u16, ca: &Path, args: &[&str]) -> std::process::Output {
         .expect("the aws CLI is needed (pip install awscli)")
 }
 
+/// A `herald serve` over TLS on a free port (its own self-signed
+/// certificate in `tmp`), listening once this returns; stopped on drop.
+struct TlsServer {
+    port: u16,
+    cert: std::path::PathBuf,
+    _guard: Guard,
+}
+
+impl TlsServer {
+    fn start(tmp: &Path, extra: &[&str]) -> TlsServer {
+        let (cert, key) = make_cert(tmp);
+        let port = free_port();
+        let child = Command::new(herald_bin())
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(tmp.join("data"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .args(extra)
+            .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
+            .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn herald");
+        let guard = Guard(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "herald did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsServer {
+            port,
+            cert,
+            _guard: guard,
+        }
+    }
+}
+
 #[test]
 fn https_listener_serves_the_aws_cli() {
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = make_cert(tmp.path());
-    let port = free_port();
-    let child = Command::new(herald_bin())
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
-        .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn herald");
-    let _guard = Guard(child);
-    // Wait until the port accepts connections.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "herald did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let srv = TlsServer::start(tmp.path(), &[]);
+    let (port, cert) = (srv.port, srv.cert.clone());
 
     let mb = aws(port, &cert, &["s3", "mb", "s3://secure"]);
     assert!(
@@ -221,36 +241,8 @@ fn json_log_format_writes_one_json_object_per_line() {
 fn an_unfinished_tls_handshake_is_cut_off() {
     use std::io::{Read, Write};
     let tmp = tempfile::tempdir().unwrap();
-    let (cert, key) = make_cert(tmp.path());
-    let port = free_port();
-    let child = Command::new(herald_bin())
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .args(["--tls-handshake-timeout-secs", "2"])
-        .env("HERALD_ROOT_ACCESS_KEY", ROOT_ACCESS_KEY)
-        .env("HERALD_ROOT_SECRET_KEY", ROOT_SECRET_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn herald");
-    let _guard = Guard(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut stream = loop {
-        match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => break s,
-            Err(_) => {
-                assert!(Instant::now() < deadline, "herald did not start listening");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    };
+    let srv = TlsServer::start(tmp.path(), &["--tls-handshake-timeout-secs", "2"]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
     // The first bytes of a TLS record header, then silence.
     stream.write_all(&[0x16, 0x03, 0x01]).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
