@@ -285,22 +285,11 @@ pub fn request_context<'a>(
     cx
 }
 
-/// Whether a signed request is signed with SigV2 (SigV4 names itself in
-/// the `Authorization` header or the presigned query; a POST form that
-/// reaches an operation signed otherwise is SigV2).
-fn is_sigv2(signed: bool, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
-    signed
-        && !headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("AWS4-"))
-        && !uri.query().is_some_and(|q| q.contains("X-Amz-Credential="))
-}
-
 /// The access decision for a request `s3s` routes to one of Herald's own
 /// routes (no `s3s` operation, so no access hook): `action` on `bucket`.
 pub(crate) fn authorize_route(s3: &HeraldS3, req: &mut S3Request<s3s::Body>, bucket: &str, op: &str) -> S3Result<()> {
-    let sigv2 = is_sigv2(req.credentials.is_some(), &req.headers, &req.uri);
+    // SigV4 credentials always carry a region; SigV2 ones never.
+    let sigv2 = req.credentials.is_some() && req.region.is_none();
     let caller = s3.identify(req.credentials.as_ref(), sigv2)?;
     let meta = req.extensions.get::<RequestMeta>().cloned();
     let context = || request_context(meta.as_ref(), &caller, &req.uri, &req.headers);
@@ -343,8 +332,10 @@ pub struct HeraldAccess(pub HeraldS3);
 impl S3Access for HeraldAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let s3 = &self.0;
-        let sigv2 = is_sigv2(cx.credentials().is_some(), cx.headers(), cx.uri());
-        let caller = s3.identify(cx.credentials(), sigv2)?;
+        // SigV2 headers and presigned URLs were refused (or checked) on
+        // the request head already (`signing::check`); s3s's access context
+        // does not say which version signed, so nothing more is asked here.
+        let caller = s3.identify(cx.credentials(), false)?;
         let op = cx.s3_op().name().to_owned();
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
