@@ -27,13 +27,17 @@ impl ParsedCache {
     /// The policy `text` of resource `key`, parsed; `None` when it does not
     /// parse (a stored policy that no longer parses grants nothing).
     pub fn get(&self, key: &str, text: &str) -> Option<Arc<Policy>> {
-        let mut map = self.by_key.lock().expect("policy cache lock");
-        if let Some((t, p)) = map.get(key)
-            && t == text
         {
-            return Some(p.clone());
+            let map = self.by_key.lock().expect("policy cache lock");
+            if let Some((t, p)) = map.get(key)
+                && t == text
+            {
+                return Some(p.clone());
+            }
         }
+        // Parsed without the lock: other lookups do not wait on a parse.
         let parsed = Arc::new(Policy::parse(text, &self.limits).ok()?);
+        let mut map = self.by_key.lock().expect("policy cache lock");
         if map.len() >= self.max {
             map.clear();
         }
