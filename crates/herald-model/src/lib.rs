@@ -6,6 +6,7 @@
 //! bucket notifications: configuration XML ([`notification`]), event
 //! types ([`event`]) and the JSON records sent to endpoints ([`record`]).
 
+pub mod acl;
 pub mod etag;
 pub mod event;
 pub mod json_shape;

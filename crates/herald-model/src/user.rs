@@ -20,6 +20,19 @@ pub struct User {
     pub keys: Vec<AccessKey>,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// The e-mail address S3 ACL grants may name the user by
+    /// (`emailAddress="..."`); unique among users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Whether an e-mail address is acceptable for a user: one `@`, no spaces
+/// or quotes, at most 254 bytes.
+pub fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|p| !p.is_empty())
+        && email.bytes().all(|b| b.is_ascii_graphic() && !b"\"',<>\\".contains(&b))
 }
 
 /// Whether a user name is acceptable: the IAM character set, 1 to 64 long.
@@ -46,6 +59,15 @@ mod tests {
         assert!(valid_user_name("svc.sync-agent_1"));
         assert!(!valid_user_name(""));
         assert!(!valid_user_name("has space"));
+    }
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("john.doe@example.com"));
+        assert!(!valid_email("john.doe"));
+        assert!(!valid_email("a@b@c"));
+        assert!(!valid_email("a b@c"));
+        assert!(!valid_email("\"a\"@c"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum AdminRequest {
     CreateUser {
         name: String,
         key: Option<AccessKey>,
+        #[serde(default)]
+        email: Option<String>,
     },
     ListUsers,
     /// Refused while the user owns buckets, topics or queues, unless
@@ -107,10 +109,10 @@ pub struct AdminContext {
 pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
     let store = &ctx.store;
     let result = match req {
-        AdminRequest::CreateUser { name, key } => match check_no_leftovers(ctx, &name) {
+        AdminRequest::CreateUser { name, key, email } => match check_no_leftovers(ctx, &name) {
             Err(message) => return AdminResponse::Error { message },
             Ok(()) => store
-                .create_user(&name, key)
+                .create_user(&name, key, email.as_deref())
                 .await
                 .map(|user| AdminResponse::User { user }),
         },

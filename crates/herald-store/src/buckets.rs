@@ -17,14 +17,29 @@ impl Store {
     /// Refused with `TooManyBuckets` once the owner has
     /// `Quotas::buckets_per_user` (counted in the same transaction: exact).
     pub async fn create_bucket(&self, owner: &str, name: &str) -> StoreResult<BucketRecord> {
+        self.create_bucket_with(owner, name, |_| {}).await
+    }
+
+    /// [`Store::create_bucket`], with settings (ACL, ownership controls)
+    /// the new record gets before it is first written.
+    pub async fn create_bucket_with(
+        &self,
+        owner: &str,
+        name: &str,
+        settings: impl FnOnce(&mut BucketRecord),
+    ) -> StoreResult<BucketRecord> {
         let limit = self.quotas().buckets_per_user;
-        let rec = BucketRecord {
+        let mut rec = BucketRecord {
             name: name.to_owned(),
             owner: owner.to_owned(),
             created_ms: now_ms(),
             id: random_hex(12),
             versioning: VersioningState::Unversioned,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         };
+        settings(&mut rec);
         let r = rec.clone();
         self.write(vec![], move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
@@ -157,6 +172,36 @@ impl Store {
                 return self.delete_bucket(name).await;
             }
         }
+    }
+
+    /// Changes the access settings of `bucket` (ACL, ownership controls,
+    /// Block Public Access), the very bucket the caller was allowed on: a
+    /// name deleted and re-created meanwhile is `NoSuchBucket`. `change`
+    /// may refuse (its error is returned, nothing written). Returns the
+    /// updated record.
+    pub async fn update_bucket_access(
+        &self,
+        bucket: &BucketRecord,
+        change: impl FnOnce(&mut BucketRecord) -> StoreResult<()> + Send + 'static,
+    ) -> StoreResult<BucketRecord> {
+        let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
+        self.write(vec![], move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            let mut rec: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => return Err(StoreError::NoSuchBucket),
+            };
+            if rec.id != expected_id {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let (keep_name, keep_owner, keep_id) = (rec.name.clone(), rec.owner.clone(), rec.id.clone());
+            change(&mut rec)?;
+            // Only the access settings are the caller's to change.
+            (rec.name, rec.owner, rec.id) = (keep_name, keep_owner, keep_id);
+            buckets.insert(name.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Applied::new(rec))
+        })
+        .await
     }
 
     /// Sets a bucket's versioning state. Once versioning has been enabled a

@@ -9,7 +9,7 @@ use redb::ReadableTable;
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
 use crate::objects::{WriteOutcome, WritePreconditions, install_version, load_bucket};
-use crate::records::{ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord, now_ms};
+use crate::records::{ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, UploadRecord, now_ms};
 use crate::tables::{PARTS, UPLOADS};
 use crate::{Store, quota, random_hex};
 
@@ -60,6 +60,7 @@ impl Store {
         initiator: &str,
         meta: ObjectMeta,
         tags: Vec<(String, String)>,
+        access: ObjectAccess,
         outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<UploadRecord> {
         let rec = UploadRecord {
@@ -71,6 +72,8 @@ impl Store {
             meta,
             tags,
             seq: 0,
+            owner: access.owner,
+            acl: access.acl,
         };
         let limit = self.quotas().multipart_uploads_per_user;
         self.write(vec![], move |txn| {
@@ -342,6 +345,8 @@ impl Store {
                     })
                     .collect(),
                 parts_count: Some(chosen.len() as u32),
+                owner: upload.owner.clone(),
+                acl: upload.acl.clone(),
             };
             // install_version validates before writing; only then drop the upload.
             let mut applied = install_version(txn, &bucket, &key, version, &WritePreconditions::default(), outbox)?;

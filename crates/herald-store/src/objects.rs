@@ -11,7 +11,7 @@ use redb::{ReadableTable, WriteTransaction};
 use crate::blob::{WrittenBlob, open_range};
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
-use crate::records::{BucketRecord, ObjectMeta, ObjectRecord, ObjectVersion, Segment, now_ms};
+use crate::records::{BucketRecord, ObjectAccess, ObjectMeta, ObjectRecord, ObjectVersion, Segment, now_ms};
 use crate::tables::{BUCKETS, OBJECTS, next_seq};
 use crate::{Store, random_hex};
 
@@ -33,6 +33,8 @@ pub struct PutOptions {
     pub if_match: Option<ETag>,
     /// Events to commit with the write (persistent topics).
     pub outbox: Option<crate::outbox::Outbox>,
+    /// The new version's owner and ACL.
+    pub access: ObjectAccess,
 }
 
 /// The result of a write that created a version.
@@ -142,6 +144,22 @@ fn place_version(rec: &mut ObjectRecord, brec: &BucketRecord, version: &mut Obje
     garbage
 }
 
+/// The index of the current version (`None`) or of a named one, refusing
+/// delete markers as S3 does.
+fn version_index(rec: &ObjectRecord, version_id: Option<&str>) -> StoreResult<usize> {
+    match version_id {
+        None => match rec.latest() {
+            Some(v) if !v.delete_marker => Ok(0),
+            _ => Err(StoreError::NoSuchKey),
+        },
+        Some(id) => match rec.versions.iter().position(|v| v.version_id == id) {
+            Some(i) if rec.versions[i].delete_marker => Err(StoreError::MethodNotAllowedOnDeleteMarker),
+            Some(i) => Ok(i),
+            None => Err(StoreError::NoSuchVersion),
+        },
+    }
+}
+
 /// The version id clients and events see: none for buckets that never
 /// had versioning.
 pub(crate) fn reported_version_id<'a>(brec: &BucketRecord, id: &'a str) -> &'a str {
@@ -196,6 +214,8 @@ impl Store {
                 len: blob.size,
             }],
             parts_count: None,
+            owner: opts.access.owner,
+            acl: opts.access.acl,
         };
         let outbox = opts.outbox;
         let pre = WritePreconditions {
@@ -334,6 +354,7 @@ impl Store {
         meta: Option<ObjectMeta>,
         tags: Option<Vec<(String, String)>>,
         writer: &str,
+        access: ObjectAccess,
         outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<WriteOutcome> {
         if self.get_bucket(dst_bucket)?.is_none() {
@@ -358,10 +379,47 @@ impl Store {
                 len: blob.size,
             }],
             parts_count: None,
+            owner: access.owner,
+            acl: access.acl,
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         self.write(vec![blob.id], move |txn| {
             install_version(txn, &bucket, &key, version, &WritePreconditions::default(), outbox)
+        })
+        .await
+    }
+
+    /// Replaces the ACL of an object version (`None` = current) of the
+    /// bucket incarnation `bucket_id`. The owner stays; no event (S3's
+    /// `ObjectAcl:Put` is not emitted by Herald yet).
+    pub async fn set_object_acl(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        version_id: Option<&str>,
+        acl: herald_model::acl::Acl,
+    ) -> StoreResult<ObjectVersion> {
+        let (name, bucket_id, key, version_id) = (
+            bucket.name.clone(),
+            bucket.id.clone(),
+            key.to_owned(),
+            version_id.map(str::to_owned),
+        );
+        self.write(vec![], move |txn| {
+            let brec = load_bucket(txn, &name)?;
+            if brec.id != bucket_id {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut rec: ObjectRecord = match objects.get((name.as_str(), key.as_str()))? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => return Err(StoreError::NoSuchKey),
+            };
+            let idx = version_index(&rec, version_id.as_deref())?;
+            rec.versions[idx].acl = Some(acl);
+            let version = rec.versions[idx].clone();
+            objects.insert((name.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;
+            Ok(Applied::new(version))
         })
         .await
     }
@@ -384,19 +442,7 @@ impl Store {
                 Some(v) => serde_json::from_slice(v.value())?,
                 None => return Err(StoreError::NoSuchKey),
             };
-            let idx = match &version_id {
-                None => match rec.latest() {
-                    Some(v) if !v.delete_marker => 0,
-                    _ => return Err(StoreError::NoSuchKey),
-                },
-                Some(id) => match rec.versions.iter().position(|v| &v.version_id == id) {
-                    Some(i) if rec.versions[i].delete_marker => {
-                        return Err(StoreError::MethodNotAllowedOnDeleteMarker);
-                    }
-                    Some(i) => i,
-                    None => return Err(StoreError::NoSuchVersion),
-                },
-            };
+            let idx = version_index(&rec, version_id.as_deref())?;
             drop(objects);
             let seq = next_seq(txn)?;
             rec.versions[idx].tags = tags;
@@ -484,6 +530,8 @@ fn delete_in_txn(
                 tags: Vec::new(),
                 segments: Vec::new(),
                 parts_count: None,
+                owner: None,
+                acl: None,
             };
             marker.seq = next_seq(txn)?;
             garbage.extend(place_version(&mut rec, &brec, &mut marker));

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use herald_model::acl::{Acl, ObjectOwnership, PublicAccessBlock};
 use herald_model::{ETag, VersioningState};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,38 @@ pub struct BucketRecord {
     pub id: String,
     #[serde(default)]
     pub versioning: VersioningState,
+    /// The bucket ACL; `None` is `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+    /// Object Ownership; `None` behaves as `ObjectWriter` (Ceph's default,
+    /// and what S3 clients written before 2023 expect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<ObjectOwnership>,
+    /// Block Public Access; `None` blocks nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+impl BucketRecord {
+    /// Whether ACLs take part in access decisions (not with
+    /// `BucketOwnerEnforced`).
+    pub fn acls_enabled(&self) -> bool {
+        self.ownership != Some(ObjectOwnership::BucketOwnerEnforced)
+    }
+
+    /// Block Public Access as set (all off when never set).
+    pub fn public_access(&self) -> PublicAccessBlock {
+        self.public_access_block.unwrap_or_default()
+    }
+
+    /// Who owns `version` of an object in this bucket.
+    pub fn object_owner<'a>(&'a self, version: &'a ObjectVersion) -> &'a str {
+        if self.acls_enabled() {
+            version.owner.as_deref().unwrap_or(&version.writer)
+        } else {
+            &self.owner
+        }
+    }
 }
 
 /// One stretch of object bytes in one blob file. Multipart objects keep
@@ -72,6 +105,23 @@ pub struct ObjectVersion {
     pub segments: Vec<Segment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts_count: Option<u32>,
+    /// The object's owner when it is not its writer (ownership controls
+    /// gave it to the bucket owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The object ACL; `None` is `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
+}
+
+/// Who owns a new object version and its ACL, decided by the server from
+/// the bucket's ownership controls and the request's ACL headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectAccess {
+    /// `None`: the writer.
+    pub owner: Option<String>,
+    /// `None`: `private`.
+    pub acl: Option<Acl>,
 }
 
 /// All versions of one key, newest first.
@@ -103,6 +153,11 @@ pub struct UploadRecord {
     /// `ObjectCreated:Post` event among the key's other changes).
     #[serde(default)]
     pub seq: u64,
+    /// Owner and ACL the completed object will have (see [`ObjectVersion`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Acl>,
 }
 
 /// One uploaded part of a multipart upload.

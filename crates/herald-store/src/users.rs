@@ -26,8 +26,14 @@ pub fn generate_access_key() -> AccessKey {
 }
 
 impl Store {
-    /// Creates a user with the given key, or a generated one.
-    pub async fn create_user(&self, name: &str, key: Option<AccessKey>) -> StoreResult<User> {
+    /// Creates a user with the given key, or a generated one, and an
+    /// optional e-mail address (unique: ACL grants find users by it).
+    pub async fn create_user(&self, name: &str, key: Option<AccessKey>, email: Option<&str>) -> StoreResult<User> {
+        if let Some(e) = email
+            && !herald_model::user::valid_email(e)
+        {
+            return Err(StoreError::InvalidArgument(format!("invalid e-mail address {e:?}")));
+        }
         if !valid_user_name(name) {
             return Err(StoreError::InvalidArgument(format!(
                 "invalid user name {name:?}: use 1-64 letters, digits or +=,.@_-"
@@ -39,6 +45,7 @@ impl Store {
             name: name.to_owned(),
             keys: vec![key],
             created_ms: now_ms(),
+            email: email.map(str::to_owned),
         };
         let u = user.clone();
         self.write(vec![], move |txn| {
@@ -46,6 +53,18 @@ impl Store {
             let mut keys = txn.open_table(KEYS)?;
             if users.get(u.name.as_str())?.is_some() {
                 return Err(StoreError::UserExists(u.name.clone()));
+            }
+            if let Some(email) = &u.email {
+                for row in users.iter()? {
+                    let (_, v) = row?;
+                    let other: User = serde_json::from_slice(v.value())?;
+                    if other.email.as_deref() == Some(email.as_str()) {
+                        return Err(StoreError::InvalidArgument(format!(
+                            "e-mail address {email} is already user {}'s",
+                            other.name
+                        )));
+                    }
+                }
             }
             let k = &u.keys[0].access_key_id;
             if keys.get(k.as_str())?.is_some() {
@@ -103,6 +122,7 @@ impl Store {
                 None => None,
             };
             let created_ms = old.as_ref().map(|u| u.created_ms).unwrap_or_else(now_ms);
+            let email = old.as_ref().and_then(|u| u.email.clone());
             for k in old.iter().flat_map(|u| u.keys.iter()) {
                 keys.remove(k.access_key_id.as_str())?;
             }
@@ -110,6 +130,7 @@ impl Store {
                 name: name.clone(),
                 keys: vec![key.clone()],
                 created_ms,
+                email,
             };
             users.insert(name.as_str(), serde_json::to_vec(&user)?.as_slice())?;
             keys.insert(key.access_key_id.as_str(), name.as_str())?;
@@ -129,6 +150,14 @@ impl Store {
             out.push(serde_json::from_slice(v.value())?);
         }
         Ok(out)
+    }
+
+    /// The user with this e-mail address, if any.
+    pub fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        Ok(self
+            .list_users()?
+            .into_iter()
+            .find(|u| u.email.as_deref() == Some(email)))
     }
 
     /// One user.

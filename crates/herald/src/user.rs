@@ -21,6 +21,10 @@ pub enum UserCommand {
         access_key: Option<String>,
         #[arg(long, requires = "access_key")]
         secret_key: Option<String>,
+        /// The user's e-mail address, by which S3 ACL grants can name it
+        /// (`x-amz-grant-read: emailAddress="..."`).
+        #[arg(long)]
+        email: Option<String>,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
@@ -70,6 +74,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             name,
             access_key,
             secret_key,
+            email,
             data_dir,
         } => {
             let key = match (access_key, secret_key) {
@@ -79,7 +84,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 }),
                 _ => None,
             };
-            match send(&data_dir, AdminRequest::CreateUser { name, key }).await? {
+            match send(&data_dir, AdminRequest::CreateUser { name, key, email }).await? {
                 AdminResponse::User { user } => {
                     println!("user: {}", user.name);
                     for k in &user.keys {

@@ -338,6 +338,7 @@ async fn write_batch(n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch
         if_none_match_any: false,
         if_match: None,
         outbox: None,
+        access: Default::default(),
     };
     let origin = Origin {
         principal: owner.clone(),

@@ -9,8 +9,14 @@
 //!    always repair a policy that locks everybody out);
 //! 2. the bucket's owner is allowed;
 //! 3. an `Allow` in the bucket policy allows (`"*"` includes anonymous
-//!    requests);
-//! 4. anything else is `AccessDenied`.
+//!    requests), unless Block Public Access's `RestrictPublicBuckets` is on
+//!    and the policy is public: then it allows nobody but the owner;
+//! 4. a grant in the bucket ACL (bucket operations, object writes) or the
+//!    object's ACL (object reads and ACL operations) allows, unless ACLs
+//!    are off (`BucketOwnerEnforced`); grants to the public groups count
+//!    for nothing under `IgnorePublicAcls`. An object's owner holds its
+//!    ACL's rights;
+//! 5. anything else is `AccessDenied`.
 //!
 //! The decision, with the caller and the bucket record, is left in the
 //! request's extensions ([`Granted`]); operations read it from there and
@@ -19,6 +25,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use herald_model::acl::{Permission, Requester};
 use herald_policy::{Context, Decision, Policy, Principal, Request};
 use herald_store::BucketRecord;
 use s3s::access::{S3Access, S3AccessContext};
@@ -116,6 +123,33 @@ pub const BUCKET_POLICY_LIMITS: herald_policy::Limits = herald_policy::Limits {
     ..herald_policy::Limits::DEFAULT
 };
 
+/// What an operation needs from an ACL: a permission on the bucket or on
+/// the object (S3's mapping of ACL permissions to operations).
+enum AclNeed {
+    Bucket(Permission),
+    Object(Permission),
+    /// Not grantable by ACL (configuration, tagging, policies).
+    Nothing,
+}
+
+fn acl_need(op: &str) -> AclNeed {
+    match op {
+        "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "ListMultipartUploads" | "HeadBucket" => {
+            AclNeed::Bucket(Permission::Read)
+        }
+        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy"
+        | "CompleteMultipartUpload" | "AbortMultipartUpload" | "ListParts" | "DeleteObject" | "DeleteObjects" => {
+            AclNeed::Bucket(Permission::Write)
+        }
+        "GetBucketAcl" => AclNeed::Bucket(Permission::ReadAcp),
+        "PutBucketAcl" => AclNeed::Bucket(Permission::WriteAcp),
+        "GetObject" | "HeadObject" => AclNeed::Object(Permission::Read),
+        "GetObjectAcl" => AclNeed::Object(Permission::ReadAcp),
+        "PutObjectAcl" => AclNeed::Object(Permission::WriteAcp),
+        _ => AclNeed::Nothing,
+    }
+}
+
 /// The IAM action of an S3 operation (as AWS names them).
 pub fn action_of(op: &str, has_version_id: bool) -> String {
     let a = match op {
@@ -138,7 +172,11 @@ pub fn action_of(op: &str, has_version_id: bool) -> String {
         "DeleteObjectTagging" if has_version_id => "DeleteObjectVersionTagging",
         "GetBucketNotificationConfiguration" => "GetBucketNotification",
         "PutBucketNotificationConfiguration" => "PutBucketNotification",
-        "DeleteBucketPolicy" => "DeleteBucketPolicy",
+        "GetObjectAcl" if has_version_id => "GetObjectVersionAcl",
+        "PutObjectAcl" if has_version_id => "PutObjectVersionAcl",
+        "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
+        "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
         other => other,
     };
     format!("s3:{a}")
@@ -161,8 +199,8 @@ pub struct Ask<'a> {
     pub caller: &'a Caller,
     /// The S3 operation (`GetObject`, ...), see [`action_of`].
     pub op: &'a str,
-    /// Whether the request names an object version.
-    pub version: bool,
+    /// The object version the request names, if any.
+    pub version_id: Option<&'a str>,
     pub bucket: &'a str,
     pub key: Option<&'a str>,
     /// The request's condition keys, built on demand.
@@ -198,11 +236,10 @@ impl HeraldS3 {
         };
         let is_owner = matches!(ask.caller, Caller::User(u) if *u == bucket.owner);
         let policy = self.bucket_policy(&bucket)?;
-        let action = match &policy {
-            None if is_owner => return Ok(bucket),
-            None => return Err(s3_error!(AccessDenied, "Access Denied")),
-            Some(_) => action_of(ask.op, ask.version),
-        };
+        if is_owner && policy.is_none() {
+            return Ok(bucket);
+        }
+        let action = action_of(ask.op, ask.version_id.is_some());
         let decision = match &policy {
             None => Decision::NotApplicable,
             Some(p) => {
@@ -218,22 +255,59 @@ impl HeraldS3 {
                     },
                     Caller::Anonymous => Principal::Anonymous,
                 };
-                p.evaluate(
+                let d = p.evaluate(
                     &Request::new(principal, &action, &resource)
                         .with_context(&context)
                         .at(time::OffsetDateTime::now_utc()),
-                )
+                );
+                let restricted = d == Decision::Allow
+                    && !is_owner
+                    && bucket.public_access().restrict_public_buckets
+                    && p.is_public();
+                if restricted { Decision::NotApplicable } else { d }
             }
         };
         let allowed = match decision {
             Decision::ExplicitDeny => is_owner && is_policy_management(&action),
             Decision::Allow => true,
-            Decision::NotApplicable => is_owner,
+            Decision::NotApplicable => is_owner || self.acl_allows(&bucket, ask)?,
         };
         if allowed {
             Ok(bucket)
         } else {
             Err(s3_error!(AccessDenied, "Access Denied"))
+        }
+    }
+
+    /// Whether the bucket's or the object's ACL gives a caller who is not
+    /// the bucket owner what `ask` needs (step 4 of the module's order).
+    fn acl_allows(&self, bucket: &BucketRecord, ask: &Ask<'_>) -> S3Result<bool> {
+        if !bucket.acls_enabled() {
+            return Ok(false);
+        }
+        let ignore_public = bucket.public_access().ignore_public_acls;
+        let requester = match ask.caller {
+            Caller::User(u) => Requester::User(u),
+            Caller::Anonymous => Requester::Anonymous,
+        };
+        let bucket_grants = |p: Permission| bucket.acl.as_ref().is_some_and(|a| a.allows(requester, p, ignore_public));
+        match (acl_need(ask.op), ask.key) {
+            (AclNeed::Bucket(p), _) => Ok(bucket_grants(p)),
+            (AclNeed::Object(p), Some(key)) => match self.store.head_object(&bucket.name, key, ask.version_id) {
+                Ok(v) => {
+                    let owns = matches!(ask.caller, Caller::User(u) if u == bucket.object_owner(&v));
+                    Ok(owns || v.acl.as_ref().is_some_and(|a| a.allows(requester, p, ignore_public)))
+                }
+                // Whoever may list the bucket learns that the key is not
+                // there (404); anybody else gets 403, as in S3.
+                Err(
+                    herald_store::StoreError::NoSuchKey
+                    | herald_store::StoreError::NoSuchVersion
+                    | herald_store::StoreError::MethodNotAllowedOnDeleteMarker,
+                ) => Ok(bucket_grants(Permission::Read)),
+                Err(e) => Err(super::s3_err(e)),
+            },
+            _ => Ok(false),
         }
     }
 
@@ -296,7 +370,7 @@ pub(crate) fn authorize_route(s3: &HeraldS3, req: &mut S3Request<s3s::Body>, buc
     let record = s3.decide(&Ask {
         caller: &caller,
         op,
-        version: false,
+        version_id: None,
         bucket,
         key: None,
         context: &context,
@@ -319,10 +393,12 @@ fn expected_owner(headers: &http::HeaderMap, bucket: &BucketRecord) -> S3Result<
     }
 }
 
-/// Whether the request names an object version (`?versionId=`).
-fn has_version_id(uri: &http::Uri) -> bool {
-    uri.query()
-        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "versionId"))
+/// The object version the request names (`?versionId=`).
+fn version_id_of(uri: &http::Uri) -> Option<String> {
+    let q = uri.query()?;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "versionId")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The access hook `s3s` calls before every operation.
@@ -361,10 +437,11 @@ impl S3Access for HeraldAccess {
                 let meta = cx.extensions_mut().get::<RequestMeta>().cloned();
                 let (uri, headers) = (cx.uri(), cx.headers());
                 let context = || request_context(meta.as_ref(), &caller, uri, headers);
+                let version_id = version_id_of(uri);
                 let record = s3.decide(&Ask {
                     caller: &caller,
                     op: &op,
-                    version: has_version_id(uri),
+                    version_id: version_id.as_deref(),
                     bucket,
                     key: key.as_deref(),
                     context: &context,
@@ -408,7 +485,7 @@ fn check_copy_source<T>(s3: &HeraldS3, req: &S3Request<T>, source: &s3s::dto::Co
     let record = s3.decide(&Ask {
         caller: &caller,
         op: "GetObject",
-        version: version_id.is_some(),
+        version_id: version_id.as_deref(),
         bucket,
         key: Some(key),
         context: &context,
@@ -440,12 +517,19 @@ impl ObjectChecker {
     }
 
     /// `op` (an S3 operation name) on `bucket/key`.
-    pub(crate) fn check(&self, s3: &HeraldS3, op: &str, bucket: &str, key: &str, version: bool) -> S3Result<()> {
+    pub(crate) fn check(
+        &self,
+        s3: &HeraldS3,
+        op: &str,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<()> {
         let context = || self.context.clone();
         s3.decide(&Ask {
             caller: &self.caller,
             op,
-            version,
+            version_id,
             bucket,
             key: Some(key),
             context: &context,

@@ -56,7 +56,19 @@ pub async fn create_bucket(
             s3.region
         ));
     }
-    s3.store.create_bucket(&user, name).await.s3()?;
+    let h = super::acl::AclHeaders {
+        write: req.input.grant_write.as_deref(),
+        ..super::acl::acl_headers!(req.input)
+    };
+    let ownership = req.input.object_ownership.as_ref().map(|o| o.as_str());
+    let (acl, ownership) = super::acl::new_bucket_access(s3, &user, &h, ownership)?;
+    s3.store
+        .create_bucket_with(&user, name, move |rec| {
+            rec.acl = acl;
+            rec.ownership = ownership;
+        })
+        .await
+        .s3()?;
     tracing::info!(bucket = %name, owner = %user, "bucket created");
     ok(CreateBucketOutput {
         location: Some(format!("/{name}")),

@@ -74,7 +74,12 @@ fn owner(user: &str) -> Owner {
     }
 }
 
-fn split(entries: Vec<ListEntry>, enc: &Encoder, with_owner: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn split(
+    entries: Vec<ListEntry>,
+    enc: &Encoder,
+    bucket: &herald_store::BucketRecord,
+    with_owner: bool,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
     let mut contents = Vec::new();
     let mut prefixes = Vec::new();
     for e in entries {
@@ -85,7 +90,7 @@ fn split(entries: Vec<ListEntry>, enc: &Encoder, with_owner: bool) -> (Vec<Objec
                 e_tag: Some(etag_dto(&version.etag)),
                 last_modified: Some(ts(version.last_modified_ms)),
                 storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-                owner: with_owner.then(|| owner(&version.writer)),
+                owner: with_owner.then(|| owner(bucket.object_owner(&version))),
                 ..Default::default()
             }),
             ListEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
@@ -101,7 +106,7 @@ pub async fn list_objects_v2(
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let input = req.input;
-    s3.granted_bucket(&req.extensions, &input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let enc = Encoder(wants_url_encoding(&input.encoding_type)?);
     let max = max_keys(input.max_keys)?;
     let after = match &input.continuation_token {
@@ -120,7 +125,7 @@ pub async fn list_objects_v2(
         .then(|| page.entries.last().map(|e| encode_token(e.name())))
         .flatten();
     let key_count = page.entries.len() as i32;
-    let (contents, prefixes) = split(page.entries, &enc, input.fetch_owner.unwrap_or(false));
+    let (contents, prefixes) = split(page.entries, &enc, &bucket, input.fetch_owner.unwrap_or(false));
     ok(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
@@ -140,7 +145,7 @@ pub async fn list_objects_v2(
 
 pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
     let input = req.input;
-    s3.granted_bucket(&req.extensions, &input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let enc = Encoder(wants_url_encoding(&input.encoding_type)?);
     let max = max_keys(input.max_keys)?;
     let params = ListParams {
@@ -155,7 +160,7 @@ pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3
     let next_marker = (page.is_truncated && params.delimiter.is_some())
         .then(|| page.entries.last().map(|e| e.name().to_owned()))
         .flatten();
-    let (contents, prefixes) = split(page.entries, &enc, true);
+    let (contents, prefixes) = split(page.entries, &enc, &bucket, true);
     ok(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
@@ -176,7 +181,7 @@ pub async fn list_object_versions(
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
     let input = req.input;
-    s3.granted_bucket(&req.extensions, &input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let enc = Encoder(wants_url_encoding(&input.encoding_type)?);
     let max = max_keys(input.max_keys)?;
     let page = s3
@@ -201,10 +206,10 @@ pub async fn list_object_versions(
                 is_latest,
             } if version.delete_marker => markers.push(DeleteMarkerEntry {
                 key: Some(enc.enc(key)),
-                version_id: Some(version.version_id),
+                version_id: Some(version.version_id.clone()),
                 is_latest: Some(is_latest),
                 last_modified: Some(ts(version.last_modified_ms)),
-                owner: Some(owner(&version.writer)),
+                owner: Some(owner(bucket.object_owner(&version))),
             }),
             VersionEntry::Version {
                 key,
@@ -212,12 +217,12 @@ pub async fn list_object_versions(
                 is_latest,
             } => versions.push(ObjectVersion {
                 key: Some(enc.enc(key)),
-                version_id: Some(version.version_id),
+                version_id: Some(version.version_id.clone()),
                 is_latest: Some(is_latest),
                 last_modified: Some(ts(version.last_modified_ms)),
                 e_tag: Some(etag_dto(&version.etag)),
                 size: Some(version.size as i64),
-                owner: Some(owner(&version.writer)),
+                owner: Some(owner(bucket.object_owner(&version))),
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,
                 )),

@@ -34,8 +34,9 @@ pub async fn create_multipart_upload(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&req.extensions, &input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
+    let access = super::acl::new_object_access(s3, &bucket, &user, &super::acl::acl_headers!(input))?;
     let tags = match &input.tagging {
         Some(t) => parse_tagging_header(t)?,
         None => Vec::new(),
@@ -65,7 +66,7 @@ pub async fn create_multipart_upload(
     let outbox = s3.outbox(&pending);
     let upload = s3
         .store
-        .create_multipart(&input.bucket, &input.key, &user, meta, tags, outbox)
+        .create_multipart(&input.bucket, &input.key, &user, meta, tags, access, outbox)
         .await
         .s3()?;
     if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {

@@ -60,8 +60,9 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     let expected = super::checksum::expected_from!(req);
     let info = req_info(&req);
     let input = req.input;
-    s3.granted_bucket(&req.extensions, &input.bucket)?;
+    let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
+    let access = super::acl::new_object_access(s3, &bucket, &user, &super::acl::acl_headers!(input))?;
     if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
         return Err(s3_error!(
             EntityTooLarge,
@@ -92,6 +93,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
             .and_then(|c| c.as_etag())
             .map(|e| ETag::parse(e.value())),
         outbox: None,
+        access,
     };
     check_metadata_size(s3, &opts.meta)?;
     let origin = Origin {
@@ -322,8 +324,7 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
-        let version = obj.version_id.is_some();
-        let outcome = match checker.check(s3, "DeleteObject", &input.bucket, &obj.key, version) {
+        let outcome = match checker.check(s3, "DeleteObject", &input.bucket, &obj.key, obj.version_id.as_deref()) {
             Ok(()) => delete_and_notify(s3, &input.bucket, &obj.key, obj.version_id.as_deref(), &user, &info).await,
             Err(denied) => Err(denied),
         };
@@ -416,6 +417,9 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     let input = req.input;
     let dst_bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
+    // A copy gets the ACL its request gives (private by default), never
+    // the source's, as in S3.
+    let access = super::acl::new_object_access(s3, &dst_bucket, &user, &super::acl::acl_headers!(input))?;
     let CopySourceVersion {
         bucket: src_bucket,
         key: src_key,
@@ -499,6 +503,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
             meta,
             tags,
             &user,
+            access,
             s3.outbox(&pending),
         )
         .await

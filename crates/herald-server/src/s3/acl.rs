@@ -1,0 +1,361 @@
+//! Access control lists: Put/GetBucketAcl, Put/GetObjectAcl, and the ACL a
+//! new object or bucket gets from its request (`x-amz-acl`,
+//! `x-amz-grant-*`).
+//!
+//! Who may call these was decided by the access hook ([`super::access`],
+//! `READ_ACP`/`WRITE_ACP`); here an ACL is resolved (user ids must exist,
+//! e-mail addresses must name a user, group URIs must be S3's) and checked
+//! against the bucket's ownership controls (`BucketOwnerEnforced` turns
+//! ACLs off) and Block Public Access (`BlockPublicAcls` refuses public
+//! ones) before it is stored.
+
+use herald_model::acl::{self, Acl, CannedAcl, Grantee, HeaderGrantee, ObjectOwnership, Permission};
+use herald_store::{BucketRecord, ObjectAccess};
+use s3s::dto::{
+    self, AccessControlPolicy, GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput, Owner,
+    PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput,
+};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+
+use super::{HeraldS3, StoreResultExt, ok};
+
+/// The ACL parts of a request, whichever operation carried them.
+#[derive(Default)]
+pub(crate) struct AclHeaders<'a> {
+    pub canned: Option<&'a str>,
+    pub full_control: Option<&'a str>,
+    pub read: Option<&'a str>,
+    pub read_acp: Option<&'a str>,
+    pub write: Option<&'a str>,
+    pub write_acp: Option<&'a str>,
+}
+
+/// Builds [`AclHeaders`] from any input with the S3 ACL fields.
+macro_rules! acl_headers {
+    ($input:expr) => {
+        $crate::s3::acl::AclHeaders {
+            canned: $input.acl.as_ref().map(|a| a.as_str()),
+            full_control: $input.grant_full_control.as_deref(),
+            read: $input.grant_read.as_deref(),
+            read_acp: $input.grant_read_acp.as_deref(),
+            write: None,
+            write_acp: $input.grant_write_acp.as_deref(),
+        }
+    };
+}
+pub(crate) use acl_headers;
+
+impl AclHeaders<'_> {
+    fn has_grants(&self) -> bool {
+        [self.full_control, self.read, self.read_acp, self.write, self.write_acp]
+            .iter()
+            .any(Option::is_some)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.canned.is_none() && !self.has_grants()
+    }
+}
+
+fn acl_not_supported() -> S3Error {
+    s3_error!(AccessControlListNotSupported, "The bucket does not allow ACLs")
+}
+
+fn public_acl_blocked() -> S3Error {
+    s3_error!(
+        AccessDenied,
+        "Access Denied: the bucket's Block Public Access settings (BlockPublicAcls) refuse public ACLs"
+    )
+}
+
+/// A grantee named by a user id or e-mail address, checked against the
+/// user list (S3 refuses grants to nobody).
+fn resolve_user(s3: &HeraldS3, g: HeaderGrantee) -> S3Result<Grantee> {
+    match g {
+        HeaderGrantee::Id(id) => match s3.store.get_user(&id).s3()? {
+            Some(_) => Ok(Grantee::User(id)),
+            None => Err(s3_error!(InvalidArgument, "Invalid id: no user {id:?}")),
+        },
+        HeaderGrantee::Email(email) => match s3.store.find_user_by_email(&email).s3()? {
+            Some(u) => Ok(Grantee::User(u.name)),
+            None => Err(s3_error!(
+                UnresolvableGrantByEmailAddress,
+                "The e-mail address you provided does not match any account on record."
+            )),
+        },
+        HeaderGrantee::Uri(uri) => {
+            Grantee::group(&uri).ok_or_else(|| s3_error!(InvalidArgument, "Invalid group uri {uri:?}"))
+        }
+    }
+}
+
+/// The ACL a request's headers describe for a resource owned by `owner`
+/// in a bucket owned by `bucket_owner`; `None` when the request says
+/// nothing (the resource stays or becomes `private`).
+pub(crate) fn acl_from_headers(
+    s3: &HeraldS3,
+    h: &AclHeaders<'_>,
+    owner: &str,
+    bucket_owner: &str,
+) -> S3Result<Option<Acl>> {
+    if h.canned.is_some() && h.has_grants() {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Specifying both Canned ACLs and Header Grants is not allowed"
+        ));
+    }
+    if let Some(c) = h.canned {
+        let canned = CannedAcl::parse(c).ok_or_else(|| s3_error!(InvalidArgument, "Invalid canned ACL {c:?}"))?;
+        return Ok(Some(canned.expand(owner, bucket_owner)));
+    }
+    if !h.has_grants() {
+        return Ok(None);
+    }
+    let mut grants = Vec::new();
+    for (value, permission) in [
+        (h.full_control, Permission::FullControl),
+        (h.read, Permission::Read),
+        (h.read_acp, Permission::ReadAcp),
+        (h.write, Permission::Write),
+        (h.write_acp, Permission::WriteAcp),
+    ] {
+        let Some(value) = value else { continue };
+        for g in acl::parse_grant_header(value).map_err(|e| s3_error!(InvalidArgument, "{e}"))? {
+            grants.push(acl::Grant {
+                grantee: resolve_user(s3, g)?,
+                permission,
+            });
+            if grants.len() > acl::MAX_GRANTS {
+                return Err(s3_error!(InvalidArgument, "An ACL holds at most {} grants", acl::MAX_GRANTS));
+            }
+        }
+    }
+    Ok(Some(Acl { grants }))
+}
+
+/// The ACL of an `AccessControlPolicy` body.
+fn acl_from_policy(s3: &HeraldS3, policy: &AccessControlPolicy) -> S3Result<Acl> {
+    let list = policy.grants.as_deref().unwrap_or_default();
+    if list.len() > acl::MAX_GRANTS {
+        return Err(s3_error!(MalformedACLError, "An ACL holds at most {} grants", acl::MAX_GRANTS));
+    }
+    let mut grants = Vec::with_capacity(list.len());
+    for g in list {
+        let (Some(grantee), Some(permission)) = (&g.grantee, &g.permission) else {
+            return Err(s3_error!(MalformedACLError, "A grant needs a Grantee and a Permission"));
+        };
+        let permission = Permission::parse(permission.as_str())
+            .ok_or_else(|| s3_error!(MalformedACLError, "Unknown permission {:?}", permission.as_str()))?;
+        let named = match grantee.type_.as_str() {
+            dto::Type::CANONICAL_USER => grantee.id.clone().map(HeaderGrantee::Id),
+            dto::Type::AMAZON_CUSTOMER_BY_EMAIL => grantee.email_address.clone().map(HeaderGrantee::Email),
+            dto::Type::GROUP => grantee.uri.clone().map(HeaderGrantee::Uri),
+            other => return Err(s3_error!(MalformedACLError, "Unknown grantee type {other:?}")),
+        };
+        let named = named.ok_or_else(|| s3_error!(MalformedACLError, "A grantee lacks its ID, EmailAddress or URI"))?;
+        grants.push(acl::Grant {
+            grantee: resolve_user(s3, named)?,
+            permission,
+        });
+    }
+    Ok(Acl { grants })
+}
+
+/// Who owns a new object and which ACL it gets, from the bucket's
+/// ownership controls and Block Public Access and the request's ACL
+/// headers (PutObject, CopyObject, CreateMultipartUpload, POST uploads).
+pub(crate) fn new_object_access(
+    s3: &HeraldS3,
+    bucket: &BucketRecord,
+    writer: &str,
+    h: &AclHeaders<'_>,
+) -> S3Result<ObjectAccess> {
+    let to_bucket_owner = h.canned == Some("bucket-owner-full-control");
+    match bucket.ownership {
+        Some(ObjectOwnership::BucketOwnerEnforced) => {
+            // Only "the bucket owner has full control" is accepted, which
+            // is what the bucket owner owning the object means anyway.
+            if h.is_empty() || (to_bucket_owner && !h.has_grants()) {
+                return Ok(ObjectAccess {
+                    owner: (writer != bucket.owner).then(|| bucket.owner.clone()),
+                    acl: None,
+                });
+            }
+            return Err(acl_not_supported());
+        }
+        Some(ObjectOwnership::BucketOwnerPreferred) if to_bucket_owner => {
+            return Ok(ObjectAccess {
+                owner: (writer != bucket.owner).then(|| bucket.owner.clone()),
+                acl: None,
+            });
+        }
+        _ => {}
+    }
+    let acl = acl_from_headers(s3, h, writer, &bucket.owner)?;
+    if bucket.public_access().block_public_acls && acl.as_ref().is_some_and(Acl::is_public) {
+        return Err(public_acl_blocked());
+    }
+    Ok(ObjectAccess { owner: None, acl })
+}
+
+/// The settings a new bucket's record gets from CreateBucket's ACL
+/// headers and `x-amz-object-ownership`.
+pub(crate) fn new_bucket_access(
+    s3: &HeraldS3,
+    owner: &str,
+    h: &AclHeaders<'_>,
+    ownership: Option<&str>,
+) -> S3Result<(Option<Acl>, Option<ObjectOwnership>)> {
+    let ownership = match ownership {
+        None => None,
+        Some(o) => Some(
+            ObjectOwnership::parse(o).ok_or_else(|| s3_error!(InvalidArgument, "Invalid x-amz-object-ownership {o:?}"))?,
+        ),
+    };
+    let acl = acl_from_headers(s3, h, owner, owner)?;
+    if ownership == Some(ObjectOwnership::BucketOwnerEnforced) && acl.as_ref().is_some_and(|a| *a != Acl::private(owner))
+    {
+        return Err(s3_error!(
+            InvalidBucketAclWithObjectOwnership,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+        ));
+    }
+    Ok((acl, ownership))
+}
+
+fn owner_dto(user: &str) -> Owner {
+    Owner {
+        id: Some(user.to_owned()),
+        display_name: Some(user.to_owned()),
+    }
+}
+
+fn grants_dto(acl: &Acl) -> dto::Grants {
+    acl.grants
+        .iter()
+        .map(|g| dto::Grant {
+            grantee: Some(match &g.grantee {
+                Grantee::User(u) => dto::Grantee {
+                    display_name: Some(u.clone()),
+                    email_address: None,
+                    id: Some(u.clone()),
+                    type_: dto::Type::from_static(dto::Type::CANONICAL_USER),
+                    uri: None,
+                },
+                group => dto::Grantee {
+                    display_name: None,
+                    email_address: None,
+                    id: None,
+                    type_: dto::Type::from_static(dto::Type::GROUP),
+                    uri: group.group_uri().map(str::to_owned),
+                },
+            }),
+            permission: Some(dto::Permission::from(g.permission.as_str().to_owned())),
+        })
+        .collect()
+}
+
+/// The ACL a resource of `owner` shows: its own, or `private`.
+fn shown(acl: Option<&Acl>, owner: &str) -> dto::Grants {
+    match acl {
+        Some(a) => grants_dto(a),
+        None => grants_dto(&Acl::private(owner)),
+    }
+}
+
+/// The new ACL of a PutBucketAcl/PutObjectAcl: a body or headers, not
+/// both, not neither.
+fn requested_acl(
+    s3: &HeraldS3,
+    body: Option<&AccessControlPolicy>,
+    h: &AclHeaders<'_>,
+    owner: &str,
+    bucket_owner: &str,
+) -> S3Result<Acl> {
+    match body {
+        Some(_) if !h.is_empty() => Err(s3_error!(
+            UnexpectedContent,
+            "This request does not support content with ACL headers"
+        )),
+        Some(p) => acl_from_policy(s3, p),
+        None => acl_from_headers(s3, h, owner, bucket_owner)?
+            .ok_or_else(|| s3_error!(MissingSecurityHeader, "Your request was missing a required header: x-amz-acl")),
+    }
+}
+
+pub async fn get_bucket_acl(s3: &HeraldS3, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    ok(GetBucketAclOutput {
+        grants: Some(shown(bucket.acl.as_ref(), &bucket.owner)),
+        owner: Some(owner_dto(&bucket.owner)),
+    })
+}
+
+pub async fn put_bucket_acl(s3: &HeraldS3, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    let input = &req.input;
+    let h = AclHeaders {
+        write: input.grant_write.as_deref(),
+        ..acl_headers!(input)
+    };
+    let acl = requested_acl(s3, input.access_control_policy.as_ref(), &h, &bucket.owner, &bucket.owner)?;
+    if !bucket.acls_enabled() && acl != Acl::private(&bucket.owner) {
+        return Err(acl_not_supported());
+    }
+    if bucket.public_access().block_public_acls && acl.is_public() {
+        return Err(public_acl_blocked());
+    }
+    s3.store
+        .update_bucket_access(&bucket, move |rec| {
+            rec.acl = Some(acl);
+            Ok(())
+        })
+        .await
+        .s3()?;
+    tracing::info!(bucket = %bucket.name, "bucket ACL set");
+    ok(PutBucketAclOutput {})
+}
+
+pub async fn get_object_acl(s3: &HeraldS3, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    let input = &req.input;
+    let version = s3
+        .store
+        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
+        .s3()?;
+    let owner = bucket.object_owner(&version);
+    ok(GetObjectAclOutput {
+        grants: Some(shown(version.acl.as_ref().filter(|_| bucket.acls_enabled()), owner)),
+        owner: Some(owner_dto(owner)),
+        request_charged: None,
+    })
+}
+
+pub async fn put_object_acl(s3: &HeraldS3, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    let input = &req.input;
+    let version = s3
+        .store
+        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
+        .s3()?;
+    let owner = bucket.object_owner(&version).to_owned();
+    let h = AclHeaders {
+        write: input.grant_write.as_deref(),
+        ..acl_headers!(input)
+    };
+    if !bucket.acls_enabled() {
+        let to_bucket_owner = h.canned == Some("bucket-owner-full-control") && input.access_control_policy.is_none();
+        if !to_bucket_owner {
+            return Err(acl_not_supported());
+        }
+    }
+    let acl = requested_acl(s3, input.access_control_policy.as_ref(), &h, &owner, &bucket.owner)?;
+    if bucket.public_access().block_public_acls && acl.is_public() {
+        return Err(public_acl_blocked());
+    }
+    s3.store
+        .set_object_acl(&bucket, &input.key, input.version_id.as_deref(), acl)
+        .await
+        .s3()?;
+    ok(PutObjectAclOutput { request_charged: None })
+}
