@@ -311,7 +311,10 @@ mod tests {
 
         let acl = CannedAcl::BucketOwnerFullControl.expand("bob", "alice");
         assert!(acl.allows(Requester::User("alice"), Permission::WriteAcp, false));
-        assert_eq!(CannedAcl::BucketOwnerFullControl.expand("alice", "alice").grants.len(), 1);
+        assert_eq!(
+            CannedAcl::BucketOwnerFullControl.expand("alice", "alice").grants.len(),
+            1
+        );
 
         let acl = CannedAcl::BucketOwnerRead.expand("bob", "alice");
         assert!(acl.allows(Requester::User("alice"), Permission::Read, false));

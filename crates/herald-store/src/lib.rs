@@ -39,7 +39,9 @@ pub use outbox::{Outbox, OutboxItem, OutboxKey, StagedChange};
 pub use policies::BucketPolicyRecord;
 pub use quota::Quotas;
 pub use reader::ObjectReader;
-pub use records::{BucketRecord, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord};
+pub use records::{
+    BucketRecord, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord,
+};
 
 use commit::Committer;
 

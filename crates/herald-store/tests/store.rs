@@ -140,7 +140,15 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
     let store = Store::open(dir.path()).unwrap();
     store.create_bucket("alice", "big").await.unwrap();
     let upload = store
-        .create_multipart("big", "file", "alice", Default::default(), Vec::new(), Default::default(), None)
+        .create_multipart(
+            "big",
+            "file",
+            "alice",
+            Default::default(),
+            Vec::new(),
+            Default::default(),
+            None,
+        )
         .await
         .unwrap();
     let part1 = vec![7u8; 5 * 1024 * 1024];

@@ -137,10 +137,16 @@ fn acl_need(op: &str) -> AclNeed {
         "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "ListMultipartUploads" | "HeadBucket" => {
             AclNeed::Bucket(Permission::Read)
         }
-        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy"
-        | "CompleteMultipartUpload" | "AbortMultipartUpload" | "ListParts" | "DeleteObject" | "DeleteObjects" => {
-            AclNeed::Bucket(Permission::Write)
-        }
+        "PutObject"
+        | "CopyObject"
+        | "CreateMultipartUpload"
+        | "UploadPart"
+        | "UploadPartCopy"
+        | "CompleteMultipartUpload"
+        | "AbortMultipartUpload"
+        | "ListParts"
+        | "DeleteObject"
+        | "DeleteObjects" => AclNeed::Bucket(Permission::Write),
         "GetBucketAcl" => AclNeed::Bucket(Permission::ReadAcp),
         "PutBucketAcl" => AclNeed::Bucket(Permission::WriteAcp),
         "GetObject" | "HeadObject" => AclNeed::Object(Permission::Read),
@@ -290,7 +296,12 @@ impl HeraldS3 {
             Caller::User(u) => Requester::User(u),
             Caller::Anonymous => Requester::Anonymous,
         };
-        let bucket_grants = |p: Permission| bucket.acl.as_ref().is_some_and(|a| a.allows(requester, p, ignore_public));
+        let bucket_grants = |p: Permission| {
+            bucket
+                .acl
+                .as_ref()
+                .is_some_and(|a| a.allows(requester, p, ignore_public))
+        };
         match (acl_need(ask.op), ask.key) {
             (AclNeed::Bucket(p), _) => Ok(bucket_grants(p)),
             (AclNeed::Object(p), Some(key)) => match self.store.head_object(&bucket.name, key, ask.version_id) {

@@ -126,7 +126,11 @@ pub(crate) fn acl_from_headers(
                 permission,
             });
             if grants.len() > acl::MAX_GRANTS {
-                return Err(s3_error!(InvalidArgument, "An ACL holds at most {} grants", acl::MAX_GRANTS));
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "An ACL holds at most {} grants",
+                    acl::MAX_GRANTS
+                ));
             }
         }
     }
@@ -137,7 +141,11 @@ pub(crate) fn acl_from_headers(
 fn acl_from_policy(s3: &HeraldS3, policy: &AccessControlPolicy) -> S3Result<Acl> {
     let list = policy.grants.as_deref().unwrap_or_default();
     if list.len() > acl::MAX_GRANTS {
-        return Err(s3_error!(MalformedACLError, "An ACL holds at most {} grants", acl::MAX_GRANTS));
+        return Err(s3_error!(
+            MalformedACLError,
+            "An ACL holds at most {} grants",
+            acl::MAX_GRANTS
+        ));
     }
     let mut grants = Vec::with_capacity(list.len());
     for g in list {
@@ -209,11 +217,13 @@ pub(crate) fn new_bucket_access(
     let ownership = match ownership {
         None => None,
         Some(o) => Some(
-            ObjectOwnership::parse(o).ok_or_else(|| s3_error!(InvalidArgument, "Invalid x-amz-object-ownership {o:?}"))?,
+            ObjectOwnership::parse(o)
+                .ok_or_else(|| s3_error!(InvalidArgument, "Invalid x-amz-object-ownership {o:?}"))?,
         ),
     };
     let acl = acl_from_headers(s3, h, owner, owner)?;
-    if ownership == Some(ObjectOwnership::BucketOwnerEnforced) && acl.as_ref().is_some_and(|a| *a != Acl::private(owner))
+    if ownership == Some(ObjectOwnership::BucketOwnerEnforced)
+        && acl.as_ref().is_some_and(|a| *a != Acl::private(owner))
     {
         return Err(s3_error!(
             InvalidBucketAclWithObjectOwnership,
@@ -278,12 +288,19 @@ fn requested_acl(
             "This request does not support content with ACL headers"
         )),
         Some(p) => acl_from_policy(s3, p),
-        None => acl_from_headers(s3, h, owner, bucket_owner)?
-            .ok_or_else(|| s3_error!(MissingSecurityHeader, "Your request was missing a required header: x-amz-acl")),
+        None => acl_from_headers(s3, h, owner, bucket_owner)?.ok_or_else(|| {
+            s3_error!(
+                MissingSecurityHeader,
+                "Your request was missing a required header: x-amz-acl"
+            )
+        }),
     }
 }
 
-pub async fn get_bucket_acl(s3: &HeraldS3, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+pub async fn get_bucket_acl(
+    s3: &HeraldS3,
+    req: S3Request<GetBucketAclInput>,
+) -> S3Result<S3Response<GetBucketAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     ok(GetBucketAclOutput {
         grants: Some(shown(bucket.acl.as_ref(), &bucket.owner)),
@@ -291,14 +308,23 @@ pub async fn get_bucket_acl(s3: &HeraldS3, req: S3Request<GetBucketAclInput>) ->
     })
 }
 
-pub async fn put_bucket_acl(s3: &HeraldS3, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+pub async fn put_bucket_acl(
+    s3: &HeraldS3,
+    req: S3Request<PutBucketAclInput>,
+) -> S3Result<S3Response<PutBucketAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let input = &req.input;
     let h = AclHeaders {
         write: input.grant_write.as_deref(),
         ..acl_headers!(input)
     };
-    let acl = requested_acl(s3, input.access_control_policy.as_ref(), &h, &bucket.owner, &bucket.owner)?;
+    let acl = requested_acl(
+        s3,
+        input.access_control_policy.as_ref(),
+        &h,
+        &bucket.owner,
+        &bucket.owner,
+    )?;
     if !bucket.acls_enabled() && acl != Acl::private(&bucket.owner) {
         return Err(acl_not_supported());
     }
@@ -316,7 +342,10 @@ pub async fn put_bucket_acl(s3: &HeraldS3, req: S3Request<PutBucketAclInput>) ->
     ok(PutBucketAclOutput {})
 }
 
-pub async fn get_object_acl(s3: &HeraldS3, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+pub async fn get_object_acl(
+    s3: &HeraldS3,
+    req: S3Request<GetObjectAclInput>,
+) -> S3Result<S3Response<GetObjectAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let input = &req.input;
     let version = s3
@@ -331,7 +360,10 @@ pub async fn get_object_acl(s3: &HeraldS3, req: S3Request<GetObjectAclInput>) ->
     })
 }
 
-pub async fn put_object_acl(s3: &HeraldS3, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+pub async fn put_object_acl(
+    s3: &HeraldS3,
+    req: S3Request<PutObjectAclInput>,
+) -> S3Result<S3Response<PutObjectAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let input = &req.input;
     let version = s3

@@ -188,43 +188,73 @@ pub(crate) fn ok<T>(output: T) -> S3Result<S3Response<T>> {
 
 #[async_trait::async_trait]
 impl S3 for HeraldS3 {
-    async fn get_bucket_acl(&self, req: S3Request<dto::GetBucketAclInput>) -> S3Result<S3Response<dto::GetBucketAclOutput>> {
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<dto::GetBucketAclInput>,
+    ) -> S3Result<S3Response<dto::GetBucketAclOutput>> {
         acl::get_bucket_acl(self, req).await
     }
 
-    async fn put_bucket_acl(&self, req: S3Request<dto::PutBucketAclInput>) -> S3Result<S3Response<dto::PutBucketAclOutput>> {
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<dto::PutBucketAclInput>,
+    ) -> S3Result<S3Response<dto::PutBucketAclOutput>> {
         acl::put_bucket_acl(self, req).await
     }
 
-    async fn get_object_acl(&self, req: S3Request<dto::GetObjectAclInput>) -> S3Result<S3Response<dto::GetObjectAclOutput>> {
+    async fn get_object_acl(
+        &self,
+        req: S3Request<dto::GetObjectAclInput>,
+    ) -> S3Result<S3Response<dto::GetObjectAclOutput>> {
         acl::get_object_acl(self, req).await
     }
 
-    async fn put_object_acl(&self, req: S3Request<dto::PutObjectAclInput>) -> S3Result<S3Response<dto::PutObjectAclOutput>> {
+    async fn put_object_acl(
+        &self,
+        req: S3Request<dto::PutObjectAclInput>,
+    ) -> S3Result<S3Response<dto::PutObjectAclOutput>> {
         acl::put_object_acl(self, req).await
     }
 
-    async fn put_bucket_ownership_controls(&self, req: S3Request<dto::PutBucketOwnershipControlsInput>) -> S3Result<S3Response<dto::PutBucketOwnershipControlsOutput>> {
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<dto::PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<dto::PutBucketOwnershipControlsOutput>> {
         ownership::put_bucket_ownership_controls(self, req).await
     }
 
-    async fn get_bucket_ownership_controls(&self, req: S3Request<dto::GetBucketOwnershipControlsInput>) -> S3Result<S3Response<dto::GetBucketOwnershipControlsOutput>> {
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<dto::GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<dto::GetBucketOwnershipControlsOutput>> {
         ownership::get_bucket_ownership_controls(self, req).await
     }
 
-    async fn delete_bucket_ownership_controls(&self, req: S3Request<dto::DeleteBucketOwnershipControlsInput>) -> S3Result<S3Response<dto::DeleteBucketOwnershipControlsOutput>> {
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<dto::DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketOwnershipControlsOutput>> {
         ownership::delete_bucket_ownership_controls(self, req).await
     }
 
-    async fn put_public_access_block(&self, req: S3Request<dto::PutPublicAccessBlockInput>) -> S3Result<S3Response<dto::PutPublicAccessBlockOutput>> {
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<dto::PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<dto::PutPublicAccessBlockOutput>> {
         ownership::put_public_access_block(self, req).await
     }
 
-    async fn get_public_access_block(&self, req: S3Request<dto::GetPublicAccessBlockInput>) -> S3Result<S3Response<dto::GetPublicAccessBlockOutput>> {
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<dto::GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<dto::GetPublicAccessBlockOutput>> {
         ownership::get_public_access_block(self, req).await
     }
 
-    async fn delete_public_access_block(&self, req: S3Request<dto::DeletePublicAccessBlockInput>) -> S3Result<S3Response<dto::DeletePublicAccessBlockOutput>> {
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<dto::DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<dto::DeletePublicAccessBlockOutput>> {
         ownership::delete_public_access_block(self, req).await
     }
 

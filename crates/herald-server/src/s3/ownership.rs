@@ -31,8 +31,13 @@ pub async fn put_bucket_ownership_controls(
     let [rule] = rules.as_slice() else {
         return Err(s3_error!(MalformedXML, "OwnershipControls holds exactly one Rule"));
     };
-    let ownership = ObjectOwnership::parse(rule.object_ownership.as_str())
-        .ok_or_else(|| s3_error!(MalformedXML, "Unknown ObjectOwnership {:?}", rule.object_ownership.as_str()))?;
+    let ownership = ObjectOwnership::parse(rule.object_ownership.as_str()).ok_or_else(|| {
+        s3_error!(
+            MalformedXML,
+            "Unknown ObjectOwnership {:?}",
+            rule.object_ownership.as_str()
+        )
+    })?;
     // Turning ACLs off while the bucket ACL grants to others would
     // silently revoke those grants; S3 refuses instead.
     if ownership == ObjectOwnership::BucketOwnerEnforced
