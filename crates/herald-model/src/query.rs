@@ -280,6 +280,9 @@ fn list_rule(name: &str) -> Option<&'static str> {
         "MessageSystemAttributeName" => "MessageSystemAttributeNames",
         "MessageAttributeName" => "MessageAttributeNames",
         "TagKey" => "TagKeys",
+        // AddPermission.
+        "AWSAccountId" => "AWSAccountIds",
+        "ActionName" => "Actions",
         "StringListValue" => "StringListValues",
         "BinaryListValue" => "BinaryListValues",
         _ => return None,
@@ -418,6 +421,19 @@ mod tests {
         assert_eq!(
             input,
             json!({"AttributeNames": ["All"], "MessageAttributeNames": ["a", "b"]})
+        );
+        let input = sqs_input(
+            "AddPermission",
+            &params(&[
+                ("Label", "l"),
+                ("AWSAccountId.2", "carol"),
+                ("AWSAccountId.1", "bob"),
+                ("ActionName.1", "SendMessage"),
+            ]),
+        );
+        assert_eq!(
+            input,
+            json!({"Label": "l", "AWSAccountIds": ["bob", "carol"], "Actions": ["SendMessage"]})
         );
     }
 

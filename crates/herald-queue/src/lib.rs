@@ -701,15 +701,46 @@ impl QueueEngine {
     ) -> Result<(), QueueError> {
         let _admin = self.inner.admin.lock().await;
         let q = self.queue(owner, name)?;
+        self.apply_attributes(owner, &q, &attributes).await
+    }
+
+    /// Rewrites one attribute from its current value as one step under the
+    /// admin lock (read, change, validate, store), so two concurrent edits
+    /// cannot lose each other: AddPermission and RemovePermission edit
+    /// `Policy` this way. `change` gets the current value (`None` when
+    /// unset) and returns the new one (empty removes a removable one).
+    pub async fn update_attribute(
+        &self,
+        owner: &str,
+        name: &str,
+        attribute: &str,
+        change: impl FnOnce(Option<&str>) -> Result<String, QueueError>,
+    ) -> Result<(), QueueError> {
+        let _admin = self.inner.admin.lock().await;
+        let q = self.queue(owner, name)?;
+        let current = q.meta.lock().expect("meta lock").attributes.get(attribute).cloned();
+        let new = change(current.as_deref().filter(|v| !v.is_empty()))?;
+        let attributes = BTreeMap::from([(attribute.to_owned(), new)]);
+        self.apply_attributes(owner, &q, &attributes).await
+    }
+
+    /// Validates `attributes` and stores them over the queue's own (the
+    /// caller holds the admin lock).
+    async fn apply_attributes(
+        &self,
+        owner: &str,
+        q: &Arc<Queue>,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), QueueError> {
         let src = attrs::Source {
             fifo: q.fifo,
             arn: &q.arn,
         };
-        let norm = attrs::normalize(&src, &attributes, &|a| self.dlq_target(owner, a))?;
+        let norm = attrs::normalize(&src, attributes, &|a| self.dlq_target(owner, a))?;
         let mut meta = q.meta.lock().expect("meta lock").clone();
         attrs::merge(&mut meta.attributes, norm);
         meta.modified_ms = now_ms();
-        self.store_meta(&q, meta).await
+        self.store_meta(q, meta).await
     }
 
     async fn store_meta(&self, q: &Arc<Queue>, meta: Meta) -> Result<(), QueueError> {

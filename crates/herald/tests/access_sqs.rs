@@ -338,3 +338,165 @@ async fn a_denied_action_is_denied_in_its_batch_form_too() {
         .await
         .expect("sqs:* allows receiving");
 }
+
+/// The code of a failed SQS call, or "ok".
+fn outcome<T, E, R>(r: Result<T, aws_sdk_sqs::error::SdkError<E, R>>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug + common::HasStatus,
+{
+    match r {
+        Ok(_) => "ok".into(),
+        Err(e) => err_info(&e).0,
+    }
+}
+
+/// AddPermission writes one statement per label into the queue's `Policy`
+/// (the grant then works like any policy), RemovePermission takes it out,
+/// and only the owner may do either; through the SDK and the aws CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_and_remove_permission_edit_the_queue_policy() {
+    let srv = TestServer::start();
+    srv.create_user("alice", ALICE.0, ALICE.1);
+    srv.create_user("bob", BOB.0, BOB.1);
+    srv.create_user("carol", CAROL.0, CAROL.1);
+    let (alice, bob, carol) = (
+        srv.sqs_as(ALICE.0, ALICE.1),
+        srv.sqs_as(BOB.0, BOB.1),
+        srv.sqs_as(CAROL.0, CAROL.1),
+    );
+    let url = alice
+        .create_queue()
+        .queue_name("shared")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let send = |c: &aws_sdk_sqs::Client| c.send_message().queue_url(&url).message_body("m").send();
+    assert_eq!(outcome(send(&bob).await), "AccessDenied");
+
+    let add = |c: &aws_sdk_sqs::Client, label: &str, who: &str, actions: &[&str]| {
+        let mut b = c.add_permission().queue_url(&url).label(label).aws_account_ids(who);
+        for a in actions {
+            b = b.actions(*a);
+        }
+        b.send()
+    };
+    add(&alice, "BobSends", "bob", &["SendMessage", "GetQueueUrl"])
+        .await
+        .expect("AddPermission");
+    assert_eq!(outcome(send(&bob).await), "ok", "bob sends once granted");
+    assert_eq!(
+        outcome(bob.receive_message().queue_url(&url).send().await),
+        "AccessDenied",
+        "bob was granted SendMessage only"
+    );
+    assert_eq!(outcome(send(&carol).await), "AccessDenied");
+
+    // Refusals: a label twice, a bad label, an owner-only action, and a
+    // grantee who is not the owner.
+    assert_eq!(
+        outcome(add(&alice, "BobSends", "carol", &["SendMessage"]).await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        outcome(add(&alice, "has space", "carol", &["SendMessage"]).await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        outcome(add(&alice, "Takeover", "carol", &["SetQueueAttributes"]).await),
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        outcome(add(&bob, "Mine", "bob", &["ReceiveMessage"]).await),
+        "AccessDenied",
+        "only the owner adds permissions"
+    );
+    assert_eq!(
+        outcome(bob.remove_permission().queue_url(&url).label("BobSends").send().await),
+        "AccessDenied",
+        "only the owner removes permissions"
+    );
+
+    add(&alice, "CarolAll", "carol", &["*"]).await.expect("AddPermission *");
+    assert_eq!(outcome(carol.receive_message().queue_url(&url).send().await), "ok");
+    let policy = alice
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&QueueAttributeName::Policy)
+        .expect("a Policy attribute");
+    let doc: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, ["BobSends", "CarolAll"], "{policy}");
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["AWS"][0], "arn:aws:iam::bob:root",
+        "{policy}"
+    );
+
+    alice
+        .remove_permission()
+        .queue_url(&url)
+        .label("BobSends")
+        .send()
+        .await
+        .expect("RemovePermission");
+    assert_eq!(outcome(send(&bob).await), "AccessDenied", "revoked");
+    assert_eq!(outcome(send(&carol).await), "ok", "the other label stays");
+    assert_eq!(
+        outcome(alice.remove_permission().queue_url(&url).label("Nope").send().await),
+        "InvalidParameterValue"
+    );
+
+    // The aws CLI, as alice: add for bob, remove the last two labels.
+    let cli = |args: &[&str]| {
+        let out = common::aws_cli_command(&srv)
+            .env("AWS_ACCESS_KEY_ID", ALICE.0)
+            .env("AWS_SECRET_ACCESS_KEY", ALICE.1)
+            .arg("sqs")
+            .args(args)
+            .output()
+            .expect("the aws CLI runs");
+        assert!(out.status.success(), "aws sqs {args:?}: {out:?}");
+    };
+    cli(&[
+        "add-permission",
+        "--queue-url",
+        &url,
+        "--label",
+        "CliBob",
+        "--aws-account-ids",
+        "bob",
+        "--actions",
+        "SendMessage",
+        "ReceiveMessage",
+    ]);
+    assert_eq!(outcome(send(&bob).await), "ok", "granted through the CLI");
+    cli(&["remove-permission", "--queue-url", &url, "--label", "CliBob"]);
+    cli(&["remove-permission", "--queue-url", &url, "--label", "CarolAll"]);
+    assert_eq!(outcome(send(&bob).await), "AccessDenied");
+    let attrs = alice
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    assert!(
+        !attrs.contains_key(&QueueAttributeName::Policy),
+        "removing the last label removes the Policy: {attrs:?}"
+    );
+}

@@ -57,6 +57,8 @@ pub const ACTIONS: &[&str] = &[
     "TagQueue",
     "UntagQueue",
     "ListQueueTags",
+    "AddPermission",
+    "RemovePermission",
 ];
 
 /// Limit on the summed size of a `SendMessageBatch` (bodies plus message
@@ -391,6 +393,8 @@ pub(crate) async fn call(ctx: &Ctx<'_>, action: &str, input: &Value) -> Result<V
         "TagQueue" => queues::tag_queue(ctx, input).await,
         "UntagQueue" => queues::untag_queue(ctx, input).await,
         "ListQueueTags" => queues::list_queue_tags(ctx, input),
+        "AddPermission" => policy::add_permission(ctx, input).await,
+        "RemovePermission" => policy::remove_permission(ctx, input).await,
         "SendMessage" => messages::send_message(ctx, input).await,
         "SendMessageBatch" => messages::send_message_batch(ctx, input).await,
         "ReceiveMessage" => messages::receive_message(ctx, input).await,
