@@ -200,6 +200,17 @@ impl Policy {
     pub fn sids(&self) -> impl Iterator<Item = Option<&str>> {
         self.statements.iter().map(|s| s.sid.as_deref())
     }
+
+    /// Whether some condition tests a key starting with `prefix` (compared
+    /// case-insensitively, as keys are): lets a caller skip gathering
+    /// costly keys, such as an object's stored tags, no statement reads.
+    pub fn mentions_key_prefix(&self, prefix: &str) -> bool {
+        self.statements.iter().flat_map(|s| &s.conditions).any(|c| {
+            c.key
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        })
+    }
 }
 
 fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> Result<Statement, PolicyError> {

@@ -1771,3 +1771,125 @@ async fn expected_bucket_owner_is_checked() {
         .unwrap_err();
     assert_eq!(err_info(&e), ("AccessDenied".to_owned(), 403));
 }
+
+/// `s3:ExistingObjectTag/<key>` (the object's stored tags),
+/// `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys` (the tags a
+/// PutObject header or a PutObjectTagging body sets) as conditions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_tag_conditions() {
+    let (_srv, alice, bob) = alice_bucket_with("tagged", &[]).await;
+    for (k, class) in [("pub", "public"), ("sec", "secret")] {
+        alice
+            .put_object()
+            .bucket("tagged")
+            .key(k)
+            .tagging(format!("classification={class}"))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let bob_p = json!({ "AWS": "bob" });
+    let objects = vec![objects_arn("tagged", "*")];
+    let policy = doc(vec![
+        with_condition(
+            allow("ReadPublicTagged", bob_p.clone(), &["s3:GetObject"], &objects),
+            json!({ "StringEquals": { "s3:ExistingObjectTag/classification": "public" } }),
+        ),
+        with_condition(
+            allow("WriteBlue", bob_p.clone(), &["s3:PutObject"], &objects),
+            json!({ "StringEquals": { "s3:RequestObjectTag/team": "blue" } }),
+        ),
+        with_condition(
+            allow("TagBlueOnly", bob_p.clone(), &["s3:PutObjectTagging"], &objects),
+            json!({
+                "StringEquals": { "s3:RequestObjectTag/team": "blue" },
+                "ForAllValues:StringEquals": { "s3:RequestObjectTagKeys": ["team"] }
+            }),
+        ),
+    ]);
+    must_put_policy(&alice, "tagged", &policy).await;
+    let get = |k: &'static str| bob.get_object().bucket("tagged").key(k).send();
+    let put = |k: &'static str, tagging: Option<&'static str>| {
+        bob.put_object()
+            .bucket("tagged")
+            .key(k)
+            .set_tagging(tagging.map(str::to_owned))
+            .body(ByteStream::from_static(b"y"))
+            .send()
+    };
+    let tag = |k: &'static str, tags: &[(&str, &str)]| {
+        let set: Vec<Tag> = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
+            .collect();
+        bob.put_object_tagging()
+            .bucket("tagged")
+            .key(k)
+            .tagging(Tagging::builder().set_tag_set(Some(set)).build().unwrap())
+            .send()
+    };
+    let mut f = Vec::new();
+    let mut want = |what: &str, got: Res, ok: bool| {
+        if got.is_ok() != ok {
+            f.push(format!(
+                "{what}: want {}, got {}",
+                if ok { "ok" } else { "denied" },
+                show(&got)
+            ));
+        }
+    };
+    want("bob reads the object tagged public", res(get("pub").await), true);
+    want("bob reads the object tagged secret", res(get("sec").await), false);
+    want(
+        "bob writes with team=blue",
+        res(put("b1", Some("team=blue")).await),
+        true,
+    );
+    want(
+        "bob writes with team=red",
+        res(put("b2", Some("team=red")).await),
+        false,
+    );
+    want("bob writes without tags", res(put("b3", None).await), false);
+    want(
+        "bob tags with team=blue",
+        res(tag("b1", &[("team", "blue")]).await),
+        true,
+    );
+    want(
+        "bob tags with team=red",
+        res(tag("b1", &[("team", "red")]).await),
+        false,
+    );
+    want(
+        "bob tags with another key too",
+        res(tag("b1", &[("team", "blue"), ("owner", "bob")]).await),
+        false,
+    );
+    // Retagging changes what the ExistingObjectTag condition sees.
+    alice
+        .put_object_tagging()
+        .bucket("tagged")
+        .key("sec")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("classification").value("public").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    want("bob reads once it is retagged public", res(get("sec").await), true);
+    let tags = alice
+        .get_object_tagging()
+        .bucket("tagged")
+        .key("b1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set().len(), 1);
+    assert_eq!(tags.tag_set()[0].value(), "blue");
+    assert!(f.is_empty(), "{}", f.join("\n"));
+}

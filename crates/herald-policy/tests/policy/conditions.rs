@@ -535,3 +535,24 @@ fn condition_values_compile_once() {
     assert!(allows(&p, &[("aws:SourceIp", "10.1.243.9")]));
     assert!(!allows(&p, &[("aws:SourceIp", "10.1.244.9")]));
 }
+
+#[test]
+fn object_tag_keys_are_ordinary_string_keys_and_can_be_looked_for() {
+    let p = cond(r#"{"StringEquals":{"s3:ExistingObjectTag/classification":"public"}}"#);
+    assert!(allows(&p, &[("s3:ExistingObjectTag/classification", "public")]));
+    assert!(!allows(&p, &[("s3:ExistingObjectTag/classification", "secret")]));
+    assert!(!allows(&p, &[]));
+    assert!(p.mentions_key_prefix("s3:ExistingObjectTag/"));
+    assert!(p.mentions_key_prefix("S3:existingobjecttag/"));
+    assert!(!p.mentions_key_prefix("s3:RequestObjectTag/"));
+    let p = cond(r#"{"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team","env"]}}"#);
+    assert!(allows(&p, &[("s3:RequestObjectTagKeys", "team")]));
+    assert!(!allows(
+        &p,
+        &[
+            ("s3:RequestObjectTagKeys", "team"),
+            ("s3:RequestObjectTagKeys", "owner")
+        ]
+    ));
+    assert!(!p.mentions_key_prefix("s3:ExistingObjectTag/"));
+}

@@ -249,7 +249,18 @@ impl HeraldS3 {
         let decision = match &policy {
             None => Decision::NotApplicable,
             Some(p) => {
-                let context = (ask.context)();
+                let mut context = (ask.context)();
+                if let Some(key) = ask.key
+                    && p.mentions_key_prefix("s3:ExistingObjectTag/")
+                {
+                    // Only read for policies that test them: a lookup per
+                    // request otherwise.
+                    if let Ok(v) = self.store.head_object(&bucket.name, key, ask.version_id) {
+                        for (k, val) in v.tags {
+                            context.insert(format!("s3:ExistingObjectTag/{k}"), val);
+                        }
+                    }
+                }
                 let resource = match ask.key {
                     Some(k) => format!("arn:aws:s3:::{}/{k}", ask.bucket),
                     None => format!("arn:aws:s3:::{}", ask.bucket),
@@ -367,7 +378,29 @@ pub fn request_context<'a>(
     if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) {
         cx.insert("s3:x-amz-acl", acl.to_owned());
     }
+    if let Some(tagging) = headers.get("x-amz-tagging").and_then(|v| v.to_str().ok()) {
+        // Malformed tags are refused by the operation; here they are only
+        // condition values.
+        let tags: Vec<(String, String)> = form_urlencoded::parse(tagging.as_bytes())
+            .take(MAX_REQUEST_TAG_KEYS)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        insert_request_tags(&mut cx, &tags);
+    }
     cx
+}
+
+/// At most this many request tags become condition keys (S3 allows 10
+/// per object; the operation refuses more, this only bounds the work).
+const MAX_REQUEST_TAG_KEYS: usize = 50;
+
+/// `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys` for the tags
+/// a request sets (PutObject's `x-amz-tagging`, PutObjectTagging's body).
+pub(crate) fn insert_request_tags(cx: &mut Context<'_>, tags: &[(String, String)]) {
+    for (k, v) in tags {
+        cx.insert(format!("s3:RequestObjectTag/{k}"), v.clone());
+        cx.insert("s3:RequestObjectTagKeys", k.clone());
+    }
 }
 
 /// The access decision for a request `s3s` routes to one of Herald's own
@@ -437,6 +470,9 @@ impl S3Access for HeraldAccess {
                     return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
                 }
             }
+            // Decided once the body's tag set is known (its tags are
+            // condition keys): see `put_object_tagging` below.
+            ("PutObjectTagging", Some(_)) => {}
             // Checked per key by the operation (s3:DeleteObject on each
             // object, as AWS); here the caller only needs to be known.
             ("DeleteObjects", Some(bucket)) => {
@@ -464,6 +500,41 @@ impl S3Access for HeraldAccess {
         cx.extensions_mut().insert(Granted {
             caller,
             bucket: decided,
+        });
+        Ok(())
+    }
+
+    /// PutObjectTagging, decided with the tags it sets
+    /// (`s3:RequestObjectTag/<key>`), which only the parsed body holds.
+    async fn put_object_tagging(&self, req: &mut S3Request<s3s::dto::PutObjectTaggingInput>) -> S3Result<()> {
+        let s3 = &self.0;
+        let caller = granted(req)?.caller;
+        let tags: Vec<(String, String)> = req
+            .input
+            .tagging
+            .tag_set
+            .iter()
+            .take(MAX_REQUEST_TAG_KEYS)
+            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+            .collect();
+        let meta = req.extensions.get::<RequestMeta>();
+        let context = || {
+            let mut cx = request_context(meta, &caller, &req.uri, &req.headers);
+            insert_request_tags(&mut cx, &tags);
+            cx
+        };
+        let record = s3.decide(&Ask {
+            caller: &caller,
+            op: "PutObjectTagging",
+            version_id: req.input.version_id.as_deref(),
+            bucket: &req.input.bucket,
+            key: Some(&req.input.key),
+            context: &context,
+        })?;
+        expected_owner(&req.headers, &record)?;
+        req.extensions.insert(Granted {
+            caller,
+            bucket: Some(record),
         });
         Ok(())
     }

@@ -75,6 +75,11 @@ pub async fn put_object_tagging(
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let user = s3.caller(&req)?;
     let info = req_info(&req);
+    // Decided in the access hook's `put_object_tagging` (with the body's
+    // tags), never by the generic check: insist that it ran.
+    if super::access::granted(&req)?.bucket.is_none() {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    }
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     let tags: Vec<(String, String)> = input
