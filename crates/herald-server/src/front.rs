@@ -43,6 +43,8 @@ pub struct RequestMeta {
 
 pub(crate) struct Front {
     s3: S3Service,
+    /// The S3 access decision, for the other front ends (SFTP).
+    pub(crate) decider: crate::s3::access::AccessDecider,
     store: Store,
     notifier: Arc<Notifier>,
     /// The SQS queues (`crate::sqs`).
@@ -71,6 +73,7 @@ impl Front {
         connections: Arc<tokio::sync::Semaphore>,
     ) -> Front {
         let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone()).with_sigv2(cfg.allow_sigv2);
+        let s3_for_decider = s3.clone();
         let mut builder = S3ServiceBuilder::new(s3.clone());
         builder.set_config(s3_config());
         builder.set_auth(StoreAuth(store.clone()));
@@ -84,6 +87,7 @@ impl Front {
         rand_fill(&mut prefix);
         Front {
             s3: builder.build(),
+            decider: crate::s3::access::AccessDecider(s3_for_decider),
             store,
             notifier,
             queues,

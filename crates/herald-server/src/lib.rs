@@ -132,6 +132,12 @@ impl Server {
         self.tls.is_some()
     }
 
+    /// The S3 access decision this server makes, for other front ends
+    /// (SFTP) to ask the same questions.
+    pub fn access_decider(&self) -> s3::access::AccessDecider {
+        self.state.decider.clone()
+    }
+
     /// Where the detailed metrics are served, if anywhere.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())

@@ -11,6 +11,7 @@ use russh_sftp::protocol::{
 };
 use russh_sftp::server::StatusReply;
 
+use crate::access::Viewer;
 use crate::tree::{self, Node};
 
 /// Handles one session may hold open at once (OpenSSH uses a few).
@@ -37,16 +38,18 @@ struct Listing {
 /// The filesystem one logged-in user sees.
 pub struct ReadOnlyFs {
     store: Store,
+    viewer: Viewer,
     user: String,
     handles: HashMap<String, Open>,
     next_handle: u64,
 }
 
 impl ReadOnlyFs {
-    pub fn new(store: Store, user: String) -> ReadOnlyFs {
+    pub fn new(store: Store, viewer: Viewer) -> ReadOnlyFs {
         ReadOnlyFs {
             store,
-            user,
+            user: viewer.user.clone(),
+            viewer,
             handles: HashMap::new(),
             next_handle: 0,
         }
@@ -63,7 +66,7 @@ impl ReadOnlyFs {
     }
 
     fn stat_path(&self, id: u32, path: &str) -> Result<Attrs, StatusReply> {
-        let node = tree::resolve(&self.store, &self.user, path)?;
+        let node = tree::resolve(&self.store, &self.viewer, path)?;
         Ok(Attrs {
             id,
             attrs: tree::attrs(&node, &self.user),
@@ -145,9 +148,9 @@ impl russh_sftp::server::Handler for ReadOnlyFs {
     }
 
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
-        let listing = match tree::resolve(&self.store, &self.user, &path)? {
+        let listing = match tree::resolve(&self.store, &self.viewer, &path)? {
             Node::Root => Listing {
-                ready: tree::list_buckets(&self.store, &self.user)?.into(),
+                ready: tree::list_buckets(&self.store, &self.viewer)?.into(),
                 more: None,
             },
             Node::Dir { bucket, prefix } => Listing {
@@ -193,7 +196,7 @@ impl russh_sftp::server::Handler for ReadOnlyFs {
         if pflags.intersects(OpenFlags::WRITE | OpenFlags::APPEND | OpenFlags::CREATE | OpenFlags::TRUNCATE) {
             return Err(read_only());
         }
-        let (bucket, key) = match tree::resolve(&self.store, &self.user, &filename)? {
+        let (bucket, key) = match tree::resolve(&self.store, &self.viewer, &filename)? {
             Node::File { bucket, key, .. } => (bucket, key),
             _ => {
                 return Err(StatusCode::Failure.with_message(format!("{}: is a directory", tree::normalize(&filename))));

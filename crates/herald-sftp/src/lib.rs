@@ -2,11 +2,13 @@
 //!
 //! Consumers without S3 credentials (or an S3 client) fetch objects, such
 //! as event batch files, with a standard `sftp` client and an SSH key. The
-//! tree they see: `/` lists the buckets the user owns, and inside a bucket
-//! keys are split on `/` into directories. Nothing can be changed: every
+//! tree they see: `/` lists the buckets the user owns or may list through
+//! a bucket policy or ACL ([`access`]), and inside a bucket keys are split
+//! on `/` into directories. Nothing can be changed: every
 //! write request is answered "permission denied". Logins are by public
 //! key only (`herald user add-key`); passwords are never offered.
 
+pub mod access;
 mod fs;
 pub mod host_key;
 mod pump;
@@ -39,6 +41,7 @@ pub struct SftpServer {
     login_timeout: Duration,
     config: Arc<russh::server::Config>,
     store: Store,
+    access: Arc<dyn access::BucketAccess>,
     host_key_fingerprint: String,
 }
 
@@ -70,8 +73,16 @@ impl SftpServer {
             login_timeout: LOGIN_TIMEOUT,
             config: Arc::new(config),
             store,
+            access: Arc::new(access::OwnersOnly),
             host_key_fingerprint,
         })
+    }
+
+    /// Lets users see other users' buckets where `access` allows (the
+    /// server's S3 decision); without it, only their own.
+    pub fn with_access(mut self, access: Arc<dyn access::BucketAccess>) -> Self {
+        self.access = access;
+        self
     }
 
     /// Another login deadline than [`LOGIN_TIMEOUT`] (tests).
@@ -115,7 +126,7 @@ impl SftpServer {
                 },
             };
             let _ = socket.set_nodelay(true);
-            let handler = ssh::Connection::new(self.store.clone(), Some(peer));
+            let handler = ssh::Connection::new(self.store.clone(), self.access.clone(), Some(peer));
             let config = self.config.clone();
             let login_timeout = self.login_timeout;
             tokio::spawn(async move {

@@ -17,6 +17,7 @@ use crate::fs::ReadOnlyFs;
 /// One client connection.
 pub struct Connection {
     store: Store,
+    access: Arc<dyn crate::access::BucketAccess>,
     peer: Option<SocketAddr>,
     /// The Herald user, once logged in.
     user: Option<String>,
@@ -27,9 +28,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(store: Store, peer: Option<SocketAddr>) -> Connection {
+    pub fn new(store: Store, access: Arc<dyn crate::access::BucketAccess>, peer: Option<SocketAddr>) -> Connection {
         Connection {
             store,
+            access,
             peer,
             user: None,
             channels: HashMap::new(),
@@ -103,7 +105,12 @@ impl russh::server::Handler for Connection {
         match (name, self.user.clone(), self.channels.remove(&channel_id)) {
             ("sftp", Some(user), Some(channel)) => {
                 session.channel_success(channel_id)?;
-                let fs = ReadOnlyFs::new(self.store.clone(), user);
+                let viewer = crate::access::Viewer {
+                    user,
+                    peer: self.peer,
+                    access: self.access.clone(),
+                };
+                let fs = ReadOnlyFs::new(self.store.clone(), viewer);
                 russh_sftp::server::run(crate::pump::pumped(channel), fs).await;
             }
             _ => session.channel_failure(channel_id)?,

@@ -1,7 +1,8 @@
 //! How buckets look as a file tree: `/` holds one directory per bucket the
-//! user owns; inside a bucket, keys are split on `/`, common prefixes are
+//! user owns or may list ([`crate::access`]); inside a bucket, keys are split on `/`, common prefixes are
 //! directories and objects are files.
 
+use crate::access::Viewer;
 use herald_store::{BucketRecord, ListEntry, ListParams, ObjectVersion, Store, StoreError};
 use russh_sftp::protocol::{File, FileAttributes, StatusCode};
 use russh_sftp::server::StatusReply;
@@ -43,26 +44,29 @@ pub fn normalize(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// Finds what a path names for `user`. Buckets of other users do not exist
-/// as far as this user can tell.
-pub fn resolve(store: &Store, user: &str, path: &str) -> Result<Node, StatusReply> {
+/// Finds what a path names for `viewer`. What they may neither list nor
+/// read does not exist as far as they can tell.
+pub fn resolve(store: &Store, viewer: &Viewer, path: &str) -> Result<Node, StatusReply> {
     let path = normalize(path);
     let rest = path.trim_start_matches('/');
     if rest.is_empty() {
         return Ok(Node::Root);
     }
     let (bucket_name, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket = match store.get_bucket(bucket_name).map_err(failure)? {
-        Some(b) if b.owner == user => b,
-        _ => return Err(no_such_file(&path)),
+    let Some(bucket) = store.get_bucket(bucket_name).map_err(failure)? else {
+        return Err(no_such_file(&path));
     };
     if key.is_empty() {
+        if !viewer.can_list(&bucket, "") {
+            return Err(no_such_file(&path));
+        }
         return Ok(Node::Dir {
             bucket,
             prefix: String::new(),
         });
     }
     match store.head_object(bucket_name, key, None) {
+        Ok(_) if !viewer.can_read(&bucket, key) => {}
         Ok(version) => {
             return Ok(Node::File {
                 bucket: bucket.name,
@@ -74,6 +78,9 @@ pub fn resolve(store: &Store, user: &str, path: &str) -> Result<Node, StatusRepl
         Err(e) => return Err(failure(e)),
     }
     let prefix = format!("{key}/");
+    if !viewer.can_list(&bucket, &prefix) {
+        return Err(no_such_file(&path));
+    }
     let params = ListParams {
         prefix: prefix.clone(),
         delimiter: Some("/".into()),
@@ -137,13 +144,14 @@ pub fn list_page(
     Ok((files, next))
 }
 
-/// The root directory: the user's buckets.
-pub fn list_buckets(store: &Store, user: &str) -> Result<Vec<File>, StatusReply> {
+/// The root directory: the buckets the viewer owns or may list.
+pub fn list_buckets(store: &Store, viewer: &Viewer) -> Result<Vec<File>, StatusReply> {
     Ok(store
-        .list_buckets(Some(user))
+        .list_buckets(None)
         .map_err(failure)?
         .iter()
-        .map(|b| File::new(b.name.as_str(), dir_attrs(b.created_ms, user)))
+        .filter(|b| viewer.can_list(b, ""))
+        .map(|b| File::new(b.name.as_str(), dir_attrs(b.created_ms, &viewer.user)))
         .collect())
 }
 

@@ -89,7 +89,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(listen) => {
             let sftp = herald_sftp::SftpServer::bind(store.clone(), listen, &settings.data_dir)
                 .await
-                .with_context(|| format!("cannot serve SFTP on {listen}"))?;
+                .with_context(|| format!("cannot serve SFTP on {listen}"))?
+                .with_access(std::sync::Arc::new(SftpGrants(server.access_decider())));
             tracing::info!(
                 address = %sftp.local_addr()?,
                 host_key = %sftp.host_key_fingerprint(),
@@ -288,4 +289,19 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+/// SFTP sees other users' buckets as the S3 access decision allows:
+/// listing a directory is `ListObjects` with its prefix, reading a file is
+/// `GetObject`.
+struct SftpGrants(herald_server::s3::access::AccessDecider);
+
+impl herald_sftp::access::BucketAccess for SftpGrants {
+    fn may_list(&self, user: &str, peer: Option<std::net::SocketAddr>, bucket: &str, prefix: &str) -> bool {
+        self.0.allows(user, peer, "ListObjects", bucket, None, Some(prefix))
+    }
+
+    fn may_read(&self, user: &str, peer: Option<std::net::SocketAddr>, bucket: &str, key: &str) -> bool {
+        self.0.allows(user, peer, "GetObject", bucket, Some(key), None)
+    }
 }

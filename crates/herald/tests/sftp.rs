@@ -571,3 +571,97 @@ async fn a_batch_file_is_fetched_over_sftp() {
         assert!(line.contains("ObjectCreated:Put"), "{record}");
     }
 }
+
+/// Buckets shared through S3 access control show up over SFTP as far as
+/// they are shared: a bucket policy granting bob `s3:ListBucket` on the
+/// `main_stream/` prefix and `s3:GetObject` under it lets him see
+/// `/batches`, walk down to the batch file and fetch it, but not read
+/// `readme.txt` or list elsewhere; a public-read bucket ACL lets him list
+/// everything and an object ACL read one more file; revoking hides it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_shared_by_policy_or_acl_are_visible_as_far_as_shared() {
+    let s = setup().await;
+    let work = tempfile::tempdir().unwrap();
+    let alice = s.server.s3_as(ALICE.0, ALICE.1);
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::batches",
+         "Condition":{"StringLike":{"s3:prefix":["","main_stream/*"]}}},
+        {"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::batches/main_stream/*"}]}"#;
+    alice
+        .put_bucket_policy()
+        .bucket("batches")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let bob_runs = |cmd: &str| sftp(&s.server, "bob", &s.bob_key, work.path(), &format!("{cmd}\n"));
+
+    let out = bob_runs("ls /");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("batches"),
+        "shared bucket listed: {}",
+        describe(&out)
+    );
+    assert!(text(&out.stdout).contains("bobs-bucket"), "{}", describe(&out));
+    let out = bob_runs(&format!("get /batches/{NESTED} got.ndjson"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        std::fs::read(work.path().join("got.ndjson")).unwrap(),
+        s3_bytes(&s.server, "batches", NESTED).await
+    );
+    let out = bob_runs("ls /batches/main_stream/2026/11/23/13");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text(&out.stdout).contains("x.ndjson"), "{}", describe(&out));
+    for cmd in [
+        "get /batches/readme.txt",
+        "ls /batches/big",
+        "get /batches/big/blob.bin",
+    ] {
+        let out = bob_runs(cmd);
+        assert!(!out.status.success(), "{cmd} must fail: {}", describe(&out));
+    }
+    assert!(!work.path().join("readme.txt").exists());
+    assert!(!work.path().join("blob.bin").exists());
+
+    // An ACL instead of the policy: the whole bucket listable, one more
+    // object readable.
+    alice.delete_bucket_policy().bucket("batches").send().await.unwrap();
+    alice
+        .put_bucket_acl()
+        .bucket("batches")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_object_acl()
+        .bucket("batches")
+        .key("readme.txt")
+        .grant_read("id=bob")
+        .send()
+        .await
+        .unwrap();
+    let out = bob_runs("ls /batches/big\nget /batches/readme.txt");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(text(&out.stdout).contains("blob.bin"), "{}", describe(&out));
+    assert_eq!(
+        std::fs::read(work.path().join("readme.txt")).unwrap(),
+        b"hello over sftp\n"
+    );
+    let out = bob_runs("get /batches/big/blob.bin");
+    assert!(!out.status.success(), "listing is not reading: {}", describe(&out));
+
+    // Revoked: the bucket is gone from bob's view again.
+    alice
+        .put_bucket_acl()
+        .bucket("batches")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    let out = bob_runs("ls /");
+    assert!(!text(&out.stdout).contains("batches"), "{}", describe(&out));
+    let out = bob_runs("ls /batches");
+    assert!(!out.status.success(), "{}", describe(&out));
+}

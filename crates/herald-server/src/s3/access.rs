@@ -445,6 +445,51 @@ fn version_id_of(uri: &http::Uri) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The S3 access decision for Herald's other front ends (SFTP): the very
+/// decision S3 requests get, for a signed-in user connected from `peer`
+/// over an encrypted transport.
+#[derive(Clone)]
+pub struct AccessDecider(pub(crate) HeraldS3);
+
+impl AccessDecider {
+    /// Whether `user` may run the S3 operation `op` (`ListObjects`,
+    /// `GetObject`, ...) on `bucket` (and `key`), listing under `prefix`.
+    pub fn allows(
+        &self,
+        user: &str,
+        peer: Option<std::net::SocketAddr>,
+        op: &str,
+        bucket: &str,
+        key: Option<&str>,
+        prefix: Option<&str>,
+    ) -> bool {
+        let caller = Caller::User(user.to_owned());
+        let context = || {
+            let mut cx = Context::with_capacity(5);
+            if let Some(p) = peer {
+                cx.insert("aws:SourceIp", p.ip().to_string());
+            }
+            cx.insert("aws:SecureTransport", "true");
+            cx.insert("aws:username", user.to_owned());
+            if let Some(p) = prefix {
+                cx.insert("s3:prefix", p.to_owned());
+                cx.insert("s3:delimiter", "/");
+            }
+            cx
+        };
+        self.0
+            .decide(&Ask {
+                caller: &caller,
+                op,
+                version_id: None,
+                bucket,
+                key,
+                context: &context,
+            })
+            .is_ok()
+    }
+}
+
 /// The access hook `s3s` calls before every operation.
 pub struct HeraldAccess(pub HeraldS3);
 
