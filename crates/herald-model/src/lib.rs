@@ -27,5 +27,5 @@ pub use notification::{
 };
 pub use record::{EventRecord, EventRecordInput, RecordFlavor};
 pub use ssh_key::{MAX_SSH_KEYS_PER_USER, SshKey};
-pub use user::{AccessKey, ROOT_USER, User};
+pub use user::{AccessKey, ROOT_USER, User, UserProfile};
 pub use versioning::{NULL_VERSION_ID, VersioningState};

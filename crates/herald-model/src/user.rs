@@ -24,6 +24,53 @@ pub struct User {
     /// (`emailAddress="..."`); unique among users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The name S3 shows in `Owner`/`Grantee` `DisplayName` (default: the
+    /// user name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The S3 canonical user id (`Owner`/`Grantee` `ID`, `id="..."` grants,
+    /// `CanonicalUser` principals); default: the user name. Set it to
+    /// match ids a client already knows (a migrated Ceph user's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical_id: Option<String>,
+}
+
+impl User {
+    /// The canonical user id S3 shows and ACL grants name.
+    pub fn canonical_id(&self) -> &str {
+        self.canonical_id.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The display name S3 shows.
+    pub fn display_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// What `herald user create` may set beyond the name and key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProfile {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub canonical_id: Option<String>,
+}
+
+/// The name unsigned requests go by (events' `principalId`); no user may
+/// take it.
+pub const ANONYMOUS_NAME: &str = "anonymous";
+
+/// Whether a canonical id is acceptable: 1 to 128 letters, digits or
+/// `$-_.` (Ceph's tenanted ids use `$`).
+pub fn valid_canonical_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"$-_.".contains(&b))
+}
+
+/// Whether a display name is acceptable: 1 to 128 printable characters.
+pub fn valid_display_name(name: &str) -> bool {
+    (1..=128).contains(&name.chars().count()) && !name.chars().any(char::is_control)
 }
 
 /// Whether an e-mail address is acceptable for a user: one `@`, no spaces

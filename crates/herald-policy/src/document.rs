@@ -284,10 +284,13 @@ fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> 
         None => None,
         Some((negated, v)) => {
             let name = if negated { "NotPrincipal" } else { "Principal" };
-            Some(Negatable {
-                negated,
-                inner: PrincipalSet::parse(v, &format!("{at}.{name}"))?,
-            })
+            let inner = PrincipalSet::parse(v, &format!("{at}.{name}"))?;
+            // "Everyone but X may" is refused, as S3 and Ceph refuse it:
+            // it grants the public by accident.
+            if negated && effect == Effect::Allow {
+                return Err(PolicyError::at(at, "NotPrincipal can only be used with Effect Deny"));
+            }
+            Some(Negatable { negated, inner })
         }
     };
     let Some((negated, v)) = action else {

@@ -29,8 +29,8 @@ pub enum AdminRequest {
     CreateUser {
         name: String,
         key: Option<AccessKey>,
-        #[serde(default)]
-        email: Option<String>,
+        #[serde(default, flatten)]
+        profile: herald_model::UserProfile,
     },
     ListUsers,
     /// Refused while the user owns buckets, topics or queues, unless
@@ -109,10 +109,10 @@ pub struct AdminContext {
 pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
     let store = &ctx.store;
     let result = match req {
-        AdminRequest::CreateUser { name, key, email } => match check_no_leftovers(ctx, &name) {
+        AdminRequest::CreateUser { name, key, profile } => match check_no_leftovers(ctx, &name) {
             Err(message) => return AdminResponse::Error { message },
             Ok(()) => store
-                .create_user(&name, key, email.as_deref())
+                .create_user(&name, key, profile)
                 .await
                 .map(|user| AdminResponse::User { user }),
         },

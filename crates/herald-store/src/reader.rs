@@ -104,7 +104,7 @@ mod tests {
     async fn reads_at_offsets_and_keeps_reading_an_overwritten_version() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.create_user("alice", None, None).await.unwrap();
+        store.create_user("alice", None, Default::default()).await.unwrap();
         store.create_bucket("alice", "b").await.unwrap();
         let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         put(&store, "k", body.clone()).await;

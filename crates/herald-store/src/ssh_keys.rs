@@ -139,8 +139,8 @@ mod tests {
     async fn keys_are_per_user_limited_and_removed_with_the_user() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.create_user("alice", None, None).await.unwrap();
-        store.create_user("bob", None, None).await.unwrap();
+        store.create_user("alice", None, Default::default()).await.unwrap();
+        store.create_user("bob", None, Default::default()).await.unwrap();
         for n in 0..MAX_SSH_KEYS_PER_USER as u8 {
             store.add_ssh_key("alice", key(n)).await.unwrap();
         }
@@ -168,7 +168,7 @@ mod tests {
         store.add_ssh_key("alice", key(100)).await.unwrap();
 
         store.remove_user("alice").await.unwrap();
-        store.create_user("alice", None, None).await.unwrap();
+        store.create_user("alice", None, Default::default()).await.unwrap();
         assert!(store.list_ssh_keys("alice").unwrap().is_empty());
         assert_eq!(store.list_ssh_keys("bob").unwrap().len(), 1);
     }

@@ -1,7 +1,7 @@
 //! Users and access keys.
 
-use herald_model::user::{valid_access_key_id, valid_user_name};
-use herald_model::{AccessKey, User};
+use herald_model::user::{ANONYMOUS_NAME, valid_access_key_id, valid_user_name};
+use herald_model::{AccessKey, User, UserProfile};
 use redb::{ReadableTable, ReadableTableMetadata};
 
 use crate::Store;
@@ -26,13 +26,31 @@ pub fn generate_access_key() -> AccessKey {
 }
 
 impl Store {
-    /// Creates a user with the given key, or a generated one, and an
-    /// optional e-mail address (unique: ACL grants find users by it).
-    pub async fn create_user(&self, name: &str, key: Option<AccessKey>, email: Option<&str>) -> StoreResult<User> {
-        if let Some(e) = email
+    /// Creates a user with the given key, or a generated one, and its S3
+    /// profile: e-mail address, display name, canonical id (the address
+    /// and the id are unique: ACL grants find users by them).
+    pub async fn create_user(&self, name: &str, key: Option<AccessKey>, profile: UserProfile) -> StoreResult<User> {
+        if name == ANONYMOUS_NAME {
+            return Err(StoreError::InvalidArgument(format!(
+                "{ANONYMOUS_NAME:?} is reserved: unsigned requests go by it"
+            )));
+        }
+        if let Some(e) = &profile.email
             && !herald_model::user::valid_email(e)
         {
             return Err(StoreError::InvalidArgument(format!("invalid e-mail address {e:?}")));
+        }
+        if let Some(d) = &profile.display_name
+            && !herald_model::user::valid_display_name(d)
+        {
+            return Err(StoreError::InvalidArgument(format!("invalid display name {d:?}")));
+        }
+        if let Some(c) = &profile.canonical_id
+            && !herald_model::user::valid_canonical_id(c)
+        {
+            return Err(StoreError::InvalidArgument(format!(
+                "invalid canonical id {c:?}: use 1-128 letters, digits or $-_."
+            )));
         }
         if !valid_user_name(name) {
             return Err(StoreError::InvalidArgument(format!(
@@ -45,7 +63,9 @@ impl Store {
             name: name.to_owned(),
             keys: vec![key],
             created_ms: now_ms(),
-            email: email.map(str::to_owned),
+            email: profile.email,
+            display_name: profile.display_name,
+            canonical_id: profile.canonical_id,
         };
         let u = user.clone();
         self.write(vec![], move |txn| {
@@ -54,16 +74,22 @@ impl Store {
             if users.get(u.name.as_str())?.is_some() {
                 return Err(StoreError::UserExists(u.name.clone()));
             }
-            if let Some(email) = &u.email {
-                for row in users.iter()? {
-                    let (_, v) = row?;
-                    let other: User = serde_json::from_slice(v.value())?;
-                    if other.email.as_deref() == Some(email.as_str()) {
-                        return Err(StoreError::InvalidArgument(format!(
-                            "e-mail address {email} is already user {}'s",
-                            other.name
-                        )));
-                    }
+            for row in users.iter()? {
+                let (_, v) = row?;
+                let other: User = serde_json::from_slice(v.value())?;
+                if u.email.is_some() && other.email == u.email {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "e-mail address {} is already user {}'s",
+                        other.email.unwrap_or_default(),
+                        other.name
+                    )));
+                }
+                if other.canonical_id() == u.canonical_id() {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "canonical id {} is already user {}'s",
+                        u.canonical_id(),
+                        other.name
+                    )));
                 }
             }
             let k = &u.keys[0].access_key_id;
@@ -122,7 +148,10 @@ impl Store {
                 None => None,
             };
             let created_ms = old.as_ref().map(|u| u.created_ms).unwrap_or_else(now_ms);
-            let email = old.as_ref().and_then(|u| u.email.clone());
+            let (email, display_name, canonical_id) = match &old {
+                Some(u) => (u.email.clone(), u.display_name.clone(), u.canonical_id.clone()),
+                None => (None, None, None),
+            };
             for k in old.iter().flat_map(|u| u.keys.iter()) {
                 keys.remove(k.access_key_id.as_str())?;
             }
@@ -131,6 +160,8 @@ impl Store {
                 keys: vec![key.clone()],
                 created_ms,
                 email,
+                display_name,
+                canonical_id,
             };
             users.insert(name.as_str(), serde_json::to_vec(&user)?.as_slice())?;
             keys.insert(key.access_key_id.as_str(), name.as_str())?;
@@ -150,6 +181,16 @@ impl Store {
             out.push(serde_json::from_slice(v.value())?);
         }
         Ok(out)
+    }
+
+    /// The user whose canonical id is `id` (see [`User::canonical_id`]).
+    pub fn find_user_by_canonical_id(&self, id: &str) -> StoreResult<Option<User>> {
+        if let Some(u) = self.get_user(id)?
+            && u.canonical_id() == id
+        {
+            return Ok(Some(u));
+        }
+        Ok(self.list_users()?.into_iter().find(|u| u.canonical_id() == id))
     }
 
     /// The user with this e-mail address, if any.

@@ -242,7 +242,7 @@ async fn ensure_root(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         }
         (None, Some(_)) => {}
         (None, None) => {
-            let user = store.create_user(ROOT_USER, None, None).await?;
+            let user = store.create_user(ROOT_USER, None, Default::default()).await?;
             let key = &user.keys[0];
             // Printed once, on stdout, so it can be captured; kept in the data dir.
             println!(

@@ -25,6 +25,13 @@ pub enum UserCommand {
         /// (`x-amz-grant-read: emailAddress="..."`).
         #[arg(long)]
         email: Option<String>,
+        /// The name S3 shows as the user's `DisplayName` (default: NAME).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The S3 canonical user id (`Owner`/`Grantee` `ID`, `id="..."`
+        /// grants); default: NAME. Set it to keep ids clients already know.
+        #[arg(long)]
+        canonical_id: Option<String>,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
@@ -75,6 +82,8 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             access_key,
             secret_key,
             email,
+            display_name,
+            canonical_id,
             data_dir,
         } => {
             let key = match (access_key, secret_key) {
@@ -84,7 +93,20 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 }),
                 _ => None,
             };
-            match send(&data_dir, AdminRequest::CreateUser { name, key, email }).await? {
+            match send(
+                &data_dir,
+                AdminRequest::CreateUser {
+                    name,
+                    key,
+                    profile: herald_model::UserProfile {
+                        email,
+                        display_name,
+                        canonical_id,
+                    },
+                },
+            )
+            .await?
+            {
                 AdminResponse::User { user } => {
                     println!("user: {}", user.name);
                     for k in &user.keys {

@@ -24,10 +24,11 @@ fn everyone_without_conditions_is_public() {
     assert!(public(
         r#"{"Effect":"Allow","Principal":{"AWS":["bob","*"]},"Action":"s3:GetObject","Resource":"*"}"#
     ));
-    // NotPrincipal grants everyone else.
-    assert!(public(
-        r#"{"Effect":"Allow","NotPrincipal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"*"}"#
-    ));
+    // "Everyone but bob" would be public: such an Allow is refused.
+    refused_with(
+        r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"*"}}"#,
+        "NotPrincipal can only be used with Effect Deny",
+    );
 }
 
 #[test]

@@ -265,10 +265,15 @@ impl HeraldS3 {
                     Some(k) => format!("arn:aws:s3:::{}/{k}", ask.bucket),
                     None => format!("arn:aws:s3:::{}", ask.bucket),
                 };
+                // `{"CanonicalUser": ...}` principals name the canonical id.
+                let profile = match ask.caller {
+                    Caller::User(u) => self.store.get_user(u).ok().flatten(),
+                    Caller::Anonymous => None,
+                };
                 let principal = match ask.caller {
                     Caller::User(u) => Principal::User {
                         name: u,
-                        canonical_id: u,
+                        canonical_id: profile.as_ref().map_or(u.as_str(), |p| p.canonical_id()),
                     },
                     Caller::Anonymous => Principal::Anonymous,
                 };
@@ -289,11 +294,44 @@ impl HeraldS3 {
             Decision::Allow => true,
             Decision::NotApplicable => is_owner || self.acl_allows(&bucket, ask)?,
         };
-        if allowed {
+        if allowed || (decision != Decision::ExplicitDeny && self.may_learn_it_is_missing(&bucket, ask)?) {
             Ok(bucket)
         } else {
             Err(s3_error!(AccessDenied, "Access Denied"))
         }
+    }
+
+    /// A read of an object that does not exist answers 404 (`NoSuchKey`)
+    /// to a caller who may list its key (`s3:ListBucket` with `s3:prefix`
+    /// the key, or the bucket ACL's READ), and 403 to anybody else, as S3
+    /// does: the answer tells nothing a listing would not.
+    fn may_learn_it_is_missing(&self, bucket: &BucketRecord, ask: &Ask<'_>) -> S3Result<bool> {
+        let (Some(key), "GetObject" | "HeadObject") = (ask.key, ask.op) else {
+            return Ok(false);
+        };
+        match self.store.head_object(&bucket.name, key, ask.version_id) {
+            Err(
+                herald_store::StoreError::NoSuchKey
+                | herald_store::StoreError::NoSuchVersion
+                | herald_store::StoreError::MethodNotAllowedOnDeleteMarker,
+            ) => {}
+            Ok(_) => return Ok(false),
+            Err(e) => return Err(super::s3_err(e)),
+        }
+        let context = || {
+            let mut cx = (ask.context)();
+            cx.insert("s3:prefix", key.to_owned());
+            cx
+        };
+        let list = Ask {
+            caller: ask.caller,
+            op: "ListObjects",
+            version_id: None,
+            bucket: ask.bucket,
+            key: None,
+            context: &context,
+        };
+        Ok(self.decide(&list).is_ok())
     }
 
     /// Whether the bucket's or the object's ACL gives a caller who is not
@@ -320,13 +358,12 @@ impl HeraldS3 {
                     let owns = matches!(ask.caller, Caller::User(u) if u == bucket.object_owner(&v));
                     Ok(owns || v.acl.as_ref().is_some_and(|a| a.allows(requester, p, ignore_public)))
                 }
-                // Whoever may list the bucket learns that the key is not
-                // there (404); anybody else gets 403, as in S3.
+                // A missing object: see `may_learn_it_is_missing`.
                 Err(
                     herald_store::StoreError::NoSuchKey
                     | herald_store::StoreError::NoSuchVersion
                     | herald_store::StoreError::MethodNotAllowedOnDeleteMarker,
-                ) => Ok(bucket_grants(Permission::Read)),
+                ) => Ok(false),
                 Err(e) => Err(super::s3_err(e)),
             },
             _ => Ok(false),
@@ -375,8 +412,32 @@ pub fn request_context<'a>(
             cx.insert(key, v.into_owned());
         }
     }
-    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) {
-        cx.insert("s3:x-amz-acl", acl.to_owned());
+    // Headers S3 exposes as condition keys under their own names.
+    for name in [
+        "x-amz-acl",
+        "x-amz-grant-full-control",
+        "x-amz-grant-read",
+        "x-amz-grant-write",
+        "x-amz-grant-read-acp",
+        "x-amz-grant-write-acp",
+        "x-amz-metadata-directive",
+        "x-amz-server-side-encryption",
+        "x-amz-storage-class",
+    ] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            cx.insert(format!("s3:{name}"), v.to_owned());
+        }
+    }
+    // The copy source as `bucket/key` (decoded, no leading slash), what
+    // policies match it against.
+    if let Some(v) = headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
+        let decoded: String = form_urlencoded::parse(format!("k={}", v.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let source = decoded.trim_start_matches('/');
+        let source = source.split_once("?versionId=").map_or(source, |(s, _)| s);
+        cx.insert("s3:x-amz-copy-source", source.to_owned());
     }
     if let Some(tagging) = headers.get("x-amz-tagging").and_then(|v| v.to_str().ok()) {
         // Malformed tags are refused by the operation; here they are only
@@ -509,8 +570,10 @@ impl S3Access for HeraldAccess {
         };
         let mut decided: Option<BucketRecord> = None;
         match (op.as_str(), &bucket) {
-            // Creating a bucket and listing one's own need a user, no grant.
-            ("CreateBucket", _) | ("ListBuckets", _) | (_, None) => {
+            // Listing one's buckets: anonymous requests get an empty list.
+            ("ListBuckets", _) => {}
+            // Creating a bucket needs a user, no grant.
+            ("CreateBucket", _) | (_, None) => {
                 if caller == Caller::Anonymous {
                     return Err(s3_error!(AccessDenied, "Anonymous access is not allowed"));
                 }

@@ -12,12 +12,12 @@
 use herald_model::acl::{self, Acl, CannedAcl, Grantee, HeaderGrantee, ObjectOwnership, Permission};
 use herald_store::{BucketRecord, ObjectAccess};
 use s3s::dto::{
-    self, AccessControlPolicy, GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput, Owner,
+    self, AccessControlPolicy, GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput,
     PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput,
 };
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
-use super::{HeraldS3, StoreResultExt, ok};
+use super::{HeraldS3, Owners, StoreResultExt, ok};
 
 /// The ACL parts of a request, whichever operation carried them.
 #[derive(Default)]
@@ -72,8 +72,8 @@ fn public_acl_blocked() -> S3Error {
 /// user list (S3 refuses grants to nobody).
 fn resolve_user(s3: &HeraldS3, g: HeaderGrantee) -> S3Result<Grantee> {
     match g {
-        HeaderGrantee::Id(id) => match s3.store.get_user(&id).s3()? {
-            Some(_) => Ok(Grantee::User(id)),
+        HeaderGrantee::Id(id) => match s3.store.find_user_by_canonical_id(&id).s3()? {
+            Some(u) => Ok(Grantee::User(u.name)),
             None => Err(s3_error!(InvalidArgument, "Invalid id: no user {id:?}")),
         },
         HeaderGrantee::Email(email) => match s3.store.find_user_by_email(&email).s3()? {
@@ -233,43 +233,54 @@ pub(crate) fn new_bucket_access(
     Ok((acl, ownership))
 }
 
-fn owner_dto(user: &str) -> Owner {
-    Owner {
-        id: Some(user.to_owned()),
-        display_name: Some(user.to_owned()),
-    }
-}
-
-fn grants_dto(acl: &Acl) -> dto::Grants {
-    acl.grants
+/// The grants as S3 shows them: group grants first, then users by
+/// canonical id (the order Ceph answers in, which clients compare with).
+fn grants_dto(owners: &mut Owners<'_>, acl: &Acl) -> dto::Grants {
+    let mut out: Vec<(Option<String>, dto::Grant)> = acl
+        .grants
         .iter()
-        .map(|g| dto::Grant {
-            grantee: Some(match &g.grantee {
-                Grantee::User(u) => dto::Grantee {
-                    display_name: Some(u.clone()),
-                    email_address: None,
-                    id: Some(u.clone()),
-                    type_: dto::Type::from_static(dto::Type::CANONICAL_USER),
-                    uri: None,
-                },
-                group => dto::Grantee {
-                    display_name: None,
-                    email_address: None,
-                    id: None,
-                    type_: dto::Type::from_static(dto::Type::GROUP),
-                    uri: group.group_uri().map(str::to_owned),
-                },
-            }),
-            permission: Some(dto::Permission::from(g.permission.as_str().to_owned())),
+        .map(|g| {
+            let (sort_id, grantee) = match &g.grantee {
+                Grantee::User(u) => {
+                    let o = owners.get(u);
+                    (
+                        o.id.clone(),
+                        dto::Grantee {
+                            display_name: o.display_name,
+                            email_address: None,
+                            id: o.id,
+                            type_: dto::Type::from_static(dto::Type::CANONICAL_USER),
+                            uri: None,
+                        },
+                    )
+                }
+                group => (
+                    None,
+                    dto::Grantee {
+                        display_name: None,
+                        email_address: None,
+                        id: None,
+                        type_: dto::Type::from_static(dto::Type::GROUP),
+                        uri: group.group_uri().map(str::to_owned),
+                    },
+                ),
+            };
+            let grant = dto::Grant {
+                grantee: Some(grantee),
+                permission: Some(dto::Permission::from(g.permission.as_str().to_owned())),
+            };
+            (sort_id, grant)
         })
-        .collect()
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, g)| g).collect()
 }
 
 /// The ACL a resource of `owner` shows: its own, or `private`.
-fn shown(acl: Option<&Acl>, owner: &str) -> dto::Grants {
+fn shown(owners: &mut Owners<'_>, acl: Option<&Acl>, owner: &str) -> dto::Grants {
     match acl {
-        Some(a) => grants_dto(a),
-        None => grants_dto(&Acl::private(owner)),
+        Some(a) => grants_dto(owners, a),
+        None => grants_dto(owners, &Acl::private(owner)),
     }
 }
 
@@ -302,9 +313,10 @@ pub async fn get_bucket_acl(
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    let mut owners = Owners::new(s3);
     ok(GetBucketAclOutput {
-        grants: Some(shown(bucket.acl.as_ref(), &bucket.owner)),
-        owner: Some(owner_dto(&bucket.owner)),
+        grants: Some(shown(&mut owners, bucket.acl.as_ref(), &bucket.owner)),
+        owner: Some(owners.get(&bucket.owner)),
     })
 }
 
@@ -353,9 +365,14 @@ pub async fn get_object_acl(
         .head_object(&input.bucket, &input.key, input.version_id.as_deref())
         .s3()?;
     let owner = bucket.object_owner(&version);
+    let mut owners = Owners::new(s3);
     ok(GetObjectAclOutput {
-        grants: Some(shown(version.acl.as_ref().filter(|_| bucket.acls_enabled()), owner)),
-        owner: Some(owner_dto(owner)),
+        grants: Some(shown(
+            &mut owners,
+            version.acl.as_ref().filter(|_| bucket.acls_enabled()),
+            owner,
+        )),
+        owner: Some(owners.get(owner)),
         request_charged: None,
     })
 }

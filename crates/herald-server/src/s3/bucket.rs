@@ -4,11 +4,20 @@ use herald_model::VersioningState;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use super::access::Caller;
 use super::{HeraldS3, StoreResultExt, ok, ts};
 
 pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
-    let user = s3.caller(&req)?;
+    let caller = super::access::granted(&req)?.caller;
     let prefix = req.input.prefix.clone().unwrap_or_default();
+    // An unsigned request owns nothing: an empty list, as S3 and Ceph answer.
+    let Caller::User(user) = caller else {
+        return ok(ListBucketsOutput {
+            buckets: Some(Vec::new()),
+            prefix: req.input.prefix,
+            ..Default::default()
+        });
+    };
     let buckets = s3
         .store
         .list_buckets(Some(&user))
@@ -23,10 +32,7 @@ pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3
         .collect();
     ok(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(Owner {
-            display_name: Some(user.clone()),
-            id: Some(user),
-        }),
+        owner: Some(super::Owners::new(s3).get(&user)),
         prefix: req.input.prefix,
         ..Default::default()
     })

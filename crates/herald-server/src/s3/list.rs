@@ -67,18 +67,11 @@ fn decode_token(t: &str) -> S3Result<String> {
         .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
 }
 
-fn owner(user: &str) -> Owner {
-    Owner {
-        id: Some(user.to_owned()),
-        display_name: Some(user.to_owned()),
-    }
-}
-
 fn split(
     entries: Vec<ListEntry>,
     enc: &Encoder,
     bucket: &herald_store::BucketRecord,
-    with_owner: bool,
+    mut owners: Option<&mut super::Owners<'_>>,
 ) -> (Vec<Object>, Vec<CommonPrefix>) {
     let mut contents = Vec::new();
     let mut prefixes = Vec::new();
@@ -90,7 +83,7 @@ fn split(
                 e_tag: Some(etag_dto(&version.etag)),
                 last_modified: Some(ts(version.last_modified_ms)),
                 storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
-                owner: with_owner.then(|| owner(bucket.object_owner(&version))),
+                owner: owners.as_deref_mut().map(|o| o.get(bucket.object_owner(&version))),
                 ..Default::default()
             }),
             ListEntry::CommonPrefix(p) => prefixes.push(CommonPrefix {
@@ -125,7 +118,15 @@ pub async fn list_objects_v2(
         .then(|| page.entries.last().map(|e| encode_token(e.name())))
         .flatten();
     let key_count = page.entries.len() as i32;
-    let (contents, prefixes) = split(page.entries, &enc, &bucket, input.fetch_owner.unwrap_or(false));
+    let (contents, prefixes) = split(
+        page.entries,
+        &enc,
+        &bucket,
+        input
+            .fetch_owner
+            .unwrap_or(false)
+            .then_some(&mut super::Owners::new(s3)),
+    );
     ok(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
@@ -160,7 +161,7 @@ pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3
     let next_marker = (page.is_truncated && params.delimiter.is_some())
         .then(|| page.entries.last().map(|e| e.name().to_owned()))
         .flatten();
-    let (contents, prefixes) = split(page.entries, &enc, &bucket, true);
+    let (contents, prefixes) = split(page.entries, &enc, &bucket, Some(&mut super::Owners::new(s3)));
     ok(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
@@ -195,6 +196,7 @@ pub async fn list_object_versions(
             max,
         )
         .s3()?;
+    let mut owners = super::Owners::new(s3);
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     let mut prefixes = Vec::new();
@@ -209,7 +211,7 @@ pub async fn list_object_versions(
                 version_id: Some(version.version_id.clone()),
                 is_latest: Some(is_latest),
                 last_modified: Some(ts(version.last_modified_ms)),
-                owner: Some(owner(bucket.object_owner(&version))),
+                owner: Some(owners.get(bucket.object_owner(&version))),
             }),
             VersionEntry::Version {
                 key,
@@ -222,7 +224,7 @@ pub async fn list_object_versions(
                 last_modified: Some(ts(version.last_modified_ms)),
                 e_tag: Some(etag_dto(&version.etag)),
                 size: Some(version.size as i64),
-                owner: Some(owner(bucket.object_owner(&version))),
+                owner: Some(owners.get(bucket.object_owner(&version))),
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,
                 )),

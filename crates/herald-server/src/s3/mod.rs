@@ -84,6 +84,42 @@ impl HeraldS3 {
     }
 }
 
+/// How S3 shows users (`Owner`, `Grantee`): canonical id and display
+/// name from the user's profile, looked up once per name per request.
+pub(crate) struct Owners<'a> {
+    s3: &'a HeraldS3,
+    seen: std::collections::HashMap<String, dto::Owner>,
+}
+
+impl<'a> Owners<'a> {
+    pub(crate) fn new(s3: &'a HeraldS3) -> Owners<'a> {
+        Owners {
+            s3,
+            seen: Default::default(),
+        }
+    }
+
+    /// `name`'s `Owner`; a name with no user behind it (anonymous, or a
+    /// removed user) shows as itself.
+    pub(crate) fn get(&mut self, name: &str) -> dto::Owner {
+        if let Some(o) = self.seen.get(name) {
+            return o.clone();
+        }
+        let owner = match self.s3.store.get_user(name) {
+            Ok(Some(u)) => dto::Owner {
+                id: Some(u.canonical_id().to_owned()),
+                display_name: Some(u.display_name().to_owned()),
+            },
+            _ => dto::Owner {
+                id: Some(name.to_owned()),
+                display_name: Some(name.to_owned()),
+            },
+        };
+        self.seen.insert(name.to_owned(), owner.clone());
+        owner
+    }
+}
+
 /// Looks up secrets for s3s's signature check.
 pub struct StoreAuth(pub Store);
 
