@@ -1195,3 +1195,94 @@ async fn acls_through_aws_cli_and_boto3() {
 fn check_ok(r: Res, what: &str) {
     assert!(r.is_ok(), "{what}: {r:?}");
 }
+
+/// A user's S3 profile: a canonical id and display name other than the
+/// user name show in ACLs, owners and listings, `id=` grants name the
+/// canonical id, and `CanonicalUser` policy principals match it. The
+/// name `anonymous` and a taken canonical id are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canonical_ids_and_display_names() {
+    let w = world();
+    let dave = ("DAVEACCESSKEY0000001", "daveSecretKey/0123456789abcdefghijklmno");
+    let out = w.srv.cli(&[
+        "user",
+        "create",
+        "dave",
+        "--access-key",
+        dave.0,
+        "--secret-key",
+        dave.1,
+        "--display-name",
+        "Dave D.",
+        "--canonical-id",
+        "d4e5f6aa",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let dave = w.srv.s3_as(dave.0, dave.1);
+    for (args, why) in [
+        (vec!["user", "create", "anonymous"], "the anonymous name"),
+        (
+            vec!["user", "create", "eve", "--canonical-id", "d4e5f6aa"],
+            "a taken canonical id",
+        ),
+        (
+            vec!["user", "create", "eve", "--canonical-id", "bob"],
+            "another user's name as id",
+        ),
+        (vec!["user", "create", "eve", "--email", CAROL_EMAIL], "a taken e-mail"),
+    ] {
+        let out = w.srv.cli(&args);
+        assert!(!out.status.success(), "{why} must be refused: {out:?}");
+    }
+
+    dave.create_bucket().bucket("daves").send().await.unwrap();
+    put(&dave, "daves", "k", None).await.unwrap();
+    let acl = dave.get_bucket_acl().bucket("daves").send().await.unwrap();
+    let owner = acl.owner().unwrap();
+    assert_eq!((owner.id(), owner.display_name()), (Some("d4e5f6aa"), Some("Dave D.")));
+    let listed = dave.list_objects().bucket("daves").send().await.unwrap();
+    assert_eq!(listed.contents()[0].owner().and_then(|o| o.id()), Some("d4e5f6aa"));
+    let buckets = dave.list_buckets().send().await.unwrap();
+    assert_eq!(buckets.owner().and_then(|o| o.display_name()), Some("Dave D."));
+
+    // Grants name dave by canonical id, never by user name.
+    alice_grants(&w.alice, "id=dave")
+        .await
+        .expect_err("the user name is not an id");
+    alice_grants(&w.alice, "id=d4e5f6aa").await.expect("the canonical id");
+    check_ok(get(&dave, "shared", "k").await, "dave reads, granted by canonical id");
+    let acl = w.alice.get_object_acl().bucket("shared").key("k").send().await.unwrap();
+    assert!(
+        acl.grants()
+            .iter()
+            .any(|g| g.grantee().and_then(|g| g.display_name()) == Some("Dave D.")),
+        "{acl:?}"
+    );
+
+    // A CanonicalUser principal in a bucket policy.
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"CanonicalUser":"d4e5f6aa"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared"}]}"#;
+    w.alice
+        .put_bucket_policy()
+        .bucket("shared")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    check_ok(list(&dave, "shared").await, "dave lists, granted as CanonicalUser");
+    assert_eq!(list(&w.bob, "shared").await, denied());
+}
+
+/// alice's bucket `shared` with object `k`, whose ACL grants READ to `who`.
+async fn alice_grants(alice: &Client, who: &str) -> Res {
+    if alice.head_bucket().bucket("shared").send().await.is_err() {
+        alice.create_bucket().bucket("shared").send().await.unwrap();
+        put(alice, "shared", "k", None).await.unwrap();
+    }
+    res(alice
+        .put_object_acl()
+        .bucket("shared")
+        .key("k")
+        .grant_read(who.to_owned())
+        .send()
+        .await)
+}

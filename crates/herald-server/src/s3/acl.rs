@@ -112,12 +112,13 @@ pub(crate) fn acl_from_headers(
         return Ok(None);
     }
     let mut grants = Vec::new();
+    // In the order Ceph keeps them (clients compare lists in order).
     for (value, permission) in [
-        (h.full_control, Permission::FullControl),
         (h.read, Permission::Read),
-        (h.read_acp, Permission::ReadAcp),
         (h.write, Permission::Write),
+        (h.read_acp, Permission::ReadAcp),
         (h.write_acp, Permission::WriteAcp),
+        (h.full_control, Permission::FullControl),
     ] {
         let Some(value) = value else { continue };
         for g in acl::parse_grant_header(value).map_err(|e| s3_error!(InvalidArgument, "{e}"))? {
@@ -330,6 +331,11 @@ pub async fn put_bucket_acl(
         write: input.grant_write.as_deref(),
         ..acl_headers!(input)
     };
+    // With ACLs off there is no bucket ACL to set, not even `private`
+    // (Ceph's answer; reading it still works).
+    if !bucket.acls_enabled() {
+        return Err(acl_not_supported());
+    }
     let acl = requested_acl(
         s3,
         input.access_control_policy.as_ref(),
@@ -337,9 +343,6 @@ pub async fn put_bucket_acl(
         &bucket.owner,
         &bucket.owner,
     )?;
-    if !bucket.acls_enabled() && acl != Acl::private(&bucket.owner) {
-        return Err(acl_not_supported());
-    }
     if bucket.public_access().block_public_acls && acl.is_public() {
         return Err(public_acl_blocked());
     }

@@ -240,7 +240,6 @@ pub async fn abort_multipart_upload(
 }
 
 pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-    let user = s3.caller(&req)?;
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
@@ -253,10 +252,15 @@ pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Resu
         .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max)
         .s3()?;
     let next = list.parts.last().map(|p| p.part_number as i32);
+    let mut owners = super::Owners::new(s3);
+    let who = owners.get(&list.upload.initiator);
     let initiator = Some(Initiator {
-        id: Some(list.upload.initiator.clone()),
-        display_name: Some(list.upload.initiator.clone()),
+        id: who.id,
+        display_name: who.display_name,
     });
+    // The owner the completed object will have (ownership controls may
+    // give it to the bucket owner).
+    let owner = owners.get(list.upload.owner.as_deref().unwrap_or(&list.upload.initiator));
     ok(ListPartsOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -266,10 +270,7 @@ pub async fn list_parts(s3: &HeraldS3, req: S3Request<ListPartsInput>) -> S3Resu
         max_parts: Some(max as i32),
         is_truncated: Some(list.is_truncated),
         initiator,
-        owner: Some(Owner {
-            id: Some(user.clone()),
-            display_name: Some(user),
-        }),
+        owner: Some(owner),
         parts: Some(
             list.parts
                 .into_iter()
@@ -292,6 +293,7 @@ pub async fn list_multipart_uploads(
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
+    let mut owners = super::Owners::new(s3);
     let max = input
         .max_uploads
         .map(|m| m.clamp(0, 1000) as usize)
@@ -328,19 +330,19 @@ pub async fn list_multipart_uploads(
         uploads: Some(
             list.uploads
                 .into_iter()
-                .map(|u| MultipartUpload {
-                    key: Some(u.key),
-                    upload_id: Some(u.upload_id),
-                    initiated: Some(ts(u.initiated_ms)),
-                    initiator: Some(Initiator {
-                        id: Some(u.initiator.clone()),
-                        display_name: Some(u.initiator.clone()),
-                    }),
-                    owner: Some(Owner {
-                        id: Some(u.initiator.clone()),
-                        display_name: Some(u.initiator),
-                    }),
-                    ..Default::default()
+                .map(|u| {
+                    let who = owners.get(&u.initiator);
+                    MultipartUpload {
+                        key: Some(u.key),
+                        upload_id: Some(u.upload_id),
+                        initiated: Some(ts(u.initiated_ms)),
+                        initiator: Some(Initiator {
+                            id: who.id,
+                            display_name: who.display_name,
+                        }),
+                        owner: Some(owners.get(u.owner.as_deref().unwrap_or(&u.initiator))),
+                        ..Default::default()
+                    }
                 })
                 .collect(),
         ),

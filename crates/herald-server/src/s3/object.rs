@@ -59,10 +59,21 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     let user = s3.caller(&req)?;
     let expected = super::checksum::expected_from!(req);
     let info = req_info(&req);
+    // S3's model has no `x-amz-grant-write` on objects; Ceph keeps it, so
+    // it is read from the headers.
+    let grant_write = req
+        .headers
+        .get("x-amz-grant-write")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
-    let access = super::acl::new_object_access(s3, &bucket, &user, &super::acl::acl_headers!(input))?;
+    let headers = super::acl::AclHeaders {
+        write: grant_write.as_deref(),
+        ..super::acl::acl_headers!(input)
+    };
+    let access = super::acl::new_object_access(s3, &bucket, &user, &headers)?;
     if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
         return Err(s3_error!(
             EntityTooLarge,
