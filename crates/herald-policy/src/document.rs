@@ -201,6 +201,15 @@ impl Policy {
         self.statements.iter().map(|s| s.sid.as_deref())
     }
 
+    /// Whether some statement names a `CanonicalUser` principal: lets a
+    /// caller skip looking up the requester's canonical id otherwise.
+    pub fn names_canonical_users(&self) -> bool {
+        self.statements
+            .iter()
+            .filter_map(|s| s.principal.as_ref())
+            .any(|p| p.inner.names_canonical_ids())
+    }
+
     /// Whether some condition tests a key starting with `prefix` (compared
     /// case-insensitively, as keys are): lets a caller skip gathering
     /// costly keys, such as an object's stored tags, no statement reads.

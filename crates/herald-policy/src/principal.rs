@@ -29,6 +29,11 @@ pub(crate) struct PrincipalSet {
 const INVALID: &str = "Invalid principal in policy";
 
 impl PrincipalSet {
+    /// Whether it names any `CanonicalUser`.
+    pub(crate) fn names_canonical_ids(&self) -> bool {
+        !self.canonical_ids.is_empty()
+    }
+
     pub(crate) fn parse(value: &Json, at: &str) -> Result<PrincipalSet, PolicyError> {
         let mut set = PrincipalSet::default();
         match value {

@@ -266,9 +266,10 @@ impl HeraldS3 {
                     None => format!("arn:aws:s3:::{}", ask.bucket),
                 };
                 // `{"CanonicalUser": ...}` principals name the canonical id.
+                // Looked up only for policies that name one.
                 let profile = match ask.caller {
-                    Caller::User(u) => self.store.get_user(u).ok().flatten(),
-                    Caller::Anonymous => None,
+                    Caller::User(u) if p.names_canonical_users() => self.store.get_user(u).ok().flatten(),
+                    _ => None,
                 };
                 let principal = match ask.caller {
                     Caller::User(u) => Principal::User {
