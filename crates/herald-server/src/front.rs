@@ -113,9 +113,17 @@ impl Front {
 /// `s3s`'s settings, with the clock-skew allowance spelled out rather than
 /// left to its default: SigV4 header signatures and presigned URLs dated in
 /// the future get the same 15 minutes as SNS and SQS.
+/// The most bytes of an S3 XML request body (see [`s3_config`]).
+pub const MAX_S3_XML_BODY: usize = 8 * 1024 * 1024;
+
 fn s3_config() -> Arc<s3s::config::StaticConfigProvider> {
     let mut config = s3s::config::S3Config::default();
     config.presigned_url_max_skew_time_secs = crate::s3::signing::MAX_CLOCK_SKEW.whole_seconds() as u32;
+    // The largest XML body S3 itself needs: DeleteObjects with 1000 keys of
+    // 1024 bytes that XML escaping may inflate, CompleteMultipartUpload with
+    // 10,000 parts. s3s's 20 MB default would let one request make it hold
+    // 20 MB (and its parse) per connection, e.g. an ACL of a million grants.
+    config.xml_max_body_size = MAX_S3_XML_BODY;
     Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(config)))
 }
 
@@ -279,6 +287,13 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Reque
     if let Err(r) = crate::s3::signing::check(req.headers(), req.uri(), state.allow_sigv2, now) {
         return error_xml(r.status, r.code, &r.message);
     }
+    if declares_oversized_config_body(&req) {
+        return error_xml(
+            StatusCode::BAD_REQUEST,
+            "MaxMessageLengthExceeded",
+            &format!("Your request was too big: configuration bodies are limited to {MAX_S3_XML_BODY} bytes."),
+        );
+    }
     req.extensions_mut().insert(info);
     req.extensions_mut().insert(RequestMeta {
         request_id: request_id.to_owned(),
@@ -295,6 +310,60 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Reque
             )
         }
     }
+}
+
+/// Whether an S3 request whose body is a configuration document (XML or
+/// a JSON policy, not object data) declares more than [`MAX_S3_XML_BODY`].
+/// `s3s` refuses such a body only once it has read that much, and then
+/// with a 500; this answers 400 from the head alone.
+fn declares_oversized_config_body<B>(req: &Request<B>) -> bool {
+    const CONFIG_SUBRESOURCES: &[&str] = &[
+        "acl",
+        "policy",
+        "tagging",
+        "delete",
+        "notification",
+        "versioning",
+        "ownershipControls",
+        "publicAccessBlock",
+        "cors",
+        "lifecycle",
+        "website",
+        "encryption",
+        "object-lock",
+        "legal-hold",
+        "retention",
+        "replication",
+        "logging",
+        "requestPayment",
+        "accelerate",
+        "restore",
+    ];
+    if !matches!(*req.method(), Method::PUT | Method::POST) {
+        return false;
+    }
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if !declared.is_some_and(|n| n > MAX_S3_XML_BODY as u64) {
+        return false;
+    }
+    let query = req.uri().query().unwrap_or("");
+    let names = query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k));
+    let mut is_config = false;
+    for name in names {
+        match name {
+            // An upload's part or a multipart completion (POST ?uploadId):
+            // only the completion is a document.
+            "partNumber" => return false,
+            "uploadId" if *req.method() == Method::POST => is_config = true,
+            n if CONFIG_SUBRESOURCES.contains(&n) => is_config = true,
+            _ => {}
+        }
+    }
+    is_config
 }
 
 // ---- SQS / SNS request classification (SQS issue) -----------------------

@@ -1286,3 +1286,42 @@ async fn alice_grants(alice: &Client, who: &str) -> Res {
         .send()
         .await)
 }
+
+/// A hostile ACL body: more grants than S3 allows is `MalformedACLError`;
+/// a body over the 8 MiB XML limit is refused before it is parsed; the
+/// object's ACL is unchanged either way and the server stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_acl_bodies_are_refused() {
+    let w = world();
+    w.alice.create_bucket().bucket("big-acl").send().await.unwrap();
+    put(&w.alice, "big-acl", "k", None).await.unwrap();
+    let body = |n: usize| {
+        let mut p = AccessControlPolicy::builder().owner(Owner::builder().id("alice").build());
+        for _ in 0..n {
+            p = p.grants(grant(user_grantee("bob"), Permission::Read));
+        }
+        p.build()
+    };
+    let got = res(w
+        .alice
+        .put_object_acl()
+        .bucket("big-acl")
+        .key("k")
+        .access_control_policy(body(101))
+        .send()
+        .await);
+    assert_eq!(got, error("MalformedACLError", 400));
+    // About 9 MiB of XML.
+    let got = res(w
+        .alice
+        .put_object_acl()
+        .bucket("big-acl")
+        .key("k")
+        .access_control_policy(body(60_000))
+        .send()
+        .await);
+    assert_eq!(got, error("MaxMessageLengthExceeded", 400), "a 9 MiB ACL body");
+    assert_healthy(&w.srv);
+    check_ok(get(&w.alice, "big-acl", "k").await, "the owner still reads");
+    assert_eq!(get(&w.bob, "big-acl", "k").await, denied(), "no grant landed");
+}
