@@ -56,6 +56,10 @@ pub struct UserProfile {
     pub display_name: Option<String>,
     #[serde(default)]
     pub canonical_id: Option<String>,
+    /// Take a name (or canonical id) a removed user had, with whatever
+    /// still names it: objects it wrote in other users' buckets, grants.
+    #[serde(default)]
+    pub reuse_name: bool,
 }
 
 /// The name unsigned requests go by (events' `principalId`); no user may

@@ -39,6 +39,9 @@ struct Listing {
 pub struct ReadOnlyFs {
     store: Store,
     viewer: Viewer,
+    /// The root listing and when it was made: `/` costs an access decision
+    /// per bucket of the store, so a session reuses it for a few seconds.
+    root: Option<(std::time::Instant, Vec<File>)>,
     user: String,
     handles: HashMap<String, Open>,
     next_handle: u64,
@@ -50,6 +53,7 @@ impl ReadOnlyFs {
             store,
             user: viewer.user.clone(),
             viewer,
+            root: None,
             handles: HashMap::new(),
             next_handle: 0,
         }
@@ -71,6 +75,22 @@ impl ReadOnlyFs {
             id,
             attrs: tree::attrs(&node, &self.user),
         })
+    }
+}
+
+/// How long a session reuses its root listing.
+const ROOT_LISTING_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl ReadOnlyFs {
+    fn root_listing(&mut self) -> Result<Vec<File>, StatusReply> {
+        if let Some((at, files)) = &self.root
+            && at.elapsed() < ROOT_LISTING_TTL
+        {
+            return Ok(files.clone());
+        }
+        let files = tree::list_buckets(&self.store, &self.viewer)?;
+        self.root = Some((std::time::Instant::now(), files.clone()));
+        Ok(files)
     }
 }
 
@@ -150,7 +170,7 @@ impl russh_sftp::server::Handler for ReadOnlyFs {
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
         let listing = match tree::resolve(&self.store, &self.viewer, &path)? {
             Node::Root => Listing {
-                ready: tree::list_buckets(&self.store, &self.viewer)?.into(),
+                ready: self.root_listing()?.into(),
                 more: None,
             },
             Node::Dir { bucket, prefix } => Listing {

@@ -60,6 +60,14 @@ pub enum StoreError {
     BodyStream(String),
     #[error("the store is shutting down")]
     ShuttingDown,
+    /// A check made inside the write transaction, against the records as
+    /// they are now, refused the change (`code` is the S3 error code).
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        status: u16,
+        message: String,
+    },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("metadata database error: {0}")]

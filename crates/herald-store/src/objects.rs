@@ -87,6 +87,20 @@ pub(crate) fn install_version(
     outbox: Option<crate::outbox::Outbox>,
 ) -> StoreResult<Applied<WriteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
+    // The bucket's access settings as they are now, not as they were when
+    // the request was decided (a body can take long to arrive).
+    if brec.public_access().block_public_acls && version.acl.as_ref().is_some_and(|a| a.is_public()) {
+        return Err(StoreError::Refused {
+            code: "AccessDenied",
+            status: 403,
+            message: "Access Denied: the bucket's Block Public Access settings (BlockPublicAcls) refuse public ACLs"
+                .into(),
+        });
+    }
+    if !brec.acls_enabled() {
+        // ACLs are off: the object gets none (and belongs to the bucket owner).
+        version.acl = None;
+    }
     let objects = txn.open_table(OBJECTS)?;
     let mut rec: ObjectRecord = match objects.get((bucket, key))? {
         Some(v) => serde_json::from_slice(v.value())?,
@@ -389,33 +403,38 @@ impl Store {
         .await
     }
 
-    /// Replaces the ACL of an object version (`None` = current) of the
-    /// bucket incarnation `bucket_id`. The owner stays; no event (S3's
-    /// `ObjectAcl:Put` is not emitted by Herald yet).
+    /// Replaces the ACL of exactly the object version `version_id` (the
+    /// one the request was decided on) of the bucket incarnation it was
+    /// decided on. `check` sees the bucket record as it is in this
+    /// transaction and may refuse (ownership controls, Block Public Access
+    /// changed meanwhile). The owner stays; no event (S3's `ObjectAcl:Put`
+    /// is not emitted by Herald yet).
     pub async fn set_object_acl(
         &self,
         bucket: &BucketRecord,
         key: &str,
-        version_id: Option<&str>,
+        version_id: &str,
         acl: herald_model::acl::Acl,
+        check: impl FnOnce(&BucketRecord) -> StoreResult<()> + Send + 'static,
     ) -> StoreResult<ObjectVersion> {
         let (name, bucket_id, key, version_id) = (
             bucket.name.clone(),
             bucket.id.clone(),
             key.to_owned(),
-            version_id.map(str::to_owned),
+            version_id.to_owned(),
         );
         self.write(vec![], move |txn| {
             let brec = load_bucket(txn, &name)?;
             if brec.id != bucket_id {
                 return Err(StoreError::NoSuchBucket);
             }
+            check(&brec)?;
             let mut objects = txn.open_table(OBJECTS)?;
             let mut rec: ObjectRecord = match objects.get((name.as_str(), key.as_str()))? {
                 Some(v) => serde_json::from_slice(v.value())?,
                 None => return Err(StoreError::NoSuchKey),
             };
-            let idx = version_index(&rec, version_id.as_deref())?;
+            let idx = version_index(&rec, Some(&version_id))?;
             rec.versions[idx].acl = Some(acl);
             let version = rec.versions[idx].clone();
             objects.insert((name.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;

@@ -27,7 +27,15 @@ impl Store {
     /// bucket the caller was allowed on: if its name now belongs to another
     /// bucket (deleted and re-created meanwhile), `NoSuchBucket`, so a
     /// policy never lands on a bucket nobody decided about.
-    pub async fn set_bucket_policy(&self, bucket: &BucketRecord, text: Option<String>) -> StoreResult<()> {
+    ///
+    /// A `public` policy is refused if the bucket's Block Public Access
+    /// (as it is in this transaction) has `BlockPublicPolicy`.
+    pub async fn set_bucket_policy(
+        &self,
+        bucket: &BucketRecord,
+        text: Option<String>,
+        public: bool,
+    ) -> StoreResult<()> {
         let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
         self.write(vec![], move |txn| {
             let buckets = txn.open_table(BUCKETS)?;
@@ -37,6 +45,13 @@ impl Store {
             };
             if rec.id != expected_id {
                 return Err(StoreError::NoSuchBucket);
+            }
+            if public && rec.public_access().block_public_policy {
+                return Err(StoreError::Refused {
+                    code: "AccessDenied",
+                    status: 403,
+                    message: "Access Denied: the bucket's Block Public Access settings (BlockPublicPolicy) refuse public policies".into(),
+                });
             }
             drop(buckets);
             let mut policies = txn.open_table(BUCKET_POLICIES)?;

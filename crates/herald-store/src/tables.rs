@@ -18,6 +18,10 @@ pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads"
 pub const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 /// (user name, key fingerprint) -> JSON `SshKey` (SFTP logins)
 pub const SSH_KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ssh_keys");
+/// user names and canonical ids of removed users -> removal time (ms):
+/// objects they wrote and ACL grants to them may still name them, so a
+/// new user takes such a name only when told to (`--reuse-name`)
+pub const RETIRED_NAMES: TableDefinition<&str, i64> = TableDefinition::new("retired_user_names");
 /// counters ("seq": the store-wide mutation sequence)
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
@@ -37,6 +41,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(BUCKET_POLICIES)?;
     txn.open_table(OUTBOX)?;
     txn.open_table(crate::quota::QUOTA_COUNTS)?;
+    txn.open_table(RETIRED_NAMES)?;
     txn.commit()?;
     Ok(())
 }

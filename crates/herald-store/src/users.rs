@@ -8,7 +8,7 @@ use crate::Store;
 use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{BucketRecord, now_ms};
-use crate::tables::{BUCKETS, KEYS, USERS};
+use crate::tables::{BUCKETS, KEYS, RETIRED_NAMES, USERS};
 
 /// Generates a key pair shaped like AWS's (20-char id, 40-char secret).
 pub fn generate_access_key() -> AccessKey {
@@ -67,6 +67,7 @@ impl Store {
             display_name: profile.display_name,
             canonical_id: profile.canonical_id,
         };
+        let reuse_name = profile.reuse_name;
         let u = user.clone();
         self.write(vec![], move |txn| {
             let mut users = txn.open_table(USERS)?;
@@ -74,9 +75,33 @@ impl Store {
             if users.get(u.name.as_str())?.is_some() {
                 return Err(StoreError::UserExists(u.name.clone()));
             }
+            // (Checks only: the shared transaction must not be written
+            // before every check has passed.)
+            let mut reused: Vec<String> = Vec::new();
+            let retired = txn.open_table(RETIRED_NAMES)?;
+            for id in [u.name.as_str(), u.canonical_id()] {
+                if retired.get(id)?.is_some() {
+                    if !reuse_name {
+                        return Err(StoreError::InvalidArgument(format!(
+                            "{id:?} belonged to a removed user: objects it wrote in other users' buckets and ACL grants to it still name it. Pass --reuse-name to give them to the new user, or choose another name"
+                        )));
+                    }
+                    reused.push(id.to_owned());
+                }
+            }
+            drop(retired);
+            // Names and canonical ids are one namespace: `id="x"` grants
+            // and owners must never be able to mean two users.
             for row in users.iter()? {
                 let (_, v) = row?;
                 let other: User = serde_json::from_slice(v.value())?;
+                if other.name == u.canonical_id() || other.canonical_id() == u.name {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "{} is user {}'s name or canonical id",
+                        if other.name == u.canonical_id() { u.canonical_id() } else { u.name.as_str() },
+                        other.name
+                    )));
+                }
                 if u.email.is_some() && other.email == u.email {
                     return Err(StoreError::InvalidArgument(format!(
                         "e-mail address {} is already user {}'s",
@@ -98,6 +123,10 @@ impl Store {
             }
             users.insert(u.name.as_str(), serde_json::to_vec(&u)?.as_slice())?;
             keys.insert(k.as_str(), u.name.as_str())?;
+            let mut retired = txn.open_table(RETIRED_NAMES)?;
+            for id in &reused {
+                retired.remove(id.as_str())?;
+            }
             Ok(Applied::new(()))
         })
         .await?;
@@ -183,24 +212,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The user whose canonical id is `id` (see [`User::canonical_id`]).
-    pub fn find_user_by_canonical_id(&self, id: &str) -> StoreResult<Option<User>> {
-        if let Some(u) = self.get_user(id)?
-            && u.canonical_id() == id
-        {
-            return Ok(Some(u));
-        }
-        Ok(self.list_users()?.into_iter().find(|u| u.canonical_id() == id))
-    }
-
-    /// The user with this e-mail address, if any.
-    pub fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        Ok(self
-            .list_users()?
-            .into_iter()
-            .find(|u| u.email.as_deref() == Some(email)))
-    }
-
     /// One user.
     pub fn get_user(&self, name: &str) -> StoreResult<Option<User>> {
         let txn = self.db().begin_read()?;
@@ -250,6 +261,9 @@ impl Store {
             }
             crate::ssh_keys::remove_all(txn, &name)?;
             users.remove(name.as_str())?;
+            let mut retired = txn.open_table(RETIRED_NAMES)?;
+            retired.insert(name.as_str(), now_ms())?;
+            retired.insert(user.canonical_id(), now_ms())?;
             Ok(Applied::new(()))
         })
         .await?;

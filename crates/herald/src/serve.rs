@@ -297,11 +297,24 @@ async fn shutdown_signal() {
 struct SftpGrants(herald_server::s3::access::AccessDecider);
 
 impl herald_sftp::access::BucketAccess for SftpGrants {
-    fn may_list(&self, user: &str, peer: Option<std::net::SocketAddr>, bucket: &str, prefix: &str) -> bool {
-        self.0.allows(user, peer, "ListObjects", bucket, None, Some(prefix))
+    fn may_list(
+        &self,
+        user: &str,
+        peer: Option<std::net::SocketAddr>,
+        bucket: &herald_store::BucketRecord,
+        prefix: &str,
+    ) -> bool {
+        self.0
+            .allows(user, peer, "ListObjects", &bucket.name, None, Some(prefix))
     }
 
-    fn may_read(&self, user: &str, peer: Option<std::net::SocketAddr>, bucket: &str, key: &str) -> bool {
-        self.0.allows(user, peer, "GetObject", bucket, Some(key), None)
+    fn may_read(
+        &self,
+        user: &str,
+        peer: Option<std::net::SocketAddr>,
+        bucket: &herald_store::BucketRecord,
+        key: &str,
+    ) -> bool {
+        self.0.allows(user, peer, "GetObject", &bucket.name, Some(key), None)
     }
 }

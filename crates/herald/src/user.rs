@@ -32,6 +32,11 @@ pub enum UserCommand {
         /// grants); default: NAME. Set it to keep ids clients already know.
         #[arg(long)]
         canonical_id: Option<String>,
+        /// Allow a name (or canonical id) a removed user had: objects it
+        /// wrote in other users' buckets and ACL grants to it then belong
+        /// to the new user.
+        #[arg(long)]
+        reuse_name: bool,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
@@ -84,6 +89,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             email,
             display_name,
             canonical_id,
+            reuse_name,
             data_dir,
         } => {
             let key = match (access_key, secret_key) {
@@ -102,6 +108,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                         email,
                         display_name,
                         canonical_id,
+                        reuse_name,
                     },
                 },
             )

@@ -1230,10 +1230,34 @@ async fn canonical_ids_and_display_names() {
             "another user's name as id",
         ),
         (vec!["user", "create", "eve", "--email", CAROL_EMAIL], "a taken e-mail"),
+        (
+            vec!["user", "create", "d4e5f6aa"],
+            "another user's canonical id as name",
+        ),
     ] {
         let out = w.srv.cli(&args);
         assert!(!out.status.success(), "{why} must be refused: {out:?}");
     }
+
+    // A removed user's name (and canonical id) is retired: grants and
+    // objects elsewhere may still name it.
+    for args in [
+        vec!["user", "create", "frank", "--canonical-id", "f00f"],
+        vec!["user", "rm", "frank"],
+    ] {
+        let out = w.srv.cli(&args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    for args in [
+        vec!["user", "create", "frank"],
+        vec!["user", "create", "gina", "--canonical-id", "f00f"],
+    ] {
+        let out = w.srv.cli(&args);
+        assert!(!out.status.success(), "{args:?} took a retired name: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--reuse-name"), "{out:?}");
+    }
+    let out = w.srv.cli(&["user", "create", "frank", "--reuse-name"]);
+    assert!(out.status.success(), "--reuse-name: {out:?}");
 
     dave.create_bucket().bucket("daves").send().await.unwrap();
     put(&dave, "daves", "k", None).await.unwrap();
@@ -1324,4 +1348,58 @@ async fn oversized_acl_bodies_are_refused() {
     assert_healthy(&w.srv);
     check_ok(get(&w.alice, "big-acl", "k").await, "the owner still reads");
     assert_eq!(get(&w.bob, "big-acl", "k").await, denied(), "no grant landed");
+}
+
+/// Block Public Access is checked again when an object is installed: a
+/// multipart upload started with `public-read` before BlockPublicAcls was
+/// turned on cannot complete into a public object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_public_acls_holds_for_uploads_started_before_it() {
+    let w = world();
+    w.alice.create_bucket().bucket("late-block").send().await.unwrap();
+    let up = w
+        .alice
+        .create_multipart_upload()
+        .bucket("late-block")
+        .key("k")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let part = w
+        .alice
+        .upload_part()
+        .bucket("late-block")
+        .key("k")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"late"))
+        .send()
+        .await
+        .unwrap();
+    set_block(&w.alice, "late-block", true, false, false, false)
+        .await
+        .unwrap();
+    let done = res(w
+        .alice
+        .complete_multipart_upload()
+        .bucket("late-block")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await);
+    assert_eq!(done, denied(), "the public upload completed under BlockPublicAcls");
+    assert_eq!(get(&w.anon, "late-block", "k").await, denied());
+    assert_eq!(get(&w.alice, "late-block", "k").await, error("NoSuchKey", 404));
 }

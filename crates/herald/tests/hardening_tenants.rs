@@ -311,8 +311,21 @@ async fn user_rm_refuses_owners_and_purge_removes_everything() {
     let out = srv.cli(&["user", "rm", "carol", "--purge"]);
     assert!(cli_ok(&out), "purge failed: {}", stderr(&out));
     assert_healthy(&srv);
-    // A new carol inherits nothing.
-    srv.create_user("carol", CAROL.0, CAROL.1);
+    // The name is retired: taking it again needs --reuse-name (objects
+    // and grants elsewhere may still name it). A new carol inherits none
+    // of what --purge removed.
+    let out = srv.cli(&[
+        "user",
+        "create",
+        "carol",
+        "--access-key",
+        CAROL.0,
+        "--secret-key",
+        CAROL.1,
+    ]);
+    assert!(!cli_ok(&out), "a retired name was taken without --reuse-name");
+    assert!(stderr(&out).contains("--reuse-name"), "{}", stderr(&out));
+    reuse_carol(&srv, CAROL);
     let queues = sqs_as(&srv, CAROL).list_queues().send().await.unwrap();
     assert!(queues.queue_urls.unwrap_or_default().is_empty());
     let topics = Sns::new(&srv, CAROL.0, CAROL.1).call("ListTopics", &[]).body_str();
@@ -332,10 +345,25 @@ async fn user_rm_refuses_owners_and_purge_removes_everything() {
     let out = srv.cli(&["user", "rm", "carol", "--purge"]);
     assert!(cli_ok(&out), "purge without a server failed: {}", stderr(&out));
     srv.restart();
-    srv.create_user("carol", CAROL.0, CAROL.1);
+    reuse_carol(&srv, CAROL);
     let queues = sqs_as(&srv, CAROL).list_queues().send().await.unwrap();
     assert!(queues.queue_urls.unwrap_or_default().is_empty());
     assert_healthy(&srv);
+}
+
+/// `herald user create carol --reuse-name` (carol was removed before).
+fn reuse_carol(srv: &TestServer, key: (&str, &str)) {
+    let out = srv.cli(&[
+        "user",
+        "create",
+        "carol",
+        "--access-key",
+        key.0,
+        "--secret-key",
+        key.1,
+        "--reuse-name",
+    ]);
+    assert!(cli_ok(&out), "create carol --reuse-name: {}", stderr(&out));
 }
 
 /// Every quota, with a small configured limit, refused with an AWS-style

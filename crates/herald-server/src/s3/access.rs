@@ -62,6 +62,21 @@ impl Caller {
 pub struct Granted {
     pub caller: Caller,
     pub bucket: Option<BucketRecord>,
+    /// What an ACL decision on an object rested on; the operation must
+    /// serve exactly that.
+    pub pinned: Pinned,
+}
+
+/// The object an allow rested on, when it was the object itself (its ACL
+/// or owner), or its absence: the operation then reads exactly that
+/// version, or answers `NoSuchKey`, never a version written since.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Pinned {
+    #[default]
+    Nothing,
+    Version(String),
+    /// Only allowed to learn that the key does not exist.
+    Missing,
 }
 
 /// Parsed bucket policies, by bucket name, tied to the bucket's id (a
@@ -237,13 +252,19 @@ impl HeraldS3 {
 
     /// Decides one access question; the bucket's record when allowed.
     pub(crate) fn decide(&self, ask: &Ask<'_>) -> S3Result<BucketRecord> {
+        self.decide_pinned(ask).map(|(bucket, _)| bucket)
+    }
+
+    /// [`HeraldS3::decide`], saying which object version (or absence) an
+    /// ACL allow rested on.
+    pub(crate) fn decide_pinned(&self, ask: &Ask<'_>) -> S3Result<(BucketRecord, Pinned)> {
         let Some(bucket) = self.store.get_bucket(ask.bucket).s3()? else {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
         };
         let is_owner = matches!(ask.caller, Caller::User(u) if *u == bucket.owner);
         let policy = self.bucket_policy(&bucket)?;
         if is_owner && policy.is_none() {
-            return Ok(bucket);
+            return Ok((bucket, Pinned::Nothing));
         }
         let action = action_of(ask.op, ask.version_id.is_some());
         let decision = match &policy {
@@ -291,14 +312,18 @@ impl HeraldS3 {
             }
         };
         let allowed = match decision {
-            Decision::ExplicitDeny => is_owner && is_policy_management(&action),
-            Decision::Allow => true,
-            Decision::NotApplicable => is_owner || self.acl_allows(&bucket, ask)?,
+            Decision::ExplicitDeny if is_owner && is_policy_management(&action) => Some(Pinned::Nothing),
+            Decision::ExplicitDeny => None,
+            Decision::Allow => Some(Pinned::Nothing),
+            Decision::NotApplicable if is_owner => Some(Pinned::Nothing),
+            Decision::NotApplicable => self.acl_allows(&bucket, ask)?,
         };
-        if allowed || (decision != Decision::ExplicitDeny && self.may_learn_it_is_missing(&bucket, ask)?) {
-            Ok(bucket)
-        } else {
-            Err(s3_error!(AccessDenied, "Access Denied"))
+        match allowed {
+            Some(pinned) => Ok((bucket, pinned)),
+            None if decision != Decision::ExplicitDeny && self.may_learn_it_is_missing(&bucket, ask)? => {
+                Ok((bucket, Pinned::Missing))
+            }
+            None => Err(s3_error!(AccessDenied, "Access Denied")),
         }
     }
 
@@ -336,10 +361,11 @@ impl HeraldS3 {
     }
 
     /// Whether the bucket's or the object's ACL gives a caller who is not
-    /// the bucket owner what `ask` needs (step 4 of the module's order).
-    fn acl_allows(&self, bucket: &BucketRecord, ask: &Ask<'_>) -> S3Result<bool> {
+    /// the bucket owner what `ask` needs (step 4 of the module's order),
+    /// and on which object version it rested.
+    fn acl_allows(&self, bucket: &BucketRecord, ask: &Ask<'_>) -> S3Result<Option<Pinned>> {
         if !bucket.acls_enabled() {
-            return Ok(false);
+            return Ok(None);
         }
         let ignore_public = bucket.public_access().ignore_public_acls;
         let requester = match ask.caller {
@@ -353,21 +379,22 @@ impl HeraldS3 {
                 .is_some_and(|a| a.allows(requester, p, ignore_public))
         };
         match (acl_need(ask.op), ask.key) {
-            (AclNeed::Bucket(p), _) => Ok(bucket_grants(p)),
+            (AclNeed::Bucket(p), _) => Ok(bucket_grants(p).then_some(Pinned::Nothing)),
             (AclNeed::Object(p), Some(key)) => match self.store.head_object(&bucket.name, key, ask.version_id) {
                 Ok(v) => {
                     let owns = matches!(ask.caller, Caller::User(u) if u == bucket.object_owner(&v));
-                    Ok(owns || v.acl.as_ref().is_some_and(|a| a.allows(requester, p, ignore_public)))
+                    let granted = owns || v.acl.as_ref().is_some_and(|a| a.allows(requester, p, ignore_public));
+                    Ok(granted.then_some(Pinned::Version(v.version_id)))
                 }
                 // A missing object: see `may_learn_it_is_missing`.
                 Err(
                     herald_store::StoreError::NoSuchKey
                     | herald_store::StoreError::NoSuchVersion
                     | herald_store::StoreError::MethodNotAllowedOnDeleteMarker,
-                ) => Ok(false),
+                ) => Ok(None),
                 Err(e) => Err(super::s3_err(e)),
             },
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
 
@@ -432,13 +459,11 @@ pub fn request_context<'a>(
     // The copy source as `bucket/key` (decoded, no leading slash), what
     // policies match it against.
     if let Some(v) = headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
-        let decoded: String = form_urlencoded::parse(format!("k={}", v.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        let source = decoded.trim_start_matches('/');
-        let source = source.split_once("?versionId=").map_or(source, |(s, _)| s);
-        cx.insert("s3:x-amz-copy-source", source.to_owned());
+        // As s3s reads it: the version split off first, then decoded (an
+        // encoded `%3FversionId%3D` is part of the key).
+        let path = v.split_once("?versionId=").map_or(v, |(p, _)| p);
+        let decoded = percent_decode(path);
+        cx.insert("s3:x-amz-copy-source", decoded.trim_start_matches('/').to_owned());
     }
     if let Some(tagging) = headers.get("x-amz-tagging").and_then(|v| v.to_str().ok()) {
         // Malformed tags are refused by the operation; here they are only
@@ -450,6 +475,32 @@ pub fn request_context<'a>(
         insert_request_tags(&mut cx, &tags);
     }
     cx
+}
+
+/// `%XX` decoding of a header value (`+` stays `+`, as in a path); bytes
+/// that are not UTF-8 become U+FFFD.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// At most this many request tags become condition keys (S3 allows 10
@@ -485,6 +536,7 @@ pub(crate) fn authorize_route(s3: &HeraldS3, req: &mut S3Request<s3s::Body>, buc
     req.extensions.insert(Granted {
         caller,
         bucket: Some(record),
+        pinned: Pinned::Nothing,
     });
     Ok(())
 }
@@ -570,6 +622,7 @@ impl S3Access for HeraldAccess {
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
         let mut decided: Option<BucketRecord> = None;
+        let mut pinned = Pinned::Nothing;
         match (op.as_str(), &bucket) {
             // Listing one's buckets: anonymous requests get an empty list.
             ("ListBuckets", _) => {}
@@ -594,7 +647,7 @@ impl S3Access for HeraldAccess {
                 let (uri, headers) = (cx.uri(), cx.headers());
                 let context = || request_context(meta.as_ref(), &caller, uri, headers);
                 let version_id = version_id_of(uri);
-                let record = s3.decide(&Ask {
+                let (record, on) = s3.decide_pinned(&Ask {
                     caller: &caller,
                     op: &op,
                     version_id: version_id.as_deref(),
@@ -604,11 +657,13 @@ impl S3Access for HeraldAccess {
                 })?;
                 expected_owner(cx.headers(), &record)?;
                 decided = Some(record);
+                pinned = on;
             }
         }
         cx.extensions_mut().insert(Granted {
             caller,
             bucket: decided,
+            pinned,
         });
         Ok(())
     }
@@ -644,8 +699,59 @@ impl S3Access for HeraldAccess {
         req.extensions.insert(Granted {
             caller,
             bucket: Some(record),
+            pinned: Pinned::Nothing,
         });
         Ok(())
+    }
+
+    // Operations whose body (which a client may trickle for as long as it
+    // keeps sending) changes access: decided again once it has arrived, so
+    // a grant revoked, a bucket re-created or Block Public Access turned on
+    // meanwhile is not undone by a request decided before.
+
+    async fn put_object_acl(&self, req: &mut S3Request<s3s::dto::PutObjectAclInput>) -> S3Result<()> {
+        let (bucket, key, version) = (
+            req.input.bucket.clone(),
+            req.input.key.clone(),
+            req.input.version_id.clone(),
+        );
+        decide_again(&self.0, req, "PutObjectAcl", &bucket, Some(&key), version.as_deref())
+    }
+
+    async fn put_bucket_acl(&self, req: &mut S3Request<s3s::dto::PutBucketAclInput>) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutBucketAcl", &bucket, None, None)
+    }
+
+    async fn put_bucket_policy(&self, req: &mut S3Request<s3s::dto::PutBucketPolicyInput>) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutBucketPolicy", &bucket, None, None)
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: &mut S3Request<s3s::dto::PutBucketOwnershipControlsInput>,
+    ) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutBucketOwnershipControls", &bucket, None, None)
+    }
+
+    async fn put_public_access_block(&self, req: &mut S3Request<s3s::dto::PutPublicAccessBlockInput>) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutPublicAccessBlock", &bucket, None, None)
+    }
+
+    async fn put_bucket_versioning(&self, req: &mut S3Request<s3s::dto::PutBucketVersioningInput>) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutBucketVersioning", &bucket, None, None)
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: &mut S3Request<s3s::dto::CompleteMultipartUploadInput>,
+    ) -> S3Result<()> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        decide_again(&self.0, req, "CompleteMultipartUpload", &bucket, Some(&key), None)
     }
 
     /// A copy also reads its source: `s3:GetObject` there.
@@ -657,6 +763,72 @@ impl S3Access for HeraldAccess {
     async fn upload_part_copy(&self, req: &mut S3Request<s3s::dto::UploadPartCopyInput>) -> S3Result<()> {
         let source = req.input.copy_source.clone();
         check_copy_source(&self.0, req, &source)
+    }
+}
+
+/// The decision of a request made again, after its body arrived (see the
+/// hooks above); it replaces the first one.
+fn decide_again<T>(
+    s3: &HeraldS3,
+    req: &mut S3Request<T>,
+    op: &str,
+    bucket: &str,
+    key: Option<&str>,
+    version_id: Option<&str>,
+) -> S3Result<()> {
+    let caller = granted(req)?.caller;
+    let meta = req.extensions.get::<RequestMeta>();
+    let context = || request_context(meta, &caller, &req.uri, &req.headers);
+    let (record, pinned) = s3.decide_pinned(&Ask {
+        caller: &caller,
+        op,
+        version_id,
+        bucket,
+        key,
+        context: &context,
+    })?;
+    expected_owner(&req.headers, &record)?;
+    req.extensions.insert(Granted {
+        caller,
+        bucket: Some(record),
+        pinned,
+    });
+    Ok(())
+}
+
+/// Whether the request's decision rested on one object version (see
+/// [`Pinned`]), which the operation must then serve.
+pub(crate) fn decided_on_version(ext: &http::Extensions) -> bool {
+    ext.get::<Granted>()
+        .is_some_and(|g| matches!(g.pinned, Pinned::Version(_)))
+}
+
+/// The object version a read was allowed on: the one its decision rested
+/// on, `NoSuchKey` where it was only allowed to learn the key is missing,
+/// else the one the request names (or the current one).
+pub(crate) fn decided_version(
+    s3: &HeraldS3,
+    ext: &http::Extensions,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<herald_store::ObjectVersion> {
+    let pinned = ext.get::<Granted>().map(|g| g.pinned.clone()).unwrap_or_default();
+    let missing = || {
+        if version_id.is_some() {
+            s3_error!(NoSuchVersion, "The specified version does not exist.")
+        } else {
+            s3_error!(NoSuchKey, "The specified key does not exist.")
+        }
+    };
+    match pinned {
+        Pinned::Missing => Err(missing()),
+        Pinned::Version(id) => match s3.store.head_object(bucket, key, Some(&id)) {
+            // Overwritten since the decision: what was allowed is gone.
+            Err(herald_store::StoreError::NoSuchVersion) => Err(missing()),
+            other => other.map_err(super::s3_err),
+        },
+        Pinned::Nothing => s3.store.head_object(bucket, key, version_id).map_err(super::s3_err),
     }
 }
 
@@ -740,6 +912,14 @@ pub(crate) fn granted<T>(req: &S3Request<T>) -> S3Result<Granted> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_sources_decode_like_s3s() {
+        assert_eq!(percent_decode("/b/a%20b%2Bc+d"), "/b/a b+c+d");
+        assert_eq!(percent_decode("b/ok%3FversionId%3Dx"), "b/ok?versionId=x");
+        assert_eq!(percent_decode("b/100%"), "b/100%");
+        assert_eq!(percent_decode("b/%zz%4"), "b/%zz%4");
+    }
 
     #[test]
     fn operations_map_to_aws_action_names() {

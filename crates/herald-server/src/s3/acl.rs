@@ -68,24 +68,56 @@ fn public_acl_blocked() -> S3Error {
     )
 }
 
-/// A grantee named by a user id or e-mail address, checked against the
-/// user list (S3 refuses grants to nobody).
-fn resolve_user(s3: &HeraldS3, g: HeaderGrantee) -> S3Result<Grantee> {
-    match g {
-        HeaderGrantee::Id(id) => match s3.store.find_user_by_canonical_id(&id).s3()? {
-            Some(u) => Ok(Grantee::User(u.name)),
-            None => Err(s3_error!(InvalidArgument, "Invalid id: no user {id:?}")),
-        },
-        HeaderGrantee::Email(email) => match s3.store.find_user_by_email(&email).s3()? {
-            Some(u) => Ok(Grantee::User(u.name)),
-            None => Err(s3_error!(
-                UnresolvableGrantByEmailAddress,
-                "The e-mail address you provided does not match any account on record."
-            )),
-        },
-        HeaderGrantee::Uri(uri) => {
-            Grantee::group(&uri).ok_or_else(|| s3_error!(InvalidArgument, "Invalid group uri {uri:?}"))
+/// Finds the users grants name, from one read of the user list per
+/// request (an ACL may name 100 grantees; each lookup by e-mail address
+/// or canonical id would otherwise scan the users again).
+struct Grantees<'a> {
+    s3: &'a HeraldS3,
+    users: Option<Vec<herald_model::User>>,
+}
+
+impl<'a> Grantees<'a> {
+    fn new(s3: &'a HeraldS3) -> Self {
+        Grantees { s3, users: None }
+    }
+
+    fn users(&mut self) -> S3Result<&[herald_model::User]> {
+        if self.users.is_none() {
+            self.users = Some(self.s3.store.list_users().s3()?);
         }
+        Ok(self.users.as_deref().unwrap_or_default())
+    }
+
+    /// A grantee named by a canonical id or e-mail address, checked
+    /// against the user list (S3 refuses grants to nobody).
+    fn resolve(&mut self, g: HeaderGrantee) -> S3Result<Grantee> {
+        match g {
+            HeaderGrantee::Id(id) => match self.users()?.iter().find(|u| u.canonical_id() == id) {
+                Some(u) => Ok(Grantee::User(u.name.clone())),
+                None => Err(s3_error!(InvalidArgument, "Invalid id")),
+            },
+            HeaderGrantee::Email(email) => match self
+                .users()?
+                .iter()
+                .find(|u| u.email.as_deref() == Some(email.as_str()))
+            {
+                Some(u) => Ok(Grantee::User(u.name.clone())),
+                None => Err(s3_error!(
+                    UnresolvableGrantByEmailAddress,
+                    "The e-mail address you provided does not match any account on record."
+                )),
+            },
+            HeaderGrantee::Uri(uri) => {
+                Grantee::group(&uri).ok_or_else(|| s3_error!(InvalidArgument, "Invalid group uri"))
+            }
+        }
+    }
+}
+
+/// Adds a grant unless the ACL holds it already.
+fn push_grant(grants: &mut Vec<acl::Grant>, grant: acl::Grant) {
+    if !grants.contains(&grant) {
+        grants.push(grant);
     }
 }
 
@@ -112,6 +144,7 @@ pub(crate) fn acl_from_headers(
         return Ok(None);
     }
     let mut grants = Vec::new();
+    let mut grantees = Grantees::new(s3);
     // In the order Ceph keeps them (clients compare lists in order).
     for (value, permission) in [
         (h.read, Permission::Read),
@@ -122,10 +155,11 @@ pub(crate) fn acl_from_headers(
     ] {
         let Some(value) = value else { continue };
         for g in acl::parse_grant_header(value).map_err(|e| s3_error!(InvalidArgument, "{e}"))? {
-            grants.push(acl::Grant {
-                grantee: resolve_user(s3, g)?,
+            let grant = acl::Grant {
+                grantee: grantees.resolve(g)?,
                 permission,
-            });
+            };
+            push_grant(&mut grants, grant);
             if grants.len() > acl::MAX_GRANTS {
                 return Err(s3_error!(
                     InvalidArgument,
@@ -149,6 +183,7 @@ fn acl_from_policy(s3: &HeraldS3, policy: &AccessControlPolicy) -> S3Result<Acl>
         ));
     }
     let mut grants = Vec::with_capacity(list.len());
+    let mut grantees = Grantees::new(s3);
     for g in list {
         let (Some(grantee), Some(permission)) = (&g.grantee, &g.permission) else {
             return Err(s3_error!(MalformedACLError, "A grant needs a Grantee and a Permission"));
@@ -162,10 +197,11 @@ fn acl_from_policy(s3: &HeraldS3, policy: &AccessControlPolicy) -> S3Result<Acl>
             other => return Err(s3_error!(MalformedACLError, "Unknown grantee type {other:?}")),
         };
         let named = named.ok_or_else(|| s3_error!(MalformedACLError, "A grantee lacks its ID, EmailAddress or URI"))?;
-        grants.push(acl::Grant {
-            grantee: resolve_user(s3, named)?,
+        let grant = acl::Grant {
+            grantee: grantees.resolve(named)?,
             permission,
-        });
+        };
+        push_grant(&mut grants, grant);
     }
     Ok(Acl { grants })
 }
@@ -348,6 +384,13 @@ pub async fn put_bucket_acl(
     }
     s3.store
         .update_bucket_access(&bucket, move |rec| {
+            // Again against the record as it is now.
+            if !rec.acls_enabled() {
+                return Err(refused(acl_not_supported()));
+            }
+            if rec.public_access().block_public_acls && acl.is_public() {
+                return Err(refused(public_acl_blocked()));
+            }
             rec.acl = Some(acl);
             Ok(())
         })
@@ -357,16 +400,32 @@ pub async fn put_bucket_acl(
     ok(PutBucketAclOutput {})
 }
 
+/// An S3 error as a store refusal (a check repeated inside the store's
+/// write transaction).
+fn refused(e: S3Error) -> herald_store::StoreError {
+    herald_store::StoreError::Refused {
+        code: match e.code() {
+            s3s::S3ErrorCode::AccessControlListNotSupported => "AccessControlListNotSupported",
+            _ => "AccessDenied",
+        },
+        status: e.status_code().map_or(403, |s| s.as_u16()),
+        message: e.message().unwrap_or("Access Denied").to_owned(),
+    }
+}
+
 pub async fn get_object_acl(
     s3: &HeraldS3,
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let input = &req.input;
-    let version = s3
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .s3()?;
+    let version = super::access::decided_version(
+        s3,
+        &req.extensions,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+    )?;
     let owner = bucket.object_owner(&version);
     let mut owners = Owners::new(s3);
     ok(GetObjectAclOutput {
@@ -386,10 +445,13 @@ pub async fn put_object_acl(
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
     let input = &req.input;
-    let version = s3
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .s3()?;
+    let version = super::access::decided_version(
+        s3,
+        &req.extensions,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+    )?;
     let owner = bucket.object_owner(&version).to_owned();
     let h = AclHeaders {
         write: input.grant_write.as_deref(),
@@ -405,8 +467,19 @@ pub async fn put_object_acl(
     if bucket.public_access().block_public_acls && acl.is_public() {
         return Err(public_acl_blocked());
     }
+    let to_bucket_owner = h.canned == Some("bucket-owner-full-control") && input.access_control_policy.is_none();
+    let public = acl.is_public();
     s3.store
-        .set_object_acl(&bucket, &input.key, input.version_id.as_deref(), acl)
+        .set_object_acl(&bucket, &input.key, &version.version_id, acl, move |rec| {
+            // Again against the bucket as it is now.
+            if !rec.acls_enabled() && !to_bucket_owner {
+                return Err(refused(acl_not_supported()));
+            }
+            if rec.public_access().block_public_acls && public {
+                return Err(refused(public_acl_blocked()));
+            }
+            Ok(())
+        })
         .await
         .s3()?;
     ok(PutObjectAclOutput { request_charged: None })

@@ -24,6 +24,14 @@ pub fn s3_err(e: StoreError) -> S3Error {
         StoreError::InvalidArgument(m) => (C::InvalidArgument, m.clone()),
         StoreError::BodyStream(m) => return super::checksum::body_error(m),
         StoreError::ShuttingDown => (C::ServiceUnavailable, e.to_string()),
+        StoreError::Refused { code, status, message } => {
+            let mut err = S3Error::with_message(
+                C::from_bytes(code.as_bytes()).unwrap_or(C::Custom((*code).into())),
+                message.clone(),
+            );
+            err.set_status_code(http::StatusCode::from_u16(*status).unwrap_or(http::StatusCode::FORBIDDEN));
+            return err;
+        }
         StoreError::TooManyBuckets(_) => (C::TooManyBuckets, e.to_string()),
         // S3 has no code for this limit of Herald's; a 400 named after it.
         StoreError::TooManyUploads(_) => {

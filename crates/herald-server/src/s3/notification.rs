@@ -85,7 +85,7 @@ impl S3Route for NotificationRoute {
         super::access::authorize_route(&self.s3, req, &bucket, op)
     }
 
-    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+    async fn call(&self, mut req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let s3 = &self.s3;
         let user = s3.caller(&req)?;
         let request_id = super::events::req_info(&req).request_id;
@@ -123,13 +123,17 @@ impl S3Route for NotificationRoute {
                 Ok(r)
             }
             _ => {
-                let mut body = req.input;
+                let mut body = std::mem::take(&mut req.input);
                 let bytes = body.store_all_limited(MAX_CONFIG_BYTES).await.map_err(|_| {
                     s3_error!(
                         MaxMessageLengthExceeded,
                         "the configuration is larger than {MAX_CONFIG_BYTES} bytes"
                     )
                 })?;
+                // Decided again now that the body (which may have been
+                // trickled) is here: a grant revoked meanwhile holds.
+                super::access::authorize_route(s3, &mut req, &bucket, "PutBucketNotificationConfiguration")?;
+                let bucket_record = s3.granted_bucket(&req.extensions, &bucket)?;
                 let mut cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
                 // Ceph's empty-account topic ARN (`arn:aws:sns:<region>::<name>`)
                 // names the caller's own topic: stored in the full form.

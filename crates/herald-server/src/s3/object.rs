@@ -195,7 +195,8 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let version_id = input.version_id.as_deref();
-    let head = s3.store.head_object(&input.bucket, &input.key, version_id).s3()?;
+    let decided = super::access::decided_on_version(&req.extensions);
+    let head = super::access::decided_version(s3, &req.extensions, &input.bucket, &input.key, version_id)?;
     check_conditions(
         &head,
         input.if_match.as_ref(),
@@ -214,7 +215,8 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
     };
     // Read the exact version we checked (a concurrent overwrite of a
     // versioned key cannot swap the bytes under our headers).
-    let pinned = if bucket.versioning == VersioningState::Enabled {
+    // So is the version an ACL decision was made on.
+    let pinned = if bucket.versioning == VersioningState::Enabled || decided {
         Some(head.version_id.as_str())
     } else {
         version_id
@@ -262,10 +264,13 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
 pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
-    let v = s3
-        .store
-        .head_object(&input.bucket, &input.key, input.version_id.as_deref())
-        .s3()?;
+    let v = super::access::decided_version(
+        s3,
+        &req.extensions,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+    )?;
     check_conditions(
         &v,
         input.if_match.as_ref(),

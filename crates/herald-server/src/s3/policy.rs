@@ -108,7 +108,7 @@ pub async fn put_bucket_policy(
         ));
     }
     s3.store
-        .set_bucket_policy(&bucket, Some(input.policy.clone()))
+        .set_bucket_policy(&bucket, Some(input.policy.clone()), policy.is_public())
         .await
         .s3()?;
     s3.policies.set(&bucket, Some(Arc::new(policy)));
@@ -132,7 +132,7 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
-    s3.store.set_bucket_policy(&bucket, None).await.s3()?;
+    s3.store.set_bucket_policy(&bucket, None, false).await.s3()?;
     s3.policies.set(&bucket, None);
     tracing::info!(bucket = %req.input.bucket, "bucket policy deleted");
     let mut resp = S3Response::new(DeleteBucketPolicyOutput {});
