@@ -347,7 +347,7 @@ fn declares_oversized_config_body<B>(req: &Request<B>) -> bool {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if !declared.is_some_and(|n| n > MAX_S3_XML_BODY as u64) {
+    if declared.is_none_or(|n| n <= MAX_S3_XML_BODY as u64) {
         return false;
     }
     let query = req.uri().query().unwrap_or("");

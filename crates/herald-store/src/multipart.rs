@@ -53,6 +53,7 @@ impl Store {
     /// Starts a multipart upload and returns its record (with the id).
     /// Refused with `TooManyUploads` once the initiator has
     /// `Quotas::multipart_uploads_per_user` open (exact, see [`quota`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_multipart(
         &self,
         bucket: &str,
