@@ -45,7 +45,14 @@ impl Store {
             let mut buckets = txn.open_table(BUCKETS)?;
             if let Some(v) = buckets.get(r.name.as_str())? {
                 let existing: BucketRecord = serde_json::from_slice(v.value())?;
-                return Err(if existing.owner == r.owner {
+                // Ceph's rule: re-creating one's own bucket with another
+                // ACL than it has is a conflict with what exists.
+                let acl_of = |b: &BucketRecord| {
+                    b.acl
+                        .clone()
+                        .unwrap_or_else(|| herald_model::acl::Acl::private(&b.owner))
+                };
+                return Err(if existing.owner == r.owner && acl_of(&existing) == acl_of(&r) {
                     StoreError::BucketAlreadyOwnedByYou
                 } else {
                     StoreError::BucketAlreadyExists

@@ -168,7 +168,11 @@ mod tests {
         store.add_ssh_key("alice", key(100)).await.unwrap();
 
         store.remove_user("alice").await.unwrap();
-        store.create_user("alice", None, Default::default()).await.unwrap();
+        let reuse = herald_model::UserProfile {
+            reuse_name: true,
+            ..Default::default()
+        };
+        store.create_user("alice", None, reuse).await.unwrap();
         assert!(store.list_ssh_keys("alice").unwrap().is_empty());
         assert_eq!(store.list_ssh_keys("bob").unwrap().len(), 1);
     }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use herald_model::VersioningState;
-use herald_store::{CompletedPart, ListEntry, ListParams, PutOptions, Store};
+use herald_store::{CompletedPart, ListEntry, ListParams, PutOptions, Store, StoreError};
 
 fn body(data: &[u8]) -> futures::stream::Iter<std::vec::IntoIter<Result<Bytes, std::io::Error>>> {
     futures::stream::iter(vec![Ok(Bytes::copy_from_slice(data))])
@@ -224,4 +224,27 @@ async fn garbage_collection_removes_only_unreferenced_old_blobs() {
     assert_eq!(store.collect_garbage().unwrap(), 1);
     assert!(!orphan.exists());
     assert_eq!(read_all(&store, "gc", "kept", None).await, b"keep me");
+}
+
+/// Re-creating one's own bucket: `BucketAlreadyOwnedByYou`, unless the
+/// request asks for another ACL than the bucket has (Ceph's
+/// `BucketAlreadyExists`); another user's name is always
+/// `BucketAlreadyExists`.
+#[tokio::test]
+async fn recreating_a_bucket_conflicts_as_ceph_says() {
+    use herald_model::acl::CannedAcl;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_bucket("alice", "b1").await.unwrap();
+    let err = store.create_bucket("alice", "b1").await.unwrap_err();
+    assert!(matches!(err, StoreError::BucketAlreadyOwnedByYou), "{err:?}");
+    let public = |rec: &mut herald_store::BucketRecord| rec.acl = Some(CannedAcl::PublicRead.expand("alice", "alice"));
+    let err = store.create_bucket_with("alice", "b1", public).await.unwrap_err();
+    assert!(matches!(err, StoreError::BucketAlreadyExists), "{err:?}");
+    let err = store.create_bucket("bob", "b1").await.unwrap_err();
+    assert!(matches!(err, StoreError::BucketAlreadyExists), "{err:?}");
+    // An explicit private ACL is the same as none.
+    let private = |rec: &mut herald_store::BucketRecord| rec.acl = Some(CannedAcl::Private.expand("alice", "alice"));
+    let err = store.create_bucket_with("alice", "b1", private).await.unwrap_err();
+    assert!(matches!(err, StoreError::BucketAlreadyOwnedByYou), "{err:?}");
 }
