@@ -216,15 +216,23 @@ impl russh_sftp::server::Handler for ReadOnlyFs {
         if pflags.intersects(OpenFlags::WRITE | OpenFlags::APPEND | OpenFlags::CREATE | OpenFlags::TRUNCATE) {
             return Err(read_only());
         }
-        let (bucket, key) = match tree::resolve(&self.store, &self.viewer, &filename)? {
-            Node::File { bucket, key, .. } => (bucket, key),
+        let (bucket, key, version) = match tree::resolve(&self.store, &self.viewer, &filename)? {
+            Node::File { bucket, key, version } => (bucket, key, version),
             _ => {
                 return Err(StatusCode::Failure.with_message(format!("{}: is a directory", tree::normalize(&filename))));
             }
         };
-        let reader = match self.store.open_object_reader(&bucket, &key).await {
+        // The very version access was decided on (an overwrite since then
+        // is a new decision: open the file again).
+        let reader = match self
+            .store
+            .open_object_reader(&bucket, &key, Some(&version.version_id))
+            .await
+        {
             Ok(r) => r,
-            Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => return Err(tree::no_such_file(&filename)),
+            Err(StoreError::NoSuchKey | StoreError::NoSuchVersion | StoreError::NoSuchBucket) => {
+                return Err(tree::no_such_file(&filename));
+            }
             Err(e) => return Err(tree::failure(e)),
         };
         let handle = self.add_handle(Open::File(Arc::new(reader)))?;

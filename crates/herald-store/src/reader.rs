@@ -21,12 +21,19 @@ pub struct ObjectReader {
 
 impl Store {
     /// Opens the current version of an object for [`ObjectReader::read_at`].
-    pub async fn open_object_reader(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
+    /// `version_id`: exactly that version (the one access was decided on),
+    /// else the current one.
+    pub async fn open_object_reader(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> StoreResult<ObjectReader> {
         // An overwrite may delete the blob between our lookup and our open;
         // looking up again then finds the new version (as `open_object`).
         let mut attempts = 0;
         loop {
-            let version = self.head_object(bucket, key, None)?;
+            let version = self.head_object(bucket, key, version_id)?;
             let paths: Vec<_> = version
                 .segments
                 .iter()
@@ -109,7 +116,7 @@ mod tests {
         let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         put(&store, "k", body.clone()).await;
 
-        let r = store.open_object_reader("b", "k").await.unwrap();
+        let r = store.open_object_reader("b", "k", None).await.unwrap();
         assert_eq!(r.version().size, body.len() as u64);
         assert_eq!(r.read_at(0, 10).unwrap(), &body[..10]);
         assert_eq!(r.read_at(123_456, 32_768).unwrap(), &body[123_456..123_456 + 32_768]);
@@ -126,10 +133,10 @@ mod tests {
             &body[5..10],
             "the open version stays readable"
         );
-        let again = store.open_object_reader("b", "k").await.unwrap();
+        let again = store.open_object_reader("b", "k", None).await.unwrap();
         assert_eq!(again.read_at(0, 100).unwrap(), b"new");
         assert!(matches!(
-            store.open_object_reader("b", "missing").await,
+            store.open_object_reader("b", "missing", None).await,
             Err(StoreError::NoSuchKey)
         ));
     }
