@@ -34,7 +34,9 @@ pub use blob::BlobDir;
 pub use error::{StoreError, StoreResult};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartList, UploadList};
-pub use objects::{DeleteOutcome, ObjectBody, PutOptions, WriteOutcome};
+pub use objects::{
+    DeleteConditions, DeleteOutcome, ETagCondition, ObjectBody, PutOptions, WriteOutcome, WritePreconditions,
+};
 pub use outbox::{Outbox, OutboxItem, OutboxKey, StagedChange};
 pub use policies::BucketPolicyRecord;
 pub use quota::Quotas;

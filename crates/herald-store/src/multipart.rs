@@ -275,6 +275,7 @@ impl Store {
 
     /// Completes an upload from the listed parts: checks order, ETags and
     /// sizes, then installs the object; unlisted parts are freed.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete_multipart(
         &self,
         bucket: &str,
@@ -282,6 +283,7 @@ impl Store {
         upload_id: &str,
         listed: Vec<CompletedPart>,
         writer: &str,
+        conditions: WritePreconditions,
         outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<WriteOutcome> {
         self.get_upload(bucket, key, upload_id)?;
@@ -350,7 +352,7 @@ impl Store {
                 acl: upload.acl.clone(),
             };
             // install_version validates before writing; only then drop the upload.
-            let mut applied = install_version(txn, &bucket, &key, version, &WritePreconditions::default(), outbox)?;
+            let mut applied = install_version(txn, &bucket, &key, version, &conditions, outbox)?;
             let used: std::collections::HashSet<&str> = chosen.iter().map(|p| p.blob.as_str()).collect();
             for p in remove_upload(txn, &id)? {
                 if !used.contains(p.blob.as_str()) {

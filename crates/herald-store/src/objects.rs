@@ -27,14 +27,64 @@ pub struct PutOptions {
     pub tags: Vec<(String, String)>,
     /// `Content-MD5` sent by the client; a mismatch fails with BadDigest.
     pub content_md5: Option<Md5Digest>,
-    /// `If-None-Match: *`: only create, never overwrite.
-    pub if_none_match_any: bool,
-    /// `If-Match`: only overwrite this exact current ETag.
-    pub if_match: Option<ETag>,
+    /// `If-None-Match`: `*` only creates, never overwrites; an ETag
+    /// refuses to overwrite that version (Ceph).
+    pub if_none_match: Option<ETagCondition>,
+    /// `If-Match`: only overwrite a current object (`*`) or this exact
+    /// current ETag; with no current object, `NoSuchKey`.
+    pub if_match: Option<ETagCondition>,
     /// Events to commit with the write (persistent topics).
     pub outbox: Option<crate::outbox::Outbox>,
     /// The new version's owner and ACL.
     pub access: ObjectAccess,
+}
+
+/// Conditions a delete applies to the version it would remove (the
+/// current one, or the one named): `If-Match` (an ETag, or `*`),
+/// `x-amz-if-match-last-modified-time` (whole seconds) and
+/// `x-amz-if-match-size`, as Ceph and S3 directory buckets define them.
+/// A target that does not exist is no failure: deleting nothing stays
+/// deleting nothing. A delete marker is a target (its ETag is empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteConditions {
+    pub if_match: Option<String>,
+    pub last_modified_s: Option<i64>,
+    pub size: Option<u64>,
+}
+
+impl DeleteConditions {
+    fn check(&self, target: &ObjectVersion) -> StoreResult<()> {
+        let etag_ok = match self.if_match.as_deref().map(|e| e.trim().trim_matches('"')) {
+            None | Some("*") => true,
+            Some(want) => want == target.etag.as_str(),
+        };
+        let time_ok = self
+            .last_modified_s
+            .is_none_or(|s| s == target.last_modified_ms.div_euclid(1000));
+        let size_ok = self.size.is_none_or(|n| n == target.size);
+        if etag_ok && time_ok && size_ok {
+            Ok(())
+        } else {
+            Err(StoreError::PreconditionFailed)
+        }
+    }
+}
+
+/// An ETag condition of a conditional write: `*` (any current object) or
+/// one ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ETagCondition {
+    Any,
+    Tag(ETag),
+}
+
+impl ETagCondition {
+    fn matches(&self, current: &ObjectVersion) -> bool {
+        match self {
+            ETagCondition::Any => true,
+            ETagCondition::Tag(t) => *t == current.etag,
+        }
+    }
 }
 
 /// The result of a write that created a version.
@@ -61,10 +111,13 @@ pub struct DeleteOutcome {
 
 /// Preconditions checked inside the write transaction against the current
 /// version, so they hold atomically with the write.
+/// `If-None-Match` / `If-Match` of a conditional write (see
+/// [`PutOptions`]), checked against the current version inside the write
+/// transaction.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct WritePreconditions {
-    pub if_none_match_any: bool,
-    pub if_match: Option<ETag>,
+pub struct WritePreconditions {
+    pub if_none_match: Option<ETagCondition>,
+    pub if_match: Option<ETagCondition>,
 }
 
 pub(crate) fn load_bucket(txn: &WriteTransaction, name: &str) -> StoreResult<BucketRecord> {
@@ -107,13 +160,15 @@ pub(crate) fn install_version(
         None => ObjectRecord::default(),
     };
     let current = rec.latest().filter(|v| !v.delete_marker);
-    if pre.if_none_match_any && current.is_some() {
+    if let (Some(cond), Some(cur)) = (&pre.if_none_match, current)
+        && cond.matches(cur)
+    {
         return Err(StoreError::PreconditionFailed);
     }
-    if let Some(want) = &pre.if_match
-        && current.map(|v| &v.etag) != Some(want)
-    {
-        return Err(current.map_or(StoreError::NoSuchKey, |_| StoreError::PreconditionFailed));
+    match (&pre.if_match, current) {
+        (Some(_), None) => return Err(StoreError::NoSuchKey),
+        (Some(cond), Some(cur)) if !cond.matches(cur) => return Err(StoreError::PreconditionFailed),
+        _ => {}
     }
     // Every check is done: from here on we only write.
     drop(objects);
@@ -233,7 +288,7 @@ impl Store {
         };
         let outbox = opts.outbox;
         let pre = WritePreconditions {
-            if_none_match_any: opts.if_none_match_any,
+            if_none_match: opts.if_none_match,
             if_match: opts.if_match,
         };
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
@@ -345,12 +400,14 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
         writer: &str,
+        conditions: &DeleteConditions,
         outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<DeleteOutcome> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let (version_id, writer) = (version_id.map(str::to_owned), writer.to_owned());
+        let conditions = conditions.clone();
         self.write(vec![], move |txn| {
-            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer, outbox)
+            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer, &conditions, outbox)
         })
         .await
     }
@@ -493,6 +550,7 @@ fn delete_in_txn(
     key: &str,
     version_id: Option<&str>,
     writer: &str,
+    conditions: &DeleteConditions,
     outbox: Option<crate::outbox::Outbox>,
 ) -> StoreResult<Applied<DeleteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
@@ -502,6 +560,25 @@ fn delete_in_txn(
         None => None,
     };
     drop(objects);
+    let target = rec.as_ref().and_then(|r| match version_id {
+        Some(id) => r.versions.iter().find(|v| v.version_id == id),
+        None => r.latest(),
+    });
+    match target {
+        Some(t) => conditions.check(t)?,
+        // A conditional delete of nothing deletes nothing: no delete
+        // marker either (Ceph).
+        None if *conditions != DeleteConditions::default() => {
+            return Ok(Applied::new(DeleteOutcome {
+                bucket: brec,
+                version_id: version_id.map(str::to_owned),
+                delete_marker: false,
+                changed: false,
+                seq: 0,
+            }));
+        }
+        None => {}
+    }
     let unchanged = |brec: BucketRecord, version_id: Option<String>| {
         Ok(Applied::new(DeleteOutcome {
             bucket: brec,

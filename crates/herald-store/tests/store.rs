@@ -112,7 +112,10 @@ async fn versioning_keeps_old_versions_and_delete_markers() {
         .version
         .version_id;
     assert_ne!(v1, v2);
-    let del = store.delete_object("vers", "doc", None, "alice", None).await.unwrap();
+    let del = store
+        .delete_object("vers", "doc", None, "alice", &Default::default(), None)
+        .await
+        .unwrap();
     assert!(del.delete_marker && del.changed);
     assert!(
         store.head_object("vers", "doc", None).is_err(),
@@ -121,7 +124,14 @@ async fn versioning_keeps_old_versions_and_delete_markers() {
     assert_eq!(read_all(&store, "vers", "doc", Some(&v1)).await, b"one");
     // Removing the marker brings the latest version back.
     store
-        .delete_object("vers", "doc", del.version_id.as_deref(), "alice", None)
+        .delete_object(
+            "vers",
+            "doc",
+            del.version_id.as_deref(),
+            "alice",
+            &Default::default(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(read_all(&store, "vers", "doc", None).await, b"two");
@@ -173,7 +183,7 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
     ];
     assert!(
         store
-            .complete_multipart("big", "file", &upload.upload_id, bad, "alice", None)
+            .complete_multipart("big", "file", &upload.upload_id, bad, "alice", Default::default(), None)
             .await
             .is_err()
     );
@@ -188,7 +198,15 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
         },
     ];
     let out = store
-        .complete_multipart("big", "file", &upload.upload_id, good, "alice", None)
+        .complete_multipart(
+            "big",
+            "file",
+            &upload.upload_id,
+            good,
+            "alice",
+            Default::default(),
+            None,
+        )
         .await
         .unwrap();
     assert!(out.version.etag.as_str().ends_with("-2"));

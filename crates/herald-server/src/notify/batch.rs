@@ -335,7 +335,7 @@ async fn write_batch(n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch
         meta,
         tags: Vec::new(),
         content_md5: None,
-        if_none_match_any: false,
+        if_none_match: None,
         if_match: None,
         outbox: None,
         access: Default::default(),

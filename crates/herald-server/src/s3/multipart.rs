@@ -209,7 +209,18 @@ pub async fn complete_multipart_upload(
     let outbox = s3.outbox(&pending);
     let out = s3
         .store
-        .complete_multipart(&input.bucket, &input.key, &input.upload_id, listed, &user, outbox)
+        .complete_multipart(
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+            listed,
+            &user,
+            herald_store::WritePreconditions {
+                if_none_match: input.if_none_match.as_ref().map(super::object::write_condition),
+                if_match: input.if_match.as_ref().map(super::object::write_condition),
+            },
+            outbox,
+        )
         .await
         .s3()?;
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();

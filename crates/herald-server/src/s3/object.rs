@@ -97,12 +97,8 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         ),
         tags,
         content_md5: parse_content_md5(input.content_md5.as_deref())?,
-        if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
-        if_match: input
-            .if_match
-            .as_ref()
-            .and_then(|c| c.as_etag())
-            .map(|e| ETag::parse(e.value())),
+        if_none_match: input.if_none_match.as_ref().map(write_condition),
+        if_match: input.if_match.as_ref().map(write_condition),
         outbox: None,
         access,
     };
@@ -125,6 +121,26 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         size: Some(outcome.version.size as i64),
         ..Default::default()
     })
+}
+
+/// An HTTP date (`Sun, 06 Dec 2026 08:00:00 GMT`) of a time in ms.
+fn http_date(ms: i64) -> String {
+    let mut buf = Vec::new();
+    let _ = ts(ms).format(TimestampFormat::HttpDate, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// A conditional write's `If-Match`/`If-None-Match` for the store.
+pub(crate) fn write_condition(c: &ETagCondition) -> herald_store::ETagCondition {
+    match c.as_etag() {
+        Some(e) => herald_store::ETagCondition::Tag(ETag::parse(e.value())),
+        None => herald_store::ETagCondition::Any,
+    }
+}
+
+/// The header form of an ETag condition (`*`, or the ETag's value).
+fn condition_text(c: &ETagCondition) -> String {
+    c.as_etag().map_or_else(|| "*".to_owned(), |e| e.value().to_owned())
 }
 
 /// The outcome of evaluating conditional request headers (RFC 9110 and
@@ -183,7 +199,19 @@ fn check_conditions(
 ) -> S3Result<()> {
     match evaluate_conditions(v, if_match, if_none_match, if_modified_since, if_unmodified_since) {
         Condition::Proceed => Ok(()),
-        Condition::NotModified => Err(s3_error!(NotModified)),
+        Condition::NotModified => {
+            // A 304 still names the version it is about (RFC 9110 §15.4.5).
+            let mut e = s3_error!(NotModified);
+            let mut headers = http::HeaderMap::new();
+            if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", v.etag.as_str())) {
+                headers.insert(http::header::ETAG, v);
+            }
+            if let Ok(lm) = http::HeaderValue::from_str(&http_date(v.last_modified_ms)) {
+                headers.insert(http::header::LAST_MODIFIED, lm);
+            }
+            e.set_headers(headers);
+            Err(e)
+        }
         Condition::PreconditionFailed => Err(s3_error!(
             PreconditionFailed,
             "At least one of the pre-conditions you specified did not hold"
@@ -305,11 +333,21 @@ pub async fn delete_object(
     let info = req_info(&req);
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
-    if let Some(cond) = &input.if_match {
-        let current = s3.store.head_object(&input.bucket, &input.key, None).s3()?;
-        check_conditions(&current, Some(cond), None, None, None)?;
-    }
-    let out = delete_and_notify(s3, &input.bucket, &input.key, input.version_id.as_deref(), &user, &info).await?;
+    let conditions = herald_store::DeleteConditions {
+        if_match: input.if_match.as_ref().map(condition_text),
+        last_modified_s: input
+            .if_match_last_modified_time
+            .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
+        size: input.if_match_size.and_then(|n| u64::try_from(n).ok()),
+    };
+    let out = delete_and_notify(
+        s3,
+        (&input.bucket, &input.key, input.version_id.as_deref()),
+        &conditions,
+        &user,
+        &info,
+    )
+    .await?;
     let mut resp = S3Response::new(DeleteObjectOutput {
         delete_marker: out.delete_marker.then_some(true),
         version_id: out
@@ -340,8 +378,18 @@ pub async fn delete_objects(
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
+        // Each entry's own conditions (Ceph's, and S3 directory buckets').
+        let conditions = herald_store::DeleteConditions {
+            if_match: obj.e_tag.as_ref().map(|e| e.value().to_owned()),
+            last_modified_s: obj
+                .last_modified_time
+                .clone()
+                .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
+            size: obj.size.and_then(|n| u64::try_from(n).ok()),
+        };
+        let target = (input.bucket.as_str(), obj.key.as_str(), obj.version_id.as_deref());
         let outcome = match checker.check(s3, "DeleteObject", &input.bucket, &obj.key, obj.version_id.as_deref()) {
-            Ok(()) => delete_and_notify(s3, &input.bucket, &obj.key, obj.version_id.as_deref(), &user, &info).await,
+            Ok(()) => delete_and_notify(s3, target, &conditions, &user, &info).await,
             Err(denied) => Err(denied),
         };
         match outcome {
@@ -384,9 +432,8 @@ pub async fn delete_objects(
 /// describes the version that went away (size, ETag, metadata), as Ceph's.
 async fn delete_and_notify(
     s3: &HeraldS3,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
+    conditions: &herald_store::DeleteConditions,
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::DeleteOutcome> {
@@ -413,7 +460,7 @@ async fn delete_and_notify(
     };
     let out = s3
         .store
-        .delete_object(bucket, key, version_id, user, s3.outbox(&pending))
+        .delete_object(bucket, key, version_id, user, conditions, s3.outbox(&pending))
         .await
         .s3()?;
     if out.changed {
