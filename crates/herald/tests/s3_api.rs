@@ -2333,3 +2333,82 @@ async fn concurrent_puts_to_one_key_leave_one_intact_winner() {
         vec![("contended".to_string(), got.len() as i64)]
     );
 }
+
+/// Details Ceph's test suite holds clients to: HEAD reports
+/// `x-amz-tagging-count`, tags come back ordered by key, an empty
+/// delimiter is not echoed, a write into a suspended bucket reports no
+/// version id, and re-creating one's bucket is a 200 in us-east-1 unless
+/// it asks for another ACL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_details_as_ceph_answers_them() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("details").send().await.unwrap();
+    s3.put_object()
+        .bucket("details")
+        .key("t")
+        .tagging("zeta=1&alpha=2&mid=")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    // A presigned HEAD read raw, to see the header the SDK does not model.
+    let url = s3
+        .head_object()
+        .bucket("details")
+        .key("t")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = url.uri().parse().unwrap();
+    let r = raw_request(srv.addr(), "HEAD", uri.path_and_query().unwrap().as_str(), &[], b"").unwrap();
+    assert_eq!(r.status, 200);
+    let count = r.header("x-amz-tagging-count");
+    assert_eq!(count.as_deref(), Some("3"), "x-amz-tagging-count on HEAD");
+    let tags = s3.get_object_tagging().bucket("details").key("t").send().await.unwrap();
+    let keys: Vec<&str> = tags.tag_set().iter().map(|t| t.key()).collect();
+    assert_eq!(keys, ["alpha", "mid", "zeta"]);
+
+    let listed = s3
+        .list_objects_v2()
+        .bucket("details")
+        .delimiter("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.delimiter(), None, "an empty delimiter is not echoed");
+
+    s3.put_bucket_versioning()
+        .bucket("details")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = s3
+        .put_object()
+        .bucket("details")
+        .key("s")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.version_id(), None, "no version id from a suspended bucket's PUT");
+
+    s3.create_bucket()
+        .bucket("details")
+        .send()
+        .await
+        .expect("us-east-1 re-create is a 200");
+    let e = s3
+        .create_bucket()
+        .bucket("details")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e), ("BucketAlreadyExists".to_owned(), 409));
+}

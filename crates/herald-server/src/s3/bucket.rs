@@ -68,13 +68,24 @@ pub async fn create_bucket(
     };
     let ownership = req.input.object_ownership.as_ref().map(|o| o.as_str());
     let (acl, ownership) = super::acl::new_bucket_access(s3, &user, &h, ownership)?;
-    s3.store
+    match s3
+        .store
         .create_bucket_with(&user, name, move |rec| {
             rec.acl = acl;
             rec.ownership = ownership;
         })
         .await
-        .s3()?;
+    {
+        Ok(_) => {}
+        // us-east-1 answers a re-create of one's own bucket (same ACL) with
+        // 200 and changes nothing, as S3 and Ceph do; other regions 409.
+        Err(herald_store::StoreError::BucketAlreadyOwnedByYou) if s3.region == "us-east-1" => {
+            return ok(CreateBucketOutput {
+                location: Some(format!("/{name}")),
+            });
+        }
+        Err(e) => return Err(super::s3_err(e)),
+    }
     tracing::info!(bucket = %name, owner = %user, "bucket created");
     ok(CreateBucketOutput {
         location: Some(format!("/{name}")),

@@ -130,7 +130,7 @@ pub async fn list_objects_v2(
     ok(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
-        delimiter: enc.opt(input.delimiter),
+        delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         max_keys: Some(max as i32),
         key_count: Some(key_count),
         is_truncated: Some(page.is_truncated),
@@ -165,7 +165,7 @@ pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3
     ok(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
-        delimiter: enc.opt(input.delimiter),
+        delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         marker: Some(enc.enc(input.marker.unwrap_or_default())),
         next_marker: enc.opt(next_marker),
         max_keys: Some(max as i32),
@@ -238,7 +238,7 @@ pub async fn list_object_versions(
     ok(ListObjectVersionsOutput {
         name: Some(input.bucket),
         prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
-        delimiter: enc.opt(input.delimiter),
+        delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         key_marker: Some(enc.enc(input.key_marker.unwrap_or_default())),
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
         next_key_marker: enc.opt(page.next_key_marker),

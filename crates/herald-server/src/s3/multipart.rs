@@ -230,7 +230,7 @@ pub async fn complete_multipart_upload(
         key: Some(input.key.clone()),
         e_tag: Some(etag_dto(&out.version.etag)),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
-        version_id: reported_version(out.bucket.versioning, &out.version.version_id),
+        version_id: super::object::written_version(out.bucket.versioning, &out.version.version_id),
         ..Default::default()
     })
 }

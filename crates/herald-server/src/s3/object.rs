@@ -35,6 +35,13 @@ pub(crate) fn empty_body() -> StreamingBlob {
     StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
 }
 
+/// The version id a write reports: none for buckets without versioning,
+/// and none for the `null` version a suspended bucket writes (S3 and Ceph
+/// answer a PUT there without `x-amz-version-id`).
+pub(crate) fn written_version(bucket_versioning: VersioningState, v: &str) -> Option<String> {
+    reported_version(bucket_versioning, v).filter(|v| v != herald_model::NULL_VERSION_ID)
+}
+
 /// The version id to report: none for buckets that never had versioning.
 pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> Option<String> {
     (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
@@ -117,7 +124,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         .map_err(put_err)?;
     ok(PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
-        version_id: reported_version(outcome.bucket.versioning, &outcome.version.version_id),
+        version_id: written_version(outcome.bucket.versioning, &outcome.version.version_id),
         size: Some(outcome.version.size as i64),
         ..Default::default()
     })
@@ -307,7 +314,8 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         input.if_unmodified_since.as_ref(),
     )?;
     let meta = &v.meta;
-    ok(HeadObjectOutput {
+    let tag_count = v.tags.len();
+    let mut resp = S3Response::new(HeadObjectOutput {
         content_length: Some(v.size as i64),
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_dto(&v.etag)),
@@ -322,7 +330,13 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         version_id: reported_version(bucket.versioning, &v.version_id),
         parts_count: v.parts_count.map(|n| n as i32),
         ..Default::default()
-    })
+    });
+    // As GET answers it (S3's model has no field for it on HEAD).
+    if tag_count > 0 {
+        resp.headers
+            .insert("x-amz-tagging-count", http::HeaderValue::from(tag_count));
+    }
+    Ok(resp)
 }
 
 pub async fn delete_object(
@@ -580,7 +594,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
             ..Default::default()
         }),
         copy_source_version_id: reported_version(src_rec.versioning, &source.version_id),
-        version_id: reported_version(dst_bucket.versioning, &out.version.version_id),
+        version_id: written_version(dst_bucket.versioning, &out.version.version_id),
         ..Default::default()
     })
 }

@@ -44,13 +44,17 @@ pub(crate) fn parse_tagging_header(header: &str) -> S3Result<Vec<(String, String
     Ok(tags)
 }
 
+/// The tag set as S3 clients get it: ordered by key, as Ceph keeps it.
 fn to_tag_set(tags: &[(String, String)]) -> TagSet {
-    tags.iter()
+    let mut set: TagSet = tags
+        .iter()
         .map(|(k, v)| Tag {
             key: Some(k.clone()),
             value: Some(v.clone()),
         })
-        .collect()
+        .collect();
+    set.sort_by(|a, b| a.key.cmp(&b.key));
+    set
 }
 
 pub async fn get_object_tagging(
