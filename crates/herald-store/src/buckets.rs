@@ -38,6 +38,7 @@ impl Store {
             acl: None,
             ownership: None,
             public_access_block: None,
+            tags: None,
         };
         settings(&mut rec);
         let r = rec.clone();
@@ -181,8 +182,8 @@ impl Store {
         }
     }
 
-    /// Changes the access settings of `bucket` (ACL, ownership controls,
-    /// Block Public Access), the very bucket the caller was allowed on: a
+    /// Changes the settings of `bucket` (ACL, ownership controls, Block
+    /// Public Access, tags), the very bucket the caller was allowed on: a
     /// name deleted and re-created meanwhile is `NoSuchBucket`. `change`
     /// may refuse (its error is returned, nothing written). Returns the
     /// updated record.

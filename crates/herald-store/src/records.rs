@@ -30,6 +30,9 @@ pub struct BucketRecord {
     /// Block Public Access; `None` blocks nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<PublicAccessBlock>,
+    /// The bucket's tag set (PutBucketTagging); `None` when never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 impl BucketRecord {

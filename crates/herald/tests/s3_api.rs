@@ -2412,3 +2412,85 @@ async fn s3_details_as_ceph_answers_them() {
         .unwrap_err();
     assert_eq!(err_info(&e), ("BucketAlreadyExists".to_owned(), 409));
 }
+
+/// Bucket tagging: NoSuchTagSet until set, the set as put (ordered by
+/// key), 204 on delete, S3's limits, and owner-only without a policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_tagging_round_trip() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("tagged-bucket").send().await.unwrap();
+    let e = s3
+        .get_bucket_tagging()
+        .bucket("tagged-bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e), ("NoSuchTagSet".to_owned(), 404));
+    let tagging = |pairs: &[(&str, &str)]| {
+        let set: Vec<Tag> = pairs
+            .iter()
+            .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
+            .collect();
+        Tagging::builder().set_tag_set(Some(set)).build().unwrap()
+    };
+    s3.put_bucket_tagging()
+        .bucket("tagged-bucket")
+        .tagging(tagging(&[("team", "data"), ("cost-center", "42")]))
+        .send()
+        .await
+        .unwrap();
+    let got = s3.get_bucket_tagging().bucket("tagged-bucket").send().await.unwrap();
+    let pairs: Vec<(&str, &str)> = got.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(pairs, [("cost-center", "42"), ("team", "data")]);
+
+    let dup = s3
+        .put_bucket_tagging()
+        .bucket("tagged-bucket")
+        .tagging(tagging(&[("a", "1"), ("a", "2")]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&dup).0, "InvalidTag");
+    let many: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let too_many = s3
+        .put_bucket_tagging()
+        .bucket("tagged-bucket")
+        .tagging(tagging(&many))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&too_many).0, "InvalidTag");
+
+    // Another user may neither read nor change them.
+    srv.create_user(
+        "other",
+        "OTHERACCESSKEY000001",
+        "otherSecretKey/0123456789abcdefghijklm",
+    );
+    let other = srv.s3_as("OTHERACCESSKEY000001", "otherSecretKey/0123456789abcdefghijklm");
+    let e = other
+        .get_bucket_tagging()
+        .bucket("tagged-bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e), ("AccessDenied".to_owned(), 403));
+    let e = other
+        .delete_bucket_tagging()
+        .bucket("tagged-bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e), ("AccessDenied".to_owned(), 403));
+
+    s3.delete_bucket_tagging().bucket("tagged-bucket").send().await.unwrap();
+    let e = s3
+        .get_bucket_tagging()
+        .bucket("tagged-bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_info(&e), ("NoSuchTagSet".to_owned(), 404));
+}

@@ -198,6 +198,7 @@ pub fn action_of(op: &str, has_version_id: bool) -> String {
         "GetPublicAccessBlock" => "GetBucketPublicAccessBlock",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
         "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
+        "DeleteBucketTagging" => "PutBucketTagging",
         other => other,
     };
     format!("s3:{a}")
@@ -739,6 +740,11 @@ impl S3Access for HeraldAccess {
     async fn put_public_access_block(&self, req: &mut S3Request<s3s::dto::PutPublicAccessBlockInput>) -> S3Result<()> {
         let bucket = req.input.bucket.clone();
         decide_again(&self.0, req, "PutPublicAccessBlock", &bucket, None, None)
+    }
+
+    async fn put_bucket_tagging(&self, req: &mut S3Request<s3s::dto::PutBucketTaggingInput>) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutBucketTagging", &bucket, None, None)
     }
 
     async fn put_bucket_versioning(&self, req: &mut S3Request<s3s::dto::PutBucketVersioningInput>) -> S3Result<()> {

@@ -1,5 +1,6 @@
 //! Object tagging: Get/Put/DeleteObjectTagging and the `x-amz-tagging`
-//! header of PUT, copy and multipart.
+//! header of PUT, copy and multipart; bucket tagging:
+//! Get/Put/DeleteBucketTagging.
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -15,11 +16,19 @@ const MAX_TAGS: usize = 10;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
-/// Checks a tag set against the S3 rules.
+/// A bucket holds up to 50 tags (S3's limit).
+const MAX_BUCKET_TAGS: usize = 50;
+
+/// Checks an object's tag set against the S3 rules.
 pub(crate) fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
     if tags.len() > MAX_TAGS {
         return Err(s3_error!(InvalidTag, "Object tags cannot be greater than {MAX_TAGS}"));
     }
+    validate_tag_pairs(tags)
+}
+
+/// Keys and values of a tag set: lengths and unique keys.
+fn validate_tag_pairs(tags: &[(String, String)]) -> S3Result<()> {
     let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
@@ -166,4 +175,65 @@ async fn tag_and_notify(
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
     s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
     Ok(out)
+}
+
+pub async fn put_bucket_tagging(
+    s3: &HeraldS3,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    let tags: Vec<(String, String)> = req
+        .input
+        .tagging
+        .tag_set
+        .iter()
+        .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+        .collect();
+    if tags.len() > MAX_BUCKET_TAGS {
+        return Err(s3_error!(
+            InvalidTag,
+            "Bucket tags cannot be greater than {MAX_BUCKET_TAGS}"
+        ));
+    }
+    validate_tag_pairs(&tags)?;
+    s3.store
+        .update_bucket_access(&bucket, move |rec| {
+            rec.tags = Some(tags);
+            Ok(())
+        })
+        .await
+        .s3()?;
+    let mut resp = S3Response::new(PutBucketTaggingOutput {});
+    resp.status = Some(http::StatusCode::NO_CONTENT);
+    Ok(resp)
+}
+
+pub async fn get_bucket_tagging(
+    s3: &HeraldS3,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    match &bucket.tags {
+        Some(tags) => ok(GetBucketTaggingOutput {
+            tag_set: to_tag_set(tags),
+        }),
+        None => Err(s3_error!(NoSuchTagSet, "The TagSet does not exist")),
+    }
+}
+
+pub async fn delete_bucket_tagging(
+    s3: &HeraldS3,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    let bucket = s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    s3.store
+        .update_bucket_access(&bucket, |rec| {
+            rec.tags = None;
+            Ok(())
+        })
+        .await
+        .s3()?;
+    let mut resp = S3Response::new(DeleteBucketTaggingOutput {});
+    resp.status = Some(http::StatusCode::NO_CONTENT);
+    Ok(resp)
 }
