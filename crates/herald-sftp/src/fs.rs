@@ -25,7 +25,7 @@ const MAX_READ: u32 = 256 * 1024 - 1024;
 /// An open handle.
 enum Open {
     File(Arc<ObjectReader>),
-    Dir(Listing),
+    Dir(Box<Listing>),
 }
 
 /// A directory being read: entries ready to send, and where the store
@@ -181,7 +181,7 @@ impl russh_sftp::server::Handler for ReadOnlyFs {
                 return Err(StatusCode::NoSuchFile.with_message(format!("{}: not a directory", tree::normalize(&path))));
             }
         };
-        let handle = self.add_handle(Open::Dir(listing))?;
+        let handle = self.add_handle(Open::Dir(Box::new(listing)))?;
         Ok(Handle { id, handle })
     }
 
