@@ -103,3 +103,40 @@ impl From<serde_json::Error> for StoreError {
 
 /// Result alias for store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The refusals of access settings, one wording each, whether the request
+/// is refused up front or by the re-check inside the write transaction.
+impl StoreError {
+    /// A public ACL on a bucket whose Block Public Access has
+    /// `BlockPublicAcls` (403 `AccessDenied`).
+    pub fn public_acls_blocked() -> StoreError {
+        StoreError::Refused {
+            code: "AccessDenied",
+            status: 403,
+            message: "Access Denied: the bucket's Block Public Access settings (BlockPublicAcls) refuse public ACLs"
+                .into(),
+        }
+    }
+
+    /// A public policy on a bucket whose Block Public Access has
+    /// `BlockPublicPolicy` (403 `AccessDenied`).
+    pub fn public_policy_blocked() -> StoreError {
+        StoreError::Refused {
+            code: "AccessDenied",
+            status: 403,
+            message:
+                "Access Denied: the bucket's Block Public Access settings (BlockPublicPolicy) refuse public policies"
+                    .into(),
+        }
+    }
+
+    /// An ACL on a bucket whose ownership controls turned ACLs off
+    /// (`BucketOwnerEnforced`; 400 `AccessControlListNotSupported`).
+    pub fn acls_not_supported() -> StoreError {
+        StoreError::Refused {
+            code: "AccessControlListNotSupported",
+            status: 400,
+            message: "The bucket does not allow ACLs".into(),
+        }
+    }
+}

@@ -143,12 +143,7 @@ pub(crate) fn install_version(
     // The bucket's access settings as they are now, not as they were when
     // the request was decided (a body can take long to arrive).
     if brec.public_access().block_public_acls && version.acl.as_ref().is_some_and(|a| a.is_public()) {
-        return Err(StoreError::Refused {
-            code: "AccessDenied",
-            status: 403,
-            message: "Access Denied: the bucket's Block Public Access settings (BlockPublicAcls) refuse public ACLs"
-                .into(),
-        });
+        return Err(StoreError::public_acls_blocked());
     }
     if !brec.acls_enabled() {
         // ACLs are off: the object gets none (and belongs to the bucket owner).

@@ -47,11 +47,7 @@ impl Store {
                 return Err(StoreError::NoSuchBucket);
             }
             if public && rec.public_access().block_public_policy {
-                return Err(StoreError::Refused {
-                    code: "AccessDenied",
-                    status: 403,
-                    message: "Access Denied: the bucket's Block Public Access settings (BlockPublicPolicy) refuse public policies".into(),
-                });
+                return Err(StoreError::public_policy_blocked());
             }
             drop(buckets);
             let mut policies = txn.open_table(BUCKET_POLICIES)?;

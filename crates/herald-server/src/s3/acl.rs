@@ -10,7 +10,7 @@
 //! ones) before it is stored.
 
 use herald_model::acl::{self, Acl, CannedAcl, Grantee, HeaderGrantee, ObjectOwnership, Permission};
-use herald_store::{BucketRecord, ObjectAccess};
+use herald_store::{BucketRecord, ObjectAccess, StoreError};
 use s3s::dto::{
     self, AccessControlPolicy, GetBucketAclInput, GetBucketAclOutput, GetObjectAclInput, GetObjectAclOutput,
     PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput,
@@ -58,14 +58,11 @@ impl AclHeaders<'_> {
 }
 
 fn acl_not_supported() -> S3Error {
-    s3_error!(AccessControlListNotSupported, "The bucket does not allow ACLs")
+    super::s3_err(StoreError::acls_not_supported())
 }
 
 fn public_acl_blocked() -> S3Error {
-    s3_error!(
-        AccessDenied,
-        "Access Denied: the bucket's Block Public Access settings (BlockPublicAcls) refuse public ACLs"
-    )
+    super::s3_err(StoreError::public_acls_blocked())
 }
 
 /// Finds the users grants name, from one read of the user list per
@@ -386,10 +383,10 @@ pub async fn put_bucket_acl(
         .update_bucket_access(&bucket, move |rec| {
             // Again against the record as it is now.
             if !rec.acls_enabled() {
-                return Err(refused(acl_not_supported()));
+                return Err(StoreError::acls_not_supported());
             }
             if rec.public_access().block_public_acls && acl.is_public() {
-                return Err(refused(public_acl_blocked()));
+                return Err(StoreError::public_acls_blocked());
             }
             rec.acl = Some(acl);
             Ok(())
@@ -398,19 +395,6 @@ pub async fn put_bucket_acl(
         .s3()?;
     tracing::info!(bucket = %bucket.name, "bucket ACL set");
     ok(PutBucketAclOutput {})
-}
-
-/// An S3 error as a store refusal (a check repeated inside the store's
-/// write transaction).
-fn refused(e: S3Error) -> herald_store::StoreError {
-    herald_store::StoreError::Refused {
-        code: match e.code() {
-            s3s::S3ErrorCode::AccessControlListNotSupported => "AccessControlListNotSupported",
-            _ => "AccessDenied",
-        },
-        status: e.status_code().map_or(403, |s| s.as_u16()),
-        message: e.message().unwrap_or("Access Denied").to_owned(),
-    }
 }
 
 pub async fn get_object_acl(
@@ -473,10 +457,10 @@ pub async fn put_object_acl(
         .set_object_acl(&bucket, &input.key, &version.version_id, acl, move |rec| {
             // Again against the bucket as it is now.
             if !rec.acls_enabled() && !to_bucket_owner {
-                return Err(refused(acl_not_supported()));
+                return Err(StoreError::acls_not_supported());
             }
             if rec.public_access().block_public_acls && public {
-                return Err(refused(public_acl_blocked()));
+                return Err(StoreError::public_acls_blocked());
             }
             Ok(())
         })

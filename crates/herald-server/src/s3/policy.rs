@@ -102,10 +102,7 @@ pub async fn put_bucket_policy(
     let policy = Policy::parse(&input.policy, &BUCKET_POLICY_LIMITS).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     resources_in_bucket(&input.policy, &input.bucket).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     if bucket.public_access().block_public_policy && policy.is_public() {
-        return Err(s3_error!(
-            AccessDenied,
-            "Access Denied: the bucket's Block Public Access settings (BlockPublicPolicy) refuse public policies"
-        ));
+        return Err(super::s3_err(herald_store::StoreError::public_policy_blocked()));
     }
     s3.store
         .set_bucket_policy(&bucket, Some(input.policy.clone()), policy.is_public())
