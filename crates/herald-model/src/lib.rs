@@ -10,6 +10,7 @@ pub mod acl;
 pub mod etag;
 pub mod event;
 pub mod json_shape;
+pub mod lock;
 pub mod names;
 pub mod notification;
 pub mod query;

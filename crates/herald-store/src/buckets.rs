@@ -39,6 +39,7 @@ impl Store {
             ownership: None,
             public_access_block: None,
             tags: None,
+            object_lock: None,
         };
         settings(&mut rec);
         let r = rec.clone();
@@ -225,6 +226,11 @@ impl Store {
             if state == VersioningState::Unversioned && rec.versioning != VersioningState::Unversioned {
                 return Err(StoreError::InvalidArgument(
                     "versioning cannot be turned off once enabled; suspend it instead".into(),
+                ));
+            }
+            if rec.object_lock.is_some() && state != VersioningState::Enabled {
+                return Err(StoreError::invalid_bucket_state(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
                 ));
             }
             rec.versioning = state;

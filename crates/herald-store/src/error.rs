@@ -140,3 +140,41 @@ impl StoreError {
         }
     }
 }
+
+/// The refusals of Object Lock (see `herald_model::lock`).
+impl StoreError {
+    /// A lock rule refused the change; the code is S3's for that rule.
+    pub fn lock(e: herald_model::lock::LockError) -> StoreError {
+        use herald_model::lock::LockError as L;
+        let (code, status) = match &e {
+            L::Malformed(_) => ("MalformedXML", 400),
+            L::InvalidPeriod => ("InvalidRetentionPeriod", 400),
+            L::InvalidArgument(_) => ("InvalidArgument", 400),
+            L::Protected(_) => ("AccessDenied", 403),
+        };
+        StoreError::Refused {
+            code,
+            status,
+            message: e.to_string(),
+        }
+    }
+
+    /// Retention or a legal hold asked of a bucket without Object Lock
+    /// (400 `InvalidRequest`, as S3).
+    pub fn object_lock_not_enabled() -> StoreError {
+        StoreError::Refused {
+            code: "InvalidRequest",
+            status: 400,
+            message: "Bucket is missing Object Lock Configuration".into(),
+        }
+    }
+
+    /// A bucket state that forbids the change (409 `InvalidBucketState`).
+    pub fn invalid_bucket_state(message: &str) -> StoreError {
+        StoreError::Refused {
+            code: "InvalidBucketState",
+            status: 409,
+            message: message.into(),
+        }
+    }
+}

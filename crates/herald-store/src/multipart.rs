@@ -75,11 +75,15 @@ impl Store {
             seq: 0,
             owner: access.owner,
             acl: access.acl,
+            lock: access.lock,
         };
         let limit = self.quotas().multipart_uploads_per_user;
         self.write(vec![], move |txn| {
             let mut rec = rec;
             let brec = load_bucket(txn, &rec.bucket)?;
+            if brec.object_lock.is_none() && !rec.lock.is_empty() {
+                return Err(StoreError::object_lock_not_enabled());
+            }
             if quota::count(txn, quota::UPLOADS_KIND, &rec.initiator)? >= limit {
                 return Err(StoreError::TooManyUploads(limit));
             }
@@ -350,6 +354,7 @@ impl Store {
                 parts_count: Some(chosen.len() as u32),
                 owner: upload.owner.clone(),
                 acl: upload.acl.clone(),
+                lock: upload.lock,
             };
             // install_version validates before writing; only then drop the upload.
             let mut applied = install_version(txn, &bucket, &key, version, &conditions, outbox)?;

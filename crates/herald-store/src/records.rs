@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use herald_model::acl::{Acl, ObjectOwnership, PublicAccessBlock};
+use herald_model::lock::{BucketLockConfig, ObjectLock};
 use herald_model::{ETag, VersioningState};
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +34,10 @@ pub struct BucketRecord {
     /// The bucket's tag set (PutBucketTagging); `None` when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<(String, String)>>,
+    /// Object Lock; `Some` once enabled (at creation, or later on a
+    /// versioned bucket), which cannot be undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<BucketLockConfig>,
 }
 
 impl BucketRecord {
@@ -115,16 +120,23 @@ pub struct ObjectVersion {
     /// The object ACL; `None` is `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Acl>,
+    /// Object Lock retention and legal hold (buckets with Object Lock).
+    #[serde(default, skip_serializing_if = "ObjectLock::is_empty")]
+    pub lock: ObjectLock,
 }
 
-/// Who owns a new object version and its ACL, decided by the server from
-/// the bucket's ownership controls and the request's ACL headers.
+/// Who owns a new object version, its ACL and its lock (who may remove
+/// it, and when), decided by the server from the bucket's settings and
+/// the request's headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectAccess {
     /// `None`: the writer.
     pub owner: Option<String>,
     /// `None`: `private`.
     pub acl: Option<Acl>,
+    /// The retention and legal hold the request asked for; the bucket's
+    /// default retention fills in when it asked for none.
+    pub lock: ObjectLock,
 }
 
 /// All versions of one key, newest first.
@@ -161,6 +173,9 @@ pub struct UploadRecord {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Acl>,
+    /// The lock the request asked for (see [`ObjectAccess::lock`]).
+    #[serde(default, skip_serializing_if = "ObjectLock::is_empty")]
+    pub lock: ObjectLock,
 }
 
 /// One uploaded part of a multipart upload.

@@ -199,6 +199,8 @@ pub fn action_of(op: &str, has_version_id: bool) -> String {
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "PutBucketPublicAccessBlock",
         "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
         "DeleteBucketTagging" => "PutBucketTagging",
+        "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         other => other,
     };
     format!("s3:{a}")
@@ -726,6 +728,32 @@ impl S3Access for HeraldAccess {
         decide_again(&self.0, req, "PutBucketVersioning", &bucket, None, None)
     }
 
+    async fn put_object_lock_configuration(
+        &self,
+        req: &mut S3Request<s3s::dto::PutObjectLockConfigurationInput>,
+    ) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutObjectLockConfiguration", &bucket, None, None)
+    }
+
+    async fn put_object_retention(&self, req: &mut S3Request<s3s::dto::PutObjectRetentionInput>) -> S3Result<()> {
+        let (bucket, key, version) = (
+            req.input.bucket.clone(),
+            req.input.key.clone(),
+            req.input.version_id.clone(),
+        );
+        decide_again(&self.0, req, "PutObjectRetention", &bucket, Some(&key), version.as_deref())
+    }
+
+    async fn put_object_legal_hold(&self, req: &mut S3Request<s3s::dto::PutObjectLegalHoldInput>) -> S3Result<()> {
+        let (bucket, key, version) = (
+            req.input.bucket.clone(),
+            req.input.key.clone(),
+            req.input.version_id.clone(),
+        );
+        decide_again(&self.0, req, "PutObjectLegalHold", &bucket, Some(&key), version.as_deref())
+    }
+
     async fn complete_multipart_upload(
         &self,
         req: &mut S3Request<s3s::dto::CompleteMultipartUploadInput>,
@@ -774,6 +802,34 @@ fn decide_again<T>(
         pinned,
     });
     Ok(())
+}
+
+/// Whether the caller may also take a second action a request needs
+/// (`s3:BypassGovernanceRetention` along with a delete or a retention
+/// change): a yes or no, never an error of its own. The owner of the
+/// bucket may always.
+pub(crate) fn also_allowed<T>(
+    s3: &HeraldS3,
+    req: &S3Request<T>,
+    op: &str,
+    bucket: &str,
+    key: Option<&str>,
+    version_id: Option<&str>,
+) -> bool {
+    let Ok(caller) = granted(req).map(|g| g.caller) else {
+        return false;
+    };
+    let meta = req.extensions.get::<RequestMeta>();
+    let context = || request_context(meta, &caller, &req.uri, &req.headers);
+    s3.decide(&Ask {
+        caller: &caller,
+        op,
+        version_id,
+        bucket,
+        key,
+        context: &context,
+    })
+    .is_ok()
 }
 
 /// Whether the request's decision rested on one object version (see

@@ -220,7 +220,7 @@ pub(crate) fn new_object_access(
             if h.is_empty() || (to_bucket_owner && !h.has_grants()) {
                 return Ok(ObjectAccess {
                     owner: (writer != bucket.owner).then(|| bucket.owner.clone()),
-                    acl: None,
+                    ..Default::default()
                 });
             }
             return Err(acl_not_supported());
@@ -228,7 +228,7 @@ pub(crate) fn new_object_access(
         Some(ObjectOwnership::BucketOwnerPreferred) if to_bucket_owner => {
             return Ok(ObjectAccess {
                 owner: (writer != bucket.owner).then(|| bucket.owner.clone()),
-                acl: None,
+                ..Default::default()
             });
         }
         _ => {}
@@ -237,7 +237,11 @@ pub(crate) fn new_object_access(
     if bucket.public_access().block_public_acls && acl.as_ref().is_some_and(Acl::is_public) {
         return Err(public_acl_blocked());
     }
-    Ok(ObjectAccess { owner: None, acl })
+    Ok(ObjectAccess {
+        owner: None,
+        acl,
+        ..Default::default()
+    })
 }
 
 /// The settings a new bucket's record gets from CreateBucket's ACL

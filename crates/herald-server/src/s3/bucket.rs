@@ -68,11 +68,15 @@ pub async fn create_bucket(
     };
     let ownership = req.input.object_ownership.as_ref().map(|o| o.as_str());
     let (acl, ownership) = super::acl::new_bucket_access(s3, &user, &h, ownership)?;
+    let object_lock = req.input.object_lock_enabled_for_bucket == Some(true);
     match s3
         .store
         .create_bucket_with(&user, name, move |rec| {
             rec.acl = acl;
             rec.ownership = ownership;
+            if object_lock {
+                super::lock::enable_at_creation(rec);
+            }
         })
         .await
     {

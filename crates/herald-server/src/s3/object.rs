@@ -80,7 +80,12 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         write: grant_write.as_deref(),
         ..super::acl::acl_headers!(input)
     };
-    let access = super::acl::new_object_access(s3, &bucket, &user, &headers)?;
+    let mut access = super::acl::new_object_access(s3, &bucket, &user, &headers)?;
+    access.lock = super::lock::requested(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
         return Err(s3_error!(
             EntityTooLarge,
@@ -266,6 +271,7 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         None => (v.size, None),
     };
     let meta = &v.meta;
+    let lock = super::lock::fields(&v);
     ok(GetObjectOutput {
         body: Some(StreamingBlob::wrap(body)),
         content_length: Some(content_length as i64),
@@ -292,6 +298,9 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         version_id: reported_version(bucket.versioning, &v.version_id),
         tag_count: (!v.tags.is_empty()).then_some(v.tags.len() as i32),
         parts_count: v.parts_count.map(|n| n as i32),
+        object_lock_mode: lock.mode,
+        object_lock_retain_until_date: lock.retain_until,
+        object_lock_legal_hold_status: lock.legal_hold,
         ..Default::default()
     })
 }
@@ -315,6 +324,7 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
     )?;
     let meta = &v.meta;
     let tag_count = v.tags.len();
+    let lock = super::lock::fields(&v);
     let mut resp = S3Response::new(HeadObjectOutput {
         content_length: Some(v.size as i64),
         accept_ranges: Some("bytes".into()),
@@ -329,6 +339,9 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         metadata: user_metadata(meta),
         version_id: reported_version(bucket.versioning, &v.version_id),
         parts_count: v.parts_count.map(|n| n as i32),
+        object_lock_mode: lock.mode,
+        object_lock_retain_until_date: lock.retain_until,
+        object_lock_legal_hold_status: lock.legal_hold,
         ..Default::default()
     });
     // As GET answers it (S3's model has no field for it on HEAD).
@@ -345,6 +358,13 @@ pub async fn delete_object(
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let user = s3.caller(&req)?;
     let info = req_info(&req);
+    let bypass_governance = super::lock::may_bypass(
+        s3,
+        &req,
+        req.input.bypass_governance_retention,
+        &req.input.bucket,
+        Some(&req.input.key),
+    );
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     let conditions = herald_store::DeleteConditions {
@@ -353,6 +373,7 @@ pub async fn delete_object(
             .if_match_last_modified_time
             .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
         size: input.if_match_size.and_then(|n| u64::try_from(n).ok()),
+        bypass_governance,
     };
     let out = delete_and_notify(
         s3,
@@ -380,6 +401,13 @@ pub async fn delete_objects(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let checker = super::access::ObjectChecker::of(&req)?;
+    let bypass_governance = super::lock::may_bypass(
+        s3,
+        &req,
+        req.input.bypass_governance_retention,
+        &req.input.bucket,
+        None,
+    );
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     if input.delete.objects.len() > MAX_DELETE_KEYS {
@@ -400,6 +428,7 @@ pub async fn delete_objects(
                 .clone()
                 .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
             size: obj.size.and_then(|n| u64::try_from(n).ok()),
+            bypass_governance,
         };
         let target = (input.bucket.as_str(), obj.key.as_str(), obj.version_id.as_deref());
         let outcome = match checker.check(s3, "DeleteObject", &input.bucket, &obj.key, obj.version_id.as_deref()) {
@@ -496,7 +525,14 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     check_key(&input.key)?;
     // A copy gets the ACL its request gives (private by default), never
     // the source's, as in S3.
-    let access = super::acl::new_object_access(s3, &dst_bucket, &user, &super::acl::acl_headers!(input))?;
+    let mut access = super::acl::new_object_access(s3, &dst_bucket, &user, &super::acl::acl_headers!(input))?;
+    // The copy's lock is its request's (else the destination's default),
+    // never the source's.
+    access.lock = super::lock::requested(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let CopySourceVersion {
         bucket: src_bucket,
         key: src_key,
