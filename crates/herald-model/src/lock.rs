@@ -129,7 +129,9 @@ pub enum LockError {
     #[error("{0}")]
     Malformed(String),
     /// 400 `InvalidRetentionPeriod`.
-    #[error("Default retention period must be a positive integer value of at most {MAX_RETENTION_DAYS} days or {MAX_RETENTION_YEARS} years")]
+    #[error(
+        "Default retention period must be a positive integer value of at most {MAX_RETENTION_DAYS} days or {MAX_RETENTION_YEARS} years"
+    )]
     InvalidPeriod,
     /// 400 `InvalidArgument`.
     #[error("{0}")]
@@ -153,7 +155,9 @@ impl ObjectLock {
     /// Refuses a permanent delete of the version while it is protected.
     pub fn check_delete(&self, now_ms: i64, bypass_governance: bool) -> Result<(), LockError> {
         if self.legal_hold == Some(true) {
-            return Err(LockError::Protected("Access Denied: the object version is under a legal hold"));
+            return Err(LockError::Protected(
+                "Access Denied: the object version is under a legal hold",
+            ));
         }
         match self.retention {
             Some(r) if r.active(now_ms) && r.mode == RetentionMode::Compliance => Err(LockError::Protected(
@@ -209,8 +213,14 @@ impl ObjectLock {
     }
 }
 
+/// The latest retain-until date a request may set: 100 years ahead, as
+/// the longest default retention (a limit S3 does not document; without
+/// one a tenant could lock its bytes past any operator's horizon).
+pub const MAX_RETAIN_AHEAD_MS: i64 = MAX_RETENTION_YEARS * 365 * DAY_MS;
+
 /// The retention a request sets on a new version or an existing one:
-/// mode and date together or neither, a date in the future.
+/// mode and date together or neither, a date in the future, at most
+/// [`MAX_RETAIN_AHEAD_MS`] ahead.
 pub fn requested_retention(
     mode: Option<&str>,
     until_ms: Option<i64>,
@@ -219,10 +229,17 @@ pub fn requested_retention(
     match (mode, until_ms) {
         (None, None) => Ok(None),
         (Some(m), Some(until_ms)) => {
-            let mode = RetentionMode::parse(m)
-                .ok_or_else(|| LockError::Malformed(format!("unknown retention mode {m:?}")))?;
+            let mode =
+                RetentionMode::parse(m).ok_or_else(|| LockError::Malformed(format!("unknown retention mode {m:?}")))?;
             if until_ms <= now_ms {
-                return Err(LockError::InvalidArgument("The retain until date must be in the future!".into()));
+                return Err(LockError::InvalidArgument(
+                    "The retain until date must be in the future!".into(),
+                ));
+            }
+            if until_ms - now_ms > MAX_RETAIN_AHEAD_MS {
+                return Err(LockError::InvalidArgument(format!(
+                    "The retain until date must be at most {MAX_RETENTION_YEARS} years in the future"
+                )));
             }
             Ok(Some(Retention { mode, until_ms }))
         }
@@ -254,12 +271,30 @@ mod tests {
     #[test]
     fn periods_are_days_or_years_within_limits() {
         assert_eq!(RetentionPeriod::from_parts(Some(1), None), Ok(RetentionPeriod::Days(1)));
-        assert_eq!(RetentionPeriod::from_parts(None, Some(100)), Ok(RetentionPeriod::Years(100)));
-        assert!(matches!(RetentionPeriod::from_parts(Some(1), Some(1)), Err(LockError::Malformed(_))));
-        assert!(matches!(RetentionPeriod::from_parts(None, None), Err(LockError::Malformed(_))));
-        assert_eq!(RetentionPeriod::from_parts(Some(0), None), Err(LockError::InvalidPeriod));
-        assert_eq!(RetentionPeriod::from_parts(None, Some(-1)), Err(LockError::InvalidPeriod));
-        assert_eq!(RetentionPeriod::from_parts(Some(36_501), None), Err(LockError::InvalidPeriod));
+        assert_eq!(
+            RetentionPeriod::from_parts(None, Some(100)),
+            Ok(RetentionPeriod::Years(100))
+        );
+        assert!(matches!(
+            RetentionPeriod::from_parts(Some(1), Some(1)),
+            Err(LockError::Malformed(_))
+        ));
+        assert!(matches!(
+            RetentionPeriod::from_parts(None, None),
+            Err(LockError::Malformed(_))
+        ));
+        assert_eq!(
+            RetentionPeriod::from_parts(Some(0), None),
+            Err(LockError::InvalidPeriod)
+        );
+        assert_eq!(
+            RetentionPeriod::from_parts(None, Some(-1)),
+            Err(LockError::InvalidPeriod)
+        );
+        assert_eq!(
+            RetentionPeriod::from_parts(Some(36_501), None),
+            Err(LockError::InvalidPeriod)
+        );
         assert_eq!(RetentionPeriod::Years(1).until(0), 365 * DAY_MS);
     }
 
@@ -279,7 +314,10 @@ mod tests {
         };
         assert!(gov.check_delete(NOW, false).is_err());
         assert!(gov.check_delete(NOW, true).is_ok());
-        assert!(gov.check_delete(NOW + 1, false).is_ok(), "expired retention protects nothing");
+        assert!(
+            gov.check_delete(NOW + 1, false).is_ok(),
+            "expired retention protects nothing"
+        );
         let comp = ObjectLock {
             retention: ret(RetentionMode::Compliance, NOW + 1),
             legal_hold: None,
@@ -304,20 +342,35 @@ mod tests {
             retention: ret(RetentionMode::Compliance, NOW + 10),
             legal_hold: None,
         };
-        assert!(l.set_retention(ret(RetentionMode::Compliance, NOW + 5), NOW, true).is_err());
-        assert!(l.set_retention(ret(RetentionMode::Governance, NOW + 50), NOW, true).is_err());
+        assert!(
+            l.set_retention(ret(RetentionMode::Compliance, NOW + 5), NOW, true)
+                .is_err()
+        );
+        assert!(
+            l.set_retention(ret(RetentionMode::Governance, NOW + 50), NOW, true)
+                .is_err()
+        );
         assert!(l.set_retention(None, NOW, true).is_err());
-        l.set_retention(ret(RetentionMode::Compliance, NOW + 20), NOW, false).unwrap();
+        l.set_retention(ret(RetentionMode::Compliance, NOW + 20), NOW, false)
+            .unwrap();
         assert_eq!(l.retention, ret(RetentionMode::Compliance, NOW + 20));
 
         let mut g = ObjectLock {
             retention: ret(RetentionMode::Governance, NOW + 10),
             legal_hold: None,
         };
-        assert!(g.set_retention(ret(RetentionMode::Governance, NOW + 5), NOW, false).is_err());
-        assert!(g.set_retention(ret(RetentionMode::Compliance, NOW + 50), NOW, false).is_err());
-        g.set_retention(ret(RetentionMode::Governance, NOW + 5), NOW, true).unwrap();
-        g.set_retention(ret(RetentionMode::Compliance, NOW + 5), NOW, true).unwrap();
+        assert!(
+            g.set_retention(ret(RetentionMode::Governance, NOW + 5), NOW, false)
+                .is_err()
+        );
+        assert!(
+            g.set_retention(ret(RetentionMode::Compliance, NOW + 50), NOW, false)
+                .is_err()
+        );
+        g.set_retention(ret(RetentionMode::Governance, NOW + 5), NOW, true)
+            .unwrap();
+        g.set_retention(ret(RetentionMode::Compliance, NOW + 5), NOW, true)
+            .unwrap();
         // Once it has run out, anything goes.
         g.set_retention(None, NOW + 5, false).unwrap();
         assert_eq!(g.retention, None);
@@ -359,5 +412,10 @@ mod tests {
             requested_retention(Some("COMPLIANCE"), Some(NOW + 1), NOW),
             Ok(ret(RetentionMode::Compliance, NOW + 1))
         );
+        assert!(requested_retention(Some("COMPLIANCE"), Some(NOW + MAX_RETAIN_AHEAD_MS), NOW).is_ok());
+        assert!(matches!(
+            requested_retention(Some("COMPLIANCE"), Some(NOW + MAX_RETAIN_AHEAD_MS + 1), NOW),
+            Err(LockError::InvalidArgument(_))
+        ));
     }
 }

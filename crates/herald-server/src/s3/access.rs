@@ -742,7 +742,14 @@ impl S3Access for HeraldAccess {
             req.input.key.clone(),
             req.input.version_id.clone(),
         );
-        decide_again(&self.0, req, "PutObjectRetention", &bucket, Some(&key), version.as_deref())
+        decide_again(
+            &self.0,
+            req,
+            "PutObjectRetention",
+            &bucket,
+            Some(&key),
+            version.as_deref(),
+        )
     }
 
     async fn put_object_legal_hold(&self, req: &mut S3Request<s3s::dto::PutObjectLegalHoldInput>) -> S3Result<()> {
@@ -751,7 +758,14 @@ impl S3Access for HeraldAccess {
             req.input.key.clone(),
             req.input.version_id.clone(),
         );
-        decide_again(&self.0, req, "PutObjectLegalHold", &bucket, Some(&key), version.as_deref())
+        decide_again(
+            &self.0,
+            req,
+            "PutObjectLegalHold",
+            &bucket,
+            Some(&key),
+            version.as_deref(),
+        )
     }
 
     async fn complete_multipart_upload(

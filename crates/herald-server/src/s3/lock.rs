@@ -24,15 +24,62 @@ fn ms_of(t: &Timestamp) -> i64 {
     (time::OffsetDateTime::from(t.clone()).unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// The lock a new version's request asks for (`x-amz-object-lock-mode`,
+/// The Object Lock headers of a write (`x-amz-object-lock-mode`,
 /// `-retain-until-date`, `-legal-hold` on PutObject, CopyObject and
-/// CreateMultipartUpload). The bucket's default fills in later, in the
-/// store, when the request sets no retention.
-pub(crate) fn requested(
-    mode: Option<&ObjectLockMode>,
-    until: Option<&Timestamp>,
-    legal_hold: Option<&ObjectLockLegalHoldStatus>,
+/// CreateMultipartUpload).
+pub(crate) struct LockHeaders<'a> {
+    pub mode: Option<&'a ObjectLockMode>,
+    pub until: Option<&'a Timestamp>,
+    pub legal_hold: Option<&'a ObjectLockLegalHoldStatus>,
+}
+
+/// The [`LockHeaders`] of an s3s input that has the three fields.
+macro_rules! lock_headers {
+    ($input:expr) => {
+        $crate::s3::lock::LockHeaders {
+            mode: $input.object_lock_mode.as_ref(),
+            until: $input.object_lock_retain_until_date.as_ref(),
+            legal_hold: $input.object_lock_legal_hold_status.as_ref(),
+        }
+    };
+}
+pub(crate) use lock_headers;
+
+/// The lock a new version's request asks for. Setting one needs the
+/// permissions that set it on an existing version
+/// (`s3:PutObjectRetention`, `s3:PutObjectLegalHold`), as in S3: a writer
+/// allowed only `s3:PutObject` cannot make its upload undeletable for the
+/// bucket's owner. The bucket's default retention fills in later, in the
+/// store, when the request sets none.
+pub(crate) fn requested<T>(
+    s3: &HeraldS3,
+    req: &S3Request<T>,
+    h: LockHeaders<'_>,
+    bucket: &str,
+    key: &str,
 ) -> S3Result<ObjectLock> {
+    let lock = parse_requested(h)?;
+    let needs = [
+        (lock.retention.is_some(), "PutObjectRetention"),
+        (lock.legal_hold.is_some(), "PutObjectLegalHold"),
+    ];
+    for (asked, op) in needs {
+        if asked && !super::access::also_allowed(s3, req, op, bucket, Some(key), None) {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "Access Denied: setting Object Lock on a write needs s3:{op}"
+            ));
+        }
+    }
+    Ok(lock)
+}
+
+fn parse_requested(h: LockHeaders<'_>) -> S3Result<ObjectLock> {
+    let LockHeaders {
+        mode,
+        until,
+        legal_hold,
+    } = h;
     let retention = lock::requested_retention(mode.map(|m| m.as_str()), until.map(ms_of), now_ms())
         // A header (not XML) that does not parse is an invalid argument.
         .map_err(|e| match e {
@@ -193,8 +240,12 @@ pub async fn put_object_retention(
     let input = req.input;
     // An empty <Retention/> removes the retention (where the rules allow).
     let r = input.retention.unwrap_or_default();
-    let new = lock::requested_retention(r.mode.as_ref().map(|m| m.as_str()), r.retain_until_date.as_ref().map(ms_of), now_ms())
-        .map_err(lock_err)?;
+    let new = lock::requested_retention(
+        r.mode.as_ref().map(|m| m.as_str()),
+        r.retain_until_date.as_ref().map(ms_of),
+        now_ms(),
+    )
+    .map_err(lock_err)?;
     s3.store
         .update_object_lock(&bucket, &input.key, input.version_id.as_deref(), move |l, now| {
             l.set_retention(new, now, bypass)
@@ -254,14 +305,21 @@ pub async fn get_object_legal_hold(
     };
     ok(GetObjectLegalHoldOutput {
         legal_hold: Some(ObjectLockLegalHold {
-            status: Some(ObjectLockLegalHoldStatus::from(if on { "ON" } else { "OFF" }.to_owned())),
+            status: Some(ObjectLockLegalHoldStatus::from(
+                if on { "ON" } else { "OFF" }.to_owned(),
+            )),
         }),
     })
 }
 
 /// The version a Get{Retention,LegalHold} reads, in a bucket with Object
 /// Lock (`InvalidRequest` otherwise, as S3).
-fn locked_version(s3: &HeraldS3, bucket: &BucketRecord, key: &str, version_id: Option<&str>) -> S3Result<ObjectVersion> {
+fn locked_version(
+    s3: &HeraldS3,
+    bucket: &BucketRecord,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<ObjectVersion> {
     if bucket.object_lock.is_none() {
         return Err(s3_err(StoreError::object_lock_not_enabled()));
     }

@@ -33,15 +33,18 @@ pub async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let user = s3.caller(&req)?;
     let info = req_info(&req);
+    let lock = super::lock::requested(
+        s3,
+        &req,
+        super::lock::lock_headers!(req.input),
+        &req.input.bucket,
+        &req.input.key,
+    )?;
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
     let mut access = super::acl::new_object_access(s3, &bucket, &user, &super::acl::acl_headers!(input))?;
-    access.lock = super::lock::requested(
-        input.object_lock_mode.as_ref(),
-        input.object_lock_retain_until_date.as_ref(),
-        input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    access.lock = lock;
     let tags = match &input.tagging {
         Some(t) => parse_tagging_header(t)?,
         None => Vec::new(),

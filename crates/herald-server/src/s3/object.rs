@@ -73,6 +73,13 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         .get("x-amz-grant-write")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let lock = super::lock::requested(
+        s3,
+        &req,
+        super::lock::lock_headers!(req.input),
+        &req.input.bucket,
+        &req.input.key,
+    )?;
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
@@ -81,11 +88,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         ..super::acl::acl_headers!(input)
     };
     let mut access = super::acl::new_object_access(s3, &bucket, &user, &headers)?;
-    access.lock = super::lock::requested(
-        input.object_lock_mode.as_ref(),
-        input.object_lock_retain_until_date.as_ref(),
-        input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    access.lock = lock;
     if input.content_length.is_some_and(|l| l > MAX_PUT_SIZE) {
         return Err(s3_error!(
             EntityTooLarge,
@@ -401,13 +404,8 @@ pub async fn delete_objects(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let checker = super::access::ObjectChecker::of(&req)?;
-    let bypass_governance = super::lock::may_bypass(
-        s3,
-        &req,
-        req.input.bypass_governance_retention,
-        &req.input.bucket,
-        None,
-    );
+    let bypass_governance =
+        super::lock::may_bypass(s3, &req, req.input.bypass_governance_retention, &req.input.bucket, None);
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     if input.delete.objects.len() > MAX_DELETE_KEYS {
@@ -520,19 +518,22 @@ async fn delete_and_notify(
 pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
     let user = s3.caller(&req)?;
     let info = req_info(&req);
+    // The copy's lock is its request's (else the destination's default),
+    // never the source's.
+    let lock = super::lock::requested(
+        s3,
+        &req,
+        super::lock::lock_headers!(req.input),
+        &req.input.bucket,
+        &req.input.key,
+    )?;
     let input = req.input;
     let dst_bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     check_key(&input.key)?;
     // A copy gets the ACL its request gives (private by default), never
     // the source's, as in S3.
     let mut access = super::acl::new_object_access(s3, &dst_bucket, &user, &super::acl::acl_headers!(input))?;
-    // The copy's lock is its request's (else the destination's default),
-    // never the source's.
-    access.lock = super::lock::requested(
-        input.object_lock_mode.as_ref(),
-        input.object_lock_retain_until_date.as_ref(),
-        input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    access.lock = lock;
     let CopySourceVersion {
         bucket: src_bucket,
         key: src_key,
