@@ -1034,6 +1034,71 @@ async fn multipart_upload_complete() {
     );
     assert_eq!(body_bytes(r).await, full[start..=end].to_vec());
 
+    // GET and HEAD by partNumber: that part's bytes, the object's ETag and
+    // part count (what a replicator needs to keep the layout).
+    let p2 = s3
+        .get_object()
+        .bucket("mpu")
+        .key("big/file.bin")
+        .part_number(2)
+        .send()
+        .await
+        .expect("GET partNumber=2");
+    assert_eq!(p2.parts_count(), Some(3));
+    assert_eq!(p2.e_tag(), Some(expected_etag.as_str()));
+    assert_eq!(
+        p2.content_range(),
+        Some(format!("bytes {}-{}/{}", 5 * MIB, 10 * MIB - 1, full.len()).as_str())
+    );
+    assert!(body_bytes(p2).await == parts_data[1], "part 2's bytes");
+    let h3 = s3
+        .head_object()
+        .bucket("mpu")
+        .key("big/file.bin")
+        .part_number(3)
+        .send()
+        .await
+        .expect("HEAD partNumber=3");
+    assert_eq!((h3.content_length(), h3.parts_count()), (Some(5 * MIB as i64), Some(3)));
+    assert_err(
+        s3.get_object()
+            .bucket("mpu")
+            .key("big/file.bin")
+            .part_number(4)
+            .send()
+            .await,
+        "InvalidPart",
+        400,
+    );
+    assert_err(
+        s3.get_object()
+            .bucket("mpu")
+            .key("big/file.bin")
+            .part_number(1)
+            .range("bytes=0-1")
+            .send()
+            .await,
+        "InvalidRequest",
+        400,
+    );
+    // A plain object is one part.
+    put(&s3, "mpu", "plain", b"plain body").await;
+    let whole = s3
+        .get_object()
+        .bucket("mpu")
+        .key("plain")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(whole).await, b"plain body");
+    assert_err(
+        s3.get_object().bucket("mpu").key("plain").part_number(2).send().await,
+        "InvalidPart",
+        400,
+    );
+    s3.delete_object().bucket("mpu").key("plain").send().await.unwrap();
+
     // Upload no longer listed; its parts are gone.
     let lmu = s3.list_multipart_uploads().bucket("mpu").send().await.unwrap();
     assert!(

@@ -138,6 +138,24 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     })
 }
 
+/// The bytes (`(start, len)`) of part `n` of a version, for GET and HEAD
+/// with `partNumber`: a multipart object's parts are its segments; any
+/// other object is one part, the whole of it. A part it does not have is
+/// `400 InvalidPart`, as Ceph answers.
+fn part_range(v: &ObjectVersion, n: i32) -> S3Result<(u64, u64)> {
+    let invalid = || s3_error!(InvalidPart, "The requested partnumber is not satisfiable");
+    let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(invalid)?;
+    match v.parts_count {
+        Some(count) if v.segments.len() == count as usize => {
+            let start: u64 = v.segments.iter().take(n - 1).map(|s| s.len).sum();
+            let part = v.segments.get(n - 1).ok_or_else(invalid)?;
+            Ok((start, part.len))
+        }
+        _ if n == 1 => Ok((0, v.size)),
+        _ => Err(invalid()),
+    }
+}
+
 /// An HTTP date (`Sun, 06 Dec 2026 08:00:00 GMT`) of a time in ms.
 fn http_date(ms: i64) -> String {
     let mut buf = Vec::new();
@@ -247,14 +265,21 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         input.if_modified_since.as_ref(),
         input.if_unmodified_since.as_ref(),
     )?;
-    let range = match &input.range {
-        Some(r) => {
+    let range = match (&input.range, input.part_number) {
+        (Some(_), Some(_)) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Cannot specify both Range header and partNumber query parameter"
+            ));
+        }
+        (Some(r), None) => {
             let r = r
                 .check(head.size)
                 .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
             Some((r.start, r.end - r.start))
         }
-        None => None,
+        (None, Some(n)) => Some(part_range(&head, n)?),
+        (None, None) => None,
     };
     // Read the exact version we checked (a concurrent overwrite of a
     // versioned key cannot swap the bytes under our headers).
@@ -270,6 +295,8 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         .await
         .s3()?;
     let (content_length, content_range) = match range {
+        // An empty part (of an empty object) has no byte range to name.
+        Some((_, 0)) => (0, None),
         Some((start, len)) => (len, Some(format!("bytes {}-{}/{}", start, start + len - 1, v.size))),
         None => (v.size, None),
     };
@@ -325,11 +352,15 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         input.if_modified_since.as_ref(),
         input.if_unmodified_since.as_ref(),
     )?;
+    let content_length = match input.part_number {
+        Some(n) => part_range(&v, n)?.1,
+        None => v.size,
+    };
     let meta = &v.meta;
     let tag_count = v.tags.len();
     let lock = super::lock::fields(&v);
     let mut resp = S3Response::new(HeadObjectOutput {
-        content_length: Some(v.size as i64),
+        content_length: Some(content_length as i64),
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_dto(&v.etag)),
         last_modified: Some(ts(v.last_modified_ms)),
