@@ -213,10 +213,10 @@ impl ObjectLock {
     }
 }
 
-/// The latest retain-until date a request may set: 100 years ahead, as
-/// the longest default retention (a limit S3 does not document; without
-/// one a tenant could lock its bytes past any operator's horizon).
-pub const MAX_RETAIN_AHEAD_MS: i64 = MAX_RETENTION_YEARS * 365 * DAY_MS;
+/// The latest retain-until date a request may set: 200 years ahead (S3
+/// documents no limit and Ceph's own tests lock until 2140; without one a
+/// tenant could lock its bytes past any operator's horizon).
+pub const MAX_RETAIN_AHEAD_MS: i64 = 2 * MAX_RETENTION_YEARS * 365 * DAY_MS;
 
 /// The retention a request sets on a new version or an existing one:
 /// mode and date together or neither, a date in the future, at most
@@ -238,7 +238,8 @@ pub fn requested_retention(
             }
             if until_ms - now_ms > MAX_RETAIN_AHEAD_MS {
                 return Err(LockError::InvalidArgument(format!(
-                    "The retain until date must be at most {MAX_RETENTION_YEARS} years in the future"
+                    "The retain until date must be at most {} years in the future",
+                    2 * MAX_RETENTION_YEARS
                 )));
             }
             Ok(Some(Retention { mode, until_ms }))

@@ -277,6 +277,30 @@ impl Store {
         .await
     }
 
+    /// The version a completed upload made, while it exists (see
+    /// [`ObjectVersion::upload_id`]), with its bucket.
+    pub fn completed_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> StoreResult<Option<(crate::BucketRecord, ObjectVersion)>> {
+        let Some(brec) = self.get_bucket(bucket)? else {
+            return Ok(None);
+        };
+        let txn = self.db().begin_read()?;
+        let objects = txn.open_table(crate::tables::OBJECTS)?;
+        let Some(v) = objects.get((bucket, key))? else {
+            return Ok(None);
+        };
+        let rec: crate::records::ObjectRecord = serde_json::from_slice(v.value())?;
+        Ok(rec
+            .versions
+            .into_iter()
+            .find(|v| !v.delete_marker && v.upload_id.as_deref() == Some(upload_id))
+            .map(|v| (brec, v)))
+    }
+
     /// Completes an upload from the listed parts: checks order, ETags and
     /// sizes, then installs the object; unlisted parts are freed.
     #[allow(clippy::too_many_arguments)]
@@ -355,6 +379,7 @@ impl Store {
                 owner: upload.owner.clone(),
                 acl: upload.acl.clone(),
                 lock: upload.lock,
+                upload_id: Some(id.clone()),
             };
             // install_version validates before writing; only then drop the upload.
             let mut applied = install_version(txn, &bucket, &key, version, &conditions, outbox)?;

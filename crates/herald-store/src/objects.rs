@@ -299,6 +299,7 @@ impl Store {
             owner: opts.access.owner,
             acl: opts.access.acl,
             lock: opts.access.lock,
+            upload_id: None,
         };
         let outbox = opts.outbox;
         let pre = WritePreconditions {
@@ -467,6 +468,7 @@ impl Store {
             owner: access.owner,
             acl: access.acl,
             lock: access.lock,
+            upload_id: None,
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         self.write(vec![blob.id], move |txn| {
@@ -692,6 +694,7 @@ fn delete_in_txn(
                 owner: None,
                 acl: None,
                 lock: ObjectLock::default(),
+                upload_id: None,
             };
             marker.seq = next_seq(txn)?;
             garbage.extend(place_version(&mut rec, &brec, &mut marker));

@@ -123,6 +123,11 @@ pub struct ObjectVersion {
     /// Object Lock retention and legal hold (buckets with Object Lock).
     #[serde(default, skip_serializing_if = "ObjectLock::is_empty")]
     pub lock: ObjectLock,
+    /// The multipart upload this version completed: a client retrying
+    /// CompleteMultipartUpload (its answer was lost) gets this version's
+    /// answer again instead of `NoSuchUpload`, as on S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 /// Who owns a new object version, its ACL and its lock (who may remove

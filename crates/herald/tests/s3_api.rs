@@ -994,6 +994,21 @@ async fn multipart_upload_complete() {
         Some(expected_etag.as_str()),
         "CompleteMultipartUpload ETag"
     );
+    // A retried completion (its first answer lost) gets the same answer.
+    let complete_again = || {
+        s3.complete_multipart_upload()
+            .bucket("mpu")
+            .key("big/file.bin")
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(CompletedPart::builder().part_number(1).e_tag(&etags[0]).build())
+                    .build(),
+            )
+            .send()
+    };
+    let again = complete_again().await.expect("retried CompleteMultipartUpload");
+    assert_eq!(again.e_tag(), Some(expected_etag.as_str()));
 
     let full: Vec<u8> = parts_data.concat();
     let head = s3.head_object().bucket("mpu").key("big/file.bin").send().await.unwrap();
@@ -1098,6 +1113,10 @@ async fn multipart_upload_complete() {
         400,
     );
     s3.delete_object().bucket("mpu").key("plain").send().await.unwrap();
+    // Once the object it made is overwritten, the upload is simply gone.
+    put(&s3, "mpu", "big/file.bin", b"overwritten").await;
+    assert_err(complete_again().await, "NoSuchUpload", 404);
+    put(&s3, "mpu", "big/file.bin", &full).await;
 
     // Upload no longer listed; its parts are gone.
     let lmu = s3.list_multipart_uploads().bucket("mpu").send().await.unwrap();

@@ -182,10 +182,11 @@ pub async fn complete_multipart_upload(
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let user = s3.caller(&req)?;
     let info = req_info(&req);
-    let input = req.input;
+    let mut input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     let listed = input
         .multipart_upload
+        .take()
         .and_then(|m| m.parts)
         .unwrap_or_default()
         .into_iter()
@@ -202,7 +203,10 @@ pub async fn complete_multipart_upload(
             "The XML you provided was not well-formed or did not validate against our published schema"
         ));
     }
-    let upload = s3.store.get_upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let upload = match s3.store.get_upload(&input.bucket, &input.key, &input.upload_id) {
+        Err(herald_store::StoreError::NoSuchUpload) => return completed_again(s3, &input),
+        other => other.s3()?,
+    };
     let pending = s3.prepare(
         &input.bucket,
         EventType::ObjectCreatedCompleteMultipartUpload,
@@ -229,16 +233,46 @@ pub async fn complete_multipart_upload(
             },
             outbox,
         )
-        .await
-        .s3()?;
+        .await;
+    let out = match out {
+        // Completed by a concurrent retry of this very request.
+        Err(herald_store::StoreError::NoSuchUpload) => return completed_again(s3, &input),
+        other => other.s3()?,
+    };
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
     s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
+    completed(&input, &out.bucket, &out.version)
+}
+
+/// The answer to a CompleteMultipartUpload whose upload is already
+/// complete: the same answer as the first time, while the version it made
+/// exists (a client whose first answer was lost retries; S3 answers 200).
+/// Nothing changes, so no event.
+fn completed_again(
+    s3: &HeraldS3,
+    input: &CompleteMultipartUploadInput,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    match s3
+        .store
+        .completed_upload(&input.bucket, &input.key, &input.upload_id)
+        .s3()?
+    {
+        Some((bucket, version)) => completed(input, &bucket, &version),
+        None => Err(super::s3_err(herald_store::StoreError::NoSuchUpload)),
+    }
+}
+
+fn completed(
+    input: &CompleteMultipartUploadInput,
+    bucket: &herald_store::BucketRecord,
+    version: &herald_store::ObjectVersion,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     ok(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
-        e_tag: Some(etag_dto(&out.version.etag)),
+        e_tag: Some(etag_dto(&version.etag)),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
-        version_id: super::object::written_version(out.bucket.versioning, &out.version.version_id),
+        version_id: super::object::written_version(bucket.versioning, &version.version_id),
         ..Default::default()
     })
 }
