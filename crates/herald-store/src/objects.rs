@@ -380,6 +380,27 @@ impl Store {
         }
     }
 
+    /// The delete marker a read of `key` (its current version, or the
+    /// named one) ran into, if that is why it found no object.
+    pub fn delete_marker(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> StoreResult<Option<ObjectVersion>> {
+        let txn = self.db().begin_read()?;
+        let objects = txn.open_table(OBJECTS)?;
+        let Some(v) = objects.get((bucket, key))? else {
+            return Ok(None);
+        };
+        let rec: ObjectRecord = serde_json::from_slice(v.value())?;
+        let found = match version_id {
+            None => rec.versions.into_iter().next(),
+            Some(id) => rec.versions.into_iter().find(|v| v.version_id == id),
+        };
+        Ok(found.filter(|v| v.delete_marker))
+    }
+
     /// Opens an object for reading: its version and a stream of the bytes
     /// in `range` (`(start, len)`, already validated against the size), or
     /// of all of them.

@@ -38,6 +38,11 @@ async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
     body_bytes(out).await
 }
 
+/// A header of a failed call's response.
+fn header<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>, name: &str) -> Option<String> {
+    e.raw_response().and_then(|r| r.headers().get(name)).map(str::to_owned)
+}
+
 async fn mk_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
     s3.create_bucket()
         .bucket(bucket)
@@ -1550,6 +1555,28 @@ async fn versioning_enabled() {
     let marker = d.version_id().expect("delete marker version id").to_string();
     assert!(marker != v1 && marker != v2);
     assert_err(s3.get_object().bucket("ver").key("doc").send().await, "NoSuchKey", 404);
+    // The 404 says a delete marker is why, and which one.
+    let e = s3.head_object().bucket("ver").key("doc").send().await.unwrap_err();
+    assert_eq!(header(&e, "x-amz-delete-marker").as_deref(), Some("true"));
+    assert_eq!(header(&e, "x-amz-version-id").as_deref(), Some(marker.as_str()));
+    let e = s3
+        .head_object()
+        .bucket("ver")
+        .key("never-written")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(header(&e, "x-amz-delete-marker").as_deref(), Some("false"));
+    let e = s3
+        .get_object()
+        .bucket("ver")
+        .key("doc")
+        .version_id(&marker)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(header(&e, "x-amz-delete-marker").as_deref(), Some("true"));
+    assert!(header(&e, "last-modified").is_some());
     assert!(
         list_all_keys(&s3, "ver", None).await.is_empty(),
         "ListObjectsV2 must hide deleted key"

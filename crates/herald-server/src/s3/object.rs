@@ -252,12 +252,51 @@ fn check_conditions(
     }
 }
 
+/// Marks a read's `404 NoSuchKey` or `405 MethodNotAllowed` with what
+/// S3 and Ceph say about delete markers: `x-amz-delete-marker: true` and
+/// the marker's version id (and, for a marker read by id, its
+/// `Last-Modified`) when one is why the object was not found, else
+/// `x-amz-delete-marker: false`.
+fn with_delete_marker(
+    s3: &HeraldS3,
+    bucket: &herald_store::BucketRecord,
+    key: &str,
+    version_id: Option<&str>,
+    mut err: s3s::S3Error,
+) -> s3s::S3Error {
+    use s3s::S3ErrorCode as C;
+    if !matches!(err.code(), C::NoSuchKey | C::MethodNotAllowed) {
+        return err;
+    }
+    let marker = s3.store.delete_marker(&bucket.name, key, version_id).ok().flatten();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "x-amz-delete-marker",
+        http::HeaderValue::from_static(if marker.is_some() { "true" } else { "false" }),
+    );
+    if let Some(m) = &marker {
+        if let Some(v) =
+            reported_version(bucket.versioning, &m.version_id).and_then(|v| http::HeaderValue::from_str(&v).ok())
+        {
+            headers.insert("x-amz-version-id", v);
+        }
+        if version_id.is_some()
+            && let Ok(lm) = http::HeaderValue::from_str(&http_date(m.last_modified_ms))
+        {
+            headers.insert(http::header::LAST_MODIFIED, lm);
+        }
+    }
+    err.set_headers(headers);
+    err
+}
+
 pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let version_id = input.version_id.as_deref();
     let decided = super::access::decided_on_version(&req.extensions);
-    let head = super::access::decided_version(s3, &req.extensions, &input.bucket, &input.key, version_id)?;
+    let head = super::access::decided_version(s3, &req.extensions, &input.bucket, &input.key, version_id)
+        .map_err(|e| with_delete_marker(s3, &bucket, &input.key, version_id, e))?;
     check_conditions(
         &head,
         input.if_match.as_ref(),
@@ -344,7 +383,8 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         &input.bucket,
         &input.key,
         input.version_id.as_deref(),
-    )?;
+    )
+    .map_err(|e| with_delete_marker(s3, &bucket, &input.key, input.version_id.as_deref(), e))?;
     check_conditions(
         &v,
         input.if_match.as_ref(),
