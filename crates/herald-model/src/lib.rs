@@ -7,6 +7,7 @@
 //! types ([`event`]) and the JSON records sent to endpoints ([`record`]).
 
 pub mod acl;
+pub mod checksum;
 pub mod etag;
 pub mod event;
 pub mod json_shape;

@@ -42,7 +42,8 @@ pub use policies::BucketPolicyRecord;
 pub use quota::Quotas;
 pub use reader::ObjectReader;
 pub use records::{
-    BucketRecord, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord, UploadRecord, now_ms,
+    BucketRecord, ChecksumSlot, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord,
+    UploadRecord, now_ms,
 };
 
 use commit::Committer;

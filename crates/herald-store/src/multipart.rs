@@ -62,6 +62,7 @@ impl Store {
         meta: ObjectMeta,
         tags: Vec<(String, String)>,
         access: ObjectAccess,
+        checksum: Option<herald_model::checksum::UploadChecksum>,
         outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<UploadRecord> {
         let rec = UploadRecord {
@@ -76,6 +77,7 @@ impl Store {
             owner: access.owner,
             acl: access.acl,
             lock: access.lock,
+            checksum,
         };
         let limit = self.quotas().multipart_uploads_per_user;
         self.write(vec![], move |txn| {
@@ -131,6 +133,7 @@ impl Store {
         part_number: u32,
         body: S,
         content_md5: Option<Md5Digest>,
+        checksum: Option<crate::ChecksumSlot>,
     ) -> StoreResult<PartRecord>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
@@ -155,6 +158,7 @@ impl Store {
             size: blob.size,
             blob: blob.id.clone(),
             last_modified_ms: now_ms(),
+            checksum: checksum.as_ref().and_then(|c| c.get()).map(|c| c.value.clone()),
         };
         let (p, id) = (part.clone(), upload_id.to_owned());
         self.write(vec![blob.id], move |txn| {
@@ -312,6 +316,12 @@ impl Store {
         listed: Vec<CompletedPart>,
         writer: &str,
         conditions: WritePreconditions,
+        checksum_of: impl FnOnce(
+            &UploadRecord,
+            &[PartRecord],
+        ) -> StoreResult<Option<herald_model::checksum::ObjectChecksum>>
+        + Send
+        + 'static,
         outbox: Option<crate::outbox::Outbox>,
     ) -> StoreResult<WriteOutcome> {
         self.get_upload(bucket, key, upload_id)?;
@@ -373,6 +383,7 @@ impl Store {
                     .map(|p| Segment {
                         blob: p.blob.clone(),
                         len: p.size,
+                        checksum: p.checksum.clone(),
                     })
                     .collect(),
                 parts_count: Some(chosen.len() as u32),
@@ -380,6 +391,7 @@ impl Store {
                 acl: upload.acl.clone(),
                 lock: upload.lock,
                 upload_id: Some(id.clone()),
+                checksum: checksum_of(&upload, &chosen)?,
             };
             // install_version validates before writing; only then drop the upload.
             let mut applied = install_version(txn, &bucket, &key, version, &conditions, outbox)?;

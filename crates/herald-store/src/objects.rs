@@ -38,6 +38,8 @@ pub struct PutOptions {
     pub outbox: Option<crate::outbox::Outbox>,
     /// The new version's owner and ACL.
     pub access: ObjectAccess,
+    /// The checksum the body computes (what the client sent, verified).
+    pub checksum: Option<crate::ChecksumSlot>,
 }
 
 /// Conditions a delete applies to the version it would remove (the
@@ -294,12 +296,14 @@ impl Store {
             segments: vec![Segment {
                 blob: blob.id.clone(),
                 len: blob.size,
+                checksum: None,
             }],
             parts_count: None,
             owner: opts.access.owner,
             acl: opts.access.acl,
             lock: opts.access.lock,
             upload_id: None,
+            checksum: opts.checksum.as_ref().and_then(|c| c.get().cloned()),
         };
         let outbox = opts.outbox;
         let pre = WritePreconditions {
@@ -484,12 +488,14 @@ impl Store {
             segments: vec![Segment {
                 blob: blob.id.clone(),
                 len: blob.size,
+                checksum: None,
             }],
             parts_count: None,
             owner: access.owner,
             acl: access.acl,
             lock: access.lock,
             upload_id: None,
+            checksum: None,
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         self.write(vec![blob.id], move |txn| {
@@ -716,6 +722,7 @@ fn delete_in_txn(
                 acl: None,
                 lock: ObjectLock::default(),
                 upload_id: None,
+                checksum: None,
             };
             marker.seq = next_seq(txn)?;
             garbage.extend(place_version(&mut rec, &brec, &mut marker));

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use herald_model::acl::{Acl, ObjectOwnership, PublicAccessBlock};
+use herald_model::checksum::{ObjectChecksum, UploadChecksum};
 use herald_model::lock::{BucketLockConfig, ObjectLock};
 use herald_model::{ETag, VersioningState};
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,10 @@ impl BucketRecord {
 pub struct Segment {
     pub blob: String,
     pub len: u64,
+    /// A multipart object's part checksum (base64, in the object's
+    /// checksum algorithm), for GET `partNumber` and GetObjectAttributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// The HTTP-level metadata a client set on an object.
@@ -128,7 +133,15 @@ pub struct ObjectVersion {
     /// answer again instead of `NoSuchUpload`, as on S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    /// The flexible checksum (`x-amz-checksum-*`) the object was written
+    /// with, if its writer sent one (or created its upload with one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ObjectChecksum>,
 }
+
+/// A checksum a request body computes as it streams into the store; the
+/// store reads it once the body has ended (its value is only known then).
+pub type ChecksumSlot = std::sync::Arc<std::sync::OnceLock<ObjectChecksum>>;
 
 /// Who owns a new object version, its ACL and its lock (who may remove
 /// it, and when), decided by the server from the bucket's settings and
@@ -181,6 +194,9 @@ pub struct UploadRecord {
     /// The lock the request asked for (see [`ObjectAccess::lock`]).
     #[serde(default, skip_serializing_if = "ObjectLock::is_empty")]
     pub lock: ObjectLock,
+    /// The checksum the upload was created with (every part computes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<UploadChecksum>,
 }
 
 /// One uploaded part of a multipart upload.
@@ -191,6 +207,9 @@ pub struct PartRecord {
     pub size: u64,
     pub blob: String,
     pub last_modified_ms: i64,
+    /// The part's checksum in its upload's algorithm (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 /// Current time in milliseconds since the Unix epoch.

@@ -339,6 +339,7 @@ async fn write_batch(n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch
         if_match: None,
         outbox: None,
         access: Default::default(),
+        checksum: None,
     };
     let origin = Origin {
         principal: owner.clone(),

@@ -7,6 +7,7 @@
 
 pub mod access;
 mod acl;
+mod attributes;
 mod bucket;
 mod checksum;
 mod error;
@@ -314,6 +315,13 @@ impl S3 for HeraldS3 {
         req: S3Request<dto::DeletePublicAccessBlockInput>,
     ) -> S3Result<S3Response<dto::DeletePublicAccessBlockOutput>> {
         ownership::delete_public_access_block(self, req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<dto::GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<dto::GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(self, req).await
     }
 
     async fn put_object_lock_configuration(

@@ -59,6 +59,7 @@ pub async fn create_multipart_upload(
         input.metadata,
     );
     super::object::check_metadata_size(s3, &meta)?;
+    let checksum = upload_checksum(input.checksum_algorithm.as_ref(), input.checksum_type.as_ref())?;
     // Ceph emits ObjectCreated:Post when a multipart upload starts.
     let pending = s3.prepare(
         &input.bucket,
@@ -74,7 +75,7 @@ pub async fn create_multipart_upload(
     let outbox = s3.outbox(&pending);
     let upload = s3
         .store
-        .create_multipart(&input.bucket, &input.key, &user, meta, tags, access, outbox)
+        .create_multipart(&input.bucket, &input.key, &user, meta, tags, access, checksum, outbox)
         .await
         .s3()?;
     if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {
@@ -84,8 +85,48 @@ pub async fn create_multipart_upload(
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload.upload_id),
+        checksum_algorithm: checksum.map(|c| ChecksumAlgorithm::from(c.algorithm.as_str().to_owned())),
+        checksum_type: checksum.map(|c| ChecksumType::from(c.kind.as_str().to_owned())),
         ..Default::default()
     })
+}
+
+/// The checksum a multipart upload is created with: an algorithm, and a
+/// type it allows (S3's default type for it when none is given).
+fn upload_checksum(
+    algorithm: Option<&ChecksumAlgorithm>,
+    kind: Option<&ChecksumType>,
+) -> S3Result<Option<herald_model::checksum::UploadChecksum>> {
+    use herald_model::checksum as ck;
+    let Some(a) = algorithm else {
+        if kind.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "x-amz-checksum-type needs x-amz-checksum-algorithm"
+            ));
+        }
+        return Ok(None);
+    };
+    let algorithm = ck::ChecksumAlgorithm::parse(a.as_str())
+        .ok_or_else(|| s3_error!(InvalidRequest, "Checksum algorithm {} is not supported", a.as_str()))?;
+    let kind = match kind {
+        None => algorithm.default_multipart_type(),
+        Some(t) => ck::ChecksumType::parse(t.as_str())
+            .ok_or_else(|| s3_error!(InvalidRequest, "Checksum type {} is not supported", t.as_str()))?,
+    };
+    let allowed = match kind {
+        ck::ChecksumType::FullObject => algorithm.allows_full_object(),
+        ck::ChecksumType::Composite => algorithm.allows_composite(),
+    };
+    if !allowed {
+        return Err(s3_error!(
+            InvalidRequest,
+            "The {} checksum type is not supported with {}",
+            kind.as_str(),
+            algorithm.as_str()
+        ));
+    }
+    Ok(Some(ck::UploadChecksum { algorithm, kind }))
 }
 
 pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
@@ -94,16 +135,29 @@ pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Re
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     let n = part_number(input.part_number)?;
     let md5 = parse_content_md5(input.content_md5.as_deref())?;
-    let body = super::checksum::verify(input.body.unwrap_or_else(super::object::empty_body), expected);
+    // Every part of an upload with a checksum computes it, sent or not.
+    let upload = s3.store.get_upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let keep = upload
+        .checksum
+        .map(|c| c.algorithm)
+        .or_else(|| expected.sent_algorithm());
+    let (body, slot) = super::checksum::verify_keeping(
+        input.body.unwrap_or_else(super::object::empty_body),
+        expected.keeping(keep),
+    );
     let part = s3
         .store
-        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5)
+        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5, slot.clone())
         .await
         .s3()?;
-    ok(UploadPartOutput {
+    let mut out = UploadPartOutput {
         e_tag: Some(etag_dto(&part.etag)),
         ..Default::default()
-    })
+    };
+    if let Some(c) = slot.as_ref().and_then(|s| s.get()) {
+        super::checksum::set_checksum!(out, c);
+    }
+    ok(out)
 }
 
 /// Parses `x-amz-copy-source-range: bytes=first-last`.
@@ -160,9 +214,17 @@ pub async fn upload_part_copy(
         .open_object(&src_bucket, &src_key, Some(&source.version_id), range)
         .await
         .s3()?;
+    let upload = s3.store.get_upload(&input.bucket, &input.key, &input.upload_id).s3()?;
+    let (body, slot) = match upload.checksum {
+        Some(c) => super::checksum::verify_keeping(body, super::checksum::Expected::compute_only(c.algorithm)),
+        None => (
+            super::checksum::verify(body, super::checksum::Expected::nothing()),
+            None,
+        ),
+    };
     let part = s3
         .store
-        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, None)
+        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, None, slot)
         .await
         .s3()?;
     ok(UploadPartCopyOutput {
@@ -184,16 +246,13 @@ pub async fn complete_multipart_upload(
     let info = req_info(&req);
     let mut input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
-    let listed = input
-        .multipart_upload
-        .take()
-        .and_then(|m| m.parts)
-        .unwrap_or_default()
-        .into_iter()
+    let given_parts = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
+    let listed = given_parts
+        .iter()
         .map(|p| {
             Ok(StoreCompletedPart {
                 part_number: part_number(p.part_number.unwrap_or(0))?,
-                etag: p.e_tag.map(|e| ETag::parse(e.value())),
+                etag: p.e_tag.as_ref().map(|e| ETag::parse(e.value())),
             })
         })
         .collect::<S3Result<Vec<_>>>()?;
@@ -219,6 +278,17 @@ pub async fn complete_multipart_upload(
         &info,
     )?;
     let outbox = s3.outbox(&pending);
+    // The object's checksum, from the parts the completion chooses (and
+    // checked against what the request gives per part and for the whole).
+    let algorithm = upload.checksum.map(|c| c.algorithm);
+    let per_part: Vec<Option<String>> = given_parts
+        .iter()
+        .map(|p| algorithm.and_then(|a| super::checksum::given!(p, a)))
+        .collect();
+    let whole = algorithm.and_then(|a| super::checksum::given!(input, a));
+    let checksum_of = move |u: &herald_store::UploadRecord, parts: &[herald_store::PartRecord]| {
+        super::checksum::multipart_checksum(u.checksum, parts, &per_part, whole.as_deref())
+    };
     let out = s3
         .store
         .complete_multipart(
@@ -231,6 +301,7 @@ pub async fn complete_multipart_upload(
                 if_none_match: input.if_none_match.as_ref().map(super::object::write_condition),
                 if_match: input.if_match.as_ref().map(super::object::write_condition),
             },
+            checksum_of,
             outbox,
         )
         .await;
@@ -267,14 +338,19 @@ fn completed(
     bucket: &herald_store::BucketRecord,
     version: &herald_store::ObjectVersion,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    ok(CompleteMultipartUploadOutput {
+    let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
         e_tag: Some(etag_dto(&version.etag)),
         location: Some(format!("/{}/{}", input.bucket, input.key)),
         version_id: super::object::written_version(bucket.versioning, &version.version_id),
         ..Default::default()
-    })
+    };
+    if let Some(c) = &version.checksum {
+        super::checksum::set_checksum!(out, c);
+        out.checksum_type = Some(super::checksum::type_dto(c));
+    }
+    ok(out)
 }
 
 pub async fn abort_multipart_upload(

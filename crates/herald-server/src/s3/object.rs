@@ -116,6 +116,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         if_match: input.if_match.as_ref().map(write_condition),
         outbox: None,
         access,
+        checksum: None,
     };
     check_metadata_size(s3, &opts.meta)?;
     let origin = Origin {
@@ -124,18 +125,28 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         request_id: info.request_id,
         batch_writer: false,
     };
-    let body = super::checksum::verify(input.body.unwrap_or_else(empty_body), expected);
+    // The checksum the client sent is kept with the object (S3 returns it
+    // with `x-amz-checksum-mode: ENABLED`).
+    let keep = expected.sent_algorithm();
+    let (body, slot) = super::checksum::verify_keeping(input.body.unwrap_or_else(empty_body), expected.keeping(keep));
+    let mut opts = opts;
+    opts.checksum = slot;
     let outcome = s3
         .notifier
         .put_object(&input.bucket, &input.key, body, opts, &origin)
         .await
         .map_err(put_err)?;
-    ok(PutObjectOutput {
+    let mut out = PutObjectOutput {
         e_tag: Some(etag_dto(&outcome.version.etag)),
         version_id: written_version(outcome.bucket.versioning, &outcome.version.version_id),
         size: Some(outcome.version.size as i64),
         ..Default::default()
-    })
+    };
+    if let Some(c) = &outcome.version.checksum {
+        super::checksum::set_checksum!(out, c);
+        out.checksum_type = Some(super::checksum::type_dto(c));
+    }
+    ok(out)
 }
 
 /// The bytes (`(start, len)`) of part `n` of a version, for GET and HEAD
@@ -153,6 +164,31 @@ fn part_range(v: &ObjectVersion, n: i32) -> S3Result<(u64, u64)> {
         }
         _ if n == 1 => Ok((0, v.size)),
         _ => Err(invalid()),
+    }
+}
+
+/// The checksum a GET or HEAD shows: only when asked
+/// (`x-amz-checksum-mode: ENABLED`), never for a byte range; with
+/// `partNumber`, that part's (a multipart object keeps one per part).
+fn shown_checksum(
+    v: &ObjectVersion,
+    mode: Option<&ChecksumMode>,
+    part: Option<i32>,
+    ranged: bool,
+) -> Option<herald_model::checksum::ObjectChecksum> {
+    let whole = v.checksum.as_ref()?;
+    if mode.map(|m| m.as_str()) != Some(ChecksumMode::ENABLED) || ranged {
+        return None;
+    }
+    match (part, v.parts_count) {
+        (Some(n), Some(_)) => {
+            let seg = v.segments.get(usize::try_from(n).ok()?.checked_sub(1)?)?;
+            Some(herald_model::checksum::ObjectChecksum {
+                value: seg.checksum.clone()?,
+                ..whole.clone()
+            })
+        }
+        _ => Some(whole.clone()),
     }
 }
 
@@ -341,7 +377,13 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
     };
     let meta = &v.meta;
     let lock = super::lock::fields(&v);
-    ok(GetObjectOutput {
+    let checksum = shown_checksum(
+        &v,
+        input.checksum_mode.as_ref(),
+        input.part_number,
+        input.range.is_some(),
+    );
+    let mut out = GetObjectOutput {
         body: Some(StreamingBlob::wrap(body)),
         content_length: Some(content_length as i64),
         content_range,
@@ -371,7 +413,12 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         object_lock_retain_until_date: lock.retain_until,
         object_lock_legal_hold_status: lock.legal_hold,
         ..Default::default()
-    })
+    };
+    if let Some(c) = &checksum {
+        super::checksum::set_checksum!(out, c);
+        out.checksum_type = Some(super::checksum::type_dto(c));
+    }
+    ok(out)
 }
 
 pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
@@ -399,7 +446,13 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
     let meta = &v.meta;
     let tag_count = v.tags.len();
     let lock = super::lock::fields(&v);
-    let mut resp = S3Response::new(HeadObjectOutput {
+    let checksum = shown_checksum(
+        &v,
+        input.checksum_mode.as_ref(),
+        input.part_number,
+        input.range.is_some(),
+    );
+    let mut head = HeadObjectOutput {
         content_length: Some(content_length as i64),
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_dto(&v.etag)),
@@ -417,7 +470,12 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         object_lock_retain_until_date: lock.retain_until,
         object_lock_legal_hold_status: lock.legal_hold,
         ..Default::default()
-    });
+    };
+    if let Some(c) = &checksum {
+        super::checksum::set_checksum!(head, c);
+        head.checksum_type = Some(super::checksum::type_dto(c));
+    }
+    let mut resp = S3Response::new(head);
     // As GET answers it (S3's model has no field for it on HEAD).
     if tag_count > 0 {
         resp.headers
