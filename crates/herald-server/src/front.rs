@@ -116,6 +116,9 @@ impl Front {
 /// The most bytes of an S3 XML request body (see [`s3_config`]).
 pub const MAX_S3_XML_BODY: usize = 8 * 1024 * 1024;
 
+/// The largest file a browser form upload (POST object) may carry.
+pub const MAX_POST_OBJECT_BYTES: u64 = 16 * 1024 * 1024;
+
 fn s3_config() -> Arc<s3s::config::StaticConfigProvider> {
     let mut config = s3s::config::S3Config::default();
     config.presigned_url_max_skew_time_secs = crate::s3::signing::MAX_CLOCK_SKEW.whole_seconds() as u32;
@@ -124,6 +127,15 @@ fn s3_config() -> Arc<s3s::config::StaticConfigProvider> {
     // 10,000 parts. s3s's 20 MB default would let one request make it hold
     // 20 MB (and its parse) per connection, e.g. an ACL of a million grants.
     config.xml_max_body_size = MAX_S3_XML_BODY;
+    // POST object (browser form uploads): s3s reads the whole file part
+    // into memory, before any access decision, to check the policy's
+    // content-length-range. Its 5 GB default would let one unauthenticated
+    // request make Herald hold 5 GB; larger files go through PUT or
+    // multipart uploads, which stream.
+    config.post_object_max_file_size = MAX_POST_OBJECT_BYTES;
+    config.form_max_field_size = 64 * 1024;
+    config.form_max_fields_size = 256 * 1024;
+    config.form_max_parts = 256;
     Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(config)))
 }
 
@@ -299,6 +311,12 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Reque
         request_id: request_id.to_owned(),
         conn: info,
     });
+    let form_upload = req.method() == Method::POST
+        && req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
     let attributes = req.method() == Method::GET
         && req
             .uri()
@@ -306,6 +324,7 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Reque
             .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "attributes"));
     match state.s3.call(req).await {
         Ok(r) if attributes && r.status() == StatusCode::OK => unquoted_attributes_etag(r).await,
+        Ok(r) if form_upload && r.status() == StatusCode::BAD_REQUEST => policy_condition_denied(r).await,
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = ?e, "s3 service failed");
@@ -572,6 +591,28 @@ async fn unquoted_attributes_etag(resp: Response<Body>) -> Response<Body> {
     let text = String::from_utf8_lossy(&bytes)
         .replacen("<ETag>\"", "<ETag>", 1)
         .replacen("\"</ETag>", "</ETag>", 1);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(text))
+}
+
+/// A form upload whose fields break a condition of its policy is refused
+/// with `403 AccessDenied` on S3 and Ceph ("Invalid according to Policy");
+/// s3s answers `400 InvalidPolicyDocument`, which S3 keeps for documents
+/// that do not parse.
+async fn policy_condition_denied(resp: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if !(text.contains("<Code>InvalidPolicyDocument</Code>") && text.contains("condition")) {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let text = text
+        .replacen("<Code>InvalidPolicyDocument</Code>", "<Code>AccessDenied</Code>", 1)
+        .replacen("<Message>", "<Message>Invalid according to Policy: ", 1);
+    parts.status = StatusCode::FORBIDDEN;
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(text))
 }

@@ -158,16 +158,17 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
             Vec::new(),
             Default::default(),
             None,
+            None,
         )
         .await
         .unwrap();
     let part1 = vec![7u8; 5 * 1024 * 1024];
     let p1 = store
-        .upload_part("big", "file", &upload.upload_id, 1, body(&part1), None)
+        .upload_part("big", "file", &upload.upload_id, 1, body(&part1), None, None)
         .await
         .unwrap();
     let p2 = store
-        .upload_part("big", "file", &upload.upload_id, 2, body(b"tail"), None)
+        .upload_part("big", "file", &upload.upload_id, 2, body(b"tail"), None, None)
         .await
         .unwrap();
     // Out of order is refused and the upload stays usable.
@@ -183,7 +184,16 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
     ];
     assert!(
         store
-            .complete_multipart("big", "file", &upload.upload_id, bad, "alice", Default::default(), None)
+            .complete_multipart(
+                "big",
+                "file",
+                &upload.upload_id,
+                bad,
+                "alice",
+                Default::default(),
+                |_, _| Ok(None),
+                None
+            )
             .await
             .is_err()
     );
@@ -205,6 +215,7 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
             good,
             "alice",
             Default::default(),
+            |_, _| Ok(None),
             None,
         )
         .await

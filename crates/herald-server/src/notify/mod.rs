@@ -567,6 +567,25 @@ impl Notifier {
         bucket: &str,
         key: &str,
         body: S,
+        opts: PutOptions,
+        origin: &Origin,
+    ) -> Result<WriteOutcome, PutError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        self.write_object(EventType::ObjectCreatedPut, bucket, key, body, opts, origin)
+            .await
+    }
+
+    /// [`Notifier::put_object`] for writes that S3 reports as another
+    /// event (`ObjectCreated:Post` for browser form uploads).
+    pub async fn write_object<S, E>(
+        &self,
+        event: EventType,
+        bucket: &str,
+        key: &str,
+        body: S,
         mut opts: PutOptions,
         origin: &Origin,
     ) -> Result<WriteOutcome, PutError>
@@ -575,16 +594,7 @@ impl Notifier {
         E: std::fmt::Display,
     {
         let metadata = opts.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let pending = self.prepare(
-            bucket,
-            EventType::ObjectCreatedPut,
-            key,
-            metadata,
-            opts.tags.clone(),
-            0,
-            "",
-            origin,
-        )?;
+        let pending = self.prepare(bucket, event, key, metadata, opts.tags.clone(), 0, "", origin)?;
         opts.outbox = self.pending_outbox(&pending);
         let outcome = self.store.put_object(bucket, key, body, opts).await?;
         let version_id = if outcome.bucket.versioning == VersioningState::Unversioned {

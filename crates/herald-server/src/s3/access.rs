@@ -153,6 +153,7 @@ fn acl_need(op: &str) -> AclNeed {
             AclNeed::Bucket(Permission::Read)
         }
         "PutObject"
+        | "PostObject"
         | "CopyObject"
         | "CreateMultipartUpload"
         | "UploadPart"
@@ -177,6 +178,7 @@ pub fn action_of(op: &str, has_version_id: bool) -> String {
         "GetObject" | "HeadObject" if has_version_id => "GetObjectVersion",
         "GetObject" | "HeadObject" => "GetObject",
         "PutObject"
+        | "PostObject"
         | "CopyObject"
         | "CreateMultipartUpload"
         | "UploadPart"
@@ -613,6 +615,9 @@ impl S3Access for HeraldAccess {
             // Decided once the body's tag set is known (its tags are
             // condition keys): see `put_object_tagging` below.
             ("PutObjectTagging", Some(_)) => {}
+            // A form upload's key is in the form: decided with it by the
+            // `post_object` hook below, once s3s has parsed the form.
+            ("PostObject", Some(_)) => {}
             // Checked per key by the operation (s3:DeleteObject on each
             // object, as AWS); here the caller only needs to be known.
             ("DeleteObjects", Some(bucket)) => {
@@ -727,6 +732,14 @@ impl S3Access for HeraldAccess {
     async fn put_bucket_versioning(&self, req: &mut S3Request<s3s::dto::PutBucketVersioningInput>) -> S3Result<()> {
         let bucket = req.input.bucket.clone();
         decide_again(&self.0, req, "PutBucketVersioning", &bucket, None, None)
+    }
+
+    /// A form upload names its key in the form, not the path: decided
+    /// again on the object (`s3:PutObject` on `bucket/key`, the bucket
+    /// ACL's WRITE), as a PutObject is.
+    async fn post_object(&self, req: &mut S3Request<s3s::dto::PostObjectInput>) -> S3Result<()> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        decide_again(&self.0, req, "PostObject", &bucket, Some(&key), None)
     }
 
     async fn put_object_lock_configuration(

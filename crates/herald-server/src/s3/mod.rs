@@ -436,6 +436,7 @@ impl S3 for HeraldS3 {
     async fn put_object(&self, req: S3Request<dto::PutObjectInput>) -> S3Result<S3Response<dto::PutObjectOutput>> {
         object::put_object(self, req).await
     }
+
     async fn get_object(&self, req: S3Request<dto::GetObjectInput>) -> S3Result<S3Response<dto::GetObjectOutput>> {
         object::get_object(self, req).await
     }

@@ -62,7 +62,16 @@ pub(crate) fn check_metadata_size(s3: &HeraldS3, meta: &herald_store::ObjectMeta
     Ok(())
 }
 
+/// PutObject, and POST object (browser form uploads): s3s hands a form
+/// upload here as a PutObject whose fields came from the form, once it has
+/// checked the policy document and its signature; its event is
+/// `ObjectCreated:Post`, as S3 and Ceph send.
 pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    let event = if req.method == http::Method::POST {
+        EventType::ObjectCreatedPost
+    } else {
+        EventType::ObjectCreatedPut
+    };
     let user = s3.caller(&req)?;
     let expected = super::checksum::expected_from!(req);
     let info = req_info(&req);
@@ -133,7 +142,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     opts.checksum = slot;
     let outcome = s3
         .notifier
-        .put_object(&input.bucket, &input.key, body, opts, &origin)
+        .write_object(event, &input.bucket, &input.key, body, opts, &origin)
         .await
         .map_err(put_err)?;
     let mut out = PutObjectOutput {
@@ -305,7 +314,12 @@ fn with_delete_marker(
         return err;
     }
     let marker = s3.store.delete_marker(&bucket.name, key, version_id).ok().flatten();
+    // These replace the error's headers, its XML body's type included.
     let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
     headers.insert(
         "x-amz-delete-marker",
         http::HeaderValue::from_static(if marker.is_some() { "true" } else { "false" }),
