@@ -33,7 +33,7 @@ use redb::{Database, ReadableTable};
 pub use blob::BlobDir;
 pub use error::{StoreError, StoreResult};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
-pub use multipart::{CompletedPart, PartList, UploadList};
+pub use multipart::{CompletedPart, PartChecks, PartList, UploadList};
 pub use objects::{
     DeleteConditions, DeleteOutcome, ETagCondition, ObjectBody, PutOptions, WriteOutcome, WritePreconditions,
 };

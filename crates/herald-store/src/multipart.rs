@@ -41,6 +41,15 @@ pub struct UploadList {
     pub is_truncated: bool,
 }
 
+/// What a part's body is checked against and computes.
+#[derive(Default)]
+pub struct PartChecks {
+    /// `Content-MD5` sent by the client; a mismatch fails with BadDigest.
+    pub content_md5: Option<Md5Digest>,
+    /// The part's checksum in its upload's algorithm, filled by the body.
+    pub checksum: Option<crate::ChecksumSlot>,
+}
+
 fn load_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<UploadRecord> {
     let uploads = txn.open_table(UPLOADS)?;
     match uploads.get(id)? {
@@ -132,8 +141,7 @@ impl Store {
         upload_id: &str,
         part_number: u32,
         body: S,
-        content_md5: Option<Md5Digest>,
-        checksum: Option<crate::ChecksumSlot>,
+        checks: PartChecks,
     ) -> StoreResult<PartRecord>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
@@ -146,6 +154,7 @@ impl Store {
         }
         self.get_upload(bucket, key, upload_id)?;
         let blob = self.write_blob(body).await?;
+        let PartChecks { content_md5, checksum } = checks;
         if let Some(want) = content_md5
             && want != blob.md5
         {

@@ -164,11 +164,11 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
         .unwrap();
     let part1 = vec![7u8; 5 * 1024 * 1024];
     let p1 = store
-        .upload_part("big", "file", &upload.upload_id, 1, body(&part1), None, None)
+        .upload_part("big", "file", &upload.upload_id, 1, body(&part1), Default::default())
         .await
         .unwrap();
     let p2 = store
-        .upload_part("big", "file", &upload.upload_id, 2, body(b"tail"), None, None)
+        .upload_part("big", "file", &upload.upload_id, 2, body(b"tail"), Default::default())
         .await
         .unwrap();
     // Out of order is refused and the upload stays usable.

@@ -147,7 +147,17 @@ pub async fn upload_part(s3: &HeraldS3, req: S3Request<UploadPartInput>) -> S3Re
     );
     let part = s3
         .store
-        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, md5, slot.clone())
+        .upload_part(
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+            n,
+            body,
+            herald_store::PartChecks {
+                content_md5: md5,
+                checksum: slot.clone(),
+            },
+        )
         .await
         .s3()?;
     let mut out = UploadPartOutput {
@@ -224,7 +234,17 @@ pub async fn upload_part_copy(
     };
     let part = s3
         .store
-        .upload_part(&input.bucket, &input.key, &input.upload_id, n, body, None, slot)
+        .upload_part(
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+            n,
+            body,
+            herald_store::PartChecks {
+                content_md5: None,
+                checksum: slot,
+            },
+        )
         .await
         .s3()?;
     ok(UploadPartCopyOutput {
