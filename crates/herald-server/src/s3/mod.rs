@@ -10,6 +10,7 @@ mod acl;
 mod attributes;
 mod bucket;
 mod checksum;
+mod delete;
 mod error;
 mod events;
 mod list;
@@ -447,13 +448,13 @@ impl S3 for HeraldS3 {
         &self,
         req: S3Request<dto::DeleteObjectInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
-        object::delete_object(self, req).await
+        delete::delete_object(self, req).await
     }
     async fn delete_objects(
         &self,
         req: S3Request<dto::DeleteObjectsInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
-        object::delete_objects(self, req).await
+        delete::delete_objects(self, req).await
     }
     async fn copy_object(&self, req: S3Request<dto::CopyObjectInput>) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         object::copy_object(self, req).await
