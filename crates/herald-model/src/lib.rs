@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod checksum;
+pub mod cors;
 pub mod etag;
 pub mod event;
 pub mod json_shape;

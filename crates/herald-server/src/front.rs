@@ -62,6 +62,10 @@ pub(crate) struct Front {
     /// cheap (no syscall per request).
     id_prefix: String,
     next_id: AtomicU64,
+    /// Bucket names in `Host` headers (for CORS, decided before s3s).
+    host: HeraldHost,
+    /// Form uploads in progress (s3s holds each one's file in memory).
+    form_uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl Front {
@@ -98,6 +102,8 @@ impl Front {
             stall_timeout: cfg.connections.stall_timeout,
             id_prefix: hex::encode_upper(prefix),
             next_id: AtomicU64::new(1),
+            host: HeraldHost::new(cfg.domains.clone()),
+            form_uploads: Arc::new(tokio::sync::Semaphore::new(MAX_FORM_UPLOADS)),
         }
     }
 
@@ -118,6 +124,10 @@ pub const MAX_S3_XML_BODY: usize = 8 * 1024 * 1024;
 
 /// The largest file a browser form upload (POST object) may carry.
 pub const MAX_POST_OBJECT_BYTES: u64 = 16 * 1024 * 1024;
+/// Form uploads served at once; more wait for none and get `503
+/// SlowDown`. With [`MAX_POST_OBJECT_BYTES`] this bounds what forms can
+/// make Herald hold (128 MiB), whatever the number of connections.
+pub const MAX_FORM_UPLOADS: usize = 8;
 
 fn s3_config() -> Arc<s3s::config::StaticConfigProvider> {
     let mut config = s3s::config::S3Config::default();
@@ -294,7 +304,20 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     resp
 }
 
-async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Request<Body>) -> Response<Body> {
+async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, req: Request<Body>) -> Response<Body> {
+    // A browser's CORS preflight: unsigned, answered from the bucket's rules.
+    if req.method() == Method::OPTIONS {
+        return crate::s3::cors::preflight(&state.store, &state.host, req.headers(), req.uri().path());
+    }
+    let cors = crate::s3::cors::CorsAsk::of(&state.host, req.method(), req.headers(), req.uri().path());
+    let mut resp = call_s3_signed(state, info, request_id, req).await;
+    if let Some(ask) = &cors {
+        crate::s3::cors::decorate(&state.store, ask, &mut resp);
+    }
+    resp
+}
+
+async fn call_s3_signed(state: &Front, info: ConnInfo, request_id: &str, mut req: Request<Body>) -> Response<Body> {
     let now = time::OffsetDateTime::now_utc();
     if let Err(r) = crate::s3::signing::check(req.headers(), req.uri(), state.allow_sigv2, now) {
         return error_xml(r.status, r.code, &r.message);
@@ -318,10 +341,25 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, mut req: Reque
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
     let attributes = req.method() == Method::GET
+        && names_object(&state.host, req.headers(), req.uri().path())
         && req
             .uri()
             .query()
             .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "attributes"));
+    let _form_permit = if form_upload {
+        match state.form_uploads.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                return error_xml(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SlowDown",
+                    &format!("Too many form uploads in progress (at most {MAX_FORM_UPLOADS}); retry later."),
+                );
+            }
+        }
+    } else {
+        None
+    };
     match state.s3.call(req).await {
         Ok(r) if attributes && r.status() == StatusCode::OK => unquoted_attributes_etag(r).await,
         Ok(r) if form_upload && r.status() == StatusCode::BAD_REQUEST => policy_condition_denied(r).await,
@@ -579,6 +617,22 @@ fn query_too_large(parts: &http::request::Parts, limit: usize, request_id: &str)
 
 /// Makes sure an XML error body carries its `RequestId`, as AWS's do
 /// (errors raised inside `s3s` itself, such as signature failures, lack it).
+/// Whether a request's path names an object (not only a bucket), in
+/// virtual-host or path style.
+fn names_object(host: &HeraldHost, headers: &http::HeaderMap, path: &str) -> bool {
+    let host_style = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| host.bucket_of(h))
+        .is_some();
+    let path = path.trim_start_matches('/');
+    if host_style {
+        !path.is_empty()
+    } else {
+        path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
+    }
+}
+
 /// GetObjectAttributes answers its `<ETag>` without quotes on S3 (every
 /// other ETag is quoted); `s3s` quotes them all, so the quotes are taken
 /// off here. The document is small (at most 1000 parts).
@@ -651,7 +705,7 @@ pub(crate) fn text(status: StatusCode, body: &str) -> Response<Body> {
     r
 }
 
-fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+pub(crate) fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
     );

@@ -40,6 +40,7 @@ impl Store {
             public_access_block: None,
             tags: None,
             object_lock: None,
+            cors: None,
         };
         settings(&mut rec);
         let r = rec.clone();

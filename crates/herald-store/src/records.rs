@@ -39,6 +39,9 @@ pub struct BucketRecord {
     /// versioned bucket), which cannot be undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<BucketLockConfig>,
+    /// CORS rules (PutBucketCors); `None` when never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<herald_model::cors::CorsRule>>,
 }
 
 impl BucketRecord {

@@ -271,15 +271,35 @@ async fn get_object_attributes_pages_parts_and_is_access_checked() {
     assert_eq!((attrs.object_size(), attrs.e_tag()), (Some(3), None));
     assert!(attrs.object_parts().is_none());
 
-    // Another tenant reads no attributes of a private object.
+    // Another tenant reads no attributes of a private object, nor with
+    // only s3:GetObjectAttributes: S3 requires s3:GetObject as well.
     let bob = srv.s3_as("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
-    assert_status(
+    let bob_size = || {
         bob.get_object_attributes()
             .bucket("sums")
             .key("plain")
             .object_attributes(ObjectAttributes::ObjectSize)
             .send()
-            .await,
-        403,
-    );
+    };
+    assert_status(bob_size().await, 403);
+    let grant = |actions: &[&str]| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": ["arn:aws:iam:::user/bob"]}, "Action": actions,
+            "Resource": ["arn:aws:s3:::sums/*"]}]})
+        .to_string()
+    };
+    s3.put_bucket_policy()
+        .bucket("sums")
+        .policy(grant(&["s3:GetObjectAttributes"]))
+        .send()
+        .await
+        .unwrap();
+    assert_status(bob_size().await, 403);
+    s3.put_bucket_policy()
+        .bucket("sums")
+        .policy(grant(&["s3:GetObjectAttributes", "s3:GetObject"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob_size().await.unwrap().object_size(), Some(3));
 }

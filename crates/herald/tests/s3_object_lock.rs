@@ -658,12 +658,37 @@ async fn other_tenants_cannot_bypass_or_shorten_locks() {
 
     s3.put_bucket_policy()
         .bucket("shared")
-        .policy(policy(&["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]))
+        .policy(policy(&[
+            "s3:GetObject",
+            "s3:DeleteObjectVersion",
+            "s3:BypassGovernanceRetention",
+        ]))
         .send()
         .await
         .unwrap();
+    // A reader of the bytes is not a reader of the lock (no
+    // s3:GetObjectRetention now).
+    let head = bob.head_object().bucket("shared").key("k").send().await.unwrap();
+    assert!(head.object_lock_mode.is_none() && head.object_lock_retain_until_date.is_none());
+    let head = s3.head_object().bucket("shared").key("k").send().await.unwrap();
+    assert_eq!(head.object_lock_mode, Some(ObjectLockMode::Governance));
     assert_eq!(delete_version(&bob, "shared", "k", &v, false).await, denied());
-    delete_version(&bob, "shared", "k", &v, true).await.unwrap();
+    // The bypass is decided per key in DeleteObjects.
+    let out = bob
+        .delete_objects()
+        .bucket("shared")
+        .bypass_governance_retention(true)
+        .delete(
+            Delete::builder()
+                .objects(ObjectIdentifier::builder().key("k").version_id(&v).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(out.errors().is_empty(), "{:?}", out.errors());
+    assert_eq!(out.deleted().len(), 1);
 }
 
 const BOTO3_SCRIPT: &str = r#"

@@ -37,7 +37,7 @@ fn multipart_parts(etag: &str) -> Option<i32> {
     (md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| n.parse().ok())
         .flatten()
-        .filter(|&n| n >= 1)
+        .filter(|&n| (1..=10_000).contains(&n))
 }
 
 /// Whether a `Content-Range` (`bytes 0-9/10`) covers the whole object.
@@ -47,12 +47,13 @@ fn is_whole(content_range: Option<&str>) -> bool {
         let (span, total) = r.strip_prefix("bytes ")?.split_once('/')?;
         let (start, end) = span.split_once('-')?;
         let (start, end, total): (u64, u64, u64) = (start.parse().ok()?, end.parse().ok()?, total.parse().ok()?);
-        Some(start == 0 && end + 1 == total)
+        Some(start == 0 && end.checked_add(1) == Some(total))
     };
     parse().unwrap_or(false)
 }
 
 /// What a copy learned from the source's first answer.
+#[derive(Clone)]
 struct SourceObject {
     etag: String,
     meta: std::collections::HashMap<String, String>,
@@ -210,7 +211,7 @@ impl Mirror {
         };
         let layout = multipart_parts(&source.etag).filter(|&n| got.parts_count() == Some(n));
         if let Some(parts) = layout
-            && got.content_length().unwrap_or(0) <= MAX_KEPT_PART_BYTES
+            && got.content_length().unwrap_or(i64::MAX) <= MAX_KEPT_PART_BYTES
         {
             return self.copy_parts(c, tkey, source, got, parts).await;
         }
@@ -287,6 +288,7 @@ impl Mirror {
         count: i32,
     ) -> Result<Outcome, String> {
         let bucket = &self.cfg.bucket;
+        let whole = source.clone();
         let up = self
             .target
             .create_multipart_upload()
@@ -316,12 +318,13 @@ impl Mirror {
                     }
                 },
             };
-            if got.content_length().unwrap_or(0) > MAX_KEPT_PART_BYTES {
-                result = Err(Err(format!(
-                    "GET source {}/{} part {n}: larger than {MAX_KEPT_PART_BYTES} bytes, retried without the source's layout",
-                    c.bucket, c.key
-                )));
-                break;
+            if got.content_length().unwrap_or(i64::MAX) > MAX_KEPT_PART_BYTES {
+                // Too large to hold: the whole object, re-chunked.
+                self.abort_upload(tkey, &upload_id).await;
+                return match self.get_source(c, Some(&whole.etag), None).await? {
+                    Ok(g) => self.copy_whole(c, tkey, whole, g).await,
+                    Err(outcome) => Ok(outcome),
+                };
             }
             match self.upload_one(got.body, bucket, tkey, &upload_id, n).await {
                 Ok(p) => parts.push(p),
@@ -465,6 +468,7 @@ mod tests {
         assert_eq!(multipart_parts("0123456789abcdef0123456789abcdef"), None);
         assert_eq!(multipart_parts("0123456789abcdef0123456789abcdef-0"), None);
         assert_eq!(multipart_parts("not-an-etag-3"), None);
+        assert_eq!(multipart_parts("0123456789abcdef0123456789abcdef-10001"), None);
     }
 
     #[test]
@@ -474,5 +478,6 @@ mod tests {
         assert!(!is_whole(Some("bytes 0-4/10")));
         assert!(!is_whole(Some("bytes 5-9/10")));
         assert!(!is_whole(Some("garbage")));
+        assert!(!is_whole(Some("bytes 0-18446744073709551615/0")));
     }
 }

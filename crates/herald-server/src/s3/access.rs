@@ -203,6 +203,8 @@ pub fn action_of(op: &str, has_version_id: bool) -> String {
         "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
         "DeleteBucketTagging" => "PutBucketTagging",
         "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
+        "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
+        "GetBucketCors" => "GetBucketCORS",
         "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         other => other,
     };
@@ -724,6 +726,11 @@ impl S3Access for HeraldAccess {
         decide_again(&self.0, req, "PutPublicAccessBlock", &bucket, None, None)
     }
 
+    async fn put_bucket_cors(&self, req: &mut S3Request<s3s::dto::PutBucketCorsInput>) -> S3Result<()> {
+        let bucket = req.input.bucket.clone();
+        decide_again(&self.0, req, "PutBucketCors", &bucket, None, None)
+    }
+
     async fn put_bucket_tagging(&self, req: &mut S3Request<s3s::dto::PutBucketTaggingInput>) -> S3Result<()> {
         let bucket = req.input.bucket.clone();
         decide_again(&self.0, req, "PutBucketTagging", &bucket, None, None)
@@ -737,9 +744,53 @@ impl S3Access for HeraldAccess {
     /// A form upload names its key in the form, not the path: decided
     /// again on the object (`s3:PutObject` on `bucket/key`, the bucket
     /// ACL's WRITE), as a PutObject is.
+    /// Its ACL, grants and storage class are form fields, not headers:
+    /// they are the condition keys a header would give
+    /// (`s3:x-amz-acl`, ...), so a policy sees a form as it sees a PUT.
     async fn post_object(&self, req: &mut S3Request<s3s::dto::PostObjectInput>) -> S3Result<()> {
-        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        decide_again(&self.0, req, "PostObject", &bucket, Some(&key), None)
+        let s3 = &self.0;
+        let caller = granted(req)?.caller;
+        let input = &req.input;
+        let form_fields = [
+            ("s3:x-amz-acl", input.acl.as_ref().map(|a| a.as_str().to_owned())),
+            ("s3:x-amz-grant-full-control", input.grant_full_control.clone()),
+            ("s3:x-amz-grant-read", input.grant_read.clone()),
+            ("s3:x-amz-grant-read-acp", input.grant_read_acp.clone()),
+            ("s3:x-amz-grant-write-acp", input.grant_write_acp.clone()),
+            (
+                "s3:x-amz-storage-class",
+                input.storage_class.as_ref().map(|c| c.as_str().to_owned()),
+            ),
+            (
+                "s3:x-amz-server-side-encryption",
+                input.server_side_encryption.as_ref().map(|c| c.as_str().to_owned()),
+            ),
+        ];
+        let meta = req.extensions.get::<RequestMeta>();
+        let context = || {
+            let mut cx = request_context(meta, &caller, &req.uri, &req.headers);
+            for (name, value) in &form_fields {
+                if let Some(v) = value {
+                    cx.insert(*name, v.clone());
+                }
+            }
+            cx
+        };
+        let record = s3.decide(&Ask {
+            caller: &caller,
+            op: "PostObject",
+            version_id: None,
+            bucket: &input.bucket,
+            key: Some(&input.key),
+            context: &context,
+        })?;
+        expected_owner(&req.headers, &record)?;
+        req.extensions.insert(Granted {
+            caller,
+            bucket: Some(record),
+            pinned: Pinned::Nothing,
+        });
+        Ok(())
     }
 
     async fn put_object_lock_configuration(

@@ -15,6 +15,19 @@ pub async fn get_object_attributes(
     s3: &HeraldS3,
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    // S3 also requires the read permission itself (s3:GetObject, or
+    // GetObjectVersion): an explicit Deny of it must not leak a size, an
+    // ETag and a SHA-256.
+    if !super::access::also_allowed(
+        s3,
+        &req,
+        "GetObject",
+        &req.input.bucket,
+        Some(&req.input.key),
+        req.input.version_id.as_deref(),
+    ) {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    }
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let v = super::access::decided_version(
@@ -65,8 +78,9 @@ pub async fn get_object_attributes(
     if wants(ObjectAttributes::OBJECT_PARTS)
         && let Some(count) = v.parts_count
     {
+        // At least one part per answer, so a paginating client advances.
         let max = input.max_parts.map_or(DEFAULT_MAX_PARTS, |m| {
-            usize::try_from(m).unwrap_or(0).min(DEFAULT_MAX_PARTS)
+            usize::try_from(m).unwrap_or(0).clamp(1, DEFAULT_MAX_PARTS)
         });
         let marker = input.part_number_marker.map_or(0, |m| usize::try_from(m).unwrap_or(0));
         let algorithm = v.checksum.as_ref().map(|c| c.algorithm);

@@ -62,8 +62,7 @@ pub async fn delete_objects(
     let user = s3.caller(&req)?;
     let info = req_info(&req);
     let checker = super::access::ObjectChecker::of(&req)?;
-    let bypass_governance =
-        super::lock::may_bypass(s3, &req, req.input.bypass_governance_retention, &req.input.bucket, None);
+    let asked_bypass = req.input.bypass_governance_retention == Some(true);
     let input = req.input;
     s3.granted_bucket(&req.extensions, &input.bucket)?;
     if input.delete.objects.len() > MAX_DELETE_KEYS {
@@ -84,7 +83,12 @@ pub async fn delete_objects(
                 .clone()
                 .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
             size: obj.size.and_then(|n| u64::try_from(n).ok()),
-            bypass_governance,
+            // Decided per key: a policy may allow or deny the bypass on
+            // some objects only.
+            bypass_governance: asked_bypass
+                && checker
+                    .check(s3, "BypassGovernanceRetention", &input.bucket, &obj.key, None)
+                    .is_ok(),
         };
         let target = (input.bucket.as_str(), obj.key.as_str(), obj.version_id.as_deref());
         let outcome = match checker.check(s3, "DeleteObject", &input.bucket, &obj.key, obj.version_id.as_deref()) {

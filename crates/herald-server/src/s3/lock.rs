@@ -109,14 +109,47 @@ pub(crate) struct LockFields {
     pub legal_hold: Option<ObjectLockLegalHoldStatus>,
 }
 
-pub(crate) fn fields(v: &ObjectVersion) -> LockFields {
-    let r = v.lock.retention;
+/// Which lock fields a reader may see: S3 shows the retention only to
+/// callers allowed `s3:GetObjectRetention`, the legal hold to those allowed
+/// `s3:GetObjectLegalHold` (a reader of the bytes is not necessarily one).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LockVisibility {
+    retention: bool,
+    legal_hold: bool,
+}
+
+/// Decided only in buckets with Object Lock (no cost anywhere else).
+pub(crate) fn visibility<T>(
+    s3: &HeraldS3,
+    req: &S3Request<T>,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> LockVisibility {
+    let locked = req
+        .extensions
+        .get::<super::access::Granted>()
+        .and_then(|g| g.bucket.as_ref())
+        .is_some_and(|b| b.object_lock.is_some());
+    if !locked {
+        return LockVisibility::default();
+    }
+    let may = |op| super::access::also_allowed(s3, req, op, bucket, Some(key), version_id);
+    LockVisibility {
+        retention: may("GetObjectRetention"),
+        legal_hold: may("GetObjectLegalHold"),
+    }
+}
+
+pub(crate) fn fields(v: &ObjectVersion, shown: LockVisibility) -> LockFields {
+    let r = v.lock.retention.filter(|_| shown.retention);
     LockFields {
         mode: r.map(|r| ObjectLockMode::from(r.mode.as_str().to_owned())),
         retain_until: r.map(|r| ts(r.until_ms)),
         legal_hold: v
             .lock
             .legal_hold
+            .filter(|_| shown.legal_hold)
             .map(|on| ObjectLockLegalHoldStatus::from(if on { "ON" } else { "OFF" }.to_owned())),
     }
 }

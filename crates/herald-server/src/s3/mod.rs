@@ -10,6 +10,7 @@ mod acl;
 mod attributes;
 mod bucket;
 mod checksum;
+pub(crate) mod cors;
 mod delete;
 mod error;
 mod events;
@@ -316,6 +317,27 @@ impl S3 for HeraldS3 {
         req: S3Request<dto::DeletePublicAccessBlockInput>,
     ) -> S3Result<S3Response<dto::DeletePublicAccessBlockOutput>> {
         ownership::delete_public_access_block(self, req).await
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<dto::PutBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::PutBucketCorsOutput>> {
+        cors::put_bucket_cors(self, req).await
+    }
+
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<dto::GetBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::GetBucketCorsOutput>> {
+        cors::get_bucket_cors(self, req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<dto::DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketCorsOutput>> {
+        cors::delete_bucket_cors(self, req).await
     }
 
     async fn get_object_attributes(

@@ -15,6 +15,8 @@ use crate::notify::Origin;
 const MAX_KEY_LEN: usize = 1024;
 /// S3's single-PUT limit; larger objects need multipart.
 const MAX_PUT_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+/// The highest part number S3 accepts.
+const MAX_PART_NUMBER: i32 = 10_000;
 /// What S3 reports for objects stored without a Content-Type.
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
 
@@ -161,8 +163,14 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
 /// other object is one part, the whole of it. A part it does not have is
 /// `400 InvalidPart`, as Ceph answers.
 fn part_range(v: &ObjectVersion, n: i32) -> S3Result<(u64, u64)> {
+    if !(1..=MAX_PART_NUMBER).contains(&n) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+        ));
+    }
     let invalid = || s3_error!(InvalidPart, "The requested partnumber is not satisfiable");
-    let n = usize::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(invalid)?;
+    let n = n as usize;
     match v.parts_count {
         Some(count) if v.segments.len() == count as usize => {
             let start: u64 = v.segments.iter().take(n - 1).map(|s| s.len).sum();
@@ -339,6 +347,13 @@ fn with_delete_marker(
 }
 
 pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    let lock_view = super::lock::visibility(
+        s3,
+        &req,
+        &req.input.bucket,
+        &req.input.key,
+        req.input.version_id.as_deref(),
+    );
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let version_id = input.version_id.as_deref();
@@ -388,7 +403,7 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         None => (v.size, None),
     };
     let meta = &v.meta;
-    let lock = super::lock::fields(&v);
+    let lock = super::lock::fields(&v, lock_view);
     let checksum = shown_checksum(
         &v,
         input.checksum_mode.as_ref(),
@@ -434,6 +449,13 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
 }
 
 pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    let lock_view = super::lock::visibility(
+        s3,
+        &req,
+        &req.input.bucket,
+        &req.input.key,
+        req.input.version_id.as_deref(),
+    );
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let v = super::access::decided_version(
@@ -451,13 +473,20 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         input.if_modified_since.as_ref(),
         input.if_unmodified_since.as_ref(),
     )?;
-    let content_length = match input.part_number {
-        Some(n) => part_range(&v, n)?.1,
-        None => v.size,
+    let part = match (input.part_number, &input.range) {
+        (Some(_), Some(_)) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Cannot specify both Range header and partNumber query parameter"
+            ));
+        }
+        (Some(n), None) => Some(part_range(&v, n)?),
+        (None, _) => None,
     };
+    let content_length = part.map_or(v.size, |(_, len)| len);
     let meta = &v.meta;
     let tag_count = v.tags.len();
-    let lock = super::lock::fields(&v);
+    let lock = super::lock::fields(&v, lock_view);
     let checksum = shown_checksum(
         &v,
         input.checksum_mode.as_ref(),
@@ -488,6 +517,14 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         head.checksum_type = Some(super::checksum::type_dto(c));
     }
     let mut resp = S3Response::new(head);
+    // A part is a byte range of the object: 206 with its Content-Range, as
+    // a GET of it answers.
+    if let Some((start, len)) = part.filter(|(_, len)| *len > 0)
+        && let Ok(range) = http::HeaderValue::from_str(&format!("bytes {}-{}/{}", start, start + len - 1, v.size))
+    {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        resp.headers.insert(http::header::CONTENT_RANGE, range);
+    }
     // As GET answers it (S3's model has no field for it on HEAD).
     if tag_count > 0 {
         resp.headers
