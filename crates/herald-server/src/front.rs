@@ -340,12 +340,13 @@ async fn call_s3_signed(state: &Front, info: ConnInfo, request_id: &str, mut req
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
+    // Cheapest test first: most GETs have no query at all.
     let attributes = req.method() == Method::GET
-        && names_object(&state.host, req.headers(), req.uri().path())
         && req
             .uri()
             .query()
-            .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "attributes"));
+            .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "attributes"))
+        && names_object(&state.host, req.headers(), req.uri().path());
     let _form_permit = if form_upload {
         match state.form_uploads.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
