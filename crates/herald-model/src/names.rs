@@ -12,6 +12,8 @@ pub enum BucketNameError {
     Edges,
     #[error("bucket name must not contain two adjacent periods")]
     AdjacentPeriods,
+    #[error("each dot-separated label of a bucket name must begin and end with a letter or digit")]
+    LabelEdges,
     #[error("bucket name must not be formatted as an IP address")]
     IpAddress,
 }
@@ -34,6 +36,10 @@ pub fn validate_bucket_name(name: &str) -> Result<(), BucketNameError> {
     }
     if name.contains("..") {
         return Err(BucketNameError::AdjacentPeriods);
+    }
+    // DNS labels: `foo.-bar` and `foo-.bar` are not host names.
+    if name.contains(".-") || name.contains("-.") {
+        return Err(BucketNameError::LabelEdges);
     }
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
         return Err(BucketNameError::IpAddress);
@@ -58,6 +64,8 @@ mod tests {
         assert_eq!(validate_bucket_name("Photos"), Err(BucketNameError::Characters));
         assert_eq!(validate_bucket_name("my_bucket"), Err(BucketNameError::Characters));
         assert_eq!(validate_bucket_name("-abc"), Err(BucketNameError::Edges));
+        assert_eq!(validate_bucket_name("foo.-bar"), Err(BucketNameError::LabelEdges));
+        assert_eq!(validate_bucket_name("foo-.bar"), Err(BucketNameError::LabelEdges));
         assert_eq!(validate_bucket_name("a..b"), Err(BucketNameError::AdjacentPeriods));
         assert_eq!(validate_bucket_name("192.168.1.1"), Err(BucketNameError::IpAddress));
         assert!(validate_bucket_name(&"a".repeat(64)).is_err());

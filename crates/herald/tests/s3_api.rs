@@ -2605,3 +2605,48 @@ async fn bucket_tagging_round_trip() {
         .unwrap_err();
     assert_eq!(err_info(&e), ("NoSuchTagSet".to_owned(), 404));
 }
+
+/// ListBuckets pages by name; names must be DNS labels; ListObjects v1
+/// echoes its prefix as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_buckets_pages_and_bucket_names_are_dns_labels() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    for bad in ["foo.-bar", "foo-.bar"] {
+        assert_err(s3.create_bucket().bucket(bad).send().await, "InvalidBucketName", 400);
+    }
+    for b in ["page-a", "page-b", "page-c"] {
+        mk_bucket(&s3, b).await;
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = s3
+            .list_buckets()
+            .max_buckets(2)
+            .prefix("page-")
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(page.buckets().iter().map(|b| b.name().unwrap().to_owned()));
+        token = page.continuation_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+        assert!(seen.len() < 10, "pagination does not end: {seen:?}");
+    }
+    assert_eq!(seen, ["page-a", "page-b", "page-c"]);
+    assert_status(s3.list_buckets().max_buckets(0).send().await, 400);
+    assert_status(s3.list_buckets().continuation_token("zz").send().await, 400);
+
+    let v1 = s3
+        .list_objects()
+        .bucket("page-a")
+        .prefix("\n")
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v1.prefix(), Some("\n"));
+}

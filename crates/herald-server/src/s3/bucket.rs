@@ -7,6 +7,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::access::Caller;
 use super::{HeraldS3, StoreResultExt, ok, ts};
 
+/// The most buckets one ListBuckets page may ask for (S3's).
+const MAX_BUCKETS_PER_PAGE: i32 = 10_000;
+
 pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
     let caller = super::access::granted(&req)?.caller;
     let prefix = req.input.prefix.clone().unwrap_or_default();
@@ -18,12 +21,40 @@ pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3
             ..Default::default()
         });
     };
-    let buckets = s3
+    // Paginated by name (`max-buckets`, `continuation-token`: the hex of
+    // the last name returned), as S3 since 2024.
+    let max = match req.input.max_buckets {
+        None => usize::MAX,
+        Some(n) if (1..=MAX_BUCKETS_PER_PAGE).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "max-buckets must be between 1 and {MAX_BUCKETS_PER_PAGE}"
+            ));
+        }
+    };
+    let after = match &req.input.continuation_token {
+        None => None,
+        Some(t) => Some(
+            hex::decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))?,
+        ),
+    };
+    let mut matching = s3
         .store
         .list_buckets(Some(&user))
         .s3()?
         .into_iter()
-        .filter(|b| b.name.starts_with(&prefix))
+        .filter(|b| b.name.starts_with(&prefix) && after.as_ref().is_none_or(|a| b.name > *a));
+    let page: Vec<_> = matching.by_ref().take(max).collect();
+    let continuation_token = match (matching.next(), page.last()) {
+        (Some(_), Some(last)) => Some(hex::encode(&last.name)),
+        _ => None,
+    };
+    let buckets = page
+        .into_iter()
         .map(|b| Bucket {
             name: Some(b.name),
             creation_date: Some(ts(b.created_ms)),
@@ -34,7 +65,7 @@ pub async fn list_buckets(s3: &HeraldS3, req: S3Request<ListBucketsInput>) -> S3
         buckets: Some(buckets),
         owner: Some(super::Owners::new(s3).get(&user)),
         prefix: req.input.prefix,
-        ..Default::default()
+        continuation_token,
     })
 }
 

@@ -164,7 +164,9 @@ pub async fn list_objects(s3: &HeraldS3, req: S3Request<ListObjectsInput>) -> S3
     let (contents, prefixes) = split(page.entries, &enc, &bucket, Some(&mut super::Owners::new(s3)));
     ok(ListObjectsOutput {
         name: Some(input.bucket),
-        prefix: Some(enc.enc(input.prefix.unwrap_or_default())),
+        // ListObjects v1 echoes its prefix as sent, even with
+        // `encoding-type=url` (Ceph; botocore does not decode it in v1).
+        prefix: Some(input.prefix.unwrap_or_default()),
         delimiter: enc.opt(input.delimiter.filter(|d| !d.is_empty())),
         marker: Some(enc.enc(input.marker.unwrap_or_default())),
         next_marker: enc.opt(next_marker),
