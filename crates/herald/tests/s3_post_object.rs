@@ -51,6 +51,15 @@ expect("over content-length-range", post(signed, "big.txt", b"x" * 2048), 400, "
 other = root.generate_presigned_post("forms", "elsewhere/x", Conditions=conditions, ExpiresIn=600)
 expect("key outside the policy", post(other, "x", b"x", {"Content-Type": "text/plain"}), 403)
 
+# A form signed with SigV2 is refused: SigV2 is off unless --allow-sigv2.
+v2 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=os.environ["T_ROOT_AK"],
+                  aws_secret_access_key=os.environ["T_ROOT_SK"],
+                  config=Config(s3={"addressing_style": "path"}, signature_version="s3"))
+v2post = v2.generate_presigned_post("forms", "uploads/v2.txt", ExpiresIn=600)
+if "signature" not in v2post["fields"]:
+    failures.append("boto3 did not make a SigV2 form: %r" % v2post["fields"])
+expect("SigV2 form", post(v2post, "v2.txt", b"v2"), 403, "SigV2 is disabled")
+
 # Another tenant's signature grants nothing on this bucket.
 bobs = bob.generate_presigned_post("forms", "uploads/bob.txt", ExpiresIn=600)
 expect("bob's form", post(bobs, "bob.txt", b"bob"), 403, "AccessDenied")

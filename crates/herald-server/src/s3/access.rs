@@ -749,6 +749,13 @@ impl S3Access for HeraldAccess {
     /// (`s3:x-amz-acl`, ...), so a policy sees a form as it sees a PUT.
     async fn post_object(&self, req: &mut S3Request<s3s::dto::PostObjectInput>) -> S3Result<()> {
         let s3 = &self.0;
+        // A form signed with SigV2 (`AWSAccessKeyId` + `signature`; s3s
+        // gives it no region) is refused unless the operator allows
+        // SigV2: its signature is in the body, which the head check
+        // (`signing::check`) never saw.
+        if req.credentials.is_some() && req.region.is_none() {
+            s3.identify(req.credentials.as_ref(), true)?;
+        }
         let caller = granted(req)?.caller;
         let input = &req.input;
         let form_fields = [
