@@ -495,7 +495,12 @@ impl Store {
             acl: access.acl,
             lock: access.lock,
             upload_id: None,
-            checksum: None,
+            // The same bytes have the same whole-object checksum; a
+            // composite one describes parts the copy does not have.
+            checksum: source
+                .checksum
+                .clone()
+                .filter(|c| c.kind == herald_model::checksum::ChecksumType::FullObject),
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         self.write(vec![blob.id], move |txn| {

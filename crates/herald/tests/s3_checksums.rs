@@ -135,6 +135,23 @@ async fn checksums_are_kept_and_returned_when_asked() {
         .await
         .unwrap();
     assert_eq!(got.checksum_sha256(), Some(SHA256_1K_A));
+    // A copy has the same bytes, so the same whole-object checksum.
+    s3.copy_object()
+        .bucket("sums")
+        .key("one-copy")
+        .copy_source("sums/one")
+        .send()
+        .await
+        .unwrap();
+    let copy = s3
+        .head_object()
+        .bucket("sums")
+        .key("one-copy")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.checksum_sha256(), Some(SHA256_1K_A));
 
     // CRC32 over the whole multipart object, combined from its parts.
     let (id, parts) = three_parts(&s3, "crc", ChecksumAlgorithm::Crc32, ChecksumType::FullObject).await;
