@@ -618,6 +618,12 @@ fn query_too_large(parts: &http::request::Parts, limit: usize, request_id: &str)
 
 /// Makes sure an XML error body carries its `RequestId`, as AWS's do
 /// (errors raised inside `s3s` itself, such as signature failures, lack it).
+/// The whole body of one of our own answers (small XML documents), for
+/// the rewrites below.
+async fn answer_bytes(body: Body) -> Bytes {
+    body.collect().await.map(|b| b.to_bytes()).unwrap_or_default()
+}
+
 /// Whether a request's path names an object (not only a bucket), in
 /// virtual-host or path style.
 fn names_object(host: &HeraldHost, headers: &http::HeaderMap, path: &str) -> bool {
@@ -639,10 +645,7 @@ fn names_object(host: &HeraldHost, headers: &http::HeaderMap, path: &str) -> boo
 /// off here. The document is small (at most 1000 parts).
 async fn unquoted_attributes_etag(resp: Response<Body>) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
+    let bytes = answer_bytes(body).await;
     let text = String::from_utf8_lossy(&bytes)
         .replacen("<ETag>\"", "<ETag>", 1)
         .replacen("\"</ETag>", "</ETag>", 1);
@@ -656,10 +659,7 @@ async fn unquoted_attributes_etag(resp: Response<Body>) -> Response<Body> {
 /// that do not parse.
 async fn policy_condition_denied(resp: Response<Body>) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
+    let bytes = answer_bytes(body).await;
     let text = String::from_utf8_lossy(&bytes);
     if !(text.contains("<Code>InvalidPolicyDocument</Code>") && text.contains("condition")) {
         return Response::from_parts(parts, Body::from(bytes));
@@ -682,10 +682,7 @@ async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Bod
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
+    let bytes = answer_bytes(body).await;
     let text = String::from_utf8_lossy(&bytes);
     let out = if !text.contains("<RequestId>") && text.contains("</Error>") {
         text.replacen("</Error>", &format!("<RequestId>{request_id}</RequestId></Error>"), 1)

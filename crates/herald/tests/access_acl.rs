@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
@@ -1171,23 +1171,10 @@ async fn acls_through_aws_cli_and_boto3() {
         "{oc}"
     );
 
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(BOTO3_SCRIPT)
-        .env("T_URL", w.srv.url())
-        .env("T_BUCKET", "cli")
-        .env("T_ALICE_AK", a.0)
-        .env("T_ALICE_SK", a.1)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "boto3 script failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_boto3(
+        &w.srv,
+        BOTO3_SCRIPT,
+        &[("T_BUCKET", "cli"), ("T_ALICE_AK", a.0), ("T_ALICE_SK", a.1)],
     );
 }
 

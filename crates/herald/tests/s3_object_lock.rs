@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::Client;
@@ -797,24 +796,14 @@ async fn object_lock_through_aws_cli_and_boto3_with_events() {
         ),
     ]);
 
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(BOTO3_SCRIPT)
-        .env("T_URL", srv.url())
-        .env("T_BUCKET", "cli-lock")
-        .env("T_AK", ROOT_ACCESS_KEY)
-        .env("T_SK", ROOT_SECRET_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "boto3 script failed:\nstdout: {}\nstderr: {}\nserver:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        srv.logs()
+    run_boto3(
+        &srv,
+        BOTO3_SCRIPT,
+        &[
+            ("T_BUCKET", "cli-lock"),
+            ("T_AK", ROOT_ACCESS_KEY),
+            ("T_SK", ROOT_SECRET_KEY),
+        ],
     );
 
     // Events: the put and the delete, nothing for the four lock changes.

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -110,25 +109,15 @@ async fn browser_form_uploads_with_boto3_presigned_post() {
         .expect("the aws CLI runs");
     assert!(out.status.success(), "{out:?}");
 
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(SCRIPT)
-        .env("T_URL", srv.url())
-        .env("T_ROOT_AK", ROOT_ACCESS_KEY)
-        .env("T_ROOT_SK", ROOT_SECRET_KEY)
-        .env("T_BOB_AK", BOB.0)
-        .env("T_BOB_SK", BOB.1)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "boto3 script failed:\nstdout: {}\nstderr: {}\nserver:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        srv.logs()
+    run_boto3(
+        &srv,
+        SCRIPT,
+        &[
+            ("T_ROOT_AK", ROOT_ACCESS_KEY),
+            ("T_ROOT_SK", ROOT_SECRET_KEY),
+            ("T_BOB_AK", BOB.0),
+            ("T_BOB_SK", BOB.1),
+        ],
     );
     assert_healthy(&srv);
 

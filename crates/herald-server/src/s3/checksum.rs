@@ -21,8 +21,6 @@ use s3s::{S3Error, TrailingHeaders, s3_error};
 /// recognises it.
 pub const MISMATCH: &str = "ChecksumMismatch";
 
-const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
-
 /// What the client promised.
 pub struct Expected {
     header: Checksum,
@@ -100,8 +98,9 @@ impl Expected {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let trailer_algorithms = ALGORITHMS
+        let trailer_algorithms = ChecksumAlgorithm::ALL
             .into_iter()
+            .map(wire_name)
             .filter(|a| announced.split(',').any(|t| t.trim() == format!("x-amz-checksum-{a}")))
             .collect();
         Expected {

@@ -153,29 +153,14 @@ pub(crate) fn etag_dto(e: &herald_model::ETag) -> dto::ETag {
 /// Parses `Content-MD5` (base64) into a digest.
 pub(crate) fn parse_content_md5(v: Option<&str>) -> S3Result<Option<herald_model::Md5Digest>> {
     let Some(v) = v else { return Ok(None) };
-    let bytes = base64_decode(v.trim())
-        .ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
     let digest: herald_model::Md5Digest = bytes
         .try_into()
         .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
     Ok(Some(digest))
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes().filter(|&c| c != b'=') {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 /// Builds stored metadata from the headers of a PUT, POST or copy.

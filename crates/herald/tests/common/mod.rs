@@ -730,3 +730,31 @@ pub fn aws_cli_command(srv: &TestServer) -> Command {
         .stdin(Stdio::null());
     c
 }
+
+/// Runs a boto3 script (`python3 -c`) against `srv`: `T_URL` and the given
+/// variables set, nothing taken from the machine's AWS configuration (no
+/// profile, no metadata service). Panics, with both outputs and the
+/// server's log, unless the script exits 0.
+pub fn run_boto3(srv: &TestServer, script: &str, vars: &[(&str, &str)]) -> Output {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env("T_URL", srv.url())
+        .envs(vars.iter().copied())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); install python3 and `pip install boto3`"));
+    assert!(
+        out.status.success(),
+        "boto3 script failed:\nstdout: {}\nstderr: {}\nserver:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        srv.logs()
+    );
+    out
+}
