@@ -37,7 +37,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -164,6 +164,10 @@ struct Inner {
     root: PathBuf,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     tx: mpsc::Sender<Cmd>,
+    /// Held by whoever writes records (the writer thread, or a
+    /// [`DeliveryLog::stage`] caller): see `writer::write`.
+    write_lock: Arc<Mutex<()>>,
+    segment_bytes: u64,
     /// An ack that empties a topic rolls its active segment at once when it
     /// is at least this big; smaller ones are left to the sweep.
     empty_roll_bytes: u64,
@@ -227,14 +231,18 @@ impl DeliveryLog {
 
         let (tx, rx) = mpsc::channel(QUEUE);
         let root = cfg.dir.clone();
+        let write_lock: Arc<Mutex<()>> = Arc::default();
+        let lock = write_lock.clone();
         std::thread::Builder::new()
             .name("herald-log-writer".into())
-            .spawn(move || writer::run(rx, root, segment_bytes))?;
+            .spawn(move || writer::run(rx, root, segment_bytes, lock))?;
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let inner = Arc::new(Inner {
             root: cfg.dir,
             topics: RwLock::new(topics),
             tx,
+            write_lock,
+            segment_bytes,
             empty_roll_bytes: (segment_bytes / 8).clamp(1, 1 << 20),
             _sweep_stop: stop_tx,
         });
@@ -302,6 +310,75 @@ impl DeliveryLog {
         // The writer owns the reservation now and releases it when done.
         guard.parts.clear();
         rx.await.map_err(|_| LogError::ShuttingDown)?
+    }
+
+    /// Writes events for a caller that commits them elsewhere (the store's
+    /// group commit, see `herald_store::journal`): the records are written
+    /// now, made durable by [`Staged::sync`] (or by the caller's syncfs of
+    /// this file system), and become deliverable with [`Staged::settle`].
+    /// Limits are not checked here: the caller checked them before it
+    /// decided to write (a write cannot be refused after its change).
+    pub fn stage(&self, items: Vec<AppendItem>) -> Result<Staged, LogError> {
+        if items.iter().any(|i| i.key.len() + i.payload.len() > MAX_RECORD) {
+            return Err(LogError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "event too large",
+            )));
+        }
+        let topics: Vec<Arc<Topic>> = items.iter().map(|i| self.inner.topic(&i.topic)).collect();
+        let now = format::now_ms();
+        let flat: Vec<(&AppendItem, u64)> = items.iter().map(|i| (i, now)).collect();
+        let written = writer::write(
+            &flat,
+            &topics,
+            &self.inner.root,
+            self.inner.segment_bytes,
+            &self.inner.write_lock,
+            false,
+        );
+        if let Some(e) = written.error() {
+            written.settle(false);
+            return Err(LogError::Io(io::Error::other(e)));
+        }
+        Ok(Staged { written })
+    }
+
+    /// The log's root directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Drops, at start-up, entries written for a transaction that never
+    /// committed: those above their topic's committed high-water mark in
+    /// `marks`. A topic without a mark had nothing committed when `strict`;
+    /// when not (a data dir from before marks were kept), it is left alone.
+    /// Returns how many entries were dropped.
+    pub fn discard_uncommitted(&self, marks: &HashMap<String, EntryId>, strict: bool) -> usize {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().unwrap().values().cloned().collect();
+        let mut dropped = 0;
+        for t in topics {
+            let Some(&mark) = marks.get(&t.name).or(if strict { Some(&0) } else { None }) else {
+                continue;
+            };
+            let mut st = t.state.lock().unwrap();
+            let now = format::now_ms();
+            let mut side = SideBuf::default();
+            for id in st.ids_above(mark) {
+                if let Some(seg) = st.remove(id, now) {
+                    side.push(seg, SIDE_GONE, id, 0, 0);
+                    dropped += 1;
+                }
+            }
+            if !side.parts.is_empty() {
+                tracing::warn!(topic = %t.name, above = mark, "dropped events of a transaction that did not commit");
+                side.flush(&mut st);
+                if let Err(e) = st.sync_sides() {
+                    tracing::warn!(topic = %t.name, error = %e, "cannot sync delivery state");
+                }
+                st.collect_garbage(self.inner.empty_roll_bytes);
+            }
+        }
+        dropped
     }
 
     /// Sets a topic's admission limits (in memory; set them again after open).
@@ -565,14 +642,41 @@ impl Drop for Reservation {
     }
 }
 
+/// Events written by [`DeliveryLog::stage`], waiting for their
+/// transaction.
+pub struct Staged {
+    written: writer::Written,
+}
+
+impl Staged {
+    /// The highest entry id written, per topic.
+    pub fn high_water(&self) -> Vec<(String, EntryId)> {
+        self.written.high_water()
+    }
+
+    /// fsyncs the written records.
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        self.written.sync();
+        match self.written.error() {
+            Some(e) => Err(LogError::Io(io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// `committed`: the entries become deliverable; else they are dropped.
+    pub fn settle(self, committed: bool) {
+        self.written.settle(committed);
+    }
+}
+
 /// Side records grouped per segment, written with one `write()` each.
 #[derive(Default)]
-struct SideBuf {
+pub(crate) struct SideBuf {
     parts: Vec<(u64, Vec<u8>)>,
 }
 
 impl SideBuf {
-    fn push(&mut self, seg: u64, kind: u8, id: u64, attempts: u32, next_ms: u64) {
+    pub(crate) fn push(&mut self, seg: u64, kind: u8, id: u64, attempts: u32, next_ms: u64) {
         let buf = match self.parts.iter_mut().rev().find(|(s, _)| *s == seg) {
             Some((_, b)) => b,
             None => {
@@ -583,7 +687,7 @@ impl SideBuf {
         format::encode_side(buf, kind, id, attempts, next_ms);
     }
 
-    fn flush(self, st: &mut TopicState) {
+    pub(crate) fn flush(self, st: &mut TopicState) {
         for (seg, buf) in self.parts {
             if let Err(e) = st.write_side(seg, &buf) {
                 // Only costs redelivery after a restart.

@@ -274,15 +274,17 @@ impl TopicState {
         }
     }
 
-    /// Forgets a WRITING slot whose write failed.
-    pub fn abandon(&mut self, id: u64) {
-        if let Some((first, idx)) = self.locate(id) {
-            let seg = self.segments.get_mut(&first).unwrap();
-            if seg.slots[idx].state == WRITING {
-                seg.slots[idx].state = GONE;
-                seg.live -= 1;
-            }
+    /// Forgets a WRITING slot whose write failed or whose transaction did
+    /// not commit. Returns its segment (to record it as gone there).
+    pub fn abandon(&mut self, id: u64) -> Option<u64> {
+        let (first, idx) = self.locate(id)?;
+        let seg = self.segments.get_mut(&first).unwrap();
+        if seg.slots[idx].state != WRITING {
+            return None;
         }
+        seg.slots[idx].state = GONE;
+        seg.live -= 1;
+        Some(first)
     }
 
     /// Ack or drop. Returns the segment to record it in, if the entry existed.
@@ -496,6 +498,30 @@ impl TopicState {
             }
         }
         None
+    }
+
+    /// Ids of pending or leased entries above `mark`, oldest first.
+    pub fn ids_above(&self, mark: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        for (&first, seg) in self.segments.range(..) {
+            for (i, s) in seg.slots.iter().enumerate() {
+                let id = first + i as u64;
+                if id > mark && (s.state == PENDING || s.state == LEASED) {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    }
+
+    /// fsyncs every open side file (after records that must not come back).
+    pub fn sync_sides(&mut self) -> io::Result<()> {
+        for seg in self.segments.values() {
+            if let Some(f) = &seg.side {
+                f.sync_data()?;
+            }
+        }
+        Ok(())
     }
 
     /// Appends side records (acks, retries) to a segment's side file.

@@ -580,3 +580,53 @@ async fn lease_in_order_takes_everything_in_id_order() {
     want.push(next);
     assert_eq!(again.iter().map(|l| l.id).collect::<Vec<_>>(), want);
 }
+
+/// Staged entries (the store's group commit writes events this way) are
+/// invisible until settled, gone when their transaction failed, and, when
+/// the process died before the commit, dropped at the next start because
+/// they lie above the committed mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_entries_follow_their_transaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    let mut ok = log.stage(vec![item("t", "a", "committed")]).unwrap();
+    assert!(log.lease("t", 10).is_empty(), "visible before the commit");
+    ok.sync().unwrap();
+    let marks: HashMap<String, u64> = ok.high_water().into_iter().collect();
+    ok.settle(true);
+    let mut failed = log.stage(vec![item("t", "b", "rolled back")]).unwrap();
+    failed.sync().unwrap();
+    failed.settle(false);
+    let got = log.lease("t", 10);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        &got[..1].iter().map(|l| &l.payload[..]).collect::<Vec<_>>()[..],
+        [&b"committed"[..]]
+    );
+    // Written and durable, then the process dies before its commit.
+    let mut orphan = log
+        .stage(vec![item("t", "c", "never committed"), item("u", "d", "x")])
+        .unwrap();
+    orphan.sync().unwrap();
+    std::mem::forget(orphan);
+    drop(log);
+
+    let log = open(tmp.path());
+    assert_eq!(log.stats("t").entries, 2, "on disk: the committed and the orphan");
+    // `u` has no mark: nothing of it was committed.
+    assert_eq!(log.discard_uncommitted(&marks, true), 2);
+    let got = log.lease("t", 10);
+    assert_eq!(
+        got.iter().map(|l| &l.payload[..]).collect::<Vec<_>>(),
+        [&b"committed"[..]]
+    );
+    assert_eq!(log.stats("u").entries, 0);
+    drop(log);
+    // The drop is durable: nothing comes back at the next start.
+    let log = open(tmp.path());
+    assert_eq!(log.stats("t").entries, 1);
+    assert_eq!(log.stats("u").entries, 0);
+    // A data dir from before marks were kept (not strict) keeps everything.
+    assert_eq!(log.discard_uncommitted(&HashMap::new(), false), 0);
+    assert_eq!(log.stats("t").entries, 1);
+}

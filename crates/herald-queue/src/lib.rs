@@ -804,6 +804,62 @@ impl QueueEngine {
                 Err(e) => results.push(Err(e)),
             }
         }
+        self.store_prepared(q, prepared, index, results).await
+    }
+
+    /// Delivers S3 event bodies (read from the delivery log) so that a body
+    /// delivered again within the deduplication window (five minutes) is
+    /// stored once: the transfer of an event can be cut short by a crash
+    /// after the queue stored it and before the log heard so, and must not
+    /// leave a second copy. Both queue kinds deduplicate on the body's
+    /// digest (an event's body is unique: it carries the event id); FIFO
+    /// queues show it as the MessageDeduplicationId, in group `s3-events`.
+    pub async fn send_events(
+        &self,
+        owner: &str,
+        name: &str,
+        bodies: Vec<String>,
+    ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
+        let q = self.queue(owner, name)?;
+        let settings = q.state.lock().expect("queue lock").settings.clone();
+        let now = now_ms();
+        let mut results = Vec::with_capacity(bodies.len());
+        let mut prepared = Vec::new();
+        let mut index = Vec::new();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let digest = md5_of_body(&body);
+            let req = SendRequest {
+                deduplication_id: q.fifo.then(|| digest.clone()),
+                group_id: q.fifo.then(|| "s3-events".to_owned()),
+                body,
+                delay_seconds: None,
+                attributes: Default::default(),
+                system_attributes: Default::default(),
+            };
+            match prepare(&q, &settings, owner, req, now) {
+                Ok((mut p, r)) => {
+                    if !q.fifo {
+                        p.dedup_key = Some(queue::dedup_key(false, "", &digest));
+                        p.msg.dedup = digest;
+                    }
+                    prepared.push(p);
+                    index.push(i);
+                    results.push(Ok(r));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        self.store_prepared(q, prepared, index, results).await
+    }
+
+    /// Stores validated messages and completes their results.
+    async fn store_prepared(
+        &self,
+        q: Arc<Queue>,
+        prepared: Vec<Prepared>,
+        index: Vec<usize>,
+        mut results: Vec<Result<SendResult, QueueError>>,
+    ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
         if prepared.is_empty() {
             return Ok(results);
         }
@@ -1242,7 +1298,7 @@ fn received(q: &Queue, t: &queue::Taken, msg: Msg) -> ReceivedMessage {
     if !msg.group.is_empty() {
         a.insert("MessageGroupId".to_string(), msg.group.clone());
     }
-    if !msg.dedup.is_empty() {
+    if q.fifo && !msg.dedup.is_empty() {
         a.insert("MessageDeduplicationId".to_string(), msg.dedup.clone());
     }
     if q.fifo {

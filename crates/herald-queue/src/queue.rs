@@ -927,8 +927,14 @@ impl State {
                 max_seq = max_seq.max(h.seq);
                 if fifo {
                     groups.push_back((h.seq, h.group.to_string()));
-                    if h.sent_ms + DEDUP_WINDOW_MS > now && !h.dedup.is_empty() {
-                        dedups.push((st.dedup_key(h.group, h.dedup), h.message_id, h.seq, h.sent_ms));
+                }
+                // Standard queues carry a deduplication id only on S3 events
+                // (see `QueueEngine::send_events`); the last few are enough
+                // to recognise the ones a crash cut short.
+                if h.sent_ms + DEDUP_WINDOW_MS > now && !h.dedup.is_empty() {
+                    dedups.push((st.dedup_key(h.group, h.dedup), h.message_id, h.seq, h.sent_ms));
+                    if !fifo && dedups.len() > 2 * RECOVERED_EVENT_IDS {
+                        dedups.drain(..RECOVERED_EVENT_IDS);
                     }
                 }
                 pos = end;
@@ -1027,6 +1033,10 @@ fn key_hash(key: &str) -> u128 {
 
 /// Deduplication key: the id, scoped to the group when DeduplicationScope
 /// is messageGroup.
+/// S3 events of a standard queue whose deduplication ids recovery keeps:
+/// far more than an event transfer has in flight when the server dies.
+const RECOVERED_EVENT_IDS: usize = 4096;
+
 pub(crate) fn dedup_key(per_group: bool, group: &str, dedup: &str) -> String {
     if per_group {
         format!("{group}\n{dedup}")

@@ -136,7 +136,11 @@ fn process(batch: &mut Vec<WriteCmd>) {
                 }
             };
             writes[w].buf.extend_from_slice(&scratch);
-            if let Some(key) = &item.dedup_key {
+            // A standard queue's S3 events are looked up but not remembered:
+            // only a crash re-sends one, and recovery remembers the last
+            // few (see `State::recover`), so memory does not grow with the
+            // event rate.
+            if let Some(key) = item.dedup_key.as_ref().filter(|_| st.fifo) {
                 st.dedup_insert(key.clone(), item.msg.message_id, seq, item.msg.sent_ms);
             }
             p.push(Plan::New {

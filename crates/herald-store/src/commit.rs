@@ -11,13 +11,14 @@
 //! one commit, as before.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use redb::{Database, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blob::{BlobDir, sync_filesystem};
 use crate::error::{StoreError, StoreResult};
+use crate::journal::{EventEntry, EventJournal, Txn, WrittenEvents};
 
 /// The longest batch the committer will build; bounds the latency a request
 /// can see from others queued ahead of it.
@@ -28,8 +29,9 @@ const QUEUE_DEPTH: usize = 4096;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write closure; it receives the shared transaction, or the reason no
-/// transaction could be opened.
-type Op = Box<dyn FnOnce(Result<&WriteTransaction, String>) -> Completion + Send>;
+/// transaction could be opened, and returns its completion and whether it
+/// succeeded (only a successful closure's events are written).
+type Op = Box<dyn FnOnce(Result<&Txn<'_>, String>) -> (Completion, bool) + Send>;
 
 struct Job {
     op: Op,
@@ -43,6 +45,13 @@ struct Job {
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Job>,
+    journal: Arc<OnceLock<JournalHook>>,
+}
+
+/// The journal events go to, and whether the blobs' syncfs covers its files.
+struct JournalHook {
+    journal: Arc<dyn EventJournal>,
+    same_fs_as_blobs: bool,
 }
 
 /// What a write closure returns: its result, plus blobs that became
@@ -68,11 +77,23 @@ impl<R> Applied<R> {
 impl Committer {
     pub fn start(db: Arc<Database>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(QUEUE_DEPTH);
+        let journal: Arc<OnceLock<JournalHook>> = Arc::default();
+        let hook = journal.clone();
         std::thread::Builder::new()
             .name("herald-commit".into())
-            .spawn(move || run(db, rx))
+            .spawn(move || run(db, rx, hook))
             .expect("spawn committer thread");
-        Committer { tx }
+        Committer { tx, journal }
+    }
+
+    /// Sets where events go (once; later calls are ignored). Until then
+    /// events rendered by write closures are dropped (an offline store, as
+    /// the CLI opens it, has nobody to deliver them).
+    pub fn set_journal(&self, journal: Arc<dyn EventJournal>, same_fs_as_blobs: bool) {
+        let _ = self.journal.set(JournalHook {
+            journal,
+            same_fs_as_blobs,
+        });
     }
 
     /// Runs `f` inside the next group transaction and waits until that
@@ -86,7 +107,7 @@ impl Committer {
     pub async fn write<R, F>(&self, blobs: &BlobDir, new_blobs: Vec<String>, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> StoreResult<Applied<R>> + Send + 'static,
+        F: FnOnce(&Txn<'_>) -> StoreResult<Applied<R>> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<StoreResult<R>>();
         let blob_root = (!new_blobs.is_empty()).then(|| blobs.root().to_path_buf());
@@ -96,7 +117,8 @@ impl Committer {
                 Ok(txn) => f(txn),
                 Err(e) => Err(StoreError::Db(e)),
             };
-            Box::new(move |commit: Result<(), String>| {
+            let ok = outcome.is_ok();
+            let completion: Completion = Box::new(move |commit: Result<(), String>| {
                 let result = match (outcome, commit) {
                     (Ok(applied), Ok(())) => {
                         blob_dir.remove(&applied.garbage);
@@ -112,7 +134,8 @@ impl Committer {
                     }
                 };
                 let _ = done_tx.send(result);
-            })
+            });
+            (completion, ok)
         });
         self.tx
             .send(Job { op, blob_root })
@@ -122,7 +145,7 @@ impl Committer {
     }
 }
 
-fn run(db: Arc<Database>, mut rx: mpsc::Receiver<Job>) {
+fn run(db: Arc<Database>, mut rx: mpsc::Receiver<Job>, journal: Arc<OnceLock<JournalHook>>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -132,44 +155,82 @@ fn run(db: Arc<Database>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&db, &mut batch);
+        commit_batch(&db, &mut batch, journal.get());
     }
     tracing::debug!("committer stopped: every store handle is gone");
 }
 
-fn commit_batch(db: &Database, batch: &mut Vec<Job>) {
-    let mut failure: Option<String> = None;
-    if let Some(root) = batch.iter().find_map(|j| j.blob_root.as_ref())
-        && let Err(e) = sync_filesystem(root)
-    {
-        failure = Some(format!("syncfs of {}: {e}", root.display()));
-    }
-    let txn = match failure {
-        None => match db.begin_write() {
-            Ok(t) => Some(t),
-            Err(e) => {
-                failure = Some(e.to_string());
-                None
-            }
-        },
-        Some(_) => None,
+/// One group transaction: run every job, write their events to the
+/// journal, make blobs and events durable, commit, then answer everyone
+/// (see [`crate::journal`] for why in this order).
+fn commit_batch(db: &Database, batch: &mut Vec<Job>, journal: Option<&JournalHook>) {
+    let txn = match db.begin_write() {
+        Ok(t) => t,
+        Err(e) => return fail_all(batch, e.to_string()),
     };
-    let Some(txn) = txn else {
-        // Nothing can be applied: every job in the batch fails, cleanly.
-        let msg = failure.unwrap_or_default();
-        tracing::error!(error = %msg, "cannot open a metadata transaction");
-        for job in batch.drain(..) {
-            let done = (job.op)(Err(msg.clone()));
-            done(Err(msg.clone()));
+    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    let mut events: Vec<EventEntry> = Vec::new();
+    let mut blob_root: Option<PathBuf> = None;
+    for job in batch.drain(..) {
+        blob_root = blob_root.or(job.blob_root);
+        let view = Txn::new(&txn);
+        let (done, ok) = (job.op)(Ok(&view));
+        if ok {
+            events.extend(view.into_events());
         }
-        return;
-    };
-    let completions: Vec<Completion> = batch.drain(..).map(|job| (job.op)(Ok(&txn))).collect();
-    let result = txn.commit().map_err(|e| e.to_string());
+        completions.push(done);
+    }
+    let result = durable_commit(txn, events, blob_root, journal);
     if let Err(e) = &result {
         tracing::error!(error = %e, "metadata commit failed");
     }
     for done in completions {
         done(result.clone());
+    }
+}
+
+/// Writes the events, syncs, commits; on any failure nothing is committed
+/// and the written events are abandoned.
+fn durable_commit(
+    txn: WriteTransaction,
+    events: Vec<EventEntry>,
+    blob_root: Option<PathBuf>,
+    journal: Option<&JournalHook>,
+) -> Result<(), String> {
+    let mut written: Option<Box<dyn WrittenEvents>> = None;
+    match journal {
+        _ if events.is_empty() => {}
+        None => tracing::debug!(events = events.len(), "no event journal attached: events dropped"),
+        Some(hook) => {
+            let w = hook.journal.write(events)?;
+            if let Err(e) = crate::journal::record_marks(&txn, &w.high_water()) {
+                w.settle(false);
+                return Err(e.to_string());
+            }
+            written = Some(w);
+        }
+    }
+    let outcome = (|| {
+        if let Some(root) = &blob_root {
+            sync_filesystem(root).map_err(|e| format!("syncfs of {}: {e}", root.display()))?;
+        }
+        let covered = blob_root.is_some() && journal.is_some_and(|h| h.same_fs_as_blobs);
+        if let Some(w) = written.as_mut().filter(|_| !covered) {
+            w.sync()?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    })();
+    if let Some(w) = written {
+        w.settle(outcome.is_ok());
+    }
+    outcome
+}
+
+/// Nothing can be applied: every job in the batch fails, cleanly.
+fn fail_all(batch: &mut Vec<Job>, msg: String) {
+    tracing::error!(error = %msg, "cannot open a metadata transaction");
+    for job in batch.drain(..) {
+        let (done, _) = (job.op)(Err(msg.clone()));
+        done(Err(msg.clone()));
     }
 }

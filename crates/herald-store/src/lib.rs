@@ -11,10 +11,10 @@ pub mod blob;
 mod buckets;
 mod commit;
 pub mod error;
+pub mod journal;
 mod list;
 mod multipart;
 mod objects;
-pub mod outbox;
 mod policies;
 mod quota;
 mod reader;
@@ -32,12 +32,12 @@ use redb::{Database, ReadableTable};
 
 pub use blob::BlobDir;
 pub use error::{StoreError, StoreResult};
+pub use journal::{EventEntry, EventJournal, EventRenderer, StagedChange, Txn, WrittenEvents};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, PartChecks, PartList, UploadList};
 pub use objects::{
     DeleteConditions, DeleteOutcome, ETagCondition, ObjectBody, PutOptions, WriteOutcome, WritePreconditions,
 };
-pub use outbox::{Outbox, OutboxItem, OutboxKey, StagedChange};
 pub use policies::BucketPolicyRecord;
 pub use quota::Quotas;
 pub use reader::ObjectReader;
@@ -167,9 +167,26 @@ impl Store {
     async fn write<R, F>(&self, new_blobs: Vec<String>, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&redb::WriteTransaction) -> StoreResult<commit::Applied<R>> + Send + 'static,
+        F: FnOnce(&Txn<'_>) -> StoreResult<commit::Applied<R>> + Send + 'static,
     {
         self.inner.committer.write(&self.inner.blobs, new_blobs, f).await
+    }
+
+    /// Attaches the journal that every change's events are written to, in
+    /// the change's own group commit (see [`journal`]). Set once, before
+    /// the first write that has events.
+    pub fn set_journal(&self, journal: std::sync::Arc<dyn EventJournal>) {
+        let same_fs = same_file_system(self.inner.blobs.root(), journal.dir());
+        self.inner.committer.set_journal(journal, same_fs);
+    }
+}
+
+/// Whether two paths are on one file system (so one syncfs covers both).
+fn same_file_system(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        _ => false,
     }
 }
 

@@ -72,7 +72,7 @@ impl Store {
         tags: Vec<(String, String)>,
         access: ObjectAccess,
         checksum: Option<herald_model::checksum::UploadChecksum>,
-        outbox: Option<crate::outbox::Outbox>,
+        events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<UploadRecord> {
         let rec = UploadRecord {
             upload_id: random_hex(16),
@@ -103,10 +103,10 @@ impl Store {
             let mut uploads = txn.open_table(UPLOADS)?;
             uploads.insert(rec.upload_id.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
             drop(uploads);
-            crate::outbox::stage(
+            crate::journal::stage(
                 txn,
-                outbox,
-                crate::outbox::StagedChange {
+                events,
+                crate::journal::StagedChange {
                     bucket: &brec,
                     seq: rec.seq,
                     version_id: "",
@@ -331,7 +331,7 @@ impl Store {
         ) -> StoreResult<Option<herald_model::checksum::ObjectChecksum>>
         + Send
         + 'static,
-        outbox: Option<crate::outbox::Outbox>,
+        events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<WriteOutcome> {
         self.get_upload(bucket, key, upload_id)?;
         if listed.is_empty() {
@@ -403,7 +403,7 @@ impl Store {
                 checksum: checksum_of(&upload, &chosen)?,
             };
             // install_version validates before writing; only then drop the upload.
-            let mut applied = install_version(txn, &bucket, &key, version, &conditions, outbox)?;
+            let mut applied = install_version(txn, &bucket, &key, version, &conditions, events)?;
             let used: std::collections::HashSet<&str> = chosen.iter().map(|p| p.blob.as_str()).collect();
             for p in remove_upload(txn, &id)? {
                 if !used.contains(p.blob.as_str()) {

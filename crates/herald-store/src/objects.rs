@@ -35,7 +35,7 @@ pub struct PutOptions {
     /// current ETag; with no current object, `NoSuchKey`.
     pub if_match: Option<ETagCondition>,
     /// Events to commit with the write (persistent topics).
-    pub outbox: Option<crate::outbox::Outbox>,
+    pub events: Option<crate::journal::EventRenderer>,
     /// The new version's owner and ACL.
     pub access: ObjectAccess,
     /// The checksum the body computes (what the client sent, verified).
@@ -145,12 +145,12 @@ pub(crate) fn load_bucket(txn: &WriteTransaction, name: &str) -> StoreResult<Buc
 /// bucket's versioning rules. Returns the stored version (with its id and
 /// sequence number) and the blobs that are no longer referenced.
 pub(crate) fn install_version(
-    txn: &WriteTransaction,
+    txn: &crate::journal::Txn<'_>,
     bucket: &str,
     key: &str,
     mut version: ObjectVersion,
     pre: &WritePreconditions,
-    outbox: Option<crate::outbox::Outbox>,
+    events: Option<crate::journal::EventRenderer>,
 ) -> StoreResult<Applied<WriteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
     // The bucket's access settings as they are now, not as they were when
@@ -192,10 +192,10 @@ pub(crate) fn install_version(
     let mut objects = txn.open_table(OBJECTS)?;
     objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
     drop(objects);
-    crate::outbox::stage(
+    crate::journal::stage(
         txn,
-        outbox,
-        crate::outbox::StagedChange {
+        events,
+        crate::journal::StagedChange {
             bucket: &brec,
             seq: version.seq,
             version_id: reported_version_id(&brec, &version.version_id),
@@ -305,14 +305,14 @@ impl Store {
             upload_id: None,
             checksum: opts.checksum.as_ref().and_then(|c| c.get().cloned()),
         };
-        let outbox = opts.outbox;
+        let events = opts.events;
         let pre = WritePreconditions {
             if_none_match: opts.if_none_match,
             if_match: opts.if_match,
         };
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.write(vec![blob.id], move |txn| {
-            install_version(txn, &bucket, &key, version, &pre, outbox)
+            install_version(txn, &bucket, &key, version, &pre, events)
         })
         .await
     }
@@ -441,13 +441,13 @@ impl Store {
         version_id: Option<&str>,
         writer: &str,
         conditions: &DeleteConditions,
-        outbox: Option<crate::outbox::Outbox>,
+        events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<DeleteOutcome> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let (version_id, writer) = (version_id.map(str::to_owned), writer.to_owned());
         let conditions = conditions.clone();
         self.write(vec![], move |txn| {
-            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer, &conditions, outbox)
+            delete_in_txn(txn, &bucket, &key, version_id.as_deref(), &writer, &conditions, events)
         })
         .await
     }
@@ -466,7 +466,7 @@ impl Store {
         tags: Option<Vec<(String, String)>>,
         writer: &str,
         access: ObjectAccess,
-        outbox: Option<crate::outbox::Outbox>,
+        events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<WriteOutcome> {
         if self.get_bucket(dst_bucket)?.is_none() {
             return Err(StoreError::NoSuchBucket);
@@ -504,7 +504,7 @@ impl Store {
         };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         self.write(vec![blob.id], move |txn| {
-            install_version(txn, &bucket, &key, version, &WritePreconditions::default(), outbox)
+            install_version(txn, &bucket, &key, version, &WritePreconditions::default(), events)
         })
         .await
     }
@@ -598,7 +598,7 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
-        outbox: Option<crate::outbox::Outbox>,
+        events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<WriteOutcome> {
         let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.map(str::to_owned));
         self.write(vec![], move |txn| {
@@ -617,10 +617,10 @@ impl Store {
             let mut objects = txn.open_table(OBJECTS)?;
             objects.insert((bucket.as_str(), key.as_str()), serde_json::to_vec(&rec)?.as_slice())?;
             drop(objects);
-            crate::outbox::stage(
+            crate::journal::stage(
                 txn,
-                outbox,
-                crate::outbox::StagedChange {
+                events,
+                crate::journal::StagedChange {
                     bucket: &brec,
                     seq,
                     version_id: reported_version_id(&brec, &version.version_id),
@@ -635,13 +635,13 @@ impl Store {
 }
 
 fn delete_in_txn(
-    txn: &WriteTransaction,
+    txn: &crate::journal::Txn<'_>,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
     writer: &str,
     conditions: &DeleteConditions,
-    outbox: Option<crate::outbox::Outbox>,
+    events: Option<crate::journal::EventRenderer>,
 ) -> StoreResult<Applied<DeleteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
     let objects = txn.open_table(OBJECTS)?;
@@ -735,10 +735,10 @@ fn delete_in_txn(
             let mut objects = txn.open_table(OBJECTS)?;
             objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
             drop(objects);
-            crate::outbox::stage(
+            crate::journal::stage(
                 txn,
-                outbox,
-                crate::outbox::StagedChange {
+                events,
+                crate::journal::StagedChange {
                     bucket: &brec,
                     seq,
                     version_id: reported_version_id(&brec, &marker.version_id),
@@ -770,10 +770,10 @@ fn delete_in_txn(
         .as_deref()
         .map(|v| reported_version_id(&brec, v))
         .unwrap_or("");
-    crate::outbox::stage(
+    crate::journal::stage(
         txn,
-        outbox,
-        crate::outbox::StagedChange {
+        events,
+        crate::journal::StagedChange {
             bucket: &brec,
             seq,
             version_id: shown,

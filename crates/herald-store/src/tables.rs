@@ -40,6 +40,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(NOTIFICATIONS)?;
     txn.open_table(BUCKET_POLICIES)?;
     txn.open_table(OUTBOX)?;
+    txn.open_table(JOURNAL_MARKS)?;
     txn.open_table(crate::quota::QUOTA_COUNTS)?;
     txn.open_table(RETIRED_NAMES)?;
     txn.commit()?;
@@ -65,5 +66,8 @@ pub const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("no
 /// leftover of a deleted bucket and means nothing)
 pub const BUCKET_POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket_policies");
 
-/// (change sequence number, index) -> staged event (see `outbox`)
+/// (change sequence number, index) -> staged event: written by versions
+/// before the event journal, drained once at start-up (see `journal`)
 pub const OUTBOX: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("outbox");
+/// event log name -> highest entry id committed (see `journal`)
+pub const JOURNAL_MARKS: TableDefinition<&str, u64> = TableDefinition::new("journal_marks");

@@ -59,13 +59,21 @@ impl Store {
     }
 
     /// Deletes a topic; deleting an unknown topic is not an error (Ceph).
-    /// Returns whether it existed.
+    /// Returns whether it existed. The committed mark of its event log goes
+    /// with it (a new topic of that name starts a new log).
     pub async fn delete_topic(&self, owner: &str, name: &str) -> StoreResult<bool> {
         let (owner, name) = (owner.to_owned(), name.to_owned());
         self.write(vec![], move |txn| {
             let mut t = txn.open_table(TOPICS)?;
-            let existed = t.remove((owner.as_str(), name.as_str()))?.is_some();
-            Ok(Applied::new(existed))
+            let removed: Option<TopicRecord> = match t.remove((owner.as_str(), name.as_str()))? {
+                Some(v) => serde_json::from_slice(v.value()).ok(),
+                None => None,
+            };
+            drop(t);
+            if let Some(rec) = &removed {
+                txn.open_table(crate::tables::JOURNAL_MARKS)?.remove(rec.arn.as_str())?;
+            }
+            Ok(Applied::new(removed.is_some()))
         })
         .await
     }

@@ -184,10 +184,10 @@ fn to_lines(payload: &Bytes) -> (Bytes, usize) {
     (Bytes::from(out), 1)
 }
 
-/// Drops second copies of an event among the held entries. The outbox
-/// mover appends an event to the log twice when a crash falls between its
-/// append and its clean-up of the outbox; both copies are then pending at
-/// the next start, and they are byte for byte the same (one rendering,
+/// Drops second copies of an event among the held entries. Versions before
+/// the event journal could append an event to the log twice (a crash
+/// between their outbox mover's append and its clean-up); a data dir they
+/// left may still hold both copies, byte for byte the same (one rendering,
 /// with its unique eventId), so the second is acked without being written.
 #[derive(Default)]
 struct Dedup {
@@ -337,7 +337,7 @@ async fn write_batch(n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch
         content_md5: None,
         if_none_match: None,
         if_match: None,
-        outbox: None,
+        events: None,
         access: Default::default(),
         checksum: None,
     };
@@ -358,12 +358,13 @@ async fn write_batch(n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch
 pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
     let Some((mut stopping, mut drained)) = notifier
         .upgrade()
-        .map(|n| (n.stopping.subscribe(), n.outbox_drained.subscribe()))
+        .map(|n| (n.stopping.subscribe(), n.recovered.subscribe()))
     else {
         return;
     };
     // A crash's leftovers are written at once: what is in the log, and what
-    // was still in the store's outbox (moved to the log first; bounded wait).
+    // an earlier version left in the store's outbox (moved to the log first;
+    // bounded wait).
     tokio::select! {
         _ = drained.wait_for(|d| *d) => {}
         _ = stopping.changed() => {}

@@ -70,6 +70,20 @@ impl Workers {
         handles.insert(name.to_owned(), Worker { batch, handle });
     }
 
+    /// Starts the worker that moves a built-in queue's events into it
+    /// (see [`super::to_queue`]) unless it runs already.
+    pub fn ensure_queue(&self, notifier: &Arc<Notifier>, arn: &str) {
+        let mut handles = self.handles.lock().expect("workers lock");
+        if handles.get(arn).is_some_and(|w| !w.handle.is_finished()) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let handle = rt.spawn(super::to_queue::run(Arc::downgrade(notifier), arn.to_owned()));
+        handles.insert(arn.to_owned(), Worker { batch: false, handle });
+    }
+
     pub fn stop(&self, name: &str) {
         if let Some(w) = self.handles.lock().expect("workers lock").remove(name) {
             w.handle.abort();

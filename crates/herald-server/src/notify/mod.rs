@@ -13,20 +13,22 @@
 
 pub mod batch;
 pub mod delivery;
+mod journal;
 pub mod metrics;
+mod to_queue;
 pub mod topic;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use herald_log::{AppendItem, DeliveryLog, Limits, LogError};
+use herald_log::{DeliveryLog, Limits};
 use herald_model::event::EventType;
 use herald_model::notification::{self, NotificationConfiguration, TargetKind};
 use herald_model::record::{self, EventRecordInput};
 use herald_model::versioning::VersioningState;
 use herald_store::{
-    BucketRecord, Outbox, OutboxItem, OutboxKey, PutOptions, StagedChange, Store, StoreError, TopicRecord, WriteOutcome,
+    BucketRecord, EventEntry, EventRenderer, PutOptions, StagedChange, Store, StoreError, TopicRecord, WriteOutcome,
 };
 use time::OffsetDateTime;
 
@@ -154,16 +156,12 @@ pub struct Notifier {
     workers: delivery::Workers,
     /// The built-in queue service, for QueueConfigurations.
     queues: Option<herald_queue::QueueEngine>,
-    /// Wakes the outbox mover after a commit staged events.
-    mover_wake: Arc<tokio::sync::Notify>,
-    /// One outbox round at a time (the mover, or the final drain at
-    /// shutdown): two rounds would append the same rows twice.
-    mover_lock: tokio::sync::Mutex<()>,
     /// Set at shutdown: batch workers flush what they have and stop.
     stopping: tokio::sync::watch::Sender<bool>,
-    /// Set once the outbox left by the previous run is in the delivery log
-    /// (the mover found it empty): batch workers write those events at once.
-    outbox_drained: tokio::sync::watch::Sender<bool>,
+    /// Set once events an earlier version left in the store's outbox table
+    /// are in the delivery log: batch workers then write what the previous
+    /// run left at once.
+    recovered: tokio::sync::watch::Sender<bool>,
     /// The operator's outbound policy, which every endpoint is built under.
     policy: Arc<herald_endpoints::EndpointPolicy>,
 }
@@ -182,6 +180,17 @@ impl Notifier {
         region: String,
         policy: Arc<herald_endpoints::EndpointPolicy>,
     ) -> Result<Arc<Notifier>, StoreError> {
+        // Events of a group commit that never committed are above their
+        // log's committed mark: drop them before anything reads the log.
+        let (marks, journal_used) = store.journal_marks()?;
+        let dropped = log.discard_uncommitted(&marks, journal_used);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "dropped events whose changes were never committed (crash during a commit)"
+            );
+        }
+        store.set_journal(Arc::new(journal::LogJournal::new(log.clone())));
         let n = Arc::new(Notifier {
             store: store.clone(),
             log,
@@ -193,10 +202,8 @@ impl Notifier {
             metrics: Arc::new(PubsubMetrics::default()),
             workers: delivery::Workers::default(),
             queues,
-            mover_wake: Arc::new(tokio::sync::Notify::new()),
-            mover_lock: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::Sender::new(false),
-            outbox_drained: tokio::sync::watch::Sender::new(false),
+            recovered: tokio::sync::watch::Sender::new(false),
             policy,
         });
         for (bucket, bytes) in store.all_notification_configs()? {
@@ -216,11 +223,17 @@ impl Notifier {
             }
         }
         let known: std::collections::HashSet<String> = n.topics.read().expect("topics lock").keys().cloned().collect();
-        for orphan in n.log.topics().into_iter().filter(|t| !known.contains(t)) {
+        let orphans = n
+            .log
+            .topics()
+            .into_iter()
+            .filter(|t| !known.contains(t) && !is_queue_arn(t));
+        for orphan in orphans {
             tracing::warn!(topic = %orphan, "dropping queued events of a deleted topic");
             n.log.remove_topic(&orphan);
         }
-        n.start_mover();
+        n.start_queue_transfers();
+        n.finish_recovery();
         Ok(n)
     }
 
@@ -369,18 +382,54 @@ impl Notifier {
     }
 
     /// Forgets a deleted topic and its queued events.
+    /// (The store forgot the log's committed mark with the topic.)
     pub fn remove_topic(&self, arn: &str) {
         self.topics.write().expect("topics lock").remove(arn);
         self.workers.stop(arn);
         self.log.remove_topic(arn);
     }
 
+    /// Starts the workers that move events into built-in queues: for the
+    /// queues with events left in the log, and those configurations name.
+    fn start_queue_transfers(self: &Arc<Self>) {
+        let mut arns: Vec<String> = self.log.topics().into_iter().filter(|t| is_queue_arn(t)).collect();
+        for cfg in self.configs.read().expect("configs lock").values() {
+            arns.extend(cfg.queues.iter().map(|q| q.queue_arn.clone()));
+        }
+        for arn in arns {
+            self.workers.ensure_queue(self, &arn);
+        }
+    }
+
+    /// Moves what an earlier version left in the store's outbox table into
+    /// the log (once, in the background), then lets batch workers write
+    /// what the previous run left.
+    fn finish_recovery(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let n = self.clone();
+        rt.spawn(async move {
+            match n.store.drain_legacy_outbox().await {
+                Ok(0) => {}
+                Ok(moved) => tracing::info!(moved, "moved events left in the outbox by an earlier version"),
+                Err(e) => tracing::error!(error = %e, "cannot move the events left in the outbox"),
+            }
+            n.start_queue_transfers();
+            n.recovered.send_replace(true);
+        });
+    }
+
     pub fn topic(&self, arn: &str) -> Option<Arc<TopicRuntime>> {
         self.topics.read().expect("topics lock").get(arn).cloned()
     }
 
-    /// Replaces (or removes) a bucket's configuration in the cache.
-    pub fn set_config(&self, bucket: &str, cfg: Option<NotificationConfiguration>) {
+    /// Replaces (or removes) a bucket's configuration in the cache, and
+    /// starts the workers of the built-in queues it names.
+    pub fn set_config(self: &Arc<Self>, bucket: &str, cfg: Option<NotificationConfiguration>) {
+        for q in cfg.iter().flat_map(|c| c.queues.iter()) {
+            self.workers.ensure_queue(self, &q.queue_arn);
+        }
         self.bucket_owners.write().expect("owners lock").remove(bucket);
         let mut configs = self.configs.write().expect("configs lock");
         match cfg {
@@ -529,13 +578,13 @@ impl Notifier {
         })
     }
 
-    /// The events to commit with a prepared change (persistent topics and
-    /// queues), for the store's write options.
-    pub fn pending_outbox(&self, p: &Pending) -> Option<Outbox> {
+    /// Renders the events committed with a prepared change (persistent
+    /// topics and queues), for the store's write options.
+    pub fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
         if p.plan.is_empty() {
             None
         } else {
-            self.outbox(&p.plan, &p.facts)
+            self.renderer_for(&p.plan, &p.facts)
         }
     }
 
@@ -561,7 +610,7 @@ impl Notifier {
     /// Writes an object and notifies about it exactly as PutObject does:
     /// plan (may refuse with SlowDown), events committed with the object,
     /// synchronous pushes after. `opts.writer` is the principal; the
-    /// caller's `opts.outbox` is replaced.
+    /// caller's `opts.events` is replaced.
     pub async fn put_object<S, E>(
         &self,
         bucket: &str,
@@ -595,7 +644,7 @@ impl Notifier {
     {
         let metadata = opts.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let pending = self.prepare(bucket, event, key, metadata, opts.tags.clone(), 0, "", origin)?;
-        opts.outbox = self.pending_outbox(&pending);
+        opts.events = self.event_renderer(&pending);
         let outcome = self.store.put_object(bucket, key, body, opts).await?;
         let version_id = if outcome.bucket.versioning == VersioningState::Unversioned {
             ""
@@ -614,11 +663,12 @@ impl Notifier {
         Ok(outcome)
     }
 
-    /// The outbox closure for a plan's persistent topics: the store calls
-    /// it inside the transaction that commits the change, so the events are
-    /// durable exactly when the change is (one fsync for both). `None` when
-    /// no persistent topic is involved.
-    pub fn outbox(&self, plan: &Plan, facts: &ChangeFacts) -> Option<Outbox> {
+    /// The renderer of a plan's events for persistent topics and queues:
+    /// the store calls it inside the transaction that commits the change
+    /// and writes what it renders into the delivery log in the same group
+    /// commit (see `herald_store::journal`). `None` when no persistent
+    /// destination is involved.
+    fn renderer_for(&self, plan: &Plan, facts: &ChangeFacts) -> Option<EventRenderer> {
         let targets: Vec<(String, Arc<TopicRuntime>)> =
             plan.targets.iter().filter(|(_, t)| t.persistent).cloned().collect();
         let queues: Vec<(String, String)> = plan.queues.iter().map(|(id, q)| (id.clone(), q.arn.clone())).collect();
@@ -636,8 +686,8 @@ impl Notifier {
                 etag: staged.etag.unwrap_or(&facts.etag),
             };
             let key = format!("{}/{}", staged.bucket.name, facts.key);
-            let to_topics = targets.iter().map(|(config_id, topic)| OutboxItem {
-                topic: topic.log_name().to_owned(),
+            let to_topics = targets.iter().map(|(config_id, topic)| EventEntry {
+                log: topic.log_name().to_owned(),
                 key: key.clone(),
                 payload: render(
                     &region,
@@ -652,8 +702,8 @@ impl Notifier {
                     topic.batch.is_some(),
                 ),
             });
-            let to_queues = queues.iter().map(|(config_id, arn)| OutboxItem {
-                topic: arn.clone(),
+            let to_queues = queues.iter().map(|(config_id, arn)| EventEntry {
+                log: arn.clone(),
                 key: key.clone(),
                 payload: render(
                     &region,
@@ -671,8 +721,8 @@ impl Notifier {
         }))
     }
 
-    /// After the commit: counts the events, wakes the outbox mover for the
-    /// persistent topics and pushes to the synchronous ones (the request
+    /// After the commit: counts the events and pushes to the synchronous
+    /// topics (the request
     /// waits for those pushes, bounded by their timeout; their failures
     /// never fail the request).
     #[allow(clippy::too_many_arguments)]
@@ -698,15 +748,12 @@ impl Notifier {
             etag,
         };
         let mut sync = Vec::new();
-        let mut any_persistent = !plan.queues.is_empty();
         for (_, q) in &plan.queues {
             q.counters.triggered();
         }
         for (config_id, topic) in &plan.targets {
             topic.counters.triggered();
-            if topic.persistent {
-                any_persistent = true;
-            } else {
+            if !topic.persistent {
                 let body = Bytes::from(render(
                     &self.region,
                     &self.host_id,
@@ -721,150 +768,7 @@ impl Notifier {
                 sync.push(push_sync(topic.clone(), body, &facts.key));
             }
         }
-        if any_persistent {
-            self.mover_wake.notify_one();
-        }
         futures::future::join_all(sync).await;
-    }
-
-    /// Copies committed events from the store's outbox into the delivery
-    /// log, then removes them from the outbox. Runs for the server's life.
-    fn start_mover(self: &Arc<Self>) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let weak = Arc::downgrade(self);
-        rt.spawn(async move {
-            loop {
-                let Some(n) = weak.upgrade() else { return };
-                let wake = n.mover_wake.clone();
-                let moved = n.move_outbox().await;
-                if moved == 0 && !*n.outbox_drained.borrow() {
-                    n.outbox_drained.send_replace(true);
-                }
-                drop(n);
-                if moved == 0 {
-                    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
-                }
-            }
-        });
-    }
-
-    /// One round of the mover; returns how many events it moved.
-    async fn move_outbox(&self) -> usize {
-        let _round = self.mover_lock.lock().await;
-        let rows = match self.store.outbox_peek(4096) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                return 0;
-            }
-        };
-        if rows.is_empty() {
-            return 0;
-        }
-        // Group by topic so one full queue does not hold back the others.
-        let mut by_topic: HashMap<String, (Vec<OutboxKey>, Vec<AppendItem>)> = HashMap::new();
-        let mut done: Vec<OutboxKey> = Vec::new();
-        let mut to_queues: HashMap<String, (Vec<OutboxKey>, Vec<Vec<u8>>)> = HashMap::new();
-        for (k, item) in rows {
-            if item.topic.starts_with("arn:aws:sqs:") {
-                let e = to_queues.entry(item.topic).or_default();
-                e.0.push(k);
-                e.1.push(item.payload);
-                continue;
-            }
-            if self.topic(&item.topic).is_none() {
-                done.push(k); // the topic was deleted: its events go with it
-                continue;
-            }
-            let e = by_topic.entry(item.topic.clone()).or_default();
-            e.0.push(k);
-            e.1.push(AppendItem {
-                topic: item.topic,
-                key: item.key,
-                payload: Bytes::from(item.payload),
-            });
-        }
-        let mut moved = 0;
-        let mut blocked = false;
-        for (arn, (keys, payloads)) in to_queues {
-            match self.enqueue(&arn, payloads).await {
-                Ok(()) => {
-                    moved += keys.len();
-                    done.extend(keys);
-                }
-                Err(e) => {
-                    blocked = true;
-                    tracing::error!(queue = %arn, error = %e, "cannot enqueue events; will retry");
-                }
-            }
-        }
-        for (topic, (keys, items)) in by_topic {
-            match self.log.append(items).await {
-                Ok(_) => {
-                    moved += keys.len();
-                    done.extend(keys);
-                }
-                Err(LogError::Full { .. }) => {
-                    blocked = true;
-                    tracing::warn!(%topic, "delivery queue full: events wait in the outbox");
-                }
-                Err(e) => {
-                    blocked = true;
-                    tracing::error!(%topic, error = %e, "cannot append to the delivery log; will retry");
-                }
-            }
-        }
-        if !done.is_empty()
-            && let Err(e) = self.store.outbox_remove(done).await
-        {
-            tracing::error!(error = %e, "cannot clear moved events from the outbox (they may be delivered twice)");
-        }
-        if blocked && moved == 0 {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-        moved
-    }
-
-    /// Delivers events to a built-in queue. A queue that no longer exists
-    /// loses them; an I/O failure is an error (retried by the mover).
-    async fn enqueue(&self, arn: &str, payloads: Vec<Vec<u8>>) -> Result<(), String> {
-        let Some(engine) = &self.queues else { return Ok(()) };
-        let Some(q) = engine.queue_by_arn(arn) else {
-            tracing::warn!(queue = %arn, events = payloads.len(), "queue deleted: its events are lost");
-            return Ok(());
-        };
-        let counters = self.metrics.for_topic(&q.owner, &q.name);
-        let batch: Vec<herald_queue::SendRequest> = payloads
-            .into_iter()
-            .map(|p| herald_queue::SendRequest {
-                deduplication_id: q.fifo.then(|| body_digest(&p)),
-                body: String::from_utf8_lossy(&p).into_owned(),
-                delay_seconds: None,
-                attributes: Default::default(),
-                system_attributes: Default::default(),
-                group_id: q.fifo.then(|| "s3-events".to_owned()),
-            })
-            .collect();
-        match engine.send(&q.owner, &q.name, batch).await {
-            Ok(results) => {
-                for r in results {
-                    match r {
-                        Ok(_) => counters.ok(),
-                        Err(e) => {
-                            tracing::error!(queue = %arn, error = %e, "event refused by the queue: lost");
-                            counters.fail();
-                            counters.lost(1);
-                        }
-                    }
-                }
-                Ok(())
-            }
-            Err(herald_queue::QueueError::QueueDoesNotExist) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
     }
 
     /// A topic whose push-endpoint is `sqs://<queue name>` delivers into the
@@ -899,17 +803,13 @@ impl Notifier {
         self.queues.as_ref().and_then(|q| q.queue_by_arn(arn))
     }
 
-    /// Graceful shutdown, after the last S3 request finished: moves what
-    /// is left in the outbox into the delivery log, has every batch topic
-    /// write its pending events to files (waiting up to `grace`), and moves
-    /// the events those files caused, so that no mover round is cut short
-    /// by the exit (which would deliver its events again at the next start).
+    /// Graceful shutdown, after the last S3 request finished: has every
+    /// batch topic write its pending events to files (waiting up to
+    /// `grace`). Everything else is in the delivery log already.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         let drain = async {
-            while self.move_outbox().await > 0 {}
             self.stopping.send_replace(true);
             self.workers.join_batch().await;
-            while self.move_outbox().await > 0 {}
         };
         if tokio::time::timeout(grace, drain).await.is_err() {
             tracing::warn!("batch files not all written within the shutdown grace; they are written at the next start");
@@ -917,37 +817,36 @@ impl Notifier {
     }
 
     /// Sends AWS's `s3:TestEvent` to a newly configured topic.
+    /// Persistent topics and queues get it through the event journal, like
+    /// any event.
     pub async fn send_test_event(&self, bucket: &str, arn: &str, request_id: &str) {
-        if arn.starts_with("arn:aws:sqs:") {
-            let body = record::test_event(bucket, OffsetDateTime::now_utc(), request_id, &self.host_id);
-            if let Err(e) = self.enqueue(arn, vec![body]).await {
-                tracing::warn!(queue = %arn, error = %e, "could not queue the test event");
-            }
-            return;
-        }
-        let Some(topic) = self.topic(arn) else { return };
-        if topic.batch.is_some() {
-            return; // a batch file holds event records only
-        }
-        let body = Bytes::from(record::test_event(
-            bucket,
-            OffsetDateTime::now_utc(),
-            request_id,
-            &self.host_id,
-        ));
-        if topic.persistent {
-            let item = AppendItem {
-                topic: topic.log_name().to_owned(),
-                key: format!("{bucket}/"),
-                payload: body,
-            };
-            if let Err(e) = self.log.append(vec![item]).await {
-                tracing::warn!(topic = %topic.record.name, error = %e, "could not queue the test event");
-            }
+        let body = record::test_event(bucket, OffsetDateTime::now_utc(), request_id, &self.host_id);
+        let log = if is_queue_arn(arn) {
+            arn.to_owned()
         } else {
-            push_sync(topic, body, "").await;
+            let Some(topic) = self.topic(arn) else { return };
+            if topic.batch.is_some() {
+                return; // a batch file holds event records only
+            }
+            if !topic.persistent {
+                return push_sync(topic, Bytes::from(body), "").await;
+            }
+            topic.log_name().to_owned()
+        };
+        let entry = EventEntry {
+            log,
+            key: format!("{bucket}/"),
+            payload: body,
+        };
+        if let Err(e) = self.store.write_events(vec![entry]).await {
+            tracing::warn!(destination = %arn, error = %e, "could not queue the test event");
         }
     }
+}
+
+/// Whether a log (or notification destination) is a built-in queue.
+fn is_queue_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:sqs:")
 }
 
 /// Why a topic's endpoint could not be built, when it has one that should

@@ -163,7 +163,7 @@ async fn delete_and_notify(
     };
     let out = s3
         .store
-        .delete_object(bucket, key, version_id, user, conditions, s3.outbox(&pending))
+        .delete_object(bucket, key, version_id, user, conditions, s3.event_renderer(&pending))
         .await
         .s3()?;
     if out.changed {

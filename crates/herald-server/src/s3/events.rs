@@ -2,7 +2,7 @@
 //! which request, and the plan/dispatch calls around each write.
 
 use herald_model::event::EventType;
-use herald_store::{BucketRecord, ObjectMeta, ObjectVersion, Outbox};
+use herald_store::{BucketRecord, EventRenderer, ObjectMeta, ObjectVersion};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::HeraldS3;
@@ -85,9 +85,10 @@ impl HeraldS3 {
             .map_err(notify_err)
     }
 
-    /// The events to commit with the change (persistent topics).
-    pub(crate) fn outbox(&self, p: &Pending) -> Option<Outbox> {
-        self.notifier.pending_outbox(p)
+    /// Renders the events committed with the change (persistent topics
+    /// and queues).
+    pub(crate) fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
+        self.notifier.event_renderer(p)
     }
 
     /// After the commit: synchronous pushes and counters.

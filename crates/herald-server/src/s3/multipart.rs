@@ -72,10 +72,10 @@ pub async fn create_multipart_upload(
         &user,
         &info,
     )?;
-    let outbox = s3.outbox(&pending);
+    let events = s3.event_renderer(&pending);
     let upload = s3
         .store
-        .create_multipart(&input.bucket, &input.key, &user, meta, tags, access, checksum, outbox)
+        .create_multipart(&input.bucket, &input.key, &user, meta, tags, access, checksum, events)
         .await
         .s3()?;
     if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {
@@ -297,7 +297,7 @@ pub async fn complete_multipart_upload(
         &user,
         &info,
     )?;
-    let outbox = s3.outbox(&pending);
+    let events = s3.event_renderer(&pending);
     // The object's checksum, from the parts the completion chooses (and
     // checked against what the request gives per part and for the whole).
     let algorithm = upload.checksum.map(|c| c.algorithm);
@@ -322,7 +322,7 @@ pub async fn complete_multipart_upload(
                 if_match: input.if_match.as_ref().map(super::object::write_condition),
             },
             checksum_of,
-            outbox,
+            events,
         )
         .await;
     let out = match out {

@@ -123,7 +123,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         content_md5: parse_content_md5(input.content_md5.as_deref())?,
         if_none_match: input.if_none_match.as_ref().map(write_condition),
         if_match: input.if_match.as_ref().map(write_condition),
-        outbox: None,
+        events: None,
         access,
         checksum: None,
     };
@@ -636,7 +636,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
             tags,
             &user,
             access,
-            s3.outbox(&pending),
+            s3.event_renderer(&pending),
         )
         .await
         .s3()?;

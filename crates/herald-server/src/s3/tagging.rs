@@ -166,10 +166,10 @@ async fn tag_and_notify(
     } else {
         super::events::Pending::none()
     };
-    let outbox = s3.outbox(&pending);
+    let events = s3.event_renderer(&pending);
     let out = s3
         .store
-        .set_object_tags(bucket, key, version_id, tags, outbox)
+        .set_object_tags(bucket, key, version_id, tags, events)
         .await
         .s3()?;
     let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
