@@ -3,6 +3,7 @@
 //! that nothing torn is visible.
 
 mod common;
+mod notify_common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -466,4 +467,193 @@ async fn sigterm_shuts_down_gracefully_and_data_survives() {
         .await
         .expect("GET after graceful restart");
     assert!(body_bytes(g).await == body);
+}
+
+/// Writes fresh keys `c<cycle>-w<id>-<n>` until the server stops answering;
+/// returns the keys whose PUT was acknowledged.
+async fn event_writer(s3: aws_sdk_s3::Client, cycle: usize, id: usize, stop: Arc<AtomicBool>) -> Vec<String> {
+    let mut acked = Vec::new();
+    for n in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let key = format!("c{cycle}-w{id}-{n}");
+        match s3
+            .put_object()
+            .bucket("events-crash")
+            .key(&key)
+            .body(ByteStream::from_static(b"event"))
+            .send()
+            .await
+        {
+            Ok(_) => acked.push(key),
+            Err(_) => break,
+        }
+    }
+    acked
+}
+
+/// Object keys of the event records in `bodies` (`{"Records":[...]}`),
+/// test events left out.
+fn event_keys(bodies: impl IntoIterator<Item = serde_json::Value>) -> Vec<String> {
+    bodies
+        .into_iter()
+        .flat_map(|b| b["Records"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r["s3"]["object"]["key"].as_str().map(String::from))
+        .collect()
+}
+
+/// Keys seen more than once.
+fn repeated(keys: &[String]) -> Vec<(&String, usize)> {
+    let mut counts: HashMap<&String, usize> = HashMap::new();
+    for k in keys {
+        *counts.entry(k).or_default() += 1;
+    }
+    counts.into_iter().filter(|(_, n)| *n > 1).collect()
+}
+
+/// kill -9 under PUT load, ten times, with a persistent HTTP topic and a
+/// QueueConfiguration on the bucket: every acknowledged PUT has its event
+/// in both, and no event is there twice (the pipeline writes an event once,
+/// with its object, and its move into the queue is idempotent). The webhook
+/// receiver is down during the kills, so no push can be delivered and then
+/// repeated for want of an acknowledgement (the one repeat at-least-once
+/// delivery allows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_under_event_load_loses_and_duplicates_no_event() {
+    use notify_common::{Receiver, Sns};
+    let mut srv = TestServer::start();
+    let mut receiver = Receiver::reserved();
+    let topic = Sns::root(&srv).create_topic(
+        "crash-events",
+        &[
+            ("push-endpoint", &receiver.url("events")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
+    );
+    let sqs = srv.sqs_as(ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("crash-events")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:root:crash-events");
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("events-crash").send().await.unwrap();
+    let created = aws_sdk_s3::types::Event::S3ObjectCreated;
+    let config = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .topic_configurations(
+            aws_sdk_s3::types::TopicConfiguration::builder()
+                .id("to-topic")
+                .topic_arn(&topic)
+                .events(created.clone())
+                .build()
+                .unwrap(),
+        )
+        .queue_configurations(
+            aws_sdk_s3::types::QueueConfiguration::builder()
+                .id("to-queue")
+                .queue_arn(&queue_arn)
+                .events(created)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket("events-crash")
+        .notification_configuration(config)
+        .send()
+        .await
+        .unwrap();
+
+    let mut acked: Vec<String> = Vec::new();
+    for cycle in 0..10 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s3 = srv.s3_no_retry();
+        let writers: Vec<_> = (0..8)
+            .map(|id| tokio::spawn(event_writer(s3.clone(), cycle, id, stop.clone())))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        srv.kill9();
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            acked.extend(w.await.unwrap());
+        }
+        srv.restart();
+    }
+    eprintln!("{} PUTs acknowledged over 10 kills", acked.len());
+    assert!(
+        acked.len() >= 50,
+        "too few PUTs acknowledged ({}) for the test to mean anything",
+        acked.len()
+    );
+
+    // The queue: every acknowledged PUT's event, none twice.
+    let mut in_queue: Vec<String> = Vec::new();
+    let mut empty_rounds = 0;
+    while empty_rounds < 3 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            empty_rounds += 1;
+            continue;
+        }
+        empty_rounds = 0;
+        for m in messages {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            in_queue.extend(event_keys([body]));
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let missing: Vec<&String> = acked.iter().filter(|k| !in_queue.contains(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged PUTs without a queue event: {missing:?}"
+    );
+    assert_eq!(repeated(&in_queue), vec![], "events queued twice");
+    // An event of a PUT that was not acknowledged is there only if its
+    // object is: a commit cut short by the kill leaves no event behind.
+    let s3 = srv.s3();
+    for key in in_queue.iter().filter(|k| !acked.contains(k)) {
+        let head = s3.head_object().bucket("events-crash").key(key).send().await;
+        assert!(head.is_ok(), "event for {key}, whose object was never committed");
+    }
+
+    // The topic: the receiver comes up, everything is pushed once.
+    receiver.start();
+    receiver
+        .wait_for("every acknowledged PUT's event pushed", 120, |r| {
+            let got = event_keys(r.requests().iter().filter_map(|q| q.json()));
+            acked.iter().all(|k| got.contains(k))
+        })
+        .await;
+    receiver
+        .wait_for("the topic's log drained", 60, |_| {
+            notify_common::topic_stats_entries(&srv, "crash-events", "root") == 0
+        })
+        .await;
+    let pushed = event_keys(receiver.requests().iter().filter_map(|q| q.json()));
+    assert_eq!(repeated(&pushed), vec![], "events pushed twice");
+    assert!(
+        in_queue.len() == pushed.len(),
+        "the queue and the topic got different events: {} vs {}",
+        in_queue.len(),
+        pushed.len()
+    );
 }
