@@ -527,6 +527,18 @@ impl DeliveryLog {
         let _ = tokio::time::timeout(wait, notified).await;
     }
 
+    /// Whether `topic` holds as many entries or bytes as its [`Limits`]
+    /// allow (the check before a write that would add to it; cheaper than
+    /// [`stats`](Self::stats)).
+    pub fn is_full(&self, topic: &str) -> bool {
+        let Some(t) = self.inner.get(topic) else {
+            return false;
+        };
+        let st = t.state.lock().unwrap();
+        let l = st.limits;
+        (l.max_entries > 0 && st.entries >= l.max_entries) || (l.max_bytes > 0 && st.bytes >= l.max_bytes)
+    }
+
     /// Zeros for unknown topics.
     pub fn stats(&self, topic: &str) -> TopicStats {
         let Some(t) = self.inner.get(topic) else {

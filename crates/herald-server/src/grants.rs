@@ -2,7 +2,7 @@
 //! take this action, and may this bucket's events be delivered here. The
 //! S3 side has its own decision (see `s3::access`), made per request.
 
-use herald_policy::{Context, Decision, Policy, Principal, Request};
+use herald_policy::Context;
 
 use crate::front::ConnInfo;
 
@@ -15,42 +15,4 @@ pub(crate) fn caller_context(user: &str, conn: &ConnInfo) -> Context<'static> {
     context
 }
 
-/// Whether `policy` allows `user` to take `action` on `resource` (and no
-/// statement denies it).
-pub(crate) fn user_allowed(policy: &Policy, user: &str, action: &str, resource: &str, context: &Context<'_>) -> bool {
-    let principal = Principal::User {
-        name: user,
-        canonical_id: user,
-    };
-    let req = Request::new(principal, action, resource)
-        .with_context(context)
-        .at(time::OffsetDateTime::now_utc());
-    policy.evaluate(&req) == Decision::Allow
-}
-
-/// Whether `policy` lets `bucket` (owned by `bucket_owner`) deliver its
-/// events with `action` (`sqs:SendMessage`, `sns:Publish`) to `resource`:
-/// allowed to S3 (`{"Service": "s3.amazonaws.com"}`) or to the bucket's
-/// owner, with the bucket as `aws:SourceArn` and its owner as
-/// `aws:SourceAccount` (the form AWS documents for event destinations),
-/// and denied to neither.
-pub(crate) fn bucket_may_deliver(
-    policy: &Policy,
-    action: &str,
-    resource: &str,
-    bucket: &str,
-    bucket_owner: &str,
-) -> bool {
-    let mut context = Context::with_capacity(2);
-    context.insert("aws:SourceArn", format!("arn:aws:s3:::{bucket}"));
-    context.insert("aws:SourceAccount", bucket_owner.to_owned());
-    let now = time::OffsetDateTime::now_utc();
-    let decide = |principal| policy.evaluate(&Request::new(principal, action, resource).with_context(&context).at(now));
-    let service = decide(Principal::Service("s3.amazonaws.com"));
-    let owner = decide(Principal::User {
-        name: bucket_owner,
-        canonical_id: bucket_owner,
-    });
-    let denied = service == Decision::ExplicitDeny || owner == Decision::ExplicitDeny;
-    !denied && (service == Decision::Allow || owner == Decision::Allow)
-}
+pub(crate) use herald_notify::grants::user_allowed;

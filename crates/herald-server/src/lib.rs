@@ -14,7 +14,8 @@ mod grants;
 pub mod host;
 pub mod metrics;
 mod metrics_port;
-pub mod notify;
+/// The event pipeline lives in its own crate; re-exported for the handlers.
+pub use herald_notify as notify;
 pub mod s3;
 pub mod sns;
 pub mod sqs;

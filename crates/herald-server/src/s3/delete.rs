@@ -9,6 +9,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::events::{meta_pairs, req_info};
 use super::object::condition_text;
 use super::{HeraldS3, StoreResultExt, ok};
+use crate::notify::{Change, Committed};
 
 /// DeleteObjects accepts at most this many keys per request.
 const MAX_DELETE_KEYS: usize = 1000;
@@ -156,8 +157,18 @@ async fn delete_and_notify(
             .as_ref()
             .map(|p| (meta_pairs(&p.meta), p.tags.clone()))
             .unwrap_or_default();
-        let (size, etag) = previous.as_ref().map(|p| (p.size, p.etag.as_str())).unwrap_or((0, ""));
-        s3.prepare(bucket, event, key, meta, tags, size, etag, user, info)?
+        let (size, etag) = previous
+            .as_ref()
+            .map(|p| (p.size, p.etag.to_string()))
+            .unwrap_or_default();
+        let change = Change {
+            size,
+            etag,
+            metadata: meta,
+            tags,
+            ..Change::new(event, key)
+        };
+        s3.prepare(bucket, change, user, info)?
     } else {
         super::events::Pending::none()
     };
@@ -172,7 +183,14 @@ async fn delete_and_notify(
             .as_deref()
             .filter(|_| out.bucket.versioning != VersioningState::Unversioned)
             .unwrap_or("");
-        s3.finish(pending, &out.bucket, out.seq, vid, None, None).await;
+        let committed = Committed {
+            bucket: &out.bucket,
+            seq: out.seq,
+            version_id: vid,
+            size: None,
+            etag: None,
+        };
+        s3.finish(pending, &committed).await;
     }
     Ok(out)
 }

@@ -1,13 +1,12 @@
 //! The glue between S3 operations and the notifier: who made the change,
 //! which request, and the plan/dispatch calls around each write.
 
-use herald_model::event::EventType;
 use herald_store::{BucketRecord, EventRenderer, ObjectMeta, ObjectVersion};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use super::HeraldS3;
 use crate::front::RequestMeta;
-use crate::notify::{NotifyError, Origin, PutError};
+use crate::notify::{Change, Committed, NotifyError, Origin, PutError};
 
 pub(crate) use crate::notify::Pending;
 
@@ -59,30 +58,16 @@ fn notify_err(e: NotifyError) -> S3Error {
 impl HeraldS3 {
     /// Works out which notifications a change will reach (refusing with 503
     /// SlowDown when a persistent queue is full, before anything is
-    /// written). `size`/`etag` matter for deletes; writes get theirs from
-    /// the commit.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn prepare(
-        &self,
-        bucket: &str,
-        event: EventType,
-        key: &str,
-        metadata: Vec<(String, String)>,
-        tags: Vec<(String, String)>,
-        size: u64,
-        etag: &str,
-        principal: &str,
-        info: &ReqInfo,
-    ) -> S3Result<Pending> {
+    /// written). The change's size and ETag matter for deletes; writes get
+    /// theirs from the commit.
+    pub(crate) fn prepare(&self, bucket: &str, change: Change, principal: &str, info: &ReqInfo) -> S3Result<Pending> {
         let origin = Origin {
             principal: principal.to_owned(),
             source_ip: info.source_ip.clone(),
             request_id: info.request_id.clone(),
             batch_writer: false,
         };
-        self.notifier
-            .prepare(bucket, event, key, metadata, tags, size, etag, &origin)
-            .map_err(notify_err)
+        self.notifier.prepare(bucket, change, &origin).map_err(notify_err)
     }
 
     /// Renders the events committed with the change (persistent topics
@@ -92,16 +77,8 @@ impl HeraldS3 {
     }
 
     /// After the commit: synchronous pushes and counters.
-    pub(crate) async fn finish(
-        &self,
-        p: Pending,
-        bucket: &BucketRecord,
-        seq: u64,
-        version_id: &str,
-        size: Option<u64>,
-        etag: Option<&str>,
-    ) {
-        self.notifier.finish(p, bucket, seq, version_id, size, etag).await;
+    pub(crate) async fn finish(&self, p: Pending, committed: &Committed<'_>) {
+        self.notifier.finish(p, committed).await;
     }
 
     /// `finish` for a write that produced a version.
@@ -112,14 +89,13 @@ impl HeraldS3 {
         version: &ObjectVersion,
         version_id: &str,
     ) {
-        self.finish(
-            p,
+        let committed = Committed {
             bucket,
-            version.seq,
+            seq: version.seq,
             version_id,
-            Some(version.size),
-            Some(version.etag.as_str()),
-        )
-        .await
+            size: Some(version.size),
+            etag: Some(version.etag.as_str()),
+        };
+        self.finish(p, &committed).await
     }
 }

@@ -10,6 +10,7 @@ use super::events::{meta_pairs, req_info};
 use super::object::{CopySourceVersion, check_key, reported_version, resolve_copy_source};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, ts};
+use crate::notify::{Change, Committed};
 use herald_model::event::EventType;
 
 const DEFAULT_MAX_PARTS: usize = 1000;
@@ -61,17 +62,12 @@ pub async fn create_multipart_upload(
     super::object::check_metadata_size(s3, &meta)?;
     let checksum = upload_checksum(input.checksum_algorithm.as_ref(), input.checksum_type.as_ref())?;
     // Ceph emits ObjectCreated:Post when a multipart upload starts.
-    let pending = s3.prepare(
-        &input.bucket,
-        EventType::ObjectCreatedPost,
-        &input.key,
-        meta_pairs(&meta),
-        tags.clone(),
-        0,
-        "",
-        &user,
-        &info,
-    )?;
+    let change = Change {
+        metadata: meta_pairs(&meta),
+        tags: tags.clone(),
+        ..Change::new(EventType::ObjectCreatedPost, &input.key)
+    };
+    let pending = s3.prepare(&input.bucket, change, &user, &info)?;
     let events = s3.event_renderer(&pending);
     let upload = s3
         .store
@@ -79,7 +75,14 @@ pub async fn create_multipart_upload(
         .await
         .s3()?;
     if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {
-        s3.finish(pending, &bucket, upload.seq, "", Some(0), Some("")).await;
+        let committed = Committed {
+            bucket: &bucket,
+            seq: upload.seq,
+            version_id: "",
+            size: Some(0),
+            etag: Some(""),
+        };
+        s3.finish(pending, &committed).await;
     }
     ok(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
@@ -286,17 +289,12 @@ pub async fn complete_multipart_upload(
         Err(herald_store::StoreError::NoSuchUpload) => return completed_again(s3, &input),
         other => other.s3()?,
     };
-    let pending = s3.prepare(
-        &input.bucket,
-        EventType::ObjectCreatedCompleteMultipartUpload,
-        &input.key,
-        meta_pairs(&upload.meta),
-        upload.tags.clone(),
-        0,
-        "",
-        &user,
-        &info,
-    )?;
+    let change = Change {
+        metadata: meta_pairs(&upload.meta),
+        tags: upload.tags.clone(),
+        ..Change::new(EventType::ObjectCreatedCompleteMultipartUpload, &input.key)
+    };
+    let pending = s3.prepare(&input.bucket, change, &user, &info)?;
     let events = s3.event_renderer(&pending);
     // The object's checksum, from the parts the completion chooses (and
     // checked against what the request gives per part and for the whole).

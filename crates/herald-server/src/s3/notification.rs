@@ -222,7 +222,7 @@ fn validate_destinations(
         let accepted = s3
             .notifier
             .queue_info(&q.queue_arn)
-            .is_some_and(|info| crate::sqs::policy::s3_may_send(&info, &bucket.name, &bucket.owner));
+            .is_some_and(|info| crate::notify::policy::s3_may_send(&info, &bucket.name, &bucket.owner));
         if !accepted {
             return Err(s3_error!(
                 InvalidArgument,

@@ -9,7 +9,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::events::{meta_pairs, put_err, req_info};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata};
-use crate::notify::Origin;
+use crate::notify::{Change, Origin};
 
 /// S3 refuses keys longer than this many bytes.
 const MAX_KEY_LEN: usize = 1024;
@@ -142,7 +142,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
     opts.checksum = slot;
     let outcome = s3
         .notifier
-        .write_object(event, &input.bucket, &input.key, body, opts, &origin)
+        .write_object(Change::new(event, &input.key), &input.bucket, body, opts, &origin)
         .await
         .map_err(put_err)?;
     let mut out = PutObjectOutput {
@@ -613,17 +613,12 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     } else {
         None
     };
-    let pending = s3.prepare(
-        &input.bucket,
-        EventType::ObjectCreatedCopy,
-        &input.key,
-        meta_pairs(meta.as_ref().unwrap_or(&source.meta)),
-        tags.clone().unwrap_or_else(|| source.tags.clone()),
-        0,
-        "",
-        &user,
-        &info,
-    )?;
+    let change = Change {
+        metadata: meta_pairs(meta.as_ref().unwrap_or(&source.meta)),
+        tags: tags.clone().unwrap_or_else(|| source.tags.clone()),
+        ..Change::new(EventType::ObjectCreatedCopy, &input.key)
+    };
+    let pending = s3.prepare(&input.bucket, change, &user, &info)?;
     let out = s3
         .store
         .copy_object(

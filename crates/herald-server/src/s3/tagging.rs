@@ -8,6 +8,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::events::{meta_pairs, req_info};
 use super::object::reported_version;
 use super::{HeraldS3, StoreResultExt, ok};
+use crate::notify::Change;
 use herald_model::event::EventType;
 
 /// S3 limits: 10 tags per object, keys up to 128 characters, values up
@@ -152,17 +153,12 @@ async fn tag_and_notify(
 ) -> S3Result<herald_store::WriteOutcome> {
     let pending = if s3.notifier.has_config(bucket) {
         let current = s3.store.head_object(bucket, key, version_id).s3()?;
-        s3.prepare(
-            bucket,
-            event,
-            key,
-            meta_pairs(&current.meta),
-            tags.clone(),
-            0,
-            "",
-            user,
-            info,
-        )?
+        let change = Change {
+            metadata: meta_pairs(&current.meta),
+            tags: tags.clone(),
+            ..Change::new(event, key)
+        };
+        s3.prepare(bucket, change, user, info)?
     } else {
         super::events::Pending::none()
     };

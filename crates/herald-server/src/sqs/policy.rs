@@ -7,9 +7,7 @@
 //! AddPermission and RemovePermission edit the `Policy` attribute: one
 //! statement per `Label`, as AWS writes them.
 
-use std::sync::{Arc, LazyLock};
-
-use herald_policy::{ParsedCache, Policy};
+use herald_notify::policy::queue_policy;
 use herald_queue::QueueError;
 
 use super::{Ctx, SqsError, required_str, string_list};
@@ -25,24 +23,6 @@ const OWNER_ONLY: &[&str] = &[
     "RemovePermission",
 ];
 
-/// Parsed queue policies by queue ARN.
-static PARSED: LazyLock<ParsedCache> = LazyLock::new(|| ParsedCache::new(herald_queue::QUEUE_POLICY_LIMITS, 10_000));
-
-/// The queue's parsed policy, if it has one that parses.
-fn policy_of(queue: &herald_queue::QueueInfo) -> Option<Arc<Policy>> {
-    let text = queue.attributes.get("Policy").filter(|t| !t.is_empty())?;
-    PARSED.get(&queue.arn, text)
-}
-
-/// Whether a bucket's events may go into `queue`: its owner is the
-/// bucket's, or its policy lets the bucket send them
-/// (`sqs:SendMessage`, see [`grants::bucket_may_deliver`]).
-pub(crate) fn s3_may_send(queue: &herald_queue::QueueInfo, bucket: &str, bucket_owner: &str) -> bool {
-    queue.owner == bucket_owner
-        || policy_of(queue)
-            .is_some_and(|p| grants::bucket_may_deliver(&p, "sqs:SendMessage", &queue.arn, bucket, bucket_owner))
-}
-
 /// Whether the caller of `ctx`, who does not own `owner/name`, may take
 /// `ctx.action` on it. A queue that does not exist allows nothing (and
 /// says nothing about existing).
@@ -53,7 +33,7 @@ pub(crate) fn allows(ctx: &Ctx<'_>, owner: &str, name: &str) -> bool {
     let Ok(q) = ctx.engine.get_queue(owner, name) else {
         return false;
     };
-    let Some(policy) = policy_of(&q) else {
+    let Some(policy) = queue_policy(&q) else {
         return false;
     };
     // AWS checks the batch actions as their single form.

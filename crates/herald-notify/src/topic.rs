@@ -33,7 +33,7 @@ const FREE_ATTRS: &[&str] = &[
     "push-timeout",
 ];
 /// Standard SNS attributes some clients send; stored, and (`Policy`, see
-/// [`crate::sns::policy`]) checked.
+/// [`crate::policy`]) checked.
 const SNS_ATTRS: &[&str] = &[
     "Policy",
     "DisplayName",
@@ -92,7 +92,7 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             .map(|_| ())
             .ok_or_else(|| format!("push-timeout must be a number of seconds in (0, 3600], not {value:?}")),
         "push-endpoint" => validate_push_endpoint(value),
-        "Policy" => crate::sns::policy::validate(value),
+        "Policy" => crate::policy::validate(value),
         "event-format" => match value {
             "ceph" | "aws" => Ok(()),
             _ => Err(format!("event-format must be ceph or aws, not {value:?}")),
@@ -333,7 +333,7 @@ mod tests {
         assert!(validate_attribute("push-endpoint", "gopher://x").is_err());
         assert!(validate_attribute("push-endpoint", "not a uri").is_err());
         assert!(validate_attribute("nonsense", "1").is_err());
-        // A topic Policy must be a policy (see crate::sns::policy).
+        // A topic Policy must be a policy (see crate::policy).
         assert!(validate_attribute("Policy", "{}").is_err());
         assert!(validate_attribute("Policy", "").is_ok());
         let publish = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sns:Publish","Resource":"*"}]}"#;

@@ -1,0 +1,469 @@
+//! The event pipeline: from an object change to its events, and from
+//! there to every destination.
+//!
+//! For each change an S3 handler asks [`Notifier::prepare`] which
+//! notifications want it ([`plan`]: before writing, so a full persistent
+//! destination can refuse the write with 503 SlowDown, as Ceph does), hands
+//! the store the [`Notifier::event_renderer`] (the store renders the events
+//! inside the change's commit and writes them into the delivery log in the
+//! same group commit, see [`journal`]), and calls [`Notifier::finish`]
+//! after it (synchronous topics are pushed then, bounded by the endpoint
+//! timeout). Background workers take it from the log: [`delivery`] pushes
+//! to endpoints, [`batch`] writes batch files, [`to_queue`] moves
+//! QueueConfiguration events into built-in queues. The topic registry
+//! (topics parsed once into [`topic::TopicRuntime`]), the bucket
+//! configurations and the counters ([`metrics`]) live here too.
+//!
+//! `docs/architecture.md` draws the whole path.
+
+pub mod batch;
+pub mod delivery;
+pub mod grants;
+mod journal;
+pub mod metrics;
+mod plan;
+pub mod policy;
+mod queue_endpoint;
+mod to_queue;
+pub mod topic;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use herald_log::{DeliveryLog, Limits};
+use herald_model::notification::{self, NotificationConfiguration};
+use herald_model::record;
+use herald_store::{EventEntry, Store, StoreError, TopicRecord};
+use time::OffsetDateTime;
+
+use metrics::PubsubMetrics;
+pub use plan::{Change, Committed, NotifyError, Origin, Pending, Plan, PutError};
+use queue_endpoint::QueueEndpoint;
+use topic::TopicRuntime;
+
+/// The pipeline's state: configurations, topics, workers and counters.
+pub struct Notifier {
+    store: Store,
+    log: DeliveryLog,
+    region: String,
+    host_id: String,
+    /// bucket -> parsed configuration (only buckets that have one).
+    configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
+    /// bucket -> owner, for the buckets events were planned for (whose
+    /// destinations must accept that owner's events); dropped with the
+    /// bucket's configuration (a deleted bucket's name may come back).
+    bucket_owners: RwLock<HashMap<String, Arc<str>>>,
+    /// topic ARN -> runtime topic.
+    topics: RwLock<HashMap<String, Arc<TopicRuntime>>>,
+    pub metrics: Arc<PubsubMetrics>,
+    workers: delivery::Workers,
+    /// The built-in queue service, for QueueConfigurations.
+    queues: Option<herald_queue::QueueEngine>,
+    /// Set at shutdown: batch workers flush what they have and stop.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// Set once events an earlier version left in the store's outbox table
+    /// are in the delivery log: batch workers then write what the previous
+    /// run left at once.
+    recovered: tokio::sync::watch::Sender<bool>,
+    /// The operator's outbound policy, which every endpoint is built under.
+    policy: Arc<herald_endpoints::EndpointPolicy>,
+}
+
+impl Notifier {
+    /// Loads every topic and configuration and starts a delivery worker for
+    /// each persistent topic (and for queues left by deleted topics, which
+    /// are dropped). Nothing here connects anywhere: a topic whose endpoint
+    /// cannot be built (a refused `ca-location`, an address the `policy`
+    /// refuses) is logged, shows the reason in GetTopicAttributes
+    /// (`InstallError`), and keeps its events until it is fixed.
+    pub fn start(
+        store: Store,
+        log: DeliveryLog,
+        queues: Option<herald_queue::QueueEngine>,
+        region: String,
+        policy: Arc<herald_endpoints::EndpointPolicy>,
+    ) -> Result<Arc<Notifier>, StoreError> {
+        // Events of a group commit that never committed are above their
+        // log's committed mark: drop them before anything reads the log.
+        let (marks, journal_used) = store.journal_marks()?;
+        let dropped = log.discard_uncommitted(&marks, journal_used);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "dropped events whose changes were never committed (crash during a commit)"
+            );
+        }
+        store.set_journal(Arc::new(journal::LogJournal::new(log.clone())));
+        let n = Arc::new(Notifier {
+            store: store.clone(),
+            log,
+            host_id: format!("herald-{region}"),
+            region,
+            configs: RwLock::new(HashMap::new()),
+            bucket_owners: RwLock::new(HashMap::new()),
+            topics: RwLock::new(HashMap::new()),
+            metrics: Arc::new(PubsubMetrics::default()),
+            workers: delivery::Workers::default(),
+            queues,
+            stopping: tokio::sync::watch::Sender::new(false),
+            recovered: tokio::sync::watch::Sender::new(false),
+            policy,
+        });
+        for (bucket, bytes) in store.all_notification_configs()? {
+            match notification::deserialize_json(&bytes) {
+                Ok(cfg) => {
+                    n.configs.write().expect("configs lock").insert(bucket, Arc::new(cfg));
+                }
+                Err(e) => tracing::error!(%bucket, error = %e, "unreadable notification configuration"),
+            }
+        }
+        for record in store.list_topics(None)? {
+            let pending = record.subscription == "pending";
+            let arn = record.arn.clone();
+            n.install_topic(record);
+            if pending && tokio::runtime::Handle::try_current().is_ok() {
+                n.start_handshake(arn);
+            }
+        }
+        let known: std::collections::HashSet<String> = n.topics.read().expect("topics lock").keys().cloned().collect();
+        let orphans = n
+            .log
+            .topics()
+            .into_iter()
+            .filter(|t| !known.contains(t) && !is_queue_arn(t));
+        for orphan in orphans {
+            tracing::warn!(topic = %orphan, "dropping queued events of a deleted topic");
+            n.log.remove_topic(&orphan);
+        }
+        n.start_queue_transfers();
+        n.finish_recovery();
+        Ok(n)
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn log(&self) -> &DeliveryLog {
+        &self.log
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The operator's outbound policy.
+    pub fn policy(&self) -> &Arc<herald_endpoints::EndpointPolicy> {
+        &self.policy
+    }
+
+    /// [`Notifier::install_topic`] on a blocking thread: building an
+    /// endpoint may read a `ca-location` file, which never happens on the
+    /// async threads once the server is up.
+    pub async fn install_topic_blocking(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
+        let n = self.clone();
+        let fallback = record.clone();
+        match tokio::task::spawn_blocking(move || n.install_topic(record)).await {
+            Ok(rt) => rt,
+            Err(_) => self.install_topic(fallback),
+        }
+    }
+
+    /// Makes a stored topic live (new or changed) and starts its worker.
+    pub fn install_topic(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
+        let counters = self.metrics.for_topic(&record.owner, &record.name);
+        let mut rt = TopicRuntime::new(record, counters, &self.policy);
+        if let Some(endpoint) = self.queue_endpoint(&rt.record) {
+            rt.endpoint = endpoint;
+        }
+        if let Some(spec) = batch::BatchSpec::from_attributes(&rt.record.attributes) {
+            // Batch events always wait in the delivery log until their file
+            // is written, whatever `persistent` says.
+            rt.persistent = true;
+            rt.endpoint = Err("a batch topic has no push endpoint: its worker writes files".to_owned());
+            rt.batch = Some(spec);
+        }
+        if let Some(reason) = install_error(&rt) {
+            tracing::warn!(topic = %rt.record.arn, %reason, "topic endpoint not installed; its events wait until it is fixed");
+        }
+        let rt = Arc::new(rt);
+        self.log.set_limits(
+            rt.log_name(),
+            Limits {
+                max_entries: rt.max_entries,
+                max_bytes: rt.max_bytes,
+            },
+        );
+        self.topics
+            .write()
+            .expect("topics lock")
+            .insert(rt.record.arn.clone(), rt.clone());
+        self.workers.ensure(self, rt.log_name());
+        rt
+    }
+
+    /// Why `record` may not write batch files where it asks to, if it may
+    /// not: a `batch://` topic writes only into a bucket of its owner (a
+    /// missing bucket and another tenant's get the same answer, so nothing
+    /// tells a tenant that a bucket exists), and not where another of the
+    /// owner's topics writes already (the two would write files of the same
+    /// names). Only the owner's own topics are compared: another tenant's
+    /// topic can neither block this one nor be named to its owner.
+    pub fn batch_target_taken(&self, record: &TopicRecord) -> Option<String> {
+        let spec = batch::BatchSpec::from_attributes(&record.attributes)?;
+        let ep = record.attributes.get("push-endpoint").map_or("", String::as_str);
+        let owned = matches!(self.store.get_bucket(&spec.bucket), Ok(Some(b)) if b.owner == record.owner);
+        if !owned {
+            return Some(format!(
+                "push-endpoint {ep}: {} is not one of your buckets (batch files go only into your own buckets)",
+                spec.bucket
+            ));
+        }
+        let topics = self.topics.read().expect("topics lock");
+        topics
+            .values()
+            .find(|t| {
+                t.record.arn != record.arn
+                    && t.record.owner == record.owner
+                    && t.batch
+                        .as_ref()
+                        .is_some_and(|b| b.bucket == spec.bucket && b.prefix == spec.prefix)
+            })
+            .map(|t| {
+                format!(
+                    "your topic {} already writes batch files to {ep}; use another bucket or prefix",
+                    t.record.arn
+                )
+            })
+    }
+
+    /// Runs the webhook subscription handshake of a topic in the
+    /// background and records the outcome (`confirmed` or `failed: ...`).
+    /// Until it is confirmed the topic pushes nothing: persistent events
+    /// wait in its queue, synchronous ones count as failed.
+    pub fn start_handshake(self: &Arc<Self>, arn: String) {
+        let n = self.clone();
+        tokio::spawn(async move {
+            let Some(topic) = n.topic(&arn) else { return };
+            let outcome = match &topic.http {
+                None => "failed: the handshake needs an http(s) push-endpoint".to_owned(),
+                Some(http) => {
+                    let token: String = {
+                        use rand::Rng;
+                        let mut rng = rand::rng();
+                        (0..48)
+                            .map(|_| {
+                                let i = rng.random_range(0..62u8);
+                                (match i {
+                                    0..=9 => b'0' + i,
+                                    10..=35 => b'a' + i - 10,
+                                    _ => b'A' + i - 36,
+                                }) as char
+                            })
+                            .collect()
+                    };
+                    match herald_endpoints::handshake::confirm(http, &arn, &token).await {
+                        Ok(()) => "confirmed".to_owned(),
+                        Err(e) => format!("failed: {e}"),
+                    }
+                }
+            };
+            tracing::info!(topic = %arn, status = %outcome, "subscription handshake finished");
+            let (owner, name) = (topic.record.owner.clone(), topic.record.name.clone());
+            match n.store.get_topic(&owner, &name) {
+                Ok(Some(mut rec)) if rec.arn == arn && rec.subscription == "pending" => {
+                    rec.subscription = outcome;
+                    if let Err(e) = n.store.put_topic(rec.clone()).await {
+                        tracing::error!(topic = %arn, error = %e, "cannot record the handshake outcome");
+                        return;
+                    }
+                    n.install_topic_blocking(rec).await;
+                }
+                _ => {} // changed or deleted meanwhile: the newer state wins
+            }
+        });
+    }
+
+    /// Forgets a deleted topic and its queued events.
+    /// (The store forgot the log's committed mark with the topic.)
+    pub fn remove_topic(&self, arn: &str) {
+        self.topics.write().expect("topics lock").remove(arn);
+        self.workers.stop(arn);
+        self.log.remove_topic(arn);
+    }
+
+    /// Starts the workers that move events into built-in queues: for the
+    /// queues with events left in the log, and those configurations name.
+    fn start_queue_transfers(self: &Arc<Self>) {
+        let mut arns: Vec<String> = self.log.topics().into_iter().filter(|t| is_queue_arn(t)).collect();
+        for cfg in self.configs.read().expect("configs lock").values() {
+            arns.extend(cfg.queues.iter().map(|q| q.queue_arn.clone()));
+        }
+        for arn in arns {
+            self.workers.ensure_queue(self, &arn);
+        }
+    }
+
+    /// Moves what an earlier version left in the store's outbox table into
+    /// the log (once, in the background), then lets batch workers write
+    /// what the previous run left.
+    fn finish_recovery(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let n = self.clone();
+        rt.spawn(async move {
+            match n.store.drain_legacy_outbox().await {
+                Ok(0) => {}
+                Ok(moved) => tracing::info!(moved, "moved events left in the outbox by an earlier version"),
+                Err(e) => tracing::error!(error = %e, "cannot move the events left in the outbox"),
+            }
+            n.start_queue_transfers();
+            n.recovered.send_replace(true);
+        });
+    }
+
+    pub fn topic(&self, arn: &str) -> Option<Arc<TopicRuntime>> {
+        self.topics.read().expect("topics lock").get(arn).cloned()
+    }
+
+    /// Replaces (or removes) a bucket's configuration in the cache, and
+    /// starts the workers of the built-in queues it names.
+    pub fn set_config(self: &Arc<Self>, bucket: &str, cfg: Option<NotificationConfiguration>) {
+        for q in cfg.iter().flat_map(|c| c.queues.iter()) {
+            self.workers.ensure_queue(self, &q.queue_arn);
+        }
+        self.bucket_owners.write().expect("owners lock").remove(bucket);
+        let mut configs = self.configs.write().expect("configs lock");
+        match cfg {
+            Some(c) if !c.is_empty() => {
+                configs.insert(bucket.to_owned(), Arc::new(c));
+            }
+            _ => {
+                configs.remove(bucket);
+            }
+        }
+    }
+
+    /// The owner of `bucket` (cached; see `bucket_owners`).
+    fn bucket_owner(&self, bucket: &str) -> Option<Arc<str>> {
+        if let Some(o) = self.bucket_owners.read().expect("owners lock").get(bucket) {
+            return Some(o.clone());
+        }
+        let owner: Arc<str> = self.store.get_bucket(bucket).ok()??.owner.into();
+        self.bucket_owners
+            .write()
+            .expect("owners lock")
+            .insert(bucket.to_owned(), owner.clone());
+        Some(owner)
+    }
+
+    /// Whether `topic` takes `bucket`'s events: the bucket's owner owns
+    /// it, or its policy lets that bucket publish (checked at every event,
+    /// so revoking the grant, or re-creating the topic without it, stops
+    /// the flow).
+    fn topic_accepts(&self, topic: &TopicRuntime, bucket: &str) -> bool {
+        match self.bucket_owner(bucket) {
+            Some(owner) if *owner == *topic.record.owner => true,
+            Some(owner) => policy::may_publish(&topic.record, bucket, &owner),
+            None => false,
+        }
+    }
+
+    pub fn config(&self, bucket: &str) -> Option<Arc<NotificationConfiguration>> {
+        self.configs.read().expect("configs lock").get(bucket).cloned()
+    }
+
+    /// Whether a bucket has any notification at all (the fast path: most
+    /// requests stop here).
+    pub fn has_config(&self, bucket: &str) -> bool {
+        self.configs.read().map(|c| c.contains_key(bucket)).unwrap_or(false)
+    }
+
+    /// A topic whose push-endpoint is `sqs://<queue name>` delivers into the
+    /// topic owner's built-in queue of that name.
+    fn queue_endpoint(&self, record: &TopicRecord) -> Option<Result<Arc<dyn herald_endpoints::Endpoint>, String>> {
+        let uri = record.attributes.get("push-endpoint")?;
+        let name = uri.strip_prefix("sqs://")?.trim_end_matches('/');
+        Some(match &self.queues {
+            None => Err("the queue service is not available".to_owned()),
+            Some(engine) => Ok(Arc::new(QueueEndpoint {
+                engine: engine.clone(),
+                owner: record.owner.clone(),
+                name: name.to_owned(),
+            }) as Arc<dyn herald_endpoints::Endpoint>),
+        })
+    }
+
+    /// Whether `arn` names a built-in queue owned by `user`.
+    /// Whether `queue` takes `bucket`'s events: the bucket's owner owns it,
+    /// or its policy lets S3 send them (checked at every event, so revoking
+    /// a grant stops the flow).
+    fn queue_accepts(&self, queue: &herald_queue::QueueInfo, bucket: &str) -> bool {
+        match self.bucket_owner(bucket) {
+            Some(owner) if *owner == *queue.owner => true,
+            Some(owner) => policy::s3_may_send(queue, bucket, &owner),
+            None => false,
+        }
+    }
+
+    /// The queue an ARN names, if it exists.
+    pub fn queue_info(&self, arn: &str) -> Option<herald_queue::QueueInfo> {
+        self.queues.as_ref().and_then(|q| q.queue_by_arn(arn))
+    }
+
+    /// Graceful shutdown, after the last S3 request finished: has every
+    /// batch topic write its pending events to files (waiting up to
+    /// `grace`). Everything else is in the delivery log already.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        let drain = async {
+            self.stopping.send_replace(true);
+            self.workers.join_batch().await;
+        };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!("batch files not all written within the shutdown grace; they are written at the next start");
+        }
+    }
+
+    /// Sends AWS's `s3:TestEvent` to a newly configured topic.
+    /// Persistent topics and queues get it through the event journal, like
+    /// any event.
+    pub async fn send_test_event(&self, bucket: &str, arn: &str, request_id: &str) {
+        let body = record::test_event(bucket, OffsetDateTime::now_utc(), request_id, &self.host_id);
+        let log = if is_queue_arn(arn) {
+            arn.to_owned()
+        } else {
+            let Some(topic) = self.topic(arn) else { return };
+            if topic.batch.is_some() {
+                return; // a batch file holds event records only
+            }
+            if !topic.persistent {
+                return plan::push_rendered(topic, body).await;
+            }
+            topic.log_name().to_owned()
+        };
+        let entry = EventEntry {
+            log,
+            key: format!("{bucket}/"),
+            payload: body,
+        };
+        if let Err(e) = self.store.write_events(vec![entry]).await {
+            tracing::warn!(destination = %arn, error = %e, "could not queue the test event");
+        }
+    }
+}
+
+/// Whether a log (or notification destination) is a built-in queue.
+fn is_queue_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:sqs:")
+}
+
+/// Why a topic's endpoint could not be built, when it has one that should
+/// have been (not a topic without push-endpoint, not a batch topic).
+pub fn install_error(rt: &TopicRuntime) -> Option<&str> {
+    let has_endpoint = rt.record.attributes.get("push-endpoint").is_some_and(|e| !e.is_empty());
+    match &rt.endpoint {
+        Err(reason) if has_endpoint && rt.batch.is_none() => Some(reason),
+        _ => None,
+    }
+}

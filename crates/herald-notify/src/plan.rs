@@ -1,0 +1,449 @@
+//! From a change to its events: which notifications want it (planned before
+//! the write, so a full persistent destination refuses the write with 503
+//! SlowDown, as Ceph does), the renderer the store runs inside the commit
+//! (persistent topics and queues: one rendering per destination, written
+//! once, see `herald_store::journal`), and the synchronous pushes after it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use herald_model::event::EventType;
+use herald_model::notification::TargetKind;
+use herald_model::record::{self, EventRecordInput, RecordFlavor};
+use herald_model::versioning::VersioningState;
+use herald_store::{BucketRecord, EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
+use time::OffsetDateTime;
+
+use crate::Notifier;
+use crate::metrics::TopicCounters;
+use crate::topic::TopicRuntime;
+
+/// Why planning refused a change: the S3 request then fails with this.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("the notification queue of topic {0} is full; retry later")]
+    SlowDown(String),
+}
+
+/// Why a write with notifications failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the S3 handler knows about a change before committing it. The
+/// sequence number and version id come from the commit; the size and ETag
+/// too for writes (deletes and multipart starts give them here).
+#[derive(Clone)]
+pub struct Change {
+    pub event: EventType,
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub metadata: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Change {
+    /// A change of `key`, size 0, no ETag, metadata or tags yet.
+    pub fn new(event: EventType, key: impl Into<String>) -> Change {
+        Change {
+            event,
+            key: key.into(),
+            size: 0,
+            etag: String::new(),
+            metadata: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// Who caused a change, for its event records.
+#[derive(Clone, Default)]
+pub struct Origin {
+    pub principal: String,
+    pub source_ip: String,
+    pub request_id: String,
+    /// The change is a file written by a batch topic's worker. Such changes
+    /// never feed any batch topic: a batch bucket whose notifications reach
+    /// a batch topic would otherwise batch its own files forever (directly,
+    /// or around a cycle of topics). Every other destination gets them.
+    pub batch_writer: bool,
+}
+
+/// A change on its way through the notifier: the notifications it will
+/// reach and what is known about it before the commit.
+pub struct Pending {
+    plan: Plan,
+    change: Change,
+    origin: Origin,
+}
+
+impl Pending {
+    /// No notification wants this change.
+    pub fn none() -> Pending {
+        Pending {
+            plan: Plan::default(),
+            change: Change::new(EventType::ObjectCreatedPut, ""),
+            origin: Origin::default(),
+        }
+    }
+}
+
+/// What the commit decided, for rendering records.
+pub struct Committed<'a> {
+    pub bucket: &'a BucketRecord,
+    pub seq: u64,
+    /// As reported (`""` for a bucket that never had versioning).
+    pub version_id: &'a str,
+    /// For writes; deletes report the [`Change`]'s.
+    pub size: Option<u64>,
+    pub etag: Option<&'a str>,
+}
+
+/// The notifications a change will go to, worked out before the write.
+#[derive(Default)]
+pub struct Plan {
+    targets: Vec<(String, Arc<TopicRuntime>)>,
+    queues: Vec<(String, QueueTarget)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.queues.is_empty()
+    }
+}
+
+/// A built-in queue named by a QueueConfiguration.
+#[derive(Clone)]
+struct QueueTarget {
+    arn: String,
+    counters: TopicCounters,
+}
+
+/// Queue messages carry the AWS record flavour, as S3 sends to SQS.
+const QUEUE_FLAVOR: RecordFlavor = RecordFlavor::Aws;
+
+/// Where records are rendered: the server's region and host id.
+#[derive(Clone)]
+struct Site {
+    region: String,
+    host_id: String,
+}
+
+/// How one destination wants its record.
+struct Target<'a> {
+    config_id: &'a str,
+    opaque: &'a str,
+    flavor: RecordFlavor,
+    /// A bare record (a line of a batch file), not `{"Records":[...]}`.
+    bare: bool,
+}
+
+impl<'a> Target<'a> {
+    fn topic(config_id: &'a str, topic: &'a TopicRuntime) -> Target<'a> {
+        Target {
+            config_id,
+            opaque: &topic.opaque,
+            flavor: topic.flavor,
+            // A batch file holds one bare record per line.
+            bare: topic.batch.is_some(),
+        }
+    }
+
+    fn queue(config_id: &'a str) -> Target<'a> {
+        Target {
+            config_id,
+            opaque: "",
+            flavor: QUEUE_FLAVOR,
+            bare: false,
+        }
+    }
+}
+
+impl Notifier {
+    /// The notifications a change will reach. Fails when a persistent
+    /// topic it would enqueue into is full, so the write is refused before
+    /// anything changes. `batch_writer` leaves out batch topics (see
+    /// [`Origin::batch_writer`]).
+    fn plan(&self, bucket: &str, change: &Change, batch_writer: bool) -> Result<Plan, NotifyError> {
+        let Some(cfg) = self.config(bucket) else {
+            return Ok(Plan::default());
+        };
+        let mut plan = Plan::default();
+        for target in cfg.matching(change.event, &change.key, &change.metadata, &change.tags) {
+            if target.kind == TargetKind::Queue {
+                if let Some(q) = self.queue_target(bucket, target.arn) {
+                    plan.queues.push((target.id.to_owned(), q));
+                }
+                continue;
+            }
+            let Some(topic) = self.topic(target.arn) else {
+                tracing::warn!(bucket, arn = target.arn, "notification refers to a deleted topic");
+                continue;
+            };
+            if batch_writer && topic.batch.is_some() {
+                continue;
+            }
+            if !self.topic_accepts(&topic, bucket) {
+                tracing::warn!(
+                    bucket,
+                    arn = target.arn,
+                    "the topic's policy does not let this bucket publish; event not sent"
+                );
+                continue;
+            }
+            if topic.persistent && self.log.is_full(topic.log_name()) {
+                return Err(NotifyError::SlowDown(topic.record.name.clone()));
+            }
+            plan.targets.push((target.id.to_owned(), topic));
+        }
+        Ok(plan)
+    }
+
+    /// The queue a QueueConfiguration names, if it exists and takes this
+    /// bucket's events (another user's queue only while its policy says so:
+    /// a revoked grant stops them).
+    fn queue_target(&self, bucket: &str, arn: &str) -> Option<QueueTarget> {
+        let Some(q) = self.queue_info(arn) else {
+            tracing::warn!(bucket, arn, "notification refers to a deleted queue");
+            return None;
+        };
+        if !self.queue_accepts(&q, bucket) {
+            tracing::warn!(
+                bucket,
+                arn,
+                "the queue's policy no longer lets this bucket send to it; event not queued"
+            );
+            return None;
+        }
+        Some(QueueTarget {
+            arn: q.arn.clone(),
+            counters: self.metrics.for_topic(&q.owner, &q.name),
+        })
+    }
+
+    /// Works out which notifications a change will reach, before it is
+    /// written (refusing with SlowDown when a persistent queue is full).
+    pub fn prepare(&self, bucket: &str, change: Change, origin: &Origin) -> Result<Pending, NotifyError> {
+        if !self.has_config(bucket) {
+            return Ok(Pending::none());
+        }
+        let plan = self.plan(bucket, &change, origin.batch_writer)?;
+        Ok(Pending {
+            plan,
+            change,
+            origin: origin.clone(),
+        })
+    }
+
+    /// Renders the events committed with a prepared change (persistent
+    /// topics and queues), for the store's write options: the store calls
+    /// it inside the transaction that commits the change and writes what it
+    /// renders into the delivery log in the same group commit (see
+    /// `herald_store::journal`). `None` when no persistent destination is
+    /// involved.
+    pub fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
+        let targets: Vec<(String, Arc<TopicRuntime>)> =
+            p.plan.targets.iter().filter(|(_, t)| t.persistent).cloned().collect();
+        let queues: Vec<(String, String)> = p
+            .plan
+            .queues
+            .iter()
+            .map(|(id, q)| (id.clone(), q.arn.clone()))
+            .collect();
+        if targets.is_empty() && queues.is_empty() {
+            return None;
+        }
+        let (change, origin, site) = (p.change.clone(), p.origin.clone(), self.site());
+        Some(Box::new(move |staged: &StagedChange<'_>| {
+            let now = OffsetDateTime::now_utc();
+            let committed = Committed {
+                bucket: staged.bucket,
+                seq: staged.seq,
+                version_id: staged.version_id,
+                size: staged.size,
+                etag: staged.etag,
+            };
+            let facts = (&change, &origin, &committed);
+            let key = format!("{}/{}", staged.bucket.name, change.key);
+            let to_topics = targets.iter().map(|(config_id, topic)| EventEntry {
+                log: topic.log_name().to_owned(),
+                key: key.clone(),
+                payload: render(&site, facts, &Target::topic(config_id, topic), now),
+            });
+            let to_queues = queues.iter().map(|(config_id, arn)| EventEntry {
+                log: arn.clone(),
+                key: key.clone(),
+                payload: render(&site, facts, &Target::queue(config_id), now),
+            });
+            to_topics.chain(to_queues).collect()
+        }))
+    }
+
+    /// After the commit of a prepared change: counts the events and pushes
+    /// to the synchronous topics (the request waits for those pushes,
+    /// bounded by their timeout; their failures never fail the request).
+    pub async fn finish(&self, p: Pending, committed: &Committed<'_>) {
+        if p.plan.is_empty() {
+            return;
+        }
+        let now = OffsetDateTime::now_utc();
+        let site = self.site();
+        let mut sync = Vec::new();
+        for (_, q) in &p.plan.queues {
+            q.counters.triggered();
+        }
+        for (config_id, topic) in &p.plan.targets {
+            topic.counters.triggered();
+            if !topic.persistent {
+                let facts = (&p.change, &p.origin, committed);
+                let body = Bytes::from(render(&site, facts, &Target::topic(config_id, topic), now));
+                sync.push(push_sync(topic.clone(), body, &p.change.key));
+            }
+        }
+        futures::future::join_all(sync).await;
+    }
+
+    /// Writes an object and notifies about it exactly as PutObject does:
+    /// plan (may refuse with SlowDown), events committed with the object,
+    /// synchronous pushes after. `opts.writer` is the principal; the
+    /// caller's `opts.events` is replaced.
+    pub async fn put_object<S, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: S,
+        opts: PutOptions,
+        origin: &Origin,
+    ) -> Result<WriteOutcome, PutError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        self.write_object(
+            Change::new(EventType::ObjectCreatedPut, key),
+            bucket,
+            body,
+            opts,
+            origin,
+        )
+        .await
+    }
+
+    /// [`Notifier::put_object`] for writes that S3 reports as another
+    /// event (`ObjectCreated:Post` for browser form uploads); `change`
+    /// names the event and the key (metadata and tags come from `opts`).
+    pub async fn write_object<S, E>(
+        &self,
+        mut change: Change,
+        bucket: &str,
+        body: S,
+        mut opts: PutOptions,
+        origin: &Origin,
+    ) -> Result<WriteOutcome, PutError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        change.metadata = opts.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        change.tags = opts.tags.clone();
+        let key = change.key.clone();
+        let pending = self.prepare(bucket, change, origin)?;
+        opts.events = self.event_renderer(&pending);
+        let outcome = self.store.put_object(bucket, &key, body, opts).await?;
+        let version_id = if outcome.bucket.versioning == VersioningState::Unversioned {
+            ""
+        } else {
+            outcome.version.version_id.as_str()
+        };
+        let committed = Committed {
+            bucket: &outcome.bucket,
+            seq: outcome.version.seq,
+            version_id,
+            size: Some(outcome.version.size),
+            etag: Some(outcome.version.etag.as_str()),
+        };
+        self.finish(pending, &committed).await;
+        Ok(outcome)
+    }
+
+    fn site(&self) -> Site {
+        Site {
+            region: self.region.clone(),
+            host_id: self.host_id.clone(),
+        }
+    }
+}
+
+/// Renders one change's record for one destination.
+fn render(site: &Site, facts: (&Change, &Origin, &Committed<'_>), target: &Target<'_>, now: OffsetDateTime) -> Vec<u8> {
+    let (change, origin, c) = facts;
+    let event_id = record::event_id(now, c.seq);
+    let input = EventRecordInput {
+        event: change.event,
+        event_time: now,
+        region: &site.region,
+        principal: &origin.principal,
+        source_ip: &origin.source_ip,
+        request_id: &origin.request_id,
+        host_id: &site.host_id,
+        configuration_id: target.config_id,
+        bucket: &c.bucket.name,
+        bucket_owner: &c.bucket.owner,
+        bucket_id: &c.bucket.id,
+        key: &change.key,
+        size: c.size.unwrap_or(change.size),
+        etag: c.etag.unwrap_or(&change.etag),
+        version_id: c.version_id,
+        sequencer: c.seq,
+        metadata: &change.metadata,
+        tags: &change.tags,
+        event_id: &event_id,
+        opaque_data: target.opaque,
+    };
+    if target.bare {
+        record::render_record(&input, target.flavor)
+    } else {
+        record::render_records(&[input], target.flavor)
+    }
+}
+
+/// Pushes inline for a synchronous topic; failures are counted, never
+/// retried, and never fail the S3 request.
+async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes, key: &str) {
+    let endpoint = match (&topic.endpoint, topic.is_active()) {
+        (Ok(e), true) => e.clone(),
+        (Ok(_), false) => {
+            tracing::debug!(topic = %topic.record.name, "subscription not confirmed: event not pushed");
+            topic.counters.fail();
+            topic.counters.lost(1);
+            return;
+        }
+        (Err(reason), _) => {
+            tracing::warn!(topic = %topic.record.name, %reason, "cannot push");
+            topic.counters.fail();
+            topic.counters.lost(1);
+            return;
+        }
+    };
+    topic.counters.pending(1);
+    let result = endpoint.push_keyed(&body, key).await;
+    topic.counters.pending(-1);
+    match result {
+        Ok(()) => topic.counters.ok(),
+        Err(e) => {
+            tracing::warn!(topic = %topic.record.name, error = %e, "synchronous push failed");
+            topic.counters.fail();
+            topic.counters.lost(1);
+        }
+    }
+}
+
+/// Pushes an already rendered body to a synchronous topic (the test event).
+pub(crate) async fn push_rendered(topic: Arc<TopicRuntime>, body: Vec<u8>) {
+    push_sync(topic, Bytes::from(body), "").await
+}
