@@ -16,7 +16,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Parser;
 use herald_bench::sigv4::{SignableRequest, Signer, sha256_hex};
-use herald_bench::sqs::md5;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -277,7 +276,7 @@ impl Fake {
                         messages.push(json!({
                             "MessageId": format!("m{}", st.next_handle),
                             "ReceiptHandle": handle,
-                            "MD5OfBody": md5::hex_digest(body.as_bytes()),
+                            "MD5OfBody": md5_hex(body.as_bytes()),
                             "Body": body,
                         }));
                     }
@@ -603,4 +602,10 @@ async fn server_without_sqs_is_skipped_clearly() {
     assert!(err.contains("400"), "{err}");
     assert!(err.contains("skipping the notify benchmark"), "{err}");
     assert!(!fake.state.lock().unwrap().notification_set);
+}
+
+/// The MD5 SQS reports of a body.
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(data))
 }

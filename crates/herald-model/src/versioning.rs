@@ -21,4 +21,11 @@ impl VersioningState {
     pub fn creates_versions(self) -> bool {
         self == VersioningState::Enabled
     }
+
+    /// The version id clients and event records see for version `id` of
+    /// a bucket in this state: none (`""`) while the bucket never had
+    /// versioning. The one place this rule lives.
+    pub fn reported(self, id: &str) -> &str {
+        if self == VersioningState::Unversioned { "" } else { id }
+    }
 }

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use herald_model::event::EventType;
 use herald_model::notification::TargetKind;
 use herald_model::record::{self, EventRecordInput, RecordFlavor};
-use herald_model::versioning::VersioningState;
 use herald_store::{BucketRecord, EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
 use time::OffsetDateTime;
 
@@ -355,11 +354,7 @@ impl Notifier {
         let pending = self.prepare(bucket, change, origin)?;
         opts.events = self.event_renderer(&pending);
         let outcome = self.store.put_object(bucket, &key, body, opts).await?;
-        let version_id = if outcome.bucket.versioning == VersioningState::Unversioned {
-            ""
-        } else {
-            outcome.version.version_id.as_str()
-        };
+        let version_id = outcome.bucket.versioning.reported(&outcome.version.version_id);
         let committed = Committed {
             bucket: &outcome.bucket,
             seq: outcome.version.seq,

@@ -247,11 +247,7 @@ fn version_index(rec: &ObjectRecord, version_id: Option<&str>) -> StoreResult<us
 /// The version id clients and events see: none for buckets that never
 /// had versioning.
 pub(crate) fn reported_version_id<'a>(brec: &BucketRecord, id: &'a str) -> &'a str {
-    if brec.versioning == herald_model::VersioningState::Unversioned {
-        ""
-    } else {
-        id
-    }
+    brec.versioning.reported(id)
 }
 
 fn new_version_id(seq: u64) -> String {

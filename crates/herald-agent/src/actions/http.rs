@@ -45,8 +45,9 @@ impl HttpAction {
             .enable_http1()
             .build();
         let auth = login.map(|l| {
-            use base64_lite::encode;
-            format!("Basic {}", encode(format!("{l}:{}", password.unwrap_or("")).as_bytes()))
+            use base64::Engine as _;
+            let pair = format!("{l}:{}", password.unwrap_or(""));
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
         });
         Ok(HttpAction {
             client: Client::builder(TokioExecutor::new()).build(https),
@@ -121,33 +122,5 @@ impl HttpAction {
         tokio::time::timeout(self.timeout, fut)
             .await
             .map_err(|_| format!("no answer within {} s", self.timeout.as_secs()))?
-    }
-}
-
-/// Base64 for the Basic authorization header (the only place it is needed).
-mod base64_lite {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(data: &[u8]) -> String {
-        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-        for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn matches_rfc4648() {
-        assert_eq!(encode(b"admin@company:secret"), "YWRtaW5AY29tcGFueTpzZWNyZXQ=");
-        assert_eq!(encode(b"ab"), "YWI=");
-        assert_eq!(encode(b"abc"), "YWJj");
     }
 }

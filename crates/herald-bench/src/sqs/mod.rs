@@ -17,7 +17,6 @@
 
 pub mod api;
 pub mod ledger;
-pub mod md5;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -196,7 +195,10 @@ impl SqsWorkload {
             let mut pending = Vec::with_capacity(messages.len());
             let mut keys = Vec::with_capacity(messages.len());
             for m in messages {
-                let md5 = md5::hex_digest(m.body.as_bytes());
+                let md5 = {
+                    use md5::Digest as _;
+                    hex::encode(md5::Md5::digest(m.body.as_bytes()))
+                };
                 if !md5.eq_ignore_ascii_case(&m.md5_of_body) {
                     self.counters.md5_mismatches.fetch_add(1, Ordering::Relaxed);
                     self.problem(|| {

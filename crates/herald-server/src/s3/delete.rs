@@ -49,7 +49,8 @@ pub async fn delete_object(
         delete_marker: out.delete_marker.then_some(true),
         version_id: out
             .version_id
-            .filter(|_| out.bucket.versioning != VersioningState::Unversioned),
+            .as_deref()
+            .and_then(|v| super::object::reported_version(out.bucket.versioning, v)),
         ..Default::default()
     });
     resp.status = Some(http::StatusCode::NO_CONTENT);
@@ -178,11 +179,7 @@ async fn delete_and_notify(
         .await
         .s3()?;
     if out.changed {
-        let vid = out
-            .version_id
-            .as_deref()
-            .filter(|_| out.bucket.versioning != VersioningState::Unversioned)
-            .unwrap_or("");
+        let vid = out.bucket.versioning.reported(out.version_id.as_deref().unwrap_or(""));
         let committed = Committed {
             bucket: &out.bucket,
             seq: out.seq,

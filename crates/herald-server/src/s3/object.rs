@@ -44,7 +44,9 @@ pub(crate) fn written_version(bucket_versioning: VersioningState, v: &str) -> Op
 
 /// The version id to report: none for buckets that never had versioning.
 pub(crate) fn reported_version(bucket_versioning: VersioningState, v: &str) -> Option<String> {
-    (bucket_versioning != VersioningState::Unversioned).then(|| v.to_owned())
+    Some(bucket_versioning.reported(v))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// S3's limit on user metadata (default 2 KB, `--max-user-metadata-bytes`):
