@@ -508,7 +508,7 @@ async fn broker_endpoints_follow_the_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_in_the_webhook_query_is_kept_out_of_the_log() {
     // Debug: push failures are logged there, with the endpoint.
-    let srv = TestServer::start_with_args(&["--log-level", "herald_server=debug,info"]);
+    let srv = TestServer::start_with_args(&["--log-level", "herald_notify=debug,info"]);
     let sns = Sns::root(&srv);
     let closed = Receiver::reserved().port();
     let url = format!("http://127.0.0.1:{closed}/hook?token=TOPSECRETTOKEN");
