@@ -167,6 +167,11 @@ struct Inner {
     /// Held by whoever writes records (the writer thread, or a
     /// [`DeliveryLog::stage`] caller): see `writer::write`.
     write_lock: Arc<Mutex<()>>,
+    /// Per topic, the highest id a new log of that name must stay above:
+    /// the committed mark at start-up, or the last id of a removed log, so
+    /// a re-created topic never reuses the ids of its predecessor (see
+    /// [`DeliveryLog::set_id_floors`]).
+    floors: Mutex<HashMap<String, EntryId>>,
     segment_bytes: u64,
     /// An ack that empties a topic rolls its active segment at once when it
     /// is at least this big; smaller ones are left to the sweep.
@@ -242,6 +247,7 @@ impl DeliveryLog {
             topics: RwLock::new(topics),
             tx,
             write_lock,
+            floors: Mutex::default(),
             segment_bytes,
             empty_roll_bytes: (segment_bytes / 8).clamp(1, 1 << 20),
             _sweep_stop: stop_tx,
@@ -379,6 +385,36 @@ impl DeliveryLog {
             }
         }
         dropped
+    }
+
+    /// Makes a topic live: a removed one (see [`remove_topic`](Self::remove_topic))
+    /// starts afresh, above the ids of its predecessor.
+    pub fn revive(&self, topic: &str) {
+        let mut map = self.inner.topics.write().unwrap();
+        if map.get(topic).is_some_and(|t| t.state.lock().unwrap().removed) {
+            map.insert(topic.to_owned(), Arc::new(self.inner.fresh_topic(topic)));
+        }
+    }
+
+    /// The ids each topic's new log must stay above (the store's committed
+    /// marks, at start-up): a topic deleted and re-created never gets ids
+    /// that a mark of its predecessor would vouch for.
+    pub fn set_id_floors(&self, floors: &HashMap<String, EntryId>) {
+        let mut mine = self.inner.floors.lock().unwrap();
+        for (topic, &floor) in floors {
+            let f = mine.entry(topic.clone()).or_default();
+            *f = (*f).max(floor);
+        }
+    }
+
+    /// The highest id each topic holds on disk (for marks of a data dir
+    /// that had none).
+    pub fn last_ids(&self) -> Vec<(String, EntryId)> {
+        let map = self.inner.topics.read().unwrap();
+        map.values()
+            .map(|t| (t.name.clone(), t.state.lock().unwrap().next_id.saturating_sub(1)))
+            .filter(|(_, id)| *id > 0)
+            .collect()
     }
 
     /// Sets a topic's admission limits (in memory; set them again after open).
@@ -595,14 +631,21 @@ impl DeliveryLog {
         v
     }
 
-    /// Drops everything of a deleted topic and deletes its files.
+    /// Drops everything of a deleted topic and deletes its files. The topic
+    /// stays known as removed: events still on their way to it (planned
+    /// before the deletion, committed after) are discarded, until
+    /// [`revive`](Self::revive) makes a topic of that name live again.
     pub fn remove_topic(&self, topic: &str) {
         // Holding the map lock while deleting keeps a re-created topic of the
         // same name from racing with the directory removal.
-        let mut map = self.inner.topics.write().unwrap();
-        let Some(t) = map.remove(topic) else { return };
+        let map = self.inner.topics.write().unwrap();
+        let Some(t) = map.get(topic).cloned() else { return };
         {
             let mut st = t.state.lock().unwrap();
+            let mut floors = self.inner.floors.lock().unwrap();
+            let floor = floors.entry(topic.to_owned()).or_default();
+            *floor = (*floor).max(st.next_id.saturating_sub(1));
+            drop(floors);
             let limits = st.limits;
             let mut fresh = TopicState::new(st.name.clone(), st.dir.clone());
             fresh.removed = true;
@@ -630,11 +673,16 @@ impl Inner {
         }
         let mut map = self.topics.write().unwrap();
         map.entry(name.to_string())
-            .or_insert_with(|| {
-                let dir = self.root.join(format::topic_dir_name(name));
-                Arc::new(Topic::new(TopicState::new(name.to_string(), dir)))
-            })
+            .or_insert_with(|| Arc::new(self.fresh_topic(name)))
             .clone()
+    }
+
+    /// A topic with nothing on disk yet, its ids above its floor.
+    fn fresh_topic(&self, name: &str) -> Topic {
+        let dir = self.root.join(format::topic_dir_name(name));
+        let mut st = TopicState::new(name.to_string(), dir);
+        st.next_id = self.floors.lock().unwrap().get(name).copied().unwrap_or(0) + 1;
+        Topic::new(st)
     }
 }
 

@@ -240,6 +240,12 @@ fn settle_group(g: &mut Group, reserved: bool, now: u64) {
                     }
                 }
                 side.flush(&mut st);
+                // The records may be durable already (the transaction
+                // failed after the sync): their end must be too, or a
+                // power loss would bring them back under a later mark.
+                if let Err(e) = st.sync_sides() {
+                    tracing::warn!(topic = %st.name, error = %e, "cannot sync delivery state");
+                }
                 // Never append after a region that may hold a partial write.
                 st.active = None;
                 st.collect_garbage(u64::MAX);

@@ -630,3 +630,39 @@ async fn staged_entries_follow_their_transaction() {
     assert_eq!(log.discard_uncommitted(&HashMap::new(), false), 0);
     assert_eq!(log.stats("t").entries, 1);
 }
+
+/// A removed topic discards events still on their way to it, until it is
+/// revived; a revived (re-created) topic's ids stay above its
+/// predecessor's, so no committed mark of the old one covers the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_topic_discards_late_events_and_revives_above_its_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    let mut first = log.stage(vec![item("t", "a", "1"), item("t", "b", "2")]).unwrap();
+    let old_top = first.high_water()[0].1;
+    first.sync().unwrap();
+    first.settle(true);
+    log.remove_topic("t");
+    let mut late = log.stage(vec![item("t", "c", "late")]).unwrap();
+    assert!(late.high_water().is_empty(), "nothing written for a removed topic");
+    late.sync().unwrap();
+    late.settle(true);
+    assert_eq!(log.stats("t").entries, 0);
+    log.revive("t");
+    let mut again = log.stage(vec![item("t", "d", "new")]).unwrap();
+    let new_id = again.high_water()[0].1;
+    assert!(new_id > old_top, "{new_id} must be above {old_top}");
+    again.sync().unwrap();
+    again.settle(true);
+    assert_eq!(log.lease("t", 10).len(), 1);
+    drop(log);
+    // Across a restart the floor comes from the committed marks.
+    let log = open(tmp.path());
+    log.remove_topic("t");
+    log.set_id_floors(&HashMap::from([("t".to_owned(), 1000)]));
+    log.revive("t");
+    let staged = log.stage(vec![item("t", "e", "x")]).unwrap();
+    assert_eq!(staged.high_water()[0].1, 1001);
+    staged.settle(false);
+    assert_eq!(log.stats("t").entries, 0, "a failed transaction leaves nothing");
+}

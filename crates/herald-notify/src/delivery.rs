@@ -72,7 +72,7 @@ impl Workers {
 
     /// Starts the worker that moves a built-in queue's events into it
     /// (see [`super::to_queue`]) unless it runs already.
-    pub fn ensure_queue(&self, notifier: &Arc<Notifier>, arn: &str) {
+    pub fn ensure_queue(&self, notifier: Weak<Notifier>, arn: &str) {
         let mut handles = self.handles.lock().expect("workers lock");
         if handles.get(arn).is_some_and(|w| !w.handle.is_finished()) {
             return;
@@ -80,8 +80,18 @@ impl Workers {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let handle = rt.spawn(super::to_queue::run(Arc::downgrade(notifier), arn.to_owned()));
+        let handle = rt.spawn(super::to_queue::run(notifier, arn.to_owned()));
         handles.insert(arn.to_owned(), Worker { batch: false, handle });
+    }
+
+    /// Whether a worker for `name` runs (the check on every queue event:
+    /// one uncontended lock).
+    pub fn has(&self, name: &str) -> bool {
+        self.handles
+            .lock()
+            .expect("workers lock")
+            .get(name)
+            .is_some_and(|w| !w.handle.is_finished())
     }
 
     pub fn stop(&self, name: &str) {

@@ -43,6 +43,8 @@ use topic::TopicRuntime;
 
 /// The pipeline's state: configurations, topics, workers and counters.
 pub struct Notifier {
+    /// This notifier, for the workers it starts while planning.
+    me: std::sync::Weak<Notifier>,
     store: Store,
     log: DeliveryLog,
     region: String,
@@ -85,16 +87,24 @@ impl Notifier {
     ) -> Result<Arc<Notifier>, StoreError> {
         // Events of a group commit that never committed are above their
         // log's committed mark: drop them before anything reads the log.
+        // A data dir that never used the journal has only committed events
+        // in its logs: they become the marks.
         let (marks, journal_used) = store.journal_marks()?;
-        let dropped = log.discard_uncommitted(&marks, journal_used);
-        if dropped > 0 {
-            tracing::warn!(
-                dropped,
-                "dropped events whose changes were never committed (crash during a commit)"
-            );
+        if journal_used {
+            let dropped = log.discard_uncommitted(&marks, true);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "dropped events whose changes were never committed (crash during a commit)"
+                );
+            }
+        } else {
+            store.begin_journal(&log.last_ids())?;
         }
+        log.set_id_floors(&marks);
         store.set_journal(Arc::new(journal::LogJournal::new(log.clone())));
-        let n = Arc::new(Notifier {
+        let n = Arc::new_cyclic(|me| Notifier {
+            me: me.clone(),
             store: store.clone(),
             log,
             host_id: format!("herald-{region}"),
@@ -187,6 +197,7 @@ impl Notifier {
             tracing::warn!(topic = %rt.record.arn, %reason, "topic endpoint not installed; its events wait until it is fixed");
         }
         let rt = Arc::new(rt);
+        self.log.revive(rt.log_name());
         self.log.set_limits(
             rt.log_name(),
             Limits {
@@ -300,8 +311,26 @@ impl Notifier {
             arns.extend(cfg.queues.iter().map(|q| q.queue_arn.clone()));
         }
         for arn in arns {
-            self.workers.ensure_queue(self, &arn);
+            self.ensure_queue_worker(&arn);
         }
+    }
+
+    /// Makes the log of a built-in queue live (with the default limits of a
+    /// persistent topic) and starts the worker that moves its events into
+    /// the queue, unless it runs already.
+    fn ensure_queue_worker(&self, arn: &str) {
+        if self.workers.has(arn) {
+            return;
+        }
+        self.log.revive(arn);
+        self.log.set_limits(
+            arn,
+            Limits {
+                max_entries: topic::DEFAULT_MAX_ENTRIES,
+                max_bytes: topic::DEFAULT_MAX_BYTES,
+            },
+        );
+        self.workers.ensure_queue(self.me.clone(), arn);
     }
 
     /// Moves what an earlier version left in the store's outbox table into
@@ -331,7 +360,7 @@ impl Notifier {
     /// starts the workers of the built-in queues it names.
     pub fn set_config(self: &Arc<Self>, bucket: &str, cfg: Option<NotificationConfiguration>) {
         for q in cfg.iter().flat_map(|c| c.queues.iter()) {
-            self.workers.ensure_queue(self, &q.queue_arn);
+            self.ensure_queue_worker(&q.queue_arn);
         }
         self.bucket_owners.write().expect("owners lock").remove(bucket);
         let mut configs = self.configs.write().expect("configs lock");

@@ -176,6 +176,11 @@ impl Notifier {
         for target in cfg.matching(change.event, &change.key, &change.metadata, &change.tags) {
             if target.kind == TargetKind::Queue {
                 if let Some(q) = self.queue_target(bucket, target.arn) {
+                    // Events wait in the log until the queue takes them:
+                    // bounded like a persistent topic's.
+                    if self.log.is_full(&q.arn) {
+                        return Err(NotifyError::SlowDown(q.arn.clone()));
+                    }
                     plan.queues.push((target.id.to_owned(), q));
                 }
                 continue;
@@ -219,6 +224,8 @@ impl Notifier {
             );
             return None;
         }
+        // A queue re-created since its worker stopped gets one again.
+        self.ensure_queue_worker(&q.arn);
         Some(QueueTarget {
             arn: q.arn.clone(),
             counters: self.metrics.for_topic(&q.owner, &q.name),

@@ -23,6 +23,9 @@ use crate::journal::{EventEntry, EventJournal, Txn, WrittenEvents};
 /// The longest batch the committer will build; bounds the latency a request
 /// can see from others queued ahead of it.
 const MAX_BATCH: usize = 256;
+/// Above this many logs touched by one group commit, the journal's files
+/// are made durable by one syncfs rather than an fsync each.
+const MAX_LOG_FSYNCS: usize = 8;
 /// Queue length before writers wait (backpressure instead of unbounded
 /// memory when the disk is slower than the network).
 const QUEUE_DEPTH: usize = 4096;
@@ -198,12 +201,15 @@ fn durable_commit(
     journal: Option<&JournalHook>,
 ) -> Result<(), String> {
     let mut written: Option<Box<dyn WrittenEvents>> = None;
+    let mut touched_logs = 0;
     match journal {
         _ if events.is_empty() => {}
         None => tracing::debug!(events = events.len(), "no event journal attached: events dropped"),
         Some(hook) => {
             let w = hook.journal.write(events)?;
-            if let Err(e) = crate::journal::record_marks(&txn, &w.high_water()) {
+            let marks = w.high_water();
+            touched_logs = marks.len();
+            if let Err(e) = crate::journal::record_marks(&txn, &marks) {
                 w.settle(false);
                 return Err(e.to_string());
             }
@@ -214,9 +220,17 @@ fn durable_commit(
         if let Some(root) = &blob_root {
             sync_filesystem(root).map_err(|e| format!("syncfs of {}: {e}", root.display()))?;
         }
-        let covered = blob_root.is_some() && journal.is_some_and(|h| h.same_fs_as_blobs);
-        if let Some(w) = written.as_mut().filter(|_| !covered) {
-            w.sync()?;
+        let same_fs = journal.is_some_and(|h| h.same_fs_as_blobs);
+        if let (Some(w), Some(hook)) = (written.as_mut(), journal) {
+            if blob_root.is_some() && same_fs {
+                // The syncfs above covered the journal's files too.
+            } else if same_fs && touched_logs > MAX_LOG_FSYNCS {
+                // Many logs (one tenant's thousand topics): one syncfs
+                // instead of an fsync each, one after the other.
+                sync_filesystem(hook.journal.dir()).map_err(|e| format!("syncfs of the event journal: {e}"))?;
+            } else {
+                w.sync()?;
+            }
         }
         txn.commit().map_err(|e| e.to_string())
     })();

@@ -172,10 +172,22 @@ impl Store {
         Ok((out, used))
     }
 
-    /// Notes that the journal is in use (from now on, a log without a mark
-    /// holds no committed event), and moves the rows an earlier version
-    /// left in its outbox table into the journal, in one transaction (so
-    /// they are neither lost nor moved twice). Returns how many moved.
+    /// Starts using the journal on a data dir that never did: `last_ids`
+    /// (the highest id each existing log holds, all of it committed by the
+    /// earlier version) become the logs' marks, and from now on a log
+    /// without a mark holds no committed event. One durable transaction,
+    /// before the first event is written.
+    pub fn begin_journal(&self, last_ids: &[(String, u64)]) -> StoreResult<()> {
+        let txn = self.db().begin_write()?;
+        record_marks(&txn, last_ids)?;
+        txn.open_table(crate::tables::COUNTERS)?.insert(JOURNAL_IN_USE, 1)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Moves the rows an earlier version left in its outbox table into the
+    /// journal, in one transaction (so they are neither lost nor moved
+    /// twice). Returns how many moved.
     pub async fn drain_legacy_outbox(&self) -> StoreResult<usize> {
         self.write(vec![], |txn| {
             let mut table = txn.open_table(OUTBOX)?;
@@ -191,8 +203,6 @@ impl Store {
             for k in &keys {
                 table.remove(*k)?;
             }
-            drop(table);
-            txn.open_table(crate::tables::COUNTERS)?.insert(JOURNAL_IN_USE, 1)?;
             Ok(Applied::new(keys.len()))
         })
         .await
