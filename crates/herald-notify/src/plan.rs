@@ -10,7 +10,7 @@ use bytes::Bytes;
 use herald_model::event::EventType;
 use herald_model::notification::TargetKind;
 use herald_model::record::{self, EventRecordInput, RecordFlavor};
-use herald_store::{BucketRecord, EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
+use herald_store::{EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
 use time::OffsetDateTime;
 
 use crate::Notifier;
@@ -92,16 +92,11 @@ impl Pending {
     }
 }
 
-/// What the commit decided, for rendering records.
-pub struct Committed<'a> {
-    pub bucket: &'a BucketRecord,
-    pub seq: u64,
-    /// As reported (`""` for a bucket that never had versioning).
-    pub version_id: &'a str,
-    /// For writes; deletes report the [`Change`]'s.
-    pub size: Option<u64>,
-    pub etag: Option<&'a str>,
-}
+/// What the commit decided, for rendering records: the store's own view
+/// of a staged change (sequence number, reported version id, and for
+/// writes the new version's size and ETag; deletes report the
+/// [`Change`]'s).
+pub type Committed<'a> = StagedChange<'a>;
 
 /// The notifications a change will go to, worked out before the write.
 #[derive(Default)]
@@ -267,14 +262,7 @@ impl Notifier {
         let (change, origin, site) = (p.change.clone(), p.origin.clone(), self.site());
         Some(Box::new(move |staged: &StagedChange<'_>| {
             let now = OffsetDateTime::now_utc();
-            let committed = Committed {
-                bucket: staged.bucket,
-                seq: staged.seq,
-                version_id: staged.version_id,
-                size: staged.size,
-                etag: staged.etag,
-            };
-            let facts = (&change, &origin, &committed);
+            let facts = (&change, &origin, staged);
             let key = format!("{}/{}", staged.bucket.name, change.key);
             let to_topics = targets.iter().map(|(config_id, topic)| EventEntry {
                 log: topic.log_name().to_owned(),
