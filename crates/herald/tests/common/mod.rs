@@ -55,6 +55,8 @@ pub struct TestServer {
     metrics_port: u16,
     /// More `herald serve` flags (see [`TestServer::start_with_args`]).
     extra_args: Vec<String>,
+    /// Fresh ports to try when a first start finds its port taken.
+    port_retries: u32,
 }
 
 fn fresh_data_dir() -> DataDir {
@@ -111,8 +113,10 @@ impl TestServer {
             sftp_port: sftp.then(free_port),
             metrics_port: free_port(),
             extra_args: args.iter().map(|a| a.to_string()).collect(),
+            port_retries: 3,
         };
         s.spawn();
+        s.port_retries = 0;
         s
     }
 
@@ -167,6 +171,15 @@ impl TestServer {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
+                // Another test took a port between `free_port` and the
+                // bind: a first start picks new ports and tries again.
+                if self.port_retries > 0 && self.logs().contains("Address already in use") {
+                    self.port_retries -= 1;
+                    self.port = free_port();
+                    self.metrics_port = free_port();
+                    self.sftp_port = self.sftp_port.map(|_| free_port());
+                    return self.spawn();
+                }
                 panic!(
                     "herald serve exited before becoming healthy ({status}); output:\n{}",
                     self.logs()
