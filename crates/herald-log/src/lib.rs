@@ -187,6 +187,11 @@ const QUEUE: usize = 8192;
 /// Largest key + payload accepted (records carry u32 lengths).
 const MAX_RECORD: usize = 1 << 30;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a removed topic stays known as removed (late events of its
+/// requests are discarded meanwhile). Requests end long before; forgetting
+/// it bounds the memory a tenant deleting topics in a loop can make the
+/// log hold.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(600);
 
 /// Handle to the log; cheap to clone. The writer and sweep threads stop when
 /// the last handle is dropped (no explicit close: everything acknowledged is
@@ -394,6 +399,23 @@ impl DeliveryLog {
         if map.get(topic).is_some_and(|t| t.state.lock().unwrap().removed) {
             map.insert(topic.to_owned(), Arc::new(self.inner.fresh_topic(topic)));
         }
+    }
+
+    /// Forgets topics removed at least `age` ago, and their id floors: a
+    /// later log of that name starts from scratch (its committed mark went
+    /// with the topic, see `herald_store`'s `delete_topic`).
+    pub fn forget_removed(&self, age: Duration) {
+        let cutoff = format::now_ms().saturating_sub(age.as_millis() as u64);
+        let mut map = self.inner.topics.write().unwrap();
+        let mut floors = self.inner.floors.lock().unwrap();
+        map.retain(|name, t| {
+            let st = t.state.lock().unwrap();
+            let keep = !st.removed || st.removed_ms > cutoff;
+            if !keep {
+                floors.remove(name);
+            }
+            keep
+        });
     }
 
     /// The ids each topic's new log must stay above (the store's committed
@@ -649,6 +671,7 @@ impl DeliveryLog {
             let limits = st.limits;
             let mut fresh = TopicState::new(st.name.clone(), st.dir.clone());
             fresh.removed = true;
+            fresh.removed_ms = format::now_ms();
             fresh.limits = limits;
             *st = fresh;
             if let Err(e) = fs::remove_dir_all(&t.dir)
@@ -787,9 +810,12 @@ fn read_run(t: &Topic, run: Run, failed: &mut Vec<(u64, bool)>, mut f: impl FnMu
 /// idle topic holds no data. Exits when the log is dropped.
 fn sweep(inner: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(SWEEP_EVERY) {
-        let Some(inner) = inner.upgrade() else { return };
-        let topics: Vec<Arc<Topic>> = inner.topics.read().unwrap().values().cloned().collect();
-        drop(inner);
+        let Some(strong) = inner.upgrade() else { return };
+        let topics: Vec<Arc<Topic>> = strong.topics.read().unwrap().values().cloned().collect();
+        // Not held while sweeping: dropping the last handle stops the sweep.
+        let log = DeliveryLog { inner: strong };
+        log.forget_removed(TOMBSTONE_TTL);
+        drop(log);
         for t in topics {
             let mut st = t.state.lock().unwrap();
             if !st.removed {

@@ -145,6 +145,8 @@ pub(crate) struct TopicState {
     pub dir_created: bool,
     /// Set by `remove_topic`; the writer discards whatever is still queued.
     pub removed: bool,
+    /// When it was removed (ms), for forgetting the tombstone.
+    pub removed_ms: u64,
     pub segments: BTreeMap<u64, Segment>,
     /// First id of the segment new records go to.
     pub active: Option<u64>,
@@ -171,6 +173,7 @@ impl TopicState {
             dir,
             dir_created: false,
             removed: false,
+            removed_ms: 0,
             segments: BTreeMap::new(),
             active: None,
             next_id: 1,
@@ -503,7 +506,10 @@ impl TopicState {
     /// Ids of pending or leased entries above `mark`, oldest first.
     pub fn ids_above(&self, mark: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        for (&first, seg) in self.segments.range(..) {
+        for (&first, seg) in self.segments.iter() {
+            if first + seg.slots.len() as u64 <= mark + 1 {
+                continue; // every id of this segment is at or below the mark
+            }
             for (i, s) in seg.slots.iter().enumerate() {
                 let id = first + i as u64;
                 if id > mark && (s.state == PENDING || s.state == LEASED) {

@@ -666,3 +666,28 @@ async fn removed_topic_discards_late_events_and_revives_above_its_ids() {
     staged.settle(false);
     assert_eq!(log.stats("t").entries, 0, "a failed transaction leaves nothing");
 }
+
+/// A removed topic is not remembered for ever (a tenant deleting topics in
+/// a loop must not grow the log's memory): once forgotten, its name is a
+/// fresh log again, with ids from 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_topics_are_forgotten_after_a_while() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    let mut s = log.stage(vec![item("gone", "a", "1"), item("gone", "b", "2")]).unwrap();
+    s.sync().unwrap();
+    s.settle(true);
+    log.remove_topic("gone");
+    log.forget_removed(Duration::from_secs(600));
+    assert!(
+        log.stage(vec![item("gone", "c", "late")])
+            .unwrap()
+            .high_water()
+            .is_empty(),
+        "a recent tombstone still discards"
+    );
+    log.forget_removed(Duration::ZERO);
+    let s = log.stage(vec![item("gone", "d", "new")]).unwrap();
+    assert_eq!(s.high_water(), vec![("gone".to_owned(), 1)], "forgotten: a fresh log");
+    s.settle(false);
+}

@@ -47,8 +47,8 @@ pub struct Notifier {
     me: std::sync::Weak<Notifier>,
     store: Store,
     log: DeliveryLog,
-    region: String,
-    host_id: String,
+    /// The region and host id every record carries.
+    site: Arc<plan::Site>,
     /// bucket -> parsed configuration (only buckets that have one).
     configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
     /// bucket -> owner, for the buckets events were planned for (whose
@@ -107,8 +107,10 @@ impl Notifier {
             me: me.clone(),
             store: store.clone(),
             log,
-            host_id: format!("herald-{region}"),
-            region,
+            site: Arc::new(plan::Site {
+                host_id: format!("herald-{region}"),
+                region,
+            }),
             configs: RwLock::new(HashMap::new()),
             bucket_owners: RwLock::new(HashMap::new()),
             topics: RwLock::new(HashMap::new()),
@@ -151,7 +153,7 @@ impl Notifier {
     }
 
     pub fn region(&self) -> &str {
-        &self.region
+        &self.site.region
     }
 
     pub fn log(&self) -> &DeliveryLog {
@@ -303,14 +305,11 @@ impl Notifier {
         self.log.remove_topic(arn);
     }
 
-    /// Starts the workers that move events into built-in queues: for the
-    /// queues with events left in the log, and those configurations name.
-    fn start_queue_transfers(self: &Arc<Self>) {
-        let mut arns: Vec<String> = self.log.topics().into_iter().filter(|t| is_queue_arn(t)).collect();
-        for cfg in self.configs.read().expect("configs lock").values() {
-            arns.extend(cfg.queues.iter().map(|q| q.queue_arn.clone()));
-        }
-        for arn in arns {
+    /// Starts the workers that move events into built-in queues, for the
+    /// queues with events left in the log (planning starts the others when
+    /// an event for them is written).
+    fn start_queue_transfers(&self) {
+        for arn in self.log.topics().into_iter().filter(|t| is_queue_arn(t)) {
             self.ensure_queue_worker(&arn);
         }
     }
@@ -356,12 +355,8 @@ impl Notifier {
         self.topics.read().expect("topics lock").get(arn).cloned()
     }
 
-    /// Replaces (or removes) a bucket's configuration in the cache, and
-    /// starts the workers of the built-in queues it names.
-    pub fn set_config(self: &Arc<Self>, bucket: &str, cfg: Option<NotificationConfiguration>) {
-        for q in cfg.iter().flat_map(|c| c.queues.iter()) {
-            self.ensure_queue_worker(&q.queue_arn);
-        }
+    /// Replaces (or removes) a bucket's configuration in the cache.
+    pub fn set_config(&self, bucket: &str, cfg: Option<NotificationConfiguration>) {
         self.bucket_owners.write().expect("owners lock").remove(bucket);
         let mut configs = self.configs.write().expect("configs lock");
         match cfg {
@@ -458,8 +453,9 @@ impl Notifier {
     /// Persistent topics and queues get it through the event journal, like
     /// any event.
     pub async fn send_test_event(&self, bucket: &str, arn: &str, request_id: &str) {
-        let body = record::test_event(bucket, OffsetDateTime::now_utc(), request_id, &self.host_id);
+        let body = record::test_event(bucket, OffsetDateTime::now_utc(), request_id, &self.site.host_id);
         let log = if is_queue_arn(arn) {
+            self.ensure_queue_worker(arn);
             arn.to_owned()
         } else {
             let Some(topic) = self.topic(arn) else { return };

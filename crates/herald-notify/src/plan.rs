@@ -122,10 +122,9 @@ struct QueueTarget {
 const QUEUE_FLAVOR: RecordFlavor = RecordFlavor::Aws;
 
 /// Where records are rendered: the server's region and host id.
-#[derive(Clone)]
-struct Site {
-    region: String,
-    host_id: String,
+pub(crate) struct Site {
+    pub(crate) region: String,
+    pub(crate) host_id: String,
 }
 
 /// How one destination wants its record.
@@ -259,7 +258,7 @@ impl Notifier {
         if targets.is_empty() && queues.is_empty() {
             return None;
         }
-        let (change, origin, site) = (p.change.clone(), p.origin.clone(), self.site());
+        let (change, origin, site) = (p.change.clone(), p.origin.clone(), self.site.clone());
         Some(Box::new(move |staged: &StagedChange<'_>| {
             let now = OffsetDateTime::now_utc();
             let facts = (&change, &origin, staged);
@@ -286,7 +285,6 @@ impl Notifier {
             return;
         }
         let now = OffsetDateTime::now_utc();
-        let site = self.site();
         let mut sync = Vec::new();
         for (_, q) in &p.plan.queues {
             q.counters.triggered();
@@ -295,7 +293,7 @@ impl Notifier {
             topic.counters.triggered();
             if !topic.persistent {
                 let facts = (&p.change, &p.origin, committed);
-                let body = Bytes::from(render(&site, facts, &Target::topic(config_id, topic), now));
+                let body = Bytes::from(render(&self.site, facts, &Target::topic(config_id, topic), now));
                 sync.push(push_sync(topic.clone(), body, &p.change.key));
             }
         }
@@ -359,13 +357,6 @@ impl Notifier {
         };
         self.finish(pending, &committed).await;
         Ok(outcome)
-    }
-
-    fn site(&self) -> Site {
-        Site {
-            region: self.region.clone(),
-            host_id: self.host_id.clone(),
-        }
     }
 }
 

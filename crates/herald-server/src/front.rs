@@ -616,8 +616,6 @@ fn query_too_large(parts: &http::request::Parts, limit: usize, request_id: &str)
 
 // ---- end SQS / SNS request classification -------------------------------
 
-/// Makes sure an XML error body carries its `RequestId`, as AWS's do
-/// (errors raised inside `s3s` itself, such as signature failures, lack it).
 /// The whole body of one of our own answers (small XML documents), for
 /// the rewrites below.
 async fn answer_bytes(body: Body) -> Bytes {
@@ -672,6 +670,8 @@ async fn policy_condition_denied(resp: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::from(text))
 }
 
+/// Makes sure an XML error body carries its `RequestId`, as AWS's do
+/// (errors raised inside `s3s` itself, such as signature failures, lack it).
 async fn with_request_id(resp: Response<Body>, request_id: &str) -> Response<Body> {
     let is_xml = resp
         .headers()

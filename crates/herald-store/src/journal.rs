@@ -186,13 +186,25 @@ impl Store {
     }
 
     /// Moves the rows an earlier version left in its outbox table into the
-    /// journal, in one transaction (so they are neither lost nor moved
-    /// twice). Returns how many moved.
+    /// journal, a bounded batch per transaction (each batch is neither lost
+    /// nor moved twice). Returns how many moved.
     pub async fn drain_legacy_outbox(&self) -> StoreResult<usize> {
+        let mut moved = 0;
+        loop {
+            let n = self.drain_legacy_batch().await?;
+            if n == 0 {
+                return Ok(moved);
+            }
+            moved += n;
+        }
+    }
+
+    /// One batch of [`Store::drain_legacy_outbox`].
+    async fn drain_legacy_batch(&self) -> StoreResult<usize> {
         self.write(vec![], |txn| {
             let mut table = txn.open_table(OUTBOX)?;
             let mut keys = Vec::new();
-            for row in table.iter()? {
+            for row in table.iter()?.take(LEGACY_BATCH) {
                 let (k, v) = row?;
                 keys.push(k.value());
                 match decode_legacy(v.value()) {
@@ -218,6 +230,9 @@ impl Store {
         .await
     }
 }
+
+/// Legacy outbox rows moved per transaction.
+const LEGACY_BATCH: usize = 4096;
 
 /// The counter row that says the journal has been in use.
 const JOURNAL_IN_USE: &str = "journal_in_use";

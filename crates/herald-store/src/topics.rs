@@ -65,15 +65,16 @@ impl Store {
         let (owner, name) = (owner.to_owned(), name.to_owned());
         self.write(vec![], move |txn| {
             let mut t = txn.open_table(TOPICS)?;
-            let removed: Option<TopicRecord> = match t.remove((owner.as_str(), name.as_str()))? {
-                Some(v) => serde_json::from_slice(v.value()).ok(),
-                None => None,
+            let Some(row) = t.remove((owner.as_str(), name.as_str()))? else {
+                return Ok(Applied::new(false));
             };
+            let removed: Option<TopicRecord> = serde_json::from_slice(row.value()).ok();
+            drop(row);
             drop(t);
-            if let Some(rec) = &removed {
+            if let Some(rec) = removed {
                 txn.open_table(crate::tables::JOURNAL_MARKS)?.remove(rec.arn.as_str())?;
             }
-            Ok(Applied::new(removed.is_some()))
+            Ok(Applied::new(true))
         })
         .await
     }

@@ -11,7 +11,7 @@
 mod common;
 mod notify_common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Mutex;
 
 use aws_sdk_s3::Client;
@@ -1059,32 +1059,16 @@ async fn policy_lifecycle_through_aws_cli_and_boto3() {
     cli_err(&out, "AccessDenied", "bob's get-bucket-policy");
 
     // boto3.
-    let script = dir.path().join("policy.py");
-    std::fs::write(&script, BOTO3_SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("T_URL", srv.url())
-        .env("T_BUCKET", b)
-        .env("T_ALICE_AK", ALICE.0)
-        .env("T_ALICE_SK", ALICE.1)
-        .env("T_BOB_AK", BOB.0)
-        .env("T_BOB_SK", BOB.1)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); install python3 and `pip install boto3`"));
-    assert!(
-        out.status.success(),
-        "boto3 policy checks failed ({}):\nfailures: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    run_boto3(
+        &srv,
+        BOTO3_SCRIPT,
+        &[
+            ("T_BUCKET", b),
+            ("T_ALICE_AK", ALICE.0),
+            ("T_ALICE_SK", ALICE.1),
+            ("T_BOB_AK", BOB.0),
+            ("T_BOB_SK", BOB.1),
+        ],
     );
 
     // Delete through the CLI: gone, and the objects are private again.

@@ -5,7 +5,7 @@
 mod common;
 mod notify_common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use notify_common::*;
@@ -211,32 +211,15 @@ sys.exit(1 if failures else 0)
 fn boto3_topic_api() {
     let srv = TestServer::start();
     srv.create_user("bob", BOB_AK, BOB_SK);
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("topics.py");
-    std::fs::write(&script, BOTO3_SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .env("T_URL", srv.url())
-        .env("T_ROOT_AK", ROOT_ACCESS_KEY)
-        .env("T_ROOT_SK", ROOT_SECRET_KEY)
-        .env("T_BOB_AK", BOB_AK)
-        .env("T_BOB_SK", BOB_SK)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); install python3 and `pip install boto3`"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(3), "{stdout}");
-    assert!(
-        out.status.success(),
-        "boto3 topic checks failed ({}):\nfailures: {stdout}\nstderr: {stderr}\nserver log tail:\n{}",
-        out.status,
-        tail(&srv.logs())
+    run_boto3(
+        &srv,
+        BOTO3_SCRIPT,
+        &[
+            ("T_ROOT_AK", ROOT_ACCESS_KEY),
+            ("T_ROOT_SK", ROOT_SECRET_KEY),
+            ("T_BOB_AK", BOB_AK),
+            ("T_BOB_SK", BOB_SK),
+        ],
     );
 }
 

@@ -759,6 +759,8 @@ pub fn run_boto3(srv: &TestServer, script: &str, vars: &[(&str, &str)]) -> Outpu
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run python3 ({e}); install python3 and `pip install boto3`"));
