@@ -788,23 +788,7 @@ impl QueueEngine {
         name: &str,
         batch: Vec<SendRequest>,
     ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
-        let q = self.queue(owner, name)?;
-        let settings = q.state.lock().expect("queue lock").settings.clone();
-        let now = now_ms();
-        let mut results = Vec::with_capacity(batch.len());
-        let mut prepared = Vec::new();
-        let mut index = Vec::new();
-        for (i, req) in batch.into_iter().enumerate() {
-            match prepare(&q, &settings, owner, req, now) {
-                Ok((p, r)) => {
-                    prepared.push(p);
-                    index.push(i);
-                    results.push(Ok(r));
-                }
-                Err(e) => results.push(Err(e)),
-            }
-        }
-        self.store_prepared(q, prepared, index, results).await
+        self.send_with(owner, name, |_| batch, |_, _, _| {}).await
     }
 
     /// Delivers S3 event bodies (read from the delivery log) so that a body
@@ -820,28 +804,51 @@ impl QueueEngine {
         name: &str,
         bodies: Vec<String>,
     ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
+        let requests = |q: &Queue| {
+            bodies
+                .into_iter()
+                .map(|body| SendRequest {
+                    // FIFO queues need the id before validation.
+                    deduplication_id: q.fifo.then(|| md5_of_body(&body)),
+                    group_id: q.fifo.then(|| "s3-events".to_owned()),
+                    body,
+                    delay_seconds: None,
+                    attributes: Default::default(),
+                    system_attributes: Default::default(),
+                })
+                .collect()
+        };
+        // A standard queue takes the digest validation computed anyway.
+        let dedup_standard = |q: &Queue, p: &mut Prepared, r: &SendResult| {
+            if !q.fifo {
+                p.dedup_key = Some(queue::dedup_key(false, "", &r.md5_of_body));
+                p.msg.dedup = r.md5_of_body.clone();
+            }
+        };
+        self.send_with(owner, name, requests, dedup_standard).await
+    }
+
+    /// Validates the requests `make` builds for the queue (an invalid one
+    /// fails alone), lets `adjust` amend each valid one, and stores them
+    /// with one durable write.
+    async fn send_with(
+        &self,
+        owner: &str,
+        name: &str,
+        make: impl FnOnce(&Queue) -> Vec<SendRequest>,
+        adjust: impl Fn(&Queue, &mut Prepared, &SendResult),
+    ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
         let q = self.queue(owner, name)?;
         let settings = q.state.lock().expect("queue lock").settings.clone();
         let now = now_ms();
-        let mut results = Vec::with_capacity(bodies.len());
+        let batch = make(&q);
+        let mut results = Vec::with_capacity(batch.len());
         let mut prepared = Vec::new();
         let mut index = Vec::new();
-        for (i, body) in bodies.into_iter().enumerate() {
-            let digest = md5_of_body(&body);
-            let req = SendRequest {
-                deduplication_id: q.fifo.then(|| digest.clone()),
-                group_id: q.fifo.then(|| "s3-events".to_owned()),
-                body,
-                delay_seconds: None,
-                attributes: Default::default(),
-                system_attributes: Default::default(),
-            };
+        for (i, req) in batch.into_iter().enumerate() {
             match prepare(&q, &settings, owner, req, now) {
                 Ok((mut p, r)) => {
-                    if !q.fifo {
-                        p.dedup_key = Some(queue::dedup_key(false, "", &digest));
-                        p.msg.dedup = digest;
-                    }
+                    adjust(&q, &mut p, &r);
                     prepared.push(p);
                     index.push(i);
                     results.push(Ok(r));
