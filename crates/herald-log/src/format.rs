@@ -1,11 +1,13 @@
-//! On-disk formats: segment records, side-file (state) records and topic
-//! directory names. Kept in one place so the writer, the reader and recovery
-//! cannot disagree about a byte.
+//! On-disk formats: what a delivery-log record and side record hold, and
+//! topic directory names. The framing, segment files and recovery around
+//! them are herald-segment's, shared with the queues.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `[len u32][crc32 u32]` in front of every record body.
-pub(crate) const REC_HEADER: usize = 8;
+use herald_segment::frame;
+
+/// The frame header in front of every record body.
+pub(crate) const REC_HEADER: usize = frame::HEADER;
 /// Fixed part of a record body: id u64, enqueue time (ms) u64, key length u32.
 pub(crate) const BODY_FIXED: usize = 20;
 /// Bytes a record costs on disk besides its key and payload. Limits and
@@ -26,19 +28,16 @@ pub(crate) fn record_len(key: &str, payload: &[u8]) -> usize {
     REC_OVERHEAD + key.len() + payload.len()
 }
 
-/// Appends one record to `buf`.
+/// Appends one record to `buf`: body = id u64, enqueue time (ms) u64, key
+/// length u32, key, payload.
 pub(crate) fn encode_record(buf: &mut Vec<u8>, id: u64, enqueued_ms: u64, key: &str, payload: &[u8]) {
-    let body_len = BODY_FIXED + key.len() + payload.len();
-    let start = buf.len();
-    buf.extend_from_slice(&(body_len as u32).to_le_bytes());
-    buf.extend_from_slice(&[0; 4]);
+    let start = frame::begin(buf);
     buf.extend_from_slice(&id.to_le_bytes());
     buf.extend_from_slice(&enqueued_ms.to_le_bytes());
     buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
     buf.extend_from_slice(key.as_bytes());
     buf.extend_from_slice(payload);
-    let crc = crc32fast::hash(&buf[start + REC_HEADER..]);
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    frame::finish(buf, start);
 }
 
 /// A decoded record; `key` and `payload` are ranges into the record bytes so
@@ -52,45 +51,32 @@ pub(crate) struct Decoded {
     pub len: usize,
 }
 
-/// Result of looking at the bytes at some offset of a segment.
-pub(crate) enum Parse {
-    Ok(Decoded),
-    /// Not enough bytes for the record the header announces (maybe a torn tail).
-    Short,
-    /// Header or checksum do not make sense.
-    Bad,
+/// Decodes the record starting at `buf[0]`; `None` unless it is a whole,
+/// intact record.
+pub(crate) fn decode_record(buf: &[u8]) -> Option<Decoded> {
+    let frame::Parse::Ok { body, len } = frame::parse(buf, BODY_FIXED) else {
+        return None;
+    };
+    decode_body(buf, body, len)
 }
 
-/// Decodes the record starting at `buf[0]`.
-pub(crate) fn decode_record(buf: &[u8]) -> Parse {
-    if buf.len() < REC_HEADER {
-        return Parse::Short;
-    }
-    let body_len = u32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
-    let crc = u32::from_le_bytes(buf[4..8].try_into().unwrap());
-    if body_len < BODY_FIXED {
-        return Parse::Bad;
-    }
-    if buf.len() < REC_HEADER + body_len {
-        return Parse::Short;
-    }
-    let body = &buf[REC_HEADER..REC_HEADER + body_len];
-    if crc32fast::hash(body) != crc {
-        return Parse::Bad;
-    }
+/// Decodes an intact frame's body (`buf[body]`, the frame `len` long).
+pub(crate) fn decode_body(buf: &[u8], body: std::ops::Range<usize>, len: usize) -> Option<Decoded> {
+    let (body_start, body_len) = (body.start, body.len());
+    let body = &buf[body];
     let id = u64::from_le_bytes(body[0..8].try_into().unwrap());
     let enqueued_ms = u64::from_le_bytes(body[8..16].try_into().unwrap());
     let key_len = u32::from_le_bytes(body[16..20].try_into().unwrap()) as usize;
     if key_len > body_len - BODY_FIXED {
-        return Parse::Bad;
+        return None;
     }
-    let key_start = REC_HEADER + BODY_FIXED;
-    Parse::Ok(Decoded {
+    let key_start = body_start + BODY_FIXED;
+    Some(Decoded {
         id,
         enqueued_ms,
         key: key_start..key_start + key_len,
-        payload: key_start + key_len..REC_HEADER + body_len,
-        len: REC_HEADER + body_len,
+        payload: key_start + key_len..body_start + body_len,
+        len,
     })
 }
 
@@ -132,20 +118,8 @@ pub(crate) fn decode_side(rec: &[u8]) -> Option<SideRec> {
     })
 }
 
-/// Segment files are named by the id of their first record, zero padded so a
-/// plain sort is id order.
-pub(crate) fn segment_name(first_id: u64) -> String {
-    format!("seg-{first_id:020}.log")
-}
-
-pub(crate) fn side_name(first_id: u64) -> String {
-    format!("seg-{first_id:020}.ack")
-}
-
-/// Parses `seg-<id>.log` back to its first id.
-pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
-    name.strip_prefix("seg-")?.strip_suffix(".log")?.parse().ok()
-}
+/// Extension of a delivery log's side files (`seg-<first>.ack`).
+pub(crate) const SIDE_EXT: &str = "ack";
 
 /// Maps an arbitrary topic name to a safe directory name: `[A-Za-z0-9_-]` are
 /// kept, every other byte becomes `%XX` (so `.`/`..`/`/` cannot escape). Very
@@ -248,15 +222,13 @@ mod tests {
         let mut buf = Vec::new();
         encode_record(&mut buf, 7, 1234, "k/ey", b"payload");
         assert_eq!(buf.len(), record_len("k/ey", b"payload"));
-        let Parse::Ok(d) = decode_record(&buf) else {
-            panic!("decode")
-        };
+        let d = decode_record(&buf).expect("decode");
         assert_eq!((d.id, d.enqueued_ms, d.len), (7, 1234, buf.len()));
         assert_eq!(&buf[d.key], b"k/ey");
         assert_eq!(&buf[d.payload], b"payload");
-        assert!(matches!(decode_record(&buf[..buf.len() - 1]), Parse::Short));
+        assert!(decode_record(&buf[..buf.len() - 1]).is_none());
         buf[10] ^= 1;
-        assert!(matches!(decode_record(&buf), Parse::Bad));
+        assert!(decode_record(&buf).is_none());
     }
 
     #[test]

@@ -793,7 +793,7 @@ fn read_run(t: &Topic, run: Run, failed: &mut Vec<(u64, bool)>, mut f: impl FnMu
     for p in &run.picks {
         let rec = &buf[p.rel..p.rel + p.len];
         match format::decode_record(rec) {
-            format::Parse::Ok(d) if d.id == p.id && d.len == p.len => {
+            Some(d) if d.id == p.id && d.len == p.len => {
                 let key = String::from_utf8_lossy(&rec[d.key]).into_owned();
                 let payload = buf.slice(p.rel + d.payload.start..p.rel + d.payload.end);
                 f(p, key, payload);

@@ -8,16 +8,16 @@
 //! in a hash table keyed by a 64-bit key hash.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use herald_segment::{SideFile, Tail, file::side_path};
+
 use crate::Limits;
-use crate::format::{self, Parse, SIDE_GONE, SIDE_REC, SIDE_RETRY};
+use crate::format::{self, SIDE_EXT, SIDE_GONE, SIDE_REC, SIDE_RETRY};
 
 pub(crate) const GONE: u8 = 0;
 /// Assigned by the writer, not yet durable: invisible to lease/ack/stats.
@@ -71,9 +71,9 @@ impl Hasher for IdHasher {
 pub(crate) struct Segment {
     pub first_id: u64,
     pub file: Arc<File>,
-    /// Side file with acks/retries, opened on first use. Plain `write()`s, no
-    /// fsync: losing its tail only causes redelivery, which is allowed.
-    side: Option<File>,
+    /// Acks and retries. Plain `write()`s, no fsync: losing its tail only
+    /// causes redelivery, which is allowed.
+    side: SideFile,
     pub slots: Vec<Slot>,
     /// Slots that are WRITING, PENDING or LEASED. At 0 (and not active) the
     /// segment's files are deleted.
@@ -103,7 +103,7 @@ impl Segment {
         Segment {
             first_id,
             file: Arc::new(file),
-            side: None,
+            side: SideFile::default(),
             slots: Vec::new(),
             live: 0,
             ready: Vec::new(),
@@ -523,23 +523,17 @@ impl TopicState {
     /// fsyncs every open side file (after records that must not come back).
     pub fn sync_sides(&mut self) -> io::Result<()> {
         for seg in self.segments.values() {
-            if let Some(f) = &seg.side {
-                f.sync_data()?;
-            }
+            seg.side.sync()?;
         }
         Ok(())
     }
 
     /// Appends side records (acks, retries) to a segment's side file.
     pub fn write_side(&mut self, first: u64, buf: &[u8]) -> io::Result<()> {
-        let path = self.dir.join(format::side_name(first));
         let Some(seg) = self.segments.get_mut(&first) else {
             return Ok(());
         };
-        if seg.side.is_none() {
-            seg.side = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path)?);
-        }
-        seg.side.as_mut().unwrap().write_all(buf)
+        seg.side.append(&side_path(&self.dir, first, SIDE_EXT), buf)
     }
 
     /// Returns the segment new records of `rec_len` bytes go to, rolling to a
@@ -571,23 +565,7 @@ impl TopicState {
     }
 
     fn create_segment(&self, first: u64) -> io::Result<Segment> {
-        let path = self.dir.join(format::segment_name(first));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)?;
-        // Ids only grow, so a non-empty file of that name would be a bug;
-        // refuse rather than overwrite records.
-        if file.metadata()?.len() != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("segment {} already has data", path.display()),
-            ));
-        }
-        Ok(Segment::new(first, file))
+        Ok(Segment::new(first, herald_segment::create_segment(&self.dir, first)?))
     }
 
     /// Adds a WRITING slot for the record the writer is about to write.
@@ -613,13 +591,7 @@ impl TopicState {
 
     fn delete_segment(&mut self, first: u64) {
         if self.segments.remove(&first).is_some() {
-            for name in [format::segment_name(first), format::side_name(first)] {
-                if let Err(e) = fs::remove_file(self.dir.join(&name))
-                    && e.kind() != io::ErrorKind::NotFound
-                {
-                    tracing::warn!(topic = %self.name, file = %name, error = %e, "cannot delete drained segment");
-                }
-            }
+            herald_segment::remove_segment(&self.dir, first, SIDE_EXT);
         }
         if self.active == Some(first) {
             self.active = None;
@@ -663,15 +635,7 @@ impl TopicState {
     pub fn recover(name: String, dir: PathBuf) -> io::Result<TopicState> {
         let mut st = TopicState::new(name, dir);
         st.dir_created = true;
-        let mut firsts: Vec<u64> = Vec::new();
-        for ent in fs::read_dir(&st.dir)? {
-            let ent = ent?;
-            if let Some(first) = ent.file_name().to_str().and_then(format::parse_segment_name) {
-                firsts.push(first);
-            }
-        }
-        firsts.sort_unstable();
-        for &first in &firsts {
+        for first in herald_segment::list_segments(&st.dir)? {
             let seg = recover_segment(&st.name, &st.dir, first)?;
             st.next_id = st.next_id.max(first + seg.slots.len() as u64);
             st.segments.insert(first, seg);
@@ -748,124 +712,60 @@ fn push_pick(runs: &mut Vec<Run>, file: &Arc<File>, id: u64, slot: &Slot) {
 /// Loads one segment: its records (up to the first torn/corrupt one, where
 /// the file is truncated) and then its side file.
 fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
-    let path = dir.join(format::segment_name(first));
-    let file = OpenOptions::new().read(true).write(true).open(&path)?;
-    let file_len = file.metadata()?.len();
+    let file = herald_segment::open_segment(dir, first)?;
     let mut seg = Segment::new(first, file.try_clone()?);
-    // Stream the file through a small window: recovery must not need memory
-    // proportional to the segment size.
-    let mut buf: Vec<u8> = Vec::new();
-    let mut buf_off = 0u64; // file offset of buf[0]
-    let mut pos = 0usize; // parse position in buf
-    loop {
-        let want = match format::decode_record(&buf[pos..]) {
-            Parse::Ok(d) if d.id == first + seg.slots.len() as u64 => {
-                let off = buf_off + pos as u64;
-                if off + d.len as u64 > u32::MAX as u64 {
-                    break;
-                }
-                seg.slots.push(Slot {
-                    key_hash: format::key_hash(&buf[pos..][d.key]),
-                    next_same: 0,
-                    enqueued_ms: d.enqueued_ms,
-                    next_attempt_ms: 0,
-                    offset: off as u32,
-                    len: d.len as u32,
-                    attempts: 0,
-                    state: PENDING,
-                });
-                pos += d.len;
-                continue;
-            }
-            Parse::Short => {
-                let have = buf.len() - pos;
-                let need = if have >= 4 {
-                    format::REC_HEADER + u32::from_le_bytes(buf[pos..pos + 4].try_into().unwrap()) as usize
-                } else {
-                    format::REC_HEADER
-                };
-                need.max(1 << 20)
-            }
-            _ => break,
+    let scanned = herald_segment::scan_segment(&file, format::BODY_FIXED, |off, frame, body| {
+        let Some(d) = format::decode_body(frame, body, frame.len()) else {
+            return false;
         };
-        // Slide the window and read more.
-        buf.drain(..pos);
-        buf_off += pos as u64;
-        pos = 0;
-        let old = buf.len();
-        let avail = file_len.saturating_sub(buf_off + old as u64) as usize;
-        let add = want.saturating_sub(old).min(avail);
-        if add == 0 {
-            break;
+        if d.id != first + seg.slots.len() as u64 || off + d.len as u64 > u32::MAX as u64 {
+            return false;
         }
-        buf.resize(old + add, 0);
-        file.read_exact_at(&mut buf[old..], buf_off + old as u64)?;
+        seg.slots.push(Slot {
+            key_hash: format::key_hash(&frame[d.key]),
+            next_same: 0,
+            enqueued_ms: d.enqueued_ms,
+            next_attempt_ms: 0,
+            offset: off as u32,
+            len: d.len as u32,
+            attempts: 0,
+            state: PENDING,
+        });
+        true
+    })?;
+    if let Tail::Damaged { dropped } = herald_segment::truncate_tail(&file, scanned)? {
+        tracing::warn!(
+            topic,
+            segment = %herald_segment::segment_path(dir, first).display(),
+            valid = scanned.valid,
+            dropped,
+            "truncated torn or corrupt tail of delivery log segment"
+        );
     }
-    let off = buf_off + pos as u64;
-    drop(buf);
-    if off < file_len {
-        if tail_is_zero(&file, off, file_len)? {
-            // Zero-filled space ahead of the last write: not damage.
-        } else {
-            tracing::warn!(
-                topic,
-                segment = %path.display(),
-                valid = off,
-                dropped = file_len - off,
-                "truncating torn or corrupt tail of delivery log segment"
-            );
-        }
-        file.set_len(off)?;
-        file.sync_data()?;
-    }
-    seg.size = off;
-    seg.zeroed = off;
+    seg.size = scanned.valid;
+    seg.zeroed = scanned.valid;
     seg.dir_synced = true;
     seg.slots.shrink_to_fit();
 
-    let side_path = dir.join(format::side_name(first));
-    match fs::read(&side_path) {
-        Ok(side) => {
-            let mut valid = 0;
-            for rec in side.chunks_exact(SIDE_REC) {
-                let Some(r) = format::decode_side(rec) else { break };
-                valid += SIDE_REC;
-                let Some(idx) = r.id.checked_sub(first).map(|i| i as usize) else {
-                    continue;
-                };
-                let Some(slot) = seg.slots.get_mut(idx) else { continue };
-                match r.kind {
-                    SIDE_GONE => slot.state = GONE,
-                    SIDE_RETRY => {
-                        slot.attempts = r.attempts;
-                        slot.next_attempt_ms = r.next_ms;
-                    }
-                    _ => {}
+    herald_segment::read_side(&side_path(dir, first, SIDE_EXT), SIDE_REC, |rec| {
+        let Some(r) = format::decode_side(rec) else {
+            return false;
+        };
+        let slot = r.id.checked_sub(first).and_then(|i| seg.slots.get_mut(i as usize));
+        if let Some(slot) = slot {
+            match r.kind {
+                SIDE_GONE => slot.state = GONE,
+                SIDE_RETRY => {
+                    slot.attempts = r.attempts;
+                    slot.next_attempt_ms = r.next_ms;
                 }
-            }
-            if valid < side.len() {
-                // Keep later appends aligned to record boundaries.
-                OpenOptions::new().write(true).open(&side_path)?.set_len(valid as u64)?;
+                _ => {}
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
+        true
+    })?;
     seg.live = seg.slots.iter().filter(|s| s.state == PENDING).count() as u64;
     Ok(seg)
-}
-
-fn tail_is_zero(file: &File, mut off: u64, end: u64) -> io::Result<bool> {
-    let mut buf = vec![0u8; 1 << 16];
-    while off < end {
-        let n = ((end - off) as usize).min(buf.len());
-        file.read_exact_at(&mut buf[..n], off)?;
-        if buf[..n].iter().any(|&b| b != 0) {
-            return Ok(false);
-        }
-        off += n as u64;
-    }
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::DirBuilderExt as _;
-use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use herald_segment::WriteSet;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::format;
@@ -37,27 +37,12 @@ const MAX_BATCH: usize = 4096;
 /// `ZERO_LOW_WATER` is left.
 const ZERO_AHEAD: u64 = 4 << 20;
 const ZERO_LOW_WATER: u64 = 1 << 20;
-static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
 
 pub(crate) fn run(mut rx: mpsc::Receiver<Cmd>, root: PathBuf, segment_bytes: u64, write_lock: Arc<Mutex<()>>) {
     let mut batch = Vec::new();
-    while let Some(cmd) = rx.blocking_recv() {
-        batch.push(cmd);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
-            }
-        }
+    while herald_segment::next_batch(&mut rx, MAX_BATCH, &mut batch) {
         process(&mut batch, &root, segment_bytes, &write_lock);
     }
-}
-
-/// One positional write into one segment.
-struct Write {
-    file: Arc<File>,
-    offset: u64,
-    buf: Vec<u8>,
 }
 
 /// Everything a batch does to one topic.
@@ -67,13 +52,8 @@ struct Group {
     items: Vec<usize>,
     ids: Vec<u64>,
     rec_bytes: u64,
-    writes: Vec<Write>,
-    /// Files written, to fsync once each.
-    files: Vec<Arc<File>>,
-    /// Zero-fill ahead of the data: (file, offset, len).
-    zero: Vec<(Arc<File>, u64, u64)>,
-    sync_dir: bool,
-    sync_root: bool,
+    /// Its records, zero fill and new directory entries.
+    writes: WriteSet,
     discard: bool,
     error: Option<io::Error>,
 }
@@ -82,7 +62,6 @@ struct Group {
 /// ([`Written::sync`]) nor visible to readers ([`Written::settle`]).
 pub(crate) struct Written {
     groups: Vec<Group>,
-    root: PathBuf,
     /// The items were admitted by `append`, which reserved room for them.
     reserved: bool,
     /// Items in the batch.
@@ -111,11 +90,7 @@ pub(crate) fn write(
                 items: Vec::new(),
                 ids: Vec::new(),
                 rec_bytes: 0,
-                writes: Vec::new(),
-                files: Vec::new(),
-                zero: Vec::new(),
-                sync_dir: false,
-                sync_root: false,
+                writes: WriteSet::default(),
                 discard: false,
                 error: None,
             });
@@ -125,61 +100,31 @@ pub(crate) fn write(
     }
     let _writing = write_lock.lock().unwrap_or_else(|e| e.into_inner());
     for g in &mut groups {
-        if let Err(e) = assign(g, items, segment_bytes) {
+        if let Err(e) = assign(g, items, root, segment_bytes) {
             g.error = Some(e);
         }
     }
     for g in groups.iter_mut().filter(|g| g.error.is_none() && !g.discard) {
-        if let Err(e) = write_group(g) {
-            g.error = Some(e);
-        }
+        g.writes.write();
+        g.error = g.writes.first_error().map(copy_error);
     }
     Written {
         groups,
-        root: root.to_path_buf(),
         reserved,
         len: items.len(),
     }
 }
 
-/// Writes one topic's records and its zero-fill.
-fn write_group(g: &mut Group) -> io::Result<()> {
-    for w in g.writes.drain(..) {
-        w.file.write_all_at(&w.buf, w.offset)?;
-        if !g.files.iter().any(|f| Arc::ptr_eq(f, &w.file)) {
-            g.files.push(w.file);
-        }
-    }
-    for (file, mut off, len) in g.zero.drain(..) {
-        let end = off + len;
-        while off < end {
-            let n = ((end - off) as usize).min(ZEROS.len());
-            file.write_all_at(&ZEROS[..n], off)?;
-            off += n as u64;
-        }
-    }
-    Ok(())
+fn copy_error(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
 }
 
 impl Written {
     /// fsyncs each touched file (and new directory entries) once.
     pub(crate) fn sync(&mut self) {
         for g in self.groups.iter_mut().filter(|g| g.error.is_none() && !g.discard) {
-            let res = (|| -> io::Result<()> {
-                for f in &g.files {
-                    f.sync_data()?;
-                }
-                if g.sync_dir {
-                    File::open(&g.topic.dir)?.sync_all()?;
-                }
-                if g.sync_root {
-                    File::open(&self.root)?.sync_all()?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = res {
-                g.error = Some(e);
-            }
+            g.writes.sync();
+            g.error = g.writes.first_error().map(copy_error);
         }
     }
 
@@ -288,8 +233,9 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64, write_lock: &M
 
 /// Under the topic lock: creates the directory if needed, rolls segments,
 /// allocates ids and WRITING slots, and encodes the records.
-fn assign(g: &mut Group, items: &[(&AppendItem, u64)], segment_bytes: u64) -> io::Result<()> {
-    let mut st = g.topic.state.lock().unwrap();
+fn assign(g: &mut Group, items: &[(&AppendItem, u64)], root: &Path, segment_bytes: u64) -> io::Result<()> {
+    let mut guard = g.topic.state.lock().unwrap();
+    let st = &mut *guard;
     if st.removed {
         // The topic was deleted while these were queued: nobody will deliver
         // them, so they are dropped, not written.
@@ -299,31 +245,20 @@ fn assign(g: &mut Group, items: &[(&AppendItem, u64)], segment_bytes: u64) -> io
     if !st.dir_created {
         create_topic_dir(&st.dir, &st.name)?;
         st.dir_created = true;
-        g.sync_root = true;
+        g.writes.dir(root);
     }
     for &k in &g.items {
         let (item, enq) = items[k];
         let len = format::record_len(&item.key, &item.payload) as u64;
         let seg_first = st.ensure_active(len, segment_bytes)?;
         let seg = st.segments.get_mut(&seg_first).unwrap();
-        if !seg.dir_synced {
-            seg.dir_synced = true;
-            g.sync_dir = true;
-        }
+        let new_in = (!seg.dir_synced).then(|| g.writes.dir(&st.dir));
+        seg.dir_synced = true;
         let (file, offset) = (seg.file.clone(), seg.size);
         let id = st.push_writing(seg_first, format::key_hash(item.key.as_bytes()), enq, len as u32);
-        let w = match g.writes.last_mut() {
-            Some(w) if Arc::ptr_eq(&w.file, &file) => w,
-            _ => {
-                g.writes.push(Write {
-                    file,
-                    offset,
-                    buf: Vec::new(),
-                });
-                g.writes.last_mut().unwrap()
-            }
-        };
-        format::encode_record(&mut w.buf, id, enq, &item.key, &item.payload);
+        g.writes.add_with(&file, offset, new_in, |buf| {
+            format::encode_record(buf, id, enq, &item.key, &item.payload)
+        });
         g.ids.push(id);
         g.rec_bytes += len;
     }
@@ -335,7 +270,7 @@ fn assign(g: &mut Group, items: &[(&AppendItem, u64)], segment_bytes: u64) -> io
             let from = seg.zeroed.max(seg.size);
             let to = (seg.size + ZERO_AHEAD).min(segment_bytes);
             if to > from {
-                g.zero.push((seg.file.clone(), from, to - from));
+                g.writes.zero_fill(&seg.file, from, to - from);
                 seg.zeroed = to;
             }
         }

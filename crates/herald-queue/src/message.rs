@@ -220,9 +220,10 @@ pub(crate) fn format_message_id(id: &[u8; 16]) -> String {
 //          [type][transport u8: 1 string, 2 binary][value len u32][value]
 // All integers little-endian.
 
-pub(crate) const FRAME_HEADER: usize = 8;
+#[cfg(test)]
+const FRAME_HEADER: usize = herald_segment::frame::HEADER;
 const KIND_MESSAGE: u8 = 1;
-const FIXED: usize = 1 + 8 + 8 + 8 + 16 + 2 * 4 + 4 * 3;
+pub(crate) const FIXED: usize = 1 + 8 + 8 + 8 + 16 + 2 * 4 + 4 * 3;
 
 fn encode_attrs(out: &mut Vec<u8>, attrs: &BTreeMap<String, MessageAttributeValue>) {
     if attrs.is_empty() {
@@ -247,8 +248,7 @@ fn encode_attrs(out: &mut Vec<u8>, attrs: &BTreeMap<String, MessageAttributeValu
 
 /// Appends one framed record to `out`; returns its length.
 pub(crate) fn encode_record(out: &mut Vec<u8>, seq: u64, visible_at: u64, m: &Msg) -> usize {
-    let start = out.len();
-    out.extend_from_slice(&[0u8; FRAME_HEADER]);
+    let start = herald_segment::frame::begin(out);
     let mut attrs = Vec::new();
     encode_attrs(&mut attrs, &m.attributes);
     let mut sys = Vec::new();
@@ -270,11 +270,7 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, seq: u64, visible_at: u64, m: &Ms
     out.extend_from_slice(&attrs);
     out.extend_from_slice(&sys);
     out.extend_from_slice(m.body.as_bytes());
-    let len = (out.len() - start - FRAME_HEADER) as u32;
-    let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    out.len() - start
+    herald_segment::frame::finish(out, start)
 }
 
 /// The part of a record recovery needs, borrowed from the payload.
@@ -396,12 +392,10 @@ fn decode_attrs(b: &[u8]) -> Option<BTreeMap<String, MessageAttributeValue>> {
 /// Parses a whole framed record (as read back at receive time), checking its
 /// frame and checksum. Returns `(seq, message)`.
 pub(crate) fn decode_record(frame: &[u8]) -> Option<(u64, Msg)> {
-    let len = u32::from_le_bytes(frame.get(0..4)?.try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(frame.get(4..8)?.try_into().ok()?);
-    let payload = frame.get(FRAME_HEADER..FRAME_HEADER + len)?;
-    if crc32fast::hash(payload) != crc {
+    let herald_segment::Parse::Ok { body, .. } = herald_segment::frame::parse(frame, FIXED) else {
         return None;
-    }
+    };
+    let payload = &frame[body];
     let mut c = Cursor { b: payload, pos: 0 };
     let (seq, sent_ms, _vis, message_id, lens) = decode_fixed(&mut c)?;
     let group = c.str(lens.strs[0])?.to_owned();

@@ -23,18 +23,18 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io;
 use std::os::unix::fs::FileExt;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use herald_segment::{SideFile, Tail, file::side_path};
 use tokio::sync::Notify;
 
 use crate::attrs::Settings;
-use crate::message::{self, DEDUP_WINDOW_MS, FRAME_HEADER};
+use crate::message::{self, DEDUP_WINDOW_MS};
 
 /// Roll to a new segment file past this size.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
@@ -57,6 +57,8 @@ const NO_GROUP: u32 = u32::MAX;
 const SIDE_DELETE: u8 = 1;
 const SIDE_RECEIVE: u8 = 2;
 const SIDE_LEN: usize = 24;
+/// Extension of a queue's side files (`seg-<first>.side`).
+const SIDE_EXT: &str = "side";
 
 /// Everything the index keeps per message (40 bytes).
 #[derive(Clone, Copy, Debug)]
@@ -85,9 +87,8 @@ const EMPTY: Slot = Slot {
 };
 
 pub(crate) struct Segment {
-    pub path: PathBuf,
     pub file: Arc<File>,
-    side: Option<File>,
+    side: SideFile,
     pub size: u64,
     /// Indexed by `seq - first seq`.
     pub slots: Vec<Slot>,
@@ -104,64 +105,26 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    fn side_path(&self) -> PathBuf {
-        self.path.with_extension("side")
-    }
-
-    fn append_side(&mut self, buf: &[u8]) -> io::Result<()> {
-        if self.side.is_none() {
-            self.side = Some(
-                OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .mode(0o600)
-                    .open(self.side_path())?,
-            );
-        }
-        self.side.as_mut().expect("opened above").write_all(buf)
-    }
-
-    fn remove_files(&self) {
-        for p in [self.path.clone(), self.side_path()] {
-            if let Err(e) = fs::remove_file(&p)
-                && e.kind() != io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %p.display(), error = %e, "cannot remove queue segment");
-            }
+    fn new(file: File) -> Segment {
+        Segment {
+            file: Arc::new(file),
+            side: SideFile::default(),
+            size: 0,
+            slots: Vec::new(),
+            live: 0,
+            pending: 0,
+            min_sent_s: u32::MAX,
+            broken: false,
         }
     }
-}
-
-fn seg_path(dir: &Path, first: u64) -> PathBuf {
-    dir.join(format!("seg-{first:020}.log"))
 }
 
 /// Creates an empty segment file. The caller fsyncs the directory.
 fn create_segment(dir: &Path, first: u64) -> io::Result<Segment> {
-    let path = seg_path(dir, first);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    Ok(Segment {
-        path,
-        file: Arc::new(file),
-        side: None,
-        size: 0,
-        slots: Vec::new(),
-        live: 0,
-        pending: 0,
-        min_sent_s: u32::MAX,
-        broken: false,
-    })
+    Ok(Segment::new(herald_segment::create_segment(dir, first)?))
 }
 
-pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+pub(crate) use herald_segment::fsync_dir;
 
 fn side_record(kind: u8, count: u32, seq: u64, ms: u64) -> [u8; SIDE_LEN] {
     let mut r = [0u8; SIDE_LEN];
@@ -203,6 +166,17 @@ impl Taken {
         self.file.read_exact_at(&mut buf, self.off)?;
         Ok(buf)
     }
+}
+
+/// Where the writer put a record, and what the index keeps of it.
+pub(crate) struct Written {
+    /// The segment (its first sequence number).
+    pub seg: u64,
+    pub seq: u64,
+    pub off: u64,
+    pub len: u32,
+    pub sent_s: u32,
+    pub visible_at: u64,
 }
 
 /// Outcome of removing a message.
@@ -416,8 +390,8 @@ impl State {
     pub(crate) fn reclaim_if_empty(&mut self, k: u64) {
         let empty = self.segments.get(&k).is_some_and(|s| s.live == 0 && s.pending == 0);
         if empty && k != self.active {
-            let seg = self.segments.remove(&k).expect("checked");
-            seg.remove_files();
+            self.segments.remove(&k);
+            herald_segment::remove_segment(&self.dir, k, SIDE_EXT);
         }
     }
 
@@ -621,10 +595,11 @@ impl State {
                 buf.extend_from_slice(&recs[i].1);
                 i += 1;
             }
+            let path = side_path(&self.dir, k, SIDE_EXT);
             if let Some(seg) = self.segments.get_mut(&k)
-                && let Err(e) = seg.append_side(&buf)
+                && let Err(e) = seg.side.append(&path, &buf)
             {
-                tracing::warn!(path = %seg.path.display(), error = %e, "cannot write queue side file");
+                tracing::warn!(path = %path.display(), error = %e, "cannot write queue side file");
             }
         }
     }
@@ -735,19 +710,15 @@ impl State {
 
     /// Makes a written record known to the index (`ok`) or records that its
     /// write failed.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn commit(
-        &mut self,
-        k: u64,
-        seq: u64,
-        off: u64,
-        len: u32,
-        sent_s: u32,
-        visible_at: u64,
-        group: Option<&str>,
-        ok: bool,
-        now: u64,
-    ) {
+    pub(crate) fn commit(&mut self, record: Written, group: Option<&str>, ok: bool, now: u64) {
+        let Written {
+            seg: k,
+            seq,
+            off,
+            len,
+            sent_s,
+            visible_at,
+        } = record;
         let Some(seg) = self.segments.get_mut(&k) else {
             return;
         };
@@ -833,8 +804,8 @@ impl State {
         let old = std::mem::take(&mut self.segments);
         self.segments.insert(first, seg);
         self.active = first;
-        for s in old.values() {
-            s.remove_files();
+        for &first in old.keys() {
+            herald_segment::remove_segment(&self.dir, first, SIDE_EXT);
         }
         self.ready.clear();
         self.timers.clear();
@@ -863,62 +834,26 @@ impl State {
     /// so every message comes back visible (or delayed).
     pub(crate) fn recover(dir: PathBuf, fifo: bool, settings: Settings, now: u64) -> io::Result<State> {
         let mut st = State::new(dir.clone(), fifo, settings);
-        let mut firsts = Vec::new();
-        for e in fs::read_dir(&dir)? {
-            let name = e?.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(n) = name
-                .strip_prefix("seg-")
-                .and_then(|n| n.strip_suffix(".log"))
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                firsts.push(n);
-            }
-        }
-        firsts.sort_unstable();
+        let firsts = herald_segment::list_segments(&dir)?;
         let mut max_seq = 0u64;
         let mut groups: VecDeque<(u64, String)> = VecDeque::new();
         let mut dedups: Vec<(String, [u8; 16], u64, u64)> = Vec::new();
         for (i, &first) in firsts.iter().enumerate() {
             let last = i + 1 == firsts.len();
-            let path = seg_path(&dir, first);
-            let file = OpenOptions::new().read(true).write(true).open(&path)?;
-            let mut data = Vec::new();
-            (&file).read_to_end(&mut data)?;
-            let mut seg = Segment {
-                path,
-                file: Arc::new(file),
-                side: None,
-                size: 0,
-                slots: Vec::new(),
-                live: 0,
-                pending: 0,
-                min_sent_s: u32::MAX,
-                broken: false,
-            };
-            let mut pos = 0usize;
-            while pos + FRAME_HEADER <= data.len() {
-                let len = u32::from_le_bytes(data[pos..pos + 4].try_into().expect("4")) as usize;
-                let crc = u32::from_le_bytes(data[pos + 4..pos + 8].try_into().expect("4"));
-                let end = pos + FRAME_HEADER + len;
-                if len == 0 || end > data.len() {
-                    break;
-                }
-                let payload = &data[pos + FRAME_HEADER..end];
-                if crc32fast::hash(payload) != crc {
-                    break;
-                }
-                let Some(h) = message::decode_header(payload) else {
-                    break;
+            let mut seg = Segment::new(herald_segment::open_segment(&dir, first)?);
+            let file = seg.file.clone();
+            let scanned = herald_segment::scan_segment(&file, message::FIXED, |off, frame, body| {
+                let Some(h) = message::decode_header(&frame[body]) else {
+                    return false;
                 };
                 if h.seq < first || h.seq < first + seg.slots.len() as u64 {
-                    break;
+                    return false;
                 }
                 let idx = (h.seq - first) as usize;
                 seg.slots.resize(idx, EMPTY);
                 seg.slots.push(Slot {
-                    off: pos as u32,
-                    len: (end - pos) as u32,
+                    off: off as u32,
+                    len: frame.len() as u32,
                     sent_s: (h.sent_ms / 1000) as u32,
                     state: PRESENT,
                     visible_at: h.visible_at,
@@ -937,41 +872,38 @@ impl State {
                         dedups.drain(..RECOVERED_EVENT_IDS);
                     }
                 }
-                pos = end;
-            }
-            seg.size = pos as u64;
-            if pos < data.len() {
-                if last {
-                    tracing::warn!(path = %seg.path.display(), at = pos, "truncating torn queue segment tail");
-                    seg.file.set_len(pos as u64)?;
-                    seg.file.sync_all()?;
-                } else {
-                    tracing::warn!(path = %seg.path.display(), at = pos, "queue segment has unreadable data after this offset");
-                    seg.broken = true;
+                true
+            })?;
+            seg.size = scanned.valid;
+            let path = herald_segment::segment_path(&dir, first);
+            if last {
+                // Sends go on after the valid prefix, never after damage.
+                if let Tail::Damaged { dropped } = herald_segment::truncate_tail(&file, scanned)? {
+                    tracing::warn!(path = %path.display(), at = scanned.valid, dropped, "truncated torn queue segment tail");
                 }
+            } else if !scanned.is_complete() {
+                tracing::warn!(path = %path.display(), at = scanned.valid, "queue segment has unreadable data after this offset");
+                seg.broken = true;
             }
-            drop(data);
-            // Apply the side file.
-            if let Ok(side) = fs::read(seg.side_path()) {
-                for r in side.chunks_exact(SIDE_LEN) {
-                    let count = u32::from_le_bytes(r[4..8].try_into().expect("4"));
-                    let seq = u64::from_le_bytes(r[8..16].try_into().expect("8"));
-                    let ms = u64::from_le_bytes(r[16..24].try_into().expect("8"));
-                    let Some(slot) = seq.checked_sub(first).and_then(|i| seg.slots.get_mut(i as usize)) else {
-                        continue;
-                    };
-                    match r[0] {
-                        SIDE_DELETE => slot.state = GONE,
-                        SIDE_RECEIVE => {
-                            slot.recv = slot.recv.max(count);
-                            if slot.first_recv == 0 || (ms != 0 && ms < slot.first_recv) {
-                                slot.first_recv = ms;
-                            }
+            herald_segment::read_side(&side_path(&dir, first, SIDE_EXT), SIDE_LEN, |r| {
+                if r[0] != SIDE_DELETE && r[0] != SIDE_RECEIVE {
+                    return false;
+                }
+                let count = u32::from_le_bytes(r[4..8].try_into().expect("4"));
+                let seq = u64::from_le_bytes(r[8..16].try_into().expect("8"));
+                let ms = u64::from_le_bytes(r[16..24].try_into().expect("8"));
+                if let Some(slot) = seq.checked_sub(first).and_then(|i| seg.slots.get_mut(i as usize)) {
+                    if r[0] == SIDE_DELETE {
+                        slot.state = GONE;
+                    } else {
+                        slot.recv = slot.recv.max(count);
+                        if slot.first_recv == 0 || (ms != 0 && ms < slot.first_recv) {
+                            slot.first_recv = ms;
                         }
-                        _ => {}
                     }
                 }
-            }
+                true
+            })?;
             st.segments.insert(first, seg);
         }
         st.next_seq = (max_seq + 1).max(firsts.last().copied().unwrap_or(1));
@@ -1094,17 +1026,15 @@ mod tests {
         let (k, file, off, _) = st.reserve(seq, len as u64).unwrap();
         file.write_all_at(&buf, off).unwrap();
         st.next_seq += 1;
-        st.commit(
-            k,
+        let record = Written {
+            seg: k,
             seq,
             off,
-            len as u32,
-            (sent_ms / 1000) as u32,
-            sent_ms,
-            None,
-            true,
-            sent_ms,
-        );
+            len: len as u32,
+            sent_s: (sent_ms / 1000) as u32,
+            visible_at: sent_ms,
+        };
+        st.commit(record, None, true, sent_ms);
         seq
     }
 
@@ -1142,15 +1072,16 @@ mod tests {
         let mut st = State::create(d.path().to_path_buf(), false, settings(345_600)).unwrap();
         let a = put(&mut st, "a", now);
         put(&mut st, "b", now);
-        let path = st.segments[&st.active].path.clone();
+        let path = herald_segment::segment_path(d.path(), st.active);
         let good = st.segments[&st.active].size;
         drop(st);
         // Simulate a crash in the middle of a write.
-        let f = OpenOptions::new().append(true).open(&path).unwrap();
+        use std::io::Write as _;
+        let f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         (&f).write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
         let mut st = State::recover(d.path().to_path_buf(), false, settings(345_600), now).unwrap();
         assert_eq!(st.visible, 2);
-        assert_eq!(fs::metadata(&path).unwrap().len(), good);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
         st.delete(&[a]);
         drop(st);
         let st = State::recover(d.path().to_path_buf(), false, settings(345_600), now).unwrap();

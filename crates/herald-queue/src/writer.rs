@@ -1,26 +1,23 @@
-//! The group-commit writer thread.
+//! The group-commit writer thread (herald-segment's group commit, with the
+//! queue's deduplication and visibility on top).
 //!
 //! Every send goes through one bounded channel to this thread. It takes
 //! everything queued, assigns sequence numbers and file positions under each
 //! queue's lock, writes each touched segment with one positional write,
 //! fsyncs it once, and only then makes the messages receivable and answers
-//! the senders. While it fsyncs, new sends queue up and form the next batch,
-//! so fsyncs per second stay roughly constant while throughput grows with
-//! concurrency. A single thread also means sequence numbers, file offsets
+//! the senders. A single thread also means sequence numbers, file offsets
 //! and FIFO order are assigned in one place without further coordination.
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use herald_segment::WriteSet;
+use herald_segment::group::WriteId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::QueueError;
 use crate::message::{self, Msg};
-use crate::queue::{Queue, fsync_dir};
+use crate::queue::{Queue, Written};
 
 /// A message ready to be stored.
 pub(crate) struct Prepared {
@@ -54,42 +51,18 @@ const MAX_BATCH: usize = 1024;
 
 pub(crate) fn run(mut rx: mpsc::Receiver<WriteCmd>) {
     let mut batch = Vec::new();
-    while let Some(cmd) = rx.blocking_recv() {
-        batch.push(cmd);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
-            }
-        }
+    while herald_segment::next_batch(&mut rx, MAX_BATCH, &mut batch) {
         process(&mut batch);
     }
 }
 
-/// One contiguous positional write.
-struct Write {
-    file: Arc<File>,
-    offset: u64,
-    buf: Vec<u8>,
-    /// Directory to fsync because the file is new.
-    new_in: Option<PathBuf>,
-    error: Option<(io::ErrorKind, String)>,
-}
-
 enum Plan {
     Done(Outcome),
-    New {
-        seg: u64,
-        seq: u64,
-        off: u64,
-        len: u32,
-        write: usize,
-    },
+    New { record: Written, write: WriteId },
 }
 
 fn process(batch: &mut Vec<WriteCmd>) {
-    let mut writes: Vec<Write> = Vec::new();
-    let mut by_file: HashMap<*const File, usize> = HashMap::new();
+    let mut writes = WriteSet::default();
     let mut plans: Vec<(u64, Vec<Plan>)> = Vec::with_capacity(batch.len());
     let mut scratch = Vec::new();
 
@@ -120,22 +93,8 @@ fn process(batch: &mut Vec<WriteCmd>) {
                 }
             };
             st.next_seq += 1;
-            let key = Arc::as_ptr(&file);
-            let w = match by_file.get(&key) {
-                Some(&w) if writes[w].offset + writes[w].buf.len() as u64 == off => w,
-                _ => {
-                    writes.push(Write {
-                        file,
-                        offset: off,
-                        buf: Vec::new(),
-                        new_in: new.then(|| cmd.queue.dir.clone()),
-                        error: None,
-                    });
-                    by_file.insert(key, writes.len() - 1);
-                    writes.len() - 1
-                }
-            };
-            writes[w].buf.extend_from_slice(&scratch);
+            let new_in = new.then(|| writes.dir(&cmd.queue.dir));
+            let write = writes.add(&file, off, &scratch, new_in);
             // A standard queue's S3 events are looked up but not remembered:
             // only a crash re-sends one, and recovery remembers the last
             // few (see `State::recover`), so memory does not grow with the
@@ -143,33 +102,24 @@ fn process(batch: &mut Vec<WriteCmd>) {
             if let Some(key) = item.dedup_key.as_ref().filter(|_| st.fifo) {
                 st.dedup_insert(key.clone(), item.msg.message_id, seq, item.msg.sent_ms);
             }
-            p.push(Plan::New {
+            let record = Written {
                 seg,
                 seq,
                 off,
                 len: len as u32,
-                write: w,
-            });
+                sent_s: (item.msg.sent_ms / 1000) as u32,
+                visible_at: item.visible_at,
+            };
+            p.push(Plan::New { record, write });
         }
         plans.push((st.epoch, p));
     }
 
     // 2. Write, fsync each file once, then the directories of new files.
-    for w in &mut writes {
-        if let Err(e) = w.file.write_all_at(&w.buf, w.offset).and_then(|()| w.file.sync_data()) {
-            tracing::error!(error = %e, "queue segment write failed");
-            w.error = Some((e.kind(), e.to_string()));
-        }
-    }
-    let mut dirs: Vec<PathBuf> = writes.iter().filter_map(|w| w.new_in.clone()).collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in dirs {
-        if let Err(e) = fsync_dir(&d) {
-            for w in writes.iter_mut().filter(|w| w.new_in.as_ref() == Some(&d)) {
-                w.error.get_or_insert((e.kind(), e.to_string()));
-            }
-        }
+    writes.write();
+    writes.sync();
+    if let Some(e) = writes.first_error() {
+        tracing::error!(error = %e, "queue segment write failed");
     }
 
     // 3. Make the messages receivable and answer.
@@ -182,29 +132,23 @@ fn process(batch: &mut Vec<WriteCmd>) {
         for (item, plan) in cmd.items.iter().zip(plans) {
             match plan {
                 Plan::Done(o) => out.push(o),
-                Plan::New {
-                    seg,
-                    seq,
-                    off,
-                    len,
-                    write,
-                } => {
-                    let err = &writes[write].error;
+                Plan::New { record, write } => {
+                    let err = writes.error(write);
+                    let seq = record.seq;
                     if current {
                         let group = st.fifo.then_some(item.msg.group.as_str());
-                        let sent_s = (item.msg.sent_ms / 1000) as u32;
-                        st.commit(seg, seq, off, len, sent_s, item.visible_at, group, err.is_none(), now);
+                        st.commit(record, group, err.is_none(), now);
                     }
                     match err {
                         None => {
                             any = true;
                             out.push(Outcome::Stored { seq });
                         }
-                        Some((kind, msg)) => {
+                        Some(e) => {
                             if let Some(key) = &item.dedup_key {
                                 st.dedup_remove(key);
                             }
-                            out.push(Outcome::Failed(QueueError::Io(io::Error::new(*kind, msg.clone()))));
+                            out.push(Outcome::Failed(QueueError::Io(io::Error::new(e.kind(), e.to_string()))));
                         }
                     }
                 }
