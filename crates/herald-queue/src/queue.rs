@@ -36,6 +36,8 @@ use tokio::sync::Notify;
 use crate::attrs::Settings;
 use crate::message::{self, DEDUP_WINDOW_MS};
 
+mod recover;
+
 /// Roll to a new segment file past this size.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 /// A drained active segment at least this big is replaced by an empty one
@@ -828,134 +830,6 @@ impl State {
             .filter(|s| s.live > 0)
             .find_map(|s| s.slots.iter().find(|x| x.state != GONE).map(|x| x.sent_s))
     }
-
-    /// Rebuilds a queue's index from its segment and side files, truncating
-    /// a torn tail of the active segment. In-flight state is not persisted,
-    /// so every message comes back visible (or delayed).
-    pub(crate) fn recover(dir: PathBuf, fifo: bool, settings: Settings, now: u64) -> io::Result<State> {
-        let mut st = State::new(dir.clone(), fifo, settings);
-        let firsts = herald_segment::list_segments(&dir)?;
-        let mut max_seq = 0u64;
-        let mut groups: VecDeque<(u64, String)> = VecDeque::new();
-        let mut dedups: Vec<(String, [u8; 16], u64, u64)> = Vec::new();
-        for (i, &first) in firsts.iter().enumerate() {
-            let last = i + 1 == firsts.len();
-            let mut seg = Segment::new(herald_segment::open_segment(&dir, first)?);
-            let file = seg.file.clone();
-            let scanned = herald_segment::scan_segment(&file, message::FIXED, |off, frame, body| {
-                let Some(h) = message::decode_header(&frame[body]) else {
-                    return false;
-                };
-                if h.seq < first || h.seq < first + seg.slots.len() as u64 {
-                    return false;
-                }
-                let idx = (h.seq - first) as usize;
-                seg.slots.resize(idx, EMPTY);
-                seg.slots.push(Slot {
-                    off: off as u32,
-                    len: frame.len() as u32,
-                    sent_s: (h.sent_ms / 1000) as u32,
-                    state: PRESENT,
-                    visible_at: h.visible_at,
-                    ..EMPTY
-                });
-                max_seq = max_seq.max(h.seq);
-                if fifo {
-                    groups.push_back((h.seq, h.group.to_string()));
-                }
-                // Standard queues carry a deduplication id only on S3 events
-                // (see `QueueEngine::send_events`); the last few are enough
-                // to recognise the ones a crash cut short.
-                if h.sent_ms + DEDUP_WINDOW_MS > now && !h.dedup.is_empty() {
-                    dedups.push((st.dedup_key(h.group, h.dedup), h.message_id, h.seq, h.sent_ms));
-                    if !fifo && dedups.len() > 2 * RECOVERED_EVENT_IDS {
-                        dedups.drain(..RECOVERED_EVENT_IDS);
-                    }
-                }
-                true
-            })?;
-            seg.size = scanned.valid;
-            let path = herald_segment::segment_path(&dir, first);
-            if last {
-                // Sends go on after the valid prefix, never after damage.
-                if let Tail::Damaged { dropped } = herald_segment::truncate_tail(&file, scanned)? {
-                    tracing::warn!(path = %path.display(), at = scanned.valid, dropped, "truncated torn queue segment tail");
-                }
-            } else if !scanned.is_complete() {
-                tracing::warn!(path = %path.display(), at = scanned.valid, "queue segment has unreadable data after this offset");
-                seg.broken = true;
-            }
-            herald_segment::read_side(&side_path(&dir, first, SIDE_EXT), SIDE_LEN, |r| {
-                if r[0] != SIDE_DELETE && r[0] != SIDE_RECEIVE {
-                    return false;
-                }
-                let count = u32::from_le_bytes(r[4..8].try_into().expect("4"));
-                let seq = u64::from_le_bytes(r[8..16].try_into().expect("8"));
-                let ms = u64::from_le_bytes(r[16..24].try_into().expect("8"));
-                if let Some(slot) = seq.checked_sub(first).and_then(|i| seg.slots.get_mut(i as usize)) {
-                    if r[0] == SIDE_DELETE {
-                        slot.state = GONE;
-                    } else {
-                        slot.recv = slot.recv.max(count);
-                        if slot.first_recv == 0 || (ms != 0 && ms < slot.first_recv) {
-                            slot.first_recv = ms;
-                        }
-                    }
-                }
-                true
-            })?;
-            st.segments.insert(first, seg);
-        }
-        st.next_seq = (max_seq + 1).max(firsts.last().copied().unwrap_or(1));
-        let now_s = now / 1000;
-        let keys: Vec<u64> = st.segments.keys().copied().collect();
-        for &k in &keys {
-            let n = st.segments[&k].slots.len();
-            for idx in 0..n {
-                let seq = k + idx as u64;
-                let slot = st.segments[&k].slots[idx];
-                let group = if fifo {
-                    loop {
-                        match groups.front() {
-                            Some((s, _)) if *s < seq => {
-                                groups.pop_front();
-                            }
-                            Some((s, _)) if *s == seq => {
-                                break groups.pop_front().map(|(_, g)| g);
-                            }
-                            _ => break None,
-                        }
-                    }
-                } else {
-                    None
-                };
-                if slot.state != PRESENT {
-                    continue;
-                }
-                if st.expired(&slot, now_s) {
-                    st.segments.get_mut(&k).expect("k").slots[idx].state = GONE;
-                    continue;
-                }
-                st.index_live(k, idx, group.as_deref(), now);
-            }
-        }
-        match keys.last() {
-            Some(&k) => st.active = k,
-            None => {
-                let first = st.next_seq;
-                st.segments.insert(first, create_segment(&dir, first)?);
-                fsync_dir(&dir)?;
-                st.active = first;
-            }
-        }
-        for k in keys {
-            st.reclaim_if_empty(k);
-        }
-        for (key, id, seq, sent) in dedups {
-            st.dedup_insert(key, id, seq, sent);
-        }
-        Ok(st)
-    }
 }
 
 fn key_hash(key: &str) -> u128 {
@@ -965,10 +839,6 @@ fn key_hash(key: &str) -> u128 {
 
 /// Deduplication key: the id, scoped to the group when DeduplicationScope
 /// is messageGroup.
-/// S3 events of a standard queue whose deduplication ids recovery keeps:
-/// far more than an event transfer has in flight when the server dies.
-const RECOVERED_EVENT_IDS: usize = 4096;
-
 pub(crate) fn dedup_key(per_group: bool, group: &str, dedup: &str) -> String {
     if per_group {
         format!("{group}\n{dedup}")

@@ -89,8 +89,6 @@ async fn create_is_idempotent_and_detects_conflicts() {
         .await
         .unwrap_err();
     assert!(matches!(err, QueueError::QueueAlreadyExists(_)), "{err:?}");
-    assert_eq!(err.code_json(), "QueueNameExists");
-    assert_eq!(err.code_query(), "QueueAlreadyExists");
     // Another owner's queue of the same name is a different queue.
     let other = e
         .create_queue("bob", "q", BTreeMap::new(), BTreeMap::new())
@@ -102,8 +100,7 @@ async fn create_is_idempotent_and_detects_conflicts() {
     assert!(e.queue_by_arn("arn:aws:sqs:us-east-1:bob:q").is_some());
     assert!(e.queue_by_arn("arn:aws:sqs:us-east-1:bob:nope").is_none());
     let err = e.get_queue(OWNER, "nope").unwrap_err();
-    assert_eq!(err.code_query(), "AWS.SimpleQueueService.NonExistentQueue");
-    assert_eq!(err.code_json(), "QueueDoesNotExist");
+    assert!(matches!(err, QueueError::QueueDoesNotExist), "{err:?}");
     e.delete_queue(OWNER, "q").await.unwrap();
     assert!(matches!(e.get_queue(OWNER, "q"), Err(QueueError::QueueDoesNotExist)));
     assert!(matches!(
@@ -275,7 +272,6 @@ async fn oversized_message_is_rejected() {
     assert!(send1(&e, "q", body(&"x".repeat(1024))).await.is_ok());
     let err = send1(&e, "q", body(&"x".repeat(1025))).await.unwrap_err();
     assert!(matches!(err, QueueError::MessageTooLong(_)), "{err:?}");
-    assert_eq!(err.code_json(), "InvalidParameterValue");
     // Attributes count against the limit.
     let mut req = body(&"x".repeat(1000));
     req.attributes.insert(
