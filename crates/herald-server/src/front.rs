@@ -703,15 +703,13 @@ pub(crate) fn text(status: StatusCode, body: &str) -> Response<Body> {
     r
 }
 
-pub(crate) fn error_xml(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    );
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-    r
+/// An S3-format error Herald answers before s3s sees the request.
+pub(crate) fn error_xml(status: StatusCode, code: &'static str, message: &str) -> Response<Body> {
+    crate::error::s3_response(&crate::error::S3WireError {
+        status,
+        code,
+        message: message.to_owned(),
+    })
 }
 
 /// Which series a metrics page shows.

@@ -6,21 +6,28 @@
 //! in later issues, the SNS and SQS protocols, which sign differently) must
 //! be told apart before a request reaches it.
 
-pub mod admin;
+//!
+//! Its public surface is what the `herald` binary needs: [`Server`] and its
+//! [`ServerConfig`], and the [`AccessDecider`] the SFTP server shares with
+//! S3. Everything else is the wire adapters' own.
+
 mod body_limit;
-pub mod conn;
+mod conn;
+mod error;
 mod front;
 mod grants;
-pub mod host;
-pub mod metrics;
+mod host;
+mod metrics;
 mod metrics_port;
-/// The event pipeline lives in its own crate; re-exported for the handlers.
+/// The event pipeline lives in its own crate; re-exported for the binary.
 pub use herald_notify as notify;
-pub mod s3;
-pub mod sns;
-pub mod sqs;
+mod s3;
+mod sns;
+mod sqs;
 mod stall;
 mod tls;
+
+pub use s3::access::AccessDecider;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -34,9 +34,10 @@ pub use blob::BlobDir;
 pub use error::{StoreError, StoreResult};
 pub use journal::{EventEntry, EventJournal, EventRenderer, StagedChange, Txn, WrittenEvents};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
-pub use multipart::{CompletedPart, PartChecks, PartList, UploadList};
+pub use multipart::{CompletedPart, NewUpload, PartChecks, PartList, UploadList, UploadRef};
 pub use objects::{
-    DeleteConditions, DeleteOutcome, ETagCondition, ObjectBody, PutOptions, WriteOutcome, WritePreconditions,
+    CopySource, CopyTarget, DeleteConditions, DeleteOutcome, ETagCondition, ObjectBody, PutOptions, WriteOutcome,
+    WritePreconditions,
 };
 pub use policies::BucketPolicyRecord;
 pub use quota::Quotas;

@@ -58,22 +58,41 @@ fn load_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<UploadReco
     }
 }
 
+/// What a new multipart upload carries for the object it will become.
+#[derive(Default)]
+pub struct NewUpload {
+    pub meta: ObjectMeta,
+    pub tags: Vec<(String, String)>,
+    pub access: ObjectAccess,
+    pub checksum: Option<herald_model::checksum::UploadChecksum>,
+}
+
+/// One upload: its bucket, key and id.
+#[derive(Clone, Copy)]
+pub struct UploadRef<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub upload_id: &'a str,
+}
+
 impl Store {
     /// Starts a multipart upload and returns its record (with the id).
     /// Refused with `TooManyUploads` once the initiator has
     /// `Quotas::multipart_uploads_per_user` open (exact, see [`quota`]).
-    #[allow(clippy::too_many_arguments)]
     pub async fn create_multipart(
         &self,
         bucket: &str,
         key: &str,
         initiator: &str,
-        meta: ObjectMeta,
-        tags: Vec<(String, String)>,
-        access: ObjectAccess,
-        checksum: Option<herald_model::checksum::UploadChecksum>,
+        upload: NewUpload,
         events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<UploadRecord> {
+        let NewUpload {
+            meta,
+            tags,
+            access,
+            checksum,
+        } = upload;
         let rec = UploadRecord {
             upload_id: random_hex(16),
             bucket: bucket.to_owned(),
@@ -316,12 +335,9 @@ impl Store {
 
     /// Completes an upload from the listed parts: checks order, ETags and
     /// sizes, then installs the object; unlisted parts are freed.
-    #[allow(clippy::too_many_arguments)]
     pub async fn complete_multipart(
         &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
+        upload: UploadRef<'_>,
         listed: Vec<CompletedPart>,
         writer: &str,
         conditions: WritePreconditions,
@@ -333,6 +349,7 @@ impl Store {
         + 'static,
         events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<WriteOutcome> {
+        let UploadRef { bucket, key, upload_id } = upload;
         self.get_upload(bucket, key, upload_id)?;
         if listed.is_empty() {
             return Err(StoreError::InvalidArgument("You must specify at least one part".into()));

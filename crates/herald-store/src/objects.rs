@@ -448,28 +448,30 @@ impl Store {
         .await
     }
 
-    /// Copies a source version's bytes into a new version of `dst`.
-    /// `meta`/`tags` of `None` keep the source's (COPY directives).
-    #[allow(clippy::too_many_arguments)]
+    /// Copies a source version's bytes into a new version of
+    /// `dst_bucket`/`dst_key`.
     pub async fn copy_object(
         &self,
-        source: &ObjectVersion,
-        src_bucket: &str,
-        src_key: &str,
+        source: CopySource<'_>,
         dst_bucket: &str,
         dst_key: &str,
-        meta: Option<ObjectMeta>,
-        tags: Option<Vec<(String, String)>>,
-        writer: &str,
-        access: ObjectAccess,
+        target: CopyTarget<'_>,
         events: Option<crate::journal::EventRenderer>,
     ) -> StoreResult<WriteOutcome> {
+        let CopyTarget {
+            meta,
+            tags,
+            writer,
+            access,
+        } = target;
+        let source_version = source.version;
         if self.get_bucket(dst_bucket)?.is_none() {
             return Err(StoreError::NoSuchBucket);
         }
         let (_, stream) = self
-            .open_object(src_bucket, src_key, Some(&source.version_id), None)
+            .open_object(source.bucket, source.key, Some(&source_version.version_id), None)
             .await?;
+        let source = source_version;
         let blob = self.write_blob(stream).await?;
         let version = ObjectVersion {
             version_id: String::new(),
@@ -650,37 +652,9 @@ fn delete_in_txn(
         Some(id) => r.versions.iter().find(|v| v.version_id == id),
         None => r.latest(),
     });
-    // Removing a version for good waits for its retention and legal hold;
-    // a delete marker on top of it is always allowed.
-    if let Some(t) = target.filter(|_| version_id.is_some()) {
-        t.lock
-            .check_delete(now_ms(), conditions.bypass_governance)
-            .map_err(StoreError::lock)?;
+    if !delete_allowed(target, version_id, conditions)? {
+        return unchanged(brec, version_id.map(str::to_owned));
     }
-    match target {
-        Some(t) => conditions.check(t)?,
-        // A conditional delete of nothing deletes nothing: no delete
-        // marker either (Ceph).
-        None if conditions.is_conditional() => {
-            return Ok(Applied::new(DeleteOutcome {
-                bucket: brec,
-                version_id: version_id.map(str::to_owned),
-                delete_marker: false,
-                changed: false,
-                seq: 0,
-            }));
-        }
-        None => {}
-    }
-    let unchanged = |brec: BucketRecord, version_id: Option<String>| {
-        Ok(Applied::new(DeleteOutcome {
-            bucket: brec,
-            version_id,
-            delete_marker: false,
-            changed: false,
-            seq: 0,
-        }))
-    };
     let mut garbage = Vec::new();
     let (rec, outcome_version, delete_marker) = match version_id {
         Some(id) => {
@@ -704,54 +678,10 @@ fn delete_in_txn(
             }
             (ObjectRecord::default(), None, false)
         }
+        // Versioned or suspended: the delete becomes a delete marker.
         None => {
-            // Versioned or suspended: the delete becomes a delete marker.
-            let mut rec = rec.unwrap_or_default();
-            let mut marker = ObjectVersion {
-                version_id: String::new(),
-                delete_marker: true,
-                size: 0,
-                etag: ETag::parse(""),
-                last_modified_ms: now_ms(),
-                seq: 0,
-                writer: writer.to_owned(),
-                meta: ObjectMeta::default(),
-                tags: Vec::new(),
-                segments: Vec::new(),
-                parts_count: None,
-                owner: None,
-                acl: None,
-                lock: ObjectLock::default(),
-                upload_id: None,
-                checksum: None,
-            };
-            marker.seq = next_seq(txn)?;
-            garbage.extend(place_version(&mut rec, &brec, &mut marker));
-            let seq = marker.seq;
-            let mut objects = txn.open_table(OBJECTS)?;
-            objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
-            drop(objects);
-            crate::journal::stage(
-                txn,
-                events,
-                crate::journal::StagedChange {
-                    bucket: &brec,
-                    seq,
-                    version_id: reported_version_id(&brec, &marker.version_id),
-                    size: None,
-                    etag: None,
-                },
-            )?;
-            return Ok(Applied::with_garbage(
-                DeleteOutcome {
-                    bucket: brec,
-                    version_id: Some(marker.version_id),
-                    delete_marker: true,
-                    changed: true,
-                    seq,
-                },
-                garbage,
-            ));
+            let place = Placement { bucket, key, brec };
+            return add_delete_marker(txn, place, rec.unwrap_or_default(), writer, events, garbage);
         }
     };
     let seq = next_seq(txn)?;
@@ -787,4 +717,117 @@ fn delete_in_txn(
         },
         garbage,
     ))
+}
+
+/// Whether a delete goes ahead. Removing a version for good waits for its
+/// retention and legal hold (an error); a delete marker on top of it is
+/// always allowed. A conditional delete of nothing deletes nothing, no
+/// delete marker either (Ceph): `false`.
+fn delete_allowed(
+    target: Option<&ObjectVersion>,
+    version_id: Option<&str>,
+    conditions: &DeleteConditions,
+) -> StoreResult<bool> {
+    if let Some(t) = target.filter(|_| version_id.is_some()) {
+        t.lock
+            .check_delete(now_ms(), conditions.bypass_governance)
+            .map_err(StoreError::lock)?;
+    }
+    match target {
+        Some(t) => conditions.check(t).map(|()| true),
+        None => Ok(!conditions.is_conditional()),
+    }
+}
+
+/// A delete that changed nothing.
+fn unchanged(brec: BucketRecord, version_id: Option<String>) -> StoreResult<Applied<DeleteOutcome>> {
+    Ok(Applied::new(DeleteOutcome {
+        bucket: brec,
+        version_id,
+        delete_marker: false,
+        changed: false,
+        seq: 0,
+    }))
+}
+
+/// The object a version is placed in.
+struct Placement<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    brec: BucketRecord,
+}
+
+/// Puts a delete marker on top of `rec` (a versioned or suspended bucket's
+/// delete) and stages its event.
+fn add_delete_marker(
+    txn: &crate::journal::Txn<'_>,
+    place: Placement<'_>,
+    mut rec: ObjectRecord,
+    writer: &str,
+    events: Option<crate::journal::EventRenderer>,
+    mut garbage: Vec<String>,
+) -> StoreResult<Applied<DeleteOutcome>> {
+    let Placement { bucket, key, brec } = place;
+    let mut marker = ObjectVersion {
+        version_id: String::new(),
+        delete_marker: true,
+        size: 0,
+        etag: ETag::parse(""),
+        last_modified_ms: now_ms(),
+        seq: 0,
+        writer: writer.to_owned(),
+        meta: ObjectMeta::default(),
+        tags: Vec::new(),
+        segments: Vec::new(),
+        parts_count: None,
+        owner: None,
+        acl: None,
+        lock: ObjectLock::default(),
+        upload_id: None,
+        checksum: None,
+    };
+    marker.seq = next_seq(txn)?;
+    garbage.extend(place_version(&mut rec, &brec, &mut marker));
+    let seq = marker.seq;
+    let mut objects = txn.open_table(OBJECTS)?;
+    objects.insert((bucket, key), serde_json::to_vec(&rec)?.as_slice())?;
+    drop(objects);
+    crate::journal::stage(
+        txn,
+        events,
+        crate::journal::StagedChange {
+            bucket: &brec,
+            seq,
+            version_id: reported_version_id(&brec, &marker.version_id),
+            size: None,
+            etag: None,
+        },
+    )?;
+    Ok(Applied::with_garbage(
+        DeleteOutcome {
+            bucket: brec,
+            version_id: Some(marker.version_id),
+            delete_marker: true,
+            changed: true,
+            seq,
+        },
+        garbage,
+    ))
+}
+
+/// Where a copy reads from: a version and the object it belongs to.
+#[derive(Clone, Copy)]
+pub struct CopySource<'a> {
+    pub version: &'a ObjectVersion,
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
+
+/// What a copy writes besides the bytes. `meta`/`tags` of `None` keep the
+/// source's (the COPY directives).
+pub struct CopyTarget<'a> {
+    pub meta: Option<ObjectMeta>,
+    pub tags: Option<Vec<(String, String)>>,
+    pub writer: &'a str,
+    pub access: ObjectAccess,
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use herald_model::VersioningState;
-use herald_store::{CompletedPart, ListEntry, ListParams, PutOptions, Store, StoreError};
+use herald_store::{CompletedPart, ListEntry, ListParams, PutOptions, Store, StoreError, UploadRef};
 
 fn body(data: &[u8]) -> futures::stream::Iter<std::vec::IntoIter<Result<Bytes, std::io::Error>>> {
     futures::stream::iter(vec![Ok(Bytes::copy_from_slice(data))])
@@ -150,16 +150,7 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
     let store = Store::open(dir.path()).unwrap();
     store.create_bucket("alice", "big").await.unwrap();
     let upload = store
-        .create_multipart(
-            "big",
-            "file",
-            "alice",
-            Default::default(),
-            Vec::new(),
-            Default::default(),
-            None,
-            None,
-        )
+        .create_multipart("big", "file", "alice", Default::default(), None)
         .await
         .unwrap();
     let part1 = vec![7u8; 5 * 1024 * 1024];
@@ -185,9 +176,11 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
     assert!(
         store
             .complete_multipart(
-                "big",
-                "file",
-                &upload.upload_id,
+                UploadRef {
+                    bucket: "big",
+                    key: "file",
+                    upload_id: &upload.upload_id,
+                },
                 bad,
                 "alice",
                 Default::default(),
@@ -209,9 +202,11 @@ async fn multipart_links_parts_without_copying_and_checks_sizes() {
     ];
     let out = store
         .complete_multipart(
-            "big",
-            "file",
-            &upload.upload_id,
+            UploadRef {
+                bucket: "big",
+                key: "file",
+                upload_id: &upload.upload_id,
+            },
             good,
             "alice",
             Default::default(),

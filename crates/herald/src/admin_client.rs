@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::admin::{self, AdminContext, AdminRequest, AdminResponse};
 use anyhow::{anyhow, bail};
-use herald_server::admin::{self, AdminContext, AdminRequest, AdminResponse};
 use herald_store::Store;
 
 /// Sends a request to the running server, or carries it out directly.

@@ -3,6 +3,7 @@
 //! `herald serve` runs the server; `herald user ...` administers users on a
 //! data dir (through the running server's admin socket when there is one).
 
+mod admin;
 mod admin_client;
 mod config;
 mod quotas;

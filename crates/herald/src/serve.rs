@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::Context;
 use herald_model::{AccessKey, ROOT_USER};
 use herald_server::notify::Notifier;
-use herald_server::{Server, ServerConfig, admin};
+use herald_server::{Server, ServerConfig};
+
+use crate::admin;
 use herald_store::Store;
 
 use crate::config::{LogFormat, ServeArgs, Settings};
@@ -294,7 +296,7 @@ async fn shutdown_signal() {
 /// SFTP sees other users' buckets as the S3 access decision allows:
 /// listing a directory is `ListObjects` with its prefix, reading a file is
 /// `GetObject`.
-struct SftpGrants(herald_server::s3::access::AccessDecider);
+struct SftpGrants(herald_server::AccessDecider);
 
 impl herald_sftp::access::BucketAccess for SftpGrants {
     fn may_list(

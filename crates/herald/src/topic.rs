@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::admin::{AdminRequest, AdminResponse};
 use anyhow::bail;
 use clap::Subcommand;
-use herald_server::admin::{AdminRequest, AdminResponse};
 
 use crate::admin_client::send;
 use crate::config::DEFAULT_DATA_DIR;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::admin::{AdminRequest, AdminResponse};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use herald_model::AccessKey;
-use herald_server::admin::{AdminRequest, AdminResponse};
 
 use crate::admin_client::send;
 

@@ -28,8 +28,10 @@ fn aws_ok(srv: &TestServer, args: &[&str]) -> String {
 }
 
 /// Receives until `want` messages whose body contains `needle` were seen.
+/// Gives up after 30 s without a new one (not 30 s in all: each receive and
+/// delete is an `aws` process, slow on a loaded machine).
 fn receive_bodies(srv: &TestServer, url: &str, needle: &str, want: usize) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut deadline = Instant::now() + Duration::from_secs(30);
     let mut found = Vec::new();
     while found.len() < want {
         assert!(
@@ -37,6 +39,7 @@ fn receive_bodies(srv: &TestServer, url: &str, needle: &str, want: usize) -> Vec
             "only {} of {want} events arrived: {found:?}",
             found.len()
         );
+        let before = found.len();
         let out = aws_ok(
             srv,
             &[
@@ -64,6 +67,9 @@ fn receive_bodies(srv: &TestServer, url: &str, needle: &str, want: usize) -> Vec
             if body.contains(needle) {
                 found.push(serde_json::from_str(&body).expect("message body is JSON"));
             }
+        }
+        if found.len() > before {
+            deadline = Instant::now() + Duration::from_secs(30);
         }
     }
     found

@@ -142,7 +142,7 @@ fn allow(out: &mut HeaderMap, rule: &CorsRule, origin: &str, preflight_headers: 
     }
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+fn error(status: StatusCode, code: &'static str, message: &str) -> Response<Body> {
     crate::front::error_xml(status, code, message)
 }
 

@@ -71,7 +71,18 @@ pub async fn create_multipart_upload(
     let events = s3.event_renderer(&pending);
     let upload = s3
         .store
-        .create_multipart(&input.bucket, &input.key, &user, meta, tags, access, checksum, events)
+        .create_multipart(
+            &input.bucket,
+            &input.key,
+            &user,
+            herald_store::NewUpload {
+                meta,
+                tags,
+                access,
+                checksum,
+            },
+            events,
+        )
         .await
         .s3()?;
     if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {
@@ -310,9 +321,11 @@ pub async fn complete_multipart_upload(
     let out = s3
         .store
         .complete_multipart(
-            &input.bucket,
-            &input.key,
-            &input.upload_id,
+            herald_store::UploadRef {
+                bucket: &input.bucket,
+                key: &input.key,
+                upload_id: &input.upload_id,
+            },
             listed,
             &user,
             herald_store::WritePreconditions {

@@ -624,15 +624,19 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     let out = s3
         .store
         .copy_object(
-            &source,
-            &src_bucket,
-            &src_key,
+            herald_store::CopySource {
+                version: &source,
+                bucket: &src_bucket,
+                key: &src_key,
+            },
             &input.bucket,
             &input.key,
-            meta,
-            tags,
-            &user,
-            access,
+            herald_store::CopyTarget {
+                meta,
+                tags,
+                writer: &user,
+                access,
+            },
             s3.event_renderer(&pending),
         )
         .await

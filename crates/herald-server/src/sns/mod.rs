@@ -8,7 +8,7 @@ pub mod policy;
 mod topics;
 pub mod xml;
 
-pub use topics::{TopicArn, make_arn, parse_arn};
+pub use topics::{make_arn, parse_arn};
 
 use std::sync::Arc;
 
@@ -62,6 +62,18 @@ impl SnsError {
             message: message.into(),
             status: StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl crate::error::ApiError for SnsError {
+    fn code(&self) -> &str {
+        self.code
+    }
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+    fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -178,8 +190,5 @@ pub fn error_response(e: &SnsError, request_id: &str) -> Response<Body> {
     if e.status.is_server_error() {
         tracing::error!(code = e.code, message = %e.message, "SNS request failed");
     }
-    xml_response(
-        e.status,
-        xml::error(e.code, &e.message, e.status.is_client_error(), request_id),
-    )
+    xml_response(e.status, crate::error::query_body(e, xml::NS, request_id, false))
 }

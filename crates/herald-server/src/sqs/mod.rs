@@ -30,14 +30,6 @@ use serde_json::Value;
 
 use crate::front::RequestMeta;
 
-/// Largest request body read. A message body may be 256 KiB and a batch
-/// 256 KiB in total, but JSON escaping (`\u0001` is six bytes for one) and
-/// base64 message attributes inflate that; a limit well above the worst
-/// legitimate case lets an oversized message get its proper SQS error
-/// (`InvalidParameterValue`, "Message must be shorter than ...") instead of
-/// a bare 413.
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
-
 /// The actions this module answers, in either protocol.
 pub const ACTIONS: &[&str] = &[
     "CreateQueue",
@@ -159,11 +151,22 @@ impl SqsError {
 
     /// `<code>;<fault>`, the `x-amzn-query-error` header value.
     pub fn query_error_header(&self) -> String {
-        format!(
-            "{};{}",
-            self.query_code,
-            if self.sender { "Sender" } else { "Receiver" }
-        )
+        crate::error::query_error_header(self)
+    }
+}
+
+impl crate::error::ApiError for SqsError {
+    fn code(&self) -> &str {
+        &self.query_code
+    }
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+    fn message(&self) -> &str {
+        &self.message
+    }
+    fn sender_fault(&self) -> bool {
+        self.sender
     }
 }
 
@@ -563,5 +566,37 @@ mod tests {
         assert_eq!(parse_queue_url("jobs"), Some((None, "jobs".into())));
         assert_eq!(parse_queue_url("http://host/only"), None);
         assert_eq!(parse_queue_url(""), None);
+    }
+
+    /// The engine names errors; the wire layer spells them, in both
+    /// protocols (JSON `__type` and the query code the SDKs match on).
+    #[test]
+    fn engine_errors_get_both_wire_spellings() {
+        use crate::error::ApiError;
+        let cases = [
+            (
+                QueueError::QueueAlreadyExists("x".into()),
+                "com.amazonaws.sqs#QueueNameExists",
+                "QueueAlreadyExists",
+            ),
+            (
+                QueueError::QueueDoesNotExist,
+                "com.amazonaws.sqs#QueueDoesNotExist",
+                "AWS.SimpleQueueService.NonExistentQueue",
+            ),
+            (
+                QueueError::MessageTooLong("long".into()),
+                "com.amazon.coral.service#InvalidParameterValueException",
+                "InvalidParameterValue",
+            ),
+        ];
+        for (engine, json_type, query_code) in cases {
+            let e = SqsError::from(engine);
+            assert_eq!((e.json_type.as_ref(), e.code()), (json_type, query_code));
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+            assert!(e.sender_fault());
+        }
+        let io = SqsError::from(QueueError::Io(std::io::Error::other("disk")));
+        assert!(!io.sender_fault() && io.status().is_server_error());
     }
 }

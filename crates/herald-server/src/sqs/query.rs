@@ -91,24 +91,7 @@ fn param_error(e: &ParamError) -> SqsError {
 // ---------------------------------------------------------------------------
 // JSON answer -> XML.
 
-/// Escapes text for XML content. `\r` is written as a character reference
-/// because XML parsers otherwise normalise it away, and message bodies must
-/// come back byte for byte.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::error::esc;
 
 fn scalar(v: &Value) -> String {
     match v {
@@ -207,14 +190,7 @@ fn xml_response(status: StatusCode, xml: String, request_id: &str) -> Response<B
 
 /// The SQS query-protocol error document.
 pub fn error(e: &SqsError, request_id: &str) -> Response<Body> {
-    let xml = format!(
-        "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{NS}\"><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message><Detail/></Error><RequestId>{}</RequestId></ErrorResponse>",
-        if e.sender { "Sender" } else { "Receiver" },
-        esc(&e.query_code),
-        esc(&e.message),
-        esc(request_id)
-    );
-    xml_response(e.status, xml, request_id)
+    xml_response(e.status, crate::error::query_body(e, NS, request_id, true), request_id)
 }
 
 #[cfg(test)]

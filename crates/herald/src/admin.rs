@@ -14,7 +14,7 @@ use herald_log::DeliveryLog;
 use herald_queue::QueueEngine;
 use herald_store::{Store, TopicRecord};
 
-use crate::notify::Notifier;
+use herald_server::notify::Notifier;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -107,147 +107,170 @@ pub struct AdminContext {
 /// Carries out a request (used by the socket server and, when no server
 /// runs, by the command line directly).
 pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
-    let store = &ctx.store;
+    use AdminRequest as R;
     let result = match req {
-        AdminRequest::CreateUser { name, key, profile } => match check_no_leftovers(ctx, &name) {
-            Err(message) => return AdminResponse::Error { message },
-            Ok(()) => store
+        R::CreateUser { .. } | R::ListUsers | R::RemoveUser { .. } => user_request(ctx, req).await,
+        R::AddSshKey { .. } | R::ListSshKeys { .. } | R::RemoveSshKey { .. } => ssh_key_request(ctx, req).await,
+        R::ListTopics | R::GetTopic { .. } | R::RemoveTopic { .. } | R::TopicStats { .. } | R::TopicDump { .. } => {
+            topic_request(ctx, req).await
+        }
+        R::ListQueues | R::QueueStats { .. } | R::PurgeQueue { .. } => queue_request(ctx, req).await,
+    };
+    result.unwrap_or_else(|message| AdminResponse::Error { message })
+}
+
+type Answer = Result<AdminResponse, String>;
+
+async fn user_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
+    let store = &ctx.store;
+    match req {
+        AdminRequest::CreateUser { name, key, profile } => {
+            check_no_leftovers(ctx, &name)?;
+            let user = store
                 .create_user(&name, key, profile)
                 .await
-                .map(|user| AdminResponse::User { user }),
-        },
-        AdminRequest::ListUsers => store.list_users().map(|users| AdminResponse::Users { users }),
-        AdminRequest::RemoveUser { name, purge } => match remove_user(ctx, &name, purge).await {
-            Ok(()) => Ok(AdminResponse::Done),
-            Err(message) => return AdminResponse::Error { message },
-        },
-        AdminRequest::AddSshKey { name, key } => match SshKey::parse(&key, herald_store::records::now_ms()) {
-            Ok(key) => store
+                .map_err(|e| e.to_string())?;
+            Ok(AdminResponse::User { user })
+        }
+        AdminRequest::ListUsers => store
+            .list_users()
+            .map(|users| AdminResponse::Users { users })
+            .map_err(|e| e.to_string()),
+        AdminRequest::RemoveUser { name, purge } => remove_user(ctx, &name, purge).await.map(|()| AdminResponse::Done),
+        _ => unreachable!("dispatched by execute"),
+    }
+}
+
+async fn ssh_key_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
+    let store = &ctx.store;
+    let done = match req {
+        AdminRequest::AddSshKey { name, key } => {
+            let key = SshKey::parse(&key, herald_store::records::now_ms())?;
+            store
                 .add_ssh_key(&name, key.clone())
                 .await
-                .map(|()| AdminResponse::SshKeys { keys: vec![key] }),
-            Err(message) => return AdminResponse::Error { message },
-        },
+                .map(|()| AdminResponse::SshKeys { keys: vec![key] })
+        }
         AdminRequest::ListSshKeys { name } => store.list_ssh_keys(&name).map(|keys| AdminResponse::SshKeys { keys }),
         AdminRequest::RemoveSshKey { name, fingerprint } => store
             .remove_ssh_key(&name, &fingerprint)
             .await
             .map(|()| AdminResponse::Done),
-        AdminRequest::ListTopics => store.list_topics(None).map(|t| AdminResponse::Json {
-            value: serde_json::Value::Array(t.iter().map(topic_json).collect()),
-        }),
-        AdminRequest::GetTopic { name, user } => match find_topic(store, &name, user.as_deref()) {
-            Ok(t) => Ok(AdminResponse::Json { value: topic_json(&t) }),
-            Err(message) => return AdminResponse::Error { message },
-        },
-        AdminRequest::RemoveTopic { name, user } => match find_topic(store, &name, user.as_deref()) {
-            Ok(t) => store.delete_topic(&t.owner, &t.name).await.map(|_| {
-                match &ctx.notifier {
-                    Some(n) => n.remove_topic(&t.arn),
-                    None => {
-                        if let Some(log) = &ctx.log {
-                            log.remove_topic(&t.arn);
-                        }
-                    }
-                }
-                AdminResponse::Done
-            }),
-            Err(message) => return AdminResponse::Error { message },
-        },
-        AdminRequest::TopicStats { name, user } => match (find_topic(store, &name, user.as_deref()), &ctx.log) {
-            (Ok(t), Some(log)) => {
-                let s = log.stats(&t.arn);
-                Ok(AdminResponse::Json {
-                    value: serde_json::json!({
-                        "topic": t.name,
-                        "user": t.owner,
-                        "arn": t.arn,
-                        "entries": s.entries,
-                        "bytes": s.bytes,
-                        "oldest_age_seconds": s.oldest_age.map(|d| d.as_secs_f64()),
-                        "retries": s.total_retries,
-                        "retried_entries": s.retried_entries,
-                        "in_flight": s.leased,
-                    }),
-                })
+        _ => unreachable!("dispatched by execute"),
+    };
+    done.map_err(|e| e.to_string())
+}
+
+async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
+    let store = &ctx.store;
+    let log = || {
+        ctx.log
+            .as_ref()
+            .ok_or_else(|| "the delivery log is not available".to_owned())
+    };
+    match req {
+        AdminRequest::ListTopics => store
+            .list_topics(None)
+            .map(|t| AdminResponse::Json {
+                value: serde_json::Value::Array(t.iter().map(topic_json).collect()),
+            })
+            .map_err(|e| e.to_string()),
+        AdminRequest::GetTopic { name, user } => {
+            let t = find_topic(store, &name, user.as_deref())?;
+            Ok(AdminResponse::Json { value: topic_json(&t) })
+        }
+        AdminRequest::RemoveTopic { name, user } => {
+            let t = find_topic(store, &name, user.as_deref())?;
+            store.delete_topic(&t.owner, &t.name).await.map_err(|e| e.to_string())?;
+            match (&ctx.notifier, &ctx.log) {
+                (Some(n), _) => n.remove_topic(&t.arn),
+                (None, Some(log)) => log.remove_topic(&t.arn),
+                (None, None) => {}
             }
-            (Err(message), _) => return AdminResponse::Error { message },
-            (Ok(_), None) => {
-                return AdminResponse::Error {
-                    message: "the delivery log is not available".into(),
-                };
-            }
-        },
-        AdminRequest::TopicDump { name, user, limit } => match (find_topic(store, &name, user.as_deref()), &ctx.log) {
-            (Ok(t), Some(log)) => {
-                let entries: Vec<serde_json::Value> = log
-                    .dump(&t.arn, limit)
-                    .into_iter()
-                    .map(|e| {
-                        serde_json::json!({
-                            "id": e.id,
-                            "key": e.key,
-                            "attempts": e.attempts,
-                            "enqueued": unix_secs(e.enqueued),
-                            "next_attempt": unix_secs(e.next_attempt),
-                            "event": serde_json::from_slice::<serde_json::Value>(&e.payload)
-                                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&e.payload).into_owned())),
-                        })
-                    })
-                    .collect();
-                Ok(AdminResponse::Json {
-                    value: serde_json::Value::Array(entries),
-                })
-            }
-            (Err(message), _) => return AdminResponse::Error { message },
-            (Ok(_), None) => {
-                return AdminResponse::Error {
-                    message: "the delivery log is not available".into(),
-                };
-            }
-        },
-        AdminRequest::ListQueues => match &ctx.queues {
-            Some(q) => Ok(AdminResponse::Json {
+            Ok(AdminResponse::Done)
+        }
+        AdminRequest::TopicStats { name, user } => {
+            let t = find_topic(store, &name, user.as_deref())?;
+            let s = log()?.stats(&t.arn);
+            Ok(AdminResponse::Json {
+                value: serde_json::json!({
+                    "topic": t.name,
+                    "user": t.owner,
+                    "arn": t.arn,
+                    "entries": s.entries,
+                    "bytes": s.bytes,
+                    "oldest_age_seconds": s.oldest_age.map(|d| d.as_secs_f64()),
+                    "retries": s.total_retries,
+                    "retried_entries": s.retried_entries,
+                    "in_flight": s.leased,
+                }),
+            })
+        }
+        AdminRequest::TopicDump { name, user, limit } => {
+            let t = find_topic(store, &name, user.as_deref())?;
+            let entries: Vec<serde_json::Value> = log()?.dump(&t.arn, limit).into_iter().map(dump_json).collect();
+            Ok(AdminResponse::Json {
+                value: serde_json::Value::Array(entries),
+            })
+        }
+        _ => unreachable!("dispatched by execute"),
+    }
+}
+
+/// One queued event as `herald topic dump` shows it.
+fn dump_json(e: herald_log::DumpEntry) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "key": e.key,
+        "attempts": e.attempts,
+        "enqueued": unix_secs(e.enqueued),
+        "next_attempt": unix_secs(e.next_attempt),
+        "event": serde_json::from_slice::<serde_json::Value>(&e.payload)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&e.payload).into_owned())),
+    })
+}
+
+async fn queue_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
+    match req {
+        AdminRequest::ListQueues => {
+            let q = ctx
+                .queues
+                .as_ref()
+                .ok_or_else(|| "the queue service is not available".to_owned())?;
+            Ok(AdminResponse::Json {
                 value: serde_json::Value::Array(
                     q.list_queues(None, "")
                         .iter()
                         .map(|i| serde_json::json!({"user": i.owner, "name": i.name, "arn": i.arn, "fifo": i.fifo}))
                         .collect(),
                 ),
-            }),
-            None => {
-                return AdminResponse::Error {
-                    message: "the queue service is not available".into(),
-                };
-            }
-        },
-        AdminRequest::QueueStats { name, user } => match find_queue(ctx, &name, user.as_deref()) {
-            Ok((q, info)) => match q.stats(&info.owner, &info.name) {
-                Ok(s) => Ok(AdminResponse::Json {
-                    value: serde_json::json!({
-                        "queue": info.name,
-                        "user": info.owner,
-                        "arn": info.arn,
-                        "visible": s.visible,
-                        "in_flight": s.in_flight,
-                        "delayed": s.delayed,
-                        "bytes": s.bytes,
-                        "oldest_age_seconds": s.oldest_age.map(|d| d.as_secs_f64()),
-                    }),
+            })
+        }
+        AdminRequest::QueueStats { name, user } => {
+            let (q, info) = find_queue(ctx, &name, user.as_deref())?;
+            let s = q.stats(&info.owner, &info.name).map_err(|e| e.to_string())?;
+            Ok(AdminResponse::Json {
+                value: serde_json::json!({
+                    "queue": info.name,
+                    "user": info.owner,
+                    "arn": info.arn,
+                    "visible": s.visible,
+                    "in_flight": s.in_flight,
+                    "delayed": s.delayed,
+                    "bytes": s.bytes,
+                    "oldest_age_seconds": s.oldest_age.map(|d| d.as_secs_f64()),
                 }),
-                Err(e) => return AdminResponse::Error { message: e.to_string() },
-            },
-            Err(message) => return AdminResponse::Error { message },
-        },
-        AdminRequest::PurgeQueue { name, user } => match find_queue(ctx, &name, user.as_deref()) {
-            Ok((q, info)) => match q.purge_queue(&info.owner, &info.name).await {
-                Ok(()) => Ok(AdminResponse::Done),
-                Err(e) => return AdminResponse::Error { message: e.to_string() },
-            },
-            Err(message) => return AdminResponse::Error { message },
-        },
-    };
-    result.unwrap_or_else(|e| AdminResponse::Error { message: e.to_string() })
+            })
+        }
+        AdminRequest::PurgeQueue { name, user } => {
+            let (q, info) = find_queue(ctx, &name, user.as_deref())?;
+            q.purge_queue(&info.owner, &info.name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(AdminResponse::Done)
+        }
+        _ => unreachable!("dispatched by execute"),
+    }
 }
 
 /// What a user owns: the resources `herald user rm` refuses to orphan.
@@ -397,9 +420,9 @@ fn topic_json(t: &TopicRecord) -> serde_json::Value {
         "name": t.name,
         "dest": {
             "push_endpoint": herald_endpoints::redact(&ep),
-            "push_endpoint_args": crate::notify::topic::shown_endpoint_args(t),
+            "push_endpoint_args": herald_server::notify::topic::shown_endpoint_args(t),
             "push_endpoint_topic": t.name,
-            "stored_secret": crate::notify::topic::has_stored_secret(t),
+            "stored_secret": herald_server::notify::topic::has_stored_secret(t),
             "persistent": a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             "time_to_live": a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
             "max_retries": a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
