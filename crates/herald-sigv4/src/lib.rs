@@ -8,10 +8,10 @@
 //! dragging hyper or s3s types in.
 //!
 //! [`verify`] accepts both forms AWS clients use: the `Authorization`
-//! header and the presigned query string (`X-Amz-Algorithm`, ...). [`sign`]
-//! exists so tests and Herald's own clients produce requests that real AWS
-//! SDKs would also produce; both share the canonicalization code so they
-//! cannot drift apart.
+//! header and the presigned query string (`X-Amz-Algorithm`, ...). It only
+//! verifies: Herald's own clients (the bench, the tests) sign with AWS's
+//! `aws-sigv4`, the signer the SDKs use, so verification is always checked
+//! against an independent implementation.
 
 mod canonical;
 
@@ -19,7 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, Method, Uri};
 use sha2::Sha256;
 use time::{
-    Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset, format_description::BorrowedFormatItem,
+    Duration, OffsetDateTime, PrimitiveDateTime, format_description::BorrowedFormatItem,
     macros::format_description,
 };
 
@@ -244,91 +244,6 @@ pub fn verify(
     Err(SigV4Error::SignatureMismatch)
 }
 
-/// Signs a request with the `Authorization` header form and returns the
-/// headers the caller must add: `authorization`, `x-amz-date` and, for S3
-/// only, `x-amz-content-sha256` (botocore and the Rust SDK don't send it to
-/// SNS/SQS, and we mimic them so tests exercise the real-world shape).
-///
-/// Signed headers are `host` (from the `host` header, else the URI
-/// authority), `content-type`, `content-md5`, any `x-amz-*` headers already
-/// present, and the added ones. Hop-by-hop and proxy-rewritten headers such
-/// as `user-agent` or `accept-encoding` are left unsigned on purpose, so an
-/// intermediary touching them does not invalidate the request. Any
-/// `x-amz-date` already in `headers` is replaced by the one derived from
-/// `now`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "mirrors the documented SigV4 inputs one to one; a struct would only rename them"
-)]
-pub fn sign(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-    access_key: &str,
-    secret: &str,
-    region: &str,
-    service: &str,
-    now: OffsetDateTime,
-) -> Vec<(String, String)> {
-    let now = now.to_offset(UtcOffset::UTC);
-    let timestamp = now
-        .format(AMZ_DATE_FORMAT)
-        .expect("a UTC timestamp always formats as YYYYMMDDTHHMMSSZ");
-    let scope_date = timestamp[..8].to_owned();
-    let single_encode = service == "s3";
-
-    let existing_hash = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let payload_hash = existing_hash.clone().unwrap_or_else(|| sha256_hex(body));
-    let mut added: Vec<(String, String)> = vec![("x-amz-date".to_owned(), timestamp.clone())];
-    if single_encode && existing_hash.is_none() {
-        added.push(("x-amz-content-sha256".to_owned(), payload_hash.clone()));
-    }
-
-    let mut lines: Vec<(String, Vec<u8>)> = Vec::new();
-    for name in headers.keys() {
-        let n = name.as_str();
-        let wanted =
-            n == "host" || n == "content-type" || n == "content-md5" || (n.starts_with("x-amz-") && n != "x-amz-date");
-        if wanted {
-            let value = canonical_header_value(headers.get_all(name).iter().map(|v| v.as_bytes()));
-            lines.push((n.to_owned(), value));
-        }
-    }
-    if !headers.contains_key(http::header::HOST)
-        && let Some(host) = authority_host(uri)
-    {
-        lines.push(("host".to_owned(), host.into_bytes()));
-    }
-    for (name, value) in &added {
-        lines.push((name.clone(), value.clone().into_bytes()));
-    }
-    lines.sort_by(|a, b| a.0.cmp(&b.0));
-    let signed_headers = lines.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
-
-    let creq = canonical_request(
-        method.as_str(),
-        &canonical_uri(uri.path(), single_encode),
-        &canonical_query(&parse_query(uri.query().unwrap_or("")), None),
-        &lines,
-        &signed_headers,
-        &payload_hash,
-    );
-    let scope = credential_scope(&scope_date, region, service);
-    let sts = string_to_sign(&timestamp, &scope, &creq);
-    let key = signing_key(secret, &scope_date, region, service);
-    let signature = hex::encode(hmac_sha256(&key, sts.as_bytes()));
-
-    let mut out = vec![(
-        "authorization".to_owned(),
-        format!("{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"),
-    )];
-    out.extend(added);
-    out
-}
 
 fn malformed(msg: impl Into<String>) -> SigV4Error {
     SigV4Error::Malformed(msg.into())

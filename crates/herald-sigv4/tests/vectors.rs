@@ -3,7 +3,7 @@
 //! S3 documentation examples. They pin our canonicalization to AWS's own,
 //! which a sign → verify round trip alone could never do.
 
-use herald_sigv4::{SigV4Error, SignedRequest, sign, verify};
+use herald_sigv4::{SigV4Error, SignedRequest, verify};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use time::macros::datetime;
 
@@ -26,9 +26,9 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
-/// Runs one test-suite vector both ways: `verify` must accept the published
-/// Authorization header, and `sign` (given the same unsigned request) must
-/// produce exactly that header.
+/// Runs one test-suite vector: `verify` must accept the published
+/// Authorization header. (Herald signs nothing itself: its clients and
+/// tests sign with AWS's `aws-sigv4`.)
 fn check_suite_vector(
     method: Method,
     uri: &str,
@@ -41,25 +41,6 @@ fn check_suite_vector(
     let expected_auth =
         format!("AWS4-HMAC-SHA256 Credential={SUITE_SCOPE}, SignedHeaders={signed_headers}, Signature={signature}");
     let now = datetime!(2015-08-30 12:36:00 UTC);
-
-    let produced = sign(
-        &method,
-        &uri,
-        &headers(unsigned),
-        body,
-        SUITE_KEY,
-        SUITE_SECRET,
-        "us-east-1",
-        "service",
-        now,
-    );
-    assert_eq!(
-        produced,
-        vec![
-            ("authorization".to_owned(), expected_auth.clone()),
-            ("x-amz-date".to_owned(), "20150830T123600Z".to_owned()),
-        ]
-    );
 
     let mut signed = headers(unsigned);
     signed.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
@@ -183,8 +164,8 @@ fn suite_post_header_value_case() {
 }
 
 /// The IAM `ListUsers` example from "Signing AWS API requests". The URI is
-/// absolute and there is no `host` header, which is the HTTP/2 shape: both
-/// `sign` and `verify` must take the host from the authority.
+/// absolute and there is no `host` header, which is the HTTP/2 shape:
+/// `verify` must take the host from the authority.
 #[test]
 fn doc_iam_list_users_with_host_from_authority() {
     let method = Method::GET;
@@ -194,16 +175,9 @@ fn doc_iam_list_users_with_host_from_authority() {
     let h = headers(&[("content-type", "application/x-www-form-urlencoded; charset=utf-8")]);
     let now = datetime!(2015-08-30 12:36:00 UTC);
     let expected = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
-    let produced = sign(&method, &uri, &h, b"", SUITE_KEY, SUITE_SECRET, "us-east-1", "iam", now);
-    assert_eq!(produced[0], ("authorization".to_owned(), expected.to_owned()));
-
     let mut signed = h.clone();
-    for (name, value) in &produced {
-        signed.insert(
-            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
+    signed.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
+    signed.insert("authorization", HeaderValue::from_static(expected));
     let req = SignedRequest {
         method: &method,
         uri: &uri,
