@@ -17,9 +17,10 @@
 //!   and half receiving: messages/s end to end, per-operation latency,
 //!   missing and duplicated messages, MD5 checks.
 //!
-//! The client is deliberately small — a hand-written SigV4 signer ([`sigv4`])
-//! on a pooled hyper HTTP/1.1 client — because this crate is linked into the
-//! main `herald` binary, where the AWS SDK would be too heavy. The load loop
+//! The client is deliberately small — a pooled hyper HTTP/1.1 client whose
+//! requests are signed by the SDK's SigV4 signer (`aws-sigv4`, see
+//! [`signing`]) rather than sent through the SDK clients — so no retries,
+//! checksums or interceptors are measured along with the server. The load loop
 //! ([`engine`]) is protocol-agnostic so scenarios beyond S3 (notifications,
 //! SQS) can reuse its timing, progress bar and report.
 //!
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+pub mod encode;
 pub mod engine;
 pub mod notify;
 pub mod parse;
@@ -40,7 +42,7 @@ pub mod procfs;
 pub mod report;
 pub mod s3;
 mod scenarios;
-pub mod sigv4;
+pub mod signing;
 pub mod sqs;
 
 /// Arguments of `herald bench`: one subcommand per scenario.

@@ -1,5 +1,5 @@
 //! A minimal path-style S3 client: just the calls the bench makes, signed with
-//! [`crate::sigv4`] and sent over a pooled hyper HTTP/1.1 client.
+//! [`crate::signing`] (`aws-sigv4`) and sent over a pooled hyper HTTP/1.1 client.
 //!
 //! Connection reuse matters here: without keep-alive every operation would
 //! also measure a TCP handshake, which is not what an S3 client in production
@@ -7,7 +7,7 @@
 //! N workers the bench settles on N persistent connections.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -17,7 +17,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::sigv4::{self, SignableRequest, Signer, UNSIGNED_PAYLOAD};
+use crate::encode;
+use crate::signing::Signer;
+
+#[cfg(test)]
+mod tests;
 
 /// How much of an error response body is kept for the error message.
 const ERROR_BODY_LIMIT: usize = 2048;
@@ -126,9 +130,9 @@ impl S3Client {
             .build(connector);
         Ok(S3Client {
             http,
-            signer: Signer::new(access_key, secret_key, region),
-            sns_signer: Signer::for_service(access_key, secret_key, region, "sns"),
-            sqs_signer: Signer::for_service(access_key, secret_key, region, "sqs"),
+            signer: Signer::s3(access_key, secret_key, region),
+            sns_signer: Signer::api(access_key, secret_key, region, "sns"),
+            sqs_signer: Signer::api(access_key, secret_key, region, "sqs"),
             authority,
         })
     }
@@ -178,18 +182,14 @@ impl S3Client {
     /// drained (so the connection can be reused) and its length returned; on
     /// a non-2xx status the start of the body is kept for the error message.
     pub async fn send(&self, method: Method, path: &str, body: Bytes) -> Result<u64, OpError> {
-        self.exchange(
-            &self.signer,
+        let request = RequestToSend {
             method,
             path,
-            &[],
-            &[("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
-            UNSIGNED_PAYLOAD,
+            query: &[],
+            headers: &[],
             body,
-            0,
-        )
-        .await
-        .map(|(len, _)| len)
+        };
+        self.exchange(&self.signer, request, 0).await.map(|(len, _)| len)
     }
 
     /// Like [`send`](Self::send) with raw (unencoded) query parameters —
@@ -203,37 +203,27 @@ impl S3Client {
         query: &[(&str, &str)],
         body: Bytes,
     ) -> Result<Bytes, OpError> {
-        self.exchange(
-            &self.signer,
+        let request = RequestToSend {
             method,
             path,
             query,
-            &[("x-amz-content-sha256", UNSIGNED_PAYLOAD)],
-            UNSIGNED_PAYLOAD,
+            headers: &[],
             body,
-            KEPT_BODY_LIMIT,
-        )
-        .await
-        .map(|(_, body)| body)
+        };
+        self.exchange(&self.signer, request, KEPT_BODY_LIMIT)
+            .await
+            .map(|(_, body)| body)
     }
 
     /// Sends a form-encoded SNS query-API request (`POST /`, signed with
     /// service `sns` over host, content-type and x-amz-date, payload hash =
     /// SHA-256 of the body) and returns the response body (the XML result).
     pub async fn sns(&self, form_body: String) -> Result<Bytes, OpError> {
-        let payload_hash = sigv4::sha256_hex(form_body.as_bytes());
-        self.exchange(
-            &self.sns_signer,
-            Method::POST,
-            "/",
-            &[],
-            &[("content-type", SNS_CONTENT_TYPE)],
-            &payload_hash,
-            Bytes::from(form_body),
-            KEPT_BODY_LIMIT,
-        )
-        .await
-        .map(|(_, body)| body)
+        let headers = [("content-type", SNS_CONTENT_TYPE)];
+        let request = RequestToSend::api_post(&headers, Bytes::from(form_body));
+        self.exchange(&self.sns_signer, request, KEPT_BODY_LIMIT)
+            .await
+            .map(|(_, body)| body)
     }
 
     /// Sends one SQS request in the AWS JSON 1.0 protocol: `POST /` with
@@ -242,73 +232,59 @@ impl S3Client {
     /// (payload hash = SHA-256 of the body). Returns the response body (up to
     /// [`SQS_BODY_LIMIT`] bytes).
     pub async fn sqs(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, OpError> {
-        let payload_hash = sigv4::sha256_hex(&body);
         let target = format!("AmazonSQS.{operation}");
-        self.exchange(
-            &self.sqs_signer,
-            Method::POST,
-            "/",
-            &[],
-            &[("content-type", SQS_CONTENT_TYPE), ("x-amz-target", &target)],
-            &payload_hash,
-            Bytes::from(body),
-            SQS_BODY_LIMIT,
-        )
-        .await
-        .map(|(_, body)| body)
+        let headers = [("content-type", SQS_CONTENT_TYPE), ("x-amz-target", target.as_str())];
+        let request = RequestToSend::api_post(&headers, Bytes::from(body));
+        self.exchange(&self.sqs_signer, request, SQS_BODY_LIMIT)
+            .await
+            .map(|(_, body)| body)
     }
 
-    /// Signs (with `signer`, over host, x-amz-date and `extra_headers`) and
-    /// sends one request. Returns the response body length, plus its first
-    /// `keep` bytes (0: the body is only counted).
-    #[allow(clippy::too_many_arguments)]
+    /// Builds the wire form of `request`: the encoded path and query, `host`
+    /// and the call's own headers, signed with `signer` as of `time`, then
+    /// `content-length` (not signed).
+    fn build(
+        &self,
+        signer: &Signer,
+        request: RequestToSend<'_>,
+        time: SystemTime,
+    ) -> Result<Request<Full<Bytes>>, OpError> {
+        let mut uri = format!("http://{}{}", self.authority, encode::path(request.path));
+        for (i, (k, v)) in request.query.iter().enumerate() {
+            uri.push(if i == 0 { '?' } else { '&' });
+            uri.push_str(&encode::component(k));
+            if !v.is_empty() {
+                uri.push('=');
+                uri.push_str(&encode::component(v));
+            }
+        }
+        let mut builder = Request::builder()
+            .method(request.method)
+            .uri(uri)
+            .header(header::HOST, &self.authority);
+        for &(name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
+        let mut wire = builder
+            .body(Full::new(request.body.clone()))
+            .map_err(|e| OpError::Transport(e.to_string()))?;
+        signer
+            .sign(&mut wire, &request.body, time)
+            .map_err(|e| OpError::Transport(format!("signing the request failed: {e}")))?;
+        wire.headers_mut()
+            .insert(header::CONTENT_LENGTH, request.body.len().into());
+        Ok(wire)
+    }
+
+    /// Signs (with `signer`) and sends one request. Returns the response body
+    /// length, plus its first `keep` bytes (0: the body is only counted).
     async fn exchange(
         &self,
         signer: &Signer,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        extra_headers: &[(&str, &str)],
-        payload_hash: &str,
-        body: Bytes,
+        request: RequestToSend<'_>,
         keep: usize,
     ) -> Result<(u64, Bytes), OpError> {
-        let uri_path = sigv4::canonical_uri(path);
-        let amz_date = sigv4::amz_date(time::OffsetDateTime::now_utc());
-        let mut headers = Vec::with_capacity(2 + extra_headers.len());
-        headers.push(("host", self.authority.as_str()));
-        headers.push(("x-amz-date", amz_date.as_str()));
-        headers.extend_from_slice(extra_headers);
-        let authorization = signer.authorization(
-            &SignableRequest {
-                method: method.as_str(),
-                canonical_uri: &uri_path,
-                query,
-                headers: &headers,
-                payload_hash,
-            },
-            &amz_date,
-        );
-
-        let mut uri = format!("http://{}{uri_path}", self.authority);
-        for (i, (k, v)) in query.iter().enumerate() {
-            uri.push(if i == 0 { '?' } else { '&' });
-            uri.push_str(&sigv4::uri_encode(k, true));
-            if !v.is_empty() {
-                uri.push('=');
-                uri.push_str(&sigv4::uri_encode(v, true));
-            }
-        }
-        let mut builder = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
-            builder = builder.header(name, value);
-        }
-        let request = builder
-            .header(header::AUTHORIZATION, authorization)
-            .header(header::CONTENT_LENGTH, body.len())
-            .body(Full::new(body))
-            .map_err(|e| OpError::Transport(e.to_string()))?;
-
+        let request = self.build(signer, request, SystemTime::now())?;
         let response = self
             .http
             .request(request)
@@ -343,6 +319,33 @@ impl S3Client {
                 status,
                 body: String::from_utf8_lossy(&kept).trim().to_owned(),
             })
+        }
+    }
+}
+
+/// One call as the caller describes it — before the client adds `host`, the
+/// signature and `content-length` — so [`S3Client::exchange`] does not take
+/// each part as a separate argument.
+struct RequestToSend<'a> {
+    method: Method,
+    /// Raw path (`/bucket/key`), encoded by the client.
+    path: &'a str,
+    /// Raw query parameters; an empty value is sent as a bare key.
+    query: &'a [(&'a str, &'a str)],
+    /// Headers the call adds (content type, SQS target); all are signed.
+    headers: &'a [(&'a str, &'a str)],
+    body: Bytes,
+}
+
+impl<'a> RequestToSend<'a> {
+    /// A `POST /` to one of the APIs served next to S3 (SNS, SQS).
+    fn api_post(headers: &'a [(&'a str, &'a str)], body: Bytes) -> Self {
+        RequestToSend {
+            method: Method::POST,
+            path: "/",
+            query: &[],
+            headers,
+            body,
         }
     }
 }

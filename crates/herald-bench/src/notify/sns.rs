@@ -2,7 +2,7 @@
 //! (topic or queue destination) calls, kept as pure functions so their
 //! encoding is unit-tested.
 
-use crate::sigv4::uri_encode;
+use crate::encode;
 
 /// The SNS API version every query-API request names.
 const SNS_VERSION: &str = "2010-03-31";
@@ -11,12 +11,12 @@ const SNS_VERSION: &str = "2010-03-31";
 /// Every byte outside `A-Za-z0-9-_.~` is `%XX`-escaped (valid
 /// `application/x-www-form-urlencoded`, and unambiguous for `+`).
 pub fn form_body(action: &str, params: &[(&str, &str)]) -> String {
-    let mut out = format!("Action={}&Version={SNS_VERSION}", uri_encode(action, true));
+    let mut out = format!("Action={}&Version={SNS_VERSION}", encode::component(action));
     for (k, v) in params {
         out.push('&');
-        out.push_str(&uri_encode(k, true));
+        out.push_str(&encode::component(k));
         out.push('=');
-        out.push_str(&uri_encode(v, true));
+        out.push_str(&encode::component(v));
     }
     out
 }
