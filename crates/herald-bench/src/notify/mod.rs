@@ -90,7 +90,6 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
         TopicKind::Http => Some(HttpReceiver::start(args.receiver_listen).await?),
         _ => None,
     };
-    let is_broker = !matches!(args.topic_kind, TopicKind::Http | TopicKind::Sqs);
     if args.backlog && args.topic_kind == TopicKind::Sqs {
         bail!("--backlog needs a topic (http or a broker kind), not sqs");
     }
@@ -98,53 +97,14 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
     // --persistent is accepted and ignored there.
     let persistent = args.persistent || args.topic_kind == TopicKind::Sqs;
     let target = scenarios::connect(&args.target, load, args.size).await?;
-    let (receiver, sink, push_endpoint): (Box<dyn Receiver>, Sink, Option<String>) = match http {
-        Some(http) => {
-            let attrs = http.topic_attributes();
-            let arn = create_topic(&target, &args, &backlogged(&attrs, args.backlog)).await?;
-            (Box::new(http), Sink::Topic { arn }, Some(attrs[0].1.clone()))
-        }
-        None if is_broker => {
-            let url = args
-                .broker_url
-                .clone()
-                .unwrap_or_else(|| broker::default_url(args.topic_kind).to_owned());
-            let destination = format!("{}-topic", target.bucket);
-            let b = broker::BrokerReceiver::start(args.topic_kind, &url, &destination).await?;
-            let attrs = b.topic_attributes();
-            let arn = create_topic(&target, &args, &backlogged(&attrs, args.backlog)).await?;
-            (Box::new(b), Sink::Topic { arn }, Some(url))
-        }
-        None => {
-            let t = &args.target;
-            // The pollers' own client: their long polls must not hold the
-            // PUT workers' connections.
-            let client = S3Client::new(&t.endpoint, &t.access_key, &t.secret_key, &t.region, queue::POLLERS)?;
-            let (url, arn) = create_queue(&target, &args).await?;
-            let receiver = SqsReceiver::start(client, url.clone(), queue::POLLERS, load.timeout);
-            (Box::new(receiver), Sink::Queue { url, arn }, None)
-        }
-    };
+    let (receiver, sink, push_endpoint) = destination(&args, &target, http).await?;
     if let Err(e) = put_notification(&target, &args, &sink).await {
         drop(receiver);
         remove_sink(&target.client, &sink, load.timeout).await;
         return Err(e);
     }
     if !load.json {
-        match &sink {
-            Sink::Topic { arn } => eprintln!(
-                "topic {arn} ({} kind, persistent={persistent}{}) pushes {}'s ObjectCreated events to {}",
-                args.topic_kind.name(),
-                if args.backlog { ", backlog first" } else { "" },
-                target.bucket,
-                receiver.describe()
-            ),
-            Sink::Queue { arn, .. } => eprintln!(
-                "queue {arn} (sqs kind, durable) receives {}'s ObjectCreated events; {}",
-                target.bucket,
-                receiver.describe()
-            ),
-        }
+        announce(&args, &target, &sink, receiver.as_ref(), persistent);
     }
 
     let workload = Arc::new(NotifyWorkload {
@@ -163,12 +123,7 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
     if args.backlog
         && let (Sink::Topic { arn }, Some(endpoint)) = (&sink, &push_endpoint)
     {
-        // The events wait in the topic's log; point the topic at the real
-        // endpoint and time how fast the backlog drains.
-        let body = sns::set_topic_attribute_body(arn, "push-endpoint", endpoint);
-        within(load.timeout, "SNS SetTopicAttributes", target.client.sns(body))
-            .await?
-            .map_err(|e| anyhow!("SNS SetTopicAttributes push-endpoint: {e}"))?;
+        restore_endpoint(target, arn, endpoint, load.timeout).await?;
         if !load.json {
             eprintln!("backlog of {} events: endpoint restored, draining", acks.len());
         }
@@ -225,6 +180,73 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
         eprintln!("warning: event receiver: {problems}");
     }
     Ok(report)
+}
+
+/// Where the events go: the topic (with its receiver: our HTTP endpoint or
+/// a broker consumer) or the queue (with its pollers), created on the
+/// server; and the topic's real push endpoint, for `--backlog`.
+async fn destination(
+    args: &NotifyArgs,
+    target: &Target,
+    http: Option<HttpReceiver>,
+) -> anyhow::Result<(Box<dyn Receiver>, Sink, Option<String>)> {
+    let load = &args.load;
+    let is_broker = !matches!(args.topic_kind, TopicKind::Http | TopicKind::Sqs);
+    Ok(match http {
+        Some(http) => {
+            let attrs = http.topic_attributes();
+            let arn = create_topic(target, args, &backlogged(&attrs, args.backlog)).await?;
+            (Box::new(http), Sink::Topic { arn }, Some(attrs[0].1.clone()))
+        }
+        None if is_broker => {
+            let url = args
+                .broker_url
+                .clone()
+                .unwrap_or_else(|| broker::default_url(args.topic_kind).to_owned());
+            let destination = format!("{}-topic", target.bucket);
+            let b = broker::BrokerReceiver::start(args.topic_kind, &url, &destination).await?;
+            let attrs = b.topic_attributes();
+            let arn = create_topic(target, args, &backlogged(&attrs, args.backlog)).await?;
+            (Box::new(b), Sink::Topic { arn }, Some(url))
+        }
+        None => {
+            let t = &args.target;
+            // The pollers' own client: their long polls must not hold the
+            // PUT workers' connections.
+            let client = S3Client::new(&t.endpoint, &t.access_key, &t.secret_key, &t.region, queue::POLLERS)?;
+            let (url, arn) = create_queue(target, args).await?;
+            let receiver = SqsReceiver::start(client, url.clone(), queue::POLLERS, load.timeout);
+            (Box::new(receiver), Sink::Queue { url, arn }, None)
+        }
+    })
+}
+
+/// Says on stderr where the events go.
+fn announce(args: &NotifyArgs, target: &Target, sink: &Sink, receiver: &dyn Receiver, persistent: bool) {
+    match sink {
+        Sink::Topic { arn } => eprintln!(
+            "topic {arn} ({} kind, persistent={persistent}{}) pushes {}'s ObjectCreated events to {}",
+            args.topic_kind.name(),
+            if args.backlog { ", backlog first" } else { "" },
+            target.bucket,
+            receiver.describe()
+        ),
+        Sink::Queue { arn, .. } => eprintln!(
+            "queue {arn} (sqs kind, durable) receives {}'s ObjectCreated events; {}",
+            target.bucket,
+            receiver.describe()
+        ),
+    }
+}
+
+/// `--backlog`: the events wait in the topic's log; point the topic at the
+/// real endpoint so the backlog drains (and is timed).
+async fn restore_endpoint(target: &Target, arn: &str, endpoint: &str, timeout: Duration) -> anyhow::Result<()> {
+    let body = sns::set_topic_attribute_body(arn, "push-endpoint", endpoint);
+    within(timeout, "SNS SetTopicAttributes", target.client.sns(body))
+        .await?
+        .map_err(|e| anyhow!("SNS SetTopicAttributes push-endpoint: {e}"))?;
+    Ok(())
 }
 
 /// The topic attributes, with the push-endpoint pointed at a closed port
