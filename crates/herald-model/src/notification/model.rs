@@ -1,0 +1,253 @@
+//! The parsed configuration (what the metadata DB stores) and the
+//! matching of one object event against it: the part the write path runs
+//! on every object operation, kept apart from the XML handling.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, MAX_REGEX_LEN, REGEX_SIZE_LIMIT, invalid};
+use crate::event::{EventPattern, EventType};
+
+/// A bucket's whole notification configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationConfiguration {
+    pub topics: Vec<TopicConfiguration>,
+    pub queues: Vec<QueueConfiguration>,
+}
+
+/// A `<TopicConfiguration>`: events delivered to an SNS-style topic (the
+/// only kind Ceph has; its HTTP/AMQP/Kafka endpoints hang off topics).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicConfiguration {
+    /// Unique within the bucket; it is the record's `configurationId`.
+    pub id: String,
+    pub topic_arn: String,
+    /// Empty means every event.
+    pub events: Vec<EventPattern>,
+    pub filter: Filter,
+}
+
+/// A `<QueueConfiguration>`: events delivered to an SQS-style queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConfiguration {
+    /// Unique within the bucket; it is the record's `configurationId`.
+    pub id: String,
+    pub queue_arn: String,
+    /// Empty means every event.
+    pub events: Vec<EventPattern>,
+    pub filter: Filter,
+}
+
+/// Whether a configuration entry targets a topic or a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    Topic,
+    Queue,
+}
+
+/// One configuration entry selected for an event, as the dispatcher needs
+/// it: where to send, and what `configurationId` to put in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedTarget<'a> {
+    pub kind: TargetKind,
+    pub id: &'a str,
+    pub arn: &'a str,
+}
+
+/// `<Filter>`: all of its parts must hold for an event to be sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub key: KeyFilter,
+    /// Ceph's `<S3Metadata>`: names are lowercase without `x-amz-meta-`.
+    pub metadata: Vec<FilterRule>,
+    /// Ceph's `<S3Tags>`: names and values compare exactly.
+    pub tags: Vec<FilterRule>,
+}
+
+/// `<S3Key>`: rules on the object key. Each present rule must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFilter {
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    /// Ceph extension; must match the *whole* key (Ceph uses
+    /// `std::regex_match`, not a search).
+    pub regex: Option<KeyRegex>,
+}
+
+/// A name/value filter rule, as in `<FilterRule>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FilterRule {
+    pub name: String,
+    pub value: String,
+}
+
+impl FilterRule {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        FilterRule {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A compiled key-filter regex that remembers its source, so it can be
+/// rendered back, compared and stored as the text the user sent.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyRegex {
+    source: String,
+    /// `source` anchored at both ends, for whole-key matching.
+    compiled: regex::Regex,
+}
+
+impl KeyRegex {
+    /// Compiles a key regex; an invalid or oversized one is
+    /// `InvalidArgument`.
+    pub fn new(source: &str) -> Result<KeyRegex, ConfigError> {
+        if source.len() > MAX_REGEX_LEN {
+            return Err(invalid(format!("key filter regex longer than {MAX_REGEX_LEN} bytes")));
+        }
+        let compiled = regex::RegexBuilder::new(&format!(r"\A(?:{source})\z"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| invalid(format!("invalid key filter regex {source:?}: {e}")))?;
+        Ok(KeyRegex {
+            source: source.to_owned(),
+            compiled,
+        })
+    }
+
+    /// The regex as the user wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the whole key matches.
+    pub fn is_match(&self, key: &str) -> bool {
+        self.compiled.is_match(key)
+    }
+}
+
+impl PartialEq for KeyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for KeyRegex {}
+
+impl fmt::Debug for KeyRegex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("KeyRegex").field(&self.source).finish()
+    }
+}
+
+impl From<KeyRegex> for String {
+    fn from(r: KeyRegex) -> String {
+        r.source
+    }
+}
+
+impl TryFrom<String> for KeyRegex {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        KeyRegex::new(&s)
+    }
+}
+
+impl KeyFilter {
+    pub fn is_empty(&self) -> bool {
+        self.prefix.is_none() && self.suffix.is_none() && self.regex.is_none()
+    }
+
+    /// Whether the (decoded, not URL-encoded) key passes every rule.
+    pub fn matches(&self, key: &str) -> bool {
+        self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+            && self.regex.as_ref().is_none_or(|r| r.is_match(key))
+    }
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.key.is_empty() && self.metadata.is_empty() && self.tags.is_empty()
+    }
+
+    /// Whether an object passes the filter.
+    ///
+    /// `key` is the decoded key; `metadata` holds user metadata with
+    /// lowercase names *without* `x-amz-meta-`; `tags` the object's tags.
+    /// Every metadata/tag rule must find an equal pair (AND, as Ceph does).
+    pub fn matches(&self, key: &str, metadata: &[(String, String)], tags: &[(String, String)]) -> bool {
+        let has = |pairs: &[(String, String)], r: &FilterRule| pairs.iter().any(|(n, v)| *n == r.name && *v == r.value);
+        self.key.matches(key)
+            && self.metadata.iter().all(|r| has(metadata, r))
+            && self.tags.iter().all(|r| has(tags, r))
+    }
+}
+
+/// Shared by topic and queue configurations: the event list (empty = all)
+/// and then the filter.
+fn wants(
+    events: &[EventPattern],
+    filter: &Filter,
+    ev: EventType,
+    key: &str,
+    metadata: &[(String, String)],
+    tags: &[(String, String)],
+) -> bool {
+    (events.is_empty() || events.iter().any(|p| p.matches(ev))) && filter.matches(key, metadata, tags)
+}
+
+impl TopicConfiguration {
+    /// Whether this configuration sends `ev` for the given object.
+    pub fn wants(&self, ev: EventType, key: &str, metadata: &[(String, String)], tags: &[(String, String)]) -> bool {
+        wants(&self.events, &self.filter, ev, key, metadata, tags)
+    }
+}
+
+impl QueueConfiguration {
+    /// Whether this configuration sends `ev` for the given object.
+    pub fn wants(&self, ev: EventType, key: &str, metadata: &[(String, String)], tags: &[(String, String)]) -> bool {
+        wants(&self.events, &self.filter, ev, key, metadata, tags)
+    }
+}
+
+impl NotificationConfiguration {
+    /// No topic or queue at all (what a bucket without notifications has).
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty() && self.queues.is_empty()
+    }
+
+    /// Every entry that wants the event, topics first, in document order.
+    /// One event yields one record per entry (each with its own
+    /// `configurationId`), as in AWS and Ceph.
+    pub fn matching(
+        &self,
+        ev: EventType,
+        key: &str,
+        metadata: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Vec<MatchedTarget<'_>> {
+        let topics = self
+            .topics
+            .iter()
+            .filter(|t| t.wants(ev, key, metadata, tags))
+            .map(|t| MatchedTarget {
+                kind: TargetKind::Topic,
+                id: &t.id,
+                arn: &t.topic_arn,
+            });
+        let queues = self
+            .queues
+            .iter()
+            .filter(|q| q.wants(ev, key, metadata, tags))
+            .map(|q| MatchedTarget {
+                kind: TargetKind::Queue,
+                id: &q.id,
+                arn: &q.queue_arn,
+            });
+        topics.chain(queues).collect()
+    }
+}
