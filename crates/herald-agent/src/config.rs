@@ -250,110 +250,27 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<AgentConfig, ConfigE
     if sources_a.is_empty() {
         return Err(p.err("sources", "is empty: list at least one source"));
     }
-    let mut sources = Vec::new();
+    let inherited = Inherited {
+        state_dir: &state_dir,
+        flavor: root_flavor,
+        workers,
+        endpoint: &endpoint,
+        login: &login,
+        password: &password,
+        resolve: &resolve,
+    };
+    let mut sources: Vec<SourceConfig> = Vec::new();
     for (i, s) in sources_a.iter().enumerate() {
         let path = format!("sources[{i}]");
         let obj = s
             .as_object()
             .ok_or_else(|| ConfigError(format!("{file}: {path}: must be an object")))?;
         let f = Fields { file, path, obj };
-        f.check_keys(SOURCE_KEYS)?;
-        let name = f
-            .string("name")?
-            .ok_or_else(|| f.err("name", "missing: every source needs a unique name"))?;
-        if sources.iter().any(|s: &SourceConfig| s.name == name) {
+        let source = parse_source(&f, &inherited)?;
+        if sources.iter().any(|s| s.name == source.name) {
             return Err(f.err(
                 "name",
-                &format!("{name:?} is used by another source; names must be unique"),
-            ));
-        }
-        let flavor_s = f
-            .string("flavor")?
-            .or(root_flavor.clone())
-            .unwrap_or_else(|| "SQS".into());
-        let flavor = match flavor_s.to_ascii_lowercase().as_str() {
-            "sqs" => Flavor::Sqs,
-            "webhook" => Flavor::Webhook,
-            _ => {
-                return Err(f.err(
-                    "flavor",
-                    &format!("{flavor_s:?} is not a flavor: use \"SQS\" or \"webhook\" (inherited from the top level when not set)"),
-                ));
-            }
-        };
-        let listen = f.string("listen")?;
-        if let Some(l) = &listen
-            && l.parse::<std::net::SocketAddr>().is_err()
-        {
-            return Err(f.err("listen", &format!("{l:?} is not an address like 127.0.0.1:8090")));
-        }
-        let spool_dir = match f.string("spool_dir")? {
-            Some(d) => resolve(d),
-            None => state_dir.join("spool").join(sanitize(&name)),
-        };
-        let mut actions = Vec::new();
-        if let Some(av) = f.obj.get("actions") {
-            let arr = av
-                .as_array()
-                .ok_or_else(|| f.err("actions", "must be a list of action objects"))?;
-            for (j, a) in arr.iter().enumerate() {
-                let path = format!("{}.actions[{j}]", f.path);
-                let obj = a
-                    .as_object()
-                    .ok_or_else(|| ConfigError(format!("{file}: {path}: must be an object")))?;
-                let af = Fields { file, path, obj };
-                actions.push(parse_action(&af, &endpoint, &login, &password, &resolve)?);
-            }
-        }
-        let source = SourceConfig {
-            provider: f.string("provider")?.unwrap_or_else(|| name.clone()),
-            name,
-            flavor,
-            sqs_profile: f.string("sqs_profile")?,
-            aws_profile: f.string("aws_profile")?,
-            sqs_endpoint_url: f.url("sqs_endpoint_url")?,
-            aws_endpoint_url: f.url("aws_endpoint_url")?,
-            queue_name: f.string("queue_name")?.unwrap_or_else(|| DEFAULT_QUEUE_NAME.into()),
-            queue_url: f.url("queue_url")?,
-            aws_access_key_id: f.string("aws_access_key_id")?,
-            aws_secret_access_key: f.string("aws_secret_access_key")?,
-            aws_session_token: f.string("aws_session_token")?,
-            aws_region: f.string("aws_region")?,
-            skip_principal_id: f.string("skip_principal_id")?,
-            self_test_folder: f.string("self_test_folder")?,
-            self_test_enabled: f.boolean("self_test_enabled")?.unwrap_or(false),
-            self_test_timeout_seconds: f.uint("self_test_timeout_seconds")?.unwrap_or(60),
-            poll_interval_seconds: f.uint("poll_interval_seconds")?.unwrap_or(20),
-            max_messages: f.uint("max_messages")?.unwrap_or(10).clamp(1, 10) as i32,
-            retry_delay_seconds: f.uint("retry_delay_seconds")?.unwrap_or(10).min(43_200) as i32,
-            workers: f.uint("workers")?.map(|w| w.max(1) as usize).unwrap_or(workers),
-            listen,
-            webhook_url: f.url("url")?,
-            webhook_secret: f.string("secret")?,
-            insecure_no_signature: f.boolean("insecure_no_signature")?.unwrap_or(false),
-            webhook_limits: webhook_limits(&f)?,
-            spool_dir,
-            actions,
-        };
-        if source.flavor == Flavor::Webhook && source.listen.is_none() {
-            return Err(f.err(
-                "listen",
-                "missing: a webhook source needs an address to listen on (or pass --listen)",
-            ));
-        }
-        if let Err(why) = check_webhook_exposure(&source) {
-            return Err(f.err(why.key, &why.reason));
-        }
-        if source.self_test_enabled && source.self_test_folder.is_none() {
-            return Err(f.err(
-                "self_test_folder",
-                "missing: self_test_enabled needs a `bucket/prefix` to write into",
-            ));
-        }
-        if source.aws_access_key_id.is_some() != source.aws_secret_access_key.is_some() {
-            return Err(f.err(
-                "aws_secret_access_key",
-                "aws_access_key_id and aws_secret_access_key must be given together",
+                &format!("{:?} is used by another source; names must be unique", source.name),
             ));
         }
         sources.push(source);
@@ -369,6 +286,129 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<AgentConfig, ConfigE
         aws_config_file: p.string("aws_config_file")?.map(resolve),
         sources,
     })
+}
+
+/// What a source inherits from the top level of the config.
+struct Inherited<'a> {
+    state_dir: &'a Path,
+    flavor: Option<String>,
+    workers: usize,
+    endpoint: &'a Option<String>,
+    login: &'a Option<String>,
+    password: &'a Option<String>,
+    /// Resolves a relative path against the config file's directory.
+    resolve: &'a dyn Fn(String) -> PathBuf,
+}
+
+/// Parses and checks one entry of `sources`.
+fn parse_source(f: &Fields<'_>, inherited: &Inherited<'_>) -> Result<SourceConfig, ConfigError> {
+    f.check_keys(SOURCE_KEYS)?;
+    let name = f
+        .string("name")?
+        .ok_or_else(|| f.err("name", "missing: every source needs a unique name"))?;
+    let flavor_s = f
+        .string("flavor")?
+        .or(inherited.flavor.clone())
+        .unwrap_or_else(|| "SQS".into());
+    let flavor = match flavor_s.to_ascii_lowercase().as_str() {
+        "sqs" => Flavor::Sqs,
+        "webhook" => Flavor::Webhook,
+        _ => {
+            return Err(f.err(
+                "flavor",
+                &format!("{flavor_s:?} is not a flavor: use \"SQS\" or \"webhook\" (inherited from the top level when not set)"),
+            ));
+        }
+    };
+    let listen = f.string("listen")?;
+    if let Some(l) = &listen
+        && l.parse::<std::net::SocketAddr>().is_err()
+    {
+        return Err(f.err("listen", &format!("{l:?} is not an address like 127.0.0.1:8090")));
+    }
+    let spool_dir = match f.string("spool_dir")? {
+        Some(d) => (inherited.resolve)(d),
+        None => inherited.state_dir.join("spool").join(sanitize(&name)),
+    };
+    let mut actions = Vec::new();
+    if let Some(av) = f.obj.get("actions") {
+        let arr = av
+            .as_array()
+            .ok_or_else(|| f.err("actions", "must be a list of action objects"))?;
+        for (j, a) in arr.iter().enumerate() {
+            let path = format!("{}.actions[{j}]", f.path);
+            let obj = a
+                .as_object()
+                .ok_or_else(|| ConfigError(format!("{}: {path}: must be an object", f.file)))?;
+            let af = Fields {
+                file: f.file,
+                path,
+                obj,
+            };
+            actions.push(parse_action(
+                &af,
+                inherited.endpoint,
+                inherited.login,
+                inherited.password,
+                inherited.resolve,
+            )?);
+        }
+    }
+    let source = SourceConfig {
+        provider: f.string("provider")?.unwrap_or_else(|| name.clone()),
+        name,
+        flavor,
+        sqs_profile: f.string("sqs_profile")?,
+        aws_profile: f.string("aws_profile")?,
+        sqs_endpoint_url: f.url("sqs_endpoint_url")?,
+        aws_endpoint_url: f.url("aws_endpoint_url")?,
+        queue_name: f.string("queue_name")?.unwrap_or_else(|| DEFAULT_QUEUE_NAME.into()),
+        queue_url: f.url("queue_url")?,
+        aws_access_key_id: f.string("aws_access_key_id")?,
+        aws_secret_access_key: f.string("aws_secret_access_key")?,
+        aws_session_token: f.string("aws_session_token")?,
+        aws_region: f.string("aws_region")?,
+        skip_principal_id: f.string("skip_principal_id")?,
+        self_test_folder: f.string("self_test_folder")?,
+        self_test_enabled: f.boolean("self_test_enabled")?.unwrap_or(false),
+        self_test_timeout_seconds: f.uint("self_test_timeout_seconds")?.unwrap_or(60),
+        poll_interval_seconds: f.uint("poll_interval_seconds")?.unwrap_or(20),
+        max_messages: f.uint("max_messages")?.unwrap_or(10).clamp(1, 10) as i32,
+        retry_delay_seconds: f.uint("retry_delay_seconds")?.unwrap_or(10).min(43_200) as i32,
+        workers: f
+            .uint("workers")?
+            .map(|w| w.max(1) as usize)
+            .unwrap_or(inherited.workers),
+        listen,
+        webhook_url: f.url("url")?,
+        webhook_secret: f.string("secret")?,
+        insecure_no_signature: f.boolean("insecure_no_signature")?.unwrap_or(false),
+        webhook_limits: webhook_limits(f)?,
+        spool_dir,
+        actions,
+    };
+    if source.flavor == Flavor::Webhook && source.listen.is_none() {
+        return Err(f.err(
+            "listen",
+            "missing: a webhook source needs an address to listen on (or pass --listen)",
+        ));
+    }
+    if let Err(why) = check_webhook_exposure(&source) {
+        return Err(f.err(why.key, &why.reason));
+    }
+    if source.self_test_enabled && source.self_test_folder.is_none() {
+        return Err(f.err(
+            "self_test_folder",
+            "missing: self_test_enabled needs a `bucket/prefix` to write into",
+        ));
+    }
+    if source.aws_access_key_id.is_some() != source.aws_secret_access_key.is_some() {
+        return Err(f.err(
+            "aws_secret_access_key",
+            "aws_access_key_id and aws_secret_access_key must be given together",
+        ));
+    }
+    Ok(source)
 }
 
 /// The webhook limits of a source, each at least 1 (0 would refuse everything).

@@ -371,119 +371,31 @@ pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
         _ = tokio::time::sleep(IDLE_WAIT * 30) => {}
     }
     tracing::debug!(topic = %name, "batch worker started");
-    // Entries enqueued before this are the leftovers; enqueue times have
-    // millisecond precision, hence the margin.
-    let started = SystemTime::now() - Duration::from_millis(2);
-    let mut held: VecDeque<Held> = VecDeque::new();
-    let mut held_bytes = 0u64;
-    let mut cursor: EntryId = 0;
-    let mut backoff = Duration::ZERO;
-    let mut retry_at: Option<SystemTime> = None;
-    let mut dedup = Dedup::default();
+    let mut open = OpenBatch::new(name);
     loop {
         let Some(n) = notifier.upgrade() else { return };
-        let Some(topic) = n.topic(&name) else { return };
+        let Some(topic) = n.topic(&open.name) else { return };
         let log = n.log.clone();
         let Some(spec) = topic.batch.clone() else {
             // No longer a batch topic: hand the held events back.
-            let now = SystemTime::now();
-            for h in held.drain(..) {
-                log.retry(&name, h.id, now);
-            }
+            open.give_back(&log);
             return;
         };
         let stop = *stopping.borrow_and_update();
-
-        // Take what the log has, up to a little more than one batch.
-        if held.is_empty() {
-            // Nothing held: start from the oldest entry, so an entry given
-            // back to the log (unreadable for a moment) is not passed over.
-            cursor = 0;
-        }
-        let mut exhausted = false;
-        while held_bytes <= spec.max_bytes {
-            let got = log.lease_in_order(&name, cursor, LEASE_CHUNK);
-            if got.is_empty() {
-                exhausted = true;
-                break;
-            }
-            for lease in got {
-                cursor = lease.id;
-                let h = Held::new(lease);
-                if h.records == 0 || dedup.is_copy(&held, &h) {
-                    log.ack(&name, &[h.id]);
-                    continue;
-                }
-                dedup.add(&h);
-                held_bytes += h.lines.len() as u64;
-                held.push_back(h);
-            }
-        }
-
-        // Write every full batch, then the rest if it is due.
-        let now = SystemTime::now();
-        // At shutdown, one more try even during a back-off pause: the
-        // bucket may have been fixed meanwhile.
-        let may_write = stop || retry_at.is_none_or(|t| t <= now);
-        while may_write && !held.is_empty() {
-            let due = stop || held[0].enqueued < started || held[0].enqueued + spec.max_age <= now;
-            let cut = match full_prefix(&held, spec.max_bytes).filter(|_| held_bytes >= spec.max_bytes) {
-                Some(cut) => cut,
-                None if due && exhausted => held.len(),
-                None => break,
-            };
-            let batch: Vec<Held> = held.drain(..cut).collect();
-            match write_batch(&n, &topic, &spec, &batch).await {
-                Ok(key) => {
-                    let ids: Vec<EntryId> = batch.iter().map(|h| h.id).collect();
-                    log.ack(&name, &ids);
-                    let records: usize = batch.iter().map(|h| h.records).sum();
-                    for _ in 0..records {
-                        topic.counters.ok();
-                    }
-                    held_bytes -= batch.iter().map(|h| h.lines.len() as u64).sum::<u64>();
-                    batch.iter().for_each(|h| dedup.remove(h));
-                    tracing::debug!(topic = %topic.record.name, bucket = %spec.bucket, %key, records, "batch file written");
-                    backoff = Duration::ZERO;
-                    retry_at = None;
-                }
-                Err(e) => {
-                    for h in batch.into_iter().rev() {
-                        held.push_front(h);
-                    }
-                    topic.counters.fail();
-                    backoff = (backoff * 2).clamp(topic.retry_sleep.max(Duration::from_millis(100)), MAX_BACKOFF);
-                    retry_at = Some(SystemTime::now() + backoff);
-                    tracing::warn!(topic = %topic.record.name, error = %e, retry_in = ?backoff, "cannot write a batch file; will retry");
-                    break;
-                }
-            }
-        }
-        if stop && held.is_empty() && exhausted {
+        let exhausted = open.take(&log, &spec);
+        open.write_due(&n, &topic, &spec, stop, exhausted).await;
+        if stop && open.held.is_empty() && exhausted {
             return;
         }
-        if stop && retry_at.is_some() {
+        if stop && open.retry_at.is_some() {
             // Shutting down and the bucket refuses: the events stay in the
             // log and are written at the next start.
             return;
         }
         drop(n);
-
         // Sleep until something can happen: new entries, the oldest held
-        // event coming due, a retry, or shutdown. While a batch is open the
-        // worker looks every POLL instead of waking at every append: under
-        // load that is hundreds of wake-ups a second saved, and a full
-        // batch is written at most POLL late (its cut does not change).
-        let now = SystemTime::now();
-        let mut wait = IDLE_WAIT;
-        if let Some(h) = held.front() {
-            wait = wait.min((h.enqueued + spec.max_age).duration_since(now).unwrap_or_default());
-        }
-        let sleep = match retry_at {
-            Some(t) => Some(t.duration_since(now).unwrap_or_default()),
-            None if !held.is_empty() => Some(wait.min(POLL)),
-            None => None,
-        };
+        // event coming due, a retry, or shutdown.
+        let (sleep, wait) = open.sleep(&spec);
         if let Some(until) = sleep {
             tokio::select! {
                 _ = tokio::time::sleep(until) => {}
@@ -491,10 +403,143 @@ pub(super) async fn run(notifier: Weak<Notifier>, name: String) {
             }
         } else {
             tokio::select! {
-                _ = log.wait_ready(&name, wait) => {}
+                _ = log.wait_ready(&open.name, wait) => {}
                 _ = stopping.changed() => {}
             }
         }
+    }
+}
+
+/// The events a batch worker has leased and not yet written, and its retry
+/// state.
+struct OpenBatch {
+    name: String,
+    held: VecDeque<Held>,
+    held_bytes: u64,
+    /// The last id leased, to lease after.
+    cursor: EntryId,
+    backoff: Duration,
+    retry_at: Option<SystemTime>,
+    dedup: Dedup,
+    /// Entries enqueued before this are a crash's leftovers, written at
+    /// once (enqueue times have millisecond precision, hence the margin).
+    started: SystemTime,
+}
+
+impl OpenBatch {
+    fn new(name: String) -> OpenBatch {
+        OpenBatch {
+            name,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            cursor: 0,
+            backoff: Duration::ZERO,
+            retry_at: None,
+            dedup: Dedup::default(),
+            started: SystemTime::now() - Duration::from_millis(2),
+        }
+    }
+
+    fn give_back(&mut self, log: &herald_log::DeliveryLog) {
+        let now = SystemTime::now();
+        for h in self.held.drain(..) {
+            log.retry(&self.name, h.id, now);
+        }
+    }
+
+    /// Takes what the log has, up to a little more than one batch; true
+    /// when the log had no more.
+    fn take(&mut self, log: &herald_log::DeliveryLog, spec: &BatchSpec) -> bool {
+        if self.held.is_empty() {
+            // Nothing held: start from the oldest entry, so an entry given
+            // back to the log (unreadable for a moment) is not passed over.
+            self.cursor = 0;
+        }
+        while self.held_bytes <= spec.max_bytes {
+            let got = log.lease_in_order(&self.name, self.cursor, LEASE_CHUNK);
+            if got.is_empty() {
+                return true;
+            }
+            for lease in got {
+                self.cursor = lease.id;
+                let h = Held::new(lease);
+                if h.records == 0 || self.dedup.is_copy(&self.held, &h) {
+                    log.ack(&self.name, &[h.id]);
+                    continue;
+                }
+                self.dedup.add(&h);
+                self.held_bytes += h.lines.len() as u64;
+                self.held.push_back(h);
+            }
+        }
+        false
+    }
+
+    /// Writes every full batch, then the rest if it is due.
+    async fn write_due(&mut self, n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, stop: bool, exhausted: bool) {
+        let now = SystemTime::now();
+        // At shutdown, one more try even during a back-off pause: the
+        // bucket may have been fixed meanwhile.
+        let may_write = stop || self.retry_at.is_none_or(|t| t <= now);
+        while may_write && !self.held.is_empty() {
+            let first = &self.held[0];
+            let due = stop || first.enqueued < self.started || first.enqueued + spec.max_age <= now;
+            let full = full_prefix(&self.held, spec.max_bytes).filter(|_| self.held_bytes >= spec.max_bytes);
+            let cut = match full {
+                Some(cut) => cut,
+                None if due && exhausted => self.held.len(),
+                None => break,
+            };
+            let batch: Vec<Held> = self.held.drain(..cut).collect();
+            match write_batch(n, topic, spec, &batch).await {
+                Ok(key) => self.written(n, topic, spec, batch, &key),
+                Err(e) => {
+                    for h in batch.into_iter().rev() {
+                        self.held.push_front(h);
+                    }
+                    topic.counters.fail();
+                    let floor = topic.retry_sleep.max(Duration::from_millis(100));
+                    self.backoff = (self.backoff * 2).clamp(floor, MAX_BACKOFF);
+                    self.retry_at = Some(SystemTime::now() + self.backoff);
+                    tracing::warn!(topic = %topic.record.name, error = %e, retry_in = ?self.backoff, "cannot write a batch file; will retry");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A batch file is stored: its events are done.
+    fn written(&mut self, n: &Notifier, topic: &TopicRuntime, spec: &BatchSpec, batch: Vec<Held>, key: &str) {
+        let ids: Vec<EntryId> = batch.iter().map(|h| h.id).collect();
+        n.log.ack(&self.name, &ids);
+        let records: usize = batch.iter().map(|h| h.records).sum();
+        for _ in 0..records {
+            topic.counters.ok();
+        }
+        self.held_bytes -= batch.iter().map(|h| h.lines.len() as u64).sum::<u64>();
+        batch.iter().for_each(|h| self.dedup.remove(h));
+        tracing::debug!(topic = %topic.record.name, bucket = %spec.bucket, %key, records, "batch file written");
+        self.backoff = Duration::ZERO;
+        self.retry_at = None;
+    }
+
+    /// How long to sleep: `Some` for a fixed time (a retry, or a batch is
+    /// open), else until the log has entries, at most the returned wait.
+    /// While a batch is open the worker looks every POLL instead of waking
+    /// at every append: under load that is hundreds of wake-ups a second
+    /// saved, and a full batch is written at most POLL late.
+    fn sleep(&self, spec: &BatchSpec) -> (Option<Duration>, Duration) {
+        let now = SystemTime::now();
+        let mut wait = IDLE_WAIT;
+        if let Some(h) = self.held.front() {
+            wait = wait.min((h.enqueued + spec.max_age).duration_since(now).unwrap_or_default());
+        }
+        let sleep = match self.retry_at {
+            Some(t) => Some(t.duration_since(now).unwrap_or_default()),
+            None if !self.held.is_empty() => Some(wait.min(POLL)),
+            None => None,
+        };
+        (sleep, wait)
     }
 }
 

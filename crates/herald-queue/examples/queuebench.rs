@@ -58,23 +58,48 @@ async fn main() {
     let base = std::env::current_dir().unwrap().join("target");
     std::fs::create_dir_all(&base).unwrap();
     let dir = tempfile::tempdir_in(&base).unwrap();
-    let engine = QueueEngine::open(QueueConfig {
-        dir: dir.path().to_path_buf(),
-        region: "us-east-1".into(),
-    })
-    .unwrap();
+    let open = || {
+        QueueEngine::open(QueueConfig {
+            dir: dir.path().to_path_buf(),
+            region: "us-east-1".into(),
+        })
+        .unwrap()
+    };
+    let engine = open();
+    round_trip(&engine, total, workers, &body).await;
+    // Let the sweep roll the drained active segment.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    println!(
+        "disk after draining (+1.5 s sweep): {:.1} MB",
+        dir_bytes(dir.path()) as f64 / (1024.0 * 1024.0)
+    );
+    deep_queue(&engine, workers, &body).await;
+    // Recovery time (and memory) of 1M messages.
+    drop(engine);
+    let before = rss_mb();
+    let start = Instant::now();
+    let engine = open();
+    let s = engine.stats("bench", "deep").unwrap();
+    println!(
+        "reopen: {} messages recovered in {:.2} s; RSS {before:.1} MB before, {:.1} MB after",
+        s.visible,
+        start.elapsed().as_secs_f64(),
+        rss_mb()
+    );
+}
+
+/// 1. `total` messages sent, received and deleted by `workers` tasks.
+async fn round_trip(engine: &QueueEngine, total: u64, workers: usize, body: &str) {
     engine
         .create_queue("bench", "q", BTreeMap::new(), BTreeMap::new())
         .await
         .unwrap();
-
-    // 1. send + receive + delete.
     let sent = Arc::new(AtomicU64::new(0));
     let deleted = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let (e, sent, deleted, body) = (engine.clone(), sent.clone(), deleted.clone(), body.clone());
+        let (e, sent, deleted, body) = (engine.clone(), sent.clone(), deleted.clone(), body.to_owned());
         tasks.push(tokio::spawn(async move {
             loop {
                 if sent.fetch_add(10, Ordering::Relaxed) < total {
@@ -84,18 +109,12 @@ async fn main() {
                 } else if deleted.load(Ordering::Relaxed) >= total {
                     break;
                 }
-                let msgs = e
-                    .receive(
-                        "bench",
-                        "q",
-                        ReceiveRequest {
-                            max_messages: 10,
-                            visibility_timeout: Some(60),
-                            wait_time: Some(0),
-                        },
-                    )
-                    .await
-                    .unwrap();
+                let request = ReceiveRequest {
+                    max_messages: 10,
+                    visibility_timeout: Some(60),
+                    wait_time: Some(0),
+                };
+                let msgs = e.receive("bench", "q", request).await.unwrap();
                 if msgs.is_empty() {
                     tokio::task::yield_now().await;
                     continue;
@@ -114,19 +133,16 @@ async fn main() {
     let secs = start.elapsed().as_secs_f64();
     let done = deleted.load(Ordering::Relaxed);
     println!(
-        "send+receive+delete: {done} messages ({body_len}-byte bodies, batches of 10, {workers} workers) in {secs:.2} s = {:.0} messages/s",
+        "send+receive+delete: {done} messages ({}-byte bodies, batches of 10, {workers} workers) in {secs:.2} s = {:.0} messages/s",
+        body.len(),
         done as f64 / secs
     );
     let s = engine.stats("bench", "q").unwrap();
     assert_eq!((s.visible, s.in_flight), (0, 0));
-    // Let the sweep roll the drained active segment.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    println!(
-        "disk after draining (+1.5 s sweep): {:.1} MB",
-        dir_bytes(dir.path()) as f64 / (1024.0 * 1024.0)
-    );
+}
 
-    // 2. RSS with 1M queued messages.
+/// 2. RSS with 1M queued messages.
+async fn deep_queue(engine: &QueueEngine, workers: usize, body: &str) {
     engine
         .create_queue("bench", "deep", BTreeMap::new(), BTreeMap::new())
         .await
@@ -137,7 +153,7 @@ async fn main() {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let (e, next, body) = (engine.clone(), next.clone(), body.clone());
+        let (e, next, body) = (engine.clone(), next.clone(), body.to_owned());
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(10, Ordering::Relaxed) < n {
                 for r in e.send("bench", "deep", batch(&body, 10)).await.unwrap() {
@@ -161,19 +177,5 @@ async fn main() {
         "RSS: {before:.1} MB before, {after:.1} MB with {} queued messages ({:.0} bytes/message)",
         s.visible,
         (after - before) * 1024.0 * 1024.0 / s.visible as f64
-    );
-    // Recovery time of 1M messages.
-    drop(engine);
-    let start = Instant::now();
-    let engine = QueueEngine::open(QueueConfig {
-        dir: dir.path().to_path_buf(),
-        region: "us-east-1".into(),
-    })
-    .unwrap();
-    let s = engine.stats("bench", "deep").unwrap();
-    println!(
-        "reopen: {} messages recovered in {:.2} s",
-        s.visible,
-        start.elapsed().as_secs_f64()
     );
 }

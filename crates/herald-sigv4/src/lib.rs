@@ -19,8 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, Method, Uri};
 use sha2::Sha256;
 use time::{
-    Duration, OffsetDateTime, PrimitiveDateTime, format_description::BorrowedFormatItem,
-    macros::format_description,
+    Duration, OffsetDateTime, PrimitiveDateTime, format_description::BorrowedFormatItem, macros::format_description,
 };
 
 use canonical::{canonical_header_value, canonical_query, canonical_request, canonical_uri, parse_query, sha256_hex};
@@ -243,7 +242,6 @@ pub fn verify(
     }
     Err(SigV4Error::SignatureMismatch)
 }
-
 
 fn malformed(msg: impl Into<String>) -> SigV4Error {
     SigV4Error::Malformed(msg.into())

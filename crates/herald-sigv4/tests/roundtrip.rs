@@ -1,7 +1,9 @@
 //! Requests signed by AWS's own signer (`aws-sigv4`, the one the SDKs
 //! use) verify; and every way verification must fail.
 
-use aws_sigv4::http_request::{PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+};
 use herald_sigv4::{MAX_CLOCK_SKEW, SigV4Error, SignedRequest, verify};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use time::{Duration, OffsetDateTime, macros::datetime};

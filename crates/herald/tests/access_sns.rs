@@ -2,11 +2,8 @@
 //! creator's; its `Policy` lets other users read or change its attributes,
 //! delete it, or have their buckets publish into it (`sns:Publish`).
 
-mod common;
-mod notify_common;
-
-use common::{REGION, TestServer};
-use notify_common::{Receiver, Sns, notification_xml, signed_request, topic_config_xml};
+use herald_testkit::{REGION, TestServer};
+use herald_testkit::{Receiver, Signer, Sns, notification_xml, signed_request, topic_config_xml};
 
 const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "aliceSecretKey/0123456789abcdefghijklmn");
 const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
@@ -29,10 +26,12 @@ fn policy(topic_arn: &str) -> String {
 fn put_notification(srv: &TestServer, key: (&str, &str), bucket: &str, arn: &str) -> (u16, String) {
     let xml = notification_xml(&[topic_config_xml("to-alice", arn, &["s3:ObjectCreated:*"], None)]);
     let r = signed_request(
-        srv.addr(),
-        "s3",
-        key.0,
-        key.1,
+        Signer {
+            addr: srv.addr(),
+            service: "s3",
+            access: key.0,
+            secret: key.1,
+        },
         "PUT",
         &format!("/{bucket}?notification"),
         &[("content-type", "application/xml")],

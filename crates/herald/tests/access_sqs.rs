@@ -2,10 +2,8 @@
 //! only where its `Policy` allows the action; managing the queue stays the
 //! owner's; a malformed policy is refused when it is set.
 
-mod common;
-
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{REGION, TestServer, err_info};
+use herald_testkit::{REGION, TestServer, err_info};
 
 const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "aliceSecretKey/0123456789abcdefghijklmn");
 const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
@@ -145,7 +143,7 @@ async fn a_queue_policy_lets_another_user_send_and_nothing_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_queue_policy_is_refused_with_the_reason() {
     let srv = TestServer::start();
-    let sqs = srv.sqs_as(common::ROOT_ACCESS_KEY, common::ROOT_SECRET_KEY);
+    let sqs = srv.sqs_as(herald_testkit::ROOT_ACCESS_KEY, herald_testkit::ROOT_SECRET_KEY);
     for (bad, why) in [
         ("{not json", "JSON"),
         (
@@ -343,7 +341,7 @@ async fn a_denied_action_is_denied_in_its_batch_form_too() {
 fn outcome<T, E, R>(r: Result<T, aws_sdk_sqs::error::SdkError<E, R>>) -> String
 where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug + common::HasStatus,
+    R: std::fmt::Debug + herald_testkit::HasStatus,
 {
     match r {
         Ok(_) => "ok".into(),
@@ -461,7 +459,7 @@ async fn add_and_remove_permission_edit_the_queue_policy() {
 
     // The aws CLI, as alice: add for bob, remove the last two labels.
     let cli = |args: &[&str]| {
-        let out = common::aws_cli_command(&srv)
+        let out = herald_testkit::aws_cli_command(&srv)
             .env("AWS_ACCESS_KEY_ID", ALICE.0)
             .env("AWS_SECRET_ACCESS_KEY", ALICE.1)
             .arg("sqs")

@@ -1,10 +1,8 @@
 //! Authentication and authorization: SigV4 failures, anonymous access, bucket
 //! ownership between users, and the `herald user` CLI.
 
-mod common;
-
 use aws_sdk_s3::primitives::ByteStream;
-use common::*;
+use herald_testkit::*;
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -1,11 +1,9 @@
 //! Drive the real `aws` CLI against Herald.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::*;
+use herald_testkit::*;
 
 const MIB: usize = 1024 * 1024;
 

@@ -5,17 +5,14 @@
 //! AWS SDK for Rust (S3, SQS) and the SNS query API, and checked by reading
 //! the files back over S3.
 
-mod common;
-mod notify_common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration, TopicConfiguration};
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use common::{REGION, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestServer, body_bytes, list_all_keys};
-use notify_common::Sns;
+use herald_testkit::Sns;
+use herald_testkit::{REGION, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TestServer, body_bytes, list_all_keys};
 use serde_json::Value;
 
 const SOURCE: &str = "batch-src";
@@ -231,7 +228,7 @@ async fn ten_thousand_events_are_cut_by_size_in_order() {
     let status = srv.terminate();
     assert!(status.success(), "herald exited with {status}; log:\n{}", srv.logs());
     // Graceful shutdown wrote the last, partial batch: nothing is left.
-    assert_eq!(notify_common::topic_stats_entries(&srv, "files", "root"), 0);
+    assert_eq!(herald_testkit::topic_stats_entries(&srv, "files", "root"), 0);
     srv.restart();
 
     let files = read_files(&srv).await;
@@ -552,7 +549,7 @@ async fn switching_a_topic_to_batch_writes_its_queued_events() {
     let keys: Vec<String> = (0..5).map(|i| format!("queued/{i}")).collect();
     put_all(&srv, &keys, 1).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while notify_common::topic_stats_entries(&srv, "switch", "root") < keys.len() as u64 {
+    while herald_testkit::topic_stats_entries(&srv, "switch", "root") < keys.len() as u64 {
         assert!(Instant::now() < deadline, "events not queued; log:\n{}", srv.logs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -11,9 +11,6 @@
 //! A broker that is not answering fails the test with its name: these
 //! tests are never skipped (`.ci/run` starts the brokers).
 
-mod common;
-mod notify_common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::*;
 use futures::StreamExt;
-use notify_common::*;
+use herald_testkit::*;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 

@@ -2,16 +2,13 @@
 //! the same data dir, and check that every acknowledged write is intact and
 //! that nothing torn is visible.
 
-mod common;
-mod notify_common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::*;
+use herald_testkit::*;
 use md5::{Digest, Md5};
 
 const BUCKET: &str = "crashy";
@@ -521,7 +518,7 @@ fn repeated(keys: &[String]) -> Vec<(&String, usize)> {
 /// delivery allows).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_under_event_load_loses_and_duplicates_no_event() {
-    use notify_common::{Receiver, Sns};
+    use herald_testkit::{Receiver, Sns};
     let mut srv = TestServer::start();
     let mut receiver = Receiver::reserved();
     let topic = Sns::root(&srv).create_topic(
@@ -645,7 +642,7 @@ async fn kill9_under_event_load_loses_and_duplicates_no_event() {
         .await;
     receiver
         .wait_for("the topic's log drained", 60, |_| {
-            notify_common::topic_stats_entries(&srv, "crash-events", "root") == 0
+            herald_testkit::topic_stats_entries(&srv, "crash-events", "root") == 0
         })
         .await;
     let pushed = event_keys(receiver.requests().iter().filter_map(|q| q.json()));

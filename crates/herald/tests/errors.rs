@@ -1,14 +1,12 @@
 //! Error responses: codes, statuses, and that failed requests leave the store
 //! unchanged.
 
-mod common;
-
 use aws_sdk_s3::config::http::HttpRequest;
 use aws_sdk_s3::primitives::{ByteStream, SdkBody};
 use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, VersioningConfiguration,
 };
-use common::*;
+use herald_testkit::*;
 use md5::{Digest, Md5};
 
 fn b64(data: &[u8]) -> String {

@@ -3,16 +3,11 @@
 //! events where a signature matters) and asserts the refusal and that the
 //! agent still answers `/ping` afterwards.
 
-mod agent_common;
-mod common;
-mod notify_common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 
-use agent_common::*;
-use common::*;
-use notify_common::{Receiver, Sns, must_put_notification_xml, notification_xml, topic_config_xml};
+use herald_testkit::*;
+use herald_testkit::{Receiver, Sns, must_put_notification_xml, notification_xml, topic_config_xml};
 use serde_json::{Value, json};
 
 fn loopback(port: u16) -> SocketAddr {

@@ -3,9 +3,6 @@
 //! test reproduces what a hostile client did, asserts the refusal, and
 //! that `/health` still answers afterwards.
 
-mod common;
-mod notify_common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -16,9 +13,8 @@ use aws_sigv4::http_request::{
     PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode,
     sign,
 };
-use common::*;
+use herald_testkit::*;
 use hmac::{KeyInit, Mac};
-use notify_common::*;
 
 const TENANT: &str = "zqtenant";
 const TENANT_KEY: &str = "ZQTENANTACCESSKEY001";
@@ -337,10 +333,12 @@ const BUCKET: &str = "zq-bucket-7";
 
 fn tenant_call(srv: &TestServer, service: &str, form: &str) -> RawResponse {
     let r = signed_request(
-        srv.addr(),
-        service,
-        TENANT_KEY,
-        TENANT_SECRET,
+        Signer {
+            addr: srv.addr(),
+            service,
+            access: TENANT_KEY,
+            secret: TENANT_SECRET,
+        },
         "POST",
         "/",
         &[("content-type", "application/x-www-form-urlencoded")],

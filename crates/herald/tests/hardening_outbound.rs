@@ -6,9 +6,6 @@
 //! API and the CLI. Each test asserts the refusal and that /health still
 //! answers.
 
-mod common;
-mod notify_common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -16,8 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::*;
-use notify_common::*;
+use herald_testkit::*;
 
 /// CreateTopic must fail with InvalidArgument whose message has `needle`.
 fn assert_refused(sns: &Sns, name: &str, attrs: &[(&str, &str)], needle: &str) {

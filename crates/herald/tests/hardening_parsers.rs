@@ -2,19 +2,17 @@
 //! real `herald serve`. Each is refused with an AWS-style 400 naming the
 //! limit, and the server still answers /health afterwards.
 
-mod common;
-mod notify_common;
-
-use common::*;
-use notify_common::*;
+use herald_testkit::*;
 
 /// A root-signed SQS query-protocol POST.
 fn sqs_query(srv: &TestServer, body: &str) -> RawResponse {
     signed_request(
-        srv.addr(),
-        "sqs",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
+        Signer {
+            addr: srv.addr(),
+            service: "sqs",
+            access: ROOT_ACCESS_KEY,
+            secret: ROOT_SECRET_KEY,
+        },
         "POST",
         "/",
         &[("content-type", "application/x-www-form-urlencoded")],
@@ -138,10 +136,12 @@ fn notification_xml_deep_or_huge_is_refused() {
         .unwrap();
     let put = |xml: &str| {
         signed_request(
-            srv.addr(),
-            "s3",
-            ROOT_ACCESS_KEY,
-            ROOT_SECRET_KEY,
+            Signer {
+                addr: srv.addr(),
+                service: "s3",
+                access: ROOT_ACCESS_KEY,
+                secret: ROOT_SECRET_KEY,
+            },
             "PUT",
             "/bkt-parsers?notification",
             &[("content-type", "application/xml")],

@@ -3,13 +3,10 @@
 //! SDK, the SNS query API and the real `herald user` command, and checks
 //! the refusal and that `/health` still answers afterwards.
 
-mod common;
-mod notify_common;
-
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{REGION, TestServer, assert_healthy, err_info};
-use notify_common::Sns;
+use herald_testkit::Sns;
+use herald_testkit::{REGION, TestServer, assert_healthy, err_info};
 
 const ALICE: (&str, &str) = ("ALICEACCESSKEY000001", "aliceSecretKey/0123456789abcdefghijklmn");
 const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
@@ -229,7 +226,7 @@ async fn a_batch_topic_into_another_tenants_bucket_is_refused() {
         "{}",
         theirs.body
     );
-    let msg = |e: &notify_common::SnsError| notify_common::xml_first(&e.body, "Message").unwrap_or_default();
+    let msg = |e: &herald_testkit::SnsError| herald_testkit::xml_first(&e.body, "Message").unwrap_or_default();
     assert_eq!(
         msg(&theirs).replace("alice-files", "X"),
         msg(&missing).replace("nobody-files", "X")

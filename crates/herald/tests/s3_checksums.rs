@@ -2,14 +2,12 @@
 //! AWS SDK for Rust. The expected values are ceph/s3-tests' (5 MiB parts
 //! of 'A', 'B' and 'C'; 1 KiB of 'A'), computed by other implementations.
 
-mod common;
-
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, ObjectAttributes,
 };
-use common::*;
+use herald_testkit::*;
 
 const MIB5: usize = 5 * 1024 * 1024;
 const SHA256_1K_A: &str = "arcu6553sHVAiX4MjW0j7I7vD4w6R+Gz9Ok0Q9lTa+0=";

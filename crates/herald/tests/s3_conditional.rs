@@ -4,14 +4,12 @@
 //! `x-amz-if-match-size` on DeleteObject and per entry in DeleteObjects,
 //! and a 304 that still names the version (ETag, Last-Modified).
 
-mod common;
-
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, VersioningConfiguration,
 };
-use common::*;
+use herald_testkit::*;
 
 type Res = Result<(), (String, u16)>;
 

@@ -2,10 +2,8 @@
 //! `OPTIONS` and the `Access-Control-*` headers on ordinary answers (raw
 //! HTTP, as a browser sends them), and who may change the rules.
 
-mod common;
-
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
-use common::*;
+use herald_testkit::*;
 
 const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
 

@@ -4,11 +4,9 @@
 //! another tenant's signature, the size limit that keeps a form in memory
 //! bounded, and the `ObjectCreated:Post` event.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use herald_testkit::*;
 
 const BOB: (&str, &str) = ("BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnopq");
 

@@ -3,15 +3,12 @@
 //! `ssh` clients listing and downloading objects uploaded with the AWS SDK,
 //! refused without a registered key, and refused every write.
 
-mod common;
-mod notify_common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, TopicConfiguration};
-use common::{TestServer, body_bytes, list_all_keys, seeded_bytes};
+use herald_testkit::{TestServer, body_bytes, list_all_keys, seeded_bytes};
 
 /// Makes an ed25519 key pair with the real `ssh-keygen`; returns the
 /// private key path (the public key is next to it, `.pub`).
@@ -442,7 +439,7 @@ async fn writes_are_refused_and_users_see_only_their_own_buckets() {
     let s = setup().await;
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("local.txt"), b"should never arrive").unwrap();
-    let keys_before = common::list_all_keys(&s.server.s3_as(ALICE.0, ALICE.1), "batches", None).await;
+    let keys_before = herald_testkit::list_all_keys(&s.server.s3_as(ALICE.0, ALICE.1), "batches", None).await;
 
     // `-` lets the batch go on after a failed command.
     let writes = [
@@ -465,7 +462,7 @@ async fn writes_are_refused_and_users_see_only_their_own_buckets() {
     assert!(!out.status.success(), "{}", describe(&out));
 
     let s3 = s.server.s3_as(ALICE.0, ALICE.1);
-    assert_eq!(common::list_all_keys(&s3, "batches", None).await, keys_before);
+    assert_eq!(herald_testkit::list_all_keys(&s3, "batches", None).await, keys_before);
     assert_eq!(s3_bytes(&s.server, "batches", "readme.txt").await, b"hello over sftp\n");
 
     // bob sees his bucket only; alice's paths do not exist for him.
@@ -501,7 +498,7 @@ async fn a_batch_file_is_fetched_over_sftp() {
     for b in ["events-src", "event-files"] {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
-    let arn = notify_common::Sns::root(&server).create_topic(
+    let arn = herald_testkit::Sns::root(&server).create_topic(
         "files",
         &[
             ("push-endpoint", "batch://event-files/main_stream/"),

@@ -1,14 +1,12 @@
 //! S3 events into the built-in queue: the Cloudian guide's session, run for
 //! real with the `aws` CLI, plus the SDK checks a consumer relies on.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use herald_testkit::TestServer;
 
 fn aws(srv: &TestServer, args: &[&str]) -> std::process::Output {
-    common::aws_cli_command(srv)
+    herald_testkit::aws_cli_command(srv)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("the `aws` CLI is needed ({e}); install it with `pip install awscli`"))
@@ -141,7 +139,7 @@ fn cloudian_guide_session_delivers_s3_events_to_the_queue() {
     assert_eq!(r["s3"]["bucket"]["name"], "mybucket");
     assert_eq!(r["s3"]["object"]["key"], "sqstest1/file.pdf");
     assert_eq!(r["s3"]["object"]["size"], 15);
-    assert_eq!(r["s3"]["object"]["eTag"], common::md5_hex(b"%PDF-1.4 herald"));
+    assert_eq!(r["s3"]["object"]["eTag"], herald_testkit::md5_hex(b"%PDF-1.4 herald"));
     assert_eq!(r["userIdentity"]["principalId"], "root");
     assert_eq!(r["s3"]["configurationId"], "jibe");
 

@@ -1,13 +1,11 @@
 //! TLS on the listener (driven by the real `aws` CLI with a CA bundle) and
 //! JSON logs.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ROOT_ACCESS_KEY, ROOT_SECRET_KEY, herald_bin};
+use herald_testkit::{ROOT_ACCESS_KEY, ROOT_SECRET_KEY, herald_bin};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -182,7 +180,7 @@ fn https_listener_serves_the_aws_cli() {
     assert_eq!(endpoint["HasStoredSecret"], "true", "{endpoint}");
 
     // Plain HTTP on the TLS port is not served.
-    let plain = common::raw_request(format!("127.0.0.1:{port}").parse().unwrap(), "GET", "/health", &[], b"");
+    let plain = herald_testkit::raw_request(format!("127.0.0.1:{port}").parse().unwrap(), "GET", "/health", &[], b"");
     assert!(
         plain.map(|r| r.status != 200).unwrap_or(true),
         "plain HTTP must not be answered on a TLS listener"

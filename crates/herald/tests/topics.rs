@@ -2,13 +2,9 @@
 //! Python script run from the test), by the real `aws sns` CLI, by raw
 //! signed requests (the deprecated GetTopic), and the `herald topic` CLI.
 
-mod common;
-mod notify_common;
-
 use std::process::Stdio;
 
-use common::*;
-use notify_common::*;
+use herald_testkit::*;
 use serde_json::Value;
 
 const BOB_AK: &str = "BOBACCESSKEY00000001";
@@ -491,10 +487,12 @@ async fn the_empty_account_arn_names_the_callers_own_topic() {
         &notification_xml(&[topic_config_xml("c", &short, &["s3:ObjectCreated:*"], None)]),
     );
     let got = signed_request(
-        srv.addr(),
-        "s3",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
+        Signer {
+            addr: srv.addr(),
+            service: "s3",
+            access: ROOT_ACCESS_KEY,
+            secret: ROOT_SECRET_KEY,
+        },
         "GET",
         "/ceph-arn?notification",
         &[],

@@ -164,7 +164,6 @@ pub(crate) fn parse_content_md5(v: Option<&str>) -> S3Result<Option<herald_model
 }
 
 /// Builds stored metadata from the headers of a PUT, POST or copy.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn object_meta(
     content_type: Option<String>,
     content_encoding: Option<String>,

@@ -12,9 +12,6 @@
 //! oversized bodies). This file keeps the helpers they share; it stays one
 //! test binary.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::process::Output;
 
 use aws_sdk_s3::Client;
@@ -25,7 +22,7 @@ use aws_sdk_s3::types::{
     AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, ObjectOwnership, Owner, OwnershipControls,
     OwnershipControlsRule, Permission, PublicAccessBlockConfiguration, Type,
 };
-use common::*;
+use herald_testkit::*;
 use serde_json::Value;
 
 mod acls;

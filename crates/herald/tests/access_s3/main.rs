@@ -15,11 +15,6 @@
 //! expected owner) and `requests` (events, DeleteObjects, CopyObject).
 //! This file keeps the helpers they share; it stays one test binary.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../notify_common/mod.rs"]
-mod notify_common;
-
 use std::process::Output;
 use std::sync::Mutex;
 
@@ -31,8 +26,7 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, Event, NotificationConfiguration,
     ObjectIdentifier, Tag, Tagging, TopicConfiguration, VersioningConfiguration,
 };
-use common::*;
-use notify_common::*;
+use herald_testkit::*;
 use serde_json::{Value, json};
 
 mod cli;

@@ -9,24 +9,16 @@
 //! agent) and `config` (self-test and configuration checks). This file
 //! keeps the helpers they share; it stays one test binary.
 
-#[path = "../agent_common/mod.rs"]
-mod agent_common;
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../notify_common/mod.rs"]
-mod notify_common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use agent_common::*;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Event, NotificationConfiguration, QueueConfiguration, TopicConfiguration,
 };
-use common::*;
+use herald_testkit::*;
 use serde_json::json;
 
 mod config;

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_source_confirms_a_herald_topic_and_spools_until_applied() {
-    use notify_common::{Receiver, Sns};
+    use herald_testkit::{Receiver, Sns};
     let src = TestServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let s3 = src.s3();
@@ -104,7 +104,7 @@ async fn webhook_source_confirms_a_herald_topic_and_spools_until_applied() {
 
 /// The http action told the "metadata service" about each change, with
 /// its credentials and the event id.
-async fn resync_requests_and_authorization(agent: &mut Agent, resync: &notify_common::Receiver) {
+async fn resync_requests_and_authorization(agent: &mut Agent, resync: &herald_testkit::Receiver) {
     // The http action told the "metadata service" about each change.
     converge(agent, "resync requests", || async {
         let got: BTreeSet<(String, String)> = resync
@@ -138,12 +138,12 @@ async fn resync_requests_and_authorization(agent: &mut Agent, resync: &notify_co
 /// in the spool across a kill -9 and is applied after the restart.
 async fn spooled_across_a_kill(
     agent: &mut Agent,
-    resync: &notify_common::Receiver,
+    resync: &herald_testkit::Receiver,
     s3: &aws_sdk_s3::Client,
     spool: &Path,
     index: &Path,
 ) {
-    use notify_common::Mode;
+    use herald_testkit::Mode;
     // Accepted means spooled: with the resync service failing, an event
     // stays in the spool across a kill -9 and is applied after the restart.
     resync.set_mode(Mode::Status(503));

@@ -10,11 +10,6 @@
 //! headers, signatures, subscription handshakes). This file keeps the
 //! helpers they share; it stays one test binary.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../notify_common/mod.rs"]
-mod notify_common;
-
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aws_sdk_s3::operation::{RequestId, RequestIdExt};
@@ -24,8 +19,7 @@ use aws_sdk_s3::types::{
     NotificationConfiguration, NotificationConfigurationFilter, S3KeyFilter, Tag, Tagging, TopicConfiguration,
     VersioningConfiguration,
 };
-use common::*;
-use notify_common::*;
+use herald_testkit::*;
 use serde_json::Value;
 
 mod configuration;

@@ -5,9 +5,6 @@
 //! `addressing` (presigned URLs, virtual-host style). This file keeps the
 //! helpers they share; it stays one test binary.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +14,7 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective, ObjectIdentifier, Tag,
     Tagging, VersioningConfiguration,
 };
-use common::*;
+use herald_testkit::*;
 
 mod addressing;
 mod buckets;

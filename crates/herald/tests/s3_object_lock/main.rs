@@ -9,9 +9,6 @@
 //! `clients` (the `aws` CLI and boto3, with events). This file keeps the
 //! helpers they share; it stays one test binary.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::Client;
@@ -21,7 +18,7 @@ use aws_sdk_s3::types::{
     ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetention,
     ObjectLockRetentionMode, ObjectLockRule, VersioningConfiguration,
 };
-use common::*;
+use herald_testkit::*;
 
 mod clients;
 mod configuration;

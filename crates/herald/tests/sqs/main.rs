@@ -13,11 +13,6 @@
 //! `aws` CLI session) and `durability` (kill -9). This file keeps the
 //! helpers they share; it stays one test binary.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../notify_common/mod.rs"]
-mod notify_common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -28,8 +23,8 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue,
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
-use common::*;
-use notify_common::{signed_request, sqs_json_request, xml_all, xml_blocks, xml_first};
+use herald_testkit::*;
+use herald_testkit::{Signer, signed_request, sqs_json_request, xml_all, xml_blocks, xml_first};
 use serde_json::{Value, json};
 
 mod cli;

@@ -46,10 +46,12 @@ async fn json_protocol_framing_and_error_headers() {
     let r = sqs_json_request(srv.addr(), "AmazonSQS.ListQueues", b"{not json");
     assert_eq!(r.status, 400, "{}", r.body_str());
     let r = signed_request(
-        srv.addr(),
-        "sns",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
+        Signer {
+            addr: srv.addr(),
+            service: "sns",
+            access: ROOT_ACCESS_KEY,
+            secret: ROOT_SECRET_KEY,
+        },
         "POST",
         "/",
         &[
@@ -96,10 +98,12 @@ fn query_call(srv: &TestServer, path: &str, action: &str, params: &[(&str, &str)
     }
     let body = ser.finish();
     signed_request(
-        srv.addr(),
-        "sqs",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
+        Signer {
+            addr: srv.addr(),
+            service: "sqs",
+            access: ROOT_ACCESS_KEY,
+            secret: ROOT_SECRET_KEY,
+        },
         "POST",
         path,
         &[("content-type", "application/x-www-form-urlencoded; charset=utf-8")],
@@ -167,10 +171,12 @@ async fn query_protocol_every_operation_with_xml_answers() {
     // The GET form of the query protocol.
     let target = "/?Action=GetQueueUrl&QueueName=legacy&Version=2012-11-05";
     let r = signed_request(
-        srv.addr(),
-        "sqs",
-        ROOT_ACCESS_KEY,
-        ROOT_SECRET_KEY,
+        Signer {
+            addr: srv.addr(),
+            service: "sqs",
+            access: ROOT_ACCESS_KEY,
+            secret: ROOT_SECRET_KEY,
+        },
         "GET",
         target,
         &[],
@@ -180,7 +186,7 @@ async fn query_protocol_every_operation_with_xml_answers() {
     assert_eq!(xml_first(&body, "QueueUrl").as_deref(), Some(url.as_str()));
 
     // SNS on the same root keeps working next to SQS.
-    let sns = notify_common::Sns::root(&srv);
+    let sns = herald_testkit::Sns::root(&srv);
     let arn = sns.create_topic("alongside", &[]);
     assert!(sns.list_topic_arns().contains(&arn));
 

@@ -37,11 +37,8 @@ mod decide;
 mod hook;
 mod policy_cache;
 
-pub use actions::action_of;
 pub use checks::AccessDecider;
 pub(crate) use checks::{ObjectChecker, also_allowed, authorize_route};
-pub use context::request_context;
-pub use decide::Ask;
 pub use hook::HeraldAccess;
 pub use policy_cache::{BUCKET_POLICY_LIMITS, PolicyCache};
 

@@ -2,14 +2,12 @@
 //! hardening_agent.rs): the agent as a child process with its log in a
 //! file, its config file, and waiting for a condition.
 
-#![allow(dead_code)]
-
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::herald_bin;
+use crate::*;
 
 /// The `herald agent` process; killed on drop.
 pub struct Agent {

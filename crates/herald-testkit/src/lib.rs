@@ -1,0 +1,28 @@
+//! Test support for Herald's integration tests, in one crate every test
+//! binary uses (compiled once, not once per test file).
+//!
+//! - [`TestServer`]: the real `herald` binary on a free loopback port with a
+//!   temporary data directory, and AWS SDK clients pointed at it;
+//! - raw HTTP ([`raw_request`]) and SigV4-signed raw requests
+//!   ([`signed_request`]) for what the SDKs cannot express;
+//! - a webhook [`Receiver`] that records every push;
+//! - the [`Agent`] harness, notification XML, `/metrics` parsing, error and
+//!   data helpers.
+//!
+//! Everything is re-exported at the root: tests `use herald_testkit::...`.
+
+mod agent;
+mod checks;
+mod notify;
+mod raw;
+mod receiver;
+mod server;
+mod sns;
+
+pub use agent::*;
+pub use checks::*;
+pub use notify::*;
+pub use raw::*;
+pub use receiver::*;
+pub use server::*;
+pub use sns::*;
