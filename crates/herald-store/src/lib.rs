@@ -10,6 +10,7 @@
 pub mod blob;
 mod buckets;
 mod commit;
+mod deletes;
 pub mod error;
 pub mod journal;
 mod list;
@@ -31,14 +32,12 @@ use std::sync::{Arc, RwLock};
 use redb::{Database, ReadableTable};
 
 pub use blob::BlobDir;
+pub use deletes::{DeleteConditions, DeleteOutcome};
 pub use error::{StoreError, StoreResult};
 pub use journal::{EventEntry, EventJournal, EventRenderer, StagedChange, Txn, WrittenEvents};
 pub use list::{ListEntry, ListPage, ListParams, VersionEntry, VersionPage};
 pub use multipart::{CompletedPart, NewUpload, PartChecks, PartList, UploadList, UploadRef};
-pub use objects::{
-    CopySource, CopyTarget, DeleteConditions, DeleteOutcome, ETagCondition, ObjectBody, PutOptions, WriteOutcome,
-    WritePreconditions,
-};
+pub use objects::{CopySource, CopyTarget, ETagCondition, ObjectBody, PutOptions, WriteOutcome, WritePreconditions};
 pub use policies::BucketPolicyRecord;
 pub use quota::Quotas;
 pub use reader::ObjectReader;
