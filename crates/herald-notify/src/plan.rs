@@ -10,7 +10,7 @@ use bytes::Bytes;
 use herald_model::event::EventType;
 use herald_model::notification::TargetKind;
 use herald_model::record::{self, EventRecordInput, RecordFlavor};
-use herald_store::{EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
+use herald_store::{DeleteOutcome, EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
 use time::OffsetDateTime;
 
 use crate::Notifier;
@@ -344,19 +344,75 @@ impl Notifier {
         change.metadata = opts.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         change.tags = opts.tags.clone();
         let key = change.key.clone();
-        let pending = self.prepare(bucket, change, origin)?;
-        opts.events = self.event_renderer(&pending);
-        let outcome = self.store.put_object(bucket, &key, body, opts).await?;
-        let version_id = outcome.bucket.versioning.reported(&outcome.version.version_id);
-        let committed = Committed {
-            bucket: &outcome.bucket,
-            seq: outcome.version.seq,
-            version_id,
-            size: Some(outcome.version.size),
-            etag: Some(outcome.version.etag.as_str()),
+        self.write_with_events(bucket, Some(change), origin, |events| {
+            opts.events = events;
+            self.store.put_object(bucket, &key, body, opts)
+        })
+        .await
+    }
+
+    /// The one write path of every change that has events (PUT, copy,
+    /// deletes, tagging, multipart, the batch writer's own objects): plans
+    /// the change's events (refusing with SlowDown before anything is
+    /// written when a persistent destination is full), lets `write` do the
+    /// store write with the renderer (the events commit with the change, in
+    /// its group commit), then pushes to synchronous topics and counts.
+    /// `change` is `None` when the bucket has no notification
+    /// configuration (so callers skip the lookups a change needs).
+    pub async fn write_with_events<T, F, Fut>(
+        &self,
+        bucket: &str,
+        change: Option<Change>,
+        origin: &Origin,
+        write: F,
+    ) -> Result<T, PutError>
+    where
+        T: CommittedWrite,
+        F: FnOnce(Option<EventRenderer>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let pending = match change {
+            Some(change) => self.prepare(bucket, change, origin)?,
+            None => Pending::none(),
         };
-        self.finish(pending, &committed).await;
+        let outcome = write(self.event_renderer(&pending)).await?;
+        if let Some(committed) = outcome.committed() {
+            self.finish(pending, &committed).await;
+        }
         Ok(outcome)
+    }
+}
+
+/// A store write's outcome, as the events of the change see it.
+pub trait CommittedWrite {
+    /// What was committed, or `None` when nothing changed (no events).
+    fn committed(&self) -> Option<Committed<'_>>;
+}
+
+impl CommittedWrite for WriteOutcome {
+    fn committed(&self) -> Option<Committed<'_>> {
+        Some(Committed {
+            bucket: &self.bucket,
+            seq: self.version.seq,
+            version_id: self.bucket.versioning.reported(&self.version.version_id),
+            size: Some(self.version.size),
+            etag: Some(self.version.etag.as_str()),
+        })
+    }
+}
+
+impl CommittedWrite for DeleteOutcome {
+    fn committed(&self) -> Option<Committed<'_>> {
+        self.changed.then(|| Committed {
+            bucket: &self.bucket,
+            seq: self.seq,
+            version_id: self
+                .bucket
+                .versioning
+                .reported(self.version_id.as_deref().unwrap_or("")),
+            size: None,
+            etag: None,
+        })
     }
 }
 

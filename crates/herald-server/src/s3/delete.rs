@@ -6,10 +6,10 @@ use herald_model::event::EventType;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, req_info};
+use super::events::{meta_pairs, put_err, req_info};
 use super::object::condition_text;
 use super::{HeraldS3, StoreResultExt, ok};
-use crate::notify::{Change, Committed};
+use crate::notify::Change;
 
 /// DeleteObjects accepts at most this many keys per request.
 const MAX_DELETE_KEYS: usize = 1000;
@@ -142,7 +142,7 @@ async fn delete_and_notify(
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::DeleteOutcome> {
-    let pending = if s3.notifier.has_config(bucket) {
+    let change = if s3.notifier.has_config(bucket) {
         let previous = s3.store.head_object(bucket, key, version_id).ok();
         let versioned = s3
             .store
@@ -169,25 +169,14 @@ async fn delete_and_notify(
             tags,
             ..Change::new(event, key)
         };
-        s3.prepare(bucket, change, user, info)?
+        Some(change)
     } else {
-        super::events::Pending::none()
+        None
     };
-    let out = s3
-        .store
-        .delete_object(bucket, key, version_id, user, conditions, s3.event_renderer(&pending))
-        .await
-        .s3()?;
-    if out.changed {
-        let vid = out.bucket.versioning.reported(out.version_id.as_deref().unwrap_or(""));
-        let committed = Committed {
-            bucket: &out.bucket,
-            seq: out.seq,
-            version_id: vid,
-            size: None,
-            etag: None,
-        };
-        s3.finish(pending, &committed).await;
-    }
-    Ok(out)
+    s3.write_with_events(bucket, change, user, info, |events| {
+        s3.store
+            .delete_object(bucket, key, version_id, user, conditions, events)
+    })
+    .await
+    .map_err(put_err)
 }

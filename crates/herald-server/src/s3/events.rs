@@ -1,14 +1,12 @@
 //! The glue between S3 operations and the notifier: who made the change,
 //! which request, and the plan/dispatch calls around each write.
 
-use herald_store::{BucketRecord, EventRenderer, ObjectMeta, ObjectVersion};
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
+use herald_store::{EventRenderer, ObjectMeta, StoreError};
+use s3s::{S3Error, S3ErrorCode, S3Request};
 
 use super::HeraldS3;
 use crate::front::RequestMeta;
-use crate::notify::{Change, Committed, NotifyError, Origin, PutError};
-
-pub(crate) use crate::notify::Pending;
+use crate::notify::{Change, CommittedWrite, NotifyError, Origin, PutError};
 
 /// The request facts an event record carries.
 pub(crate) struct ReqInfo {
@@ -42,7 +40,7 @@ pub(crate) fn put_err(e: PutError) -> S3Error {
     }
 }
 
-fn notify_err(e: NotifyError) -> S3Error {
+pub(crate) fn notify_err(e: NotifyError) -> S3Error {
     match e {
         NotifyError::SlowDown(topic) => {
             let mut err = S3Error::with_message(
@@ -56,46 +54,31 @@ fn notify_err(e: NotifyError) -> S3Error {
 }
 
 impl HeraldS3 {
-    /// Works out which notifications a change will reach (refusing with 503
-    /// SlowDown when a persistent queue is full, before anything is
-    /// written). The change's size and ETag matter for deletes; writes get
-    /// theirs from the commit.
-    pub(crate) fn prepare(&self, bucket: &str, change: Change, principal: &str, info: &ReqInfo) -> S3Result<Pending> {
+    /// The one write path of every mutating S3 operation (see
+    /// `Notifier::write_with_events`): the change's events are planned
+    /// (503 SlowDown when a persistent destination is full, before anything
+    /// is written), committed with the write that `write` does, and pushed
+    /// to synchronous topics afterwards. `change` is `None` when the bucket
+    /// has no notification configuration.
+    pub(crate) async fn write_with_events<T, F, Fut>(
+        &self,
+        bucket: &str,
+        change: Option<Change>,
+        principal: &str,
+        info: &ReqInfo,
+        write: F,
+    ) -> Result<T, PutError>
+    where
+        T: CommittedWrite,
+        F: FnOnce(Option<EventRenderer>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
         let origin = Origin {
             principal: principal.to_owned(),
             source_ip: info.source_ip.clone(),
             request_id: info.request_id.clone(),
             batch_writer: false,
         };
-        self.notifier.prepare(bucket, change, &origin).map_err(notify_err)
-    }
-
-    /// Renders the events committed with the change (persistent topics
-    /// and queues).
-    pub(crate) fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
-        self.notifier.event_renderer(p)
-    }
-
-    /// After the commit: synchronous pushes and counters.
-    pub(crate) async fn finish(&self, p: Pending, committed: &Committed<'_>) {
-        self.notifier.finish(p, committed).await;
-    }
-
-    /// `finish` for a write that produced a version.
-    pub(crate) async fn finish_version(
-        &self,
-        p: Pending,
-        bucket: &BucketRecord,
-        version: &ObjectVersion,
-        version_id: &str,
-    ) {
-        let committed = Committed {
-            bucket,
-            seq: version.seq,
-            version_id,
-            size: Some(version.size),
-            etag: Some(version.etag.as_str()),
-        };
-        self.finish(p, &committed).await
+        self.notifier.write_with_events(bucket, change, &origin, write).await
     }
 }

@@ -10,7 +10,7 @@ use super::events::{meta_pairs, req_info};
 use super::object::{CopySourceVersion, check_key, reported_version, resolve_copy_source};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, ts};
-use crate::notify::{Change, Committed};
+use crate::notify::{Change, Committed, CommittedWrite, PutError};
 use herald_model::event::EventType;
 
 const DEFAULT_MAX_PARTS: usize = 1000;
@@ -67,34 +67,24 @@ pub async fn create_multipart_upload(
         tags: tags.clone(),
         ..Change::new(EventType::ObjectCreatedPost, &input.key)
     };
-    let pending = s3.prepare(&input.bucket, change, &user, &info)?;
-    let events = s3.event_renderer(&pending);
-    let upload = s3
-        .store
-        .create_multipart(
-            &input.bucket,
-            &input.key,
-            &user,
-            herald_store::NewUpload {
-                meta,
-                tags,
-                access,
-                checksum,
-            },
-            events,
-        )
+    let new_upload = herald_store::NewUpload {
+        meta,
+        tags,
+        access,
+        checksum,
+    };
+    let start = |events| async {
+        let upload = s3
+            .store
+            .create_multipart(&input.bucket, &input.key, &user, new_upload, events)
+            .await?;
+        let bucket = s3.store.get_bucket(&input.bucket)?;
+        Ok(Started { upload, bucket })
+    };
+    let Started { upload, .. } = s3
+        .write_with_events(&input.bucket, Some(change), &user, &info, start)
         .await
-        .s3()?;
-    if let Some(bucket) = s3.store.get_bucket(&input.bucket).s3()? {
-        let committed = Committed {
-            bucket: &bucket,
-            seq: upload.seq,
-            version_id: "",
-            size: Some(0),
-            etag: Some(""),
-        };
-        s3.finish(pending, &committed).await;
-    }
+        .map_err(super::events::put_err)?;
     ok(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -305,8 +295,6 @@ pub async fn complete_multipart_upload(
         tags: upload.tags.clone(),
         ..Change::new(EventType::ObjectCreatedCompleteMultipartUpload, &input.key)
     };
-    let pending = s3.prepare(&input.bucket, change, &user, &info)?;
-    let events = s3.event_renderer(&pending);
     // The object's checksum, from the parts the completion chooses (and
     // checked against what the request gives per part and for the whole).
     let algorithm = upload.checksum.map(|c| c.algorithm);
@@ -318,9 +306,8 @@ pub async fn complete_multipart_upload(
     let checksum_of = move |u: &herald_store::UploadRecord, parts: &[herald_store::PartRecord]| {
         super::checksum::multipart_checksum(u.checksum, parts, &per_part, whole.as_deref())
     };
-    let out = s3
-        .store
-        .complete_multipart(
+    let complete = |events| {
+        s3.store.complete_multipart(
             herald_store::UploadRef {
                 bucket: &input.bucket,
                 key: &input.key,
@@ -335,14 +322,15 @@ pub async fn complete_multipart_upload(
             checksum_of,
             events,
         )
+    };
+    let out = s3
+        .write_with_events(&input.bucket, Some(change), &user, &info, complete)
         .await;
     let out = match out {
         // Completed by a concurrent retry of this very request.
-        Err(herald_store::StoreError::NoSuchUpload) => return completed_again(s3, &input),
-        other => other.s3()?,
+        Err(PutError::Store(herald_store::StoreError::NoSuchUpload)) => return completed_again(s3, &input),
+        other => other.map_err(super::events::put_err)?,
     };
-    let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
-    s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
     completed(&input, &out.bucket, &out.version)
 }
 
@@ -508,4 +496,23 @@ pub async fn list_multipart_uploads(
         ),
         ..Default::default()
     })
+}
+
+/// A started upload and its bucket, as its `ObjectCreated:Post` event
+/// (Ceph's, at the start of a multipart upload) sees them.
+struct Started {
+    upload: herald_store::UploadRecord,
+    bucket: Option<herald_store::BucketRecord>,
+}
+
+impl CommittedWrite for Started {
+    fn committed(&self) -> Option<Committed<'_>> {
+        self.bucket.as_ref().map(|bucket| Committed {
+            bucket,
+            seq: self.upload.seq,
+            version_id: "",
+            size: Some(0),
+            etag: Some(""),
+        })
+    }
 }

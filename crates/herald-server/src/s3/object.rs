@@ -620,10 +620,8 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
         tags: tags.clone().unwrap_or_else(|| source.tags.clone()),
         ..Change::new(EventType::ObjectCreatedCopy, &input.key)
     };
-    let pending = s3.prepare(&input.bucket, change, &user, &info)?;
-    let out = s3
-        .store
-        .copy_object(
+    let write = |events| {
+        s3.store.copy_object(
             herald_store::CopySource {
                 version: &source,
                 bucket: &src_bucket,
@@ -637,12 +635,13 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
                 writer: &user,
                 access,
             },
-            s3.event_renderer(&pending),
+            events,
         )
+    };
+    let out = s3
+        .write_with_events(&input.bucket, Some(change), &user, &info, write)
         .await
-        .s3()?;
-    let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
-    s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
+        .map_err(put_err)?;
     ok(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag_dto(&out.version.etag)),

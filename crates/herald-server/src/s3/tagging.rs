@@ -5,7 +5,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, req_info};
+use super::events::{meta_pairs, put_err, req_info};
 use super::object::reported_version;
 use super::{HeraldS3, StoreResultExt, ok};
 use crate::notify::Change;
@@ -151,26 +151,22 @@ async fn tag_and_notify(
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::WriteOutcome> {
-    let pending = if s3.notifier.has_config(bucket) {
+    let change = if s3.notifier.has_config(bucket) {
         let current = s3.store.head_object(bucket, key, version_id).s3()?;
         let change = Change {
             metadata: meta_pairs(&current.meta),
             tags: tags.clone(),
             ..Change::new(event, key)
         };
-        s3.prepare(bucket, change, user, info)?
+        Some(change)
     } else {
-        super::events::Pending::none()
+        None
     };
-    let events = s3.event_renderer(&pending);
-    let out = s3
-        .store
-        .set_object_tags(bucket, key, version_id, tags, events)
-        .await
-        .s3()?;
-    let vid = reported_version(out.bucket.versioning, &out.version.version_id).unwrap_or_default();
-    s3.finish_version(pending, &out.bucket, &out.version, &vid).await;
-    Ok(out)
+    s3.write_with_events(bucket, change, user, info, |events| {
+        s3.store.set_object_tags(bucket, key, version_id, tags, events)
+    })
+    .await
+    .map_err(put_err)
 }
 
 pub async fn put_bucket_tagging(
