@@ -228,7 +228,7 @@ impl Notifier {
 
     /// Works out which notifications a change will reach, before it is
     /// written (refusing with SlowDown when a persistent queue is full).
-    pub fn prepare(&self, bucket: &str, change: Change, origin: &Origin) -> Result<Pending, NotifyError> {
+    pub(crate) fn prepare(&self, bucket: &str, change: Change, origin: &Origin) -> Result<Pending, NotifyError> {
         if !self.has_config(bucket) {
             return Ok(Pending::none());
         }
@@ -246,7 +246,7 @@ impl Notifier {
     /// renders into the delivery log in the same group commit (see
     /// `herald_store::journal`). `None` when no persistent destination is
     /// involved.
-    pub fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
+    pub(crate) fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
         let targets: Vec<(String, Arc<TopicRuntime>)> =
             p.plan.targets.iter().filter(|(_, t)| t.persistent).cloned().collect();
         let queues: Vec<(String, String)> = p
@@ -280,7 +280,7 @@ impl Notifier {
     /// After the commit of a prepared change: counts the events and pushes
     /// to the synchronous topics (the request waits for those pushes,
     /// bounded by their timeout; their failures never fail the request).
-    pub async fn finish(&self, p: Pending, committed: &Committed<'_>) {
+    pub(crate) async fn finish(&self, p: Pending, committed: &Committed<'_>) {
         if p.plan.is_empty() {
             return;
         }
