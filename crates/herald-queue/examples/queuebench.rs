@@ -18,9 +18,17 @@ use std::time::Instant;
 use herald_queue::{QueueConfig, QueueEngine, ReceiveRequest, SendRequest};
 
 fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+fn status_mb(field: &str) -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
@@ -51,6 +59,25 @@ fn batch(body: &str, n: usize) -> Vec<SendRequest> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `queuebench reopen DIR`: recovery alone, in a fresh process, so its
+    // time and peak memory are its own (DIR from an earlier run's `keep`).
+    if args.get(1).map(String::as_str) == Some("reopen") {
+        let dir = std::path::PathBuf::from(args.get(2).expect("queuebench reopen DIR"));
+        let start = Instant::now();
+        let engine = QueueEngine::open(QueueConfig {
+            dir,
+            region: "us-east-1".into(),
+        })
+        .unwrap();
+        let s = engine.stats("bench", "deep").unwrap();
+        println!(
+            "reopen: {} messages recovered in {:.2} s; peak RSS {:.1} MB",
+            s.visible,
+            start.elapsed().as_secs_f64(),
+            peak_rss_mb()
+        );
+        return;
+    }
     let total: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
     let workers: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(16);
     let body_len: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100);
@@ -58,6 +85,8 @@ async fn main() {
     let base = std::env::current_dir().unwrap().join("target");
     std::fs::create_dir_all(&base).unwrap();
     let dir = tempfile::tempdir_in(&base).unwrap();
+    // `QUEUEBENCH_KEEP=1`: leave the data dir for `queuebench reopen`.
+    let keep = std::env::var_os("QUEUEBENCH_KEEP").is_some();
     let open = || {
         QueueEngine::open(QueueConfig {
             dir: dir.path().to_path_buf(),
@@ -86,6 +115,9 @@ async fn main() {
         start.elapsed().as_secs_f64(),
         rss_mb()
     );
+    if keep {
+        println!("kept: {}", dir.keep().display());
+    }
 }
 
 /// 1. `total` messages sent, received and deleted by `workers` tasks.

@@ -102,9 +102,13 @@ impl State {
             tracing::warn!(path = %path.display(), at = scanned.valid, "queue segment has unreadable data after this offset");
             seg.broken = true;
         }
-        herald_segment::read_side(&side_path(dir, first, SIDE_EXT), SIDE_LEN, |r| {
-            apply_side(&mut seg, first, r)
-        })?;
+        // A side file only refines state (deleted, received n times): one
+        // that cannot be read brings its messages back, which at-least-once
+        // allows; it must not keep the queue (or the server) from starting.
+        let side = side_path(dir, first, SIDE_EXT);
+        if let Err(e) = herald_segment::read_side(&side, SIDE_LEN, |r| apply_side(&mut seg, first, r)) {
+            tracing::warn!(path = %side.display(), error = %e, "cannot read queue side file; its deletes are lost");
+        }
         Ok(seg)
     }
 
@@ -131,10 +135,12 @@ impl State {
     }
 }
 
-/// Applies one side record; false for one that is not valid (zeroed pages).
+/// Applies one side record. The format has no checksum; a record of
+/// another kind (zeroed pages a power loss left in the middle) is skipped,
+/// not taken as the end: later deletes and receive counts still count.
 fn apply_side(seg: &mut Segment, first: u64, r: &[u8]) -> bool {
     if r[0] != SIDE_DELETE && r[0] != SIDE_RECEIVE {
-        return false;
+        return true;
     }
     let count = u32::from_le_bytes(r[4..8].try_into().expect("4"));
     let seq = u64::from_le_bytes(r[8..16].try_into().expect("8"));

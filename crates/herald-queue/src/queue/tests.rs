@@ -83,3 +83,58 @@ fn torn_tail_is_truncated_and_drained_segments_reclaimed() {
     let st = State::recover(d.path().to_path_buf(), false, settings(345_600), now).unwrap();
     assert_eq!(st.visible, 1);
 }
+
+/// Side files as every version wrote them (24 bytes, no checksum): a
+/// zeroed record in the middle is skipped and the deletes after it still
+/// count; a partial record at the end is cut so appends stay aligned.
+#[test]
+fn old_side_files_survive_zeroed_records_and_torn_tails() {
+    let d = tempfile::tempdir().unwrap();
+    let now = crate::now_ms();
+    let mut st = State::create(d.path().to_path_buf(), false, settings(345_600)).unwrap();
+    let a = put(&mut st, "a", now);
+    let b = put(&mut st, "b", now);
+    put(&mut st, "c", now);
+    let first = st.active;
+    drop(st);
+    let path = side_path(d.path(), first, SIDE_EXT);
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&side_record(SIDE_DELETE, 0, a, 0));
+    bytes.extend_from_slice(&[0u8; SIDE_LEN]);
+    bytes.extend_from_slice(&side_record(SIDE_DELETE, 0, b, 0));
+    bytes.extend_from_slice(&[7u8; 5]);
+    std::fs::write(&path, &bytes).unwrap();
+    let st = State::recover(d.path().to_path_buf(), false, settings(345_600), now).unwrap();
+    assert_eq!(st.visible, 1, "a and b deleted, c left");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 * SIDE_LEN as u64);
+}
+
+/// Damage in a segment that is not the newest keeps what precedes it (the
+/// segment is marked broken, never cut), and the newer segment is intact.
+#[test]
+fn damage_in_an_older_segment_keeps_its_valid_prefix() {
+    use std::io::Write as _;
+    let d = tempfile::tempdir().unwrap();
+    let now = crate::now_ms();
+    let mut st = State::create(d.path().to_path_buf(), false, settings(345_600)).unwrap();
+    put(&mut st, "old", now);
+    let old = st.active;
+    // A failed write marks a segment broken: the next send rolls.
+    st.segments.get_mut(&old).unwrap().broken = true;
+    put(&mut st, "new", now);
+    assert_ne!(st.active, old);
+    drop(st);
+    let old_path = herald_segment::segment_path(d.path(), old);
+    let good = std::fs::metadata(&old_path).unwrap().len();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&old_path).unwrap();
+    f.write_all(&[9; 9]).unwrap();
+    drop(f);
+    let st = State::recover(d.path().to_path_buf(), false, settings(345_600), now).unwrap();
+    assert_eq!(st.visible, 2, "both messages recovered");
+    assert_eq!(
+        std::fs::metadata(&old_path).unwrap().len(),
+        good + 9,
+        "an older segment is never cut"
+    );
+    assert!(st.segments[&old].broken);
+}
