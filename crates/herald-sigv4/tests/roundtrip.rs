@@ -2,7 +2,7 @@
 //! use) verify; and every way verification must fail.
 
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
 };
 use herald_sigv4::{MAX_CLOCK_SKEW, SigV4Error, SignedRequest, verify};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
@@ -24,6 +24,7 @@ fn sign(
     if service == "s3" {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     }
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)

@@ -28,6 +28,7 @@ pub fn herald_bin() -> &'static str {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         if let Ok(path) = std::env::var("HERALD_BIN") {
+            eprintln!("herald-testkit: testing HERALD_BIN={path}, not the binary built with these tests");
             return path;
         }
         let exe = std::env::current_exe().expect("path of the running test");
