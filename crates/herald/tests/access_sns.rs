@@ -40,6 +40,134 @@ fn put_notification(srv: &TestServer, key: (&str, &str), bucket: &str, arn: &str
     (r.status, r.body_str())
 }
 
+/// Bob reads the topic's attributes, but never alice's webhook token, which she sees.
+fn check_bob_reads_without_alices_token(alice: &Sns, bob: &Sns, arn: &str) {
+    let attrs = bob.get_topic_attributes(arn).expect("bob may read");
+    assert_eq!(attrs["TopicArn"], arn);
+    // ... but not alice's webhook token, in no answer he may get.
+    for (action, params) in [
+        ("GetTopicAttributes", [("TopicArn", arn)]),
+        ("GetTopic", [("TopicArn", arn)]),
+    ] {
+        let body = bob.call(action, &params).body_str();
+        assert!(body.contains(arn), "{action}: {body}");
+        assert!(
+            !body.contains("ALICESECRETTOKEN"),
+            "{action} shows alice's token: {body}"
+        );
+    }
+    let own = alice.call("GetTopicAttributes", &[("TopicArn", arn)]).body_str();
+    assert!(
+        own.contains("ALICESECRETTOKEN"),
+        "the owner sees her own endpoint: {own}"
+    );
+}
+
+/// Bob may not redirect, re-police or delete the topic (even with SetTopicAttributes); carol may not read it.
+fn check_bob_and_carol_change_nothing(alice: &Sns, bob: &Sns, carol: &Sns, arn: &str) {
+    // Even a grant of sns:SetTopicAttributes never lets another user
+    // redirect the owner's events or rewrite the policy.
+    let mut grant: serde_json::Value = serde_json::from_str(&policy(arn)).unwrap();
+    grant["Statement"][0]["Action"] = serde_json::json!(["sns:GetTopicAttributes", "sns:SetTopicAttributes"]);
+    alice.set_topic_attribute(arn, "Policy", &grant.to_string()).unwrap();
+    for (name, value) in [
+        ("push-endpoint", "http://127.0.0.1:9/stolen"),
+        ("push-secret", "mine"),
+        (
+            "Policy",
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sns:*","Resource":"*"}]}"#,
+        ),
+    ] {
+        let e = bob.set_topic_attribute(arn, name, value).unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (403, "AuthorizationError"),
+            "{name}: {e:?}"
+        );
+    }
+    bob.set_topic_attribute(arn, "OpaqueData", "bob was here")
+        .expect("a harmless attribute may be set by a grantee");
+    alice.set_topic_attribute(arn, "Policy", &policy(arn)).unwrap();
+    let e = bob.set_topic_attribute(arn, "OpaqueData", "x").unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
+    let r = bob.call("DeleteTopic", &[("TopicArn", arn)]);
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    let e = carol.get_topic_attributes(arn).unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
+    // Another user's missing topic reads the same as a refused one.
+    let e = bob
+        .get_topic_attributes(&format!("arn:aws:sns:{REGION}:alice:nothing"))
+        .unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
+}
+
+/// bob-data may name alice's topic and its events reach her endpoint; bob-other may not; returns bob's client.
+async fn check_only_bob_data_publishes(srv: &TestServer, receiver: &Receiver, arn: &str) -> aws_sdk_s3::Client {
+    let bob_s3 = srv.s3_as(BOB.0, BOB.1);
+    for b in ["bob-data", "bob-other"] {
+        bob_s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let (status, body) = put_notification(srv, BOB, "bob-other", arn);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("Unable to validate the following destination configurations"),
+        "{body}"
+    );
+    let (status, body) = put_notification(srv, BOB, "bob-data", arn);
+    assert_eq!(status, 200, "{body}");
+    bob_s3
+        .put_object()
+        .bucket("bob-data")
+        .key("granted")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let event = receiver.wait_event("granted", "ObjectCreated:Put").await;
+    assert_eq!(event["userIdentity"]["principalId"], "bob");
+    assert_eq!(event["s3"]["bucket"]["ownerIdentity"]["principalId"], "bob");
+    bob_s3
+}
+
+/// Once alice withdraws the policy, bob-data's events stop while her own marker still arrives.
+async fn check_a_withdrawn_policy_stops_bobs_events(
+    srv: &TestServer,
+    alice: &Sns,
+    bob_s3: &aws_sdk_s3::Client,
+    receiver: &Receiver,
+    arn: &str,
+) {
+    alice.set_topic_attribute(arn, "Policy", "").unwrap();
+    bob_s3
+        .put_object()
+        .bucket("bob-data")
+        .key("after-revoke")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"y"))
+        .send()
+        .await
+        .unwrap();
+    // A marker through alice's own bucket proves delivery is running.
+    let alice_s3 = srv.s3_as(ALICE.0, ALICE.1);
+    alice_s3.create_bucket().bucket("alice-data").send().await.unwrap();
+    let (status, body) = put_notification(srv, ALICE, "alice-data", arn);
+    assert_eq!(status, 200, "{body}");
+    alice_s3
+        .put_object()
+        .bucket("alice-data")
+        .key("marker")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"z"))
+        .send()
+        .await
+        .unwrap();
+    receiver.wait_event("marker", "ObjectCreated:Put").await;
+    let leaked = receiver.requests().iter().any(|r| {
+        r.records()
+            .iter()
+            .any(|rec| rec["s3"]["object"]["key"] == "after-revoke")
+    });
+    assert!(!leaked, "an event arrived after the policy was withdrawn");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_policy_lets_another_user_read_it_and_publish_into_it() {
     let srv = TestServer::start();
@@ -67,115 +195,14 @@ async fn a_topic_policy_lets_another_user_read_it_and_publish_into_it() {
         .expect("alice's topic");
 
     // Reading is granted to bob, changing and deleting are not; carol gets nothing.
-    let attrs = bob.get_topic_attributes(&arn).expect("bob may read");
-    assert_eq!(attrs["TopicArn"], arn);
-    // ... but not alice's webhook token, in no answer he may get.
-    for (action, params) in [
-        ("GetTopicAttributes", [("TopicArn", arn.as_str())]),
-        ("GetTopic", [("TopicArn", arn.as_str())]),
-    ] {
-        let body = bob.call(action, &params).body_str();
-        assert!(body.contains(&arn), "{action}: {body}");
-        assert!(
-            !body.contains("ALICESECRETTOKEN"),
-            "{action} shows alice's token: {body}"
-        );
-    }
-    let own = alice.call("GetTopicAttributes", &[("TopicArn", &arn)]).body_str();
-    assert!(
-        own.contains("ALICESECRETTOKEN"),
-        "the owner sees her own endpoint: {own}"
-    );
-    // Even a grant of sns:SetTopicAttributes never lets another user
-    // redirect the owner's events or rewrite the policy.
-    let mut grant: serde_json::Value = serde_json::from_str(&policy(&arn)).unwrap();
-    grant["Statement"][0]["Action"] = serde_json::json!(["sns:GetTopicAttributes", "sns:SetTopicAttributes"]);
-    alice.set_topic_attribute(&arn, "Policy", &grant.to_string()).unwrap();
-    for (name, value) in [
-        ("push-endpoint", "http://127.0.0.1:9/stolen"),
-        ("push-secret", "mine"),
-        (
-            "Policy",
-            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sns:*","Resource":"*"}]}"#,
-        ),
-    ] {
-        let e = bob.set_topic_attribute(&arn, name, value).unwrap_err();
-        assert_eq!(
-            (e.status, e.code.as_str()),
-            (403, "AuthorizationError"),
-            "{name}: {e:?}"
-        );
-    }
-    bob.set_topic_attribute(&arn, "OpaqueData", "bob was here")
-        .expect("a harmless attribute may be set by a grantee");
-    alice.set_topic_attribute(&arn, "Policy", &policy(&arn)).unwrap();
-    let e = bob.set_topic_attribute(&arn, "OpaqueData", "x").unwrap_err();
-    assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
-    let r = bob.call("DeleteTopic", &[("TopicArn", &arn)]);
-    assert_eq!(r.status, 403, "{}", r.body_str());
-    let e = carol.get_topic_attributes(&arn).unwrap_err();
-    assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
-    // Another user's missing topic reads the same as a refused one.
-    let e = bob
-        .get_topic_attributes(&format!("arn:aws:sns:{REGION}:alice:nothing"))
-        .unwrap_err();
-    assert_eq!((e.status, e.code.as_str()), (403, "AuthorizationError"), "{e:?}");
+    check_bob_reads_without_alices_token(&alice, &bob, &arn);
+    check_bob_and_carol_change_nothing(&alice, &bob, &carol, &arn);
 
     // bob-data may publish into alice's topic; bob-other may not.
-    let bob_s3 = srv.s3_as(BOB.0, BOB.1);
-    for b in ["bob-data", "bob-other"] {
-        bob_s3.create_bucket().bucket(b).send().await.unwrap();
-    }
-    let (status, body) = put_notification(&srv, BOB, "bob-other", &arn);
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body.contains("Unable to validate the following destination configurations"),
-        "{body}"
-    );
-    let (status, body) = put_notification(&srv, BOB, "bob-data", &arn);
-    assert_eq!(status, 200, "{body}");
-    bob_s3
-        .put_object()
-        .bucket("bob-data")
-        .key("granted")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap();
-    let event = receiver.wait_event("granted", "ObjectCreated:Put").await;
-    assert_eq!(event["userIdentity"]["principalId"], "bob");
-    assert_eq!(event["s3"]["bucket"]["ownerIdentity"]["principalId"], "bob");
+    let bob_s3 = check_only_bob_data_publishes(&srv, &receiver, &arn).await;
 
     // Alice withdraws the policy: bob's bucket no longer reaches her endpoint.
-    alice.set_topic_attribute(&arn, "Policy", "").unwrap();
-    bob_s3
-        .put_object()
-        .bucket("bob-data")
-        .key("after-revoke")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"y"))
-        .send()
-        .await
-        .unwrap();
-    // A marker through alice's own bucket proves delivery is running.
-    let alice_s3 = srv.s3_as(ALICE.0, ALICE.1);
-    alice_s3.create_bucket().bucket("alice-data").send().await.unwrap();
-    let (status, body) = put_notification(&srv, ALICE, "alice-data", &arn);
-    assert_eq!(status, 200, "{body}");
-    alice_s3
-        .put_object()
-        .bucket("alice-data")
-        .key("marker")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"z"))
-        .send()
-        .await
-        .unwrap();
-    receiver.wait_event("marker", "ObjectCreated:Put").await;
-    let leaked = receiver.requests().iter().any(|r| {
-        r.records()
-            .iter()
-            .any(|rec| rec["s3"]["object"]["key"] == "after-revoke")
-    });
-    assert!(!leaked, "an event arrived after the policy was withdrawn");
+    check_a_withdrawn_policy_stops_bobs_events(&srv, &alice, &bob_s3, &receiver, &arn).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -349,79 +349,104 @@ where
     }
 }
 
-/// AddPermission writes one statement per label into the queue's `Policy`
-/// (the grant then works like any policy), RemovePermission takes it out,
-/// and only the owner may do either; through the SDK and the aws CLI.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn add_and_remove_permission_edit_the_queue_policy() {
-    let srv = TestServer::start();
-    srv.create_user("alice", ALICE.0, ALICE.1);
-    srv.create_user("bob", BOB.0, BOB.1);
-    srv.create_user("carol", CAROL.0, CAROL.1);
-    let (alice, bob, carol) = (
-        srv.sqs_as(ALICE.0, ALICE.1),
-        srv.sqs_as(BOB.0, BOB.1),
-        srv.sqs_as(CAROL.0, CAROL.1),
-    );
-    let url = alice
-        .create_queue()
-        .queue_name("shared")
+/// SendMessage of one message by `c`, as its outcome.
+async fn send_outcome(c: &aws_sdk_sqs::Client, url: &str) -> String {
+    outcome(c.send_message().queue_url(url).message_body("m").send().await)
+}
+
+/// An AddPermission by `c` for `label`, granting `actions` to `who`, ready to send.
+fn add_permission(
+    c: &aws_sdk_sqs::Client,
+    url: &str,
+    label: &str,
+    who: &str,
+    actions: &[&str],
+) -> aws_sdk_sqs::operation::add_permission::builders::AddPermissionFluentBuilder {
+    let mut b = c.add_permission().queue_url(url).label(label).aws_account_ids(who);
+    for a in actions {
+        b = b.actions(*a);
+    }
+    b
+}
+
+/// Alice grants bob SendMessage, which works for nothing else; bad or unauthorised edits are refused.
+async fn check_a_grant_and_the_refusals(
+    alice: &aws_sdk_sqs::Client,
+    bob: &aws_sdk_sqs::Client,
+    carol: &aws_sdk_sqs::Client,
+    url: &str,
+) {
+    assert_eq!(send_outcome(bob, url).await, "AccessDenied");
+
+    add_permission(alice, url, "BobSends", "bob", &["SendMessage", "GetQueueUrl"])
         .send()
         .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let send = |c: &aws_sdk_sqs::Client| c.send_message().queue_url(&url).message_body("m").send();
-    assert_eq!(outcome(send(&bob).await), "AccessDenied");
-
-    let add = |c: &aws_sdk_sqs::Client, label: &str, who: &str, actions: &[&str]| {
-        let mut b = c.add_permission().queue_url(&url).label(label).aws_account_ids(who);
-        for a in actions {
-            b = b.actions(*a);
-        }
-        b.send()
-    };
-    add(&alice, "BobSends", "bob", &["SendMessage", "GetQueueUrl"])
-        .await
         .expect("AddPermission");
-    assert_eq!(outcome(send(&bob).await), "ok", "bob sends once granted");
+    assert_eq!(send_outcome(bob, url).await, "ok", "bob sends once granted");
     assert_eq!(
-        outcome(bob.receive_message().queue_url(&url).send().await),
+        outcome(bob.receive_message().queue_url(url).send().await),
         "AccessDenied",
         "bob was granted SendMessage only"
     );
-    assert_eq!(outcome(send(&carol).await), "AccessDenied");
+    assert_eq!(send_outcome(carol, url).await, "AccessDenied");
 
     // Refusals: a label twice, a bad label, an owner-only action, and a
     // grantee who is not the owner.
     assert_eq!(
-        outcome(add(&alice, "BobSends", "carol", &["SendMessage"]).await),
+        outcome(
+            add_permission(alice, url, "BobSends", "carol", &["SendMessage"])
+                .send()
+                .await
+        ),
         "InvalidParameterValue"
     );
     assert_eq!(
-        outcome(add(&alice, "has space", "carol", &["SendMessage"]).await),
+        outcome(
+            add_permission(alice, url, "has space", "carol", &["SendMessage"])
+                .send()
+                .await
+        ),
         "InvalidParameterValue"
     );
     assert_eq!(
-        outcome(add(&alice, "Takeover", "carol", &["SetQueueAttributes"]).await),
+        outcome(
+            add_permission(alice, url, "Takeover", "carol", &["SetQueueAttributes"])
+                .send()
+                .await
+        ),
         "InvalidParameterValue"
     );
     assert_eq!(
-        outcome(add(&bob, "Mine", "bob", &["ReceiveMessage"]).await),
+        outcome(
+            add_permission(bob, url, "Mine", "bob", &["ReceiveMessage"])
+                .send()
+                .await
+        ),
         "AccessDenied",
         "only the owner adds permissions"
     );
     assert_eq!(
-        outcome(bob.remove_permission().queue_url(&url).label("BobSends").send().await),
+        outcome(bob.remove_permission().queue_url(url).label("BobSends").send().await),
         "AccessDenied",
         "only the owner removes permissions"
     );
+}
 
-    add(&alice, "CarolAll", "carol", &["*"]).await.expect("AddPermission *");
-    assert_eq!(outcome(carol.receive_message().queue_url(&url).send().await), "ok");
+/// A second label lands as a second policy statement; removing the first leaves the second.
+async fn check_the_policy_statements_and_a_removal(
+    alice: &aws_sdk_sqs::Client,
+    bob: &aws_sdk_sqs::Client,
+    carol: &aws_sdk_sqs::Client,
+    url: &str,
+) {
+    add_permission(alice, url, "CarolAll", "carol", &["*"])
+        .send()
+        .await
+        .expect("AddPermission *");
+    assert_eq!(outcome(carol.receive_message().queue_url(url).send().await), "ok");
     let policy = alice
         .get_queue_attributes()
-        .queue_url(&url)
+        .queue_url(url)
         .attribute_names(QueueAttributeName::Policy)
         .send()
         .await
@@ -445,48 +470,60 @@ async fn add_and_remove_permission_edit_the_queue_policy() {
 
     alice
         .remove_permission()
-        .queue_url(&url)
+        .queue_url(url)
         .label("BobSends")
         .send()
         .await
         .expect("RemovePermission");
-    assert_eq!(outcome(send(&bob).await), "AccessDenied", "revoked");
-    assert_eq!(outcome(send(&carol).await), "ok", "the other label stays");
+    assert_eq!(send_outcome(bob, url).await, "AccessDenied", "revoked");
+    assert_eq!(send_outcome(carol, url).await, "ok", "the other label stays");
     assert_eq!(
-        outcome(alice.remove_permission().queue_url(&url).label("Nope").send().await),
+        outcome(alice.remove_permission().queue_url(url).label("Nope").send().await),
         "InvalidParameterValue"
     );
+}
 
-    // The aws CLI, as alice: add for bob, remove the last two labels.
-    let cli = |args: &[&str]| {
-        let out = herald_testkit::aws_cli_command(&srv)
-            .env("AWS_ACCESS_KEY_ID", ALICE.0)
-            .env("AWS_SECRET_ACCESS_KEY", ALICE.1)
-            .arg("sqs")
-            .args(args)
-            .output()
-            .expect("the aws CLI runs");
-        assert!(out.status.success(), "aws sqs {args:?}: {out:?}");
-    };
-    cli(&[
-        "add-permission",
-        "--queue-url",
-        &url,
-        "--label",
-        "CliBob",
-        "--aws-account-ids",
-        "bob",
-        "--actions",
-        "SendMessage",
-        "ReceiveMessage",
-    ]);
-    assert_eq!(outcome(send(&bob).await), "ok", "granted through the CLI");
-    cli(&["remove-permission", "--queue-url", &url, "--label", "CliBob"]);
-    cli(&["remove-permission", "--queue-url", &url, "--label", "CarolAll"]);
-    assert_eq!(outcome(send(&bob).await), "AccessDenied");
+/// `aws sqs ARGS...` as alice; panics unless it succeeds.
+fn alice_cli(srv: &TestServer, args: &[&str]) {
+    let out = herald_testkit::aws_cli_command(srv)
+        .env("AWS_ACCESS_KEY_ID", ALICE.0)
+        .env("AWS_SECRET_ACCESS_KEY", ALICE.1)
+        .arg("sqs")
+        .args(args)
+        .output()
+        .expect("the aws CLI runs");
+    assert!(out.status.success(), "aws sqs {args:?}: {out:?}");
+}
+
+/// The aws CLI, as alice, adds a label for bob and removes the last two, and with them the Policy.
+async fn check_the_cli_adds_and_removes(
+    srv: &TestServer,
+    alice: &aws_sdk_sqs::Client,
+    bob: &aws_sdk_sqs::Client,
+    url: &str,
+) {
+    alice_cli(
+        srv,
+        &[
+            "add-permission",
+            "--queue-url",
+            url,
+            "--label",
+            "CliBob",
+            "--aws-account-ids",
+            "bob",
+            "--actions",
+            "SendMessage",
+            "ReceiveMessage",
+        ],
+    );
+    assert_eq!(send_outcome(bob, url).await, "ok", "granted through the CLI");
+    alice_cli(srv, &["remove-permission", "--queue-url", url, "--label", "CliBob"]);
+    alice_cli(srv, &["remove-permission", "--queue-url", url, "--label", "CarolAll"]);
+    assert_eq!(send_outcome(bob, url).await, "AccessDenied");
     let attrs = alice
         .get_queue_attributes()
-        .queue_url(&url)
+        .queue_url(url)
         .attribute_names(QueueAttributeName::All)
         .send()
         .await
@@ -497,4 +534,33 @@ async fn add_and_remove_permission_edit_the_queue_policy() {
         !attrs.contains_key(&QueueAttributeName::Policy),
         "removing the last label removes the Policy: {attrs:?}"
     );
+}
+
+/// AddPermission writes one statement per label into the queue's `Policy`
+/// (the grant then works like any policy), RemovePermission takes it out,
+/// and only the owner may do either; through the SDK and the aws CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_and_remove_permission_edit_the_queue_policy() {
+    let srv = TestServer::start();
+    srv.create_user("alice", ALICE.0, ALICE.1);
+    srv.create_user("bob", BOB.0, BOB.1);
+    srv.create_user("carol", CAROL.0, CAROL.1);
+    let (alice, bob, carol) = (
+        srv.sqs_as(ALICE.0, ALICE.1),
+        srv.sqs_as(BOB.0, BOB.1),
+        srv.sqs_as(CAROL.0, CAROL.1),
+    );
+    let url = alice
+        .create_queue()
+        .queue_name("shared")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+
+    check_a_grant_and_the_refusals(&alice, &bob, &carol, &url).await;
+    check_the_policy_statements_and_a_removal(&alice, &bob, &carol, &url).await;
+    // The aws CLI, as alice: add for bob, remove the last two labels.
+    check_the_cli_adds_and_removes(&srv, &alice, &bob, &url).await;
 }

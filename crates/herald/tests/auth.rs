@@ -129,9 +129,8 @@ async fn anonymous_requests_are_denied() {
     assert_eq!(bucket_names(&s3).await, vec!["private"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_are_isolated_by_bucket_ownership() {
-    let srv = TestServer::start();
+/// Creates users alice and bob, her bucket with `diary.txt` and his empty one; returns their clients.
+async fn set_up_alice_and_bob(srv: &TestServer) -> (aws_sdk_s3::Client, aws_sdk_s3::Client) {
     let out = srv.create_user(
         "alice",
         "ALICEACCESSKEY000001",
@@ -165,12 +164,11 @@ async fn users_are_isolated_by_bucket_ownership() {
         .send()
         .await
         .expect("bob creates a bucket");
+    (alice, bob)
+}
 
-    // ListBuckets is per owner.
-    assert_eq!(bucket_names(&alice).await, vec!["alice-bkt"]);
-    assert_eq!(bucket_names(&bob).await, vec!["bob-bkt"]);
-
-    // Bob is denied everything on alice-bkt.
+/// Bob is denied every read, write and delete on alice-bkt, and cannot take its name.
+async fn check_bob_is_denied_on_alices_bucket(bob: &aws_sdk_s3::Client) {
     assert_err(
         bob.list_objects_v2().bucket("alice-bkt").send().await,
         "AccessDenied",
@@ -231,10 +229,12 @@ async fn users_are_isolated_by_bucket_ownership() {
     // Bob cannot take the name either.
     let code = assert_status(bob.create_bucket().bucket("alice-bkt").send().await, 409);
     assert_eq!(code, "BucketAlreadyExists");
+}
 
-    // Nothing changed for alice; bob's bucket got nothing.
+/// alice-bkt still holds just her diary, and bob-bkt is still empty.
+async fn check_nothing_changed(alice: &aws_sdk_s3::Client, bob: &aws_sdk_s3::Client) {
     assert_eq!(
-        list_all_keys(&alice, "alice-bkt", None).await,
+        list_all_keys(alice, "alice-bkt", None).await,
         vec![("diary.txt".to_string(), 10)]
     );
     let g = alice
@@ -245,9 +245,11 @@ async fn users_are_isolated_by_bucket_ownership() {
         .await
         .unwrap();
     assert_eq!(body_bytes(g).await, b"dear diary");
-    assert!(list_all_keys(&bob, "bob-bkt", None).await.is_empty());
+    assert!(list_all_keys(bob, "bob-bkt", None).await.is_empty());
+}
 
-    // `herald user list` shows both users (server running -> via admin socket).
+/// `herald user list` (through the admin socket) shows both users and no secret key.
+fn check_user_list(srv: &TestServer) {
     let out = srv.cli(&["user", "list"]);
     assert!(out.status.success(), "user list failed: {}", describe(&out));
     let listed = stdout(&out);
@@ -259,6 +261,25 @@ async fn users_are_isolated_by_bucket_ownership() {
         !listed.contains("alice-secret-key") && !listed.contains("bob-secret-key"),
         "user list must not print secret keys: {listed}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_isolated_by_bucket_ownership() {
+    let srv = TestServer::start();
+    let (alice, bob) = set_up_alice_and_bob(&srv).await;
+
+    // ListBuckets is per owner.
+    assert_eq!(bucket_names(&alice).await, vec!["alice-bkt"]);
+    assert_eq!(bucket_names(&bob).await, vec!["bob-bkt"]);
+
+    // Bob is denied everything on alice-bkt.
+    check_bob_is_denied_on_alices_bucket(&bob).await;
+
+    // Nothing changed for alice; bob's bucket got nothing.
+    check_nothing_changed(&alice, &bob).await;
+
+    // `herald user list` shows both users (server running -> via admin socket).
+    check_user_list(&srv);
 
     // Users survive a restart.
     let mut srv = srv;

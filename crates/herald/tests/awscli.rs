@@ -47,25 +47,20 @@ fn require_aws_cli() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_cli_end_to_end() {
-    require_aws_cli();
-    let srv = TestServer::start();
-    let work = tempfile::tempdir().unwrap();
-    let w = work.path();
-
+/// `mb`, then `cp` a small file that list-objects-v2, GET and head-object see; returns its bytes.
+async fn make_bucket_and_copy_a_small_file(srv: &TestServer, w: &Path) -> Vec<u8> {
     // mb
-    aws(&srv, w, &["s3", "mb", "s3://photos"]);
+    aws(srv, w, &["s3", "mb", "s3://photos"]);
     assert_eq!(bucket_names(&srv.s3()).await, vec!["photos"]);
 
     // cp small file
     let cat = random_bytes(5 * 1024 + 123);
     std::fs::write(w.join("cat.jpg"), &cat).unwrap();
-    aws(&srv, w, &["s3", "cp", "./cat.jpg", "s3://photos/2024/cat.jpg"]);
+    aws(srv, w, &["s3", "cp", "./cat.jpg", "s3://photos/2024/cat.jpg"]);
 
     // s3api list-objects-v2 JSON
     let json = aws(
-        &srv,
+        srv,
         w,
         &[
             "s3api",
@@ -100,7 +95,7 @@ async fn aws_cli_end_to_end() {
 
     // s3api head-object
     let json = aws(
-        &srv,
+        srv,
         w,
         &[
             "s3api",
@@ -115,11 +110,15 @@ async fn aws_cli_end_to_end() {
     );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["ContentLength"].as_u64(), Some(cat.len() as u64), "{json}");
+    cat
+}
 
+/// `cp` 20 MiB up (multipart), then it and the small file down; returns the big file's bytes.
+async fn copy_a_large_file_up_and_both_down(srv: &TestServer, w: &Path, cat: &[u8]) -> Vec<u8> {
     // Large file: the CLI switches to multipart (8 MiB parts by default).
     let big = random_bytes(20 * MIB);
     std::fs::write(w.join("big.bin"), &big).unwrap();
-    aws(&srv, w, &["s3", "cp", "./big.bin", "s3://photos/big/big.bin"]);
+    aws(srv, w, &["s3", "cp", "./big.bin", "s3://photos/big/big.bin"]);
     let head = srv
         .s3()
         .head_object()
@@ -135,7 +134,7 @@ async fn aws_cli_end_to_end() {
         Some(multipart_etag(&chunks).as_str()),
         "`aws s3 cp` of 20 MiB should have produced a 3-part multipart object"
     );
-    aws(&srv, w, &["s3", "cp", "s3://photos/big/big.bin", "./big.down"]);
+    aws(srv, w, &["s3", "cp", "s3://photos/big/big.bin", "./big.down"]);
     let down = std::fs::read(w.join("big.down")).unwrap();
     assert!(
         down == big,
@@ -143,32 +142,37 @@ async fn aws_cli_end_to_end() {
         down.len(),
         big.len()
     );
-    aws(&srv, w, &["s3", "cp", "s3://photos/2024/cat.jpg", "./cat.down"]);
+    aws(srv, w, &["s3", "cp", "s3://photos/2024/cat.jpg", "./cat.down"]);
     assert_eq!(std::fs::read(w.join("cat.down")).unwrap(), cat);
+    big
+}
 
-    // ls
-    let ls = aws(&srv, w, &["s3", "ls"]);
+/// `ls` of the buckets, of the bucket, and recursive with sizes.
+fn check_listings(srv: &TestServer, w: &Path, cat_len: usize, big_len: usize) {
+    let ls = aws(srv, w, &["s3", "ls"]);
     assert!(ls.contains("photos"), "aws s3 ls: {ls}");
-    let ls = aws(&srv, w, &["s3", "ls", "s3://photos/"]);
+    let ls = aws(srv, w, &["s3", "ls", "s3://photos/"]);
     assert!(
         ls.contains("PRE 2024/") && ls.contains("PRE big/"),
         "aws s3 ls s3://photos/: {ls}"
     );
-    let ls = aws(&srv, w, &["s3", "ls", "--recursive", "s3://photos"]);
+    let ls = aws(srv, w, &["s3", "ls", "--recursive", "s3://photos"]);
     assert!(
         ls.contains("2024/cat.jpg") && ls.contains("big/big.bin"),
         "aws s3 ls --recursive: {ls}"
     );
     assert!(
-        ls.contains(&format!("{} 2024/cat.jpg", cat.len())),
+        ls.contains(&format!("{cat_len} 2024/cat.jpg")),
         "size of cat.jpg in ls: {ls}"
     );
     assert!(
-        ls.contains(&format!("{} big/big.bin", big.len())),
+        ls.contains(&format!("{big_len} big/big.bin")),
         "size of big.bin in ls: {ls}"
     );
+}
 
-    // sync a directory, then rm and rb --force.
+/// `sync` a tree (a URL-encoded key included) up, again with nothing to do, and back down.
+async fn sync_a_tree_up_and_down(srv: &TestServer, w: &Path) {
     let dir = w.join("tree");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("one.txt"), b"one").unwrap();
@@ -186,25 +190,42 @@ async fn aws_cli_end_to_end() {
             .set_modified(past)
             .unwrap();
     }
-    aws(&srv, w, &["s3", "sync", "./tree", "s3://photos/tree"]);
+    aws(srv, w, &["s3", "sync", "./tree", "s3://photos/tree"]);
     let keys: Vec<String> = list_all_keys(&srv.s3(), "photos", Some("tree/"))
         .await
         .into_iter()
         .map(|(k, _)| k)
         .collect();
     assert_eq!(keys, vec!["tree/one.txt", "tree/sub/a+b %25 é.txt", "tree/sub/two.txt"]);
-    let ls = aws(&srv, w, &["s3", "ls", "--recursive", "s3://photos/tree/"]);
+    let ls = aws(srv, w, &["s3", "ls", "--recursive", "s3://photos/tree/"]);
     assert!(
         ls.contains("5 tree/sub/a+b %25 é.txt"),
         "aws s3 ls shows the special key verbatim: {ls}"
     );
     // A second sync finds nothing to do (listing round-trips every key).
-    let again = aws(&srv, w, &["s3", "sync", "./tree", "s3://photos/tree"]);
+    let again = aws(srv, w, &["s3", "sync", "./tree", "s3://photos/tree"]);
     assert!(again.trim().is_empty(), "second aws s3 sync re-uploaded: {again}");
     // Sync back down.
-    aws(&srv, w, &["s3", "sync", "s3://photos/tree", "./tree-down"]);
+    aws(srv, w, &["s3", "sync", "s3://photos/tree", "./tree-down"]);
     assert_eq!(std::fs::read(w.join("tree-down/sub/a+b %25 é.txt")).unwrap(), b"three");
     assert_eq!(std::fs::read(w.join("tree-down/one.txt")).unwrap(), b"one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cli_end_to_end() {
+    require_aws_cli();
+    let srv = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+
+    let cat = make_bucket_and_copy_a_small_file(&srv, w).await;
+    let big = copy_a_large_file_up_and_both_down(&srv, w, &cat).await;
+
+    // ls
+    check_listings(&srv, w, cat.len(), big.len());
+
+    // sync a directory, then rm and rb --force.
+    sync_a_tree_up_and_down(&srv, w).await;
 
     aws(&srv, w, &["s3", "rm", "s3://photos/2024/cat.jpg"]);
     assert_err(

@@ -303,14 +303,8 @@ async fn kill9_during_puts_keeps_acknowledged_writes() {
     assert!(body_bytes(g).await == body);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_during_multipart_keeps_completed_uploads() {
-    let mut srv = TestServer::start();
-    let s3 = srv.s3();
-    s3.create_bucket().bucket("mpcrash").send().await.unwrap();
-    // A completed multipart upload and an in-progress one with one part.
-    let p1 = random_bytes(5 * 1024 * 1024);
-    let p2 = random_bytes(1234);
+/// Uploads `p1` and `p2` as the two parts of `mpcrash/done` and completes it.
+async fn complete_a_two_part_upload(s3: &aws_sdk_s3::Client, p1: &[u8], p2: &[u8]) {
     let id = s3
         .create_multipart_upload()
         .bucket("mpcrash")
@@ -322,14 +316,14 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
         .unwrap()
         .to_string();
     let mut parts = Vec::new();
-    for (i, p) in [&p1, &p2].iter().enumerate() {
+    for (i, p) in [p1, p2].iter().enumerate() {
         let e = s3
             .upload_part()
             .bucket("mpcrash")
             .key("done")
             .upload_id(&id)
             .part_number(i as i32 + 1)
-            .body(ByteStream::from((*p).clone()))
+            .body(ByteStream::from(p.to_vec()))
             .send()
             .await
             .unwrap()
@@ -355,6 +349,10 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
         .send()
         .await
         .unwrap();
+}
+
+/// Starts `mpcrash/pending` and uploads `p1` as its part 1; returns the upload id and the part's ETag.
+async fn start_an_upload_with_one_part(s3: &aws_sdk_s3::Client, p1: &[u8]) -> (String, String) {
     let pending = s3
         .create_multipart_upload()
         .bucket("mpcrash")
@@ -371,13 +369,60 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
         .key("pending")
         .upload_id(&pending)
         .part_number(1)
-        .body(ByteStream::from(p1.clone()))
+        .body(ByteStream::from(p1.to_vec()))
         .send()
         .await
         .unwrap()
         .e_tag()
         .unwrap()
         .to_string();
+    (pending, pe)
+}
+
+/// After the crash: the pending upload still lists its part, completes, and reads back as `p1`.
+async fn check_the_pending_upload_completes(s3: &aws_sdk_s3::Client, pending: &str, pe: &str, p1: &[u8]) {
+    // The acknowledged part of the pending upload survives and can be completed.
+    let lp = s3
+        .list_parts()
+        .bucket("mpcrash")
+        .key("pending")
+        .upload_id(pending)
+        .send()
+        .await
+        .expect("ListParts after crash");
+    assert_eq!(lp.parts().len(), 1);
+    assert_eq!(lp.parts()[0].e_tag(), Some(pe));
+    s3.complete_multipart_upload()
+        .bucket("mpcrash")
+        .key("pending")
+        .upload_id(pending)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(pe)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete pending upload after crash");
+    let g = s3.get_object().bucket("mpcrash").key("pending").send().await.unwrap();
+    assert!(body_bytes(g).await == p1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_multipart_keeps_completed_uploads() {
+    let mut srv = TestServer::start();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("mpcrash").send().await.unwrap();
+    // A completed multipart upload and an in-progress one with one part.
+    let p1 = random_bytes(5 * 1024 * 1024);
+    let p2 = random_bytes(1234);
+    complete_a_two_part_upload(&s3, &p1, &p2).await;
+    let (pending, pe) = start_an_upload_with_one_part(&s3, &p1).await;
     drop(s3);
 
     srv.kill9();
@@ -395,36 +440,7 @@ async fn kill9_during_multipart_keeps_completed_uploads() {
     let data = body_bytes(g).await;
     assert!(data.len() == p1.len() + p2.len() && data[..p1.len()] == p1[..] && data[p1.len()..] == p2[..]);
 
-    // The acknowledged part of the pending upload survives and can be completed.
-    let lp = s3
-        .list_parts()
-        .bucket("mpcrash")
-        .key("pending")
-        .upload_id(&pending)
-        .send()
-        .await
-        .expect("ListParts after crash");
-    assert_eq!(lp.parts().len(), 1);
-    assert_eq!(lp.parts()[0].e_tag(), Some(pe.as_str()));
-    s3.complete_multipart_upload()
-        .bucket("mpcrash")
-        .key("pending")
-        .upload_id(&pending)
-        .multipart_upload(
-            aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .parts(
-                    aws_sdk_s3::types::CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(&pe)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete pending upload after crash");
-    let g = s3.get_object().bucket("mpcrash").key("pending").send().await.unwrap();
-    assert!(body_bytes(g).await == p1);
+    check_the_pending_upload_completes(&s3, &pending, &pe, &p1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,19 +525,9 @@ fn repeated(keys: &[String]) -> Vec<(&String, usize)> {
     counts.into_iter().filter(|(_, n)| *n > 1).collect()
 }
 
-/// kill -9 under PUT load, ten times, with a persistent HTTP topic and a
-/// QueueConfiguration on the bucket: every acknowledged PUT has its event
-/// in both, and no event is there twice (the pipeline writes an event once,
-/// with its object, and its move into the queue is idempotent). The webhook
-/// receiver is down during the kills, so no push can be delivered and then
-/// repeated for want of an acknowledgement (the one repeat at-least-once
-/// delivery allows).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_under_event_load_loses_and_duplicates_no_event() {
-    use herald_testkit::{Receiver, Sns};
-    let mut srv = TestServer::start();
-    let mut receiver = Receiver::reserved();
-    let topic = Sns::root(&srv).create_topic(
+/// A persistent topic to `receiver`, a queue, bucket `events-crash` notifying both; returns the SQS client, queue URL.
+async fn set_up_topic_queue_and_bucket(srv: &TestServer, receiver: &Receiver) -> (aws_sdk_sqs::Client, String) {
+    let topic = Sns::root(srv).create_topic(
         "crash-events",
         &[
             ("push-endpoint", &receiver.url("events")),
@@ -566,7 +572,11 @@ async fn kill9_under_event_load_loses_and_duplicates_no_event() {
         .send()
         .await
         .unwrap();
+    (sqs, queue_url)
+}
 
+/// Ten rounds of PUT load cut by kill -9 and a restart; returns the acknowledged keys.
+async fn put_through_ten_kills(srv: &mut TestServer) -> Vec<String> {
     let mut acked: Vec<String> = Vec::new();
     for cycle in 0..10 {
         let stop = Arc::new(AtomicBool::new(false));
@@ -582,20 +592,17 @@ async fn kill9_under_event_load_loses_and_duplicates_no_event() {
         }
         srv.restart();
     }
-    eprintln!("{} PUTs acknowledged over 10 kills", acked.len());
-    assert!(
-        acked.len() >= 50,
-        "too few PUTs acknowledged ({}) for the test to mean anything",
-        acked.len()
-    );
+    acked
+}
 
-    // The queue: every acknowledged PUT's event, none twice.
+/// Receives (and deletes) until three empty rounds; returns the object keys of the queued events.
+async fn drain_the_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<String> {
     let mut in_queue: Vec<String> = Vec::new();
     let mut empty_rounds = 0;
     while empty_rounds < 3 {
         let got = sqs
             .receive_message()
-            .queue_url(&queue_url)
+            .queue_url(queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
             .send()
@@ -611,19 +618,24 @@ async fn kill9_under_event_load_loses_and_duplicates_no_event() {
             let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
             in_queue.extend(event_keys([body]));
             sqs.delete_message()
-                .queue_url(&queue_url)
+                .queue_url(queue_url)
                 .receipt_handle(m.receipt_handle().unwrap())
                 .send()
                 .await
                 .unwrap();
         }
     }
+    in_queue
+}
+
+/// Every acknowledged PUT is queued, none twice, and an unacknowledged one only with its object.
+async fn check_the_queued_events(srv: &TestServer, acked: &[String], in_queue: &[String]) {
     let missing: Vec<&String> = acked.iter().filter(|k| !in_queue.contains(k)).collect();
     assert!(
         missing.is_empty(),
         "acknowledged PUTs without a queue event: {missing:?}"
     );
-    assert_eq!(repeated(&in_queue), vec![], "events queued twice");
+    assert_eq!(repeated(in_queue), vec![], "events queued twice");
     // An event of a PUT that was not acknowledged is there only if its
     // object is: a commit cut short by the kill leaves no event behind.
     let s3 = srv.s3();
@@ -631,6 +643,32 @@ async fn kill9_under_event_load_loses_and_duplicates_no_event() {
         let head = s3.head_object().bucket("events-crash").key(key).send().await;
         assert!(head.is_ok(), "event for {key}, whose object was never committed");
     }
+}
+
+/// kill -9 under PUT load, ten times, with a persistent HTTP topic and a
+/// QueueConfiguration on the bucket: every acknowledged PUT has its event
+/// in both, and no event is there twice (the pipeline writes an event once,
+/// with its object, and its move into the queue is idempotent). The webhook
+/// receiver is down during the kills, so no push can be delivered and then
+/// repeated for want of an acknowledgement (the one repeat at-least-once
+/// delivery allows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_under_event_load_loses_and_duplicates_no_event() {
+    let mut srv = TestServer::start();
+    let mut receiver = Receiver::reserved();
+    let (sqs, queue_url) = set_up_topic_queue_and_bucket(&srv, &receiver).await;
+
+    let acked = put_through_ten_kills(&mut srv).await;
+    eprintln!("{} PUTs acknowledged over 10 kills", acked.len());
+    assert!(
+        acked.len() >= 50,
+        "too few PUTs acknowledged ({}) for the test to mean anything",
+        acked.len()
+    );
+
+    // The queue: every acknowledged PUT's event, none twice.
+    let in_queue = drain_the_queue(&sqs, &queue_url).await;
+    check_the_queued_events(&srv, &acked, &in_queue).await;
 
     // The topic: the receiver comes up, everything is pushed once.
     receiver.start();

@@ -83,12 +83,8 @@ fn completed(parts: &[(String, String)], alg: &ChecksumAlgorithm) -> CompletedMu
         .build()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checksums_are_kept_and_returned_when_asked() {
-    let srv = TestServer::start();
-    let s3 = srv.s3();
-    s3.create_bucket().bucket("sums").send().await.unwrap();
-
+/// A single PUT keeps its SHA256, returned only when asked; a wrong one is refused; a copy has the same.
+async fn check_a_single_put_keeps_its_checksum(s3: &Client) {
     // A single PUT keeps the checksum it was sent with.
     let put = s3
         .put_object()
@@ -150,9 +146,12 @@ async fn checksums_are_kept_and_returned_when_asked() {
         .await
         .unwrap();
     assert_eq!(copy.checksum_sha256(), Some(SHA256_1K_A));
+}
 
+/// A CRC32 multipart upload gets the whole-object CRC32 combined from its parts, and each part keeps its own.
+async fn check_a_full_object_crc32_upload(s3: &Client) {
     // CRC32 over the whole multipart object, combined from its parts.
-    let (id, parts) = three_parts(&s3, "crc", ChecksumAlgorithm::Crc32, ChecksumType::FullObject).await;
+    let (id, parts) = three_parts(s3, "crc", ChecksumAlgorithm::Crc32, ChecksumType::FullObject).await;
     let sums: Vec<&str> = parts.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(sums, CRC32_PARTS);
     let done = s3
@@ -177,9 +176,12 @@ async fn checksums_are_kept_and_returned_when_asked() {
         .await
         .unwrap();
     assert_eq!(p2.checksum_crc32(), Some(CRC32_PARTS[1]), "a part's own checksum");
+}
 
+/// A SHA256 multipart upload gets the composite checksum of its parts' checksums; a wrong one is refused.
+async fn check_a_composite_sha256_upload(s3: &Client) {
     // SHA256 of the parts' SHA256s; a wrong whole value is refused first.
-    let (id, parts) = three_parts(&s3, "sha", ChecksumAlgorithm::Sha256, ChecksumType::Composite).await;
+    let (id, parts) = three_parts(s3, "sha", ChecksumAlgorithm::Sha256, ChecksumType::Composite).await;
     let sums: Vec<&str> = parts.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(sums, SHA256_PARTS);
     let complete = |whole: &str| {
@@ -195,6 +197,17 @@ async fn checksums_are_kept_and_returned_when_asked() {
     let done = complete(SHA256_COMPOSITE).await.unwrap();
     assert_eq!(done.checksum_sha256(), Some(SHA256_COMPOSITE));
     assert_eq!(done.checksum_type(), Some(&ChecksumType::Composite));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_are_kept_and_returned_when_asked() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("sums").send().await.unwrap();
+
+    check_a_single_put_keeps_its_checksum(&s3).await;
+    check_a_full_object_crc32_upload(&s3).await;
+    check_a_composite_sha256_upload(&s3).await;
 
     // Hashes cannot be combined into a whole-object value.
     assert_err(

@@ -11,22 +11,17 @@ fn options(srv: &TestServer, path: &str, headers: &[(&str, &str)]) -> RawRespons
     raw_request(srv.addr(), "OPTIONS", path, headers, b"").expect("OPTIONS answers")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cors_rules_answer_preflights_and_decorate_answers() {
-    let srv = TestServer::start();
-    srv.create_user("bob", BOB.0, BOB.1);
-    let s3 = srv.s3();
-    s3.create_bucket()
-        .bucket("site")
-        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
+/// A GET with an `Origin`, as a browser sends it.
+fn get_with_origin(srv: &TestServer, path: &str, origin: &str) -> RawResponse {
+    raw_request(srv.addr(), "GET", path, &[("Origin", origin)], b"").expect("GET answers")
+}
 
+/// With no rules a preflight is refused; then the CLI writes rules the SDK reads back.
+async fn check_no_rules_then_write_them_with_the_cli(srv: &TestServer, s3: &aws_sdk_s3::Client) {
     // No rules yet: 404 for the configuration, 403 for a preflight.
     assert_status(s3.get_bucket_cors().bucket("site").send().await, 404);
     let r = options(
-        &srv,
+        srv,
         "/site/a.txt",
         &[
             ("Origin", "https://app.example"),
@@ -36,7 +31,7 @@ async fn cors_rules_answer_preflights_and_decorate_answers() {
     assert_eq!(r.status, 403, "{}", r.body_str());
 
     // The CLI writes the rules, the SDK reads them back.
-    let out = aws_cli_command(&srv)
+    let out = aws_cli_command(srv)
         .args([
             "s3api",
             "put-bucket-cors",
@@ -53,10 +48,13 @@ async fn cors_rules_answer_preflights_and_decorate_answers() {
     assert_eq!(rule.allowed_methods(), ["GET", "PUT"]);
     assert_eq!(rule.allowed_origins(), ["https://*.example"]);
     assert_eq!(rule.max_age_seconds(), Some(600));
+}
 
+/// Preflights: the one the rule allows, those it does not, and an OPTIONS that is none.
+fn check_preflights(srv: &TestServer) {
     // A preflight the rule allows.
     let r = options(
-        &srv,
+        srv,
         "/site/a.txt",
         &[
             ("Origin", "https://app.example"),
@@ -88,16 +86,19 @@ async fn cors_rules_answer_preflights_and_decorate_answers() {
             ("Access-Control-Request-Headers", "authorization"),
         ],
     ] {
-        let r = options(&srv, "/site/a.txt", &headers);
+        let r = options(srv, "/site/a.txt", &headers);
         assert_eq!(r.status, 403, "{headers:?}: {}", r.body_str());
         assert_eq!(r.header("access-control-allow-origin"), None);
     }
     // Not a preflight at all.
     assert_eq!(
-        options(&srv, "/site/a.txt", &[("Origin", "https://app.example")]).status,
+        options(srv, "/site/a.txt", &[("Origin", "https://app.example")]).status,
         400
     );
+}
 
+/// Ordinary answers to an allowed origin carry the headers, errors included.
+async fn check_answers_are_decorated(srv: &TestServer, s3: &aws_sdk_s3::Client) {
     // Ordinary requests with an Origin get the headers, errors included
     // (a page must be able to read its 404).
     s3.put_object()
@@ -108,19 +109,19 @@ async fn cors_rules_answer_preflights_and_decorate_answers() {
         .send()
         .await
         .unwrap();
-    let get = |path: &str, origin: &str| {
-        raw_request(srv.addr(), "GET", path, &[("Origin", origin)], b"").expect("GET answers")
-    };
-    let r = get("/site/a.txt", "https://app.example");
+    let r = get_with_origin(srv, "/site/a.txt", "https://app.example");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
     assert_eq!(r.header("access-control-expose-headers"), Some("ETag"));
-    let r = get("/site/missing.txt", "https://app.example");
+    let r = get_with_origin(srv, "/site/missing.txt", "https://app.example");
     assert_eq!(r.status, 404);
     assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
-    let r = get("/site/a.txt", "https://evil.test");
+    let r = get_with_origin(srv, "/site/a.txt", "https://evil.test");
     assert_eq!((r.status, r.header("access-control-allow-origin")), (200, None));
+}
 
+/// Bob may neither put nor delete the rules; the owner's bad rules are refused.
+async fn check_who_may_change_the_rules(srv: &TestServer, s3: &aws_sdk_s3::Client) {
     // Only the owner (or a policy) changes the rules; bad rules are refused.
     let bob = srv.s3_as(BOB.0, BOB.1);
     let wide_open = CorsConfiguration::builder()
@@ -157,9 +158,27 @@ async fn cors_rules_answer_preflights_and_decorate_answers() {
         "MalformedXML",
         400,
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_rules_answer_preflights_and_decorate_answers() {
+    let srv = TestServer::start();
+    srv.create_user("bob", BOB.0, BOB.1);
+    let s3 = srv.s3();
+    s3.create_bucket()
+        .bucket("site")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+
+    check_no_rules_then_write_them_with_the_cli(&srv, &s3).await;
+    check_preflights(&srv);
+    check_answers_are_decorated(&srv, &s3).await;
+    check_who_may_change_the_rules(&srv, &s3).await;
 
     s3.delete_bucket_cors().bucket("site").send().await.unwrap();
     assert_status(s3.get_bucket_cors().bucket("site").send().await, 404);
-    let r = get("/site/a.txt", "https://app.example");
+    let r = get_with_origin(&srv, "/site/a.txt", "https://app.example");
     assert_eq!((r.status, r.header("access-control-allow-origin")), (200, None));
 }
