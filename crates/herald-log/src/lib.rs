@@ -329,10 +329,11 @@ impl DeliveryLog {
     /// Writes events for a caller that commits them elsewhere (the store's
     /// group commit, see `herald_store::journal`): the records are written
     /// now, made durable by [`Staged::sync`] (or by the caller's syncfs of
-    /// this file system), and become deliverable with [`Staged::settle`].
+    /// this file system: then `syncfs_follows` is true and the writer does
+    /// not zero-fill ahead), and become deliverable with [`Staged::settle`].
     /// Limits are not checked here: the caller checked them before it
     /// decided to write (a write cannot be refused after its change).
-    pub fn stage(&self, items: Vec<AppendItem>) -> Result<Staged, LogError> {
+    pub fn stage(&self, items: Vec<AppendItem>, syncfs_follows: bool) -> Result<Staged, LogError> {
         if items.iter().any(|i| i.key.len() + i.payload.len() > MAX_RECORD) {
             return Err(LogError::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -348,7 +349,10 @@ impl DeliveryLog {
             &self.inner.root,
             self.inner.segment_bytes,
             &self.inner.write_lock,
-            false,
+            writer::WriteMode {
+                reserved: false,
+                zero_fill: !syncfs_follows,
+            },
         );
         if let Some(e) = written.error() {
             written.settle(false);

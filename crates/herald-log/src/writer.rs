@@ -68,6 +68,18 @@ pub(crate) struct Written {
     len: usize,
 }
 
+/// How a batch is written and made durable.
+#[derive(Clone, Copy)]
+pub(crate) struct WriteMode {
+    /// The items were admitted by `append`, which reserved room for them.
+    pub reserved: bool,
+    /// The batch will be made durable by fdatasync of its segments, so the
+    /// writer zero-fills ahead (see `Segment::zeroed`). A batch made durable
+    /// by the caller's syncfs skips it: syncfs journals the size change
+    /// anyway, and the zeros would only double the bytes it flushes.
+    pub zero_fill: bool,
+}
+
 /// Writes a batch: groups items by topic, assigns ids and positions under
 /// each topic's lock, and writes the records. `write_lock` is held while
 /// writing so that no two writers leave a hole in a segment (a crash with
@@ -79,7 +91,7 @@ pub(crate) fn write(
     root: &Path,
     segment_bytes: u64,
     write_lock: &Mutex<()>,
-    reserved: bool,
+    mode: WriteMode,
 ) -> Written {
     let mut groups: Vec<Group> = Vec::new();
     let mut by_topic: HashMap<*const Topic, usize> = HashMap::new();
@@ -100,7 +112,7 @@ pub(crate) fn write(
     }
     let _writing = write_lock.lock().unwrap_or_else(|e| e.into_inner());
     for g in &mut groups {
-        if let Err(e) = assign(g, items, root, segment_bytes) {
+        if let Err(e) = assign(g, items, root, segment_bytes, mode.zero_fill) {
             g.error = Some(e);
         }
     }
@@ -110,7 +122,7 @@ pub(crate) fn write(
     }
     Written {
         groups,
-        reserved,
+        reserved: mode.reserved,
         len: items.len(),
     }
 }
@@ -217,7 +229,11 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64, write_lock: &M
             topics.push(t.clone());
         }
     }
-    let mut written = write(&items, &topics, root, segment_bytes, write_lock, true);
+    let mode = WriteMode {
+        reserved: true,
+        zero_fill: true,
+    };
+    let mut written = write(&items, &topics, root, segment_bytes, write_lock, mode);
     written.sync();
     let mut results = written.settle(true).into_iter();
     for cmd in batch.drain(..) {
@@ -233,7 +249,13 @@ fn process(batch: &mut Vec<Cmd>, root: &Path, segment_bytes: u64, write_lock: &M
 
 /// Under the topic lock: creates the directory if needed, rolls segments,
 /// allocates ids and WRITING slots, and encodes the records.
-fn assign(g: &mut Group, items: &[(&AppendItem, u64)], root: &Path, segment_bytes: u64) -> io::Result<()> {
+fn assign(
+    g: &mut Group,
+    items: &[(&AppendItem, u64)],
+    root: &Path,
+    segment_bytes: u64,
+    zero_fill: bool,
+) -> io::Result<()> {
     let mut guard = g.topic.state.lock().unwrap();
     let st = &mut *guard;
     if st.removed {
@@ -261,6 +283,9 @@ fn assign(g: &mut Group, items: &[(&AppendItem, u64)], root: &Path, segment_byte
         });
         g.ids.push(id);
         g.rec_bytes += len;
+    }
+    if !zero_fill {
+        return Ok(());
     }
     // Zero-fill ahead of each touched segment's end (see `Segment::zeroed`).
     let segs: Vec<u64> = st.active.into_iter().collect();

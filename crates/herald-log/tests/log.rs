@@ -589,12 +589,12 @@ async fn lease_in_order_takes_everything_in_id_order() {
 async fn staged_entries_follow_their_transaction() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    let mut ok = log.stage(vec![item("t", "a", "committed")]).unwrap();
+    let mut ok = log.stage(vec![item("t", "a", "committed")], false).unwrap();
     assert!(log.lease("t", 10).is_empty(), "visible before the commit");
     ok.sync().unwrap();
     let marks: HashMap<String, u64> = ok.high_water().into_iter().collect();
     ok.settle(true);
-    let mut failed = log.stage(vec![item("t", "b", "rolled back")]).unwrap();
+    let mut failed = log.stage(vec![item("t", "b", "rolled back")], false).unwrap();
     failed.sync().unwrap();
     failed.settle(false);
     let got = log.lease("t", 10);
@@ -605,7 +605,7 @@ async fn staged_entries_follow_their_transaction() {
     );
     // Written and durable, then the process dies before its commit.
     let mut orphan = log
-        .stage(vec![item("t", "c", "never committed"), item("u", "d", "x")])
+        .stage(vec![item("t", "c", "never committed"), item("u", "d", "x")], false)
         .unwrap();
     orphan.sync().unwrap();
     std::mem::forget(orphan);
@@ -638,18 +638,20 @@ async fn staged_entries_follow_their_transaction() {
 async fn removed_topic_discards_late_events_and_revives_above_its_ids() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    let mut first = log.stage(vec![item("t", "a", "1"), item("t", "b", "2")]).unwrap();
+    let mut first = log
+        .stage(vec![item("t", "a", "1"), item("t", "b", "2")], false)
+        .unwrap();
     let old_top = first.high_water()[0].1;
     first.sync().unwrap();
     first.settle(true);
     log.remove_topic("t");
-    let mut late = log.stage(vec![item("t", "c", "late")]).unwrap();
+    let mut late = log.stage(vec![item("t", "c", "late")], false).unwrap();
     assert!(late.high_water().is_empty(), "nothing written for a removed topic");
     late.sync().unwrap();
     late.settle(true);
     assert_eq!(log.stats("t").entries, 0);
     log.revive("t");
-    let mut again = log.stage(vec![item("t", "d", "new")]).unwrap();
+    let mut again = log.stage(vec![item("t", "d", "new")], false).unwrap();
     let new_id = again.high_water()[0].1;
     assert!(new_id > old_top, "{new_id} must be above {old_top}");
     again.sync().unwrap();
@@ -661,7 +663,7 @@ async fn removed_topic_discards_late_events_and_revives_above_its_ids() {
     log.remove_topic("t");
     log.set_id_floors(&HashMap::from([("t".to_owned(), 1000)]));
     log.revive("t");
-    let staged = log.stage(vec![item("t", "e", "x")]).unwrap();
+    let staged = log.stage(vec![item("t", "e", "x")], false).unwrap();
     assert_eq!(staged.high_water()[0].1, 1001);
     staged.settle(false);
     assert_eq!(log.stats("t").entries, 0, "a failed transaction leaves nothing");
@@ -674,20 +676,52 @@ async fn removed_topic_discards_late_events_and_revives_above_its_ids() {
 async fn removed_topics_are_forgotten_after_a_while() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    let mut s = log.stage(vec![item("gone", "a", "1"), item("gone", "b", "2")]).unwrap();
+    let mut s = log
+        .stage(vec![item("gone", "a", "1"), item("gone", "b", "2")], false)
+        .unwrap();
     s.sync().unwrap();
     s.settle(true);
     log.remove_topic("gone");
     log.forget_removed(Duration::from_secs(600));
     assert!(
-        log.stage(vec![item("gone", "c", "late")])
+        log.stage(vec![item("gone", "c", "late")], false)
             .unwrap()
             .high_water()
             .is_empty(),
         "a recent tombstone still discards"
     );
     log.forget_removed(Duration::ZERO);
-    let s = log.stage(vec![item("gone", "d", "new")]).unwrap();
+    let s = log.stage(vec![item("gone", "d", "new")], false).unwrap();
     assert_eq!(s.high_water(), vec![("gone".to_owned(), 1)], "forgotten: a fresh log");
     s.settle(false);
+}
+
+/// Events made durable by the store's syncfs are written without zero fill
+/// (syncfs journals the file's growth anyway; the zeros would double what
+/// it flushes); events the log syncs itself are zero-filled ahead, so their
+/// fdatasync overwrites instead of growing the file. Both read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_fill_only_where_the_log_syncs_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    let mut covered = log.stage(vec![item("t", "a", "under syncfs")], true).unwrap();
+    covered.settle(true);
+    let written = segment_files(tmp.path());
+    assert_eq!(written.len(), 1);
+    let record_bytes = written[0].1;
+    assert!(
+        record_bytes < 4096,
+        "no zero fill under syncfs: the segment holds one record, {record_bytes} bytes"
+    );
+    let mut own = log.stage(vec![item("t", "b", "own fdatasync")], false).unwrap();
+    own.sync().unwrap();
+    own.settle(true);
+    let filled = segment_files(tmp.path())[0].1;
+    assert!(
+        filled >= 1 << 20,
+        "zero-filled ahead when the log syncs itself: {filled} bytes"
+    );
+    let got = log.lease("t", 10);
+    let payloads: Vec<&[u8]> = got.iter().map(|l| &l.payload[..]).collect();
+    assert_eq!(payloads, [&b"under syncfs"[..], &b"own fdatasync"[..]]);
 }

@@ -21,7 +21,7 @@ impl LogJournal {
 }
 
 impl EventJournal for LogJournal {
-    fn write(&self, entries: Vec<EventEntry>) -> Result<Box<dyn WrittenEvents>, String> {
+    fn write(&self, entries: Vec<EventEntry>, syncfs_follows: bool) -> Result<Box<dyn WrittenEvents>, String> {
         let items = entries
             .into_iter()
             .map(|e| AppendItem {
@@ -30,7 +30,7 @@ impl EventJournal for LogJournal {
                 payload: Bytes::from(e.payload),
             })
             .collect();
-        let staged = self.log.stage(items).map_err(|e| e.to_string())?;
+        let staged = self.log.stage(items, syncfs_follows).map_err(|e| e.to_string())?;
         Ok(Box::new(StagedInLog(staged)))
     }
 

@@ -206,7 +206,9 @@ fn durable_commit(
         _ if events.is_empty() => {}
         None => tracing::debug!(events = events.len(), "no event journal attached: events dropped"),
         Some(hook) => {
-            let w = hook.journal.write(events)?;
+            // The blobs' syncfs below covers the journal's files too.
+            let syncfs_follows = blob_root.is_some() && hook.same_fs_as_blobs;
+            let w = hook.journal.write(events, syncfs_follows)?;
             let marks = w.high_water();
             touched_logs = marks.len();
             if let Err(e) = crate::journal::record_marks(&txn, &marks) {

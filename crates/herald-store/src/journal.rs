@@ -71,7 +71,9 @@ pub trait EventJournal: Send + Sync {
     /// Writes `entries` to the journal's files, not yet visible to its
     /// readers and not necessarily durable yet. Called on the committer
     /// thread; must not wait for anything but its own disk.
-    fn write(&self, entries: Vec<EventEntry>) -> Result<Box<dyn WrittenEvents>, String>;
+    /// `syncfs_follows`: the committer will make them durable with a syncfs
+    /// of their file system rather than [`WrittenEvents::sync`].
+    fn write(&self, entries: Vec<EventEntry>, syncfs_follows: bool) -> Result<Box<dyn WrittenEvents>, String>;
 
     /// The directory the journal's files are in: when it is on the same file
     /// system as the blobs, the blobs' syncfs makes the events durable too.
