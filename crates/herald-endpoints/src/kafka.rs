@@ -31,7 +31,7 @@ use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
 /// Largest batch one produce request carries.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// How long a batch waits for more records before it is sent.
-const LINGER: Duration = Duration::from_millis(2);
+const LINGER: Duration = Duration::from_millis(1);
 
 /// A topic's Kafka destination.
 pub struct KafkaEndpoint {

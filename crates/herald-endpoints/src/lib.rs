@@ -26,6 +26,7 @@ use bytes::Bytes;
 /// broker consumers).
 pub use broker::BrokerUri;
 pub use policy::{Cidr, EndpointPolicy};
+pub use socks::PolicyRelay;
 
 /// Why a push failed; every failure is retryable from the caller's view.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,15 @@
 //! connects and copies bytes both ways. TLS still runs end to end between
 //! rskafka and the broker, verifying the broker's name.
 //!
+//! The relay also takes away a 40 ms stall per request: rskafka writes
+//! each request as two writes (the 4-byte length, then the body) on a
+//! socket without `TCP_NODELAY`, so Nagle holds the body until the length
+//! is acknowledged, and the receiver, having nothing to answer yet, delays
+//! that ACK by up to 40 ms. The relay re-arms `TCP_QUICKACK` on each
+//! socket after every read, so the ACK leaves at once and the body
+//! follows within microseconds (brokers that write their answers the same
+//! way are helped on the broker side of the relay too).
+//!
 //! Only CONNECT with no authentication is spoken; the relay listens on
 //! 127.0.0.1 on a port of the kernel's choosing and lives as long as its
 //! endpoint's connection. Whoever else reaches that port gets exactly the
@@ -21,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::policy::EndpointPolicy;
@@ -35,8 +45,9 @@ const REPLY_REFUSED: u8 = 5;
 const REPLY_COMMAND_UNSUPPORTED: u8 = 7;
 const REPLY_ADDRESS_UNSUPPORTED: u8 = 8;
 
-/// A running relay; stopped when dropped.
-pub(crate) struct PolicyRelay {
+/// A running relay; stopped when dropped. Public for Herald's own Kafka
+/// consumers (the bench), which want the quick ACKs too.
+pub struct PolicyRelay {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -50,11 +61,7 @@ impl Drop for PolicyRelay {
 impl PolicyRelay {
     /// Starts a relay for one endpoint: `shown` names it in the policy's
     /// log lines, `timeout` bounds each handshake and each connect.
-    pub(crate) async fn start(
-        policy: Arc<EndpointPolicy>,
-        shown: String,
-        timeout: Duration,
-    ) -> std::io::Result<PolicyRelay> {
+    pub async fn start(policy: Arc<EndpointPolicy>, shown: String, timeout: Duration) -> std::io::Result<PolicyRelay> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
@@ -79,7 +86,7 @@ impl PolicyRelay {
     }
 
     /// Where the client is to send its SOCKS5 requests.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 }
@@ -98,7 +105,7 @@ async fn relay(mut client: TcpStream, policy: &EndpointPolicy, shown: &str, time
             return Err(e.to_string());
         }
     };
-    let mut upstream = match crate::http::connect_any(&addrs, timeout, shown).await {
+    let upstream = match crate::http::connect_any(&addrs, timeout, shown).await {
         Ok(s) => s,
         Err(e) => {
             reply(&mut client, REPLY_REFUSED).await;
@@ -107,10 +114,45 @@ async fn relay(mut client: TcpStream, policy: &EndpointPolicy, shown: &str, time
     };
     let _ = upstream.set_nodelay(true);
     reply(&mut client, REPLY_OK).await;
-    tokio::io::copy_bidirectional(&mut client, &mut upstream)
-        .await
+    let (client_read, client_write) = client.into_split();
+    let (upstream_read, upstream_write) = upstream.into_split();
+    tokio::try_join!(pump(client_read, upstream_write), pump(upstream_read, client_write))
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// Copies one direction until its end, then ends the other side's writing
+/// (as `copy_bidirectional` does), acknowledging every read at once (see
+/// the module's doc).
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return to.shutdown().await;
+        }
+        quick_ack(from.as_ref());
+        to.write_all(&buf[..n]).await?;
+    }
+}
+
+/// Asks the kernel to acknowledge received data immediately rather than
+/// after the delayed-ACK timer. Linux falls back to delayed ACKs on its
+/// own, hence a call after every read. Best effort: a failure only costs
+/// latency.
+fn quick_ack(socket: &TcpStream) {
+    use std::os::fd::AsRawFd as _;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of its size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Reads the greeting and the CONNECT request; returns the target.
@@ -214,5 +256,60 @@ mod tests {
             let (code, _) = connect_via(relay.addr(), denied, port).await;
             assert_eq!(code, REPLY_NOT_ALLOWED, "{denied}");
         }
+    }
+
+    /// Kafka-style framed requests written in two pieces (length, then
+    /// body) arrive whole and in order; the client's end of writing reaches
+    /// the broker as EOF while the broker's last answer still comes back,
+    /// and the broker's close ends the client's reading.
+    #[tokio::test]
+    async fn framed_exchanges_and_half_closes_pass_through() {
+        let broker = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = broker.local_addr().unwrap().port();
+        let served = tokio::spawn(async move {
+            let (mut s, _) = broker.accept().await.unwrap();
+            let mut bodies = Vec::new();
+            loop {
+                let mut len = [0u8; 4];
+                if s.read_exact(&mut len).await.is_err() {
+                    break; // the client ended its writing
+                }
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).await.unwrap();
+                s.write_all(&len).await.unwrap();
+                s.write_all(&body).await.unwrap();
+                bodies.push(body);
+            }
+            s.write_all(b"bye").await.unwrap();
+            bodies
+        });
+        let relay = PolicyRelay::start(
+            Arc::new(EndpointPolicy::default()),
+            "kafka://test".into(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        let (code, s) = connect_via(relay.addr(), "127.0.0.1", port).await;
+        assert_eq!(code, REPLY_OK);
+        let (mut rd, mut wr) = s.into_split();
+        let sent: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 1 + 997 * i as usize]).collect();
+        for body in &sent {
+            wr.write_all(&(body.len() as u32).to_be_bytes()).await.unwrap();
+            wr.write_all(body).await.unwrap();
+            let mut len = [0u8; 4];
+            rd.read_exact(&mut len).await.unwrap();
+            let mut echo = vec![0u8; u32::from_be_bytes(len) as usize];
+            rd.read_exact(&mut echo).await.unwrap();
+            assert_eq!(&echo, body);
+        }
+        wr.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        rd.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(
+            rest, b"bye",
+            "the broker's answer after the client's EOF, then its close"
+        );
+        assert_eq!(served.await.unwrap(), sent);
     }
 }

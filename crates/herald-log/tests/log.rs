@@ -704,7 +704,7 @@ async fn removed_topics_are_forgotten_after_a_while() {
 async fn zero_fill_only_where_the_log_syncs_itself() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    let mut covered = log.stage(vec![item("t", "a", "under syncfs")], true).unwrap();
+    let covered = log.stage(vec![item("t", "a", "under syncfs")], true).unwrap();
     covered.settle(true);
     let written = segment_files(tmp.path());
     assert_eq!(written.len(), 1);
