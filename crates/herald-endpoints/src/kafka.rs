@@ -4,7 +4,7 @@
 //! The partition is chosen from the key with Kafka's own default
 //! partitioner (murmur2), so one object's events land in one partition in
 //! order, and a Java or librdkafka consumer agrees on where a key lives.
-//! Pushes to a partition are batched by a linger-free batch producer: the
+//! Pushes to a partition are batched by a batch producer (1 ms linger): the
 //! 64 concurrent pushes of a delivery worker become a few produce
 //! requests. `kafka-ack-level=broker` (the default) waits for the
 //! broker's acknowledgement (acks=all); `none` counts a push as delivered
