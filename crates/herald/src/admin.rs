@@ -5,6 +5,7 @@
 //! the data dir (mode 0600: only the data dir's owner can administer). When
 //! no server answers, the command line opens the store itself.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use herald_model::{AccessKey, SshKey, User};
@@ -79,6 +80,18 @@ pub enum AdminRequest {
         name: String,
         user: Option<String>,
     },
+    ListNotifications {
+        bucket: String,
+    },
+    GetNotification {
+        bucket: String,
+        id: String,
+    },
+    /// Without `id`, every configuration of the bucket.
+    RemoveNotification {
+        bucket: String,
+        id: Option<String>,
+    },
 }
 
 /// The answer (one JSON line).
@@ -115,6 +128,9 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
             topic_request(ctx, req).await
         }
         R::ListQueues | R::QueueStats { .. } | R::PurgeQueue { .. } => queue_request(ctx, req).await,
+        R::ListNotifications { .. } | R::GetNotification { .. } | R::RemoveNotification { .. } => {
+            crate::notification::execute(ctx, req).await
+        }
     };
     result.unwrap_or_else(|message| AdminResponse::Error { message })
 }
@@ -169,15 +185,19 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             .ok_or_else(|| "the delivery log is not available".to_owned())
     };
     match req {
-        AdminRequest::ListTopics => store
-            .list_topics(None)
-            .map(|t| AdminResponse::Json {
-                value: serde_json::Value::Array(t.iter().map(topic_json).collect()),
+        AdminRequest::ListTopics => {
+            let topics = store.list_topics(None).map_err(|e| e.to_string())?;
+            let subscribed = subscribed_buckets(store)?;
+            Ok(AdminResponse::Json {
+                value: serde_json::Value::Array(topics.iter().map(|t| topic_json(t, &subscribed)).collect()),
             })
-            .map_err(|e| e.to_string()),
+        }
         AdminRequest::GetTopic { name, user } => {
             let t = find_topic(store, &name, user.as_deref())?;
-            Ok(AdminResponse::Json { value: topic_json(&t) })
+            let subscribed = subscribed_buckets(store)?;
+            Ok(AdminResponse::Json {
+                value: topic_json(&t, &subscribed),
+            })
         }
         AdminRequest::RemoveTopic { name, user } => {
             let t = find_topic(store, &name, user.as_deref())?;
@@ -193,7 +213,11 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             let t = find_topic(store, &name, user.as_deref())?;
             let s = log()?.stats(&t.arn);
             Ok(AdminResponse::Json {
+                // radosgw-admin's shape first (Herald writes an event in
+                // its change's commit, so no reservation is ever pending
+                // between requests), then Herald's own figures.
                 value: serde_json::json!({
+                    "Topic Stats": {"Reservations": 0, "Size": s.bytes, "Entries": s.entries},
                     "topic": t.name,
                     "user": t.owner,
                     "arn": t.arn,
@@ -411,10 +435,31 @@ fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<TopicReco
     }
 }
 
-/// A topic as `radosgw-admin topic get` prints it (secrets removed).
-fn topic_json(t: &TopicRecord) -> serde_json::Value {
+/// Topic ARN → the buckets whose notification configurations name it.
+fn subscribed_buckets(store: &Store) -> Result<HashMap<String, Vec<String>>, String> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (bucket, bytes) in store.all_notification_configs().map_err(|e| e.to_string())? {
+        let Ok(cfg) = herald_model::notification::deserialize_json(&bytes) else {
+            tracing::warn!(bucket = %bucket, "unreadable notification configuration skipped");
+            continue;
+        };
+        for t in &cfg.topics {
+            let buckets = out.entry(t.topic_arn.clone()).or_default();
+            if !buckets.contains(&bucket) {
+                buckets.push(bucket.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A topic as `radosgw-admin topic get` prints it (secrets removed), with
+/// the buckets subscribed to it and, when persistent, the name of its
+/// queue (the delivery log `herald topic stats|dump` read).
+fn topic_json(t: &TopicRecord, subscribed: &HashMap<String, Vec<String>>) -> serde_json::Value {
     let a = &t.attributes;
     let ep = a.get("push-endpoint").cloned().unwrap_or_default();
+    let persistent = a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     serde_json::json!({
         "user": t.owner,
         "name": t.name,
@@ -423,7 +468,8 @@ fn topic_json(t: &TopicRecord) -> serde_json::Value {
             "push_endpoint_args": herald_server::notify::topic::shown_endpoint_args(t),
             "push_endpoint_topic": t.name,
             "stored_secret": herald_server::notify::topic::has_stored_secret(t),
-            "persistent": a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            "persistent": persistent,
+            "persistent_queue": if persistent { t.arn.as_str() } else { "" },
             "time_to_live": a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
             "max_retries": a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
             "retry_sleep_duration": a.get("retry_sleep_duration").cloned().unwrap_or_else(|| "1".into()),
@@ -431,6 +477,7 @@ fn topic_json(t: &TopicRecord) -> serde_json::Value {
         "arn": t.arn,
         "opaqueData": a.get("OpaqueData").cloned().unwrap_or_default(),
         "subscription": if t.subscription.is_empty() { "none" } else { &t.subscription },
+        "subscribed_buckets": subscribed.get(&t.arn).cloned().unwrap_or_default(),
     })
 }
 

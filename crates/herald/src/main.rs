@@ -6,6 +6,7 @@
 mod admin;
 mod admin_client;
 mod config;
+mod notification;
 mod quotas;
 mod serve;
 mod topic;
@@ -36,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: topic::TopicCommand,
     },
+    /// List, show and remove a bucket's notification configurations (like `radosgw-admin notification`).
+    Notification {
+        #[command(subcommand)]
+        command: notification::NotificationCommand,
+    },
     /// Inspect and purge the built-in SQS queues.
     Queue {
         #[command(subcommand)]
@@ -62,6 +68,7 @@ fn main() -> std::process::ExitCode {
             Command::User { command } => user::run(command).await,
             Command::Topic { command } => topic::run(command).await,
             Command::Queue { command } => topic::run_queue(command).await,
+            Command::Notification { command } => notification::run(command).await,
             Command::Bench(args) => herald_bench::run(args).await,
             Command::Agent(args) => herald_agent::run(*args).await,
         }

@@ -1,0 +1,174 @@
+//! `herald notification list|get|rm --bucket B [--id ID]`, like
+//! `radosgw-admin notification ...`: a bucket's notification
+//! configurations as JSON (`{"notifications": [...]}` for `list`, one
+//! entry for `get`), and their removal by the operator, whoever owns the
+//! bucket. The admin socket (mode 0600) is the only way in, so this is the
+//! data dir owner's tool, as radosgw-admin is the cluster admin's.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Subcommand;
+use herald_model::notification::{self, Filter, FilterRule, NotificationConfiguration};
+use serde_json::{Value, json};
+
+use crate::admin::{AdminContext, AdminRequest, AdminResponse};
+use crate::admin_client::send;
+use crate::config::DEFAULT_DATA_DIR;
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationCommand {
+    /// Every notification configuration of a bucket (topics and queues).
+    List {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// One notification configuration, by its id.
+    Get {
+        #[arg(long)]
+        bucket: String,
+        /// The configuration's `Id` (radosgw-admin's `--notification-id`).
+        #[arg(long, alias = "notification-id")]
+        id: String,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Remove one notification configuration, or, without `--id`, all of
+    /// the bucket's. Events already queued for its topics stay queued.
+    Rm {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, alias = "notification-id")]
+        id: Option<String>,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+pub async fn run(cmd: NotificationCommand) -> anyhow::Result<()> {
+    let (data_dir, req) = match cmd {
+        NotificationCommand::List { bucket, data_dir } => (data_dir, AdminRequest::ListNotifications { bucket }),
+        NotificationCommand::Get { bucket, id, data_dir } => (data_dir, AdminRequest::GetNotification { bucket, id }),
+        NotificationCommand::Rm { bucket, id, data_dir } => (data_dir, AdminRequest::RemoveNotification { bucket, id }),
+    };
+    match send(&data_dir, req).await? {
+        AdminResponse::Json { value } => {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
+        AdminResponse::Done => Ok(()),
+        other => bail!("unexpected answer from the server: {other:?}"),
+    }
+}
+
+/// Carries out a notification request on the admin socket (or directly on
+/// a stopped server's data dir).
+pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<AdminResponse, String> {
+    match req {
+        AdminRequest::ListNotifications { bucket } => {
+            let cfg = load(ctx, &bucket)?.1;
+            Ok(AdminResponse::Json {
+                value: json!({ "notifications": entries(&cfg) }),
+            })
+        }
+        AdminRequest::GetNotification { bucket, id } => {
+            let cfg = load(ctx, &bucket)?.1;
+            entries(&cfg)
+                .into_iter()
+                .find(|e| e["Id"] == id.as_str())
+                .map(|value| AdminResponse::Json { value })
+                .ok_or_else(|| format!("bucket {bucket:?} has no notification {id:?}"))
+        }
+        AdminRequest::RemoveNotification { bucket, id } => {
+            let (bucket_id, cfg) = load(ctx, &bucket)?;
+            let kept = match &id {
+                Some(id) => {
+                    let kept = NotificationConfiguration {
+                        topics: cfg.topics.iter().filter(|t| &t.id != id).cloned().collect(),
+                        queues: cfg.queues.iter().filter(|q| &q.id != id).cloned().collect(),
+                    };
+                    if kept == cfg {
+                        return Err(format!("bucket {bucket:?} has no notification {id:?}"));
+                    }
+                    kept
+                }
+                None => NotificationConfiguration::default(),
+            };
+            let stored = (!kept.is_empty()).then(|| notification::serialize_json(&kept));
+            ctx.store
+                .set_notification_config(&bucket, Some(&bucket_id), stored)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The running server matches events against its cached copy.
+            if let Some(n) = &ctx.notifier {
+                n.set_config(&bucket, Some(kept));
+            }
+            Ok(AdminResponse::Done)
+        }
+        _ => unreachable!("dispatched by admin::execute"),
+    }
+}
+
+/// The bucket's id (so a removal never lands on a bucket re-created under
+/// the name meanwhile) and its configuration (empty when it has none).
+fn load(ctx: &AdminContext, bucket: &str) -> Result<(String, NotificationConfiguration), String> {
+    let record = ctx
+        .store
+        .get_bucket(bucket)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no bucket named {bucket:?}"))?;
+    let cfg = match ctx.store.get_notification_config(bucket).map_err(|e| e.to_string())? {
+        Some(bytes) => notification::deserialize_json(&bytes)
+            .map_err(|e| format!("the stored configuration of {bucket:?} is unreadable: {e}"))?,
+        None => NotificationConfiguration::default(),
+    };
+    Ok((record.id, cfg))
+}
+
+/// Each configuration as radosgw-admin prints it: `Id`, `TopicArn` (or, for
+/// Herald's queue configurations, `QueueArn`), `Events`, `Filter`.
+fn entries(cfg: &NotificationConfiguration) -> Vec<Value> {
+    let topics = cfg.topics.iter().map(|t| {
+        json!({
+            "Id": t.id,
+            "TopicArn": t.topic_arn,
+            "Events": t.events.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "Filter": filter_json(&t.filter),
+        })
+    });
+    let queues = cfg.queues.iter().map(|q| {
+        json!({
+            "Id": q.id,
+            "QueueArn": q.queue_arn,
+            "Events": q.events.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "Filter": filter_json(&q.filter),
+        })
+    });
+    topics.chain(queues).collect()
+}
+
+/// `<Filter>` in JSON: `S3Key`, `S3Metadata`, `S3Tags`, each a list of
+/// `FilterRule`s, present only when it has rules.
+fn filter_json(f: &Filter) -> Value {
+    let mut out = serde_json::Map::new();
+    let key: Vec<FilterRule> = [
+        ("prefix", f.key.prefix.clone()),
+        ("suffix", f.key.suffix.clone()),
+        ("regex", f.key.regex.as_ref().map(|r| r.as_str().to_owned())),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| FilterRule::new(name, v)))
+    .collect();
+    for (name, rules) in [("S3Key", &key), ("S3Metadata", &f.metadata), ("S3Tags", &f.tags)] {
+        if !rules.is_empty() {
+            let rules: Vec<Value> = rules
+                .iter()
+                .map(|r| json!({ "Name": r.name, "Value": r.value }))
+                .collect();
+            out.insert(name.to_owned(), json!({ "FilterRule": rules }));
+        }
+    }
+    Value::Object(out)
+}
