@@ -186,8 +186,28 @@ impl EventPattern {
     }
 }
 
+/// Refuses an event name Herald does not emit. Families AWS or Ceph have
+/// for features Herald lacks get a message naming the feature, so an
+/// operator migrating a configuration learns why rather than guessing at
+/// a typo.
 fn unknown_event(name: &str) -> ConfigError {
-    ConfigError::InvalidArgument(format!("unsupported event name: {name:?}"))
+    let bare = name.strip_prefix("s3:").unwrap_or(name);
+    let family = bare.split(':').next().unwrap_or_default();
+    let missing = match family {
+        "ObjectRestore" => Some("restore from archive storage classes"),
+        "Replication" => Some("bucket replication"),
+        "LifecycleTransition" | "IntelligentTiering" => Some("storage classes to move objects between"),
+        "LifecycleExpiration" | "ObjectLifecycle" => Some("lifecycle expiration"),
+        "ObjectAcl" => Some("object ACL change events"),
+        "ReducedRedundancyLostObject" => Some("the REDUCED_REDUNDANCY storage class"),
+        _ => None,
+    };
+    ConfigError::InvalidArgument(match missing {
+        Some(feature) => {
+            format!("unsupported event name: {name:?} (Herald has no {feature}, so it never emits this event)")
+        }
+        None => format!("unsupported event name: {name:?}"),
+    })
 }
 
 impl fmt::Display for EventPattern {
@@ -255,6 +275,24 @@ mod tests {
             ("s3:ObjectTagging:*", EventCategory::ObjectTagging),
         ] {
             assert_eq!(EventPattern::parse(s).unwrap(), EventPattern::Category(c));
+        }
+    }
+
+    #[test]
+    fn events_of_missing_features_say_which_feature() {
+        for (name, feature) in [
+            ("s3:ObjectRestore:Post", "restore"),
+            ("s3:Replication:*", "replication"),
+            ("s3:LifecycleTransition", "storage classes"),
+        ] {
+            match EventPattern::parse(name) {
+                Err(ConfigError::InvalidArgument(m)) => assert!(m.contains(feature), "{name}: {m}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        match EventPattern::parse("s3:NoSuchEvent") {
+            Err(ConfigError::InvalidArgument(m)) => assert!(!m.contains("Herald has no"), "{m}"),
+            other => panic!("{other:?}"),
         }
     }
 
