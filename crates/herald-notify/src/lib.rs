@@ -355,6 +355,32 @@ impl Notifier {
         self.topics.read().expect("topics lock").get(arn).cloned()
     }
 
+    /// Every persistent topic's queue as Ceph's `persistent_topic_len` and
+    /// `persistent_topic_size` gauges report it: (tenant, topic, events
+    /// waiting, their bytes on disk). Read at each metrics scrape.
+    pub fn persistent_queues(&self) -> Vec<metrics::QueueGauge> {
+        let topics: Vec<Arc<TopicRuntime>> = self
+            .topics
+            .read()
+            .expect("topics lock")
+            .values()
+            .filter(|t| t.persistent)
+            .cloned()
+            .collect();
+        topics
+            .iter()
+            .map(|t| {
+                let s = self.log.stats(&t.record.arn);
+                metrics::QueueGauge {
+                    tenant: t.record.owner.clone(),
+                    topic: t.record.name.clone(),
+                    entries: s.entries,
+                    bytes: s.bytes,
+                }
+            })
+            .collect()
+    }
+
     /// Replaces (or removes) a bucket's configuration in the cache.
     pub fn set_config(&self, bucket: &str, cfg: Option<NotificationConfiguration>) {
         self.bucket_owners.write().expect("owners lock").remove(bucket);

@@ -111,6 +111,53 @@ impl PubsubMetrics {
     }
 }
 
+/// A gauge over queues: name, help text, and how to read it.
+type GaugeSeries = (&'static str, &'static str, fn(&QueueGauge) -> u64);
+
+/// One persistent topic's queue, for [`render_queue_gauges`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueGauge {
+    pub tenant: String,
+    pub topic: String,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// Ceph's `persistent_topic_len` (events waiting) and
+/// `persistent_topic_size` (their bytes): the sum over every persistent
+/// topic, and with `per_topic` one series per topic (operator port only,
+/// as for the counters above).
+pub fn render_queue_gauges(out: &mut String, queues: &[QueueGauge], per_topic: bool) {
+    let series: [GaugeSeries; 2] = [
+        (
+            "persistent_topic_len",
+            "Events waiting in persistent topics' queues.",
+            |q| q.entries,
+        ),
+        (
+            "persistent_topic_size",
+            "Bytes of the events waiting in persistent topics' queues.",
+            |q| q.bytes,
+        ),
+    ];
+    for (name, help, get) in series {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {}", queues.iter().map(get).sum::<u64>());
+        if per_topic {
+            for q in queues {
+                let _ = writeln!(
+                    out,
+                    "{name}{{tenant=\"{}\",topic=\"{}\"}} {}",
+                    escape(&q.tenant),
+                    escape(&q.topic),
+                    get(q)
+                );
+            }
+        }
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -157,6 +204,39 @@ mod tests {
         m.render(&mut detailed, true);
         assert!(
             detailed.contains("pubsub_push_ok{tenant=\"alice\",topic=\"secret-topic\"} 1"),
+            "{detailed}"
+        );
+    }
+
+    #[test]
+    fn queue_gauges_sum_and_label_per_topic() {
+        let queues = [
+            QueueGauge {
+                tenant: "alice".into(),
+                topic: "a\"b".into(),
+                entries: 3,
+                bytes: 300,
+            },
+            QueueGauge {
+                tenant: "bob".into(),
+                topic: "t".into(),
+                entries: 4,
+                bytes: 50,
+            },
+        ];
+        let mut public = String::new();
+        render_queue_gauges(&mut public, &queues, false);
+        assert!(public.contains("\npersistent_topic_len 7\n"), "{public}");
+        assert!(public.contains("\npersistent_topic_size 350\n"), "{public}");
+        assert!(!public.contains("alice") && !public.contains("tenant="), "{public}");
+        let mut detailed = String::new();
+        render_queue_gauges(&mut detailed, &queues, true);
+        assert!(
+            detailed.contains("persistent_topic_len{tenant=\"alice\",topic=\"a\\\"b\"} 3"),
+            "{detailed}"
+        );
+        assert!(
+            detailed.contains("persistent_topic_size{tenant=\"bob\",topic=\"t\"} 50"),
             "{detailed}"
         );
     }

@@ -745,9 +745,8 @@ pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
             rss,
         ),
     ]);
-    state
-        .notifier
-        .metrics
-        .render(&mut out, detail == MetricsDetail::PerTenant);
+    let per_tenant = detail == MetricsDetail::PerTenant;
+    state.notifier.metrics.render(&mut out, per_tenant);
+    crate::notify::metrics::render_queue_gauges(&mut out, &state.notifier.persistent_queues(), per_tenant);
     out
 }

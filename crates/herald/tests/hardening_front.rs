@@ -401,6 +401,23 @@ fn public_metrics_name_no_tenant_and_the_metrics_port_has_the_detail() {
     for name in [TENANT, TOPIC, QUEUE] {
         assert!(detailed.contains(name), "--metrics-listen lacks {name:?}:\n{detailed}");
     }
+    // Ceph's persistent queue gauges: the total on both ports, the
+    // topic's own series only on the operator's, both equal to what
+    // `herald topic stats` counts (the endpoint is down: the event waits).
+    let waiting = topic_stats_entries(&srv, TOPIC, TENANT);
+    assert!(waiting >= 1, "the PUT's event waits in the topic's queue");
+    let value = |text: &str, series: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    assert_eq!(value(&public, "persistent_topic_len"), Some(waiting), "{public}");
+    let labelled = format!("persistent_topic_len{{tenant=\"{TENANT}\",topic=\"{TOPIC}\"}}");
+    assert_eq!(value(&detailed, &labelled), Some(waiting), "{detailed}");
+    let size = value(
+        &detailed,
+        &format!("persistent_topic_size{{tenant=\"{TENANT}\",topic=\"{TOPIC}\"}}"),
+    );
+    assert!(size.is_some_and(|b| b > 0), "{detailed}");
     assert_healthy(&srv);
 }
 
