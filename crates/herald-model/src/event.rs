@@ -17,6 +17,8 @@ use crate::notification::ConfigError;
 /// Only the operations Herald performs are listed; AWS's lifecycle,
 /// replication, restore and ACL events never happen here, so a
 /// configuration asking for them is refused rather than silently idle.
+/// The `ObjectAccessed` reads are MinIO's: sent only to configurations that
+/// name them (see [`EventType::explicit_only`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     /// `PutObject`.
@@ -36,6 +38,10 @@ pub enum EventType {
     ObjectTaggingPut,
     /// `DeleteObjectTagging`.
     ObjectTaggingDelete,
+    /// A successful `GetObject` (MinIO's `s3:ObjectAccessed:Get`).
+    ObjectAccessedGet,
+    /// A successful `HeadObject` (MinIO's `s3:ObjectAccessed:Head`).
+    ObjectAccessedHead,
 }
 
 /// The family an event belongs to; what the `:*` wildcards select.
@@ -44,14 +50,16 @@ pub enum EventCategory {
     ObjectCreated,
     ObjectRemoved,
     ObjectTagging,
+    ObjectAccessed,
 }
 
 impl EventCategory {
     /// Every category, in the order configurations list them.
-    pub const ALL: [EventCategory; 3] = [
+    pub const ALL: [EventCategory; 4] = [
         EventCategory::ObjectCreated,
         EventCategory::ObjectRemoved,
         EventCategory::ObjectTagging,
+        EventCategory::ObjectAccessed,
     ];
 
     /// The category name without prefix, e.g. `ObjectCreated`.
@@ -60,6 +68,7 @@ impl EventCategory {
             EventCategory::ObjectCreated => "ObjectCreated",
             EventCategory::ObjectRemoved => "ObjectRemoved",
             EventCategory::ObjectTagging => "ObjectTagging",
+            EventCategory::ObjectAccessed => "ObjectAccessed",
         }
     }
 
@@ -70,13 +79,14 @@ impl EventCategory {
             EventCategory::ObjectCreated => "s3:ObjectCreated:*",
             EventCategory::ObjectRemoved => "s3:ObjectRemoved:*",
             EventCategory::ObjectTagging => "s3:ObjectTagging:*",
+            EventCategory::ObjectAccessed => "s3:ObjectAccessed:*",
         }
     }
 }
 
 impl EventType {
     /// Every event type Herald emits.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 10] = [
         EventType::ObjectCreatedPut,
         EventType::ObjectCreatedPost,
         EventType::ObjectCreatedCopy,
@@ -85,7 +95,17 @@ impl EventType {
         EventType::ObjectRemovedDeleteMarkerCreated,
         EventType::ObjectTaggingPut,
         EventType::ObjectTaggingDelete,
+        EventType::ObjectAccessedGet,
+        EventType::ObjectAccessedHead,
     ];
+
+    /// Reads are sent only to configurations that ask for them by name or
+    /// with `s3:ObjectAccessed:*`, never to one with no `<Event>` (which
+    /// means every change): a configuration written before Herald had them
+    /// must not start receiving an event per GET.
+    pub fn explicit_only(self) -> bool {
+        self.category() == EventCategory::ObjectAccessed
+    }
 
     /// The name as it appears in a record's `eventName`, e.g.
     /// `ObjectCreated:Put` (records never carry the `s3:` prefix).
@@ -105,6 +125,8 @@ impl EventType {
             EventType::ObjectRemovedDeleteMarkerCreated => "s3:ObjectRemoved:DeleteMarkerCreated",
             EventType::ObjectTaggingPut => "s3:ObjectTagging:Put",
             EventType::ObjectTaggingDelete => "s3:ObjectTagging:Delete",
+            EventType::ObjectAccessedGet => "s3:ObjectAccessed:Get",
+            EventType::ObjectAccessedHead => "s3:ObjectAccessed:Head",
         }
     }
 
@@ -119,6 +141,7 @@ impl EventType {
                 EventCategory::ObjectRemoved
             }
             EventType::ObjectTaggingPut | EventType::ObjectTaggingDelete => EventCategory::ObjectTagging,
+            EventType::ObjectAccessedGet | EventType::ObjectAccessedHead => EventCategory::ObjectAccessed,
         }
     }
 

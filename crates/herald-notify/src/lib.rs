@@ -37,7 +37,7 @@ use herald_store::{EventEntry, Store, StoreError, TopicRecord};
 use time::OffsetDateTime;
 
 use metrics::PubsubMetrics;
-pub use plan::{Change, Committed, CommittedWrite, NotifyError, Origin, Pending, Plan, PutError};
+pub use plan::{Change, Committed, CommittedWrite, NotifyError, Origin, Pending, Plan, PutError, ReadVersion};
 use queue_endpoint::QueueEndpoint;
 use topic::TopicRuntime;
 

@@ -383,6 +383,62 @@ impl Notifier {
     }
 }
 
+/// The version a read returned, for its `s3:ObjectAccessed:*` records.
+pub struct ReadVersion<'a> {
+    pub bucket: &'a herald_store::BucketRecord,
+    /// The version's own sequence number: the record's sequencer.
+    pub seq: u64,
+    /// As S3 reports it (empty on a bucket that never had versioning).
+    pub version_id: &'a str,
+    pub size: u64,
+    pub etag: &'a str,
+}
+
+impl Notifier {
+    /// Sends the events of a successful read (MinIO's
+    /// `s3:ObjectAccessed:Get|Head`) to the configurations that name them.
+    /// Nothing is written for a read, so the events of persistent
+    /// destinations are committed on their own (in the next group commit,
+    /// with other requests' changes) before the read is answered: once the
+    /// client has its answer, the event survives a crash, as for writes.
+    /// A read never fails for its events: a full queue or a failed commit
+    /// loses the event (logged, counted in `pubsub_event_lost`).
+    pub async fn notify_read(&self, change: Change, origin: &Origin, read: ReadVersion<'_>) {
+        let bucket = read.bucket.name.as_str();
+        let pending = match self.prepare(bucket, change, origin) {
+            Ok(p) if !p.plan.is_empty() => p,
+            Ok(_) => return,
+            Err(NotifyError::SlowDown(destination)) => {
+                tracing::warn!(bucket, %destination, "read event dropped: the destination's queue is full");
+                self.metrics
+                    .total
+                    .event_lost
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        };
+        let committed = Committed {
+            bucket: read.bucket,
+            seq: read.seq,
+            version_id: read.version_id,
+            size: Some(read.size),
+            etag: Some(read.etag),
+        };
+        if let Some(render) = self.event_renderer(&pending) {
+            let entries = render(&committed);
+            let n = entries.len() as u64;
+            if let Err(e) = self.store.write_events(entries).await {
+                tracing::warn!(bucket, error = %e, "read events lost: cannot commit them");
+                self.metrics
+                    .total
+                    .event_lost
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        self.finish(pending, &committed).await;
+    }
+}
+
 /// A store write's outcome, as the events of the change see it.
 pub trait CommittedWrite {
     /// What was committed, or `None` when nothing changed (no events).

@@ -197,7 +197,12 @@ fn wants(
     metadata: &[(String, String)],
     tags: &[(String, String)],
 ) -> bool {
-    (events.is_empty() || events.iter().any(|p| p.matches(ev))) && filter.matches(key, metadata, tags)
+    let selected = if events.is_empty() {
+        !ev.explicit_only()
+    } else {
+        events.iter().any(|p| p.matches(ev))
+    };
+    selected && filter.matches(key, metadata, tags)
 }
 
 impl TopicConfiguration {

@@ -156,7 +156,24 @@ fn no_event_means_all_events() {
     let t = &cfg.topics[0];
     assert!(t.events.is_empty());
     for e in EventType::ALL {
-        assert!(t.wants(e, "any", &[], &[]), "{e}");
+        assert_eq!(t.wants(e, "any", &[], &[]), !e.explicit_only(), "{e}");
+    }
+}
+
+#[test]
+fn reads_only_when_named() {
+    let reads = parse(&topic_xml("<Event>s3:ObjectAccessed:*</Event>")).unwrap();
+    let get = parse(&topic_xml("<Event>s3:ObjectAccessed:Get</Event>")).unwrap();
+    let created = parse(&topic_xml("<Event>s3:ObjectCreated:*</Event>")).unwrap();
+    for (cfg, ev, want) in [
+        (&reads, EventType::ObjectAccessedGet, true),
+        (&reads, EventType::ObjectAccessedHead, true),
+        (&reads, EventType::ObjectCreatedPut, false),
+        (&get, EventType::ObjectAccessedGet, true),
+        (&get, EventType::ObjectAccessedHead, false),
+        (&created, EventType::ObjectAccessedGet, false),
+    ] {
+        assert_eq!(cfg.topics[0].wants(ev, "k", &[], &[]), want, "{ev}");
     }
 }
 

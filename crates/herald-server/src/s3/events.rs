@@ -1,12 +1,13 @@
 //! The glue between S3 operations and the notifier: who made the change,
 //! which request, and the plan/dispatch calls around each write.
 
-use herald_store::{EventRenderer, ObjectMeta, StoreError};
+use herald_model::event::EventType;
+use herald_store::{BucketRecord, EventRenderer, ObjectMeta, ObjectVersion, StoreError};
 use s3s::{S3Error, S3ErrorCode, S3Request};
 
 use super::HeraldS3;
 use crate::front::RequestMeta;
-use crate::notify::{Change, CommittedWrite, NotifyError, Origin, PutError};
+use crate::notify::{Change, CommittedWrite, NotifyError, Origin, PutError, ReadVersion};
 
 /// The request facts an event record carries.
 pub(crate) struct ReqInfo {
@@ -53,7 +54,59 @@ pub(crate) fn notify_err(e: NotifyError) -> S3Error {
     }
 }
 
+/// Who read, for a read's events (`s3:ObjectAccessed:*`), taken before
+/// the handler consumes its request.
+pub(crate) struct Reader {
+    principal: String,
+    info: ReqInfo,
+}
+
+/// `None` when the bucket has no notification configuration: then a read
+/// costs one map lookup for its events.
+pub(crate) fn reader<T>(s3: &HeraldS3, req: &S3Request<T>, bucket: &str) -> Option<Reader> {
+    s3.notifier.has_config(bucket).then(|| Reader {
+        principal: s3.caller(req).unwrap_or_default(),
+        info: req_info(req),
+    })
+}
+
 impl HeraldS3 {
+    /// The events of a successful GET or HEAD of `v` (see
+    /// `Notifier::notify_read`): sent to the configurations that name
+    /// `s3:ObjectAccessed:*` events, matched on the key, metadata and tags
+    /// of the version read.
+    pub(crate) async fn notify_read(
+        &self,
+        reader: Option<Reader>,
+        event: EventType,
+        bucket: &BucketRecord,
+        key: &str,
+        v: &ObjectVersion,
+    ) {
+        let Some(r) = reader else { return };
+        let change = Change {
+            size: v.size,
+            etag: v.etag.as_str().to_owned(),
+            metadata: meta_pairs(&v.meta),
+            tags: v.tags.clone(),
+            ..Change::new(event, key)
+        };
+        let origin = Origin {
+            principal: r.principal,
+            source_ip: r.info.source_ip,
+            request_id: r.info.request_id,
+            batch_writer: false,
+        };
+        let read = ReadVersion {
+            bucket,
+            seq: v.seq,
+            version_id: bucket.versioning.reported(&v.version_id),
+            size: v.size,
+            etag: v.etag.as_str(),
+        };
+        self.notifier.notify_read(change, &origin, read).await;
+    }
+
     /// The one write path of every mutating S3 operation (see
     /// `Notifier::write_with_events`): the change's events are planned
     /// (503 SlowDown when a persistent destination is full, before anything

@@ -6,7 +6,7 @@ use herald_store::{ObjectVersion, PutOptions};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, put_err, req_info};
+use super::events::{meta_pairs, put_err, reader, req_info};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata};
 use crate::notify::{Change, Origin};
@@ -356,6 +356,7 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         &req.input.key,
         req.input.version_id.as_deref(),
     );
+    let reader = reader(s3, &req, &req.input.bucket);
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let version_id = input.version_id.as_deref();
@@ -447,6 +448,8 @@ pub async fn get_object(s3: &HeraldS3, req: S3Request<GetObjectInput>) -> S3Resu
         super::checksum::set_checksum!(out, c);
         out.checksum_type = Some(super::checksum::type_dto(c));
     }
+    s3.notify_read(reader, EventType::ObjectAccessedGet, &bucket, &input.key, &v)
+        .await;
     ok(out)
 }
 
@@ -458,6 +461,7 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         &req.input.key,
         req.input.version_id.as_deref(),
     );
+    let reader = reader(s3, &req, &req.input.bucket);
     let input = req.input;
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let v = super::access::decided_version(
@@ -532,6 +536,8 @@ pub async fn head_object(s3: &HeraldS3, req: S3Request<HeadObjectInput>) -> S3Re
         resp.headers
             .insert("x-amz-tagging-count", http::HeaderValue::from(tag_count));
     }
+    s3.notify_read(reader, EventType::ObjectAccessedHead, &bucket, &input.key, &v)
+        .await;
     Ok(resp)
 }
 

@@ -25,6 +25,7 @@ use serde_json::Value;
 mod configuration;
 mod delivery;
 mod endpoints;
+mod reads;
 mod records;
 
 const BOB_AK: &str = "BOBACCESSKEY00000001";
