@@ -37,6 +37,8 @@ const LINGER: Duration = Duration::from_millis(1);
 pub struct KafkaEndpoint {
     host: String,
     port: u16,
+    /// Bootstrap brokers: the push-endpoint's, then `kafka-brokers`.
+    brokers: Vec<(String, u16)>,
     topic: String,
     wait_for_ack: bool,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
@@ -78,9 +80,18 @@ impl KafkaEndpoint {
                 _ => SaslConfig::Plain(c),
             }
         });
+        let mut brokers = vec![(parsed.host.clone(), parsed.port)];
+        if let Some(list) = attrs.get("kafka-brokers") {
+            for b in parse_brokers(list).map_err(|e| EndpointError::InvalidAttribute("kafka-brokers".into(), e))? {
+                if !brokers.contains(&b) {
+                    brokers.push(b);
+                }
+            }
+        }
         Ok(KafkaEndpoint {
             host: parsed.host.clone(),
             port: parsed.port,
+            brokers,
             topic: opts.topic_name.clone(),
             wait_for_ack,
             tls,
@@ -109,11 +120,13 @@ impl KafkaEndpoint {
     /// [`crate::socks`]): each address is checked when it is dialled. The
     /// bootstrap address is checked here first too, for a clear error.
     async fn connect(&self) -> Result<Link, String> {
-        self.opts.allowed_addrs(&self.host, self.port, &self.shown).await?;
+        for (host, port) in &self.brokers {
+            self.opts.allowed_addrs(host, *port, &self.shown).await?;
+        }
         let relay = PolicyRelay::start(self.opts.policy.clone(), self.shown.clone(), self.opts.timeout)
             .await
             .map_err(|e| format!("cannot start the policy relay: {e}"))?;
-        let bootstrap = vec![format!("{}:{}", self.host, self.port)];
+        let bootstrap: Vec<String> = self.brokers.iter().map(|(h, p)| broker_address(h, *p)).collect();
         let mut builder = ClientBuilder::new(bootstrap)
             .socks5_proxy(relay.addr().to_string())
             .client_id("herald")
@@ -248,6 +261,55 @@ impl KafkaEndpoint {
     }
 }
 
+/// Most brokers a `kafka-brokers` list may name.
+pub const MAX_BROKERS: usize = 16;
+
+/// Parses Ceph's `kafka-brokers` attribute: a comma-separated list of
+/// `host[:port]` (port 9092 when left out; IPv6 in brackets), bootstrap
+/// brokers used with the push-endpoint's own. Every one of them is checked
+/// against the endpoint policy before the client dials any.
+pub fn parse_brokers(list: &str) -> Result<Vec<(String, u16)>, String> {
+    let entries: Vec<&str> = list.split(',').map(str::trim).collect();
+    if entries.len() > MAX_BROKERS {
+        return Err(format!("at most {MAX_BROKERS} brokers, not {}", entries.len()));
+    }
+    entries
+        .into_iter()
+        .map(|e| {
+            let (host, port) = match e.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(':') && (h.starts_with('[') == h.ends_with(']')) => {
+                    let port = p
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("bad port in {e:?}"))?;
+                    (h, port)
+                }
+                _ => (e, 9092),
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let valid = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+            if !valid {
+                return Err(format!("bad broker {e:?} (want host[:port])"));
+            }
+            Ok((host.to_owned(), port))
+        })
+        .collect()
+}
+
+/// `host:port` as the Kafka client dials it (IPv6 in brackets).
+fn broker_address(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// The record timestamp: now, in milliseconds as Kafka keeps it.
 fn now() -> rskafka::chrono::DateTime<rskafka::chrono::Utc> {
     let ms = std::time::SystemTime::now()
@@ -318,6 +380,24 @@ mod tests {
         }
         assert_eq!(default_partition(b"anything", 1), 0);
         assert!(default_partition(b"photos/cat.jpg", 8) < 8);
+    }
+
+    #[test]
+    fn broker_lists() {
+        assert_eq!(
+            parse_brokers("a.example:9093, 10.0.0.2,[::1]:9094").unwrap(),
+            [
+                ("a.example".to_owned(), 9093),
+                ("10.0.0.2".to_owned(), 9092),
+                ("::1".to_owned(), 9094)
+            ]
+        );
+        for bad in ["", "a,,b", "h:0", "h:99999", "h:x", "sp ace:1", "a/b:1"] {
+            assert!(parse_brokers(bad).is_err(), "{bad:?}");
+        }
+        let many = vec!["h"; MAX_BROKERS + 1].join(",");
+        assert!(parse_brokers(&many).is_err());
+        assert_eq!(broker_address("::1", 9092), "[::1]:9092");
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             "none" | "broker" => Ok(()),
             _ => Err(format!("kafka-ack-level must be none or broker, not {value:?}")),
         },
+        "kafka-brokers" => herald_endpoints::kafka::parse_brokers(value)
+            .map(|_| ())
+            .map_err(|e| format!("kafka-brokers: {e}")),
         "mechanism" => match value {
             "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" => Ok(()),
             _ => Err(format!(
@@ -104,7 +107,13 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
                 BOOL_ATTRS,
                 UINT_ATTRS,
                 FREE_ATTRS,
-                &["amqp-ack-level", "kafka-ack-level", "mechanism", "event-format"],
+                &[
+                    "amqp-ack-level",
+                    "kafka-ack-level",
+                    "kafka-brokers",
+                    "mechanism",
+                    "event-format"
+                ],
                 super::batch::ATTRIBUTES,
             ]
             .concat()

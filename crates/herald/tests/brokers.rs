@@ -785,3 +785,55 @@ async fn kafka_brokers_named_by_the_cluster_obey_the_endpoint_policy() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Ceph's `kafka-brokers`: more bootstrap brokers besides the
+/// push-endpoint's own. With the endpoint's broker down, the listed one
+/// takes the events; a list naming a denied address makes the endpoint
+/// refuse to connect at all (logged, events wait), so a tenant cannot
+/// smuggle an address past the policy in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_brokers_attribute_adds_bootstrap_brokers_under_the_policy() {
+    let tansu = Tansu::start();
+    let srv = TestServer::start_with_args(&["--endpoint-deny", "127.0.0.2/32"]);
+    let topic = format!("kafka-{}", suffix());
+    let inbox = Inbox::default();
+    let _consumer = kafka_consumer(tansu.port, topic.clone(), inbox.clone());
+    let down = format!("kafka://127.0.0.1:{}", free_port());
+    let listed = format!("127.0.0.1:{}", tansu.port);
+    let (s3, bucket) = setup(&srv, &topic, &down, &[("kafka-brokers", &listed)]).await;
+    put(&s3, &bucket, "via-the-list", b"x").await;
+    let got = inbox.wait_for("an event through the listed broker", 1, 30).await;
+    assert!(got.iter().any(|r| object_key(r) == "via-the-list"), "{got:?}");
+
+    let denied_topic = format!("kafka-denied-{}", suffix());
+    let denied = format!("127.0.0.2:{}", tansu.port);
+    let (s3, bucket) = setup(
+        &srv,
+        &denied_topic,
+        &format!("kafka://127.0.0.1:{}", tansu.port),
+        &[("kafka-brokers", &denied)],
+    )
+    .await;
+    put(&s3, &bucket, "never", b"x").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = srv.logs();
+        if logs.lines().any(|l| l.contains("127.0.0.2") && l.contains("refused")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the denied broker in kafka-brokers was not refused:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        topic_stats_entries(&srv, &denied_topic, "root") >= 1,
+        "the event waits in the log"
+    );
+    let r = Sns::root(&srv).try_create_topic(
+        &format!("kafka-bad-{}", suffix()),
+        &[("push-endpoint", "kafka://127.0.0.1"), ("kafka-brokers", "a/b:1")],
+    );
+    assert!(r.is_err(), "a malformed kafka-brokers list was accepted");
+}
