@@ -35,8 +35,6 @@ const LINGER: Duration = Duration::from_millis(1);
 
 /// A topic's Kafka destination.
 pub struct KafkaEndpoint {
-    host: String,
-    port: u16,
     /// Bootstrap brokers: the push-endpoint's, then `kafka-brokers`.
     brokers: Vec<(String, u16)>,
     topic: String,
@@ -89,8 +87,6 @@ impl KafkaEndpoint {
             }
         }
         Ok(KafkaEndpoint {
-            host: parsed.host.clone(),
-            port: parsed.port,
             brokers,
             topic: opts.topic_name.clone(),
             wait_for_ack,
@@ -409,8 +405,8 @@ mod tests {
         let o = EndpointOptions::from_attributes(&attrs, "arn:aws:sns:r:u:events").unwrap();
         let e = KafkaEndpoint::new("kafka://alice:pw@127.0.0.1", o).unwrap();
         assert_eq!(
-            (e.host.as_str(), e.port, e.topic.as_str(), e.wait_for_ack),
-            ("127.0.0.1", 9092, "events", false)
+            (e.brokers.as_slice(), e.topic.as_str(), e.wait_for_ack),
+            (&[("127.0.0.1".to_owned(), 9092)][..], "events", false)
         );
         assert!(matches!(e.sasl, Some(SaslConfig::ScramSha512(_))));
         assert_eq!(e.describe(), "kafka://127.0.0.1 topic=events");

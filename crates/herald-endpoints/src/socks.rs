@@ -116,16 +116,27 @@ async fn relay(mut client: TcpStream, policy: &EndpointPolicy, shown: &str, time
     reply(&mut client, REPLY_OK).await;
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
-    tokio::try_join!(pump(client_read, upstream_write), pump(upstream_read, client_write))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let up = pump(client_read, upstream_write);
+    let down = pump(upstream_read, client_write);
+    tokio::pin!(up, down);
+    // When one side has ended, the other gets `timeout` to finish: a
+    // broker (a tenant's) that never closes cannot keep the connection's
+    // descriptors and buffers for the endpoint's whole life.
+    let rest = tokio::select! {
+        r = &mut up => { r.map_err(|e| e.to_string())?; tokio::time::timeout(timeout, &mut down).await }
+        r = &mut down => { r.map_err(|e| e.to_string())?; tokio::time::timeout(timeout, &mut up).await }
+    };
+    match rest {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the other side did not close in time".to_owned()),
+    }
 }
 
 /// Copies one direction until its end, then ends the other side's writing
 /// (as `copy_bidirectional` does), acknowledging every read at once (see
 /// the module's doc).
 async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = from.read(&mut buf).await?;
         if n == 0 {

@@ -455,12 +455,31 @@ impl DeliveryLog {
     /// allow (the check before a write that would add to it; cheaper than
     /// [`stats`](Self::stats)).
     pub fn is_full(&self, topic: &str) -> bool {
+        self.is_filled_to(topic, 1, 1)
+    }
+
+    /// Whether `topic` holds at least `num/den` of its entry or byte limit
+    /// (never, for an unlimited one).
+    pub fn is_filled_to(&self, topic: &str, num: u64, den: u64) -> bool {
         let Some(t) = self.inner.get(topic) else {
             return false;
         };
         let st = t.state.lock().unwrap();
         let l = st.limits;
-        (l.max_entries > 0 && st.entries >= l.max_entries) || (l.max_bytes > 0 && st.bytes >= l.max_bytes)
+        let reached = |used: u64, max: u64| max > 0 && used.saturating_mul(den) >= max.saturating_mul(num);
+        reached(st.entries, l.max_entries) || reached(st.bytes, l.max_bytes)
+    }
+
+    /// Entries and bytes waiting in `topic` (zeros for unknown topics): the
+    /// cheap part of [`stats`](Self::stats), for metrics scrapes.
+    pub fn size(&self, topic: &str) -> (u64, u64) {
+        match self.inner.get(topic) {
+            Some(t) => {
+                let st = t.state.lock().unwrap();
+                (st.entries, st.bytes)
+            }
+            None => (0, 0),
+        }
     }
 
     /// Zeros for unknown topics.

@@ -219,12 +219,20 @@ fn unknown_event(name: &str) -> ConfigError {
     let missing = match family {
         "ObjectRestore" => Some("restore from archive storage classes"),
         "Replication" => Some("bucket replication"),
-        "LifecycleTransition" | "IntelligentTiering" => Some("storage classes to move objects between"),
+        "LifecycleTransition" | "IntelligentTiering" | "ObjectTransition" => {
+            Some("storage classes to move objects between")
+        }
+        "ObjectSynced" => Some("multisite sync"),
         "LifecycleExpiration" | "ObjectLifecycle" => Some("lifecycle expiration"),
         "ObjectAcl" => Some("object ACL change events"),
         "ReducedRedundancyLostObject" => Some("the REDUCED_REDUNDANCY storage class"),
         _ => None,
     };
+    if family == "ObjectAccessed" {
+        return ConfigError::InvalidArgument(format!(
+            "unsupported event name: {name:?} (the read events are s3:ObjectAccessed:Get and s3:ObjectAccessed:Head)"
+        ));
+    }
     ConfigError::InvalidArgument(match missing {
         Some(feature) => {
             format!("unsupported event name: {name:?} (Herald has no {feature}, so it never emits this event)")

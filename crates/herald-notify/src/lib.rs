@@ -69,6 +69,12 @@ pub struct Notifier {
     recovered: tokio::sync::watch::Sender<bool>,
     /// The operator's outbound policy, which every endpoint is built under.
     policy: Arc<herald_endpoints::EndpointPolicy>,
+    /// Held by whoever changes a bucket's notification configuration (the
+    /// S3 API and `herald notification rm`) across read, store write and
+    /// cache update, so that two changes never interleave: one would
+    /// otherwise overwrite the other, or leave the cache differing from
+    /// the store.
+    config_writes: tokio::sync::Mutex<()>,
 }
 
 impl Notifier {
@@ -120,6 +126,7 @@ impl Notifier {
             stopping: tokio::sync::watch::Sender::new(false),
             recovered: tokio::sync::watch::Sender::new(false),
             policy,
+            config_writes: tokio::sync::Mutex::new(()),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -370,15 +377,20 @@ impl Notifier {
         topics
             .iter()
             .map(|t| {
-                let s = self.log.stats(&t.record.arn);
+                let (entries, bytes) = self.log.size(t.log_name());
                 metrics::QueueGauge {
                     tenant: t.record.owner.clone(),
                     topic: t.record.name.clone(),
-                    entries: s.entries,
-                    bytes: s.bytes,
+                    entries,
+                    bytes,
                 }
             })
             .collect()
+    }
+
+    /// Serializes changes of notification configurations (see the field).
+    pub async fn lock_config_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.config_writes.lock().await
     }
 
     /// Replaces (or removes) a bucket's configuration in the cache.

@@ -167,9 +167,25 @@ impl Notifier {
             return Ok(Plan::default());
         };
         let mut plan = Plan::default();
+        // A read's events never refuse anything: a destination filled to
+        // half its limits takes no more of them (they are lost, counted),
+        // so readers, anonymous ones included, can never fill a queue to
+        // the point where the writes that publish to it get SlowDown.
+        let read = change.event.explicit_only();
+        let read_refused = |log: &str, counters: &TopicCounters| {
+            let refused = read && self.log.is_filled_to(log, 1, 2);
+            if refused {
+                tracing::debug!(bucket, destination = log, "read event dropped: the queue is half full");
+                counters.lost(1);
+            }
+            refused
+        };
         for target in cfg.matching(change.event, &change.key, &change.metadata, &change.tags) {
             if target.kind == TargetKind::Queue {
                 if let Some(q) = self.queue_target(bucket, target.arn) {
+                    if read_refused(&q.arn, &q.counters) {
+                        continue;
+                    }
                     // Events wait in the log until the queue takes them:
                     // bounded like a persistent topic's.
                     if self.log.is_full(&q.arn) {
@@ -192,6 +208,9 @@ impl Notifier {
                     arn = target.arn,
                     "the topic's policy does not let this bucket publish; event not sent"
                 );
+                continue;
+            }
+            if topic.persistent && read_refused(topic.log_name(), &topic.counters) {
                 continue;
             }
             if topic.persistent && self.log.is_full(topic.log_name()) {
@@ -401,13 +420,17 @@ impl Notifier {
     /// destinations are committed on their own (in the next group commit,
     /// with other requests' changes) before the read is answered: once the
     /// client has its answer, the event survives a crash, as for writes.
-    /// A read never fails for its events: a full queue or a failed commit
-    /// loses the event (logged, counted in `pubsub_event_lost`).
+    /// A read never fails nor waits for its events' pushes: a queue filled
+    /// to half its limits takes no read events (see `plan`), a failed
+    /// commit loses them (logged, counted in `pubsub_event_lost`), and
+    /// pushes to synchronous topics run detached (at most
+    /// [`MAX_READ_PUSHES`] at once; beyond, the event is lost and counted).
     pub async fn notify_read(&self, change: Change, origin: &Origin, read: ReadVersion<'_>) {
         let bucket = read.bucket.name.as_str();
         let pending = match self.prepare(bucket, change, origin) {
             Ok(p) if !p.plan.is_empty() => p,
             Ok(_) => return,
+            // Reads are never refused (see `plan`); kept for completeness.
             Err(NotifyError::SlowDown(destination)) => {
                 tracing::warn!(bucket, %destination, "read event dropped: the destination's queue is full");
                 self.metrics
@@ -435,9 +458,34 @@ impl Notifier {
                     .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             }
         }
-        self.finish(pending, &committed).await;
+        let now = OffsetDateTime::now_utc();
+        for (_, q) in &pending.plan.queues {
+            q.counters.triggered();
+        }
+        for (config_id, topic) in &pending.plan.targets {
+            topic.counters.triggered();
+            if topic.persistent {
+                continue;
+            }
+            let Ok(permit) = READ_PUSHES.try_acquire() else {
+                tracing::debug!(topic = %topic.record.name, "read event dropped: too many read pushes in flight");
+                topic.counters.lost(1);
+                continue;
+            };
+            let facts = (&pending.change, &pending.origin, &committed);
+            let body = Bytes::from(render(&self.site, facts, &Target::topic(config_id, topic), now));
+            let (topic, key) = (topic.clone(), pending.change.key.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                push_sync(topic, body, &key).await;
+            });
+        }
     }
 }
+
+/// Most pushes of read events to synchronous topics in flight at once.
+pub const MAX_READ_PUSHES: usize = 1024;
+static READ_PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_READ_PUSHES);
 
 /// A store write's outcome, as the events of the change see it.
 pub trait CommittedWrite {

@@ -82,9 +82,14 @@ pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
                 .ok_or_else(|| format!("bucket {bucket:?} has no notification {id:?}"))
         }
         AdminRequest::RemoveNotification { bucket, id } => {
-            let (bucket_id, cfg) = load(ctx, &bucket)?;
+            // As the S3 API's changes do (see `Notifier::lock_config_writes`).
+            let _changing = match &ctx.notifier {
+                Some(n) => Some(n.lock_config_writes().await),
+                None => None,
+            };
             let kept = match &id {
                 Some(id) => {
+                    let cfg = load(ctx, &bucket)?.1;
                     let kept = NotificationConfiguration {
                         topics: cfg.topics.iter().filter(|t| &t.id != id).cloned().collect(),
                         queues: cfg.queues.iter().filter(|q| &q.id != id).cloned().collect(),
@@ -94,8 +99,11 @@ pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
                     }
                     kept
                 }
+                // Removing all needs no parse: a configuration stored
+                // unreadable can still be removed.
                 None => NotificationConfiguration::default(),
             };
+            let bucket_id = bucket_record(ctx, &bucket)?.id;
             let stored = (!kept.is_empty()).then(|| notification::serialize_json(&kept));
             ctx.store
                 .set_notification_config(&bucket, Some(&bucket_id), stored)
@@ -114,17 +122,20 @@ pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
 /// The bucket's id (so a removal never lands on a bucket re-created under
 /// the name meanwhile) and its configuration (empty when it has none).
 fn load(ctx: &AdminContext, bucket: &str) -> Result<(String, NotificationConfiguration), String> {
-    let record = ctx
-        .store
-        .get_bucket(bucket)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no bucket named {bucket:?}"))?;
+    let record = bucket_record(ctx, bucket)?;
     let cfg = match ctx.store.get_notification_config(bucket).map_err(|e| e.to_string())? {
         Some(bytes) => notification::deserialize_json(&bytes)
             .map_err(|e| format!("the stored configuration of {bucket:?} is unreadable: {e}"))?,
         None => NotificationConfiguration::default(),
     };
     Ok((record.id, cfg))
+}
+
+fn bucket_record(ctx: &AdminContext, bucket: &str) -> Result<herald_store::BucketRecord, String> {
+    ctx.store
+        .get_bucket(bucket)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no bucket named {bucket:?}"))
 }
 
 /// Each configuration as radosgw-admin prints it: `Id`, `TopicArn` (or, for

@@ -94,6 +94,12 @@ impl S3Route for NotificationRoute {
             .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
         let bucket_record = s3.granted_bucket(&req.extensions, &bucket)?;
         let id = notification_param(&req.uri).unwrap_or_default();
+        // A change reads the current configuration and writes a new one:
+        // no other change may come between (see `lock_config_writes`).
+        let _changing = match req.method {
+            Method::GET => None,
+            _ => Some(s3.notifier.lock_config_writes().await),
+        };
         let current = s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
         match req.method {
             Method::GET => {

@@ -111,3 +111,55 @@ async fn reads_are_events_only_where_a_configuration_names_them() {
         .count();
     assert_eq!(reads_to_changes, 0);
 }
+
+/// A hostile (or just busy) reader cannot fill a persistent topic for the
+/// writers: read events stop at half the topic's queue limit (dropped and
+/// counted lost), so the PUTs that publish to the same topic still go in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_fill_a_queue_for_the_writers() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    let arn = Sns::root(&srv).create_topic(
+        "reads-bounded",
+        &[
+            ("push-endpoint", "http://127.0.0.1:1/down"),
+            ("persistent", "true"),
+            ("queue-max-entries", "6"),
+        ],
+    );
+    s3.create_bucket().bucket("readsq").send().await.unwrap();
+    must_put_notification_xml(
+        &srv,
+        "readsq",
+        &notification_xml(&[
+            topic_config_xml("reads", &arn, &["s3:ObjectAccessed:*"], None),
+            topic_config_xml("writes", &arn, &["s3:ObjectCreated:*"], None),
+        ]),
+    );
+    let put = |key: &'static str| {
+        s3.put_object()
+            .bucket("readsq")
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+    };
+    put("obj").await.unwrap();
+    let lost = |srv: &TestServer| metric(&metrics_text(srv), "pubsub_event_lost", None).unwrap_or(0.0);
+    let lost_before = lost(&srv);
+    for _ in 0..20 {
+        s3.get_object().bucket("readsq").key("obj").send().await.unwrap();
+        s3.head_object().bucket("readsq").key("obj").send().await.unwrap();
+    }
+    let queued = topic_stats_entries(&srv, "reads-bounded", "root");
+    assert_eq!(queued, 3, "reads stop at half of queue-max-entries (6)");
+    assert!(lost(&srv) >= lost_before + 37.0, "dropped read events are counted lost");
+    // The writers still get in, up to the full limit.
+    for key in ["w1", "w2", "w3"] {
+        put(key)
+            .await
+            .unwrap_or_else(|e| panic!("PUT {key} refused after reads: {e:?}"));
+    }
+    assert_eq!(topic_stats_entries(&srv, "reads-bounded", "root"), 6);
+    let refused = put("w4").await;
+    assert!(refused.is_err(), "a full queue refuses writes (SlowDown)");
+}
