@@ -1,0 +1,171 @@
+//! RabbitMQ: exchanges, ack levels, outages.
+
+use super::*;
+
+async fn amqp_consumer(exchange: &str, routing_key: &str, inbox: Inbox) -> lapin::Connection {
+    use lapin::options::*;
+    use lapin::types::FieldTable;
+    let conn = lapin::Connection::connect(
+        &format!("amqp://guest:guest@127.0.0.1:{RABBITMQ}/%2f"),
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect to RabbitMQ");
+    let ch = conn.create_channel().await.unwrap();
+    ch.exchange_declare(
+        exchange.into(),
+        lapin::ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    if routing_key.is_empty() {
+        return conn; // an exchange nothing is bound to
+    }
+    let q = ch
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    ch.queue_bind(
+        q.name().clone(),
+        exchange.into(),
+        routing_key.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            q.name().clone(),
+            "test".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Some(Ok(d)) = consumer.next().await {
+            inbox.add(Some(d.routing_key.to_string()), &d.data);
+        }
+    });
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_events_reach_rabbitmq_and_survive_an_outage() {
+    require("RabbitMQ", RABBITMQ);
+    let srv = TestServer::start();
+    let s = suffix();
+    let (topic, exchange) = (format!("amqp-{s}"), format!("herald-test-{s}"));
+    let inbox = Inbox::default();
+    let _consumer = amqp_consumer(&exchange, &topic, inbox.clone()).await;
+    let proxy = Proxy::start(RABBITMQ).await;
+    let endpoint = format!("amqp://127.0.0.1:{}", proxy.port);
+    let (s3, bucket) = setup(&srv, &topic, &endpoint, &[("amqp-exchange", &exchange)]).await;
+    first_events(&s3, &bucket, &inbox).await;
+    // The routing key is the topic name.
+    assert!(inbox.keyed().iter().all(|(k, _)| k.as_deref() == Some(topic.as_str())));
+
+    proxy.down();
+    let n = write_backlog(&s3, &bucket).await;
+    wait_pending(&srv, &topic).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(inbox.records().len(), 3, "nothing delivered while RabbitMQ is away");
+    proxy.up();
+    let got = inbox.wait_for("backlog after RabbitMQ came back", 3 + n, 60).await;
+    check_backlog(&got);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_routable_fails_until_a_queue_is_bound() {
+    require("RabbitMQ", RABBITMQ);
+    let srv = TestServer::start();
+    let s = suffix();
+    let (topic, exchange) = (format!("amqp-r-{s}"), format!("herald-test-r-{s}"));
+    let unbound = amqp_consumer(&exchange, "", Inbox::default()).await;
+    let (s3, bucket) = setup(
+        &srv,
+        &topic,
+        &format!("amqp://127.0.0.1:{RABBITMQ}"),
+        &[("amqp-exchange", &exchange), ("amqp-ack-level", "routable")],
+    )
+    .await;
+    put(&s3, &bucket, "unroutable", b"1").await;
+    // Unroutable: the push fails and the event stays pending.
+    wait_push_failures(&srv, &topic, 1.0, "an unroutable message must count as a failed push").await;
+    assert!(
+        topic_stats_entries(&srv, &topic, "root") >= 1,
+        "the event waits in the log"
+    );
+    // Once a queue is bound, the retried event is delivered.
+    let inbox = Inbox::default();
+    let _bound = amqp_consumer(&exchange, &topic, inbox.clone()).await;
+    let got = inbox.wait_for("the retried event", 1, 30).await;
+    assert_eq!(object_key(&got[0]), "unroutable");
+    drop(unbound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_topic_without_exchange_is_refused() {
+    let srv = TestServer::start();
+    let err = Sns::root(&srv)
+        .try_create_topic("no-exchange", &[("push-endpoint", "amqp://127.0.0.1")])
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidArgument", "{}", err.body);
+    assert!(err.body.contains("amqp-exchange"), "{}", err.body);
+    let err = Sns::root(&srv)
+        .try_create_topic(
+            "bad-ack",
+            &[("push-endpoint", "kafka://127.0.0.1"), ("kafka-ack-level", "routable")],
+        )
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidArgument", "{}", err.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_missing_exchange_keeps_events_until_it_exists() {
+    require("RabbitMQ", RABBITMQ);
+    let srv = TestServer::start();
+    let s = suffix();
+    let (topic, exchange) = (format!("amqp-x-{s}"), format!("herald-test-late-{s}"));
+    // The exchange does not exist yet: RabbitMQ closes the channel (404)
+    // at every publish; the events wait.
+    let (s3, bucket) = setup(
+        &srv,
+        &topic,
+        &format!("amqp://127.0.0.1:{RABBITMQ}"),
+        &[("amqp-exchange", &exchange)],
+    )
+    .await;
+    for key in ["early-1", "early-2"] {
+        put(&s3, &bucket, key, b"1").await;
+    }
+    wait_push_failures(&srv, &topic, 2.0, "publishing to a missing exchange must fail").await;
+    // (The s3:TestEvent of the new configuration waits with them.)
+    assert!(
+        topic_stats_entries(&srv, &topic, "root") >= 2,
+        "both events wait in the log"
+    );
+    // Once the exchange exists (and routes to a queue), the same topic
+    // delivers both, over a fresh channel.
+    let inbox = Inbox::default();
+    let _consumer = amqp_consumer(&exchange, &topic, inbox.clone()).await;
+    let got = inbox.wait_for("events after the exchange appeared", 2, 30).await;
+    let keys: HashSet<String> = got.iter().map(object_key).collect();
+    assert_eq!(keys, HashSet::from(["early-1".to_owned(), "early-2".to_owned()]));
+}
