@@ -118,36 +118,7 @@ impl Fake {
                 let op = parts.headers["x-amz-target"].to_str().unwrap();
                 self.sqs(op.strip_prefix("AmazonSQS.").unwrap(), &body).await
             }
-            ("POST", "/", _) => {
-                if self.no_sns {
-                    return reply(StatusCode::BAD_REQUEST, "<Code>InvalidAction</Code>".into());
-                }
-                let form = decode_form(&body);
-                let mut st = self.state.lock().unwrap();
-                match form["Action"].as_str() {
-                    "CreateTopic" => {
-                        assert_eq!(form["Version"], "2010-03-31");
-                        assert_eq!(form["Name"], "hbn-test-topic");
-                        assert_eq!(form["Attributes.entry.1.key"], "push-endpoint");
-                        assert_eq!(form["Attributes.entry.2.key"], "persistent");
-                        st.push_endpoint = Some(form["Attributes.entry.1.value"].clone());
-                        st.persistent = Some(form["Attributes.entry.2.value"].clone());
-                        reply(
-                            StatusCode::OK,
-                            "<CreateTopicResponse><CreateTopicResult><TopicArn>\
-                             arn:aws:sns:us-east-1::hbn-test-topic</TopicArn>\
-                             </CreateTopicResult></CreateTopicResponse>"
-                                .into(),
-                        )
-                    }
-                    "DeleteTopic" => {
-                        assert_eq!(form["TopicArn"], "arn:aws:sns:us-east-1::hbn-test-topic");
-                        st.topic_deleted = true;
-                        reply(StatusCode::OK, "<DeleteTopicResponse/>".into())
-                    }
-                    other => panic!("unexpected action {other}"),
-                }
-            }
+            ("POST", "/", _) => self.sns(&body),
             ("PUT", "/hbn-test", "") => reply(StatusCode::OK, String::new()),
             ("PUT", "/hbn-test", "notification") if String::from_utf8_lossy(&body).contains("<Queue>") => {
                 let xml = String::from_utf8(body.to_vec()).unwrap();
@@ -185,45 +156,80 @@ impl Fake {
                 self.state.lock().unwrap().puts += 1;
                 reply(StatusCode::OK, String::new())
             }
-            ("PUT", p, "") if p.starts_with("/hbn-test/") && self.state.lock().unwrap().to_queue => {
-                let key = encoded_key(&p["/hbn-test/".len()..]);
-                let mut st = self.state.lock().unwrap();
-                st.puts += 1;
-                let n = st.puts;
-                let event = format!(
-                    r#"{{"Records":[{{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
+            ("PUT", p, "") if p.starts_with("/hbn-test/") => self.put_object(&p["/hbn-test/".len()..]).await,
+            other => reply(StatusCode::NOT_IMPLEMENTED, format!("{other:?}")),
+        }
+    }
+
+    /// The SNS topic API: CreateTopic and DeleteTopic of the bench's topic.
+    fn sns(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        if self.no_sns {
+            return reply(StatusCode::BAD_REQUEST, "<Code>InvalidAction</Code>".into());
+        }
+        let form = decode_form(body);
+        let mut st = self.state.lock().unwrap();
+        match form["Action"].as_str() {
+            "CreateTopic" => {
+                assert_eq!(form["Version"], "2010-03-31");
+                assert_eq!(form["Name"], "hbn-test-topic");
+                assert_eq!(form["Attributes.entry.1.key"], "push-endpoint");
+                assert_eq!(form["Attributes.entry.2.key"], "persistent");
+                st.push_endpoint = Some(form["Attributes.entry.1.value"].clone());
+                st.persistent = Some(form["Attributes.entry.2.value"].clone());
+                reply(
+                    StatusCode::OK,
+                    "<CreateTopicResponse><CreateTopicResult><TopicArn>\
+                     arn:aws:sns:us-east-1::hbn-test-topic</TopicArn>\
+                     </CreateTopicResult></CreateTopicResponse>"
+                        .into(),
+                )
+            }
+            "DeleteTopic" => {
+                assert_eq!(form["TopicArn"], "arn:aws:sns:us-east-1::hbn-test-topic");
+                st.topic_deleted = true;
+                reply(StatusCode::OK, "<DeleteTopicResponse/>".into())
+            }
+            other => panic!("unexpected action {other}"),
+        }
+    }
+
+    /// A benchmark PUT of `key`: its event goes to the queue, or is pushed
+    /// to the topic's endpoint before the 200 (some twice: at-least-once).
+    async fn put_object(&self, key: &str) -> Response<Full<Bytes>> {
+        if self.state.lock().unwrap().to_queue {
+            let key = encoded_key(key);
+            let mut st = self.state.lock().unwrap();
+            st.puts += 1;
+            let n = st.puts;
+            let event = format!(
+                r#"{{"Records":[{{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
                        "eventName":"ObjectCreated:Put","userIdentity":{{"principalId":"root"}},
                        "s3":{{"s3SchemaVersion":"1.0","configurationId":"bench",
                        "bucket":{{"name":"hbn-test","arn":"arn:aws:s3:::hbn-test"}},
                        "object":{{"key":"{key}","size":1024,"sequencer":"{n:016X}"}}}}}}]}}"#
-                );
-                // Every 5th event enqueued twice (at-least-once).
-                let copies = if n.is_multiple_of(5) { 2 } else { 1 };
-                st.enqueue(vec![event; copies]);
-                reply(StatusCode::OK, String::new())
-            }
-            ("PUT", p, "") if p.starts_with("/hbn-test/") => {
-                let key = &p["/hbn-test/".len()..];
-                let (endpoint, n) = {
-                    let mut st = self.state.lock().unwrap();
-                    st.puts += 1;
-                    (st.push_endpoint.clone().unwrap(), st.puts)
-                };
-                let event = format!(
-                    r#"{{"Records":[{{"eventName":"ObjectCreated:Put","eventId":"{n}",
-                       "s3":{{"bucket":{{"name":"hbn-test"}},"object":{{"key":"{key}","sequencer":"{n:016X}"}}}}}}]}}"#
-                );
-                // Synchronous delivery (the event precedes the 200), and
-                // every 5th event delivered twice (at-least-once). Both before
-                // the 200: the drain only waits for first deliveries.
-                push(&endpoint, event.clone()).await;
-                if n % 5 == 0 {
-                    push(&endpoint, event).await;
-                }
-                reply(StatusCode::OK, String::new())
-            }
-            other => reply(StatusCode::NOT_IMPLEMENTED, format!("{other:?}")),
+            );
+            // Every 5th event enqueued twice (at-least-once).
+            let copies = if n.is_multiple_of(5) { 2 } else { 1 };
+            st.enqueue(vec![event; copies]);
+            return reply(StatusCode::OK, String::new());
         }
+        let (endpoint, n) = {
+            let mut st = self.state.lock().unwrap();
+            st.puts += 1;
+            (st.push_endpoint.clone().unwrap(), st.puts)
+        };
+        let event = format!(
+            r#"{{"Records":[{{"eventName":"ObjectCreated:Put","eventId":"{n}",
+                       "s3":{{"bucket":{{"name":"hbn-test"}},"object":{{"key":"{key}","sequencer":"{n:016X}"}}}}}}]}}"#
+        );
+        // Synchronous delivery (the event precedes the 200), and
+        // every 5th event delivered twice (at-least-once). Both before
+        // the 200: the drain only waits for first deliveries.
+        push(&endpoint, event.clone()).await;
+        if n % 5 == 0 {
+            push(&endpoint, event).await;
+        }
+        reply(StatusCode::OK, String::new())
     }
 }
 
