@@ -7,6 +7,19 @@ use crate::admin::{self, AdminContext, AdminRequest, AdminResponse};
 use anyhow::{anyhow, bail};
 use herald_store::Store;
 
+/// Sends a request and prints its JSON answer (pretty) on stdout, as the
+/// `herald topic|queue|notification` commands do; `Done` prints nothing.
+pub async fn send_and_print(data_dir: &Path, req: AdminRequest) -> anyhow::Result<()> {
+    match send(data_dir, req).await? {
+        AdminResponse::Json { value } => {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
+        AdminResponse::Done => Ok(()),
+        other => bail!("unexpected answer from the server: {other:?}"),
+    }
+}
+
 /// Sends a request to the running server, or carries it out directly.
 pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminResponse> {
     let response = match admin::call(data_dir, &req).await? {

@@ -7,13 +7,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
 use clap::Subcommand;
 use herald_model::notification::{self, Filter, FilterRule, NotificationConfiguration};
 use serde_json::{Value, json};
 
 use crate::admin::{AdminContext, AdminRequest, AdminResponse};
-use crate::admin_client::send;
+use crate::admin_client::send_and_print;
 use crate::config::DEFAULT_DATA_DIR;
 
 #[derive(Debug, Subcommand)]
@@ -53,14 +52,7 @@ pub async fn run(cmd: NotificationCommand) -> anyhow::Result<()> {
         NotificationCommand::Get { bucket, id, data_dir } => (data_dir, AdminRequest::GetNotification { bucket, id }),
         NotificationCommand::Rm { bucket, id, data_dir } => (data_dir, AdminRequest::RemoveNotification { bucket, id }),
     };
-    match send(&data_dir, req).await? {
-        AdminResponse::Json { value } => {
-            println!("{}", serde_json::to_string_pretty(&value)?);
-            Ok(())
-        }
-        AdminResponse::Done => Ok(()),
-        other => bail!("unexpected answer from the server: {other:?}"),
-    }
+    send_and_print(&data_dir, req).await
 }
 
 /// Carries out a notification request on the admin socket (or directly on

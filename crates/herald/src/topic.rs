@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::admin::{AdminRequest, AdminResponse};
-use anyhow::bail;
+use crate::admin::AdminRequest;
 use clap::Subcommand;
 
-use crate::admin_client::send;
+use crate::admin_client::send_and_print;
 use crate::config::DEFAULT_DATA_DIR;
 
 #[derive(Debug, Subcommand)]
@@ -68,14 +67,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             data_dir,
         } => (data_dir, AdminRequest::TopicDump { name, user, limit }),
     };
-    match send(&data_dir, req).await? {
-        AdminResponse::Json { value } => {
-            println!("{}", serde_json::to_string_pretty(&value)?);
-            Ok(())
-        }
-        AdminResponse::Done => Ok(()),
-        other => bail!("unexpected answer from the server: {other:?}"),
-    }
+    send_and_print(&data_dir, req).await
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,12 +102,5 @@ pub async fn run_queue(cmd: QueueCommand) -> anyhow::Result<()> {
         QueueCommand::Stats { name, user, data_dir } => (data_dir, AdminRequest::QueueStats { name, user }),
         QueueCommand::Purge { name, user, data_dir } => (data_dir, AdminRequest::PurgeQueue { name, user }),
     };
-    match send(&data_dir, req).await? {
-        AdminResponse::Json { value } => {
-            println!("{}", serde_json::to_string_pretty(&value)?);
-            Ok(())
-        }
-        AdminResponse::Done => Ok(()),
-        other => bail!("unexpected answer from the server: {other:?}"),
-    }
+    send_and_print(&data_dir, req).await
 }

@@ -6,7 +6,8 @@
 use herald_testkit::*;
 use serde_json::Value;
 
-fn cli_json(srv: &TestServer, args: &[&str]) -> Value {
+/// Runs `herald ARGS`, which must succeed; its stdout.
+fn cli_ok(srv: &TestServer, args: &[&str]) -> String {
     let out = srv.cli(args);
     assert!(
         out.status.success(),
@@ -14,18 +15,12 @@ fn cli_json(srv: &TestServer, args: &[&str]) -> Value {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("herald {args:?} printed non-JSON ({e}): {text}"))
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn cli_ok(srv: &TestServer, args: &[&str]) {
-    let out = srv.cli(args);
-    assert!(
-        out.status.success(),
-        "herald {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn cli_json(srv: &TestServer, args: &[&str]) -> Value {
+    let text = cli_ok(srv, args);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("herald {args:?} printed non-JSON ({e}): {text}"))
 }
 
 /// The ids `herald notification list` prints, in order.
