@@ -29,6 +29,33 @@ fn put(srv: &TestServer, key: &str) {
     assert_eq!(r.status, 200, "PUT {key}: {}", r.body_str());
 }
 
+/// Every topic ARN ListTopics gives, following NextToken as the SDKs'
+/// paginators do; each page holds 100 (AWS's page size) but the last.
+fn list_all_topics(srv: &TestServer) -> Vec<String> {
+    let sns = Sns::root(srv);
+    let (mut all, mut token) = (Vec::new(), None::<String>);
+    loop {
+        let params: Vec<(&str, &str)> = token.iter().map(|t| ("NextToken", t.as_str())).collect();
+        let r = sns.call("ListTopics", &params);
+        assert_eq!(r.status, 200, "{}", r.body_str());
+        let body = r.body_str();
+        let page = xml_all(&body, "TopicArn");
+        token = xml_first(&body, "NextToken");
+        if token.is_some() {
+            assert_eq!(page.len(), 100, "a page before the last holds 100 topics");
+        }
+        all.extend(page);
+        if token.is_none() {
+            break;
+        }
+        assert!(all.len() <= TOPICS, "pagination does not end: {} topics so far", all.len());
+    }
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "pages come in name order");
+    all
+}
+
 #[test]
 fn a_thousand_topics_and_a_hundred_configurations() {
     let mut srv = TestServer::start();
@@ -41,14 +68,9 @@ fn a_thousand_topics_and_a_hundred_configurations() {
         .try_create_topic("one-too-many", &attrs)
         .expect_err("topic 1,001 created past the default quota");
     assert_eq!((e.status, e.code.as_str()), (403, "TopicLimitExceeded"), "{}", e.body);
-    let listed = |srv: &TestServer| {
-        let r = Sns::root(srv).call("ListTopics", &[]);
-        assert_eq!(r.status, 200, "{}", r.body_str());
-        let mut got = xml_all(&r.body_str(), "TopicArn");
-        got.sort();
-        got
-    };
-    assert_eq!(listed(&srv), arns, "ListTopics");
+    assert_eq!(list_all_topics(&srv), arns, "ListTopics, page by page");
+    let r = Sns::root(&srv).call("ListTopics", &[("NextToken", "not-a-token")]);
+    assert_eq!(r.status, 400, "a NextToken the server never gave: {}", r.body_str());
 
     let r = s3_raw(&srv, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, "PUT", "/scale", b"");
     assert_eq!(r.status, 200, "create bucket: {}", r.body_str());
@@ -90,7 +112,7 @@ fn a_thousand_topics_and_a_hundred_configurations() {
     // Everything comes back after a restart: the topics, the
     // configuration, the queued event.
     srv.restart();
-    assert_eq!(listed(&srv), arns, "ListTopics after a restart");
+    assert_eq!(list_all_topics(&srv), arns, "ListTopics after a restart");
     assert_eq!(topic_stats_entries(&srv, "scale-0077", "root"), before_77 + 1);
     put(&srv, "match-99/y");
     assert_eq!(topic_stats_entries(&srv, "scale-0099", "root"), before_99 + 1);

@@ -422,16 +422,41 @@ pub fn get_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError
     ))
 }
 
+/// Topics per ListTopics page, as AWS SNS pages them; the rest follow
+/// with `NextToken`.
+const LIST_TOPICS_PAGE: usize = 100;
+
+/// The caller's topics in name order, a page at a time: `NextToken` (when
+/// there are more) names the last topic of the page, hex-encoded, and the
+/// next page starts after it, so topics created or deleted between pages
+/// neither repeat nor hide the others.
 pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
-    let topics = n
+    let mut topics = n
         .store()
         .list_topics(Some(&req.user))
         .map_err(|e| SnsError::internal(e.to_string()))?;
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let start = match req.param("NextToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(token) => {
+            let after = hex::decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| SnsError::invalid("NextToken is not one this server gave"))?;
+            topics.partition_point(|t| t.name <= after)
+        }
+    };
+    let page = &topics[start..topics.len().min(start + LIST_TOPICS_PAGE)];
     let mut body = String::from("<Topics>");
-    for t in &topics {
+    for t in page {
         let _ = write!(body, "<member>{}</member>", topic_xml(t));
     }
     body.push_str("</Topics>");
+    if start + page.len() < topics.len()
+        && let Some(last) = page.last()
+    {
+        let _ = write!(body, "<NextToken>{}</NextToken>", hex::encode(&last.name));
+    }
     Ok(response("ListTopics", Some(&body), &req.meta.request_id))
 }
 
