@@ -48,7 +48,11 @@ fn list_all_topics(srv: &TestServer) -> Vec<String> {
         if token.is_none() {
             break;
         }
-        assert!(all.len() <= TOPICS, "pagination does not end: {} topics so far", all.len());
+        assert!(
+            all.len() <= TOPICS,
+            "pagination does not end: {} topics so far",
+            all.len()
+        );
     }
     let mut sorted = all.clone();
     sorted.sort();
@@ -69,6 +73,22 @@ fn a_thousand_topics_and_a_hundred_configurations() {
         .expect_err("topic 1,001 created past the default quota");
     assert_eq!((e.status, e.code.as_str()), (403, "TopicLimitExceeded"), "{}", e.body);
     assert_eq!(list_all_topics(&srv), arns, "ListTopics, page by page");
+    // The aws CLI follows NextToken itself, as a user's scripts rely on.
+    let out = aws_cli_command(&srv)
+        .args(["sns", "list-topics", "--output", "json"])
+        .output()
+        .expect("run the aws CLI (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "aws sns list-topics: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed["Topics"].as_array().map(Vec::len),
+        Some(TOPICS),
+        "aws sns list-topics"
+    );
     let r = Sns::root(&srv).call("ListTopics", &[("NextToken", "not-a-token")]);
     assert_eq!(r.status, 400, "a NextToken the server never gave: {}", r.body_str());
 
