@@ -19,7 +19,7 @@ PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
 COMMON=(--endpoint "http://127.0.0.1:$PORT" --access-key benchkey --secret-key benchsecret123
-        --concurrency 16 --size 1KiB --duration "$DURATION" --server-pid "$PID" --json --no-progress)
+        --concurrency 16 --size 1KiB --server-pid "$PID" --json --no-progress)
 # Warm-up, not counted: the first PUTs into a fresh data dir are slower
 # (directories created, caches cold), which would flatter pair 1's ratio.
 "$BIN" bench put "${COMMON[@]}" --duration 2s --bucket warm-up >/dev/null
@@ -28,8 +28,8 @@ echo "| pair | plain PUT ops/s | persistent-topic PUT ops/s | ratio | e2e p50 ms
 echo "|---|---|---|---|---|---|---|---|"
 RATIOS=()
 for pair in $(seq "$PAIRS"); do
-    plain=$("$BIN" bench put "${COMMON[@]}" --bucket "plain-$pair")
-    notify=$("$BIN" bench notify "${COMMON[@]}" --topic-kind http --persistent --bucket "persistent-$pair")
+    plain=$("$BIN" bench put "${COMMON[@]}" --duration "$DURATION" --bucket "plain-$pair")
+    notify=$("$BIN" bench notify "${COMMON[@]}" --duration "$DURATION" --topic-kind http --persistent --bucket "persistent-$pair")
     line=$(python3 - "$pair" "$plain" "$notify" <<'PY'
 import json, sys
 p, n = json.loads(sys.argv[2]), json.loads(sys.argv[3])
