@@ -70,10 +70,12 @@ pub struct Notifier {
     /// The operator's outbound policy, which every endpoint is built under.
     policy: Arc<herald_endpoints::EndpointPolicy>,
     /// Held by whoever changes a bucket's notification configuration (the
-    /// S3 API and `herald notification rm`) across read, store write and
-    /// cache update, so that two changes never interleave: one would
-    /// otherwise overwrite the other, or leave the cache differing from
-    /// the store.
+    /// S3 API, `herald notification rm`, DeleteBucket, a user's purge)
+    /// across read, store write and cache update, so that two changes never
+    /// interleave: one would otherwise overwrite the other, or leave the
+    /// cache differing from the store (a deleted bucket's configuration
+    /// back in the cache). Held only around store writes, never while a
+    /// client sends a body or an endpoint answers a test event.
     config_writes: tokio::sync::Mutex<()>,
 }
 

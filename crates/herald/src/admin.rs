@@ -368,10 +368,16 @@ async fn remove_user(ctx: &AdminContext, name: &str, purge: bool) -> Result<(), 
         }
     }
     for b in &owned.buckets {
+        // As DeleteBucket (see `Notifier::lock_config_writes`).
+        let changing = match &ctx.notifier {
+            Some(n) => Some(n.lock_config_writes().await),
+            None => None,
+        };
         ctx.store.purge_bucket(b).await.map_err(|e| e.to_string())?;
         if let Some(n) = &ctx.notifier {
             n.set_config(b, None);
         }
+        drop(changing);
     }
     if purge && !owned.is_empty() {
         tracing::info!(user = name, removed = %owned.describe(), "purged the user's resources");

@@ -140,9 +140,14 @@ pub async fn delete_bucket(
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     s3.granted_bucket(&req.extensions, &req.input.bucket)?;
+    // Not between another change's store write and its cache update: that
+    // change would put the deleted bucket's configuration back in the
+    // cache, for whoever creates a bucket of this name next.
+    let changing = s3.notifier.lock_config_writes().await;
     s3.store.delete_bucket(&req.input.bucket).await.s3()?;
     // The store dropped the bucket's notification configuration with it.
     s3.notifier.set_config(&req.input.bucket, None);
+    drop(changing);
     tracing::info!(bucket = %req.input.bucket, "bucket deleted");
     let mut resp = S3Response::new(DeleteBucketOutput {});
     resp.status = Some(http::StatusCode::NO_CONTENT);

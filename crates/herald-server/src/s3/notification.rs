@@ -94,15 +94,10 @@ impl S3Route for NotificationRoute {
             .ok_or_else(|| s3_error!(InvalidRequest, "no bucket"))?;
         let bucket_record = s3.granted_bucket(&req.extensions, &bucket)?;
         let id = notification_param(&req.uri).unwrap_or_default();
-        // A change reads the current configuration and writes a new one:
-        // no other change may come between (see `lock_config_writes`).
-        let _changing = match req.method {
-            Method::GET => None,
-            _ => Some(s3.notifier.lock_config_writes().await),
-        };
-        let current = s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
+        let current = || s3.notifier.config(&bucket).map(|c| (*c).clone()).unwrap_or_default();
         match req.method {
             Method::GET => {
+                let current = current();
                 let cfg = if id.is_empty() {
                     current
                 } else {
@@ -118,12 +113,16 @@ impl S3Route for NotificationRoute {
                 ))
             }
             Method::DELETE => {
+                // Read, change and write with no other change between (see
+                // `lock_config_writes`); held only for the store write.
+                let changing = s3.notifier.lock_config_writes().await;
                 let remaining = if id.is_empty() {
                     NotificationConfiguration::default()
                 } else {
-                    without(&current, &id)
+                    without(&current(), &id)
                 };
                 save(s3, &bucket_record, remaining).await?;
+                drop(changing);
                 let mut r = S3Response::new(Body::empty());
                 r.status = Some(StatusCode::NO_CONTENT);
                 Ok(r)
@@ -152,6 +151,10 @@ impl S3Route for NotificationRoute {
                 }
                 check_config_count(s3, &cfg)?;
                 validate_destinations(s3, &bucket_record, &cfg)?;
+                // Only now, with the body read and checked, and only for
+                // the store write: a slow client cannot hold up others.
+                let changing = s3.notifier.lock_config_writes().await;
+                let current = current();
                 let before: HashSet<String> = current
                     .topics
                     .iter()
@@ -168,6 +171,7 @@ impl S3Route for NotificationRoute {
                     .into_iter()
                     .collect();
                 save(s3, &bucket_record, cfg).await?;
+                drop(changing);
                 for arn in added {
                     s3.notifier.send_test_event(&bucket, &arn, &request_id).await;
                 }
