@@ -455,19 +455,20 @@ impl DeliveryLog {
     /// allow (the check before a write that would add to it; cheaper than
     /// [`stats`](Self::stats)).
     pub fn is_full(&self, topic: &str) -> bool {
-        self.is_filled_to(topic, 1, 1)
+        self.is_filled_to(topic, 0, 1, 1)
     }
 
-    /// Whether `topic` holds at least `num/den` of its entry or byte limit
-    /// (never, for an unlimited one).
-    pub fn is_filled_to(&self, topic: &str, num: u64, den: u64) -> bool {
+    /// Whether `topic`, with `coming` more entries that are on their way
+    /// but not counted yet, holds at least `num/den` of its entry limit, or
+    /// of its byte limit (never, for an unlimited one).
+    pub fn is_filled_to(&self, topic: &str, coming: u64, num: u64, den: u64) -> bool {
         let Some(t) = self.inner.get(topic) else {
             return false;
         };
         let st = t.state.lock().unwrap();
         let l = st.limits;
         let reached = |used: u64, max: u64| max > 0 && used.saturating_mul(den) >= max.saturating_mul(num);
-        reached(st.entries, l.max_entries) || reached(st.bytes, l.max_bytes)
+        reached(st.entries.saturating_add(coming), l.max_entries) || reached(st.bytes, l.max_bytes)
     }
 
     /// Entries and bytes waiting in `topic` (zeros for unknown topics): the

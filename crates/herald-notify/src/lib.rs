@@ -77,6 +77,8 @@ pub struct Notifier {
     /// back in the cache). Held only around store writes, never while a
     /// client sends a body or an endpoint answers a test event.
     config_writes: tokio::sync::Mutex<()>,
+    /// Read events planned per log and not yet committed (see `plan.rs`).
+    reads_in_flight: plan::ReadsInFlight,
 }
 
 impl Notifier {
@@ -129,6 +131,7 @@ impl Notifier {
             recovered: tokio::sync::watch::Sender::new(false),
             policy,
             config_writes: tokio::sync::Mutex::new(()),
+            reads_in_flight: Default::default(),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {

@@ -103,6 +103,37 @@ pub type Committed<'a> = StagedChange<'a>;
 pub struct Plan {
     targets: Vec<(String, Arc<TopicRuntime>)>,
     queues: Vec<(String, QueueTarget)>,
+    /// A read's places in its destinations' queues, held until its events
+    /// are committed (see [`ReadSlots`]).
+    read_slots: ReadSlots,
+}
+
+/// Read events planned for each log and not yet committed. A log counts
+/// its entries only when a group commit settles, so without these many
+/// reads in one commit window would all see the same count and together
+/// overshoot the half-full mark that keeps readers from filling a queue.
+pub(crate) type ReadsInFlight = Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>;
+
+/// The logs one read holds a place in; given back when dropped.
+#[derive(Default)]
+struct ReadSlots {
+    in_flight: Option<ReadsInFlight>,
+    logs: Vec<String>,
+}
+
+impl Drop for ReadSlots {
+    fn drop(&mut self) {
+        let Some(in_flight) = &self.in_flight else { return };
+        let mut map = in_flight.lock().expect("reads in flight");
+        for log in &self.logs {
+            if let Some(n) = map.get_mut(log) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(log);
+                }
+            }
+        }
+    }
 }
 
 impl Plan {
@@ -172,11 +203,25 @@ impl Notifier {
         // so readers, anonymous ones included, can never fill a queue to
         // the point where the writes that publish to it get SlowDown.
         let read = change.event.explicit_only();
-        let read_refused = |log: &str, counters: &TopicCounters| {
-            let refused = read && self.log.is_filled_to(log, 1, 2);
+        let mut slots = ReadSlots {
+            in_flight: read.then(|| self.reads_in_flight.clone()),
+            logs: Vec::new(),
+        };
+        let mut read_refused = |log: &str, counters: &TopicCounters| {
+            let Some(in_flight) = slots.in_flight.clone() else {
+                return false;
+            };
+            // Checked and counted under one lock: reads planned at once
+            // see each other.
+            let mut map = in_flight.lock().expect("reads in flight");
+            let coming = map.get(log).copied().unwrap_or(0);
+            let refused = self.log.is_filled_to(log, coming, 1, 2);
             if refused {
                 tracing::debug!(bucket, destination = log, "read event dropped: the queue is half full");
                 counters.lost(1);
+            } else {
+                *map.entry(log.to_owned()).or_default() += 1;
+                slots.logs.push(log.to_owned());
             }
             refused
         };
@@ -218,6 +263,7 @@ impl Notifier {
             }
             plan.targets.push((target.id.to_owned(), topic));
         }
+        plan.read_slots = slots;
         Ok(plan)
     }
 
