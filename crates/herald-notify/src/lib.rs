@@ -79,6 +79,8 @@ pub struct Notifier {
     config_writes: tokio::sync::Mutex<()>,
     /// Read events planned per log and not yet committed (see `plan.rs`).
     reads_in_flight: plan::ReadsInFlight,
+    /// Permits of detached read-event pushes (see `Notifier::notify_read`).
+    read_pushes: Arc<tokio::sync::Semaphore>,
 }
 
 impl Notifier {
@@ -132,6 +134,7 @@ impl Notifier {
             policy,
             config_writes: tokio::sync::Mutex::new(()),
             reads_in_flight: Default::default(),
+            read_pushes: Arc::new(tokio::sync::Semaphore::new(plan::MAX_READ_PUSHES)),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {

@@ -218,6 +218,8 @@ impl Notifier {
             let refused = self.log.is_filled_to(log, coming, 1, 2);
             if refused {
                 tracing::debug!(bucket, destination = log, "read event dropped: the queue is half full");
+                // It matched (triggered) and was never delivered (lost).
+                counters.triggered();
                 counters.lost(1);
             } else {
                 *map.entry(log.to_owned()).or_default() += 1;
@@ -346,23 +348,28 @@ impl Notifier {
     /// to the synchronous topics (the request waits for those pushes,
     /// bounded by their timeout; their failures never fail the request).
     pub(crate) async fn finish(&self, p: Pending, committed: &Committed<'_>) {
-        if p.plan.is_empty() {
-            return;
-        }
+        let pushes = self.count_and_render_sync(&p, committed);
+        let key = &p.change.key;
+        futures::future::join_all(pushes.into_iter().map(|(topic, body)| push_sync(topic, body, key))).await;
+    }
+
+    /// Counts a committed change's events and renders its record for each
+    /// synchronous topic (persistent ones got theirs in the commit).
+    fn count_and_render_sync(&self, p: &Pending, committed: &Committed<'_>) -> Vec<(Arc<TopicRuntime>, Bytes)> {
         let now = OffsetDateTime::now_utc();
-        let mut sync = Vec::new();
         for (_, q) in &p.plan.queues {
             q.counters.triggered();
         }
+        let mut sync = Vec::new();
         for (config_id, topic) in &p.plan.targets {
             topic.counters.triggered();
             if !topic.persistent {
                 let facts = (&p.change, &p.origin, committed);
                 let body = Bytes::from(render(&self.site, facts, &Target::topic(config_id, topic), now));
-                sync.push(push_sync(topic.clone(), body, &p.change.key));
+                sync.push((topic.clone(), body));
             }
         }
-        futures::future::join_all(sync).await;
+        sync
     }
 
     /// Writes an object and notifies about it exactly as PutObject does:
@@ -493,34 +500,25 @@ impl Notifier {
             size: Some(read.size),
             etag: Some(read.etag),
         };
-        if let Some(render) = self.event_renderer(&pending) {
-            let entries = render(&committed);
-            let n = entries.len() as u64;
-            if let Err(e) = self.store.write_events(entries).await {
-                tracing::warn!(bucket, error = %e, "read events lost: cannot commit them");
-                self.metrics
-                    .total
-                    .event_lost
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        if let Some(render) = self.event_renderer(&pending)
+            && let Err(e) = self.store.write_events(render(&committed)).await
+        {
+            tracing::warn!(bucket, error = %e, "read events lost: cannot commit them");
+            // Counted per destination, as every other loss is.
+            for (_, q) in &pending.plan.queues {
+                q.counters.lost(1);
+            }
+            for (_, t) in pending.plan.targets.iter().filter(|(_, t)| t.persistent) {
+                t.counters.lost(1);
             }
         }
-        let now = OffsetDateTime::now_utc();
-        for (_, q) in &pending.plan.queues {
-            q.counters.triggered();
-        }
-        for (config_id, topic) in &pending.plan.targets {
-            topic.counters.triggered();
-            if topic.persistent {
-                continue;
-            }
-            let Ok(permit) = READ_PUSHES.try_acquire() else {
+        for (topic, body) in self.count_and_render_sync(&pending, &committed) {
+            let Ok(permit) = self.read_pushes.clone().try_acquire_owned() else {
                 tracing::debug!(topic = %topic.record.name, "read event dropped: too many read pushes in flight");
                 topic.counters.lost(1);
                 continue;
             };
-            let facts = (&pending.change, &pending.origin, &committed);
-            let body = Bytes::from(render(&self.site, facts, &Target::topic(config_id, topic), now));
-            let (topic, key) = (topic.clone(), pending.change.key.clone());
+            let key = pending.change.key.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 push_sync(topic, body, &key).await;
@@ -531,7 +529,6 @@ impl Notifier {
 
 /// Most pushes of read events to synchronous topics in flight at once.
 pub const MAX_READ_PUSHES: usize = 1024;
-static READ_PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_READ_PUSHES);
 
 /// A store write's outcome, as the events of the change see it.
 pub trait CommittedWrite {
