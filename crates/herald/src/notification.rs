@@ -82,10 +82,7 @@ pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
             let kept = match &id {
                 Some(id) => {
                     let cfg = load(ctx, &bucket)?.1;
-                    let kept = NotificationConfiguration {
-                        topics: cfg.topics.iter().filter(|t| &t.id != id).cloned().collect(),
-                        queues: cfg.queues.iter().filter(|q| &q.id != id).cloned().collect(),
-                    };
+                    let kept = cfg.without(id);
                     if kept == cfg {
                         return Err(format!("bucket {bucket:?} has no notification {id:?}"));
                     }

@@ -225,6 +225,24 @@ impl NotificationConfiguration {
         self.topics.is_empty() && self.queues.is_empty()
     }
 
+    /// The entries with `Id` `id` (Ceph's `GET ?notification=<id>`).
+    pub fn only(&self, id: &str) -> NotificationConfiguration {
+        self.filtered(|entry| entry == id)
+    }
+
+    /// Everything but the entries with `Id` `id` (Ceph's
+    /// `DELETE ?notification=<id>`, `herald notification rm --id`).
+    pub fn without(&self, id: &str) -> NotificationConfiguration {
+        self.filtered(|entry| entry != id)
+    }
+
+    fn filtered(&self, keep: impl Fn(&str) -> bool) -> NotificationConfiguration {
+        NotificationConfiguration {
+            topics: self.topics.iter().filter(|t| keep(&t.id)).cloned().collect(),
+            queues: self.queues.iter().filter(|q| keep(&q.id)).cloned().collect(),
+        }
+    }
+
     /// Every entry that wants the event, topics first, in document order.
     /// One event yields one record per entry (each with its own
     /// `configurationId`), as in AWS and Ceph.

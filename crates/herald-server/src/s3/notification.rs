@@ -101,7 +101,7 @@ impl S3Route for NotificationRoute {
                 let cfg = if id.is_empty() {
                     current
                 } else {
-                    let one = only(&current, &id);
+                    let one = current.only(&id);
                     if one.is_empty() {
                         return Err(s3_error!(NoSuchKey, "no notification {id:?} on bucket {bucket}"));
                     }
@@ -119,7 +119,7 @@ impl S3Route for NotificationRoute {
                 let remaining = if id.is_empty() {
                     NotificationConfiguration::default()
                 } else {
-                    without(&current(), &id)
+                    current().without(&id)
                 };
                 save(s3, &bucket_record, remaining).await?;
                 drop(changing);
@@ -255,18 +255,4 @@ async fn save(s3: &HeraldS3, bucket: &herald_store::BucketRecord, cfg: Notificat
         .s3()?;
     s3.notifier.set_config(bucket_name, Some(cfg));
     Ok(())
-}
-
-fn only(cfg: &NotificationConfiguration, id: &str) -> NotificationConfiguration {
-    NotificationConfiguration {
-        topics: cfg.topics.iter().filter(|t| t.id == id).cloned().collect(),
-        queues: cfg.queues.iter().filter(|q| q.id == id).cloned().collect(),
-    }
-}
-
-fn without(cfg: &NotificationConfiguration, id: &str) -> NotificationConfiguration {
-    NotificationConfiguration {
-        topics: cfg.topics.iter().filter(|t| t.id != id).cloned().collect(),
-        queues: cfg.queues.iter().filter(|q| q.id != id).cloned().collect(),
-    }
 }
