@@ -151,6 +151,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf) -> std::io::Resul
 /// after the delayed-ACK timer. Linux falls back to delayed ACKs on its
 /// own, hence a call after every read. Best effort: a failure only costs
 /// latency.
+#[cfg(target_os = "linux")]
 fn quick_ack(socket: &TcpStream) {
     use std::os::fd::AsRawFd as _;
     let on: libc::c_int = 1;
@@ -165,6 +166,10 @@ fn quick_ack(socket: &TcpStream) {
         );
     }
 }
+
+/// Only Linux has `TCP_QUICKACK`; elsewhere ACKs keep their timer.
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_socket: &TcpStream) {}
 
 /// Reads the greeting and the CONNECT request; returns the target.
 async fn handshake(client: &mut TcpStream) -> Result<(String, u16), String> {

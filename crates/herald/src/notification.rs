@@ -79,20 +79,19 @@ pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
                 Some(n) => Some(n.lock_config_writes().await),
                 None => None,
             };
-            let kept = match &id {
+            let (bucket_id, kept) = match &id {
                 Some(id) => {
-                    let cfg = load(ctx, &bucket)?.1;
+                    let (bucket_id, cfg) = load(ctx, &bucket)?;
                     let kept = cfg.without(id);
                     if kept == cfg {
                         return Err(format!("bucket {bucket:?} has no notification {id:?}"));
                     }
-                    kept
+                    (bucket_id, kept)
                 }
                 // Removing all needs no parse: a configuration stored
                 // unreadable can still be removed.
-                None => NotificationConfiguration::default(),
+                None => (bucket_record(ctx, &bucket)?.id, NotificationConfiguration::default()),
             };
-            let bucket_id = bucket_record(ctx, &bucket)?.id;
             let stored = (!kept.is_empty()).then(|| notification::serialize_json(&kept));
             ctx.store
                 .set_notification_config(&bucket, Some(&bucket_id), stored)
@@ -161,7 +160,13 @@ fn filter_json(f: &Filter) -> Value {
     .into_iter()
     .filter_map(|(name, value)| value.map(|v| FilterRule::new(name, v)))
     .collect();
-    for (name, rules) in [("S3Key", &key), ("S3Metadata", &f.metadata), ("S3Tags", &f.tags)] {
+    // Metadata names as GET ?notification shows them (with the prefix).
+    let metadata: Vec<FilterRule> = f
+        .metadata
+        .iter()
+        .map(|r| FilterRule::new(format!("x-amz-meta-{}", r.name), r.value.clone()))
+        .collect();
+    for (name, rules) in [("S3Key", &key), ("S3Metadata", &metadata), ("S3Tags", &f.tags)] {
         if !rules.is_empty() {
             let rules: Vec<Value> = rules
                 .iter()

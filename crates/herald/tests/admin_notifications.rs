@@ -74,12 +74,13 @@ async fn notification_list_get_rm_and_topic_subscriptions() {
     );
     srv.s3().create_bucket().bucket("admin-nb").send().await.unwrap();
     let prefix = "<S3Key><FilterRule><Name>prefix</Name><Value>logs/</Value></FilterRule></S3Key>";
+    let color = "<S3Metadata><FilterRule><Name>x-amz-meta-color</Name><Value>red</Value></FilterRule></S3Metadata>";
     must_put_notification_xml(
         &srv,
         "admin-nb",
         &notification_xml(&[
             topic_config_xml("n_1", &arn, &["s3:ObjectCreated:*"], Some(prefix)),
-            topic_config_xml("n_2", &arn, &["s3:ObjectRemoved:*"], None),
+            topic_config_xml("n_2", &arn, &["s3:ObjectRemoved:*"], Some(color)),
             topic_config_xml("n_3", &arn, &[], None),
         ]),
     );
@@ -93,6 +94,13 @@ async fn notification_list_get_rm_and_topic_subscriptions() {
         one["Filter"]["S3Key"]["FilterRule"],
         serde_json::json!([{"Name": "prefix", "Value": "logs/"}]),
         "{one}"
+    );
+    // Metadata rules as GET ?notification shows them (with the prefix).
+    let two = cli_json(&srv, &["notification", "get", "--bucket", "admin-nb", "--id", "n_2"]);
+    assert_eq!(
+        two["Filter"]["S3Metadata"]["FilterRule"],
+        serde_json::json!([{"Name": "x-amz-meta-color", "Value": "red"}]),
+        "{two}"
     );
     for missing in [
         &["notification", "get", "--bucket", "admin-nb", "--id", "nope"][..],
