@@ -187,8 +187,9 @@ use writer::Cmd;
 
 /// Commands queued for the writer before `append` waits: backpressure.
 const QUEUE: usize = 8192;
-/// Largest key + payload accepted (records carry u32 lengths).
-const MAX_RECORD: usize = 1 << 30;
+/// Largest key + payload accepted: a record's frame body (fixed part, key,
+/// payload) must fit the segment engine's `MAX_BODY`.
+const MAX_RECORD: usize = herald_segment::frame::MAX_BODY - format::BODY_FIXED;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// How long a removed topic stays known as removed (late events of its
 /// requests are discarded meanwhile). Requests end long before; forgetting

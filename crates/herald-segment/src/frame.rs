@@ -7,6 +7,13 @@ use std::ops::Range;
 /// Bytes in front of every record body.
 pub const HEADER: usize = 8;
 
+/// The longest body a frame may have. A length above it read from disk is
+/// damage ([`Parse::Bad`]) rather than a reason to read that much into
+/// memory: recovery's memory stays bounded whatever a corrupt header says.
+/// Both owners' records are far smaller (a queue message is at most 256 KiB
+/// of body plus attributes, an event record a few KiB).
+pub const MAX_BODY: usize = 16 << 20;
+
 /// Starts a frame at the end of `buf`; returns its start for [`finish`].
 pub fn begin(buf: &mut Vec<u8>) -> usize {
     let start = buf.len();
@@ -18,6 +25,10 @@ pub fn begin(buf: &mut Vec<u8>) -> usize {
 /// body is everything after its header; returns the whole frame's length.
 pub fn finish(buf: &mut [u8], start: usize) -> usize {
     let body = &buf[start + HEADER..];
+    assert!(
+        body.len() <= MAX_BODY,
+        "a frame body over MAX_BODY would read back as damage"
+    );
     let len = body.len() as u32;
     let crc = crc32fast::hash(body);
     buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -47,7 +58,7 @@ pub fn parse(buf: &[u8], min_body: usize) -> Parse {
     }
     let len = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(buf[4..8].try_into().expect("4 bytes"));
-    if len < min_body.max(1) {
+    if len < min_body.max(1) || len > MAX_BODY {
         return Parse::Bad;
     }
     let end = HEADER + len;
@@ -84,6 +95,18 @@ mod tests {
         assert_eq!(parse(&buf[..HEADER + 4], 1), Parse::Short { need: HEADER + 5 });
         assert_eq!(parse(&buf[..3], 1), Parse::Short { need: HEADER });
         assert_eq!(parse(&[0u8; 64], 1), Parse::Bad, "zero fill is not a frame");
+        // A length over MAX_BODY is damage at once, not a frame to read in.
+        let mut huge = ((MAX_BODY + 1) as u32).to_le_bytes().to_vec();
+        huge.extend_from_slice(&[0u8; 4]);
+        assert_eq!(parse(&huge, 1), Parse::Bad);
+        let mut largest = (MAX_BODY as u32).to_le_bytes().to_vec();
+        largest.extend_from_slice(&[0u8; 4]);
+        assert_eq!(
+            parse(&largest, 1),
+            Parse::Short {
+                need: HEADER + MAX_BODY
+            }
+        );
         buf[HEADER + 1] ^= 1;
         assert_eq!(parse(&buf, 1), Parse::Bad);
     }

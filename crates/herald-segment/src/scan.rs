@@ -197,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_length_does_not_read_the_whole_file() {
+    fn a_corrupt_length_ends_the_scan_at_the_last_good_record() {
         let mut bogus = frame(b"x");
         bogus[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
         let (_d, f) = file_with(&[&frame(b"ok"), &bogus]);
