@@ -192,6 +192,41 @@ fn commit_batch(db: &Database, batch: &mut Vec<Job>, journal: Option<&JournalHoo
     }
 }
 
+/// How a group commit makes its events durable: decided once, before they
+/// are written, because the journal zero-fills ahead only for its own
+/// fsync (a syncfs journals the files' growth anyway).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventSync {
+    /// The blobs' syncfs covers the journal's files (same file system).
+    BlobSyncfs,
+    /// Many logs (one tenant's thousand topics): one syncfs of the
+    /// journal's file system instead of an fsync each, one after the other.
+    JournalSyncfs,
+    /// The journal fsyncs the files it wrote.
+    OwnFsync,
+}
+
+impl EventSync {
+    fn decide(journal: Option<&JournalHook>, has_blobs: bool, events: &[EventEntry]) -> EventSync {
+        let same_fs = journal.is_some_and(|h| h.same_fs_as_blobs);
+        if same_fs && has_blobs {
+            EventSync::BlobSyncfs
+        } else if same_fs && distinct_logs(events) > MAX_LOG_FSYNCS {
+            EventSync::JournalSyncfs
+        } else {
+            EventSync::OwnFsync
+        }
+    }
+}
+
+fn distinct_logs(events: &[EventEntry]) -> usize {
+    events
+        .iter()
+        .map(|e| e.log.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
 /// Writes the events, syncs, commits; on any failure nothing is committed
 /// and the written events are abandoned.
 fn durable_commit(
@@ -201,16 +236,13 @@ fn durable_commit(
     journal: Option<&JournalHook>,
 ) -> Result<(), String> {
     let mut written: Option<Box<dyn WrittenEvents>> = None;
-    let mut touched_logs = 0;
+    let event_sync = EventSync::decide(journal, blob_root.is_some(), &events);
     match journal {
         _ if events.is_empty() => {}
         None => tracing::debug!(events = events.len(), "no event journal attached: events dropped"),
         Some(hook) => {
-            // The blobs' syncfs below covers the journal's files too.
-            let syncfs_follows = blob_root.is_some() && hook.same_fs_as_blobs;
-            let w = hook.journal.write(events, syncfs_follows)?;
+            let w = hook.journal.write(events, event_sync != EventSync::OwnFsync)?;
             let marks = w.high_water();
-            touched_logs = marks.len();
             if let Err(e) = crate::journal::record_marks(&txn, &marks) {
                 w.settle(false);
                 return Err(e.to_string());
@@ -222,16 +254,13 @@ fn durable_commit(
         if let Some(root) = &blob_root {
             sync_filesystem(root).map_err(|e| format!("syncfs of {}: {e}", root.display()))?;
         }
-        let same_fs = journal.is_some_and(|h| h.same_fs_as_blobs);
         if let (Some(w), Some(hook)) = (written.as_mut(), journal) {
-            if blob_root.is_some() && same_fs {
-                // The syncfs above covered the journal's files too.
-            } else if same_fs && touched_logs > MAX_LOG_FSYNCS {
-                // Many logs (one tenant's thousand topics): one syncfs
-                // instead of an fsync each, one after the other.
-                sync_filesystem(hook.journal.dir()).map_err(|e| format!("syncfs of the event journal: {e}"))?;
-            } else {
-                w.sync()?;
+            match event_sync {
+                EventSync::BlobSyncfs => {}
+                EventSync::JournalSyncfs => {
+                    sync_filesystem(hook.journal.dir()).map_err(|e| format!("syncfs of the event journal: {e}"))?
+                }
+                EventSync::OwnFsync => w.sync()?,
             }
         }
         txn.commit().map_err(|e| e.to_string())
