@@ -8,7 +8,7 @@
 //! roughly constant while throughput grows with concurrency.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -320,5 +320,5 @@ fn create_topic_dir(dir: &Path, name: &str) -> io::Result<()> {
         f.sync_all()?;
     }
     fs::rename(&tmp, dir.join(format::NAME_FILE))?;
-    File::open(dir)?.sync_all()
+    herald_segment::fsync_dir(dir)
 }

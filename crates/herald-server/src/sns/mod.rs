@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use herald_model::query::{ParamError, Params};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use s3s::Body;
 
 use crate::front::RequestMeta;
@@ -173,22 +173,18 @@ pub async fn handle(notifier: &Arc<Notifier>, req: Request<()>, body: Bytes, met
         }),
     };
     match result {
-        Ok(xml) => xml_response(StatusCode::OK, xml),
+        Ok(xml) => crate::error::xml_response(StatusCode::OK, xml, "text/xml"),
         Err(e) => error_response(&e, &request_id),
     }
-}
-
-fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
-    let mut r = Response::new(Body::from(xml));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-    r
 }
 
 pub fn error_response(e: &SnsError, request_id: &str) -> Response<Body> {
     if e.status.is_server_error() {
         tracing::error!(code = e.code, message = %e.message, "SNS request failed");
     }
-    xml_response(e.status, crate::error::query_body(e, xml::NS, request_id, false))
+    crate::error::xml_response(
+        e.status,
+        crate::error::query_body(e, xml::NS, request_id, false),
+        "text/xml",
+    )
 }
