@@ -14,11 +14,13 @@ use crate::notification::ConfigError;
 
 /// An event Herald emits for an object operation.
 ///
-/// Only the operations Herald performs are listed; AWS's lifecycle,
+/// Only the operations Herald performs are listed; AWS's transition,
 /// replication, restore and ACL events never happen here, so a
 /// configuration asking for them is refused rather than silently idle.
 /// The `ObjectAccessed` reads are MinIO's: sent only to configurations that
-/// name them (see [`EventType::explicit_only`]).
+/// name them (see [`EventType::explicit_only`]). A lifecycle expiration
+/// goes by two names, Ceph's (`ObjectLifecycle:Expiration:*`) and AWS's
+/// (`LifecycleExpiration:*`): see [`EventType::lifecycle_alias`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     /// `PutObject`.
@@ -42,6 +44,19 @@ pub enum EventType {
     ObjectAccessedGet,
     /// A successful `HeadObject` (MinIO's `s3:ObjectAccessed:Head`).
     ObjectAccessedHead,
+    /// Ceph: the lifecycle expired a current version.
+    ObjectLifecycleExpirationCurrent,
+    /// Ceph: the lifecycle removed a noncurrent version.
+    ObjectLifecycleExpirationNonCurrent,
+    /// Ceph: the lifecycle removed an expired delete marker.
+    ObjectLifecycleExpirationDeleteMarker,
+    /// Ceph: the lifecycle aborted an incomplete multipart upload.
+    ObjectLifecycleExpirationAbortMultipartUpload,
+    /// AWS: the lifecycle deleted an object or a version for good.
+    LifecycleExpirationDelete,
+    /// AWS: the lifecycle expired a versioned object's current version,
+    /// creating a delete marker.
+    LifecycleExpirationDeleteMarkerCreated,
 }
 
 /// The family an event belongs to; what the `:*` wildcards select.
@@ -51,16 +66,33 @@ pub enum EventCategory {
     ObjectRemoved,
     ObjectTagging,
     ObjectAccessed,
+    /// Ceph's lifecycle events (`s3:ObjectLifecycle:*`).
+    ObjectLifecycle,
+    /// The expirations among them (`s3:ObjectLifecycle:Expiration:*`;
+    /// Herald has no transitions, so the same set).
+    ObjectLifecycleExpiration,
+    /// AWS's lifecycle expiration events (`s3:LifecycleExpiration:*`).
+    LifecycleExpiration,
 }
 
 impl EventCategory {
     /// Every category, in the order configurations list them.
-    pub const ALL: [EventCategory; 4] = [
+    pub const ALL: [EventCategory; 7] = [
         EventCategory::ObjectCreated,
         EventCategory::ObjectRemoved,
         EventCategory::ObjectTagging,
         EventCategory::ObjectAccessed,
+        EventCategory::ObjectLifecycle,
+        EventCategory::ObjectLifecycleExpiration,
+        EventCategory::LifecycleExpiration,
     ];
+
+    /// Whether the category's wildcard selects `ev` (`s3:ObjectLifecycle:*`
+    /// holds the narrower `s3:ObjectLifecycle:Expiration:*`).
+    pub fn contains(self, ev: EventType) -> bool {
+        let own = ev.category();
+        own == self || (self == EventCategory::ObjectLifecycle && own == EventCategory::ObjectLifecycleExpiration)
+    }
 
     /// The category name without prefix, e.g. `ObjectCreated`.
     pub fn name(self) -> &'static str {
@@ -69,6 +101,9 @@ impl EventCategory {
             EventCategory::ObjectRemoved => "ObjectRemoved",
             EventCategory::ObjectTagging => "ObjectTagging",
             EventCategory::ObjectAccessed => "ObjectAccessed",
+            EventCategory::ObjectLifecycle => "ObjectLifecycle",
+            EventCategory::ObjectLifecycleExpiration => "ObjectLifecycle:Expiration",
+            EventCategory::LifecycleExpiration => "LifecycleExpiration",
         }
     }
 
@@ -80,13 +115,16 @@ impl EventCategory {
             EventCategory::ObjectRemoved => "s3:ObjectRemoved:*",
             EventCategory::ObjectTagging => "s3:ObjectTagging:*",
             EventCategory::ObjectAccessed => "s3:ObjectAccessed:*",
+            EventCategory::ObjectLifecycle => "s3:ObjectLifecycle:*",
+            EventCategory::ObjectLifecycleExpiration => "s3:ObjectLifecycle:Expiration:*",
+            EventCategory::LifecycleExpiration => "s3:LifecycleExpiration:*",
         }
     }
 }
 
 impl EventType {
     /// Every event type Herald emits.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 16] = [
         EventType::ObjectCreatedPut,
         EventType::ObjectCreatedPost,
         EventType::ObjectCreatedCopy,
@@ -97,6 +135,12 @@ impl EventType {
         EventType::ObjectTaggingDelete,
         EventType::ObjectAccessedGet,
         EventType::ObjectAccessedHead,
+        EventType::ObjectLifecycleExpirationCurrent,
+        EventType::ObjectLifecycleExpirationNonCurrent,
+        EventType::ObjectLifecycleExpirationDeleteMarker,
+        EventType::ObjectLifecycleExpirationAbortMultipartUpload,
+        EventType::LifecycleExpirationDelete,
+        EventType::LifecycleExpirationDeleteMarkerCreated,
     ];
 
     /// Reads are sent only to configurations that ask for them by name or
@@ -105,6 +149,36 @@ impl EventType {
     /// must not start receiving an event per GET.
     pub fn explicit_only(self) -> bool {
         self.category() == EventCategory::ObjectAccessed
+    }
+
+    /// Whether the event says an object or version went away (AWS's
+    /// records then carry no size nor ETag).
+    pub fn removes_object(self) -> bool {
+        matches!(
+            self.category(),
+            EventCategory::ObjectRemoved
+                | EventCategory::ObjectLifecycleExpiration
+                | EventCategory::LifecycleExpiration
+        )
+    }
+
+    /// Ceph emits each lifecycle expiration under two names, its own and
+    /// AWS's, and a configuration gets the record if it selects either
+    /// (Ceph's `rgw_lc.cc` passes both to its publisher). This is the AWS
+    /// name of a Ceph lifecycle event: `LifecycleExpiration:Delete` when
+    /// the object or version is gone for good, `…:DeleteMarkerCreated`
+    /// for a current version hidden under a new delete marker (given as
+    /// `marker_created`). Aborted uploads have no AWS name.
+    pub fn lifecycle_alias(self, marker_created: bool) -> Option<EventType> {
+        match self {
+            EventType::ObjectLifecycleExpirationCurrent if marker_created => {
+                Some(EventType::LifecycleExpirationDeleteMarkerCreated)
+            }
+            EventType::ObjectLifecycleExpirationCurrent
+            | EventType::ObjectLifecycleExpirationNonCurrent
+            | EventType::ObjectLifecycleExpirationDeleteMarker => Some(EventType::LifecycleExpirationDelete),
+            _ => None,
+        }
     }
 
     /// The name as it appears in a record's `eventName`, e.g.
@@ -127,6 +201,14 @@ impl EventType {
             EventType::ObjectTaggingDelete => "s3:ObjectTagging:Delete",
             EventType::ObjectAccessedGet => "s3:ObjectAccessed:Get",
             EventType::ObjectAccessedHead => "s3:ObjectAccessed:Head",
+            EventType::ObjectLifecycleExpirationCurrent => "s3:ObjectLifecycle:Expiration:Current",
+            EventType::ObjectLifecycleExpirationNonCurrent => "s3:ObjectLifecycle:Expiration:NonCurrent",
+            EventType::ObjectLifecycleExpirationDeleteMarker => "s3:ObjectLifecycle:Expiration:DeleteMarker",
+            EventType::ObjectLifecycleExpirationAbortMultipartUpload => {
+                "s3:ObjectLifecycle:Expiration:AbortMultipartUpload"
+            }
+            EventType::LifecycleExpirationDelete => "s3:LifecycleExpiration:Delete",
+            EventType::LifecycleExpirationDeleteMarkerCreated => "s3:LifecycleExpiration:DeleteMarkerCreated",
         }
     }
 
@@ -142,6 +224,13 @@ impl EventType {
             }
             EventType::ObjectTaggingPut | EventType::ObjectTaggingDelete => EventCategory::ObjectTagging,
             EventType::ObjectAccessedGet | EventType::ObjectAccessedHead => EventCategory::ObjectAccessed,
+            EventType::ObjectLifecycleExpirationCurrent
+            | EventType::ObjectLifecycleExpirationNonCurrent
+            | EventType::ObjectLifecycleExpirationDeleteMarker
+            | EventType::ObjectLifecycleExpirationAbortMultipartUpload => EventCategory::ObjectLifecycleExpiration,
+            EventType::LifecycleExpirationDelete | EventType::LifecycleExpirationDeleteMarkerCreated => {
+                EventCategory::LifecycleExpiration
+            }
         }
     }
 
@@ -196,7 +285,7 @@ impl EventPattern {
     pub fn matches(&self, ev: EventType) -> bool {
         match *self {
             EventPattern::Exact(e) => e == ev,
-            EventPattern::Category(c) => ev.category() == c,
+            EventPattern::Category(c) => c.contains(ev),
         }
     }
 
@@ -216,6 +305,11 @@ impl EventPattern {
 fn unknown_event(name: &str) -> ConfigError {
     let bare = name.strip_prefix("s3:").unwrap_or(name);
     let family = bare.split(':').next().unwrap_or_default();
+    let family = if bare.starts_with("ObjectLifecycle:Transition") {
+        "ObjectTransition"
+    } else {
+        family
+    };
     let missing = match family {
         "ObjectRestore" => Some("restore from archive storage classes"),
         "Replication" => Some("bucket replication"),
@@ -223,7 +317,6 @@ fn unknown_event(name: &str) -> ConfigError {
             Some("storage classes to move objects between")
         }
         "ObjectSynced" => Some("multisite sync"),
-        "LifecycleExpiration" | "ObjectLifecycle" => Some("lifecycle expiration"),
         "ObjectAcl" => Some("object ACL change events"),
         "ReducedRedundancyLostObject" => Some("the REDUCED_REDUNDANCY storage class"),
         _ => None,
@@ -315,6 +408,8 @@ mod tests {
             ("s3:ObjectRestore:Post", "restore"),
             ("s3:Replication:*", "replication"),
             ("s3:LifecycleTransition", "storage classes"),
+            ("s3:ObjectLifecycle:Transition:Current", "storage classes"),
+            ("s3:ObjectLifecycle:Transition:*", "storage classes"),
         ] {
             match EventPattern::parse(name) {
                 Err(ConfigError::InvalidArgument(m)) => assert!(m.contains(feature), "{name}: {m}"),
@@ -334,7 +429,8 @@ mod tests {
             "s3:ObjectCreated",
             "s3:*",
             "s3:ObjectRestore:*",
-            "s3:LifecycleExpiration:Delete",
+            "s3:LifecycleExpiration:Deleted",
+            "s3:ObjectLifecycle:Expiration",
             "",
             "s3:objectcreated:*",
         ] {
@@ -357,6 +453,49 @@ mod tests {
         let tag = EventPattern::parse("s3:ObjectTagging:*").unwrap();
         assert!(tag.matches(EventType::ObjectTaggingPut));
         assert!(!tag.matches(EventType::ObjectCreatedPut));
+    }
+
+    #[test]
+    fn lifecycle_wildcards_and_names() {
+        let ceph_all = EventPattern::parse("s3:ObjectLifecycle:*").unwrap();
+        let ceph_exp = EventPattern::parse("s3:ObjectLifecycle:Expiration:*").unwrap();
+        let aws = EventPattern::parse("s3:LifecycleExpiration:*").unwrap();
+        assert_eq!(ceph_exp.as_str(), "s3:ObjectLifecycle:Expiration:*");
+        for e in [
+            EventType::ObjectLifecycleExpirationCurrent,
+            EventType::ObjectLifecycleExpirationNonCurrent,
+            EventType::ObjectLifecycleExpirationDeleteMarker,
+            EventType::ObjectLifecycleExpirationAbortMultipartUpload,
+        ] {
+            assert!(ceph_all.matches(e) && ceph_exp.matches(e) && !aws.matches(e), "{e}");
+            assert!(e.removes_object());
+        }
+        for e in [
+            EventType::LifecycleExpirationDelete,
+            EventType::LifecycleExpirationDeleteMarkerCreated,
+        ] {
+            assert!(aws.matches(e) && !ceph_all.matches(e), "{e}");
+        }
+        // Neither family is a removal in the ObjectRemoved sense.
+        let removed = EventPattern::parse("s3:ObjectRemoved:*").unwrap();
+        assert!(!removed.matches(EventType::LifecycleExpirationDelete));
+        assert!(!removed.matches(EventType::ObjectLifecycleExpirationCurrent));
+        assert_eq!(
+            EventType::ObjectLifecycleExpirationCurrent.lifecycle_alias(true),
+            Some(EventType::LifecycleExpirationDeleteMarkerCreated)
+        );
+        assert_eq!(
+            EventType::ObjectLifecycleExpirationNonCurrent.lifecycle_alias(false),
+            Some(EventType::LifecycleExpirationDelete)
+        );
+        assert_eq!(
+            EventType::ObjectLifecycleExpirationAbortMultipartUpload.lifecycle_alias(false),
+            None
+        );
+        assert_eq!(
+            EventType::from_name("ObjectLifecycle:Expiration:NonCurrent"),
+            Some(EventType::ObjectLifecycleExpirationNonCurrent)
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod cors;
 pub mod etag;
 pub mod event;
 pub mod json_shape;
+pub mod lifecycle;
 pub mod lock;
 pub mod names;
 pub mod notification;

@@ -17,7 +17,7 @@ use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::event::{EventCategory, EventType};
+use crate::event::EventType;
 
 /// Which dialect of record to produce.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -183,7 +183,7 @@ impl<'a> EventRecord<'a> {
         // AWS omits size and eTag on removals (there is no object left to
         // describe) and versionId on unversioned buckets; Ceph always
         // sends all three.
-        let removal = input.event.category() == EventCategory::ObjectRemoved;
+        let removal = input.event.removes_object();
         let (size, e_tag) = if ceph || !removal {
             (Some(input.size), Some(input.etag))
         } else {

@@ -39,6 +39,11 @@ pub enum PutError {
 #[derive(Clone)]
 pub struct Change {
     pub event: EventType,
+    /// The event's other name, for events that have two (a lifecycle
+    /// expiration: Ceph's in `event`, AWS's here); each configuration gets
+    /// the record under the name it selected (see
+    /// `NotificationConfiguration::matching_either`).
+    pub alias: Option<EventType>,
     pub key: String,
     pub size: u64,
     pub etag: String,
@@ -51,6 +56,7 @@ impl Change {
     pub fn new(event: EventType, key: impl Into<String>) -> Change {
         Change {
             event,
+            alias: None,
             key: key.into(),
             size: 0,
             etag: String::new(),
@@ -101,8 +107,8 @@ pub type Committed<'a> = StagedChange<'a>;
 /// The notifications a change will go to, worked out before the write.
 #[derive(Default)]
 pub struct Plan {
-    targets: Vec<(String, Arc<TopicRuntime>)>,
-    queues: Vec<(String, QueueTarget)>,
+    targets: Vec<Routed<Arc<TopicRuntime>>>,
+    queues: Vec<Routed<QueueTarget>>,
     /// A read's places in its destinations' queues, held until its events
     /// are committed (see [`ReadSlots`]).
     read_slots: ReadSlots,
@@ -142,6 +148,25 @@ impl Plan {
     }
 }
 
+/// One destination of a change: the configuration that chose it and the
+/// event name that configuration selected.
+#[derive(Clone)]
+struct Routed<T> {
+    config_id: String,
+    event: EventType,
+    to: T,
+}
+
+impl<T> Routed<T> {
+    fn to(target: &herald_model::MatchedTarget<'_>, to: T) -> Routed<T> {
+        Routed {
+            config_id: target.id.to_owned(),
+            event: target.event,
+            to,
+        }
+    }
+}
+
 /// A built-in queue named by a QueueConfiguration.
 #[derive(Clone)]
 struct QueueTarget {
@@ -161,6 +186,7 @@ pub(crate) struct Site {
 /// How one destination wants its record.
 struct Target<'a> {
     config_id: &'a str,
+    event: EventType,
     opaque: &'a str,
     flavor: RecordFlavor,
     /// A bare record (a line of a batch file), not `{"Records":[...]}`.
@@ -168,9 +194,11 @@ struct Target<'a> {
 }
 
 impl<'a> Target<'a> {
-    fn topic(config_id: &'a str, topic: &'a TopicRuntime) -> Target<'a> {
+    fn topic(route: &'a Routed<Arc<TopicRuntime>>) -> Target<'a> {
+        let topic = &route.to;
         Target {
-            config_id,
+            config_id: &route.config_id,
+            event: route.event,
             opaque: &topic.opaque,
             flavor: topic.flavor,
             // A batch file holds one bare record per line.
@@ -178,9 +206,10 @@ impl<'a> Target<'a> {
         }
     }
 
-    fn queue(config_id: &'a str) -> Target<'a> {
+    fn queue(config_id: &'a str, event: EventType) -> Target<'a> {
         Target {
             config_id,
+            event,
             opaque: "",
             flavor: QUEUE_FLAVOR,
             bare: false,
@@ -227,7 +256,8 @@ impl Notifier {
             }
             refused
         };
-        for target in cfg.matching(change.event, &change.key, &change.metadata, &change.tags) {
+        let matched = cfg.matching_either(change.event, change.alias, &change.key, &change.metadata, &change.tags);
+        for target in matched {
             if target.kind == TargetKind::Queue {
                 if let Some(q) = self.queue_target(bucket, target.arn) {
                     if read_refused(&q.arn, &q.counters) {
@@ -238,7 +268,7 @@ impl Notifier {
                     if self.log.is_full(&q.arn) {
                         return Err(NotifyError::SlowDown(q.arn.clone()));
                     }
-                    plan.queues.push((target.id.to_owned(), q));
+                    plan.queues.push(Routed::to(&target, q));
                 }
                 continue;
             }
@@ -263,7 +293,7 @@ impl Notifier {
             if topic.persistent && self.log.is_full(topic.log_name()) {
                 return Err(NotifyError::SlowDown(topic.record.name.clone()));
             }
-            plan.targets.push((target.id.to_owned(), topic));
+            plan.targets.push(Routed::to(&target, topic));
         }
         plan.read_slots = slots;
         Ok(plan)
@@ -314,13 +344,13 @@ impl Notifier {
     /// `herald_store::journal`). `None` when no persistent destination is
     /// involved.
     pub(crate) fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
-        let targets: Vec<(String, Arc<TopicRuntime>)> =
-            p.plan.targets.iter().filter(|(_, t)| t.persistent).cloned().collect();
-        let queues: Vec<(String, String)> = p
+        let targets: Vec<Routed<Arc<TopicRuntime>>> =
+            p.plan.targets.iter().filter(|r| r.to.persistent).cloned().collect();
+        let queues: Vec<(String, EventType, String)> = p
             .plan
             .queues
             .iter()
-            .map(|(id, q)| (id.clone(), q.arn.clone()))
+            .map(|r| (r.config_id.clone(), r.event, r.to.arn.clone()))
             .collect();
         if targets.is_empty() && queues.is_empty() {
             return None;
@@ -330,15 +360,15 @@ impl Notifier {
             let now = OffsetDateTime::now_utc();
             let facts = (&change, &origin, staged);
             let key = format!("{}/{}", staged.bucket.name, change.key);
-            let to_topics = targets.iter().map(|(config_id, topic)| EventEntry {
-                log: topic.log_name().to_owned(),
+            let to_topics = targets.iter().map(|route| EventEntry {
+                log: route.to.log_name().to_owned(),
                 key: key.clone(),
-                payload: render(&site, facts, &Target::topic(config_id, topic), now),
+                payload: render(&site, facts, &Target::topic(route), now),
             });
-            let to_queues = queues.iter().map(|(config_id, arn)| EventEntry {
+            let to_queues = queues.iter().map(|(config_id, event, arn)| EventEntry {
                 log: arn.clone(),
                 key: key.clone(),
-                payload: render(&site, facts, &Target::queue(config_id), now),
+                payload: render(&site, facts, &Target::queue(config_id, *event), now),
             });
             to_topics.chain(to_queues).collect()
         }))
@@ -357,16 +387,16 @@ impl Notifier {
     /// synchronous topic (persistent ones got theirs in the commit).
     fn count_and_render_sync(&self, p: &Pending, committed: &Committed<'_>) -> Vec<(Arc<TopicRuntime>, Bytes)> {
         let now = OffsetDateTime::now_utc();
-        for (_, q) in &p.plan.queues {
-            q.counters.triggered();
+        for q in &p.plan.queues {
+            q.to.counters.triggered();
         }
         let mut sync = Vec::new();
-        for (config_id, topic) in &p.plan.targets {
-            topic.counters.triggered();
-            if !topic.persistent {
+        for route in &p.plan.targets {
+            route.to.counters.triggered();
+            if !route.to.persistent {
                 let facts = (&p.change, &p.origin, committed);
-                let body = Bytes::from(render(&self.site, facts, &Target::topic(config_id, topic), now));
-                sync.push((topic.clone(), body));
+                let body = Bytes::from(render(&self.site, facts, &Target::topic(route), now));
+                sync.push((route.to.clone(), body));
             }
         }
         sync
@@ -505,11 +535,11 @@ impl Notifier {
         {
             tracing::warn!(bucket, error = %e, "read events lost: cannot commit them");
             // Counted per destination, as every other loss is.
-            for (_, q) in &pending.plan.queues {
-                q.counters.lost(1);
+            for q in &pending.plan.queues {
+                q.to.counters.lost(1);
             }
-            for (_, t) in pending.plan.targets.iter().filter(|(_, t)| t.persistent) {
-                t.counters.lost(1);
+            for t in pending.plan.targets.iter().filter(|r| r.to.persistent) {
+                t.to.counters.lost(1);
             }
         }
         for (topic, body) in self.count_and_render_sync(&pending, &committed) {
@@ -563,12 +593,24 @@ impl CommittedWrite for DeleteOutcome {
     }
 }
 
+impl CommittedWrite for herald_store::AbortOutcome {
+    fn committed(&self) -> Option<Committed<'_>> {
+        Some(Committed {
+            bucket: &self.bucket,
+            seq: self.seq,
+            version_id: "",
+            size: Some(self.size),
+            etag: None,
+        })
+    }
+}
+
 /// Renders one change's record for one destination.
 fn render(site: &Site, facts: (&Change, &Origin, &Committed<'_>), target: &Target<'_>, now: OffsetDateTime) -> Vec<u8> {
     let (change, origin, c) = facts;
     let event_id = record::event_id(now, c.seq);
     let input = EventRecordInput {
-        event: change.event,
+        event: target.event,
         event_time: now,
         region: &site.region,
         principal: &origin.principal,

@@ -146,6 +146,7 @@ impl Store {
             buckets.remove(name.as_str())?;
             quota::add(txn, quota::BUCKETS_KIND, &brec.owner, -1)?;
             txn.open_table(crate::tables::NOTIFICATIONS)?.remove(name.as_str())?;
+            txn.open_table(crate::tables::LIFECYCLE)?.remove(name.as_str())?;
             Ok(Applied::with_garbage((), garbage))
         })
         .await

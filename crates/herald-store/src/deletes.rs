@@ -24,6 +24,10 @@ pub struct DeleteConditions {
     pub if_match: Option<String>,
     pub last_modified_s: Option<i64>,
     pub size: Option<u64>,
+    /// The version's store sequence number (Herald's own: the lifecycle
+    /// removes only the very version it found expired, never one written
+    /// since under the same key).
+    pub seq: Option<u64>,
     /// Not a condition but a permission the delete carries: the version may
     /// be removed while `GOVERNANCE` retention protects it (the caller sent
     /// `x-amz-bypass-governance-retention` and is allowed
@@ -34,7 +38,7 @@ pub struct DeleteConditions {
 impl DeleteConditions {
     /// Whether the delete is conditional at all.
     fn is_conditional(&self) -> bool {
-        self.if_match.is_some() || self.last_modified_s.is_some() || self.size.is_some()
+        self.if_match.is_some() || self.last_modified_s.is_some() || self.size.is_some() || self.seq.is_some()
     }
 
     fn check(&self, target: &ObjectVersion) -> StoreResult<()> {
@@ -46,7 +50,8 @@ impl DeleteConditions {
             .last_modified_s
             .is_none_or(|s| s == target.last_modified_ms.div_euclid(1000));
         let size_ok = self.size.is_none_or(|n| n == target.size);
-        if etag_ok && time_ok && size_ok {
+        let seq_ok = self.seq.is_none_or(|n| n == target.seq);
+        if etag_ok && time_ok && size_ok && seq_ok {
             Ok(())
         } else {
             Err(StoreError::PreconditionFailed)

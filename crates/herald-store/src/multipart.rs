@@ -50,7 +50,7 @@ pub struct PartChecks {
     pub checksum: Option<crate::ChecksumSlot>,
 }
 
-fn load_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<UploadRecord> {
+pub(crate) fn load_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<UploadRecord> {
     let uploads = txn.open_table(UPLOADS)?;
     match uploads.get(id)? {
         Some(v) => Ok(serde_json::from_slice(v.value())?),
@@ -434,7 +434,7 @@ impl Store {
 }
 
 /// Deletes an upload and its part records, returning the parts.
-fn remove_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<Vec<PartRecord>> {
+pub(crate) fn remove_upload(txn: &redb::WriteTransaction, id: &str) -> StoreResult<Vec<PartRecord>> {
     let upload = load_upload(txn, id)?;
     quota::add(txn, quota::UPLOADS_KIND, &upload.initiator, -1)?;
     let mut parts = txn.open_table(PARTS)?;

@@ -92,6 +92,11 @@ pub enum AdminRequest {
         bucket: String,
         id: Option<String>,
     },
+    ListLifecycle,
+    /// Without `bucket`, every bucket with lifecycle rules.
+    ProcessLifecycle {
+        bucket: Option<String>,
+    },
 }
 
 /// The answer (one JSON line).
@@ -115,6 +120,8 @@ pub struct AdminContext {
     pub log: Option<DeliveryLog>,
     pub notifier: Option<Arc<Notifier>>,
     pub queues: Option<QueueEngine>,
+    /// The running server's lifecycle worker (a pass needs its notifier).
+    pub lifecycle: Option<Arc<herald_lifecycle::LifecycleWorker>>,
 }
 
 /// Carries out a request (used by the socket server and, when no server
@@ -131,6 +138,7 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
         R::ListNotifications { .. } | R::GetNotification { .. } | R::RemoveNotification { .. } => {
             crate::notification::execute(ctx, req).await
         }
+        R::ListLifecycle | R::ProcessLifecycle { .. } => crate::lifecycle::execute(ctx, req).await,
     };
     result.unwrap_or_else(|message| AdminResponse::Error { message })
 }

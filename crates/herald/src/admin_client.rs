@@ -47,6 +47,7 @@ pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminRes
                     log: Some(log),
                     notifier: None,
                     queues: Some(queues),
+                    lifecycle: None,
                 },
                 req,
             )

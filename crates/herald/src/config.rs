@@ -95,6 +95,9 @@ pub struct ServeArgs {
     /// CIDR blocks endpoints may connect to even when denied (Herald's own listen addresses excepted); repeat or comma-separate.
     #[arg(long = "endpoint-allow", env = "HERALD_ENDPOINT_ALLOW", value_delimiter = ',')]
     pub endpoint_allow: Vec<String>,
+    /// Seconds a lifecycle "day" lasts, for tests and demos (like Ceph's rgw_lc_debug_interval) [default: 86400, with S3's rounding to midnight UTC].
+    #[arg(long, env = "HERALD_LIFECYCLE_DAY_SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lifecycle_day_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -122,6 +125,7 @@ pub struct FileConfig {
     pub ca_dir: Option<PathBuf>,
     pub endpoint_deny: Option<Vec<String>>,
     pub endpoint_allow: Option<Vec<String>>,
+    pub lifecycle_day_secs: Option<u64>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -161,6 +165,20 @@ pub struct Settings {
     /// and Herald's own addresses are added by the policy itself).
     pub endpoint_deny: Vec<herald_endpoints::Cidr>,
     pub endpoint_allow: Vec<herald_endpoints::Cidr>,
+    /// How long a lifecycle day is (a real one unless shortened).
+    pub lifecycle_clock: herald_model::lifecycle::LifecycleClock,
+}
+
+/// A lifecycle day of `secs` seconds (1 to 86,400; unset: a real day).
+fn lifecycle_clock(secs: Option<u64>) -> anyhow::Result<herald_model::lifecycle::LifecycleClock> {
+    use herald_model::lifecycle::LifecycleClock;
+    match secs {
+        None | Some(86_400) => Ok(LifecycleClock::default()),
+        Some(s @ 1..86_400) => Ok(LifecycleClock {
+            day_ms: i64::try_from(s * 1000).unwrap_or(i64::MAX),
+        }),
+        Some(s) => anyhow::bail!("lifecycle_day_secs must be 1 to 86400, not {s}"),
+    }
 }
 
 impl ServeArgs {
@@ -254,6 +272,7 @@ impl ServeArgs {
             ca_dir: self.ca_dir.or(file.ca_dir),
             endpoint_deny,
             endpoint_allow,
+            lifecycle_clock: lifecycle_clock(self.lifecycle_day_secs.or(file.lifecycle_day_secs))?,
         })
     }
 }

@@ -6,6 +6,7 @@
 mod admin;
 mod admin_client;
 mod config;
+mod lifecycle;
 mod notification;
 mod quotas;
 mod serve;
@@ -42,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: notification::NotificationCommand,
     },
+    /// See where the lifecycle worker stands, run a pass now (like `radosgw-admin lc`).
+    Lifecycle {
+        #[command(subcommand)]
+        command: lifecycle::LifecycleCommand,
+    },
     /// Inspect and purge the built-in SQS queues.
     Queue {
         #[command(subcommand)]
@@ -69,6 +75,7 @@ fn main() -> std::process::ExitCode {
             Command::Topic { command } => topic::run(command).await,
             Command::Queue { command } => topic::run_queue(command).await,
             Command::Notification { command } => notification::run(command).await,
+            Command::Lifecycle { command } => lifecycle::run(command).await,
             Command::Bench(args) => herald_bench::run(args).await,
             Command::Agent(args) => herald_agent::run(*args).await,
         }

@@ -79,11 +79,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+    // Expires objects by each bucket's lifecycle rules, with their events.
+    let lifecycle = herald_lifecycle::LifecycleWorker::new(store.clone(), notifier.clone(), settings.lifecycle_clock);
+    let lifecycle_task = lifecycle.spawn();
     let admin_ctx = admin::AdminContext {
         store: store.clone(),
         log: Some(notifier.log().clone()),
         notifier: Some(notifier.clone()),
         queues: Some(queues.clone()),
+        lifecycle: Some(lifecycle.clone()),
     };
     let admin_task = tokio::spawn(admin::serve(admin_ctx, settings.data_dir.clone()));
     // Bound before the HTTP side serves, so a healthy server also answers SFTP.
@@ -111,6 +115,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "herald listening"
     );
     server.run(shutdown_signal()).await;
+    // Its progress is saved page by page: the next start resumes the pass.
+    lifecycle_task.abort();
     // Batch topics write their pending events to files before we exit.
     notifier
         .shutdown(settings.shutdown_grace.max(Duration::from_secs(10)))

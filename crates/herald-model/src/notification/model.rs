@@ -53,6 +53,9 @@ pub struct MatchedTarget<'a> {
     pub kind: TargetKind,
     pub id: &'a str,
     pub arn: &'a str,
+    /// The name the record carries: the event's, or its alias's when only
+    /// that is selected (see [`NotificationConfiguration::matching_either`]).
+    pub event: EventType,
 }
 
 /// `<Filter>`: all of its parts must hold for an event to be sent.
@@ -253,24 +256,45 @@ impl NotificationConfiguration {
         metadata: &[(String, String)],
         tags: &[(String, String)],
     ) -> Vec<MatchedTarget<'_>> {
-        let topics = self
-            .topics
-            .iter()
-            .filter(|t| t.wants(ev, key, metadata, tags))
-            .map(|t| MatchedTarget {
+        self.matching_either(ev, None, key, metadata, tags)
+    }
+
+    /// [`matching`](Self::matching) for an event that goes by two names
+    /// (a lifecycle expiration: Ceph's `ev`, AWS's `alias`): an entry that
+    /// selects either gets one record, named as it asked. An entry that
+    /// selects both (or every event) gets the name of its kind's world:
+    /// Ceph's for topics, AWS's for queues (SQS is where AWS sends them).
+    pub fn matching_either(
+        &self,
+        ev: EventType,
+        alias: Option<EventType>,
+        key: &str,
+        metadata: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Vec<MatchedTarget<'_>> {
+        let names = |first: EventType, second: Option<EventType>| [Some(first), second].into_iter().flatten();
+        let topics = self.topics.iter().filter_map(|t| {
+            let event = names(ev, alias).find(|e| t.wants(*e, key, metadata, tags))?;
+            Some(MatchedTarget {
                 kind: TargetKind::Topic,
                 id: &t.id,
                 arn: &t.topic_arn,
-            });
-        let queues = self
-            .queues
-            .iter()
-            .filter(|q| q.wants(ev, key, metadata, tags))
-            .map(|q| MatchedTarget {
+                event,
+            })
+        });
+        let queue_order = match alias {
+            Some(a) => (a, Some(ev)),
+            None => (ev, None),
+        };
+        let queues = self.queues.iter().filter_map(|q| {
+            let event = names(queue_order.0, queue_order.1).find(|e| q.wants(*e, key, metadata, tags))?;
+            Some(MatchedTarget {
                 kind: TargetKind::Queue,
                 id: &q.id,
                 arn: &q.queue_arn,
-            });
+                event,
+            })
+        });
         topics.chain(queues).collect()
     }
 }

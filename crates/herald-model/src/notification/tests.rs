@@ -345,12 +345,14 @@ fn matching_lists_topics_then_queues() {
             MatchedTarget {
                 kind: TargetKind::Topic,
                 id: "t2",
-                arn: "arn:t2"
+                arn: "arn:t2",
+                event: EventType::ObjectCreatedPut,
             },
             MatchedTarget {
                 kind: TargetKind::Queue,
                 id: "q",
-                arn: "arn:aws:sqs:r:1:q"
+                arn: "arn:aws:sqs:r:1:q",
+                event: EventType::ObjectCreatedPut,
             },
         ]
     );
@@ -448,4 +450,32 @@ fn round_trip_json() {
 fn error_codes() {
     assert_eq!(ConfigError::MalformedXml(String::new()).code(), "MalformedXML");
     assert_eq!(ConfigError::InvalidArgument(String::new()).code(), "InvalidArgument");
+}
+
+#[test]
+fn a_lifecycle_event_reaches_entries_by_either_name_once() {
+    let cfg = parse(
+        "<NotificationConfiguration>\
+         <TopicConfiguration><Id>ceph</Id><Topic>arn:t</Topic><Event>s3:ObjectLifecycle:Expiration:*</Event></TopicConfiguration>\
+         <TopicConfiguration><Id>aws-on-topic</Id><Topic>arn:t</Topic><Event>s3:LifecycleExpiration:Delete</Event></TopicConfiguration>\
+         <TopicConfiguration><Id>all</Id><Topic>arn:t</Topic></TopicConfiguration>\
+         <TopicConfiguration><Id>removed</Id><Topic>arn:t</Topic><Event>s3:ObjectRemoved:*</Event></TopicConfiguration>\
+         <QueueConfiguration><Id>q-all</Id><Queue>arn:aws:sqs:r:1:q</Queue></QueueConfiguration>\
+         <QueueConfiguration><Id>q-ceph</Id><Queue>arn:aws:sqs:r:1:q</Queue><Event>s3:ObjectLifecycle:*</Event></QueueConfiguration>\
+         </NotificationConfiguration>",
+    )
+    .unwrap();
+    let ev = EventType::ObjectLifecycleExpirationCurrent;
+    let m = cfg.matching_either(ev, Some(EventType::LifecycleExpirationDelete), "k", &[], &[]);
+    let got: Vec<(&str, EventType)> = m.iter().map(|t| (t.id, t.event)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ceph", EventType::ObjectLifecycleExpirationCurrent),
+            ("aws-on-topic", EventType::LifecycleExpirationDelete),
+            ("all", EventType::ObjectLifecycleExpirationCurrent),
+            ("q-all", EventType::LifecycleExpirationDelete),
+            ("q-ceph", EventType::ObjectLifecycleExpirationCurrent),
+        ]
+    );
 }

@@ -35,6 +35,7 @@ pub async fn delete_object(
             .if_match_last_modified_time
             .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
         size: input.if_match_size.and_then(|n| u64::try_from(n).ok()),
+        seq: None,
         bypass_governance,
     };
     let out = delete_and_notify(
@@ -85,6 +86,7 @@ pub async fn delete_objects(
                 .clone()
                 .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
             size: obj.size.and_then(|n| u64::try_from(n).ok()),
+            seq: None,
             // Decided per key: a policy may allow or deny the bypass on
             // some objects only.
             bypass_governance: asked_bypass

@@ -71,6 +71,8 @@ pub fn action_of(op: &str, has_version_id: bool) -> String {
         "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
         "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         "GetBucketCors" => "GetBucketCORS",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
         "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         other => other,
     };
@@ -98,6 +100,14 @@ mod tests {
         assert_eq!(action_of("CompleteMultipartUpload", false), "s3:PutObject");
         assert_eq!(action_of("DeleteObjects", false), "s3:DeleteObject");
         assert_eq!(action_of("PutBucketPolicy", false), "s3:PutBucketPolicy");
+        assert_eq!(
+            action_of("DeleteBucketLifecycle", false),
+            "s3:PutLifecycleConfiguration"
+        );
+        assert_eq!(
+            action_of("GetBucketLifecycleConfiguration", false),
+            "s3:GetLifecycleConfiguration"
+        );
         assert_eq!(
             action_of("PutBucketNotificationConfiguration", false),
             "s3:PutBucketNotification"

@@ -1,0 +1,242 @@
+//! Lifecycle: each bucket's rules, tied to one incarnation of its name
+//! (a bucket re-created under the same name never inherits them), the
+//! worker's progress through the bucket (so a restart resumes where it
+//! stopped), and the reads and removals the worker acts with.
+
+use herald_model::lifecycle::LifecycleConfiguration;
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use crate::Store;
+use crate::commit::Applied;
+use crate::error::{StoreError, StoreResult};
+use crate::journal::{EventRenderer, StagedChange};
+use crate::objects::load_bucket;
+use crate::records::{BucketRecord, ObjectRecord, ObjectVersion, UploadRecord};
+use crate::tables::{BUCKETS, LIFECYCLE, OBJECTS, UPLOADS, next_seq};
+
+/// Where the worker stands with one bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRun {
+    /// When the current (or last) pass over the bucket started (ms).
+    pub started_ms: i64,
+    /// When the last complete pass finished (ms; 0: never).
+    pub finished_ms: i64,
+    /// During a pass: the last key whose versions were dealt with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_key: Option<String>,
+}
+
+impl LifecycleRun {
+    /// A pass was started and has not finished (a restart resumes it).
+    pub fn in_progress(&self) -> bool {
+        self.started_ms > self.finished_ms
+    }
+}
+
+/// A bucket's row: its rules and the worker's progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LifecycleRow {
+    bucket_id: String,
+    config: LifecycleConfiguration,
+    #[serde(default)]
+    run: LifecycleRun,
+}
+
+/// A bucket with lifecycle rules, as the worker reads it.
+#[derive(Debug, Clone)]
+pub struct LifecycleBucket {
+    pub bucket: BucketRecord,
+    pub config: LifecycleConfiguration,
+    pub run: LifecycleRun,
+}
+
+/// What aborting an expired upload committed.
+#[derive(Debug, Clone)]
+pub struct AbortOutcome {
+    pub bucket: BucketRecord,
+    pub seq: u64,
+    /// The bytes its parts held (freed).
+    pub size: u64,
+}
+
+impl Store {
+    /// Sets (`Some`) or removes (`None`) the lifecycle rules of `bucket`,
+    /// the very bucket the caller was allowed on (`NoSuchBucket` if its
+    /// name now belongs to a re-created one). Replacing the rules keeps the
+    /// worker's progress.
+    pub async fn set_lifecycle(
+        &self,
+        bucket: &BucketRecord,
+        config: Option<LifecycleConfiguration>,
+    ) -> StoreResult<()> {
+        let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
+        self.write(vec![], move |txn| {
+            let rec = load_bucket(txn, &name)?;
+            if rec.id != expected_id {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let mut table = txn.open_table(LIFECYCLE)?;
+            let run = match table.get(name.as_str())? {
+                Some(v) => serde_json::from_slice::<LifecycleRow>(v.value())
+                    .ok()
+                    .filter(|row| row.bucket_id == rec.id)
+                    .map(|row| row.run)
+                    .unwrap_or_default(),
+                None => LifecycleRun::default(),
+            };
+            match config {
+                Some(config) => {
+                    let row = LifecycleRow {
+                        bucket_id: rec.id,
+                        config,
+                        run,
+                    };
+                    table.insert(name.as_str(), serde_json::to_vec(&row)?.as_slice())?;
+                }
+                None => {
+                    table.remove(name.as_str())?;
+                }
+            }
+            Ok(Applied::new(()))
+        })
+        .await
+    }
+
+    /// The lifecycle rules of `bucket` (its current incarnation), if any.
+    pub fn get_lifecycle(&self, bucket: &BucketRecord) -> StoreResult<Option<LifecycleConfiguration>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(LIFECYCLE)?;
+        let Some(v) = table.get(bucket.name.as_str())? else {
+            return Ok(None);
+        };
+        let row: LifecycleRow = serde_json::from_slice(v.value())?;
+        Ok((row.bucket_id == bucket.id).then_some(row.config))
+    }
+
+    /// Every bucket with lifecycle rules (rows left by deleted buckets are
+    /// skipped), in name order.
+    pub fn lifecycle_buckets(&self) -> StoreResult<Vec<LifecycleBucket>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(LIFECYCLE)?;
+        let buckets = txn.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (name, v) = row?;
+            let row: LifecycleRow = serde_json::from_slice(v.value())?;
+            let Some(b) = buckets.get(name.value())? else { continue };
+            let bucket: BucketRecord = serde_json::from_slice(b.value())?;
+            if bucket.id == row.bucket_id {
+                out.push(LifecycleBucket {
+                    bucket,
+                    config: row.config,
+                    run: row.run,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the worker's progress through `bucket` (nothing when its
+    /// rules were removed meanwhile).
+    pub async fn save_lifecycle_run(&self, bucket: &BucketRecord, run: LifecycleRun) -> StoreResult<()> {
+        let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
+        self.write(vec![], move |txn| {
+            let mut table = txn.open_table(LIFECYCLE)?;
+            let row = match table.get(name.as_str())? {
+                Some(v) => serde_json::from_slice::<LifecycleRow>(v.value())?,
+                None => return Ok(Applied::new(())),
+            };
+            if row.bucket_id == expected_id {
+                let row = LifecycleRow { run, ..row };
+                table.insert(name.as_str(), serde_json::to_vec(&row)?.as_slice())?;
+            }
+            Ok(Applied::new(()))
+        })
+        .await
+    }
+
+    /// Up to `limit` keys of `bucket` after `after` (from the first when
+    /// `None`), each with all its versions, newest first.
+    pub fn object_versions_page(
+        &self,
+        bucket: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<ObjectVersion>)>> {
+        let txn = self.db().begin_read()?;
+        let objects = txn.open_table(OBJECTS)?;
+        let start = after.unwrap_or("");
+        let mut out = Vec::new();
+        for row in objects.range((bucket, start)..)? {
+            let (k, v) = row?;
+            let (b, key) = k.value();
+            if b != bucket || out.len() >= limit {
+                break;
+            }
+            if after == Some(key) {
+                continue;
+            }
+            let rec: ObjectRecord = serde_json::from_slice(v.value())?;
+            out.push((key.to_owned(), rec.versions));
+        }
+        Ok(out)
+    }
+
+    /// The multipart uploads in progress in `bucket`.
+    pub fn uploads_of(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(UPLOADS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            let u: UploadRecord = serde_json::from_slice(v.value())?;
+            if u.bucket == bucket {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Aborts an upload the lifecycle found expired, with its event
+    /// (`NoSuchUpload` when it was completed or aborted meanwhile).
+    pub async fn abort_expired_upload(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+        events: Option<EventRenderer>,
+    ) -> StoreResult<AbortOutcome> {
+        let (bucket, id) = (bucket.to_owned(), upload_id.to_owned());
+        self.write(vec![], move |txn| {
+            let brec = load_bucket(txn, &bucket)?;
+            let upload = crate::multipart::load_upload(txn, &id)?;
+            if upload.bucket != bucket {
+                return Err(StoreError::NoSuchUpload);
+            }
+            let parts = crate::multipart::remove_upload(txn, &id)?;
+            let size = parts.iter().map(|p| p.size).sum();
+            let garbage = parts.into_iter().map(|p| p.blob).collect();
+            let seq = next_seq(txn)?;
+            crate::journal::stage(
+                txn,
+                events,
+                StagedChange {
+                    bucket: &brec,
+                    seq,
+                    version_id: "",
+                    size: Some(size),
+                    etag: Some(""),
+                },
+            )?;
+            Ok(Applied::with_garbage(
+                AbortOutcome {
+                    bucket: brec,
+                    seq,
+                    size,
+                },
+                garbage,
+            ))
+        })
+        .await
+    }
+}
