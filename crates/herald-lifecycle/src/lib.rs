@@ -5,6 +5,9 @@
 //! - **Never blocks requests.** Each removal is its own small store write,
 //!   grouped by the committer with the requests' writes; at most
 //!   [`CONCURRENT_KEYS`] keys are worked on at once.
+//! - **Fair between buckets.** A background turn gives each due bucket at
+//!   most [`PAGES_PER_TURN`] pages; a bigger bucket continues at the next
+//!   tick, after the others had theirs.
 //! - **Resumes after a restart.** Progress (the last key dealt with) is
 //!   saved after every page of [`PAGE_KEYS`] keys; a pass that was cut
 //!   short is taken up where it stopped.
@@ -29,6 +32,10 @@ use herald_store::{DeleteConditions, LifecycleBucket, LifecycleRun, ObjectVersio
 
 /// Keys read per page (and progress saved after each).
 pub const PAGE_KEYS: usize = 1000;
+/// Pages a background turn gives one bucket before going on to the next
+/// (the bucket's pass then continues at the next tick): a tenant's huge
+/// bucket cannot hold back every other bucket's pass.
+pub const PAGES_PER_TURN: usize = 100;
 /// Keys worked on at once within a page.
 pub const CONCURRENT_KEYS: usize = 16;
 /// The principal of lifecycle events: the service, as on AWS.
@@ -53,6 +60,9 @@ pub struct PassReport {
     /// Buckets whose pass stopped early (a full destination, a store
     /// error); taken up again at the next tick.
     pub interrupted: usize,
+    /// Buckets whose turn ended before their pass did (see
+    /// [`PAGES_PER_TURN`]); continued at the next tick.
+    pub unfinished: usize,
 }
 
 impl PassReport {
@@ -64,6 +74,25 @@ impl PassReport {
         self.uploads_aborted += other.uploads_aborted;
         self.skipped += other.skipped;
         self.interrupted += other.interrupted;
+        self.unfinished += other.unfinished;
+    }
+}
+
+/// How the worker paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// Keys read per page (progress is saved after each).
+    pub page_keys: usize,
+    /// Pages one background turn gives a bucket.
+    pub pages_per_turn: usize,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing {
+            page_keys: PAGE_KEYS,
+            pages_per_turn: PAGES_PER_TURN,
+        }
     }
 }
 
@@ -72,6 +101,7 @@ pub struct LifecycleWorker {
     store: Store,
     notifier: Arc<Notifier>,
     clock: LifecycleClock,
+    pacing: Pacing,
     /// One pass at a time (the background ticks and `herald lifecycle
     /// process` never work on a bucket together).
     passes: tokio::sync::Mutex<()>,
@@ -88,10 +118,20 @@ enum Outcome {
 
 impl LifecycleWorker {
     pub fn new(store: Store, notifier: Arc<Notifier>, clock: LifecycleClock) -> Arc<LifecycleWorker> {
+        Self::with_pacing(store, notifier, clock, Pacing::default())
+    }
+
+    pub fn with_pacing(
+        store: Store,
+        notifier: Arc<Notifier>,
+        clock: LifecycleClock,
+        pacing: Pacing,
+    ) -> Arc<LifecycleWorker> {
         Arc::new(LifecycleWorker {
             store,
             notifier,
             clock,
+            pacing,
             passes: tokio::sync::Mutex::new(()),
         })
     }
@@ -127,7 +167,7 @@ impl LifecycleWorker {
         for lb in self.store.lifecycle_buckets()? {
             let due = lb.run.in_progress() || now >= lb.run.finished_ms.saturating_add(self.clock.day_ms);
             if due {
-                report.add(&self.pass(lb).await);
+                report.add(&self.pass(lb, Some(self.pacing.pages_per_turn)).await);
             }
         }
         Ok(report)
@@ -150,15 +190,16 @@ impl LifecycleWorker {
         }
         for lb in buckets {
             if bucket.is_none_or(|name| name == lb.bucket.name) {
-                report.add(&self.pass(lb).await);
+                report.add(&self.pass(lb, None).await);
             }
         }
         Ok(report)
     }
 
     /// One pass over one bucket: its objects page by page (progress saved
-    /// after each), then its incomplete uploads.
-    async fn pass(&self, lb: LifecycleBucket) -> PassReport {
+    /// after each), then its incomplete uploads. With `budget`, stops after
+    /// that many pages (the pass stays in progress, to be continued).
+    async fn pass(&self, lb: LifecycleBucket, budget: Option<usize>) -> PassReport {
         let LifecycleBucket { bucket, config, run } = lb;
         let mut report = PassReport {
             buckets: 1,
@@ -179,18 +220,25 @@ impl LifecycleWorker {
             return report;
         }
         let now = now_ms();
+        let mut pages = 0usize;
         loop {
-            let page = match self
-                .store
-                .object_versions_page(&bucket.name, run.after_key.as_deref(), PAGE_KEYS)
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(bucket = %bucket.name, error = %e, "lifecycle: cannot list objects");
-                    report.interrupted = 1;
-                    return report;
-                }
-            };
+            if budget.is_some_and(|b| pages >= b) {
+                report.unfinished = 1;
+                return report;
+            }
+            pages += 1;
+            let page =
+                match self
+                    .store
+                    .object_versions_page(&bucket.name, run.after_key.as_deref(), self.pacing.page_keys)
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(bucket = %bucket.name, error = %e, "lifecycle: cannot list objects");
+                        report.interrupted = 1;
+                        return report;
+                    }
+                };
             let Some(last) = page.last().map(|(k, _)| k.clone()) else {
                 break;
             };
@@ -206,13 +254,18 @@ impl LifecycleWorker {
                 .collect()
                 .await;
             let mut stop = false;
+            let counters = &self.notifier.metrics.lifecycle;
             for (what, outcome) in outcomes {
                 match outcome {
-                    Outcome::Done => match what {
-                        Expire::Current { .. } => report.current += 1,
-                        Expire::Noncurrent { .. } => report.noncurrent += 1,
-                        Expire::DeleteMarker { .. } => report.delete_markers += 1,
-                    },
+                    Outcome::Done => {
+                        let (mine, total) = match what {
+                            Expire::Current { .. } => (&mut report.current, &counters.expire_current),
+                            Expire::Noncurrent { .. } => (&mut report.noncurrent, &counters.expire_noncurrent),
+                            Expire::DeleteMarker { .. } => (&mut report.delete_markers, &counters.expire_dm),
+                        };
+                        *mine += 1;
+                        total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Outcome::Skipped => report.skipped += 1,
                     Outcome::Stop => stop = true,
                 }
@@ -376,7 +429,14 @@ impl LifecycleWorker {
                 })
                 .await;
             match result {
-                Ok(_) => report.uploads_aborted += 1,
+                Ok(_) => {
+                    report.uploads_aborted += 1;
+                    self.notifier
+                        .metrics
+                        .lifecycle
+                        .abort_mpu
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 // Completed or aborted meanwhile.
                 Err(PutError::Store(StoreError::NoSuchUpload)) => report.skipped += 1,
                 Err(e) => {

@@ -146,3 +146,46 @@ async fn rules_of_a_deleted_bucket_never_apply_to_a_new_one_of_that_name() {
     assert_eq!(report.buckets, 0, "{report:?}");
     assert_eq!(keys(&store, "reborn"), ["k"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_bucket_takes_turns_with_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("data")).unwrap();
+    let log = DeliveryLog::open(LogConfig::new(tmp.path().join("data/log"))).unwrap();
+    let notifier = Notifier::start(store.clone(), log, None, "us-east-1".into(), Arc::default()).unwrap();
+    // Pages of 5 keys, 2 pages a turn: 10 keys per bucket per turn.
+    let pacing = herald_lifecycle::Pacing {
+        page_keys: 5,
+        pages_per_turn: 2,
+    };
+    let worker = LifecycleWorker::with_pacing(store.clone(), notifier.clone(), CLOCK, pacing);
+    for name in ["big", "small"] {
+        let bucket = store.create_bucket("root", name).await.unwrap();
+        let n = if name == "big" { 25 } else { 4 };
+        for i in 0..n {
+            put(&store, name, &format!("k{i:02}")).await;
+        }
+        store
+            .set_lifecycle(&bucket, Some(expire_after_one_day()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // First turn: 10 of big's 25, all 4 of small's.
+    let report = worker.run_due().await.unwrap();
+    assert_eq!((report.current, report.unfinished), (14, 1), "{report:?}");
+    assert_eq!(keys(&store, "big").len(), 15);
+    assert!(keys(&store, "small").is_empty());
+    // Big continues where it stopped; small is not due again for a day.
+    let report = worker.run_due().await.unwrap();
+    assert_eq!(
+        (report.buckets, report.current, report.unfinished),
+        (1, 10, 1),
+        "{report:?}"
+    );
+    let report = worker.run_due().await.unwrap();
+    assert_eq!((report.current, report.unfinished), (5, 0), "{report:?}");
+    assert!(keys(&store, "big").is_empty());
+    let m = &notifier.metrics.lifecycle;
+    assert_eq!(m.expire_current.load(std::sync::atomic::Ordering::Relaxed), 29);
+}

@@ -197,10 +197,8 @@ impl LifecycleRule {
         }
         match self.expiration {
             Some(Expiration::Days(d)) => positive_days(id, "Expiration", d)?,
-            Some(Expiration::Date(ms)) => {
-                if ms.rem_euclid(DAY_MS) != 0 {
-                    return Err(InvalidArgument(format!("rule {id:?}: 'Date' must be at midnight GMT")));
-                }
+            Some(Expiration::Date(ms)) if ms.rem_euclid(DAY_MS) != 0 => {
+                return Err(InvalidArgument(format!("rule {id:?}: 'Date' must be at midnight GMT")));
             }
             Some(Expiration::ExpiredObjectDeleteMarker) if !f.tags.is_empty() => {
                 return Err(InvalidArgument(format!(

@@ -24,10 +24,22 @@ pub struct Counters {
     pub push_pending: AtomicI64,
 }
 
+/// What the lifecycle worker removed, under Ceph's counter names
+/// (`lc_expire_current`, ...): the worker counts, `/metrics` shows them.
+#[derive(Default)]
+pub struct LifecycleCounters {
+    pub expire_current: AtomicU64,
+    pub expire_noncurrent: AtomicU64,
+    pub expire_dm: AtomicU64,
+    pub abort_mpu: AtomicU64,
+}
+
 /// Totals plus one set per topic (labelled by tenant and name).
 #[derive(Default)]
 pub struct PubsubMetrics {
     pub total: Counters,
+    /// Not per topic: the lifecycle's removals, whatever their events.
+    pub lifecycle: LifecycleCounters,
     per_topic: RwLock<BTreeMap<(String, String), Arc<Counters>>>,
 }
 
@@ -94,6 +106,33 @@ impl PubsubMetrics {
                 |c| c.push_pending.load(Ordering::Relaxed),
             ),
         ];
+        let lc = &self.lifecycle;
+        for (name, help, counter) in [
+            (
+                "lc_expire_current",
+                "Current versions the lifecycle expired.",
+                &lc.expire_current,
+            ),
+            (
+                "lc_expire_noncurrent",
+                "Noncurrent versions the lifecycle removed.",
+                &lc.expire_noncurrent,
+            ),
+            (
+                "lc_expire_dm",
+                "Expired delete markers the lifecycle removed.",
+                &lc.expire_dm,
+            ),
+            (
+                "lc_abort_mpu",
+                "Incomplete multipart uploads the lifecycle aborted.",
+                &lc.abort_mpu,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
         for (name, kind, help, get) in series {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");

@@ -370,6 +370,11 @@ async fn expirations_send_ceph_names_to_topics_and_aws_names_to_queues() {
     assert_eq!(rec["s3"]["object"]["key"], "tmp/gone", "{rec}");
     assert_eq!(rec["userIdentity"]["principalId"], "s3.amazonaws.com", "{rec}");
 
+    // Ceph's lifecycle counters.
+    let text = metrics_text(&srv);
+    assert_eq!(metric(&text, "lc_expire_current", None), Some(1.0), "{text}");
+    assert_eq!(metric(&text, "lc_abort_mpu", None), Some(1.0), "{text}");
+
     // `herald lifecycle list` shows the finished pass.
     let out = srv.cli(&["lifecycle", "list"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -480,4 +485,64 @@ async fn lifecycle_process_runs_a_pass_now_and_needs_the_server() {
     let out = srv.cli(&["lifecycle", "process"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("running server"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_under_retention_are_left_and_counted() {
+    let srv = TestServer::start_with_args(&["--lifecycle-day-secs", "1"]);
+    let s3 = srv.s3();
+    s3.create_bucket()
+        .bucket("locked")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let until = DateTime::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 86_400,
+    );
+    let held = s3
+        .put_object()
+        .bucket("locked")
+        .key("doc")
+        .body(ByteStream::from_static(b"held"))
+        .object_lock_mode(aws_sdk_s3::types::ObjectLockMode::Governance)
+        .object_lock_retain_until_date(until)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    put(&s3, "locked", "doc").await;
+    put(&s3, "locked", "doc").await;
+    let before = versions(&s3, "locked").await;
+    assert_eq!(before.len(), 3);
+    put_rules(
+        &s3,
+        "locked",
+        vec![
+            rule("old")
+                .filter(prefix(""))
+                .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    // The unlocked noncurrent version goes; the one under retention stays.
+    eventually("the unlocked noncurrent version to go", 30, || async {
+        versions(&s3, "locked").await.len() == 2
+    })
+    .await;
+    let out = srv.cli(&["lifecycle", "process", "--bucket", "locked"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["skipped"], 1, "{report}");
+    let left = versions(&s3, "locked").await;
+    assert!(left.iter().any(|(_, v, _)| *v == held), "{left:?}");
+    assert_eq!(left.len(), 2, "{left:?}");
 }
