@@ -47,7 +47,7 @@ fn expire_after_one_day() -> LifecycleConfiguration {
 
 fn keys(store: &Store, bucket: &str) -> Vec<String> {
     store
-        .object_versions_page(bucket, None, 1000)
+        .object_versions_page(bucket, None, 1000, 100_000)
         .unwrap()
         .into_iter()
         .map(|(k, _)| k)
@@ -156,6 +156,7 @@ async fn a_big_bucket_takes_turns_with_the_others() {
     // Pages of 5 keys, 2 pages a turn: 10 keys per bucket per turn.
     let pacing = herald_lifecycle::Pacing {
         page_keys: 5,
+        page_versions: 1000,
         pages_per_turn: 2,
     };
     let worker = LifecycleWorker::with_pacing(store.clone(), notifier.clone(), CLOCK, pacing);
@@ -188,4 +189,53 @@ async fn a_big_bucket_takes_turns_with_the_others() {
     assert!(keys(&store, "big").is_empty());
     let m = &notifier.metrics.lifecycle;
     assert_eq!(m.expire_current.load(std::sync::atomic::Ordering::Relaxed), 29);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_never_reaches_a_bucket_created_again_under_the_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _worker) = start(tmp.path());
+    let old = store.create_bucket("root", "again").await.unwrap();
+    put(&store, "again", "k").await;
+    let plain = DeleteConditions::default();
+    store
+        .delete_object("again", "k", None, "root", &plain, None)
+        .await
+        .unwrap();
+    store.delete_bucket("again").await.unwrap();
+    // Another owner's bucket now; its object happens to have the key.
+    let new = store.create_bucket("bob", "again").await.unwrap();
+    assert_ne!(old.id, new.id);
+    put(&store, "again", "k").await;
+    let decided_for_old = DeleteConditions {
+        bucket_id: Some(old.id.clone()),
+        ..Default::default()
+    };
+    let err = store
+        .delete_object("again", "k", None, "lc", &decided_for_old, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NoSuchBucket), "{err:?}");
+    assert_eq!(keys(&store, "again"), ["k"]);
+    // A marker is removed only while it is the key's only version.
+    let versioned = store.create_bucket("root", "markers").await.unwrap();
+    store
+        .set_versioning("markers", herald_model::VersioningState::Enabled)
+        .await
+        .unwrap();
+    put(&store, "markers", "m").await;
+    let marker = store
+        .delete_object("markers", "m", None, "root", &plain, None)
+        .await
+        .unwrap();
+    let alone = DeleteConditions {
+        bucket_id: Some(versioned.id.clone()),
+        only_version: true,
+        ..Default::default()
+    };
+    let err = store
+        .delete_object("markers", "m", marker.version_id.as_deref(), "lc", &alone, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PreconditionFailed), "{err:?}");
 }

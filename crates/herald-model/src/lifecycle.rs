@@ -74,9 +74,11 @@ pub struct LifecycleFilter {
 pub enum FilterShape {
     /// The deprecated `<Prefix>` directly in the rule.
     RulePrefix,
-    /// `<Filter>` with one element (or empty).
+    /// `<Filter>` with one element.
     #[default]
     Single,
+    /// An empty `<Filter/>` (every object).
+    Empty,
     /// `<Filter><And>…</And></Filter>`.
     And,
 }
@@ -340,13 +342,22 @@ pub fn expired(
     }
     if current.delete_marker {
         // A delete marker is "expired" once no version remains under it
-        // (counting those expiring now): ExpiredObjectDeleteMarker, or an
-        // Expiration by days or date, which S3 says removes them too.
+        // (counting those expiring now, if all of them go: the worker
+        // drops this when one of them is held back): at once with
+        // ExpiredObjectDeleteMarker; with an Expiration by days or date,
+        // which S3 says removes them too, once the marker itself is that
+        // old, or the date has come.
         let alone = versions.len() == 1 + out.len();
         let expires = alone
-            && config
-                .enabled()
-                .any(|r| r.expiration.is_some() && r.selects(key, 0, &[], true));
+            && config.enabled().any(|r| {
+                r.selects(key, 0, &[], true)
+                    && match r.expiration {
+                        Some(Expiration::ExpiredObjectDeleteMarker) => true,
+                        Some(Expiration::Days(d)) => now_ms >= clock.after(current.last_modified_ms, d),
+                        Some(Expiration::Date(at)) => now_ms >= at,
+                        None => false,
+                    }
+            });
         if expires {
             out.push(Expire::DeleteMarker {
                 version_id: current.version_id.to_owned(),

@@ -147,6 +147,7 @@ impl Store {
             quota::add(txn, quota::BUCKETS_KIND, &brec.owner, -1)?;
             txn.open_table(crate::tables::NOTIFICATIONS)?.remove(name.as_str())?;
             txn.open_table(crate::tables::LIFECYCLE)?.remove(name.as_str())?;
+            txn.open_table(crate::tables::LIFECYCLE_RUNS)?.remove(name.as_str())?;
             Ok(Applied::with_garbage((), garbage))
         })
         .await

@@ -28,6 +28,12 @@ pub struct DeleteConditions {
     /// removes only the very version it found expired, never one written
     /// since under the same key).
     pub seq: Option<u64>,
+    /// The bucket's id: the delete applies only to that incarnation of
+    /// the name (the lifecycle's rules were decided for it).
+    pub bucket_id: Option<String>,
+    /// The target must be the key's only version (the lifecycle removes a
+    /// delete marker only when nothing is left under it).
+    pub only_version: bool,
     /// Not a condition but a permission the delete carries: the version may
     /// be removed while `GOVERNANCE` retention protects it (the caller sent
     /// `x-amz-bypass-governance-retention` and is allowed
@@ -106,6 +112,9 @@ fn delete_in_txn(
     events: Option<crate::journal::EventRenderer>,
 ) -> StoreResult<Applied<DeleteOutcome>> {
     let brec = load_bucket(txn, bucket)?;
+    if conditions.bucket_id.as_ref().is_some_and(|id| *id != brec.id) {
+        return Err(StoreError::NoSuchBucket);
+    }
     let objects = txn.open_table(OBJECTS)?;
     let rec: Option<ObjectRecord> = match objects.get((bucket, key))? {
         Some(v) => Some(serde_json::from_slice(v.value())?),
@@ -116,6 +125,9 @@ fn delete_in_txn(
         Some(id) => r.versions.iter().find(|v| v.version_id == id),
         None => r.latest(),
     });
+    if conditions.only_version && rec.as_ref().is_some_and(|r| r.versions.len() > 1) {
+        return Err(StoreError::PreconditionFailed);
+    }
     if !delete_allowed(target, version_id, conditions)? {
         return unchanged(brec, version_id.map(str::to_owned));
     }

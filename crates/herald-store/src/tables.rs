@@ -44,6 +44,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(crate::quota::QUOTA_COUNTS)?;
     txn.open_table(RETIRED_NAMES)?;
     txn.open_table(LIFECYCLE)?;
+    txn.open_table(LIFECYCLE_RUNS)?;
     txn.commit()?;
     Ok(())
 }
@@ -70,8 +71,11 @@ pub const BUCKET_POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// (change sequence number, index) -> staged event: written by versions
 /// before the event journal, drained once at start-up (see `journal`)
 pub const OUTBOX: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("outbox");
-/// bucket name -> JSON lifecycle row: the bucket's id, its rules and the
-/// worker's progress through it (see `lifecycle`)
+/// bucket name -> JSON: the bucket's id and its lifecycle rules (see
+/// `lifecycle`)
 pub const LIFECYCLE: TableDefinition<&str, &[u8]> = TableDefinition::new("lifecycle");
+/// bucket name -> JSON: the bucket's id and the lifecycle worker's
+/// progress through it (see `lifecycle`)
+pub const LIFECYCLE_RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("lifecycle_runs");
 /// event log name -> highest entry id committed (see `journal`)
 pub const JOURNAL_MARKS: TableDefinition<&str, u64> = TableDefinition::new("journal_marks");

@@ -46,11 +46,12 @@ pub(crate) async fn execute(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
             let value: Vec<_> = buckets
                 .into_iter()
                 .map(|b| {
+                    let config = ctx.store.get_lifecycle(&b.bucket).ok().flatten().unwrap_or_default();
                     json!({
                         "bucket": b.bucket.name,
                         "owner": b.bucket.owner,
-                        "rules": b.config.rules.len(),
-                        "enabled_rules": b.config.enabled().count(),
+                        "rules": config.rules.len(),
+                        "enabled_rules": config.enabled().count(),
                         "status": if b.run.in_progress() { "PROCESSING" } else if b.run.finished_ms > 0 { "COMPLETE" } else { "UNINITIAL" },
                         "started": time_of(b.run.started_ms),
                         "finished": time_of(b.run.finished_ms),

@@ -115,8 +115,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "herald listening"
     );
     server.run(shutdown_signal()).await;
-    // Its progress is saved page by page: the next start resumes the pass.
-    lifecycle_task.abort();
+    // Stopped between removals (one under way ends with its events); its
+    // progress is saved page by page, so the next start resumes the pass.
+    lifecycle.stop();
+    if tokio::time::timeout(Duration::from_secs(10), lifecycle_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the lifecycle worker did not stop within 10 s");
+    }
     // Batch topics write their pending events to files before we exit.
     notifier
         .shutdown(settings.shutdown_grace.max(Duration::from_secs(10)))

@@ -135,6 +135,11 @@ async fn rules_round_trip_and_what_s3_refuses_is_refused() {
             )
             .build()
             .unwrap(),
+        rule("everything")
+            .filter(LifecycleRuleFilter::builder().build())
+            .expiration(days(365))
+            .build()
+            .unwrap(),
         rule("dated")
             .status(ExpirationStatus::Disabled)
             .filter(prefix("old/"))
@@ -216,13 +221,16 @@ async fn rules_round_trip_and_what_s3_refuses_is_refused() {
         rule("same").filter(prefix("b")).expiration(days(1)).build().unwrap(),
     ];
     assert_err(put_rules(&s3, "rules", dup).await, "InvalidArgument", 400);
+    // AWS: a rule needs a Filter (or the older Prefix).
+    let bare = vec![rule("bare").expiration(days(1)).build().unwrap()];
+    assert_err(put_rules(&s3, "rules", bare).await, "MalformedXML", 400);
     let still = s3
         .get_bucket_lifecycle_configuration()
         .bucket("rules")
         .send()
         .await
         .unwrap();
-    assert_eq!(still.rules().len(), 3);
+    assert_eq!(still.rules().len(), 4);
 
     // Another tenant can neither read nor replace them.
     srv.create_user("bob", BOB_AK, BOB_SK);
@@ -518,8 +526,10 @@ async fn versions_under_retention_are_left_and_counted() {
         .unwrap();
     put(&s3, "locked", "doc").await;
     put(&s3, "locked", "doc").await;
+    // Deleted: a delete marker over three versions.
+    s3.delete_object().bucket("locked").key("doc").send().await.unwrap();
     let before = versions(&s3, "locked").await;
-    assert_eq!(before.len(), 3);
+    assert_eq!(before.len(), 4);
     put_rules(
         &s3,
         "locked",
@@ -527,22 +537,36 @@ async fn versions_under_retention_are_left_and_counted() {
             rule("old")
                 .filter(prefix(""))
                 .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
+                .expiration(
+                    LifecycleExpiration::builder()
+                        .expired_object_delete_marker(true)
+                        .build(),
+                )
                 .build()
                 .unwrap(),
         ],
     )
     .await
     .unwrap();
-    // The unlocked noncurrent version goes; the one under retention stays.
-    eventually("the unlocked noncurrent version to go", 30, || async {
+    // The unlocked noncurrent versions go; the one under retention stays,
+    // and so does the delete marker over it: removing the marker would
+    // bring the deleted object back as current.
+    eventually("the unlocked noncurrent versions to go", 30, || async {
         versions(&s3, "locked").await.len() == 2
     })
     .await;
     let out = srv.cli(&["lifecycle", "process", "--bucket", "locked"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["skipped"], 1, "{report}");
+    // The held version and the marker it keeps.
+    assert_eq!(report["skipped"], 2, "{report}");
     let left = versions(&s3, "locked").await;
-    assert!(left.iter().any(|(_, v, _)| *v == held), "{left:?}");
+    assert!(left.iter().any(|(_, v, dm)| *v == held && !dm), "{left:?}");
+    assert!(left.iter().any(|(_, _, dm)| *dm), "{left:?}");
     assert_eq!(left.len(), 2, "{left:?}");
+    assert_err(
+        s3.head_object().bucket("locked").key("doc").send().await,
+        "NotFound",
+        404,
+    );
 }

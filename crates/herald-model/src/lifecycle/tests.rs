@@ -202,6 +202,16 @@ fn a_delete_marker_expires_only_once_nothing_is_under_it() {
             },
         ]
     );
+    // With Days, the marker must be that old itself; with a Date, the
+    // date must have come.
+    let mut by_days = cfg.clone();
+    by_days.rules[0].expiration = Some(Expiration::Days(2));
+    assert!(expired(&by_days, CLOCK, "k", &marker_alone, 5_999).is_empty());
+    assert_eq!(expired(&by_days, CLOCK, "k", &marker_alone, 6_000).len(), 1);
+    let mut by_date = cfg.clone();
+    by_date.rules[0].expiration = Some(Expiration::Date(DAY_MS));
+    assert!(expired(&by_date, CLOCK, "k", &marker_alone, DAY_MS - 1).is_empty());
+    assert_eq!(expired(&by_date, CLOCK, "k", &marker_alone, DAY_MS).len(), 1);
     // A rule with no expiration of current versions leaves markers alone.
     let mut only_nc = cfg.clone();
     only_nc.rules[0].expiration = None;

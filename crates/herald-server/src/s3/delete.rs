@@ -36,6 +36,8 @@ pub async fn delete_object(
             .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
         size: input.if_match_size.and_then(|n| u64::try_from(n).ok()),
         seq: None,
+        bucket_id: None,
+        only_version: false,
         bypass_governance,
     };
     let out = delete_and_notify(
@@ -87,6 +89,8 @@ pub async fn delete_objects(
                 .map(|t| time::OffsetDateTime::from(t).unix_timestamp()),
             size: obj.size.and_then(|n| u64::try_from(n).ok()),
             seq: None,
+            bucket_id: None,
+            only_version: false,
             // Decided per key: a policy may allow or deny the bypass on
             // some objects only.
             bypass_governance: asked_bypass

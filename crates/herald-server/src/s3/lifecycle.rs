@@ -196,7 +196,10 @@ fn filter_from_dto(
                 ..Default::default()
             });
         }
-        (None, None) => return Ok(LifecycleFilter::default()),
+        // AWS: "Filter is required if the rule does not contain a Prefix".
+        (None, None) => {
+            return Err(malformed(format!("rule {id:?}: a rule needs a Filter (or a Prefix)")));
+        }
         (None, Some(f)) => f,
     };
     let parts = usize::from(f.and.is_some())
@@ -208,6 +211,12 @@ fn filter_from_dto(
         return Err(malformed(format!(
             "rule {id:?}: a Filter holds one of Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan; use And to combine them"
         )));
+    }
+    if parts == 0 {
+        return Ok(LifecycleFilter {
+            shape: FilterShape::Empty,
+            ..Default::default()
+        });
     }
     let size = |what: &str, n: Option<i64>| n.map(|n| count::<u64>(id, what, n)).transpose();
     if let Some(and) = f.and {
@@ -243,6 +252,7 @@ fn rule_to_dto(r: &LifecycleRule) -> LifecycleRule_ {
     };
     let (prefix, filter) = match f.shape {
         FilterShape::RulePrefix => (Some(f.prefix.clone()), None),
+        FilterShape::Empty => (None, Some(LifecycleRuleFilter::default())),
         FilterShape::And => (
             None,
             Some(LifecycleRuleFilter {
