@@ -47,7 +47,8 @@ struct Link {
 
 impl AmqpEndpoint {
     pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
-        let parsed = BrokerUri::parse(uri, |s| if s == "amqps" { 5671 } else { 5672 })?;
+        let parsed = BrokerUri::parse(uri, |s| if s == "amqps" { 5671 } else { 5672 })?
+            .with_attribute_credentials(&opts.attributes);
         let exchange = opts
             .attributes
             .get("amqp-exchange")

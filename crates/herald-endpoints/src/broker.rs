@@ -27,6 +27,17 @@ pub struct BrokerUri {
 }
 
 impl BrokerUri {
+    /// The URI's credentials, replaced by the topic's `user-name` and
+    /// `password` attributes when it has them (Ceph's way to keep them out
+    /// of the URI): what the broker is logged in with.
+    pub fn with_attribute_credentials(mut self, attrs: &std::collections::BTreeMap<String, String>) -> BrokerUri {
+        if let Some(user) = attrs.get("user-name").filter(|u| !u.is_empty()) {
+            self.user = Some(user.clone());
+            self.password = Some(attrs.get("password").cloned().unwrap_or_default());
+        }
+        self
+    }
+
     pub fn parse(uri: &str, default_port: impl Fn(&str) -> u16) -> Result<BrokerUri, EndpointError> {
         let bad = |why: &str| EndpointError::InvalidUri(crate::log_form(uri), why.to_owned());
         let (scheme, rest) = uri.split_once("://").ok_or_else(|| bad("no scheme"))?;

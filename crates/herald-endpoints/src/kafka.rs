@@ -56,8 +56,8 @@ struct Link {
 
 impl KafkaEndpoint {
     pub fn new(uri: &str, opts: EndpointOptions) -> Result<Self, EndpointError> {
-        let parsed = BrokerUri::parse(uri, |_| 9092)?;
         let attrs: &BTreeMap<String, String> = &opts.attributes;
+        let parsed = BrokerUri::parse(uri, |_| 9092)?.with_attribute_credentials(attrs);
         let wait_for_ack = choice(attrs, "kafka-ack-level", &["none", "broker"], "broker")? == "broker";
         let tls = if flag(attrs, "use-ssl", false)? {
             Some(Arc::new(crate::http::tls_config_for(&opts, Some(&parsed.host))?))
@@ -414,5 +414,33 @@ mod tests {
         bad.insert("kafka-ack-level".into(), "routable".into());
         let o = EndpointOptions::from_attributes(&bad, "arn:aws:sns:r:u:events").unwrap();
         assert!(KafkaEndpoint::new("kafka://h", o).is_err());
+    }
+
+    #[test]
+    fn user_name_and_password_attributes_log_in_without_uri_credentials() {
+        let attrs: BTreeMap<String, String> = [
+            ("mechanism", "SCRAM-SHA-256"),
+            ("user-name", "alice"),
+            ("password", "s3cr3t"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let o = EndpointOptions::from_attributes(&attrs, "arn:aws:sns:r:u:events").unwrap();
+        let e = KafkaEndpoint::new("kafka://127.0.0.1", o).unwrap();
+        let Some(SaslConfig::ScramSha256(c)) = &e.sasl else {
+            panic!("SCRAM-SHA-256 expected");
+        };
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("alice", "s3cr3t"));
+        // The attributes win over credentials in the URI.
+        let o = EndpointOptions::from_attributes(&attrs, "arn:aws:sns:r:u:events").unwrap();
+        let e = KafkaEndpoint::new("kafka://bob:old@127.0.0.1", o).unwrap();
+        let Some(SaslConfig::ScramSha256(c)) = &e.sasl else {
+            panic!("SCRAM-SHA-256 expected");
+        };
+        assert_eq!(c.username, "alice");
+        // No credentials at all: no SASL.
+        let o = EndpointOptions::from_attributes(&BTreeMap::new(), "arn:aws:sns:r:u:events").unwrap();
+        assert!(KafkaEndpoint::new("kafka://127.0.0.1", o).unwrap().sasl.is_none());
     }
 }

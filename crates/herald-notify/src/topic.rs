@@ -31,7 +31,13 @@ const FREE_ATTRS: &[&str] = &[
     "amqp-exchange",
     "push-secret",
     "push-timeout",
+    "user-name",
+    "password",
 ];
+
+/// Attributes whose value is a secret: never shown back (`EndpointArgs`,
+/// `herald topic get`), and `HasStoredSecret` says they are there.
+pub const SECRET_ATTRIBUTES: &[&str] = &["push-secret", "password"];
 /// Standard SNS attributes some clients send; stored, and (`Policy`, see
 /// [`crate::policy`]) checked.
 const SNS_ATTRS: &[&str] = &[
@@ -158,13 +164,22 @@ fn validate_push_endpoint(uri: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the topic keeps a secret (URI credentials or a `push-secret`),
-/// shown instead of the secret itself.
+/// Whether the topic keeps a secret (URI credentials, a `push-secret`, a
+/// broker `password`), shown instead of the secret itself.
 pub fn has_stored_secret(rec: &TopicRecord) -> bool {
     let a = &rec.attributes;
     a.get("push-endpoint")
         .is_some_and(|ep| herald_endpoints::has_credentials(ep))
-        || a.get("push-secret").is_some_and(|s| !s.is_empty())
+        || SECRET_ATTRIBUTES
+            .iter()
+            .any(|k| a.get(*k).is_some_and(|s| !s.is_empty()))
+}
+
+/// Whether `k=v`, a piece of a query string of topic parameters, is the
+/// key of a secret attribute in SNS's `Attributes.entry.N.key` form (its
+/// `.value` piece then holds the secret).
+pub fn is_secret_entry_key(k: &str, v: &str) -> bool {
+    SECRET_ATTRIBUTES.contains(&v) && k.starts_with("Attributes.entry.") && k.ends_with(".key")
 }
 
 /// A topic's stored `EndpointArgs` as shown (API, `herald topic get`):
@@ -180,19 +195,21 @@ pub fn shown_endpoint_args(rec: &TopicRecord) -> String {
         .collect();
     let secret_entries: Vec<String> = pieces
         .iter()
-        .filter(|(k, v)| *v == "push-secret" && k.starts_with("Attributes.entry.") && k.ends_with(".key"))
+        .filter(|(k, v)| is_secret_entry_key(k, v))
         .map(|(k, _)| k.trim_end_matches("key").to_owned())
         .collect();
-    let kept = pieces
+    let mut kept = pieces
         .iter()
-        .filter(|(k, _)| *k != "push-secret" && !secret_entries.iter().any(|e| k.starts_with(e.as_str())))
+        .filter(|(k, _)| !SECRET_ATTRIBUTES.contains(k) && !secret_entries.iter().any(|e| k.starts_with(e.as_str())))
         .map(|(k, v)| format!("{k}={}", herald_endpoints::redact(v)))
         .collect::<Vec<_>>()
         .join("&");
-    match rec.attributes.get("push-secret").filter(|s| !s.is_empty()) {
-        Some(secret) => kept.replace(secret.as_str(), "****"),
-        None => kept,
+    for name in SECRET_ATTRIBUTES {
+        if let Some(secret) = rec.attributes.get(*name).filter(|s| !s.is_empty()) {
+            kept = kept.replace(secret.as_str(), "****");
+        }
     }
+    kept
 }
 
 fn flag(attrs: &BTreeMap<String, String>, name: &str) -> bool {
@@ -320,6 +337,22 @@ mod tests {
         assert!(!shown.contains("k&ey") && !shown.contains("tok"), "{shown}");
         assert!(shown.contains("push-endpoint=nats://h"), "{shown}");
         assert!(has_stored_secret(&rec));
+        // A broker password (Ceph's user-name/password attributes).
+        let broker = TopicRecord {
+            attributes: [
+                ("password".to_owned(), "br0ker".to_owned()),
+                ("user-name".to_owned(), "alice".to_owned()),
+                ("push-endpoint".to_owned(), "amqp://h".to_owned()),
+            ]
+            .into(),
+            endpoint_args:
+                "Attributes.entry.1.key=password&Attributes.entry.1.value=br0ker&password=br0ker&user-name=alice".into(),
+            ..rec.clone()
+        };
+        let shown = shown_endpoint_args(&broker);
+        assert!(!shown.contains("br0ker"), "{shown}");
+        assert!(shown.contains("user-name=alice"), "{shown}");
+        assert!(has_stored_secret(&broker));
         assert!(
             validate_attribute("push-endpoint", "amqp://u:pw@/x")
                 .unwrap_err()

@@ -253,3 +253,171 @@ fn an_unfinished_tls_handshake_is_cut_off() {
         Err(e) => panic!("still connected after {:?}: {e}", started.elapsed()),
     }
 }
+
+/// Ceph's `user-name`/`password` topic attributes log a broker in instead
+/// of credentials in the URI: set only over HTTPS, never shown back, and
+/// used for real (RabbitMQ on this machine refuses the wrong password and
+/// takes the right one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_credentials_as_attributes_log_in_and_stay_secret() {
+    use futures::StreamExt as _;
+    use lapin::options::*;
+    use lapin::types::FieldTable;
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", 5672)).is_ok(),
+        "RabbitMQ is needed on 127.0.0.1:5672 (see .ci/run)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = TlsServer::start(tmp.path(), &[]);
+    let (port, cert) = (srv.port, srv.cert.clone());
+    let suffix = format!("{}", std::process::id());
+    let (topic, exchange) = (format!("creds-{suffix}"), format!("herald-creds-{suffix}"));
+    // A consumer bound to the topic's routing key.
+    let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default())
+        .await
+        .expect("connect to RabbitMQ");
+    let ch = conn.create_channel().await.unwrap();
+    ch.exchange_declare(
+        exchange.as_str().into(),
+        lapin::ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let q = ch
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    ch.queue_bind(
+        q.name().clone(),
+        exchange.as_str().into(),
+        topic.as_str().into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            q.name().clone(),
+            "t".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    // The wrong password first: no URI credentials (which would default to
+    // guest/guest), so only the attributes can log in.
+    let attrs = format!(
+        r#"{{"push-endpoint":"amqp://127.0.0.1:5672","amqp-exchange":"{exchange}","user-name":"guest","password":"wr0ngpass","persistent":"true"}}"#
+    );
+    let created = aws(
+        port,
+        &cert,
+        &["sns", "create-topic", "--name", &topic, "--attributes", &attrs],
+    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let arn: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let arn = arn["TopicArn"].as_str().unwrap().to_owned();
+    let got = aws(port, &cert, &["sns", "get-topic-attributes", "--topic-arn", &arn]);
+    let text = String::from_utf8_lossy(&got.stdout);
+    assert!(!text.contains("wr0ngpass"), "the password must never be shown: {text}");
+    let shown: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    let endpoint: serde_json::Value = serde_json::from_str(shown["Attributes"]["EndPoint"].as_str().unwrap()).unwrap();
+    assert_eq!(endpoint["HasStoredSecret"], "true", "{endpoint}");
+    assert!(
+        !endpoint["EndpointArgs"].as_str().unwrap().contains("wr0ng"),
+        "{endpoint}"
+    );
+    assert!(aws(port, &cert, &["s3", "mb", "s3://creds"]).status.success());
+    let notif =
+        format!(r#"{{"TopicConfigurations":[{{"Id":"c","TopicArn":"{arn}","Events":["s3:ObjectCreated:*"]}}]}}"#);
+    let put = aws(
+        port,
+        &cert,
+        &[
+            "s3api",
+            "put-bucket-notification-configuration",
+            "--bucket",
+            "creds",
+            "--notification-configuration",
+            &notif,
+        ],
+    );
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    let file = tmp.path().join("f.txt");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(
+        aws(port, &cert, &["s3", "cp", file.to_str().unwrap(), "s3://creds/one"])
+            .status
+            .success()
+    );
+    // RabbitMQ refuses the login: nothing arrives.
+    let none = tokio::time::timeout(Duration::from_secs(3), consumer.next()).await;
+    assert!(none.is_err(), "an event arrived with the wrong password");
+
+    // The right password: the waiting event is delivered.
+    let set = aws(
+        port,
+        &cert,
+        &[
+            "sns",
+            "set-topic-attributes",
+            "--topic-arn",
+            &arn,
+            "--attribute-name",
+            "password",
+            "--attribute-value",
+            "guest",
+        ],
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    // (The configuration's s3:TestEvent waited too and may come first.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let delivery = tokio::time::timeout(left, consumer.next())
+            .await
+            .expect("the event after the password was fixed")
+            .unwrap()
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+        if body["Event"] == "s3:TestEvent" {
+            continue;
+        }
+        assert_eq!(body["Records"][0]["s3"]["object"]["key"], "one", "{body}");
+        break;
+    }
+    drop(conn);
+}
+
+/// A broker password travels only over TLS: over plain HTTP it is refused.
+#[test]
+fn a_broker_password_over_plain_http_is_refused() {
+    let srv = herald_testkit::TestServer::start();
+    let sns = herald_testkit::Sns::root(&srv);
+    let err = sns
+        .try_create_topic(
+            "plain-creds",
+            &[
+                ("push-endpoint", "amqp://127.0.0.1:5672"),
+                ("amqp-exchange", "ex"),
+                ("user-name", "guest"),
+                ("password", "guest"),
+            ],
+        )
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("HTTPS"), "{err:?}");
+}

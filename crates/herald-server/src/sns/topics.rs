@@ -11,7 +11,10 @@ use http::StatusCode;
 use super::xml::{esc, response};
 use super::{SnsError, SnsRequest};
 use crate::notify::Notifier;
-use crate::notify::topic::{DEFAULT_RETRY_SLEEP, has_stored_secret, shown_endpoint_args, validate_attribute};
+use crate::notify::topic::{
+    DEFAULT_RETRY_SLEEP, SECRET_ATTRIBUTES, has_stored_secret, is_secret_entry_key, shown_endpoint_args,
+    validate_attribute,
+};
 
 /// A topic ARN: `arn:aws:sns:<region>:<tenant>:<name>`.
 pub struct TopicArn {
@@ -63,6 +66,9 @@ async fn check_attributes(n: &Notifier, attrs: &BTreeMap<String, String>, over_t
             "a push-endpoint with user/password must be configured over HTTPS",
         ));
     }
+    if attrs.get("password").is_some_and(|p| !p.is_empty()) && !over_tls {
+        return Err(SnsError::invalid("a topic's password must be configured over HTTPS"));
+    }
     if let Some(location) = attrs.get("ca-location").filter(|l| !l.is_empty()) {
         // Whatever the endpoint kind: only the operator's CA directory,
         // read off the async threads.
@@ -89,11 +95,12 @@ async fn check_attributes(n: &Notifier, attrs: &BTreeMap<String, String>, over_t
 
 /// Ceph's `EndpointArgs`: the request's parameters plus the attributes,
 /// sorted by name and joined as a query string, without secrets (the
-/// `push-secret` attribute, in either form, and URI credentials).
+/// `push-secret` and `password` attributes, in either form, and URI
+/// credentials).
 fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) -> String {
     let secret_entries: Vec<String> = params
         .iter()
-        .filter(|(k, v)| v == "push-secret" && k.starts_with("Attributes.entry.") && k.ends_with(".key"))
+        .filter(|(k, v)| is_secret_entry_key(k, v))
         .map(|(k, _)| k.trim_end_matches("key").to_owned())
         .collect();
     let mut all: BTreeMap<String, String> = BTreeMap::new();
@@ -110,7 +117,7 @@ fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) 
         all.insert(k.clone(), v.clone());
     }
     all.iter()
-        .filter(|(k, _)| k.as_str() != "push-secret")
+        .filter(|(k, _)| !SECRET_ATTRIBUTES.contains(&k.as_str()))
         .map(|(k, v)| format!("{k}={}", herald_endpoints::redact(v)))
         .collect::<Vec<_>>()
         .join("&")
@@ -481,6 +488,10 @@ mod tests {
         let params = vec![
             ("Attributes.entry.1.key".to_owned(), "push-secret".to_owned()),
             ("Attributes.entry.1.value".to_owned(), "s3cr3t".to_owned()),
+            ("Attributes.entry.3.key".to_owned(), "password".to_owned()),
+            ("Attributes.entry.3.value".to_owned(), "br0kerpw".to_owned()),
+            ("Attributes.entry.4.key".to_owned(), "user-name".to_owned()),
+            ("Attributes.entry.4.value".to_owned(), "alice".to_owned()),
             ("Attributes.entry.2.key".to_owned(), "push-endpoint".to_owned()),
             (
                 "Attributes.entry.2.value".to_owned(),
@@ -489,9 +500,13 @@ mod tests {
         ];
         let mut attrs = BTreeMap::new();
         attrs.insert("push-secret".to_owned(), "s3cr3t".to_owned());
+        attrs.insert("password".to_owned(), "br0kerpw".to_owned());
+        attrs.insert("user-name".to_owned(), "alice".to_owned());
         attrs.insert("push-endpoint".to_owned(), "amqp://u:pw@127.0.0.1/".to_owned());
         let args = endpoint_args(&params, &attrs);
         assert!(!args.contains("s3cr3t") && !args.contains("pw"), "{args}");
+        assert!(!args.contains("br0kerpw"), "{args}");
+        assert!(args.contains("user-name=alice"), "{args}");
         assert!(args.contains("Attributes.entry.2.value=amqp://127.0.0.1/"), "{args}");
     }
 
