@@ -41,7 +41,7 @@ pub const PAGES_PER_TURN: usize = 100;
 /// key with more is a page of its own).
 pub const PAGE_VERSIONS: usize = 10_000;
 /// Keys worked on at once within a page.
-pub const CONCURRENT_KEYS: usize = 16;
+pub const CONCURRENT_KEYS: usize = 4;
 /// The principal of lifecycle events: the service, as on AWS.
 pub const LIFECYCLE_PRINCIPAL: &str = "s3.amazonaws.com";
 

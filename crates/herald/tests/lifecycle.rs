@@ -570,3 +570,60 @@ async fn versions_under_retention_are_left_and_counted() {
         404,
     );
 }
+
+/// The aws CLI with the example of docs/lifecycle.md, as an operator
+/// would paste it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_puts_and_reads_the_documented_rules() {
+    let srv = TestServer::start();
+    srv.s3().create_bucket().bucket("photos").send().await.unwrap();
+    let doc = include_str!("../../../docs/lifecycle.md");
+    let json = doc
+        .split("cat > lifecycle.json <<'JSON'\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nJSON\n").next())
+        .expect("the example in docs/lifecycle.md");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lifecycle.json"), json).unwrap();
+    let run = |args: &[&str]| {
+        let out = aws_cli_command(&srv)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&[
+        "s3api",
+        "put-bucket-lifecycle-configuration",
+        "--bucket",
+        "photos",
+        "--lifecycle-configuration",
+        "file://lifecycle.json",
+    ]);
+    let got: Value = serde_json::from_str(&run(&[
+        "s3api",
+        "get-bucket-lifecycle-configuration",
+        "--bucket",
+        "photos",
+    ]))
+    .unwrap();
+    let sent: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(got["Rules"], sent["Rules"], "{got}");
+    run(&["s3api", "delete-bucket-lifecycle", "--bucket", "photos"]);
+    assert_err(
+        srv.s3()
+            .get_bucket_lifecycle_configuration()
+            .bucket("photos")
+            .send()
+            .await,
+        "NoSuchLifecycleConfiguration",
+        404,
+    );
+}
