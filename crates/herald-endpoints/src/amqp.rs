@@ -80,6 +80,15 @@ impl AmqpEndpoint {
         if tls_scheme && let Some(pem) = opts.read_ca()? {
             tls.cert_chain = Some(String::from_utf8_lossy(&pem).into_owned());
         }
+        if let Some((pem, key)) = opts.read_client_identity()? {
+            if !tls_scheme {
+                return Err(EndpointError::InvalidAttribute(
+                    "client-cert-location".into(),
+                    "a client certificate needs an amqps:// endpoint".into(),
+                ));
+            }
+            tls.identity = Some(lapin::tcp::OwnedIdentity::PKCS8 { pem, key });
+        }
         let query = AMQPQueryString {
             connection_timeout: Some(opts.timeout.as_millis() as u64),
             ..Default::default()

@@ -321,11 +321,15 @@ pub(crate) fn tls_config_for(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| EndpointError::InvalidAttribute("tls".into(), e.to_string()))?;
+    let identity = client_identity(opts)?;
+    let finish = |b: rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>| match identity {
+        Some((certs, key)) => b
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| EndpointError::InvalidAttribute("client-key-location".into(), e.to_string())),
+        None => Ok(b.with_no_client_auth()),
+    };
     if !opts.verify_ssl {
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify))
-            .with_no_client_auth());
+        return finish(builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify)));
     }
     let mut roots = rustls::RootCertStore::empty();
     match opts.read_ca()? {
@@ -350,17 +354,41 @@ pub(crate) fn tls_config_for(
         .filter(|h| h.parse::<std::net::IpAddr>().is_err())
         .and_then(|h| rustls::pki_types::ServerName::try_from(h.to_owned()).ok());
     match name {
-        None => Ok(builder.with_root_certificates(roots).with_no_client_auth()),
+        None => finish(builder.with_root_certificates(roots)),
         Some(name) => {
             let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| EndpointError::InvalidAttribute("tls".into(), e.to_string()))?;
-            Ok(builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(VerifyAs { inner, name }))
-                .with_no_client_auth())
+            finish(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(VerifyAs { inner, name })),
+            )
         }
     }
+}
+
+/// The endpoint's client certificate chain and key for mutual TLS, parsed.
+type ClientIdentity = (
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+);
+
+fn client_identity(opts: &EndpointOptions) -> Result<Option<ClientIdentity>, EndpointError> {
+    let Some((cert_pem, key_pem)) = opts.read_client_identity()? else {
+        return Ok(None);
+    };
+    let bad = |attribute: &str, e: String| EndpointError::InvalidAttribute(attribute.into(), e);
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("client-cert-location", e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("client-cert-location", "no certificate found in the file".into()));
+    }
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| bad("client-key-location", e.to_string()))?
+        .ok_or_else(|| bad("client-key-location", "no private key found in the file".into()))?;
+    Ok(Some((certs, key)))
 }
 
 /// Verifies a server's certificate against a fixed host name, whatever

@@ -85,12 +85,20 @@ pub trait Endpoint: Send + Sync {
     }
 }
 
+/// A client identity for mutual TLS as read: (certificate chain, key), PEM.
+pub type PemIdentity = (Vec<u8>, Vec<u8>);
+
 /// Options shared by every endpoint kind, read from topic attributes.
 #[derive(Debug, Clone)]
 pub struct EndpointOptions {
     pub timeout: Duration,
     pub verify_ssl: bool,
     pub ca_location: Option<String>,
+    /// The client certificate (PEM chain) and key (PEM) presented to TLS
+    /// servers that ask for one (mutual TLS), read from the topic owner's
+    /// directory (see [`EndpointPolicy::read_client_file`]).
+    pub client_cert_location: Option<String>,
+    pub client_key_location: Option<String>,
     pub cloudevents: bool,
     /// Secret for the `x-herald-signature` HMAC header on each push.
     pub signing_secret: Option<String>,
@@ -131,6 +139,8 @@ impl EndpointOptions {
             timeout,
             verify_ssl: flag("verify-ssl", true)?,
             ca_location: attrs.get("ca-location").cloned().filter(|s| !s.is_empty()),
+            client_cert_location: attrs.get("client-cert-location").cloned().filter(|s| !s.is_empty()),
+            client_key_location: attrs.get("client-key-location").cloned().filter(|s| !s.is_empty()),
             cloudevents: flag("cloudevents", false)?,
             signing_secret: attrs.get("push-secret").cloned().filter(|s| !s.is_empty()),
             topic_arn: topic_arn.to_owned(),
@@ -152,6 +162,33 @@ impl EndpointOptions {
     /// clients' reconnect loops.
     pub async fn allowed_addrs(&self, host: &str, port: u16, shown: &str) -> Result<Vec<std::net::SocketAddr>, String> {
         self.policy.resolve(host, port, shown).await.map_err(|e| e.to_string())
+    }
+
+    /// The topic's owner: the account field of its ARN
+    /// (`arn:aws:sns:<region>:<owner>:<name>`).
+    pub fn owner(&self) -> &str {
+        self.topic_arn.split(':').nth(4).unwrap_or("")
+    }
+
+    /// The client identity for mutual TLS, as PEM (certificate chain, key):
+    /// both files or neither.
+    pub fn read_client_identity(&self) -> Result<Option<PemIdentity>, EndpointError> {
+        let read = |attribute: &str, location: &str| {
+            self.policy
+                .read_client_file(self.owner(), attribute, location)
+                .map_err(|e| EndpointError::InvalidAttribute(attribute.into(), e))
+        };
+        match (&self.client_cert_location, &self.client_key_location) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some((
+                read("client-cert-location", cert)?,
+                read("client-key-location", key)?,
+            ))),
+            _ => Err(EndpointError::InvalidAttribute(
+                "client-cert-location".into(),
+                "client-cert-location and client-key-location go together".into(),
+            )),
+        }
     }
 
     /// The `ca-location` file's bytes, read through the policy (only from
@@ -220,6 +257,17 @@ pub async fn check(
         _ => return Ok(()),
     };
     let opts = EndpointOptions::from_attributes(attrs, topic_arn)?.with_policy(policy.clone());
+    let over_tls = match scheme.as_str() {
+        "https" | "amqps" | "mqtts" => true,
+        "kafka" | "nats" => attrs.get("use-ssl").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        _ => false,
+    };
+    if (opts.client_cert_location.is_some() || opts.client_key_location.is_some()) && !over_tls {
+        return Err(EndpointError::InvalidAttribute(
+            "client-cert-location".into(),
+            "a client certificate needs a TLS connection (https, amqps, mqtts, or use-ssl=true)".into(),
+        ));
+    }
     let owned = uri.to_owned();
     tokio::task::spawn_blocking(move || build(&owned, opts).map(|_| ()))
         .await

@@ -271,6 +271,32 @@ impl EndpointPolicy {
         })
     }
 
+    /// Reads a client certificate or key file (`client-cert-location`,
+    /// `client-key-location`): only from the topic owner's own directory,
+    /// `<ca-dir>/clients/<owner>/`, with the checks of
+    /// [`EndpointPolicy::read_ca`]. A tenant names its own identity files
+    /// and never another tenant's (whose key would let it log in as them).
+    pub fn read_client_file(&self, owner: &str, attribute: &str, location: &str) -> Result<Vec<u8>, String> {
+        let Some(dir) = &self.ca_dir else {
+            return Err(format!(
+                "{attribute} {location:?}: reading client certificates is disabled on this server (the operator enables it with --ca-dir)"
+            ));
+        };
+        let own = dir.join("clients").join(owner);
+        let safe_owner = !owner.is_empty() && !owner.contains(['/', '\\']) && owner != "." && owner != "..";
+        let read = if safe_owner {
+            read_ca_in(&own, location)
+        } else {
+            Err("no such user directory".into())
+        };
+        read.map_err(|why| {
+            tracing::info!(attribute, location, dir = %own.display(), why, "client certificate file refused");
+            format!(
+                "{attribute} {location:?} is not a readable file in your directory of the server's client certificates"
+            )
+        })
+    }
+
     /// Whether `ca-location` may be used at all.
     pub fn ca_dir(&self) -> Option<&Path> {
         self.ca_dir.as_deref()

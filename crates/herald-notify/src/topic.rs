@@ -33,6 +33,8 @@ const FREE_ATTRS: &[&str] = &[
     "push-timeout",
     "user-name",
     "password",
+    "client-cert-location",
+    "client-key-location",
 ];
 
 /// Attributes whose value is a secret: never shown back (`EndpointArgs`,

@@ -14,6 +14,7 @@
 mod agent;
 mod checks;
 mod notify;
+mod pki;
 mod raw;
 mod receiver;
 mod server;
@@ -22,6 +23,7 @@ mod sns;
 pub use agent::*;
 pub use checks::*;
 pub use notify::*;
+pub use pki::*;
 pub use raw::*;
 pub use receiver::*;
 pub use server::*;

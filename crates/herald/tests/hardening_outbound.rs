@@ -522,3 +522,144 @@ async fn a_token_in_the_webhook_query_is_kept_out_of_the_log() {
     assert!(!srv.logs().contains("TOPSECRETTOKEN"), "{}", srv.logs());
     assert_healthy(&srv);
 }
+
+/// An HTTPS webhook on loopback that requires a client certificate signed
+/// by `ca.pem` (Python's ssl module); each POST it accepts appends the
+/// client certificate's CN to `accepted.log`. Killed on drop.
+struct MtlsHook {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for MtlsHook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mtls_hook(dir: &Path) -> MtlsHook {
+    let script = r#"
+import http.server, ssl, sys
+d = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get('content-length', 0)))
+        cn = dict(x[0] for x in self.connection.getpeercert()['subject'])['commonName']
+        with open(d + '/accepted.log', 'a') as f:
+            f.write(cn + '\n')
+        self.send_response(200); self.send_header('content-length', '0'); self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(d + '/server.pem', d + '/server.key')
+ctx.load_verify_locations(d + '/ca.pem')
+ctx.verify_mode = ssl.CERT_REQUIRED
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is needed for the mutual-TLS webhook");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    MtlsHook {
+        port: line.trim().parse().expect("the webhook's port"),
+        child,
+    }
+}
+
+/// Mutual TLS: a topic presents its owner's client certificate
+/// (`client-cert-location`/`client-key-location`, read only from
+/// `<ca-dir>/clients/<owner>/`) to a webhook that requires one; without
+/// it the webhook refuses the handshake; another tenant cannot name the
+/// owner's files, nor anything outside its own directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_presents_only_the_owners_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    make_pki(&pki, &["root-client"]);
+    let ca_dir = dir.path().join("ca");
+    std::fs::create_dir_all(ca_dir.join("clients/root")).unwrap();
+    std::fs::create_dir_all(ca_dir.join("clients/bob")).unwrap();
+    std::fs::copy(pki.join("ca.pem"), ca_dir.join("ca.pem")).unwrap();
+    std::fs::copy(pki.join("root-client.pem"), ca_dir.join("clients/root/client.pem")).unwrap();
+    std::fs::copy(pki.join("root-client.key"), ca_dir.join("clients/root/client.key")).unwrap();
+    let hook = mtls_hook(&pki);
+    let url = format!("https://127.0.0.1:{}/hook", hook.port);
+
+    let srv = TestServer::start_with_args(&["--ca-dir", ca_dir.to_str().unwrap()]);
+    let sns = Sns::root(&srv);
+    let with_cert = sns.create_topic(
+        "mtls",
+        &[
+            ("push-endpoint", &url),
+            ("ca-location", "ca.pem"),
+            ("client-cert-location", "client.pem"),
+            ("client-key-location", "client.key"),
+        ],
+    );
+    let without = sns.create_topic("no-cert", &[("push-endpoint", &url), ("ca-location", "ca.pem")]);
+    bucket_to(&srv, "mtls", &with_cert).await;
+    bucket_to(&srv, "nocert", &without).await;
+    put(&srv, "mtls", "one").await;
+    put(&srv, "nocert", "two").await;
+    let accepted = std::fs::read_to_string(pki.join("accepted.log")).unwrap_or_default();
+    // The test event and the PUT's event, both with root's certificate.
+    assert_eq!(
+        accepted.lines().collect::<Vec<_>>(),
+        ["root-client", "root-client"],
+        "{accepted}"
+    );
+    let text = metrics_text(&srv);
+    assert!(
+        metric(&text, "pubsub_push_fail", None).unwrap_or(0.0) >= 1.0,
+        "the push without a client certificate must fail: {text}"
+    );
+
+    // Half an identity, a plain-HTTP endpoint, files outside the owner's
+    // directory: refused at CreateTopic.
+    assert_refused(
+        &sns,
+        "half",
+        &[("push-endpoint", &url), ("client-cert-location", "client.pem")],
+        "go together",
+    );
+    assert_refused(
+        &sns,
+        "plain",
+        &[
+            ("push-endpoint", "http://127.0.0.1:1/"),
+            ("client-cert-location", "client.pem"),
+            ("client-key-location", "client.key"),
+        ],
+        "needs a TLS connection",
+    );
+    srv.create_user("bob", "BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnop");
+    let bob = Sns::new(&srv, "BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnop");
+    let roots_key = ca_dir.join("clients/root/client.key");
+    for (cert, key) in [
+        ("client.pem", "client.key"),
+        ("../root/client.pem", "../root/client.key"),
+        ("../../ca.pem", roots_key.to_str().unwrap()),
+    ] {
+        assert_refused(
+            &bob,
+            "steal",
+            &[
+                ("push-endpoint", &url),
+                ("ca-location", "ca.pem"),
+                ("client-cert-location", cert),
+                ("client-key-location", key),
+            ],
+            "not a readable file in your directory",
+        );
+    }
+    assert_healthy(&srv);
+}

@@ -17,33 +17,14 @@ fn free_port() -> u16 {
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl CLI.
 fn make_cert(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let cert = dir.join("tls.crt");
-    let key = dir.join("tls.key");
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("the openssl CLI is needed to make a test certificate (apt-get install openssl)");
-    assert!(
-        out.status.success(),
-        "openssl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    herald_testkit::self_signed(
+        dir,
+        "127.0.0.1",
+        &["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        "tls.key",
+        "tls.crt",
     );
-    (cert, key)
+    (dir.join("tls.crt"), dir.join("tls.key"))
 }
 
 struct Guard(Child);

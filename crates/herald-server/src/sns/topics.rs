@@ -54,7 +54,12 @@ fn attributes(req: &SnsRequest) -> Result<BTreeMap<String, String>, SnsError> {
 /// Checks a topic's attributes before it is stored: each attribute, then
 /// the endpoint as a whole under the operator's policy (its address, its
 /// `ca-location`), so a topic that could never deliver is refused now.
-async fn check_attributes(n: &Notifier, attrs: &BTreeMap<String, String>, over_tls: bool) -> Result<(), SnsError> {
+async fn check_attributes(
+    n: &Notifier,
+    owner: &str,
+    attrs: &BTreeMap<String, String>,
+    over_tls: bool,
+) -> Result<(), SnsError> {
     for (k, v) in attrs {
         validate_attribute(k, v).map_err(SnsError::invalid)?;
     }
@@ -81,7 +86,8 @@ async fn check_attributes(n: &Notifier, attrs: &BTreeMap<String, String>, over_t
     if let Some(ep) = attrs.get("push-endpoint") {
         // An endpoint that could never deliver (no amqp-exchange, a bad ack
         // level, an address the outbound policy refuses) is refused now.
-        herald_endpoints::check(ep, attrs, "arn:aws:sns:::topic", n.policy().clone())
+        // The owner's ARN: client certificate files are the owner's own.
+        herald_endpoints::check(ep, attrs, &format!("arn:aws:sns::{owner}:topic"), n.policy().clone())
             .await
             .map_err(|e| SnsError::invalid(e.to_string()))?;
     }
@@ -227,7 +233,7 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         )));
     }
     let attrs = attributes(req)?;
-    check_attributes(n, &attrs, req.meta.conn.tls).await?;
+    check_attributes(n, &req.user, &attrs, req.meta.conn.tls).await?;
     let now = herald_store::records::now_ms();
     let existing = n
         .store()
@@ -274,7 +280,7 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     } else {
         attrs.insert(name.to_owned(), value.to_owned());
     }
-    check_attributes(n, &attrs, req.meta.conn.tls).await?;
+    check_attributes(n, &rec.owner, &attrs, req.meta.conn.tls).await?;
     rec.attributes = attrs;
     rec.updated_ms = herald_store::records::now_ms();
     let params: Vec<(String, String)> = rec.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
