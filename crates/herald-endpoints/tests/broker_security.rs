@@ -293,3 +293,115 @@ async fn mqtts_trusts_ca_location_or_verify_ssl_false() {
         .await
         .expect("QoS 1 publish over TLS, verify-ssl=false");
 }
+
+/// A client certificate for `CN=<name>` signed by `make_cert`'s CA, written
+/// where the topic owner `u`'s identity files live:
+/// `<dir>/clients/u/client.pem` and `client.key`.
+fn make_client_cert(dir: &std::path::Path) {
+    let own = dir.join("clients/u");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    let p = |d: &std::path::Path, name: &str| d.join(name).display().to_string();
+    for args in [
+        vec![
+            "req".to_owned(),
+            "-newkey".into(),
+            "rsa:2048".into(),
+            "-nodes".into(),
+            "-subj".into(),
+            "/CN=u".into(),
+            "-keyout".into(),
+            p(&own, "client.key"),
+            "-out".into(),
+            p(dir, "client.csr"),
+        ],
+        vec![
+            "x509".to_owned(),
+            "-req".into(),
+            "-in".into(),
+            p(dir, "client.csr"),
+            "-CA".into(),
+            p(dir, "ca.crt"),
+            "-CAkey".into(),
+            p(dir, "ca.key"),
+            "-CAcreateserial".into(),
+            "-days".into(),
+            "2".into(),
+            "-extfile".into(),
+            p(dir, "client.ext"),
+            "-out".into(),
+            p(&own, "client.pem"),
+        ],
+    ] {
+        let out = Command::new("openssl").args(&args).output().expect("openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Mutual TLS against real brokers that require a client certificate
+/// (NATS with `--tlsverify`, Mosquitto with `require_certificate`): the
+/// topic owner's `client-cert-location`/`client-key-location` log in, a
+/// connection without them is refused by the broker.
+#[tokio::test]
+async fn brokers_requiring_a_client_certificate_get_the_owners() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_cert(dir.path());
+    make_client_cert(dir.path());
+    let identity = [
+        ("client-cert-location", "client.pem"),
+        ("client-key-location", "client.key"),
+    ];
+
+    let port = free_port();
+    let mut cmd = Command::new("nats-server");
+    cmd.args([
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "--tls",
+        "--tlscert",
+        &cert,
+        "--tlskey",
+        &key,
+    ])
+    .args(["--tlsverify", "--tlscacert", &ca]);
+    let _nats = Server::spawn(&mut cmd, port);
+    let uri = format!("nats://localhost:{port}");
+    let bare = [("use-ssl", "true"), ("ca-location", ca.as_str())];
+    let without = build(&uri, with_ca_dir(options_with(&bare), dir.path())).unwrap();
+    assert!(
+        without.push(&Bytes::from_static(b"{}")).await.is_err(),
+        "NATS must refuse a connection without a client certificate"
+    );
+    let mut attrs = bare.to_vec();
+    attrs.extend(identity);
+    let with = build(&uri, with_ca_dir(options_with(&attrs), dir.path())).unwrap();
+    with.push(&Bytes::from_static(b"{\"mtls\":true}"))
+        .await
+        .expect("push with the owner's client certificate");
+
+    let port = free_port();
+    let conf = dir.path().join("mosquitto-mtls.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\nrequire_certificate true\n"
+        ),
+    )
+    .unwrap();
+    let _mosquitto = Server::spawn(Command::new("mosquitto").arg("-c").arg(&conf), port);
+    let uri = format!("mqtts://localhost:{port}");
+    let bare = [("ca-location", ca.as_str())];
+    let without = build(&uri, with_ca_dir(options_with(&bare), dir.path())).unwrap();
+    assert!(
+        without.push(&Bytes::from_static(b"{}")).await.is_err(),
+        "Mosquitto must refuse a connection without a client certificate"
+    );
+    let mut attrs = bare.to_vec();
+    attrs.extend(identity);
+    let with = build(&uri, with_ca_dir(options_with(&attrs), dir.path())).unwrap();
+    with.push(&Bytes::from_static(b"{\"mtls\":true}"))
+        .await
+        .expect("publish with the owner's client certificate");
+}
