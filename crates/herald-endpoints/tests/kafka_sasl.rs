@@ -271,8 +271,7 @@ async fn login(mechanism: &str, password: &str, in_uri: bool) -> Vec<String> {
     };
     let endpoint = build(&uri, options(&attrs)).unwrap();
     let _ = endpoint.push(&Bytes::from_static(b"{}")).await;
-    let got = verdicts.lock().unwrap().clone();
-    got
+    verdicts.lock().unwrap().clone()
 }
 
 #[tokio::test]
