@@ -81,6 +81,9 @@ impl AmqpEndpoint {
             tls.cert_chain = Some(String::from_utf8_lossy(&pem).into_owned());
         }
         if let Some((pem, key)) = opts.read_client_identity()? {
+            // Parsed now, so a broken file is refused at CreateTopic (lapin
+            // would only find out when connecting).
+            crate::http::client_identity(&opts)?;
             if !tls_scheme {
                 return Err(EndpointError::InvalidAttribute(
                     "client-cert-location".into(),

@@ -29,11 +29,13 @@ pub struct BrokerUri {
 impl BrokerUri {
     /// The URI's credentials, replaced by the topic's `user-name` and
     /// `password` attributes when it has them (Ceph's way to keep them out
-    /// of the URI): what the broker is logged in with.
+    /// of the URI): what the broker is logged in with. A `user-name` never
+    /// pairs with the URI's password (it may be another user's): without a
+    /// `password` attribute it logs in with none.
     pub fn with_attribute_credentials(mut self, attrs: &std::collections::BTreeMap<String, String>) -> BrokerUri {
         if let Some(user) = attrs.get("user-name").filter(|u| !u.is_empty()) {
             self.user = Some(user.clone());
-            self.password = Some(attrs.get("password").cloned().unwrap_or_default());
+            self.password = attrs.get("password").filter(|p| !p.is_empty()).cloned();
         }
         self
     }
@@ -257,6 +259,33 @@ pub async fn within(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_name_attribute_never_borrows_the_uris_password() {
+        let attrs = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let uri = BrokerUri::parse("kafka://bob:bobs-pw@h", |_| 9092).unwrap();
+        let alone = uri
+            .clone()
+            .with_attribute_credentials(&attrs(&[("user-name", "alice")]));
+        assert_eq!(
+            (alone.user.as_deref(), alone.password.as_deref()),
+            (Some("alice"), None)
+        );
+        let both = uri
+            .clone()
+            .with_attribute_credentials(&attrs(&[("user-name", "alice"), ("password", "pw")]));
+        assert_eq!(
+            (both.user.as_deref(), both.password.as_deref()),
+            (Some("alice"), Some("pw"))
+        );
+        let none = uri.with_attribute_credentials(&attrs(&[]));
+        assert_eq!(
+            (none.user.as_deref(), none.password.as_deref()),
+            (Some("bob"), Some("bobs-pw"))
+        );
+    }
 
     #[test]
     fn uris_parse_with_defaults_and_credentials() {

@@ -374,7 +374,7 @@ type ClientIdentity = (
     rustls::pki_types::PrivateKeyDer<'static>,
 );
 
-fn client_identity(opts: &EndpointOptions) -> Result<Option<ClientIdentity>, EndpointError> {
+pub(crate) fn client_identity(opts: &EndpointOptions) -> Result<Option<ClientIdentity>, EndpointError> {
     let Some((cert_pem, key_pem)) = opts.read_client_identity()? else {
         return Ok(None);
     };

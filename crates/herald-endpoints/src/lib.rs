@@ -262,6 +262,20 @@ pub async fn check(
         "kafka" | "nats" => attrs.get("use-ssl").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         _ => false,
     };
+    let has = |k: &str| attrs.get(k).is_some_and(|v| !v.is_empty());
+    if has("password") && !has("user-name") {
+        return Err(EndpointError::InvalidAttribute(
+            "password".into(),
+            "a password needs a user-name".into(),
+        ));
+    }
+    if (has("user-name") || has("password")) && !matches!(scheme.as_str(), "amqp" | "amqps" | "kafka") {
+        return Err(EndpointError::InvalidAttribute(
+            "user-name".into(),
+            "user-name and password apply to amqp and kafka endpoints (give other brokers' credentials in the URI)"
+                .into(),
+        ));
+    }
     if (opts.client_cert_location.is_some() || opts.client_key_location.is_some()) && !over_tls {
         return Err(EndpointError::InvalidAttribute(
             "client-cert-location".into(),

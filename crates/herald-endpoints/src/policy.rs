@@ -265,7 +265,9 @@ impl EndpointPolicy {
                 "ca-location {location:?}: reading CA files is disabled on this server (the operator enables it with --ca-dir)"
             ));
         };
-        read_ca_in(dir, location).map_err(|why| {
+        // The tenants' client identities live under clients/: never a CA,
+        // and not to be probed through ca-location.
+        read_ca_in(dir, location, Some(CLIENTS_DIR)).map_err(|why| {
             tracing::info!(location, ca_dir = %dir.display(), why, "ca-location refused");
             format!("ca-location {location:?} is not a readable certificate file in the server's CA directory")
         })
@@ -282,10 +284,10 @@ impl EndpointPolicy {
                 "{attribute} {location:?}: reading client certificates is disabled on this server (the operator enables it with --ca-dir)"
             ));
         };
-        let own = dir.join("clients").join(owner);
+        let own = dir.join(CLIENTS_DIR).join(owner);
         let safe_owner = !owner.is_empty() && !owner.contains(['/', '\\']) && owner != "." && owner != "..";
         let read = if safe_owner {
-            read_ca_in(&own, location)
+            read_ca_in(&own, location, None)
         } else {
             Err("no such user directory".into())
         };
@@ -362,9 +364,13 @@ fn refused(endpoint: &str) -> PushError {
     }
 }
 
+/// The subdirectory of the CA directory with each user's client
+/// certificates and keys (`clients/<user>/`).
+pub const CLIENTS_DIR: &str = "clients";
+
 /// [`EndpointPolicy::read_ca`] once the directory is known; the error is
 /// for the log.
-fn read_ca_in(dir: &Path, location: &str) -> Result<Vec<u8>, String> {
+fn read_ca_in(dir: &Path, location: &str, excluded: Option<&str>) -> Result<Vec<u8>, String> {
     let dir = dir.canonicalize().map_err(|e| format!("CA directory: {e}"))?;
     let wanted = Path::new(location);
     if wanted.is_absolute() && !wanted.starts_with(&dir) {
@@ -374,6 +380,9 @@ fn read_ca_in(dir: &Path, location: &str) -> Result<Vec<u8>, String> {
     let path = dir.join(wanted).canonicalize().map_err(|e| e.to_string())?;
     if !path.starts_with(&dir) {
         return Err("resolves outside the CA directory".into());
+    }
+    if excluded.is_some_and(|sub| path.starts_with(dir.join(sub))) {
+        return Err("inside the client certificate directories".into());
     }
     let meta = std::fs::metadata(&path).map_err(|e| e.to_string())?;
     if !meta.is_file() {

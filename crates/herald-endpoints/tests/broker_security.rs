@@ -405,3 +405,24 @@ async fn brokers_requiring_a_client_certificate_get_the_owners() {
         .await
         .expect("publish with the owner's client certificate");
 }
+
+/// `user-name`/`password` are for AMQP and Kafka, a password needs a
+/// user, and a user-name never borrows the URI's password.
+#[tokio::test]
+async fn broker_credential_attributes_are_checked() {
+    let policy = std::sync::Arc::new(EndpointPolicy::default());
+    let attrs = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let arn = "arn:aws:sns:us-east-1:u:auth-events";
+    let only_password = attrs(&[("password", "pw")]);
+    let err = herald_endpoints::check("kafka://127.0.0.1:1", &only_password, arn, policy.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a user-name"), "{err}");
+    let on_nats = attrs(&[("user-name", "u"), ("password", "pw")]);
+    let err = herald_endpoints::check("nats://127.0.0.1:1", &on_nats, arn, policy.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("amqp and kafka"), "{err}");
+}

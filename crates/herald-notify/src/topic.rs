@@ -177,41 +177,42 @@ pub fn has_stored_secret(rec: &TopicRecord) -> bool {
             .any(|k| a.get(*k).is_some_and(|s| !s.is_empty()))
 }
 
-/// Whether `k=v`, a piece of a query string of topic parameters, is the
-/// key of a secret attribute in SNS's `Attributes.entry.N.key` form (its
-/// `.value` piece then holds the secret).
-pub fn is_secret_entry_key(k: &str, v: &str) -> bool {
-    SECRET_ATTRIBUTES.contains(&v) && k.starts_with("Attributes.entry.") && k.ends_with(".key")
+/// The number N of an `Attributes.entry.N.key|value` parameter, read as
+/// the SNS attribute parser reads it (so `01` and `+1` are entry 1 too).
+fn entry_number(k: &str) -> Option<u32> {
+    let (n, _) = k.strip_prefix("Attributes.entry.")?.split_once('.')?;
+    n.parse().ok()
+}
+
+/// Topic parameters without secrets: the secret attributes by name, and
+/// both pieces of every `Attributes.entry.N` whose key names one. Only
+/// names decide, never a search for the secret's text (which a grantee
+/// could turn into an oracle by setting `OpaqueData` to guesses).
+pub fn without_secrets<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let secret_entries: Vec<u32> = pairs
+        .iter()
+        .filter(|(k, v)| SECRET_ATTRIBUTES.contains(v) && k.ends_with(".key"))
+        .filter_map(|(k, _)| entry_number(k))
+        .collect();
+    pairs
+        .iter()
+        .filter(|(k, _)| !SECRET_ATTRIBUTES.contains(k))
+        .filter(|(k, _)| entry_number(k).is_none_or(|n| !secret_entries.contains(&n)))
+        .copied()
+        .collect()
 }
 
 /// A topic's stored `EndpointArgs` as shown (API, `herald topic get`):
-/// without the `push-secret` pieces and URI credentials, whatever an
-/// older version stored, and with any remaining occurrence of the secret
-/// masked.
+/// without secrets (see [`without_secrets`]) and URI credentials. Pieces
+/// with no `=` are dropped: an older version stored values unescaped, so
+/// a secret with a `&` left such fragments.
 pub fn shown_endpoint_args(rec: &TopicRecord) -> String {
-    let pieces: Vec<(&str, &str)> = rec
-        .endpoint_args
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
-        .collect();
-    let secret_entries: Vec<String> = pieces
+    let pieces: Vec<(&str, &str)> = rec.endpoint_args.split('&').filter_map(|p| p.split_once('=')).collect();
+    without_secrets(&pieces)
         .iter()
-        .filter(|(k, v)| is_secret_entry_key(k, v))
-        .map(|(k, _)| k.trim_end_matches("key").to_owned())
-        .collect();
-    let mut kept = pieces
-        .iter()
-        .filter(|(k, _)| !SECRET_ATTRIBUTES.contains(k) && !secret_entries.iter().any(|e| k.starts_with(e.as_str())))
         .map(|(k, v)| format!("{k}={}", herald_endpoints::redact(v)))
         .collect::<Vec<_>>()
-        .join("&");
-    for name in SECRET_ATTRIBUTES {
-        if let Some(secret) = rec.attributes.get(*name).filter(|s| !s.is_empty()) {
-            kept = kept.replace(secret.as_str(), "****");
-        }
-    }
-    kept
+        .join("&")
 }
 
 fn flag(attrs: &BTreeMap<String, String>, name: &str) -> bool {
@@ -354,6 +355,14 @@ mod tests {
         let shown = shown_endpoint_args(&broker);
         assert!(!shown.contains("br0ker"), "{shown}");
         assert!(shown.contains("user-name=alice"), "{shown}");
+        // Entry numbers as the parser reads them (01 and +1 are entry 1),
+        // and no search for the secret's text: a grantee's OpaqueData that
+        // happens to hold it shows as written, so it reveals nothing.
+        let odd = TopicRecord {
+            endpoint_args: "Attributes.entry.1.key=password&Attributes.entry.01.value=br0ker&Attributes.entry.+1.value=br0ker&OpaqueData=br0ker".into(),
+            ..broker.clone()
+        };
+        assert_eq!(shown_endpoint_args(&odd), "OpaqueData=br0ker");
         assert!(has_stored_secret(&broker));
         assert!(
             validate_attribute("push-endpoint", "amqp://u:pw@/x")

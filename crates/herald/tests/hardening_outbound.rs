@@ -641,6 +641,13 @@ async fn mutual_tls_presents_only_the_owners_client_certificate() {
         ],
         "needs a TLS connection",
     );
+    // The identity directories are no CA: ca-location cannot probe them.
+    assert_refused(
+        &sns,
+        "probe",
+        &[("push-endpoint", &url), ("ca-location", "clients/root/client.pem")],
+        "not a readable certificate file in the server's CA directory",
+    );
     srv.create_user("bob", "BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnop");
     let bob = Sns::new(&srv, "BOBACCESSKEY00000001", "bobSecretKey/0123456789abcdefghijklmnop");
     let roots_key = ca_dir.join("clients/root/client.key");

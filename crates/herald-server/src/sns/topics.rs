@@ -12,8 +12,7 @@ use super::xml::{esc, response};
 use super::{SnsError, SnsRequest};
 use crate::notify::Notifier;
 use crate::notify::topic::{
-    DEFAULT_RETRY_SLEEP, SECRET_ATTRIBUTES, has_stored_secret, is_secret_entry_key, shown_endpoint_args,
-    validate_attribute,
+    DEFAULT_RETRY_SLEEP, has_stored_secret, shown_endpoint_args, validate_attribute, without_secrets,
 };
 
 /// A topic ARN: `arn:aws:sns:<region>:<tenant>:<name>`.
@@ -71,9 +70,6 @@ async fn check_attributes(
             "a push-endpoint with user/password must be configured over HTTPS",
         ));
     }
-    if attrs.get("password").is_some_and(|p| !p.is_empty()) && !over_tls {
-        return Err(SnsError::invalid("a topic's password must be configured over HTTPS"));
-    }
     if let Some(location) = attrs.get("ca-location").filter(|l| !l.is_empty()) {
         // Whatever the endpoint kind: only the operator's CA directory,
         // read off the async threads.
@@ -99,31 +95,32 @@ async fn check_attributes(
     Ok(())
 }
 
+/// A broker password travels only over TLS (Ceph's rule for credentials).
+fn password_over_tls(password: Option<&str>, over_tls: bool) -> Result<(), SnsError> {
+    if password.is_some_and(|p| !p.is_empty()) && !over_tls {
+        return Err(SnsError::invalid("a topic's password must be configured over HTTPS"));
+    }
+    Ok(())
+}
+
 /// Ceph's `EndpointArgs`: the request's parameters plus the attributes,
 /// sorted by name and joined as a query string, without secrets (the
 /// `push-secret` and `password` attributes, in either form, and URI
 /// credentials).
 fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) -> String {
-    let secret_entries: Vec<String> = params
-        .iter()
-        .filter(|(k, v)| is_secret_entry_key(k, v))
-        .map(|(k, _)| k.trim_end_matches("key").to_owned())
-        .collect();
-    let mut all: BTreeMap<String, String> = BTreeMap::new();
+    let mut all: BTreeMap<&str, &str> = BTreeMap::new();
     for (k, v) in params {
         if k == "Action" || k == "Name" || k == "TopicArn" || k == "AttributeName" || k == "AttributeValue" {
             continue;
         }
-        if secret_entries.iter().any(|e| k.starts_with(e.as_str())) {
-            continue;
-        }
-        all.insert(k.clone(), v.clone());
+        all.insert(k, v);
     }
     for (k, v) in attrs {
-        all.insert(k.clone(), v.clone());
+        all.insert(k, v);
     }
-    all.iter()
-        .filter(|(k, _)| !SECRET_ATTRIBUTES.contains(&k.as_str()))
+    let pairs: Vec<(&str, &str)> = all.into_iter().collect();
+    without_secrets(&pairs)
+        .iter()
         .map(|(k, v)| format!("{k}={}", herald_endpoints::redact(v)))
         .collect::<Vec<_>>()
         .join("&")
@@ -233,6 +230,7 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         )));
     }
     let attrs = attributes(req)?;
+    password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
     check_attributes(n, &req.user, &attrs, req.meta.conn.tls).await?;
     let now = herald_store::records::now_ms();
     let existing = n
@@ -273,6 +271,11 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
             ),
             status: StatusCode::FORBIDDEN,
         });
+    }
+    // Only a request that carries a password needs HTTPS (its other
+    // attributes can be changed over plain HTTP, as before it was set).
+    if name == "password" {
+        password_over_tls(Some(value), req.meta.conn.tls)?;
     }
     let mut attrs = rec.attributes.clone();
     if value.is_empty() {
