@@ -58,6 +58,30 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of an owner's topics in name order: at most `limit` after
+    /// `after` (from the first when `None`), and whether more follow. Reads
+    /// only the page's rows, however many topics the owner has.
+    pub fn topics_page(&self, owner: &str, after: Option<&str>, limit: usize) -> StoreResult<(Vec<TopicRecord>, bool)> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(TOPICS)?;
+        let mut out = Vec::new();
+        for row in t.range((owner, after.unwrap_or(""))..)? {
+            let (k, v) = row?;
+            let (o, name) = k.value();
+            if o != owner {
+                break;
+            }
+            if after == Some(name) {
+                continue;
+            }
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            out.push(serde_json::from_slice(v.value())?);
+        }
+        Ok((out, false))
+    }
+
     /// Deletes a topic; deleting an unknown topic is not an error (Ceph).
     /// Returns whether it existed. The committed mark of its event log goes
     /// with it (a new topic of that name starts a new log).

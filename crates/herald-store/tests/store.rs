@@ -272,3 +272,38 @@ async fn recreating_a_bucket_conflicts_as_ceph_says() {
     let err = store.create_bucket_with("alice", "b1", private).await.unwrap_err();
     assert!(matches!(err, StoreError::BucketAlreadyOwnedByYou), "{err:?}");
 }
+
+#[tokio::test]
+async fn topic_pages_read_one_owner_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (owner, name) in [
+        ("alice", "c"),
+        ("alice", "a"),
+        ("bob", "b"),
+        ("alice", "b"),
+        ("al", "z"),
+    ] {
+        store
+            .put_topic(herald_store::TopicRecord {
+                owner: owner.into(),
+                name: name.into(),
+                arn: format!("arn:aws:sns:r:{owner}:{name}"),
+                attributes: Default::default(),
+                endpoint_args: String::new(),
+                created_ms: 0,
+                updated_ms: 0,
+                subscription: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let names = |page: &[herald_store::TopicRecord]| page.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    let (first, more) = store.topics_page("alice", None, 2).unwrap();
+    assert_eq!((names(&first), more), (vec!["a".to_owned(), "b".to_owned()], true));
+    let (rest, more) = store.topics_page("alice", Some("b"), 2).unwrap();
+    assert_eq!((names(&rest), more), (vec!["c".to_owned()], false));
+    let (exact, more) = store.topics_page("alice", None, 3).unwrap();
+    assert_eq!((exact.len(), more), (3, false));
+    assert!(store.topics_page("carol", None, 10).unwrap().0.is_empty());
+}

@@ -447,30 +447,26 @@ const LIST_TOPICS_PAGE: usize = 100;
 /// next page starts after it, so topics created or deleted between pages
 /// neither repeat nor hide the others.
 pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
-    let mut topics = n
-        .store()
-        .list_topics(Some(&req.user))
-        .map_err(|e| SnsError::internal(e.to_string()))?;
-    topics.sort_by(|a, b| a.name.cmp(&b.name));
-    let start = match req.param("NextToken").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(token) => {
-            let after = hex::decode(token)
+    let after = match req.param("NextToken").filter(|t| !t.is_empty()) {
+        None => None,
+        Some(token) => Some(
+            hex::decode(token)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| SnsError::invalid("NextToken is not one this server gave"))?;
-            topics.partition_point(|t| t.name <= after)
-        }
+                .ok_or_else(|| SnsError::invalid("NextToken is not one this server gave"))?,
+        ),
     };
-    let page = &topics[start..topics.len().min(start + LIST_TOPICS_PAGE)];
+    // Only the page's rows are read (the table is ordered by owner, name).
+    let (page, more) = n
+        .store()
+        .topics_page(&req.user, after.as_deref(), LIST_TOPICS_PAGE)
+        .map_err(|e| SnsError::internal(e.to_string()))?;
     let mut body = String::from("<Topics>");
-    for t in page {
+    for t in &page {
         let _ = write!(body, "<member>{}</member>", topic_xml(t));
     }
     body.push_str("</Topics>");
-    if start + page.len() < topics.len()
-        && let Some(last) = page.last()
-    {
+    if more && let Some(last) = page.last() {
         let _ = write!(body, "<NextToken>{}</NextToken>", hex::encode(&last.name));
     }
     Ok(response("ListTopics", Some(&body), &req.meta.request_id))
