@@ -100,6 +100,12 @@ pub async fn create_bucket(
     let ownership = req.input.object_ownership.as_ref().map(|o| o.as_str());
     let (acl, ownership) = super::acl::new_bucket_access(s3, &user, &h, ownership)?;
     let object_lock = req.input.object_lock_enabled_for_bucket == Some(true);
+    // A new bucket has no notifications: whatever the notifier still holds
+    // for the name (its configuration, its owner) belonged to a deleted
+    // bucket and goes. Under the configuration lock, so a configuration
+    // put for the new bucket right after its creation is never the one
+    // cleared.
+    let _config_writes = s3.notifier.lock_config_writes().await;
     match s3
         .store
         .create_bucket_with(&user, name, move |rec| {
@@ -121,6 +127,7 @@ pub async fn create_bucket(
         }
         Err(e) => return Err(super::s3_err(e)),
     }
+    s3.notifier.set_config(name, None);
     tracing::info!(bucket = %name, owner = %user, "bucket created");
     ok(CreateBucketOutput {
         location: Some(format!("/{name}")),
