@@ -116,13 +116,28 @@ impl KafkaEndpoint {
     /// [`crate::socks`]): each address is checked when it is dialled. The
     /// bootstrap address is checked here first too, for a clear error.
     async fn connect(&self) -> Result<Link, String> {
+        // Every broker must pass the policy (one refused: the topic does
+        // not connect at all); one whose name does not resolve now is
+        // left out of this connection's bootstrap list, as a broker that
+        // is down would be, and tried again at the next connection.
+        let mut bootstrap = Vec::with_capacity(self.brokers.len());
+        let mut unresolved = None;
         for (host, port) in &self.brokers {
-            self.opts.allowed_addrs(host, *port, &self.shown).await?;
+            match self.opts.policy.resolve(host, *port, &self.shown).await {
+                Ok(_) => bootstrap.push(broker_address(host, *port)),
+                Err(e) if e.to_string().contains(crate::policy::REFUSED) => return Err(e.to_string()),
+                Err(e) => {
+                    tracing::info!(endpoint = %self.shown, broker = %host, error = %e, "kafka broker left out of this connection");
+                    unresolved = Some(e.to_string());
+                }
+            }
+        }
+        if bootstrap.is_empty() {
+            return Err(unresolved.unwrap_or_else(|| "no broker to connect to".into()));
         }
         let relay = PolicyRelay::start(self.opts.policy.clone(), self.shown.clone(), self.opts.timeout)
             .await
             .map_err(|e| format!("cannot start the policy relay: {e}"))?;
-        let bootstrap: Vec<String> = self.brokers.iter().map(|(h, p)| broker_address(h, *p)).collect();
         let mut builder = ClientBuilder::new(bootstrap)
             .socks5_proxy(relay.addr().to_string())
             .client_id("herald")
