@@ -81,6 +81,10 @@ pub struct Notifier {
     reads_in_flight: plan::ReadsInFlight,
     /// Permits of detached read-event pushes (see `Notifier::notify_read`).
     read_pushes: Arc<tokio::sync::Semaphore>,
+    /// Detached read-event pushes in flight per topic owner: one tenant's
+    /// slow endpoint cannot take every permit (see
+    /// [`plan::MAX_READ_PUSHES_PER_OWNER`]).
+    read_pushes_by_owner: plan::ReadPushesByOwner,
 }
 
 impl Notifier {
@@ -135,6 +139,7 @@ impl Notifier {
             config_writes: tokio::sync::Mutex::new(()),
             reads_in_flight: Default::default(),
             read_pushes: Arc::new(tokio::sync::Semaphore::new(plan::MAX_READ_PUSHES)),
+            read_pushes_by_owner: Default::default(),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {

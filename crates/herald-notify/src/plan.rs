@@ -543,6 +543,11 @@ impl Notifier {
             }
         }
         for (topic, body) in self.count_and_render_sync(&pending, &committed) {
+            let Some(owner_slot) = OwnerSlot::take(&self.read_pushes_by_owner, &topic.record.owner) else {
+                tracing::debug!(topic = %topic.record.name, "read event dropped: the owner's read pushes are all in flight");
+                topic.counters.lost(1);
+                continue;
+            };
             let Ok(permit) = self.read_pushes.clone().try_acquire_owned() else {
                 tracing::debug!(topic = %topic.record.name, "read event dropped: too many read pushes in flight");
                 topic.counters.lost(1);
@@ -550,7 +555,7 @@ impl Notifier {
             };
             let key = pending.change.key.clone();
             tokio::spawn(async move {
-                let _permit = permit;
+                let _held = (permit, owner_slot);
                 push_sync(topic, body, &key).await;
             });
         }
@@ -559,6 +564,47 @@ impl Notifier {
 
 /// Most pushes of read events to synchronous topics in flight at once.
 pub const MAX_READ_PUSHES: usize = 1024;
+/// Most of them for the topics of one owner: a tenant whose endpoint
+/// answers slowly (or never, until its push-timeout) holds at most a
+/// quarter, and the others' read events still go out.
+pub const MAX_READ_PUSHES_PER_OWNER: usize = MAX_READ_PUSHES / 4;
+
+/// Read pushes in flight per topic owner.
+pub(crate) type ReadPushesByOwner = Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>;
+
+/// One owner's place among the read pushes in flight; given back when dropped.
+struct OwnerSlot {
+    map: ReadPushesByOwner,
+    owner: String,
+}
+
+impl OwnerSlot {
+    /// A place for `owner`, unless it holds [`MAX_READ_PUSHES_PER_OWNER`].
+    fn take(map: &ReadPushesByOwner, owner: &str) -> Option<OwnerSlot> {
+        let mut m = map.lock().expect("read pushes by owner");
+        let n = m.entry(owner.to_owned()).or_default();
+        if *n >= MAX_READ_PUSHES_PER_OWNER {
+            return None;
+        }
+        *n += 1;
+        Some(OwnerSlot {
+            map: map.clone(),
+            owner: owner.to_owned(),
+        })
+    }
+}
+
+impl Drop for OwnerSlot {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().expect("read pushes by owner");
+        if let Some(n) = m.get_mut(&self.owner) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.owner);
+            }
+        }
+    }
+}
 
 /// A store write's outcome, as the events of the change see it.
 pub trait CommittedWrite {
@@ -672,4 +718,28 @@ async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes, key: &str) {
 /// Pushes an already rendered body to a synchronous topic (the test event).
 pub(crate) async fn push_rendered(topic: Arc<TopicRuntime>, body: Vec<u8>) {
     push_sync(topic, Bytes::from(body), "").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_owner_holds_at_most_its_share_of_read_pushes() {
+        let map = ReadPushesByOwner::default();
+        let held: Vec<OwnerSlot> = (0..MAX_READ_PUSHES_PER_OWNER)
+            .map(|_| OwnerSlot::take(&map, "tarpit").expect("a place"))
+            .collect();
+        assert!(OwnerSlot::take(&map, "tarpit").is_none(), "over the owner's share");
+        let other = OwnerSlot::take(&map, "someone-else");
+        assert!(other.is_some(), "another owner still gets a place");
+        drop(held);
+        assert!(OwnerSlot::take(&map, "tarpit").is_some(), "places come back");
+        drop(other);
+        assert!(
+            map.lock().unwrap().is_empty(),
+            "nothing left behind: {:?}",
+            map.lock().unwrap()
+        );
+    }
 }
