@@ -91,21 +91,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let admin_task = tokio::spawn(admin::serve(admin_ctx, settings.data_dir.clone()));
     // Bound before the HTTP side serves, so a healthy server also answers SFTP.
-    let sftp_task = match settings.sftp_listen {
-        Some(listen) => {
-            let sftp = herald_sftp::SftpServer::bind(store.clone(), listen, &settings.data_dir)
-                .await
-                .with_context(|| format!("cannot serve SFTP on {listen}"))?
-                .with_access(std::sync::Arc::new(SftpGrants(server.access_decider())));
-            tracing::info!(
-                address = %sftp.local_addr()?,
-                host_key = %sftp.host_key_fingerprint(),
-                "sftp listening (read-only)"
-            );
-            Some(tokio::spawn(sftp.run(std::future::pending())))
-        }
-        None => None,
-    };
+    let sftp_task = start_sftp(&settings, &store, &server).await?;
     let addr = server.local_addr()?;
     let scheme = if server.is_tls() { "https" } else { "http" };
     tracing::info!(
@@ -135,6 +121,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(admin::socket_path(&settings.data_dir));
     tracing::info!("herald stopped");
     Ok(())
+}
+
+/// The read-only SFTP service, when `--sftp-listen` asks for it.
+async fn start_sftp(
+    settings: &Settings,
+    store: &Store,
+    server: &Server,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(listen) = settings.sftp_listen else {
+        return Ok(None);
+    };
+    let sftp = herald_sftp::SftpServer::bind(store.clone(), listen, &settings.data_dir)
+        .await
+        .with_context(|| format!("cannot serve SFTP on {listen}"))?
+        .with_access(std::sync::Arc::new(SftpGrants(server.access_decider())));
+    tracing::info!(
+        address = %sftp.local_addr()?,
+        host_key = %sftp.host_key_fingerprint(),
+        "sftp listening (read-only)"
+    );
+    Ok(Some(tokio::spawn(sftp.run(std::future::pending()))))
 }
 
 /// The outbound policy every endpoint is built under: the operator's lists,
