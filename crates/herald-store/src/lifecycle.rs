@@ -213,16 +213,24 @@ impl Store {
         Ok(out)
     }
 
-    /// The multipart uploads in progress in `bucket`.
+    /// The multipart uploads in progress in `bucket`. The table is keyed
+    /// by upload id, so every row is looked at, but only its bucket is
+    /// decoded unless it is this bucket's.
     pub fn uploads_of(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
+        /// Just the bucket of an upload row (serde skips the rest).
+        #[derive(Deserialize)]
+        struct UploadBucket<'a> {
+            #[serde(borrow)]
+            bucket: std::borrow::Cow<'a, str>,
+        }
         let txn = self.db().begin_read()?;
         let table = txn.open_table(UPLOADS)?;
         let mut out = Vec::new();
         for row in table.iter()? {
             let (_, v) = row?;
-            let u: UploadRecord = serde_json::from_slice(v.value())?;
-            if u.bucket == bucket {
-                out.push(u);
+            let head: UploadBucket<'_> = serde_json::from_slice(v.value())?;
+            if head.bucket == bucket {
+                out.push(serde_json::from_slice::<UploadRecord>(v.value())?);
             }
         }
         Ok(out)
