@@ -83,16 +83,13 @@ impl LifecycleWorker {
         };
         let marker_created = matches!(what, Expire::Current { .. }) && versioned;
         let change = self.notifier.has_config(&bucket.name).then(|| {
-            let v = versions.iter().find(|v| v.seq == seq);
+            let described = match versions.iter().find(|v| v.seq == seq) {
+                Some(v) => Change::of_version(event, key, v),
+                None => Change::new(event, key),
+            };
             Change {
                 alias: event.lifecycle_alias(marker_created),
-                size: v.map(|v| v.size).unwrap_or(0),
-                etag: v.map(|v| v.etag.as_str().to_owned()).unwrap_or_default(),
-                metadata: v
-                    .map(|v| v.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-                tags: v.map(|v| v.tags.clone()).unwrap_or_default(),
-                ..Change::new(event, key)
+                ..described
             }
         });
         // Only the version decided on, in the bucket decided for; a delete

@@ -173,7 +173,7 @@ impl LifecycleWorker {
                 continue;
             }
             let change = self.notifier.has_config(&bucket.name).then(|| Change {
-                metadata: u.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                metadata: u.meta.user_pairs(),
                 tags: u.tags.clone(),
                 ..Change::new(EventType::ObjectLifecycleExpirationAbortMultipartUpload, &u.key)
             });

@@ -52,6 +52,18 @@ pub struct Change {
 }
 
 impl Change {
+    /// A change that describes `version` of `key` (its size, ETag,
+    /// metadata and tags): a read of it, or its removal.
+    pub fn of_version(event: EventType, key: impl Into<String>, version: &herald_store::ObjectVersion) -> Change {
+        Change {
+            size: version.size,
+            etag: version.etag.as_str().to_owned(),
+            metadata: version.meta.user_pairs(),
+            tags: version.tags.clone(),
+            ..Change::new(event, key)
+        }
+    }
+
     /// A change of `key`, size 0, no ETag, metadata or tags yet.
     pub fn new(event: EventType, key: impl Into<String>) -> Change {
         Change {
@@ -443,7 +455,7 @@ impl Notifier {
         S: futures::Stream<Item = Result<Bytes, E>> + Send + Unpin,
         E: std::fmt::Display,
     {
-        change.metadata = opts.meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        change.metadata = opts.meta.user_pairs();
         change.tags = opts.tags.clone();
         let key = change.key.clone();
         self.write_with_events(bucket, Some(change), origin, |events| {

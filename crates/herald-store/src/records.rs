@@ -98,6 +98,14 @@ pub struct ObjectMeta {
     pub user: BTreeMap<String, String>,
 }
 
+impl ObjectMeta {
+    /// The user metadata as `(name, value)` pairs, as event records and
+    /// notification filters take them.
+    pub fn user_pairs(&self) -> Vec<(String, String)> {
+        self.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
 /// One version of an object, or a delete marker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectVersion {

@@ -6,7 +6,7 @@ use herald_model::event::EventType;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, put_err, req_info};
+use super::events::{put_err, req_info};
 use super::object::condition_text;
 use super::{HeraldS3, StoreResultExt, ok};
 use crate::notify::Change;
@@ -160,22 +160,10 @@ async fn delete_and_notify(
         } else {
             EventType::ObjectRemovedDelete
         };
-        let (meta, tags) = previous
-            .as_ref()
-            .map(|p| (meta_pairs(&p.meta), p.tags.clone()))
-            .unwrap_or_default();
-        let (size, etag) = previous
-            .as_ref()
-            .map(|p| (p.size, p.etag.to_string()))
-            .unwrap_or_default();
-        let change = Change {
-            size,
-            etag,
-            metadata: meta,
-            tags,
-            ..Change::new(event, key)
-        };
-        Some(change)
+        Some(match &previous {
+            Some(p) => Change::of_version(event, key, p),
+            None => Change::new(event, key),
+        })
     } else {
         None
     };

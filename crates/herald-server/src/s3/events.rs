@@ -2,7 +2,7 @@
 //! which request, and the plan/dispatch calls around each write.
 
 use herald_model::event::EventType;
-use herald_store::{BucketRecord, EventRenderer, ObjectMeta, ObjectVersion, StoreError};
+use herald_store::{BucketRecord, EventRenderer, ObjectVersion, StoreError};
 use s3s::{S3Error, S3ErrorCode, S3Request};
 
 use super::HeraldS3;
@@ -26,11 +26,6 @@ pub(crate) fn req_info<T>(req: &S3Request<T>) -> ReqInfo {
             source_ip: String::new(),
         },
     }
-}
-
-/// User metadata as `(name, value)` pairs (lowercase, no `x-amz-meta-`).
-pub(crate) fn meta_pairs(meta: &ObjectMeta) -> Vec<(String, String)> {
-    meta.user.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// A failed write-with-notifications as the S3 error a client expects.
@@ -84,13 +79,7 @@ impl HeraldS3 {
         v: &ObjectVersion,
     ) {
         let Some(r) = reader else { return };
-        let change = Change {
-            size: v.size,
-            etag: v.etag.as_str().to_owned(),
-            metadata: meta_pairs(&v.meta),
-            tags: v.tags.clone(),
-            ..Change::new(event, key)
-        };
+        let change = Change::of_version(event, key, v);
         let origin = Origin {
             principal: r.principal,
             source_ip: r.info.source_ip,

@@ -6,7 +6,7 @@ use herald_store::CompletedPart as StoreCompletedPart;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, req_info};
+use super::events::req_info;
 use super::object::{CopySourceVersion, check_key, reported_version, resolve_copy_source};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, ts};
@@ -63,7 +63,7 @@ pub async fn create_multipart_upload(
     let checksum = upload_checksum(input.checksum_algorithm.as_ref(), input.checksum_type.as_ref())?;
     // Ceph emits ObjectCreated:Post when a multipart upload starts.
     let change = Change {
-        metadata: meta_pairs(&meta),
+        metadata: meta.user_pairs(),
         tags: tags.clone(),
         ..Change::new(EventType::ObjectCreatedPost, &input.key)
     };
@@ -291,7 +291,7 @@ pub async fn complete_multipart_upload(
         other => other.s3()?,
     };
     let change = Change {
-        metadata: meta_pairs(&upload.meta),
+        metadata: upload.meta.user_pairs(),
         tags: upload.tags.clone(),
         ..Change::new(EventType::ObjectCreatedCompleteMultipartUpload, &input.key)
     };

@@ -6,7 +6,7 @@ use herald_store::{ObjectVersion, PutOptions};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, put_err, reader, req_info};
+use super::events::{put_err, reader, req_info};
 use super::tagging::parse_tagging_header;
 use super::{HeraldS3, StoreResultExt, etag_dto, object_meta, ok, parse_content_md5, parse_expires, ts, user_metadata};
 use crate::notify::{Change, Origin};
@@ -622,7 +622,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
         None
     };
     let change = Change {
-        metadata: meta_pairs(meta.as_ref().unwrap_or(&source.meta)),
+        metadata: meta.as_ref().unwrap_or(&source.meta).user_pairs(),
         tags: tags.clone().unwrap_or_else(|| source.tags.clone()),
         ..Change::new(EventType::ObjectCreatedCopy, &input.key)
     };

@@ -5,7 +5,7 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::events::{meta_pairs, put_err, req_info};
+use super::events::{put_err, req_info};
 use super::object::reported_version;
 use super::{HeraldS3, StoreResultExt, ok};
 use crate::notify::Change;
@@ -154,7 +154,7 @@ async fn tag_and_notify(
     let change = if s3.notifier.has_config(bucket) {
         let current = s3.store.head_object(bucket, key, version_id).s3()?;
         let change = Change {
-            metadata: meta_pairs(&current.meta),
+            metadata: current.meta.user_pairs(),
             tags: tags.clone(),
             ..Change::new(event, key)
         };
