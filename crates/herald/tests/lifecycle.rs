@@ -221,6 +221,25 @@ async fn rules_round_trip_and_what_s3_refuses_is_refused() {
         rule("same").filter(prefix("b")).expiration(days(1)).build().unwrap(),
     ];
     assert_err(put_rules(&s3, "rules", dup).await, "InvalidArgument", 400);
+    // A tenant cannot make the server store (and every pass read) a huge
+    // configuration: 1,000 rules with 1 KiB prefixes pass every per-rule
+    // check but not the 1 MiB cap on the whole.
+    let huge: Vec<LifecycleRule> = (0..1000)
+        .map(|i| {
+            rule(&format!("r{i}"))
+                .filter(prefix(&format!("{i:04}{}", "p".repeat(1016))))
+                .expiration(days(1))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let err = put_rules(&s3, "rules", huge).await.unwrap_err();
+    let (code, status) = err_info(&err);
+    assert_eq!((code.as_str(), status), ("InvalidArgument", 400));
+    let message = aws_sdk_s3::error::ProvideErrorMetadata::message(&err.into_service_error())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("too large"), "{message}");
     // AWS: a rule needs a Filter (or the older Prefix).
     let bare = vec![rule("bare").expiration(days(1)).build().unwrap()];
     assert_err(put_rules(&s3, "rules", bare).await, "MalformedXML", 400);
