@@ -32,6 +32,23 @@ impl Server {
         Server::spawn(&mut cmd, port)
     }
 
+    /// Mosquitto on a free port, serving TLS with `cert`/`key`, with the
+    /// config lines `extra` (its config file goes in `dir`).
+    fn mosquitto_tls(dir: &std::path::Path, cert: &str, key: &str, extra: &str) -> Server {
+        let port = free_port();
+        let conf = dir.join(format!("mosquitto-{port}.conf"));
+        std::fs::write(
+            &conf,
+            // `user root`: started as root, Mosquitto would otherwise switch
+            // to its own user before reading the (root-only) key.
+            format!(
+                "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\ncertfile {cert}\nkeyfile {key}\n{extra}"
+            ),
+        )
+        .unwrap();
+        Server::spawn(Command::new("mosquitto").arg("-c").arg(&conf), port)
+    }
+
     /// Starts `cmd` and waits until it listens on `port`.
     fn spawn(cmd: &mut Command, port: u16) -> Server {
         let program = cmd.get_program().to_string_lossy().into_owned();
@@ -210,20 +227,7 @@ fn make_cert(dir: &std::path::Path) -> (String, String, String) {
 async fn nats_over_tls_trusts_ca_location() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = make_cert(dir.path());
-    let port = free_port();
-    let mut cmd = Command::new("nats-server");
-    cmd.args([
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "--tls",
-        "--tlscert",
-        &cert,
-        "--tlskey",
-        &key,
-    ]);
-    let server = Server::spawn(&mut cmd, port);
+    let server = Server::start(&["--tls", "--tlscert", &cert, "--tlskey", &key]);
     let uri = format!("nats://127.0.0.1:{}", server.1);
     // Without the CA the server's certificate is not trusted.
     let untrusted = build(&uri, options_with(&[("use-ssl", "true")])).unwrap();
@@ -265,16 +269,8 @@ async fn nats_over_tls_trusts_ca_location() {
 async fn mqtts_trusts_ca_location_or_verify_ssl_false() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = make_cert(dir.path());
-    let port = free_port();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        // `user root`: started as root, Mosquitto would otherwise switch to
-        // its own user before reading the (root-only) key.
-        format!("user root\nlistener {port} 127.0.0.1\nallow_anonymous true\ncertfile {cert}\nkeyfile {key}\n"),
-    )
-    .unwrap();
-    let _server = Server::spawn(Command::new("mosquitto").arg("-c").arg(&conf), port);
+    let server = Server::mosquitto_tls(dir.path(), &cert, &key, "");
+    let port = server.1;
     let uri = format!("mqtts://127.0.0.1:{port}");
     let untrusted = build(&uri, options()).unwrap();
     assert!(
@@ -352,22 +348,17 @@ async fn brokers_requiring_a_client_certificate_get_the_owners() {
         ("client-key-location", "client.key"),
     ];
 
-    let port = free_port();
-    let mut cmd = Command::new("nats-server");
-    cmd.args([
-        "-a",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
+    let nats = Server::start(&[
         "--tls",
         "--tlscert",
         &cert,
         "--tlskey",
         &key,
-    ])
-    .args(["--tlsverify", "--tlscacert", &ca]);
-    let _nats = Server::spawn(&mut cmd, port);
-    let uri = format!("nats://localhost:{port}");
+        "--tlsverify",
+        "--tlscacert",
+        &ca,
+    ]);
+    let uri = format!("nats://localhost:{}", nats.1);
     let bare = [("use-ssl", "true"), ("ca-location", ca.as_str())];
     let without = build(&uri, with_ca_dir(options_with(&bare), dir.path())).unwrap();
     assert!(
@@ -381,17 +372,13 @@ async fn brokers_requiring_a_client_certificate_get_the_owners() {
         .await
         .expect("push with the owner's client certificate");
 
-    let port = free_port();
-    let conf = dir.path().join("mosquitto-mtls.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\ncertfile {cert}\nkeyfile {key}\ncafile {ca}\nrequire_certificate true\n"
-        ),
-    )
-    .unwrap();
-    let _mosquitto = Server::spawn(Command::new("mosquitto").arg("-c").arg(&conf), port);
-    let uri = format!("mqtts://localhost:{port}");
+    let mosquitto = Server::mosquitto_tls(
+        dir.path(),
+        &cert,
+        &key,
+        &format!("cafile {ca}\nrequire_certificate true\n"),
+    );
+    let uri = format!("mqtts://localhost:{}", mosquitto.1);
     let bare = [("ca-location", ca.as_str())];
     let without = build(&uri, with_ca_dir(options_with(&bare), dir.path())).unwrap();
     assert!(
