@@ -19,6 +19,7 @@ mod raw;
 mod receiver;
 mod server;
 mod sns;
+mod tls;
 
 pub use agent::*;
 pub use checks::*;
@@ -28,3 +29,4 @@ pub use raw::*;
 pub use receiver::*;
 pub use server::*;
 pub use sns::*;
+pub use tls::*;

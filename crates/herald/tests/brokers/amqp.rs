@@ -169,3 +169,74 @@ async fn amqp_missing_exchange_keeps_events_until_it_exists() {
     let keys: HashSet<String> = got.iter().map(object_key).collect();
     assert_eq!(keys, HashSet::from(["early-1".to_owned(), "early-2".to_owned()]));
 }
+
+/// Ceph's `user-name`/`password` topic attributes log a broker in instead
+/// of credentials in the URI: set only over HTTPS (the aws CLI against a
+/// TLS Herald), never shown back, and used for real: RabbitMQ refuses the
+/// wrong password and takes the right one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_credentials_as_attributes_log_in_and_stay_secret() {
+    require("RabbitMQ", RABBITMQ);
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = TlsServer::start(tmp.path(), &[]);
+    let aws = |args: &[&str]| {
+        let out = aws_over_tls(srv.port, &srv.cert, args);
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let s = suffix();
+    let (topic, exchange) = (format!("creds-{s}"), format!("herald-creds-{s}"));
+    let inbox = Inbox::default();
+    let _consumer = amqp_consumer(&exchange, &topic, inbox.clone()).await;
+    // The wrong password first, and no URI credentials (which would default
+    // to guest/guest): only the attributes can log in.
+    let attrs = format!(
+        r#"{{"push-endpoint":"amqp://127.0.0.1:{RABBITMQ}","amqp-exchange":"{exchange}","user-name":"guest","password":"wr0ngpass","persistent":"true"}}"#
+    );
+    let created: Value =
+        serde_json::from_slice(&aws(&["sns", "create-topic", "--name", &topic, "--attributes", &attrs])).unwrap();
+    let arn = created["TopicArn"].as_str().unwrap().to_owned();
+    let got = aws(&["sns", "get-topic-attributes", "--topic-arn", &arn]);
+    assert!(
+        !String::from_utf8_lossy(&got).contains("wr0ngpass"),
+        "the password must never be shown"
+    );
+    let shown: Value = serde_json::from_slice(&got).unwrap();
+    let endpoint: Value = serde_json::from_str(shown["Attributes"]["EndPoint"].as_str().unwrap()).unwrap();
+    assert_eq!(endpoint["HasStoredSecret"], "true", "{endpoint}");
+    aws(&["s3", "mb", "s3://creds"]);
+    let notif =
+        format!(r#"{{"TopicConfigurations":[{{"Id":"c","TopicArn":"{arn}","Events":["s3:ObjectCreated:*"]}}]}}"#);
+    aws(&[
+        "s3api",
+        "put-bucket-notification-configuration",
+        "--bucket",
+        "creds",
+        "--notification-configuration",
+        &notif,
+    ]);
+    let file = tmp.path().join("f.txt");
+    std::fs::write(&file, b"x").unwrap();
+    aws(&["s3", "cp", file.to_str().unwrap(), "s3://creds/one"]);
+    // RabbitMQ refuses the login: nothing arrives.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(inbox.records().is_empty(), "an event arrived with the wrong password");
+
+    // The right password: the event that waited is delivered.
+    aws(&[
+        "sns",
+        "set-topic-attributes",
+        "--topic-arn",
+        &arn,
+        "--attribute-name",
+        "password",
+        "--attribute-value",
+        "guest",
+    ]);
+    let got = inbox.wait_for("the event after the password was fixed", 1, 30).await;
+    assert_eq!(object_key(&got[0]), "one");
+}
