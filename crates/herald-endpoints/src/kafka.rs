@@ -125,7 +125,7 @@ impl KafkaEndpoint {
         for (host, port) in &self.brokers {
             match self.opts.policy.resolve(host, *port, &self.shown).await {
                 Ok(_) => bootstrap.push(broker_address(host, *port)),
-                Err(e) if e.to_string().contains(crate::policy::REFUSED) => return Err(e.to_string()),
+                Err(e) if crate::policy::is_refusal(&e) => return Err(e.to_string()),
                 Err(e) => {
                     tracing::info!(endpoint = %self.shown, broker = %host, error = %e, "kafka broker left out of this connection");
                     unresolved = Some(e.to_string());

@@ -357,6 +357,12 @@ fn host_addresses() -> Vec<IpAddr> {
     out
 }
 
+/// Whether `resolve` failed because the policy refused every address (not
+/// because the name did not resolve).
+pub fn is_refusal(e: &PushError) -> bool {
+    matches!(e, PushError::Connect { reason, .. } if reason == REFUSED)
+}
+
 fn refused(endpoint: &str) -> PushError {
     PushError::Connect {
         endpoint: endpoint.to_owned(),
