@@ -9,7 +9,7 @@ use bytes::Bytes;
 use herald_lifecycle::LifecycleWorker;
 use herald_log::{DeliveryLog, LogConfig};
 use herald_model::lifecycle::{Expiration, LifecycleClock, LifecycleConfiguration, LifecycleFilter, LifecycleRule};
-use herald_notify::Notifier;
+use herald_notify::{Notifier, NotifierSettings};
 use herald_store::{DeleteConditions, LifecycleRun, PutOptions, Store, StoreError, now_ms};
 
 /// A lifecycle day of 200 ms.
@@ -18,7 +18,14 @@ const CLOCK: LifecycleClock = LifecycleClock { day_ms: 200 };
 fn start(dir: &std::path::Path) -> (Store, Arc<LifecycleWorker>) {
     let store = Store::open(&dir.join("data")).unwrap();
     let log = DeliveryLog::open(LogConfig::new(dir.join("data/log"))).unwrap();
-    let notifier = Notifier::start(store.clone(), log, None, "us-east-1".into(), Arc::default()).unwrap();
+    let notifier = Notifier::start(
+        store.clone(),
+        log,
+        None,
+        NotifierSettings::aws("us-east-1"),
+        Arc::default(),
+    )
+    .unwrap();
     let worker = LifecycleWorker::new(store.clone(), notifier, CLOCK);
     (store, worker)
 }
@@ -152,7 +159,14 @@ async fn a_big_bucket_takes_turns_with_the_others() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("data")).unwrap();
     let log = DeliveryLog::open(LogConfig::new(tmp.path().join("data/log"))).unwrap();
-    let notifier = Notifier::start(store.clone(), log, None, "us-east-1".into(), Arc::default()).unwrap();
+    let notifier = Notifier::start(
+        store.clone(),
+        log,
+        None,
+        NotifierSettings::aws("us-east-1"),
+        Arc::default(),
+    )
+    .unwrap();
     // Pages of 5 keys, 2 pages a turn: 10 keys per bucket per turn.
     let pacing = herald_lifecycle::Pacing {
         page_keys: 5,

@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod checksum;
+pub mod compat;
 pub mod cors;
 pub mod etag;
 pub mod event;
@@ -22,6 +23,7 @@ pub mod ssh_key;
 pub mod user;
 pub mod versioning;
 
+pub use compat::Compat;
 pub use etag::{ETag, Md5Digest};
 pub use event::{EventCategory, EventPattern, EventType};
 pub use names::{BucketNameError, validate_bucket_name};

@@ -32,7 +32,7 @@ use std::sync::{Arc, RwLock};
 
 use herald_log::{DeliveryLog, Limits};
 use herald_model::notification::{self, NotificationConfiguration};
-use herald_model::record;
+use herald_model::{Compat, record};
 use herald_store::{EventEntry, Store, StoreError, TopicRecord};
 use time::OffsetDateTime;
 
@@ -41,14 +41,39 @@ pub use plan::{Change, Committed, CommittedWrite, NotifyError, Origin, Pending, 
 use queue_endpoint::QueueEndpoint;
 use topic::TopicRuntime;
 
+/// How the server was set up, as far as the pipeline cares.
+#[derive(Debug, Clone, Default)]
+pub struct NotifierSettings {
+    /// The region (Ceph's zonegroup) records and ARNs carry.
+    pub region: String,
+    /// AWS's or Ceph's behaviour where they disagree.
+    pub compat: Compat,
+    /// The server's defaults for topics' retry attributes (`None` or
+    /// unset on the topic).
+    pub topic_defaults: topic::TopicDefaults,
+}
+
+impl NotifierSettings {
+    /// AWS behaviour and the built-in topic defaults, in `region`.
+    pub fn aws(region: impl Into<String>) -> NotifierSettings {
+        NotifierSettings {
+            region: region.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// The pipeline's state: configurations, topics, workers and counters.
 pub struct Notifier {
     /// This notifier, for the workers it starts while planning.
     me: std::sync::Weak<Notifier>,
     store: Store,
     log: DeliveryLog,
-    /// The region and host id every record carries.
+    /// The region and host id every record carries, and the
+    /// compatibility mode they are rendered in.
     site: Arc<plan::Site>,
+    /// What a topic that does not set its retry attributes gets.
+    topic_defaults: topic::TopicDefaults,
     /// bucket -> parsed configuration (only buckets that have one).
     configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
     /// bucket -> owner, for the buckets events were planned for (whose
@@ -98,7 +123,7 @@ impl Notifier {
         store: Store,
         log: DeliveryLog,
         queues: Option<herald_queue::QueueEngine>,
-        region: String,
+        settings: NotifierSettings,
         policy: Arc<herald_endpoints::EndpointPolicy>,
     ) -> Result<Arc<Notifier>, StoreError> {
         // Events of a group commit that never committed are above their
@@ -124,9 +149,11 @@ impl Notifier {
             store: store.clone(),
             log,
             site: Arc::new(plan::Site {
-                host_id: format!("herald-{region}"),
-                region,
+                host_id: format!("herald-{}", settings.region),
+                region: settings.region,
+                compat: settings.compat,
             }),
+            topic_defaults: settings.topic_defaults,
             configs: RwLock::new(HashMap::new()),
             bucket_owners: RwLock::new(HashMap::new()),
             topics: RwLock::new(HashMap::new()),
@@ -176,6 +203,16 @@ impl Notifier {
         &self.site.region
     }
 
+    /// Whose behaviour the server follows where AWS and Ceph disagree.
+    pub fn compat(&self) -> Compat {
+        self.site.compat
+    }
+
+    /// The retry settings of topics that leave them unset.
+    pub fn topic_defaults(&self) -> &topic::TopicDefaults {
+        &self.topic_defaults
+    }
+
     pub fn log(&self) -> &DeliveryLog {
         &self.log
     }
@@ -204,7 +241,7 @@ impl Notifier {
     /// Makes a stored topic live (new or changed) and starts its worker.
     pub fn install_topic(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
         let counters = self.metrics.for_topic(&record.owner, &record.name);
-        let mut rt = TopicRuntime::new(record, counters, &self.policy);
+        let mut rt = TopicRuntime::new(record, counters, &self.policy, &self.topic_defaults);
         if let Some(endpoint) = self.queue_endpoint(&rt.record) {
             rt.endpoint = endpoint;
         }

@@ -193,6 +193,7 @@ const QUEUE_FLAVOR: RecordFlavor = RecordFlavor::Aws;
 pub(crate) struct Site {
     pub(crate) region: String,
     pub(crate) host_id: String,
+    pub(crate) compat: herald_model::Compat,
 }
 
 /// How one destination wants its record.

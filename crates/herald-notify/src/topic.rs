@@ -59,6 +59,46 @@ pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// Default pause between delivery attempts (`retry_sleep_duration`).
 pub const DEFAULT_RETRY_SLEEP: Duration = Duration::from_secs(1);
 
+/// What a topic gets for a retry attribute it leaves unset, or sets to
+/// `None` (Ceph's way of asking for the server's value, as its
+/// `rgw_topic_persistency_*` options): `herald serve
+/// --topic-default-time-to-live`, `--topic-default-max-retries` and
+/// `--topic-default-retry-sleep-duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicDefaults {
+    /// Seconds an event may wait; 0 = forever.
+    pub time_to_live: u64,
+    /// Failed attempts before an event is dropped; 0 = retry forever.
+    pub max_retries: u64,
+    /// Seconds between attempts.
+    pub retry_sleep_duration: u64,
+}
+
+impl Default for TopicDefaults {
+    fn default() -> Self {
+        TopicDefaults {
+            time_to_live: 0,
+            max_retries: 0,
+            retry_sleep_duration: DEFAULT_RETRY_SLEEP.as_secs(),
+        }
+    }
+}
+
+impl TopicDefaults {
+    /// A retry attribute's value as it applies to a topic: its own, or the
+    /// server's default.
+    pub fn effective(&self, attrs: &BTreeMap<String, String>, name: &str) -> u64 {
+        uint(attrs, name).unwrap_or(match name {
+            "time_to_live" => self.time_to_live,
+            "max_retries" => self.max_retries,
+            _ => self.retry_sleep_duration,
+        })
+    }
+}
+
+/// The retry attributes whose `None` means the server's default.
+pub const DEFAULTABLE_ATTRS: &[&str] = &["time_to_live", "max_retries", "retry_sleep_duration"];
+
 /// Checks one attribute; the error is the message of an InvalidArgument.
 pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
     if let Some(result) = super::batch::validate_attribute(key, value) {
@@ -69,6 +109,9 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             "true" | "false" => Ok(()),
             _ => Err(format!("{key} must be true or false, not {value:?}")),
         };
+    }
+    if DEFAULTABLE_ATTRS.contains(&key) && value == "None" {
+        return Ok(()); // Ceph's "the server's default" (see TopicDefaults)
     }
     if UINT_ATTRS.contains(&key) {
         return value
@@ -184,19 +227,25 @@ fn entry_number(k: &str) -> Option<u32> {
     n.parse().ok()
 }
 
-/// Topic parameters without secrets: the secret attributes by name, and
-/// both pieces of every `Attributes.entry.N` whose key names one. Only
-/// names decide, never a search for the secret's text (which a grantee
-/// could turn into an oracle by setting `OpaqueData` to guesses).
+/// Attributes `EndpointArgs` never shows: the secrets, and the topic's
+/// `Policy` (a document of its own, shown as the `Policy` attribute; Ceph
+/// leaves it out of the endpoint's arguments too).
+const NOT_ENDPOINT_ARGS: &[&str] = &["push-secret", "password", "Policy"];
+
+/// Topic parameters as `EndpointArgs` shows them: without secrets and the
+/// policy ([`NOT_ENDPOINT_ARGS`]), by name, and without both pieces of
+/// every `Attributes.entry.N` whose key names one. Only names decide,
+/// never a search for the secret's text (which a grantee could turn into
+/// an oracle by setting `OpaqueData` to guesses).
 pub fn without_secrets<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let secret_entries: Vec<u32> = pairs
         .iter()
-        .filter(|(k, v)| SECRET_ATTRIBUTES.contains(v) && k.ends_with(".key"))
+        .filter(|(k, v)| NOT_ENDPOINT_ARGS.contains(v) && k.ends_with(".key"))
         .filter_map(|(k, _)| entry_number(k))
         .collect();
     pairs
         .iter()
-        .filter(|(k, _)| !SECRET_ATTRIBUTES.contains(k))
+        .filter(|(k, _)| !NOT_ENDPOINT_ARGS.contains(k))
         .filter(|(k, _)| entry_number(k).is_none_or(|n| !secret_entries.contains(&n)))
         .copied()
         .collect()
@@ -252,6 +301,7 @@ impl TopicRuntime {
         record: TopicRecord,
         counters: super::metrics::TopicCounters,
         policy: &Arc<EndpointPolicy>,
+        defaults: &TopicDefaults,
     ) -> TopicRuntime {
         let attrs = &record.attributes;
         let uri = attrs.get("push-endpoint").cloned().unwrap_or_default();
@@ -276,14 +326,14 @@ impl TopicRuntime {
                 }
             }
         };
-        let ttl = uint(attrs, "time_to_live").filter(|s| *s > 0).map(Duration::from_secs);
+        let ttl = Some(defaults.effective(attrs, "time_to_live"))
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs);
         TopicRuntime {
             persistent: flag(attrs, "persistent"),
             ttl,
-            max_retries: uint(attrs, "max_retries").unwrap_or(0).min(u32::MAX as u64) as u32,
-            retry_sleep: uint(attrs, "retry_sleep_duration")
-                .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_RETRY_SLEEP),
+            max_retries: defaults.effective(attrs, "max_retries").min(u32::MAX as u64) as u32,
+            retry_sleep: Duration::from_secs(defaults.effective(attrs, "retry_sleep_duration")),
             opaque: attrs.get("OpaqueData").cloned().unwrap_or_default(),
             flavor: match attrs.get("event-format").map(String::as_str) {
                 Some("aws") => RecordFlavor::Aws,
@@ -318,6 +368,48 @@ impl TopicRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_args_never_show_the_policy() {
+        let pairs = [
+            ("Attributes.entry.1.key", "Policy"),
+            ("Attributes.entry.1.value", "{\"Statement\":[]}"),
+            ("Attributes.entry.2.key", "push-endpoint"),
+            ("Attributes.entry.2.value", "http://h/"),
+            ("Policy", "{\"Statement\":[]}"),
+            ("push-endpoint", "http://h/"),
+        ];
+        let kept = without_secrets(&pairs);
+        assert_eq!(
+            kept,
+            vec![
+                ("Attributes.entry.2.key", "push-endpoint"),
+                ("Attributes.entry.2.value", "http://h/"),
+                ("push-endpoint", "http://h/"),
+            ]
+        );
+    }
+
+    #[test]
+    fn none_asks_for_the_servers_retry_defaults() {
+        for k in DEFAULTABLE_ATTRS {
+            assert!(validate_attribute(k, "None").is_ok(), "{k}");
+        }
+        assert!(validate_attribute("queue-max-entries", "None").is_err());
+        let d = TopicDefaults {
+            time_to_live: 600,
+            max_retries: 5,
+            retry_sleep_duration: 3,
+        };
+        let attrs: BTreeMap<String, String> = [
+            ("time_to_live".to_owned(), "None".to_owned()),
+            ("max_retries".to_owned(), "7".to_owned()),
+        ]
+        .into();
+        assert_eq!(d.effective(&attrs, "time_to_live"), 600);
+        assert_eq!(d.effective(&attrs, "max_retries"), 7);
+        assert_eq!(d.effective(&attrs, "retry_sleep_duration"), 3);
+    }
 
     #[test]
     fn stored_endpoint_args_are_shown_without_secrets() {

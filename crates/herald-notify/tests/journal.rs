@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use herald_log::{AppendItem, DeliveryLog, LogConfig};
-use herald_notify::Notifier;
+use herald_notify::{Notifier, NotifierSettings};
 use herald_store::{EventEntry, Store, TopicRecord};
 
 /// Opens the store and log of `dir`, waiting (up to 10 s) for the previous
@@ -27,7 +27,7 @@ async fn open(dir: &std::path::Path) -> (Store, DeliveryLog) {
 }
 
 fn start(store: Store, log: DeliveryLog) -> Arc<Notifier> {
-    Notifier::start(store, log, None, "us-east-1".into(), Arc::default()).unwrap()
+    Notifier::start(store, log, None, NotifierSettings::aws("us-east-1"), Arc::default()).unwrap()
 }
 
 /// A data dir left by a version before the journal holds committed events

@@ -245,7 +245,14 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
                         &request_id,
                     ),
                     QueryService::Sns => {
-                        crate::sns::handle(&state.notifier, Request::from_parts(parts, ()), body, meta).await
+                        crate::sns::handle(
+                            &state.notifier,
+                            Request::from_parts(parts, ()),
+                            body,
+                            meta,
+                            state.allow_sigv2,
+                        )
+                        .await
                     }
                     QueryService::Sqs if body.len() > sqs_query_limit(&body) => {
                         crate::sqs::query::error(&sqs_too_large(sqs_query_limit(&body)), &request_id)

@@ -14,6 +14,9 @@
 //! against an independent implementation.
 
 mod canonical;
+mod v2;
+
+pub use v2::{is_sigv2, verify_v2};
 
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, Method, Uri};

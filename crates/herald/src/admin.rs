@@ -103,12 +103,26 @@ pub enum AdminRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AdminResponse {
-    User { user: User },
-    Users { users: Vec<User> },
-    SshKeys { keys: Vec<SshKey> },
+    User {
+        user: User,
+    },
+    Users {
+        users: Vec<User>,
+    },
+    SshKeys {
+        keys: Vec<SshKey>,
+    },
     Done,
-    Json { value: serde_json::Value },
-    Error { message: String },
+    Json {
+        value: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
+    /// The thing asked for does not exist (the command exits with 2).
+    NotFound {
+        message: String,
+    },
 }
 
 /// What admin requests act on. `notifier` is the running server's (so a
@@ -201,14 +215,18 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             })
         }
         AdminRequest::GetTopic { name, user } => {
-            let t = find_topic(store, &name, user.as_deref())?;
+            let Some(t) = find_topic(store, &name, user.as_deref())? else {
+                return Ok(missing_topic(&name));
+            };
             let subscribed = subscribed_buckets(store)?;
             Ok(AdminResponse::Json {
                 value: topic_json(&t, &subscribed),
             })
         }
         AdminRequest::RemoveTopic { name, user } => {
-            let t = find_topic(store, &name, user.as_deref())?;
+            let Some(t) = find_topic(store, &name, user.as_deref())? else {
+                return Ok(missing_topic(&name));
+            };
             store.delete_topic(&t.owner, &t.name).await.map_err(|e| e.to_string())?;
             match (&ctx.notifier, &ctx.log) {
                 (Some(n), _) => n.remove_topic(&t.arn),
@@ -218,7 +236,9 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             Ok(AdminResponse::Done)
         }
         AdminRequest::TopicStats { name, user } => {
-            let t = find_topic(store, &name, user.as_deref())?;
+            let Some(t) = find_topic(store, &name, user.as_deref())? else {
+                return Ok(missing_topic(&name));
+            };
             let s = log()?.stats(&t.arn);
             Ok(AdminResponse::Json {
                 // radosgw-admin's shape first (Herald writes an event in
@@ -239,7 +259,9 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             })
         }
         AdminRequest::TopicDump { name, user, limit } => {
-            let t = find_topic(store, &name, user.as_deref())?;
+            let Some(t) = find_topic(store, &name, user.as_deref())? else {
+                return Ok(missing_topic(&name));
+            };
             let entries: Vec<serde_json::Value> = log()?.dump(&t.arn, limit).into_iter().map(dump_json).collect();
             Ok(AdminResponse::Json {
                 value: serde_json::Value::Array(entries),
@@ -427,8 +449,17 @@ fn find_queue<'a>(
     }
 }
 
-/// A topic by name, optionally of one user; ambiguous names need `--user`.
-fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<TopicRecord, String> {
+/// The answer for a topic that does not exist: its own kind, so the
+/// command exits with status 2 (radosgw-admin's ENOENT).
+fn missing_topic(name: &str) -> AdminResponse {
+    AdminResponse::NotFound {
+        message: format!("no topic named {name:?}"),
+    }
+}
+
+/// A topic by name, optionally of one user (`None`: there is none);
+/// ambiguous names need `--user`.
+fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<Option<TopicRecord>, String> {
     let found: Vec<TopicRecord> = match user {
         Some(u) => store
             .get_topic(u, name)
@@ -443,8 +474,7 @@ fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<TopicReco
             .collect(),
     };
     match found.len() {
-        0 => Err(format!("no topic named {name:?}")),
-        1 => Ok(found.into_iter().next().expect("one topic")),
+        0 | 1 => Ok(found.into_iter().next()),
         n => Err(format!("{n} users have a topic named {name:?}; choose one with --user")),
     }
 }

@@ -56,6 +56,21 @@ pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminRes
     };
     match response {
         AdminResponse::Error { message } => Err(anyhow!(message)),
+        AdminResponse::NotFound { message } => Err(anyhow::Error::new(NotFound(message))),
         ok => Ok(ok),
     }
 }
+
+/// A command's failure because what it names does not exist: `herald`
+/// exits with status 2 for it (as radosgw-admin does with ENOENT), so
+/// scripts tell "no such topic" from a failure.
+#[derive(Debug)]
+pub struct NotFound(pub String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}

@@ -98,6 +98,18 @@ pub struct ServeArgs {
     /// Seconds a lifecycle "day" lasts, for tests and demos (like Ceph's rgw_lc_debug_interval) [default: 86400, with S3's rounding to midnight UTC].
     #[arg(long, env = "HERALD_LIFECYCLE_DAY_SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lifecycle_day_secs: Option<u64>,
+    /// Follow AWS or Ceph where they disagree (TestEvent, PUT ?notification by Id, tenants in topic ARNs; see docs/notifications.md) [default: aws].
+    #[arg(long, env = "HERALD_COMPAT")]
+    pub compat: Option<herald_model::Compat>,
+    /// Seconds an event of a topic that sets no time_to_live (or sets None) may wait; 0 = forever [default: 0].
+    #[arg(long, env = "HERALD_TOPIC_DEFAULT_TIME_TO_LIVE")]
+    pub topic_default_time_to_live: Option<u64>,
+    /// Failed attempts before an event of a topic that sets no max_retries (or sets None) is dropped; 0 = retry forever [default: 0].
+    #[arg(long, env = "HERALD_TOPIC_DEFAULT_MAX_RETRIES")]
+    pub topic_default_max_retries: Option<u64>,
+    /// Seconds between attempts for a topic that sets no retry_sleep_duration (or sets None) [default: 1].
+    #[arg(long, env = "HERALD_TOPIC_DEFAULT_RETRY_SLEEP_DURATION")]
+    pub topic_default_retry_sleep_duration: Option<u64>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -126,6 +138,10 @@ pub struct FileConfig {
     pub endpoint_deny: Option<Vec<String>>,
     pub endpoint_allow: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
+    pub compat: Option<herald_model::Compat>,
+    pub topic_default_time_to_live: Option<u64>,
+    pub topic_default_max_retries: Option<u64>,
+    pub topic_default_retry_sleep_duration: Option<u64>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -167,6 +183,23 @@ pub struct Settings {
     pub endpoint_allow: Vec<herald_endpoints::Cidr>,
     /// How long a lifecycle day is (a real one unless shortened).
     pub lifecycle_clock: herald_model::lifecycle::LifecycleClock,
+    /// AWS's or Ceph's behaviour where they disagree.
+    pub compat: herald_model::Compat,
+    /// Retry settings of topics that leave them unset.
+    pub topic_defaults: herald_server::notify::topic::TopicDefaults,
+}
+
+/// The topic retry defaults: time to live, max retries and retry sleep,
+/// each from the flag, else the file, else the built-in value.
+fn topic_defaults(flags: [Option<u64>; 3], file: [Option<u64>; 3]) -> herald_server::notify::topic::TopicDefaults {
+    let built_in = herald_server::notify::topic::TopicDefaults::default();
+    let [ttl, retries, sleep] = flags;
+    let [file_ttl, file_retries, file_sleep] = file;
+    herald_server::notify::topic::TopicDefaults {
+        time_to_live: ttl.or(file_ttl).unwrap_or(built_in.time_to_live),
+        max_retries: retries.or(file_retries).unwrap_or(built_in.max_retries),
+        retry_sleep_duration: sleep.or(file_sleep).unwrap_or(built_in.retry_sleep_duration),
+    }
 }
 
 /// A lifecycle day of `secs` seconds (1 to 86,400; unset: a real day).
@@ -273,6 +306,19 @@ impl ServeArgs {
             endpoint_deny,
             endpoint_allow,
             lifecycle_clock: lifecycle_clock(self.lifecycle_day_secs.or(file.lifecycle_day_secs))?,
+            compat: self.compat.or(file.compat).unwrap_or_default(),
+            topic_defaults: topic_defaults(
+                [
+                    self.topic_default_time_to_live,
+                    self.topic_default_max_retries,
+                    self.topic_default_retry_sleep_duration,
+                ],
+                [
+                    file.topic_default_time_to_live,
+                    file.topic_default_max_retries,
+                    file.topic_default_retry_sleep_duration,
+                ],
+            ),
         })
     }
 }

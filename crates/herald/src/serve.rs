@@ -59,7 +59,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         log,
         Some(queues.clone()),
-        settings.region.clone(),
+        herald_server::notify::NotifierSettings {
+            region: settings.region.clone(),
+            compat: settings.compat,
+            topic_defaults: settings.topic_defaults,
+        },
         endpoint_policy(&settings),
     )
     .context("cannot load topics")?;

@@ -239,6 +239,27 @@ impl NotificationConfiguration {
         self.filtered(|entry| entry != id)
     }
 
+    /// This configuration with `new`'s entries added, each replacing the
+    /// entry of its `Id` where there is one (in place) and appended where
+    /// there is none: Ceph's `PUT ?notification`, which never removes an
+    /// entry the request does not name.
+    pub fn merged_by_id(&self, new: NotificationConfiguration) -> NotificationConfiguration {
+        fn merge<T: Clone>(current: &[T], new: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
+            let mut out: Vec<T> = current.to_vec();
+            for entry in new {
+                match out.iter_mut().find(|e| id(e) == id(&entry)) {
+                    Some(slot) => *slot = entry,
+                    None => out.push(entry),
+                }
+            }
+            out
+        }
+        NotificationConfiguration {
+            topics: merge(&self.topics, new.topics, |t| &t.id),
+            queues: merge(&self.queues, new.queues, |q| &q.id),
+        }
+    }
+
     fn filtered(&self, keep: impl Fn(&str) -> bool) -> NotificationConfiguration {
         NotificationConfiguration {
             topics: self.topics.iter().filter(|t| keep(&t.id)).cloned().collect(),

@@ -55,13 +55,49 @@ fn renders_like_ceph_plus_xmlns() {
 }
 
 #[test]
-fn empty_configuration_is_malformed_like_ceph() {
-    assert!(is_malformed(parse(
-        r#"<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/" />"#
-    )));
-    assert!(is_malformed(parse(
-        "<NotificationConfiguration></NotificationConfiguration>"
-    )));
+fn empty_configuration_parses_as_remove_all() {
+    for doc in [
+        r#"<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/" />"#,
+        "<NotificationConfiguration></NotificationConfiguration>",
+    ] {
+        assert!(parse(doc).unwrap().is_empty(), "{doc}");
+    }
+}
+
+#[test]
+fn merging_by_id_replaces_in_place_and_appends() {
+    let entry =
+        |id: &str, arn: &str| format!("<TopicConfiguration><Id>{id}</Id><Topic>{arn}</Topic></TopicConfiguration>");
+    let doc = |entries: &[String]| {
+        format!(
+            "<NotificationConfiguration>{}</NotificationConfiguration>",
+            entries.concat()
+        )
+    };
+    let current = parse(&doc(&[
+        entry("a", "arn:aws:sns:r::t1"),
+        entry("b", "arn:aws:sns:r::t1"),
+    ]))
+    .unwrap();
+    let new = parse(&doc(&[
+        entry("b", "arn:aws:sns:r::t2"),
+        entry("c", "arn:aws:sns:r::t3"),
+    ]))
+    .unwrap();
+    let merged = current.merged_by_id(new);
+    let got: Vec<(&str, &str)> = merged
+        .topics
+        .iter()
+        .map(|t| (t.id.as_str(), t.topic_arn.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a", "arn:aws:sns:r::t1"),
+            ("b", "arn:aws:sns:r::t2"),
+            ("c", "arn:aws:sns:r::t3")
+        ]
+    );
 }
 
 #[test]

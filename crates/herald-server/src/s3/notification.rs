@@ -155,15 +155,27 @@ impl S3Route for NotificationRoute {
                 // the store write: a slow client cannot hold up others.
                 let changing = s3.notifier.lock_config_writes().await;
                 let current = current();
+                let ceph = s3.notifier.compat().is_ceph();
+                // Ceph adds or replaces by Id; AWS replaces the whole
+                // configuration. An empty document removes all, in both.
+                let cfg = if ceph && !cfg.is_empty() {
+                    current.merged_by_id(cfg)
+                } else {
+                    cfg
+                };
+                check_config_count(s3, &cfg)?;
                 let before: HashSet<String> = current
                     .topics
                     .iter()
                     .map(|t| t.topic_arn.clone())
                     .chain(current.queues.iter().map(|q| q.queue_arn.clone()))
                     .collect();
+                // AWS's s3:TestEvent goes to each newly named destination;
+                // Ceph sends none to topics (queues are AWS's own).
                 let added: Vec<String> = cfg
                     .topics
                     .iter()
+                    .filter(|_| !ceph)
                     .map(|t| t.topic_arn.clone())
                     .chain(cfg.queues.iter().map(|q| q.queue_arn.clone()))
                     .filter(|a| !before.contains(a))

@@ -102,8 +102,16 @@ impl SnsRequest {
     }
 }
 
-/// Handles one SNS request whose body has been read.
-pub async fn handle(notifier: &Arc<Notifier>, req: Request<()>, body: Bytes, meta: RequestMeta) -> Response<Body> {
+/// Handles one SNS request whose body has been read. `allow_sigv2`: the
+/// operator's `--allow-sigv2`, which lets SigV2 sign topic requests too
+/// (as it does S3 requests).
+pub async fn handle(
+    notifier: &Arc<Notifier>,
+    req: Request<()>,
+    body: Bytes,
+    meta: RequestMeta,
+    allow_sigv2: bool,
+) -> Response<Body> {
     let request_id = meta.request_id.clone();
     // Parameter limits (count, name length and depth, value size) before
     // anything else, authentication included: they are cheap, and nothing
@@ -120,12 +128,22 @@ pub async fn handle(notifier: &Arc<Notifier>, req: Request<()>, body: Bytes, met
         headers: req.headers(),
         body: &body,
     };
-    let verified = herald_sigv4::verify(
-        &signed,
-        |key| store.lookup_key(key).map(|(_, secret)| secret),
-        &["sns"],
-        time::OffsetDateTime::now_utc(),
-    );
+    let secret_of = |key: &str| store.lookup_key(key).map(|(_, secret)| secret);
+    let now = time::OffsetDateTime::now_utc();
+    let verified = if herald_sigv4::is_sigv2(req.headers()) {
+        if !allow_sigv2 {
+            let refusal = crate::s3::signing::sigv2_disabled();
+            let err = SnsError {
+                code: refusal.code,
+                message: refusal.message,
+                status: refusal.status,
+            };
+            return error_response(&err, &request_id);
+        }
+        herald_sigv4::verify_v2(&signed, secret_of, "sns", now)
+    } else {
+        herald_sigv4::verify(&signed, secret_of, &["sns"], now)
+    };
     let user = match verified {
         Ok(v) => match store.lookup_key(&v.access_key) {
             Some((user, _)) => user,

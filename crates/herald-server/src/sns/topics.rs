@@ -12,7 +12,7 @@ use super::xml::{esc, response};
 use super::{SnsError, SnsRequest};
 use crate::notify::Notifier;
 use crate::notify::topic::{
-    DEFAULT_RETRY_SLEEP, has_stored_secret, shown_endpoint_args, validate_attribute, without_secrets,
+    TopicDefaults, has_stored_secret, shown_endpoint_args, validate_attribute, without_secrets,
 };
 
 /// A topic ARN: `arn:aws:sns:<region>:<tenant>:<name>`.
@@ -327,7 +327,9 @@ struct Shown {
     opaque: String,
 }
 
-fn shown(rec: &TopicRecord) -> Shown {
+/// `d`: the server's retry defaults, shown for attributes the topic leaves
+/// unset (one set to `None` shows `None`, as Ceph shows it).
+fn shown(rec: &TopicRecord, d: &TopicDefaults) -> Shown {
     let a = &rec.attributes;
     let ep = a.get("push-endpoint").cloned().unwrap_or_default();
     Shown {
@@ -335,18 +337,24 @@ fn shown(rec: &TopicRecord) -> Shown {
         args: shown_endpoint_args(rec),
         has_secret: has_stored_secret(rec),
         persistent: a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        ttl: a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
-        max_retries: a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
+        ttl: a
+            .get("time_to_live")
+            .cloned()
+            .unwrap_or_else(|| d.time_to_live.to_string()),
+        max_retries: a
+            .get("max_retries")
+            .cloned()
+            .unwrap_or_else(|| d.max_retries.to_string()),
         retry_sleep: a
             .get("retry_sleep_duration")
             .cloned()
-            .unwrap_or_else(|| DEFAULT_RETRY_SLEEP.as_secs().to_string()),
+            .unwrap_or_else(|| d.retry_sleep_duration.to_string()),
         opaque: a.get("OpaqueData").cloned().unwrap_or_default(),
     }
 }
 
-fn endpoint_json(rec: &TopicRecord) -> String {
-    let s = shown(rec);
+fn endpoint_json(rec: &TopicRecord, d: &TopicDefaults) -> String {
+    let s = shown(rec, d);
     serde_json::json!({
         "EndpointAddress": s.address,
         "EndpointArgs": s.args,
@@ -371,11 +379,11 @@ fn subscription_status(rec: &TopicRecord) -> &str {
 pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
     let rec = seen_by(topic_for(n, req, arn, "sns:GetTopicAttributes")?, &req.user);
-    let s = shown(&rec);
+    let s = shown(&rec, n.topic_defaults());
     let mut entries: Vec<(&str, String)> = vec![
         ("User", rec.owner.clone()),
         ("Name", rec.name.clone()),
-        ("EndPoint", endpoint_json(&rec)),
+        ("EndPoint", endpoint_json(&rec, n.topic_defaults())),
         ("TopicArn", rec.arn.clone()),
         ("OpaqueData", s.opaque.clone()),
         ("Persistent", s.persistent.to_string()),
@@ -404,8 +412,8 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
 
 /// The `<EndPoint>` element of GetTopic and ListTopics (Ceph capitalises
 /// the booleans there).
-fn endpoint_xml(rec: &TopicRecord) -> String {
-    let s = shown(rec);
+fn endpoint_xml(rec: &TopicRecord, d: &TopicDefaults) -> String {
+    let s = shown(rec, d);
     let cap = |b: bool| if b { "True" } else { "False" };
     format!(
         "<EndPoint><EndpointAddress>{}</EndpointAddress><EndpointArgs>{}</EndpointArgs><EndpointTopic>{}</EndpointTopic><HasStoredSecret>{}</HasStoredSecret><Persistent>{}</Persistent></EndPoint>",
@@ -417,14 +425,14 @@ fn endpoint_xml(rec: &TopicRecord) -> String {
     )
 }
 
-fn topic_xml(rec: &TopicRecord) -> String {
+fn topic_xml(rec: &TopicRecord, d: &TopicDefaults) -> String {
     format!(
         "<User>{}</User><Name>{}</Name>{}<TopicArn>{}</TopicArn><OpaqueData>{}</OpaqueData>",
         esc(&rec.owner),
         esc(&rec.name),
-        endpoint_xml(rec),
+        endpoint_xml(rec, d),
         esc(&rec.arn),
-        esc(&shown(rec).opaque)
+        esc(&shown(rec, d).opaque)
     )
 }
 
@@ -433,7 +441,7 @@ pub fn get_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError
     let rec = seen_by(topic_for(n, req, arn, "sns:GetTopicAttributes")?, &req.user);
     Ok(response(
         "GetTopic",
-        Some(&format!("<Topic>{}</Topic>", topic_xml(&rec))),
+        Some(&format!("<Topic>{}</Topic>", topic_xml(&rec, n.topic_defaults()))),
         &req.meta.request_id,
     ))
 }
@@ -463,7 +471,7 @@ pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsErr
         .map_err(|e| SnsError::internal(e.to_string()))?;
     let mut body = String::from("<Topics>");
     for t in &page {
-        let _ = write!(body, "<member>{}</member>", topic_xml(t));
+        let _ = write!(body, "<member>{}</member>", topic_xml(t, n.topic_defaults()));
     }
     body.push_str("</Topics>");
     if more && let Some(last) = page.last() {
