@@ -48,6 +48,10 @@ pub struct EventRecordInput<'a> {
     pub configuration_id: &'a str,
     pub bucket: &'a str,
     pub bucket_owner: &'a str,
+    /// The region in `s3.bucket.arn`: empty as AWS writes it
+    /// (`arn:aws:s3:::bucket`); Ceph's suite expects its zonegroup
+    /// (`arn:aws:s3:<zonegroup>::bucket`), see `--compat ceph`.
+    pub bucket_arn_region: &'a str,
     /// Ceph-only `s3.bucket.id`.
     pub bucket_id: &'a str,
     /// The decoded key; records carry it URL-encoded (see [`encode_key`]).
@@ -218,7 +222,7 @@ impl<'a> EventRecord<'a> {
                     owner_identity: Principal {
                         principal_id: input.bucket_owner,
                     },
-                    arn: format!("arn:aws:s3:::{}", input.bucket),
+                    arn: format!("arn:aws:s3:{}::{}", input.bucket_arn_region, input.bucket),
                     id: ceph.then_some(input.bucket_id),
                 },
                 object: ObjectEntity {
@@ -398,6 +402,7 @@ mod tests {
             configuration_id: "notif-persistent",
             bucket: "notif-persistent",
             bucket_owner: "peer",
+            bucket_arn_region: "",
             bucket_id: "717bb071-3360-47b3-9894-234e78cc4f4d.4118.3",
             key: "obj-1795423143273.txt",
             size: 19,

@@ -33,9 +33,27 @@ pub struct User {
     /// match ids a client already knows (a migrated Ceph user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical_id: Option<String>,
+    /// Ceph's tenant: in `--compat ceph` the account of the user's topic
+    /// ARNs (`arn:aws:sns:<zonegroup>:<tenant>:<topic>`), shared by every
+    /// user of the tenant; `None` is the empty tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl User {
+    /// The user's tenant; empty when it has none.
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or("")
+    }
+
+    /// The user as Ceph names it: `tenant$user`, or the bare name.
+    pub fn ceph_id(&self) -> String {
+        match self.tenant() {
+            "" => self.name.clone(),
+            t => format!("{t}${}", self.name),
+        }
+    }
+
     /// The canonical user id S3 shows and ACL grants name.
     pub fn canonical_id(&self) -> &str {
         self.canonical_id.as_deref().unwrap_or(&self.name)
@@ -56,6 +74,9 @@ pub struct UserProfile {
     pub display_name: Option<String>,
     #[serde(default)]
     pub canonical_id: Option<String>,
+    /// Ceph's tenant (see [`User::tenant`]).
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Take a name (or canonical id) a removed user had, with whatever
     /// still names it: objects it wrote in other users' buckets, grants.
     #[serde(default)]
@@ -87,6 +108,12 @@ pub fn valid_email(email: &str) -> bool {
 }
 
 /// Whether a user name is acceptable: the IAM character set, 1 to 64 long.
+/// Whether a tenant name is acceptable: 1 to 64 letters, digits, `-` or
+/// `_` (it becomes part of topic ARNs, so no `:`).
+pub fn valid_tenant(tenant: &str) -> bool {
+    (1..=64).contains(&tenant.len()) && tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+}
+
 pub fn valid_user_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name

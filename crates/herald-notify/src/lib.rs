@@ -208,6 +208,19 @@ impl Notifier {
         self.site.compat
     }
 
+    /// The account of `user`'s topic ARNs, under which its topics are
+    /// stored and its ListTopics looks: the user itself in AWS mode, its
+    /// tenant (empty for none) in Ceph mode.
+    pub fn topic_account(&self, user: &str) -> String {
+        if !self.site.compat.is_ceph() {
+            return user.to_owned();
+        }
+        match self.store.get_user(user) {
+            Ok(Some(u)) => u.tenant().to_owned(),
+            _ => String::new(),
+        }
+    }
+
     /// The retry settings of topics that leave them unset.
     pub fn topic_defaults(&self) -> &topic::TopicDefaults {
         &self.topic_defaults
@@ -339,8 +352,8 @@ impl Notifier {
                 }
             };
             tracing::info!(topic = %arn, status = %outcome, "subscription handshake finished");
-            let (owner, name) = (topic.record.owner.clone(), topic.record.name.clone());
-            match n.store.get_topic(&owner, &name) {
+            let (account, name) = (topic.record.account().to_owned(), topic.record.name.clone());
+            match n.store.get_topic(&account, &name) {
                 Ok(Some(mut rec)) if rec.arn == arn && rec.subscription == "pending" => {
                     rec.subscription = outcome;
                     if let Err(e) = n.store.put_topic(rec.clone()).await {

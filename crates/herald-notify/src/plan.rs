@@ -679,6 +679,7 @@ fn render(site: &Site, facts: (&Change, &Origin, &Committed<'_>), target: &Targe
         configuration_id: target.config_id,
         bucket: &c.bucket.name,
         bucket_owner: &c.bucket.owner,
+        bucket_arn_region: if site.compat.is_ceph() { &site.region } else { "" },
         bucket_id: &c.bucket.id,
         key: &change.key,
         size: c.size.unwrap_or(change.size),

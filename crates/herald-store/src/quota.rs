@@ -77,15 +77,36 @@ pub(crate) fn add(txn: &redb::WriteTransaction, kind: &str, user: &str, delta: i
 }
 
 /// How many topics `owner` has (a range over the owner's own rows).
-pub(crate) fn count_topics(txn: &redb::WriteTransaction, owner: &str) -> StoreResult<u64> {
+///
+/// Topics are stored under their ARN's account: the owner itself in AWS
+/// mode (one key range, counted without reading a record), the owner's
+/// tenant in Ceph mode, whose range holds other users' topics too (read
+/// and filtered by owner, so one user cannot use up a shared tenant's
+/// quota for the others).
+pub(crate) fn count_topics(txn: &redb::WriteTransaction, account: &str, owner: &str) -> StoreResult<u64> {
     let t = txn.open_table(TOPICS)?;
     let mut n = 0;
-    for row in t.range((owner, "")..)? {
-        let (k, _) = row?;
-        if k.value().0 != owner {
+    for row in t.range((account, "")..)? {
+        let (k, v) = row?;
+        if k.value().0 != account {
             break;
         }
-        n += 1;
+        if account == owner || serde_json::from_slice::<crate::records::TopicRecord>(v.value())?.owner == owner {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Topics `owner` created, under any account (a user being removed may
+/// have created topics in AWS mode and in Ceph mode).
+pub(crate) fn count_topics_anywhere(txn: &redb::WriteTransaction, owner: &str) -> StoreResult<u64> {
+    let mut n = 0;
+    for row in txn.open_table(TOPICS)?.iter()? {
+        let (_, v) = row?;
+        if serde_json::from_slice::<crate::records::TopicRecord>(v.value())?.owner == owner {
+            n += 1;
+        }
     }
     Ok(n)
 }

@@ -234,7 +234,8 @@ pub fn now_ms() -> i64 {
 /// An SNS-style topic (Ceph semantics): where and how events are pushed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TopicRecord {
-    /// The user that created it; topics are per user (tenant).
+    /// The user that created it (and owns it: others reach it only through
+    /// its `Policy`).
     pub owner: String,
     pub name: String,
     pub arn: String,
@@ -249,4 +250,13 @@ pub struct TopicRecord {
     /// "confirmed" or "failed: <reason>".
     #[serde(default)]
     pub subscription: String,
+}
+
+impl TopicRecord {
+    /// The account of the topic's ARN (`arn:aws:sns:<region>:<account>:
+    /// <name>`), under which it is stored: its owner in AWS mode, its
+    /// owner's tenant (possibly empty) in Ceph mode.
+    pub fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or(&self.owner)
+    }
 }

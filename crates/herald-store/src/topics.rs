@@ -11,22 +11,23 @@ use crate::tables::{BUCKETS, NOTIFICATIONS, TOPICS};
 use crate::{Store, quota};
 
 impl Store {
-    /// Creates or replaces a topic (re-creating a topic updates it). A new
-    /// topic is refused with `TooManyTopics` once its owner has
+    /// Creates or replaces a topic (re-creating a topic updates it), stored
+    /// under its ARN's account ([`TopicRecord::account`]). A new topic is
+    /// refused with `TooManyTopics` once its owner has
     /// `Quotas::topics_per_user` (counted in the transaction: exact).
     pub async fn put_topic(&self, topic: TopicRecord) -> StoreResult<()> {
         let limit = self.quotas().topics_per_user;
         self.write(vec![], move |txn| {
             let exists = txn
                 .open_table(TOPICS)?
-                .get((topic.owner.as_str(), topic.name.as_str()))?
+                .get((topic.account(), topic.name.as_str()))?
                 .is_some();
-            if !exists && quota::count_topics(txn, &topic.owner)? >= limit {
+            if !exists && quota::count_topics(txn, topic.account(), &topic.owner)? >= limit {
                 return Err(StoreError::TooManyTopics(limit));
             }
             let mut t = txn.open_table(TOPICS)?;
             t.insert(
-                (topic.owner.as_str(), topic.name.as_str()),
+                (topic.account(), topic.name.as_str()),
                 serde_json::to_vec(&topic)?.as_slice(),
             )?;
             Ok(Applied::new(()))
@@ -34,7 +35,8 @@ impl Store {
         .await
     }
 
-    /// One topic of one owner.
+    /// One topic of one account (the ARN's: the owner in AWS mode, the
+    /// tenant in Ceph mode).
     pub fn get_topic(&self, owner: &str, name: &str) -> StoreResult<Option<TopicRecord>> {
         let txn = self.db().begin_read()?;
         let t = txn.open_table(TOPICS)?;
@@ -44,21 +46,22 @@ impl Store {
         }
     }
 
-    /// Topics of one owner, or of everyone.
+    /// Topics one user created (under any account), or everyone's.
     pub fn list_topics(&self, owner: Option<&str>) -> StoreResult<Vec<TopicRecord>> {
         let txn = self.db().begin_read()?;
         let t = txn.open_table(TOPICS)?;
         let mut out = Vec::new();
         for row in t.iter()? {
-            let (k, v) = row?;
-            if owner.is_none_or(|o| o == k.value().0) {
-                out.push(serde_json::from_slice(v.value())?);
+            let (_, v) = row?;
+            let rec: TopicRecord = serde_json::from_slice(v.value())?;
+            if owner.is_none_or(|o| o == rec.owner) {
+                out.push(rec);
             }
         }
         Ok(out)
     }
 
-    /// One page of an owner's topics in name order: at most `limit` after
+    /// One page of an account's topics in name order: at most `limit` after
     /// `after` (from the first when `None`), and whether more follow. Reads
     /// only the page's rows, however many topics the owner has.
     pub fn topics_page(&self, owner: &str, after: Option<&str>, limit: usize) -> StoreResult<(Vec<TopicRecord>, bool)> {

@@ -52,6 +52,13 @@ impl Store {
                 "invalid canonical id {c:?}: use 1-128 letters, digits or $-_."
             )));
         }
+        if let Some(t) = &profile.tenant
+            && !herald_model::user::valid_tenant(t)
+        {
+            return Err(StoreError::InvalidArgument(format!(
+                "invalid tenant {t:?}: use 1-64 letters, digits, - or _"
+            )));
+        }
         if !valid_user_name(name) {
             return Err(StoreError::InvalidArgument(format!(
                 "invalid user name {name:?}: use 1-64 letters, digits or +=,.@_-"
@@ -66,6 +73,7 @@ impl Store {
             email: profile.email,
             display_name: profile.display_name,
             canonical_id: profile.canonical_id,
+            tenant: profile.tenant,
         };
         let reuse_name = profile.reuse_name;
         let u = user.clone();
@@ -177,9 +185,14 @@ impl Store {
                 None => None,
             };
             let created_ms = old.as_ref().map(|u| u.created_ms).unwrap_or_else(now_ms);
-            let (email, display_name, canonical_id) = match &old {
-                Some(u) => (u.email.clone(), u.display_name.clone(), u.canonical_id.clone()),
-                None => (None, None, None),
+            let (email, display_name, canonical_id, tenant) = match &old {
+                Some(u) => (
+                    u.email.clone(),
+                    u.display_name.clone(),
+                    u.canonical_id.clone(),
+                    u.tenant.clone(),
+                ),
+                None => (None, None, None, None),
             };
             for k in old.iter().flat_map(|u| u.keys.iter()) {
                 keys.remove(k.access_key_id.as_str())?;
@@ -191,6 +204,7 @@ impl Store {
                 email,
                 display_name,
                 canonical_id,
+                tenant,
             };
             users.insert(name.as_str(), serde_json::to_vec(&user)?.as_slice())?;
             keys.insert(key.access_key_id.as_str(), name.as_str())?;
@@ -249,7 +263,7 @@ impl Store {
                     buckets: owned,
                 });
             }
-            let topics = crate::quota::count_topics(txn, &name)?;
+            let topics = crate::quota::count_topics_anywhere(txn, &name)?;
             if topics > 0 {
                 return Err(StoreError::UserOwnsTopics {
                     user: name.clone(),

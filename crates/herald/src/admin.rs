@@ -53,22 +53,25 @@ pub enum AdminRequest {
         name: String,
         fingerprint: String,
     },
-    ListTopics,
+    ListTopics {
+        #[serde(default)]
+        tenant: Option<String>,
+    },
     GetTopic {
-        name: String,
-        user: Option<String>,
+        #[serde(flatten)]
+        topic: TopicName,
     },
     RemoveTopic {
-        name: String,
-        user: Option<String>,
+        #[serde(flatten)]
+        topic: TopicName,
     },
     TopicStats {
-        name: String,
-        user: Option<String>,
+        #[serde(flatten)]
+        topic: TopicName,
     },
     TopicDump {
-        name: String,
-        user: Option<String>,
+        #[serde(flatten)]
+        topic: TopicName,
         limit: usize,
     },
     ListQueues,
@@ -145,9 +148,11 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
     let result = match req {
         R::CreateUser { .. } | R::ListUsers | R::RemoveUser { .. } => user_request(ctx, req).await,
         R::AddSshKey { .. } | R::ListSshKeys { .. } | R::RemoveSshKey { .. } => ssh_key_request(ctx, req).await,
-        R::ListTopics | R::GetTopic { .. } | R::RemoveTopic { .. } | R::TopicStats { .. } | R::TopicDump { .. } => {
-            topic_request(ctx, req).await
-        }
+        R::ListTopics { .. }
+        | R::GetTopic { .. }
+        | R::RemoveTopic { .. }
+        | R::TopicStats { .. }
+        | R::TopicDump { .. } => topic_request(ctx, req).await,
         R::ListQueues | R::QueueStats { .. } | R::PurgeQueue { .. } => queue_request(ctx, req).await,
         R::ListNotifications { .. } | R::GetNotification { .. } | R::RemoveNotification { .. } => {
             crate::notification::execute(ctx, req).await
@@ -207,27 +212,33 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             .ok_or_else(|| "the delivery log is not available".to_owned())
     };
     match req {
-        AdminRequest::ListTopics => {
-            let topics = store.list_topics(None).map_err(|e| e.to_string())?;
+        AdminRequest::ListTopics { tenant } => {
+            let mut topics = store.list_topics(None).map_err(|e| e.to_string())?;
+            if let Some(tenant) = tenant {
+                topics.retain(|t| t.account() == tenant);
+            }
             let subscribed = subscribed_buckets(store)?;
             Ok(AdminResponse::Json {
                 value: serde_json::Value::Array(topics.iter().map(|t| topic_json(t, &subscribed)).collect()),
             })
         }
-        AdminRequest::GetTopic { name, user } => {
-            let Some(t) = find_topic(store, &name, user.as_deref())? else {
-                return Ok(missing_topic(&name));
+        AdminRequest::GetTopic { topic } => {
+            let Some(t) = find_topic(store, &topic)? else {
+                return Ok(missing_topic(&topic.name));
             };
             let subscribed = subscribed_buckets(store)?;
             Ok(AdminResponse::Json {
                 value: topic_json(&t, &subscribed),
             })
         }
-        AdminRequest::RemoveTopic { name, user } => {
-            let Some(t) = find_topic(store, &name, user.as_deref())? else {
-                return Ok(missing_topic(&name));
+        AdminRequest::RemoveTopic { topic } => {
+            let Some(t) = find_topic(store, &topic)? else {
+                return Ok(missing_topic(&topic.name));
             };
-            store.delete_topic(&t.owner, &t.name).await.map_err(|e| e.to_string())?;
+            store
+                .delete_topic(t.account(), &t.name)
+                .await
+                .map_err(|e| e.to_string())?;
             match (&ctx.notifier, &ctx.log) {
                 (Some(n), _) => n.remove_topic(&t.arn),
                 (None, Some(log)) => log.remove_topic(&t.arn),
@@ -235,9 +246,9 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
             }
             Ok(AdminResponse::Done)
         }
-        AdminRequest::TopicStats { name, user } => {
-            let Some(t) = find_topic(store, &name, user.as_deref())? else {
-                return Ok(missing_topic(&name));
+        AdminRequest::TopicStats { topic } => {
+            let Some(t) = find_topic(store, &topic)? else {
+                return Ok(missing_topic(&topic.name));
             };
             let s = log()?.stats(&t.arn);
             Ok(AdminResponse::Json {
@@ -258,9 +269,9 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
                 }),
             })
         }
-        AdminRequest::TopicDump { name, user, limit } => {
-            let Some(t) = find_topic(store, &name, user.as_deref())? else {
-                return Ok(missing_topic(&name));
+        AdminRequest::TopicDump { topic, limit } => {
+            let Some(t) = find_topic(store, &topic)? else {
+                return Ok(missing_topic(&topic.name));
             };
             let entries: Vec<serde_json::Value> = log()?.dump(&t.arn, limit).into_iter().map(dump_json).collect();
             Ok(AdminResponse::Json {
@@ -383,7 +394,7 @@ async fn remove_user(ctx: &AdminContext, name: &str, purge: bool) -> Result<(), 
     }
     for t in &owned.topics {
         ctx.store
-            .delete_topic(&t.owner, &t.name)
+            .delete_topic(t.account(), &t.name)
             .await
             .map_err(|e| e.to_string())?;
         match (&ctx.notifier, &ctx.log) {
@@ -457,25 +468,34 @@ fn missing_topic(name: &str) -> AdminResponse {
     }
 }
 
-/// A topic by name, optionally of one user (`None`: there is none);
-/// ambiguous names need `--user`.
-fn find_topic(store: &Store, name: &str, user: Option<&str>) -> Result<Option<TopicRecord>, String> {
-    let found: Vec<TopicRecord> = match user {
-        Some(u) => store
-            .get_topic(u, name)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect(),
-        None => store
-            .list_topics(None)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .filter(|t| t.name == name)
-            .collect(),
-    };
+/// How the topic commands name a topic: by name, narrowed to one owner
+/// (`--user`) or one ARN account (`--tenant`: the tenant in Ceph mode)
+/// where several topics share the name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopicName {
+    pub name: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// The topic `which` names (`None`: there is none); ambiguous names need
+/// `--user` or `--tenant`.
+fn find_topic(store: &Store, which: &TopicName) -> Result<Option<TopicRecord>, String> {
+    let found: Vec<TopicRecord> = store
+        .list_topics(which.user.as_deref())
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|t| t.name == which.name)
+        .filter(|t| which.tenant.as_deref().is_none_or(|tenant| t.account() == tenant))
+        .collect();
     match found.len() {
         0 | 1 => Ok(found.into_iter().next()),
-        n => Err(format!("{n} users have a topic named {name:?}; choose one with --user")),
+        n => Err(format!(
+            "{n} topics are named {:?}; choose one with --user or --tenant",
+            which.name
+        )),
     }
 }
 
@@ -504,8 +524,18 @@ fn topic_json(t: &TopicRecord, subscribed: &HashMap<String, Vec<String>>) -> ser
     let a = &t.attributes;
     let ep = a.get("push-endpoint").cloned().unwrap_or_default();
     let persistent = a.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    // Ceph names a tenant's user `tenant$user` and a topic's queue
+    // `tenant:topic` (the bare names without a tenant); the ARN's account
+    // is the tenant in Ceph mode, the owner itself in AWS mode.
+    let account = t.account();
+    let (owner, queue) = if account.is_empty() || account == t.owner {
+        (t.owner.clone(), t.name.clone())
+    } else {
+        (format!("{account}${}", t.owner), format!("{account}:{}", t.name))
+    };
     serde_json::json!({
         "user": t.owner,
+        "owner": owner,
         "name": t.name,
         "dest": {
             "push_endpoint": herald_endpoints::redact(&ep),
@@ -513,7 +543,7 @@ fn topic_json(t: &TopicRecord, subscribed: &HashMap<String, Vec<String>>) -> ser
             "push_endpoint_topic": t.name,
             "stored_secret": herald_server::notify::topic::has_stored_secret(t),
             "persistent": persistent,
-            "persistent_queue": if persistent { t.arn.as_str() } else { "" },
+            "persistent_queue": if persistent { queue.as_str() } else { "" },
             "time_to_live": a.get("time_to_live").cloned().unwrap_or_else(|| "0".into()),
             "max_retries": a.get("max_retries").cloned().unwrap_or_else(|| "0".into()),
             "retry_sleep_duration": a.get("retry_sleep_duration").cloned().unwrap_or_else(|| "1".into()),

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::admin::AdminRequest;
+use crate::admin::{AdminRequest, TopicName};
 use clap::Subcommand;
 
 use crate::admin_client::send_and_print;
@@ -13,39 +13,37 @@ use crate::config::DEFAULT_DATA_DIR;
 pub enum TopicCommand {
     /// List every topic of every user.
     List {
+        /// Only the topics under this ARN account (a tenant with `serve --compat ceph`).
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
-    /// Show one topic.
+    /// Show one topic (exits with 2 when there is none).
     Get {
-        name: String,
-        /// The topic's owner, when several users have a topic of that name.
-        #[arg(long)]
-        user: Option<String>,
+        #[command(flatten)]
+        topic: TopicArgs,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// Remove a topic and drop its queued events.
     Rm {
-        name: String,
-        #[arg(long)]
-        user: Option<String>,
+        #[command(flatten)]
+        topic: TopicArgs,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// Queue statistics of a persistent topic: entries, bytes, oldest age, retries.
     Stats {
-        name: String,
-        #[arg(long)]
-        user: Option<String>,
+        #[command(flatten)]
+        topic: TopicArgs,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// Print the events queued for a persistent topic, oldest first.
     Dump {
-        name: String,
-        #[arg(long)]
-        user: Option<String>,
+        #[command(flatten)]
+        topic: TopicArgs,
         /// At most this many events.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
@@ -54,18 +52,41 @@ pub enum TopicCommand {
     },
 }
 
+/// Which topic a command is about.
+#[derive(Debug, clap::Args)]
+pub struct TopicArgs {
+    name: String,
+    /// The topic's owner, when several topics have that name.
+    #[arg(long)]
+    user: Option<String>,
+    /// The topic's ARN account (its tenant with `serve --compat ceph`), when several topics have that name.
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+impl From<TopicArgs> for TopicName {
+    fn from(a: TopicArgs) -> TopicName {
+        TopicName {
+            name: a.name,
+            user: a.user,
+            tenant: a.tenant,
+        }
+    }
+}
+
 pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
     let (data_dir, req) = match cmd {
-        TopicCommand::List { data_dir } => (data_dir, AdminRequest::ListTopics),
-        TopicCommand::Get { name, user, data_dir } => (data_dir, AdminRequest::GetTopic { name, user }),
-        TopicCommand::Rm { name, user, data_dir } => (data_dir, AdminRequest::RemoveTopic { name, user }),
-        TopicCommand::Stats { name, user, data_dir } => (data_dir, AdminRequest::TopicStats { name, user }),
-        TopicCommand::Dump {
-            name,
-            user,
-            limit,
+        TopicCommand::List { tenant, data_dir } => (data_dir, AdminRequest::ListTopics { tenant }),
+        TopicCommand::Get { topic, data_dir } => (data_dir, AdminRequest::GetTopic { topic: topic.into() }),
+        TopicCommand::Rm { topic, data_dir } => (data_dir, AdminRequest::RemoveTopic { topic: topic.into() }),
+        TopicCommand::Stats { topic, data_dir } => (data_dir, AdminRequest::TopicStats { topic: topic.into() }),
+        TopicCommand::Dump { topic, limit, data_dir } => (
             data_dir,
-        } => (data_dir, AdminRequest::TopicDump { name, user, limit }),
+            AdminRequest::TopicDump {
+                topic: topic.into(),
+                limit,
+            },
+        ),
     };
     send_and_print(&data_dir, req).await
 }

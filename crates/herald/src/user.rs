@@ -37,6 +37,10 @@ pub enum UserCommand {
         /// to the new user.
         #[arg(long)]
         reuse_name: bool,
+        /// Ceph's tenant: with `serve --compat ceph`, the account of the
+        /// user's topic ARNs, shared with the tenant's other users.
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
@@ -90,6 +94,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             display_name,
             canonical_id,
             reuse_name,
+            tenant,
             data_dir,
         } => {
             let key = match (access_key, secret_key) {
@@ -108,6 +113,7 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                         email,
                         display_name,
                         canonical_id,
+                        tenant,
                         reuse_name,
                     },
                 },
@@ -116,6 +122,9 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             {
                 AdminResponse::User { user } => {
                     println!("user: {}", user.name);
+                    if let Some(t) = &user.tenant {
+                        println!("tenant: {t}");
+                    }
                     for k in &user.keys {
                         println!("access key: {}", k.access_key_id);
                         println!("secret key: {}", k.secret_access_key);

@@ -140,13 +140,17 @@ impl S3Route for NotificationRoute {
                 super::access::authorize_route(s3, &mut req, &bucket, "PutBucketNotificationConfiguration")?;
                 let bucket_record = s3.granted_bucket(&req.extensions, &bucket)?;
                 let mut cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
-                // Ceph's empty-account topic ARN (`arn:aws:sns:<region>::<name>`)
-                // names the caller's own topic: stored in the full form.
-                for t in &mut cfg.topics {
-                    if let Some(a) = crate::sns::parse_arn(&t.topic_arn)
-                        && a.tenant.is_empty()
-                    {
-                        t.topic_arn = crate::sns::make_arn(&s3.region, &user, &a.name);
+                // In AWS mode Ceph's empty-account topic ARN
+                // (`arn:aws:sns:<region>::<name>`) names the caller's own
+                // topic: stored in the full form. In Ceph mode the account
+                // is the tenant, and empty is the empty tenant.
+                if !s3.notifier.compat().is_ceph() {
+                    for t in &mut cfg.topics {
+                        if let Some(a) = crate::sns::parse_arn(&t.topic_arn)
+                            && a.tenant.is_empty()
+                        {
+                            t.topic_arn = crate::sns::make_arn(&s3.region, &user, &a.name);
+                        }
                     }
                 }
                 check_config_count(s3, &cfg)?;
@@ -228,7 +232,18 @@ fn validate_destinations(
         };
         let accepted = match s3.store.get_topic(&arn.tenant, &arn.name).s3()? {
             Some(topic) => {
-                topic.owner == bucket.owner || crate::sns::policy::may_publish(&topic, &bucket.name, &bucket.owner)
+                let accepted = crate::sns::policy::may_publish(&topic, &bucket.name, &bucket.owner);
+                // Ceph answers a topic that exists but refuses the bucket
+                // with AccessDenied (AWS's answer is the one below).
+                if !accepted && s3.notifier.compat().is_ceph() {
+                    return Err(s3_error!(
+                        AccessDenied,
+                        "topic {} does not let bucket {} publish to it",
+                        t.topic_arn,
+                        bucket.name
+                    ));
+                }
+                accepted
             }
             None => false,
         };

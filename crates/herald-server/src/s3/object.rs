@@ -107,7 +107,7 @@ pub async fn put_object(s3: &HeraldS3, req: S3Request<PutObjectInput>) -> S3Resu
         ));
     }
     let tags = match &input.tagging {
-        Some(t) => parse_tagging_header(t)?,
+        Some(t) => parse_tagging_header(s3, t)?,
         None => Vec::new(),
     };
     let opts = PutOptions {
@@ -615,7 +615,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     }
     let tags = if replace_tags {
         Some(match &input.tagging {
-            Some(t) => parse_tagging_header(t)?,
+            Some(t) => parse_tagging_header(s3, t)?,
             None => Vec::new(),
         })
     } else {

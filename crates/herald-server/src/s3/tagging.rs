@@ -25,11 +25,12 @@ pub(crate) fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
     if tags.len() > MAX_TAGS {
         return Err(s3_error!(InvalidTag, "Object tags cannot be greater than {MAX_TAGS}"));
     }
-    validate_tag_pairs(tags)
+    validate_tag_pairs(tags, false)
 }
 
-/// Keys and values of a tag set: lengths and unique keys.
-fn validate_tag_pairs(tags: &[(String, String)]) -> S3Result<()> {
+/// Keys and values of a tag set: lengths, and unique keys unless
+/// `duplicates_allowed`.
+fn validate_tag_pairs(tags: &[(String, String)], duplicates_allowed: bool) -> S3Result<()> {
     let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
@@ -38,19 +39,25 @@ fn validate_tag_pairs(tags: &[(String, String)]) -> S3Result<()> {
         if v.chars().count() > MAX_TAG_VALUE {
             return Err(s3_error!(InvalidTag, "The TagValue you have provided is invalid"));
         }
-        if !seen.insert(k.as_str()) {
+        if !seen.insert(k.as_str()) && !duplicates_allowed {
             return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
         }
     }
     Ok(())
 }
 
-/// Parses the URL-encoded `x-amz-tagging` header (`a=1&b=2`).
-pub(crate) fn parse_tagging_header(header: &str) -> S3Result<Vec<(String, String)>> {
+/// Parses the URL-encoded `x-amz-tagging` header (`a=1&b=2`). In Ceph
+/// mode a key may repeat (`hello=world&hello=there`), as Ceph accepts it
+/// and its notification suite relies on: a tag filter then matches any of
+/// the key's values.
+pub(crate) fn parse_tagging_header(s3: &HeraldS3, header: &str) -> S3Result<Vec<(String, String)>> {
     let tags: Vec<(String, String)> = form_urlencoded::parse(header.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    validate_tags(&tags)?;
+    if tags.len() > MAX_TAGS {
+        return Err(s3_error!(InvalidTag, "Object tags cannot be greater than {MAX_TAGS}"));
+    }
+    validate_tag_pairs(&tags, s3.notifier.compat().is_ceph())?;
     Ok(tags)
 }
 
@@ -187,7 +194,7 @@ pub async fn put_bucket_tagging(
             "Bucket tags cannot be greater than {MAX_BUCKET_TAGS}"
         ));
     }
-    validate_tag_pairs(&tags)?;
+    validate_tag_pairs(&tags, false)?;
     s3.store
         .update_bucket_access(&bucket, move |rec| {
             rec.tags = Some(tags);

@@ -126,14 +126,23 @@ fn endpoint_args(params: &[(String, String)], attrs: &BTreeMap<String, String>) 
         .join("&")
 }
 
-/// A topic ARN of the request, with Ceph's empty-account form
-/// (`arn:aws:sns:<region>::<name>`) meaning the caller's own topic.
-fn parse_callers_arn(req: &SnsRequest, arn: &str) -> Result<TopicArn, SnsError> {
+/// A topic ARN of the request. In AWS mode Ceph's empty-account form
+/// (`arn:aws:sns:<region>::<name>`) means the caller's own topic; in Ceph
+/// mode the account is the tenant, and empty is the empty tenant.
+fn parse_callers_arn(n: &Notifier, req: &SnsRequest, arn: &str) -> Result<TopicArn, SnsError> {
     let mut parsed = parse_arn(arn).ok_or_else(|| SnsError::invalid(format!("invalid topic ARN {arn:?}")))?;
-    if parsed.tenant.is_empty() {
+    if parsed.tenant.is_empty() && !n.compat().is_ceph() {
         parsed.tenant = req.user.clone();
     }
     Ok(parsed)
+}
+
+fn unauthorized(req: &SnsRequest, arn: &str) -> SnsError {
+    SnsError {
+        code: "AuthorizationError",
+        message: format!("user {} is not authorized to access topic {arn}", req.user),
+        status: StatusCode::FORBIDDEN,
+    }
 }
 
 /// The topic as `user` may see it: whole for its owner; for a user the
@@ -161,25 +170,24 @@ fn seen_by(mut rec: TopicRecord, user: &str) -> TopicRecord {
 
 /// The topic `arn` names, once the caller may take `action` on it: its
 /// owner may; another user where the topic's `Policy` allows it (see
-/// [`crate::sns::policy`]). Another user's topic that does not exist, or
-/// does not allow it, is the same `AuthorizationError`.
+/// [`crate::sns::policy`]), in Ceph mode also a user of the same tenant.
+/// A topic that does not exist is `NoSuchEntity` in the caller's own
+/// account; in another's it is the same `AuthorizationError` as one that
+/// does not allow the action (nothing tells them apart).
 fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<TopicRecord, SnsError> {
-    let parsed = parse_callers_arn(req, arn)?;
+    let parsed = parse_callers_arn(n, req, arn)?;
     let found = n
         .store()
         .get_topic(&parsed.tenant, &parsed.name)
         .map_err(|e| SnsError::internal(e.to_string()))?;
-    if parsed.tenant == req.user {
-        return found.ok_or_else(|| SnsError::not_found(format!("topic {arn} does not exist")));
-    }
     let context = crate::grants::caller_context(&req.user, &req.meta.conn);
     match found {
+        Some(rec) if rec.owner == req.user => Ok(rec),
         Some(rec) if crate::sns::policy::allows(&rec, &req.user, action, &context) => Ok(rec),
-        _ => Err(SnsError {
-            code: "AuthorizationError",
-            message: format!("user {} is not authorized to access topic {arn}", req.user),
-            status: StatusCode::FORBIDDEN,
-        }),
+        None if parsed.tenant == n.topic_account(&req.user) => {
+            Err(SnsError::not_found(format!("topic {arn} does not exist")))
+        }
+        _ => Err(unauthorized(req, arn)),
     }
 }
 
@@ -229,17 +237,35 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
             "invalid topic name {name:?}: use 1-256 letters, digits, '-', '_' or '.'"
         )));
     }
-    let attrs = attributes(req)?;
-    password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
-    check_attributes(n, &req.user, &attrs, req.meta.conn.tls).await?;
-    let now = herald_store::records::now_ms();
+    let mut attrs = attributes(req)?;
+    let account = n.topic_account(&req.user);
     let existing = n
         .store()
-        .get_topic(&req.user, name)
+        .get_topic(&account, name)
         .map_err(|e| SnsError::internal(e.to_string()))?;
-    let arn = make_arn(n.region(), &req.user, name);
+    let arn = make_arn(n.region(), &account, name);
+    // Another user's topic of the tenant (Ceph mode): changed only where
+    // its Policy allows sns:CreateTopic, and it stays theirs, policy and
+    // all (as Ceph's Squid does).
+    let owner = match &existing {
+        Some(e) if e.owner != req.user => {
+            let context = crate::grants::caller_context(&req.user, &req.meta.conn);
+            if !crate::sns::policy::allows(e, &req.user, "sns:CreateTopic", &context) {
+                return Err(unauthorized(req, &arn));
+            }
+            match e.attributes.get("Policy") {
+                Some(p) => attrs.insert("Policy".to_owned(), p.clone()),
+                None => attrs.remove("Policy"),
+            };
+            e.owner.clone()
+        }
+        _ => req.user.clone(),
+    };
+    password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
+    check_attributes(n, &owner, &attrs, req.meta.conn.tls).await?;
+    let now = herald_store::records::now_ms();
     let rec = TopicRecord {
-        owner: req.user.clone(),
+        owner,
         name: name.to_owned(),
         arn: arn.clone(),
         attributes: attrs,
@@ -293,23 +319,22 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
 
 pub async fn delete_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
-    let parsed = parse_callers_arn(req, arn)?;
-    // Deleting one's own unknown topic is not an error (as SNS); another
-    // user's topic must exist and allow sns:DeleteTopic.
-    let owner = if parsed.tenant == req.user {
-        req.user.clone()
-    } else {
-        topic_for(n, req, arn, "sns:DeleteTopic")?.owner
+    // Deleting an unknown topic of one's own account is not an error (as
+    // SNS); another user's topic must exist and allow sns:DeleteTopic.
+    let rec = match topic_for(n, req, arn, "sns:DeleteTopic") {
+        Ok(rec) => rec,
+        Err(e) if e.code == "NoSuchEntity" => return Ok(response("DeleteTopic", None, &req.meta.request_id)),
+        Err(e) => return Err(e),
     };
     let existed = n
         .store()
-        .delete_topic(&owner, &parsed.name)
+        .delete_topic(rec.account(), &rec.name)
         .await
         .map_err(|e| SnsError::internal(e.to_string()))?;
     if existed {
         // Runtime topics are keyed by the stored (canonical) ARN, whatever
         // region the caller wrote in its ARN.
-        n.remove_topic(&make_arn(n.region(), &owner, &parsed.name));
+        n.remove_topic(&rec.arn);
         tracing::info!(topic = %arn, user = %req.user, "topic deleted");
     }
     Ok(response("DeleteTopic", None, &req.meta.request_id))
@@ -464,16 +489,25 @@ pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsErr
                 .ok_or_else(|| SnsError::invalid("NextToken is not one this server gave"))?,
         ),
     };
-    // Only the page's rows are read (the table is ordered by owner, name).
+    // Only the page's rows are read (the table is ordered by account,
+    // name). In Ceph mode the account is the tenant: its other users'
+    // topics are listed where their policy lets the caller read them.
     let (page, more) = n
         .store()
-        .topics_page(&req.user, after.as_deref(), LIST_TOPICS_PAGE)
+        .topics_page(&n.topic_account(&req.user), after.as_deref(), LIST_TOPICS_PAGE)
         .map_err(|e| SnsError::internal(e.to_string()))?;
+    let context = crate::grants::caller_context(&req.user, &req.meta.conn);
     let mut body = String::from("<Topics>");
     for t in &page {
-        let _ = write!(body, "<member>{}</member>", topic_xml(t, n.topic_defaults()));
+        if t.owner != req.user && !crate::sns::policy::allows(t, &req.user, "sns:GetTopicAttributes", &context) {
+            continue;
+        }
+        let t = seen_by(t.clone(), &req.user);
+        let _ = write!(body, "<member>{}</member>", topic_xml(&t, n.topic_defaults()));
     }
     body.push_str("</Topics>");
+    // The token names the page's last row, shown or not, so a page of
+    // topics the caller may not see still leads to the next one.
     if more && let Some(last) = page.last() {
         let _ = write!(body, "<NextToken>{}</NextToken>", hex::encode(&last.name));
     }
