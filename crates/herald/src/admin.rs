@@ -528,10 +528,15 @@ fn topic_json(t: &TopicRecord, subscribed: &HashMap<String, Vec<String>>) -> ser
     // `tenant:topic` (the bare names without a tenant); the ARN's account
     // is the tenant in Ceph mode, the owner itself in AWS mode.
     let account = t.account();
-    let (owner, queue) = if account.is_empty() || account == t.owner {
-        (t.owner.clone(), t.name.clone())
+    let owner = if account.is_empty() || account == t.owner {
+        t.owner.clone()
     } else {
-        (format!("{account}${}", t.owner), format!("{account}:{}", t.name))
+        format!("{account}${}", t.owner)
+    };
+    let queue = if account.is_empty() {
+        t.name.clone()
+    } else {
+        format!("{account}:{}", t.name)
     };
     serde_json::json!({
         "user": t.owner,
