@@ -25,6 +25,19 @@ pub fn user_allowed(policy: &Policy, user: &str, action: &str, resource: &str, c
 /// `aws:SourceAccount` (the form AWS documents for event destinations),
 /// and denied to neither.
 pub fn bucket_may_deliver(policy: &Policy, action: &str, resource: &str, bucket: &str, bucket_owner: &str) -> bool {
+    bucket_delivery_decision(policy, action, resource, bucket, bucket_owner) == Decision::Allow
+}
+
+/// The decision behind [`bucket_may_deliver`]: `ExplicitDeny` when a
+/// statement denies S3 or the owner, else `Allow` when one allows either,
+/// else `NotApplicable`.
+pub fn bucket_delivery_decision(
+    policy: &Policy,
+    action: &str,
+    resource: &str,
+    bucket: &str,
+    bucket_owner: &str,
+) -> Decision {
     let mut context = Context::with_capacity(2);
     context.insert("aws:SourceArn", format!("arn:aws:s3:::{bucket}"));
     context.insert("aws:SourceAccount", bucket_owner.to_owned());
@@ -35,6 +48,11 @@ pub fn bucket_may_deliver(policy: &Policy, action: &str, resource: &str, bucket:
         name: bucket_owner,
         canonical_id: bucket_owner,
     });
-    let denied = service == Decision::ExplicitDeny || owner == Decision::ExplicitDeny;
-    !denied && (service == Decision::Allow || owner == Decision::Allow)
+    if service == Decision::ExplicitDeny || owner == Decision::ExplicitDeny {
+        Decision::ExplicitDeny
+    } else if service == Decision::Allow || owner == Decision::Allow {
+        Decision::Allow
+    } else {
+        Decision::NotApplicable
+    }
 }

@@ -489,10 +489,40 @@ impl Notifier {
     /// the flow).
     fn topic_accepts(&self, topic: &TopicRuntime, bucket: &str) -> bool {
         match self.bucket_owner(bucket) {
-            Some(owner) if *owner == *topic.record.owner => true,
-            Some(owner) => policy::may_publish(&topic.record, bucket, &owner),
+            Some(owner) => self.topic_takes(&topic.record, bucket, &owner),
             None => false,
         }
+    }
+
+    /// Whether `topic` takes the events of `bucket`, owned by `owner`: its
+    /// owner's buckets always; others' where its policy allows
+    /// `sns:Publish`. In Ceph mode also the buckets of its own tenant's
+    /// users unless its policy denies them (Ceph's default,
+    /// `rgw_topic_require_publish_policy = false`); another tenant's still
+    /// need the Allow.
+    pub fn topic_takes(&self, topic: &TopicRecord, bucket: &str, owner: &str) -> bool {
+        if topic.owner == owner {
+            return true;
+        }
+        if !self.site.compat.is_ceph() {
+            return policy::may_publish(topic, bucket, owner);
+        }
+        let tenant = self.topic_account(owner);
+        match policy::publish_decision(topic, bucket, &ceph_id(&tenant, owner)) {
+            herald_policy::Decision::Allow => true,
+            herald_policy::Decision::ExplicitDeny => false,
+            herald_policy::Decision::NotApplicable => topic.account() == tenant,
+        }
+    }
+
+    /// How topic policies name `user`: by its name, or in Ceph mode as
+    /// Ceph does, `tenant$user` for a user of a tenant (see
+    /// `arn:aws:iam::<tenant>:user/<uid>` principals).
+    pub fn policy_principal(&self, user: &str) -> String {
+        if !self.site.compat.is_ceph() {
+            return user.to_owned();
+        }
+        ceph_id(&self.topic_account(user), user)
     }
 
     pub fn config(&self, bucket: &str) -> Option<Arc<NotificationConfiguration>> {
@@ -576,6 +606,15 @@ impl Notifier {
         if let Err(e) = self.store.write_events(vec![entry]).await {
             tracing::warn!(destination = %arn, error = %e, "could not queue the test event");
         }
+    }
+}
+
+/// Ceph's name of a user: `tenant$user`, or the bare name.
+fn ceph_id(tenant: &str, user: &str) -> String {
+    if tenant.is_empty() {
+        user.to_owned()
+    } else {
+        format!("{tenant}${user}")
     }
 }
 

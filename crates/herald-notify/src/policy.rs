@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use herald_policy::{Context, ParsedCache, Policy};
+use herald_policy::{Context, Decision, ParsedCache, Policy};
 use herald_store::TopicRecord;
 
 use crate::grants;
@@ -22,6 +22,8 @@ use crate::grants;
 pub const TOPIC_POLICY_LIMITS: herald_policy::Limits = herald_policy::Limits {
     max_bytes: 30 * 1024,
     services: &["sns"],
+    // Principals may be Ceph's tenant users (`arn:aws:iam::<tenant>:user/<uid>`).
+    tenant_users: true,
     ..herald_policy::Limits::DEFAULT
 };
 
@@ -65,11 +67,22 @@ pub fn allows(topic: &TopicRecord, user: &str, action: &str, context: &Context<'
 
 /// Whether `bucket` (owned by `bucket_owner`) may publish its events into
 /// `topic`: the same owner, or the topic's policy lets the bucket publish
-/// (`sns:Publish`, see [`grants::bucket_may_deliver`]).
+/// (`sns:Publish`, see [`grants::bucket_delivery_decision`]).
 pub fn may_publish(topic: &TopicRecord, bucket: &str, bucket_owner: &str) -> bool {
-    topic.owner == bucket_owner
-        || policy_of(topic)
-            .is_some_and(|p| grants::bucket_may_deliver(&p, "sns:Publish", &topic.arn, bucket, bucket_owner))
+    topic.owner == bucket_owner || publish_decision(topic, bucket, bucket_owner) == Decision::Allow
+}
+
+/// What `topic`'s policy says about `bucket`'s events (owned by
+/// `bucket_owner`, named as policies name it): `NotApplicable` also when
+/// the topic has no policy. Ceph mode lets a tenant's buckets publish to
+/// its topics unless the policy denies it (Ceph's default
+/// `rgw_topic_require_publish_policy = false`), see
+/// `Notifier::topic_takes`.
+pub fn publish_decision(topic: &TopicRecord, bucket: &str, bucket_owner: &str) -> Decision {
+    match policy_of(topic) {
+        Some(p) => grants::bucket_delivery_decision(&p, "sns:Publish", &topic.arn, bucket, bucket_owner),
+        None => Decision::NotApplicable,
+    }
 }
 
 /// Parsed queue policies by queue ARN.

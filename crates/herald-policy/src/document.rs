@@ -293,7 +293,7 @@ fn parse_statement(value: &Json, at: &str, limits: &Limits, variables: bool) -> 
         None => None,
         Some((negated, v)) => {
             let name = if negated { "NotPrincipal" } else { "Principal" };
-            let inner = PrincipalSet::parse(v, &format!("{at}.{name}"))?;
+            let inner = PrincipalSet::parse(v, &format!("{at}.{name}"), limits.tenant_users)?;
             // "Everyone but X may" is refused, as S3 and Ceph refuse it:
             // it grants the public by accident.
             if negated && effect == Effect::Allow {

@@ -117,6 +117,11 @@ pub struct Limits {
     /// Refuse statements that have neither `Principal` nor `NotPrincipal`,
     /// as AWS does for resource policies.
     pub require_principal: bool,
+    /// Accept Ceph's tenant-qualified users (`arn:aws:iam::<tenant>:user/
+    /// <uid>`, matched as the caller named `tenant$uid`): topic policies,
+    /// whose semantics are Ceph's. Elsewhere such an ARN names another
+    /// account's user, which cannot exist, and is refused.
+    pub tenant_users: bool,
 }
 
 impl Limits {
@@ -127,6 +132,7 @@ impl Limits {
         max_statements: 100,
         services: &[],
         require_principal: true,
+        tenant_users: false,
     };
 }
 

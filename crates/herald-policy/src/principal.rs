@@ -34,7 +34,7 @@ impl PrincipalSet {
         !self.canonical_ids.is_empty()
     }
 
-    pub(crate) fn parse(value: &Json, at: &str) -> Result<PrincipalSet, PolicyError> {
+    pub(crate) fn parse(value: &Json, at: &str, tenant_users: bool) -> Result<PrincipalSet, PolicyError> {
         let mut set = PrincipalSet::default();
         match value {
             Json::String(s) if s == "*" => set.everyone = true,
@@ -48,7 +48,7 @@ impl PrincipalSet {
                     })?;
                     for id in ids {
                         match kind.as_str() {
-                            "AWS" => set.add_aws(id, at)?,
+                            "AWS" => set.add_aws(id, at, tenant_users)?,
                             "Service" => set.services.push(plain_id(id, at)?.into()),
                             "CanonicalUser" => set.canonical_ids.push(plain_id(id, at)?.into()),
                             _ => {
@@ -72,7 +72,7 @@ impl PrincipalSet {
         Ok(set)
     }
 
-    fn add_aws(&mut self, id: &str, at: &str) -> Result<(), PolicyError> {
+    fn add_aws(&mut self, id: &str, at: &str, tenant_users: bool) -> Result<(), PolicyError> {
         if id == "*" {
             self.everyone = true;
             return Ok(());
@@ -95,6 +95,18 @@ impl PrincipalSet {
                 } else if let Some(path) = resource.strip_prefix("user/") {
                     // A user ARN may carry a path; the name is its last part.
                     let name = path.rsplit('/').next().unwrap_or(path);
+                    if !account.is_empty() && account != name && tenant_users {
+                        // Ceph's tenant-qualified user
+                        // (`arn:aws:iam::<tenant>:user/<uid>`), which Herald
+                        // names `tenant$uid` (see `herald serve --compat
+                        // ceph`); in AWS mode each user is its own account,
+                        // and no caller goes by such a name.
+                        if !valid_name(account) || !valid_name(name) {
+                            return Err(bad());
+                        }
+                        self.names.push(format!("{account}${name}").into());
+                        return Ok(());
+                    }
                     // Each user is its own account: another account's user
                     // cannot exist.
                     if !account.is_empty() && account != name {

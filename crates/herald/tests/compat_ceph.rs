@@ -113,7 +113,9 @@ check(error_of(lambda: alice.get_topic_attributes(TopicArn="arn:aws:sns:us-east-
 
 # With a policy, bob may read, list and re-create (overwrite) it; it stays
 # alice's, policy included. The policy never shows in EndpointArgs.
-policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["bob"]},
+# Policies name a tenant's user as Ceph does: arn:aws:iam::<tenant>:user/<uid>.
+policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"AWS": ["arn:aws:iam::kaboom:user/bob"]},
     "Action": ["sns:GetTopicAttributes", "sns:CreateTopic"], "Resource": [arn_alice]}]})
 alice.set_topic_attributes(TopicArn=arn_alice, AttributeName="Policy", AttributeValue=policy)
 a = bob.get_topic_attributes(TopicArn=arn_alice)["Attributes"]
@@ -125,12 +127,24 @@ a = alice.get_topic_attributes(TopicArn=arn_alice)["Attributes"]
 check(a["User"] == "alice" and a["OpaqueData"] == "from-bob", "after bob's overwrite: %r" % a)
 check(json.loads(a.get("Policy", "{}")) == json.loads(policy), "the policy survived bob's overwrite")
 
-# Attaching a topic that does not let the bucket publish: AccessDenied.
+# Publishing: a tenant's buckets may use its topics unless the policy
+# denies it (Ceph's rgw_topic_require_publish_policy=false); another
+# tenant's need an Allow. A refused attach is AccessDenied.
 c3 = s3(env["T_CAROL_AK"], env["T_CAROL_SK"])
 c3.create_bucket(Bucket="carols")
-cfg = {"TopicConfigurations": [{"Id": "n", "TopicArn": arn_root, "Events": ["s3:ObjectCreated:*"]}]}
-err = error_of(lambda: c3.put_bucket_notification_configuration(Bucket="carols", NotificationConfiguration=cfg))
-check(err == ("AccessDenied", 403), "refused attach: %r" % (err,))
+def attach(arn):
+    cfg = {"TopicConfigurations": [{"Id": "n", "TopicArn": arn, "Events": ["s3:ObjectCreated:*"]}]}
+    return error_of(lambda: c3.put_bucket_notification_configuration(Bucket="carols", NotificationConfiguration=cfg))
+check(attach(arn_root) is None, "carol could not use root's topic of their shared (empty) tenant")
+check(attach(arn_alice) == ("AccessDenied", 403), "carol used another tenant's topic: %r" % (attach(arn_alice),))
+deny = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+    "Principal": {"AWS": "arn:aws:iam:::user/carol"}, "Action": ["sns:Publish"], "Resource": arn_root}]})
+root.set_topic_attributes(TopicArn=arn_root, AttributeName="Policy", AttributeValue=deny)
+check(attach(arn_root) == ("AccessDenied", 403), "a Deny for carol still let her attach")
+alice.set_topic_attributes(TopicArn=arn_alice, AttributeName="Policy", AttributeValue=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/carol"}, "Action": ["sns:Publish"],
+                   "Resource": arn_alice}]}))
+check(attach(arn_alice) is None, "an Allow did not let carol's bucket publish across tenants")
 
 # SigV2 (with --allow-sigv2), as the suite signs GetTopic and ListTopics.
 status, body = sigv2(env["T_ALICE_AK"], env["T_ALICE_SK"], {"Action": "GetTopic", "TopicArn": arn_alice})

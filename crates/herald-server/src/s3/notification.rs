@@ -219,7 +219,7 @@ fn check_config_count(s3: &HeraldS3, cfg: &NotificationConfiguration) -> S3Resul
 /// Every destination must accept this bucket's events: a topic or queue
 /// of the bucket owner's, or one whose `Policy` lets the bucket publish
 /// (`sns:Publish` / `sqs:SendMessage` to the bucket's owner or to
-/// `s3.amazonaws.com`, see [`crate::sns::policy::may_publish`] and
+/// `s3.amazonaws.com`, see [`crate::notify::Notifier::topic_takes`] and
 /// [`crate::sqs::policy::s3_may_send`]).
 fn validate_destinations(
     s3: &HeraldS3,
@@ -232,7 +232,7 @@ fn validate_destinations(
         };
         let accepted = match s3.store.get_topic(&arn.tenant, &arn.name).s3()? {
             Some(topic) => {
-                let accepted = crate::sns::policy::may_publish(&topic, &bucket.name, &bucket.owner);
+                let accepted = s3.notifier.topic_takes(&topic, &bucket.name, &bucket.owner);
                 // Ceph answers a topic that exists but refuses the bucket
                 // with AccessDenied (AWS's answer is the one below).
                 if !accepted && s3.notifier.compat().is_ceph() {

@@ -1,4 +1,4 @@
 //! Topic policies: defined with the event pipeline, which checks them at
 //! every event (see `herald_notify::policy`).
 
-pub use herald_notify::policy::{GRANTEE_SETTABLE, allows, may_publish};
+pub use herald_notify::policy::{GRANTEE_SETTABLE, allows};

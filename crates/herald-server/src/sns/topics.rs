@@ -183,7 +183,7 @@ fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<
     let context = crate::grants::caller_context(&req.user, &req.meta.conn);
     match found {
         Some(rec) if rec.owner == req.user => Ok(rec),
-        Some(rec) if crate::sns::policy::allows(&rec, &req.user, action, &context) => Ok(rec),
+        Some(rec) if crate::sns::policy::allows(&rec, &n.policy_principal(&req.user), action, &context) => Ok(rec),
         None if parsed.tenant == n.topic_account(&req.user) => {
             Err(SnsError::not_found(format!("topic {arn} does not exist")))
         }
@@ -250,7 +250,7 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     let owner = match &existing {
         Some(e) if e.owner != req.user => {
             let context = crate::grants::caller_context(&req.user, &req.meta.conn);
-            if !crate::sns::policy::allows(e, &req.user, "sns:CreateTopic", &context) {
+            if !crate::sns::policy::allows(e, &n.policy_principal(&req.user), "sns:CreateTopic", &context) {
                 return Err(unauthorized(req, &arn));
             }
             match e.attributes.get("Policy") {
@@ -497,9 +497,10 @@ pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsErr
         .topics_page(&n.topic_account(&req.user), after.as_deref(), LIST_TOPICS_PAGE)
         .map_err(|e| SnsError::internal(e.to_string()))?;
     let context = crate::grants::caller_context(&req.user, &req.meta.conn);
+    let principal = n.policy_principal(&req.user);
     let mut body = String::from("<Topics>");
     for t in &page {
-        if t.owner != req.user && !crate::sns::policy::allows(t, &req.user, "sns:GetTopicAttributes", &context) {
+        if t.owner != req.user && !crate::sns::policy::allows(t, &principal, "sns:GetTopicAttributes", &context) {
             continue;
         }
         let t = seen_by(t.clone(), &req.user);
