@@ -51,6 +51,10 @@ pub struct NotifierSettings {
     /// The server's defaults for topics' retry attributes (`None` or
     /// unset on the topic).
     pub topic_defaults: topic::TopicDefaults,
+    /// Ceph mode: a topic takes other users' buckets only where its
+    /// policy allows `sns:Publish`, even within its tenant (Ceph's
+    /// `rgw_topic_require_publish_policy`; AWS mode always requires it).
+    pub require_publish_policy: bool,
 }
 
 impl NotifierSettings {
@@ -74,6 +78,8 @@ pub struct Notifier {
     site: Arc<plan::Site>,
     /// What a topic that does not set its retry attributes gets.
     topic_defaults: topic::TopicDefaults,
+    /// See [`NotifierSettings::require_publish_policy`].
+    require_publish_policy: bool,
     /// bucket -> parsed configuration (only buckets that have one).
     configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
     /// bucket -> owner, for the buckets events were planned for (whose
@@ -154,6 +160,7 @@ impl Notifier {
                 compat: settings.compat,
             }),
             topic_defaults: settings.topic_defaults,
+            require_publish_policy: settings.require_publish_policy,
             configs: RwLock::new(HashMap::new()),
             bucket_owners: RwLock::new(HashMap::new()),
             topics: RwLock::new(HashMap::new()),
@@ -499,7 +506,8 @@ impl Notifier {
     /// `sns:Publish`. In Ceph mode also the buckets of its own tenant's
     /// users unless its policy denies them (Ceph's default,
     /// `rgw_topic_require_publish_policy = false`); another tenant's still
-    /// need the Allow.
+    /// need the Allow, and so do the tenant's with
+    /// `--topic-require-publish-policy`.
     pub fn topic_takes(&self, topic: &TopicRecord, bucket: &str, owner: &str) -> bool {
         if topic.owner == owner {
             return true;
@@ -511,7 +519,7 @@ impl Notifier {
         match policy::publish_decision(topic, bucket, &ceph_id(&tenant, owner)) {
             herald_policy::Decision::Allow => true,
             herald_policy::Decision::ExplicitDeny => false,
-            herald_policy::Decision::NotApplicable => topic.account() == tenant,
+            herald_policy::Decision::NotApplicable => !self.require_publish_policy && topic.account() == tenant,
         }
     }
 

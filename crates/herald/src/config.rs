@@ -110,6 +110,9 @@ pub struct ServeArgs {
     /// Seconds between attempts for a topic that sets no retry_sleep_duration (or sets None) [default: 1].
     #[arg(long, env = "HERALD_TOPIC_DEFAULT_RETRY_SLEEP_DURATION")]
     pub topic_default_retry_sleep_duration: Option<u64>,
+    /// With --compat ceph: a tenant's buckets publish to another user's topic of the tenant only where its policy allows sns:Publish (Ceph's rgw_topic_require_publish_policy; off: unless it denies).
+    #[arg(long, env = "HERALD_TOPIC_REQUIRE_PUBLISH_POLICY")]
+    pub topic_require_publish_policy: bool,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -142,6 +145,7 @@ pub struct FileConfig {
     pub topic_default_time_to_live: Option<u64>,
     pub topic_default_max_retries: Option<u64>,
     pub topic_default_retry_sleep_duration: Option<u64>,
+    pub topic_require_publish_policy: Option<bool>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -187,6 +191,8 @@ pub struct Settings {
     pub compat: herald_model::Compat,
     /// Retry settings of topics that leave them unset.
     pub topic_defaults: herald_server::notify::topic::TopicDefaults,
+    /// Ceph mode: publishing within a tenant needs the topic policy too.
+    pub topic_require_publish_policy: bool,
 }
 
 /// The topic retry defaults: time to live, max retries and retry sleep,
@@ -307,6 +313,8 @@ impl ServeArgs {
             endpoint_allow,
             lifecycle_clock: lifecycle_clock(self.lifecycle_day_secs.or(file.lifecycle_day_secs))?,
             compat: self.compat.or(file.compat).unwrap_or_default(),
+            topic_require_publish_policy: self.topic_require_publish_policy
+                || file.topic_require_publish_policy.unwrap_or(false),
             topic_defaults: topic_defaults(
                 [
                     self.topic_default_time_to_live,

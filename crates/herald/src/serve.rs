@@ -63,6 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             region: settings.region.clone(),
             compat: settings.compat,
             topic_defaults: settings.topic_defaults,
+            require_publish_policy: settings.topic_require_publish_policy,
         },
         endpoint_policy(&settings),
     )

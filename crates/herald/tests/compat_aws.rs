@@ -64,7 +64,10 @@ fn sigv2_topic_requests_follow_allow_sigv2() {
     const SCRIPT: &str = r#"
 import base64, hashlib, hmac, os, sys, time, urllib.parse, urllib.request
 URL = os.environ["T_URL"]
-body = urllib.parse.urlencode({"Action": "ListTopics"}).encode()
+params = {"Action": os.environ["T_ACTION"]}
+if os.environ.get("T_ARN"):
+    params["TopicArn"] = os.environ["T_ARN"]
+body = urllib.parse.urlencode(params).encode()
 date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
 ctype = "application/x-www-form-urlencoded; charset=utf-8"
 sts = "POST\n\n" + ctype + "\n" + date + "\n/"
@@ -81,12 +84,25 @@ if str(status) != want.split(":")[0] or want.split(":")[1] not in text:
     print("wanted %s, got %s %s" % (want, status, text))
     sys.exit(1)
 "#;
-    let vars = |want: &'static str| [("T_AK", ROOT_ACCESS_KEY), ("T_SK", ROOT_SECRET_KEY), ("T_WANT", want)];
+    let vars = |action: &'static str, want: &'static str| {
+        [
+            ("T_AK", ROOT_ACCESS_KEY),
+            ("T_SK", ROOT_SECRET_KEY),
+            ("T_ACTION", action),
+            ("T_ARN", "arn:aws:sns:us-east-1:root:v2"),
+            ("T_WANT", want),
+        ]
+    };
     let off = TestServer::start();
-    run_boto3(&off, SCRIPT, &vars("403:SigV2 is disabled"));
+    run_boto3(&off, SCRIPT, &vars("ListTopics", "403:SigV2 is disabled"));
     let on = TestServer::start_with_args(&["--allow-sigv2"]);
-    Sns::root(&on).create_topic("v2", &[]);
-    run_boto3(&on, SCRIPT, &vars("200:arn:aws:sns:us-east-1:root:v2"));
+    let sns = Sns::root(&on);
+    sns.create_topic("v2", &[]);
+    run_boto3(&on, SCRIPT, &vars("ListTopics", "200:arn:aws:sns:us-east-1:root:v2"));
+    run_boto3(&on, SCRIPT, &vars("GetTopic", "200:<Name>v2</Name>"));
+    // SigV2 leaves the body (and so the action) unsigned: no writes.
+    run_boto3(&on, SCRIPT, &vars("DeleteTopic", "403:does not sign the request body"));
+    assert_eq!(sns.list_topic_arns(), vec!["arn:aws:sns:us-east-1:root:v2"]);
 }
 
 /// `None` (Ceph's "the server's default") is accepted for the retry

@@ -123,6 +123,9 @@ check(a["User"] == "alice", "owner: %r" % a.get("User"))
 check("Policy" not in json.loads(a["EndPoint"])["EndpointArgs"], "Policy in EndpointArgs: %r" % a["EndPoint"])
 check(arn_alice in [t["TopicArn"] for t in bob.list_topics()["Topics"]], "bob does not list the shared topic")
 check(bob.create_topic(Name="t1", Attributes=dict(ep, OpaqueData="from-bob"))["TopicArn"] == arn_alice, "overwrite ARN")
+# ... but like SetTopicAttributes, never the endpoint (which would take alice's events).
+check(error_of(lambda: bob.create_topic(Name="t1", Attributes={"push-endpoint": "http://127.0.0.1:9/bob"}))
+      == ("AuthorizationError", 403), "bob moved alice's endpoint")
 a = alice.get_topic_attributes(TopicArn=arn_alice)["Attributes"]
 check(a["User"] == "alice" and a["OpaqueData"] == "from-bob", "after bob's overwrite: %r" % a)
 check(json.loads(a.get("Policy", "{}")) == json.loads(policy), "the policy survived bob's overwrite")
@@ -292,4 +295,24 @@ async fn notifications_follow_ceph_test_event_ids_arns_tags_and_multipart() {
     must_put_notification_xml(&srv, "ceph-cfg", "<NotificationConfiguration/>");
     let now = get_notification_xml(&srv, "ceph-cfg").body_str();
     assert!(xml_all(&now, "Id").is_empty(), "{now}");
+}
+
+/// `--topic-require-publish-policy` (Ceph's
+/// `rgw_topic_require_publish_policy`): within the tenant too, another
+/// user's bucket needs the topic policy's Allow.
+#[tokio::test(flavor = "multi_thread")]
+async fn require_publish_policy_closes_the_tenant() {
+    let srv = TestServer::start_with_args(&["--compat", "ceph", "--topic-require-publish-policy"]);
+    srv.create_user("carol", CAROL_AK, CAROL_SK);
+    let topic = Sns::root(&srv).create_topic("closed", &[("push-endpoint", "http://127.0.0.1:9/x")]);
+    srv.s3_as(CAROL_AK, CAROL_SK)
+        .create_bucket()
+        .bucket("carol-b")
+        .send()
+        .await
+        .unwrap();
+    let xml = notification_xml(&[topic_config_xml("n", &topic, &["s3:ObjectCreated:*"], None)]);
+    let r = put_notification_xml_as(&srv, CAROL_AK, CAROL_SK, "carol-b", &xml);
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    assert_eq!(xml_first(&r.body_str(), "Code").as_deref(), Some("AccessDenied"));
 }

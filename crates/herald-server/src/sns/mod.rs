@@ -33,6 +33,11 @@ pub const ACTIONS: &[&str] = &[
     "SetTopicAttributes",
 ];
 
+/// The actions a SigV2 signature may authorize (with `--allow-sigv2`):
+/// reads only, since SigV2 leaves the body, which names the action,
+/// unsigned. Ceph's suite signs GetTopic and ListTopics that way.
+pub const SIGV2_ACTIONS: &[&str] = &["GetTopic", "GetTopicAttributes", "ListTopics"];
+
 /// An SNS error: code, message, HTTP status.
 #[derive(Debug)]
 pub struct SnsError {
@@ -137,6 +142,19 @@ pub async fn handle(
                 code: refusal.code,
                 message: refusal.message,
                 status: refusal.status,
+            };
+            return error_response(&err, &request_id);
+        }
+        // SigV2 signs no body, and the body names the action: a captured
+        // request could be replayed with another one. Only reads, then.
+        if !SIGV2_ACTIONS.contains(&action.as_str()) {
+            let err = SnsError {
+                code: "AccessDenied",
+                message: format!(
+                    "SigV2 does not sign the request body; only {} may be signed with it: sign {action} with SigV4",
+                    SIGV2_ACTIONS.join(", ")
+                ),
+                status: StatusCode::FORBIDDEN,
             };
             return error_response(&err, &request_id);
         }

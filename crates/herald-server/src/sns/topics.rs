@@ -245,18 +245,33 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         .map_err(|e| SnsError::internal(e.to_string()))?;
     let arn = make_arn(n.region(), &account, name);
     // Another user's topic of the tenant (Ceph mode): changed only where
-    // its Policy allows sns:CreateTopic, and it stays theirs, policy and
-    // all (as Ceph's Squid does).
+    // its Policy allows sns:CreateTopic, and it stays theirs (as Ceph's
+    // Squid does). Like SetTopicAttributes, the grantee changes only
+    // what a grantee may set: the endpoint, its secrets and the policy
+    // stay the owner's (sent again unchanged, or left out).
     let owner = match &existing {
         Some(e) if e.owner != req.user => {
             let context = crate::grants::caller_context(&req.user, &req.meta.conn);
             if !crate::sns::policy::allows(e, &n.policy_principal(&req.user), "sns:CreateTopic", &context) {
                 return Err(unauthorized(req, &arn));
             }
-            match e.attributes.get("Policy") {
-                Some(p) => attrs.insert("Policy".to_owned(), p.clone()),
-                None => attrs.remove("Policy"),
-            };
+            let grantee_settable = |k: &str| crate::sns::policy::GRANTEE_SETTABLE.contains(&k);
+            if let Some((k, _)) = attrs
+                .iter()
+                .find(|(k, v)| !grantee_settable(k) && e.attributes.get(*k) != Some(*v))
+            {
+                return Err(SnsError {
+                    code: "AuthorizationError",
+                    message: format!(
+                        "only the topic's owner may set {k}; others may set {}",
+                        crate::sns::policy::GRANTEE_SETTABLE.join(", ")
+                    ),
+                    status: StatusCode::FORBIDDEN,
+                });
+            }
+            let mut kept = e.attributes.clone();
+            kept.extend(attrs.into_iter().filter(|(k, _)| grantee_settable(k)));
+            attrs = kept;
             e.owner.clone()
         }
         _ => req.user.clone(),
