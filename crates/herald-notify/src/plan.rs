@@ -269,7 +269,11 @@ impl Notifier {
             }
             refused
         };
-        let matched = cfg.matching_either(change.event, change.alias, &change.key, &change.metadata, &change.tags);
+        let matched = if self.site.compat.is_ceph() {
+            cfg.matching_each_name(change.event, change.alias, &change.key, &change.metadata, &change.tags)
+        } else {
+            cfg.matching_either(change.event, change.alias, &change.key, &change.metadata, &change.tags)
+        };
         for target in matched {
             if target.kind == TargetKind::Queue {
                 if let Some(q) = self.queue_target(bucket, target.arn) {

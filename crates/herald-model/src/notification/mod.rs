@@ -30,7 +30,7 @@ pub use model::{
     Filter, FilterRule, KeyFilter, KeyRegex, MatchedTarget, NotificationConfiguration, QueueConfiguration, TargetKind,
     TopicConfiguration,
 };
-pub use parse::parse_notification_configuration;
+pub use parse::{parse_notification_configuration, parse_notification_configuration_with};
 pub use render::render_notification_configuration;
 
 /// Namespace put on the root of rendered configurations. Ceph omits it;

@@ -318,4 +318,41 @@ impl NotificationConfiguration {
         });
         topics.chain(queues).collect()
     }
+
+    /// Ceph's way with an event that goes by two names: a topic entry gets
+    /// one record for each name it selects (both, for an entry that
+    /// selects every event), as Ceph's lifecycle publishes every name of
+    /// an expiration. Queue entries as in
+    /// [`matching_either`](Self::matching_either).
+    pub fn matching_each_name(
+        &self,
+        ev: EventType,
+        alias: Option<EventType>,
+        key: &str,
+        metadata: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Vec<MatchedTarget<'_>> {
+        let mut out: Vec<MatchedTarget<'_>> = self
+            .topics
+            .iter()
+            .flat_map(|t| {
+                [Some(ev), alias]
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| t.wants(*e, key, metadata, tags))
+                    .map(|event| MatchedTarget {
+                        kind: TargetKind::Topic,
+                        id: &t.id,
+                        arn: &t.topic_arn,
+                        event,
+                    })
+            })
+            .collect();
+        out.extend(
+            self.matching_either(ev, alias, key, metadata, tags)
+                .into_iter()
+                .filter(|m| m.kind == TargetKind::Queue),
+        );
+        out
+    }
 }

@@ -23,6 +23,16 @@ use crate::event::EventPattern;
 /// as Ceph's own suite expects (an older Ceph, in the wire capture,
 /// answered MalformedXML instead).
 pub fn parse_notification_configuration(xml: &[u8]) -> Result<NotificationConfiguration, ConfigError> {
+    parse_notification_configuration_with(xml, false)
+}
+
+/// [`parse_notification_configuration`], where `require_ids` refuses an
+/// entry without an `<Id>` (or with an empty one) as `InvalidArgument`
+/// instead of naming it `notif-<n>`: Ceph's rule (`--compat ceph`).
+pub fn parse_notification_configuration_with(
+    xml: &[u8],
+    require_ids: bool,
+) -> Result<NotificationConfiguration, ConfigError> {
     let root = parse_tree(xml)?;
     if root.name != "NotificationConfiguration" {
         return Err(malformed(format!(
@@ -80,6 +90,10 @@ pub fn parse_notification_configuration(xml: &[u8]) -> Result<NotificationConfig
         }
     }
 
+    let unnamed = topics.iter().map(|(id, _)| id).chain(queues.iter().map(|(id, _)| id));
+    if require_ids && unnamed.clone().any(Option::is_none) {
+        return Err(invalid("every notification needs a non-empty Id"));
+    }
     let mut used: HashSet<String> = HashSet::new();
     let given = topics
         .iter()

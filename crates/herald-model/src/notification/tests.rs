@@ -513,5 +513,33 @@ fn a_lifecycle_event_reaches_entries_by_either_name_once() {
             ("q-all", EventType::LifecycleExpirationDelete),
             ("q-ceph", EventType::ObjectLifecycleExpirationCurrent),
         ]
+    ); // Ceph's way: a topic entry gets a record per name it selects.
+    let m = cfg.matching_each_name(ev, Some(EventType::LifecycleExpirationDelete), "k", &[], &[]);
+    let got: Vec<(&str, EventType)> = m.iter().map(|t| (t.id, t.event)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ceph", EventType::ObjectLifecycleExpirationCurrent),
+            ("aws-on-topic", EventType::LifecycleExpirationDelete),
+            ("all", EventType::ObjectLifecycleExpirationCurrent),
+            ("all", EventType::LifecycleExpirationDelete),
+            ("q-all", EventType::LifecycleExpirationDelete),
+            ("q-ceph", EventType::ObjectLifecycleExpirationCurrent),
+        ]
+    );
+}
+
+#[test]
+fn ids_are_generated_unless_required() {
+    let doc = "<NotificationConfiguration><TopicConfiguration><Id></Id><Topic>arn:aws:sns:r::t</Topic></TopicConfiguration></NotificationConfiguration>";
+    assert_eq!(parse(doc).unwrap().topics[0].id, "notif-1");
+    assert!(is_invalid(parse_notification_configuration_with(doc.as_bytes(), true)));
+    let named = doc.replace("<Id></Id>", "<Id>n</Id>");
+    assert_eq!(
+        parse_notification_configuration_with(named.as_bytes(), true)
+            .unwrap()
+            .topics[0]
+            .id,
+        "n"
     );
 }

@@ -124,7 +124,12 @@ impl S3Route for NotificationRoute {
                 save(s3, &bucket_record, remaining).await?;
                 drop(changing);
                 let mut r = S3Response::new(Body::empty());
-                r.status = Some(StatusCode::NO_CONTENT);
+                // Ceph answers 200, as to the other notification requests.
+                r.status = Some(if s3.notifier.compat().is_ceph() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NO_CONTENT
+                });
                 Ok(r)
             }
             _ => {
@@ -139,7 +144,11 @@ impl S3Route for NotificationRoute {
                 // trickled) is here: a grant revoked meanwhile holds.
                 super::access::authorize_route(s3, &mut req, &bucket, "PutBucketNotificationConfiguration")?;
                 let bucket_record = s3.granted_bucket(&req.extensions, &bucket)?;
-                let mut cfg = notification::parse_notification_configuration(&bytes).map_err(config_error)?;
+                // Ceph requires an Id on every entry; AWS names the
+                // unnamed ones.
+                let mut cfg =
+                    notification::parse_notification_configuration_with(&bytes, s3.notifier.compat().is_ceph())
+                        .map_err(config_error)?;
                 // In AWS mode Ceph's empty-account topic ARN
                 // (`arn:aws:sns:<region>::<name>`) names the caller's own
                 // topic: stored in the full form. In Ceph mode the account
