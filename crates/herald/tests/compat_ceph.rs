@@ -316,3 +316,84 @@ async fn require_publish_policy_closes_the_tenant() {
     assert_eq!(r.status, 403, "{}", r.body_str());
     assert_eq!(xml_first(&r.body_str(), "Code").as_deref(), Some("AccessDenied"));
 }
+
+/// A lifecycle expiration goes by Ceph's and AWS's names; a Ceph entry
+/// selecting both gets a record for each (`radosgw-admin lc process`
+/// here is `herald lifecycle process`). Every entry needs an Id, and
+/// DELETE ?notification=<id> answers 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_names_ids_and_delete_status_follow_ceph() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    };
+    let srv = ceph_server();
+    let rx = Receiver::start_new();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("ceph-lc").send().await.unwrap();
+    let topic = Sns::root(&srv).create_topic("lc", &[("push-endpoint", &rx.url("lc")), ("persistent", "true")]);
+
+    let unnamed = "<NotificationConfiguration><TopicConfiguration><Topic>TOPIC</Topic></TopicConfiguration></NotificationConfiguration>"
+        .replace("TOPIC", &topic);
+    let r = put_notification_xml(&srv, "ceph-lc", &unnamed);
+    assert_eq!(r.status, 400, "an entry without Id: {}", r.body_str());
+    assert_eq!(xml_first(&r.body_str(), "Code").as_deref(), Some("InvalidArgument"));
+
+    must_put_notification_xml(
+        &srv,
+        "ceph-lc",
+        &notification_xml(&[topic_config_xml(
+            "both",
+            &topic,
+            &["s3:ObjectLifecycle:Expiration:*", "s3:LifecycleExpiration:*"],
+            None,
+        )]),
+    );
+    s3.put_object()
+        .bucket("ceph-lc")
+        .key("old/a")
+        .body(b"a".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let yesterday = aws_sdk_s3::primitives::DateTime::from_secs(
+        (time::OffsetDateTime::now_utc().unix_timestamp() / 86_400 - 1) * 86_400,
+    );
+    let rule = LifecycleRule::builder()
+        .id("old")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("old/").build())
+        .expiration(LifecycleExpiration::builder().date(yesterday).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket("ceph-lc")
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let out = srv.cli(&["lifecycle", "process", "--bucket", "ceph-lc"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    rx.wait_for("both names of the expiration", 30, |r| r.delivered_records().len() >= 2)
+        .await;
+    let mut names: Vec<String> = rx
+        .delivered_records()
+        .iter()
+        .map(|x| x["eventName"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["LifecycleExpiration:Delete", "ObjectLifecycle:Expiration:Current"],
+        "{names:?}"
+    );
+
+    let r = s3_raw(
+        &srv,
+        ROOT_ACCESS_KEY,
+        ROOT_SECRET_KEY,
+        "DELETE",
+        "/ceph-lc?notification=both",
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+}
