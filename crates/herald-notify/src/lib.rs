@@ -150,6 +150,7 @@ impl Notifier {
         }
         log.set_id_floors(&marks);
         store.set_journal(Arc::new(journal::LogJournal::new(log.clone())));
+        policy::set_ceph_principals(settings.compat.is_ceph());
         let n = Arc::new_cyclic(|me| Notifier {
             me: me.clone(),
             store: store.clone(),
@@ -362,8 +363,12 @@ impl Notifier {
             let (account, name) = (topic.record.account().to_owned(), topic.record.name.clone());
             match n.store.get_topic(&account, &name) {
                 Ok(Some(mut rec)) if rec.arn == arn && rec.subscription == "pending" => {
+                    let expected = herald_store::TopicExpectation::Unchanged {
+                        owner: rec.owner.clone(),
+                        updated_ms: rec.updated_ms,
+                    };
                     rec.subscription = outcome;
-                    if let Err(e) = n.store.put_topic(rec.clone()).await {
+                    if let Err(e) = n.store.put_topic(rec.clone(), expected).await {
                         tracing::error!(topic = %arn, error = %e, "cannot record the handshake outcome");
                         return;
                     }
@@ -519,7 +524,12 @@ impl Notifier {
         match policy::publish_decision(topic, bucket, &ceph_id(&tenant, owner)) {
             herald_policy::Decision::Allow => true,
             herald_policy::Decision::ExplicitDeny => false,
-            herald_policy::Decision::NotApplicable => !self.require_publish_policy && topic.account() == tenant,
+            // The owners' tenants, not the ARN's account: a topic created
+            // in AWS mode is stored under its owner's name, which may also
+            // be some tenant's.
+            herald_policy::Decision::NotApplicable => {
+                !self.require_publish_policy && self.topic_account(&topic.owner) == tenant
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 //! other users act on it (decided in herald-server's `sqs::policy`) and
 //! other users' buckets send it their events ([`s3_may_send`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use herald_policy::{Context, Decision, ParsedCache, Policy};
@@ -22,27 +23,53 @@ use crate::grants;
 pub const TOPIC_POLICY_LIMITS: herald_policy::Limits = herald_policy::Limits {
     max_bytes: 30 * 1024,
     services: &["sns"],
-    // Principals may be Ceph's tenant users (`arn:aws:iam::<tenant>:user/<uid>`).
-    tenant_users: true,
     ..herald_policy::Limits::DEFAULT
 };
+
+/// The same, reading principals as Ceph does (`--compat ceph`): a
+/// tenant's users are `arn:aws:iam::<tenant>:user/<uid>`.
+pub const CEPH_TOPIC_POLICY_LIMITS: herald_policy::Limits = herald_policy::Limits {
+    tenant_users: true,
+    ..TOPIC_POLICY_LIMITS
+};
+
+/// Whether topic policies read principals as Ceph does: the server's
+/// compatibility mode, fixed for the process by `Notifier::start`.
+static CEPH_PRINCIPALS: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn set_ceph_principals(on: bool) {
+    CEPH_PRINCIPALS.store(on, Ordering::Relaxed);
+}
+
+fn topic_policy_limits() -> &'static herald_policy::Limits {
+    if CEPH_PRINCIPALS.load(Ordering::Relaxed) {
+        &CEPH_TOPIC_POLICY_LIMITS
+    } else {
+        &TOPIC_POLICY_LIMITS
+    }
+}
 
 /// Checks a `Policy` attribute before it is stored.
 pub fn validate(text: &str) -> Result<(), String> {
     if text.is_empty() {
         return Ok(());
     }
-    Policy::parse(text, &TOPIC_POLICY_LIMITS)
+    Policy::parse(text, topic_policy_limits())
         .map(|_| ())
         .map_err(|e| format!("Policy: {e}"))
 }
 
 /// Parsed topic policies by topic ARN.
 static PARSED: LazyLock<ParsedCache> = LazyLock::new(|| ParsedCache::new(TOPIC_POLICY_LIMITS, 10_000));
+static PARSED_CEPH: LazyLock<ParsedCache> = LazyLock::new(|| ParsedCache::new(CEPH_TOPIC_POLICY_LIMITS, 10_000));
 
 fn policy_of(topic: &TopicRecord) -> Option<Arc<Policy>> {
     let text = topic.attributes.get("Policy").filter(|t| !t.is_empty())?;
-    PARSED.get(&topic.arn, text)
+    if CEPH_PRINCIPALS.load(Ordering::Relaxed) {
+        PARSED_CEPH.get(&topic.arn, text)
+    } else {
+        PARSED.get(&topic.arn, text)
+    }
 }
 
 /// The attributes a user other than the owner may change, even where the

@@ -43,16 +43,19 @@ async fn a_backlog_from_before_the_journal_survives_every_restart() {
         let (store, log) = open(tmp.path()).await;
         // A persistent topic without an endpoint: its events wait.
         store
-            .put_topic(TopicRecord {
-                owner: "root".into(),
-                name: "old".into(),
-                arn: topic.into(),
-                attributes: [("persistent".to_owned(), "true".to_owned())].into(),
-                endpoint_args: "persistent=true".into(),
-                created_ms: 0,
-                updated_ms: 0,
-                subscription: "none".into(),
-            })
+            .put_topic(
+                TopicRecord {
+                    owner: "root".into(),
+                    name: "old".into(),
+                    arn: topic.into(),
+                    attributes: [("persistent".to_owned(), "true".to_owned())].into(),
+                    endpoint_args: "persistent=true".into(),
+                    created_ms: 0,
+                    updated_ms: 0,
+                    subscription: "none".into(),
+                },
+                herald_store::TopicExpectation::Any,
+            )
             .await
             .unwrap();
         // As the earlier version's mover appended them.

@@ -117,10 +117,12 @@ pub struct Limits {
     /// Refuse statements that have neither `Principal` nor `NotPrincipal`,
     /// as AWS does for resource policies.
     pub require_principal: bool,
-    /// Accept Ceph's tenant-qualified users (`arn:aws:iam::<tenant>:user/
-    /// <uid>`, matched as the caller named `tenant$uid`): topic policies,
-    /// whose semantics are Ceph's. Elsewhere such an ARN names another
-    /// account's user, which cannot exist, and is refused.
+    /// Read user ARNs as Ceph does: `arn:aws:iam::<tenant>:user/<uid>` is
+    /// the caller named `tenant$uid` (`arn:aws:iam:::user/<uid>` a user
+    /// without tenant), and `arn:aws:iam::<tenant>:root` is refused.
+    /// Topic policies under `herald serve --compat ceph`. Otherwise each
+    /// user is its own account, and another account's user (which cannot
+    /// exist) is refused.
     pub tenant_users: bool,
 }
 

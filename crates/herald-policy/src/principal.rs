@@ -91,16 +91,20 @@ impl PrincipalSet {
                     return Err(bad());
                 }
                 if resource == "root" {
+                    // Ceph's account is a tenant of many users, which a
+                    // user principal cannot stand for.
+                    if tenant_users {
+                        return Err(bad());
+                    }
                     account
                 } else if let Some(path) = resource.strip_prefix("user/") {
                     // A user ARN may carry a path; the name is its last part.
                     let name = path.rsplit('/').next().unwrap_or(path);
-                    if !account.is_empty() && account != name && tenant_users {
+                    if !account.is_empty() && tenant_users {
                         // Ceph's tenant-qualified user
                         // (`arn:aws:iam::<tenant>:user/<uid>`), which Herald
                         // names `tenant$uid` (see `herald serve --compat
-                        // ceph`); in AWS mode each user is its own account,
-                        // and no caller goes by such a name.
+                        // ceph`), even where the two are equal.
                         if !valid_name(account) || !valid_name(name) {
                             return Err(bad());
                         }

@@ -50,6 +50,10 @@ pub enum StoreError {
     TooManyBuckets(u64),
     #[error("Topic limit exceeded: the limit is {0} topics per user (max-topics-per-user)")]
     TooManyTopics(u64),
+    /// The topic was created, changed or deleted by another request since
+    /// this one read it (see `TopicExpectation`).
+    #[error("topic {0} was changed by another request meanwhile; retry")]
+    ConcurrentTopicChange(String),
     #[error(
         "You have too many multipart uploads in progress: the limit is {0} per user (max-multipart-uploads-per-user); complete or abort some first"
     )]

@@ -47,6 +47,7 @@ pub use records::{
     BucketRecord, ChecksumSlot, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord,
     UploadRecord, now_ms,
 };
+pub use topics::TopicExpectation;
 
 use commit::Committer;
 

@@ -7,12 +7,12 @@
 //! the records they count. Write transactions are serialized by the group
 //! committer, and a closure checks the count before it writes, so two
 //! concurrent creates can never exceed a limit: the guarantee is exact.
-//! Checking costs one point lookup, never a scan. Topics need no counter:
-//! their table is keyed by owner first, so counting one owner's topics is a
-//! range of at most `topics_per_user` rows, read only when a topic is new.
+//! Checking costs one point lookup, never a scan. Topics are counted per
+//! owner too: their table is keyed by the ARN's account, which in Ceph
+//! mode is a tenant shared by many users.
 //!
 //! The counters are rebuilt from the records at every open (one pass over
-//! buckets and uploads), so data written before they existed, or by an
+//! buckets, uploads and topics), so data written before they existed, or by an
 //! older version, is counted right.
 
 use redb::{ReadableTable, TableDefinition};
@@ -27,6 +27,7 @@ pub(crate) const QUOTA_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinit
 /// Counter kinds.
 pub(crate) const BUCKETS_KIND: &str = "buckets";
 pub(crate) const UPLOADS_KIND: &str = "uploads";
+pub(crate) const TOPICS_KIND: &str = "topics";
 
 /// Limits an operator sets (`herald serve --max-...`); each refusal names
 /// the setting. The defaults are generous for real use and small enough
@@ -76,41 +77,6 @@ pub(crate) fn add(txn: &redb::WriteTransaction, kind: &str, user: &str, delta: i
     Ok(())
 }
 
-/// How many topics `owner` has (a range over the owner's own rows).
-///
-/// Topics are stored under their ARN's account: the owner itself in AWS
-/// mode (one key range, counted without reading a record), the owner's
-/// tenant in Ceph mode, whose range holds other users' topics too (read
-/// and filtered by owner, so one user cannot use up a shared tenant's
-/// quota for the others).
-pub(crate) fn count_topics(txn: &redb::WriteTransaction, account: &str, owner: &str) -> StoreResult<u64> {
-    let t = txn.open_table(TOPICS)?;
-    let mut n = 0;
-    for row in t.range((account, "")..)? {
-        let (k, v) = row?;
-        if k.value().0 != account {
-            break;
-        }
-        if account == owner || serde_json::from_slice::<crate::records::TopicRecord>(v.value())?.owner == owner {
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// Topics `owner` created, under any account (a user being removed may
-/// have created topics in AWS mode and in Ceph mode).
-pub(crate) fn count_topics_anywhere(txn: &redb::WriteTransaction, owner: &str) -> StoreResult<u64> {
-    let mut n = 0;
-    for row in txn.open_table(TOPICS)?.iter()? {
-        let (_, v) = row?;
-        if serde_json::from_slice::<crate::records::TopicRecord>(v.value())?.owner == owner {
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
 /// Recomputes every counter from the records.
 pub(crate) fn rebuild(db: &redb::Database) -> StoreResult<()> {
     let txn = db.begin_write()?;
@@ -125,6 +91,11 @@ pub(crate) fn rebuild(db: &redb::Database) -> StoreResult<()> {
         let (_, v) = row?;
         let u: UploadRecord = serde_json::from_slice(v.value())?;
         *counts.entry((UPLOADS_KIND, u.initiator)).or_default() += 1;
+    }
+    for row in txn.open_table(TOPICS)?.iter()? {
+        let (_, v) = row?;
+        let t: crate::records::TopicRecord = serde_json::from_slice(v.value())?;
+        *counts.entry((TOPICS_KIND, t.owner)).or_default() += 1;
     }
     {
         let mut t = txn.open_table(QUOTA_COUNTS)?;

@@ -10,20 +10,57 @@ use crate::records::TopicRecord;
 use crate::tables::{BUCKETS, NOTIFICATIONS, TOPICS};
 use crate::{Store, quota};
 
+/// What a topic write expects to find under the topic's key, checked in
+/// the write's own transaction: a caller decides (who owns it, whether the
+/// caller may change it) on a read made before, and a topic created or
+/// changed by someone else meanwhile must not be overwritten with that
+/// stale decision (in Ceph mode a tenant's users share one key space).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicExpectation {
+    /// Whatever is there (no decision was made on a read).
+    Any,
+    /// Nothing: a new topic.
+    Absent,
+    /// The topic as read: this owner, last changed at `updated_ms`.
+    Unchanged { owner: String, updated_ms: i64 },
+}
+
 impl Store {
     /// Creates or replaces a topic (re-creating a topic updates it), stored
-    /// under its ARN's account ([`TopicRecord::account`]). A new topic is
-    /// refused with `TooManyTopics` once its owner has
+    /// under its ARN's account ([`TopicRecord::account`]), if what is there
+    /// is what `expected` says (else `ConcurrentTopicChange`). A new topic
+    /// is refused with `TooManyTopics` once its owner has
     /// `Quotas::topics_per_user` (counted in the transaction: exact).
-    pub async fn put_topic(&self, topic: TopicRecord) -> StoreResult<()> {
+    pub async fn put_topic(&self, topic: TopicRecord, expected: TopicExpectation) -> StoreResult<()> {
         let limit = self.quotas().topics_per_user;
         self.write(vec![], move |txn| {
-            let exists = txn
-                .open_table(TOPICS)?
-                .get((topic.account(), topic.name.as_str()))?
-                .is_some();
-            if !exists && quota::count_topics(txn, topic.account(), &topic.owner)? >= limit {
-                return Err(StoreError::TooManyTopics(limit));
+            let current: Option<TopicRecord> =
+                match txn.open_table(TOPICS)?.get((topic.account(), topic.name.as_str()))? {
+                    Some(v) => Some(serde_json::from_slice(v.value())?),
+                    None => None,
+                };
+            let as_expected = match (&expected, &current) {
+                (TopicExpectation::Any, _) | (TopicExpectation::Absent, None) => true,
+                (TopicExpectation::Unchanged { owner, updated_ms }, Some(c)) => {
+                    c.owner == *owner && c.updated_ms == *updated_ms
+                }
+                _ => false,
+            };
+            if !as_expected {
+                return Err(StoreError::ConcurrentTopicChange(topic.name.clone()));
+            }
+            match &current {
+                None => {
+                    if quota::count(txn, quota::TOPICS_KIND, &topic.owner)? >= limit {
+                        return Err(StoreError::TooManyTopics(limit));
+                    }
+                    quota::add(txn, quota::TOPICS_KIND, &topic.owner, 1)?;
+                }
+                Some(c) if c.owner != topic.owner => {
+                    quota::add(txn, quota::TOPICS_KIND, &c.owner, -1)?;
+                    quota::add(txn, quota::TOPICS_KIND, &topic.owner, 1)?;
+                }
+                Some(_) => {}
             }
             let mut t = txn.open_table(TOPICS)?;
             t.insert(
@@ -100,6 +137,7 @@ impl Store {
             drop(t);
             if let Some(rec) = removed {
                 txn.open_table(crate::tables::JOURNAL_MARKS)?.remove(rec.arn.as_str())?;
+                quota::add(txn, quota::TOPICS_KIND, &rec.owner, -1)?;
             }
             Ok(Applied::new(true))
         })

@@ -263,7 +263,7 @@ impl Store {
                     buckets: owned,
                 });
             }
-            let topics = crate::quota::count_topics_anywhere(txn, &name)?;
+            let topics = crate::quota::count(txn, crate::quota::TOPICS_KIND, &name)?;
             if topics > 0 {
                 return Err(StoreError::UserOwnsTopics {
                     user: name.clone(),

@@ -285,16 +285,19 @@ async fn topic_pages_read_one_owner_in_name_order() {
         ("al", "z"),
     ] {
         store
-            .put_topic(herald_store::TopicRecord {
-                owner: owner.into(),
-                name: name.into(),
-                arn: format!("arn:aws:sns:r:{owner}:{name}"),
-                attributes: Default::default(),
-                endpoint_args: String::new(),
-                created_ms: 0,
-                updated_ms: 0,
-                subscription: String::new(),
-            })
+            .put_topic(
+                herald_store::TopicRecord {
+                    owner: owner.into(),
+                    name: name.into(),
+                    arn: format!("arn:aws:sns:r:{owner}:{name}"),
+                    attributes: Default::default(),
+                    endpoint_args: String::new(),
+                    created_ms: 0,
+                    updated_ms: 0,
+                    subscription: String::new(),
+                },
+                herald_store::TopicExpectation::Any,
+            )
             .await
             .unwrap();
     }
@@ -306,4 +309,71 @@ async fn topic_pages_read_one_owner_in_name_order() {
     let (exact, more) = store.topics_page("alice", None, 3).unwrap();
     assert_eq!((exact.len(), more), (3, false));
     assert!(store.topics_page("carol", None, 10).unwrap().0.is_empty());
+}
+
+/// Topic writes check, in their own transaction, that the topic is as the
+/// caller read it (two creators of one name in a shared tenant cannot
+/// both win), and the topic quota counts each owner's topics, not the
+/// account's (a tenant's users share one account).
+#[tokio::test]
+async fn topic_writes_expect_what_they_read_and_quotas_count_owners() {
+    use herald_store::{StoreError, TopicExpectation, TopicRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.set_quotas(herald_store::Quotas {
+        topics_per_user: 2,
+        ..Default::default()
+    });
+    let topic = |owner: &str, name: &str, updated_ms: i64| TopicRecord {
+        owner: owner.into(),
+        name: name.into(),
+        arn: format!("arn:aws:sns:r:tenant:{name}"),
+        attributes: Default::default(),
+        endpoint_args: String::new(),
+        created_ms: 0,
+        updated_ms,
+        subscription: String::new(),
+    };
+    store
+        .put_topic(topic("alice", "t", 1), TopicExpectation::Absent)
+        .await
+        .unwrap();
+    // Mallory decided on an empty slot; alice took it meanwhile.
+    let late = store
+        .put_topic(topic("mallory", "t", 2), TopicExpectation::Absent)
+        .await;
+    assert!(matches!(late, Err(StoreError::ConcurrentTopicChange(_))), "{late:?}");
+    // An update made on a stale read is refused too.
+    let read = TopicExpectation::Unchanged {
+        owner: "alice".into(),
+        updated_ms: 1,
+    };
+    store.put_topic(topic("alice", "t", 3), read.clone()).await.unwrap();
+    let stale = store.put_topic(topic("alice", "t", 4), read).await;
+    assert!(matches!(stale, Err(StoreError::ConcurrentTopicChange(_))), "{stale:?}");
+    assert_eq!(store.get_topic("tenant", "t").unwrap().unwrap().updated_ms, 3);
+
+    // Same account, two owners: each has its own two topics.
+    store
+        .put_topic(topic("alice", "u", 0), TopicExpectation::Absent)
+        .await
+        .unwrap();
+    let third = store.put_topic(topic("alice", "v", 0), TopicExpectation::Absent).await;
+    assert!(matches!(third, Err(StoreError::TooManyTopics(2))), "{third:?}");
+    store
+        .put_topic(topic("bob", "v", 0), TopicExpectation::Absent)
+        .await
+        .unwrap();
+    store
+        .put_topic(topic("bob", "w", 0), TopicExpectation::Absent)
+        .await
+        .unwrap();
+    // Deleting gives the count back.
+    assert!(store.delete_topic("tenant", "u").await.unwrap());
+    store
+        .put_topic(topic("alice", "x", 0), TopicExpectation::Absent)
+        .await
+        .unwrap();
+    let over = store.put_topic(topic("bob", "y", 0), TopicExpectation::Absent).await;
+    assert!(matches!(over, Err(StoreError::TooManyTopics(2))), "{over:?}");
 }

@@ -140,6 +140,8 @@ def attach(arn):
     return error_of(lambda: c3.put_bucket_notification_configuration(Bucket="carols", NotificationConfiguration=cfg))
 check(attach(arn_root) is None, "carol could not use root's topic of their shared (empty) tenant")
 check(attach(arn_alice) == ("AccessDenied", 403), "carol used another tenant's topic: %r" % (attach(arn_alice),))
+check(attach("arn:aws:sns:us-east-1:kaboom:no-such") == ("AccessDenied", 403),
+      "another tenant's missing topic is told apart from a refusing one")
 deny = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
     "Principal": {"AWS": "arn:aws:iam:::user/carol"}, "Action": ["sns:Publish"], "Resource": arn_root}]})
 root.set_topic_attributes(TopicArn=arn_root, AttributeName="Policy", AttributeValue=deny)

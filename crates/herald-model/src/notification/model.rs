@@ -239,6 +239,16 @@ impl NotificationConfiguration {
         self.filtered(|entry| entry != id)
     }
 
+    /// An `Id` two entries share (topic or queue alike), if any.
+    pub fn duplicate_id(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.topics
+            .iter()
+            .map(|t| t.id.as_str())
+            .chain(self.queues.iter().map(|q| q.id.as_str()))
+            .find(|id| !seen.insert(*id))
+    }
+
     /// This configuration with `new`'s entries added, each replacing the
     /// entry of its `Id` where there is one (in place) and appended where
     /// there is none: Ceph's `PUT ?notification`, which never removes an

@@ -98,6 +98,13 @@ fn merging_by_id_replaces_in_place_and_appends() {
             ("c", "arn:aws:sns:r::t3")
         ]
     );
+    assert_eq!(merged.duplicate_id(), None);
+    // A queue entry named like a topic entry: merged, the Id is no longer unique.
+    let queue = parse(
+        "<NotificationConfiguration><QueueConfiguration><Id>a</Id><Queue>arn:aws:sqs:r:1:q</Queue></QueueConfiguration></NotificationConfiguration>",
+    )
+    .unwrap();
+    assert_eq!(merged.merged_by_id(queue).duplicate_id(), Some("a"));
 }
 
 #[test]

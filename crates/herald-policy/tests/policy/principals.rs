@@ -154,3 +154,39 @@ fn invalid_principals() {
         "Statement[0].NotPrincipal: Invalid principal in policy: unknown principal type \"Federated\"",
     );
 }
+
+/// Ceph's reading (`Limits::tenant_users`, topic policies under `--compat
+/// ceph`): `arn:aws:iam::<tenant>:user/<uid>` is `tenant$uid`, even when
+/// the two are equal; `arn:aws:iam:::user/<uid>` a user without tenant;
+/// a tenant's `root` is refused.
+#[test]
+fn tenant_users_are_read_as_ceph_reads_them() {
+    let limits = herald_policy::Limits {
+        tenant_users: true,
+        ..herald_policy::Limits::DEFAULT
+    };
+    let parse = |principal: &str| {
+        herald_policy::Policy::parse(
+            &format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{principal},"Action":"s3:*","Resource":"*"}}}}"#),
+            &limits,
+        )
+    };
+    let user = |name| Principal::User { name, canonical_id: "" };
+    let p = parse(r#"{"AWS":"arn:aws:iam::kaboom:user/bob"}"#).unwrap();
+    assert!(allowed(&p, user("kaboom$bob")));
+    assert!(!allowed(&p, user("bob")));
+    let same = parse(r#"{"AWS":"arn:aws:iam::acme:user/acme"}"#).unwrap();
+    assert!(allowed(&same, user("acme$acme")));
+    assert!(
+        !allowed(&same, user("acme")),
+        "a user named like the tenant is not its user"
+    );
+    let bare = parse(r#"{"AWS":"arn:aws:iam:::user/bob"}"#).unwrap();
+    assert!(allowed(&bare, user("bob")));
+    assert!(!allowed(&bare, user("kaboom$bob")));
+    assert!(parse(r#"{"AWS":"arn:aws:iam::kaboom:root"}"#).is_err());
+    // Without it, another account's user is refused, as before.
+    refused(
+        r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::kaboom:user/bob"},"Action":"s3:*","Resource":"*"}}"#,
+    );
+}

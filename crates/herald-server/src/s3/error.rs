@@ -45,6 +45,7 @@ pub fn s3_err(e: StoreError) -> S3Error {
         | StoreError::UserOwnsBuckets { .. }
         | StoreError::UserOwnsTopics { .. }
         | StoreError::TooManyTopics(_) => (C::InvalidArgument, e.to_string()),
+        StoreError::ConcurrentTopicChange(_) => (C::OperationAborted, e.to_string()),
         StoreError::Io(_) | StoreError::Db(_) | StoreError::Corrupt(_) => {
             tracing::error!(error = %e, "internal store error");
             (

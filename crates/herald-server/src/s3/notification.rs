@@ -176,6 +176,11 @@ impl S3Route for NotificationRoute {
                 } else {
                     cfg
                 };
+                // Merged, a topic entry may take a queue entry's Id (or the
+                // other way round): Ids stay unique per bucket.
+                if let Some(id) = cfg.duplicate_id() {
+                    return Err(s3_error!(InvalidArgument, "duplicate configuration Id {id:?}"));
+                }
                 check_config_count(s3, &cfg)?;
                 let before: HashSet<String> = current
                     .topics
@@ -245,14 +250,14 @@ fn validate_destinations(
                 // Ceph answers a topic that exists but refuses the bucket
                 // with AccessDenied (AWS's answer is the one below).
                 if !accepted && s3.notifier.compat().is_ceph() {
-                    return Err(s3_error!(
-                        AccessDenied,
-                        "topic {} does not let bucket {} publish to it",
-                        t.topic_arn,
-                        bucket.name
-                    ));
+                    return Err(refused_topic(&t.topic_arn, &bucket.name));
                 }
                 accepted
+            }
+            // Another tenant's missing topic is refused as one that exists
+            // and refuses: nothing tells another tenant's names apart.
+            None if s3.notifier.compat().is_ceph() && arn.tenant != s3.notifier.topic_account(&bucket.owner) => {
+                return Err(refused_topic(&t.topic_arn, &bucket.name));
             }
             None => false,
         };
@@ -278,6 +283,11 @@ fn validate_destinations(
         }
     }
     Ok(())
+}
+
+/// Ceph mode's refusal of a topic the bucket may not publish to.
+fn refused_topic(arn: &str, bucket: &str) -> S3Error {
+    s3_error!(AccessDenied, "topic {arn} does not let bucket {bucket} publish to it")
 }
 
 /// Stores the configuration of the very bucket the request was allowed on

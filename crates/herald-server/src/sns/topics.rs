@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use herald_store::TopicRecord;
+use herald_store::{TopicExpectation, TopicRecord};
 use http::StatusCode;
 
 use super::xml::{esc, response};
@@ -200,7 +200,15 @@ fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
 }
 
 /// Stores a topic, makes it live, and starts the handshake if asked.
-async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String)]) -> Result<(), SnsError> {
+/// `expected`: the topic as the caller's decision read it (see
+/// [`TopicExpectation`]); another request's change meanwhile fails this
+/// one with `ConcurrentAccess` instead of being overwritten.
+async fn save(
+    n: &Arc<Notifier>,
+    mut rec: TopicRecord,
+    params: &[(String, String)],
+    expected: TopicExpectation,
+) -> Result<(), SnsError> {
     if let Some(reason) = n.batch_target_taken(&rec) {
         return Err(SnsError::invalid(reason));
     }
@@ -214,7 +222,12 @@ async fn save(n: &Arc<Notifier>, mut rec: TopicRecord, params: &[(String, String
     } else {
         "none".into()
     };
-    n.store().put_topic(rec.clone()).await.map_err(|e| match e {
+    n.store().put_topic(rec.clone(), expected).await.map_err(|e| match e {
+        herald_store::StoreError::ConcurrentTopicChange(_) => SnsError {
+            code: "ConcurrentAccess",
+            message: e.to_string(),
+            status: StatusCode::BAD_REQUEST,
+        },
         // AWS SNS: TopicLimitExceeded, HTTP 403 (the message names the setting).
         herald_store::StoreError::TooManyTopics(_) => SnsError {
             code: "TopicLimitExceeded",
@@ -279,6 +292,20 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
     check_attributes(n, &owner, &attrs, req.meta.conn.tls).await?;
     let now = herald_store::records::now_ms();
+    let expected = match &existing {
+        None => TopicExpectation::Absent,
+        Some(e) => TopicExpectation::Unchanged {
+            owner: e.owner.clone(),
+            updated_ms: e.updated_ms,
+        },
+    };
+    // A grantee's overwrite keeps the owner's EndpointArgs shape: built
+    // from the attributes, not from the grantee's own request.
+    let params: Vec<(String, String)> = if owner == req.user {
+        req.params.clone()
+    } else {
+        attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
     let rec = TopicRecord {
         owner,
         name: name.to_owned(),
@@ -289,7 +316,7 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         updated_ms: now,
         subscription: String::new(),
     };
-    save(n, rec, &req.params).await?;
+    save(n, rec, &params, expected).await?;
     tracing::info!(topic = %arn, user = %req.user, "topic created");
     Ok(response(
         "CreateTopic",
@@ -303,6 +330,10 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     let name = required(req, "AttributeName")?;
     let value = req.param("AttributeValue").unwrap_or("");
     let mut rec = topic_for(n, req, arn, "sns:SetTopicAttributes")?;
+    let expected = TopicExpectation::Unchanged {
+        owner: rec.owner.clone(),
+        updated_ms: rec.updated_ms,
+    };
     if rec.owner != req.user && !crate::sns::policy::GRANTEE_SETTABLE.contains(&name) {
         return Err(SnsError {
             code: "AuthorizationError",
@@ -328,7 +359,7 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     rec.attributes = attrs;
     rec.updated_ms = herald_store::records::now_ms();
     let params: Vec<(String, String)> = rec.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    save(n, rec, &params).await?;
+    save(n, rec, &params, expected).await?;
     Ok(response("SetTopicAttributes", None, &req.meta.request_id))
 }
 
