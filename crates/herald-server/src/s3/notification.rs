@@ -164,53 +164,66 @@ impl S3Route for NotificationRoute {
                 }
                 check_config_count(s3, &cfg)?;
                 validate_destinations(s3, &bucket_record, &cfg)?;
-                // Only now, with the body read and checked, and only for
-                // the store write: a slow client cannot hold up others.
-                let changing = s3.notifier.lock_config_writes().await;
-                let current = current();
-                let ceph = s3.notifier.compat().is_ceph();
-                // Ceph adds or replaces by Id; AWS replaces the whole
-                // configuration. An empty document removes all, in both.
-                let cfg = if ceph && !cfg.is_empty() {
-                    current.merged_by_id(cfg)
-                } else {
-                    cfg
-                };
-                // Merged, a topic entry may take a queue entry's Id (or the
-                // other way round): Ids stay unique per bucket.
-                if let Some(id) = cfg.duplicate_id() {
-                    return Err(s3_error!(InvalidArgument, "duplicate configuration Id {id:?}"));
-                }
-                check_config_count(s3, &cfg)?;
-                let before: HashSet<String> = current
-                    .topics
-                    .iter()
-                    .map(|t| t.topic_arn.clone())
-                    .chain(current.queues.iter().map(|q| q.queue_arn.clone()))
-                    .collect();
-                // AWS's s3:TestEvent goes to each newly named destination;
-                // Ceph sends none to topics (queues are AWS's own).
-                let added: Vec<String> = cfg
-                    .topics
-                    .iter()
-                    .filter(|_| !ceph)
-                    .map(|t| t.topic_arn.clone())
-                    .chain(cfg.queues.iter().map(|q| q.queue_arn.clone()))
-                    .filter(|a| !before.contains(a))
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
-                save(s3, &bucket_record, cfg).await?;
-                drop(changing);
-                for arn in added {
-                    s3.notifier.send_test_event(&bucket, &arn, &request_id).await;
-                }
+                put_config(s3, &bucket_record, cfg, &request_id).await?;
                 let mut r = S3Response::new(Body::empty());
                 r.status = Some(StatusCode::OK);
                 Ok(r)
             }
         }
     }
+}
+
+/// Stores a checked configuration: in place of the bucket's (AWS) or
+/// merged into it by Id (Ceph; an empty one removes all, in both), then
+/// sends AWS's `s3:TestEvent` to each newly named destination (Ceph sends
+/// none to topics; queues are AWS's own).
+async fn put_config(
+    s3: &HeraldS3,
+    bucket: &herald_store::BucketRecord,
+    cfg: NotificationConfiguration,
+    request_id: &str,
+) -> S3Result<()> {
+    // Only now, with the body read and checked, and only for the store
+    // write: a slow client cannot hold up others.
+    let changing = s3.notifier.lock_config_writes().await;
+    let current = s3
+        .notifier
+        .config(&bucket.name)
+        .map(|c| (*c).clone())
+        .unwrap_or_default();
+    let ceph = s3.notifier.compat().is_ceph();
+    let cfg = if ceph && !cfg.is_empty() {
+        current.merged_by_id(cfg)
+    } else {
+        cfg
+    };
+    // Merged, a topic entry may take a queue entry's Id (or the other way
+    // round): Ids stay unique per bucket.
+    if let Some(id) = cfg.duplicate_id() {
+        return Err(s3_error!(InvalidArgument, "duplicate configuration Id {id:?}"));
+    }
+    check_config_count(s3, &cfg)?;
+    let before: HashSet<&str> = current
+        .topics
+        .iter()
+        .map(|t| t.topic_arn.as_str())
+        .chain(current.queues.iter().map(|q| q.queue_arn.as_str()))
+        .collect();
+    let added: HashSet<String> = cfg
+        .topics
+        .iter()
+        .filter(|_| !ceph)
+        .map(|t| t.topic_arn.as_str())
+        .chain(cfg.queues.iter().map(|q| q.queue_arn.as_str()))
+        .filter(|a| !before.contains(a))
+        .map(str::to_owned)
+        .collect();
+    save(s3, bucket, cfg).await?;
+    drop(changing);
+    for arn in added {
+        s3.notifier.send_test_event(&bucket.name, &arn, request_id).await;
+    }
+    Ok(())
 }
 
 /// At most `--max-notification-configs-per-bucket` topic and queue
