@@ -219,13 +219,17 @@ impl Notifier {
     /// The account of `user`'s topic ARNs, under which its topics are
     /// stored and its ListTopics looks: the user itself in AWS mode, its
     /// tenant (empty for none) in Ceph mode.
-    pub fn topic_account(&self, user: &str) -> String {
+    ///
+    /// A user that cannot be read (or does not exist) is an error, never
+    /// the empty tenant: that tenant is shared, and guessing it would let
+    /// the user's requests and buckets in.
+    pub fn topic_account(&self, user: &str) -> Result<String, StoreError> {
         if !self.site.compat.is_ceph() {
-            return user.to_owned();
+            return Ok(user.to_owned());
         }
-        match self.store.get_user(user) {
-            Ok(Some(u)) => u.tenant().to_owned(),
-            _ => String::new(),
+        match self.store.get_user(user)? {
+            Some(u) => Ok(u.tenant().to_owned()),
+            None => Err(StoreError::NoSuchUser(user.to_owned())),
         }
     }
 
@@ -520,27 +524,34 @@ impl Notifier {
         if !self.site.compat.is_ceph() {
             return policy::may_publish(topic, bucket, owner);
         }
-        let tenant = self.topic_account(owner);
+        let tenants = self
+            .topic_account(owner)
+            .and_then(|t| Ok((self.topic_account(&topic.owner)?, t)));
+        let (topic_tenant, tenant) = match tenants {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(topic = %topic.arn, bucket, error = %e, "cannot tell the tenants apart; event not delivered");
+                return false;
+            }
+        };
         match policy::publish_decision(topic, bucket, &ceph_id(&tenant, owner)) {
             herald_policy::Decision::Allow => true,
             herald_policy::Decision::ExplicitDeny => false,
             // The owners' tenants, not the ARN's account: a topic created
             // in AWS mode is stored under its owner's name, which may also
             // be some tenant's.
-            herald_policy::Decision::NotApplicable => {
-                !self.require_publish_policy && self.topic_account(&topic.owner) == tenant
-            }
+            herald_policy::Decision::NotApplicable => !self.require_publish_policy && topic_tenant == tenant,
         }
     }
 
     /// How topic policies name `user`: by its name, or in Ceph mode as
     /// Ceph does, `tenant$user` for a user of a tenant (see
     /// `arn:aws:iam::<tenant>:user/<uid>` principals).
-    pub fn policy_principal(&self, user: &str) -> String {
+    pub fn policy_principal(&self, user: &str) -> Result<String, StoreError> {
         if !self.site.compat.is_ceph() {
-            return user.to_owned();
+            return Ok(user.to_owned());
         }
-        ceph_id(&self.topic_account(user), user)
+        Ok(ceph_id(&self.topic_account(user)?, user))
     }
 
     pub fn config(&self, bucket: &str) -> Option<Arc<NotificationConfiguration>> {

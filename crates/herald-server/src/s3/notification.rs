@@ -269,7 +269,9 @@ fn validate_destinations(
             }
             // Another tenant's missing topic is refused as one that exists
             // and refuses: nothing tells another tenant's names apart.
-            None if s3.notifier.compat().is_ceph() && arn.tenant != s3.notifier.topic_account(&bucket.owner) => {
+            None if s3.notifier.compat().is_ceph()
+                && arn.tenant != s3.notifier.topic_account(&bucket.owner).s3()? =>
+            {
                 return Err(refused_topic(&t.topic_arn, &bucket.name));
             }
             None => false,

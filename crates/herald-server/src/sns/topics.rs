@@ -137,6 +137,10 @@ fn parse_callers_arn(n: &Notifier, req: &SnsRequest, arn: &str) -> Result<TopicA
     Ok(parsed)
 }
 
+fn internal(e: herald_store::StoreError) -> SnsError {
+    SnsError::internal(e.to_string())
+}
+
 fn unauthorized(req: &SnsRequest, arn: &str) -> SnsError {
     SnsError {
         code: "AuthorizationError",
@@ -181,12 +185,12 @@ fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<
         .get_topic(&parsed.tenant, &parsed.name)
         .map_err(|e| SnsError::internal(e.to_string()))?;
     let context = crate::grants::caller_context(&req.user, &req.meta.conn);
+    let principal = n.policy_principal(&req.user).map_err(internal)?;
+    let own_account = n.topic_account(&req.user).map_err(internal)?;
     match found {
         Some(rec) if rec.owner == req.user => Ok(rec),
-        Some(rec) if crate::sns::policy::allows(&rec, &n.policy_principal(&req.user), action, &context) => Ok(rec),
-        None if parsed.tenant == n.topic_account(&req.user) => {
-            Err(SnsError::not_found(format!("topic {arn} does not exist")))
-        }
+        Some(rec) if crate::sns::policy::allows(&rec, &principal, action, &context) => Ok(rec),
+        None if parsed.tenant == own_account => Err(SnsError::not_found(format!("topic {arn} does not exist"))),
         _ => Err(unauthorized(req, arn)),
     }
 }
@@ -251,7 +255,7 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         )));
     }
     let mut attrs = attributes(req)?;
-    let account = n.topic_account(&req.user);
+    let account = n.topic_account(&req.user).map_err(internal)?;
     let existing = n
         .store()
         .get_topic(&account, name)
@@ -265,7 +269,8 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     let owner = match &existing {
         Some(e) if e.owner != req.user => {
             let context = crate::grants::caller_context(&req.user, &req.meta.conn);
-            if !crate::sns::policy::allows(e, &n.policy_principal(&req.user), "sns:CreateTopic", &context) {
+            let principal = n.policy_principal(&req.user).map_err(internal)?;
+            if !crate::sns::policy::allows(e, &principal, "sns:CreateTopic", &context) {
                 return Err(unauthorized(req, &arn));
             }
             let grantee_settable = |k: &str| crate::sns::policy::GRANTEE_SETTABLE.contains(&k);
@@ -540,10 +545,14 @@ pub fn list_topics(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsErr
     // topics are listed where their policy lets the caller read them.
     let (page, more) = n
         .store()
-        .topics_page(&n.topic_account(&req.user), after.as_deref(), LIST_TOPICS_PAGE)
+        .topics_page(
+            &n.topic_account(&req.user).map_err(internal)?,
+            after.as_deref(),
+            LIST_TOPICS_PAGE,
+        )
         .map_err(|e| SnsError::internal(e.to_string()))?;
     let context = crate::grants::caller_context(&req.user, &req.meta.conn);
-    let principal = n.policy_principal(&req.user);
+    let principal = n.policy_principal(&req.user).map_err(internal)?;
     let mut body = String::from("<Topics>");
     for t in &page {
         if t.owner != req.user && !crate::sns::policy::allows(t, &principal, "sns:GetTopicAttributes", &context) {
