@@ -366,15 +366,22 @@ impl Notifier {
             tracing::info!(topic = %arn, status = %outcome, "subscription handshake finished");
             let (account, name) = (topic.record.account().to_owned(), topic.record.name.clone());
             match n.store.get_topic(&account, &name) {
-                Ok(Some(mut rec)) if rec.arn == arn && rec.subscription == "pending" => {
+                // Only the version the handshake was started for: a topic
+                // changed meanwhile has a handshake of its own.
+                Ok(Some(mut rec))
+                    if rec.arn == arn && rec.subscription == "pending" && rec.updated_ms == topic.record.updated_ms =>
+                {
                     let expected = herald_store::TopicExpectation::Unchanged {
                         owner: rec.owner.clone(),
                         updated_ms: rec.updated_ms,
                     };
                     rec.subscription = outcome;
-                    if let Err(e) = n.store.put_topic(rec.clone(), expected).await {
-                        tracing::error!(topic = %arn, error = %e, "cannot record the handshake outcome");
-                        return;
+                    match n.store.put_topic(rec.clone(), expected).await {
+                        Ok(version) => rec.updated_ms = version,
+                        Err(e) => {
+                            tracing::error!(topic = %arn, error = %e, "cannot record the handshake outcome");
+                            return;
+                        }
                     }
                     n.install_topic_blocking(rec).await;
                 }

@@ -21,8 +21,36 @@ pub enum TopicExpectation {
     Any,
     /// Nothing: a new topic.
     Absent,
-    /// The topic as read: this owner, last changed at `updated_ms`.
+    /// Nothing, or a topic of this owner (the owner re-creating its own
+    /// topic, which CreateTopic allows at any time, concurrently too).
+    AbsentOrOwnedBy(String),
+    /// A topic of this owner, whatever its version.
+    OwnedBy(String),
+    /// The topic as read: this owner, at this version (`updated_ms`, which
+    /// every write makes strictly greater than the one it replaces).
     Unchanged { owner: String, updated_ms: i64 },
+}
+
+impl TopicExpectation {
+    fn holds(&self, current: Option<&TopicRecord>) -> bool {
+        match (self, current) {
+            (TopicExpectation::Any, _) | (TopicExpectation::Absent, None) => true,
+            (TopicExpectation::AbsentOrOwnedBy(_), None) => true,
+            (TopicExpectation::AbsentOrOwnedBy(o) | TopicExpectation::OwnedBy(o), Some(c)) => c.owner == *o,
+            (TopicExpectation::Unchanged { owner, updated_ms }, Some(c)) => {
+                c.owner == *owner && c.updated_ms == *updated_ms
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The topic stored under (`account`, `name`), if any.
+fn current_topic(txn: &redb::WriteTransaction, account: &str, name: &str) -> StoreResult<Option<TopicRecord>> {
+    match txn.open_table(TOPICS)?.get((account, name))? {
+        Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+        None => Ok(None),
+    }
 }
 
 impl Store {
@@ -31,23 +59,18 @@ impl Store {
     /// is what `expected` says (else `ConcurrentTopicChange`). A new topic
     /// is refused with `TooManyTopics` once its owner has
     /// `Quotas::topics_per_user` (counted in the transaction: exact).
-    pub async fn put_topic(&self, topic: TopicRecord, expected: TopicExpectation) -> StoreResult<()> {
+    /// Returns the version (`updated_ms`) stored: the topic's own, or one
+    /// more than the version it replaces if that is not smaller (two writes
+    /// in one millisecond, or a clock stepped back).
+    pub async fn put_topic(&self, mut topic: TopicRecord, expected: TopicExpectation) -> StoreResult<i64> {
         let limit = self.quotas().topics_per_user;
         self.write(vec![], move |txn| {
-            let current: Option<TopicRecord> =
-                match txn.open_table(TOPICS)?.get((topic.account(), topic.name.as_str()))? {
-                    Some(v) => Some(serde_json::from_slice(v.value())?),
-                    None => None,
-                };
-            let as_expected = match (&expected, &current) {
-                (TopicExpectation::Any, _) | (TopicExpectation::Absent, None) => true,
-                (TopicExpectation::Unchanged { owner, updated_ms }, Some(c)) => {
-                    c.owner == *owner && c.updated_ms == *updated_ms
-                }
-                _ => false,
-            };
-            if !as_expected {
+            let current = current_topic(txn, topic.account(), &topic.name)?;
+            if !expected.holds(current.as_ref()) {
                 return Err(StoreError::ConcurrentTopicChange(topic.name.clone()));
+            }
+            if let Some(c) = &current {
+                topic.updated_ms = topic.updated_ms.max(c.updated_ms.saturating_add(1));
             }
             match &current {
                 None => {
@@ -67,7 +90,7 @@ impl Store {
                 (topic.account(), topic.name.as_str()),
                 serde_json::to_vec(&topic)?.as_slice(),
             )?;
-            Ok(Applied::new(()))
+            Ok(Applied::new(topic.updated_ms))
         })
         .await
     }
@@ -125,9 +148,15 @@ impl Store {
     /// Deletes a topic; deleting an unknown topic is not an error (Ceph).
     /// Returns whether it existed. The committed mark of its event log goes
     /// with it (a new topic of that name starts a new log).
-    pub async fn delete_topic(&self, owner: &str, name: &str) -> StoreResult<bool> {
+    /// A topic that is not as `expected` (see [`TopicExpectation`]) is
+    /// left alone: `ConcurrentTopicChange`.
+    pub async fn delete_topic(&self, owner: &str, name: &str, expected: TopicExpectation) -> StoreResult<bool> {
         let (owner, name) = (owner.to_owned(), name.to_owned());
         self.write(vec![], move |txn| {
+            let current = current_topic(txn, &owner, &name)?;
+            if current.is_some() && !expected.holds(current.as_ref()) {
+                return Err(StoreError::ConcurrentTopicChange(name.clone()));
+            }
             let mut t = txn.open_table(TOPICS)?;
             let Some(row) = t.remove((owner.as_str(), name.as_str()))? else {
                 return Ok(Applied::new(false));

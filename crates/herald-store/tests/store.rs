@@ -369,11 +369,38 @@ async fn topic_writes_expect_what_they_read_and_quotas_count_owners() {
         .await
         .unwrap();
     // Deleting gives the count back.
-    assert!(store.delete_topic("tenant", "u").await.unwrap());
+    assert!(store.delete_topic("tenant", "u", TopicExpectation::Any).await.unwrap());
     store
         .put_topic(topic("alice", "x", 0), TopicExpectation::Absent)
         .await
         .unwrap();
     let over = store.put_topic(topic("bob", "y", 0), TopicExpectation::Absent).await;
     assert!(matches!(over, Err(StoreError::TooManyTopics(2))), "{over:?}");
+
+    // The owner re-creates its own topic whatever its version; others not.
+    let again = TopicExpectation::AbsentOrOwnedBy("alice".into());
+    let v1 = store.put_topic(topic("alice", "t", 0), again.clone()).await.unwrap();
+    let v2 = store.put_topic(topic("alice", "t", 0), again).await.unwrap();
+    assert!(
+        v2 > v1 && v1 > 3,
+        "versions only grow, even within a millisecond: {v1} {v2}"
+    );
+    let other = store
+        .put_topic(
+            topic("mallory", "t", 0),
+            TopicExpectation::AbsentOrOwnedBy("mallory".into()),
+        )
+        .await;
+    assert!(matches!(other, Err(StoreError::ConcurrentTopicChange(_))), "{other:?}");
+    // A delete decided on another owner's topic leaves it alone.
+    let gone = store
+        .delete_topic("tenant", "t", TopicExpectation::OwnedBy("mallory".into()))
+        .await;
+    assert!(matches!(gone, Err(StoreError::ConcurrentTopicChange(_))), "{gone:?}");
+    assert!(
+        store
+            .delete_topic("tenant", "t", TopicExpectation::OwnedBy("alice".into()))
+            .await
+            .unwrap()
+    );
 }

@@ -236,7 +236,7 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
                 return Ok(missing_topic(&topic.name));
             };
             store
-                .delete_topic(t.account(), &t.name)
+                .delete_topic(t.account(), &t.name, herald_store::TopicExpectation::Any)
                 .await
                 .map_err(|e| e.to_string())?;
             match (&ctx.notifier, &ctx.log) {
@@ -394,7 +394,7 @@ async fn remove_user(ctx: &AdminContext, name: &str, purge: bool) -> Result<(), 
     }
     for t in &owned.topics {
         ctx.store
-            .delete_topic(t.account(), &t.name)
+            .delete_topic(t.account(), &t.name, herald_store::TopicExpectation::Any)
             .await
             .map_err(|e| e.to_string())?;
         match (&ctx.notifier, &ctx.log) {

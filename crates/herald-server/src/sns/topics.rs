@@ -137,6 +137,14 @@ fn parse_callers_arn(n: &Notifier, req: &SnsRequest, arn: &str) -> Result<TopicA
     Ok(parsed)
 }
 
+fn concurrent(e: herald_store::StoreError) -> SnsError {
+    SnsError {
+        code: "ConcurrentAccess",
+        message: e.to_string(),
+        status: StatusCode::BAD_REQUEST,
+    }
+}
+
 fn internal(e: herald_store::StoreError) -> SnsError {
     SnsError::internal(e.to_string())
 }
@@ -203,6 +211,15 @@ fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
     })
 }
 
+/// Who is writing a topic: its owner (whose request's parameters become
+/// the EndpointArgs, and who may restart the subscription handshake), or
+/// a grantee of its policy (who changes neither: it cannot touch the
+/// endpoint, so the owner's handshake and arguments stand).
+enum Writer<'a> {
+    Owner(&'a [(String, String)]),
+    Grantee,
+}
+
 /// Stores a topic, makes it live, and starts the handshake if asked.
 /// `expected`: the topic as the caller's decision read it (see
 /// [`TopicExpectation`]); another request's change meanwhile fails this
@@ -210,28 +227,27 @@ fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
 async fn save(
     n: &Arc<Notifier>,
     mut rec: TopicRecord,
-    params: &[(String, String)],
+    writer: Writer<'_>,
     expected: TopicExpectation,
 ) -> Result<(), SnsError> {
     if let Some(reason) = n.batch_target_taken(&rec) {
         return Err(SnsError::invalid(reason));
     }
-    rec.endpoint_args = endpoint_args(params, &rec.attributes);
-    let wants_handshake = rec
-        .attributes
-        .get("subscription-confirmation")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    rec.subscription = if wants_handshake {
-        "pending".into()
-    } else {
-        "none".into()
-    };
-    n.store().put_topic(rec.clone(), expected).await.map_err(|e| match e {
-        herald_store::StoreError::ConcurrentTopicChange(_) => SnsError {
-            code: "ConcurrentAccess",
-            message: e.to_string(),
-            status: StatusCode::BAD_REQUEST,
-        },
+    let mut wants_handshake = false;
+    if let Writer::Owner(params) = writer {
+        rec.endpoint_args = endpoint_args(params, &rec.attributes);
+        wants_handshake = rec
+            .attributes
+            .get("subscription-confirmation")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        rec.subscription = if wants_handshake {
+            "pending".into()
+        } else {
+            "none".into()
+        };
+    }
+    let stored = n.store().put_topic(rec.clone(), expected).await.map_err(|e| match e {
+        herald_store::StoreError::ConcurrentTopicChange(_) => concurrent(e),
         // AWS SNS: TopicLimitExceeded, HTTP 403 (the message names the setting).
         herald_store::StoreError::TooManyTopics(_) => SnsError {
             code: "TopicLimitExceeded",
@@ -240,6 +256,7 @@ async fn save(
         },
         e => SnsError::internal(e.to_string()),
     })?;
+    rec.updated_ms = stored;
     n.install_topic_blocking(rec.clone()).await;
     if wants_handshake {
         n.start_handshake(rec.arn.clone());
@@ -297,31 +314,35 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
     check_attributes(n, &owner, &attrs, req.meta.conn.tls).await?;
     let now = herald_store::records::now_ms();
-    let expected = match &existing {
-        None => TopicExpectation::Absent,
-        Some(e) => TopicExpectation::Unchanged {
-            owner: e.owner.clone(),
-            updated_ms: e.updated_ms,
-        },
-    };
-    // A grantee's overwrite keeps the owner's EndpointArgs shape: built
-    // from the attributes, not from the grantee's own request.
-    let params: Vec<(String, String)> = if owner == req.user {
-        req.params.clone()
-    } else {
-        attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    // The owner re-creates its topic at will (CreateTopic is idempotent,
+    // concurrent calls too); a grantee's overwrite holds only if nothing
+    // changed since its decision (a policy revoked meanwhile wins), and
+    // keeps the owner's EndpointArgs and handshake state.
+    let grantee = owner != req.user;
+    let (expected, writer) = match &existing {
+        Some(e) if grantee => (
+            TopicExpectation::Unchanged {
+                owner: e.owner.clone(),
+                updated_ms: e.updated_ms,
+            },
+            Writer::Grantee,
+        ),
+        _ => (
+            TopicExpectation::AbsentOrOwnedBy(owner.clone()),
+            Writer::Owner(&req.params),
+        ),
     };
     let rec = TopicRecord {
         owner,
         name: name.to_owned(),
         arn: arn.clone(),
         attributes: attrs,
-        endpoint_args: String::new(),
+        endpoint_args: existing.as_ref().map(|e| e.endpoint_args.clone()).unwrap_or_default(),
         created_ms: existing.as_ref().map(|t| t.created_ms).unwrap_or(now),
         updated_ms: now,
-        subscription: String::new(),
+        subscription: existing.as_ref().map(|e| e.subscription.clone()).unwrap_or_default(),
     };
-    save(n, rec, &params, expected).await?;
+    save(n, rec, writer, expected).await?;
     tracing::info!(topic = %arn, user = %req.user, "topic created");
     Ok(response(
         "CreateTopic",
@@ -331,6 +352,21 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
 }
 
 pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    // Each attempt reads, decides and writes one attribute over the topic
+    // as read; a concurrent change of another attribute makes the write
+    // fail, and the attempt is made again on the new version (so neither
+    // change is lost).
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match set_topic_attribute_once(n, req).await {
+            Err(e) if e.code == "ConcurrentAccess" && attempts < 3 => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn set_topic_attribute_once(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
     let arn = required(req, "TopicArn")?;
     let name = required(req, "AttributeName")?;
     let value = req.param("AttributeValue").unwrap_or("");
@@ -339,7 +375,8 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
         owner: rec.owner.clone(),
         updated_ms: rec.updated_ms,
     };
-    if rec.owner != req.user && !crate::sns::policy::GRANTEE_SETTABLE.contains(&name) {
+    let grantee = rec.owner != req.user;
+    if grantee && !crate::sns::policy::GRANTEE_SETTABLE.contains(&name) {
         return Err(SnsError {
             code: "AuthorizationError",
             message: format!(
@@ -364,7 +401,12 @@ pub async fn set_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     rec.attributes = attrs;
     rec.updated_ms = herald_store::records::now_ms();
     let params: Vec<(String, String)> = rec.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    save(n, rec, &params, expected).await?;
+    let writer = if grantee {
+        Writer::Grantee
+    } else {
+        Writer::Owner(&params)
+    };
+    save(n, rec, writer, expected).await?;
     Ok(response("SetTopicAttributes", None, &req.meta.request_id))
 }
 
@@ -377,11 +419,24 @@ pub async fn delete_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         Err(e) if e.code == "NoSuchEntity" => return Ok(response("DeleteTopic", None, &req.meta.request_id)),
         Err(e) => return Err(e),
     };
+    // What was decided on: the owner's topic (whatever its version), or
+    // for a grantee the very version whose policy allowed it.
+    let expected = if rec.owner == req.user {
+        TopicExpectation::OwnedBy(rec.owner.clone())
+    } else {
+        TopicExpectation::Unchanged {
+            owner: rec.owner.clone(),
+            updated_ms: rec.updated_ms,
+        }
+    };
     let existed = n
         .store()
-        .delete_topic(rec.account(), &rec.name)
+        .delete_topic(rec.account(), &rec.name, expected)
         .await
-        .map_err(|e| SnsError::internal(e.to_string()))?;
+        .map_err(|e| match e {
+            herald_store::StoreError::ConcurrentTopicChange(_) => concurrent(e),
+            e => SnsError::internal(e.to_string()),
+        })?;
     if existed {
         // Runtime topics are keyed by the stored (canonical) ARN, whatever
         // region the caller wrote in its ARN.
