@@ -108,6 +108,10 @@ pub struct Notifier {
     /// back in the cache). Held only around store writes, never while a
     /// client sends a body or an endpoint answers a test event.
     config_writes: tokio::sync::Mutex<()>,
+    /// Held while a written topic is checked against the store and made
+    /// live, and while one is removed (see
+    /// [`Notifier::install_written_topic`]).
+    topic_installs: std::sync::Mutex<()>,
     /// Read events planned per log and not yet committed (see `plan.rs`).
     reads_in_flight: plan::ReadsInFlight,
     /// Permits of detached read-event pushes (see `Notifier::notify_read`).
@@ -172,6 +176,7 @@ impl Notifier {
             recovered: tokio::sync::watch::Sender::new(false),
             policy,
             config_writes: tokio::sync::Mutex::new(()),
+            topic_installs: std::sync::Mutex::new(()),
             reads_in_flight: Default::default(),
             read_pushes: Arc::new(tokio::sync::Semaphore::new(plan::MAX_READ_PUSHES)),
             read_pushes_by_owner: Default::default(),
@@ -251,15 +256,31 @@ impl Notifier {
         &self.policy
     }
 
-    /// [`Notifier::install_topic`] on a blocking thread: building an
-    /// endpoint may read a `ca-location` file, which never happens on the
-    /// async threads once the server is up.
-    pub async fn install_topic_blocking(self: &Arc<Self>, record: TopicRecord) -> Arc<TopicRuntime> {
+    /// Makes a topic just written live ([`Notifier::install_topic`]), on a
+    /// blocking thread (building an endpoint may read a `ca-location`
+    /// file, which never happens on the async threads once the server is
+    /// up), unless the store holds another version of it by then, or none:
+    /// a later write or a delete won the race and installs or removes it
+    /// itself. Installs and removals are made under one lock, each against
+    /// the store as it is then, so the running topic is the stored one.
+    pub async fn install_written_topic(self: &Arc<Self>, record: TopicRecord) {
         let n = self.clone();
-        let fallback = record.clone();
-        match tokio::task::spawn_blocking(move || n.install_topic(record)).await {
-            Ok(rt) => rt,
-            Err(_) => self.install_topic(fallback),
+        let installed = tokio::task::spawn_blocking(move || {
+            let _installing = n.topic_installs.lock().expect("installs lock");
+            match n.store.get_topic(record.account(), &record.name) {
+                Ok(Some(now)) if now.owner == record.owner && now.updated_ms == record.updated_ms => {
+                    n.install_topic(record);
+                }
+                Ok(_) => tracing::debug!(topic = %record.arn, "not installed: changed or deleted since it was written"),
+                Err(e) => {
+                    tracing::warn!(topic = %record.arn, error = %e, "cannot re-read a topic just written; installing it");
+                    n.install_topic(record);
+                }
+            }
+        })
+        .await;
+        if let Err(e) = installed {
+            tracing::error!(error = %e, "installing a topic failed");
         }
     }
 
@@ -383,7 +404,7 @@ impl Notifier {
                             return;
                         }
                     }
-                    n.install_topic_blocking(rec).await;
+                    n.install_written_topic(rec).await;
                 }
                 _ => {} // changed or deleted meanwhile: the newer state wins
             }
@@ -393,6 +414,7 @@ impl Notifier {
     /// Forgets a deleted topic and its queued events.
     /// (The store forgot the log's committed mark with the topic.)
     pub fn remove_topic(&self, arn: &str) {
+        let _removing = self.topic_installs.lock().expect("installs lock");
         self.topics.write().expect("topics lock").remove(arn);
         self.workers.stop(arn);
         self.log.remove_topic(arn);

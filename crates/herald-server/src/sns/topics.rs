@@ -257,7 +257,7 @@ async fn save(
         e => SnsError::internal(e.to_string()),
     })?;
     rec.updated_ms = stored;
-    n.install_topic_blocking(rec.clone()).await;
+    n.install_written_topic(rec.clone()).await;
     if wants_handshake {
         n.start_handshake(rec.arn.clone());
     }
