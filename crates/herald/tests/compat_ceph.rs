@@ -122,10 +122,13 @@ a = bob.get_topic_attributes(TopicArn=arn_alice)["Attributes"]
 check(a["User"] == "alice", "owner: %r" % a.get("User"))
 check("Policy" not in json.loads(a["EndPoint"])["EndpointArgs"], "Policy in EndpointArgs: %r" % a["EndPoint"])
 check(arn_alice in [t["TopicArn"] for t in bob.list_topics()["Topics"]], "bob does not list the shared topic")
-check(bob.create_topic(Name="t1", Attributes=dict(ep, OpaqueData="from-bob"))["TopicArn"] == arn_alice, "overwrite ARN")
-# ... but like SetTopicAttributes, never the endpoint (which would take alice's events).
+check(bob.create_topic(Name="t1", Attributes={"OpaqueData": "from-bob"})["TopicArn"] == arn_alice, "overwrite ARN")
+# ... but like SetTopicAttributes, never the endpoint (which would take alice's events), and
+# not even with alice's own value: an equal value accepted would be an oracle for her secrets.
 check(error_of(lambda: bob.create_topic(Name="t1", Attributes={"push-endpoint": "http://127.0.0.1:9/bob"}))
       == ("AuthorizationError", 403), "bob moved alice's endpoint")
+check(error_of(lambda: bob.create_topic(Name="t1", Attributes=dict(ep, OpaqueData="x")))
+      == ("AuthorizationError", 403), "bob's CreateTopic compared his endpoint with alice's")
 a = alice.get_topic_attributes(TopicArn=arn_alice)["Attributes"]
 check(a["User"] == "alice" and a["OpaqueData"] == "from-bob", "after bob's overwrite: %r" % a)
 check(json.loads(a.get("Policy", "{}")) == json.loads(policy), "the policy survived bob's overwrite")
