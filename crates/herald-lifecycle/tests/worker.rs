@@ -15,7 +15,8 @@ use herald_store::{DeleteConditions, LifecycleRun, PutOptions, Store, StoreError
 /// A lifecycle day of 200 ms.
 const CLOCK: LifecycleClock = LifecycleClock { day_ms: 200 };
 
-fn start(dir: &std::path::Path) -> (Store, Arc<LifecycleWorker>) {
+/// A store and its notifier (AWS mode) in `dir`.
+fn open(dir: &std::path::Path) -> (Store, Arc<Notifier>) {
     let store = Store::open(&dir.join("data")).unwrap();
     let log = DeliveryLog::open(LogConfig::new(dir.join("data/log"))).unwrap();
     let notifier = Notifier::start(
@@ -26,6 +27,11 @@ fn start(dir: &std::path::Path) -> (Store, Arc<LifecycleWorker>) {
         Arc::default(),
     )
     .unwrap();
+    (store, notifier)
+}
+
+fn start(dir: &std::path::Path) -> (Store, Arc<LifecycleWorker>) {
+    let (store, notifier) = open(dir);
     let worker = LifecycleWorker::new(store.clone(), notifier, CLOCK);
     (store, worker)
 }
@@ -157,16 +163,7 @@ async fn rules_of_a_deleted_bucket_never_apply_to_a_new_one_of_that_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_bucket_takes_turns_with_the_others() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(&tmp.path().join("data")).unwrap();
-    let log = DeliveryLog::open(LogConfig::new(tmp.path().join("data/log"))).unwrap();
-    let notifier = Notifier::start(
-        store.clone(),
-        log,
-        None,
-        NotifierSettings::aws("us-east-1"),
-        Arc::default(),
-    )
-    .unwrap();
+    let (store, notifier) = open(tmp.path());
     // Pages of 5 keys, 2 pages a turn: 10 keys per bucket per turn.
     let pacing = herald_lifecycle::Pacing {
         page_keys: 5,

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigError, MAX_REGEX_LEN, REGEX_SIZE_LIMIT, invalid};
 use crate::event::{EventPattern, EventType};
 
+/// What entries match an object on: its key, user metadata and tags.
+type ObjectFacts<'a> = (&'a str, &'a [(String, String)], &'a [(String, String)]);
+
 /// A bucket's whole notification configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationConfiguration {
@@ -303,30 +306,7 @@ impl NotificationConfiguration {
         metadata: &[(String, String)],
         tags: &[(String, String)],
     ) -> Vec<MatchedTarget<'_>> {
-        let names = |first: EventType, second: Option<EventType>| [Some(first), second].into_iter().flatten();
-        let topics = self.topics.iter().filter_map(|t| {
-            let event = names(ev, alias).find(|e| t.wants(*e, key, metadata, tags))?;
-            Some(MatchedTarget {
-                kind: TargetKind::Topic,
-                id: &t.id,
-                arn: &t.topic_arn,
-                event,
-            })
-        });
-        let queue_order = match alias {
-            Some(a) => (a, Some(ev)),
-            None => (ev, None),
-        };
-        let queues = self.queues.iter().filter_map(|q| {
-            let event = names(queue_order.0, queue_order.1).find(|e| q.wants(*e, key, metadata, tags))?;
-            Some(MatchedTarget {
-                kind: TargetKind::Queue,
-                id: &q.id,
-                arn: &q.queue_arn,
-                event,
-            })
-        });
-        topics.chain(queues).collect()
+        self.matching_names(ev, alias, (key, metadata, tags), false)
     }
 
     /// Ceph's way with an event that goes by two names: a topic entry gets
@@ -342,27 +322,53 @@ impl NotificationConfiguration {
         metadata: &[(String, String)],
         tags: &[(String, String)],
     ) -> Vec<MatchedTarget<'_>> {
-        let mut out: Vec<MatchedTarget<'_>> = self
-            .topics
-            .iter()
-            .flat_map(|t| {
-                [Some(ev), alias]
-                    .into_iter()
-                    .flatten()
-                    .filter(|e| t.wants(*e, key, metadata, tags))
-                    .map(|event| MatchedTarget {
-                        kind: TargetKind::Topic,
-                        id: &t.id,
-                        arn: &t.topic_arn,
-                        event,
-                    })
-            })
-            .collect();
-        out.extend(
-            self.matching_either(ev, alias, key, metadata, tags)
+        self.matching_names(ev, alias, (key, metadata, tags), true)
+    }
+
+    /// Both of the above (`ObjectFacts`: the key, its metadata and tags):
+    /// topic entries take the first name they select
+    /// (Ceph's first), or with `each_name_on_topics` every one; queue
+    /// entries take the first (AWS's first).
+    fn matching_names(
+        &self,
+        ev: EventType,
+        alias: Option<EventType>,
+        (key, metadata, tags): ObjectFacts<'_>,
+        each_name_on_topics: bool,
+    ) -> Vec<MatchedTarget<'_>> {
+        let topic_names = [Some(ev), alias];
+        let queue_names = match alias {
+            Some(a) => [Some(a), Some(ev)],
+            None => [Some(ev), None],
+        };
+        let mut out = Vec::new();
+        for t in &self.topics {
+            let wanted = topic_names
                 .into_iter()
-                .filter(|m| m.kind == TargetKind::Queue),
-        );
+                .flatten()
+                .filter(|e| t.wants(*e, key, metadata, tags));
+            let take = if each_name_on_topics { 2 } else { 1 };
+            out.extend(wanted.take(take).map(|event| MatchedTarget {
+                kind: TargetKind::Topic,
+                id: &t.id,
+                arn: &t.topic_arn,
+                event,
+            }));
+        }
+        for q in &self.queues {
+            if let Some(event) = queue_names
+                .into_iter()
+                .flatten()
+                .find(|e| q.wants(*e, key, metadata, tags))
+            {
+                out.push(MatchedTarget {
+                    kind: TargetKind::Queue,
+                    id: &q.id,
+                    arn: &q.queue_arn,
+                    event,
+                });
+            }
+        }
         out
     }
 }
