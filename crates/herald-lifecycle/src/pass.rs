@@ -175,6 +175,7 @@ impl LifecycleWorker {
             let change = self.notifier.has_config(&bucket.name).then(|| Change {
                 metadata: u.meta.user_pairs(),
                 tags: u.tags.clone(),
+                content_type: u.meta.content_type.clone(),
                 ..Change::new(EventType::ObjectLifecycleExpirationAbortMultipartUpload, &u.key)
             });
             let result = self

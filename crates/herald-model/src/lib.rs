@@ -28,8 +28,9 @@ pub use etag::{ETag, Md5Digest};
 pub use event::{EventCategory, EventPattern, EventType};
 pub use names::{BucketNameError, validate_bucket_name};
 pub use notification::{
-    ConfigError, Filter, FilterRule, KeyFilter, KeyRegex, MatchedTarget, NotificationConfiguration, QueueConfiguration,
-    TargetKind, TopicConfiguration, parse_notification_configuration, render_notification_configuration,
+    ConfigError, ContentTypeFilter, ContentTypeRule, Filter, FilterRule, KeyFilter, KeyRegex, MatchedTarget,
+    NotificationConfiguration, ObjectFacts, QueueConfiguration, SizeRange, TargetKind, TopicConfiguration,
+    parse_notification_configuration, render_notification_configuration,
 };
 pub use record::{EventRecord, EventRecordInput, RecordFlavor};
 pub use ssh_key::{MAX_SSH_KEYS_PER_USER, SshKey};

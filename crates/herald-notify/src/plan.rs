@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use herald_model::event::EventType;
-use herald_model::notification::TargetKind;
+use herald_model::notification::{ObjectFacts, SizeRange, TargetKind};
 use herald_model::record::{self, EventRecordInput, RecordFlavor};
 use herald_store::{DeleteOutcome, EventEntry, EventRenderer, PutOptions, StagedChange, StoreError, WriteOutcome};
 use time::OffsetDateTime;
@@ -49,6 +49,9 @@ pub struct Change {
     pub etag: String,
     pub metadata: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+    /// The object's Content-Type (`None`: stored without one), for
+    /// `<HeraldContentType>` filters.
+    pub content_type: Option<String>,
 }
 
 impl Change {
@@ -60,6 +63,7 @@ impl Change {
             etag: version.etag.as_str().to_owned(),
             metadata: version.meta.user_pairs(),
             tags: version.tags.clone(),
+            content_type: version.meta.content_type.clone(),
             ..Change::new(event, key)
         }
     }
@@ -74,6 +78,17 @@ impl Change {
             etag: String::new(),
             metadata: Vec::new(),
             tags: Vec::new(),
+            content_type: None,
+        }
+    }
+
+    /// What the configuration entries match this change on.
+    fn facts(&self) -> ObjectFacts<'_> {
+        ObjectFacts {
+            key: &self.key,
+            metadata: &self.metadata,
+            tags: &self.tags,
+            content_type: self.content_type.as_deref(),
         }
     }
 }
@@ -166,6 +181,8 @@ impl Plan {
 struct Routed<T> {
     config_id: String,
     event: EventType,
+    /// The configuration's size rule, decided once the size is committed.
+    size: SizeRange,
     to: T,
 }
 
@@ -174,8 +191,15 @@ impl<T> Routed<T> {
         Routed {
             config_id: target.id.to_owned(),
             event: target.event,
+            size: target.size,
             to,
         }
+    }
+
+    /// Whether the committed change passes the configuration's size rule
+    /// (the size its record reports).
+    fn admits(&self, change: &Change, committed: &Committed<'_>) -> bool {
+        self.size.admits(committed.size.unwrap_or(change.size))
     }
 }
 
@@ -270,9 +294,9 @@ impl Notifier {
             refused
         };
         let matched = if self.site.compat.is_ceph() {
-            cfg.matching_each_name(change.event, change.alias, &change.key, &change.metadata, &change.tags)
+            cfg.matching_each_name(change.event, change.alias, &change.facts())
         } else {
-            cfg.matching_either(change.event, change.alias, &change.key, &change.metadata, &change.tags)
+            cfg.matching_either(change.event, change.alias, &change.facts())
         };
         for target in matched {
             if target.kind == TargetKind::Queue {
@@ -363,11 +387,16 @@ impl Notifier {
     pub(crate) fn event_renderer(&self, p: &Pending) -> Option<EventRenderer> {
         let targets: Vec<Routed<Arc<TopicRuntime>>> =
             p.plan.targets.iter().filter(|r| r.to.persistent).cloned().collect();
-        let queues: Vec<(String, EventType, String)> = p
+        let queues: Vec<Routed<String>> = p
             .plan
             .queues
             .iter()
-            .map(|r| (r.config_id.clone(), r.event, r.to.arn.clone()))
+            .map(|r| Routed {
+                config_id: r.config_id.clone(),
+                event: r.event,
+                size: r.size,
+                to: r.to.arn.clone(),
+            })
             .collect();
         if targets.is_empty() && queues.is_empty() {
             return None;
@@ -377,16 +406,22 @@ impl Notifier {
             let now = OffsetDateTime::now_utc();
             let facts = (&change, &origin, staged);
             let key = format!("{}/{}", staged.bucket.name, change.key);
-            let to_topics = targets.iter().map(|route| EventEntry {
-                log: route.to.log_name().to_owned(),
-                key: key.clone(),
-                payload: render(&site, facts, &Target::topic(route), now),
-            });
-            let to_queues = queues.iter().map(|(config_id, event, arn)| EventEntry {
-                log: arn.clone(),
-                key: key.clone(),
-                payload: render(&site, facts, &Target::queue(config_id, *event), now),
-            });
+            let to_topics = targets
+                .iter()
+                .filter(|route| route.admits(&change, staged))
+                .map(|route| EventEntry {
+                    log: route.to.log_name().to_owned(),
+                    key: key.clone(),
+                    payload: render(&site, facts, &Target::topic(route), now),
+                });
+            let to_queues = queues
+                .iter()
+                .filter(|route| route.admits(&change, staged))
+                .map(|route| EventEntry {
+                    log: route.to.clone(),
+                    key: key.clone(),
+                    payload: render(&site, facts, &Target::queue(&route.config_id, route.event), now),
+                });
             to_topics.chain(to_queues).collect()
         }))
     }
@@ -404,11 +439,11 @@ impl Notifier {
     /// synchronous topic (persistent ones got theirs in the commit).
     fn count_and_render_sync(&self, p: &Pending, committed: &Committed<'_>) -> Vec<(Arc<TopicRuntime>, Bytes)> {
         let now = OffsetDateTime::now_utc();
-        for q in &p.plan.queues {
+        for q in p.plan.queues.iter().filter(|q| q.admits(&p.change, committed)) {
             q.to.counters.triggered();
         }
         let mut sync = Vec::new();
-        for route in &p.plan.targets {
+        for route in p.plan.targets.iter().filter(|r| r.admits(&p.change, committed)) {
             route.to.counters.triggered();
             if !route.to.persistent {
                 let facts = (&p.change, &p.origin, committed);
@@ -462,6 +497,7 @@ impl Notifier {
     {
         change.metadata = opts.meta.user_pairs();
         change.tags = opts.tags.clone();
+        change.content_type = opts.meta.content_type.clone();
         let key = change.key.clone();
         self.write_with_events(bucket, Some(change), origin, |events| {
             opts.events = events;
@@ -552,10 +588,16 @@ impl Notifier {
         {
             tracing::warn!(bucket, error = %e, "read events lost: cannot commit them");
             // Counted per destination, as every other loss is.
-            for q in &pending.plan.queues {
+            let (change, committed) = (&pending.change, &committed);
+            for q in pending.plan.queues.iter().filter(|q| q.admits(change, committed)) {
                 q.to.counters.lost(1);
             }
-            for t in pending.plan.targets.iter().filter(|r| r.to.persistent) {
+            for t in pending
+                .plan
+                .targets
+                .iter()
+                .filter(|t| t.to.persistent && t.admits(change, committed))
+            {
                 t.to.counters.lost(1);
             }
         }

@@ -198,6 +198,19 @@ pub fn aws_cli_command(srv: &TestServer) -> Command {
     c
 }
 
+/// Runs the aws CLI in `cwd` (for `file://` arguments), asserts that it
+/// succeeded, and returns its standard output.
+pub fn aws_cli_run(srv: &TestServer, cwd: &std::path::Path, args: &[&str]) -> String {
+    let out = aws_cli_command(srv).current_dir(cwd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "aws {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs a boto3 script (`python3 -c`) against `srv`: `T_URL` and the given
 /// variables set, nothing taken from the machine's AWS configuration (no
 /// profile, no metadata service). Panics, with both outputs and the

@@ -148,8 +148,9 @@ fn entries(cfg: &NotificationConfiguration) -> Vec<Value> {
     topics.chain(queues).collect()
 }
 
-/// `<Filter>` in JSON: `S3Key`, `S3Metadata`, `S3Tags`, each a list of
-/// `FilterRule`s, present only when it has rules.
+/// `<Filter>` in JSON: `S3Key`, `S3Metadata`, `S3Tags`,
+/// `HeraldObjectSize`, `HeraldContentType`, each a list of `FilterRule`s,
+/// present only when it has rules.
 fn filter_json(f: &Filter) -> Value {
     let mut out = serde_json::Map::new();
     let key: Vec<FilterRule> = [
@@ -166,7 +167,25 @@ fn filter_json(f: &Filter) -> Value {
         .iter()
         .map(|r| FilterRule::new(format!("x-amz-meta-{}", r.name), r.value.clone()))
         .collect();
-    for (name, rules) in [("S3Key", &key), ("S3Metadata", &metadata), ("S3Tags", &f.tags)] {
+    // Herald's size and content-type rules, in the parts GET ?notification
+    // shows (Ceph's JSON has no place for them).
+    let size: Vec<FilterRule> = [("greater-than", f.size.greater_than), ("less-than", f.size.less_than)]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| FilterRule::new(name, v.to_string())))
+        .collect();
+    let content_type: Vec<FilterRule> = f
+        .content_type
+        .rules
+        .iter()
+        .map(|r| FilterRule::new(r.name(), r.value()))
+        .collect();
+    for (name, rules) in [
+        ("S3Key", &key),
+        ("S3Metadata", &metadata),
+        ("S3Tags", &f.tags),
+        ("HeraldObjectSize", &size),
+        ("HeraldContentType", &content_type),
+    ] {
         if !rules.is_empty() {
             let rules: Vec<Value> = rules
                 .iter()

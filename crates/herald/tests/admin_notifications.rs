@@ -74,7 +74,9 @@ async fn notification_list_get_rm_and_topic_subscriptions() {
     );
     srv.s3().create_bucket().bucket("admin-nb").send().await.unwrap();
     let prefix = "<S3Key><FilterRule><Name>prefix</Name><Value>logs/</Value></FilterRule></S3Key>";
-    let color = "<S3Metadata><FilterRule><Name>x-amz-meta-color</Name><Value>red</Value></FilterRule></S3Metadata>";
+    let color = "<S3Metadata><FilterRule><Name>x-amz-meta-color</Name><Value>red</Value></FilterRule></S3Metadata>\
+                 <HeraldObjectSize><FilterRule><Name>less-than</Name><Value>4096</Value></FilterRule></HeraldObjectSize>\
+                 <HeraldContentType><FilterRule><Name>prefix</Name><Value>text/</Value></FilterRule></HeraldContentType>";
     must_put_notification_xml(
         &srv,
         "admin-nb",
@@ -100,6 +102,17 @@ async fn notification_list_get_rm_and_topic_subscriptions() {
     assert_eq!(
         two["Filter"]["S3Metadata"]["FilterRule"],
         serde_json::json!([{"Name": "x-amz-meta-color", "Value": "red"}]),
+        "{two}"
+    );
+    // Herald's content filters under their XML part names.
+    assert_eq!(
+        two["Filter"]["HeraldObjectSize"]["FilterRule"],
+        serde_json::json!([{"Name": "less-than", "Value": "4096"}]),
+        "{two}"
+    );
+    assert_eq!(
+        two["Filter"]["HeraldContentType"]["FilterRule"],
+        serde_json::json!([{"Name": "prefix", "Value": "text/"}]),
         "{two}"
     );
     for missing in [

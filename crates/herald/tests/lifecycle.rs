@@ -604,20 +604,7 @@ async fn the_aws_cli_puts_and_reads_the_documented_rules() {
         .expect("the example in docs/lifecycle.md");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("lifecycle.json"), json).unwrap();
-    let run = |args: &[&str]| {
-        let out = aws_cli_command(&srv)
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "aws {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let run = |args: &[&str]| aws_cli_run(&srv, dir.path(), args);
     run(&[
         "s3api",
         "put-bucket-lifecycle-configuration",

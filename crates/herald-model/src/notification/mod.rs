@@ -27,11 +27,18 @@ mod tree;
 mod tests;
 
 pub use model::{
-    Filter, FilterRule, KeyFilter, KeyRegex, MatchedTarget, NotificationConfiguration, QueueConfiguration, TargetKind,
-    TopicConfiguration,
+    ContentTypeFilter, ContentTypeRule, DEFAULT_CONTENT_TYPE, Filter, FilterRule, KeyFilter, KeyRegex, MatchedTarget,
+    NotificationConfiguration, ObjectFacts, QueueConfiguration, SizeRange, TargetKind, TopicConfiguration, media_type,
 };
 pub use parse::{parse_notification_configuration, parse_notification_configuration_with};
 pub use render::render_notification_configuration;
+
+/// Prefix of the `<S3Key>` rule names that carry Herald's size and
+/// content-type rules (`herald-size-greater-than`, `herald-size-less-than`,
+/// `herald-content-type`, `herald-content-type-prefix`): the AWS SDKs and
+/// CLI can send and read only `Filter.Key.FilterRules`, and do not check
+/// rule names.
+pub const KEY_FORM_PREFIX: &str = "herald-";
 
 /// Namespace put on the root of rendered configurations. Ceph omits it;
 /// the AWS SDKs accept the document either way, and some strict XML

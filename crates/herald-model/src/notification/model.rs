@@ -9,8 +9,34 @@ use serde::{Deserialize, Serialize};
 use super::{ConfigError, MAX_REGEX_LEN, REGEX_SIZE_LIMIT, invalid};
 use crate::event::{EventPattern, EventType};
 
-/// What entries match an object on: its key, user metadata and tags.
-type ObjectFacts<'a> = (&'a str, &'a [(String, String)], &'a [(String, String)]);
+/// What configuration entries match an object on, as known before the
+/// change commits: its key, user metadata, tags and Content-Type. (Its
+/// size may be known only at the commit, so size rules are decided then:
+/// see [`MatchedTarget::size`].)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObjectFacts<'a> {
+    /// The decoded key.
+    pub key: &'a str,
+    /// User metadata, lowercase names without `x-amz-meta-`.
+    pub metadata: &'a [(String, String)],
+    pub tags: &'a [(String, String)],
+    /// The object's Content-Type as stored; `None` is S3's default
+    /// (`binary/octet-stream`), as GET reports it.
+    pub content_type: Option<&'a str>,
+}
+
+impl<'a> ObjectFacts<'a> {
+    /// An object known only by its key.
+    pub fn key(key: &'a str) -> ObjectFacts<'a> {
+        ObjectFacts {
+            key,
+            ..ObjectFacts::default()
+        }
+    }
+}
+
+/// The Content-Type S3 reports for an object stored without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
 
 /// A bucket's whole notification configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +85,10 @@ pub struct MatchedTarget<'a> {
     /// The name the record carries: the event's, or its alias's when only
     /// that is selected (see [`NotificationConfiguration::matching_either`]).
     pub event: EventType,
+    /// The entry's size rule, which the caller checks against the size the
+    /// record reports once the change is committed (a streamed PUT's size
+    /// is known only then).
+    pub size: SizeRange,
 }
 
 /// `<Filter>`: all of its parts must hold for an event to be sent.
@@ -69,6 +99,102 @@ pub struct Filter {
     pub metadata: Vec<FilterRule>,
     /// Ceph's `<S3Tags>`: names and values compare exactly.
     pub tags: Vec<FilterRule>,
+    /// Herald's `<HeraldObjectSize>`: bounds on the object's size.
+    #[serde(default, skip_serializing_if = "SizeRange::is_empty")]
+    pub size: SizeRange,
+    /// Herald's `<HeraldContentType>`: the media types wanted.
+    #[serde(default, skip_serializing_if = "ContentTypeFilter::is_empty")]
+    pub content_type: ContentTypeFilter,
+    /// The size and content-type rules came as `<S3Key>` rules
+    /// ([`super::KEY_FORM_PREFIX`]), the form AWS clients use: they are
+    /// shown back the same way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_key_form: bool,
+}
+
+/// `<HeraldObjectSize>`: the object's size in bytes must be strictly
+/// greater than `greater_than` and strictly less than `less_than` (the
+/// bounds of S3 lifecycle's `ObjectSizeGreaterThan`/`ObjectSizeLessThan`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizeRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greater_than: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub less_than: Option<u64>,
+}
+
+impl SizeRange {
+    pub fn is_empty(&self) -> bool {
+        self.greater_than.is_none() && self.less_than.is_none()
+    }
+
+    /// Whether an object of `size` bytes passes.
+    pub fn admits(&self, size: u64) -> bool {
+        self.greater_than.is_none_or(|g| size > g) && self.less_than.is_none_or(|l| size < l)
+    }
+}
+
+/// `<HeraldContentType>`: the object's media type (its Content-Type without
+/// parameters, compared case-insensitively) must equal one of the `equals`
+/// rules or start with one of the `prefix` rules: any rule suffices, so
+/// "images or PDFs" is one filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentTypeFilter {
+    pub rules: Vec<ContentTypeRule>,
+}
+
+/// One `<HeraldContentType>` rule; values are stored lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentTypeRule {
+    Equals(String),
+    Prefix(String),
+}
+
+impl ContentTypeRule {
+    /// The rule's `<Name>` in XML and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ContentTypeRule::Equals(_) => "equals",
+            ContentTypeRule::Prefix(_) => "prefix",
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            ContentTypeRule::Equals(v) | ContentTypeRule::Prefix(v) => v,
+        }
+    }
+}
+
+impl ContentTypeFilter {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether an object with this Content-Type (`None`: stored without
+    /// one, which S3 reports as [`DEFAULT_CONTENT_TYPE`]) passes.
+    pub fn matches(&self, content_type: Option<&str>) -> bool {
+        if self.rules.is_empty() {
+            return true;
+        }
+        let media = media_type(content_type.unwrap_or(DEFAULT_CONTENT_TYPE));
+        self.rules.iter().any(|r| match r {
+            ContentTypeRule::Equals(v) => media == *v,
+            ContentTypeRule::Prefix(p) => media.starts_with(p.as_str()),
+        })
+    }
+}
+
+/// A Content-Type's media type: parameters (`; charset=...`) cut, blanks
+/// trimmed, lowercase.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// `<S3Key>`: rules on the object key. Each present rule must hold.
@@ -177,51 +303,51 @@ impl KeyFilter {
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.key.is_empty() && self.metadata.is_empty() && self.tags.is_empty()
+        self.key.is_empty()
+            && self.metadata.is_empty()
+            && self.tags.is_empty()
+            && self.size.is_empty()
+            && self.content_type.is_empty()
     }
 
-    /// Whether an object passes the filter.
+    /// Whether an object passes the filter, all but its size rule (which
+    /// is decided at the commit: [`MatchedTarget::size`]).
     ///
-    /// `key` is the decoded key; `metadata` holds user metadata with
-    /// lowercase names *without* `x-amz-meta-`; `tags` the object's tags.
-    /// Every metadata/tag rule must find an equal pair (AND, as Ceph does).
-    pub fn matches(&self, key: &str, metadata: &[(String, String)], tags: &[(String, String)]) -> bool {
+    /// Every part must hold; every metadata/tag rule must find an equal
+    /// pair (AND, as Ceph does).
+    pub fn matches(&self, facts: &ObjectFacts<'_>) -> bool {
         let has = |pairs: &[(String, String)], r: &FilterRule| pairs.iter().any(|(n, v)| *n == r.name && *v == r.value);
-        self.key.matches(key)
-            && self.metadata.iter().all(|r| has(metadata, r))
-            && self.tags.iter().all(|r| has(tags, r))
+        self.key.matches(facts.key)
+            && self.metadata.iter().all(|r| has(facts.metadata, r))
+            && self.tags.iter().all(|r| has(facts.tags, r))
+            && self.content_type.matches(facts.content_type)
     }
 }
 
 /// Shared by topic and queue configurations: the event list (empty = all)
 /// and then the filter.
-fn wants(
-    events: &[EventPattern],
-    filter: &Filter,
-    ev: EventType,
-    key: &str,
-    metadata: &[(String, String)],
-    tags: &[(String, String)],
-) -> bool {
+fn wants(events: &[EventPattern], filter: &Filter, ev: EventType, facts: &ObjectFacts<'_>) -> bool {
     let selected = if events.is_empty() {
         !ev.explicit_only()
     } else {
         events.iter().any(|p| p.matches(ev))
     };
-    selected && filter.matches(key, metadata, tags)
+    selected && filter.matches(facts)
 }
 
 impl TopicConfiguration {
-    /// Whether this configuration sends `ev` for the given object.
-    pub fn wants(&self, ev: EventType, key: &str, metadata: &[(String, String)], tags: &[(String, String)]) -> bool {
-        wants(&self.events, &self.filter, ev, key, metadata, tags)
+    /// Whether this configuration sends `ev` for the given object (its
+    /// size rule aside: see [`Filter::matches`]).
+    pub fn wants(&self, ev: EventType, facts: &ObjectFacts<'_>) -> bool {
+        wants(&self.events, &self.filter, ev, facts)
     }
 }
 
 impl QueueConfiguration {
-    /// Whether this configuration sends `ev` for the given object.
-    pub fn wants(&self, ev: EventType, key: &str, metadata: &[(String, String)], tags: &[(String, String)]) -> bool {
-        wants(&self.events, &self.filter, ev, key, metadata, tags)
+    /// Whether this configuration sends `ev` for the given object (its
+    /// size rule aside: see [`Filter::matches`]).
+    pub fn wants(&self, ev: EventType, facts: &ObjectFacts<'_>) -> bool {
+        wants(&self.events, &self.filter, ev, facts)
     }
 }
 
@@ -283,14 +409,8 @@ impl NotificationConfiguration {
     /// Every entry that wants the event, topics first, in document order.
     /// One event yields one record per entry (each with its own
     /// `configurationId`), as in AWS and Ceph.
-    pub fn matching(
-        &self,
-        ev: EventType,
-        key: &str,
-        metadata: &[(String, String)],
-        tags: &[(String, String)],
-    ) -> Vec<MatchedTarget<'_>> {
-        self.matching_either(ev, None, key, metadata, tags)
+    pub fn matching(&self, ev: EventType, facts: &ObjectFacts<'_>) -> Vec<MatchedTarget<'_>> {
+        self.matching_either(ev, None, facts)
     }
 
     /// [`matching`](Self::matching) for an event that goes by two names
@@ -302,11 +422,9 @@ impl NotificationConfiguration {
         &self,
         ev: EventType,
         alias: Option<EventType>,
-        key: &str,
-        metadata: &[(String, String)],
-        tags: &[(String, String)],
+        facts: &ObjectFacts<'_>,
     ) -> Vec<MatchedTarget<'_>> {
-        self.matching_names(ev, alias, (key, metadata, tags), false)
+        self.matching_names(ev, alias, facts, false)
     }
 
     /// Ceph's way with an event that goes by two names: a topic entry gets
@@ -318,22 +436,19 @@ impl NotificationConfiguration {
         &self,
         ev: EventType,
         alias: Option<EventType>,
-        key: &str,
-        metadata: &[(String, String)],
-        tags: &[(String, String)],
+        facts: &ObjectFacts<'_>,
     ) -> Vec<MatchedTarget<'_>> {
-        self.matching_names(ev, alias, (key, metadata, tags), true)
+        self.matching_names(ev, alias, facts, true)
     }
 
-    /// Both of the above (`ObjectFacts`: the key, its metadata and tags):
-    /// topic entries take the first name they select
+    /// Both of the above: topic entries take the first name they select
     /// (Ceph's first), or with `each_name_on_topics` every one; queue
     /// entries take the first (AWS's first).
     fn matching_names(
         &self,
         ev: EventType,
         alias: Option<EventType>,
-        (key, metadata, tags): ObjectFacts<'_>,
+        facts: &ObjectFacts<'_>,
         each_name_on_topics: bool,
     ) -> Vec<MatchedTarget<'_>> {
         let topic_names = [Some(ev), alias];
@@ -343,29 +458,24 @@ impl NotificationConfiguration {
         };
         let mut out = Vec::new();
         for t in &self.topics {
-            let wanted = topic_names
-                .into_iter()
-                .flatten()
-                .filter(|e| t.wants(*e, key, metadata, tags));
+            let wanted = topic_names.into_iter().flatten().filter(|e| t.wants(*e, facts));
             let take = if each_name_on_topics { 2 } else { 1 };
             out.extend(wanted.take(take).map(|event| MatchedTarget {
                 kind: TargetKind::Topic,
                 id: &t.id,
                 arn: &t.topic_arn,
                 event,
+                size: t.filter.size,
             }));
         }
         for q in &self.queues {
-            if let Some(event) = queue_names
-                .into_iter()
-                .flatten()
-                .find(|e| q.wants(*e, key, metadata, tags))
-            {
+            if let Some(event) = queue_names.into_iter().flatten().find(|e| q.wants(*e, facts)) {
                 out.push(MatchedTarget {
                     kind: TargetKind::Queue,
                     id: &q.id,
                     arn: &q.queue_arn,
                     event,
+                    size: q.filter.size,
                 });
             }
         }

@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 
 use super::model::{
-    Filter, FilterRule, KeyFilter, KeyRegex, NotificationConfiguration, QueueConfiguration, TopicConfiguration,
+    ContentTypeFilter, ContentTypeRule, Filter, FilterRule, KeyRegex, NotificationConfiguration, QueueConfiguration,
+    SizeRange, TopicConfiguration,
 };
 use super::tree::{Node, parse_tree};
-use super::{ConfigError, MAX_CONFIGURATIONS, MAX_FILTER_RULES, invalid, malformed};
+use super::{ConfigError, KEY_FORM_PREFIX, MAX_CONFIGURATIONS, MAX_FILTER_RULES, invalid, malformed};
 use crate::event::EventPattern;
 
 /// Parses the body of `PUT /{bucket}?notification`.
@@ -187,7 +188,7 @@ fn parse_filter(node: &Node) -> Result<Filter, ConfigError> {
             return Err(malformed(format!("<{}> appears more than once in <Filter>", part.name)));
         }
         match part.name.as_str() {
-            "S3Key" => filter.key = parse_key_filter(part)?,
+            "S3Key" => parse_key_filter(part, &mut filter)?,
             "S3Metadata" => {
                 filter.metadata = parse_pair_rules(part, |name| {
                     let lower = name.to_ascii_lowercase();
@@ -198,11 +199,30 @@ fn parse_filter(node: &Node) -> Result<Filter, ConfigError> {
                 })?;
             }
             "S3Tags" => filter.tags = parse_pair_rules(part, str::to_owned)?,
+            "HeraldObjectSize" => {
+                let rules = filter_rules(part)?;
+                if rules.is_empty() {
+                    return Err(invalid("<HeraldObjectSize> has no rule"));
+                }
+                for (name, value) in rules {
+                    add_size_rule(&mut filter.size, name, value)?;
+                }
+            }
+            "HeraldContentType" => {
+                let rules = filter_rules(part)?;
+                if rules.is_empty() {
+                    return Err(invalid("<HeraldContentType> has no rule"));
+                }
+                for (name, value) in rules {
+                    add_content_type_rule(&mut filter.content_type, name, value)?;
+                }
+            }
             other => {
                 return Err(malformed(format!("unexpected element <{other}> in <Filter>")));
             }
         }
     }
+    check_size_range(&filter.size)?;
     Ok(filter)
 }
 
@@ -240,11 +260,25 @@ fn filter_rules(node: &Node) -> Result<Vec<(&str, &str)>, ConfigError> {
         .collect()
 }
 
-fn parse_key_filter(node: &Node) -> Result<KeyFilter, ConfigError> {
-    let mut key = KeyFilter::default();
+/// `<S3Key>`'s rules. Besides AWS's and Ceph's key rules it takes Herald's
+/// size and content-type rules under [`KEY_FORM_PREFIX`] names: the one
+/// place of `<Filter>` the AWS SDKs and CLI can send and read back.
+fn parse_key_filter(node: &Node, filter: &mut Filter) -> Result<(), ConfigError> {
+    let key = &mut filter.key;
     for (name, value) in filter_rules(node)? {
         // AWS documents lowercase but accepts "Prefix"/"Suffix".
         let lname = name.to_ascii_lowercase();
+        if let Some(rule) = lname.strip_prefix(KEY_FORM_PREFIX) {
+            filter.in_key_form = true;
+            match rule {
+                "size-greater-than" => add_size_rule(&mut filter.size, "greater-than", value)?,
+                "size-less-than" => add_size_rule(&mut filter.size, "less-than", value)?,
+                "content-type" => add_content_type_rule(&mut filter.content_type, "equals", value)?,
+                "content-type-prefix" => add_content_type_rule(&mut filter.content_type, "prefix", value)?,
+                _ => return Err(invalid(format!("unknown key filter rule name {name:?}"))),
+            }
+            continue;
+        }
         let slot_taken = match lname.as_str() {
             "prefix" => key.prefix.replace(value.to_owned()).is_some(),
             "suffix" => key.suffix.replace(value.to_owned()).is_some(),
@@ -255,7 +289,69 @@ fn parse_key_filter(node: &Node) -> Result<KeyFilter, ConfigError> {
             return Err(invalid(format!("duplicate {lname} key filter rule")));
         }
     }
-    Ok(key)
+    Ok(())
+}
+
+/// One size rule (`greater-than` or `less-than`, each at most once, in
+/// bytes).
+fn add_size_rule(size: &mut SizeRange, name: &str, value: &str) -> Result<(), ConfigError> {
+    let bytes: u64 = value.trim().parse().map_err(|_| {
+        invalid(format!(
+            "size filter rule {name:?} needs a number of bytes, not {value:?}"
+        ))
+    })?;
+    let lname = name.to_ascii_lowercase();
+    let slot_taken = match lname.as_str() {
+        "greater-than" => size.greater_than.replace(bytes).is_some(),
+        "less-than" => size.less_than.replace(bytes).is_some(),
+        _ => {
+            return Err(invalid(format!(
+                "unknown size filter rule name {name:?} (greater-than, less-than)"
+            )));
+        }
+    };
+    if slot_taken {
+        return Err(invalid(format!("duplicate {lname} size filter rule")));
+    }
+    Ok(())
+}
+
+/// Both bounds given must leave some size between them.
+fn check_size_range(size: &SizeRange) -> Result<(), ConfigError> {
+    match (size.greater_than, size.less_than) {
+        (Some(g), Some(l)) if l <= g.saturating_add(1) => Err(invalid(format!(
+            "size filter greater-than {g} and less-than {l} leave no size"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// One content-type rule (`equals` or `prefix`) on the media type
+/// (lowercased; parameters belong to no rule). Rules add up: any one
+/// matching suffices.
+fn add_content_type_rule(filter: &mut ContentTypeFilter, name: &str, value: &str) -> Result<(), ConfigError> {
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() {
+        return Err(invalid(format!("empty content type in rule {name:?}")));
+    }
+    if v.contains(';') {
+        return Err(invalid(format!(
+            "content type rule {v:?}: compare the media type without parameters"
+        )));
+    }
+    let rule = match name.to_ascii_lowercase().as_str() {
+        "equals" => ContentTypeRule::Equals(v),
+        "prefix" => ContentTypeRule::Prefix(v),
+        _ => {
+            return Err(invalid(format!(
+                "unknown content type filter rule name {name:?} (equals, prefix)"
+            )));
+        }
+    };
+    if !filter.rules.contains(&rule) {
+        filter.rules.push(rule);
+    }
+    Ok(())
 }
 
 /// Metadata and tag rules: names normalised by `norm`, each name at most

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::S3_XMLNS;
 use super::model::{Filter, NotificationConfiguration};
+use super::{KEY_FORM_PREFIX, S3_XMLNS};
 use crate::event::EventPattern;
 
 /// Renders the body of `GET /{bucket}?notification`, in Ceph's element
@@ -64,7 +64,8 @@ fn render_entry(
     if !filter.is_empty() {
         out.push_str("<Filter>");
         let k = &filter.key;
-        if !k.is_empty() {
+        let herald_rules = herald_rules(filter);
+        if !k.is_empty() || (filter.in_key_form && !herald_rules.is_empty()) {
             out.push_str("<S3Key>");
             if let Some(p) = &k.prefix {
                 rule(out, "prefix", p);
@@ -74,6 +75,16 @@ fn render_entry(
             }
             if let Some(r) = &k.regex {
                 rule(out, "regex", r.as_str());
+            }
+            if filter.in_key_form {
+                for (part, name, value) in &herald_rules {
+                    let name = match (*part, *name) {
+                        ("size", n) => format!("{KEY_FORM_PREFIX}size-{n}"),
+                        (_, "equals") => format!("{KEY_FORM_PREFIX}content-type"),
+                        (_, n) => format!("{KEY_FORM_PREFIX}content-type-{n}"),
+                    };
+                    rule(out, &name, value);
+                }
             }
             out.push_str("</S3Key>");
         }
@@ -92,10 +103,40 @@ fn render_entry(
             }
             out.push_str("</S3Tags>");
         }
+        if !filter.in_key_form {
+            for (element, part) in [("HeraldObjectSize", "size"), ("HeraldContentType", "content-type")] {
+                let rules: Vec<_> = herald_rules.iter().filter(|(p, _, _)| *p == part).collect();
+                if !rules.is_empty() {
+                    let _ = write!(out, "<{element}>");
+                    for (_, name, value) in rules {
+                        rule(out, name, value);
+                    }
+                    let _ = write!(out, "</{element}>");
+                }
+            }
+        }
         out.push_str("</Filter>");
     }
     for e in events {
         leaf(out, "Event", e.as_str());
     }
     let _ = write!(out, "</{element}>");
+}
+
+/// Herald's size and content-type rules as (part, rule name, value).
+fn herald_rules(filter: &Filter) -> Vec<(&'static str, &'static str, String)> {
+    let size = &filter.size;
+    let bounds = [("greater-than", size.greater_than), ("less-than", size.less_than)];
+    let mut out: Vec<_> = bounds
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| ("size", name, v.to_string())))
+        .collect();
+    out.extend(
+        filter
+            .content_type
+            .rules
+            .iter()
+            .map(|r| ("content-type", r.name(), r.value().to_owned())),
+    );
+    out
 }

@@ -199,7 +199,7 @@ fn no_event_means_all_events() {
     let t = &cfg.topics[0];
     assert!(t.events.is_empty());
     for e in EventType::ALL {
-        assert_eq!(t.wants(e, "any", &[], &[]), !e.explicit_only(), "{e}");
+        assert_eq!(t.wants(e, &ObjectFacts::key("any")), !e.explicit_only(), "{e}");
     }
 }
 
@@ -216,7 +216,7 @@ fn reads_only_when_named() {
         (&get, EventType::ObjectAccessedHead, false),
         (&created, EventType::ObjectAccessedGet, false),
     ] {
-        assert_eq!(cfg.topics[0].wants(ev, "k", &[], &[]), want, "{ev}");
+        assert_eq!(cfg.topics[0].wants(ev, &ObjectFacts::key("k")), want, "{ev}");
     }
 }
 
@@ -320,17 +320,22 @@ fn metadata_and_tag_rules() {
     };
     let md = pairs(&[("color", "red"), ("size", "L"), ("other", "x")]);
     let tags = pairs(&[("team", "ops")]);
-    assert!(f.matches("k", &md, &tags));
-    assert!(!f.matches("k", &md, &[]), "tag missing");
+    let facts = |metadata: &'_ [(String, String)], tags: &'_ [(String, String)]| -> bool {
+        f.matches(&ObjectFacts {
+            key: "k",
+            metadata,
+            tags,
+            content_type: None,
+        })
+    };
+    assert!(facts(&md, &tags));
+    assert!(!facts(&md, &[]), "tag missing");
+    assert!(!facts(&pairs(&[("color", "red")]), &tags), "one metadata rule missing");
     assert!(
-        !f.matches("k", &pairs(&[("color", "red")]), &tags),
-        "one metadata rule missing"
-    );
-    assert!(
-        !f.matches("k", &pairs(&[("color", "Red"), ("size", "L")]), &tags),
+        !facts(&pairs(&[("color", "Red"), ("size", "L")]), &tags),
         "values exact"
     );
-    assert!(!f.matches("k", &md, &pairs(&[("Team", "ops")])), "tag names exact");
+    assert!(!facts(&md, &pairs(&[("Team", "ops")])), "tag names exact");
 }
 
 #[test]
@@ -365,10 +370,10 @@ fn wants_combines_events_and_filter() {
     ))
     .unwrap();
     let t = &cfg.topics[0];
-    assert!(t.wants(EventType::ObjectCreatedPut, "logs/a", &[], &[]));
-    assert!(t.wants(EventType::ObjectRemovedDeleteMarkerCreated, "logs/a", &[], &[]));
-    assert!(!t.wants(EventType::ObjectCreatedCopy, "logs/a", &[], &[]));
-    assert!(!t.wants(EventType::ObjectCreatedPut, "img/a", &[], &[]));
+    assert!(t.wants(EventType::ObjectCreatedPut, &ObjectFacts::key("logs/a")));
+    assert!(t.wants(EventType::ObjectRemovedDeleteMarkerCreated, &ObjectFacts::key("logs/a")));
+    assert!(!t.wants(EventType::ObjectCreatedCopy, &ObjectFacts::key("logs/a")));
+    assert!(!t.wants(EventType::ObjectCreatedPut, &ObjectFacts::key("img/a")));
 }
 
 #[test]
@@ -381,7 +386,7 @@ fn matching_lists_topics_then_queues() {
          </NotificationConfiguration>",
     )
     .unwrap();
-    let m = cfg.matching(EventType::ObjectCreatedPut, "k", &[], &[]);
+    let m = cfg.matching(EventType::ObjectCreatedPut, &ObjectFacts::key("k"));
     assert_eq!(
         m,
         vec![
@@ -390,12 +395,14 @@ fn matching_lists_topics_then_queues() {
                 id: "t2",
                 arn: "arn:t2",
                 event: EventType::ObjectCreatedPut,
+                size: SizeRange::default(),
             },
             MatchedTarget {
                 kind: TargetKind::Queue,
                 id: "q",
                 arn: "arn:aws:sqs:r:1:q",
                 event: EventType::ObjectCreatedPut,
+                size: SizeRange::default(),
             },
         ]
     );
@@ -509,7 +516,7 @@ fn a_lifecycle_event_reaches_entries_by_either_name_once() {
     )
     .unwrap();
     let ev = EventType::ObjectLifecycleExpirationCurrent;
-    let m = cfg.matching_either(ev, Some(EventType::LifecycleExpirationDelete), "k", &[], &[]);
+    let m = cfg.matching_either(ev, Some(EventType::LifecycleExpirationDelete), &ObjectFacts::key("k"));
     let got: Vec<(&str, EventType)> = m.iter().map(|t| (t.id, t.event)).collect();
     assert_eq!(
         got,
@@ -521,7 +528,7 @@ fn a_lifecycle_event_reaches_entries_by_either_name_once() {
             ("q-ceph", EventType::ObjectLifecycleExpirationCurrent),
         ]
     ); // Ceph's way: a topic entry gets a record per name it selects.
-    let m = cfg.matching_each_name(ev, Some(EventType::LifecycleExpirationDelete), "k", &[], &[]);
+    let m = cfg.matching_each_name(ev, Some(EventType::LifecycleExpirationDelete), &ObjectFacts::key("k"));
     let got: Vec<(&str, EventType)> = m.iter().map(|t| (t.id, t.event)).collect();
     assert_eq!(
         got,
@@ -549,4 +556,169 @@ fn ids_are_generated_unless_required() {
             .id,
         "n"
     );
+}
+
+fn content_filter_xml(parts: &str) -> String {
+    topic_xml(&format!("<Filter>{parts}</Filter>"))
+}
+
+#[test]
+fn size_and_content_type_rules_parse_match_and_round_trip() {
+    let xml = content_filter_xml(
+        "<S3Key><FilterRule><Name>prefix</Name><Value>img/</Value></FilterRule></S3Key>\
+         <HeraldObjectSize><FilterRule><Name>Greater-Than</Name><Value>100</Value></FilterRule>\
+         <FilterRule><Name>less-than</Name><Value>1000</Value></FilterRule></HeraldObjectSize>\
+         <HeraldContentType><FilterRule><Name>prefix</Name><Value>Image/</Value></FilterRule>\
+         <FilterRule><Name>equals</Name><Value>application/pdf</Value></FilterRule></HeraldContentType>",
+    );
+    let cfg = parse(&xml).unwrap();
+    let f = &cfg.topics[0].filter;
+    assert_eq!(
+        f.size,
+        SizeRange {
+            greater_than: Some(100),
+            less_than: Some(1000)
+        }
+    );
+    assert_eq!(
+        f.content_type.rules,
+        vec![
+            ContentTypeRule::Prefix("image/".into()),
+            ContentTypeRule::Equals("application/pdf".into())
+        ]
+    );
+    assert!(!f.size.admits(100) && f.size.admits(101) && f.size.admits(999) && !f.size.admits(1000));
+    let with = |key: &'static str, ct: Option<&'static str>| {
+        f.matches(&ObjectFacts {
+            key,
+            content_type: ct,
+            ..ObjectFacts::default()
+        })
+    };
+    assert!(with("img/a", Some("image/png")));
+    assert!(with("img/a", Some("IMAGE/PNG; q=1")), "case and parameters ignored");
+    assert!(with("img/a", Some("application/pdf")));
+    assert!(!with("img/a", Some("application/pdfx")), "equals is whole");
+    assert!(!with("img/a", None), "no Content-Type is binary/octet-stream");
+    assert!(!with("doc/a", Some("image/png")), "the key rule still holds");
+    // The matched entry carries its size rule for the commit to decide.
+    let m = cfg.matching(
+        EventType::ObjectCreatedPut,
+        &ObjectFacts {
+            key: "img/a",
+            content_type: Some("image/gif"),
+            ..ObjectFacts::default()
+        },
+    );
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].size, f.size);
+    // GET gives back what was put, and it parses to the same.
+    let rendered = render_notification_configuration(&cfg);
+    assert!(
+        rendered.contains("<HeraldObjectSize><FilterRule><Name>greater-than</Name><Value>100</Value>"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("<HeraldContentType><FilterRule><Name>prefix</Name><Value>image/</Value>"),
+        "{rendered}"
+    );
+    assert_eq!(parse(&rendered).unwrap(), cfg);
+    // And the stored JSON form keeps them; older stored forms (without the
+    // fields) still load.
+    assert_eq!(deserialize_json(&serialize_json(&cfg)).unwrap(), cfg);
+    let old = br#"{"topics":[{"id":"a","topic_arn":"arn:aws:sns:r::t","events":[],"filter":{"key":{"prefix":null,"suffix":null,"regex":null},"metadata":[],"tags":[]}}],"queues":[]}"#;
+    assert!(deserialize_json(old).unwrap().topics[0].filter.is_empty());
+}
+
+#[test]
+fn bad_size_and_content_type_rules_are_invalid_argument() {
+    let cases = [
+        ("<HeraldObjectSize></HeraldObjectSize>", "has no rule"),
+        (
+            "<HeraldObjectSize><FilterRule><Name>greater-than</Name><Value>ten</Value></FilterRule></HeraldObjectSize>",
+            "number of bytes",
+        ),
+        (
+            "<HeraldObjectSize><FilterRule><Name>greater-than</Name><Value>-1</Value></FilterRule></HeraldObjectSize>",
+            "number of bytes",
+        ),
+        (
+            "<HeraldObjectSize><FilterRule><Name>bigger</Name><Value>1</Value></FilterRule></HeraldObjectSize>",
+            "unknown size filter rule",
+        ),
+        (
+            "<HeraldObjectSize><FilterRule><Name>less-than</Name><Value>1</Value></FilterRule><FilterRule><Name>less-than</Name><Value>2</Value></FilterRule></HeraldObjectSize>",
+            "duplicate less-than",
+        ),
+        (
+            "<HeraldObjectSize><FilterRule><Name>greater-than</Name><Value>5</Value></FilterRule><FilterRule><Name>less-than</Name><Value>6</Value></FilterRule></HeraldObjectSize>",
+            "leave no size",
+        ),
+        ("<HeraldContentType></HeraldContentType>", "has no rule"),
+        (
+            "<HeraldContentType><FilterRule><Name>equals</Name><Value> </Value></FilterRule></HeraldContentType>",
+            "empty content type",
+        ),
+        (
+            "<HeraldContentType><FilterRule><Name>equals</Name><Value>text/plain; charset=utf-8</Value></FilterRule></HeraldContentType>",
+            "without parameters",
+        ),
+        (
+            "<HeraldContentType><FilterRule><Name>regex</Name><Value>x</Value></FilterRule></HeraldContentType>",
+            "unknown content type filter rule",
+        ),
+    ];
+    for (part, why) in cases {
+        let e = parse(&content_filter_xml(part)).unwrap_err();
+        assert!(matches!(e, ConfigError::InvalidArgument(_)), "{part}: {e:?}");
+        assert!(e.to_string().contains(why), "{part}: {e}");
+    }
+    let many: String = (0..11)
+        .map(|i| format!("<FilterRule><Name>equals</Name><Value>a/{i}</Value></FilterRule>"))
+        .collect();
+    let e = parse(&content_filter_xml(&format!(
+        "<HeraldContentType>{many}</HeraldContentType>"
+    )))
+    .unwrap_err();
+    assert!(e.to_string().contains("more than 10 filter rules"), "{e}");
+}
+
+#[test]
+fn size_and_content_type_rules_in_the_key_form_round_trip_as_sent() {
+    let xml = content_filter_xml(
+        "<S3Key><FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule>\
+         <FilterRule><Name>herald-size-greater-than</Name><Value>1048576</Value></FilterRule>\
+         <FilterRule><Name>herald-content-type-prefix</Name><Value>image/</Value></FilterRule>\
+         <FilterRule><Name>herald-content-type</Name><Value>application/pdf</Value></FilterRule></S3Key>",
+    );
+    let cfg = parse(&xml).unwrap();
+    let f = &cfg.topics[0].filter;
+    assert!(f.in_key_form);
+    assert_eq!(f.key.suffix.as_deref(), Some(".jpg"));
+    assert_eq!(f.size.greater_than, Some(1_048_576));
+    assert_eq!(f.content_type.rules.len(), 2);
+    let rendered = render_notification_configuration(&cfg);
+    assert!(
+        rendered.contains(
+            "<FilterRule><Name>herald-size-greater-than</Name><Value>1048576</Value></FilterRule>\
+             <FilterRule><Name>herald-content-type-prefix</Name><Value>image/</Value></FilterRule>\
+             <FilterRule><Name>herald-content-type</Name><Value>application/pdf</Value></FilterRule></S3Key>"
+        ),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("HeraldObjectSize"), "{rendered}");
+    assert_eq!(parse(&rendered).unwrap(), cfg);
+    // Only the key form's names are taken under the prefix.
+    let e = parse(&content_filter_xml(
+        "<S3Key><FilterRule><Name>herald-colour</Name><Value>x</Value></FilterRule></S3Key>",
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown key filter rule name"), "{e}");
+    // Both forms at once make one filter; bounds still checked together.
+    let e = parse(&content_filter_xml(
+        "<S3Key><FilterRule><Name>herald-size-less-than</Name><Value>10</Value></FilterRule></S3Key>\
+         <HeraldObjectSize><FilterRule><Name>greater-than</Name><Value>20</Value></FilterRule></HeraldObjectSize>",
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("leave no size"), "{e}");
 }

@@ -66,6 +66,7 @@ pub async fn create_multipart_upload(
     let change = (!s3.notifier.compat().is_ceph()).then(|| Change {
         metadata: meta.user_pairs(),
         tags: tags.clone(),
+        content_type: meta.content_type.clone(),
         ..Change::new(EventType::ObjectCreatedPost, &input.key)
     });
     let new_upload = herald_store::NewUpload {
@@ -294,6 +295,7 @@ pub async fn complete_multipart_upload(
     let change = Change {
         metadata: upload.meta.user_pairs(),
         tags: upload.tags.clone(),
+        content_type: upload.meta.content_type.clone(),
         ..Change::new(EventType::ObjectCreatedCompleteMultipartUpload, &input.key)
     };
     // The object's checksum, from the parts the completion chooses (and

@@ -624,6 +624,7 @@ pub async fn copy_object(s3: &HeraldS3, req: S3Request<CopyObjectInput>) -> S3Re
     let change = Change {
         metadata: meta.as_ref().unwrap_or(&source.meta).user_pairs(),
         tags: tags.clone().unwrap_or_else(|| source.tags.clone()),
+        content_type: meta.as_ref().unwrap_or(&source.meta).content_type.clone(),
         ..Change::new(EventType::ObjectCreatedCopy, &input.key)
     };
     let write = |events| {

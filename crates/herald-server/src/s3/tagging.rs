@@ -163,6 +163,7 @@ async fn tag_and_notify(
         let change = Change {
             metadata: current.meta.user_pairs(),
             tags: tags.clone(),
+            content_type: current.meta.content_type.clone(),
             ..Change::new(event, key)
         };
         Some(change)

@@ -23,6 +23,7 @@ use herald_testkit::*;
 use serde_json::Value;
 
 mod configuration;
+mod content_filters;
 mod delivery;
 mod endpoints;
 mod reads;
