@@ -48,6 +48,13 @@ impl PushError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, PushError::Connect { .. } | PushError::Timeout { .. })
     }
+
+    /// Whether the endpoint refused this event for good: an HTTP 4xx
+    /// answer other than 408 (timeout), 425 (too early) and 429 (too many
+    /// requests), which ask for another try.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, PushError::Status { status, .. } if (400..500).contains(status) && ![408, 425, 429].contains(status))
+    }
 }
 
 /// Why an endpoint could not be built from a topic's attributes.

@@ -13,9 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use herald_log::Lease;
 use tokio::sync::Semaphore;
 
 use super::Notifier;
+use super::dead_letter::{FirstAttempts, GiveUp, Reason, give_up};
+use super::topic::TopicRuntime;
 
 /// Pushes in flight per topic, unless its endpoint asks for more
 /// ([`herald_endpoints::Endpoint::in_flight`]).
@@ -115,6 +118,7 @@ impl Workers {
 }
 
 async fn run(notifier: Weak<Notifier>, name: String) {
+    let first_attempts: Arc<FirstAttempts> = Arc::default();
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut max_in_flight = CONCURRENCY;
     let held_until: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -174,55 +178,106 @@ async fn run(notifier: Weak<Notifier>, name: String) {
                     Err(_) => return,
                 },
             };
-            let now = SystemTime::now();
-            if let Some(ttl) = topic.ttl
-                && lease.enqueued + ttl < now
-            {
-                tracing::warn!(topic = %topic.record.name, key = %lease.key, "event expired (time_to_live) before delivery");
-                log.drop_entries(&name, &[lease.id]);
-                topic.counters.lost(1);
-                continue;
-            }
-            let (log, topic, endpoint, name, held_until) = (
+            let (log, topic, endpoint, held_until, first_attempts, notifier) = (
                 log.clone(),
                 topic.clone(),
                 endpoint.clone(),
-                name.clone(),
                 held_until.clone(),
+                first_attempts.clone(),
+                notifier.clone(),
             );
             tokio::spawn(async move {
                 let _permit = permit;
-                topic.counters.pending(1);
-                // The log keys events by `bucket/key`; brokers that carry a message
-                // key (Kafka) get the object key.
-                let object_key = lease.key.split_once('/').map_or(lease.key.as_str(), |(_, k)| k);
-                let result = endpoint.push_keyed(&lease.payload, object_key).await;
-                topic.counters.pending(-1);
-                match result {
-                    Ok(()) => {
-                        *held_until.lock().expect("hold lock") = None;
-                        topic.counters.ok();
-                        log.ack(&name, &[lease.id]);
-                    }
-                    Err(e) => {
-                        if e.is_unreachable() {
-                            let until = Instant::now() + topic.retry_sleep.max(MIN_HOLD);
-                            *held_until.lock().expect("hold lock") = Some(until);
-                        }
-                        topic.counters.fail();
-                        let attempts = lease.attempts + 1;
-                        let expired = topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now());
-                        if expired || (topic.max_retries > 0 && attempts > topic.max_retries) {
-                            tracing::warn!(topic = %topic.record.name, key = %lease.key, attempts, error = %e, "event lost: no more retries");
-                            log.drop_entries(&name, &[lease.id]);
-                            topic.counters.lost(1);
-                        } else {
-                            tracing::debug!(topic = %topic.record.name, attempts, error = %e, "push failed; will retry");
-                            log.retry(&name, lease.id, SystemTime::now() + topic.retry_sleep);
-                        }
-                    }
+                let attempt = Attempt {
+                    notifier: &notifier,
+                    log: &log,
+                    topic: &topic,
+                    first_attempts: &first_attempts,
+                };
+                if topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now()) {
+                    tracing::warn!(topic = %topic.record.name, key = %lease.key, "event expired (time_to_live) before delivery");
+                    let why = GiveUp {
+                        reason: Reason::TimeToLive,
+                        attempts: lease.attempts,
+                        last_error: None,
+                        last_attempt: None,
+                    };
+                    return give_up(&notifier, &log, &topic, &lease, &first_attempts, why).await;
                 }
+                attempt.push(&*endpoint, &lease, &held_until).await;
             });
+        }
+    }
+}
+
+/// One push of a leased event and its settlement.
+struct Attempt<'a> {
+    notifier: &'a Weak<Notifier>,
+    log: &'a herald_log::DeliveryLog,
+    topic: &'a TopicRuntime,
+    first_attempts: &'a FirstAttempts,
+}
+
+impl Attempt<'_> {
+    /// Pushes, then settles: ack on success; on failure retry later, or
+    /// give up (dead-letter queue or lost) when `time_to_live` or
+    /// `max_retries` is exhausted, or, with a dead-letter queue, when the
+    /// endpoint refused the event for good.
+    async fn push(
+        &self,
+        endpoint: &dyn herald_endpoints::Endpoint,
+        lease: &Lease,
+        held_until: &Mutex<Option<Instant>>,
+    ) {
+        let (topic, log, name) = (self.topic, self.log, self.topic.log_name());
+        topic.counters.pending(1);
+        // The log keys events by `bucket/key`; brokers that carry a message
+        // key (Kafka) get the object key.
+        let object_key = lease.key.split_once('/').map_or(lease.key.as_str(), |(_, k)| k);
+        let started = SystemTime::now();
+        let result = endpoint.push_keyed(&lease.payload, object_key).await;
+        topic.counters.pending(-1);
+        let e = match result {
+            Ok(()) => {
+                *held_until.lock().expect("hold lock") = None;
+                topic.counters.ok();
+                self.first_attempts.settle(lease.id);
+                log.ack(name, &[lease.id]);
+                return;
+            }
+            Err(e) => e,
+        };
+        if e.is_unreachable() {
+            let until = Instant::now() + topic.retry_sleep.max(MIN_HOLD);
+            *held_until.lock().expect("hold lock") = Some(until);
+        }
+        topic.counters.fail();
+        let attempts = lease.attempts + 1;
+        let expired = topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now());
+        let reason = if expired {
+            Some(Reason::TimeToLive)
+        } else if topic.max_retries > 0 && attempts > topic.max_retries {
+            Some(Reason::MaxRetries)
+        } else if topic.dead_letter_queue.is_some() && e.is_permanent() {
+            Some(Reason::Refused)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => {
+                let why = GiveUp {
+                    reason,
+                    attempts,
+                    last_error: Some(e.to_string()),
+                    last_attempt: Some(started),
+                };
+                give_up(self.notifier, log, topic, lease, self.first_attempts, why).await;
+            }
+            None => {
+                tracing::debug!(topic = %topic.record.name, attempts, error = %e, "push failed; will retry");
+                self.first_attempts.failed(lease.id, started);
+                log.retry(name, lease.id, SystemTime::now() + topic.retry_sleep);
+            }
         }
     }
 }

@@ -17,6 +17,7 @@
 //! `docs/architecture.md` draws the whole path.
 
 pub mod batch;
+mod dead_letter;
 pub mod delivery;
 pub mod grants;
 mod journal;
@@ -623,6 +624,19 @@ impl Notifier {
     /// The queue an ARN names, if it exists.
     pub fn queue_info(&self, arn: &str) -> Option<herald_queue::QueueInfo> {
         self.queues.as_ref().and_then(|q| q.queue_by_arn(arn))
+    }
+
+    /// Checks a topic's `dead-letter-queue` before it is stored: one of
+    /// `owner`'s own queues. Another user's queue gets the same answer as a
+    /// missing one (nothing to learn about others' queues).
+    pub fn check_dead_letter_queue(&self, owner: &str, arn: &str) -> Result<(), String> {
+        if arn.is_empty() {
+            return Ok(());
+        }
+        match self.queue_info(arn) {
+            Some(q) if q.owner == owner => Ok(()),
+            _ => Err(format!("{}: no queue {arn} of yours", topic::DEAD_LETTER_QUEUE)),
+        }
     }
 
     /// Graceful shutdown, after the last S3 request finished: has every

@@ -22,6 +22,9 @@ pub struct Counters {
     pub push_fail: AtomicU64,
     /// Pushes in flight now.
     pub push_pending: AtomicI64,
+    /// Events parked in the topic's dead-letter queue (Herald's own
+    /// counter: Ceph has no dead letters).
+    pub event_dead_lettered: AtomicU64,
 }
 
 /// What the lifecycle worker removed, under Ceph's counter names
@@ -77,7 +80,7 @@ impl PubsubMetrics {
         } else {
             BTreeMap::new()
         };
-        let series: [Series; 5] = [
+        let series: [Series; 6] = [
             (
                 "pubsub_event_triggered",
                 "counter",
@@ -89,6 +92,12 @@ impl PubsubMetrics {
                 "counter",
                 "Events that had topics associated with them but were never pushed.",
                 |c| c.event_lost.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "pubsub_event_dead_lettered",
+                "counter",
+                "Events that could not be delivered and went to the topic's dead-letter queue.",
+                |c| c.event_dead_lettered.load(Ordering::Relaxed) as i64,
             ),
             (
                 "pubsub_push_ok",
@@ -209,6 +218,10 @@ impl TopicCounters {
     pub fn lost(&self, n: u64) {
         self.metrics.total.event_lost.fetch_add(n, Ordering::Relaxed);
         self.topic.event_lost.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn dead_lettered(&self, n: u64) {
+        self.metrics.total.event_dead_lettered.fetch_add(n, Ordering::Relaxed);
+        self.topic.event_dead_lettered.fetch_add(n, Ordering::Relaxed);
     }
     pub fn ok(&self) {
         self.metrics.total.push_ok.fetch_add(1, Ordering::Relaxed);

@@ -97,6 +97,10 @@ impl TopicDefaults {
 }
 
 /// The retry attributes whose `None` means the server's default.
+/// The topic attribute naming the SQS queue (the owner's own) where
+/// events that cannot be delivered are parked instead of dropped.
+pub const DEAD_LETTER_QUEUE: &str = "dead-letter-queue";
+
 pub const DEFAULTABLE_ATTRS: &[&str] = &["time_to_live", "max_retries", "retry_sleep_duration"];
 
 /// Checks one attribute; the error is the message of an InvalidArgument.
@@ -151,6 +155,13 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             "ceph" | "aws" => Ok(()),
             _ => Err(format!("event-format must be ceph or aws, not {value:?}")),
         },
+        DEAD_LETTER_QUEUE => match value.split(':').collect::<Vec<_>>()[..] {
+            [] | [""] => Ok(()),
+            ["arn", "aws", "sqs", _, _, name] if !name.is_empty() => Ok(()),
+            _ => Err(format!(
+                "{DEAD_LETTER_QUEUE} must be the ARN of one of your SQS queues (arn:aws:sqs:REGION:ACCOUNT:NAME), not {value:?}"
+            )),
+        },
         k if FREE_ATTRS.contains(&k) || SNS_ATTRS.contains(&k) => Ok(()),
         _ => Err(format!(
             "unknown topic attribute {key:?}; valid: {}",
@@ -163,7 +174,8 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
                     "kafka-ack-level",
                     "kafka-brokers",
                     "mechanism",
-                    "event-format"
+                    "event-format",
+                    DEAD_LETTER_QUEUE,
                 ],
                 super::batch::ATTRIBUTES,
             ]
@@ -289,6 +301,9 @@ pub struct TopicRuntime {
     pub max_entries: u64,
     pub max_bytes: u64,
     pub counters: super::metrics::TopicCounters,
+    /// The ARN of the owner's queue where undeliverable events go
+    /// ([`DEAD_LETTER_QUEUE`]); `None`: they are dropped (counted lost).
+    pub dead_letter_queue: Option<String>,
     /// Set for `batch://` topics (by the notifier, which owns that kind).
     pub batch: Option<super::batch::BatchSpec>,
 }
@@ -345,6 +360,7 @@ impl TopicRuntime {
             max_bytes: uint(attrs, "queue-max-bytes")
                 .filter(|v| *v > 0)
                 .unwrap_or(DEFAULT_MAX_BYTES),
+            dead_letter_queue: attrs.get(DEAD_LETTER_QUEUE).filter(|v| !v.is_empty()).cloned(),
             endpoint,
             http,
             record,

@@ -29,16 +29,39 @@ impl QueueEngine {
         name: &str,
         bodies: Vec<String>,
     ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
+        let events = bodies.into_iter().map(|body| (body, BTreeMap::new())).collect();
+        self.send_deduplicated(owner, name, events).await
+    }
+
+    /// Parks events a topic could not deliver (its dead-letter queue): the
+    /// event body with message attributes saying why, deduplicated on the
+    /// body as [`send_events`](Self::send_events) does (a move cut short
+    /// by a crash is made again after the restart).
+    pub async fn send_dead_letters(
+        &self,
+        owner: &str,
+        name: &str,
+        letters: Vec<(String, BTreeMap<String, MessageAttributeValue>)>,
+    ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
+        self.send_deduplicated(owner, name, letters).await
+    }
+
+    async fn send_deduplicated(
+        &self,
+        owner: &str,
+        name: &str,
+        messages: Vec<(String, BTreeMap<String, MessageAttributeValue>)>,
+    ) -> Result<Vec<Result<SendResult, QueueError>>, QueueError> {
         let requests = |q: &Queue| {
-            bodies
+            messages
                 .into_iter()
-                .map(|body| SendRequest {
+                .map(|(body, attributes)| SendRequest {
                     // FIFO queues need the id before validation.
                     deduplication_id: q.fifo.then(|| md5_of_body(&body)),
                     group_id: q.fifo.then(|| "s3-events".to_owned()),
                     body,
                     delay_seconds: None,
-                    attributes: Default::default(),
+                    attributes,
                     system_attributes: Default::default(),
                 })
                 .collect()

@@ -313,6 +313,9 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     };
     password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
     check_attributes(n, &owner, &attrs, req.meta.conn.tls).await?;
+    if let Some(dlq) = attrs.get(herald_notify::topic::DEAD_LETTER_QUEUE) {
+        n.check_dead_letter_queue(&owner, dlq).map_err(SnsError::invalid)?;
+    }
     let now = herald_store::records::now_ms();
     // The owner re-creates its topic at will (CreateTopic is idempotent,
     // concurrent calls too); a grantee's overwrite holds only if nothing
@@ -390,6 +393,12 @@ async fn set_topic_attribute_once(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     // attributes can be changed over plain HTTP, as before it was set).
     if name == "password" {
         password_over_tls(Some(value), req.meta.conn.tls)?;
+    }
+    // Checked only when set: a queue deleted since must not block changing
+    // other attributes (its events are then lost, logged).
+    if name == herald_notify::topic::DEAD_LETTER_QUEUE {
+        n.check_dead_letter_queue(&rec.owner, value)
+            .map_err(SnsError::invalid)?;
     }
     let mut attrs = rec.attributes.clone();
     if value.is_empty() {
@@ -528,8 +537,10 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
     if let Some(reason) = n.topic(&rec.arn).as_deref().and_then(crate::notify::install_error) {
         entries.push(("InstallError", reason.to_owned()));
     }
+    // Shown under the names they are set with (the dead-letter queue is
+    // Herald's own: Ceph has no capitalised form to follow).
     for (k, v) in &rec.attributes {
-        if ["Policy", "DisplayName"].contains(&k.as_str()) {
+        if ["Policy", "DisplayName", herald_notify::topic::DEAD_LETTER_QUEUE].contains(&k.as_str()) {
             entries.push((k.as_str(), v.clone()));
         }
     }

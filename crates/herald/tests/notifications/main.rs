@@ -24,6 +24,7 @@ use serde_json::Value;
 
 mod configuration;
 mod content_filters;
+mod dead_letters;
 mod delivery;
 mod endpoints;
 mod reads;
