@@ -106,10 +106,17 @@ pub(crate) async fn give_up(
         topic.counters.lost(1);
         return;
     };
-    let target = notifier
-        .upgrade()
-        .and_then(|n| Some((n.queues.clone()?, n.queue_info(queue_arn)?)))
+    let Some(n) = notifier.upgrade() else {
+        // Shutting down: the event stays in the log (pending again at the
+        // next start), neither parked nor lost.
+        return;
+    };
+    let target = n
+        .queues
+        .clone()
+        .zip(n.queue_info(queue_arn))
         .filter(|(_, q)| q.owner == topic.record.owner);
+    drop(n);
     let Some((engine, queue)) = target else {
         tracing::warn!(topic = %topic.record.name, queue = %queue_arn, "dead-letter queue gone (or not the topic owner's): event lost");
         log.drop_entries(name, &[lease.id]);

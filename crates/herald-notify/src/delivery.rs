@@ -275,7 +275,10 @@ impl Attempt<'_> {
             }
             None => {
                 tracing::debug!(topic = %topic.record.name, attempts, error = %e, "push failed; will retry");
-                self.first_attempts.failed(lease.id, started);
+                // Only a dead letter tells when the first attempt was.
+                if topic.dead_letter_queue.is_some() {
+                    self.first_attempts.failed(lease.id, started);
+                }
                 log.retry(name, lease.id, SystemTime::now() + topic.retry_sleep);
             }
         }

@@ -313,7 +313,12 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     };
     password_over_tls(attrs.get("password").map(String::as_str), req.meta.conn.tls)?;
     check_attributes(n, &owner, &attrs, req.meta.conn.tls).await?;
-    if let Some(dlq) = attrs.get(herald_notify::topic::DEAD_LETTER_QUEUE) {
+    // Only the owner sets it (a grantee's request carries the owner's
+    // stored value, which must not be re-checked: that would tell the
+    // grantee whether the owner's queue still exists).
+    if owner == req.user
+        && let Some(dlq) = attrs.get(herald_notify::topic::DEAD_LETTER_QUEUE)
+    {
         n.check_dead_letter_queue(&owner, dlq).map_err(SnsError::invalid)?;
     }
     let now = herald_store::records::now_ms();
