@@ -82,7 +82,7 @@ impl LifecycleWorker {
             ),
         };
         let marker_created = matches!(what, Expire::Current { .. }) && versioned;
-        let change = self.notifier.has_config(&bucket.name).then(|| {
+        let change = self.notifier.wants_changes(&bucket.name).then(|| {
             let described = match versions.iter().find(|v| v.seq == seq) {
                 Some(v) => Change::of_version(event, key, v),
                 None => Change::new(event, key),

@@ -172,7 +172,7 @@ impl LifecycleWorker {
             if !lifecycle::upload_expired(&config, self.clock, &u.key, u.initiated_ms, now) {
                 continue;
             }
-            let change = self.notifier.has_config(&bucket.name).then(|| Change {
+            let change = self.notifier.wants_changes(&bucket.name).then(|| Change {
                 metadata: u.meta.user_pairs(),
                 tags: u.tags.clone(),
                 content_type: u.meta.content_type.clone(),

@@ -25,6 +25,7 @@ pub mod metrics;
 mod plan;
 pub mod policy;
 mod queue_endpoint;
+pub mod tail;
 mod to_queue;
 pub mod topic;
 
@@ -121,6 +122,8 @@ pub struct Notifier {
     /// slow endpoint cannot take every permit (see
     /// [`plan::MAX_READ_PUSHES_PER_OWNER`]).
     read_pushes_by_owner: plan::ReadPushesByOwner,
+    /// The live tail's watchers (`ListenBucketNotification`).
+    tail: Arc<tail::Tail>,
 }
 
 impl Notifier {
@@ -181,6 +184,7 @@ impl Notifier {
             reads_in_flight: Default::default(),
             read_pushes: Arc::new(tokio::sync::Semaphore::new(plan::MAX_READ_PUSHES)),
             read_pushes_by_owner: Default::default(),
+            tail: Arc::default(),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -622,6 +626,17 @@ impl Notifier {
     }
 
     /// The queue an ARN names, if it exists.
+    /// Whether a change in `bucket` is worth describing (a [`Change`]):
+    /// it has notifications, or somebody watches the live tail.
+    pub fn wants_changes(&self, bucket: &str) -> bool {
+        self.has_config(bucket) || self.tail.is_watched()
+    }
+
+    /// The live tail (MinIO's `ListenBucketNotification`).
+    pub fn tail(&self) -> &Arc<tail::Tail> {
+        &self.tail
+    }
+
     pub fn queue_info(&self, arn: &str) -> Option<herald_queue::QueueInfo> {
         self.queues.as_ref().and_then(|q| q.queue_by_arn(arn))
     }
@@ -643,6 +658,9 @@ impl Notifier {
     /// batch topic write its pending events to files (waiting up to
     /// `grace`). Everything else is in the delivery log already.
     pub async fn shutdown(&self, grace: std::time::Duration) {
+        // Watchers' streams end (their connections would hold the
+        // shutdown's drain of requests).
+        self.tail.close_all();
         let drain = async {
             self.stopping.send_replace(true);
             self.workers.join_batch().await;

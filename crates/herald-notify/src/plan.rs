@@ -526,15 +526,36 @@ impl Notifier {
         F: FnOnce(Option<EventRenderer>) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
+        let tailed = change.as_ref().filter(|_| self.tail.is_watched()).cloned();
         let pending = match change {
             Some(change) => self.prepare(bucket, change, origin)?,
             None => Pending::none(),
         };
         let outcome = write(self.event_renderer(&pending)).await?;
         if let Some(committed) = outcome.committed() {
+            if let Some(change) = &tailed {
+                self.publish_to_tail(change, origin, &committed);
+            }
             self.finish(pending, &committed).await;
         }
         Ok(outcome)
+    }
+
+    /// Hands a committed change to the live tail, rendered (once, only if
+    /// a watcher wants it) as a MinIO-style `{"Records":[...]}` line in
+    /// AWS's record flavour.
+    fn publish_to_tail(&self, change: &Change, origin: &Origin, committed: &Committed<'_>) {
+        let target = Target {
+            config_id: "",
+            event: change.event,
+            opaque: "",
+            flavor: RecordFlavor::Aws,
+            bare: false,
+        };
+        let now = OffsetDateTime::now_utc();
+        self.tail.publish(committed.bucket, change.event, &change.key, || {
+            render(&self.site, (change, origin, committed), &target, now)
+        });
     }
 }
 
@@ -563,6 +584,16 @@ impl Notifier {
     /// [`MAX_READ_PUSHES`] at once; beyond, the event is lost and counted).
     pub async fn notify_read(&self, change: Change, origin: &Origin, read: ReadVersion<'_>) {
         let bucket = read.bucket.name.as_str();
+        let committed = Committed {
+            bucket: read.bucket,
+            seq: read.seq,
+            version_id: read.version_id,
+            size: Some(read.size),
+            etag: Some(read.etag),
+        };
+        if self.tail.is_watched() {
+            self.publish_to_tail(&change, origin, &committed);
+        }
         let pending = match self.prepare(bucket, change, origin) {
             Ok(p) if !p.plan.is_empty() => p,
             Ok(_) => return,
@@ -575,13 +606,6 @@ impl Notifier {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return;
             }
-        };
-        let committed = Committed {
-            bucket: read.bucket,
-            seq: read.seq,
-            version_id: read.version_id,
-            size: Some(read.size),
-            etag: Some(read.etag),
         };
         if let Some(render) = self.event_renderer(&pending)
             && let Err(e) = self.store.write_events(render(&committed)).await

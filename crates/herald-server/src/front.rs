@@ -83,9 +83,15 @@ impl Front {
         builder.set_auth(StoreAuth(store.clone()));
         builder.set_access(crate::s3::access::HeraldAccess(s3.clone()));
         builder.set_host(HeraldHost::new(cfg.domains.clone()));
-        builder.set_route(NotificationRoute {
-            s3,
-            host: HeraldHost::new(cfg.domains.clone()),
+        builder.set_route(crate::s3::listen::HeraldRoutes {
+            notification: NotificationRoute {
+                s3: s3.clone(),
+                host: HeraldHost::new(cfg.domains.clone()),
+            },
+            listen: crate::s3::listen::ListenRoute {
+                s3,
+                host: HeraldHost::new(cfg.domains.clone()),
+            },
         });
         let mut prefix = [0u8; 4];
         rand_fill(&mut prefix);

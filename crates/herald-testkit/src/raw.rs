@@ -142,3 +142,78 @@ pub fn send_presigned(addr: SocketAddr, req: &aws_sdk_s3::presigning::PresignedR
     raw_request(addr, req.method(), target, &headers, body)
         .unwrap_or_else(|e| panic!("presigned {} {uri} failed: {e}", req.method()))
 }
+
+/// A response read as it comes (a long-lived stream such as the live
+/// tail): the head, then the body line by line, chunked encoding undone.
+pub struct LineStream {
+    pub status: u16,
+    reader: io::BufReader<TcpStream>,
+    chunked: bool,
+    pending: Vec<u8>,
+}
+
+impl LineStream {
+    /// Sends a GET with these headers (`Host` included by the caller) and
+    /// reads the response head.
+    pub fn open(addr: SocketAddr, target: &str, headers: &[(String, String)]) -> io::Result<LineStream> {
+        use std::io::BufRead as _;
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut req = format!("GET {target} HTTP/1.1\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes())?;
+        let mut reader = io::BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Err(bad("the connection closed in the response head"));
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(format!("no status in {head:?}")))?;
+        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+        Ok(LineStream {
+            status,
+            reader,
+            chunked,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The next line of the body (without its newline); panics after 30 s
+    /// without one or at the end of the stream.
+    pub fn next_line(&mut self) -> String {
+        use std::io::BufRead as _;
+        loop {
+            if let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=i).collect();
+                return String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            }
+            if !self.chunked {
+                let mut buf = [0u8; 4096];
+                let n = self.reader.read(&mut buf).expect("reading the stream");
+                assert!(n > 0, "the stream ended");
+                self.pending.extend_from_slice(&buf[..n]);
+                continue;
+            }
+            let mut size = String::new();
+            self.reader.read_line(&mut size).expect("reading a chunk size");
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or_else(|_| panic!("bad chunk size {size:?}"));
+            assert!(n > 0, "the stream ended");
+            let mut chunk = vec![0u8; n + 2];
+            self.reader.read_exact(&mut chunk).expect("reading a chunk");
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+}

@@ -33,6 +33,22 @@ pub fn signed_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
+    let (addr, service) = (signer.addr, signer.service);
+    let out = signed_headers(signer, method, target, headers, body);
+    let refs: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    raw_request(addr, method, target, &refs, body)
+        .unwrap_or_else(|e| panic!("{method} {target} ({service}) failed: {e}"))
+}
+
+/// The headers of `method target` signed with SigV4 as `signer` says
+/// (`host` included).
+pub fn signed_headers(
+    signer: Signer<'_>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<(String, String)> {
     let Signer {
         addr,
         service,
@@ -73,9 +89,7 @@ pub fn signed_request(
     for (k, v) in instr.headers() {
         out.push((k.to_string(), v.to_string()));
     }
-    let refs: Vec<(&str, &str)> = out.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    raw_request(addr, method, target, &refs, body)
-        .unwrap_or_else(|e| panic!("{method} {target} ({service}) failed: {e}"))
+    out
 }
 
 // ---------------------------------------------------------------------------

@@ -148,7 +148,7 @@ async fn delete_and_notify(
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::DeleteOutcome> {
-    let change = if s3.notifier.has_config(bucket) {
+    let change = if s3.notifier.wants_changes(bucket) {
         let previous = s3.store.head_object(bucket, key, version_id).ok();
         let versioned = s3
             .store

@@ -56,10 +56,11 @@ pub(crate) struct Reader {
     info: ReqInfo,
 }
 
-/// `None` when the bucket has no notification configuration: then a read
-/// costs one map lookup for its events.
+/// `None` when the bucket has no notification configuration and nobody
+/// watches the live tail: then a read costs a map lookup and an atomic
+/// load for its events.
 pub(crate) fn reader<T>(s3: &HeraldS3, req: &S3Request<T>, bucket: &str) -> Option<Reader> {
-    s3.notifier.has_config(bucket).then(|| Reader {
+    s3.notifier.wants_changes(bucket).then(|| Reader {
         principal: s3.caller(req).unwrap_or_default(),
         info: req_info(req),
     })

@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod lifecycle;
 mod list;
+pub mod listen;
 mod lock;
 mod multipart;
 pub mod notification;

@@ -34,17 +34,23 @@ fn notification_param(uri: &Uri) -> Option<String> {
 
 impl NotificationRoute {
     fn bucket_of(&self, uri: &Uri, headers: &HeaderMap) -> Option<String> {
-        let host = headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        if let Some(b) = self.host.bucket_of(host) {
-            return Some(b.to_owned());
-        }
-        let path = uri.path().trim_start_matches('/');
-        let bucket = path.split('/').next().unwrap_or("");
-        (!bucket.is_empty()).then(|| bucket.to_owned())
+        route_bucket(&self.host, uri, headers)
     }
+}
+
+/// The bucket a route's request names (virtual-host or path style), or
+/// `None` for `/`.
+pub(crate) fn route_bucket(host: &HeraldHost, uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let host_header = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if let Some(b) = host.bucket_of(host_header) {
+        return Some(b.to_owned());
+    }
+    let path = uri.path().trim_start_matches('/');
+    let bucket = path.split('/').next().unwrap_or("");
+    (!bucket.is_empty()).then(|| bucket.to_owned())
 }
 
 fn xml(status: StatusCode, body: String) -> S3Response<Body> {

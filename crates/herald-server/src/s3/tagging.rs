@@ -158,7 +158,7 @@ async fn tag_and_notify(
     user: &str,
     info: &super::events::ReqInfo,
 ) -> S3Result<herald_store::WriteOutcome> {
-    let change = if s3.notifier.has_config(bucket) {
+    let change = if s3.notifier.wants_changes(bucket) {
         let current = s3.store.head_object(bucket, key, version_id).s3()?;
         let change = Change {
             metadata: current.meta.user_pairs(),

@@ -36,6 +36,25 @@ pub(crate) fn authorize_route(s3: &HeraldS3, req: &mut S3Request<s3s::Body>, buc
     Ok(())
 }
 
+/// A route that acts on the caller's own things only (the bucket-less live
+/// tail): any signed-in user, never an anonymous one.
+pub(crate) fn authorize_user(s3: &HeraldS3, req: &mut S3Request<s3s::Body>) -> S3Result<()> {
+    let sigv2 = req.credentials.is_some() && req.region.is_none();
+    let caller = s3.identify(req.credentials.as_ref(), sigv2)?;
+    if matches!(caller, Caller::Anonymous) {
+        return Err(s3s::s3_error!(
+            AccessDenied,
+            "sign the request: anonymous callers have no buckets"
+        ));
+    }
+    req.extensions.insert(Granted {
+        caller,
+        bucket: None,
+        pinned: Pinned::Nothing,
+    });
+    Ok(())
+}
+
 /// The S3 access decision for Herald's other front ends (SFTP): the very
 /// decision S3 requests get, for a signed-in user connected from `peer`
 /// over an encrypted transport.

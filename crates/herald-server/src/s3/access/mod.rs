@@ -38,7 +38,7 @@ mod hook;
 mod policy_cache;
 
 pub use checks::AccessDecider;
-pub(crate) use checks::{ObjectChecker, also_allowed, authorize_route};
+pub(crate) use checks::{ObjectChecker, also_allowed, authorize_route, authorize_user};
 pub use hook::HeraldAccess;
 pub use policy_cache::{BUCKET_POLICY_LIMITS, PolicyCache};
 
