@@ -12,6 +12,7 @@ mod quotas;
 mod serve;
 mod topic;
 mod user;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -57,6 +58,8 @@ enum Command {
     Bench(herald_bench::BenchArgs),
     /// Consume S3 events (SQS, webhooks) and keep an index, a mirror or other systems in sync.
     Agent(Box<herald_agent::AgentArgs>),
+    /// Watch a bucket's events live, one line each (the live tail).
+    Watch(watch::WatchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
             Command::Lifecycle { command } => lifecycle::run(command).await,
             Command::Bench(args) => herald_bench::run(args).await,
             Command::Agent(args) => herald_agent::run(*args).await,
+            Command::Watch(args) => watch::run(args).await,
         }
     });
     match result {

@@ -189,3 +189,58 @@ async fn the_wire_form_keep_alives_scope_and_refusals() {
     }
     assert_eq!(keys, ["mine-1/k1", "mine-2/k2"], "never bob's");
 }
+
+/// `herald watch` as an operator runs it: credentials and region from the
+/// environment, one line per event, filtered by event kind and prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_watch_prints_one_line_per_event() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    s3.create_bucket().bucket("watch-b").send().await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "watch",
+            "s3://watch-b",
+            "--events",
+            "put",
+            "--prefix",
+            "x/",
+            "--endpoint-url",
+            &srv.url(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", ROOT_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", ROOT_SECRET_KEY)
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let w = PyWatcher { child, lines };
+    until_watching(&s3, "watch-b", "x/", &w).await;
+    put(&s3, "watch-b", "x/a b.txt", 5).await;
+    s3.delete_object()
+        .bucket("watch-b")
+        .key("x/a b.txt")
+        .send()
+        .await
+        .unwrap(); // not a put
+    put(&s3, "watch-b", "y/b", 1).await; // other prefix
+    put(&s3, "watch-b", "x/stop", 2).await;
+    let fields = |line: String| line.split("  ").skip(1).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        fields(w.next("the first put")),
+        ["ObjectCreated:Put", "watch-b/x/a b.txt", "5", "root"]
+    );
+    assert_eq!(
+        fields(w.next("the last put")),
+        ["ObjectCreated:Put", "watch-b/x/stop", "2", "root"]
+    );
+}
