@@ -629,7 +629,13 @@ impl Notifier {
     /// Whether a change in `bucket` is worth describing (a [`Change`]):
     /// it has notifications, or somebody watches the live tail.
     pub fn wants_changes(&self, bucket: &str) -> bool {
-        self.has_config(bucket) || self.tail.is_watched()
+        self.has_config(bucket) || self.tail_watches(bucket)
+    }
+
+    /// Whether a live-tail watcher may want `bucket`'s changes (by name,
+    /// or every bucket of its owner).
+    pub(crate) fn tail_watches(&self, bucket: &str) -> bool {
+        self.tail.watches(bucket, || self.bucket_owner(bucket))
     }
 
     /// The live tail (MinIO's `ListenBucketNotification`).
@@ -658,8 +664,8 @@ impl Notifier {
     /// batch topic write its pending events to files (waiting up to
     /// `grace`). Everything else is in the delivery log already.
     pub async fn shutdown(&self, grace: std::time::Duration) {
-        // Watchers' streams end (their connections would hold the
-        // shutdown's drain of requests).
+        // The server ended the watchers' streams when it stopped
+        // accepting; any still here (an embedder without the server) end.
         self.tail.close_all();
         let drain = async {
             self.stopping.send_replace(true);

@@ -526,7 +526,7 @@ impl Notifier {
         F: FnOnce(Option<EventRenderer>) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
-        let tailed = change.as_ref().filter(|_| self.tail.is_watched()).cloned();
+        let tailed = change.as_ref().filter(|_| self.tail_watches(bucket)).cloned();
         let pending = match change {
             Some(change) => self.prepare(bucket, change, origin)?,
             None => Pending::none(),
@@ -591,7 +591,7 @@ impl Notifier {
             size: Some(read.size),
             etag: Some(read.etag),
         };
-        if self.tail.is_watched() {
+        if self.tail_watches(bucket) {
             self.publish_to_tail(&change, origin, &committed);
         }
         let pending = match self.prepare(bucket, change, origin) {

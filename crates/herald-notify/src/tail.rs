@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 
 /// Lines a watcher may have waiting before it is cut off.
 pub const WATCHER_BUFFER: usize = 1024;
+/// Bytes a watcher may have waiting before it is cut off (records with
+/// long keys, metadata and tags are large: lines alone do not bound it).
+pub const WATCHER_BYTES: usize = 4 * 1024 * 1024;
 /// Watchers at once, in all.
 pub const MAX_WATCHERS: usize = 256;
 /// Watchers at once of one user.
@@ -64,28 +67,82 @@ pub enum TailError {
     TooManyOfUser(usize),
 }
 
+/// A watcher as the hub keeps it; `queued` counts the bytes it has not
+/// taken yet.
+#[derive(Clone)]
 struct Watcher {
-    filter: TailFilter,
+    filter: Arc<TailFilter>,
     tx: mpsc::Sender<Bytes>,
     cut: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
 }
 
 /// Every watcher of the server.
 #[derive(Default)]
 pub struct Tail {
-    watchers: Mutex<HashMap<u64, Watcher>>,
+    state: Mutex<Watchers>,
     active: AtomicUsize,
     next: AtomicU64,
+}
+
+/// The watchers, and how many watch each bucket (by name) and each
+/// owner's every bucket: the index a change is checked against.
+#[derive(Default)]
+struct Watchers {
+    by_id: HashMap<u64, Watcher>,
+    buckets: HashMap<String, usize>,
+    owners: HashMap<String, usize>,
+}
+
+impl Watchers {
+    fn add(&mut self, id: u64, w: Watcher) {
+        match &w.filter.bucket {
+            Some((name, _)) => *self.buckets.entry(name.clone()).or_default() += 1,
+            None => *self.owners.entry(w.filter.owner.clone()).or_default() += 1,
+        }
+        self.by_id.insert(id, w);
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(w) = self.by_id.remove(&id) else { return };
+        let (map, key) = match &w.filter.bucket {
+            Some((name, _)) => (&mut self.buckets, name.clone()),
+            None => (&mut self.owners, w.filter.owner.clone()),
+        };
+        if let Some(n) = map.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&key);
+            }
+        }
+    }
 }
 
 /// A running watch: its lines, until it is cut off or the server stops.
 /// Dropping it ends the watch.
 pub struct Watch {
-    pub lines: mpsc::Receiver<Bytes>,
+    lines: mpsc::Receiver<Bytes>,
     /// Set when the watcher fell behind and was cut off.
     pub cut: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
     tail: Weak<Tail>,
     id: u64,
+}
+
+impl Watch {
+    /// The next line; `None` once the watch ended (cut off: see `cut`).
+    pub async fn next_line(&mut self) -> Option<Bytes> {
+        let line = self.lines.recv().await?;
+        self.queued.fetch_sub(line.len(), Ordering::AcqRel);
+        Some(line)
+    }
+
+    /// [`next_line`](Self::next_line) without waiting.
+    pub fn try_next_line(&mut self) -> Option<Bytes> {
+        let line = self.lines.try_recv().ok()?;
+        self.queued.fetch_sub(line.len(), Ordering::AcqRel);
+        Some(line)
+    }
 }
 
 impl Drop for Watch {
@@ -99,47 +156,70 @@ impl Drop for Watch {
 impl Tail {
     /// Starts a watch, within the limits on watchers.
     pub fn watch(self: &Arc<Self>, filter: TailFilter) -> Result<Watch, TailError> {
-        let mut map = self.watchers.lock().expect("tail lock");
-        if map.len() >= MAX_WATCHERS {
+        let mut st = self.state.lock().expect("tail lock");
+        if st.by_id.len() >= MAX_WATCHERS {
             return Err(TailError::TooMany(MAX_WATCHERS));
         }
-        if map.values().filter(|w| w.filter.owner == filter.owner).count() >= MAX_WATCHERS_PER_USER {
+        if st.by_id.values().filter(|w| w.filter.owner == filter.owner).count() >= MAX_WATCHERS_PER_USER {
             return Err(TailError::TooManyOfUser(MAX_WATCHERS_PER_USER));
         }
         let (tx, lines) = mpsc::channel(WATCHER_BUFFER);
         let cut = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        map.insert(
+        st.add(
             id,
             Watcher {
-                filter,
+                filter: Arc::new(filter),
                 tx,
                 cut: cut.clone(),
+                queued: queued.clone(),
             },
         );
-        self.active.store(map.len(), Ordering::Release);
+        self.active.store(st.by_id.len(), Ordering::Release);
         Ok(Watch {
             lines,
             cut,
+            queued,
             tail: Arc::downgrade(self),
             id,
         })
     }
 
     fn remove(&self, id: u64) {
-        let mut map = self.watchers.lock().expect("tail lock");
-        map.remove(&id);
-        self.active.store(map.len(), Ordering::Release);
+        let mut st = self.state.lock().expect("tail lock");
+        st.remove(id);
+        self.active.store(st.by_id.len(), Ordering::Release);
     }
 
-    /// Whether anybody watches (the cheap check on every change).
+    /// Whether anybody watches at all (one atomic load).
     pub fn is_watched(&self) -> bool {
         self.active.load(Ordering::Acquire) > 0
     }
 
+    /// Whether somebody watches `bucket` (by name) or every bucket of its
+    /// owner (`owner` is asked only then): what a change must pass before
+    /// it is worth describing for the tail.
+    pub fn watches(&self, bucket: &str, owner: impl FnOnce() -> Option<Arc<str>>) -> bool {
+        if !self.is_watched() {
+            return false;
+        }
+        {
+            let st = self.state.lock().expect("tail lock");
+            if st.buckets.contains_key(bucket) {
+                return true;
+            }
+            if st.owners.is_empty() {
+                return false;
+            }
+        }
+        // The owner is looked up without the lock held.
+        owner().is_some_and(|o| self.state.lock().expect("tail lock").owners.contains_key(&*o))
+    }
+
     /// Hands a committed change to the watchers that want it; `render`
-    /// makes its line, once, only if one does. A watcher whose buffer is
-    /// full is cut off.
+    /// makes its line, once, only if one does, and outside the hub's lock.
+    /// A watcher whose buffer (lines or bytes) is full is cut off.
     pub fn publish(
         &self,
         bucket: &herald_store::BucketRecord,
@@ -147,40 +227,69 @@ impl Tail {
         key: &str,
         render: impl FnOnce() -> Vec<u8>,
     ) {
-        let mut map = self.watchers.lock().expect("tail lock");
-        let mut line: Option<Bytes> = None;
-        let mut render = Some(render);
+        let wanting: Vec<(u64, Watcher)> = {
+            let st = self.state.lock().expect("tail lock");
+            st.by_id
+                .iter()
+                .filter(|(_, w)| w.filter.wants(bucket, event, key))
+                .map(|(id, w)| (*id, w.clone()))
+                .collect()
+        };
+        if wanting.is_empty() {
+            return;
+        }
+        let mut body = render();
+        body.push(b'\n');
+        let line = Bytes::from(body);
         let mut gone = Vec::new();
-        for (id, w) in map.iter() {
-            if !w.filter.wants(bucket, event, key) {
-                continue;
-            }
-            let l = line.get_or_insert_with(|| {
-                let mut body = (render.take().expect("rendered once"))();
-                body.push(b'\n');
-                Bytes::from(body)
-            });
-            match w.tx.try_send(l.clone()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
+        for (id, w) in wanting {
+            match offer(&w, &line) {
+                Offer::Taken => {}
+                Offer::Full => {
                     tracing::info!(owner = %w.filter.owner, "live tail watcher fell behind: cut off");
                     w.cut.store(true, Ordering::Release);
-                    gone.push(*id);
+                    gone.push(id);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+                Offer::Closed => gone.push(id),
             }
         }
-        for id in gone {
-            map.remove(&id);
+        if !gone.is_empty() {
+            let mut st = self.state.lock().expect("tail lock");
+            for id in gone {
+                st.remove(id);
+            }
+            self.active.store(st.by_id.len(), Ordering::Release);
         }
-        self.active.store(map.len(), Ordering::Release);
     }
 
     /// Ends every watch (server shutdown).
     pub fn close_all(&self) {
-        let mut map = self.watchers.lock().expect("tail lock");
-        map.clear();
+        *self.state.lock().expect("tail lock") = Watchers::default();
         self.active.store(0, Ordering::Release);
+    }
+}
+
+enum Offer {
+    Taken,
+    Full,
+    Closed,
+}
+
+/// Gives a watcher a line unless its buffer is full (in lines or bytes).
+fn offer(w: &Watcher, line: &Bytes) -> Offer {
+    if w.queued.fetch_add(line.len(), Ordering::AcqRel) + line.len() > WATCHER_BYTES {
+        w.queued.fetch_sub(line.len(), Ordering::AcqRel);
+        return Offer::Full;
+    }
+    match w.tx.try_send(line.clone()) {
+        Ok(()) => Offer::Taken,
+        Err(e) => {
+            w.queued.fetch_sub(line.len(), Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => Offer::Full,
+                mpsc::error::TrySendError::Closed(_) => Offer::Closed,
+            }
+        }
     }
 }
 
@@ -221,10 +330,13 @@ mod tests {
         });
         // Another of alice's buckets: only the every-bucket watch.
         tail.publish(&bucket("other", "id3", "alice"), put, "img/c.png", || b"3".to_vec());
-        assert_eq!(w.lines.try_recv().unwrap(), Bytes::from_static(b"1\n"));
-        assert!(w.lines.try_recv().is_err());
-        assert_eq!(all.lines.try_recv().unwrap(), Bytes::from_static(b"1\n"));
-        assert_eq!(all.lines.try_recv().unwrap(), Bytes::from_static(b"3\n"));
+        assert!(tail.watches("photos", || None), "by name");
+        assert!(tail.watches("other", || Some("alice".into())), "by owner");
+        assert!(!tail.watches("nobody", || Some("mallory".into())));
+        assert_eq!(w.try_next_line().unwrap(), Bytes::from_static(b"1\n"));
+        assert!(w.try_next_line().is_none());
+        assert_eq!(all.try_next_line().unwrap(), Bytes::from_static(b"1\n"));
+        assert_eq!(all.try_next_line().unwrap(), Bytes::from_static(b"3\n"));
         drop(w);
         drop(all);
         assert!(!tail.is_watched(), "dropped watches are gone");
@@ -241,13 +353,25 @@ mod tests {
         assert!(slow.cut.load(Ordering::Acquire), "cut off when its buffer filled");
         assert!(!tail.is_watched());
         let mut n = 0;
-        while slow.lines.try_recv().is_ok() {
+        while slow.try_next_line().is_some() {
             n += 1;
         }
         assert_eq!(
             n, WATCHER_BUFFER,
             "what was buffered is still read, then the stream ends"
         );
+        // Large lines: cut off by bytes before the line count.
+        let mut big = tail.watch(filter("alice", None)).unwrap();
+        let line = vec![b'x'; 64 * 1024];
+        for _ in 0..100 {
+            tail.publish(&b, EventType::ObjectCreatedPut, "img/a.png", || line.clone());
+        }
+        assert!(big.cut.load(Ordering::Acquire), "cut off at {WATCHER_BYTES} bytes");
+        let mut bytes = 0;
+        while let Some(l) = big.try_next_line() {
+            bytes += l.len();
+        }
+        assert!(bytes <= WATCHER_BYTES && bytes > WATCHER_BYTES / 2, "{bytes}");
         let mine: Vec<Watch> = (0..MAX_WATCHERS_PER_USER)
             .map(|_| tail.watch(filter("bob", None)).unwrap())
             .collect();

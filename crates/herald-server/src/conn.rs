@@ -199,6 +199,47 @@ where
     }
 }
 
+/// A response whose body is still being sent keeps its request "in flight"
+/// (so the connection's idle timeout does not close it under a long
+/// download or a live-tail stream): bodies of unknown or large size carry
+/// the marker until they end; small ones drop it now.
+pub(crate) fn hold_while_streaming(resp: http::Response<s3s::Body>, busy: InFlight) -> http::Response<s3s::Body> {
+    use hyper::body::Body as _;
+    /// Above this, a body is worth holding the marker for.
+    const SMALL: u64 = 64 * 1024;
+    let hint = resp.body().size_hint();
+    if resp.body().is_end_stream() || hint.exact().is_some_and(|n| n <= SMALL) {
+        return resp;
+    }
+    resp.map(|body| s3s::Body::http_body_unsync(HoldBody { body, _busy: busy }))
+}
+
+/// A body that keeps its request's [`InFlight`] marker until it is dropped.
+struct HoldBody {
+    body: s3s::Body,
+    _busy: InFlight,
+}
+
+impl hyper::body::Body for HoldBody {
+    type Data = bytes::Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

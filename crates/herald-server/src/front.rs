@@ -46,7 +46,7 @@ pub(crate) struct Front {
     /// The S3 access decision, for the other front ends (SFTP).
     pub(crate) decider: crate::s3::access::AccessDecider,
     store: Store,
-    notifier: Arc<Notifier>,
+    pub(crate) notifier: Arc<Notifier>,
     /// The SQS queues (`crate::sqs`).
     queues: herald_queue::QueueEngine,
     metrics: Metrics,
@@ -189,8 +189,7 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
         let busy: InFlight = self.activity.begin();
         Box::pin(async move {
             let resp = handle(state, info, req).await;
-            drop(busy);
-            Ok(resp)
+            Ok(crate::conn::hold_while_streaming(resp, busy))
         })
     }
 }

@@ -211,6 +211,9 @@ impl Server {
         }
         drop(self.listener);
         let _ = stop_tx.send(true);
+        // Live-tail streams never end by themselves: end them now, or they
+        // would hold the drain below until the grace period is over.
+        self.state.notifier.tail().close_all();
         tracing::info!("shutting down: waiting for in-flight requests");
         let all = limits.max_connections as u32;
         tokio::select! {

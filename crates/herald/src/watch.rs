@@ -105,7 +105,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<()> {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
     loop {
         match watch_once(&client, &signer, &base, &target, args.json).await? {
-            Ended::CutOff(why) => eprintln!("herald watch: {why}; reconnecting"),
+            Ended::CutOff(why) | Ended::Broken(why) => eprintln!("herald watch: {why}; reconnecting"),
             Ended::Closed => bail!("the server ended the stream"),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -118,7 +118,14 @@ enum Ended {
     CutOff(String),
     /// The connection closed.
     Closed,
+    /// The connection broke or went silent (no keep-alive line for
+    /// [`SILENCE`]): reconnect.
+    Broken(String),
 }
+
+/// Longest wait for any byte: the server sends a keep-alive line every
+/// 10 s by default.
+const SILENCE: Duration = Duration::from_secs(60);
 
 async fn watch_once<C>(
     client: &Client<C, Empty<Bytes>>,
@@ -152,10 +159,14 @@ where
         bail!("{status}: {}", String::from_utf8_lossy(&text).trim());
     }
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.context("reading the stream")?.into_data() else {
-            continue;
+    loop {
+        let frame = match tokio::time::timeout(SILENCE, body.frame()).await {
+            Err(_) => return Ok(Ended::Broken(format!("nothing from the server for {SILENCE:?}"))),
+            Ok(None) => return Ok(Ended::Closed),
+            Ok(Some(Err(e))) => return Ok(Ended::Broken(format!("the stream broke: {e}"))),
+            Ok(Some(Ok(frame))) => frame,
         };
+        let Ok(data) = frame.into_data() else { continue };
         buf.extend_from_slice(&data);
         while let Some(i) = buf.iter().position(|b| *b == b'\n') {
             let line = buf.split_to(i + 1);
@@ -167,7 +178,6 @@ where
             bail!("a line of more than {MAX_LINE} bytes from the server");
         }
     }
-    Ok(Ended::Closed)
 }
 
 /// Prints one line of the stream; `Some` when it says the stream ends.
@@ -199,7 +209,19 @@ fn show(line: &[u8], json: bool) -> Option<Ended> {
 /// `time  event  bucket/key  size  principal`.
 fn summary(r: &Value) -> String {
     let s = |v: &Value| v.as_str().unwrap_or("-").to_owned();
-    let key = herald_bench::notify::receiver::url_decode(r["s3"]["object"]["key"].as_str().unwrap_or(""));
+    // Keys are anyone's bytes: control characters (terminal escapes) are
+    // shown escaped, never sent to the terminal.
+    let key: String = herald_bench::notify::receiver::url_decode(r["s3"]["object"]["key"].as_str().unwrap_or(""))
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
     let size = r["s3"]["object"]["size"]
         .as_u64()
         .map_or_else(|| "-".to_owned(), |n| n.to_string());
@@ -250,5 +272,7 @@ mod tests {
             summary(&r),
             "2026-12-07T10:00:00.000Z  ObjectCreated:Put  photos/img/a b+c.png  7  alice"
         );
+        let evil = serde_json::json!({"s3": {"object": {"key": "a%1B%5B2Jb"}}});
+        assert!(summary(&evil).contains("a\\u{1b}[2Jb"), "{}", summary(&evil));
     }
 }

@@ -135,17 +135,61 @@ async fn the_wire_form_keep_alives_scope_and_refusals() {
     }
     bob.create_bucket().bucket("bobs").send().await.unwrap();
 
-    // Bob may not watch root's bucket; an anonymous caller nothing at all;
-    // a bad event name or ping is InvalidArgument.
-    let r = s3_raw(
-        &srv,
-        "BOBACCESSKEY00000001",
-        "bobSecretKey/0123456789abcdefghijklmnop",
-        "GET",
-        "/mine-1?events=s3:ObjectCreated:*",
-        b"",
+    // Bob may not watch root's bucket, not even where a policy lets him read
+    // everything (`s3:Get*`): watching is its own permission,
+    // `s3:ListenBucketNotification`. An anonymous caller may watch nothing,
+    // whatever a policy says. A bad event name or ping is InvalidArgument.
+    let granted_target = "/mine-1?events=s3:ObjectCreated:*&ping=1";
+    let bob_signer = Signer {
+        addr: srv.addr(),
+        service: "s3",
+        access: "BOBACCESSKEY00000001",
+        secret: "bobSecretKey/0123456789abcdefghijklmnop",
+    };
+    // Opened without reading to the end: a granted watch never ends.
+    let bob_listens = || {
+        let headers = signed_headers(bob_signer, "GET", granted_target, &[], b"");
+        LineStream::open(srv.addr(), granted_target, &headers).unwrap()
+    };
+    let policy = |principal: serde_json::Value, action: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": principal, "Action": action,
+             "Resource": ["arn:aws:s3:::mine-1", "arn:aws:s3:::mine-1/*"]}]})
+        .to_string()
+    };
+    let bob_principal = || serde_json::json!({"AWS": "arn:aws:iam::bob:user/bob"});
+    assert_eq!(bob_listens().status, 403, "no grant");
+    s3.put_bucket_policy()
+        .bucket("mine-1")
+        .policy(policy(bob_principal(), "s3:Get*"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob_listens().status, 403, "s3:Get* is not s3:ListenBucketNotification");
+    s3.put_bucket_policy()
+        .bucket("mine-1")
+        .policy(policy(serde_json::json!("*"), "s3:*"))
+        .send()
+        .await
+        .unwrap();
+    let r = raw_request(srv.addr(), "GET", "/mine-1?events=s3:ObjectCreated:*", &[], b"").unwrap();
+    assert_eq!(
+        r.status,
+        403,
+        "anonymous, even with s3:* for everyone: {}",
+        r.body_str()
     );
-    assert_eq!(r.status, 403, "{}", r.body_str());
+    s3.put_bucket_policy()
+        .bucket("mine-1")
+        .policy(policy(bob_principal(), "s3:ListenBucketNotification"))
+        .send()
+        .await
+        .unwrap();
+    let mut granted = bob_listens();
+    assert_eq!(granted.status, 200, "granted s3:ListenBucketNotification");
+    assert_eq!(granted.next_line(), "", "a keep-alive");
+    drop(granted);
+    s3.delete_bucket_policy().bucket("mine-1").send().await.unwrap();
     let r = raw_request(srv.addr(), "GET", "/?events=s3:ObjectCreated:*", &[], b"").unwrap();
     assert_eq!(r.status, 403, "anonymous: {}", r.body_str());
     for bad in [

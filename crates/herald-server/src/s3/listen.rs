@@ -6,8 +6,9 @@
 //! the stream is alive. `mc watch` and minio-py's
 //! `listen_bucket_notification` read it as they read MinIO's.
 //!
-//! Authorized as GetBucketNotification for one bucket; the bucket-less
-//! form needs a signed-in user and watches only that user's own buckets.
+//! Needs a signed-in user; for one bucket the `s3:ListenBucketNotification`
+//! permission (the owner has it; a policy may grant it), the bucket-less
+//! form watches only that user's own buckets.
 //! A watcher that falls behind is cut off (see `herald_notify::tail`) with
 //! a final line `{"Records":[],"Error":{...}}` that MinIO clients skip
 //! before they reconnect.
@@ -94,11 +95,14 @@ impl S3Route for ListenRoute {
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        // A signed-in user in every case: a live feed of a bucket's
+        // activity is not for anonymous callers, whatever a policy allows.
+        super::access::authorize_user(&self.s3, req)?;
         match self.bucket_of(&req.uri, &req.headers) {
-            Some(bucket) => {
-                super::access::authorize_route(&self.s3, req, &bucket, "GetBucketNotificationConfiguration")
-            }
-            None => super::access::authorize_user(&self.s3, req),
+            // Its own action (as MinIO's), which `s3:Get*` does not grant:
+            // reading the configuration is not watching every change.
+            Some(bucket) => super::access::authorize_route(&self.s3, req, &bucket, "ListenBucketNotification"),
+            None => Ok(()),
         }
     }
 
@@ -171,7 +175,7 @@ fn streamed(watch: Watch, ping: Duration) -> Body {
             return None;
         }
         tokio::select! {
-            line = watch.lines.recv() => match line {
+            line = watch.next_line() => match line {
                 Some(line) => Some((line, (watch, tick, false))),
                 None if watch.cut.load(Ordering::Acquire) => {
                     let last = format!(
