@@ -3,8 +3,8 @@
 //! for every bucket the caller owns). The answer never ends by itself: one
 //! `{"Records":[...]}` line per committed change that matches, and a blank
 //! line every `ping` seconds (10 by default) so proxies and clients know
-//! the stream is alive. `mc watch` and minio-py's
-//! `listen_bucket_notification` read it as they read MinIO's.
+//! the stream is alive. minio-py's `listen_bucket_notification` reads it
+//! as it reads MinIO's (tested); `mc watch` uses the same API (untested).
 //!
 //! Needs a signed-in user; for one bucket the `s3:ListenBucketNotification`
 //! permission (the owner has it; a policy may grant it), the bucket-less
