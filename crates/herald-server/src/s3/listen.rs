@@ -51,8 +51,23 @@ struct ListenParams {
     ping: Option<String>,
 }
 
-/// `Some` when the query carries `events` (MinIO's clients always send
-/// it) and is no notification-configuration request.
+/// Whether a request is a watch: its query carries `events` (MinIO's
+/// clients always send it) and it is no notification-configuration
+/// request. Asked of every request with a query, so it copies nothing.
+fn is_listen_query(uri: &Uri) -> bool {
+    let Some(q) = uri.query() else { return false };
+    let mut listen = false;
+    for (k, _) in form_urlencoded::parse(q.as_bytes()) {
+        match k.as_ref() {
+            "events" => listen = true,
+            "notification" => return false,
+            _ => {}
+        }
+    }
+    listen
+}
+
+/// The watch's parameters, `None` when the request is no watch.
 fn listen_params(uri: &Uri) -> Option<ListenParams> {
     let q = uri.query()?;
     let mut p = ListenParams {
@@ -91,7 +106,7 @@ impl ListenRoute {
 #[async_trait::async_trait]
 impl S3Route for ListenRoute {
     fn is_match(&self, method: &Method, uri: &Uri, _: &HeaderMap, _: &mut Extensions) -> bool {
-        *method == Method::GET && listen_params(uri).is_some()
+        *method == Method::GET && is_listen_query(uri)
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
@@ -200,7 +215,7 @@ pub struct HeraldRoutes {
 
 impl HeraldRoutes {
     fn is_listen(method: &Method, uri: &Uri) -> bool {
-        *method == Method::GET && listen_params(uri).is_some()
+        *method == Method::GET && is_listen_query(uri)
     }
 }
 
