@@ -92,6 +92,11 @@ struct Watchers {
     by_id: HashMap<u64, Watcher>,
     buckets: HashMap<String, usize>,
     owners: HashMap<String, usize>,
+    /// Watches alive per user, cut-off ones included: a cut-off watch
+    /// still holds its connection until the client reads its last line or
+    /// goes, so the limits count it until then (else a client that never
+    /// reads could pile up held connections, one cut-off at a time).
+    live: HashMap<String, usize>,
 }
 
 impl Watchers {
@@ -127,6 +132,7 @@ pub struct Watch {
     queued: Arc<AtomicUsize>,
     tail: Weak<Tail>,
     id: u64,
+    owner: String,
 }
 
 impl Watch {
@@ -148,7 +154,15 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         if let Some(t) = self.tail.upgrade() {
-            t.remove(self.id);
+            let mut st = t.state.lock().expect("tail lock");
+            st.remove(self.id);
+            if let Some(n) = st.live.get_mut(&self.owner) {
+                *n -= 1;
+                if *n == 0 {
+                    st.live.remove(&self.owner);
+                }
+            }
+            t.active.store(st.by_id.len(), Ordering::Release);
         }
     }
 }
@@ -157,12 +171,14 @@ impl Tail {
     /// Starts a watch, within the limits on watchers.
     pub fn watch(self: &Arc<Self>, filter: TailFilter) -> Result<Watch, TailError> {
         let mut st = self.state.lock().expect("tail lock");
-        if st.by_id.len() >= MAX_WATCHERS {
+        if st.live.values().sum::<usize>() >= MAX_WATCHERS {
             return Err(TailError::TooMany(MAX_WATCHERS));
         }
-        if st.by_id.values().filter(|w| w.filter.owner == filter.owner).count() >= MAX_WATCHERS_PER_USER {
+        if st.live.get(&filter.owner).copied().unwrap_or(0) >= MAX_WATCHERS_PER_USER {
             return Err(TailError::TooManyOfUser(MAX_WATCHERS_PER_USER));
         }
+        *st.live.entry(filter.owner.clone()).or_default() += 1;
+        let owner = filter.owner.clone();
         let (tx, lines) = mpsc::channel(WATCHER_BUFFER);
         let cut = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(AtomicUsize::new(0));
@@ -183,13 +199,8 @@ impl Tail {
             queued,
             tail: Arc::downgrade(self),
             id,
+            owner,
         })
-    }
-
-    fn remove(&self, id: u64) {
-        let mut st = self.state.lock().expect("tail lock");
-        st.remove(id);
-        self.active.store(st.by_id.len(), Ordering::Release);
     }
 
     /// Whether anybody watches at all (one atomic load).
@@ -381,5 +392,24 @@ mod tests {
         ));
         assert!(tail.watch(filter("carol", None)).is_ok(), "others still may");
         drop(mine);
+        // A cut-off watch still holds its connection until it is dropped:
+        // it keeps counting, so cut-offs cannot pile up held connections.
+        let cut: Vec<Watch> = (0..MAX_WATCHERS_PER_USER)
+            .map(|_| tail.watch(filter("dave", None)).unwrap())
+            .collect();
+        let daves = bucket("d", "id9", "dave");
+        for _ in 0..WATCHER_BUFFER + 1 {
+            tail.publish(&daves, EventType::ObjectCreatedPut, "img/a.png", || b"x".to_vec());
+        }
+        assert!(cut.iter().all(|w| w.cut.load(Ordering::Acquire)), "all cut off");
+        assert!(
+            matches!(tail.watch(filter("dave", None)), Err(TailError::TooManyOfUser(_))),
+            "cut off but not yet dropped: still counted"
+        );
+        drop(cut);
+        assert!(
+            tail.watch(filter("dave", None)).is_ok(),
+            "dropped: the places come back"
+        );
     }
 }
