@@ -20,6 +20,10 @@ pub(crate) const SIDE_REC: usize = 32;
 pub(crate) const SIDE_GONE: u8 = 1;
 /// Side record kind: the entry failed; carries its new attempt count and due time.
 pub(crate) const SIDE_RETRY: u8 = 2;
+/// Side record kind: the entry never was an event (its transaction did not
+/// commit, or its write failed). Gone like an acked one, but a replay of
+/// the retained log skips it.
+pub(crate) const SIDE_VOID: u8 = 3;
 
 /// Name of the file inside a topic directory that holds the real topic name.
 pub(crate) const NAME_FILE: &str = "topic";
@@ -107,7 +111,7 @@ pub(crate) fn decode_side(rec: &[u8]) -> Option<SideRec> {
         return None;
     }
     let kind = rec[0];
-    if kind != SIDE_GONE && kind != SIDE_RETRY {
+    if kind != SIDE_GONE && kind != SIDE_RETRY && kind != SIDE_VOID {
         return None;
     }
     Some(SideRec {

@@ -30,10 +30,13 @@
 
 mod deliver;
 mod format;
+mod replay;
+mod retain;
 mod topic;
 mod writer;
 
 use deliver::{SideBuf, read_run};
+pub use replay::{Replay, ReplayEntry};
 
 use std::collections::HashMap;
 use std::fs;
@@ -47,7 +50,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::format::{SIDE_GONE, SIDE_RETRY};
+use crate::format::{SIDE_GONE, SIDE_RETRY, SIDE_VOID};
 use crate::topic::{Run, TopicState};
 
 /// Where the log lives and how big its segment files get.
@@ -118,6 +121,11 @@ pub struct TopicStats {
     /// Sum of attempts over pending entries.
     pub total_retries: u64,
     pub leased: u64,
+    /// Delivered events kept for replay (see
+    /// [`DeliveryLog::set_retention`]), their bytes, and the oldest one's age.
+    pub retained_entries: u64,
+    pub retained_bytes: u64,
+    pub oldest_retained_age: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -383,8 +391,8 @@ impl DeliveryLog {
             let now = format::now_ms();
             let mut side = SideBuf::default();
             for id in st.ids_above(mark) {
-                if let Some(seg) = st.remove(id, now) {
-                    side.push(seg, SIDE_GONE, id, 0, 0);
+                if let Some(seg) = st.remove_void(id, now) {
+                    side.push(seg, SIDE_VOID, id, 0, 0);
                     dropped += 1;
                 }
             }
@@ -491,7 +499,11 @@ impl DeliveryLog {
         };
         let mut st = t.state.lock().unwrap();
         let oldest = st.oldest_enqueued_ms();
+        let (retained_entries, retained_bytes, oldest_retained_age) = st.retained_summary(format::now_ms());
         TopicStats {
+            retained_entries,
+            retained_bytes,
+            oldest_retained_age,
             entries: st.entries,
             bytes: st.bytes,
             oldest_age: oldest.map(|ms| {
@@ -526,6 +538,45 @@ impl DeliveryLog {
             });
         }
         out
+    }
+
+    /// How long `topic` keeps delivered events for [`replay`](Self::replay)
+    /// (zero: not at all, the default of a new topic). Segments past it
+    /// are reclaimed now; retained bytes are capped by the topic's byte
+    /// limit too (the oldest go first).
+    pub fn set_retention(&self, topic: &str, retention: Duration) {
+        let t = self.inner.topic(topic);
+        let mut st = t.state.lock().unwrap();
+        st.retention_ms = Some(retention.as_millis().min(u64::MAX as u128) as u64);
+        st.collect_garbage(self.inner.empty_roll_bytes);
+    }
+
+    /// Gives every topic whose retention nobody set since start-up (their
+    /// owners are gone) `retention`, so what they retain is reclaimed.
+    pub fn set_unset_retention(&self, retention: Duration) {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().unwrap().values().cloned().collect();
+        for t in topics {
+            let mut st = t.state.lock().unwrap();
+            if st.retention_ms.is_none() {
+                st.retention_ms = Some(retention.as_millis().min(u64::MAX as u128) as u64);
+                st.collect_garbage(self.inner.empty_roll_bytes);
+            }
+        }
+    }
+
+    /// Topics that hold anything: pending entries or retained ones.
+    pub fn topics_on_disk(&self) -> Vec<String> {
+        let map = self.inner.topics.read().unwrap();
+        let mut v: Vec<String> = map
+            .values()
+            .filter(|t| {
+                let st = t.state.lock().unwrap();
+                !st.removed && (st.entries > 0 || !st.retained.is_empty())
+            })
+            .map(|t| t.name.clone())
+            .collect();
+        v.sort();
+        v
     }
 
     /// Topics that have pending entries.
@@ -649,9 +700,11 @@ fn sweep(inner: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
         let log = DeliveryLog { inner: strong };
         log.forget_removed(TOMBSTONE_TTL);
         drop(log);
+        let now = format::now_ms();
         for t in topics {
             let mut st = t.state.lock().unwrap();
             if !st.removed {
+                st.roll_aged_active(now);
                 st.collect_garbage(1);
             }
         }

@@ -17,13 +17,17 @@ use std::sync::Arc;
 use herald_segment::{SideFile, Tail, file::side_path};
 
 use crate::Limits;
-use crate::format::{self, SIDE_EXT, SIDE_GONE, SIDE_REC, SIDE_RETRY};
+use crate::format::{self, SIDE_EXT, SIDE_GONE, SIDE_REC, SIDE_RETRY, SIDE_VOID};
+use crate::retain::Retained;
 
 pub(crate) const GONE: u8 = 0;
 /// Assigned by the writer, not yet durable: invisible to lease/ack/stats.
 pub(crate) const WRITING: u8 = 1;
 pub(crate) const PENDING: u8 = 2;
 pub(crate) const LEASED: u8 = 3;
+/// Written but never committed (see [`crate::format::SIDE_VOID`]): not
+/// live, and not an event a replay may send.
+pub(crate) const VOID: u8 = 4;
 
 /// Index entry of one log entry. Field order keeps it at 48 bytes.
 #[derive(Clone, Copy)]
@@ -164,6 +168,14 @@ pub(crate) struct TopicState {
     pub reserved_entries: u64,
     pub reserved_bytes: u64,
     pub limits: Limits,
+    /// How long drained segments are kept for replay (ms): `None` until
+    /// the owner says (a recovered topic keeps what it has until then),
+    /// `Some(0)` = delete them at once.
+    pub retention_ms: Option<u64>,
+    /// Drained segments kept for replay, by first id (no file handles).
+    pub retained: BTreeMap<u64, Retained>,
+    pub retained_entries: u64,
+    pub retained_bytes: u64,
 }
 
 impl TopicState {
@@ -190,6 +202,10 @@ impl TopicState {
                 max_entries: 0,
                 max_bytes: 0,
             },
+            retention_ms: Some(0),
+            retained: BTreeMap::new(),
+            retained_entries: 0,
+            retained_bytes: 0,
         }
     }
 
@@ -285,7 +301,7 @@ impl TopicState {
         if seg.slots[idx].state != WRITING {
             return None;
         }
-        seg.slots[idx].state = GONE;
+        seg.slots[idx].state = VOID;
         seg.live -= 1;
         Some(first)
     }
@@ -333,6 +349,16 @@ impl TopicState {
         let seg = self.segments.get_mut(&first).unwrap();
         seg.slots[idx].state = GONE;
         seg.live -= 1;
+        Some(first)
+    }
+
+    /// Like [`remove`](Self::remove), for an entry whose transaction did
+    /// not commit: it never was an event, so a replay skips it.
+    pub fn remove_void(&mut self, id: u64, now: u64) -> Option<u64> {
+        let first = self.remove(id, now)?;
+        if let Some(s) = self.slot_mut(id) {
+            s.state = VOID;
+        }
         Some(first)
     }
 
@@ -507,7 +533,7 @@ impl TopicState {
     pub fn ids_above(&self, mark: u64) -> Vec<u64> {
         let mut out = Vec::new();
         for (&first, seg) in self.segments.iter() {
-            if first + seg.slots.len() as u64 <= mark + 1 {
+            if first + seg.slots.len() as u64 <= mark.saturating_add(1) {
                 continue; // every id of this segment is at or below the mark
             }
             for (i, s) in seg.slots.iter().enumerate() {
@@ -540,28 +566,33 @@ impl TopicState {
     /// new file when the active one is full.
     pub fn ensure_active(&mut self, rec_len: u64, segment_bytes: u64) -> io::Result<u64> {
         if let Some(a) = self.active {
-            let seg = self.segments.get_mut(&a).unwrap();
+            let seg = &self.segments[&a];
             if seg.size == 0 || seg.size + rec_len <= segment_bytes {
                 return Ok(a);
             }
-            // Rolled: this segment will not grow any more. Give back the
-            // zero-filled space past its last record (records still being
-            // written by this batch lie below `size`).
-            if seg.zeroed > seg.size {
-                if let Err(e) = seg.file.set_len(seg.size) {
-                    tracing::warn!(topic = %self.name, error = %e, "cannot trim rolled segment");
-                }
-                seg.zeroed = seg.size;
-            }
-            seg.slots.shrink_to_fit();
-            seg.ready.shrink_to_fit();
-            self.active = None;
+            self.roll_active();
         }
         let first = self.next_id;
         let seg = self.create_segment(first)?;
         self.segments.insert(first, seg);
         self.active = Some(first);
         Ok(first)
+    }
+
+    /// The active segment will not grow any more: new records go to a new
+    /// one. Gives back the zero-filled space past its last record (records
+    /// still being written by the writer's batch lie below `size`).
+    pub(crate) fn roll_active(&mut self) {
+        let Some(a) = self.active.take() else { return };
+        let Some(seg) = self.segments.get_mut(&a) else { return };
+        if seg.zeroed > seg.size {
+            if let Err(e) = seg.file.set_len(seg.size) {
+                tracing::warn!(topic = %self.name, error = %e, "cannot trim rolled segment");
+            }
+            seg.zeroed = seg.size;
+        }
+        seg.slots.shrink_to_fit();
+        seg.ready.shrink_to_fit();
     }
 
     fn create_segment(&self, first: u64) -> io::Result<Segment> {
@@ -589,7 +620,7 @@ impl TopicState {
         id
     }
 
-    fn delete_segment(&mut self, first: u64) {
+    pub(crate) fn delete_segment(&mut self, first: u64) {
         if self.segments.remove(&first).is_some() {
             herald_segment::remove_segment(&self.dir, first, SIDE_EXT);
         }
@@ -610,9 +641,12 @@ impl TopicState {
             .map(|(&f, _)| f)
             .collect();
         for f in dead {
-            self.delete_segment(f);
+            self.retire(f);
         }
-        if self.entries != 0 || self.reserved_entries != 0 || !self.dir_created {
+        self.expire_retained(format::now_ms());
+        // With retention the active segment's records are kept: it rolls
+        // when full or old (see `roll_aged_active`), not when drained.
+        if self.entries != 0 || self.reserved_entries != 0 || !self.dir_created || self.retention_ms != Some(0) {
             return;
         }
         if let Some(a) = self.active {
@@ -635,6 +669,9 @@ impl TopicState {
     pub fn recover(name: String, dir: PathBuf) -> io::Result<TopicState> {
         let mut st = TopicState::new(name, dir);
         st.dir_created = true;
+        // Drained segments may be retained for replay: the topic's owner
+        // says for how long once it knows (until then they are kept).
+        st.retention_ms = None;
         for first in herald_segment::list_segments(&st.dir)? {
             let seg = recover_segment(&st.name, &st.dir, first)?;
             st.next_id = st.next_id.max(first + seg.slots.len() as u64);
@@ -666,7 +703,7 @@ impl TopicState {
             .map(|(&f, _)| f)
             .collect();
         for f in dead {
-            st.delete_segment(f);
+            st.retire(f);
         }
         if newest_dead {
             let seg = st.create_segment(st.next_id)?;
@@ -755,6 +792,7 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
         if let Some(slot) = slot {
             match r.kind {
                 SIDE_GONE => slot.state = GONE,
+                SIDE_VOID => slot.state = VOID,
                 SIDE_RETRY => {
                     slot.attempts = r.attempts;
                     slot.next_attempt_ms = r.next_ms;

@@ -193,7 +193,7 @@ fn settle_group(g: &mut Group, reserved: bool, now: u64) {
                 for &id in &g.ids {
                     if let Some(seg) = st.abandon(id) {
                         // The record may be on disk: say it is gone.
-                        side.push(seg, crate::format::SIDE_GONE, id, 0, 0);
+                        side.push(seg, crate::format::SIDE_VOID, id, 0, 0);
                     }
                 }
                 side.flush(&mut st);
