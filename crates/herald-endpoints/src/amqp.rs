@@ -201,9 +201,14 @@ impl AmqpEndpoint {
     async fn publish(&self, body: &Bytes) -> Result<(), PushError> {
         let link = self.link().await?;
         let fail = |reason: String| PushError::Other(format!("{}: {reason}", self.shown));
-        let props = BasicProperties::default()
+        let mut props = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(2);
+        if self.opts.replay {
+            let mut headers = lapin::types::FieldTable::default();
+            headers.insert(crate::REPLAY_HEADER.into(), lapin::types::AMQPValue::LongString("true".into()));
+            props = props.with_headers(headers);
+        }
         let options = BasicPublishOptions {
             mandatory: self.ack == AckLevel::Routable,
             ..Default::default()

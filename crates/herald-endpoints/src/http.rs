@@ -218,6 +218,9 @@ impl Endpoint for HttpEndpoint {
         if let Some(secret) = &self.opts.signing_secret {
             headers.push(("x-herald-signature", sign_body(secret, body, now_unix())));
         }
+        if self.opts.replay {
+            headers.push((crate::REPLAY_HEADER, "true".to_owned()));
+        }
         let status = self.post(body.clone(), &headers).await?.status;
         if (200..300).contains(&status) {
             Ok(())

@@ -212,7 +212,13 @@ impl KafkaEndpoint {
         let record = Record {
             key: key.map(|k| k.as_bytes().to_vec()),
             value: Some(body.to_vec()),
-            headers: BTreeMap::from([("content-type".to_owned(), b"application/json".to_vec())]),
+            headers: {
+                let mut h = BTreeMap::from([("content-type".to_owned(), b"application/json".to_vec())]);
+                if self.opts.replay {
+                    h.insert(crate::REPLAY_HEADER.to_owned(), b"true".to_vec());
+                }
+                h
+            },
             timestamp: now(),
         };
         let link2 = link.clone();

@@ -120,7 +120,15 @@ pub struct EndpointOptions {
     /// The operator's outbound policy: checked at every connection, and
     /// the only place `ca-location` files are read from.
     pub policy: Arc<EndpointPolicy>,
+    /// Every push says it is a replay ([`REPLAY_HEADER`]): set for the
+    /// endpoints a topic replay builds, never for live delivery.
+    pub replay: bool,
 }
+
+/// The header (HTTP, AMQP, Kafka, NATS) that marks a replayed event, with
+/// the value `true`. MQTT 3.1.1 has no headers: a replay there is marked
+/// by nothing but its event id, already seen.
+pub const REPLAY_HEADER: &str = "x-herald-replay";
 
 impl EndpointOptions {
     /// Reads the options from Ceph-style topic attributes.
@@ -154,7 +162,14 @@ impl EndpointOptions {
             topic_name: topic_arn.rsplit(':').next().unwrap_or(topic_arn).to_owned(),
             attributes: attrs.clone(),
             policy: Arc::new(EndpointPolicy::default()),
+            replay: false,
         })
+    }
+
+    /// The same options for a replay: every push carries [`REPLAY_HEADER`].
+    pub fn for_replay(mut self) -> Self {
+        self.replay = true;
+        self
     }
 
     /// The same options under the operator's policy.

@@ -139,8 +139,20 @@ impl NatsEndpoint {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             PushError::Other(format!("{}: {what} on {:?} failed: {e}", self.shown, self.subject))
         };
+        let headers = self.opts.replay.then(|| {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert(crate::REPLAY_HEADER, "true");
+            h
+        });
         if self.use_jetstream(&link).await {
-            let sent = link.jetstream.publish(self.subject.clone(), body.clone()).await;
+            let sent = match &headers {
+                Some(h) => {
+                    link.jetstream
+                        .publish_with_headers(self.subject.clone(), h.clone(), body.clone())
+                        .await
+                }
+                None => link.jetstream.publish(self.subject.clone(), body.clone()).await,
+            };
             match sent {
                 Ok(ack) => match ack.await {
                     Ok(_) => return Ok(()),
@@ -153,10 +165,11 @@ impl NatsEndpoint {
                 Err(e) => return Err(fail("JetStream publish", &e)),
             }
         }
-        link.client
-            .publish(self.subject.clone(), body.clone())
-            .await
-            .map_err(|e| fail("publish", &e))?;
+        match headers {
+            Some(h) => link.client.publish_with_headers(self.subject.clone(), h, body.clone()).await,
+            None => link.client.publish(self.subject.clone(), body.clone()).await,
+        }
+        .map_err(|e| fail("publish", &e))?;
         link.client.flush().await.map_err(|e| fail("flush", &e))
     }
 }

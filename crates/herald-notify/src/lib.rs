@@ -25,6 +25,7 @@ pub mod metrics;
 mod plan;
 pub mod policy;
 mod queue_endpoint;
+pub mod replay;
 pub mod tail;
 mod to_queue;
 pub mod topic;
@@ -124,6 +125,8 @@ pub struct Notifier {
     read_pushes_by_owner: plan::ReadPushesByOwner,
     /// The live tail's watchers (`ListenBucketNotification`).
     tail: Arc<tail::Tail>,
+    /// Topic replays, running and recently finished.
+    replays: replay::Replays,
 }
 
 impl Notifier {
@@ -185,6 +188,7 @@ impl Notifier {
             read_pushes: Arc::new(tokio::sync::Semaphore::new(plan::MAX_READ_PUSHES)),
             read_pushes_by_owner: Default::default(),
             tail: Arc::default(),
+            replays: Default::default(),
         });
         for (bucket, bytes) in store.all_notification_configs()? {
             match notification::deserialize_json(&bytes) {
@@ -205,13 +209,15 @@ impl Notifier {
         let known: std::collections::HashSet<String> = n.topics.read().expect("topics lock").keys().cloned().collect();
         let orphans = n
             .log
-            .topics()
+            .topics_on_disk()
             .into_iter()
             .filter(|t| !known.contains(t) && !is_queue_arn(t));
         for orphan in orphans {
-            tracing::warn!(topic = %orphan, "dropping queued events of a deleted topic");
+            tracing::warn!(topic = %orphan, "dropping queued and retained events of a deleted topic");
             n.log.remove_topic(&orphan);
         }
+        // Queues' logs retain nothing (and no topic claimed them).
+        n.log.set_unset_retention(std::time::Duration::ZERO);
         n.start_queue_transfers();
         n.finish_recovery();
         Ok(n)
@@ -315,6 +321,14 @@ impl Notifier {
                 max_bytes: rt.max_bytes,
             },
         );
+        // Only a persistent push topic's log holds its events; a batch
+        // topic's events live on in its files.
+        let retention = if rt.persistent && rt.batch.is_none() {
+            rt.retention
+        } else {
+            std::time::Duration::ZERO
+        };
+        self.log.set_retention(rt.log_name(), retention);
         self.topics
             .write()
             .expect("topics lock")
@@ -422,6 +436,7 @@ impl Notifier {
         let _removing = self.topic_installs.lock().expect("installs lock");
         self.topics.write().expect("topics lock").remove(arn);
         self.workers.stop(arn);
+        self.replays.cancel(arn);
         self.log.remove_topic(arn);
     }
 
@@ -667,6 +682,7 @@ impl Notifier {
         // The server ended the watchers' streams when it stopped
         // accepting; any still here (an embedder without the server) end.
         self.tail.close_all();
+        self.cancel_replays();
         let drain = async {
             self.stopping.send_replace(true);
             self.workers.join_batch().await;

@@ -103,6 +103,14 @@ pub const DEAD_LETTER_QUEUE: &str = "dead-letter-queue";
 
 pub const DEFAULTABLE_ATTRS: &[&str] = &["time_to_live", "max_retries", "retry_sleep_duration"];
 
+/// The topic attribute (seconds) for which a persistent topic keeps its
+/// delivered events for `ReplayTopic` (Herald extension; 0 or unset:
+/// they are deleted once delivered).
+pub const RETENTION: &str = "retention";
+/// The longest retention a topic may ask for: 90 days. Retained events
+/// are capped by the topic's byte limit (`queue-max-bytes`) as well.
+pub const MAX_RETENTION_SECS: u64 = 90 * 24 * 3600;
+
 /// Checks one attribute; the error is the message of an InvalidArgument.
 pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
     if let Some(result) = super::batch::validate_attribute(key, value) {
@@ -155,6 +163,12 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             "ceph" | "aws" => Ok(()),
             _ => Err(format!("event-format must be ceph or aws, not {value:?}")),
         },
+        RETENTION => value
+            .parse::<u64>()
+            .ok()
+            .filter(|v| *v <= MAX_RETENTION_SECS)
+            .map(|_| ())
+            .ok_or_else(|| format!("{RETENTION} must be a number of seconds from 0 to {MAX_RETENTION_SECS} (90 days), not {value:?}")),
         DEAD_LETTER_QUEUE => match value.split(':').collect::<Vec<_>>()[..] {
             [] | [""] => Ok(()),
             ["arn", "aws", "sqs", _, _, name] if !name.is_empty() => Ok(()),
@@ -176,6 +190,7 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
                     "mechanism",
                     "event-format",
                     DEAD_LETTER_QUEUE,
+                    RETENTION,
                 ],
                 super::batch::ATTRIBUTES,
             ]
@@ -304,6 +319,9 @@ pub struct TopicRuntime {
     /// The ARN of the owner's queue where undeliverable events go
     /// ([`DEAD_LETTER_QUEUE`]); `None`: they are dropped (counted lost).
     pub dead_letter_queue: Option<String>,
+    /// How long delivered events stay for replay ([`RETENTION`]); zero:
+    /// not at all.
+    pub retention: Duration,
     /// Set for `batch://` topics (by the notifier, which owns that kind).
     pub batch: Option<super::batch::BatchSpec>,
 }
@@ -361,6 +379,7 @@ impl TopicRuntime {
                 .filter(|v| *v > 0)
                 .unwrap_or(DEFAULT_MAX_BYTES),
             dead_letter_queue: attrs.get(DEAD_LETTER_QUEUE).filter(|v| !v.is_empty()).cloned(),
+            retention: Duration::from_secs(uint(attrs, RETENTION).unwrap_or(0).min(MAX_RETENTION_SECS)),
             endpoint,
             http,
             record,

@@ -5,6 +5,7 @@
 //! is checked here with `herald-sigv4`.
 
 pub mod policy;
+mod replay;
 mod topics;
 pub mod xml;
 
@@ -31,6 +32,7 @@ pub const ACTIONS: &[&str] = &[
     "ListTopics",
     "DeleteTopic",
     "SetTopicAttributes",
+    "ReplayTopic",
 ];
 
 /// The actions a SigV2 signature may authorize (with `--allow-sigv2`):
@@ -197,6 +199,7 @@ pub async fn handle(
         "ListTopics" => topics::list_topics(notifier, &req),
         "DeleteTopic" => topics::delete_topic(notifier, &req).await,
         "SetTopicAttributes" => topics::set_topic_attributes(notifier, &req).await,
+        "ReplayTopic" => replay::replay_topic(notifier, &req).await,
         "" => Err(SnsError {
             code: "MissingAction",
             message: "The request must contain the parameter Action.".into(),

@@ -53,7 +53,7 @@ fn attributes(req: &SnsRequest) -> Result<BTreeMap<String, String>, SnsError> {
 /// Checks a topic's attributes before it is stored: each attribute, then
 /// the endpoint as a whole under the operator's policy (its address, its
 /// `ca-location`), so a topic that could never deliver is refused now.
-async fn check_attributes(
+pub(super) async fn check_attributes(
     n: &Notifier,
     owner: &str,
     attrs: &BTreeMap<String, String>,
@@ -61,6 +61,23 @@ async fn check_attributes(
 ) -> Result<(), SnsError> {
     for (k, v) in attrs {
         validate_attribute(k, v).map_err(SnsError::invalid)?;
+    }
+    // Only a persistent topic's log holds events to keep: a retention
+    // anywhere else would promise replays that can never happen.
+    let retains = attrs
+        .get(herald_notify::topic::RETENTION)
+        .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0));
+    let persistent = attrs.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if retains && !persistent {
+        return Err(SnsError::invalid(
+            "retention keeps a persistent topic's delivered events: set persistent=true as well (or retention=0)",
+        ));
+    }
+    let endpoint = attrs.get("push-endpoint").map_or("", String::as_str);
+    if retains && (endpoint.starts_with("batch://") || endpoint.starts_with("sqs://")) {
+        return Err(SnsError::invalid(
+            "retention is for topics that push: batch files and built-in queues keep their events themselves",
+        ));
     }
     if let Some(ep) = attrs.get("push-endpoint")
         && herald_endpoints::has_credentials(ep)
@@ -149,7 +166,7 @@ fn internal(e: herald_store::StoreError) -> SnsError {
     SnsError::internal(e.to_string())
 }
 
-fn unauthorized(req: &SnsRequest, arn: &str) -> SnsError {
+pub(super) fn unauthorized(req: &SnsRequest, arn: &str) -> SnsError {
     SnsError {
         code: "AuthorizationError",
         message: format!("user {} is not authorized to access topic {arn}", req.user),
@@ -186,7 +203,7 @@ fn seen_by(mut rec: TopicRecord, user: &str) -> TopicRecord {
 /// A topic that does not exist is `NoSuchEntity` in the caller's own
 /// account; in another's it is the same `AuthorizationError` as one that
 /// does not allow the action (nothing tells them apart).
-fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<TopicRecord, SnsError> {
+pub(super) fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<TopicRecord, SnsError> {
     let parsed = parse_callers_arn(n, req, arn)?;
     let found = n
         .store()
@@ -203,7 +220,7 @@ fn topic_for(n: &Notifier, req: &SnsRequest, arn: &str, action: &str) -> Result<
     }
 }
 
-fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
+pub(super) fn required<'a>(req: &'a SnsRequest, name: &str) -> Result<&'a str, SnsError> {
     req.param(name).filter(|v| !v.is_empty()).ok_or_else(|| SnsError {
         code: "MissingParameter",
         message: format!("The request must contain the parameter {name}."),
@@ -545,9 +562,27 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
     // Shown under the names they are set with (the dead-letter queue is
     // Herald's own: Ceph has no capitalised form to follow).
     for (k, v) in &rec.attributes {
-        if ["Policy", "DisplayName", herald_notify::topic::DEAD_LETTER_QUEUE].contains(&k.as_str()) {
+        let own_names = [
+            "Policy",
+            "DisplayName",
+            herald_notify::topic::DEAD_LETTER_QUEUE,
+            herald_notify::topic::RETENTION,
+        ];
+        if own_names.contains(&k.as_str()) {
             entries.push((k.as_str(), v.clone()));
         }
+    }
+    // What the retention keeps, and (for the owner, who alone may send a
+    // replay elsewhere) the latest replay.
+    if rec.attributes.contains_key(herald_notify::topic::RETENTION) {
+        let stats = n.log().stats(&rec.arn);
+        entries.push(("RetainedEvents", stats.retained_entries.to_string()));
+        entries.push(("RetainedBytes", stats.retained_bytes.to_string()));
+    }
+    if rec.owner == req.user
+        && let Some(last) = n.replays(&rec.arn).pop()
+    {
+        entries.push(("Replay", serde_json::to_string(&last).unwrap_or_default()));
     }
     let mut body = String::from("<Attributes>");
     for (k, v) in entries {

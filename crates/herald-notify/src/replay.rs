@@ -1,0 +1,396 @@
+//! Topic replay (`ReplayTopic`, `herald topic replay`): a persistent
+//! topic's events of a time range, read again from its log (pending ones
+//! and those its `retention` keeps) and pushed once more, to its own
+//! endpoint or to another, each marked `x-herald-replay: true` and
+//! otherwise byte for byte as first sent (same event id and sequencer).
+//!
+//! A replay runs beside live delivery, which it never touches: a blocking
+//! thread scans the log into a bounded channel; the events are spread over
+//! lanes by key (one key's events go out in log order, one at a time) and
+//! each lane pushes with a few retries. Bounded everywhere: one replay per
+//! topic, [`MAX_PER_OWNER`] per owner and [`MAX_RUNNING`] in all; a replay
+//! whose endpoint fails [`GIVE_UP_AFTER`] events in a row stops. Replays
+//! live in memory: a restart ends them (start them again; consumers
+//! recognise events they have by their id).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use herald_endpoints::{Endpoint, EndpointOptions};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Notifier;
+use crate::topic::TopicRuntime;
+
+/// Replays running at once, server-wide.
+pub const MAX_RUNNING: usize = 8;
+/// Replays one owner's topics may run at once.
+pub const MAX_PER_OWNER: usize = 2;
+/// Attempts per event before it counts as failed.
+pub const ATTEMPTS: u32 = 3;
+/// Events in a row that failed every attempt before the replay stops.
+pub const GIVE_UP_AFTER: u64 = 100;
+/// Finished replays remembered per topic (for their status).
+const KEPT_PER_TOPIC: usize = 5;
+/// Lanes (pushes in flight) at most.
+const MAX_LANES: usize = 64;
+
+/// What to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayRequest {
+    pub since: SystemTime,
+    pub until: SystemTime,
+    /// Another endpoint than the topic's (with the topic's other
+    /// attributes), already checked by the caller like a push-endpoint.
+    pub endpoint: Option<String>,
+}
+
+/// Why a replay cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Busy(String),
+}
+
+/// A replay's progress, as `GetTopicAttributes` (`Replay`) and `herald
+/// topic replay` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayStatus {
+    pub id: String,
+    pub topic: String,
+    /// `running`, `done`, `failed` (the endpoint kept failing, or the log
+    /// could not be read) or `cancelled` (topic deleted, server stopping).
+    pub state: String,
+    pub since: String,
+    pub until: String,
+    /// Where it pushes, without credentials.
+    pub endpoint: String,
+    /// Events in the log segments the range touches (an upper bound).
+    pub estimated: u64,
+    /// Events of the range read from the log so far.
+    pub read: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+    pub started: String,
+    pub finished: Option<String>,
+}
+
+struct Job {
+    status: Mutex<ReplayStatus>,
+    owner: String,
+    cancel: AtomicBool,
+    read: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    failed_in_a_row: AtomicU64,
+}
+
+impl Job {
+    fn snapshot(&self) -> ReplayStatus {
+        let mut s = self.status.lock().expect("replay lock").clone();
+        s.read = self.read.load(Ordering::Relaxed);
+        s.delivered = self.delivered.load(Ordering::Relaxed);
+        s.failed = self.failed.load(Ordering::Relaxed);
+        s
+    }
+
+    fn is_running(&self) -> bool {
+        self.status.lock().expect("replay lock").state == "running"
+    }
+
+    fn finish(&self, state: &str, error: Option<String>) {
+        let mut s = self.status.lock().expect("replay lock");
+        s.state = state.to_owned();
+        if error.is_some() {
+            s.last_error = error;
+        }
+        s.finished = Some(rfc3339(SystemTime::now()));
+    }
+
+    fn note_error(&self, e: String) {
+        self.status.lock().expect("replay lock").last_error = Some(e);
+    }
+}
+
+/// The replays of every topic (running and recently finished).
+#[derive(Default)]
+pub struct Replays {
+    by_topic: Mutex<HashMap<String, VecDeque<Arc<Job>>>>,
+}
+
+impl Replays {
+    /// Stops the replays of a topic (deleted).
+    pub fn cancel(&self, arn: &str) {
+        if let Some(jobs) = self.by_topic.lock().expect("replays lock").remove(arn) {
+            jobs.iter().for_each(|j| j.cancel.store(true, Ordering::Relaxed));
+        }
+    }
+
+    fn cancel_all(&self) {
+        for jobs in self.by_topic.lock().expect("replays lock").values() {
+            jobs.iter().for_each(|j| j.cancel.store(true, Ordering::Relaxed));
+        }
+    }
+}
+
+impl Notifier {
+    /// Starts replaying `arn`'s events of a time range (the caller checked
+    /// the caller's permission and the override endpoint). Returns the new
+    /// replay's status.
+    pub fn start_replay(self: &Arc<Self>, arn: &str, req: ReplayRequest) -> Result<ReplayStatus, ReplayError> {
+        let invalid = |m: &str| ReplayError::Invalid(m.to_owned());
+        let topic = self.topic(arn).ok_or_else(|| invalid("no such topic"))?;
+        if !topic.persistent || topic.batch.is_some() {
+            return Err(invalid(
+                "only a persistent topic that pushes keeps events to replay (set persistent=true and a retention)",
+            ));
+        }
+        if req.until < req.since {
+            return Err(invalid("EndTime is before StartTime"));
+        }
+        let uri = match &req.endpoint {
+            Some(e) => e.clone(),
+            None => topic.record.attributes.get("push-endpoint").cloned().unwrap_or_default(),
+        };
+        if uri.starts_with("sqs://") {
+            return Err(invalid(
+                "a built-in queue recognises events it already holds, so a replay into one would store nothing: replay to an http(s), amqp, kafka, nats or mqtt endpoint",
+            ));
+        }
+        let confirmation = topic
+            .record
+            .attributes
+            .get("subscription-confirmation")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if req.endpoint.is_some() && confirmation {
+            return Err(invalid(
+                "this topic pushes only to an endpoint that confirmed its subscription: replay to its own endpoint",
+            ));
+        }
+        if req.endpoint.is_none() && !topic.is_active() {
+            return Err(invalid("the topic's subscription is not confirmed: nothing may be pushed to it"));
+        }
+        let endpoint = replay_endpoint(&topic, &uri, self.policy()).map_err(|e| ReplayError::Invalid(e))?;
+
+        let job = {
+            let mut all = self.replays.by_topic.lock().expect("replays lock");
+            let running: Vec<&Arc<Job>> = all.values().flatten().filter(|j| j.is_running()).collect();
+            if all.get(arn).is_some_and(|jobs| jobs.iter().any(|j| j.is_running())) {
+                return Err(ReplayError::Busy("a replay of this topic is running already".into()));
+            }
+            if running.iter().filter(|j| j.owner == topic.record.owner).count() >= MAX_PER_OWNER {
+                return Err(ReplayError::Busy(format!(
+                    "{MAX_PER_OWNER} replays of your topics are running already"
+                )));
+            }
+            if running.len() >= MAX_RUNNING {
+                return Err(ReplayError::Busy(format!(
+                    "{MAX_RUNNING} replays are running on this server; try again later"
+                )));
+            }
+            let scan = self.log.replay(topic.log_name(), req.since, req.until);
+            let job = Arc::new(Job {
+                status: Mutex::new(ReplayStatus {
+                    id: new_id(),
+                    topic: arn.to_owned(),
+                    state: "running".into(),
+                    since: rfc3339(req.since),
+                    until: rfc3339(req.until),
+                    endpoint: herald_endpoints::redact(&uri),
+                    estimated: scan.estimated(),
+                    read: 0,
+                    delivered: 0,
+                    failed: 0,
+                    last_error: None,
+                    started: rfc3339(SystemTime::now()),
+                    finished: None,
+                }),
+                owner: topic.record.owner.clone(),
+                cancel: AtomicBool::new(false),
+                read: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                failed_in_a_row: AtomicU64::new(0),
+            });
+            let jobs = all.entry(arn.to_owned()).or_default();
+            jobs.push_back(job.clone());
+            while jobs.len() > KEPT_PER_TOPIC {
+                jobs.pop_front();
+            }
+            tokio::spawn(run(job.clone(), scan, endpoint, topic.retry_sleep, self.stopping.subscribe()));
+            job
+        };
+        let status = job.snapshot();
+        tracing::info!(topic = %arn, replay = %status.id, since = %status.since, until = %status.until,
+            endpoint = %status.endpoint, estimated = status.estimated, "replay started");
+        Ok(status)
+    }
+
+    /// The replays of a topic, newest last.
+    pub fn replays(&self, arn: &str) -> Vec<ReplayStatus> {
+        let all = self.replays.by_topic.lock().expect("replays lock");
+        all.get(arn).map(|jobs| jobs.iter().map(|j| j.snapshot()).collect()).unwrap_or_default()
+    }
+
+    /// Stops every replay (server shutdown).
+    pub(crate) fn cancel_replays(&self) {
+        self.replays.cancel_all();
+    }
+}
+
+/// The endpoint a replay pushes to: the topic's attributes, `uri` as its
+/// push-endpoint, every push marked as a replay, under the operator's
+/// outbound policy (checked at each connection, as for live delivery).
+fn replay_endpoint(
+    topic: &TopicRuntime,
+    uri: &str,
+    policy: &Arc<herald_endpoints::EndpointPolicy>,
+) -> Result<Arc<dyn Endpoint>, String> {
+    if uri.is_empty() {
+        return Err("the topic has no push-endpoint; give one (PushEndpoint, --endpoint)".into());
+    }
+    let mut attrs = topic.record.attributes.clone();
+    attrs.insert("push-endpoint".into(), uri.to_owned());
+    let opts = EndpointOptions::from_attributes(&attrs, &topic.record.arn)
+        .map_err(|e| e.to_string())?
+        .with_policy(policy.clone())
+        .for_replay();
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        herald_endpoints::http::HttpEndpoint::new(uri, opts)
+            .map(|h| Arc::new(h) as Arc<dyn Endpoint>)
+            .map_err(|e| e.to_string())
+    } else {
+        herald_endpoints::build(uri, opts).map_err(|e| e.to_string())
+    }
+}
+
+/// One event on its way to a lane.
+struct Item {
+    key: String,
+    payload: Bytes,
+}
+
+async fn run(
+    job: Arc<Job>,
+    scan: herald_log::Replay,
+    endpoint: Arc<dyn Endpoint>,
+    retry_sleep: Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let lanes = endpoint.in_flight().clamp(1, MAX_LANES);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<herald_log::ReplayEntry>(1024);
+    let reader_job = job.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        scan.run(|e| {
+            if reader_job.cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            reader_job.read.fetch_add(1, Ordering::Relaxed);
+            tx.blocking_send(e).is_ok()
+        })
+    });
+    let mut senders = Vec::with_capacity(lanes);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..lanes {
+        let (ltx, lrx) = tokio::sync::mpsc::channel::<Item>(16);
+        senders.push(ltx);
+        tasks.spawn(lane(job.clone(), lrx, endpoint.clone(), retry_sleep.min(Duration::from_secs(5))));
+    }
+    loop {
+        let entry = tokio::select! {
+            e = rx.recv() => e,
+            _ = stopping.wait_for(|s| *s) => {
+                job.cancel.store(true, Ordering::Relaxed);
+                None
+            }
+        };
+        let Some(entry) = entry else { break };
+        if job.cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let lane = (lane_hash(&entry.key) % lanes as u64) as usize;
+        let item = Item {
+            key: entry.key,
+            payload: entry.payload,
+        };
+        if senders[lane].send(item).await.is_err() {
+            break;
+        }
+    }
+    drop(rx);
+    drop(senders);
+    while tasks.join_next().await.is_some() {}
+    let read = reader.await;
+    let cancelled = job.cancel.load(Ordering::Relaxed);
+    let gave_up = job.failed_in_a_row.load(Ordering::Relaxed) >= GIVE_UP_AFTER;
+    match read {
+        _ if gave_up => job.finish(
+            "failed",
+            Some(format!("stopped after {GIVE_UP_AFTER} events in a row failed")),
+        ),
+        _ if cancelled => job.finish("cancelled", None),
+        Ok(Ok(_)) => job.finish("done", None),
+        Ok(Err(e)) => job.finish("failed", Some(format!("reading the log: {e}"))),
+        Err(e) => job.finish("failed", Some(format!("reading the log: {e}"))),
+    }
+    let s = job.snapshot();
+    tracing::info!(topic = %s.topic, replay = %s.id, state = %s.state, read = s.read,
+        delivered = s.delivered, failed = s.failed, "replay finished");
+}
+
+/// Pushes one lane's events in order, each with up to [`ATTEMPTS`] tries.
+async fn lane(job: Arc<Job>, mut rx: tokio::sync::mpsc::Receiver<Item>, endpoint: Arc<dyn Endpoint>, pause: Duration) {
+    while let Some(item) = rx.recv().await {
+        let mut attempt = 0;
+        loop {
+            if job.cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            attempt += 1;
+            match endpoint.push_keyed(&item.payload, &item.key).await {
+                Ok(()) => {
+                    job.delivered.fetch_add(1, Ordering::Relaxed);
+                    job.failed_in_a_row.store(0, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) if attempt >= ATTEMPTS => {
+                    job.failed.fetch_add(1, Ordering::Relaxed);
+                    job.note_error(e.to_string());
+                    if job.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
+                        job.cancel.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    job.note_error(e.to_string());
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+}
+
+/// Spreads keys over lanes (FNV-1a; any stable hash will do).
+fn lane_hash(key: &str) -> u64 {
+    key.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
+}
+
+fn new_id() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
