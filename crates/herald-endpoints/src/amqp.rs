@@ -206,7 +206,10 @@ impl AmqpEndpoint {
             .with_delivery_mode(2);
         if self.opts.replay {
             let mut headers = lapin::types::FieldTable::default();
-            headers.insert(crate::REPLAY_HEADER.into(), lapin::types::AMQPValue::LongString("true".into()));
+            headers.insert(
+                crate::REPLAY_HEADER.into(),
+                lapin::types::AMQPValue::LongString("true".into()),
+            );
             props = props.with_headers(headers);
         }
         let options = BasicPublishOptions {

@@ -166,7 +166,11 @@ impl NatsEndpoint {
             }
         }
         match headers {
-            Some(h) => link.client.publish_with_headers(self.subject.clone(), h, body.clone()).await,
+            Some(h) => {
+                link.client
+                    .publish_with_headers(self.subject.clone(), h, body.clone())
+                    .await
+            }
             None => link.client.publish(self.subject.clone(), body.clone()).await,
         }
         .map_err(|e| fail("publish", &e))?;

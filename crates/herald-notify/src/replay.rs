@@ -158,7 +158,12 @@ impl Notifier {
         }
         let uri = match &req.endpoint {
             Some(e) => e.clone(),
-            None => topic.record.attributes.get("push-endpoint").cloned().unwrap_or_default(),
+            None => topic
+                .record
+                .attributes
+                .get("push-endpoint")
+                .cloned()
+                .unwrap_or_default(),
         };
         if uri.starts_with("sqs://") {
             return Err(invalid(
@@ -176,7 +181,9 @@ impl Notifier {
             ));
         }
         if req.endpoint.is_none() && !topic.is_active() {
-            return Err(invalid("the topic's subscription is not confirmed: nothing may be pushed to it"));
+            return Err(invalid(
+                "the topic's subscription is not confirmed: nothing may be pushed to it",
+            ));
         }
         let endpoint = replay_endpoint(&topic, &uri, self.policy()).map_err(|e| ReplayError::Invalid(e))?;
 
@@ -225,7 +232,13 @@ impl Notifier {
             while jobs.len() > KEPT_PER_TOPIC {
                 jobs.pop_front();
             }
-            tokio::spawn(run(job.clone(), scan, endpoint, topic.retry_sleep, self.stopping.subscribe()));
+            tokio::spawn(run(
+                job.clone(),
+                scan,
+                endpoint,
+                topic.retry_sleep,
+                self.stopping.subscribe(),
+            ));
             job
         };
         let status = job.snapshot();
@@ -237,7 +250,9 @@ impl Notifier {
     /// The replays of a topic, newest last.
     pub fn replays(&self, arn: &str) -> Vec<ReplayStatus> {
         let all = self.replays.by_topic.lock().expect("replays lock");
-        all.get(arn).map(|jobs| jobs.iter().map(|j| j.snapshot()).collect()).unwrap_or_default()
+        all.get(arn)
+            .map(|jobs| jobs.iter().map(|j| j.snapshot()).collect())
+            .unwrap_or_default()
     }
 
     /// Stops every replay (server shutdown).
@@ -302,7 +317,12 @@ async fn run(
     for _ in 0..lanes {
         let (ltx, lrx) = tokio::sync::mpsc::channel::<Item>(16);
         senders.push(ltx);
-        tasks.spawn(lane(job.clone(), lrx, endpoint.clone(), retry_sleep.min(Duration::from_secs(5))));
+        tasks.spawn(lane(
+            job.clone(),
+            lrx,
+            endpoint.clone(),
+            retry_sleep.min(Duration::from_secs(5)),
+        ));
     }
     loop {
         let entry = tokio::select! {
@@ -381,8 +401,46 @@ async fn lane(job: Arc<Job>, mut rx: tokio::sync::mpsc::Receiver<Item>, endpoint
 
 /// Spreads keys over lanes (FNV-1a; any stable hash will do).
 fn lane_hash(key: &str) -> u64 {
-    key.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// A time as `ReplayTopic` and `herald topic replay` take it: RFC 3339
+/// (`2026-12-07T10:00:00Z`), seconds since the epoch, or an age (`90s`,
+/// `15m`, `2h`, `7d`: that long ago).
+pub fn parse_time(value: &str) -> Result<SystemTime, String> {
+    let bad = || {
+        format!(
+            "{value:?} is not an RFC 3339 time (2026-12-07T10:00:00Z), seconds since the epoch, or an age (15m, 2h, 7d)"
+        )
+    };
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && (0.0..=253_402_300_799.0).contains(&secs))
+            .then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
+            .ok_or_else(bad);
+    }
+    let unit = match value.chars().last() {
+        Some('s') => Some(1),
+        Some('m') => Some(60),
+        Some('h') => Some(3600),
+        Some('d') => Some(86_400),
+        _ => None,
+    };
+    if let Some(unit) = unit
+        && let Ok(n) = value[..value.len() - 1].parse::<u64>()
+    {
+        return n
+            .checked_mul(unit)
+            .filter(|s| *s <= 10 * 365 * 86_400)
+            .and_then(|s| SystemTime::now().checked_sub(Duration::from_secs(s)))
+            .ok_or_else(bad);
+    }
+    OffsetDateTime::parse(value, &Rfc3339)
+        .ok()
+        .map(SystemTime::from)
+        .filter(|t| *t >= SystemTime::UNIX_EPOCH)
+        .ok_or_else(bad)
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -168,7 +168,11 @@ pub fn validate_attribute(key: &str, value: &str) -> Result<(), String> {
             .ok()
             .filter(|v| *v <= MAX_RETENTION_SECS)
             .map(|_| ())
-            .ok_or_else(|| format!("{RETENTION} must be a number of seconds from 0 to {MAX_RETENTION_SECS} (90 days), not {value:?}")),
+            .ok_or_else(|| {
+                format!(
+                    "{RETENTION} must be a number of seconds from 0 to {MAX_RETENTION_SECS} (90 days), not {value:?}"
+                )
+            }),
         DEAD_LETTER_QUEUE => match value.split(':').collect::<Vec<_>>()[..] {
             [] | [""] => Ok(()),
             ["arn", "aws", "sqs", _, _, name] if !name.is_empty() => Ok(()),

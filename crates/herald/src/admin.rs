@@ -74,6 +74,19 @@ pub enum AdminRequest {
         topic: TopicName,
         limit: usize,
     },
+    /// Starts a replay (needs the running server: it pushes).
+    TopicReplay {
+        #[serde(flatten)]
+        topic: TopicName,
+        since: String,
+        until: Option<String>,
+        endpoint: Option<String>,
+    },
+    /// The topic's replays, newest last.
+    TopicReplays {
+        #[serde(flatten)]
+        topic: TopicName,
+    },
     ListQueues,
     QueueStats {
         name: String,
@@ -153,6 +166,7 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
         | R::RemoveTopic { .. }
         | R::TopicStats { .. }
         | R::TopicDump { .. } => topic_request(ctx, req).await,
+        R::TopicReplay { .. } | R::TopicReplays { .. } => crate::topic::execute_replay(ctx, req).await,
         R::ListQueues | R::QueueStats { .. } | R::PurgeQueue { .. } => queue_request(ctx, req).await,
         R::ListNotifications { .. } | R::GetNotification { .. } | R::RemoveNotification { .. } => {
             crate::notification::execute(ctx, req).await
@@ -462,7 +476,7 @@ fn find_queue<'a>(
 
 /// The answer for a topic that does not exist: its own kind, so the
 /// command exits with status 2 (radosgw-admin's ENOENT).
-fn missing_topic(name: &str) -> AdminResponse {
+pub(crate) fn missing_topic(name: &str) -> AdminResponse {
     AdminResponse::NotFound {
         message: format!("no topic named {name:?}"),
     }
@@ -482,7 +496,7 @@ pub struct TopicName {
 
 /// The topic `which` names (`None`: there is none); ambiguous names need
 /// `--user` or `--tenant`.
-fn find_topic(store: &Store, which: &TopicName) -> Result<Option<TopicRecord>, String> {
+pub(crate) fn find_topic(store: &Store, which: &TopicName) -> Result<Option<TopicRecord>, String> {
     let found: Vec<TopicRecord> = store
         .list_topics(which.user.as_deref())
         .map_err(|e| e.to_string())?
@@ -627,6 +641,15 @@ fn redact(req: &AdminRequest) -> String {
         AdminRequest::CreateUser { name, .. } => format!("create_user {name}"),
         AdminRequest::ListUsers => "list_users".into(),
         AdminRequest::RemoveUser { name, purge } => format!("remove_user {name} purge={purge}"),
+        AdminRequest::TopicReplay {
+            topic,
+            since,
+            until,
+            endpoint,
+        } => format!(
+            "topic_replay {topic:?} since={since} until={until:?} endpoint={:?}",
+            endpoint.as_deref().map(herald_endpoints::redact)
+        ),
         other => format!("{other:?}"),
     }
 }

@@ -1,9 +1,9 @@
-//! `herald topic list|get|rm|stats|dump`, like `radosgw-admin topic ...`:
-//! JSON on stdout.
+//! `herald topic list|get|rm|stats|dump|replay`, like `radosgw-admin
+//! topic ...`: JSON on stdout.
 
 use std::path::PathBuf;
 
-use crate::admin::{AdminRequest, TopicName};
+use crate::admin::{AdminContext, AdminRequest, AdminResponse, TopicName};
 use clap::Subcommand;
 
 use crate::admin_client::send_and_print;
@@ -50,6 +50,28 @@ pub enum TopicCommand {
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+    /// Push a persistent topic's events of a time range again (those still
+    /// pending and those its `retention` keeps), each marked
+    /// `x-herald-replay: true`; waits for the end and prints the outcome.
+    /// Needs the running server.
+    Replay {
+        #[command(flatten)]
+        topic: TopicArgs,
+        /// From: RFC 3339 (2026-12-07T10:00:00Z), seconds since the epoch, or an age (15m, 2h, 7d).
+        #[arg(long)]
+        since: String,
+        /// Until (same forms; default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Push there instead of the topic's endpoint (checked like a push-endpoint).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Print the replay's start and return without waiting.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
 }
 
 /// Which topic a command is about.
@@ -76,6 +98,14 @@ impl From<TopicArgs> for TopicName {
 
 pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
     let (data_dir, req) = match cmd {
+        TopicCommand::Replay {
+            topic,
+            since,
+            until,
+            endpoint,
+            no_wait,
+            data_dir,
+        } => return replay(topic.into(), since, until, endpoint, no_wait, &data_dir).await,
         TopicCommand::List { tenant, data_dir } => (data_dir, AdminRequest::ListTopics { tenant }),
         TopicCommand::Get { topic, data_dir } => (data_dir, AdminRequest::GetTopic { topic: topic.into() }),
         TopicCommand::Rm { topic, data_dir } => (data_dir, AdminRequest::RemoveTopic { topic: topic.into() }),
@@ -124,4 +154,104 @@ pub async fn run_queue(cmd: QueueCommand) -> anyhow::Result<()> {
         QueueCommand::Purge { name, user, data_dir } => (data_dir, AdminRequest::PurgeQueue { name, user }),
     };
     send_and_print(&data_dir, req).await
+}
+
+/// `herald topic replay`: starts the replay on the running server, then
+/// (unless `no_wait`) follows it to its end, progress on stderr, the final
+/// status as JSON on stdout; fails unless it ends `done`.
+async fn replay(
+    topic: TopicName,
+    since: String,
+    until: Option<String>,
+    endpoint: Option<String>,
+    no_wait: bool,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let start = AdminRequest::TopicReplay {
+        topic: topic.clone(),
+        since,
+        until,
+        endpoint,
+    };
+    let AdminResponse::Json { value: started } = crate::admin_client::send(data_dir, start).await? else {
+        anyhow::bail!("unexpected answer from the server");
+    };
+    if no_wait {
+        println!("{}", serde_json::to_string_pretty(&started)?);
+        return Ok(());
+    }
+    let id = started["id"].as_str().unwrap_or_default().to_owned();
+    eprintln!(
+        "replay {id}: up to {} events of {} from {} to {} to {}",
+        started["estimated"], started["topic"], started["since"], started["until"], started["endpoint"]
+    );
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let req = AdminRequest::TopicReplays { topic: topic.clone() };
+        let AdminResponse::Json { value } = crate::admin_client::send(data_dir, req).await? else {
+            anyhow::bail!("unexpected answer from the server");
+        };
+        let Some(status) = value
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["id"] == id.as_str()))
+        else {
+            anyhow::bail!("replay {id} is gone (the topic was deleted or the server restarted)");
+        };
+        if status["state"] == "running" {
+            eprintln!(
+                "replay {id}: {} read, {} delivered, {} failed",
+                status["read"], status["delivered"], status["failed"]
+            );
+            continue;
+        }
+        println!("{}", serde_json::to_string_pretty(status)?);
+        if status["state"] != "done" || status["failed"].as_u64().unwrap_or(0) > 0 {
+            anyhow::bail!("replay {id} ended {} with {} failed", status["state"], status["failed"]);
+        }
+        return Ok(());
+    }
+}
+
+/// The admin side of `TopicReplay` and `TopicReplays`.
+pub async fn execute_replay(ctx: &AdminContext, req: AdminRequest) -> Result<AdminResponse, String> {
+    let Some(n) = &ctx.notifier else {
+        return Err(
+            "a replay needs the running server (it pushes the events): start `herald serve` on this data dir".into(),
+        );
+    };
+    let which = match &req {
+        AdminRequest::TopicReplay { topic, .. } | AdminRequest::TopicReplays { topic } => topic.clone(),
+        _ => unreachable!("dispatched by admin::execute"),
+    };
+    let Some(t) = crate::admin::find_topic(&ctx.store, &which)? else {
+        return Ok(crate::admin::missing_topic(&which.name));
+    };
+    let AdminRequest::TopicReplay {
+        since, until, endpoint, ..
+    } = req
+    else {
+        let all = serde_json::to_value(n.replays(&t.arn)).map_err(|e| e.to_string())?;
+        return Ok(AdminResponse::Json { value: all });
+    };
+    use herald_server::notify::replay::{ReplayRequest, parse_time};
+    let since = parse_time(&since).map_err(|e| format!("--since: {e}"))?;
+    let until = match until {
+        Some(u) => parse_time(&u).map_err(|e| format!("--until: {e}"))?,
+        None => std::time::SystemTime::now(),
+    };
+    if let Some(ep) = &endpoint {
+        // The operator's outbound policy holds for the operator too.
+        let mut attrs = t.attributes.clone();
+        attrs.insert("push-endpoint".into(), ep.clone());
+        herald_server::notify::topic::validate_attribute("push-endpoint", ep)?;
+        herald_endpoints::check(ep, &attrs, &t.arn, n.policy().clone())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let status = n
+        .start_replay(&t.arn, ReplayRequest { since, until, endpoint })
+        .map_err(|e| e.to_string())?;
+    Ok(AdminResponse::Json {
+        value: serde_json::to_value(status).map_err(|e| e.to_string())?,
+    })
 }

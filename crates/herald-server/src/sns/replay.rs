@@ -11,11 +11,9 @@
 //! over HTTPS, the operator's outbound policy).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http::StatusCode;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::topics::{check_attributes, required, topic_for};
 use super::xml::{esc, response};
@@ -67,23 +65,9 @@ pub async fn replay_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     Ok(response("ReplayTopic", Some(&body), &req.meta.request_id))
 }
 
-/// RFC 3339, or (fractional) seconds since the epoch.
-pub fn parse_time(name: &str, value: &str) -> Result<SystemTime, SnsError> {
-    if let Ok(secs) = value.parse::<f64>()
-        && secs.is_finite()
-        && (0.0..=253_402_300_799.0).contains(&secs)
-    {
-        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
-    }
-    OffsetDateTime::parse(value, &Rfc3339)
-        .ok()
-        .map(SystemTime::from)
-        .filter(|t| *t >= SystemTime::UNIX_EPOCH)
-        .ok_or_else(|| {
-            SnsError::invalid(format!(
-                "{name} must be an RFC 3339 time (2026-12-07T10:00:00Z) or seconds since the epoch, not {value:?}"
-            ))
-        })
+/// `value` as a time (see [`herald_notify::replay::parse_time`]).
+fn parse_time(name: &str, value: &str) -> Result<SystemTime, SnsError> {
+    herald_notify::replay::parse_time(value).map_err(|e| SnsError::invalid(format!("{name}: {e}")))
 }
 
 #[cfg(test)]
@@ -93,11 +77,29 @@ mod tests {
     #[test]
     fn times_in_both_forms() {
         let t = parse_time("StartTime", "2026-12-07T10:00:00Z").unwrap();
-        assert_eq!(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_796_637_600);
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            1_796_637_600
+        );
         let e = parse_time("StartTime", "1796637600.5").unwrap();
-        assert_eq!(e.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis(), 1_796_637_600_500);
+        assert_eq!(
+            e.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis(),
+            1_796_637_600_500
+        );
         assert!(parse_time("StartTime", "2026-12-07T10:00:00+01:00").unwrap() < t);
-        for bad in ["yesterday", "-5", "1e300", "NaN", "2026-13-01T00:00:00Z", ""] {
+        let ago = parse_time("StartTime", "2h").unwrap();
+        let two_hours = SystemTime::now().duration_since(ago).unwrap().as_secs();
+        assert!((7199..=7201).contains(&two_hours), "{two_hours}");
+        for bad in [
+            "yesterday",
+            "-5",
+            "1e300",
+            "NaN",
+            "2026-13-01T00:00:00Z",
+            "",
+            "5w",
+            "99999999d",
+        ] {
             assert!(parse_time("StartTime", bad).is_err(), "{bad}");
         }
     }

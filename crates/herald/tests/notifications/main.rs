@@ -29,6 +29,7 @@ mod delivery;
 mod endpoints;
 mod reads;
 mod records;
+mod replay;
 
 const BOB_AK: &str = "BOBACCESSKEY00000001";
 const BOB_SK: &str = "bobSecretKey/0123456789abcdefghijklmnop";
