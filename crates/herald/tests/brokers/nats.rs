@@ -70,3 +70,61 @@ async fn nats_core_subject_gets_events() {
     let (s3, bucket) = setup(&srv, &subject, &format!("nats://127.0.0.1:{NATS}"), &[]).await;
     first_events(&s3, &bucket, &inbox).await;
 }
+
+/// A replay reaches a broker marked as one: the NATS header
+/// `x-herald-replay: true` (live events carry none), body unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_replay_carries_the_replay_header() {
+    require("NATS", NATS);
+    let srv = TestServer::start();
+    let subject = format!("replay-{}", suffix());
+    let client = async_nats::connect(format!("127.0.0.1:{NATS}"))
+        .await
+        .expect("connect to NATS");
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
+    let got: Arc<Mutex<Vec<(Option<String>, Vec<u8>)>>> = Arc::default();
+    let got2 = got.clone();
+    tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let marker = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("x-herald-replay"))
+                .map(|v| v.as_str().to_owned());
+            got2.lock().unwrap().push((marker, m.payload.to_vec()));
+        }
+    });
+    let endpoint = format!("nats://127.0.0.1:{NATS}");
+    let (s3, bucket) = setup(&srv, &subject, &endpoint, &[("retention", "600")]).await;
+    for k in ["r1", "r2", "r3"] {
+        put(&s3, &bucket, k, b"replay").await;
+    }
+    let wait = |n: usize| {
+        let got = got.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while got.lock().unwrap().len() < n {
+                assert!(tokio::time::Instant::now() < deadline, "only {:?}", got.lock().unwrap().len());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // The configuration's test event is one of the topic's events too.
+    wait(4).await;
+    let sns = Sns::root(&srv);
+    let arn = sns.list_topic_arns().into_iter().find(|a| a.ends_with(&subject)).unwrap();
+    let answer = sns.call("ReplayTopic", &[("TopicArn", &arn), ("StartTime", "10m")]);
+    assert_eq!(answer.status, 200, "{}", answer.body_str());
+    wait(8).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let all = got.lock().unwrap().clone();
+    assert_eq!(all.len(), 8, "four live, four replayed");
+    let (live, replayed): (Vec<_>, Vec<_>) = all.into_iter().partition(|(m, _)| m.is_none());
+    assert_eq!(live.len(), 4);
+    assert!(replayed.iter().all(|(m, _)| m.as_deref() == Some("true")), "{replayed:?}");
+    let mut a: Vec<Vec<u8>> = live.into_iter().map(|(_, b)| b).collect();
+    let mut b: Vec<Vec<u8>> = replayed.into_iter().map(|(_, b)| b).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same bodies");
+}
