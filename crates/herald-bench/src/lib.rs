@@ -215,6 +215,12 @@ pub struct NotifyArgs {
     /// then the time to deliver the whole backlog.
     #[arg(long, help_heading = "Notifications")]
     pub backlog: bool,
+    /// Then replay: the topic keeps its delivered events (persistent, with
+    /// a retention), and once all are delivered the bench asks for all of
+    /// them again (`ReplayTopic`) and times their second arrival
+    /// (`replay_events`, `replay_seconds`, `replay_events_per_sec`).
+    #[arg(long, help_heading = "Notifications")]
+    pub replay: bool,
     /// Pace the PUTs at this many per second in total (default: as fast as
     /// possible), e.g. to measure latency at a fraction of peak throughput.
     #[arg(long, value_parser = parse_rate, help_heading = "Load")]

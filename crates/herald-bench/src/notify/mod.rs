@@ -76,8 +76,11 @@ impl NotifyWorkload {
 }
 
 pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
-    // A backlog only exists for persistent topics.
-    args.persistent |= args.backlog;
+    // A backlog and a replay only exist for persistent topics.
+    args.persistent |= args.backlog || args.replay;
+    if args.replay && args.topic_kind != TopicKind::Http {
+        bail!("--replay measures the http topic kind");
+    }
     let load = &args.load;
     if let Some(rate) = args.rate
         && !(rate.is_finite() && rate > 0.0)
@@ -117,6 +120,7 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
         ..scenarios::plan(load)
     };
     let load_start = Instant::now();
+    let wall_start = std::time::SystemTime::now();
     let (stats, elapsed) = engine::run_load(Arc::clone(&workload), &plan).await;
     let acks = workload.take_acks();
     let target = &workload.target;
@@ -143,6 +147,12 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
         }
     });
     let counters = receiver.log().counters();
+    let replayed = match (&sink, args.replay) {
+        (Sink::Topic { arn }, true) => {
+            Some(replay_all(target, arn, receiver.log(), &ours, acks.len() as u64, wall_start, &args).await?)
+        }
+        _ => None,
+    };
 
     let mut report = Report::new(
         "notify",
@@ -154,6 +164,13 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
         elapsed,
     );
     report = scenarios::with_server_memory(report, load);
+    if let Some((n, secs)) = replayed {
+        report.params.insert("replay_events".into(), n.into());
+        report.params.insert("replay_seconds".into(), secs.into());
+        report
+            .params
+            .insert("replay_events_per_sec".into(), (n as f64 / secs.max(1e-9)).into());
+    }
     remove_notification(&target.client, &target.bucket, load.timeout).await;
     // Stop receiving before the queue goes away, so pollers do not fail on
     // a deleted queue.
@@ -194,7 +211,10 @@ async fn destination(
     let is_broker = !matches!(args.topic_kind, TopicKind::Http | TopicKind::Sqs);
     Ok(match http {
         Some(http) => {
-            let attrs = http.topic_attributes();
+            let mut attrs = http.topic_attributes();
+            if args.replay {
+                attrs.push(("retention".into(), "86400".into()));
+            }
             let arn = create_topic(target, args, &backlogged(&attrs, args.backlog)).await?;
             (Box::new(http), Sink::Topic { arn }, Some(attrs[0].1.clone()))
         }
@@ -251,6 +271,49 @@ async fn restore_endpoint(target: &Target, arn: &str, endpoint: &str, timeout: D
 
 /// The topic attributes, with the push-endpoint pointed at a closed port
 /// when a backlog is to be built first (`--backlog`).
+/// `--replay`: asks for every event since the load began again and waits
+/// until `expected` of ours arrived a second time; returns how many did
+/// and how long it took (seconds).
+async fn replay_all(
+    target: &Target,
+    arn: &str,
+    log: &receiver::EventLog,
+    ours: &dyn Fn(&Received) -> Option<u64>,
+    expected: u64,
+    since: std::time::SystemTime,
+    args: &NotifyArgs,
+) -> anyhow::Result<(u64, f64)> {
+    let from = log.len();
+    let start_secs = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+        - 1.0;
+    let body = sns::form_body(
+        "ReplayTopic",
+        &[("TopicArn", arn), ("StartTime", &format!("{start_secs:.3}"))],
+    );
+    let started = Instant::now();
+    within(args.load.timeout, "SNS ReplayTopic", target.client.sns(body))
+        .await?
+        .map_err(|e| anyhow!("SNS ReplayTopic: {e}"))?;
+    if !args.load.json {
+        eprintln!("replaying {expected} events");
+    }
+    let mut seen = 0u64;
+    let mut scanned = from;
+    let deadline = started + args.drain_timeout.max(Duration::from_secs(600));
+    while seen < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        scanned = log.scan_from(scanned, |r| {
+            if ours(r).is_some() {
+                seen += 1;
+            }
+        });
+    }
+    Ok((seen, started.elapsed().as_secs_f64()))
+}
+
 fn backlogged(attrs: &[(String, String)], backlog: bool) -> Vec<(String, String)> {
     let mut attrs = attrs.to_vec();
     if backlog {

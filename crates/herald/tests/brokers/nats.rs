@@ -104,7 +104,11 @@ async fn nats_replay_carries_the_replay_header() {
         async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             while got.lock().unwrap().len() < n {
-                assert!(tokio::time::Instant::now() < deadline, "only {:?}", got.lock().unwrap().len());
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "only {:?}",
+                    got.lock().unwrap().len()
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -112,7 +116,11 @@ async fn nats_replay_carries_the_replay_header() {
     // The configuration's test event is one of the topic's events too.
     wait(4).await;
     let sns = Sns::root(&srv);
-    let arn = sns.list_topic_arns().into_iter().find(|a| a.ends_with(&subject)).unwrap();
+    let arn = sns
+        .list_topic_arns()
+        .into_iter()
+        .find(|a| a.ends_with(&subject))
+        .unwrap();
     let answer = sns.call("ReplayTopic", &[("TopicArn", &arn), ("StartTime", "10m")]);
     assert_eq!(answer.status, 200, "{}", answer.body_str());
     wait(8).await;
@@ -121,7 +129,10 @@ async fn nats_replay_carries_the_replay_header() {
     assert_eq!(all.len(), 8, "four live, four replayed");
     let (live, replayed): (Vec<_>, Vec<_>) = all.into_iter().partition(|(m, _)| m.is_none());
     assert_eq!(live.len(), 4);
-    assert!(replayed.iter().all(|(m, _)| m.as_deref() == Some("true")), "{replayed:?}");
+    assert!(
+        replayed.iter().all(|(m, _)| m.as_deref() == Some("true")),
+        "{replayed:?}"
+    );
     let mut a: Vec<Vec<u8>> = live.into_iter().map(|(_, b)| b).collect();
     let mut b: Vec<Vec<u8>> = replayed.into_iter().map(|(_, b)| b).collect();
     a.sort();
