@@ -8,7 +8,7 @@
 //! first). Retention is per segment, so a record may outlive its retention
 //! by the time its segment took to fill; the active segment of a retaining
 //! topic is rolled when its first record is an eighth of the retention old
-//! (at least a minute), which bounds that to about an eighth.
+//! (at least a second), which bounds that to about an eighth.
 
 use std::time::Duration;
 
@@ -31,8 +31,10 @@ pub(crate) struct Retained {
     pub void: Box<[u64]>,
 }
 
-/// The shortest age at which a retaining topic's active segment rolls.
-const MIN_ROLL_AGE_MS: u64 = 60_000;
+/// The shortest age at which a retaining topic's active segment rolls. The
+/// files this makes are bounded anyway: a short retention expires them as
+/// fast (about eight of them per topic).
+const MIN_ROLL_AGE_MS: u64 = 1_000;
 
 impl TopicState {
     /// A drained, inactive segment leaves the index: kept as [`Retained`]
@@ -120,6 +122,17 @@ impl TopicState {
             return;
         }
         self.roll_active();
+        // An empty active segment named after the next id at once, so the
+        // ids on disk keep increasing across a restart even when every
+        // older segment has expired by then (see `collect_garbage`).
+        match herald_segment::create_segment(&self.dir, self.next_id) {
+            Ok(file) => {
+                self.segments
+                    .insert(self.next_id, crate::topic::Segment::new(self.next_id, file));
+                self.active = Some(self.next_id);
+            }
+            Err(e) => tracing::warn!(topic = %self.name, error = %e, "cannot create empty segment"),
+        }
         if self.segments.get(&a).is_some_and(|s| s.live == 0) {
             self.retire(a);
         }

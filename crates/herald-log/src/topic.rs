@@ -103,7 +103,7 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    fn new(first_id: u64, file: File) -> Segment {
+    pub(crate) fn new(first_id: u64, file: File) -> Segment {
         Segment {
             first_id,
             file: Arc::new(file),
