@@ -437,11 +437,22 @@ impl DeliveryLog {
     /// The ids each topic's new log must stay above (the store's committed
     /// marks, at start-up): a topic deleted and re-created never gets ids
     /// that a mark of its predecessor would vouch for.
+    ///
+    /// A topic recovered from disk whose files no longer reach its floor
+    /// (everything it had was reclaimed: a retaining topic may end up with
+    /// no file at all) continues above the floor too.
     pub fn set_id_floors(&self, floors: &HashMap<String, EntryId>) {
         let mut mine = self.inner.floors.lock().unwrap();
         for (topic, &floor) in floors {
             let f = mine.entry(topic.clone()).or_default();
             *f = (*f).max(floor);
+        }
+        drop(mine);
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().unwrap().values().cloned().collect();
+        for t in topics {
+            if let Some(&floor) = floors.get(&t.name) {
+                t.state.lock().unwrap().raise_next_id(floor.saturating_add(1));
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::format;
-use crate::topic::{TopicState, VOID, WRITING};
+use crate::topic::{TopicState, WRITING};
 use crate::{DeliveryLog, EntryId};
 
 /// One event read back for a replay.
@@ -42,6 +42,8 @@ struct ReplaySegment {
     /// One past the last id to read: a live segment stops at the first
     /// record that was being written when the snapshot was taken.
     end_id: u64,
+    /// Bytes of records to read (the file may grow or be trimmed meanwhile).
+    bytes: u64,
     /// Live segments are read through the index's handle (the file may be
     /// deleted when it drains, and stays readable); retained ones are
     /// opened by name.
@@ -58,9 +60,10 @@ impl Replay {
     }
 
     /// Reads the events enqueued in the range, oldest segment first, and
-    /// hands each to `each` until it returns false. Blocking file I/O: run
+    /// hands each to `each` until it returns false, or `stop` says so (it is
+    /// asked at every record, in the range or not). Blocking file I/O: run
     /// it on a blocking thread. Returns how many events were handed over.
-    pub fn run(self, mut each: impl FnMut(ReplayEntry) -> bool) -> io::Result<u64> {
+    pub fn run(self, stop: &dyn Fn() -> bool, mut each: impl FnMut(ReplayEntry) -> bool) -> io::Result<u64> {
         let mut sent = 0u64;
         let mut stopped = false;
         for seg in self.segments {
@@ -76,7 +79,11 @@ impl Replay {
                 },
             };
             let mut expected = seg.first;
-            herald_segment::scan_segment(&file, format::BODY_FIXED, |_, frame, body| {
+            herald_segment::scan_prefix(&file, format::BODY_FIXED, seg.bytes, |_, frame, body| {
+                if stop() {
+                    stopped = true;
+                    return false;
+                }
                 let Some(d) = format::decode_body(frame, body, frame.len()) else {
                     return false;
                 };
@@ -109,11 +116,19 @@ impl Replay {
     }
 }
 
+/// Enqueue times are not strictly ordered within a segment (concurrent
+/// appends of one batch carry their own times): a segment is skipped only
+/// when its first and last events are this far outside the range.
+const TIME_SLACK_MS: u64 = 5_000;
+
 impl TopicState {
-    /// The segments holding events enqueued in `since_ms..=until_ms`, in id
-    /// order.
+    /// The segments that may hold events enqueued in `since_ms..=until_ms`,
+    /// in id order. Cheap (per segment, not per entry): it runs under the
+    /// topic's lock.
     fn replay_segments(&self, since_ms: u64, until_ms: u64) -> Vec<ReplaySegment> {
-        let overlaps = |lo: u64, hi: u64| lo <= hi && hi >= since_ms && lo <= until_ms;
+        let overlaps = |lo: u64, hi: u64| {
+            lo <= hi && hi.saturating_add(TIME_SLACK_MS) >= since_ms && lo.saturating_sub(TIME_SLACK_MS) <= until_ms
+        };
         let mut out: Vec<ReplaySegment> = self
             .retained
             .iter()
@@ -121,32 +136,26 @@ impl TopicState {
             .map(|(&first, r)| ReplaySegment {
                 first,
                 end_id: r.end_id,
+                bytes: r.bytes,
                 file: None,
                 void: r.void.to_vec(),
                 entries: r.entries,
             })
             .collect();
         for (&first, seg) in &self.segments {
-            let end = seg
-                .slots
-                .iter()
-                .position(|s| s.state == WRITING)
-                .unwrap_or(seg.slots.len());
-            let (mut lo, mut hi, mut entries) = (u64::MAX, 0u64, 0u64);
-            let mut void = Vec::new();
-            for (i, s) in seg.slots[..end].iter().enumerate() {
-                if s.state == VOID {
-                    void.push(first + i as u64);
-                } else {
-                    lo = lo.min(s.enqueued_ms);
-                    hi = hi.max(s.enqueued_ms);
-                    entries += 1;
-                }
+            let end = first_writing(&seg.slots, seg.writing);
+            if end == 0 {
+                continue;
             }
-            if entries > 0 && overlaps(lo, hi) {
+            let (lo, hi) = (seg.slots[0].enqueued_ms, seg.slots[end - 1].enqueued_ms);
+            let end_id = first + end as u64;
+            let void: Vec<u64> = seg.void_ids.iter().copied().take_while(|&id| id < end_id).collect();
+            let entries = end as u64 - void.len() as u64;
+            if entries > 0 && overlaps(lo.min(hi), hi.max(lo)) {
                 out.push(ReplaySegment {
                     first,
-                    end_id: first + end as u64,
+                    end_id,
+                    bytes: seg.slots.get(end).map_or(seg.size, |s| s.offset as u64),
                     file: Some(seg.file.clone()),
                     void,
                     entries,
@@ -156,6 +165,24 @@ impl TopicState {
         out.sort_by_key(|s| s.first);
         out
     }
+}
+
+/// The index of the first WRITING slot (`slots.len()` if none): WRITING
+/// slots are the newest ones, so looking back from the end until all
+/// `writing` of them are seen is short.
+fn first_writing(slots: &[crate::topic::Slot], writing: u32) -> usize {
+    let mut seen = 0;
+    let mut lowest = slots.len();
+    for (i, s) in slots.iter().enumerate().rev() {
+        if seen == writing {
+            break;
+        }
+        if s.state == WRITING {
+            seen += 1;
+            lowest = i;
+        }
+    }
+    lowest
 }
 
 impl DeliveryLog {

@@ -54,18 +54,16 @@ impl TopicState {
             entries: 0,
             void: Box::default(),
         };
-        let mut void = Vec::new();
-        for (i, s) in seg.slots.iter().enumerate() {
+        for s in &seg.slots {
             debug_assert!(s.state == GONE || s.state == VOID);
             if s.state == VOID {
-                void.push(first + i as u64);
                 continue;
             }
             kept.entries += 1;
             kept.first_ms = kept.first_ms.min(s.enqueued_ms);
             kept.last_ms = kept.last_ms.max(s.enqueued_ms);
         }
-        kept.void = void.into_boxed_slice();
+        kept.void = seg.void_ids.clone().into_boxed_slice();
         // The files stay; only the index goes (and the open handles with it).
         self.segments.remove(&first);
         if self.active == Some(first) {

@@ -100,6 +100,10 @@ pub(crate) struct Segment {
     /// the file is several times cheaper than of an append that grows it
     /// (no size/extent metadata to journal). Recovery stops at the zeros.
     pub zeroed: u64,
+    /// Slots still WRITING (for a replay's snapshot: it stops at the first).
+    pub writing: u32,
+    /// Ids of VOID slots, ascending (rare: writes that did not commit).
+    pub void_ids: Vec<u64>,
 }
 
 impl Segment {
@@ -117,6 +121,8 @@ impl Segment {
             size: 0,
             dir_synced: false,
             zeroed: 0,
+            writing: 0,
+            void_ids: Vec::new(),
         }
     }
 }
@@ -268,7 +274,12 @@ impl TopicState {
 
     /// Turns a WRITING (or freshly recovered) slot into a pending entry.
     pub fn commit(&mut self, id: u64, now: u64) {
-        let Some(s) = self.slot_mut(id) else { return };
+        let Some((first, idx)) = self.locate(id) else { return };
+        let seg = self.segments.get_mut(&first).unwrap();
+        if seg.slots[idx].state == WRITING {
+            seg.writing -= 1;
+        }
+        let s = &mut seg.slots[idx];
         s.state = PENDING;
         s.next_same = 0;
         let s = *s;
@@ -302,6 +313,10 @@ impl TopicState {
             return None;
         }
         seg.slots[idx].state = VOID;
+        seg.writing -= 1;
+        if let Err(at) = seg.void_ids.binary_search(&id) {
+            seg.void_ids.insert(at, id);
+        }
         seg.live -= 1;
         Some(first)
     }
@@ -356,8 +371,10 @@ impl TopicState {
     /// not commit: it never was an event, so a replay skips it.
     pub fn remove_void(&mut self, id: u64, now: u64) -> Option<u64> {
         let first = self.remove(id, now)?;
-        if let Some(s) = self.slot_mut(id) {
-            s.state = VOID;
+        let seg = self.segments.get_mut(&first)?;
+        seg.slots[(id - first) as usize].state = VOID;
+        if let Err(at) = seg.void_ids.binary_search(&id) {
+            seg.void_ids.insert(at, id);
         }
         Some(first)
     }
@@ -579,6 +596,33 @@ impl TopicState {
         Ok(first)
     }
 
+    /// Makes new ids start at `at` at least. An empty active segment is
+    /// replaced by one named after the new next id (its name is what
+    /// carries `next_id` across a restart).
+    pub(crate) fn raise_next_id(&mut self, at: u64) {
+        if self.next_id >= at {
+            return;
+        }
+        if let Some(a) = self.active {
+            if !self.segments[&a].slots.is_empty() {
+                self.roll_active();
+            } else {
+                self.delete_segment(a);
+            }
+        }
+        self.next_id = at;
+        if !self.dir_created {
+            return;
+        }
+        match self.create_segment(at) {
+            Ok(seg) => {
+                self.segments.insert(at, seg);
+                self.active = Some(at);
+            }
+            Err(e) => tracing::warn!(topic = %self.name, error = %e, "cannot create empty segment"),
+        }
+    }
+
     /// The active segment will not grow any more: new records go to a new
     /// one. Gives back the zero-filled space past its last record (records
     /// still being written by the writer's batch lie below `size`).
@@ -617,6 +661,7 @@ impl TopicState {
         });
         seg.size += len as u64;
         seg.live += 1;
+        seg.writing += 1;
         id
     }
 
@@ -715,7 +760,7 @@ impl TopicState {
 }
 
 fn advance_live_hint(seg: &mut Segment) {
-    while seg.live_hint < seg.slots.len() && seg.slots[seg.live_hint].state == GONE {
+    while seg.live_hint < seg.slots.len() && matches!(seg.slots[seg.live_hint].state, GONE | VOID) {
         seg.live_hint += 1;
     }
 }
@@ -803,6 +848,10 @@ fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
         true
     })?;
     seg.live = seg.slots.iter().filter(|s| s.state == PENDING).count() as u64;
+    seg.void_ids = (seg.slots.iter().enumerate())
+        .filter(|(_, s)| s.state == VOID)
+        .map(|(i, _)| first + i as u64)
+        .collect();
     Ok(seg)
 }
 

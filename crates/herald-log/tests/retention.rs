@@ -62,7 +62,7 @@ async fn append_and_deliver(log: &DeliveryLog, topic: &str, from: usize, n: usiz
 fn replay_all(log: &DeliveryLog, topic: &str, since: SystemTime, until: SystemTime) -> Vec<ReplayEntry> {
     let mut out = Vec::new();
     log.replay(topic, since, until)
-        .run(|e| {
+        .run(&|| false, |e| {
             out.push(e);
             true
         })
@@ -106,7 +106,9 @@ async fn delivered_events_are_replayed_only_with_retention() {
     assert!(stats.oldest_retained_age.is_some());
     assert!(segment_count(tmp.path()) > 2, "small segments: several files kept");
 
-    // A time range selects by enqueue time.
+    // A time range selects by enqueue time (in milliseconds: keep the
+    // batches a few apart).
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let mid = SystemTime::now();
     tokio::time::sleep(Duration::from_millis(5)).await;
     append_and_deliver(&log, "kept", 20, 5).await;
@@ -122,12 +124,24 @@ async fn delivered_events_are_replayed_only_with_retention() {
     let mut n = 0;
     let sent = log
         .replay("kept", epoch, far)
-        .run(|_| {
+        .run(&|| false, |_| {
             n += 1;
             n < 3
         })
         .unwrap();
     assert_eq!((sent, n), (3, 3));
+    // ... or when told to stop from outside, whatever the range.
+    let asked = std::cell::Cell::new(0);
+    let stop = || {
+        asked.set(asked.get() + 1);
+        asked.get() > 4
+    };
+    let sent = log.replay("kept", epoch, far).run(&stop, |_| true).unwrap();
+    assert_eq!(
+        (sent, asked.get()),
+        (4, 5),
+        "asked at every record, stopped at the fifth"
+    );
 
     // Retention zero reclaims at once.
     log.set_retention("kept", Duration::ZERO);
@@ -241,7 +255,7 @@ async fn replay_includes_pending_events_and_runs_beside_delivery() {
     append_and_deliver(&log, "t", 15, 5).await;
     let mut got = Vec::new();
     snapshot
-        .run(|e| {
+        .run(&|| false, |e| {
             got.push(e);
             true
         })
@@ -281,4 +295,57 @@ async fn ids_keep_increasing_after_everything_expired() {
     let log = DeliveryLog::open(LogConfig::new(tmp.path())).unwrap();
     let next = log.append(vec![item("t", "k", "after")]).await.unwrap()[0];
     assert!(next > last, "id {next} after {last}");
+}
+
+/// A recovered topic whose files no longer carry its ids (all reclaimed)
+/// continues above the floor the store's committed marks give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floors_raise_a_recovered_topic_whose_files_are_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = DeliveryLog::open(LogConfig::new(tmp.path())).unwrap();
+    let ids = append_and_deliver(&log, "t", 0, 5).await;
+    drop(log);
+    for d in std::fs::read_dir(tmp.path()).unwrap().flatten() {
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            if f.file_name().to_string_lossy().starts_with("seg-") {
+                std::fs::remove_file(f.path()).unwrap();
+            }
+        }
+    }
+    let log = DeliveryLog::open(LogConfig::new(tmp.path())).unwrap();
+    log.set_id_floors(&HashMap::from([("t".to_owned(), ids[4])]));
+    let next = log.append(vec![item("t", "k", "after")]).await.unwrap()[0];
+    assert_eq!(next, ids[4] + 1);
+    drop(log);
+    let log = DeliveryLog::open(LogConfig::new(tmp.path())).unwrap();
+    assert_eq!(log.stats("t").entries, 1, "the new entry recovers");
+}
+
+/// A replay never reads a record whose transaction is still open, nor one
+/// that rolled back; what committed is there once it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_sees_only_settled_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    log.set_retention("t", Duration::from_secs(600));
+    let far = SystemTime::now() + Duration::from_secs(600);
+    let mut open_tx = log.stage(vec![item("t", "a", "event-open")], false).unwrap();
+    open_tx.sync().unwrap();
+    assert!(
+        replay_all(&log, "t", SystemTime::UNIX_EPOCH, far).is_empty(),
+        "still open"
+    );
+    let mut rolled_back = log.stage(vec![item("t", "b", "event-back")], false).unwrap();
+    rolled_back.sync().unwrap();
+    rolled_back.settle(false);
+    assert!(
+        replay_all(&log, "t", SystemTime::UNIX_EPOCH, far).is_empty(),
+        "before the open one"
+    );
+    open_tx.settle(true);
+    let got = replay_all(&log, "t", SystemTime::UNIX_EPOCH, far);
+    assert_eq!(payloads(&got), ["event-open"]);
+    append_and_deliver(&log, "t", 0, 3).await;
+    let got = replay_all(&log, "t", SystemTime::UNIX_EPOCH, far);
+    assert_eq!(payloads(&got), ["event-open", "event-0000", "event-0001", "event-0002"]);
 }

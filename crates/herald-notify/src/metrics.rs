@@ -25,6 +25,9 @@ pub struct Counters {
     /// Events parked in the topic's dead-letter queue (Herald's own
     /// counter: Ceph has no dead letters).
     pub event_dead_lettered: AtomicU64,
+    /// Events a replay pushed again, and those it could not (Herald's own).
+    pub event_replayed: AtomicU64,
+    pub replay_fail: AtomicU64,
 }
 
 /// What the lifecycle worker removed, under Ceph's counter names
@@ -80,7 +83,7 @@ impl PubsubMetrics {
         } else {
             BTreeMap::new()
         };
-        let series: [Series; 6] = [
+        let series: [Series; 8] = [
             (
                 "pubsub_event_triggered",
                 "counter",
@@ -98,6 +101,18 @@ impl PubsubMetrics {
                 "counter",
                 "Events that could not be delivered and went to the topic's dead-letter queue.",
                 |c| c.event_dead_lettered.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "pubsub_event_replayed",
+                "counter",
+                "Events a topic replay pushed again.",
+                |c| c.event_replayed.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "pubsub_replay_fail",
+                "counter",
+                "Events a topic replay could not push (after its attempts).",
+                |c| c.replay_fail.load(Ordering::Relaxed) as i64,
             ),
             (
                 "pubsub_push_ok",
@@ -222,6 +237,14 @@ impl TopicCounters {
     pub fn dead_lettered(&self, n: u64) {
         self.metrics.total.event_dead_lettered.fetch_add(n, Ordering::Relaxed);
         self.topic.event_dead_lettered.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn replayed(&self) {
+        self.metrics.total.event_replayed.fetch_add(1, Ordering::Relaxed);
+        self.topic.event_replayed.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn replay_failed(&self) {
+        self.metrics.total.replay_fail.fetch_add(1, Ordering::Relaxed);
+        self.topic.replay_fail.fetch_add(1, Ordering::Relaxed);
     }
     pub fn ok(&self) {
         self.metrics.total.push_ok.fetch_add(1, Ordering::Relaxed);

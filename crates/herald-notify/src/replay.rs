@@ -237,6 +237,7 @@ impl Notifier {
                 scan,
                 endpoint,
                 topic.retry_sleep,
+                topic.counters.clone(),
                 self.stopping.subscribe(),
             ));
             job
@@ -298,16 +299,15 @@ async fn run(
     scan: herald_log::Replay,
     endpoint: Arc<dyn Endpoint>,
     retry_sleep: Duration,
+    counters: crate::metrics::TopicCounters,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let lanes = endpoint.in_flight().clamp(1, MAX_LANES);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<herald_log::ReplayEntry>(1024);
     let reader_job = job.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        scan.run(|e| {
-            if reader_job.cancel.load(Ordering::Relaxed) {
-                return false;
-            }
+        let stop = || reader_job.cancel.load(Ordering::Relaxed);
+        scan.run(&stop, |e| {
             reader_job.read.fetch_add(1, Ordering::Relaxed);
             tx.blocking_send(e).is_ok()
         })
@@ -322,6 +322,7 @@ async fn run(
             lrx,
             endpoint.clone(),
             retry_sleep.min(Duration::from_secs(5)),
+            counters.clone(),
         ));
     }
     loop {
@@ -367,7 +368,13 @@ async fn run(
 }
 
 /// Pushes one lane's events in order, each with up to [`ATTEMPTS`] tries.
-async fn lane(job: Arc<Job>, mut rx: tokio::sync::mpsc::Receiver<Item>, endpoint: Arc<dyn Endpoint>, pause: Duration) {
+async fn lane(
+    job: Arc<Job>,
+    mut rx: tokio::sync::mpsc::Receiver<Item>,
+    endpoint: Arc<dyn Endpoint>,
+    pause: Duration,
+    counters: crate::metrics::TopicCounters,
+) {
     while let Some(item) = rx.recv().await {
         let mut attempt = 0;
         loop {
@@ -377,11 +384,13 @@ async fn lane(job: Arc<Job>, mut rx: tokio::sync::mpsc::Receiver<Item>, endpoint
             attempt += 1;
             match endpoint.push_keyed(&item.payload, &item.key).await {
                 Ok(()) => {
+                    counters.replayed();
                     job.delivered.fetch_add(1, Ordering::Relaxed);
                     job.failed_in_a_row.store(0, Ordering::Relaxed);
                     break;
                 }
                 Err(e) if attempt >= ATTEMPTS => {
+                    counters.replay_failed();
                     job.failed.fetch_add(1, Ordering::Relaxed);
                     job.note_error(e.to_string());
                     if job.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {

@@ -23,5 +23,5 @@ pub mod side;
 pub use file::{create_segment, fsync_dir, list_segments, open_segment, remove_segment, segment_name, segment_path};
 pub use frame::Parse;
 pub use group::{WriteSet, next_batch};
-pub use scan::{Scanned, Tail, scan_segment, truncate_tail};
+pub use scan::{Scanned, Tail, scan_prefix, scan_segment, truncate_tail};
 pub use side::{SideFile, read_side};

@@ -37,9 +37,21 @@ impl Scanned {
 pub fn scan_segment(
     file: &File,
     min_body: usize,
+    each: impl FnMut(u64, &[u8], Range<usize>) -> bool,
+) -> io::Result<Scanned> {
+    scan_prefix(file, min_body, file.metadata()?.len(), each)
+}
+
+/// [`scan_segment`] over the file's first `len` bytes only: for a reader of
+/// a segment that is still written (or trimmed) meanwhile, which knows how
+/// far its records go. Past the file's end it stops as at a torn tail.
+pub fn scan_prefix(
+    file: &File,
+    min_body: usize,
+    len: u64,
     mut each: impl FnMut(u64, &[u8], Range<usize>) -> bool,
 ) -> io::Result<Scanned> {
-    let file_len = file.metadata()?.len();
+    let file_len = len;
     let mut buf: Vec<u8> = Vec::new();
     let mut buf_off = 0u64; // file offset of buf[0]
     let mut pos = 0usize; // parse position in buf
@@ -69,7 +81,15 @@ pub fn scan_segment(
             break;
         }
         buf.resize(old + add, 0);
-        file.read_exact_at(&mut buf[old..], buf_off + old as u64)?;
+        match file.read_exact_at(&mut buf[old..], buf_off + old as u64) {
+            Ok(()) => {}
+            // Shorter than `len` (trimmed since): the end of the records.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                buf.truncate(old);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Scanned {
         valid: buf_off + pos as u64,

@@ -280,6 +280,9 @@ async fn topic_request(ctx: &AdminContext, req: AdminRequest) -> Answer {
                     "retries": s.total_retries,
                     "retried_entries": s.retried_entries,
                     "in_flight": s.leased,
+                    "retained_entries": s.retained_entries,
+                    "retained_bytes": s.retained_bytes,
+                    "oldest_retained_age_seconds": s.oldest_retained_age.map(|d| d.as_secs_f64()),
                 }),
             })
         }

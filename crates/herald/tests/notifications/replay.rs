@@ -120,6 +120,17 @@ async fn a_lost_time_range_is_replayed_to_the_topic_and_to_another_endpoint() {
             "{key}: the very event first sent (event id, sequencer)"
         );
     }
+    let text = metrics_text(&srv);
+    assert_eq!(
+        metric(&text, "pubsub_event_replayed", Some("replayed")),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "pubsub_replay_fail", Some("replayed")),
+        Some(0.0),
+        "{text}"
+    );
 
     // Live delivery goes on, unmarked, while the whole history goes to
     // another endpoint (StartTime alone: up to now).
