@@ -552,13 +552,14 @@ impl DeliveryLog {
     }
 
     /// How long `topic` keeps delivered events for [`replay`](Self::replay)
-    /// (zero: not at all, the default of a new topic). Segments past it
-    /// are reclaimed now; retained bytes are capped by the topic's byte
-    /// limit too (the oldest go first).
-    pub fn set_retention(&self, topic: &str, retention: Duration) {
+    /// (zero: not at all, the default of a new topic), and how many bytes
+    /// of them at most (0: no cap; past it the oldest go first). Segments
+    /// past either are reclaimed now.
+    pub fn set_retention(&self, topic: &str, retention: Duration, max_bytes: u64) {
         let t = self.inner.topic(topic);
         let mut st = t.state.lock().unwrap();
         st.retention_ms = Some(retention.as_millis().min(u64::MAX as u128) as u64);
+        st.retained_cap = max_bytes;
         st.collect_garbage(self.inner.empty_roll_bytes);
     }
 
@@ -707,15 +708,23 @@ fn sweep(inner: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(SWEEP_EVERY) {
         let Some(strong) = inner.upgrade() else { return };
         let topics: Vec<Arc<Topic>> = strong.topics.read().unwrap().values().cloned().collect();
+        let write_lock = strong.write_lock.clone();
         // Not held while sweeping: dropping the last handle stops the sweep.
         let log = DeliveryLog { inner: strong };
         log.forget_removed(TOMBSTONE_TTL);
         drop(log);
         let now = format::now_ms();
         for t in topics {
+            let retains = t.state.lock().unwrap().retention_ms.is_some_and(|r| r > 0);
+            // Rolling trims the file: never while a write (which may be
+            // zero-filling past its records) is under way. Lock order as
+            // the writer's: the write lock, then the topic's.
+            let _writing = retains.then(|| write_lock.lock().unwrap());
             let mut st = t.state.lock().unwrap();
             if !st.removed {
-                st.roll_aged_active(now);
+                if retains {
+                    st.roll_aged_active(now);
+                }
                 st.collect_garbage(1);
             }
         }

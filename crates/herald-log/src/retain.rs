@@ -84,7 +84,7 @@ impl TopicState {
     pub(crate) fn expire_retained(&mut self, now_ms: u64) {
         let Some(retention) = self.retention_ms else { return };
         let cutoff = now_ms.saturating_sub(retention);
-        let max_bytes = self.limits.max_bytes;
+        let max_bytes = self.retained_cap;
         while let Some((&first, r)) = self.retained.first_key_value() {
             let expired = retention == 0 || r.last_ms <= cutoff;
             let over = max_bytes > 0 && self.retained_bytes > max_bytes;
@@ -96,7 +96,7 @@ impl TopicState {
                     topic = %self.name,
                     retained_bytes = self.retained_bytes,
                     max_bytes,
-                    "retained events pass the topic's byte limit; reclaiming the oldest before their retention ends"
+                    "retained events pass their byte cap; reclaiming the oldest before their retention ends"
                 );
             }
             self.retained_entries -= r.entries;

@@ -182,6 +182,8 @@ pub(crate) struct TopicState {
     pub retained: BTreeMap<u64, Retained>,
     pub retained_entries: u64,
     pub retained_bytes: u64,
+    /// Bytes retained at most (0: no cap).
+    pub retained_cap: u64,
 }
 
 impl TopicState {
@@ -212,6 +214,7 @@ impl TopicState {
             retained: BTreeMap::new(),
             retained_entries: 0,
             retained_bytes: 0,
+            retained_cap: 0,
         }
     }
 

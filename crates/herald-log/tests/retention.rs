@@ -88,7 +88,7 @@ async fn delivered_events_are_replayed_only_with_retention() {
     append_and_deliver(&log, "plain", 0, 20).await;
     assert!(replay_all(&log, "plain", epoch, far).is_empty());
 
-    log.set_retention("kept", Duration::from_secs(3600));
+    log.set_retention("kept", Duration::from_secs(3600), 0);
     let ids = append_and_deliver(&log, "kept", 0, 20).await;
     assert_eq!(log.stats("kept").entries, 0, "all delivered");
     let got = replay_all(&log, "kept", epoch, far);
@@ -144,7 +144,7 @@ async fn delivered_events_are_replayed_only_with_retention() {
     );
 
     // Retention zero reclaims at once.
-    log.set_retention("kept", Duration::ZERO);
+    log.set_retention("kept", Duration::ZERO, 0);
     let stats = log.stats("kept");
     assert_eq!((stats.retained_entries, stats.retained_bytes), (0, 0), "{stats:?}");
     assert!(
@@ -157,7 +157,7 @@ async fn delivered_events_are_replayed_only_with_retention() {
 async fn retained_segments_expire_and_respect_the_byte_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    log.set_retention("t", Duration::from_millis(300));
+    log.set_retention("t", Duration::from_millis(300), 0);
     append_and_deliver(&log, "t", 0, 20).await;
     assert!(log.stats("t").retained_entries > 0);
     // The sweep reclaims them within about a second after they expire.
@@ -167,13 +167,14 @@ async fn retained_segments_expire_and_respect_the_byte_limit() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // The topic's byte limit caps what it retains: the oldest go first.
-    log.set_retention("capped", Duration::from_secs(3600));
+    // A byte cap on what it retains: the oldest go first (pending events
+    // have their own limit).
+    log.set_retention("capped", Duration::from_secs(3600), 600);
     log.set_limits(
         "capped",
         Limits {
             max_entries: 0,
-            max_bytes: 600,
+            max_bytes: 10_000,
         },
     );
     append_and_deliver(&log, "capped", 0, 40).await;
@@ -196,8 +197,8 @@ async fn restart_keeps_retained_events_until_told_and_never_replays_uncommitted_
     let far = SystemTime::now() + Duration::from_secs(3600);
     let epoch = SystemTime::UNIX_EPOCH;
     let log = open(tmp.path());
-    log.set_retention("t", Duration::from_secs(3600));
-    log.set_retention("gone", Duration::from_secs(3600));
+    log.set_retention("t", Duration::from_secs(3600), 0);
+    log.set_retention("gone", Duration::from_secs(3600), 0);
     append_and_deliver(&log, "t", 0, 10).await;
     append_and_deliver(&log, "gone", 0, 10).await;
     // A transaction that did not commit, and one cut short by the crash.
@@ -232,7 +233,7 @@ async fn restart_keeps_retained_events_until_told_and_never_replays_uncommitted_
     assert!(log.topics_on_disk().contains(&"gone".to_owned()));
 
     // The owner of `t` says; nobody claims `gone`: its events go.
-    log.set_retention("t", Duration::from_secs(3600));
+    log.set_retention("t", Duration::from_secs(3600), 0);
     log.set_unset_retention(Duration::ZERO);
     assert!(replay_all(&log, "gone", epoch, far).is_empty());
     assert!(!log.topics_on_disk().contains(&"gone".to_owned()));
@@ -243,7 +244,7 @@ async fn restart_keeps_retained_events_until_told_and_never_replays_uncommitted_
 async fn replay_includes_pending_events_and_runs_beside_delivery() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    log.set_retention("t", Duration::from_secs(3600));
+    log.set_retention("t", Duration::from_secs(3600), 0);
     append_and_deliver(&log, "t", 0, 10).await;
     for i in 10..15 {
         log.append(vec![item("t", "p", &format!("event-{i:04}"))])
@@ -273,7 +274,7 @@ async fn replay_includes_pending_events_and_runs_beside_delivery() {
 async fn ids_keep_increasing_after_everything_expired() {
     let tmp = tempfile::tempdir().unwrap();
     let log = DeliveryLog::open(LogConfig::new(tmp.path())).unwrap();
-    log.set_retention("t", Duration::from_secs(2));
+    log.set_retention("t", Duration::from_secs(2), 0);
     let ids = append_and_deliver(&log, "t", 0, 5).await;
     let last = *ids.last().unwrap();
     // Rolled after a second, expired two seconds after its newest event.
@@ -327,7 +328,7 @@ async fn floors_raise_a_recovered_topic_whose_files_are_gone() {
 async fn replay_sees_only_settled_commits() {
     let tmp = tempfile::tempdir().unwrap();
     let log = open(tmp.path());
-    log.set_retention("t", Duration::from_secs(600));
+    log.set_retention("t", Duration::from_secs(600), 0);
     let far = SystemTime::now() + Duration::from_secs(600);
     let mut open_tx = log.stage(vec![item("t", "a", "event-open")], false).unwrap();
     open_tx.sync().unwrap();

@@ -325,14 +325,25 @@ impl Notifier {
         // topic's events live on in its files.
         let retention = if rt.persistent && rt.batch.is_none() {
             rt.retention
+                .min(std::time::Duration::from_secs(self.topic_defaults.max_retention))
         } else {
             std::time::Duration::ZERO
         };
-        self.log.set_retention(rt.log_name(), retention);
-        self.topics
+        let cap = rt.max_bytes.min(self.topic_defaults.max_retained_bytes);
+        self.log.set_retention(rt.log_name(), retention, cap);
+        let previous = self
+            .topics
             .write()
             .expect("topics lock")
             .insert(rt.record.arn.clone(), rt.clone());
+        // A replay pushes with the topic as it was when it started: a
+        // changed endpoint, policy or setting ends it (start it again).
+        if previous.is_some_and(|p| p.record.attributes != rt.record.attributes) {
+            let n = self.replays.cancel(&rt.record.arn);
+            if n > 0 {
+                tracing::info!(topic = %rt.record.arn, "topic changed: its running replay is cancelled");
+            }
+        }
         self.workers.ensure(self, rt.log_name());
         rt
     }

@@ -127,11 +127,14 @@ pub struct Replays {
 }
 
 impl Replays {
-    /// Stops the replays of a topic (deleted).
-    pub fn cancel(&self, arn: &str) {
-        if let Some(jobs) = self.by_topic.lock().expect("replays lock").remove(arn) {
-            jobs.iter().for_each(|j| j.cancel.store(true, Ordering::Relaxed));
-        }
+    /// Stops the running replays of a topic (deleted, changed, or asked
+    /// to); they count against the limits until their task has ended.
+    /// Returns how many were running.
+    pub fn cancel(&self, arn: &str) -> usize {
+        let all = self.by_topic.lock().expect("replays lock");
+        let running: Vec<&Arc<Job>> = all.get(arn).into_iter().flatten().filter(|j| j.is_running()).collect();
+        running.iter().for_each(|j| j.cancel.store(true, Ordering::Relaxed));
+        running.len()
     }
 
     fn cancel_all(&self) {
@@ -189,6 +192,9 @@ impl Notifier {
 
         let job = {
             let mut all = self.replays.by_topic.lock().expect("replays lock");
+            // Forget the finished replays of deleted topics (a tenant
+            // deleting topics in a loop must not grow this map).
+            all.retain(|arn, jobs| jobs.iter().any(|j| j.is_running()) || self.topic(arn).is_some());
             let running: Vec<&Arc<Job>> = all.values().flatten().filter(|j| j.is_running()).collect();
             if all.get(arn).is_some_and(|jobs| jobs.iter().any(|j| j.is_running())) {
                 return Err(ReplayError::Busy("a replay of this topic is running already".into()));
@@ -211,7 +217,8 @@ impl Notifier {
                     state: "running".into(),
                     since: rfc3339(req.since),
                     until: rfc3339(req.until),
-                    endpoint: herald_endpoints::redact(&uri),
+                    // Without credentials or query (a webhook token).
+                    endpoint: herald_endpoints::log_form(&uri),
                     estimated: scan.estimated(),
                     read: 0,
                     delivered: 0,
@@ -254,6 +261,12 @@ impl Notifier {
         all.get(arn)
             .map(|jobs| jobs.iter().map(|j| j.snapshot()).collect())
             .unwrap_or_default()
+    }
+
+    /// Stops the running replay of a topic (`herald topic cancel-replay`);
+    /// whether one was running.
+    pub fn cancel_replay(&self, arn: &str) -> bool {
+        self.replays.cancel(arn) > 0
     }
 
     /// Stops every replay (server shutdown).

@@ -72,7 +72,18 @@ pub struct TopicDefaults {
     pub max_retries: u64,
     /// Seconds between attempts.
     pub retry_sleep_duration: u64,
+    /// The longest `retention` a topic may set (seconds): `herald serve
+    /// --topic-max-retention`.
+    pub max_retention: u64,
+    /// What one topic may retain at most (bytes), whatever its
+    /// `queue-max-bytes`: `herald serve --topic-max-retained-bytes`.
+    pub max_retained_bytes: u64,
 }
+
+/// The default of [`TopicDefaults::max_retention`]: 7 days.
+pub const DEFAULT_MAX_RETENTION: u64 = 7 * 24 * 3600;
+/// The default of [`TopicDefaults::max_retained_bytes`]: 16 GiB.
+pub const DEFAULT_MAX_RETAINED_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
 impl Default for TopicDefaults {
     fn default() -> Self {
@@ -80,6 +91,8 @@ impl Default for TopicDefaults {
             time_to_live: 0,
             max_retries: 0,
             retry_sleep_duration: DEFAULT_RETRY_SLEEP.as_secs(),
+            max_retention: DEFAULT_MAX_RETENTION,
+            max_retained_bytes: DEFAULT_MAX_RETAINED_BYTES,
         }
     }
 }
@@ -439,6 +452,7 @@ mod tests {
             time_to_live: 600,
             max_retries: 5,
             retry_sleep_duration: 3,
+            ..TopicDefaults::default()
         };
         let attrs: BTreeMap<String, String> = [
             ("time_to_live".to_owned(), "None".to_owned()),

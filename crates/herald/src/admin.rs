@@ -87,6 +87,11 @@ pub enum AdminRequest {
         #[serde(flatten)]
         topic: TopicName,
     },
+    /// Stops the topic's running replay.
+    TopicReplayCancel {
+        #[serde(flatten)]
+        topic: TopicName,
+    },
     ListQueues,
     QueueStats {
         name: String,
@@ -166,7 +171,9 @@ pub async fn execute(ctx: &AdminContext, req: AdminRequest) -> AdminResponse {
         | R::RemoveTopic { .. }
         | R::TopicStats { .. }
         | R::TopicDump { .. } => topic_request(ctx, req).await,
-        R::TopicReplay { .. } | R::TopicReplays { .. } => crate::topic::execute_replay(ctx, req).await,
+        R::TopicReplay { .. } | R::TopicReplays { .. } | R::TopicReplayCancel { .. } => {
+            crate::topic::execute_replay(ctx, req).await
+        }
         R::ListQueues | R::QueueStats { .. } | R::PurgeQueue { .. } => queue_request(ctx, req).await,
         R::ListNotifications { .. } | R::GetNotification { .. } | R::RemoveNotification { .. } => {
             crate::notification::execute(ctx, req).await

@@ -110,6 +110,12 @@ pub struct ServeArgs {
     /// Seconds between attempts for a topic that sets no retry_sleep_duration (or sets None) [default: 1].
     #[arg(long, env = "HERALD_TOPIC_DEFAULT_RETRY_SLEEP_DURATION")]
     pub topic_default_retry_sleep_duration: Option<u64>,
+    /// The longest `retention` a topic may set, in seconds (at most 7776000 = 90 days) [default: 604800 = 7 days].
+    #[arg(long, env = "HERALD_TOPIC_MAX_RETENTION", value_parser = clap::value_parser!(u64).range(0..=7_776_000))]
+    pub topic_max_retention: Option<u64>,
+    /// Bytes of delivered events one topic may retain at most, whatever its queue-max-bytes [default: 17179869184 = 16 GiB].
+    #[arg(long, env = "HERALD_TOPIC_MAX_RETAINED_BYTES")]
+    pub topic_max_retained_bytes: Option<u64>,
     /// With --compat ceph: a tenant's buckets publish to another user's topic of the tenant only where its policy allows sns:Publish (Ceph's rgw_topic_require_publish_policy; off: unless it denies).
     #[arg(long, env = "HERALD_TOPIC_REQUIRE_PUBLISH_POLICY")]
     pub topic_require_publish_policy: bool,
@@ -145,6 +151,8 @@ pub struct FileConfig {
     pub topic_default_time_to_live: Option<u64>,
     pub topic_default_max_retries: Option<u64>,
     pub topic_default_retry_sleep_duration: Option<u64>,
+    pub topic_max_retention: Option<u64>,
+    pub topic_max_retained_bytes: Option<u64>,
     pub topic_require_publish_policy: Option<bool>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
@@ -197,14 +205,19 @@ pub struct Settings {
 
 /// The topic retry defaults: time to live, max retries and retry sleep,
 /// each from the flag, else the file, else the built-in value.
-fn topic_defaults(flags: [Option<u64>; 3], file: [Option<u64>; 3]) -> herald_server::notify::topic::TopicDefaults {
+fn topic_defaults(flags: [Option<u64>; 5], file: [Option<u64>; 5]) -> herald_server::notify::topic::TopicDefaults {
     let built_in = herald_server::notify::topic::TopicDefaults::default();
-    let [ttl, retries, sleep] = flags;
-    let [file_ttl, file_retries, file_sleep] = file;
+    let [ttl, retries, sleep, retention, retained] = flags;
+    let [file_ttl, file_retries, file_sleep, file_retention, file_retained] = file;
     herald_server::notify::topic::TopicDefaults {
         time_to_live: ttl.or(file_ttl).unwrap_or(built_in.time_to_live),
         max_retries: retries.or(file_retries).unwrap_or(built_in.max_retries),
         retry_sleep_duration: sleep.or(file_sleep).unwrap_or(built_in.retry_sleep_duration),
+        max_retention: retention
+            .or(file_retention)
+            .unwrap_or(built_in.max_retention)
+            .min(herald_server::notify::topic::MAX_RETENTION_SECS),
+        max_retained_bytes: retained.or(file_retained).unwrap_or(built_in.max_retained_bytes),
     }
 }
 
@@ -320,11 +333,15 @@ impl ServeArgs {
                     self.topic_default_time_to_live,
                     self.topic_default_max_retries,
                     self.topic_default_retry_sleep_duration,
+                    self.topic_max_retention,
+                    self.topic_max_retained_bytes,
                 ],
                 [
                     file.topic_default_time_to_live,
                     file.topic_default_max_retries,
                     file.topic_default_retry_sleep_duration,
+                    file.topic_max_retention,
+                    file.topic_max_retained_bytes,
                 ],
             ),
         })

@@ -72,6 +72,13 @@ pub enum TopicCommand {
         #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
+    /// Stop a topic's running replay (its status then says `cancelled`).
+    CancelReplay {
+        #[command(flatten)]
+        topic: TopicArgs,
+        #[arg(long, env = "HERALD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
 }
 
 /// Which topic a command is about.
@@ -110,6 +117,9 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
         TopicCommand::Get { topic, data_dir } => (data_dir, AdminRequest::GetTopic { topic: topic.into() }),
         TopicCommand::Rm { topic, data_dir } => (data_dir, AdminRequest::RemoveTopic { topic: topic.into() }),
         TopicCommand::Stats { topic, data_dir } => (data_dir, AdminRequest::TopicStats { topic: topic.into() }),
+        TopicCommand::CancelReplay { topic, data_dir } => {
+            (data_dir, AdminRequest::TopicReplayCancel { topic: topic.into() })
+        }
         TopicCommand::Dump { topic, limit, data_dir } => (
             data_dir,
             AdminRequest::TopicDump {
@@ -220,12 +230,20 @@ pub async fn execute_replay(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
         );
     };
     let which = match &req {
-        AdminRequest::TopicReplay { topic, .. } | AdminRequest::TopicReplays { topic } => topic.clone(),
+        AdminRequest::TopicReplay { topic, .. }
+        | AdminRequest::TopicReplays { topic }
+        | AdminRequest::TopicReplayCancel { topic } => topic.clone(),
         _ => unreachable!("dispatched by admin::execute"),
     };
     let Some(t) = crate::admin::find_topic(&ctx.store, &which)? else {
         return Ok(crate::admin::missing_topic(&which.name));
     };
+    if let AdminRequest::TopicReplayCancel { .. } = req {
+        if !n.cancel_replay(&t.arn) {
+            return Err(format!("no replay of {} is running", t.arn));
+        }
+        return Ok(AdminResponse::Done);
+    }
     let AdminRequest::TopicReplay {
         since, until, endpoint, ..
     } = req

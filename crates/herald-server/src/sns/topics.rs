@@ -64,9 +64,17 @@ pub(super) async fn check_attributes(
     }
     // Only a persistent topic's log holds events to keep: a retention
     // anywhere else would promise replays that can never happen.
-    let retains = attrs
+    let retention = attrs
         .get(herald_notify::topic::RETENTION)
-        .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0));
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let retains = retention > 0;
+    let max = n.topic_defaults().max_retention;
+    if retention > max {
+        return Err(SnsError::invalid(format!(
+            "retention {retention} is longer than this server allows: at most {max} seconds (herald serve --topic-max-retention)"
+        )));
+    }
     let persistent = attrs.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if retains && !persistent {
         return Err(SnsError::invalid(
@@ -572,9 +580,10 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
             entries.push((k.as_str(), v.clone()));
         }
     }
-    // What the retention keeps, and (for the owner, who alone may send a
-    // replay elsewhere) the latest replay.
-    if rec.attributes.contains_key(herald_notify::topic::RETENTION) {
+    // For the owner only: what the retention keeps (a grantee would learn
+    // the owner's event volume), and the latest replay (it may name an
+    // endpoint only the owner may choose).
+    if rec.owner == req.user && rec.attributes.contains_key(herald_notify::topic::RETENTION) {
         let stats = n.log().stats(&rec.arn);
         entries.push(("RetainedEvents", stats.retained_entries.to_string()));
         entries.push(("RetainedBytes", stats.retained_bytes.to_string()));
