@@ -87,6 +87,8 @@ struct Job {
     status: Mutex<ReplayStatus>,
     owner: String,
     cancel: AtomicBool,
+    /// Wakes pushes in flight when the replay is cancelled.
+    cancelled: tokio::sync::Notify,
     read: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
@@ -115,6 +117,12 @@ impl Job {
         s.finished = Some(rfc3339(SystemTime::now()));
     }
 
+    /// Asks everything of the replay to stop, pushes in flight included.
+    fn stop(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.cancelled.notify_waiters();
+    }
+
     fn note_error(&self, e: String) {
         self.status.lock().expect("replay lock").last_error = Some(e);
     }
@@ -133,13 +141,13 @@ impl Replays {
     pub fn cancel(&self, arn: &str) -> usize {
         let all = self.by_topic.lock().expect("replays lock");
         let running: Vec<&Arc<Job>> = all.get(arn).into_iter().flatten().filter(|j| j.is_running()).collect();
-        running.iter().for_each(|j| j.cancel.store(true, Ordering::Relaxed));
+        running.iter().for_each(|j| j.stop());
         running.len()
     }
 
     fn cancel_all(&self) {
         for jobs in self.by_topic.lock().expect("replays lock").values() {
-            jobs.iter().for_each(|j| j.cancel.store(true, Ordering::Relaxed));
+            jobs.iter().for_each(|j| j.stop());
         }
     }
 }
@@ -229,6 +237,7 @@ impl Notifier {
                 }),
                 owner: topic.record.owner.clone(),
                 cancel: AtomicBool::new(false),
+                cancelled: tokio::sync::Notify::new(),
                 read: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
@@ -342,7 +351,7 @@ async fn run(
         let entry = tokio::select! {
             e = rx.recv() => e,
             _ = stopping.wait_for(|s| *s) => {
-                job.cancel.store(true, Ordering::Relaxed);
+                job.stop();
                 None
             }
         };
@@ -395,7 +404,19 @@ async fn lane(
                 return;
             }
             attempt += 1;
-            match endpoint.push_keyed(&item.payload, &item.key).await {
+            // A push in flight (to an endpoint that never answers, say)
+            // ends with the replay, not with its timeout.
+            let cancelled = job.cancelled.notified();
+            tokio::pin!(cancelled);
+            cancelled.as_mut().enable();
+            if job.cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            let pushed = tokio::select! {
+                r = endpoint.push_keyed(&item.payload, &item.key) => r,
+                _ = cancelled => return,
+            };
+            match pushed {
                 Ok(()) => {
                     counters.replayed();
                     job.delivered.fetch_add(1, Ordering::Relaxed);
@@ -407,7 +428,7 @@ async fn lane(
                     job.failed.fetch_add(1, Ordering::Relaxed);
                     job.note_error(e.to_string());
                     if job.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
-                        job.cancel.store(true, Ordering::Relaxed);
+                        job.stop();
                         return;
                     }
                     break;

@@ -192,6 +192,14 @@ async fn replay_refuses_what_it_must() {
         )
         .unwrap_err();
     assert!(e.body.contains("90 days"), "{e:?}");
+    // The operator's bound (7 days unless `--topic-max-retention` says).
+    let e = sns
+        .try_create_topic(
+            "overbound",
+            &[("push-endpoint", &url), ("persistent", "true"), ("retention", "604801")],
+        )
+        .unwrap_err();
+    assert!(e.body.contains("--topic-max-retention"), "{e:?}");
     let arn = sns.create_topic(
         "kept",
         &[("push-endpoint", &url), ("persistent", "true"), ("retention", "60")],
@@ -346,4 +354,91 @@ async fn herald_topic_replay_follows_the_replay_to_its_end() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A replay stuck on an endpoint that never answers ends when its topic
+/// changes, or when the operator cancels it, without waiting for the push
+/// timeout; a second replay of the topic is refused while one runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_replay_ends_when_its_topic_changes_or_is_cancelled() {
+    let srv = TestServer::start();
+    let s3 = srv.s3();
+    let sns = Sns::root(&srv);
+    let consumer = Receiver::start_new();
+    // Connections are queued by the kernel and never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://127.0.0.1:{}/never", silent.local_addr().unwrap().port());
+    let arn = sns.create_topic(
+        "stoppable",
+        &[
+            ("push-endpoint", &consumer.url("e")),
+            ("persistent", "true"),
+            ("retention", "600"),
+            ("push-timeout", "600"),
+        ],
+    );
+    s3.create_bucket().bucket("stop-bucket").send().await.unwrap();
+    put_config(
+        &s3,
+        "stop-bucket",
+        vec![tc("s", &arn, &["s3:ObjectCreated:*"], None, None)],
+    )
+    .await;
+    put_keys(&s3, "stop-bucket", &["s1", "s2", "s3"]).await;
+    consumer.wait_for("the events", 30, |r| pushes(r).len() == 3).await;
+    let replay = || {
+        sns.call(
+            "ReplayTopic",
+            &[("TopicArn", &arn), ("StartTime", "10m"), ("PushEndpoint", &silent_url)],
+        )
+    };
+    let state = |sns: &Sns| -> String {
+        let attrs = sns.get_topic_attributes(&arn).unwrap();
+        let v: Value = serde_json::from_str(&attrs["Replay"]).unwrap();
+        v["state"].as_str().unwrap().to_owned()
+    };
+    let wait_state = |want: &'static str| {
+        let sns = Sns::root(&srv);
+        let arn = arn.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let attrs = sns.get_topic_attributes(&arn).unwrap();
+                let v: Value = serde_json::from_str(&attrs["Replay"]).unwrap();
+                if v["state"] == want {
+                    return v;
+                }
+                assert!(std::time::Instant::now() < deadline, "not {want}: {v}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    assert_eq!(replay().status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(state(&sns), "running");
+    let busy = replay();
+    assert_eq!(busy.status, 409, "one replay per topic: {}", busy.body_str());
+    sns.set_topic_attribute(&arn, "OpaqueData", "changed").unwrap();
+    let ended = wait_state("cancelled").await;
+    assert_eq!(ended["delivered"], 0, "{ended}");
+
+    assert_eq!(replay().status, 200, "the cancelled one no longer counts");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let data_dir = srv.data_dir().to_owned();
+    let out = tokio::task::spawn_blocking(move || run_cli(&data_dir, &["topic", "cancel-replay", "stoppable"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_state("cancelled").await;
+    let data_dir = srv.data_dir().to_owned();
+    let again = tokio::task::spawn_blocking(move || run_cli(&data_dir, &["topic", "cancel-replay", "stoppable"]))
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no replay"),
+        "{again:?}"
+    );
+    drop(silent);
 }
