@@ -196,7 +196,7 @@ impl Notifier {
                 "the topic's subscription is not confirmed: nothing may be pushed to it",
             ));
         }
-        let endpoint = replay_endpoint(&topic, &uri, self.policy()).map_err(|e| ReplayError::Invalid(e))?;
+        let endpoint = replay_endpoint(&topic, &uri, self.policy()).map_err(ReplayError::Invalid)?;
 
         let job = {
             let mut all = self.replays.by_topic.lock().expect("replays lock");

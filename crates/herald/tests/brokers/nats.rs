@@ -82,7 +82,9 @@ async fn nats_replay_carries_the_replay_header() {
         .await
         .expect("connect to NATS");
     let mut sub = client.subscribe(subject.clone()).await.unwrap();
-    let got: Arc<Mutex<Vec<(Option<String>, Vec<u8>)>>> = Arc::default();
+    // (the replay header's value, the body) per message.
+    type Seen = Vec<(Option<String>, Vec<u8>)>;
+    let got: Arc<Mutex<Seen>> = Arc::default();
     let got2 = got.clone();
     tokio::spawn(async move {
         while let Some(m) = sub.next().await {

@@ -262,7 +262,7 @@ async fn replay_refuses_what_it_must() {
         stolen.body_str()
     );
     assert!(
-        !mallory.get_topic_attributes(&arn).is_ok(),
+        mallory.get_topic_attributes(&arn).is_err(),
         "no attributes (and no replay status) for others"
     );
     // A grantee allowed SetTopicAttributes may replay to the topic's own
