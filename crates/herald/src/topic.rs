@@ -191,9 +191,14 @@ async fn replay(
         return Ok(());
     }
     let id = started["id"].as_str().unwrap_or_default().to_owned();
+    let text = |k: &str| started[k].as_str().unwrap_or_default().to_owned();
     eprintln!(
         "replay {id}: up to {} events of {} from {} to {} to {}",
-        started["estimated"], started["topic"], started["since"], started["until"], started["endpoint"]
+        started["estimated"],
+        text("topic"),
+        text("since"),
+        text("until"),
+        text("endpoint")
     );
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
