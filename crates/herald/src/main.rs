@@ -6,6 +6,7 @@
 mod admin;
 mod admin_client;
 mod config;
+mod health;
 mod lifecycle;
 mod notification;
 mod quotas;
@@ -18,8 +19,11 @@ use clap::{Parser, Subcommand};
 
 /// Herald: an S3-compatible store that turns every object change into an
 /// event and delivers it.
+/// `herald --version`: the version and the git commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("HERALD_GIT_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about, long_about = None)]
+#[command(name = "herald", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,10 +64,28 @@ enum Command {
     Agent(Box<herald_agent::AgentArgs>),
     /// Watch a bucket's events live, one line each (the live tail).
     Watch(watch::WatchArgs),
+    /// Ask a server's /health (exit 0 when it answers 200): for container health checks.
+    Health(health::HealthArgs),
+    /// Print a shell completion script: `herald completions bash > /etc/bash_completion.d/herald`.
+    Completions { shell: clap_complete::Shell },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        use std::io::Write as _;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "herald", &mut script);
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        return match std::io::stdout().write_all(&script) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("herald: {e}");
+                std::process::ExitCode::FAILURE
+            }
+            _ => std::process::ExitCode::SUCCESS,
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -82,6 +104,8 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => herald_bench::run(args).await,
             Command::Agent(args) => herald_agent::run(*args).await,
             Command::Watch(args) => watch::run(args).await,
+            Command::Health(args) => health::run(args).await,
+            Command::Completions { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     match result {
