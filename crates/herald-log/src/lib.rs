@@ -715,14 +715,15 @@ fn sweep(inner: Weak<Inner>, stop: std::sync::mpsc::Receiver<()>) {
         drop(log);
         let now = format::now_ms();
         for t in topics {
-            let retains = t.state.lock().unwrap().retention_ms.is_some_and(|r| r > 0);
+            let roll = t.state.lock().unwrap().aged_roll_due(now);
             // Rolling trims the file: never while a write (which may be
             // zero-filling past its records) is under way. Lock order as
-            // the writer's: the write lock, then the topic's.
-            let _writing = retains.then(|| write_lock.lock().unwrap());
+            // the writer's: the write lock, then the topic's (which is why
+            // the check above is made again under both).
+            let _writing = roll.then(|| write_lock.lock().unwrap_or_else(|p| p.into_inner()));
             let mut st = t.state.lock().unwrap();
             if !st.removed {
-                if retains {
+                if roll {
                     st.roll_aged_active(now);
                 }
                 st.collect_garbage(1);

@@ -7,8 +7,9 @@
 //! the topic's retained bytes pass its byte limit (then the oldest go
 //! first). Retention is per segment, so a record may outlive its retention
 //! by the time its segment took to fill; the active segment of a retaining
-//! topic is rolled when its first record is an eighth of the retention old
-//! (at least a second), which bounds that to about an eighth.
+//! topic is rolled when it is drained and its first record is an eighth of
+//! the retention old (at least a second), which bounds that to about an
+//! eighth (a segment that keeps pending events rolls when full).
 
 use std::time::Duration;
 
@@ -31,9 +32,9 @@ pub(crate) struct Retained {
     pub void: Box<[u64]>,
 }
 
-/// The shortest age at which a retaining topic's active segment rolls. The
-/// files this makes are bounded anyway: a short retention expires them as
-/// fast (about eight of them per topic).
+/// The shortest age at which a retaining topic's drained active segment
+/// rolls. The files this makes are bounded anyway: they are drained, so a
+/// short retention expires them as fast (about eight per topic).
 const MIN_ROLL_AGE_MS: u64 = 1_000;
 
 impl TopicState {
@@ -110,15 +111,10 @@ impl TopicState {
     /// is old enough (see the module doc), so retained segments span a
     /// bounded time and are reclaimed close to their retention.
     pub(crate) fn roll_aged_active(&mut self, now_ms: u64) {
-        let Some(retention) = self.retention_ms.filter(|r| *r > 0) else {
-            return;
-        };
-        let Some(a) = self.active else { return };
-        let seg = &self.segments[&a];
-        let Some(first) = seg.slots.first() else { return };
-        if first.enqueued_ms.saturating_add((retention / 8).max(MIN_ROLL_AGE_MS)) > now_ms {
+        if !self.aged_roll_due(now_ms) {
             return;
         }
+        let Some(a) = self.active else { return };
         self.roll_active();
         // An empty active segment named after the next id at once, so the
         // ids on disk keep increasing across a restart even when every
@@ -134,6 +130,21 @@ impl TopicState {
         if self.segments.get(&a).is_some_and(|s| s.live == 0) {
             self.retire(a);
         }
+    }
+
+    /// Whether [`roll_aged_active`](Self::roll_aged_active) would roll:
+    /// a retaining topic whose active segment is drained and old enough.
+    /// A segment with pending events is never rolled by age (an endpoint
+    /// that is down must not make a file per second: it rolls when full).
+    pub(crate) fn aged_roll_due(&self, now_ms: u64) -> bool {
+        let Some(retention) = self.retention_ms.filter(|r| *r > 0) else {
+            return false;
+        };
+        let Some(seg) = self.active.and_then(|a| self.segments.get(&a)) else {
+            return false;
+        };
+        let Some(first) = seg.slots.first() else { return false };
+        seg.live == 0 && first.enqueued_ms.saturating_add((retention / 8).max(MIN_ROLL_AGE_MS)) <= now_ms
     }
 
     /// The retained events: how many, their bytes, and the oldest's age.

@@ -350,3 +350,32 @@ async fn replay_sees_only_settled_commits() {
     let got = replay_all(&log, "t", SystemTime::UNIX_EPOCH, far);
     assert_eq!(payloads(&got), ["event-open", "event-0000", "event-0001", "event-0002"]);
 }
+
+/// A retaining topic whose endpoint is down does not roll its segment by
+/// age: one open file, not one per second (the events are pending, so
+/// nothing would be reclaimed anyway).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_segments_do_not_roll_by_age() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = DeliveryLog::open(LogConfig::new(tmp.path())).unwrap();
+    log.set_retention("t", Duration::from_secs(1), 0);
+    for i in 0..4 {
+        log.append(vec![item("t", "k", &format!("pending-{i}"))]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert_eq!(
+        segment_count(tmp.path()),
+        1,
+        "still one segment with everything pending"
+    );
+    // Drained, it rolls (and its events are replayable until they expire).
+    while log.stats("t").entries > 0 {
+        let got = log.lease("t", 100);
+        log.ack("t", &got.iter().map(|l| l.id).collect::<Vec<_>>());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while log.stats("t").retained_entries == 0 {
+        assert!(std::time::Instant::now() < deadline, "never rolled once drained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

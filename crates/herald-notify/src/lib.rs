@@ -330,6 +330,8 @@ impl Notifier {
             std::time::Duration::ZERO
         };
         let cap = rt.max_bytes.min(self.topic_defaults.max_retained_bytes);
+        // A cap of 0 (`--topic-max-retained-bytes 0`) turns retention off.
+        let retention = if cap == 0 { std::time::Duration::ZERO } else { retention };
         self.log.set_retention(rt.log_name(), retention, cap);
         let previous = self
             .topics

@@ -200,6 +200,11 @@ impl Notifier {
 
         let job = {
             let mut all = self.replays.by_topic.lock().expect("replays lock");
+            // The topic as the checks above saw it: a change or deletion
+            // in between cancels under this lock, so it must not be missed.
+            if !self.topic(arn).is_some_and(|now| Arc::ptr_eq(&now, &topic)) {
+                return Err(ReplayError::Busy("the topic changed meanwhile; try again".into()));
+            }
             // Forget the finished replays of deleted topics (a tenant
             // deleting topics in a loop must not grow this map).
             all.retain(|arn, jobs| jobs.iter().any(|j| j.is_running()) || self.topic(arn).is_some());

@@ -51,7 +51,9 @@ pub fn scan_prefix(
     len: u64,
     mut each: impl FnMut(u64, &[u8], Range<usize>) -> bool,
 ) -> io::Result<Scanned> {
-    let file_len = len;
+    // A write that failed may have left the file shorter than its index
+    // thought: read what is there.
+    let file_len = len.min(file.metadata()?.len());
     let mut buf: Vec<u8> = Vec::new();
     let mut buf_off = 0u64; // file offset of buf[0]
     let mut pos = 0usize; // parse position in buf

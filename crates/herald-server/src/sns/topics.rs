@@ -69,12 +69,6 @@ pub(super) async fn check_attributes(
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
     let retains = retention > 0;
-    let max = n.topic_defaults().max_retention;
-    if retention > max {
-        return Err(SnsError::invalid(format!(
-            "retention {retention} is longer than this server allows: at most {max} seconds (herald serve --topic-max-retention)"
-        )));
-    }
     let persistent = attrs.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if retains && !persistent {
         return Err(SnsError::invalid(
@@ -116,6 +110,21 @@ pub(super) async fn check_attributes(
         // Accepted (receivers on a private network are common) but worth a
         // warning: the shared secret travelled in clear.
         tracing::warn!("push-secret set over plain HTTP");
+    }
+    Ok(())
+}
+
+/// A `retention` being set must be within the operator's bound. Checked
+/// only where it is set (CreateTopic by the owner, SetTopicAttributes of
+/// `retention`): a bound lowered later caps stored values at install and
+/// must not block changing the topic's other attributes.
+fn check_retention_bound(n: &Notifier, value: Option<&str>) -> Result<(), SnsError> {
+    let retention = value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let max = n.topic_defaults().max_retention;
+    if retention > max {
+        return Err(SnsError::invalid(format!(
+            "retention {retention} is longer than this server allows: at most {max} seconds (herald serve --topic-max-retention)"
+        )));
     }
     Ok(())
 }
@@ -346,6 +355,9 @@ pub async fn create_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     {
         n.check_dead_letter_queue(&owner, dlq).map_err(SnsError::invalid)?;
     }
+    if owner == req.user {
+        check_retention_bound(n, attrs.get(herald_notify::topic::RETENTION).map(String::as_str))?;
+    }
     let now = herald_store::records::now_ms();
     // The owner re-creates its topic at will (CreateTopic is idempotent,
     // concurrent calls too); a grantee's overwrite holds only if nothing
@@ -429,6 +441,9 @@ async fn set_topic_attribute_once(n: &Arc<Notifier>, req: &SnsRequest) -> Result
     if name == herald_notify::topic::DEAD_LETTER_QUEUE {
         n.check_dead_letter_queue(&rec.owner, value)
             .map_err(SnsError::invalid)?;
+    }
+    if name == herald_notify::topic::RETENTION {
+        check_retention_bound(n, Some(value))?;
     }
     let mut attrs = rec.attributes.clone();
     if value.is_empty() {
