@@ -442,3 +442,87 @@ async fn a_running_replay_ends_when_its_topic_changes_or_is_cancelled() {
     );
     drop(silent);
 }
+
+/// Retained events survive kill -9 and replay after the restart; the
+/// operator's bounds apply at the next start without blocking the topic's
+/// other changes; `--topic-max-retained-bytes 0` turns retention off and
+/// reclaims what was kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_events_survive_kill9_and_follow_the_operators_bounds() {
+    let mut srv = TestServer::start();
+    let s3 = srv.s3();
+    let sns = Sns::root(&srv);
+    let consumer = Receiver::start_new();
+    let arn = sns.create_topic(
+        "durable",
+        &[
+            ("push-endpoint", &consumer.url("e")),
+            ("persistent", "true"),
+            ("retention", "600"),
+        ],
+    );
+    s3.create_bucket().bucket("durable-bucket").send().await.unwrap();
+    put_config(
+        &s3,
+        "durable-bucket",
+        vec![tc("d", &arn, &["s3:ObjectCreated:*"], None, None)],
+    )
+    .await;
+    let keys: Vec<String> = (0..40).map(|i| format!("d{i:02}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    put_keys(&s3, "durable-bucket", &refs).await;
+    consumer.wait_for("all events", 30, |r| pushes(r).len() == 40).await;
+
+    srv.restart(); // kill -9, same data dir
+    consumer.clear();
+    let sns = Sns::root(&srv);
+    let answer = sns.call("ReplayTopic", &[("TopicArn", &arn), ("StartTime", "10m")]);
+    assert_eq!(answer.status, 200, "{}", answer.body_str());
+    let done = wait_replay(&sns, &arn).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let mut got: Vec<String> = pushes(&consumer).into_iter().map(|(k, _, _)| k).collect();
+    got.sort();
+    assert_eq!(got, keys, "every delivered event is still there after kill -9");
+
+    // A lower bound than the topic asked for: the topic keeps working.
+    srv.set_args(&["--topic-max-retention", "60"]);
+    srv.restart();
+    let sns = Sns::root(&srv);
+    sns.set_topic_attribute(&arn, "OpaqueData", "still editable").unwrap();
+    let e = sns.set_topic_attribute(&arn, "retention", "600").unwrap_err();
+    assert!(e.body.contains("--topic-max-retention"), "{e:?}");
+    sns.set_topic_attribute(&arn, "retention", "60").unwrap();
+
+    // No retained bytes allowed: what was kept goes, nothing is replayed.
+    srv.set_args(&["--topic-max-retained-bytes", "0"]);
+    srv.restart();
+    consumer.clear();
+    let sns = Sns::root(&srv);
+    let answer = sns.call("ReplayTopic", &[("TopicArn", &arn), ("StartTime", "10m")]);
+    assert_eq!(answer.status, 200, "{}", answer.body_str());
+    let done = wait_replay(&sns, &arn).await;
+    assert_eq!(
+        (done["state"].as_str(), done["delivered"].as_u64()),
+        (Some("done"), Some(0)),
+        "{done}"
+    );
+    let files: usize = walk(&srv.data_dir().join("log"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .map(|p| std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0))
+        .sum();
+    assert!(files < 4096, "retained segments reclaimed: {files} bytes of log left");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
