@@ -35,6 +35,13 @@ struct PyWatcher {
 
 impl PyWatcher {
     fn start(srv: &TestServer, bucket: &str, prefix: &str, events: &str) -> PyWatcher {
+        // Say so at once when the client is missing, not after the 30 s
+        // the watch is given to start.
+        let import = Command::new("python3").args(["-c", "import minio"]).output();
+        assert!(
+            import.as_ref().is_ok_and(|o| o.status.success()),
+            "minio-py (PyPI `minio`) is not importable by python3; .ci/run installs it: {import:?}"
+        );
         let mut child = Command::new("python3")
             .args(["-c", WATCHER])
             .env("T_HOST", format!("127.0.0.1:{}", srv.port()))

@@ -33,6 +33,7 @@ pub const ACTIONS: &[&str] = &[
     "DeleteTopic",
     "SetTopicAttributes",
     "ReplayTopic",
+    "CancelReplay",
 ];
 
 /// The actions a SigV2 signature may authorize (with `--allow-sigv2`):
@@ -200,6 +201,7 @@ pub async fn handle(
         "DeleteTopic" => topics::delete_topic(notifier, &req).await,
         "SetTopicAttributes" => topics::set_topic_attributes(notifier, &req).await,
         "ReplayTopic" => replay::replay_topic(notifier, &req).await,
+        "CancelReplay" => replay::cancel_replay(notifier, &req).await,
         "" => Err(SnsError {
             code: "MissingAction",
             message: "The request must contain the parameter Action.".into(),

@@ -65,6 +65,23 @@ pub async fn replay_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     Ok(response("ReplayTopic", Some(&body), &req.meta.request_id))
 }
 
+/// `CancelReplay` (Herald extension): stops the topic's running replay.
+/// Authorized like `ReplayTopic`; answers whether one was running (a
+/// replay that just ended is no error).
+pub async fn cancel_replay(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String, SnsError> {
+    let arn = required(req, "TopicArn")?;
+    let rec = topic_for(n, req, arn, "sns:SetTopicAttributes")?;
+    let cancelled = n.cancel_replay(&rec.arn);
+    if cancelled {
+        tracing::info!(topic = %rec.arn, user = %req.user, "replay cancelled");
+    }
+    Ok(response(
+        "CancelReplay",
+        Some(&format!("<Cancelled>{cancelled}</Cancelled>")),
+        &req.meta.request_id,
+    ))
+}
+
 /// `value` as a time (see [`herald_notify::replay::parse_time`]).
 fn parse_time(name: &str, value: &str) -> Result<SystemTime, SnsError> {
     herald_notify::replay::parse_time(value).map_err(|e| SnsError::invalid(format!("{name}: {e}")))

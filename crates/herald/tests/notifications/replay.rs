@@ -423,7 +423,22 @@ async fn a_running_replay_ends_when_its_topic_changes_or_is_cancelled() {
     let ended = wait_state("cancelled").await;
     assert_eq!(ended["delivered"], 0, "{ended}");
 
+    // The same over the SNS API (a user without the command line).
     assert_eq!(replay().status, 200, "the cancelled one no longer counts");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    srv.create_user("eve", "EVEKEY00000000000001", "eve-secret-key-00000000000001");
+    let eve = Sns::new(&srv, "EVEKEY00000000000001", "eve-secret-key-00000000000001");
+    let refused = eve.call("CancelReplay", &[("TopicArn", &arn)]);
+    assert_eq!(refused.status, 403, "{}", refused.body_str());
+    assert_eq!(state(&sns), "running", "another user cancels nothing");
+    let cancel = sns.call("CancelReplay", &[("TopicArn", &arn)]);
+    assert_eq!(cancel.status, 200, "{}", cancel.body_str());
+    assert_eq!(xml_first(&cancel.body_str(), "Cancelled").as_deref(), Some("true"));
+    wait_state("cancelled").await;
+    let again = sns.call("CancelReplay", &[("TopicArn", &arn)]);
+    assert_eq!(xml_first(&again.body_str(), "Cancelled").as_deref(), Some("false"));
+
+    assert_eq!(replay().status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let data_dir = srv.data_dir().to_owned();
     let out = tokio::task::spawn_blocking(move || run_cli(&data_dir, &["topic", "cancel-replay", "stoppable"]))
