@@ -332,6 +332,12 @@ fn host_addresses() -> Vec<IpAddr> {
     // free once with freeifaddrs.
     unsafe {
         if libc::getifaddrs(&mut head) != 0 {
+            // Then a wildcard listener's own ports cannot be denied by
+            // address: say so (a sandbox without AF_NETLINK does this).
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "cannot list the host's addresses (getifaddrs): endpoints are not kept off this server's own ports on them"
+            );
             return out;
         }
         let mut cur = head;

@@ -28,6 +28,7 @@ pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminRes
             if !data_dir.join("meta.redb").exists() && !matches!(req, AdminRequest::CreateUser { .. }) {
                 bail!("no Herald data in {} (use --data-dir)", data_dir.display());
             }
+            refuse_foreign_data_dir(data_dir)?;
             let store = Store::open(data_dir).map_err(|e| {
                 anyhow!(
                     "cannot open {}: {e} (is a server running without its admin socket?)",
@@ -59,6 +60,29 @@ pub async fn send(data_dir: &Path, req: AdminRequest) -> anyhow::Result<AdminRes
         AdminResponse::NotFound { message } => Err(anyhow::Error::new(NotFound(message))),
         ok => Ok(ok),
     }
+}
+
+/// With no server running, the command line writes the data dir's files
+/// itself: as another user (root on the systemd unit's dynamic user's
+/// directory, say) those files would end up owned by that user, and the
+/// server could no longer open them at its next start.
+fn refuse_foreign_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = std::fs::metadata(data_dir) else {
+        return Ok(()); // a data dir about to be created is the caller's
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        bail!(
+            "{} belongs to uid {}, not to you (uid {me}), and no server answers on its admin socket: \
+             start the server and retry, or run this as the data dir's owner \
+             (systemd: sudo systemd-run --pty -p DynamicUser=yes -p StateDirectory=herald /usr/local/bin/herald ...)",
+            data_dir.display(),
+            meta.uid()
+        );
+    }
+    Ok(())
 }
 
 /// A command's failure because what it names does not exist: `herald`

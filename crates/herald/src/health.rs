@@ -23,17 +23,32 @@ pub struct HealthArgs {
 
 pub async fn run(args: HealthArgs) -> anyhow::Result<()> {
     let uri: http::Uri = args.url.parse().with_context(|| format!("bad --url {:?}", args.url))?;
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-        .context("TLS roots")?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let answer = tokio::time::timeout(Duration::from_secs(args.timeout), client.get(uri))
+    let get = async {
+        if uri.scheme_str() == Some("https") {
+            // The system's roots (SSL_CERT_FILE names a private CA's).
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                .context("no trusted CA certificates for https (set SSL_CERT_FILE)")?
+                .https_only()
+                .enable_http1()
+                .build();
+            let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+            client
+                .get(uri)
+                .await
+                .with_context(|| format!("cannot reach {}", args.url))
+        } else {
+            let client: Client<_, Empty<Bytes>> =
+                Client::builder(TokioExecutor::new()).build(hyper_util::client::legacy::connect::HttpConnector::new());
+            client
+                .get(uri)
+                .await
+                .with_context(|| format!("cannot reach {}", args.url))
+        }
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(args.timeout), get)
         .await
-        .with_context(|| format!("{} did not answer within {} s", args.url, args.timeout))?
-        .with_context(|| format!("cannot reach {}", args.url))?;
+        .with_context(|| format!("{} did not answer within {} s", args.url, args.timeout))??;
     if !answer.status().is_success() {
         bail!("{} answered {}", args.url, answer.status());
     }

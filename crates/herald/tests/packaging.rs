@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 fn herald() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+    // Only what each test sets: an operator's HERALD_* must not leak in.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HERALD_")) {
+        cmd.env_remove(k);
+    }
     cmd.env("AWS_EC2_METADATA_DISABLED", "true");
     cmd
 }
@@ -130,8 +134,11 @@ fn the_example_configuration_serves_and_health_says_so() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(String::from_utf8_lossy(&healthy.stdout).trim(), "ok");
-    server.kill().unwrap();
+    // As systemd and container engines stop it: SIGTERM, a clean exit.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
     let out = server.wait_with_output().unwrap();
+    assert!(out.status.success(), "SIGTERM ends it cleanly: {}", text(&out));
     // The file's log_format = "json" is in force.
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(logs.lines().next().is_some_and(|l| l.starts_with('{')), "{logs}");
@@ -181,4 +188,41 @@ fn the_containerfile_passes_hadolint() {
     ] {
         assert!(content.contains(needed), "Containerfile lacks {needed}");
     }
+}
+
+/// With no server running, the command line refuses a data dir owned by
+/// another user (root administering the systemd unit's dynamic user's
+/// directory would leave files the server cannot open).
+#[test]
+fn the_command_line_refuses_another_users_data_dir() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test chowns a directory: run it as root (CI does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let created = herald()
+        .args(["user", "create", "alice", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", text(&created));
+    std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+    let out = herald()
+        .args(["user", "list", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("belongs to uid 65534"),
+        "{}",
+        text(&out)
+    );
+    std::os::unix::fs::chown(&data, Some(0), Some(0)).unwrap();
+    let out = herald()
+        .args(["user", "list", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "its owner may: {}", text(&out));
 }
