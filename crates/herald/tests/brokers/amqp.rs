@@ -240,3 +240,124 @@ async fn amqp_credentials_as_attributes_log_in_and_stay_secret() {
     let got = inbox.wait_for("the event after the password was fixed", 1, 30).await;
     assert_eq!(object_key(&got[0]), "one");
 }
+
+/// A replay reaches RabbitMQ marked as one: the message header
+/// `x-herald-replay` = `true` (live messages carry none), body unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_replay_carries_the_replay_header() {
+    use lapin::options::*;
+    use lapin::types::{AMQPValue, FieldTable};
+    require("RabbitMQ", RABBITMQ);
+    let srv = TestServer::start();
+    let s = suffix();
+    let (topic, exchange) = (format!("amqp-rp-{s}"), format!("herald-test-rp-{s}"));
+    let conn = lapin::Connection::connect(
+        &format!("amqp://guest:guest@127.0.0.1:{RABBITMQ}/%2f"),
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect to RabbitMQ");
+    let ch = conn.create_channel().await.unwrap();
+    let auto_delete = ExchangeDeclareOptions {
+        auto_delete: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        exchange.as_str().into(),
+        lapin::ExchangeKind::Topic,
+        auto_delete,
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let exclusive = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    let q = ch
+        .queue_declare("".into(), exclusive, FieldTable::default())
+        .await
+        .unwrap();
+    ch.queue_bind(
+        q.name().clone(),
+        exchange.as_str().into(),
+        topic.as_str().into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let no_ack = BasicConsumeOptions {
+        no_ack: true,
+        ..Default::default()
+    };
+    let mut consumer = ch
+        .basic_consume(q.name().clone(), "replay-test".into(), no_ack, FieldTable::default())
+        .await
+        .unwrap();
+    // (the replay header's value, the body) per message.
+    type Seen = Vec<(Option<String>, Vec<u8>)>;
+    let got: Arc<Mutex<Seen>> = Arc::default();
+    let got2 = got.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(d)) = consumer.next().await {
+            let marker = d.properties.headers().as_ref().and_then(|h| {
+                h.inner()
+                    .iter()
+                    .find(|(k, _)| k.as_str() == "x-herald-replay")
+                    .map(|(_, v)| match v {
+                        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                        other => format!("{other:?}"),
+                    })
+            });
+            got2.lock().unwrap().push((marker, d.data.clone()));
+        }
+    });
+    let endpoint = format!("amqp://127.0.0.1:{RABBITMQ}");
+    let (s3, bucket) = setup(
+        &srv,
+        &topic,
+        &endpoint,
+        &[("amqp-exchange", &exchange), ("retention", "600")],
+    )
+    .await;
+    for k in ["r1", "r2", "r3"] {
+        put(&s3, &bucket, k, b"replay").await;
+    }
+    let wait = |n: usize| {
+        let got = got.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while got.lock().unwrap().len() < n {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "only {}",
+                    got.lock().unwrap().len()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // The configuration's test event is one of the topic's events too.
+    wait(4).await;
+    let sns = Sns::root(&srv);
+    let arn = sns.list_topic_arns().into_iter().find(|a| a.ends_with(&topic)).unwrap();
+    let answer = sns.call("ReplayTopic", &[("TopicArn", &arn), ("StartTime", "10m")]);
+    assert_eq!(answer.status, 200, "{}", answer.body_str());
+    wait(8).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let all = got.lock().unwrap().clone();
+    assert_eq!(all.len(), 8, "four live, four replayed");
+    let (live, replayed): (Vec<_>, Vec<_>) = all.into_iter().partition(|(m, _)| m.is_none());
+    assert_eq!(live.len(), 4);
+    assert!(
+        replayed.iter().all(|(m, _)| m.as_deref() == Some("true")),
+        "{replayed:?}"
+    );
+    let mut a: Vec<Vec<u8>> = live.into_iter().map(|(_, b)| b).collect();
+    let mut b: Vec<Vec<u8>> = replayed.into_iter().map(|(_, b)| b).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same bodies");
+    drop(conn);
+}

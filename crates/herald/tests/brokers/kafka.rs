@@ -251,3 +251,82 @@ async fn kafka_brokers_attribute_adds_bootstrap_brokers_under_the_policy() {
     );
     assert!(r.is_err(), "a malformed kafka-brokers list was accepted");
 }
+
+/// A replay reaches Kafka marked as one: the record header
+/// `x-herald-replay` = `true` (live records carry none), value unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_replay_carries_the_replay_header() {
+    let tansu = Tansu::start();
+    let srv = TestServer::start();
+    let topic = format!("kafka-rp-{}", suffix());
+    let admin = rskafka::client::ClientBuilder::new(vec![format!("127.0.0.1:{}", tansu.port)])
+        .build()
+        .await
+        .expect("connect to tansu");
+    admin
+        .controller_client()
+        .unwrap()
+        .create_topic(topic.as_str(), 1, 1, 5_000)
+        .await
+        .expect("create the topic");
+    let endpoint = format!("kafka://127.0.0.1:{}", tansu.port);
+    let (s3, bucket) = setup(&srv, &topic, &endpoint, &[("retention", "600")]).await;
+    for k in ["r1", "r2", "r3"] {
+        put(&s3, &bucket, k, b"replay").await;
+    }
+    let partition = admin
+        .partition_client(
+            topic.as_str(),
+            0,
+            rskafka::client::partition::UnknownTopicHandling::Error,
+        )
+        .await
+        .unwrap();
+    // (the replay header's value, the value) of every record so far.
+    let read_all = || async {
+        let (records, _) = partition.fetch_records(0, 1..1_000_000, 500).await.unwrap();
+        records
+            .into_iter()
+            .map(|r| {
+                let marker = r
+                    .record
+                    .headers
+                    .get("x-herald-replay")
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                (marker, r.record.value.unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+    };
+    let wait = |n: usize| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = read_all().await;
+            if got.len() >= n {
+                return got;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "only {} records", got.len());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    // The configuration's test event is one of the topic's events too.
+    wait(4).await;
+    let sns = Sns::root(&srv);
+    let arn = sns.list_topic_arns().into_iter().find(|a| a.ends_with(&topic)).unwrap();
+    let answer = sns.call("ReplayTopic", &[("TopicArn", &arn), ("StartTime", "10m")]);
+    assert_eq!(answer.status, 200, "{}", answer.body_str());
+    wait(8).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = read_all().await;
+    assert_eq!(all.len(), 8, "four live, four replayed");
+    let (live, replayed): (Vec<_>, Vec<_>) = all.into_iter().partition(|(m, _)| m.is_none());
+    assert_eq!(live.len(), 4);
+    assert!(
+        replayed.iter().all(|(m, _)| m.as_deref() == Some("true")),
+        "{replayed:?}"
+    );
+    let mut a: Vec<Vec<u8>> = live.into_iter().map(|(_, b)| b).collect();
+    let mut b: Vec<Vec<u8>> = replayed.into_iter().map(|(_, b)| b).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same values");
+}
