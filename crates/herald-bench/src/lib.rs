@@ -221,6 +221,9 @@ pub struct NotifyArgs {
     /// (`replay_events`, `replay_seconds`, `replay_events_per_sec`).
     #[arg(long, help_heading = "Notifications")]
     pub replay: bool,
+    /// With --replay: throttle it to this many events per second (`Rate`).
+    #[arg(long, help_heading = "Notifications")]
+    pub replay_rate: Option<u32>,
     /// Pace the PUTs at this many per second in total (default: as fast as
     /// possible), e.g. to measure latency at a fraction of peak throughput.
     #[arg(long, value_parser = parse_rate, help_heading = "Load")]

@@ -48,7 +48,14 @@ pub struct ReplayRequest {
     /// Another endpoint than the topic's (with the topic's other
     /// attributes), already checked by the caller like a push-endpoint.
     pub endpoint: Option<String>,
+    /// Events per second at most (1 to [`MAX_RATE`]); `None`: as fast as
+    /// the endpoint takes them. On a busy server a throttled replay leaves
+    /// the CPU to live traffic (docs/benchmarks.md, "Replay").
+    pub rate: Option<u32>,
 }
+
+/// The highest `Rate` a replay may ask for (unthrottled is faster anyway).
+pub const MAX_RATE: u32 = 1_000_000;
 
 /// Why a replay cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +81,8 @@ pub struct ReplayStatus {
     pub endpoint: String,
     /// Events in the log segments the range touches (an upper bound).
     pub estimated: u64,
+    /// Events per second at most, if throttled.
+    pub rate: Option<u32>,
     /// Events of the range read from the log so far.
     pub read: u64,
     pub delivered: u64,
@@ -233,6 +242,7 @@ impl Notifier {
                     // Without credentials or query (a webhook token).
                     endpoint: herald_endpoints::log_form(&uri),
                     estimated: scan.estimated(),
+                    rate: req.rate,
                     read: 0,
                     delivered: 0,
                     failed: 0,
@@ -259,6 +269,7 @@ impl Notifier {
                 endpoint,
                 topic.retry_sleep,
                 topic.counters.clone(),
+                req.rate,
                 self.stopping.subscribe(),
             ));
             job
@@ -327,8 +338,10 @@ async fn run(
     endpoint: Arc<dyn Endpoint>,
     retry_sleep: Duration,
     counters: crate::metrics::TopicCounters,
+    rate: Option<u32>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut pace = rate.map(Pace::new);
     let lanes = endpoint.in_flight().clamp(1, MAX_LANES);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<herald_log::ReplayEntry>(1024);
     let reader_job = job.clone();
@@ -372,6 +385,9 @@ async fn run(
         if senders[lane].send(item).await.is_err() {
             break;
         }
+        if let Some(p) = &mut pace {
+            p.handed_one().await;
+        }
     }
     drop(rx);
     drop(senders);
@@ -392,6 +408,35 @@ async fn run(
     let s = job.snapshot();
     tracing::info!(topic = %s.topic, replay = %s.id, state = %s.state, read = s.read,
         delivered = s.delivered, failed = s.failed, "replay finished");
+}
+
+/// Holds a replay to `rate` events per second: sleeps after every chunk
+/// of events (about a hundredth of a second's worth) until its due time.
+struct Pace {
+    rate: u32,
+    chunk: u64,
+    handed: u64,
+    start: tokio::time::Instant,
+}
+
+impl Pace {
+    fn new(rate: u32) -> Pace {
+        let rate = rate.clamp(1, MAX_RATE);
+        Pace {
+            rate,
+            chunk: u64::from(rate / 100).max(1),
+            handed: 0,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn handed_one(&mut self) {
+        self.handed += 1;
+        if self.handed % self.chunk == 0 {
+            let due = self.start + Duration::from_secs_f64(self.handed as f64 / f64::from(self.rate));
+            tokio::time::sleep_until(due).await;
+        }
+    }
 }
 
 /// Pushes one lane's events in order, each with up to [`ATTEMPTS`] tries.

@@ -81,6 +81,8 @@ pub enum AdminRequest {
         since: String,
         until: Option<String>,
         endpoint: Option<String>,
+        #[serde(default)]
+        rate: Option<u32>,
     },
     /// The topic's replays, newest last.
     TopicReplays {
@@ -656,6 +658,7 @@ fn redact(req: &AdminRequest) -> String {
             since,
             until,
             endpoint,
+            ..
         } => format!(
             "topic_replay {topic:?} since={since} until={until:?} endpoint={:?}",
             endpoint.as_deref().map(herald_endpoints::redact)

@@ -66,6 +66,9 @@ pub enum TopicCommand {
         /// Push there instead of the topic's endpoint (checked like a push-endpoint).
         #[arg(long)]
         endpoint: Option<String>,
+        /// At most this many events per second (default: as fast as the endpoint takes them).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        rate: Option<u32>,
         /// Print the replay's start and return without waiting.
         #[arg(long)]
         no_wait: bool,
@@ -110,9 +113,19 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
             since,
             until,
             endpoint,
+            rate,
             no_wait,
             data_dir,
-        } => return replay(topic.into(), since, until, endpoint, no_wait, &data_dir).await,
+        } => {
+            let req = AdminRequest::TopicReplay {
+                topic: topic.into(),
+                since,
+                until,
+                endpoint,
+                rate,
+            };
+            return replay(req, no_wait, &data_dir).await;
+        }
         TopicCommand::List { tenant, data_dir } => (data_dir, AdminRequest::ListTopics { tenant }),
         TopicCommand::Get { topic, data_dir } => (data_dir, AdminRequest::GetTopic { topic: topic.into() }),
         TopicCommand::Rm { topic, data_dir } => (data_dir, AdminRequest::RemoveTopic { topic: topic.into() }),
@@ -169,20 +182,11 @@ pub async fn run_queue(cmd: QueueCommand) -> anyhow::Result<()> {
 /// `herald topic replay`: starts the replay on the running server, then
 /// (unless `no_wait`) follows it to its end, progress on stderr, the final
 /// status as JSON on stdout; fails unless it ends `done`.
-async fn replay(
-    topic: TopicName,
-    since: String,
-    until: Option<String>,
-    endpoint: Option<String>,
-    no_wait: bool,
-    data_dir: &std::path::Path,
-) -> anyhow::Result<()> {
-    let start = AdminRequest::TopicReplay {
-        topic: topic.clone(),
-        since,
-        until,
-        endpoint,
+async fn replay(start: AdminRequest, no_wait: bool, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let AdminRequest::TopicReplay { topic, .. } = &start else {
+        unreachable!("a replay request");
     };
+    let topic = topic.clone();
     let AdminResponse::Json { value: started } = crate::admin_client::send(data_dir, start).await? else {
         anyhow::bail!("unexpected answer from the server");
     };
@@ -250,7 +254,11 @@ pub async fn execute_replay(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
         return Ok(AdminResponse::Done);
     }
     let AdminRequest::TopicReplay {
-        since, until, endpoint, ..
+        since,
+        until,
+        endpoint,
+        rate,
+        ..
     } = req
     else {
         let all = serde_json::to_value(n.replays(&t.arn)).map_err(|e| e.to_string())?;
@@ -272,7 +280,15 @@ pub async fn execute_replay(ctx: &AdminContext, req: AdminRequest) -> Result<Adm
             .map_err(|e| e.to_string())?;
     }
     let status = n
-        .start_replay(&t.arn, ReplayRequest { since, until, endpoint })
+        .start_replay(
+            &t.arn,
+            ReplayRequest {
+                since,
+                until,
+                endpoint,
+                rate,
+            },
+        )
         .map_err(|e| e.to_string())?;
     Ok(AdminResponse::Json {
         value: serde_json::to_value(status).map_err(|e| e.to_string())?,

@@ -289,10 +289,13 @@ async fn replay_all(
         .unwrap_or_default()
         .as_secs_f64()
         - 1.0;
-    let body = sns::form_body(
-        "ReplayTopic",
-        &[("TopicArn", arn), ("StartTime", &format!("{start_secs:.3}"))],
-    );
+    let start = format!("{start_secs:.3}");
+    let rate = args.replay_rate.map(|r| r.to_string());
+    let mut params = vec![("TopicArn", arn), ("StartTime", start.as_str())];
+    if let Some(r) = &rate {
+        params.push(("Rate", r.as_str()));
+    }
+    let body = sns::form_body("ReplayTopic", &params);
     let started = Instant::now();
     within(args.load.timeout, "SNS ReplayTopic", target.client.sns(body))
         .await?

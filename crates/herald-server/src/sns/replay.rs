@@ -30,6 +30,20 @@ pub async fn replay_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
     };
     let rec = topic_for(n, req, arn, "sns:SetTopicAttributes")?;
     let endpoint = req.param("PushEndpoint").filter(|v| !v.is_empty()).map(str::to_owned);
+    let rate = match req.param("Rate").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .ok()
+                .filter(|r| (1..=herald_notify::replay::MAX_RATE).contains(r))
+                .ok_or_else(|| {
+                    SnsError::invalid(format!(
+                        "Rate must be a number of events per second from 1 to {}, not {v:?}",
+                        herald_notify::replay::MAX_RATE
+                    ))
+                })?,
+        ),
+    };
     if let Some(ep) = &endpoint {
         if rec.owner != req.user {
             return Err(SnsError {
@@ -43,7 +57,15 @@ pub async fn replay_topic(n: &Arc<Notifier>, req: &SnsRequest) -> Result<String,
         check_attributes(n, &rec.owner, &attrs, req.meta.conn.tls).await?;
     }
     let status = n
-        .start_replay(&rec.arn, ReplayRequest { since, until, endpoint })
+        .start_replay(
+            &rec.arn,
+            ReplayRequest {
+                since,
+                until,
+                endpoint,
+                rate,
+            },
+        )
         .map_err(|e| match e {
             ReplayError::Invalid(m) => SnsError::invalid(m),
             ReplayError::Busy(m) => SnsError {

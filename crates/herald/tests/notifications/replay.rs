@@ -216,6 +216,10 @@ async fn replay_refuses_what_it_must() {
         "{}",
         missing.body_str()
     );
+    for bad in ["0", "-1", "fast", "1000001"] {
+        let rate = call(&[("TopicArn", &arn), ("StartTime", "1h"), ("Rate", bad)]);
+        assert!(rate.body_str().contains("Rate must be"), "{bad}: {}", rate.body_str());
+    }
     let reversed = call(&[("TopicArn", &arn), ("StartTime", "1h"), ("EndTime", "2h")]);
     assert!(
         reversed.body_str().contains("before StartTime"),
@@ -318,14 +322,27 @@ async fn herald_topic_replay_follows_the_replay_to_its_end() {
     let other = Receiver::start_new();
     let data_dir = srv.data_dir().to_owned();
     let url = other.url("cli");
+    // Throttled: 31 events at 20 per second take 1.5 s at least.
+    let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || {
         run_cli(
             &data_dir,
-            &["topic", "replay", "cli", "--since", "10m", "--endpoint", &url],
+            &[
+                "topic",
+                "replay",
+                "cli",
+                "--since",
+                "10m",
+                "--endpoint",
+                &url,
+                "--rate",
+                "20",
+            ],
         )
     })
     .await
     .unwrap();
+    let took = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -336,6 +353,11 @@ async fn herald_topic_replay_follows_the_replay_to_its_end() {
     assert_eq!(status["state"], "done", "{status}");
     // The test event of the configuration is an event of the topic too.
     assert_eq!(status["delivered"], 31, "{status}");
+    assert_eq!(status["rate"], 20, "{status}");
+    assert!(
+        took >= std::time::Duration::from_millis(1400),
+        "not held to 20/s: {took:?}"
+    );
     let got = pushes(&other);
     assert_eq!(got.len(), 30, "every object event once");
     // One key's events in the order they happened (one key here per
