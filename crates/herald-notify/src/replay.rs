@@ -432,7 +432,7 @@ impl Pace {
 
     async fn handed_one(&mut self) {
         self.handed += 1;
-        if self.handed % self.chunk == 0 {
+        if self.handed.is_multiple_of(self.chunk) {
             let due = self.start + Duration::from_secs_f64(self.handed as f64 / f64::from(self.rate));
             tokio::time::sleep_until(due).await;
         }
