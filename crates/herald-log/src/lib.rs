@@ -38,6 +38,12 @@ mod writer;
 use deliver::{SideBuf, read_run};
 pub use replay::{Replay, ReplayEntry};
 
+/// The hash the log keeps per-key order by; others that must spread one
+/// key's events the same way (a replay's lanes) use it too.
+pub fn key_hash(key: &[u8]) -> u64 {
+    format::key_hash(key)
+}
+
 use std::collections::HashMap;
 use std::fs;
 use std::io;

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::dead_letter::rfc3339;
 use bytes::Bytes;
 use herald_endpoints::{Endpoint, EndpointOptions};
 use serde::Serialize;
@@ -377,7 +378,8 @@ async fn run(
         if job.cancel.load(Ordering::Relaxed) {
             break;
         }
-        let lane = (lane_hash(&entry.key) % lanes as u64) as usize;
+        // The log's own key hash: one key, one lane (so one order).
+        let lane = (herald_log::key_hash(entry.key.as_bytes()) % lanes as u64) as usize;
         let item = Item {
             key: entry.key,
             payload: entry.payload,
@@ -492,13 +494,6 @@ async fn lane(
     }
 }
 
-/// Spreads keys over lanes (FNV-1a; any stable hash will do).
-fn lane_hash(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 /// A time as `ReplayTopic` and `herald topic replay` take it: RFC 3339
 /// (`2026-12-07T10:00:00Z`), seconds since the epoch, or an age (`90s`,
 /// `15m`, `2h`, `7d`: that long ago).
@@ -534,10 +529,6 @@ pub fn parse_time(value: &str) -> Result<SystemTime, String> {
         .map(SystemTime::from)
         .filter(|t| *t >= SystemTime::UNIX_EPOCH)
         .ok_or_else(bad)
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
 }
 
 fn new_id() -> String {

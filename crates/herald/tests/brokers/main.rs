@@ -299,3 +299,24 @@ mod amqp;
 mod kafka;
 mod mqtt;
 mod nats;
+
+/// (the `x-herald-replay` header's value, the body) of one broker message.
+type Marked = (Option<String>, Vec<u8>);
+
+/// What a replay test saw on a broker: four live messages (three objects
+/// and the configuration's test event) without the replay header, and the
+/// same four bodies again with `x-herald-replay: true`.
+fn check_replayed(all: Vec<Marked>) {
+    assert_eq!(all.len(), 8, "four live, four replayed");
+    let (live, replayed): (Vec<_>, Vec<_>) = all.into_iter().partition(|(m, _)| m.is_none());
+    assert_eq!(live.len(), 4);
+    assert!(
+        replayed.iter().all(|(m, _)| m.as_deref() == Some("true")),
+        "{replayed:?}"
+    );
+    let mut a: Vec<Vec<u8>> = live.into_iter().map(|(_, b)| b).collect();
+    let mut b: Vec<Vec<u8>> = replayed.into_iter().map(|(_, b)| b).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same bodies");
+}
