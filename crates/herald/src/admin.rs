@@ -660,8 +660,9 @@ fn redact(req: &AdminRequest) -> String {
             endpoint,
             ..
         } => format!(
+            // Log form: no credentials, and no query (a webhook's token).
             "topic_replay {topic:?} since={since} until={until:?} endpoint={:?}",
-            endpoint.as_deref().map(herald_endpoints::redact)
+            endpoint.as_deref().map(herald_endpoints::log_form)
         ),
         other => format!("{other:?}"),
     }

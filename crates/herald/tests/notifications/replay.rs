@@ -321,7 +321,8 @@ async fn herald_topic_replay_follows_the_replay_to_its_end() {
 
     let other = Receiver::start_new();
     let data_dir = srv.data_dir().to_owned();
-    let url = other.url("cli");
+    // A webhook token in the query: used, never shown or logged.
+    let url = format!("{}?token=replay-s3cr3t", other.url("cli"));
     // Throttled: 31 events at 20 per second take 1.5 s at least.
     let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || {
@@ -354,6 +355,8 @@ async fn herald_topic_replay_follows_the_replay_to_its_end() {
     // The test event of the configuration is an event of the topic too.
     assert_eq!(status["delivered"], 31, "{status}");
     assert_eq!(status["rate"], 20, "{status}");
+    assert!(!stdout.contains("replay-s3cr3t"), "{stdout}");
+    assert!(!srv.logs().contains("replay-s3cr3t"), "the token reached the log");
     assert!(
         took >= std::time::Duration::from_millis(1400),
         "not held to 20/s: {took:?}"
