@@ -42,7 +42,7 @@ pub mod procfs;
 pub mod report;
 pub mod s3;
 mod scenarios;
-pub mod signing;
+pub use herald_sign as signing;
 pub mod sqs;
 
 /// Arguments of `herald bench`: one subcommand per scenario.

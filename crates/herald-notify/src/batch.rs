@@ -497,7 +497,7 @@ impl OpenBatch {
                     for h in batch.into_iter().rev() {
                         self.held.push_front(h);
                     }
-                    topic.counters.fail();
+                    topic.counters.fail(format_args!("batch file not written: {e}"));
                     let floor = topic.retry_sleep.max(Duration::from_millis(100));
                     self.backoff = (self.backoff * 2).clamp(floor, MAX_BACKOFF);
                     self.retry_at = Some(SystemTime::now() + self.backoff);

@@ -251,7 +251,7 @@ impl Attempt<'_> {
             let until = Instant::now() + topic.retry_sleep.max(MIN_HOLD);
             *held_until.lock().expect("hold lock") = Some(until);
         }
-        topic.counters.fail();
+        topic.counters.fail(&e);
         let attempts = lease.attempts + 1;
         let expired = topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now());
         let reason = if expired {

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 /// A metric: name, Prometheus type, help text, and how to read it.
 type Series = (&'static str, &'static str, &'static str, fn(&Counters) -> i64);
@@ -28,7 +29,15 @@ pub struct Counters {
     /// Events a replay pushed again, and those it could not (Herald's own).
     pub event_replayed: AtomicU64,
     pub replay_fail: AtomicU64,
+    /// The latest failure, for the topic's owner (the console, the
+    /// owner's GetTopicAttributes): when and why, cut to
+    /// [`LAST_ERROR_CHARS`].
+    pub last_error: Mutex<Option<(SystemTime, String)>>,
 }
+
+/// Longest failure reason kept per topic (an endpoint's answer may be
+/// long; the owner needs its start).
+pub const LAST_ERROR_CHARS: usize = 300;
 
 /// What the lifecycle worker removed, under Ceph's counter names
 /// (`lc_expire_current`, ...): the worker counts, `/metrics` shows them.
@@ -250,9 +259,19 @@ impl TopicCounters {
         self.metrics.total.push_ok.fetch_add(1, Ordering::Relaxed);
         self.topic.push_ok.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn fail(&self) {
+    /// Counts a failed push (or batch write) and keeps why.
+    pub fn fail(&self, error: impl std::fmt::Display) {
         self.metrics.total.push_fail.fetch_add(1, Ordering::Relaxed);
         self.topic.push_fail.fetch_add(1, Ordering::Relaxed);
+        let reason: String = error.to_string().chars().take(LAST_ERROR_CHARS).collect();
+        if let Ok(mut last) = self.topic.last_error.lock() {
+            *last = Some((SystemTime::now(), reason));
+        }
+    }
+
+    /// This topic's own counters (not the totals).
+    pub fn topic(&self) -> &Counters {
+        &self.topic
     }
     pub fn pending(&self, delta: i64) {
         self.metrics.total.push_pending.fetch_add(delta, Ordering::Relaxed);

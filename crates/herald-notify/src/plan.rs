@@ -775,13 +775,13 @@ async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes, key: &str) {
         (Ok(e), true) => e.clone(),
         (Ok(_), false) => {
             tracing::debug!(topic = %topic.record.name, "subscription not confirmed: event not pushed");
-            topic.counters.fail();
+            topic.counters.fail("subscription not confirmed: event not pushed");
             topic.counters.lost(1);
             return;
         }
         (Err(reason), _) => {
             tracing::warn!(topic = %topic.record.name, %reason, "cannot push");
-            topic.counters.fail();
+            topic.counters.fail(reason);
             topic.counters.lost(1);
             return;
         }
@@ -793,7 +793,7 @@ async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes, key: &str) {
         Ok(()) => topic.counters.ok(),
         Err(e) => {
             tracing::warn!(topic = %topic.record.name, error = %e, "synchronous push failed");
-            topic.counters.fail();
+            topic.counters.fail(&e);
             topic.counters.lost(1);
         }
     }

@@ -78,7 +78,7 @@ pub(super) async fn run(notifier: Weak<Notifier>, arn: String) {
                 Ok(_) => counters.ok(),
                 Err(e) => {
                     tracing::error!(queue = %arn, error = %e, "event refused by the queue: lost");
-                    counters.fail();
+                    counters.fail(format_args!("refused by the queue: {e}"));
                     counters.lost(1);
                 }
             }

@@ -391,6 +391,32 @@ impl QueueEngine {
         Ok(())
     }
 
+    /// Up to `max` (at most 10) receivable messages, read without being
+    /// received: no receive count, no visibility change, no receipt handle
+    /// (empty). What an operator's console shows; a consumer must use
+    /// [`QueueEngine::receive`].
+    pub fn peek(&self, owner: &str, name: &str, max: usize) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let q = self.queue(owner, name)?;
+        let taken = {
+            let mut st = q.state.lock().expect("queue lock");
+            if st.deleted {
+                return Err(QueueError::QueueDoesNotExist);
+            }
+            st.peek(max.clamp(1, 10), now_ms())
+        };
+        let mut out = Vec::with_capacity(taken.len());
+        for t in taken {
+            if let Some((seq, msg)) = t.read().ok().and_then(|b| message::decode_record(&b))
+                && seq == t.seq
+            {
+                let mut m = received(&q, &t, msg);
+                m.receipt_handle = String::new();
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn stats(&self, owner: &str, name: &str) -> Result<QueueStats, QueueError> {
         let q = self.queue(owner, name)?;
         Ok(self.stats_of(&q))

@@ -89,6 +89,9 @@ const EMPTY: Slot = Slot {
     first_recv: 0,
 };
 
+/// Most messages a peek looks at (see [`State::peek`]).
+pub(crate) const PEEK_SCAN: usize = 100_000;
+
 pub(crate) struct Segment {
     pub file: Arc<File>,
     side: SideFile,
@@ -491,6 +494,29 @@ impl State {
             off: s.off as u64,
             len: s.len,
         }
+    }
+
+    /// Up to `max` receivable messages in queue order, left as they are (no
+    /// receive count, no visibility change): the console's peek. Looks at
+    /// no more than [`PEEK_SCAN`] messages, so a queue of millions in
+    /// flight costs a bounded walk under its lock.
+    pub(crate) fn peek(&mut self, max: usize, now: u64) -> Vec<Taken> {
+        self.advance(now);
+        let now_s = now / 1000;
+        let mut seqs = Vec::new();
+        let slots = self
+            .segments
+            .iter()
+            .flat_map(|(&k, seg)| seg.slots.iter().enumerate().map(move |(i, s)| (k + i as u64, s)));
+        for (seq, slot) in slots.take(PEEK_SCAN) {
+            if seqs.len() >= max {
+                break;
+            }
+            if slot.state == VISIBLE && !self.expired(slot, now_s) {
+                seqs.push(seq);
+            }
+        }
+        seqs.into_iter().map(|seq| self.taken(seq)).collect()
     }
 
     fn expired(&self, slot: &Slot, now_s: u64) -> bool {

@@ -43,12 +43,14 @@ pub struct RequestMeta {
 
 pub(crate) struct Front {
     s3: S3Service,
+    /// The web console under `/console/`, unless `--no-console`.
+    console: Option<Arc<herald_console::Console>>,
     /// The S3 access decision, for the other front ends (SFTP).
     pub(crate) decider: crate::s3::access::AccessDecider,
-    store: Store,
+    pub(crate) store: Store,
     pub(crate) notifier: Arc<Notifier>,
     /// The SQS queues (`crate::sqs`).
-    queues: herald_queue::QueueEngine,
+    pub(crate) queues: herald_queue::QueueEngine,
     metrics: Metrics,
     /// One permit per open connection of the S3 port (held by the server's
     /// accept loop); read for the connection gauges.
@@ -97,6 +99,7 @@ impl Front {
         rand_fill(&mut prefix);
         Front {
             s3: builder.build(),
+            console: cfg.console.clone().map(herald_console::Console::new),
             decider: crate::s3::access::AccessDecider(s3_for_decider),
             store,
             notifier,
@@ -111,6 +114,15 @@ impl Front {
             host: HeraldHost::new(cfg.domains.clone()),
             form_uploads: Arc::new(tokio::sync::Semaphore::new(MAX_FORM_UPLOADS)),
         }
+    }
+
+    /// The console, for its sampler (see [`crate::Server::bind`]).
+    pub(crate) fn console(&self) -> Option<&Arc<herald_console::Console>> {
+        self.console.as_ref()
+    }
+
+    pub(crate) fn next_request_id(&self) -> String {
+        self.request_id()
     }
 
     fn request_id(&self) -> String {
@@ -188,7 +200,7 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
         let (state, info) = (self.state.clone(), self.info);
         let busy: InFlight = self.activity.begin();
         Box::pin(async move {
-            let resp = handle(state, info, req).await;
+            let resp = handle(&state, info, req).await;
             Ok(crate::conn::hold_while_streaming(resp, busy))
         })
     }
@@ -203,17 +215,77 @@ fn is_signed<B>(req: &Request<B>) -> bool {
             .is_some_and(|q| q.contains("X-Amz-Signature=") || q.contains("Signature="))
 }
 
-async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Response<Body> {
+/// A request body the front serves: a connection's (`Incoming`), or one
+/// the console made ([`Body`]).
+pub(crate) trait FrontBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + Unpin + Sized + 'static
+{
+    /// The body for s3s, failing if the client stops sending for `stall`.
+    fn guarded(self, stall: std::time::Duration) -> Body;
+    /// The body for s3s as it is.
+    fn whole(self) -> Body;
+}
+
+impl FrontBody for Incoming {
+    fn guarded(self, stall: std::time::Duration) -> Body {
+        if hyper::body::Body::is_end_stream(&self) {
+            Body::from(self)
+        } else {
+            Body::http_body(crate::stall::StallGuardBody::new(self, stall))
+        }
+    }
+
+    fn whole(self) -> Body {
+        Body::from(self)
+    }
+}
+
+impl FrontBody for Body {
+    fn guarded(self, stall: std::time::Duration) -> Body {
+        if hyper::body::Body::is_end_stream(&self) {
+            self
+        } else {
+            Body::http_body_unsync(crate::stall::StallGuardBody::new(self, stall))
+        }
+    }
+
+    fn whole(self) -> Body {
+        self
+    }
+}
+
+/// Whether an unsigned request is the console's (its path, on no bucket's
+/// host name).
+fn is_console<B>(state: &Front, req: &Request<B>) -> bool {
+    state.console.is_some()
+        && herald_console::Console::owns_path(req.uri().path())
+        && !is_signed(req)
+        && req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| state.host.bucket_of(h))
+            .is_none()
+}
+
+pub(crate) async fn handle<B: FrontBody>(state: &Front, info: ConnInfo, req: Request<B>) -> Response<Body> {
     let started = Instant::now();
     state.metrics.request_started();
     let request_id = state.request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
 
-    let mut resp = if !is_signed(&req) && method == Method::GET && path == "/health" {
+    let mut resp = if is_console(state, &req) {
+        let console = state.console.clone().expect("checked by is_console");
+        let peer = herald_console::Peer {
+            addr: info.peer,
+            tls: info.tls,
+        };
+        console.handle(state, req.map(FrontBody::whole), peer).await
+    } else if !is_signed(&req) && method == Method::GET && path == "/health" {
         text(StatusCode::OK, "ok\n")
     } else if !is_signed(&req) && method == Method::GET && path == "/metrics" {
-        text(StatusCode::OK, &render_metrics(&state, MetricsDetail::Aggregate))
+        text(StatusCode::OK, &render_metrics(state, MetricsDetail::Aggregate))
     // ---- SQS / SNS dispatch (SQS issue) --------------------------------
     } else if is_sqs_json(&req) {
         let meta = RequestMeta {
@@ -269,7 +341,7 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
                     // A form POST to `/<a>/<b>` without an `Action` is not
                     // ours: S3 answers it, with the body we already read.
                     QueryService::S3 => {
-                        call_s3(&state, info, &request_id, Request::from_parts(parts, Body::from(body))).await
+                        call_s3(state, info, &request_id, Request::from_parts(parts, Body::from(body))).await
                     }
                 }
             }
@@ -294,14 +366,7 @@ async fn handle(state: Arc<Front>, info: ConnInfo, req: Request<Incoming>) -> Re
     // ---- end SQS / SNS dispatch -----------------------------------------
     } else {
         let stall = state.stall_timeout;
-        let req = req.map(|b| {
-            if hyper::body::Body::is_end_stream(&b) {
-                Body::from(b)
-            } else {
-                Body::http_body(crate::stall::StallGuardBody::new(b, stall))
-            }
-        });
-        call_s3(&state, info, &request_id, req).await
+        call_s3(state, info, &request_id, req.map(|b| b.guarded(stall))).await
     };
 
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -543,9 +608,9 @@ enum BodyError {
 /// `Content-Length` over the limit is refused before a byte is read; a
 /// body without one is cut off at the limit; a body that sends nothing
 /// for `stall` is abandoned (see [`crate::stall`]).
-async fn read_body(
+async fn read_body<B: FrontBody>(
     parts: &http::request::Parts,
-    body: Incoming,
+    body: B,
     limit: usize,
     stall: std::time::Duration,
 ) -> Result<Bytes, BodyError> {

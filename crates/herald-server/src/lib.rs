@@ -13,6 +13,7 @@
 
 mod body_limit;
 mod conn;
+mod console;
 mod error;
 mod front;
 mod grants;
@@ -62,7 +63,11 @@ pub struct ServerConfig {
     /// Where per-tenant and per-topic metrics are served; the S3 port's
     /// `/metrics` shows aggregates only.
     pub metrics_listen: Option<SocketAddr>,
+    /// The web console under `/console/` (`None`: `--no-console`).
+    pub console: Option<ConsoleSettings>,
 }
+
+pub use herald_console::{ConsoleSettings, SessionLimits};
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +123,10 @@ impl Server {
             .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         let permits = Arc::new(Semaphore::new(max));
         let state = Arc::new(front::Front::new(store, notifier, queues, &cfg, permits.clone()));
+        if let Some(console) = state.console() {
+            let backend: std::sync::Weak<dyn herald_console::Backend> = Arc::downgrade(&state) as _;
+            console.spawn_sampler(backend);
+        }
         Ok(Server {
             listener,
             metrics_listener,

@@ -119,6 +119,12 @@ pub struct ServeArgs {
     /// With --compat ceph: a tenant's buckets publish to another user's topic of the tenant only where its policy allows sns:Publish (Ceph's rgw_topic_require_publish_policy; off: unless it denies).
     #[arg(long, env = "HERALD_TOPIC_REQUIRE_PUBLISH_POLICY")]
     pub topic_require_publish_policy: bool,
+    /// Do not serve the web console under /console/ (it is on by default).
+    #[arg(long, env = "HERALD_NO_CONSOLE")]
+    pub no_console: bool,
+    /// Seconds a console session may stay unused before it ends [default: 1800].
+    #[arg(long, env = "HERALD_CONSOLE_SESSION_IDLE_SECS", value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    pub console_session_idle_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -154,6 +160,8 @@ pub struct FileConfig {
     pub topic_max_retention: Option<u64>,
     pub topic_max_retained_bytes: Option<u64>,
     pub topic_require_publish_policy: Option<bool>,
+    pub no_console: Option<bool>,
+    pub console_session_idle_secs: Option<u64>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -187,6 +195,8 @@ pub struct Settings {
     pub allow_sigv2: bool,
     /// Where the detailed (per-tenant) metrics are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// The web console, unless turned off.
+    pub console: Option<herald_server::ConsoleSettings>,
     /// Where `ca-location` files may be read from (none: refused).
     pub ca_dir: Option<PathBuf>,
     /// The operator's outbound deny and allow lists (the default deny list
@@ -289,6 +299,7 @@ impl ServeArgs {
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             bail!("invalid region {region:?}");
         }
+        let region_for_console = region.clone();
         Ok(Settings {
             data_dir: self
                 .data_dir
@@ -321,6 +332,11 @@ impl ServeArgs {
             connections: connection_limits(self_limits, file_limits)?,
             allow_sigv2: self.allow_sigv2 || file.allow_sigv2.unwrap_or(false),
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            console: console_settings(
+                self.no_console || file.no_console.unwrap_or(false),
+                self.console_session_idle_secs.or(file.console_session_idle_secs),
+                &region_for_console,
+            )?,
             ca_dir: self.ca_dir.or(file.ca_dir),
             endpoint_deny,
             endpoint_allow,
@@ -383,6 +399,25 @@ fn connection_limits(flags: LimitSettings, file: LimitSettings) -> anyhow::Resul
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// The console's settings: `None` when turned off.
+fn console_settings(
+    off: bool,
+    idle_secs: Option<u64>,
+    region: &str,
+) -> anyhow::Result<Option<herald_server::ConsoleSettings>> {
+    if off {
+        return Ok(None);
+    }
+    let mut c = herald_server::ConsoleSettings::new(region);
+    if let Some(secs) = idle_secs {
+        if !(60..=86_400).contains(&secs) {
+            bail!("console_session_idle_secs must be between 60 and 86400, not {secs}");
+        }
+        c.sessions.idle = Duration::from_secs(secs);
+    }
+    Ok(Some(c))
 }
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             connections,
             allow_sigv2: settings.allow_sigv2,
             metrics_listen: settings.metrics_listen,
+            console: settings.console.clone(),
         },
     )
     .await?;

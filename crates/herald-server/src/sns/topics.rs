@@ -603,6 +603,9 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
         entries.push(("RetainedEvents", stats.retained_entries.to_string()));
         entries.push(("RetainedBytes", stats.retained_bytes.to_string()));
     }
+    if rec.owner == req.user {
+        owner_figures(n, &rec, &mut entries);
+    }
     if rec.owner == req.user
         && let Some(last) = n.replays(&rec.arn).pop()
     {
@@ -614,6 +617,33 @@ pub fn get_topic_attributes(n: &Arc<Notifier>, req: &SnsRequest) -> Result<Strin
     }
     body.push_str("</Attributes>");
     Ok(response("GetTopicAttributes", Some(&body), &req.meta.request_id))
+}
+
+/// For the owner only (they tell the owner's event volume, and an
+/// endpoint's error may quote its answer): what waits in a persistent
+/// topic's queue, the topic's counters since start, and its latest failure.
+fn owner_figures(n: &Notifier, rec: &TopicRecord, entries: &mut Vec<(&str, String)>) {
+    let Some(rt) = n.topic(&rec.arn) else { return };
+    if rt.persistent {
+        let stats = n.log().stats(rt.log_name());
+        entries.push(("PendingEvents", stats.entries.to_string()));
+        entries.push(("PendingBytes", stats.bytes.to_string()));
+        if let Some(age) = stats.oldest_age {
+            entries.push(("OldestPendingAgeSeconds", age.as_secs().to_string()));
+        }
+    }
+    let c = rt.counters.topic();
+    let read = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed).to_string();
+    entries.push(("EventsTriggered", read(&c.event_triggered)));
+    entries.push(("PushOk", read(&c.push_ok)));
+    entries.push(("PushFailed", read(&c.push_fail)));
+    entries.push(("EventsLost", read(&c.event_lost)));
+    if let Some((at, why)) = c.last_error.lock().ok().and_then(|l| l.clone()) {
+        let at = time::OffsetDateTime::from(at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        entries.push(("LastError", format!("{at} {why}")));
+    }
 }
 
 /// The `<EndPoint>` element of GetTopic and ListTopics (Ceph capitalises

@@ -1,7 +1,9 @@
-//! SigV4 header signing for the bench client, by `aws-sigv4` (the AWS SDK's
-//! own signer, already linked into `herald` through the SDK).
+//! SigV4 header signing for Herald's own clients (the bench, and the
+//! console, which calls the S3, SNS and SQS APIs in-process on a signed-in
+//! user's behalf), by `aws-sigv4`: the AWS SDK's own signer, already linked
+//! into `herald` through the SDK.
 //!
-//! Only the `Authorization`-header variant is used; the bench never needs
+//! Only the `Authorization`-header variant is used; neither client needs
 //! presigned URLs or chunked payload signing. Each request signs `host`,
 //! `x-amz-date` and the headers the call adds itself (content type, SQS
 //! target); never `content-length`, which is set after signing.
@@ -60,7 +62,7 @@ impl Signer {
     }
 
     fn new(access_key: &str, secret_key: &str, region: &str, service: &'static str, payload: Payload) -> Self {
-        let credentials = Credentials::new(access_key, secret_key, None, None, "herald-bench");
+        let credentials = Credentials::new(access_key, secret_key, None, None, "herald");
         let mut settings = SigningSettings::default();
         if payload == Payload::Unsigned {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;

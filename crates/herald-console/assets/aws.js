@@ -1,0 +1,213 @@
+// Calls to the console's API. S3, SNS and SQS calls go through the
+// server's signing proxy (/console/api/s3, /sns, /sqs) with the real
+// APIs' own requests and answers: the console does exactly what the
+// signed-in user's keys allow through the AWS CLI.
+
+export const session = { csrf: "", user: "", region: "" };
+
+/** A failed call, with the API's error code. */
+export class ApiError extends Error {
+  constructor(code, message, status) {
+    super(code ? `${code}: ${message}` : message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** fetch() with the CSRF header; throws ApiError for any error answer. */
+export async function call(path, opts = {}) {
+  const headers = Object.assign({ "x-herald-csrf": session.csrf }, opts.headers || {});
+  const resp = await fetch("/console/api/" + path, Object.assign({}, opts, { headers, credentials: "same-origin" }));
+  if (resp.status === 401 && path !== "session") {
+    window.dispatchEvent(new CustomEvent("herald-signed-out"));
+  }
+  if (!resp.ok) throw await errorOf(resp);
+  return resp;
+}
+
+async function errorOf(resp) {
+  const text = await resp.text();
+  try {
+    const j = JSON.parse(text);
+    if (j.error) return new ApiError(j.error.code, j.error.message, resp.status);
+    if (j.__type) return new ApiError(j.__type.split("#").pop(), j.message || j.Message || "", resp.status);
+  } catch (_) { /* not JSON */ }
+  const doc = xml(text);
+  if (doc) {
+    const code = textOf(doc, "Code"), message = textOf(doc, "Message");
+    if (code) return new ApiError(code, message, resp.status);
+  }
+  return new ApiError("", `HTTP ${resp.status}`, resp.status);
+}
+
+export async function json(path, opts) {
+  return (await call(path, opts)).json();
+}
+
+export function xml(text) {
+  if (!text || !text.trim().startsWith("<")) return null;
+  const doc = new DOMParser().parseFromString(text, "application/xml");
+  return doc.querySelector("parsererror") ? null : doc;
+}
+
+export function textOf(node, tag) {
+  const el = node.getElementsByTagName(tag)[0];
+  return el ? el.textContent : "";
+}
+
+export function all(node, tag) {
+  return Array.from(node.getElementsByTagName(tag));
+}
+
+/** Encodes an S3 key for a path, segment by segment. */
+export function keyPath(key) {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
+// ---- S3 -------------------------------------------------------------
+
+export const s3 = {
+  async buckets() {
+    const doc = xml(await (await call("s3")).text());
+    return all(doc, "Bucket").map((b) => ({ name: textOf(b, "Name"), created: textOf(b, "CreationDate") }));
+  },
+  async createBucket(name) {
+    await call("s3/" + encodeURIComponent(name), { method: "PUT" });
+  },
+  async deleteBucket(name) {
+    await call("s3/" + encodeURIComponent(name), { method: "DELETE" });
+  },
+  async list(bucket, prefix, token) {
+    const q = new URLSearchParams({ "list-type": "2", delimiter: "/", prefix, "max-keys": "200" });
+    if (token) q.set("continuation-token", token);
+    const doc = xml(await (await call(`s3/${encodeURIComponent(bucket)}?${q}`)).text());
+    return {
+      folders: all(doc, "CommonPrefixes").map((p) => textOf(p, "Prefix")),
+      objects: all(doc, "Contents").map((c) => ({
+        key: textOf(c, "Key"), size: Number(textOf(c, "Size")), modified: textOf(c, "LastModified"),
+      })),
+      next: textOf(doc, "NextContinuationToken"),
+    };
+  },
+  async put(bucket, key, file) {
+    await call(`s3/${encodeURIComponent(bucket)}/${keyPath(key)}`, {
+      method: "PUT", body: file, headers: { "content-type": file.type || "application/octet-stream" },
+    });
+  },
+  async remove(bucket, key) {
+    await call(`s3/${encodeURIComponent(bucket)}/${keyPath(key)}`, { method: "DELETE" });
+  },
+  downloadUrl(bucket, key) {
+    return `/console/api/s3/${encodeURIComponent(bucket)}/${keyPath(key)}`;
+  },
+  /** A bucket sub-resource document (?notification, ?lifecycle); "" if none. */
+  async getConfig(bucket, sub, missingCode) {
+    try {
+      return await (await call(`s3/${encodeURIComponent(bucket)}?${sub}`)).text();
+    } catch (e) {
+      if (e.code === missingCode) return "";
+      throw e;
+    }
+  },
+  async putConfig(bucket, sub, body) {
+    await call(`s3/${encodeURIComponent(bucket)}?${sub}`, {
+      method: "PUT", body, headers: { "content-type": "application/xml" },
+    });
+  },
+  async deleteConfig(bucket, sub) {
+    await call(`s3/${encodeURIComponent(bucket)}?${sub}`, { method: "DELETE" });
+  },
+};
+
+// ---- SNS (Ceph's topic API) -----------------------------------------
+
+async function sns(params) {
+  const body = new URLSearchParams(params);
+  const text = await (await call("sns", {
+    method: "POST", body: body.toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
+  })).text();
+  return xml(text);
+}
+
+export const topics = {
+  async list() {
+    const arns = [];
+    let token = "";
+    for (let page = 0; page < 50; page++) {
+      const p = { Action: "ListTopics" };
+      if (token) p.NextToken = token;
+      const doc = await sns(p);
+      arns.push(...all(doc, "TopicArn").map((e) => e.textContent));
+      token = textOf(doc, "NextToken");
+      if (!token) break;
+    }
+    return arns;
+  },
+  async attributes(arn) {
+    const doc = await sns({ Action: "GetTopicAttributes", TopicArn: arn });
+    const out = {};
+    for (const e of all(doc, "entry")) out[textOf(e, "key")] = textOf(e, "value");
+    return out;
+  },
+  /** attrs: {key: value} (push-endpoint, persistent, ...). */
+  async create(name, attrs) {
+    const p = { Action: "CreateTopic", Name: name };
+    Object.entries(attrs).forEach(([k, v], i) => {
+      p[`Attributes.entry.${i + 1}.key`] = k;
+      p[`Attributes.entry.${i + 1}.value`] = v;
+    });
+    return textOf(await sns(p), "TopicArn");
+  },
+  async set(arn, name, value) {
+    await sns({ Action: "SetTopicAttributes", TopicArn: arn, AttributeName: name, AttributeValue: value });
+  },
+  async remove(arn) {
+    await sns({ Action: "DeleteTopic", TopicArn: arn });
+  },
+  async replay(arn, start, end, rate) {
+    const p = { Action: "ReplayTopic", TopicArn: arn, StartTime: start };
+    if (end) p.EndTime = end;
+    if (rate) p.Rate = rate;
+    const doc = await sns(p);
+    return { id: textOf(doc, "ReplayId"), estimated: textOf(doc, "EstimatedEvents"), status: textOf(doc, "Status") };
+  },
+  async cancelReplay(arn) {
+    return textOf(await sns({ Action: "CancelReplay", TopicArn: arn }), "Cancelled");
+  },
+  async events(arn, max) {
+    return json(`topic-events?${new URLSearchParams({ arn, max: String(max || 20) })}`);
+  },
+  async test(arn) {
+    return json(`topic-test?${new URLSearchParams({ arn })}`, { method: "POST" });
+  },
+};
+
+// ---- SQS (JSON protocol) --------------------------------------------
+
+async function sqs(action, body) {
+  const resp = await call("sqs", {
+    method: "POST", body: JSON.stringify(body || {}),
+    headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS." + action },
+  });
+  const text = await resp.text();
+  return text ? JSON.parse(text) : {};
+}
+
+export const queues = {
+  async list() {
+    return (await sqs("ListQueues", { MaxResults: 1000 })).QueueUrls || [];
+  },
+  async attributes(url) {
+    return (await sqs("GetQueueAttributes", { QueueUrl: url, AttributeNames: ["All"] })).Attributes || {};
+  },
+  async create(name) {
+    return (await sqs("CreateQueue", { QueueName: name })).QueueUrl;
+  },
+  async remove(url) { await sqs("DeleteQueue", { QueueUrl: url }); },
+  async purge(url) { await sqs("PurgeQueue", { QueueUrl: url }); },
+  async setAttributes(url, attrs) { await sqs("SetQueueAttributes", { QueueUrl: url, Attributes: attrs }); },
+  async peek(url, max) {
+    return json(`queue-peek?${new URLSearchParams({ url, max: String(max || 10) })}`);
+  },
+};

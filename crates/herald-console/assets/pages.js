@@ -1,0 +1,403 @@
+// The console's pages. Each takes the route's arguments and draws into
+// #page; `cleanup` (set by a page) runs when the user leaves it.
+import { h, table, show, toast, errorBox, attempt, bytes, num, age, chart } from "./ui.js";
+import { call, s3, topics, queues, xml } from "./aws.js";
+
+export const state = { cleanup: null };
+
+const EVENT_TYPES = [
+  "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Copy",
+  "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete",
+  "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectTagging:*", "s3:ObjectLifecycle:Expiration:*",
+];
+
+// ---- Overview ----------------------------------------------------------
+
+export async function overview() {
+  const cards = h("div", { class: "stats" });
+  const graph = h("div");
+  const busy = h("div");
+  const err = errorBox();
+  show(h("h1", {}, "Overview"), err, cards, h("h2", {}, "Events per second, last hour"),
+    h("p", { class: "legend" }, h("span", { class: "in" }, "— in"), h("span", { class: "out" }, "— pushed"),
+      h("span", { class: "failed" }, "— failed")), graph, h("h2", {}, "Busiest topics"), busy);
+  let previous = null;
+  const draw = async () => {
+    const o = await attempt(err, () => call("overview").then((r) => r.json()));
+    if (!o) return;
+    const t = o.totals;
+    const now = Date.now();
+    const rate = (k) => previous ? ((t[k] - previous.t[k]) * 1000 / (now - previous.at)).toFixed(1) : "…";
+    cards.replaceChildren(
+      stat("Events in", num(t.in), `${rate("in")}/s now`, "events-in"),
+      stat("Pushed", num(t.out), `${rate("out")}/s now`, "events-out"),
+      stat("Push failures", num(t.failed), `${rate("failed")}/s now`, "events-failed"),
+      stat("Pending", num(t.pending), "waiting in persistent topics", "events-pending"),
+    );
+    previous = { t, at: now };
+    graph.replaceChildren(chart(o.points, ["in", "out", "failed"], o.interval_seconds));
+    busy.replaceChildren(o.topics.length === 0 ? h("p", { class: "muted" }, "No topics yet.") :
+      table(["Topic", "In, last hour#", "In#", "Pushed#", "Failed#", "Pending#"], o.topics.map((x) => [
+        h("a", { href: "#/topic/" + encodeURIComponent(x.arn) }, x.name), num(x.in_last_hour), num(x.in),
+        num(x.out), num(x.failed), num(x.pending)])));
+  };
+  await draw();
+  const timer = setInterval(draw, 5000);
+  state.cleanup = () => clearInterval(timer);
+}
+
+function stat(label, value, note, id) {
+  return h("div", { class: "stat", id }, h("div", { class: "value" }, value), h("div", { class: "label" }, label),
+    h("div", { class: "muted" }, note));
+}
+
+// ---- Buckets -----------------------------------------------------------
+
+export async function buckets() {
+  const err = errorBox();
+  const list = h("div");
+  const name = h("input", { name: "bucket", placeholder: "new-bucket-name", required: true });
+  const form = h("form", { class: "row card", onsubmit: async (e) => {
+    e.preventDefault();
+    await attempt(err, async () => { await s3.createBucket(name.value.trim()); toast("Bucket created"); await load(); });
+  } }, h("label", {}, "Bucket name", name), h("button", { type: "submit" }, "Create bucket"));
+  show(h("h1", {}, "Buckets"), form, err, list);
+  const load = async () => {
+    const bs = await attempt(err, () => s3.buckets());
+    if (!bs) return;
+    list.replaceChildren(bs.length === 0 ? h("p", { class: "muted" }, "No buckets yet.") :
+      table(["Name", "Created", ""], bs.map((b) => [
+        h("a", { href: "#/bucket/" + encodeURIComponent(b.name) + "/" }, b.name), b.created,
+        h("button", { class: "danger", type: "button", onclick: async () => {
+          if (!confirm(`Delete bucket ${b.name}? It must be empty.`)) return;
+          await attempt(err, async () => { await s3.deleteBucket(b.name); toast("Bucket deleted"); await load(); });
+        } }, "Delete")])));
+  };
+  await load();
+}
+
+export async function bucket(name, prefix) {
+  const err = errorBox();
+  const listing = h("div");
+  const crumbs = h("p", { class: "crumbs" });
+  const file = h("input", { type: "file", name: "file", multiple: true });
+  const upload = h("form", { class: "row card", onsubmit: async (e) => {
+    e.preventDefault();
+    for (const f of file.files) {
+      await attempt(err, async () => { await s3.put(name, prefix + f.name, f); toast(`Uploaded ${f.name}`); });
+    }
+    file.value = "";
+    await load();
+  } }, h("label", {}, `Upload to ${prefix || "/"}`, file), h("button", { type: "submit" }, "Upload"));
+  const notif = await notificationEditor(name);
+  const lifecycle = await configEditor(name, "lifecycle", "NoSuchLifecycleConfiguration", "Lifecycle rules",
+    "No lifecycle rules. Paste a LifecycleConfiguration document to add some.");
+  show(h("h1", {}, "Bucket ", name), crumbs, upload, err, listing, notif, lifecycle);
+  const parts = prefix.split("/").filter(Boolean);
+  crumbs.replaceChildren(h("a", { href: `#/bucket/${encodeURIComponent(name)}/` }, name),
+    ...parts.map((p, i) => h("a", { href: `#/bucket/${encodeURIComponent(name)}/` +
+      encodeURIComponent(parts.slice(0, i + 1).join("/") + "/") }, "/ " + p)));
+  const load = async () => {
+    const l = await attempt(err, () => s3.list(name, prefix));
+    if (!l) return;
+    const rows = l.folders.map((f) => [h("a", { href: `#/bucket/${encodeURIComponent(name)}/${encodeURIComponent(f)}` },
+      f.slice(prefix.length)), "folder", "", ""]);
+    for (const o of l.objects) {
+      rows.push([o.key.slice(prefix.length), bytes(o.size), o.modified, h("span", {},
+        h("a", { href: s3.downloadUrl(name, o.key), download: "" }, "Download"), " ",
+        h("button", { class: "danger", type: "button", onclick: async () => {
+          if (!confirm(`Delete ${o.key}?`)) return;
+          await attempt(err, async () => { await s3.remove(name, o.key); toast("Deleted"); await load(); });
+        } }, "Delete"))]);
+    }
+    listing.replaceChildren(rows.length === 0 ? h("p", { class: "muted" }, "Nothing here yet.") :
+      table(["Name", "Size", "Modified", ""], rows, { id: "objects" }),
+      l.next ? h("p", { class: "muted" }, "Showing the first 200 entries.") : "");
+  };
+  await load();
+}
+
+/** A bucket sub-resource document, edited as XML with the API's own checks. */
+async function configEditor(bucketName, sub, missing, title, emptyNote) {
+  const err = errorBox();
+  const text = h("textarea", { name: sub, spellcheck: "false" });
+  const current = await attempt(err, () => s3.getConfig(bucketName, sub, missing));
+  text.value = current || "";
+  const save = h("button", { type: "button", onclick: async () => {
+    await attempt(err, async () => {
+      if (text.value.trim() === "") await s3.deleteConfig(bucketName, sub);
+      else await s3.putConfig(bucketName, sub, text.value);
+      toast(`${title} saved`);
+    });
+  } }, "Save");
+  return h("div", { class: "card", id: `${sub}-editor` }, h("h2", {}, title),
+    current ? "" : h("p", { class: "muted" }, emptyNote), text, h("p", {}, save), err);
+}
+
+/** The notification configuration, with a form that adds a topic rule. */
+async function notificationEditor(bucketName) {
+  const box = await configEditor(bucketName, "notification", "", "Event notifications",
+    "No notifications. Add a topic rule below, then save.");
+  const text = box.querySelector("textarea");
+  const arns = (await attempt(null, () => topics.list())) || [];
+  const topic = h("select", { name: "topic" }, arns.map((a) => h("option", { value: a }, a.split(":").pop())));
+  const events = h("select", { name: "events", multiple: true, size: 4 },
+    EVENT_TYPES.map((e, i) => h("option", { value: e, selected: i === 0 }, e)));
+  const prefix = h("input", { name: "prefix", placeholder: "images/" });
+  const suffix = h("input", { name: "suffix", placeholder: ".jpg" });
+  const id = h("input", { name: "id", placeholder: "rule id", value: "rule-" + Math.random().toString(36).slice(2, 7) });
+  const add = h("button", { type: "button", class: "secondary", onclick: () => {
+    text.value = addTopicRule(text.value, { id: id.value, topic: topic.value,
+      events: Array.from(events.selectedOptions).map((o) => o.value), prefix: prefix.value, suffix: suffix.value });
+  } }, "Add rule to the document");
+  box.insertBefore(h("div", { class: "row" }, h("label", {}, "Topic", topic), h("label", {}, "Events", events),
+    h("label", {}, "Prefix", prefix), h("label", {}, "Suffix", suffix), h("label", {}, "Id", id), add),
+  text);
+  return box;
+}
+
+function addTopicRule(current, r) {
+  const S3NS = "http://s3.amazonaws.com/doc/2006-03-01/";
+  let doc = xml(current);
+  if (!doc || doc.documentElement.nodeName !== "NotificationConfiguration") {
+    doc = new DOMParser().parseFromString(`<NotificationConfiguration xmlns="${S3NS}"/>`, "application/xml");
+  }
+  const ns = doc.documentElement.namespaceURI;
+  const el = (name, value) => { const e = doc.createElementNS(ns, name); if (value !== undefined) e.textContent = value; return e; };
+  const tc = el("TopicConfiguration");
+  tc.append(el("Id", r.id), el("Topic", r.topic));
+  for (const e of r.events) tc.append(el("Event", e));
+  const rules = [["prefix", r.prefix], ["suffix", r.suffix]].filter(([, v]) => v);
+  if (rules.length) {
+    const key = el("S3Key");
+    for (const [n, v] of rules) { const fr = el("FilterRule"); fr.append(el("Name", n), el("Value", v)); key.append(fr); }
+    const f = el("Filter"); f.append(key); tc.append(f);
+  }
+  doc.documentElement.append(tc);
+  return new XMLSerializer().serializeToString(doc).replace(/></g, ">\n<");
+}
+
+// ---- Topics ------------------------------------------------------------
+
+export async function topicList() {
+  const err = errorBox();
+  const list = h("div");
+  const name = h("input", { name: "name", required: true, placeholder: "my-topic" });
+  const endpoint = h("input", { name: "push-endpoint", placeholder: "http://receiver:8080/events" });
+  const persistent = h("input", { type: "checkbox", name: "persistent", checked: true });
+  const extra = h("textarea", { name: "extra", placeholder: "one attribute per line, e.g.\nmax_retries=10\nretention=86400" });
+  const form = h("form", { class: "card", onsubmit: async (e) => {
+    e.preventDefault();
+    await attempt(err, async () => {
+      const attrs = {};
+      if (endpoint.value.trim()) attrs["push-endpoint"] = endpoint.value.trim();
+      if (persistent.checked) attrs.persistent = "true";
+      for (const line of extra.value.split("\n")) {
+        const i = line.indexOf("=");
+        if (i > 0) attrs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+      }
+      await topics.create(name.value.trim(), attrs);
+      toast("Topic created");
+      await load();
+    });
+  } }, h("h2", {}, "New topic"), h("div", { class: "row" }, h("label", {}, "Name", name),
+    h("label", {}, "Push endpoint", endpoint), h("label", {}, h("span", {}, "Persistent "), persistent)),
+  h("label", {}, "More attributes", extra), h("button", { type: "submit" }, "Create topic"));
+  show(h("h1", {}, "Topics"), err, list, form);
+  const load = async () => {
+    const arns = await attempt(err, () => topics.list());
+    if (!arns) return;
+    const rows = [];
+    for (const arn of arns) {
+      const a = (await attempt(err, () => topics.attributes(arn))) || {};
+      rows.push([h("a", { href: "#/topic/" + encodeURIComponent(arn) }, arn.split(":").pop()),
+        a.EndpointAddress || a.push_endpoint || "", a.Persistent || "", a.SubscriptionStatus || "",
+        num(a.PendingEvents), age(a.OldestPendingAgeSeconds), num(a.EventsTriggered), num(a.PushOk),
+        num(a.PushFailed), a.LastError || ""]);
+    }
+    list.replaceChildren(rows.length === 0 ? h("p", { class: "muted" }, "No topics yet.") :
+      table(["Topic", "Endpoint", "Persistent", "Subscription", "Pending#", "Oldest", "In#", "Pushed#", "Failed#",
+        "Last error"], rows, { id: "topics" }));
+  };
+  await load();
+}
+
+export async function topic(arn) {
+  const err = errorBox();
+  const attrs = h("div", { id: "topic-attributes" });
+  const output = h("pre", { id: "topic-output", hidden: true });
+  const attrName = h("input", { name: "attribute", placeholder: "max_retries" });
+  const attrValue = h("input", { name: "value" });
+  const since = h("input", { name: "since", value: "1h" });
+  const until = h("input", { name: "until", placeholder: "now" });
+  const rate = h("input", { name: "rate", placeholder: "events/s" });
+  const out = (v) => { output.hidden = false; output.textContent = typeof v === "string" ? v : JSON.stringify(v, null, 2); };
+  const act = (label, fn, cls) => h("button", { type: "button", class: cls || "secondary",
+    onclick: () => attempt(err, fn) }, label);
+  show(h("h1", {}, "Topic ", arn.split(":").pop()), h("p", { class: "muted" }, arn), err,
+    h("div", { class: "row card" },
+      act("Send test event", async () => { out(await topics.test(arn)); await load(); }),
+      act("Show queued events", async () => out(await topics.events(arn, 50))),
+      act("Delete topic", async () => {
+        if (!confirm("Delete this topic?")) return;
+        await topics.remove(arn); toast("Topic deleted"); location.hash = "#/topics";
+      }, "danger")),
+    h("div", { class: "split" },
+      h("div", { class: "card" }, h("h2", {}, "Change an attribute"), h("div", { class: "row" },
+        h("label", {}, "Attribute", attrName), h("label", {}, "Value", attrValue),
+        act("Set", async () => { await topics.set(arn, attrName.value.trim(), attrValue.value); toast("Saved"); await load(); }, ""))),
+      h("div", { class: "card" }, h("h2", {}, "Replay retained events"), h("div", { class: "row" },
+        h("label", {}, "Since", since), h("label", {}, "Until", until), h("label", {}, "Rate", rate),
+        act("Replay", async () => { out(await topics.replay(arn, since.value, until.value, rate.value)); await load(); }, ""),
+        act("Cancel", async () => { out({ cancelled: await topics.cancelReplay(arn) }); await load(); })))),
+    output, h("h2", {}, "Attributes"), attrs);
+  const load = async () => {
+    const a = await attempt(err, () => topics.attributes(arn));
+    if (!a) return;
+    attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v])));
+  };
+  await load();
+  const timer = setInterval(load, 5000);
+  state.cleanup = () => clearInterval(timer);
+}
+
+// ---- Queues ------------------------------------------------------------
+
+export async function queueList() {
+  const err = errorBox();
+  const list = h("div");
+  const name = h("input", { name: "queue", required: true, placeholder: "my-queue" });
+  const form = h("form", { class: "row card", onsubmit: async (e) => {
+    e.preventDefault();
+    await attempt(err, async () => { await queues.create(name.value.trim()); toast("Queue created"); await load(); });
+  } }, h("label", {}, "Queue name", name), h("button", { type: "submit" }, "Create queue"));
+  show(h("h1", {}, "Queues"), form, err, list);
+  const load = async () => {
+    const urls = await attempt(err, () => queues.list());
+    if (!urls) return;
+    const rows = [];
+    for (const url of urls) {
+      const a = (await attempt(err, () => queues.attributes(url))) || {};
+      rows.push([h("a", { href: "#/queue/" + encodeURIComponent(url) }, url.split("/").pop()),
+        num(a.ApproximateNumberOfMessages), num(a.ApproximateNumberOfMessagesNotVisible),
+        num(a.ApproximateNumberOfMessagesDelayed), deadLetterOf(a)]);
+    }
+    list.replaceChildren(rows.length === 0 ? h("p", { class: "muted" }, "No queues yet.") :
+      table(["Queue", "Visible#", "In flight#", "Delayed#", "Dead letters to"], rows, { id: "queues" }));
+  };
+  await load();
+}
+
+function deadLetterOf(a) {
+  try { return a.RedrivePolicy ? JSON.parse(a.RedrivePolicy).deadLetterTargetArn.split(":").pop() : ""; } catch (_) { return ""; }
+}
+
+export async function queue(url) {
+  const err = errorBox();
+  const attrs = h("div");
+  const output = h("pre", { id: "queue-output", hidden: true });
+  const target = h("select", { name: "dead-letter-queue" }, h("option", { value: "" }, "(none)"));
+  const maxReceive = h("input", { name: "max-receive", value: "5", size: 4 });
+  const act = (label, fn, cls) => h("button", { type: "button", class: cls || "secondary", onclick: () => attempt(err, fn) }, label);
+  show(h("h1", {}, "Queue ", url.split("/").pop()), h("p", { class: "muted" }, url), err,
+    h("div", { class: "row card" },
+      act("Peek messages", async () => { output.hidden = false; output.textContent = JSON.stringify(await queues.peek(url, 10), null, 2); }),
+      act("Purge", async () => { if (confirm("Delete every message?")) { await queues.purge(url); toast("Purged"); await load(); } }, "danger"),
+      act("Delete queue", async () => { if (confirm("Delete this queue?")) { await queues.remove(url); location.hash = "#/queues"; } }, "danger")),
+    h("div", { class: "card" }, h("h2", {}, "Dead-letter queue"), h("div", { class: "row" },
+      h("label", {}, "Move messages to", target), h("label", {}, "after receives", maxReceive),
+      act("Save", async () => {
+        const policy = target.value ? JSON.stringify({ deadLetterTargetArn: target.value, maxReceiveCount: Number(maxReceive.value) }) : "";
+        await queues.setAttributes(url, { RedrivePolicy: policy });
+        toast("Saved"); await load();
+      }, ""))),
+    output, h("h2", {}, "Attributes"), attrs);
+  for (const other of (await attempt(err, () => queues.list())) || []) {
+    if (other === url) continue;
+    const a = await attempt(null, () => queues.attributes(other));
+    if (a && a.QueueArn) target.append(h("option", { value: a.QueueArn }, other.split("/").pop()));
+  }
+  const load = async () => {
+    const a = await attempt(err, () => queues.attributes(url));
+    if (!a) return;
+    attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v])));
+  };
+  await load();
+}
+
+// ---- Live events ------------------------------------------------------
+
+export async function live() {
+  const err = errorBox();
+  const bucketSel = h("select", { name: "bucket" }, h("option", { value: "" }, "(all my buckets)"));
+  for (const b of (await attempt(err, () => s3.buckets())) || []) bucketSel.append(h("option", { value: b.name }, b.name));
+  const typeSel = h("select", { name: "event" }, h("option", { value: "" }, "(all events)"),
+    EVENT_TYPES.map((e) => h("option", { value: e }, e)));
+  const prefix = h("input", { name: "prefix", placeholder: "prefix" });
+  const pause = h("button", { type: "button", class: "secondary", id: "pause" }, "Pause");
+  const status = h("span", { class: "muted", id: "live-status" }, "connecting…");
+  const rows = h("tbody", { id: "live-rows" });
+  const held = [];
+  let paused = false, controller = null;
+  const MAX_ROWS = 200;
+  show(h("h1", {}, "Live events"), err,
+    h("div", { class: "row card" }, h("label", {}, "Bucket", bucketSel), h("label", {}, "Event", typeSel),
+      h("label", {}, "Prefix", prefix), pause, status),
+    h("table", {}, h("thead", {}, h("tr", {}, ["Time", "Event", "Bucket", "Key", "Size"].map((c) => h("th", {}, c)))), rows));
+  const add = (r) => {
+    const o = (r.s3 && r.s3.object) || {};
+    rows.prepend(h("tr", {}, h("td", {}, r.eventTime || ""), h("td", {}, r.eventName || ""),
+      h("td", {}, (r.s3 && r.s3.bucket && r.s3.bucket.name) || ""), h("td", {}, decodeKey(o.key || "")),
+      h("td", {}, o.size === undefined ? "" : bytes(o.size))));
+    while (rows.children.length > MAX_ROWS) rows.lastChild.remove();
+  };
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.textContent = paused ? "Resume" : "Pause";
+    if (!paused) { held.splice(0).forEach(add); status.textContent = "watching"; }
+  });
+  const start = async () => {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const q = new URLSearchParams();
+    q.append("events", typeSel.value);
+    if (prefix.value) q.set("prefix", prefix.value);
+    const path = (bucketSel.value ? "s3/" + encodeURIComponent(bucketSel.value) : "s3") + "?" + q;
+    status.textContent = "connecting…";
+    try {
+      const resp = await call(path, { signal: controller.signal });
+      status.textContent = "watching";
+      const reader = resp.body.getReader();
+      const dec = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          let doc;
+          try { doc = JSON.parse(line); } catch (_) { continue; }
+          for (const r of doc.Records || []) {
+            if (paused) { if (held.length < 1000) held.push(r); status.textContent = `paused, ${held.length} waiting`; }
+            else add(r);
+          }
+        }
+      }
+      status.textContent = "stream ended";
+    } catch (e) {
+      if (e.name !== "AbortError") { err.textContent = e.message; status.textContent = "stopped"; }
+    }
+  };
+  for (const el of [bucketSel, typeSel, prefix]) el.addEventListener("change", start);
+  start();
+  state.cleanup = () => controller && controller.abort();
+}
+
+function decodeKey(k) {
+  try { return decodeURIComponent(k.replace(/\+/g, " ")); } catch (_) { return k; }
+}
+

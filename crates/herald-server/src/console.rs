@@ -1,0 +1,116 @@
+//! What the web console ([`herald_console`]) needs from the server: the
+//! users' keys, the request path for its signed calls, and the few views
+//! the S3, SNS and SQS APIs lack. Each view answers only the owner of the
+//! topic or queue; anyone else learns nothing (the same "not found" as for
+//! a name that does not exist).
+
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use herald_console::{ApiError, Backend, Peer, TopicFigures};
+use http::{Request, Response, StatusCode};
+use s3s::Body;
+use serde_json::{Value, json};
+
+use crate::front::{ConnInfo, Front};
+
+#[async_trait::async_trait]
+impl Backend for Front {
+    fn credentials(&self, access_key: &str) -> Option<(String, String)> {
+        self.store.lookup_key(access_key)
+    }
+
+    async fn dispatch(&self, req: Request<Body>, peer: Peer) -> Response<Body> {
+        let info = ConnInfo {
+            peer: peer.addr,
+            tls: peer.tls,
+        };
+        crate::front::handle(self, info, req).await
+    }
+
+    fn topic_figures(&self) -> Vec<TopicFigures> {
+        let n = &self.notifier;
+        n.topics()
+            .iter()
+            .map(|t| {
+                let c = t.counters.topic();
+                TopicFigures {
+                    owner: t.record.owner.clone(),
+                    arn: t.record.arn.clone(),
+                    name: t.record.name.clone(),
+                    triggered: c.event_triggered.load(Ordering::Relaxed),
+                    ok: c.push_ok.load(Ordering::Relaxed),
+                    failed: c.push_fail.load(Ordering::Relaxed),
+                    pending: if t.persistent { n.log().size(t.log_name()).0 } else { 0 },
+                }
+            })
+            .collect()
+    }
+
+    fn topic_events(&self, user: &str, arn: &str, max: usize) -> Result<Value, ApiError> {
+        let topic = self
+            .notifier
+            .topic(arn)
+            .filter(|t| t.record.owner == user)
+            .ok_or_else(|| ApiError::not_found("topic"))?;
+        if !topic.persistent {
+            return Ok(json!({"persistent": false, "events": []}));
+        }
+        let events: Vec<Value> = self
+            .notifier
+            .log()
+            .dump(topic.log_name(), max)
+            .into_iter()
+            .map(|e| {
+                let event = serde_json::from_slice::<Value>(&e.payload)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&e.payload).into_owned()));
+                json!({
+                    "key": e.key,
+                    "attempts": e.attempts,
+                    "enqueued": unix_ms(e.enqueued),
+                    "nextAttempt": unix_ms(e.next_attempt),
+                    "event": event,
+                })
+            })
+            .collect();
+        Ok(json!({"persistent": true, "events": events}))
+    }
+
+    async fn test_event(&self, user: &str, arn: &str) -> Result<Value, ApiError> {
+        let owned = self.notifier.topic(arn).is_some_and(|t| t.record.owner == user);
+        if !owned {
+            return Err(ApiError::not_found("topic"));
+        }
+        let request_id = self.next_request_id();
+        match self.notifier.push_test_event(arn, "", &request_id).await {
+            Ok(endpoint) => Ok(json!({"delivered": true, "endpoint": endpoint})),
+            Err(why) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "TestEventFailed", why)),
+        }
+    }
+
+    fn queue_peek(&self, user: &str, queue_url: &str, max: usize) -> Result<Value, ApiError> {
+        let (owner, name) = crate::sqs::parse_queue_url(queue_url).ok_or_else(|| ApiError::not_found("queue"))?;
+        if owner.as_deref().is_some_and(|o| o != user) {
+            return Err(ApiError::not_found("queue"));
+        }
+        let messages = self
+            .queues
+            .peek(user, &name, max)
+            .map_err(|_| ApiError::not_found("queue"))?;
+        let messages: Vec<Value> = messages
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "MessageId": m.message_id,
+                    "Body": m.body,
+                    "Attributes": m.attributes,
+                })
+            })
+            .collect();
+        Ok(json!({"messages": messages}))
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
