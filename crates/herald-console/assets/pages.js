@@ -211,7 +211,7 @@ export async function topicList() {
     for (const arn of arns) {
       const a = (await attempt(err, () => topics.attributes(arn))) || {};
       rows.push([h("a", { href: "#/topic/" + encodeURIComponent(arn) }, arn.split(":").pop()),
-        a.EndpointAddress || a.push_endpoint || "", a.Persistent || "", a.SubscriptionStatus || "",
+        endpointOf(a), a.Persistent || "", a.SubscriptionStatus || "",
         num(a.PendingEvents), age(a.OldestPendingAgeSeconds), num(a.EventsTriggered), num(a.PushOk),
         num(a.PushFailed), a.LastError || ""]);
     }
@@ -259,6 +259,11 @@ export async function topic(arn) {
   await load();
   const timer = setInterval(load, 5000);
   state.cleanup = () => clearInterval(timer);
+}
+
+/** The push endpoint from GetTopicAttributes' `EndPoint` document. */
+function endpointOf(a) {
+  try { return JSON.parse(a.EndPoint || "{}").EndpointAddress || ""; } catch (_) { return ""; }
 }
 
 // ---- Queues ------------------------------------------------------------

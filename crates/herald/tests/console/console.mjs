@@ -1,0 +1,254 @@
+// Drives Herald's web console in headless Chromium, as an operator would:
+// run by crates/herald/tests/console.rs, which starts the server and the
+// users. Exits non-zero (with the reason) on the first check that fails.
+//
+// Environment: HERALD_URL, ALICE_KEY, ALICE_SECRET, BOB_KEY, BOB_SECRET;
+// SCREENSHOTS (optional): a directory for one PNG per page (docs/console.md).
+
+import http from "node:http";
+import { chromium } from "playwright-core";
+
+const url = process.env.HERALD_URL;
+const alice = { key: process.env.ALICE_KEY, secret: process.env.ALICE_SECRET };
+const bob = { key: process.env.BOB_KEY, secret: process.env.BOB_SECRET };
+const shots = process.env.SCREENSHOTS || "";
+const T = 20_000;
+
+function check(cond, what) {
+  if (!cond) throw new Error("check failed: " + what);
+  console.log("ok -", what);
+}
+
+// ---- a webhook receiver for the topic ---------------------------------
+const received = [];
+const receiver = http.createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => { body += c; });
+  req.on("end", () => {
+    received.push({ body, replay: req.headers["x-herald-replay"] === "true" });
+    res.writeHead(200).end();
+  });
+});
+await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+const hook = `http://127.0.0.1:${receiver.address().port}/events`;
+
+async function until(what, fn, ms = T) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return console.log("ok -", what);
+    if (Date.now() > end) throw new Error("timed out: " + what);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+
+async function shot(page, name) {
+  if (!shots) return;
+  await page.waitForSelector("#toast:not(.show)", { state: "attached" });
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+async function signIn(page, who) {
+  await page.goto(url + "/console/");
+  await page.fill("input[name=accessKey]", who.key);
+  await page.fill("input[name=secretKey]", who.secret);
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForSelector("#nav:not([hidden])", { timeout: T });
+}
+
+async function expectNoError(page, scope = "#page") {
+  const errors = await page.$$eval(`${scope} .error`, (els) => els.map((e) => e.textContent).filter(Boolean));
+  check(errors.length === 0, `no error shown (${errors.join("; ")})`);
+}
+
+try {
+  // ---- alice signs in -------------------------------------------------
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await ctx.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(url + "/console/");
+  await page.waitForSelector("#sign-in:not([hidden])");
+  await shot(page, "sign-in");
+  await page.fill("input[name=accessKey]", alice.key);
+  await page.fill("input[name=secretKey]", "wrong-secret");
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForSelector("#sign-in-error:not(:empty)");
+  check((await page.textContent("#sign-in-error")).includes("InvalidClientTokenId"), "a wrong secret is refused");
+  await signIn(page, alice);
+  check((await page.textContent("#who-name")) === "alice", "signed in as alice");
+  const cookies = await ctx.cookies();
+  const sess = cookies.find((c) => c.name === "herald_console");
+  check(sess && sess.httpOnly && sess.sameSite === "Strict", "session cookie is HttpOnly and SameSite=Strict");
+
+  // ---- a bucket -------------------------------------------------------
+  await page.goto(url + "/console/#/buckets");
+  await page.fill("input[name=bucket]", "console-photos");
+  await page.click("#page form button[type=submit]");
+  await page.waitForSelector("a:text('console-photos')");
+  await expectNoError(page);
+
+  // ---- a topic with a webhook, persistent, retained for replay --------
+  await page.goto(url + "/console/#/topics");
+  await page.waitForSelector("input[name=name]");
+  await page.fill("input[name=name]", "uploads");
+  await page.fill("input[name=push-endpoint]", hook);
+  await page.fill("textarea[name=extra]", "retention=3600");
+  await page.click("#page form.card button[type=submit]");
+  await page.waitForSelector("#topics a:text('uploads')", { timeout: T });
+  await expectNoError(page);
+
+  // ---- the bucket's notification, from the rule form ------------------
+  await page.goto(url + "/console/#/bucket/console-photos/");
+  await page.waitForSelector("#notification-editor select[name=topic] option", { state: "attached" });
+  // A document that does not parse is refused, with the API's error shown.
+  await page.fill("#notification-editor textarea", "<NotificationConfiguration><TopicConfiguration>");
+  await page.click("#notification-editor button:text('Save')");
+  await page.waitForSelector("#notification-editor .error:not(:empty)");
+  check((await page.textContent("#notification-editor .error")).length > 0, "a broken notification document is refused inline");
+  await page.fill("#notification-editor textarea", "");
+  await page.click("#notification-editor button:text('Add rule to the document')");
+  const doc = await page.inputValue("#notification-editor textarea");
+  check(doc.includes("<Topic>arn:aws:sns:") && doc.includes("s3:ObjectCreated:*"), "the rule form writes a TopicConfiguration");
+  await page.click("#notification-editor button:text('Save')");
+  await page.waitForSelector("#toast.show:text('Event notifications saved')");
+  await expectNoError(page, "#notification-editor");
+
+  // ---- the live view, in a second tab ---------------------------------
+  const live = await ctx.newPage();
+  await live.goto(url + "/console/#/live");
+  await live.waitForSelector("#live-status:text('watching')", { timeout: T });
+
+  // ---- upload an object ------------------------------------------------
+  await page.setInputFiles("input[name=file]", { name: "cat.jpg", mimeType: "image/jpeg", buffer: Buffer.from("meow") });
+  await page.click("#page form.row button:text('Upload')");
+  await page.waitForSelector("#objects td:text('cat.jpg')", { timeout: T });
+  await shot(page, "bucket");
+  await live.waitForSelector("#live-rows td:text('cat.jpg')", { timeout: T });
+  check((await live.textContent("#live-rows")).includes("ObjectCreated:Put"), "the live view shows the upload's event");
+  // Pausing holds new events back until resumed.
+  await live.click("#pause");
+  await page.setInputFiles("input[name=file]", { name: "dog.jpg", mimeType: "image/jpeg", buffer: Buffer.from("woof") });
+  await page.click("#page form.row button:text('Upload')");
+  await live.waitForSelector("#live-status:text('paused, 1 waiting')", { timeout: T });
+  check(!(await live.textContent("#live-rows")).includes("dog.jpg"), "a paused live view holds events back");
+  await live.click("#pause");
+  await live.waitForSelector("#live-rows td:text('dog.jpg')", { timeout: T });
+  await shot(live, "live");
+  await live.close();
+
+  await until("the webhook received both events", () => received.filter((r) => !r.replay).length >= 2);
+
+  // ---- the topic's counters move ---------------------------------------
+  await page.goto(url + "/console/#/topics");
+  await page.waitForSelector("#topics a:text('uploads')");
+  const row = await page.$$eval("#topics tbody tr", (trs) => trs.map((tr) => Array.from(tr.children).map((td) => td.textContent)));
+  const uploads = row.find((r) => r[0] === "uploads");
+  check(uploads && Number(uploads[6]) >= 2 && Number(uploads[7]) >= 2, `topic counters moved (in ${uploads[6]}, pushed ${uploads[7]})`);
+  await shot(page, "topics");
+  await page.goto(url + "/console/#/overview");
+  await until("the overview counts the events", async () =>
+    Number(((await page.textContent("#events-in .value").catch(() => "0")) || "0").replace(/,/g, "")) >= 2);
+  await shot(page, "overview");
+
+  // ---- replay, and a test event ----------------------------------------
+  await page.click("a:text('uploads')");
+  await page.waitForSelector("#topic-attributes td:text('EventsTriggered')");
+  await page.fill("input[name=since]", "1h");
+  await page.click("button:text('Replay')");
+  await page.waitForSelector("#topic-output:not([hidden])");
+  check((await page.textContent("#topic-output")).includes("\"estimated\""), "replay started");
+  await until("the replayed events arrived, marked", () => received.filter((r) => r.replay).length >= 2);
+  await page.click("button:text('Send test event')");
+  await page.waitForSelector("#topic-output:text('delivered')", { timeout: T });
+  await until("the test event arrived", () => received.some((r) => r.body.includes("s3:TestEvent")));
+  await page.click("button:text('Show queued events')");
+  await page.waitForSelector("#topic-output:text('persistent')");
+  await shot(page, "topic");
+
+  // ---- a queue -----------------------------------------------------------
+  await page.goto(url + "/console/#/queues");
+  await page.fill("input[name=queue]", "console-jobs");
+  await page.click("#page form button[type=submit]");
+  await page.waitForSelector("#queues a:text('console-jobs')");
+  const sent = await page.evaluate(async () => {
+    const { session } = await import("/console/aws.js");
+    const r = await fetch("/console/api/sqs", { method: "POST", headers: {
+      "x-herald-csrf": session.csrf, "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.SendMessage" },
+    body: JSON.stringify({ QueueUrl: "console-jobs", MessageBody: "job-1" }) });
+    return r.status;
+  });
+  check(sent === 200, "a message sent through the console's SQS proxy");
+  await page.click("#queues a:text('console-jobs')");
+  await page.click("button:text('Peek messages')");
+  await page.waitForSelector("#queue-output:text('job-1')", { timeout: T });
+  await page.click("button:text('Peek messages')");
+  await page.waitForSelector("#queue-output:text('\"ApproximateReceiveCount\": \"0\"')", { timeout: T });
+  check(true, "peeking does not receive the message");
+  await shot(page, "queue");
+  await page.goto(url + "/console/#/queues");
+  await page.waitForSelector("#queues a:text('console-jobs')");
+  await shot(page, "queues");
+
+  // ---- no CSRF token, or another origin: refused ----------------------
+  const noToken = await page.evaluate(async () => (await fetch("/console/api/overview")).status);
+  check(noToken === 403, "an API call without the CSRF token is refused");
+  const objectUrl = `${url}/console/api/s3/console-photos/cat.jpg`;
+  const crossSite = await fetch(objectUrl, { headers: { cookie: `herald_console=${sess.value}`, origin: "http://evil.example" } });
+  check(crossSite.status === 403, "a request from another origin is refused");
+  const sameSite = await fetch(objectUrl, { headers: { cookie: `herald_console=${sess.value}` } });
+  check(sameSite.status === 200 && (sameSite.headers.get("content-security-policy") || "").includes("sandbox"),
+    "downloads are sandboxed");
+
+  // ---- sign out ----------------------------------------------------------
+  await page.click("#sign-out");
+  await page.waitForSelector("#sign-in:not([hidden])");
+  const after = await fetch(objectUrl, { headers: { cookie: `herald_console=${sess.value}` } });
+  check(after.status === 401, "the session is gone after sign-out");
+
+  // ---- bob sees none of alice's things ---------------------------------
+  const bctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const bpage = await bctx.newPage();
+  await signIn(bpage, bob);
+  await bpage.goto(url + "/console/#/buckets");
+  await bpage.waitForSelector("#page p.muted:text('No buckets yet.')");
+  await bpage.goto(url + "/console/#/topics");
+  await bpage.waitForSelector("#page p.muted:text('No topics yet.')");
+  await bpage.goto(url + "/console/#/queues");
+  await bpage.waitForSelector("#page p.muted:text('No queues yet.')");
+  const arn = uploads && (await (async () => {
+    const m = doc.match(/<Topic>([^<]+)<\/Topic>/);
+    return m && m[1];
+  })());
+  const probes = await bpage.evaluate(async ({ arn }) => {
+    const { session } = await import("/console/aws.js");
+    const h = { "x-herald-csrf": session.csrf };
+    const st = async (p, o) => (await fetch("/console/api/" + p, Object.assign({ headers: h }, o))).status;
+    return {
+      object: await st("s3/console-photos/cat.jpg"),
+      list: await st("s3/console-photos?list-type=2"),
+      events: await st("topic-events?arn=" + encodeURIComponent(arn)),
+      test: await st("topic-test?arn=" + encodeURIComponent(arn), { method: "POST" }),
+      peek: await st("queue-peek?url=" + encodeURIComponent("http://x/alice/console-jobs")),
+      overview: await (await fetch("/console/api/overview", { headers: h })).json(),
+    };
+  }, { arn });
+  check(probes.object === 403 && probes.list === 403, `bob cannot read alice's bucket (${probes.object}, ${probes.list})`);
+  check(probes.events === 404 && probes.test === 404 && probes.peek === 404,
+    `bob cannot see alice's topic or queue (${probes.events}, ${probes.test}, ${probes.peek})`);
+  check(probes.overview.topics.length === 0 && probes.overview.totals.in === 0, "bob's overview has none of alice's figures");
+  await bpage.goto(url + "/console/#/topic/" + encodeURIComponent(arn));
+  await bpage.waitForSelector("#page .error:not(:empty)");
+  check(true, "alice's topic page shows bob an error, not its attributes");
+  await bctx.close();
+  await ctx.close();
+  check(pageErrors.length === 0, `no script errors in the page (${pageErrors.join("; ")})`);
+  console.log("all console checks passed");
+} finally {
+  await browser.close();
+  receiver.close();
+}
