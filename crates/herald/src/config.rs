@@ -125,6 +125,9 @@ pub struct ServeArgs {
     /// Seconds a console session may stay unused before it ends [default: 1800].
     #[arg(long, env = "HERALD_CONSOLE_SESSION_IDLE_SECS", value_parser = clap::value_parser!(u64).range(60..=86_400))]
     pub console_session_idle_secs: Option<u64>,
+    /// Seconds between the console overview's samples of the counters (its charts keep one hour) [default: 30].
+    #[arg(long, env = "HERALD_CONSOLE_SAMPLE_SECS", value_parser = clap::value_parser!(u64).range(5..=300))]
+    pub console_sample_secs: Option<u64>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -162,6 +165,7 @@ pub struct FileConfig {
     pub topic_require_publish_policy: Option<bool>,
     pub no_console: Option<bool>,
     pub console_session_idle_secs: Option<u64>,
+    pub console_sample_secs: Option<u64>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -335,6 +339,7 @@ impl ServeArgs {
             console: console_settings(
                 self.no_console || file.no_console.unwrap_or(false),
                 self.console_session_idle_secs.or(file.console_session_idle_secs),
+                self.console_sample_secs.or(file.console_sample_secs),
                 &region_for_console,
             )?,
             ca_dir: self.ca_dir.or(file.ca_dir),
@@ -405,6 +410,7 @@ fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
 fn console_settings(
     off: bool,
     idle_secs: Option<u64>,
+    sample_secs: Option<u64>,
     region: &str,
 ) -> anyhow::Result<Option<herald_server::ConsoleSettings>> {
     if off {
@@ -416,6 +422,12 @@ fn console_settings(
             bail!("console_session_idle_secs must be between 60 and 86400, not {secs}");
         }
         c.sessions.idle = Duration::from_secs(secs);
+    }
+    if let Some(secs) = sample_secs {
+        if !(5..=300).contains(&secs) {
+            bail!("console_sample_secs must be between 5 and 300, not {secs}");
+        }
+        c.sample_every = Duration::from_secs(secs);
     }
     Ok(Some(c))
 }
