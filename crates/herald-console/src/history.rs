@@ -50,6 +50,9 @@ pub struct Point {
     pub pending: u32,
 }
 
+/// One owner's topics summed: triggered, ok, failed, pending.
+type Sums = (u64, u64, u64, u64);
+
 #[derive(Default)]
 struct OwnerSeries {
     /// Cumulative counters at the previous sample.
@@ -125,7 +128,7 @@ impl History {
     /// Takes one sample of every topic's counters.
     pub fn record(&self, figures: &[TopicFigures], now: SystemTime) {
         let at = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let mut per_owner: HashMap<&str, (u64, u64, u64, u64)> = HashMap::new();
+        let mut per_owner: HashMap<&str, Sums> = HashMap::new();
         for f in figures {
             let e = per_owner.entry(&f.owner).or_default();
             e.0 += f.triggered;
@@ -136,7 +139,7 @@ impl History {
         let keep = self.points_kept();
         let mut inner = self.inner.lock().expect("history lock");
         inner.owners.retain(|o, _| per_owner.contains_key(o.as_str()));
-        let mut owners: Vec<(&str, (u64, u64, u64, u64))> = per_owner.into_iter().collect();
+        let mut owners: Vec<(&str, Sums)> = per_owner.into_iter().collect();
         if owners.len() > MAX_OWNERS {
             owners.sort_by_key(|(_, c)| std::cmp::Reverse(c.0));
             owners.truncate(MAX_OWNERS);
@@ -160,7 +163,7 @@ impl History {
             }
         }
         let step = (TOPIC_STEP.as_secs() / self.every.as_secs()).max(1);
-        let take_topics = inner.samples % step == 0;
+        let take_topics = inner.samples.is_multiple_of(step);
         inner.samples += 1;
         inner.topics.retain(|arn, _| figures.iter().any(|f| &f.arn == arn));
         let steps_kept = (WINDOW.as_secs() / TOPIC_STEP.as_secs()) as usize + 1;

@@ -155,12 +155,11 @@ fn s3_headers(from: &HeaderMap) -> Result<HeaderMap, ApiError> {
     let mut out = HeaderMap::new();
     for (name, value) in from {
         let n = name.as_str();
-        let keep = S3_HEADERS.contains(&n) || (n.starts_with("x-amz-") && !SIGNER_HEADERS.contains(&n));
         // `aws-chunked` framing would need chunk signatures.
-        let chunked = n == "content-encoding" && value.as_bytes().windows(11).any(|w| w == b"aws-chunked");
-        if n == "content-encoding" && !chunked {
-            out.append(name.clone(), value.clone());
-        } else if keep {
+        let plain_encoding = n == "content-encoding" && !value.as_bytes().windows(11).any(|w| w == b"aws-chunked");
+        let keep =
+            S3_HEADERS.contains(&n) || plain_encoding || (n.starts_with("x-amz-") && !SIGNER_HEADERS.contains(&n));
+        if keep {
             out.append(name.clone(), value.clone());
         }
     }
