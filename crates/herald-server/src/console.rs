@@ -114,3 +114,17 @@ impl Backend for Front {
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
+
+/// Whether an unsigned request is the console's (its path, on no bucket's
+/// host name).
+pub(crate) fn is_console<B>(state: &Front, req: &Request<B>) -> bool {
+    state.console().is_some()
+        && herald_console::Console::owns_path(req.uri().path())
+        && !crate::front::is_signed(req)
+        && req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| state.host().bucket_of(h))
+            .is_none()
+}

@@ -18,11 +18,13 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use crate::ServerConfig;
 use crate::body_limit;
 use crate::conn::{Activity, InFlight};
+use crate::console::is_console;
 use crate::host::HeraldHost;
 use crate::metrics::{Metrics, resident_memory_bytes};
 use crate::notify::Notifier;
 use crate::s3::notification::NotificationRoute;
 use crate::s3::{HeraldS3, StoreAuth};
+use crate::stall::FrontBody;
 
 /// Facts about the connection a request came on, put in the request's
 /// extensions for the operations that need them (source IP in events,
@@ -121,6 +123,11 @@ impl Front {
         self.console.as_ref()
     }
 
+    /// Bucket names in `Host` headers.
+    pub(crate) fn host(&self) -> &HeraldHost {
+        &self.host
+    }
+
     pub(crate) fn next_request_id(&self) -> String {
         self.request_id()
     }
@@ -207,65 +214,12 @@ impl hyper::service::Service<Request<Incoming>> for FrontService {
 }
 
 /// Whether a request carries AWS credentials (header or presigned query).
-fn is_signed<B>(req: &Request<B>) -> bool {
+pub(crate) fn is_signed<B>(req: &Request<B>) -> bool {
     req.headers().contains_key(http::header::AUTHORIZATION)
         || req
             .uri()
             .query()
             .is_some_and(|q| q.contains("X-Amz-Signature=") || q.contains("Signature="))
-}
-
-/// A request body the front serves: a connection's (`Incoming`), or one
-/// the console made ([`Body`]).
-pub(crate) trait FrontBody:
-    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + Unpin + Sized + 'static
-{
-    /// The body for s3s, failing if the client stops sending for `stall`.
-    fn guarded(self, stall: std::time::Duration) -> Body;
-    /// The body for s3s as it is.
-    fn whole(self) -> Body;
-}
-
-impl FrontBody for Incoming {
-    fn guarded(self, stall: std::time::Duration) -> Body {
-        if hyper::body::Body::is_end_stream(&self) {
-            Body::from(self)
-        } else {
-            Body::http_body(crate::stall::StallGuardBody::new(self, stall))
-        }
-    }
-
-    fn whole(self) -> Body {
-        Body::from(self)
-    }
-}
-
-impl FrontBody for Body {
-    fn guarded(self, stall: std::time::Duration) -> Body {
-        if hyper::body::Body::is_end_stream(&self) {
-            self
-        } else {
-            Body::http_body_unsync(crate::stall::StallGuardBody::new(self, stall))
-        }
-    }
-
-    fn whole(self) -> Body {
-        self
-    }
-}
-
-/// Whether an unsigned request is the console's (its path, on no bucket's
-/// host name).
-fn is_console<B>(state: &Front, req: &Request<B>) -> bool {
-    state.console.is_some()
-        && herald_console::Console::owns_path(req.uri().path())
-        && !is_signed(req)
-        && req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| state.host.bucket_of(h))
-            .is_none()
 }
 
 pub(crate) async fn handle<B: FrontBody>(state: &Front, info: ConnInfo, req: Request<B>) -> Response<Body> {

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use s3s::Body as S3Body;
 use tokio::time::{Instant, Sleep};
 
 /// The error a stalled request body ends with (S3 answers it as
@@ -183,6 +184,45 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for StallGuardIo<T> {
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         self.guard(cx, poll)
+    }
+}
+
+/// A request body the front serves: a connection's (`Incoming`), or one
+/// the console made ([`Body`]).
+pub(crate) trait FrontBody:
+    Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + Unpin + Sized + 'static
+{
+    /// The body for s3s, failing if the client stops sending for `stall`.
+    fn guarded(self, stall: std::time::Duration) -> S3Body;
+    /// The body for s3s as it is.
+    fn whole(self) -> S3Body;
+}
+
+impl FrontBody for hyper::body::Incoming {
+    fn guarded(self, stall: std::time::Duration) -> S3Body {
+        if hyper::body::Body::is_end_stream(&self) {
+            S3Body::from(self)
+        } else {
+            S3Body::http_body(StallGuardBody::new(self, stall))
+        }
+    }
+
+    fn whole(self) -> S3Body {
+        S3Body::from(self)
+    }
+}
+
+impl FrontBody for S3Body {
+    fn guarded(self, stall: std::time::Duration) -> S3Body {
+        if hyper::body::Body::is_end_stream(&self) {
+            self
+        } else {
+            S3Body::http_body_unsync(StallGuardBody::new(self, stall))
+        }
+    }
+
+    fn whole(self) -> S3Body {
+        self
     }
 }
 
