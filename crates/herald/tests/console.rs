@@ -272,3 +272,28 @@ fn the_console_can_be_turned_off() {
     assert!(!r.body_str().contains("Herald console"));
     assert!(r.body_str().contains("<Error>"), "S3 answers instead: {}", r.body_str());
 }
+
+#[test]
+fn the_session_cookie_is_secure_over_https() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = TlsServer::start(tmp.path(), &[]);
+    let body = format!(r#"{{"accessKey":"{ROOT_ACCESS_KEY}","secretKey":"{ROOT_SECRET_KEY}"}}"#);
+    let out = Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert"])
+        .arg(&srv.cert)
+        .args(["-H", "Content-Type: application/json", "--data", &body])
+        .arg(format!("https://127.0.0.1:{}/console/api/session", srv.port))
+        .output()
+        .expect("curl is needed");
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        head.starts_with("http/1.1 200") || head.starts_with("http/2 200"),
+        "{head}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cookie = head.lines().find(|l| l.starts_with("set-cookie:")).expect("a cookie");
+    assert!(
+        cookie.contains("; secure") && cookie.contains("httponly") && cookie.contains("samesite=strict"),
+        "{cookie}"
+    );
+}
