@@ -59,9 +59,11 @@ export function all(node, tag) {
   return Array.from(node.getElementsByTagName(tag));
 }
 
-/** Encodes an S3 key for a path, segment by segment. */
-export function keyPath(key) {
-  return key.split("/").map(encodeURIComponent).join("/");
+/** An object's URL in the proxy. The key goes in a parameter, never in the
+ * path: browsers resolve "." and ".." path segments (even encoded), which
+ * would make a key such as "a/../../other/x" act on another object. */
+export function objectPath(bucket, key) {
+  return `s3/${encodeURIComponent(bucket)}?herald-key=${encodeURIComponent(key)}`;
 }
 
 // ---- S3 -------------------------------------------------------------
@@ -90,15 +92,15 @@ export const s3 = {
     };
   },
   async put(bucket, key, file) {
-    await call(`s3/${encodeURIComponent(bucket)}/${keyPath(key)}`, {
+    await call(objectPath(bucket, key), {
       method: "PUT", body: file, headers: { "content-type": file.type || "application/octet-stream" },
     });
   },
   async remove(bucket, key) {
-    await call(`s3/${encodeURIComponent(bucket)}/${keyPath(key)}`, { method: "DELETE" });
+    await call(objectPath(bucket, key), { method: "DELETE" });
   },
   downloadUrl(bucket, key) {
-    return `/console/api/s3/${encodeURIComponent(bucket)}/${keyPath(key)}`;
+    return "/console/api/" + objectPath(bucket, key);
   },
   /** A bucket sub-resource document (?notification, ?lifecycle); "" if none. */
   async getConfig(bucket, sub, missingCode) {

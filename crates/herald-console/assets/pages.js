@@ -42,7 +42,8 @@ export async function overview() {
         num(x.out), num(x.failed), num(x.pending)])));
   };
   await draw();
-  const timer = setInterval(draw, 5000);
+  // Hidden tabs do not poll, so an unattended console's session can idle out.
+  const timer = setInterval(() => { if (!document.hidden) draw(); }, 5000);
   state.cleanup = () => clearInterval(timer);
 }
 
@@ -257,7 +258,7 @@ export async function topic(arn) {
     attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v])));
   };
   await load();
-  const timer = setInterval(load, 5000);
+  const timer = setInterval(() => { if (!document.hidden) load(); }, 5000);
   state.cleanup = () => clearInterval(timer);
 }
 

@@ -76,12 +76,12 @@ async fn route(
         }
         return Ok(assets::serve(path.strip_prefix("/console/").unwrap_or("")));
     };
-    same_site(&req, peer)?;
+    same_site(&req)?;
     if rest == "session" && method == Method::POST {
         return sign_in(console, backend, req, peer).await;
     }
     let (session, secret) = authenticate(console, backend, &req)?;
-    let download = method == Method::GET && rest.starts_with("s3/") && req.uri().query().is_none();
+    let download = method == Method::GET && rest.starts_with("s3/") && proxy::is_plain_download(req.uri());
     if !(download || (rest == "session" && method == Method::GET)) {
         check_csrf(&req, &session)?;
     }
@@ -102,7 +102,7 @@ async fn route(
             Ok(r)
         }
         ("overview", &Method::GET) => {
-            let figures = backend.topic_figures();
+            let figures = backend.topic_figures(Some(&session.user));
             let o = console.history.overview(&session.user, &figures);
             Ok(json_ok(&serde_json::to_value(o).unwrap_or_default()))
         }
@@ -114,6 +114,7 @@ async fn route(
         }
         ("topic-test", &Method::POST) => {
             let arn = Query::of(&req).required("arn")?;
+            let _permit = console.test_events.admit(&session.user)?;
             let v = backend.test_event(&session.user, &arn).await?;
             Ok(json_ok(&v))
         }
@@ -166,21 +167,24 @@ async fn sign_in(
             "expected {\"accessKey\": …, \"secretKey\": …}",
         )
     })?;
-    if let Some(wait) = console.sessions.throttled(peer.addr.ip(), &form.access_key) {
-        tracing::warn!(peer = %peer.addr, "console sign-in throttled");
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Throttling",
-            format!("too many failed sign-ins; try again in {} s", wait.as_secs().max(1)),
-        ));
-    }
     let user = backend
         .credentials(&form.access_key)
         .filter(|(_, secret)| same_token(secret, &form.secret_key))
         .map(|(user, _)| user);
+    // Only wrong guesses are throttled: the right key pair always signs
+    // in, so nobody can lock a user out by failing with their key id.
     let Some(user) = user else {
+        let key = printable_key(&form.access_key);
+        if let Some(wait) = console.sessions.throttled(peer.addr.ip(), &form.access_key) {
+            tracing::warn!(peer = %peer.addr, access_key = %key, "console sign-in throttled");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Throttling",
+                format!("too many failed sign-ins; try again in {} s", wait.as_secs().max(1)),
+            ));
+        }
         console.sessions.failed(peer.addr.ip(), &form.access_key);
-        tracing::info!(peer = %peer.addr, "console sign-in refused");
+        tracing::info!(peer = %peer.addr, access_key = %key, "console sign-in refused");
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "InvalidClientTokenId",
@@ -194,6 +198,11 @@ async fn sign_in(
     r.headers_mut()
         .insert(header::SET_COOKIE, cookie(&session.id, lifetime, peer.tls));
     Ok(r)
+}
+
+/// An access key id for a log line: at most 32 visible ASCII characters.
+fn printable_key(key: &str) -> String {
+    key.chars().filter(|c| c.is_ascii_graphic()).take(32).collect()
 }
 
 /// The session of the request's cookie, and the user's current secret key
@@ -217,16 +226,25 @@ fn authenticate(console: &Console, backend: &dyn Backend, req: &Request<Body>) -
     }
 }
 
+/// The session id of the request's cookie. More than one `herald_console`
+/// cookie (one set for a parent domain by someone else's page: "cookie
+/// tossing") is refused outright rather than guessed between.
 fn session_cookie(req: &Request<Body>) -> Option<String> {
-    req.headers()
+    let mut ids = req
+        .headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned());
+    let id = ids.next()?;
+    if ids.next().is_some() {
+        tracing::warn!("console request with more than one session cookie refused");
+        return None;
+    }
+    Some(id).filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn check_csrf(req: &Request<Body>, session: &Session) -> Result<(), ApiError> {
@@ -247,7 +265,7 @@ fn check_csrf(req: &Request<Body>, session: &Session) -> Result<(), ApiError> {
 }
 
 /// Refuses a request a browser says came from another site.
-fn same_site(req: &Request<Body>, peer: Peer) -> Result<(), ApiError> {
+fn same_site(req: &Request<Body>) -> Result<(), ApiError> {
     let cross = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
@@ -262,17 +280,32 @@ fn same_site(req: &Request<Body>, peer: Peer) -> Result<(), ApiError> {
         return Err(cross());
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let scheme = if peer.tls { "https" } else { "http" };
-        if origin.to_str().ok() != Some(format!("{scheme}://{host}").as_str()) {
+        // The scheme is not compared: behind a proxy that ends TLS the page
+        // is https while Herald sees http. Host and port must match.
+        let origin_authority = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest.trim_end_matches('/'));
+        let same = match (origin_authority, request_authority(req)) {
+            (Some(o), Some(h)) => o.eq_ignore_ascii_case(&h),
+            _ => false,
+        };
+        if !same {
             return Err(cross());
         }
     }
     Ok(())
+}
+
+/// The host (and port) a request was sent to: its `Host` header, or over
+/// HTTP/2 its `:authority`.
+pub fn request_authority<B>(req: &Request<B>) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
 }
 
 fn cookie(id: &str, max_age: Duration, tls: bool) -> HeaderValue {

@@ -165,7 +165,8 @@ impl History {
         let step = (TOPIC_STEP.as_secs() / self.every.as_secs()).max(1);
         let take_topics = inner.samples.is_multiple_of(step);
         inner.samples += 1;
-        inner.topics.retain(|arn, _| figures.iter().any(|f| &f.arn == arn));
+        let present: std::collections::HashSet<&str> = figures.iter().map(|f| f.arn.as_str()).collect();
+        inner.topics.retain(|arn, _| present.contains(arn.as_str()));
         let steps_kept = (WINDOW.as_secs() / TOPIC_STEP.as_secs()) as usize + 1;
         for f in figures {
             let ring = inner.topics.entry(f.arn.clone()).or_default();

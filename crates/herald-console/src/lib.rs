@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod gate;
 pub mod history;
 pub mod proxy;
 pub mod session;
@@ -75,8 +76,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Serves a signed S3, SNS or SQS request exactly as if it had come
     /// on the S3 port from `peer`.
     async fn dispatch(&self, req: Request<Body>, peer: Peer) -> Response<Body>;
-    /// Every topic's counters now (for the overview).
-    fn topic_figures(&self) -> Vec<TopicFigures>;
+    /// The counters now of every topic, or of one owner's.
+    fn topic_figures(&self, owner: Option<&str>) -> Vec<TopicFigures>;
     /// Up to `max` events waiting in a persistent topic `user` owns.
     fn topic_events(&self, user: &str, arn: &str, max: usize) -> Result<serde_json::Value, ApiError>;
     /// Pushes an `s3:TestEvent` to a topic `user` owns, through its
@@ -112,6 +113,7 @@ pub struct Console {
     settings: ConsoleSettings,
     sessions: session::Sessions,
     history: history::History,
+    test_events: gate::TestEventGate,
 }
 
 impl Console {
@@ -119,6 +121,7 @@ impl Console {
         Arc::new(Console {
             sessions: session::Sessions::new(settings.sessions),
             history: history::History::new(settings.sample_every),
+            test_events: gate::TestEventGate::default(),
             settings,
         })
     }
@@ -148,7 +151,7 @@ impl Console {
                 let (Some(console), Some(backend)) = (console.upgrade(), backend.upgrade()) else {
                     return;
                 };
-                let figures = backend.topic_figures();
+                let figures = backend.topic_figures(None);
                 console.history.record(&figures, SystemTime::now());
             }
         })

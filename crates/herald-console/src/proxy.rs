@@ -33,9 +33,31 @@ pub const MAX_API_BODY: usize = 1024 * 1024;
 /// How long the browser may take to send an SNS or SQS body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The `Host` internal calls carry: an address, so it can never name a
-/// bucket (virtual-host style), whatever domains the server serves.
+/// The `Host` of an internal call when the browser's request had none: an
+/// address, so it can never name a bucket (virtual-host style).
 const INTERNAL_HOST: &str = "127.0.0.1";
+
+/// The query parameter that names an object key for the console's object
+/// calls (`/console/api/s3/BUCKET?herald-key=KEY`). Keys in paths would be
+/// rewritten by the browser: it resolves `.` and `..` segments (even
+/// percent-encoded), so a key such as `a/../../other/x` would act on
+/// another object.
+pub const KEY_PARAM: &str = "herald-key";
+
+/// Bytes of a key kept as they are in the internal path; everything else,
+/// dots aside, is percent-encoded (S3 keys are not normalized).
+const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+/// RFC 5987 `attr-char`s kept in a download's `filename*`.
+const FILENAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// `x-amz-*` headers the browser may not set: the signer's own, and the
 /// chunked-upload framing (the body is forwarded as it is).
@@ -74,12 +96,18 @@ pub async fn forward(
     req: Request<Body>,
     peer: Peer,
 ) -> Result<Response<Body>, ApiError> {
+    let host = crate::api::request_authority(&req).unwrap_or_else(|| INTERNAL_HOST.to_owned());
     let (parts, body) = req.into_parts();
+    let key = object_key(&parts.uri)?;
     let (path, headers) = match service {
         Service::S3 => {
             let path = parts.uri.path().strip_prefix("/console/api/s3").unwrap_or("/");
             let path = if path.is_empty() { "/" } else { path };
-            (path.to_owned(), s3_headers(&parts.headers)?)
+            let path = match &key {
+                Some(key) => object_path(path, key)?,
+                None => path.to_owned(),
+            };
+            (path, s3_headers(&parts.headers)?)
         }
         Service::Sns | Service::Sqs => ("/".to_owned(), api_headers(&parts.headers)?),
     };
@@ -107,9 +135,8 @@ pub async fn forward(
         .body(body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "InvalidURI", e.to_string()))?;
     *inner.headers_mut() = headers;
-    inner
-        .headers_mut()
-        .insert(http::header::HOST, HeaderValue::from_static(INTERNAL_HOST));
+    let host = HeaderValue::from_str(&host).unwrap_or_else(|_| HeaderValue::from_static(INTERNAL_HOST));
+    inner.headers_mut().insert(http::header::HOST, host);
     let signer = match service {
         Service::S3 => herald_sign::Signer::s3(&session.access_key, secret, region),
         Service::Sns => herald_sign::Signer::api(&session.access_key, secret, region, "sns"),
@@ -118,11 +145,15 @@ pub async fn forward(
     signer
         .sign(&mut inner, &signed_body, SystemTime::now())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "InvalidArgument", format!("cannot sign: {e}")))?;
-    let download = service == Service::S3 && parts.method == Method::GET && parts.uri.query().is_none();
+    let download = service == Service::S3 && parts.method == Method::GET && is_plain_download(&parts.uri);
     let mut resp = backend.dispatch(inner, peer).await;
     resp.headers_mut().remove(http::header::SET_COOKIE);
     if download && resp.status().is_success() {
-        let name = parts.uri.path().rsplit('/').next().unwrap_or("download");
+        let name = key
+            .as_deref()
+            .and_then(|k| k.rsplit('/').next())
+            .filter(|n| !n.is_empty());
+        let name = percent_encoding::utf8_percent_encode(name.unwrap_or("download"), FILENAME);
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{name}")) {
             resp.headers_mut().insert(http::header::CONTENT_DISPOSITION, v);
         }
@@ -130,15 +161,68 @@ pub async fn forward(
     Ok(resp)
 }
 
+/// Whether a GET is a plain object download: its query is the object key
+/// alone (a link the page offers; it needs no CSRF token, being a read the
+/// `SameSite=Strict` cookie already keeps to the console's own pages).
+pub fn is_plain_download(uri: &http::Uri) -> bool {
+    let q = uri.query().unwrap_or("");
+    let mut pairs = form_urlencoded::parse(q.as_bytes());
+    matches!(pairs.next(), Some((k, _)) if k == KEY_PARAM) && pairs.next().is_none()
+}
+
+/// The object key of a call, from [`KEY_PARAM`] (at most one).
+fn object_key(uri: &http::Uri) -> Result<Option<String>, ApiError> {
+    let q = uri.query().unwrap_or("");
+    let mut keys = form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == KEY_PARAM);
+    let key = keys.next().map(|(_, v)| v.into_owned());
+    if keys.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            format!("{KEY_PARAM} given twice"),
+        ));
+    }
+    match key {
+        Some(k) if k.is_empty() || k.len() > 1024 => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "KeyTooLongError",
+            "an object key has 1 to 1024 bytes",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `/BUCKET/KEY` for a call that named the bucket in its path and the key
+/// in [`KEY_PARAM`].
+fn object_path(path: &str, key: &str) -> Result<String, ApiError> {
+    let bucket = path.trim_start_matches('/');
+    if bucket.is_empty() || bucket.contains('/') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            format!("{KEY_PARAM} goes with a path naming the bucket only"),
+        ));
+    }
+    Ok(format!(
+        "/{bucket}/{}",
+        percent_encoding::utf8_percent_encode(key, KEY_PATH)
+    ))
+}
+
 /// The query without anything that authenticates (presigned-URL
-/// parameters of either signature version), raw pieces kept as sent.
+/// parameters of either signature version) and without the console's own
+/// [`KEY_PARAM`], raw pieces kept as sent.
 fn clean_query(query: &str) -> String {
     query
         .split('&')
         .filter(|piece| {
             let key = piece.split('=').next().unwrap_or("");
             let key = percent_decoded_lower(key);
-            !(key.starts_with("x-amz-") || key == "signature" || key == "awsaccesskeyid" || key == "expires")
+            !(key.starts_with("x-amz-")
+                || key == "signature"
+                || key == "awsaccesskeyid"
+                || key == "expires"
+                || key == KEY_PARAM)
         })
         .collect::<Vec<_>>()
         .join("&")
@@ -246,6 +330,23 @@ mod tests {
         assert!(out.contains_key("x-amz-meta-color") && out.contains_key("content-type"));
         let api = api_headers(&h).unwrap();
         assert_eq!(api.len(), 1);
+    }
+
+    #[test]
+    fn keys_go_in_a_parameter_and_are_never_normalized() {
+        let uri: http::Uri = "/console/api/s3/bkt?herald-key=a%2F..%2F..%2Fother%2Fx%20y"
+            .parse()
+            .unwrap();
+        let key = object_key(&uri).unwrap().unwrap();
+        assert_eq!(key, "a/../../other/x y");
+        assert_eq!(object_path("/bkt", &key).unwrap(), "/bkt/a/../../other/x%20y");
+        assert!(is_plain_download(&uri));
+        assert!(!is_plain_download(
+            &"/console/api/s3/bkt?herald-key=a&acl".parse().unwrap()
+        ));
+        assert!(object_path("/bkt/extra", "k").is_err());
+        assert!(object_key(&"/x?herald-key=a&herald-key=b".parse().unwrap()).is_err());
+        assert_eq!(clean_query("herald-key=a&tagging"), "tagging");
     }
 
     #[test]

@@ -496,24 +496,51 @@ impl State {
         }
     }
 
-    /// Up to `max` receivable messages in queue order, left as they are (no
-    /// receive count, no visibility change): the console's peek. Looks at
-    /// no more than [`PEEK_SCAN`] messages, so a queue of millions in
-    /// flight costs a bounded walk under its lock.
+    /// Up to `max` messages a receive would return now, in its order, left
+    /// as they are (no receive count, no visibility change): the console's
+    /// peek. Standard queues: the ready list; FIFO queues: the heads of
+    /// groups with nothing in flight, as a receive takes them. Looks at no
+    /// more than [`PEEK_SCAN`] entries, so a peek costs a bounded walk
+    /// under the queue's lock.
     pub(crate) fn peek(&mut self, max: usize, now: u64) -> Vec<Taken> {
         self.advance(now);
         let now_s = now / 1000;
+        let receivable = |st: &State, seq: u64| {
+            st.slot(seq)
+                .is_some_and(|s| s.state == VISIBLE && !st.expired(&s, now_s))
+        };
         let mut seqs = Vec::new();
-        let slots = self
-            .segments
-            .iter()
-            .flat_map(|(&k, seg)| seg.slots.iter().enumerate().map(move |(i, s)| (k + i as u64, s)));
-        for (seq, slot) in slots.take(PEEK_SCAN) {
-            if seqs.len() >= max {
-                break;
+        let mut scanned = 0usize;
+        if !self.fifo {
+            for &seq in &self.ready {
+                scanned += 1;
+                if seqs.len() >= max || scanned > PEEK_SCAN {
+                    break;
+                }
+                if receivable(self, seq) && !seqs.contains(&seq) {
+                    seqs.push(seq);
+                }
             }
-            if slot.state == VISIBLE && !self.expired(slot, now_s) {
-                seqs.push(seq);
+        } else {
+            'groups: for &g in &self.candidates {
+                let Some(group) = self.groups.get(g as usize).and_then(|g| g.as_ref()) else {
+                    continue;
+                };
+                if group.inflight > 0 {
+                    continue;
+                }
+                for &seq in &group.pending {
+                    scanned += 1;
+                    if seqs.len() >= max || scanned > PEEK_SCAN {
+                        break 'groups;
+                    }
+                    if !receivable(self, seq) {
+                        // A receive stops at a group's first message it
+                        // cannot take.
+                        break;
+                    }
+                    seqs.push(seq);
+                }
             }
         }
         seqs.into_iter().map(|seq| self.taken(seq)).collect()

@@ -28,10 +28,11 @@ impl Backend for Front {
         crate::front::handle(self, info, req).await
     }
 
-    fn topic_figures(&self) -> Vec<TopicFigures> {
+    fn topic_figures(&self, owner: Option<&str>) -> Vec<TopicFigures> {
         let n = &self.notifier;
         n.topics()
             .iter()
+            .filter(|t| owner.is_none_or(|o| t.record.owner == o))
             .map(|t| {
                 let c = t.counters.topic();
                 TopicFigures {
@@ -100,15 +101,42 @@ impl Backend for Front {
         let messages: Vec<Value> = messages
             .into_iter()
             .map(|m| {
+                let attributes: serde_json::Map<String, Value> = m
+                    .message_attributes
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let value = v.string_value.map(Value::String).unwrap_or_else(|| {
+                            Value::String(format!("({} bytes)", v.binary_value.map_or(0, |b| b.len())))
+                        });
+                        (k, json!({"DataType": v.data_type, "Value": value}))
+                    })
+                    .collect();
                 json!({
                     "MessageId": m.message_id,
                     "Body": m.body,
                     "Attributes": m.attributes,
+                    "MessageAttributes": attributes,
                 })
             })
             .collect();
         Ok(json!({"messages": messages}))
     }
+}
+
+/// What S3 answers carry while the console shares their origin: a
+/// tenant's object opened in a browser (an HTML page, an SVG) runs in a
+/// sandbox with an opaque origin, never as the console's origin. Its
+/// scripts may run, but it cannot read or send the console's cookie, and
+/// its requests to the console are cross-site (refused). Without this, any
+/// tenant's public HTML object could use a signed-in user's session.
+pub(crate) const TENANT_CONTENT_CSP: &str =
+    "sandbox allow-scripts allow-forms allow-popups allow-downloads allow-modals";
+
+pub(crate) fn sandbox_tenant_content(resp: &mut Response<Body>) {
+    resp.headers_mut().insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static(TENANT_CONTENT_CSP),
+    );
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
@@ -121,10 +149,5 @@ pub(crate) fn is_console<B>(state: &Front, req: &Request<B>) -> bool {
     state.console().is_some()
         && herald_console::Console::owns_path(req.uri().path())
         && !crate::front::is_signed(req)
-        && req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| state.host().bucket_of(h))
-            .is_none()
+        && herald_console::api::request_authority(req).is_none_or(|h| state.host().bucket_of(&h).is_none())
 }

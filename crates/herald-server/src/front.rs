@@ -345,6 +345,9 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, req: Request<B
     if let Some(ask) = &cors {
         crate::s3::cors::decorate(&state.store, ask, &mut resp);
     }
+    if state.console.is_some() {
+        crate::console::sandbox_tenant_content(&mut resp);
+    }
     resp
 }
 

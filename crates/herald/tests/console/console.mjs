@@ -197,12 +197,31 @@ try {
   // ---- no CSRF token, or another origin: refused ----------------------
   const noToken = await page.evaluate(async () => (await fetch("/console/api/overview")).status);
   check(noToken === 403, "an API call without the CSRF token is refused");
-  const objectUrl = `${url}/console/api/s3/console-photos/cat.jpg`;
+  const objectUrl = `${url}/console/api/s3/console-photos?herald-key=cat.jpg`;
   const crossSite = await fetch(objectUrl, { headers: { cookie: `herald_console=${sess.value}`, origin: "http://evil.example" } });
   check(crossSite.status === 403, "a request from another origin is refused");
   const sameSite = await fetch(objectUrl, { headers: { cookie: `herald_console=${sess.value}` } });
   check(sameSite.status === 200 && (sameSite.headers.get("content-security-policy") || "").includes("sandbox"),
     "downloads are sandboxed");
+
+  // ---- a tenant's HTML page cannot act as the console -----------------
+  // A public HTML object on the same origin tries to read the session; S3
+  // answers are sandboxed (opaque origin), so it cannot.
+  const put = await page.evaluate(async () => {
+    const { session } = await import("/console/aws.js");
+    const html = "<title>start</title><script>fetch('/console/api/session', {credentials: 'include'})" +
+      ".then(r => r.text()).then(t => { document.title = 'read:' + t; }, e => { document.title = 'blocked'; });</script>";
+    const r = await fetch("/console/api/s3/console-photos?herald-key=evil.html", { method: "PUT", body: html,
+      headers: { "x-herald-csrf": session.csrf, "content-type": "text/html", "x-amz-acl": "public-read" } });
+    return r.status;
+  });
+  check(put === 200, "a public HTML object uploaded");
+  const evil = await ctx.newPage();
+  await evil.goto(url + "/console-photos/evil.html");
+  await until("the page's script ran", async () => (await evil.title()) !== "start");
+  const title = await evil.title();
+  check(!title.includes("csrf"), `a tenant's page cannot read the console session (${title.slice(0, 60)})`);
+  await evil.close();
 
   // ---- sign out ----------------------------------------------------------
   await page.click("#sign-out");
@@ -229,7 +248,8 @@ try {
     const h = { "x-herald-csrf": session.csrf };
     const st = async (p, o) => (await fetch("/console/api/" + p, Object.assign({ headers: h }, o))).status;
     return {
-      object: await st("s3/console-photos/cat.jpg"),
+      object: await st("s3/console-photos?herald-key=cat.jpg"),
+      objectPath: await st("s3/console-photos/cat.jpg"),
       list: await st("s3/console-photos?list-type=2"),
       events: await st("topic-events?arn=" + encodeURIComponent(arn)),
       test: await st("topic-test?arn=" + encodeURIComponent(arn), { method: "POST" }),
@@ -237,7 +257,8 @@ try {
       overview: await (await fetch("/console/api/overview", { headers: h })).json(),
     };
   }, { arn });
-  check(probes.object === 403 && probes.list === 403, `bob cannot read alice's bucket (${probes.object}, ${probes.list})`);
+  check(probes.object === 403 && probes.objectPath === 403 && probes.list === 403,
+    `bob cannot read alice's bucket (${probes.object}, ${probes.objectPath}, ${probes.list})`);
   check(probes.events === 404 && probes.test === 404 && probes.peek === 404,
     `bob cannot see alice's topic or queue (${probes.events}, ${probes.test}, ${probes.peek})`);
   check(probes.overview.topics.length === 0 && probes.overview.totals.in === 0, "bob's overview has none of alice's figures");
