@@ -14,7 +14,7 @@ BIN=${1:-target/debug/herald}
 LOAD_SECS=${2:-90}
 PORT=9790
 DIR=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; cp "$DIR/log" /tmp/console-screenshots-server.log 2>/dev/null; rm -rf "$DIR"' EXIT
 export AWS_EC2_METADATA_DISABLED=true
 
 HERALD_ROOT_ACCESS_KEY=AKSHOTROOT HERALD_ROOT_SECRET_KEY=shot-root-secret-shot-root-secret \

@@ -80,13 +80,19 @@ export const s3 = {
     await call("s3/" + encodeURIComponent(name), { method: "DELETE" });
   },
   async list(bucket, prefix, token) {
-    const q = new URLSearchParams({ "list-type": "2", delimiter: "/", prefix, "max-keys": "200" });
+    // Keys come URL-encoded: a key may hold characters XML cannot carry
+    // (control characters) or that its parser rewrites (\r), and a
+    // tenant who may write into the bucket must not be able to blank the
+    // listing or make a row act on another object.
+    const q = new URLSearchParams({ "list-type": "2", delimiter: "/", prefix, "max-keys": "200", "encoding-type": "url" });
     if (token) q.set("continuation-token", token);
     const doc = xml(await (await call(`s3/${encodeURIComponent(bucket)}?${q}`)).text());
+    if (!doc) throw new ApiError("MalformedXML", "the listing could not be read");
+    const decode = (s) => decodeURIComponent(s);
     return {
-      folders: all(doc, "CommonPrefixes").map((p) => textOf(p, "Prefix")),
+      folders: all(doc, "CommonPrefixes").map((p) => decode(textOf(p, "Prefix"))),
       objects: all(doc, "Contents").map((c) => ({
-        key: textOf(c, "Key"), size: Number(textOf(c, "Size")), modified: textOf(c, "LastModified"),
+        key: decode(textOf(c, "Key")), size: Number(textOf(c, "Size")), modified: textOf(c, "LastModified"),
       })),
       next: textOf(doc, "NextContinuationToken"),
     };

@@ -27,7 +27,10 @@ export async function overview() {
     if (!o) return;
     const t = o.totals;
     const now = Date.now();
-    const rate = (k) => previous ? ((t[k] - previous.t[k]) * 1000 / (now - previous.at)).toFixed(1) : "…";
+    // The rate since the last poll; before there is one, the last sample's.
+    const last = o.points[o.points.length - 1];
+    const rate = (k) => previous ? ((t[k] - previous.t[k]) * 1000 / (now - previous.at)).toFixed(1)
+      : last ? (last[k] / o.interval_seconds).toFixed(1) : "…";
     cards.replaceChildren(
       stat("Events in", num(t.in), `${rate("in")}/s now`, "events-in"),
       stat("Pushed", num(t.out), `${rate("out")}/s now`, "events-out"),

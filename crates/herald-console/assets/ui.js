@@ -100,7 +100,8 @@ export function chart(points, series, interval) {
     svg.append(t);
   };
   text(2, 12, `${max.toFixed(max < 10 ? 1 : 0)}/s`);
-  text(2, hgt - 4, points.length ? "1 h ago" : "no samples yet");
+  const since = points.length ? new Date(points[0].at * 1000).toTimeString().slice(0, 5) : "";
+  text(2, hgt - 4, points.length ? `since ${since}` : "no samples yet");
   text(w - 30, hgt - 4, "now");
   for (const s of series) {
     if (points.length === 0) break;

@@ -167,22 +167,23 @@ async fn sign_in(
             "expected {\"accessKey\": …, \"secretKey\": …}",
         )
     })?;
+    let key = printable_key(&form.access_key);
+    // Checked before the key pair: from an address that keeps failing,
+    // even a right guess waits (guessing stays slow). The key's owner is
+    // never held up from another address.
+    if let Some(wait) = console.sessions.throttled(peer.addr.ip(), &form.access_key) {
+        tracing::warn!(peer = %peer.addr, access_key = %key, "console sign-in throttled");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Throttling",
+            format!("too many failed sign-ins; try again in {} s", wait.as_secs().max(1)),
+        ));
+    }
     let user = backend
         .credentials(&form.access_key)
         .filter(|(_, secret)| same_token(secret, &form.secret_key))
         .map(|(user, _)| user);
-    // Only wrong guesses are throttled: the right key pair always signs
-    // in, so nobody can lock a user out by failing with their key id.
     let Some(user) = user else {
-        let key = printable_key(&form.access_key);
-        if let Some(wait) = console.sessions.throttled(peer.addr.ip(), &form.access_key) {
-            tracing::warn!(peer = %peer.addr, access_key = %key, "console sign-in throttled");
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Throttling",
-                format!("too many failed sign-ins; try again in {} s", wait.as_secs().max(1)),
-            ));
-        }
         console.sessions.failed(peer.addr.ip(), &form.access_key);
         tracing::info!(peer = %peer.addr, access_key = %key, "console sign-in refused");
         return Err(ApiError::new(
@@ -197,6 +198,12 @@ async fn sign_in(
     let lifetime = console.sessions.limits().lifetime;
     r.headers_mut()
         .insert(header::SET_COOKIE, cookie(&session.id, lifetime, peer.tls));
+    // The console shares its origin with the S3 port. Tenant code a browser
+    // kept from before the console was on (a service worker, cached pages,
+    // stored data) would run unsandboxed: a sign-in clears it (browsers
+    // honour this over HTTPS and on localhost).
+    r.headers_mut()
+        .insert("clear-site-data", HeaderValue::from_static("\"cache\", \"storage\""));
     Ok(r)
 }
 
@@ -238,13 +245,16 @@ fn session_cookie(req: &Request<Body>) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned());
+        .map(|(_, v)| v.to_owned())
+        // A malformed value (a page once set a junk cookie) is no session
+        // and must not make a real one ambiguous.
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let id = ids.next()?;
     if ids.next().is_some() {
         tracing::warn!("console request with more than one session cookie refused");
         return None;
     }
-    Some(id).filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    Some(id)
 }
 
 fn check_csrf(req: &Request<Body>, session: &Session) -> Result<(), ApiError> {

@@ -40,11 +40,14 @@ impl Default for SessionLimits {
     }
 }
 
-/// Failed sign-ins allowed per source address, and per access key, in
-/// [`FAILURE_WINDOW`]; past that sign-in answers 429 until the window
-/// ends. Guessing a 40-character secret is hopeless anyway; this keeps a
-/// script from using the console to try leaked keys at speed.
+/// Failed sign-ins allowed in [`FAILURE_WINDOW`] for one access key from
+/// one source address, and from one source address in all (IPv6 counted
+/// per /64). Past either, sign-in from that address answers 429 until the
+/// window ends, before the key pair is even checked, so guessing is slow.
+/// A key's owner signing in from another address is never held up:
+/// failing on purpose with someone's key id cannot lock them out.
 pub const MAX_FAILURES: u32 = 10;
+pub const MAX_FAILURES_PER_ADDRESS: u32 = 30;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
 /// Addresses and keys remembered for throttling (oldest dropped first).
 const MAX_FAILURE_RECORDS: usize = 10_000;
@@ -63,7 +66,20 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum FailureKey {
     Address(IpAddr),
-    AccessKey(String),
+    Pair(IpAddr, String),
+}
+
+/// The address failures are counted under: an IPv6 client controls its
+/// whole /64, so that is one address here.
+fn source(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => {
+            let mut o = v6.octets();
+            o[8..].fill(0);
+            IpAddr::V6(o.into())
+        }
+        v4 => v4,
+    }
 }
 
 #[derive(Default)]
@@ -164,43 +180,56 @@ impl Sessions {
         users
     }
 
-    /// How long sign-in stays refused for this address or key, if it does.
+    /// How long sign-in from `addr` with `access_key` stays refused, if it
+    /// does (asked before the key pair is checked).
     pub fn throttled(&self, addr: IpAddr, access_key: &str) -> Option<Duration> {
         let now = Instant::now();
+        let addr = source(addr);
         let inner = self.inner.lock().expect("sessions lock");
-        [FailureKey::Address(addr), FailureKey::AccessKey(access_key.to_owned())]
-            .iter()
-            .filter_map(|k| inner.failures.get(k))
-            .filter(|(n, since)| *n >= MAX_FAILURES && now.duration_since(*since) < FAILURE_WINDOW)
-            .map(|(_, since)| FAILURE_WINDOW.saturating_sub(now.duration_since(*since)))
-            .max()
+        [
+            (FailureKey::Address(addr), MAX_FAILURES_PER_ADDRESS),
+            (FailureKey::Pair(addr, access_key.to_owned()), MAX_FAILURES),
+        ]
+        .iter()
+        .filter_map(|(k, max)| inner.failures.get(k).map(|f| (f, *max)))
+        .filter(|((n, since), max)| *n >= *max && now.duration_since(*since) < FAILURE_WINDOW)
+        .map(|((_, since), _)| FAILURE_WINDOW.saturating_sub(now.duration_since(*since)))
+        .max()
     }
 
-    /// Counts a failed sign-in against the address and the key.
+    /// Counts a failed sign-in against the address and the (address, key)
+    /// pair. The table is pruned only when full, so a failure costs a
+    /// lookup, not a scan.
     pub fn failed(&self, addr: IpAddr, access_key: &str) {
         let now = Instant::now();
+        let addr = source(addr);
         let mut inner = self.inner.lock().expect("sessions lock");
-        inner
-            .failures
-            .retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
-        while inner.failures.len() >= MAX_FAILURE_RECORDS {
-            let Some(oldest) = inner
+        if inner.failures.len() >= MAX_FAILURE_RECORDS {
+            inner
                 .failures
-                .iter()
-                .min_by_key(|(_, (_, s))| *s)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            inner.failures.remove(&oldest);
+                .retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
+            while inner.failures.len() >= MAX_FAILURE_RECORDS {
+                let Some(oldest) = inner
+                    .failures
+                    .iter()
+                    .min_by_key(|(_, (_, s))| *s)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                inner.failures.remove(&oldest);
+            }
         }
         // An access key longer than any real one is counted by address only.
         let mut keys = vec![FailureKey::Address(addr)];
         if access_key.len() <= 128 {
-            keys.push(FailureKey::AccessKey(access_key.to_owned()));
+            keys.push(FailureKey::Pair(addr, access_key.to_owned()));
         }
         for key in keys {
             let entry = inner.failures.entry(key).or_insert((0, now));
+            if now.duration_since(entry.1) >= FAILURE_WINDOW {
+                *entry = (0, now);
+            }
             entry.0 += 1;
         }
     }
@@ -286,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_throttle_by_address_and_by_key() {
+    fn failures_throttle_the_address_and_the_pair_not_the_key() {
         let s = Sessions::new(limits());
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
@@ -294,9 +323,29 @@ mod tests {
             assert!(s.throttled(ip, "AK").is_none());
             s.failed(ip, "AK");
         }
-        assert!(s.throttled(ip, "OTHER").is_some(), "the address is throttled");
-        assert!(s.throttled(other, "AK").is_some(), "the key is throttled");
-        assert!(s.throttled(other, "OTHER").is_none());
+        assert!(s.throttled(ip, "AK").is_some(), "the pair is throttled");
+        assert!(
+            s.throttled(ip, "OTHER").is_none(),
+            "the address may still try other keys"
+        );
+        assert!(
+            s.throttled(other, "AK").is_none(),
+            "the key's owner elsewhere is not held up"
+        );
+        for i in 0..(MAX_FAILURES_PER_ADDRESS - MAX_FAILURES) {
+            s.failed(ip, &format!("K{i}"));
+        }
+        assert!(
+            s.throttled(ip, "FRESH").is_some(),
+            "the address as a whole is throttled"
+        );
+        // IPv6: one /64 is one source.
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            s.failed(a, "AK");
+        }
+        assert!(s.throttled(b, "AK").is_some());
     }
 
     #[test]

@@ -505,9 +505,12 @@ impl State {
     pub(crate) fn peek(&mut self, max: usize, now: u64) -> Vec<Taken> {
         self.advance(now);
         let now_s = now / 1000;
+        // What a receive would hand out: visible, not expired, and not at
+        // the redrive limit (a receive moves those to the dead-letter queue).
+        let limit = self.settings.redrive.as_ref().map(|r| r.1);
         let receivable = |st: &State, seq: u64| {
             st.slot(seq)
-                .is_some_and(|s| s.state == VISIBLE && !st.expired(&s, now_s))
+                .is_some_and(|s| s.state == VISIBLE && !st.expired(&s, now_s) && limit.is_none_or(|l| s.recv < l))
         };
         let mut seqs = Vec::new();
         let mut scanned = 0usize;
@@ -533,6 +536,11 @@ impl State {
                     scanned += 1;
                     if seqs.len() >= max || scanned > PEEK_SCAN {
                         break 'groups;
+                    }
+                    let Some(slot) = self.slot(seq) else { continue };
+                    if slot.state == VISIBLE && self.expired(&slot, now_s) {
+                        // A receive drops it and goes on to the next.
+                        continue;
                     }
                     if !receivable(self, seq) {
                         // A receive stops at a group's first message it

@@ -83,3 +83,30 @@ async fn fifo_peek_skips_groups_with_a_message_in_flight() {
     assert_eq!(bodies(&e, "orders.fifo", 10), ["b0"]);
     assert_eq!(receive(&e, "orders.fifo", 10).await, ["b0"]);
 }
+
+#[tokio::test]
+async fn peek_leaves_out_messages_a_receive_would_move_to_the_dead_letter_queue() {
+    let d = tempfile::tempdir().unwrap();
+    let e = open(d.path());
+    e.create_queue(OWNER, "dlq", BTreeMap::new(), BTreeMap::new())
+        .await
+        .unwrap();
+    let dlq = e.get_queue(OWNER, "dlq").unwrap().arn;
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq}","maxReceiveCount":1}}"#);
+    let attrs = [("RedrivePolicy".to_owned(), policy)].into_iter().collect();
+    e.create_queue(OWNER, "work", attrs, BTreeMap::new()).await.unwrap();
+    e.send(OWNER, "work", vec![msg("once", None)]).await.unwrap();
+    // Received once and made visible again at once: at the limit.
+    let req = ReceiveRequest {
+        max_messages: 1,
+        visibility_timeout: Some(0),
+        wait_time: Some(0),
+    };
+    assert_eq!(e.receive(OWNER, "work", req).await.unwrap().len(), 1);
+    assert!(
+        bodies(&e, "work", 10).is_empty(),
+        "the next receive moves it, so peek does not show it"
+    );
+    assert!(receive(&e, "work", 10).await.is_empty());
+    assert_eq!(bodies(&e, "dlq", 10), ["once"]);
+}

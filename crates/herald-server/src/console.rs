@@ -139,6 +139,19 @@ pub(crate) fn sandbox_tenant_content(resp: &mut Response<Body>) {
     );
 }
 
+/// The answer to a browser fetching a service worker script from a bucket
+/// while the console is on: a worker registered on this origin would run
+/// outside the sandbox, with the console's cookie. (Sandboxed pages cannot
+/// register one; this also fails the update checks of workers registered
+/// before the console was turned on.)
+pub(crate) fn no_service_workers() -> Response<Body> {
+    crate::front::error_xml(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "Service workers cannot be served from this origin while the web console is on it.",
+    )
+}
+
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }

@@ -340,6 +340,9 @@ async fn call_s3(state: &Front, info: ConnInfo, request_id: &str, req: Request<B
     if req.method() == Method::OPTIONS {
         return crate::s3::cors::preflight(&state.store, &state.host, req.headers(), req.uri().path());
     }
+    if state.console.is_some() && req.headers().contains_key("service-worker") {
+        return crate::console::no_service_workers();
+    }
     let cors = crate::s3::cors::CorsAsk::of(&state.host, req.method(), req.headers(), req.uri().path());
     let mut resp = call_s3_signed(state, info, request_id, req).await;
     if let Some(ask) = &cors {

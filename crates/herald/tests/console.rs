@@ -256,6 +256,9 @@ fn tenant_objects_are_sandboxed_away_from_the_console() {
     });
     let r = get(&srv, "/bob-pages/evil.html", &[]);
     assert_eq!(r.status, 200, "{}", r.body_str());
+    // No service worker can be fetched from a bucket while the console is on.
+    let sw = get(&srv, "/bob-pages/evil.html", &[("Service-Worker", "script")]);
+    assert_eq!(sw.status, 403, "{}", sw.body_str());
     let csp = r.header("content-security-policy").expect("a sandbox");
     assert!(
         csp.starts_with("sandbox") && !csp.contains("allow-same-origin"),
@@ -322,10 +325,16 @@ fn sign_in_is_throttled_after_repeated_failures() {
     }
     let r = raw_request(srv.addr(), "POST", "/console/api/session", &headers, wrong.as_bytes()).unwrap();
     assert_eq!(r.status, 429, "the 11th guess waits: {}", r.body_str());
-    // Failing with someone's key id does not lock them out.
+    // From this address even the right pair waits (a guess is a guess);
+    // another key from here is not held up yet. (That the key's owner
+    // elsewhere is never held up is checked in herald-console's unit tests.)
     let right = format!(r#"{{"accessKey":"{}","secretKey":"{}"}}"#, ALICE.0, ALICE.1);
     let r = raw_request(srv.addr(), "POST", "/console/api/session", &headers, right.as_bytes()).unwrap();
-    assert_eq!(r.status, 200, "the right key pair always signs in: {}", r.body_str());
+    assert_eq!(r.status, 429, "{}", r.body_str());
+    let bob = format!(r#"{{"accessKey":"{}","secretKey":"{}"}}"#, BOB.0, BOB.1);
+    let r = raw_request(srv.addr(), "POST", "/console/api/session", &headers, bob.as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(r.header("clear-site-data").is_some_and(|v| v.contains("storage")));
 }
 
 #[test]

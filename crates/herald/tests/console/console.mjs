@@ -111,6 +111,7 @@ try {
   await page.waitForSelector("#notification-editor .error:not(:empty)");
   check((await page.textContent("#notification-editor .error")).length > 0, "a broken notification document is refused inline");
   await page.fill("#notification-editor textarea", "");
+  await page.selectOption("#notification-editor select[name=topic]", { label: "uploads" });
   await page.click("#notification-editor button:text('Add rule to the document')");
   const doc = await page.inputValue("#notification-editor textarea");
   check(doc.includes("<Topic>arn:aws:sns:") && doc.includes("s3:ObjectCreated:*"), "the rule form writes a TopicConfiguration");
@@ -140,6 +141,31 @@ try {
   await live.waitForSelector("#live-rows td:text('dog.jpg')", { timeout: T });
   await shot(live, "live");
   await live.close();
+
+  // Keys XML cannot carry (a control character, a carriage return) list
+  // and delete as themselves.
+  for (const key of ["odd\u0001key", "report\r.csv", "report\n.csv"]) {
+    const st = await page.evaluate(async (key) => {
+      const { session } = await import("/console/aws.js");
+      return (await fetch("/console/api/s3/console-photos?herald-key=" + encodeURIComponent(key),
+        { method: "PUT", body: "x", headers: { "x-herald-csrf": session.csrf } })).status;
+    }, key);
+    check(st === 200, `uploaded a key with a control character (${JSON.stringify(key)})`);
+  }
+  await page.reload();
+  await page.waitForSelector("#objects td:text('cat.jpg')");
+  await expectNoError(page);
+  const keys = await page.$$eval("#objects tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  check(keys.includes("odd\u0001key") && keys.includes("report\r.csv") && keys.includes("report\n.csv"),
+    "the listing shows them as they are");
+  page.once("dialog", (d) => d.accept());
+  const lookAlike = page.locator("#objects tbody tr").filter({ has: page.locator("td:first-child", { hasText: /^report\r\.csv$/ }) });
+  await lookAlike.locator("button:text('Delete')").click();
+  await page.waitForSelector("#toast.show:text('Deleted')");
+  await page.waitForFunction(() => Array.from(document.querySelectorAll("#objects tbody tr td:first-child"))
+    .every((td) => td.textContent !== "report\r.csv"));
+  const left = await page.$$eval("#objects tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  check(left.includes("report\n.csv"), "deleting one key left its look-alike in place");
 
   await until("the webhook received both events", () => received.filter((r) => !r.replay).length >= 2);
 
