@@ -119,6 +119,16 @@ try {
   await page.waitForSelector("#toast.show:text('Event notifications saved')");
   await expectNoError(page, "#notification-editor");
 
+  // ---- a lifecycle rule, and a wrong one refused inline ------------------
+  await page.fill("#lifecycle-editor textarea", "<LifecycleConfiguration><Rule><Status>Sometimes</Status></Rule></LifecycleConfiguration>");
+  await page.click("#lifecycle-editor button:text('Save')");
+  await page.waitForSelector("#lifecycle-editor .error:not(:empty)");
+  await page.fill("#lifecycle-editor textarea", "<LifecycleConfiguration><Rule><ID>tmp</ID><Filter><Prefix>tmp/</Prefix></Filter>" +
+    "<Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>");
+  await page.click("#lifecycle-editor button:text('Save')");
+  await page.waitForSelector("#toast.show:text('Lifecycle rules saved')");
+  await expectNoError(page, "#lifecycle-editor");
+
   // ---- the live view, in a second tab ---------------------------------
   const live = await ctx.newPage();
   await live.goto(url + "/console/#/live");
