@@ -141,26 +141,34 @@ async function configEditor(bucketName, sub, missing, title, emptyNote) {
 /** The notification configuration, with a form that adds a topic rule. */
 async function notificationEditor(bucketName) {
   const box = await configEditor(bucketName, "notification", "", "Event notifications",
-    "No notifications. Add a topic rule below, then save.");
+    "No notifications. Add a rule below (to a topic or a queue), then save.");
   const text = box.querySelector("textarea");
   const arns = (await attempt(null, () => topics.list())) || [];
-  const topic = h("select", { name: "topic" }, arns.map((a) => h("option", { value: a }, a.split(":").pop())));
+  const queueArns = [];
+  for (const url of (await attempt(null, () => queues.list())) || []) {
+    const a = await attempt(null, () => queues.attributes(url));
+    if (a && a.QueueArn) queueArns.push(a.QueueArn);
+  }
+  const topic = h("select", { name: "topic" },
+    arns.map((a) => h("option", { value: a }, a.split(":").pop())),
+    queueArns.map((a) => h("option", { value: a }, "queue: " + a.split(":").pop())));
   const events = h("select", { name: "events", multiple: true, size: 4 },
     EVENT_TYPES.map((e, i) => h("option", { value: e, selected: i === 0 }, e)));
   const prefix = h("input", { name: "prefix", placeholder: "images/" });
   const suffix = h("input", { name: "suffix", placeholder: ".jpg" });
   const id = h("input", { name: "id", placeholder: "rule id", value: "rule-" + Math.random().toString(36).slice(2, 7) });
   const add = h("button", { type: "button", class: "secondary", onclick: () => {
-    text.value = addTopicRule(text.value, { id: id.value, topic: topic.value,
+    text.value = addRule(text.value, { id: id.value, target: topic.value,
       events: Array.from(events.selectedOptions).map((o) => o.value), prefix: prefix.value, suffix: suffix.value });
   } }, "Add rule to the document");
-  box.insertBefore(h("div", { class: "row" }, h("label", {}, "Topic", topic), h("label", {}, "Events", events),
+  box.insertBefore(h("div", { class: "row" }, h("label", {}, "Destination", topic), h("label", {}, "Events", events),
     h("label", {}, "Prefix", prefix), h("label", {}, "Suffix", suffix), h("label", {}, "Id", id), add),
   text);
   return box;
 }
 
-function addTopicRule(current, r) {
+/** Appends a TopicConfiguration, or a QueueConfiguration for a queue ARN. */
+function addRule(current, r) {
   const S3NS = "http://s3.amazonaws.com/doc/2006-03-01/";
   let doc = xml(current);
   if (!doc || doc.documentElement.nodeName !== "NotificationConfiguration") {
@@ -168,8 +176,9 @@ function addTopicRule(current, r) {
   }
   const ns = doc.documentElement.namespaceURI;
   const el = (name, value) => { const e = doc.createElementNS(ns, name); if (value !== undefined) e.textContent = value; return e; };
-  const tc = el("TopicConfiguration");
-  tc.append(el("Id", r.id), el("Topic", r.topic));
+  const queue = r.target.startsWith("arn:aws:sqs:");
+  const tc = el(queue ? "QueueConfiguration" : "TopicConfiguration");
+  tc.append(el("Id", r.id), el(queue ? "Queue" : "Topic", r.target));
   for (const e of r.events) tc.append(el("Event", e));
   const rules = [["prefix", r.prefix], ["suffix", r.suffix]].filter(([, v]) => v);
   if (rules.length) {

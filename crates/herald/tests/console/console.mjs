@@ -230,6 +230,25 @@ try {
   await page.waitForSelector("#queues a:text('console-jobs')");
   await shot(page, "queues");
 
+  // ---- a queue as a notification destination ----------------------------
+  await page.goto(url + "/console/#/bucket/console-photos/");
+  await page.waitForSelector("#notification-editor select[name=topic] option", { state: "attached" });
+  await page.selectOption("#notification-editor select[name=topic]", { label: "queue: console-jobs" });
+  await page.click("#notification-editor button:text('Add rule to the document')");
+  const withQueue = await page.inputValue("#notification-editor textarea");
+  check(withQueue.includes("<Queue>arn:aws:sqs:") && withQueue.includes("<Topic>arn:aws:sns:"),
+    "the rule form adds a QueueConfiguration beside the topic's");
+  await page.click("#notification-editor button:text('Save')");
+  await page.waitForSelector("#toast.show:text('Event notifications saved')");
+  await page.setInputFiles("input[name=file]", { name: "queued.txt", mimeType: "text/plain", buffer: Buffer.from("q") });
+  await page.click("#page form.row button:text('Upload')");
+  await page.waitForSelector("#objects td:text('queued.txt')", { timeout: T });
+  await page.goto(url + "/console/#/queue/" + encodeURIComponent("http://x/alice/console-jobs"));
+  await until("the upload's event is in the queue", async () => {
+    await page.click("button:text('Peek messages')");
+    return (await page.textContent("#queue-output")).includes("queued.txt");
+  });
+
   // ---- no CSRF token, or another origin: refused ----------------------
   const noToken = await page.evaluate(async () => (await fetch("/console/api/overview")).status);
   check(noToken === 403, "an API call without the CSRF token is refused");
