@@ -205,6 +205,27 @@ try {
   await page.click("button:text('Show queued events')");
   await page.waitForSelector("#topic-output:text('persistent')");
   await shot(page, "topic");
+  // Change an attribute from the form; a wrong value is refused inline.
+  await page.fill("input[name=attribute]", "max_retries");
+  await page.fill("input[name=value]", "lots");
+  await page.click("button:text('Set')");
+  await page.waitForSelector("#page > .error:not(:empty)");
+  await page.fill("input[name=value]", "5");
+  await page.click("button:text('Set')");
+  await page.waitForFunction(() => Array.from(document.querySelectorAll("#topic-attributes tr"))
+    .some((tr) => tr.children[0].textContent === "MaxRetries" && tr.children[1].textContent === "5"));
+  check(true, "a topic attribute changed from the form");
+  // Delete a scratch topic from its page.
+  const scratch = await page.evaluate(async () => {
+    const { topics } = await import("/console/aws.js");
+    return topics.create("scratch", {});
+  });
+  await page.goto(url + "/console/#/topic/" + encodeURIComponent(scratch));
+  await page.waitForSelector("#topic-attributes td:text('TopicArn')");
+  page.once("dialog", (d) => d.accept());
+  await page.click("button:text('Delete topic')");
+  await page.waitForSelector("#topics a:text('uploads')");
+  check(!(await page.textContent("#topics")).includes("scratch"), "a topic deleted from its page");
 
   // ---- a queue -----------------------------------------------------------
   await page.goto(url + "/console/#/queues");
@@ -226,6 +247,29 @@ try {
   await page.waitForSelector("#queue-output:text('\"ApproximateReceiveCount\": \"0\"')", { timeout: T });
   check(true, "peeking does not receive the message");
   await shot(page, "queue");
+  // Dead-letter wiring to a second queue, then purge.
+  const dlq = await page.evaluate(async () => {
+    const { queues } = await import("/console/aws.js");
+    await queues.create("console-jobs-dlq");
+    return (await queues.attributes("console-jobs-dlq")).QueueArn;
+  });
+  await page.reload();
+  await page.waitForSelector("select[name=dead-letter-queue] option[value*='console-jobs-dlq']", { state: "attached" });
+  await page.selectOption("select[name=dead-letter-queue]", dlq);
+  await page.fill("input[name=max-receive]", "3");
+  await page.click("button:text('Save')");
+  await page.waitForSelector("td:text('RedrivePolicy')");
+  const redrive = await page.evaluate(async () => {
+    const { queues } = await import("/console/aws.js");
+    return JSON.parse((await queues.attributes("console-jobs")).RedrivePolicy || "{}");
+  });
+  check(redrive.deadLetterTargetArn === dlq && redrive.maxReceiveCount === 3, "dead-letter queue wired from the form");
+  page.once("dialog", (d) => d.accept());
+  await page.click("button:text('Purge')");
+  await page.waitForSelector("#toast.show:text('Purged')");
+  await page.click("button:text('Peek messages')");
+  await page.waitForSelector("#queue-output:text('\"messages\": []')", { timeout: T });
+  check(true, "purged: peek shows no message");
   await page.goto(url + "/console/#/queues");
   await page.waitForSelector("#queues a:text('console-jobs')");
   await shot(page, "queues");
