@@ -20,11 +20,12 @@ impl Backend for Front {
         self.store.lookup_key(access_key)
     }
 
-    async fn dispatch(&self, req: Request<Body>, peer: Peer) -> Response<Body> {
+    async fn dispatch(&self, mut req: Request<Body>, peer: Peer) -> Response<Body> {
         let info = ConnInfo {
             peer: peer.addr,
             tls: peer.tls,
         };
+        req.extensions_mut().insert(InternalCall);
         crate::front::handle(self, info, req).await
     }
 
@@ -122,6 +123,11 @@ impl Backend for Front {
         Ok(json!({"messages": messages}))
     }
 }
+
+/// Marks a request the console made in-process (not counted again in the
+/// request metrics: the browser's request that carried it is).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InternalCall;
 
 /// What S3 answers carry while the console shares their origin: a
 /// tenant's object opened in a browser (an HTML page, an SVG) runs in a

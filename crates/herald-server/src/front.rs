@@ -224,7 +224,12 @@ pub(crate) fn is_signed<B>(req: &Request<B>) -> bool {
 
 pub(crate) async fn handle<B: FrontBody>(state: &Front, info: ConnInfo, req: Request<B>) -> Response<Body> {
     let started = Instant::now();
-    state.metrics.request_started();
+    // A console call made in-process is counted once, as the browser's
+    // request that carried it.
+    let counted = req.extensions().get::<crate::console::InternalCall>().is_none();
+    if counted {
+        state.metrics.request_started();
+    }
     let request_id = state.request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -330,7 +335,9 @@ pub(crate) async fn handle<B: FrontBody>(state: &Front, info: ConnInfo, req: Req
     if status.is_client_error() || status.is_server_error() {
         resp = with_request_id(resp, &request_id).await;
     }
-    state.metrics.request_finished(status.as_u16(), started.elapsed());
+    if counted {
+        state.metrics.request_finished(status.as_u16(), started.elapsed());
+    }
     tracing::debug!(%method, %path, status = status.as_u16(), request_id, peer = %info.peer, "request");
     resp
 }

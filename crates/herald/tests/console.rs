@@ -386,3 +386,25 @@ fn the_session_cookie_is_secure_over_https() {
         "{cookie}"
     );
 }
+
+/// A console call is one request in the S3 port's metrics (the signed
+/// call it makes in-process is not counted again).
+#[test]
+fn a_console_call_counts_once_in_the_metrics() {
+    let srv = start_with_users();
+    let (cookie, csrf) = sign_in(&srv, ALICE.0, ALICE.1);
+    let ok_count = || {
+        let text = get(&srv, "/metrics", &[]).body_str();
+        text.lines()
+            .find(|l| l.starts_with("herald_http_responses_total{class=\"2xx\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("the 2xx counter")
+    };
+    let before = ok_count();
+    let r = get_as(&srv, &cookie, "/console/api/s3", &[("x-herald-csrf", &csrf)]);
+    assert_eq!(r.status, 200);
+    let after = ok_count();
+    // The first /metrics request itself, and the console call.
+    assert_eq!(after - before, 2.0);
+}
