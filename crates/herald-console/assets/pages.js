@@ -267,7 +267,7 @@ export async function topic(arn) {
   const load = async () => {
     const a = await attempt(err, () => topics.attributes(arn));
     if (!a) return;
-    attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v])));
+    attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v]), { class: "kv" }));
   };
   await load();
   const timer = setInterval(() => { if (!document.hidden) load(); }, 5000);
@@ -338,7 +338,7 @@ export async function queue(url) {
   const load = async () => {
     const a = await attempt(err, () => queues.attributes(url));
     if (!a) return;
-    attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v])));
+    attrs.replaceChildren(table(["Attribute", "Value"], Object.entries(a).map(([k, v]) => [k, v]), { class: "kv" }));
   };
   await load();
 }
