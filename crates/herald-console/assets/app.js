@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const routes = [
   [/^#\/overview$/, () => pages.overview(), "overview"],
   [/^#\/buckets$/, () => pages.buckets(), "buckets"],
-  [/^#\/bucket\/([^/]+)\/(.*)$/, (m) => pages.bucket(decodeURIComponent(m[1]), decodeURIComponent(m[2])), "buckets"],
+  [/^#\/bucket\/([^/]+)\/?(.*)$/, (m) => pages.bucket(decodeURIComponent(m[1]), decodeURIComponent(m[2])), "buckets"],
   [/^#\/topics$/, () => pages.topicList(), "topics"],
   [/^#\/topic\/(.+)$/, (m) => pages.topic(decodeURIComponent(m[1])), "topics"],
   [/^#\/queues$/, () => pages.queueList(), "queues"],
@@ -17,7 +17,7 @@ const routes = [
 ];
 
 async function route() {
-  if (pages.state.cleanup) { pages.state.cleanup(); pages.state.cleanup = null; }
+  pages.leave();
   if (!session.user) return;
   const hash = location.hash || "#/overview";
   for (const [re, page, nav] of routes) {
@@ -27,7 +27,8 @@ async function route() {
     await page(m);
     return;
   }
-  location.hash = "#/overview";
+  // Replaced, not pushed: Back must not lead to the unknown address again.
+  location.replace("#/overview");
 }
 
 function signedIn(who) {
@@ -41,9 +42,10 @@ function signedIn(who) {
   route();
 }
 
-function signedOut() {
-  if (pages.state.cleanup) { pages.state.cleanup(); pages.state.cleanup = null; }
+function signedOut(why) {
+  pages.leave();
   session.user = ""; session.csrf = "";
+  $("sign-in-error").textContent = why || "";
   $("nav").hidden = true;
   $("who").hidden = true;
   show();
@@ -68,12 +70,16 @@ $("sign-in").addEventListener("submit", async (e) => {
 
 $("sign-out").addEventListener("click", async () => {
   try { await call("session", { method: "DELETE" }); } catch (_) { /* gone already */ }
-  signedOut();
+  signedOut("");
 });
 
-window.addEventListener("herald-signed-out", signedOut);
+window.addEventListener("herald-signed-out", () => signedOut("Your session has ended; sign in again."));
+// Another tab signed in again (new token) or as someone else.
+window.addEventListener("herald-session-changed", (e) => {
+  if (e.detail.user !== $("who-name").textContent) signedIn(e.detail);
+});
 window.addEventListener("hashchange", route);
 
 (async () => {
-  try { signedIn(await json("session")); } catch (_) { signedOut(); }
+  try { signedIn(await json("session")); } catch (_) { signedOut(""); }
 })();

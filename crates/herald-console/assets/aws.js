@@ -14,14 +14,28 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch() with the CSRF header; throws ApiError for any error answer. */
-export async function call(path, opts = {}) {
+/** fetch() with the CSRF header; throws ApiError for any error answer.
+ * A token refused because this browser signed in again in another tab is
+ * refreshed once and the call retried. */
+export async function call(path, opts = {}, retried = false) {
   const headers = Object.assign({ "x-herald-csrf": session.csrf }, opts.headers || {});
   const resp = await fetch("/console/api/" + path, Object.assign({}, opts, { headers, credentials: "same-origin" }));
   if (resp.status === 401 && path !== "session") {
     window.dispatchEvent(new CustomEvent("herald-signed-out"));
   }
-  if (!resp.ok) throw await errorOf(resp);
+  if (!resp.ok) {
+    const err = await errorOf(resp);
+    if (err.code === "InvalidCsrfToken" && !retried && path !== "session") {
+      const who = await fetch("/console/api/session", { credentials: "same-origin" });
+      if (who.ok) {
+        const w = await who.json();
+        session.csrf = w.csrf;
+        window.dispatchEvent(new CustomEvent("herald-session-changed", { detail: w }));
+        return call(path, opts, true);
+      }
+    }
+    throw err;
+  }
   return resp;
 }
 
@@ -209,8 +223,10 @@ export const queues = {
   async attributes(url) {
     return (await sqs("GetQueueAttributes", { QueueUrl: url, AttributeNames: ["All"] })).Attributes || {};
   },
-  async create(name) {
-    return (await sqs("CreateQueue", { QueueName: name })).QueueUrl;
+  /** A name ending in .fifo makes a FIFO queue, as in SQS. */
+  async create(name, attributes) {
+    const attrs = Object.assign(name.endsWith(".fifo") ? { FifoQueue: "true" } : {}, attributes || {});
+    return (await sqs("CreateQueue", { QueueName: name, Attributes: attrs })).QueueUrl;
   },
   async remove(url) { await sqs("DeleteQueue", { QueueUrl: url }); },
   async purge(url) { await sqs("PurgeQueue", { QueueUrl: url }); },

@@ -169,8 +169,10 @@ impl History {
         inner.topics.retain(|arn, _| present.contains(arn.as_str()));
         let steps_kept = (WINDOW.as_secs() / TOPIC_STEP.as_secs()) as usize + 1;
         for f in figures {
-            let ring = inner.topics.entry(f.arn.clone()).or_default();
-            if take_topics || ring.is_empty() {
+            // A topic's counters start at 0 when this process starts or
+            // creates it: that is its first step, not the first sample.
+            let ring = inner.topics.entry(f.arn.clone()).or_insert_with(|| VecDeque::from([0]));
+            if take_topics {
                 ring.push_back(f.triggered);
                 while ring.len() > steps_kept {
                     ring.pop_front();
@@ -249,7 +251,7 @@ mod tests {
         assert_eq!(o.totals.events_in, 30);
         assert_eq!(o.totals.pending, 9);
         assert_eq!(o.topics.len(), 1, "bob's topic is not alice's");
-        assert_eq!(o.topics[0].in_last_hour, 20);
+        assert_eq!(o.topics[0].in_last_hour, 30, "counted from the topic's start");
     }
 
     #[test]

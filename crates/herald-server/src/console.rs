@@ -5,7 +5,7 @@
 //! a name that does not exist).
 
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use herald_console::{ApiError, Backend, Peer, TopicFigures};
 use http::{Request, Response, StatusCode};
@@ -69,8 +69,8 @@ impl Backend for Front {
                 json!({
                     "key": e.key,
                     "attempts": e.attempts,
-                    "enqueued": unix_ms(e.enqueued),
-                    "nextAttempt": unix_ms(e.next_attempt),
+                    "enqueued": rfc3339(e.enqueued),
+                    "nextAttempt": rfc3339(e.next_attempt),
                     "event": event,
                 })
             })
@@ -158,8 +158,10 @@ pub(crate) fn no_service_workers() -> Response<Body> {
     )
 }
 
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Whether an unsigned request is the console's (its path, on no bucket's

@@ -109,7 +109,7 @@ try {
   await page.fill("#notification-editor textarea", "<NotificationConfiguration><TopicConfiguration>");
   await page.click("#notification-editor button:text('Save')");
   await page.waitForSelector("#notification-editor .error:not(:empty)");
-  check((await page.textContent("#notification-editor .error")).length > 0, "a broken notification document is refused inline");
+  check((await page.textContent("#notification-editor .error:not(:empty)")).length > 0, "a broken notification document is refused inline");
   await page.fill("#notification-editor textarea", "");
   await page.selectOption("#notification-editor select[name=topic]", { label: "uploads" });
   await page.click("#notification-editor button:text('Add rule to the document')");
@@ -128,6 +128,72 @@ try {
   await page.click("#lifecycle-editor button:text('Save')");
   await page.waitForSelector("#toast.show:text('Lifecycle rules saved')");
   await expectNoError(page, "#lifecycle-editor");
+
+  // ---- the rule form never replaces a document that does not parse -------
+  await page.fill("#notification-editor textarea", "<NotificationConfiguration><TopicConfiguration>");
+  await page.click("#notification-editor button:text('Add rule to the document')");
+  await page.waitForSelector("#notification-editor .error:text('fix it')");
+  check((await page.inputValue("#notification-editor textarea")) === "<NotificationConfiguration><TopicConfiguration>",
+    "a broken document is kept, not replaced by the rule");
+  // Two rules in a row get two Ids (the second must not clash).
+  await page.fill("#notification-editor textarea", "");
+  await page.selectOption("#notification-editor select[name=topic]", { label: "uploads" });
+  await page.click("#notification-editor button:text('Add rule to the document')");
+  await page.click("#notification-editor button:text('Add rule to the document')");
+  const twoRules = await page.inputValue("#notification-editor textarea");
+  const ids = [...twoRules.matchAll(/<Id>([^<]+)<\/Id>/g)].map((m) => m[1]);
+  check(ids.length === 2 && ids[0] !== ids[1], `two rules, two Ids (${ids.join(", ")})`);
+  await page.reload();
+  await page.waitForSelector("#notification-editor textarea");
+
+  // ---- an upload that fails says so --------------------------------------
+  await page.setInputFiles("input[name=file]", [
+    { name: "k".repeat(1100), mimeType: "text/plain", buffer: Buffer.from("x") },
+    { name: "fine.txt", mimeType: "text/plain", buffer: Buffer.from("x") },
+  ]);
+  await page.click("#page form.row button:text('Upload')");
+  await page.waitForSelector("#objects td:text('fine.txt')", { timeout: T });
+  await page.waitForSelector("#page form.row .error:not(:empty)");
+  check((await page.textContent("#page form.row .error")).includes("kkkk"), "the failed upload is listed by name");
+
+  // ---- more than a page of objects -----------------------------------------
+  await page.evaluate(async () => {
+    const { session } = await import("/console/aws.js");
+    const put = (i) => fetch("/console/api/s3/console-photos?herald-key=" + encodeURIComponent(`many/obj-${String(i).padStart(3, "0")}`),
+      { method: "PUT", body: "x", headers: { "x-herald-csrf": session.csrf } });
+    for (let i = 0; i < 205; i += 41) await Promise.all(Array.from({ length: 41 }, (_, j) => put(i + j)));
+  });
+  await page.goto(url + "/console/#/bucket/console-photos/many%2F");
+  await page.waitForSelector("#objects td:text('obj-000')");
+  check((await page.$$("#objects tbody tr")).length === 200, "the first page holds 200 entries");
+  await page.click("#next-page");
+  await page.waitForSelector("#objects td:text('obj-204')");
+  check((await page.$$("#objects tbody tr")).length === 5, "the next page holds the other 5");
+  await page.click("button:text('Previous page')");
+  await page.waitForSelector("#objects td:text('obj-000')");
+
+  // ---- leaving a page while it loads: nothing of it stays ---------------
+  let polls = 0;
+  await page.route("**/console/api/sns", async (r) => {
+    if ((r.request().postData() || "").includes("GetTopicAttributes")) polls++;
+    await new Promise((res) => setTimeout(res, 400));
+    await r.continue();
+  });
+  // A topic's page polls its attributes every 5 s once loaded.
+  const uploadsArn = doc.match(/<Topic>([^<]+)<\/Topic>/)[1];
+  await page.goto(url + "/console/#/topic/" + encodeURIComponent(uploadsArn));
+  await page.evaluate(() => { location.hash = "#/overview"; });
+  await page.evaluate(() => { location.hash = "#/buckets"; });
+  await page.waitForSelector("#page h1:text('Buckets')");
+  await new Promise((res) => setTimeout(res, 1500));
+  const heading = await page.textContent("#page h1");
+  const before = polls;
+  await new Promise((res) => setTimeout(res, 6000));
+  check(heading === "Buckets" && (await page.textContent("#page h1")) === "Buckets" && polls === before,
+    `a page left while loading neither draws nor polls (${heading}, ${polls - before} polls after)`);
+  await page.unroute("**/console/api/sns");
+  await page.goto(url + "/console/#/bucket/console-photos/");
+  await page.waitForSelector("input[name=file]");
 
   // ---- the live view, in a second tab ---------------------------------
   const live = await ctx.newPage();
@@ -229,6 +295,10 @@ try {
 
   // ---- a queue -----------------------------------------------------------
   await page.goto(url + "/console/#/queues");
+  await page.fill("input[name=queue]", "console-jobs.fifo");
+  await page.click("#page form button[type=submit]");
+  await page.waitForSelector("#queues a:text('console-jobs.fifo')");
+  check(true, "a FIFO queue created from its name");
   await page.fill("input[name=queue]", "console-jobs");
   await page.click("#page form button[type=submit]");
   await page.waitForSelector("#queues a:text('console-jobs')");
