@@ -48,7 +48,11 @@ async function errorOf(resp) {
   } catch (_) { /* not JSON */ }
   const doc = xml(text);
   if (doc) {
-    const code = textOf(doc, "Code"), message = textOf(doc, "Message");
+    const code = textOf(doc, "Code");
+    let message = textOf(doc, "Message");
+    if (code === "InvalidBucketName" && !message) {
+      message = "a bucket name has 3 to 63 characters: lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit";
+    }
     if (code) return new ApiError(code, message, resp.status);
   }
   return new ApiError("", `HTTP ${resp.status}`, resp.status);

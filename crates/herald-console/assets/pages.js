@@ -393,7 +393,8 @@ export async function queueList() {
         num(a.ApproximateNumberOfMessagesDelayed), deadLetterOf(a)]);
     }
     list.replaceChildren(rows.length === 0 ? h("p", { class: "muted" }, "No queues yet.") :
-      table(["Queue", "Visible#", "In flight#", "Delayed#", "Dead letters to"], rows, { id: "queues" }));
+      table(["Queue", "Visible#", "In flight#", "Delayed#", "Dead letters to"], rows, { id: "queues", class: "names" }),
+      urls.length >= 1000 ? h("p", { class: "muted" }, "The first 1,000 queues.") : "");
   };
   await load();
 }
