@@ -120,11 +120,33 @@ export const s3 = {
       method: "PUT", body: file, headers: { "content-type": file.type || "application/octet-stream" },
     });
   },
-  async remove(bucket, key) {
-    await call(objectPath(bucket, key), { method: "DELETE" });
+  /** Every version and delete marker (versioned buckets), 200 a page. */
+  async versions(bucket, prefix, marker) {
+    const q = new URLSearchParams({ delimiter: "/", prefix, "max-keys": "200", "encoding-type": "url" });
+    if (marker) { q.set("key-marker", marker.key); q.set("version-id-marker", marker.versionId); }
+    const doc = xml(await (await call(`s3/${encodeURIComponent(bucket)}?versions&${q}`)).text());
+    if (!doc) throw new ApiError("MalformedXML", "the listing could not be read");
+    const decode = (s) => decodeURIComponent(s);
+    const entries = Array.from(doc.documentElement.children)
+      .filter((e) => e.nodeName === "Version" || e.nodeName === "DeleteMarker")
+      .map((e) => ({
+        key: decode(textOf(e, "Key")), versionId: textOf(e, "VersionId"), latest: textOf(e, "IsLatest") === "true",
+        deleteMarker: e.nodeName === "DeleteMarker", size: Number(textOf(e, "Size") || 0), modified: textOf(e, "LastModified"),
+      }));
+    const truncated = textOf(doc, "IsTruncated") === "true";
+    return {
+      folders: all(doc, "CommonPrefixes").map((p) => decode(textOf(p, "Prefix"))),
+      entries,
+      next: truncated ? { key: decode(textOf(doc, "NextKeyMarker")), versionId: textOf(doc, "NextVersionIdMarker") } : null,
+    };
   },
-  downloadUrl(bucket, key) {
-    return "/console/api/" + objectPath(bucket, key);
+  async remove(bucket, key, versionId) {
+    const v = versionId ? "&versionId=" + encodeURIComponent(versionId) : "";
+    await call(objectPath(bucket, key) + v, { method: "DELETE" });
+  },
+  downloadUrl(bucket, key, versionId) {
+    const v = versionId ? "&versionId=" + encodeURIComponent(versionId) : "";
+    return "/console/api/" + objectPath(bucket, key) + v;
   },
   /** A bucket sub-resource document (?notification, ?lifecycle); "" if none. */
   async getConfig(bucket, sub, missingCode) {

@@ -138,21 +138,37 @@ export async function bucket(name, prefix) {
   crumbs.replaceChildren(h("a", { href: `#/bucket/${encodeURIComponent(name)}/` }, name),
     ...parts.map((p, i) => h("a", { href: `#/bucket/${encodeURIComponent(name)}/` +
       encodeURIComponent(parts.slice(0, i + 1).join("/") + "/") }, "/ " + p)));
-  // Pages of 200: the tokens of the pages before this one, for "Previous".
+  // Pages of 200: the markers of the pages before this one, for "Previous"
+  // (a continuation token, or a key and version id in the versions view).
   const pages = [];
-  let token = "";
+  let token = null;
+  const showVersions = h("input", { type: "checkbox", id: "show-versions", onchange: async () => {
+    pages.length = 0; token = null; await load();
+  } });
+  const download = (key, versionId) => h("a", { href: s3.downloadUrl(name, key, versionId),
+    download: key.split("/").pop() || "download" }, "Download");
+  const remove = (key, versionId, question) => h("button", { class: "danger", type: "button", onclick: async () => {
+    if (!confirm(question)) return;
+    await attempt(err, async () => { await s3.remove(name, key, versionId); toast("Deleted"); await load(); });
+  } }, "Delete");
   const load = async () => {
-    const l = await attempt(err, () => s3.list(name, prefix, token));
+    const versions = showVersions.checked;
+    const l = await attempt(err, () => versions ? s3.versions(name, prefix, token) : s3.list(name, prefix, token || ""));
     if (!l) return;
     const rows = l.folders.map((f) => [h("a", { href: `#/bucket/${encodeURIComponent(name)}/${encodeURIComponent(f)}` },
-      f.slice(prefix.length)), "folder", "", ""]);
-    for (const o of l.objects) {
-      rows.push([o.key.slice(prefix.length), bytes(o.size), o.modified, h("span", {},
-        h("a", { href: s3.downloadUrl(name, o.key), download: o.key.split("/").pop() || "download" }, "Download"), " ",
-        h("button", { class: "danger", type: "button", onclick: async () => {
-          if (!confirm(`Delete ${o.key}?`)) return;
-          await attempt(err, async () => { await s3.remove(name, o.key); toast("Deleted"); await load(); });
-        } }, "Delete"))]);
+      f.slice(prefix.length)), "folder", "", ""].concat(versions ? [""] : []));
+    if (versions) {
+      for (const e of l.entries) {
+        const label = e.deleteMarker ? "delete marker" : e.versionId + (e.latest ? " (latest)" : "");
+        rows.push([e.key.slice(prefix.length), label, e.deleteMarker ? "" : bytes(e.size), e.modified, h("span", {},
+          e.deleteMarker ? "" : download(e.key, e.versionId), " ",
+          remove(e.key, e.versionId, `Delete this ${e.deleteMarker ? "delete marker" : "version"} of ${e.key} for good?`))]);
+      }
+    } else {
+      for (const o of l.objects) {
+        rows.push([o.key.slice(prefix.length), bytes(o.size), o.modified, h("span", {},
+          download(o.key), " ", remove(o.key, undefined, `Delete ${o.key}?`))]);
+      }
     }
     const nav = h("p", { class: "row" },
       pages.length ? h("button", { type: "button", class: "secondary", onclick: async () => {
@@ -162,8 +178,11 @@ export async function bucket(name, prefix) {
         pages.push(token); token = l.next; await load();
       } }, "Next page") : "",
       pages.length || l.next ? h("span", { class: "muted" }, `page ${pages.length + 1}, 200 entries a page`) : "");
-    listing.replaceChildren(rows.length === 0 ? h("p", { class: "muted" }, "Nothing here yet.") :
-      table(["Name", "Size", "Modified", ""], rows, { id: "objects", class: "names" }), nav);
+    const columns = versions ? ["Name", "Version", "Size", "Modified", ""] : ["Name", "Size", "Modified", ""];
+    listing.replaceChildren(
+      h("label", { class: "inline" }, showVersions, " Show every version and delete marker"),
+      rows.length === 0 ? h("p", { class: "muted" }, "Nothing here yet.") :
+        table(columns, rows, { id: "objects", class: "names" }), nav);
   };
   await load();
 }

@@ -162,12 +162,17 @@ pub async fn forward(
 }
 
 /// Whether a GET is a plain object download: its query is the object key
-/// alone (a link the page offers; it needs no CSRF token, being a read the
-/// `SameSite=Strict` cookie already keeps to the console's own pages).
+/// and at most a version id (a link the page offers; it needs no CSRF
+/// token, being a read the `SameSite=Strict` cookie already keeps to the
+/// console's own pages).
 pub fn is_plain_download(uri: &http::Uri) -> bool {
     let q = uri.query().unwrap_or("");
-    let mut pairs = form_urlencoded::parse(q.as_bytes());
-    matches!(pairs.next(), Some((k, _)) if k == KEY_PARAM) && pairs.next().is_none()
+    let mut names: Vec<String> = form_urlencoded::parse(q.as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    names.sort();
+    matches!(names.as_slice(), [k] if k == KEY_PARAM)
+        || matches!(names.as_slice(), [k, v] if k == KEY_PARAM && v == "versionId")
 }
 
 /// The object key of a call, from [`KEY_PARAM`] (at most one).
@@ -344,6 +349,13 @@ mod tests {
         assert!(!is_plain_download(
             &"/console/api/s3/bkt?herald-key=a&acl".parse().unwrap()
         ));
+        assert!(is_plain_download(
+            &"/console/api/s3/bkt?herald-key=a&versionId=v1".parse().unwrap()
+        ));
+        assert!(!is_plain_download(
+            &"/console/api/s3/bkt?herald-key=a&versionId=v1&tagging".parse().unwrap()
+        ));
+        assert!(!is_plain_download(&"/console/api/s3/bkt?versionId=v1".parse().unwrap()));
         assert!(object_path("/bkt/extra", "k").is_err());
         assert!(object_key(&"/x?herald-key=a&herald-key=b".parse().unwrap()).is_err());
         assert_eq!(clean_query("herald-key=a&tagging"), "tagging");

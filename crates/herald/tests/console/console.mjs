@@ -172,6 +172,38 @@ try {
   await page.click("button:text('Previous page')");
   await page.waitForSelector("#objects td:text('obj-000')");
 
+  // ---- a versioned bucket: every version, and deleting them for good ------
+  await page.evaluate(async () => {
+    const { session } = await import("/console/aws.js");
+    const h = { "x-herald-csrf": session.csrf };
+    await fetch("/console/api/s3/console-versions", { method: "PUT", headers: h });
+    await fetch("/console/api/s3/console-versions?versioning", { method: "PUT", headers: h,
+      body: '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>' });
+    for (const body of ["one", "two"]) {
+      await fetch("/console/api/s3/console-versions?herald-key=notes.txt", { method: "PUT", headers: h, body });
+    }
+    await fetch("/console/api/s3/console-versions?herald-key=notes.txt", { method: "DELETE", headers: h });
+  });
+  await page.goto(url + "/console/#/bucket/console-versions/");
+  await page.waitForSelector("#page p.muted:text('Nothing here yet.')");
+  await page.check("#show-versions");
+  await page.waitForSelector("#objects td:text('delete marker')");
+  check((await page.$$("#objects tbody tr")).length === 3, "two versions and a delete marker listed");
+  const firstVersion = await page.$eval("#objects tbody tr:last-child a", (a) => a.getAttribute("href"));
+  const older = await page.evaluate(async (href) => (await fetch(href)).text(), firstVersion);
+  check(older === "one", "an older version downloads as itself");
+  for (let i = 0; i < 3; i++) {
+    page.once("dialog", (d) => d.accept());
+    await page.click("#objects tbody tr:first-child button:text('Delete')");
+    await page.waitForFunction((n) => document.querySelectorAll("#objects tbody tr").length === n
+      || (n === 0 && document.querySelector("#page p.muted")?.textContent === "Nothing here yet."), 2 - i);
+  }
+  await page.goto(url + "/console/#/buckets");
+  page.once("dialog", (d) => d.accept());
+  await page.locator("tr", { has: page.locator("a:text('console-versions')") }).locator("button:text('Delete')").click();
+  await page.waitForSelector("#toast.show:text('Bucket deleted')");
+  check(true, "every version deleted for good, then the bucket");
+
   // ---- leaving a page while it loads: nothing of it stays ---------------
   let polls = 0;
   await page.route("**/console/api/sns", async (r) => {
