@@ -120,6 +120,39 @@ export const s3 = {
       method: "PUT", body: file, headers: { "content-type": file.type || "application/octet-stream" },
     });
   },
+  /** An object's headers (HEAD): type, size, ETag, version, metadata. */
+  async head(bucket, key) {
+    const resp = await call(objectPath(bucket, key), { method: "HEAD" });
+    const out = {};
+    resp.headers.forEach((value, name) => {
+      if (["content-type", "content-length", "etag", "last-modified", "x-amz-version-id", "cache-control",
+        "content-encoding", "content-disposition"].includes(name) || name.startsWith("x-amz-meta-")) out[name] = value;
+    });
+    return out;
+  },
+  async tags(bucket, key) {
+    const doc = xml(await (await call(objectPath(bucket, key) + "&tagging")).text());
+    return doc ? all(doc, "Tag").map((t) => [textOf(t, "Key"), textOf(t, "Value")]) : [];
+  },
+  /** Replaces an object's tags (none: removes them); fires its tagging event. */
+  async setTags(bucket, key, pairs) {
+    if (pairs.length === 0) {
+      await call(objectPath(bucket, key) + "&tagging", { method: "DELETE" });
+      return;
+    }
+    const doc = new DOMParser().parseFromString('<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet/></Tagging>', "application/xml");
+    const ns = doc.documentElement.namespaceURI;
+    const set = doc.getElementsByTagName("TagSet")[0];
+    for (const [k, v] of pairs) {
+      const tag = doc.createElementNS(ns, "Tag");
+      const ke = doc.createElementNS(ns, "Key"); ke.textContent = k;
+      const ve = doc.createElementNS(ns, "Value"); ve.textContent = v;
+      tag.append(ke, ve);
+      set.append(tag);
+    }
+    await call(objectPath(bucket, key) + "&tagging", { method: "PUT", body: new XMLSerializer().serializeToString(doc),
+      headers: { "content-type": "application/xml" } });
+  },
   /** Every version and delete marker (versioned buckets), 200 a page. */
   async versions(bucket, prefix, marker) {
     const q = new URLSearchParams({ delimiter: "/", prefix, "max-keys": "200", "encoding-type": "url" });

@@ -109,6 +109,7 @@ export async function bucket(name, prefix) {
   const v = visit();
   const err = errorBox();
   const listing = h("div");
+  const detail = h("div", { id: "object-details" });
   const crumbs = h("p", { class: "crumbs" });
   const file = h("input", { type: "file", name: "file", multiple: true });
   const uploadErr = errorBox();
@@ -133,7 +134,7 @@ export async function bucket(name, prefix) {
   const notif = await notificationEditor(name);
   const lifecycle = await configEditor(name, "lifecycle", "NoSuchLifecycleConfiguration", "Lifecycle rules",
     "No lifecycle rules. Paste a LifecycleConfiguration document to add some.");
-  v.show(h("h1", {}, "Bucket ", name), crumbs, upload, err, listing, notif, lifecycle);
+  v.show(h("h1", {}, "Bucket ", name), crumbs, upload, err, listing, detail, notif, lifecycle);
   const parts = prefix.split("/").filter(Boolean);
   crumbs.replaceChildren(h("a", { href: `#/bucket/${encodeURIComponent(name)}/` }, name),
     ...parts.map((p, i) => h("a", { href: `#/bucket/${encodeURIComponent(name)}/` +
@@ -151,6 +152,27 @@ export async function bucket(name, prefix) {
     if (!confirm(question)) return;
     await attempt(err, async () => { await s3.remove(name, key, versionId); toast("Deleted"); await load(); });
   } }, "Delete");
+  // One object's headers, metadata and tags, with a tag editor.
+  const details = async (key) => {
+    const detailErr = errorBox();
+    const head = await attempt(err, () => s3.head(name, key));
+    if (!head) return;
+    const tags = (await attempt(err, () => s3.tags(name, key))) || [];
+    const editor = h("textarea", { name: "tags", placeholder: "key=value, one a line" });
+    editor.value = tags.map(([k, v]) => `${k}=${v}`).join("\n");
+    const save = h("button", { type: "button", onclick: () => attempt(detailErr, async () => {
+      const pairs = editor.value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
+        const i = l.indexOf("=");
+        return i < 0 ? [l, ""] : [l.slice(0, i).trim(), l.slice(i + 1).trim()];
+      });
+      await s3.setTags(name, key, pairs);
+      toast("Tags saved");
+    }) }, "Save tags");
+    detail.replaceChildren(h("div", { class: "card" }, h("h2", {}, key),
+      table(["Header", "Value"], Object.entries(head), { class: "kv" }),
+      h("label", {}, "Tags (up to 10)", editor), h("p", {}, save), detailErr));
+    detail.scrollIntoView();
+  };
   const load = async () => {
     const versions = showVersions.checked;
     const l = await attempt(err, () => versions ? s3.versions(name, prefix, token) : s3.list(name, prefix, token || ""));
@@ -167,6 +189,7 @@ export async function bucket(name, prefix) {
     } else {
       for (const o of l.objects) {
         rows.push([o.key.slice(prefix.length), bytes(o.size), o.modified, h("span", {},
+          h("button", { type: "button", class: "secondary", onclick: () => details(o.key) }, "Details"), " ",
           download(o.key), " ", remove(o.key, undefined, `Delete ${o.key}?`))]);
       }
     }

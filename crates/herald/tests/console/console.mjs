@@ -250,6 +250,21 @@ try {
   await shot(live, "live");
   await live.close();
 
+  // ---- an object's details, and its tags edited ------------------------
+  await page.goto(url + "/console/#/bucket/console-photos/");
+  const catRow = page.locator("#objects tbody tr", { has: page.locator("td:first-child", { hasText: /^cat\.jpg$/ }) });
+  await catRow.locator("button:text('Details')").click();
+  await page.waitForSelector("#object-details td:text('content-type')");
+  check((await page.textContent("#object-details")).includes("image/jpeg"), "an object's headers shown");
+  await page.fill("#object-details textarea[name=tags]", "color=black\nmood=sleepy");
+  await page.click("#object-details button:text('Save tags')");
+  await page.waitForSelector("#toast.show:text('Tags saved')");
+  const tagged = await page.evaluate(async () => {
+    const { s3 } = await import("/console/aws.js");
+    return (await s3.tags("console-photos", "cat.jpg")).map(([k, v]) => `${k}=${v}`).sort().join(",");
+  });
+  check(tagged === "color=black,mood=sleepy", `tags saved (${tagged})`);
+
   // Keys XML cannot carry (a control character, a carriage return) list
   // and delete as themselves.
   for (const key of ["odd\u0001key", "report\r.csv", "report\n.csv"]) {
