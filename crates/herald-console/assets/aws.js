@@ -68,6 +68,23 @@ export function xml(text) {
   return doc.querySelector("parsererror") ? null : doc;
 }
 
+/** An S3 configuration document indented for editing (as is if it does
+ * not parse). */
+export function pretty(text) {
+  const doc = xml(text);
+  if (!doc) return text;
+  const ser = new XMLSerializer();
+  const strip = (s) => s.replace(/ xmlns="[^"]*"/, "");
+  const walk = (el, depth) => {
+    const pad = "  ".repeat(depth);
+    const kids = Array.from(el.children);
+    if (kids.length === 0) return pad + (depth ? strip(ser.serializeToString(el)) : ser.serializeToString(el));
+    const ns = depth === 0 && el.namespaceURI ? ` xmlns="${el.namespaceURI}"` : "";
+    return `${pad}<${el.nodeName}${ns}>\n` + kids.map((k) => walk(k, depth + 1)).join("\n") + `\n${pad}</${el.nodeName}>`;
+  };
+  return walk(doc.documentElement, 0);
+}
+
 export function textOf(node, tag) {
   const el = node.getElementsByTagName(tag)[0];
   return el ? el.textContent : "";

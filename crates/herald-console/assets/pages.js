@@ -1,7 +1,7 @@
 // The console's pages. Each takes the route's arguments and draws into
 // #page; `cleanup` (set by a page) runs when the user leaves it.
 import { h, table, show, toast, errorBox, attempt, bytes, num, age, chart } from "./ui.js";
-import { call, s3, topics, queues, xml } from "./aws.js";
+import { call, s3, topics, queues, xml, pretty } from "./aws.js";
 
 export const state = { visit: 0, cleanups: [] };
 
@@ -215,7 +215,7 @@ async function configEditor(bucketName, sub, missing, title, emptyNote) {
   const err = errorBox();
   const text = h("textarea", { name: sub, spellcheck: "false" });
   const current = await attempt(err, () => s3.getConfig(bucketName, sub, missing));
-  text.value = current || "";
+  text.value = current ? pretty(current) : "";
   const save = h("button", { type: "button", onclick: async () => {
     await attempt(err, async () => {
       if (text.value.trim() === "") await s3.deleteConfig(bucketName, sub);
@@ -299,7 +299,7 @@ function addRule(current, r) {
     const f = el("Filter"); f.append(key); tc.append(f);
   }
   doc.documentElement.append(tc);
-  return new XMLSerializer().serializeToString(doc).replace(/></g, ">\n<");
+  return pretty(new XMLSerializer().serializeToString(doc));
 }
 
 // ---- Topics ------------------------------------------------------------
