@@ -20,6 +20,11 @@ use crate::Limits;
 use crate::format::{self, SIDE_EXT, SIDE_GONE, SIDE_REC, SIDE_RETRY, SIDE_VOID};
 use crate::retain::Retained;
 
+mod recover;
+mod runs;
+use recover::recover_segment;
+use runs::push_pick;
+
 pub(crate) const GONE: u8 = 0;
 /// Assigned by the writer, not yet durable: invisible to lease/ack/stats.
 pub(crate) const WRITING: u8 = 1;
@@ -766,96 +771,6 @@ fn advance_live_hint(seg: &mut Segment) {
     while seg.live_hint < seg.slots.len() && matches!(seg.slots[seg.live_hint].state, GONE | VOID) {
         seg.live_hint += 1;
     }
-}
-
-fn push_pick(runs: &mut Vec<Run>, file: &Arc<File>, id: u64, slot: &Slot) {
-    let pick = |rel| Pick {
-        id,
-        rel,
-        len: slot.len as usize,
-        attempts: slot.attempts,
-        enqueued_ms: slot.enqueued_ms,
-        next_attempt_ms: slot.next_attempt_ms,
-    };
-    if let Some(run) = runs.last_mut()
-        && Arc::ptr_eq(&run.file, file)
-        && run.start + run.len as u64 == slot.offset as u64
-        && run.len < MAX_RUN
-    {
-        run.picks.push(pick(run.len));
-        run.len += slot.len as usize;
-        return;
-    }
-    runs.push(Run {
-        file: file.clone(),
-        start: slot.offset as u64,
-        len: slot.len as usize,
-        picks: vec![pick(0)],
-    });
-}
-
-/// Loads one segment: its records (up to the first torn/corrupt one, where
-/// the file is truncated) and then its side file.
-fn recover_segment(topic: &str, dir: &Path, first: u64) -> io::Result<Segment> {
-    let file = herald_segment::open_segment(dir, first)?;
-    let mut seg = Segment::new(first, file.try_clone()?);
-    let scanned = herald_segment::scan_segment(&file, format::BODY_FIXED, |off, frame, body| {
-        let Some(d) = format::decode_body(frame, body, frame.len()) else {
-            return false;
-        };
-        if d.id != first + seg.slots.len() as u64 || off + d.len as u64 > u32::MAX as u64 {
-            return false;
-        }
-        seg.slots.push(Slot {
-            key_hash: format::key_hash(&frame[d.key]),
-            next_same: 0,
-            enqueued_ms: d.enqueued_ms,
-            next_attempt_ms: 0,
-            offset: off as u32,
-            len: d.len as u32,
-            attempts: 0,
-            state: PENDING,
-        });
-        true
-    })?;
-    if let Tail::Damaged { dropped } = herald_segment::truncate_tail(&file, scanned)? {
-        tracing::warn!(
-            topic,
-            segment = %herald_segment::segment_path(dir, first).display(),
-            valid = scanned.valid,
-            dropped,
-            "truncated torn or corrupt tail of delivery log segment"
-        );
-    }
-    seg.size = scanned.valid;
-    seg.zeroed = scanned.valid;
-    seg.dir_synced = true;
-    seg.slots.shrink_to_fit();
-
-    herald_segment::read_side(&side_path(dir, first, SIDE_EXT), SIDE_REC, |rec| {
-        let Some(r) = format::decode_side(rec) else {
-            return false;
-        };
-        let slot = r.id.checked_sub(first).and_then(|i| seg.slots.get_mut(i as usize));
-        if let Some(slot) = slot {
-            match r.kind {
-                SIDE_GONE => slot.state = GONE,
-                SIDE_VOID => slot.state = VOID,
-                SIDE_RETRY => {
-                    slot.attempts = r.attempts;
-                    slot.next_attempt_ms = r.next_ms;
-                }
-                _ => {}
-            }
-        }
-        true
-    })?;
-    seg.live = seg.slots.iter().filter(|s| s.state == PENDING).count() as u64;
-    seg.void_ids = (seg.slots.iter().enumerate())
-        .filter(|(_, s)| s.state == VOID)
-        .map(|(i, _)| first + i as u64)
-        .collect();
-    Ok(seg)
 }
 
 #[cfg(test)]

@@ -17,6 +17,10 @@ use crate::Notifier;
 use crate::metrics::TopicCounters;
 use crate::topic::TopicRuntime;
 
+mod sync_push;
+pub(crate) use sync_push::push_rendered;
+use sync_push::push_sync;
+
 /// Why planning refused a change: the S3 request then fails with this.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -766,42 +770,6 @@ fn render(site: &Site, facts: (&Change, &Origin, &Committed<'_>), target: &Targe
     } else {
         record::render_records(&[input], target.flavor)
     }
-}
-
-/// Pushes inline for a synchronous topic; failures are counted, never
-/// retried, and never fail the S3 request.
-async fn push_sync(topic: Arc<TopicRuntime>, body: Bytes, key: &str) {
-    let endpoint = match (&topic.endpoint, topic.is_active()) {
-        (Ok(e), true) => e.clone(),
-        (Ok(_), false) => {
-            tracing::debug!(topic = %topic.record.name, "subscription not confirmed: event not pushed");
-            topic.counters.fail("subscription not confirmed: event not pushed");
-            topic.counters.lost(1);
-            return;
-        }
-        (Err(reason), _) => {
-            tracing::warn!(topic = %topic.record.name, %reason, "cannot push");
-            topic.counters.fail(reason);
-            topic.counters.lost(1);
-            return;
-        }
-    };
-    topic.counters.pending(1);
-    let result = endpoint.push_keyed(&body, key).await;
-    topic.counters.pending(-1);
-    match result {
-        Ok(()) => topic.counters.ok(),
-        Err(e) => {
-            tracing::warn!(topic = %topic.record.name, error = %e, "synchronous push failed");
-            topic.counters.fail(&e);
-            topic.counters.lost(1);
-        }
-    }
-}
-
-/// Pushes an already rendered body to a synchronous topic (the test event).
-pub(crate) async fn push_rendered(topic: Arc<TopicRuntime>, body: Vec<u8>) {
-    push_sync(topic, Bytes::from(body), "").await
 }
 
 #[cfg(test)]
