@@ -348,7 +348,7 @@ try {
   check(true, "a FIFO queue created from its name");
   await page.fill("input[name=queue]", "console-jobs");
   await page.click("#page form button[type=submit]");
-  await page.waitForSelector("#queues a:text('console-jobs')");
+  await page.waitForSelector("#queues a:text-is('console-jobs')");
   const sent = await page.evaluate(async () => {
     const { session } = await import("/console/aws.js");
     const r = await fetch("/console/api/sqs", { method: "POST", headers: {
@@ -357,7 +357,7 @@ try {
     return r.status;
   });
   check(sent === 200, "a message sent through the console's SQS proxy");
-  await page.click("#queues a:text('console-jobs')");
+  await page.click("#queues a:text-is('console-jobs')");
   await page.click("button:text('Peek messages')");
   await page.waitForSelector("#queue-output:text('job-1')", { timeout: T });
   await page.click("button:text('Peek messages')");
@@ -388,7 +388,7 @@ try {
   await page.waitForSelector("#queue-output:text('\"messages\": []')", { timeout: T });
   check(true, "purged: peek shows no message");
   await page.goto(url + "/console/#/queues");
-  await page.waitForSelector("#queues a:text('console-jobs')");
+  await page.waitForSelector("#queues a:text-is('console-jobs')");
   await shot(page, "queues");
 
   // ---- a queue as a notification destination ----------------------------
