@@ -92,16 +92,22 @@ pub struct Totals {
     pub pending: u64,
 }
 
+impl Totals {
+    fn add(&mut self, o: &Totals) {
+        self.events_in += o.events_in;
+        self.events_out += o.events_out;
+        self.failed += o.failed;
+        self.pending += o.pending;
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct BusyTopic {
     pub arn: String,
     pub name: String,
-    #[serde(rename = "in")]
-    pub events_in: u64,
-    #[serde(rename = "out")]
-    pub events_out: u64,
-    pub failed: u64,
-    pub pending: u64,
+    /// The topic's own counters, in the same fields as the totals.
+    #[serde(flatten)]
+    pub counts: Totals,
     /// Events in over the last hour (or since the console started).
     pub in_last_hour: u64,
 }
@@ -192,18 +198,18 @@ impl History {
         let mut totals = Totals::default();
         let mut topics: Vec<BusyTopic> = Vec::new();
         for f in figures.iter().filter(|f| f.owner == owner) {
-            totals.events_in += f.triggered;
-            totals.events_out += f.ok;
-            totals.failed += f.failed;
-            totals.pending += f.pending;
-            let hour_ago = inner.topics.get(&f.arn).and_then(|r| r.front().copied()).unwrap_or(0);
-            topics.push(BusyTopic {
-                arn: f.arn.clone(),
-                name: f.name.clone(),
+            let counts = Totals {
                 events_in: f.triggered,
                 events_out: f.ok,
                 failed: f.failed,
                 pending: f.pending,
+            };
+            totals.add(&counts);
+            let hour_ago = inner.topics.get(&f.arn).and_then(|r| r.front().copied()).unwrap_or(0);
+            topics.push(BusyTopic {
+                arn: f.arn.clone(),
+                name: f.name.clone(),
+                counts,
                 in_last_hour: f.triggered.saturating_sub(hour_ago),
             });
         }
@@ -252,6 +258,13 @@ mod tests {
         assert_eq!(o.totals.pending, 9);
         assert_eq!(o.topics.len(), 1, "bob's topic is not alice's");
         assert_eq!(o.topics[0].in_last_hour, 30, "counted from the topic's start");
+        // The page reads a topic's counters under the totals' names.
+        let j = serde_json::to_value(&o).unwrap();
+        assert_eq!(
+            (j["topics"][0]["in"].as_u64(), j["topics"][0]["out"].as_u64()),
+            (Some(30), Some(21))
+        );
+        assert_eq!(j["topics"][0]["pending"].as_u64(), Some(9));
     }
 
     #[test]
