@@ -40,7 +40,10 @@ use herald_store::{EventEntry, Store, StoreError, TopicRecord};
 use time::OffsetDateTime;
 
 use metrics::PubsubMetrics;
-pub use plan::{Change, Committed, CommittedWrite, NotifyError, Origin, Pending, Plan, PutError, ReadVersion};
+pub use plan::{
+    Change, Committed, CommittedWrite, ForwardError, Forwarded, NotifyError, Origin, Pending, Plan, PutError,
+    ReadVersion,
+};
 use queue_endpoint::QueueEndpoint;
 use topic::TopicRuntime;
 
@@ -58,6 +61,9 @@ pub struct NotifierSettings {
     /// policy allows `sns:Publish`, even within its tenant (Ceph's
     /// `rgw_topic_require_publish_policy`; AWS mode always requires it).
     pub require_publish_policy: bool,
+    /// Gateway mode: objects are kept by an upstream S3, so nothing may
+    /// write objects into Herald's own store (batch topics are refused).
+    pub objects_upstream: bool,
 }
 
 impl NotifierSettings {
@@ -83,6 +89,8 @@ pub struct Notifier {
     topic_defaults: topic::TopicDefaults,
     /// See [`NotifierSettings::require_publish_policy`].
     require_publish_policy: bool,
+    /// See [`NotifierSettings::objects_upstream`].
+    objects_upstream: bool,
     /// bucket -> parsed configuration (only buckets that have one).
     configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
     /// bucket -> owner, for the buckets events were planned for (whose
@@ -173,6 +181,7 @@ impl Notifier {
             }),
             topic_defaults: settings.topic_defaults,
             require_publish_policy: settings.require_publish_policy,
+            objects_upstream: settings.objects_upstream,
             configs: RwLock::new(HashMap::new()),
             bucket_owners: RwLock::new(HashMap::new()),
             topics: RwLock::new(HashMap::new()),
@@ -360,6 +369,13 @@ impl Notifier {
     pub fn batch_target_taken(&self, record: &TopicRecord) -> Option<String> {
         let spec = batch::BatchSpec::from_attributes(&record.attributes)?;
         let ep = record.attributes.get("push-endpoint").map_or("", String::as_str);
+        if self.objects_upstream {
+            // The batch writer writes into Herald's own store, which a
+            // gateway's clients never read from.
+            return Some(format!(
+                "push-endpoint {ep}: batch topics are not available in gateway mode (their files would not reach the upstream storage)"
+            ));
+        }
         let owned = matches!(self.store.get_bucket(&spec.bucket), Ok(Some(b)) if b.owner == record.owner);
         if !owned {
             return Some(format!(

@@ -17,7 +17,9 @@ use crate::Notifier;
 use crate::metrics::TopicCounters;
 use crate::topic::TopicRuntime;
 
+mod forward;
 mod sync_push;
+pub use forward::{ForwardError, Forwarded};
 pub(crate) use sync_push::push_rendered;
 use sync_push::push_sync;
 
@@ -262,8 +264,16 @@ impl Notifier {
     /// The notifications a change will reach. Fails when a persistent
     /// topic it would enqueue into is full, so the write is refused before
     /// anything changes. `batch_writer` leaves out batch topics (see
-    /// [`Origin::batch_writer`]).
-    fn plan(&self, bucket: &str, change: &Change, batch_writer: bool) -> Result<Plan, NotifyError> {
+    /// [`Origin::batch_writer`]). `admit_when_full` plans a change that
+    /// already happened elsewhere (gateway mode): its events are taken even
+    /// over the limits, since refusing can no longer undo the change.
+    fn plan(
+        &self,
+        bucket: &str,
+        change: &Change,
+        batch_writer: bool,
+        admit_when_full: bool,
+    ) -> Result<Plan, NotifyError> {
         let Some(cfg) = self.config(bucket) else {
             return Ok(Plan::default());
         };
@@ -310,7 +320,7 @@ impl Notifier {
                     }
                     // Events wait in the log until the queue takes them:
                     // bounded like a persistent topic's.
-                    if self.log.is_full(&q.arn) {
+                    if !admit_when_full && self.log.is_full(&q.arn) {
                         return Err(NotifyError::SlowDown(q.arn.clone()));
                     }
                     plan.queues.push(Routed::to(&target, q));
@@ -335,7 +345,7 @@ impl Notifier {
             if topic.persistent && read_refused(topic.log_name(), &topic.counters) {
                 continue;
             }
-            if topic.persistent && self.log.is_full(topic.log_name()) {
+            if !admit_when_full && topic.persistent && self.log.is_full(topic.log_name()) {
                 return Err(NotifyError::SlowDown(topic.record.name.clone()));
             }
             plan.targets.push(Routed::to(&target, topic));
@@ -374,7 +384,7 @@ impl Notifier {
         if !self.has_config(bucket) {
             return Ok(Pending::none());
         }
-        let plan = self.plan(bucket, &change, origin.batch_writer)?;
+        let plan = self.plan(bucket, &change, origin.batch_writer, false)?;
         Ok(Pending {
             plan,
             change,

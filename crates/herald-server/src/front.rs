@@ -45,6 +45,8 @@ pub struct RequestMeta {
 
 pub(crate) struct Front {
     s3: S3Service,
+    /// Gateway mode's S3 service (its intents are settled at start).
+    gateway: Option<crate::gateway::Gateway>,
     /// The web console under `/console/`, unless `--no-console`.
     console: Option<Arc<herald_console::Console>>,
     /// The S3 access decision, for the other front ends (SFTP).
@@ -82,7 +84,14 @@ impl Front {
     ) -> Front {
         let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone()).with_sigv2(cfg.allow_sigv2);
         let s3_for_decider = s3.clone();
-        let mut builder = S3ServiceBuilder::new(s3.clone());
+        let gateway = cfg
+            .upstream
+            .as_ref()
+            .map(|up| crate::gateway::Gateway::new(s3.clone(), up));
+        let mut builder = match &gateway {
+            Some(gw) => S3ServiceBuilder::new(gw.clone()),
+            None => S3ServiceBuilder::new(s3.clone()),
+        };
         builder.set_config(s3_config());
         builder.set_auth(StoreAuth(store.clone()));
         builder.set_access(crate::s3::access::HeraldAccess(s3.clone()));
@@ -102,6 +111,7 @@ impl Front {
         Front {
             s3: builder.build(),
             console: cfg.console.clone().map(herald_console::Console::new),
+            gateway,
             decider: crate::s3::access::AccessDecider(s3_for_decider),
             store,
             notifier,
@@ -121,6 +131,11 @@ impl Front {
     /// The console, for its sampler (see [`crate::Server::bind`]).
     pub(crate) fn console(&self) -> Option<&Arc<herald_console::Console>> {
         self.console.as_ref()
+    }
+
+    /// Gateway mode's S3 service, if the server is a gateway.
+    pub(crate) fn gateway(&self) -> Option<&crate::gateway::Gateway> {
+        self.gateway.as_ref()
     }
 
     /// Bucket names in `Host` headers.

@@ -16,6 +16,7 @@ mod conn;
 mod console;
 mod error;
 mod front;
+mod gateway;
 mod grants;
 mod host;
 mod metrics;
@@ -42,6 +43,8 @@ use tokio::sync::{Semaphore, watch};
 
 pub use conn::ConnectionLimits;
 pub use front::{ConnInfo, RequestMeta};
+pub use gateway::UpstreamSettings;
+pub use gateway::settle::CLOCK_ALLOWANCE_SECS;
 
 /// How the server is set up; built by the `herald` binary from flags,
 /// environment and config file.
@@ -65,6 +68,9 @@ pub struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// The web console under `/console/` (`None`: `--no-console`).
     pub console: Option<ConsoleSettings>,
+    /// Gateway mode: the upstream S3 that keeps the objects (`None`:
+    /// embedded mode, objects in the data dir).
+    pub upstream: Option<UpstreamSettings>,
 }
 
 pub use herald_console::{ConsoleSettings, SessionLimits};
@@ -123,6 +129,11 @@ impl Server {
             .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         let permits = Arc::new(Semaphore::new(max));
         let state = Arc::new(front::Front::new(store, notifier, queues, &cfg, permits.clone()));
+        // Gateway mode: what the last run forwarded without learning the
+        // outcome is settled before anything new is served.
+        if let Some(gateway) = state.gateway() {
+            gateway.settle_at_start().await;
+        }
         if let Some(console) = state.console() {
             let backend: std::sync::Weak<dyn herald_console::Backend> = Arc::downgrade(&state) as _;
             console.spawn_sampler(backend);

@@ -45,6 +45,7 @@ pub fn create_all(db: &Database) -> StoreResult<()> {
     txn.open_table(RETIRED_NAMES)?;
     txn.open_table(LIFECYCLE)?;
     txn.open_table(LIFECYCLE_RUNS)?;
+    txn.open_table(crate::intents::INTENTS)?;
     txn.commit()?;
     Ok(())
 }

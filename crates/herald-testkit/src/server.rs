@@ -87,6 +87,11 @@ fn fresh_data_dir() -> DataDir {
     )
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_loopback_port() -> u16 {
+    free_port()
+}
+
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()

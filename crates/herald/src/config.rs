@@ -128,6 +128,21 @@ pub struct ServeArgs {
     /// Seconds between the console overview's samples of the counters (its charts keep one hour) [default: 30].
     #[arg(long, env = "HERALD_CONSOLE_SAMPLE_SECS", value_parser = clap::value_parser!(u64).range(5..=300))]
     pub console_sample_secs: Option<u64>,
+    /// Gateway mode: the upstream S3 that keeps the objects (http(s)://host:port); Herald keeps none and adds its events (docs/gateway.md).
+    #[arg(long, env = "HERALD_UPSTREAM_ENDPOINT")]
+    pub upstream_endpoint: Option<String>,
+    /// Gateway mode: the access key Herald signs upstream requests with.
+    #[arg(long, env = "HERALD_UPSTREAM_ACCESS_KEY")]
+    pub upstream_access_key: Option<String>,
+    /// Gateway mode: the upstream secret key (prefer the environment or the file: flags show in `ps`).
+    #[arg(long, env = "HERALD_UPSTREAM_SECRET_KEY", hide_env_values = true)]
+    pub upstream_secret_key: Option<String>,
+    /// Gateway mode: the region upstream requests are signed for [default: the server's --region].
+    #[arg(long, env = "HERALD_UPSTREAM_REGION")]
+    pub upstream_region: Option<String>,
+    /// Gateway mode: let CreateBucket take over a bucket that already exists upstream (off: refused as BucketAlreadyExists).
+    #[arg(long, env = "HERALD_UPSTREAM_ADOPT_EXISTING_BUCKETS")]
+    pub upstream_adopt_existing_buckets: bool,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -166,6 +181,11 @@ pub struct FileConfig {
     pub no_console: Option<bool>,
     pub console_session_idle_secs: Option<u64>,
     pub console_sample_secs: Option<u64>,
+    pub upstream_endpoint: Option<String>,
+    pub upstream_access_key: Option<String>,
+    pub upstream_secret_key: Option<String>,
+    pub upstream_region: Option<String>,
+    pub upstream_adopt_existing_buckets: Option<bool>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -215,6 +235,36 @@ pub struct Settings {
     pub topic_defaults: herald_server::notify::topic::TopicDefaults,
     /// Ceph mode: publishing within a tenant needs the topic policy too.
     pub topic_require_publish_policy: bool,
+    /// Gateway mode's upstream (`None`: embedded mode).
+    pub upstream: Option<herald_server::UpstreamSettings>,
+}
+
+/// Gateway mode's upstream from the flags and the file; `None` unless an
+/// endpoint is given, and then both keys are required.
+fn upstream_settings(
+    flags: [Option<String>; 4],
+    file: [Option<String>; 4],
+    adopt_existing: bool,
+    region: &str,
+) -> anyhow::Result<Option<herald_server::UpstreamSettings>> {
+    let [endpoint, access, secret, up_region] = flags;
+    let [f_endpoint, f_access, f_secret, f_region] = file;
+    let Some(endpoint) = endpoint.or(f_endpoint).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        anyhow::bail!("upstream_endpoint must be an http:// or https:// URL, not {endpoint:?}");
+    }
+    let (Some(access_key), Some(secret_key)) = (access.or(f_access), secret.or(f_secret)) else {
+        anyhow::bail!("gateway mode needs upstream_access_key and upstream_secret_key with upstream_endpoint");
+    };
+    Ok(Some(herald_server::UpstreamSettings {
+        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        access_key,
+        secret_key,
+        region: up_region.or(f_region).unwrap_or_else(|| region.to_owned()),
+        adopt_existing,
+    }))
 }
 
 /// The topic retry defaults: time to live, max retries and retry sleep,
@@ -340,6 +390,22 @@ impl ServeArgs {
                 self.no_console || file.no_console.unwrap_or(false),
                 self.console_session_idle_secs.or(file.console_session_idle_secs),
                 self.console_sample_secs.or(file.console_sample_secs),
+                &region_for_console,
+            )?,
+            upstream: upstream_settings(
+                [
+                    self.upstream_endpoint,
+                    self.upstream_access_key,
+                    self.upstream_secret_key,
+                    self.upstream_region,
+                ],
+                [
+                    file.upstream_endpoint,
+                    file.upstream_access_key,
+                    file.upstream_secret_key,
+                    file.upstream_region,
+                ],
+                self.upstream_adopt_existing_buckets || file.upstream_adopt_existing_buckets.unwrap_or(false),
                 &region_for_console,
             )?,
             ca_dir: self.ca_dir.or(file.ca_dir),

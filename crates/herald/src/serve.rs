@@ -14,6 +14,11 @@ use crate::config::{LogFormat, ServeArgs, Settings};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
+    if settings.upstream.is_some() && settings.sftp_listen.is_some() {
+        // SFTP serves the objects of Herald's own store, which a gateway
+        // does not keep.
+        anyhow::bail!("--sftp-listen is not available in gateway mode (--upstream-endpoint)");
+    }
     init_logging(&settings)?;
     tighten_data_dir(&settings.data_dir)?;
     let connections = fit_fd_limit(settings.connections);
@@ -64,6 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             compat: settings.compat,
             topic_defaults: settings.topic_defaults,
             require_publish_policy: settings.topic_require_publish_policy,
+            objects_upstream: settings.upstream.is_some(),
         },
         endpoint_policy(&settings),
     )
@@ -82,12 +88,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             allow_sigv2: settings.allow_sigv2,
             metrics_listen: settings.metrics_listen,
             console: settings.console.clone(),
+            upstream: settings.upstream.clone(),
         },
     )
     .await?;
     // Expires objects by each bucket's lifecycle rules, with their events.
+    // (Gateway mode keeps no objects here: the upstream's own lifecycle
+    // applies, and PutBucketLifecycleConfiguration answers NotImplemented.)
     let lifecycle = herald_lifecycle::LifecycleWorker::new(store.clone(), notifier.clone(), settings.lifecycle_clock);
-    let lifecycle_task = lifecycle.spawn();
+    let lifecycle_task = match &settings.upstream {
+        None => lifecycle.spawn(),
+        Some(up) => {
+            tracing::info!(upstream = %up.endpoint, "gateway mode: objects are kept upstream");
+            tokio::spawn(async {})
+        }
+    };
     let admin_ctx = admin::AdminContext {
         store: store.clone(),
         log: Some(notifier.log().clone()),

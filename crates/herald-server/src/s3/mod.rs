@@ -13,7 +13,7 @@ mod checksum;
 pub(crate) mod cors;
 mod delete;
 mod error;
-mod events;
+pub(crate) mod events;
 mod lifecycle;
 mod list;
 pub mod listen;
@@ -24,7 +24,7 @@ mod object;
 mod ownership;
 mod policy;
 pub mod signing;
-mod tagging;
+pub(crate) mod tagging;
 
 use std::collections::BTreeMap;
 

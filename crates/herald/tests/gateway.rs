@@ -1,0 +1,588 @@
+//! Gateway mode (`--upstream-endpoint`): Herald in front of another S3
+//! that keeps the objects, adding its events. Tested against a real,
+//! different implementation (SeaweedFS) and against a second Herald in
+//! embedded mode.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Delete, Event, NotificationConfiguration, ObjectIdentifier,
+    QueueConfiguration, Tag, Tagging, TopicConfiguration,
+};
+use herald_testkit::*;
+use serde_json::Value;
+
+fn args_of(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A gateway in front of `endpoint` with the given upstream keys.
+fn gateway_to(endpoint: &str, access: &str, secret: &str, more: &[&str]) -> TestServer {
+    let mut args = vec![
+        "--upstream-endpoint",
+        endpoint,
+        "--upstream-access-key",
+        access,
+        "--upstream-secret-key",
+        secret,
+    ];
+    args.extend_from_slice(more);
+    TestServer::start_with_args(&args)
+}
+
+/// Every event kind to `topic` (and, when given, created ones to `queue_arn`).
+async fn notify_everything(s3: &aws_sdk_s3::Client, bucket: &str, topic: &str, queue_arn: Option<&str>) {
+    let mut config = NotificationConfiguration::builder().topic_configurations(
+        TopicConfiguration::builder()
+            .id("everything")
+            .topic_arn(topic)
+            .events(Event::from("s3:ObjectCreated:*"))
+            .events(Event::from("s3:ObjectRemoved:*"))
+            .events(Event::from("s3:ObjectTagging:*"))
+            .events(Event::from("s3:ObjectAccessed:*"))
+            .build()
+            .unwrap(),
+    );
+    if let Some(arn) = queue_arn {
+        config = config.queue_configurations(
+            QueueConfiguration::builder()
+                .id("created-to-queue")
+                .queue_arn(arn)
+                .events(Event::S3ObjectCreated)
+                .build()
+                .unwrap(),
+        );
+    }
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config.build())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn body_of(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+fn object_field<'a>(record: &'a Value, field: &str) -> &'a Value {
+    &record["s3"]["object"][field]
+}
+
+/// `docs/a b+c.txt` as event records spell keys (URL-encoded, as S3's).
+const ENCODED_KEY: &str = "docs/a+b%2Bc.txt";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seaweedfs_behind_the_gateway_keeps_the_bytes_and_herald_adds_the_events() {
+    let weed = Seaweed::start();
+    let gw = TestServer::start_with_args(&args_of(&weed.gateway_args()));
+    let receiver = Receiver::start_new();
+    let topic = Sns::root(&gw).create_topic(
+        "gw-events",
+        &[("push-endpoint", &receiver.url("gw")), ("persistent", "true")],
+    );
+    let s3 = gw.s3();
+    let up = weed.client();
+    s3.create_bucket().bucket("gw-bucket").send().await.unwrap();
+    up.head_bucket()
+        .bucket("gw-bucket")
+        .send()
+        .await
+        .expect("the bucket is made upstream too");
+    notify_everything(&s3, "gw-bucket", &topic, None).await;
+
+    // A PUT with metadata and tags: the bytes land upstream unchanged.
+    let body = seeded_bytes(1, 1024);
+    let put = s3
+        .put_object()
+        .bucket("gw-bucket")
+        .key("docs/a b+c.txt")
+        .metadata("team", "blue")
+        .tagging("stage=raw")
+        .content_type("text/plain")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.e_tag(), Some(quoted_md5(&body).as_str()));
+    let direct = up
+        .get_object()
+        .bucket("gw-bucket")
+        .key("docs/a b+c.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        direct.metadata().and_then(|m| m.get("team")).map(String::as_str),
+        Some("blue")
+    );
+    assert_eq!(body_of(direct).await, body, "the upstream holds the very bytes");
+    let record = receiver.wait_event(ENCODED_KEY, "ObjectCreated:Put").await;
+    assert_eq!(object_field(&record, "size"), 1024);
+    assert_eq!(object_field(&record, "eTag"), md5_hex(&body).as_str());
+    assert_eq!(record["s3"]["bucket"]["name"], "gw-bucket");
+    assert_eq!(record["userIdentity"]["principalId"], "root");
+
+    // A ranged GET through the gateway, and its read event with the whole size.
+    let part = s3
+        .get_object()
+        .bucket("gw-bucket")
+        .key("docs/a b+c.txt")
+        .range("bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_of(part).await, body[10..20].to_vec());
+    let read = receiver.wait_event(ENCODED_KEY, "ObjectAccessed:Get").await;
+    assert_eq!(object_field(&read, "size"), 1024);
+
+    // Multipart: parts stream through, the completion has its event with
+    // the whole object's size.
+    let big = seeded_bytes(2, 5 * 1024 * 1024 + 1000);
+    let upload = s3
+        .create_multipart_upload()
+        .bucket("gw-bucket")
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = upload.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, chunk) in big.chunks(5 * 1024 * 1024).enumerate() {
+        let p = s3
+            .upload_part()
+            .bucket("gw-bucket")
+            .key("big.bin")
+            .upload_id(upload_id)
+            .part_number(n as i32 + 1)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n as i32 + 1)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("gw-bucket")
+        .key("big.bin")
+        .upload_id(upload_id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    let done = receiver
+        .wait_event("big.bin", "ObjectCreated:CompleteMultipartUpload")
+        .await;
+    assert_eq!(object_field(&done, "size"), big.len() as u64);
+    let direct = up.get_object().bucket("gw-bucket").key("big.bin").send().await.unwrap();
+    assert_eq!(body_of(direct).await, big);
+
+    // Copy, tagging, delete, multi-delete.
+    s3.copy_object()
+        .bucket("gw-bucket")
+        .key("copy.txt")
+        .copy_source("gw-bucket/docs/a%20b%2Bc.txt")
+        .send()
+        .await
+        .unwrap();
+    let copied = receiver.wait_event("copy.txt", "ObjectCreated:Copy").await;
+    assert_eq!(object_field(&copied, "size"), 1024);
+    s3.put_object_tagging()
+        .bucket("gw-bucket")
+        .key("copy.txt")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("stage").value("done").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    receiver.wait_event("copy.txt", "ObjectTagging:Put").await;
+    let tags = up
+        .get_object_tagging()
+        .bucket("gw-bucket")
+        .key("copy.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set()[0].value(), "done", "the tags are set upstream");
+    s3.delete_object_tagging()
+        .bucket("gw-bucket")
+        .key("copy.txt")
+        .send()
+        .await
+        .unwrap();
+    receiver.wait_event("copy.txt", "ObjectTagging:Delete").await;
+    s3.delete_object()
+        .bucket("gw-bucket")
+        .key("copy.txt")
+        .send()
+        .await
+        .unwrap();
+    let removed = receiver.wait_event("copy.txt", "ObjectRemoved:Delete").await;
+    assert_eq!(removed["s3"]["object"]["key"], "copy.txt");
+    let many = Delete::builder()
+        .objects(ObjectIdentifier::builder().key("docs/a b+c.txt").build().unwrap())
+        .objects(ObjectIdentifier::builder().key("big.bin").build().unwrap())
+        .quiet(true)
+        .build()
+        .unwrap();
+    let out = s3
+        .delete_objects()
+        .bucket("gw-bucket")
+        .delete(many)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.deleted().is_empty(), "a quiet DeleteObjects lists nothing deleted");
+    receiver.wait_event(ENCODED_KEY, "ObjectRemoved:Delete").await;
+    receiver.wait_event("big.bin", "ObjectRemoved:Delete").await;
+    let left = up.list_objects_v2().bucket("gw-bucket").send().await.unwrap();
+    assert_eq!(left.key_count(), Some(0), "everything is gone upstream");
+
+    // The bucket goes on both sides.
+    s3.delete_bucket().bucket("gw-bucket").send().await.unwrap();
+    assert!(up.head_bucket().bucket("gw-bucket").send().await.is_err());
+    assert!(!gw.logs().contains("panicked"), "the gateway panicked:\n{}", gw.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_herald_upstream_gets_versions_and_tenants_stay_apart() {
+    let upstream = TestServer::start();
+    let gw = gateway_to(&upstream.url(), ROOT_ACCESS_KEY, ROOT_SECRET_KEY, &[]);
+    let receiver = Receiver::start_new();
+    let topic = Sns::root(&gw).create_topic("ver-events", &[("push-endpoint", &receiver.url("v"))]);
+    let s3 = gw.s3();
+    s3.create_bucket().bucket("versioned").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("versioned")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let seen = upstream
+        .s3()
+        .get_bucket_versioning()
+        .bucket("versioned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.status().map(|s| s.as_str()),
+        Some("Enabled"),
+        "versioning is the upstream's"
+    );
+    notify_everything(&s3, "versioned", &topic, None).await;
+
+    let v1 = s3
+        .put_object()
+        .bucket("versioned")
+        .key("k")
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .unwrap();
+    let v1_id = v1.version_id().expect("a version id from the upstream").to_owned();
+    let put = receiver.wait_event("k", "ObjectCreated:Put").await;
+    assert_eq!(object_field(&put, "versionId"), v1_id.as_str());
+    let del = s3.delete_object().bucket("versioned").key("k").send().await.unwrap();
+    assert_eq!(del.delete_marker(), Some(true));
+    let marker = receiver.wait_event("k", "ObjectRemoved:DeleteMarkerCreated").await;
+    assert_eq!(object_field(&marker, "versionId"), del.version_id().unwrap());
+    // The old version is still there, by its id, through the gateway.
+    let old = s3
+        .get_object()
+        .bucket("versioned")
+        .key("k")
+        .version_id(&v1_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_of(old).await, b"one");
+    s3.delete_object()
+        .bucket("versioned")
+        .key("k")
+        .version_id(&v1_id)
+        .send()
+        .await
+        .unwrap();
+    receiver
+        .wait_for("the version's removal", 30, |r| {
+            r.delivered_for_key("k")
+                .iter()
+                .any(|e| e["eventName"] == "ObjectRemoved:Delete" && object_field(e, "versionId") == v1_id.as_str())
+        })
+        .await;
+
+    // Another Herald user: Herald's access decision holds in gateway mode.
+    gw.create_user("bob", "BOBACCESSKEY0000001", "bobSecretKey0000000000000000000000000001");
+    let bob = gw.s3_as("BOBACCESSKEY0000001", "bobSecretKey0000000000000000000000000001");
+    let denied = bob.get_object().bucket("versioned").key("k").send().await;
+    assert_eq!(status_of(&denied), Some(403), "bob reads alice's object: {denied:?}");
+    let denied = bob
+        .put_object()
+        .bucket("versioned")
+        .key("bob")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(status_of(&denied), Some(403));
+    bob.create_bucket().bucket("bobs").send().await.unwrap();
+    let denied = bob
+        .copy_object()
+        .bucket("bobs")
+        .key("stolen")
+        .copy_source("versioned/k")
+        .send()
+        .await;
+    assert_eq!(
+        status_of(&denied),
+        Some(403),
+        "a copy from someone else's bucket: {denied:?}"
+    );
+    s3.put_object()
+        .bucket("versioned")
+        .key("keep")
+        .body(ByteStream::from_static(b"mine"))
+        .send()
+        .await
+        .unwrap();
+    let out = bob
+        .delete_objects()
+        .bucket("versioned")
+        .delete(
+            Delete::builder()
+                .objects(ObjectIdentifier::builder().key("keep").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    // Refused outright (bob may not even ask) or per key: never deleted.
+    if let Ok(out) = out {
+        assert!(out.deleted().is_empty(), "bob deleted alice's object: {out:?}");
+        assert_eq!(out.errors()[0].code(), Some("AccessDenied"));
+    }
+    assert!(
+        s3.head_object().bucket("versioned").key("keep").send().await.is_ok(),
+        "alice's object survives bob's DeleteObjects"
+    );
+    let listed = bob.list_buckets().send().await.unwrap();
+    let names: Vec<&str> = listed.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, vec!["bobs"], "bob lists only his own bucket");
+
+    // A bucket that already exists upstream is not handed to whoever names it.
+    upstream
+        .s3()
+        .create_bucket()
+        .bucket("pre-existing")
+        .send()
+        .await
+        .unwrap();
+    let taken = bob.create_bucket().bucket("pre-existing").send().await;
+    assert_eq!(status_of(&taken), Some(409), "adopted an upstream bucket: {taken:?}");
+    assert!(
+        bob.head_bucket().bucket("pre-existing").send().await.is_err(),
+        "a refused bucket is not left half-made"
+    );
+}
+
+/// The HTTP status of a failed SDK call.
+fn status_of<T, E>(
+    r: &Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> Option<u16> {
+    match r {
+        Ok(_) => None,
+        Err(e) => e.raw_response().map(|r| r.status().as_u16()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_upstream_is_a_503_and_no_event() {
+    let port = free_loopback_port();
+    let gw = gateway_to(&format!("http://127.0.0.1:{port}"), "k", "s", &[]);
+    let receiver = Receiver::start_new();
+    let topic = Sns::root(&gw).create_topic("down-events", &[("push-endpoint", &receiver.url("d"))]);
+    let s3 = gw.s3_no_retry();
+    let made = s3.create_bucket().bucket("nowhere").send().await;
+    assert_eq!(status_of(&made), Some(503), "{made:?}");
+    assert!(
+        s3.head_bucket().bucket("nowhere").send().await.is_err(),
+        "the bucket is not kept when the upstream could not make it"
+    );
+    // A bucket Herald has (made while the upstream was there, say): writes
+    // to it fail with 503 and send nothing.
+    let upstream = TestServer::start();
+    let gw2 = gateway_to(&upstream.url(), ROOT_ACCESS_KEY, ROOT_SECRET_KEY, &[]);
+    gw2.s3().create_bucket().bucket("soon-gone").send().await.unwrap();
+    let topic2 = Sns::root(&gw2).create_topic("gone-events", &[("push-endpoint", &receiver.url("g"))]);
+    notify_everything(&gw2.s3(), "soon-gone", &topic2, None).await;
+    drop(upstream);
+    let put = gw2
+        .s3_no_retry()
+        .put_object()
+        .bucket("soon-gone")
+        .key("lost")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(status_of(&put), Some(503), "{put:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        receiver.delivered_for_key("lost").is_empty(),
+        "an event for a refused write"
+    );
+    let _ = topic;
+}
+
+/// PUTs through the gateway while it is killed, five times: every
+/// acknowledged PUT has its event, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill9_of_the_gateway_under_load_loses_no_acknowledged_event() {
+    let weed = Seaweed::start();
+    let mut gw = TestServer::start_with_args(&args_of(&weed.gateway_args()));
+    let mut receiver = Receiver::reserved();
+    let topic = Sns::root(&gw).create_topic(
+        "kill-events",
+        &[
+            ("push-endpoint", &receiver.url("k")),
+            ("persistent", "true"),
+            ("retry_sleep_duration", "1"),
+        ],
+    );
+    let sqs = gw.sqs_as(ROOT_ACCESS_KEY, ROOT_SECRET_KEY);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("kill-events")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let s3 = gw.s3();
+    s3.create_bucket().bucket("kill-gw").send().await.unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:root:kill-events");
+    notify_everything(&s3, "kill-gw", &topic, Some(&queue_arn)).await;
+
+    let mut acked: Vec<String> = Vec::new();
+    let mut attempted: Vec<String> = Vec::new();
+    for cycle in 0..5 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let client = gw.s3_no_retry();
+        let writers: Vec<_> = (0..6)
+            .map(|w| {
+                let (client, stop) = (client.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let (mut ok, mut tried) = (Vec::new(), Vec::new());
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let key = format!("c{cycle}/w{w}/{n:05}");
+                        tried.push(key.clone());
+                        let put = client
+                            .put_object()
+                            .bucket("kill-gw")
+                            .key(&key)
+                            .body(ByteStream::from(seeded_bytes(n, 512)))
+                            .send()
+                            .await;
+                        match put {
+                            Ok(_) => ok.push(key),
+                            Err(_) => break,
+                        }
+                    }
+                    (ok, tried)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        gw.kill9();
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            let (ok, tried) = w.await.unwrap();
+            acked.extend(ok);
+            attempted.extend(tried);
+        }
+        gw.restart();
+    }
+    eprintln!("{} PUTs acknowledged over 5 kills of the gateway", acked.len());
+    assert!(
+        acked.len() >= 30,
+        "too few PUTs acknowledged ({}) to mean anything",
+        acked.len()
+    );
+
+    // The queue: every acknowledged PUT's event, none twice.
+    let mut queued: HashMap<String, usize> = HashMap::new();
+    let mut empty_rounds = 0;
+    while empty_rounds < 3 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            empty_rounds += 1;
+            continue;
+        }
+        empty_rounds = 0;
+        for m in messages {
+            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            for r in body["Records"].as_array().into_iter().flatten() {
+                let key = r["s3"]["object"]["key"].as_str().unwrap_or_default().to_owned();
+                *queued.entry(key).or_default() += 1;
+            }
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let missing: Vec<&String> = acked.iter().filter(|k| !queued.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "acknowledged PUTs without their event: {missing:?}");
+    let twice: Vec<(&String, &usize)> = queued.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "events queued twice: {twice:?}");
+    // An event for a PUT that was not acknowledged only where the upstream
+    // has the object (its intent was settled as happened).
+    let up = weed.client();
+    for key in queued.keys().filter(|k| !acked.contains(k)) {
+        assert!(attempted.contains(key), "an event for a key never written: {key}");
+        let url_key = key.replace(' ', "%20");
+        assert!(
+            up.head_object().bucket("kill-gw").key(&url_key).send().await.is_ok(),
+            "an event for {key}, which the upstream does not have"
+        );
+    }
+    // The topic gets them too, once each.
+    receiver.start();
+    receiver
+        .wait_for("every acknowledged PUT pushed", 120, |r| {
+            let got: Vec<String> = r
+                .delivered_records()
+                .iter()
+                .filter_map(|e| e["s3"]["object"]["key"].as_str().map(str::to_owned))
+                .collect();
+            acked.iter().all(|k| got.contains(k))
+        })
+        .await;
+}
