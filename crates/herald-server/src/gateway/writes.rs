@@ -88,6 +88,16 @@ pub(crate) async fn head(
     }
 }
 
+/// What a GET's or HEAD's answer says about the object read.
+struct Read<'a> {
+    range: Option<&'a str>,
+    length: Option<i64>,
+    etag: Option<&'a ETag>,
+    metadata: Option<&'a Metadata>,
+    content_type: Option<&'a ContentType>,
+    version_id: Option<&'a str>,
+}
+
 /// The user metadata of a request, as records and filters take it.
 fn metadata_of(m: Option<&Metadata>) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = m.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -171,22 +181,37 @@ impl Gateway {
             })
     }
 
-    /// The events of a read (`s3:ObjectAccessed:*`): nothing changes here,
-    /// so the store's current sequence number is their sequencer.
-    async fn read_event(&self, bucket: &str, change: Change, origin: &Origin, version_id: &str, etag: &str) {
+    /// The events of a read (`s3:ObjectAccessed:*`) the upstream answered:
+    /// nothing changes here, so the store's current sequence number is their
+    /// sequencer.
+    async fn read_event(&self, bucket: &str, event: EventType, key: String, origin: &Origin, read: Read<'_>) {
         let Some(record) = self.local.store.get_bucket(bucket).ok().flatten() else {
             return;
         };
+        let mut change = Change::new(event, key);
+        change.size = whole_size(read.range, read.length);
+        change.etag = read.etag.map(|e| bare_etag(e.value())).unwrap_or_default();
+        change.metadata = metadata_of(read.metadata);
+        change.content_type = read.content_type.cloned();
         let seq = self.local.store.current_seq().unwrap_or(0);
-        let size = change.size;
+        let (size, etag) = (change.size, change.etag.clone());
         let read = ReadVersion {
             bucket: &record,
             seq,
-            version_id,
+            version_id: read.version_id.unwrap_or_default(),
             size,
-            etag,
+            etag: &etag,
         };
         self.local.notifier.notify_read(change, origin, read).await;
+    }
+
+    /// The upstream's answer to a forwarded mutation: a refusal closes
+    /// the intent without events.
+    async fn answered<T>(&self, id: Option<u64>, answer: S3Result<T>) -> S3Result<T> {
+        if answer.is_err() {
+            self.local.notifier.abandon_forward(id).await;
+        }
+        answer
     }
 
     /// HEAD for an event's facts; a failure leaves the answer's own.
@@ -217,13 +242,7 @@ pub(super) async fn put_object(gw: &Gateway, req: S3Request<PutObjectInput>) -> 
     let id = gw
         .open(&bucket, IntentKind::Create, &origin, std::slice::from_ref(&change), &[])
         .await?;
-    let resp = match forward!(gw, put_object, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let resp = gw.answered(id, forward!(gw, put_object, req)).await?;
     let version_id = resp.output.version_id.clone().unwrap_or_default();
     let size = match size {
         Some(s) => Some(s),
@@ -264,13 +283,7 @@ pub(super) async fn copy_object(
     let id = gw
         .open(&bucket, IntentKind::Create, &origin, std::slice::from_ref(&change), &[])
         .await?;
-    let resp = match forward!(gw, copy_object, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let resp = gw.answered(id, forward!(gw, copy_object, req)).await?;
     let version_id = resp.output.version_id.clone().unwrap_or_default();
     let answered_etag = resp
         .output
@@ -305,13 +318,7 @@ pub(super) async fn complete_multipart_upload(
     let id = gw
         .open(&bucket, IntentKind::Create, &origin, std::slice::from_ref(&change), &[])
         .await?;
-    let resp = match forward!(gw, complete_multipart_upload, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let resp = gw.answered(id, forward!(gw, complete_multipart_upload, req)).await?;
     let version_id = resp.output.version_id.clone().unwrap_or_default();
     let head = gw.head_for_event(&bucket, &change.key, Some(&version_id)).await;
     if let Some(h) = &head {
@@ -362,13 +369,7 @@ pub(super) async fn delete_object(
             std::slice::from_ref(&named),
         )
         .await?;
-    let resp = match forward!(gw, delete_object, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let resp = gw.answered(id, forward!(gw, delete_object, req)).await?;
     change.event = removal(named.is_some(), resp.output.delete_marker);
     let done = Forwarded {
         version_id: resp.output.version_id.clone().unwrap_or_default(),
@@ -443,13 +444,7 @@ pub(super) async fn delete_objects(
         .zip(&named)
         .filter_map(|(o, v)| v.as_ref().map(|v| (o.key.clone(), v.clone())))
         .collect();
-    let mut resp = match forward!(gw, delete_objects, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let mut resp = gw.answered(id, forward!(gw, delete_objects, req)).await?;
     if wants {
         let done = resp
             .output
@@ -511,13 +506,7 @@ pub(super) async fn put_object_tagging(
             std::slice::from_ref(&named),
         )
         .await?;
-    let resp = match forward!(gw, put_object_tagging, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let resp = gw.answered(id, forward!(gw, put_object_tagging, req)).await?;
     let version_id = resp.output.version_id.clone().unwrap_or_default();
     let done = tagging_done(gw, &bucket, change, version_id).await;
     gw.settle(&bucket, id, &origin, vec![done]).await?;
@@ -544,13 +533,7 @@ pub(super) async fn delete_object_tagging(
             std::slice::from_ref(&named),
         )
         .await?;
-    let resp = match forward!(gw, delete_object_tagging, req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            gw.local.notifier.abandon_forward(id).await;
-            return Err(e);
-        }
-    };
+    let resp = gw.answered(id, forward!(gw, delete_object_tagging, req)).await?;
     let version_id = resp.output.version_id.clone().unwrap_or_default();
     let done = tagging_done(gw, &bucket, change, version_id).await;
     gw.settle(&bucket, id, &origin, vec![done]).await?;
@@ -589,16 +572,18 @@ pub(super) async fn get_object(gw: &Gateway, req: S3Request<GetObjectInput>) -> 
         return forward!(gw, get_object, req);
     }
     let origin = gw.origin(&req);
-    let mut change = Change::new(EventType::ObjectAccessedGet, req.input.key.clone());
+    let key = req.input.key.clone();
     let resp = forward!(gw, get_object, req)?;
     let o = &resp.output;
-    change.size = whole_size(o.content_range.as_deref(), o.content_length);
-    change.etag = o.e_tag.as_ref().map(|e| bare_etag(e.value())).unwrap_or_default();
-    change.metadata = metadata_of(o.metadata.as_ref());
-    change.content_type = o.content_type.clone();
-    let version_id = o.version_id.clone().unwrap_or_default();
-    let etag = change.etag.clone();
-    gw.read_event(&bucket, change, &origin, &version_id, &etag).await;
+    let read = Read {
+        range: o.content_range.as_deref(),
+        length: o.content_length,
+        etag: o.e_tag.as_ref(),
+        metadata: o.metadata.as_ref(),
+        content_type: o.content_type.as_ref(),
+        version_id: o.version_id.as_deref(),
+    };
+    gw.read_event(&bucket, EventType::ObjectAccessedGet, key, &origin, read).await;
     Ok(resp)
 }
 
@@ -611,16 +596,18 @@ pub(super) async fn head_object(
         return forward!(gw, head_object, req);
     }
     let origin = gw.origin(&req);
-    let mut change = Change::new(EventType::ObjectAccessedHead, req.input.key.clone());
+    let key = req.input.key.clone();
     let resp = forward!(gw, head_object, req)?;
     let o = &resp.output;
-    change.size = whole_size(o.content_range.as_deref(), o.content_length);
-    change.etag = o.e_tag.as_ref().map(|e| bare_etag(e.value())).unwrap_or_default();
-    change.metadata = metadata_of(o.metadata.as_ref());
-    change.content_type = o.content_type.clone();
-    let version_id = o.version_id.clone().unwrap_or_default();
-    let etag = change.etag.clone();
-    gw.read_event(&bucket, change, &origin, &version_id, &etag).await;
+    let read = Read {
+        range: o.content_range.as_deref(),
+        length: o.content_length,
+        etag: o.e_tag.as_ref(),
+        metadata: o.metadata.as_ref(),
+        content_type: o.content_type.as_ref(),
+        version_id: o.version_id.as_deref(),
+    };
+    gw.read_event(&bucket, EventType::ObjectAccessedHead, key, &origin, read).await;
     Ok(resp)
 }
 
