@@ -82,7 +82,9 @@ impl Front {
         cfg: &ServerConfig,
         connections: Arc<tokio::sync::Semaphore>,
     ) -> Front {
-        let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone()).with_sigv2(cfg.allow_sigv2);
+        let s3 = HeraldS3::new(store.clone(), cfg.region.clone(), notifier.clone())
+            .with_sigv2(cfg.allow_sigv2)
+            .with_objects_upstream(cfg.upstream.is_some());
         let s3_for_decider = s3.clone();
         let gateway = cfg
             .upstream

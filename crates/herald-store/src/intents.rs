@@ -58,6 +58,11 @@ pub struct IntentKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
     pub bucket: String,
+    /// The bucket's id when the intent was opened: a bucket deleted and
+    /// made again under the same name is another bucket, and the intent's
+    /// events are not its.
+    #[serde(default)]
+    pub bucket_id: String,
     pub kind: IntentKind,
     /// The S3 event name the change reports (`ObjectCreated:Put`, ...).
     pub event: String,
@@ -148,6 +153,16 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Intent `id`, if it is still open.
+    pub fn intent(&self, id: u64) -> StoreResult<Option<Intent>> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(INTENTS)?;
+        let Some(row) = table.get(id)? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(row.value()).ok())
     }
 
     /// The store-wide sequence as it stands (the sequencer of read events

@@ -301,7 +301,14 @@ async fn ensure_root(store: &Store, settings: &Settings) -> anyhow::Result<()> {
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+    // The gateway's proxy (`s3s_aws`) logs whole requests at debug level,
+    // SSE-C keys included: kept at info unless the filter names it.
+    let level = if settings.log_level.contains("s3s_aws") {
+        settings.log_level.clone()
+    } else {
+        format!("{},s3s_aws=info", settings.log_level)
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .with_context(|| format!("invalid log filter {:?}", settings.log_level))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -586,3 +586,231 @@ async fn kill9_of_the_gateway_under_load_loses_no_acknowledged_event() {
         })
         .await;
 }
+
+const BOB_KEY: &str = "BOBACCESSKEY0000002";
+const BOB_SECRET: &str = "bobSecretKey0000000000000000000000000002";
+
+/// The access decision in gateway mode cannot look at objects (they are
+/// upstream): where embedded mode would consult them, it fails closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn access_that_would_need_the_objects_fails_closed() {
+    let upstream = TestServer::start();
+    let gw = gateway_to(&upstream.url(), ROOT_ACCESS_KEY, ROOT_SECRET_KEY, &[]);
+    gw.create_user("bob", BOB_KEY, BOB_SECRET);
+    let s3 = gw.s3();
+    let bob = gw.s3_as(BOB_KEY, BOB_SECRET);
+    s3.create_bucket().bucket("shared").send().await.unwrap();
+    for key in ["public/open.txt", "private/secret.txt"] {
+        s3.put_object()
+            .bucket("shared")
+            .key(key)
+            .body(ByteStream::from_static(b"data"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Everybody may list and read public/*; nothing else.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared"},
+        {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}"#;
+    s3.put_bucket_policy()
+        .bucket("shared")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let open = bob.get_object().bucket("shared").key("public/open.txt").send().await;
+    assert!(open.is_ok(), "the policy's grant works through the gateway: {open:?}");
+    let secret = bob.get_object().bucket("shared").key("private/secret.txt").send().await;
+    assert_eq!(
+        status_of(&secret),
+        Some(403),
+        "ListBucket alone read an object: {secret:?}"
+    );
+    let head = bob
+        .head_object()
+        .bucket("shared")
+        .key("private/secret.txt")
+        .send()
+        .await;
+    assert_eq!(status_of(&head), Some(403));
+    let anonymous = raw_request(gw.addr(), "GET", "/shared/private/secret.txt", &[], b"").unwrap();
+    assert_eq!(anonymous.status, 403, "an anonymous read: {}", anonymous.body_str());
+    bob.create_bucket().bucket("bobs-copies").send().await.unwrap();
+    let copy = bob
+        .copy_object()
+        .bucket("bobs-copies")
+        .key("loot")
+        .copy_source("shared/private/secret.txt")
+        .send()
+        .await;
+    assert_eq!(
+        status_of(&copy),
+        Some(403),
+        "a copy of an object bob may not read: {copy:?}"
+    );
+
+    // Object tags are upstream: a policy that tests them is refused.
+    let tag_policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*",
+         "Condition":{"StringEquals":{"s3:ExistingObjectTag/class":"secret"}}}]}"#;
+    let refused = s3.put_bucket_policy().bucket("shared").policy(tag_policy).send().await;
+    assert_eq!(status_of(&refused), Some(400), "{refused:?}");
+
+    // GetObjectAttributes needs GetObject too; several attributes in one header work.
+    let deny_get = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":["bob"]},"Action":"s3:GetObjectAttributes","Resource":"arn:aws:s3:::shared/*"},
+        {"Effect":"Deny","Principal":{"AWS":["bob"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#;
+    s3.put_bucket_policy()
+        .bucket("shared")
+        .policy(deny_get)
+        .send()
+        .await
+        .unwrap();
+    let attrs = bob
+        .get_object_attributes()
+        .bucket("shared")
+        .key("public/open.txt")
+        .object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectSize)
+        .send()
+        .await;
+    assert_eq!(
+        status_of(&attrs),
+        Some(403),
+        "attributes past a Deny of GetObject: {attrs:?}"
+    );
+    let mine = s3
+        .get_object_attributes()
+        .bucket("shared")
+        .key("public/open.txt")
+        .object_attributes(aws_sdk_s3::types::ObjectAttributes::Etag)
+        .object_attributes(aws_sdk_s3::types::ObjectAttributes::ObjectSize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.object_size(), Some(4));
+    assert_eq!(mine.e_tag(), Some(md5_hex(b"data").as_str()));
+
+    // Object ACLs and Object Lock would be applied upstream with the
+    // operator's account: refused.
+    let public = s3
+        .put_object()
+        .bucket("shared")
+        .key("made-public")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(status_of(&public), Some(501), "{public:?}");
+    let granted = s3
+        .put_object()
+        .bucket("shared")
+        .key("granted")
+        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(status_of(&granted), Some(501), "{granted:?}");
+    let locked = s3
+        .create_multipart_upload()
+        .bucket("shared")
+        .key("locked")
+        .object_lock_legal_hold_status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+        .send()
+        .await;
+    assert_eq!(status_of(&locked), Some(501), "{locked:?}");
+    assert!(
+        upstream
+            .s3()
+            .head_object()
+            .bucket("shared")
+            .key("made-public")
+            .send()
+            .await
+            .is_err(),
+        "a refused PUT reached the upstream"
+    );
+
+    // Listings show Herald's owner, not the upstream's account.
+    let listed = s3
+        .list_objects_v2()
+        .bucket("shared")
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    let owner_ids: Vec<Option<&str>> = listed
+        .contents()
+        .iter()
+        .map(|o| o.owner().and_then(|w| w.id()))
+        .collect();
+    let root_profile = s3.list_buckets().send().await.unwrap();
+    let root_id = root_profile.owner().and_then(|o| o.id());
+    assert!(
+        !owner_ids.is_empty() && owner_ids.iter().all(|id| *id == root_id),
+        "owners {owner_ids:?}, bucket owner {root_id:?}"
+    );
+}
+
+/// A client that hangs up right after sending its PUT: the mutation runs
+/// to its end anyway, and its event is sent without waiting for a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_hangs_up_still_gets_the_event_of_its_put() {
+    use std::io::Write;
+    let upstream = TestServer::start();
+    let gw = gateway_to(&upstream.url(), ROOT_ACCESS_KEY, ROOT_SECRET_KEY, &[]);
+    let receiver = Receiver::start_new();
+    let topic = Sns::root(&gw).create_topic(
+        "hangup-events",
+        &[("push-endpoint", &receiver.url("h")), ("persistent", "true")],
+    );
+    let s3 = gw.s3();
+    s3.create_bucket().bucket("hangups").send().await.unwrap();
+    notify_everything(&s3, "hangups", &topic, None).await;
+    let mut keys = Vec::new();
+    for n in 0..10 {
+        let key = format!("gone-{n}");
+        let presigned = s3
+            .put_object()
+            .bucket("hangups")
+            .key(&key)
+            .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(300)).unwrap())
+            .await
+            .unwrap();
+        let uri = presigned.uri().to_owned();
+        let target = &uri[uri.find("/hangups").unwrap()..];
+        let body = seeded_bytes(n, 64 * 1024);
+        let mut conn = std::net::TcpStream::connect(gw.addr()).unwrap();
+        write!(
+            conn,
+            "PUT {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            gw.addr(),
+            body.len()
+        )
+        .unwrap();
+        conn.write_all(&body).unwrap();
+        drop(conn);
+        keys.push(key);
+    }
+    // Every object the upstream took has its event, from this run.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let up = upstream.s3();
+    let mut stored = 0;
+    for key in &keys {
+        if up.head_object().bucket("hangups").key(key).send().await.is_ok() {
+            stored += 1;
+            receiver.wait_event(key, "ObjectCreated:Put").await;
+        }
+    }
+    eprintln!("{stored} of {} abandoned PUTs reached the upstream", keys.len());
+    assert!(
+        stored > 0,
+        "no abandoned PUT reached the upstream: the test proves nothing"
+    );
+    // And nothing is left open for the next start.
+    assert!(
+        !gw.logs().contains("settling later"),
+        "an intent was left unsettled:\n{}",
+        gw.logs()
+    );
+}

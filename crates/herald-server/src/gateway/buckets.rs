@@ -14,6 +14,7 @@ pub(super) async fn create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let name = req.input.bucket.clone();
+    let _one_at_a_time = gw.bucket_changes.lock().await;
     let existed_here = gw.local.store.get_bucket(&name).ok().flatten().is_some();
     let resp = gw.local.create_bucket(req).await?;
     if existed_here {
@@ -22,9 +23,12 @@ pub(super) async fn create_bucket(
         return Ok(resp);
     }
     if let Err(e) = make_upstream(gw, &name).await {
+        // Only this request's own record is undone (creations are one at a
+        // time, and the record did not exist before it).
         if let Err(undo) = gw.local.store.delete_bucket(&name).await {
             tracing::error!(bucket = %name, error = %undo, "cannot remove the bucket the upstream refused");
         }
+        gw.local.notifier.set_config(&name, None);
         return Err(e);
     }
     Ok(resp)
@@ -48,7 +52,20 @@ async fn make_upstream(gw: &Gateway, name: &str) -> S3Result<()> {
         }
         return Err(taken());
     }
-    match gw.client.create_bucket().bucket(name).send().await {
+    // Outside us-east-1 an S3 wants the region named.
+    let location = (gw.region != "us-east-1").then(|| {
+        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(gw.region.as_str()))
+            .build()
+    });
+    match gw
+        .client
+        .create_bucket()
+        .bucket(name)
+        .set_create_bucket_configuration(location)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) => {
             let code = e
@@ -79,6 +96,7 @@ pub(super) async fn delete_bucket(
     // Only the bucket's owner (or whom its policy lets) gets this far: the
     // access hook decided on Herald's record.
     let name = req.input.bucket.clone();
+    let _one_at_a_time = gw.bucket_changes.lock().await;
     if let Err(e) = gw.client.delete_bucket().bucket(&name).send().await {
         let gone = e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
         if !gone {
@@ -90,25 +108,37 @@ pub(super) async fn delete_bucket(
 
 /// Versioning is the upstream's (it keeps the versions); Herald keeps a
 /// copy of the state so that its records say what embedded mode's would.
+/// Herald's side goes first (it validates the request); if the upstream
+/// then refuses, Herald's state is put back.
 pub(super) async fn put_bucket_versioning(
     gw: &Gateway,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
     let config = req.input.versioning_configuration.clone();
     let bucket = req.input.bucket.clone();
+    let before = gw.local.store.get_bucket(&bucket).ok().flatten().map(|b| b.versioning);
+    let resp = gw.local.put_bucket_versioning(req).await?;
     let status = config.status.map(|s| s.as_str().to_owned());
     let mut up = aws_sdk_s3::types::VersioningConfiguration::builder();
     if let Some(s) = status {
         up = up.status(aws_sdk_s3::types::BucketVersioningStatus::from(s.as_str()));
     }
-    gw.client
+    let upstream = gw
+        .client
         .put_bucket_versioning()
-        .bucket(bucket)
+        .bucket(&bucket)
         .versioning_configuration(up.build())
         .send()
-        .await
-        .map_err(|e| sdk_err("PutBucketVersioning", e))?;
-    gw.local.put_bucket_versioning(req).await
+        .await;
+    if let Err(e) = upstream {
+        if let Some(before) = before
+            && let Err(undo) = gw.local.store.set_versioning(&bucket, before).await
+        {
+            tracing::error!(bucket, error = %undo, "cannot put back the versioning state the upstream refused");
+        }
+        return Err(sdk_err("PutBucketVersioning", e));
+    }
+    Ok(resp)
 }
 
 /// An SDK error from a call Herald makes itself (not through the proxy):

@@ -13,6 +13,8 @@
 //! Lock, lifecycle rules, browser form uploads) answer `NotImplemented`.
 
 mod buckets;
+mod intent;
+mod reads;
 pub mod settle;
 mod upstream;
 mod writes;
@@ -35,6 +37,14 @@ pub(crate) struct Gateway {
     /// Whether a CreateBucket may take over a bucket that already exists
     /// upstream (see [`UpstreamSettings::adopt_existing`]).
     adopt_existing: bool,
+    /// The upstream's region (named in CreateBucket outside us-east-1).
+    region: String,
+    /// Intents whose outcome could not be learnt yet (the upstream could
+    /// not be asked): settled in the background (see [`settle`]).
+    unsettled: Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>,
+    /// Bucket creations and deletions, one at a time: each checks and
+    /// changes both sides, and two at once could undo each other.
+    bucket_changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Gateway {
@@ -45,6 +55,9 @@ impl Gateway {
             proxy: Arc::new(s3s_aws::Proxy::from(client.clone())),
             client,
             adopt_existing: settings.adopt_existing,
+            region: settings.region.clone(),
+            unsettled: Default::default(),
+            bucket_changes: Default::default(),
         }
     }
 }
@@ -58,8 +71,10 @@ pub(crate) fn own_headers<T>(mut resp: S3Response<T>) -> S3Response<T> {
 }
 
 /// An upstream error as the client sees it: the upstream's own S3 error
-/// when it answered one; `503 ServiceUnavailable` when it could not be
-/// reached (nothing changed that Herald knows of, and clients retry 503s).
+/// (code, message and status, not its request id) when it answered one,
+/// but a plain `AccessDenied` for a 401/403 (Herald already decided the
+/// request; the upstream's reasons name its own accounts); `503
+/// ServiceUnavailable` when it could not be reached.
 pub(crate) fn upstream_err(e: S3Error) -> S3Error {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = e.source().map(|s| s as _);
     let mut unreachable = false;
@@ -71,7 +86,23 @@ pub(crate) fn upstream_err(e: S3Error) -> S3Error {
         cause = c.source();
     }
     if !unreachable {
-        return e;
+        let status = e.status_code();
+        let mut shown = match status.map(|s| s.as_u16()) {
+            Some(401 | 403) => {
+                tracing::warn!(code = e.code().as_str(), message = ?e.message(), "the upstream refused a forwarded request");
+                let mut denied = S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied");
+                denied.set_status_code(http::StatusCode::FORBIDDEN);
+                return denied;
+            }
+            _ => S3Error::new(e.code().clone()),
+        };
+        if let Some(m) = e.message() {
+            shown.set_message(m.to_owned());
+        }
+        if let Some(s) = status {
+            shown.set_status_code(s);
+        }
+        return shown;
     }
     if let Some(source) = e.source() {
         tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(source), "upstream S3 request failed");
@@ -262,28 +293,28 @@ impl S3 for Gateway {
 
     // ---- reads: forwarded, with `s3:ObjectAccessed:*` events ----
     async fn get_object(&self, req: S3Request<dto::GetObjectInput>) -> S3Result<S3Response<dto::GetObjectOutput>> {
-        writes::get_object(self, req).await
+        reads::get_object(self, req).await
     }
     async fn head_object(&self, req: S3Request<dto::HeadObjectInput>) -> S3Result<S3Response<dto::HeadObjectOutput>> {
-        writes::head_object(self, req).await
+        reads::head_object(self, req).await
     }
     async fn list_objects(
         &self,
         req: S3Request<dto::ListObjectsInput>,
     ) -> S3Result<S3Response<dto::ListObjectsOutput>> {
-        forward!(self, list_objects, req)
+        reads::list_objects(self, req).await
     }
     async fn list_objects_v2(
         &self,
         req: S3Request<dto::ListObjectsV2Input>,
     ) -> S3Result<S3Response<dto::ListObjectsV2Output>> {
-        forward!(self, list_objects_v2, req)
+        reads::list_objects_v2(self, req).await
     }
     async fn list_object_versions(
         &self,
         req: S3Request<dto::ListObjectVersionsInput>,
     ) -> S3Result<S3Response<dto::ListObjectVersionsOutput>> {
-        forward!(self, list_object_versions, req)
+        reads::list_object_versions(self, req).await
     }
     async fn get_object_tagging(
         &self,
@@ -295,7 +326,7 @@ impl S3 for Gateway {
         &self,
         req: S3Request<dto::GetObjectAttributesInput>,
     ) -> S3Result<S3Response<dto::GetObjectAttributesOutput>> {
-        forward!(self, get_object_attributes, req)
+        reads::get_object_attributes(self, req).await
     }
 
     // ---- multipart: forwarded; completion has events ----
@@ -303,7 +334,7 @@ impl S3 for Gateway {
         &self,
         req: S3Request<dto::CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
-        forward!(self, create_multipart_upload, req)
+        writes::create_multipart_upload(self, req).await
     }
     async fn upload_part(&self, req: S3Request<dto::UploadPartInput>) -> S3Result<S3Response<dto::UploadPartOutput>> {
         forward!(self, upload_part, req)
@@ -321,13 +352,13 @@ impl S3 for Gateway {
         forward!(self, abort_multipart_upload, req)
     }
     async fn list_parts(&self, req: S3Request<dto::ListPartsInput>) -> S3Result<S3Response<dto::ListPartsOutput>> {
-        forward!(self, list_parts, req)
+        reads::list_parts(self, req).await
     }
     async fn list_multipart_uploads(
         &self,
         req: S3Request<dto::ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<dto::ListMultipartUploadsOutput>> {
-        forward!(self, list_multipart_uploads, req)
+        reads::list_multipart_uploads(self, req).await
     }
     async fn complete_multipart_upload(
         &self,

@@ -26,7 +26,7 @@ use herald_model::event::EventType;
 use herald_store::{Intent, IntentKey, IntentKind};
 
 use super::Gateway;
-use super::writes::{Head, head};
+use super::upstream::{Head, HeadError, head};
 use crate::notify::{Change, Forwarded, Origin};
 
 /// How far the upstream's clock may trail Herald's: a version modified up
@@ -34,7 +34,7 @@ use crate::notify::{Change, Forwarded, Origin};
 /// (S3's `Last-Modified` has one-second resolution.)
 pub const CLOCK_ALLOWANCE_SECS: i64 = 2;
 
-/// How often settling is retried while the upstream cannot be asked.
+/// How often intents whose outcome is unknown are asked about again.
 const RETRY_EVERY: Duration = Duration::from_secs(5);
 
 /// What settling the open intents found.
@@ -44,63 +44,112 @@ pub struct Settled {
     pub happened: usize,
     /// Intents whose change did not happen (dropped).
     pub dropped: usize,
+    /// Intents the upstream could not be asked about (retried).
+    pub waiting: usize,
 }
 
 impl Gateway {
-    /// Settles every open intent; fails (leaving the rest open) when the
-    /// upstream cannot be asked.
-    pub(crate) async fn settle_open_intents(&self) -> Result<Settled, String> {
+    /// Settles intent `id`: asks the upstream what became of its change,
+    /// commits the events of what happened (with the intent's removal) or
+    /// drops it. `Ok(true)`: something happened. Fails, leaving the intent
+    /// open, only when the upstream cannot be asked.
+    pub(super) async fn settle_one(&self, id: u64, intent: &Intent) -> Result<bool, String> {
         let store = &self.local.store;
-        let intents = store.open_intents().map_err(|e| e.to_string())?;
-        let mut out = Settled::default();
-        for (id, intent) in intents {
-            let done = self.what_happened(&intent).await?;
-            let Some(record) = store.get_bucket(&intent.bucket).map_err(|e| e.to_string())? else {
-                store.drop_intent(id).await.map_err(|e| e.to_string())?;
-                out.dropped += 1;
-                continue;
-            };
-            if done.is_empty() {
-                store.drop_intent(id).await.map_err(|e| e.to_string())?;
-                out.dropped += 1;
-                continue;
-            }
-            let origin = Origin {
-                principal: intent.principal.clone(),
-                source_ip: intent.source_ip.clone(),
-                request_id: intent.request_id.clone(),
-                batch_writer: false,
-            };
-            self.local
-                .notifier
-                .settle_forward(&record, Some(id), &origin, done)
-                .await
-                .map_err(|e| e.to_string())?;
-            out.happened += 1;
-        }
-        Ok(out)
+        let record = store.get_bucket(&intent.bucket).map_err(|e| e.to_string())?;
+        let same_bucket = record
+            .as_ref()
+            .is_some_and(|r| intent.bucket_id.is_empty() || r.id == intent.bucket_id);
+        let done = match (&record, same_bucket) {
+            (Some(_), true) => self.what_happened(intent).await?,
+            // Gone, or another bucket of the same name now: nothing is
+            // configured for the intent's bucket any more.
+            _ => Vec::new(),
+        };
+        let Some(record) = record.filter(|_| same_bucket && !done.is_empty()) else {
+            store.drop_intent(id).await.map_err(|e| e.to_string())?;
+            return Ok(false);
+        };
+        let origin = Origin {
+            principal: intent.principal.clone(),
+            source_ip: intent.source_ip.clone(),
+            request_id: intent.request_id.clone(),
+            batch_writer: false,
+        };
+        self.local
+            .notifier
+            .settle_forward(&record, Some(id), &origin, done)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(true)
     }
 
-    /// Settles now if the upstream answers, else keeps retrying in the
-    /// background (the intents' events wait; nothing is dropped blindly).
+    /// Settles, before the gateway serves, every intent the last run left
+    /// open; those the upstream cannot be asked about now are retried in
+    /// the background, together with those of this run whose outcome is
+    /// unknown ([`Gateway::settle_later`]). Only intents older than this
+    /// start are touched here: a request's own intent is its own to close.
     pub(crate) async fn settle_at_start(&self) {
-        match self.settle_open_intents().await {
-            Ok(s) => log_settled(s),
+        let open = match self.local.store.open_intents() {
+            Ok(open) => open,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot settle open gateway intents yet; retrying in the background");
-                let gw = self.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(RETRY_EVERY).await;
-                        match gw.settle_open_intents().await {
-                            Ok(s) => {
-                                log_settled(s);
-                                return;
-                            }
-                            Err(e) => tracing::warn!(error = %e, "still cannot settle open gateway intents"),
-                        }
-                    }
-                });
+                tracing::error!(error = %e, "cannot read the open gateway intents");
+                Vec::new()
+            }
+        };
+        let mut settled = Settled::default();
+        for (id, intent) in open {
+            match self.settle_one(id, &intent).await {
+                Ok(true) => settled.happened += 1,
+                Ok(false) => settled.dropped += 1,
+                Err(e) => {
+                    tracing::warn!(id, error = %e, "cannot settle a gateway intent yet; retrying in the background");
+                    settled.waiting += 1;
+                    self.settle_later(id);
+                }
+            }
+        }
+        if settled != Settled::default() {
+            tracing::info!(
+                happened = settled.happened,
+                dropped = settled.dropped,
+                waiting = settled.waiting,
+                "settled the gateway intents left open by the last run"
+            );
+        }
+        let gw = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RETRY_EVERY).await;
+                gw.retry_unsettled().await;
+            }
+        });
+    }
+
+    /// Puts intent `id` on the list retried in the background.
+    pub(super) fn settle_later(&self, id: u64) {
+        self.unsettled.lock().expect("unsettled intents").insert(id);
+    }
+
+    /// One background round over the intents whose outcome is unknown.
+    async fn retry_unsettled(&self) {
+        let ids: Vec<u64> = self
+            .unsettled
+            .lock()
+            .expect("unsettled intents")
+            .iter()
+            .copied()
+            .collect();
+        for id in ids {
+            let outcome = match self.local.store.intent(id) {
+                Ok(None) => Ok(false),
+                Ok(Some(intent)) => self.settle_one(id, &intent).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(_) => {
+                    self.unsettled.lock().expect("unsettled intents").remove(&id);
+                }
+                Err(e) => tracing::debug!(id, error = %e, "gateway intent still unsettled"),
             }
         }
     }
@@ -114,7 +163,22 @@ impl Gateway {
         let started_s = intent.started_ms.div_euclid(1000) - CLOCK_ALLOWANCE_SECS;
         let mut done = Vec::new();
         for k in &intent.keys {
-            let now = head(&self.client, &intent.bucket, &k.key, k.version_id.as_deref()).await?;
+            let now = match head(&self.client, &intent.bucket, &k.key, k.version_id.as_deref()).await {
+                Ok(now) => now,
+                Err(HeadError::Unreachable(e)) => return Err(e),
+                Err(HeadError::Unclear(e)) => {
+                    // Asking again will not tell more (an SSE-C object, a
+                    // refusal): the event is released rather than lost.
+                    tracing::warn!(bucket = %intent.bucket, key = %k.key, error = %e, "cannot tell whether a forwarded change happened; releasing its event");
+                    done.push(Forwarded {
+                        change: Change::new(event, k.key.clone()),
+                        version_id: k.version_id.clone().unwrap_or_default(),
+                        size: None,
+                        etag: None,
+                    });
+                    continue;
+                }
+            };
             let happened = match intent.kind {
                 IntentKind::Create => now
                     .filter(|h| h.last_modified.is_some_and(|lm| lm >= started_s))
@@ -175,10 +239,16 @@ impl Gateway {
             .key(&k.key)
             .set_version_id(k.version_id.clone())
             .send()
-            .await
-            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string())?;
+            .await;
+        let tags = match tags {
+            Ok(t) => t.tag_set().to_vec(),
+            Err(e) => {
+                // The HEAD answered: the event goes, without its tags.
+                tracing::warn!(bucket = %intent.bucket, key = %k.key, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "cannot read the tags for a settled change's event");
+                Vec::new()
+            }
+        };
         change.tags = tags
-            .tag_set()
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect();
@@ -203,15 +273,5 @@ fn created(event: EventType, k: &IntentKey, h: &Head) -> Forwarded {
         version_id: h.version_id.clone(),
         size: Some(h.size),
         etag: Some(h.etag.clone()),
-    }
-}
-
-fn log_settled(s: Settled) {
-    if s != Settled::default() {
-        tracing::info!(
-            happened = s.happened,
-            dropped = s.dropped,
-            "settled the gateway intents left open by the last run"
-        );
     }
 }

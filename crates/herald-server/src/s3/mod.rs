@@ -45,6 +45,10 @@ pub struct HeraldS3 {
     pub(crate) allow_sigv2: bool,
     /// Parsed bucket policies (see [`access`]).
     pub(crate) policies: std::sync::Arc<access::PolicyCache>,
+    /// Gateway mode: objects are kept upstream, so the local store cannot
+    /// answer questions about them (whether one exists, its tags, its
+    /// ACL); the access decision then fails closed on those.
+    pub(crate) objects_upstream: bool,
 }
 
 impl HeraldS3 {
@@ -55,7 +59,14 @@ impl HeraldS3 {
             notifier,
             allow_sigv2: false,
             policies: Default::default(),
+            objects_upstream: false,
         }
+    }
+
+    /// Objects are kept by an upstream S3 (gateway mode).
+    pub fn with_objects_upstream(mut self, upstream: bool) -> Self {
+        self.objects_upstream = upstream;
+        self
     }
 
     /// Serves SigV2-signed requests too (off by default).

@@ -101,6 +101,14 @@ pub async fn put_bucket_policy(
     let bucket = s3.granted_bucket(&req.extensions, &input.bucket)?;
     let policy = Policy::parse(&input.policy, &BUCKET_POLICY_LIMITS).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
     resources_in_bucket(&input.policy, &input.bucket).map_err(|e| s3_error!(MalformedPolicy, "{e}"))?;
+    if s3.objects_upstream && policy.mentions_key_prefix("s3:ExistingObjectTag/") {
+        // Object tags live upstream in gateway mode: such a statement could
+        // not be evaluated (requests it governs would all be refused).
+        return Err(s3_error!(
+            MalformedPolicy,
+            "s3:ExistingObjectTag conditions are not available in gateway mode"
+        ));
+    }
     if bucket.public_access().block_public_policy && policy.is_public() {
         return Err(super::s3_err(herald_store::StoreError::public_policy_blocked()));
     }

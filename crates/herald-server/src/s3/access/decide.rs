@@ -73,6 +73,14 @@ impl HeraldS3 {
             None => Decision::NotApplicable,
             Some(p) => {
                 let mut context = (ask.context)();
+                if self.objects_upstream && ask.key.is_some() && p.mentions_key_prefix("s3:ExistingObjectTag/") {
+                    // The tags are the upstream's: a policy that tests them
+                    // cannot be evaluated here, and is not guessed at.
+                    return Err(s3_error!(
+                        AccessDenied,
+                        "Access Denied: policies that test s3:ExistingObjectTag are not evaluated in gateway mode"
+                    ));
+                }
                 if let Some(key) = ask.key
                     && p.mentions_key_prefix("s3:ExistingObjectTag/")
                 {
@@ -137,6 +145,11 @@ impl HeraldS3 {
         let (Some(key), "GetObject" | "HeadObject") = (ask.key, ask.op) else {
             return Ok(false);
         };
+        if self.objects_upstream {
+            // Every key looks missing in a store that keeps no objects:
+            // the caller gets 403, never the object.
+            return Ok(false);
+        }
         match self.store.head_object(&bucket.name, key, ask.version_id) {
             Err(
                 herald_store::StoreError::NoSuchKey
