@@ -77,7 +77,7 @@ impl Seaweed {
             // Catalog servers on fixed ports by default: off (parallel
             // tests would fight over them).
             .args(["-s3.port.iceberg=0", "-s3.port.lance=0"])
-            .arg("-volume.max=8")
+            .arg("-volume.max=32")
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().unwrap()))
