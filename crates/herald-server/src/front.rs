@@ -89,7 +89,7 @@ impl Front {
         let gateway = cfg
             .upstream
             .as_ref()
-            .map(|up| crate::gateway::Gateway::new(s3.clone(), up));
+            .map(|up| crate::gateway::Gateway::new(s3.clone(), up, connections.available_permits()));
         let mut builder = match &gateway {
             Some(gw) => S3ServiceBuilder::new(gw.clone()),
             None => S3ServiceBuilder::new(s3.clone()),

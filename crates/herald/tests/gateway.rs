@@ -731,6 +731,23 @@ async fn access_that_would_need_the_objects_fails_closed() {
         "a refused PUT reached the upstream"
     );
 
+    // A key another store (or a proxy) might resolve into another bucket.
+    let dotted = bob
+        .put_object()
+        .bucket("bobs-copies")
+        .key("x/../../shared/private/secret.txt")
+        .body(ByteStream::from_static(b"overwrite"))
+        .send()
+        .await;
+    assert_eq!(status_of(&dotted), Some(400), "{dotted:?}");
+    let object_lock_bucket = s3
+        .create_bucket()
+        .bucket("locked-bucket")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await;
+    assert_eq!(status_of(&object_lock_bucket), Some(501), "{object_lock_bucket:?}");
+
     // Listings show Herald's owner, not the upstream's account.
     let listed = s3
         .list_objects_v2()

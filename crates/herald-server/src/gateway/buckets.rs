@@ -5,21 +5,46 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Gateway;
+use super::upstream::timed;
 
-/// Creates Herald's record first (it decides who owns the name, and
-/// refuses a name another Herald user holds), then the upstream's bucket;
-/// if the upstream refuses, Herald's record is removed again.
+/// Asks the upstream first (a name that exists there is refused unless
+/// adoption is allowed), then creates Herald's record (it decides who owns
+/// the name, and refuses a name another Herald user holds), then the
+/// upstream's bucket; if that fails, Herald's record is removed again.
+/// Runs detached from the client: a hang-up cannot stop it half-way.
 pub(super) async fn create_bucket(
+    gw: &Gateway,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    if req.input.object_lock_enabled_for_bucket == Some(true) {
+        return Err(s3_error!(
+            NotImplemented,
+            "Object Lock is not available in gateway mode"
+        ));
+    }
+    let gw = gw.clone();
+    gw.clone()
+        .detached(async move { create_bucket_now(&gw, req).await })
+        .await
+}
+
+async fn create_bucket_now(
     gw: &Gateway,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let name = req.input.bucket.clone();
     let _one_at_a_time = gw.bucket_changes.lock().await;
-    let existed_here = gw.local.store.get_bucket(&name).ok().flatten().is_some();
+    if gw.local.store.get_bucket(&name).ok().flatten().is_some() {
+        // The caller's already, or another user's: Herald answers.
+        return gw.local.create_bucket(req).await;
+    }
+    let exists_upstream = upstream_has(gw, &name).await?;
+    if exists_upstream && !gw.adopt_existing {
+        return Err(taken());
+    }
     let resp = gw.local.create_bucket(req).await?;
-    if existed_here {
-        // Already the caller's (else the local create refused): nothing
-        // new to make upstream.
+    if exists_upstream {
+        tracing::info!(bucket = %name, "adopted a bucket that already existed upstream");
         return Ok(resp);
     }
     if let Err(e) = make_upstream(gw, &name).await {
@@ -34,45 +59,40 @@ pub(super) async fn create_bucket(
     Ok(resp)
 }
 
+/// Whether the upstream has a bucket of this name (a 403 means another
+/// upstream account has it: taken).
+async fn upstream_has(gw: &Gateway, name: &str) -> S3Result<bool> {
+    match timed(gw.client.head_bucket().bucket(name).send()).await? {
+        Ok(_) => Ok(true),
+        Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(404) => Ok(false),
+            Some(403) => Err(taken()),
+            _ => Err(sdk_err("HeadBucket", e)),
+        },
+    }
+}
+
 /// The upstream's side of a new bucket.
 async fn make_upstream(gw: &Gateway, name: &str) -> S3Result<()> {
-    let exists = match gw.client.head_bucket().bucket(name).send().await {
-        Ok(_) => true,
-        Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-            Some(404) => false,
-            // 403: it exists and belongs to another upstream account.
-            Some(403) => return Err(taken()),
-            _ => return Err(sdk_err("HeadBucket", e)),
-        },
-    };
-    if exists {
-        if gw.adopt_existing {
-            tracing::info!(bucket = name, "adopted a bucket that already existed upstream");
-            return Ok(());
-        }
-        return Err(taken());
-    }
     // Outside us-east-1 an S3 wants the region named.
     let location = (gw.region != "us-east-1").then(|| {
         aws_sdk_s3::types::CreateBucketConfiguration::builder()
             .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(gw.region.as_str()))
             .build()
     });
-    match gw
+    let made = gw
         .client
         .create_bucket()
         .bucket(name)
         .set_create_bucket_configuration(location)
-        .send()
-        .await
-    {
+        .send();
+    match timed(made).await? {
         Ok(_) => Ok(()),
         Err(e) => {
             let code = e
                 .as_service_error()
                 .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s));
             match code {
-                Some("BucketAlreadyOwnedByYou") if gw.adopt_existing => Ok(()),
                 Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists") => Err(taken()),
                 _ => Err(sdk_err("CreateBucket", e)),
             }
@@ -95,15 +115,20 @@ pub(super) async fn delete_bucket(
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     // Only the bucket's owner (or whom its policy lets) gets this far: the
     // access hook decided on Herald's record.
-    let name = req.input.bucket.clone();
-    let _one_at_a_time = gw.bucket_changes.lock().await;
-    if let Err(e) = gw.client.delete_bucket().bucket(&name).send().await {
-        let gone = e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-        if !gone {
-            return Err(sdk_err("DeleteBucket", e));
-        }
-    }
-    gw.local.delete_bucket(req).await
+    let gw = gw.clone();
+    gw.clone()
+        .detached(async move {
+            let name = req.input.bucket.clone();
+            let _one_at_a_time = gw.bucket_changes.lock().await;
+            if let Err(e) = timed(gw.client.delete_bucket().bucket(&name).send()).await? {
+                let gone = e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
+                if !gone {
+                    return Err(sdk_err("DeleteBucket", e));
+                }
+            }
+            gw.local.delete_bucket(req).await
+        })
+        .await
 }
 
 /// Versioning is the upstream's (it keeps the versions); Herald keeps a
@@ -111,6 +136,16 @@ pub(super) async fn delete_bucket(
 /// Herald's side goes first (it validates the request); if the upstream
 /// then refuses, Herald's state is put back.
 pub(super) async fn put_bucket_versioning(
+    gw: &Gateway,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let gw = gw.clone();
+    gw.clone()
+        .detached(async move { put_bucket_versioning_now(&gw, req).await })
+        .await
+}
+
+async fn put_bucket_versioning_now(
     gw: &Gateway,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
@@ -123,13 +158,14 @@ pub(super) async fn put_bucket_versioning(
     if let Some(s) = status {
         up = up.status(aws_sdk_s3::types::BucketVersioningStatus::from(s.as_str()));
     }
-    let upstream = gw
-        .client
-        .put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(up.build())
-        .send()
-        .await;
+    let upstream = timed(
+        gw.client
+            .put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(up.build())
+            .send(),
+    )
+    .await?;
     if let Err(e) = upstream {
         if let Some(before) = before
             && let Err(undo) = gw.local.store.set_versioning(&bucket, before).await

@@ -30,26 +30,6 @@ pub(super) type Ticket = Option<Opened>;
 /// (AWS's are 32 characters; others' longer, never this long).
 const MAX_VERSION_ID: usize = 1024;
 
-/// Runs `work` in a task of its own and waits for it: if the client goes
-/// away the task still finishes (its intent closed or its events
-/// committed), and only the answer is dropped.
-pub(super) async fn detached<T, F>(work: F) -> S3Result<T>
-where
-    T: Send + 'static,
-    F: Future<Output = S3Result<T>> + Send + 'static,
-{
-    match tokio::spawn(work).await {
-        Ok(answer) => answer,
-        Err(e) => {
-            tracing::error!(error = %e, "a forwarded mutation's task failed");
-            Err(s3_error!(
-                InternalError,
-                "We encountered an internal error. Please try again."
-            ))
-        }
-    }
-}
-
 /// Whether an upstream error says the change did not happen: a 4xx
 /// answer (the request was refused). A 5xx or no answer at all may hide a
 /// change made before the failure.
@@ -59,6 +39,36 @@ fn refused(e: &S3Error) -> bool {
 }
 
 impl Gateway {
+    /// Runs `work` in a task of its own and waits for it: if the client
+    /// goes away the task still finishes (its intent closed or its events
+    /// committed), and only the answer is dropped. Such tasks hold a permit
+    /// of their own (as many as the port takes connections), so clients
+    /// that hang up cannot pile up work past the connection limit.
+    pub(super) async fn detached<T, F>(&self, work: F) -> S3Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = S3Result<T>> + Send + 'static,
+    {
+        let Ok(permit) = self.detached_slots.clone().acquire_owned().await else {
+            return Err(s3_error!(ServiceUnavailable, "The server is shutting down"));
+        };
+        let task = tokio::spawn(async move {
+            let answer = work.await;
+            drop(permit);
+            answer
+        });
+        match task.await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::error!(error = %e, "a forwarded mutation's task failed");
+                Err(s3_error!(
+                    InternalError,
+                    "We encountered an internal error. Please try again."
+                ))
+            }
+        }
+    }
+
     pub(super) fn origin<T>(&self, req: &S3Request<T>) -> Origin {
         let info = req_info(req);
         Origin {

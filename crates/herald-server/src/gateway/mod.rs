@@ -45,10 +45,13 @@ pub(crate) struct Gateway {
     /// Bucket creations and deletions, one at a time: each checks and
     /// changes both sides, and two at once could undo each other.
     bucket_changes: Arc<tokio::sync::Mutex<()>>,
+    /// Mutations running detached from their client (see
+    /// [`Gateway::detached`]): at most as many as connections.
+    detached_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
-    pub(crate) fn new(local: HeraldS3, settings: &UpstreamSettings) -> Gateway {
+    pub(crate) fn new(local: HeraldS3, settings: &UpstreamSettings, max_connections: usize) -> Gateway {
         let client = upstream::client(settings);
         Gateway {
             local,
@@ -58,6 +61,7 @@ impl Gateway {
             region: settings.region.clone(),
             unsettled: Default::default(),
             bucket_changes: Default::default(),
+            detached_slots: Arc::new(tokio::sync::Semaphore::new(max_connections.max(1))),
         }
     }
 }
@@ -263,6 +267,15 @@ impl S3 for Gateway {
         req: S3Request<dto::GetBucketPolicyStatusInput>,
     ) -> S3Result<S3Response<dto::GetBucketPolicyStatusOutput>> {
         local!(self, get_bucket_policy_status, req)
+    }
+
+    /// Browser form uploads keep their file in s3s's memory and would be
+    /// forwarded as a PUT (with a PUT's event): not served in gateway mode.
+    async fn post_object(&self, _req: S3Request<dto::PostObjectInput>) -> S3Result<S3Response<dto::PostObjectOutput>> {
+        Err(s3s::s3_error!(
+            NotImplemented,
+            "Form uploads (POST) are not available in gateway mode"
+        ))
     }
 
     // ---- buckets: both sides (see `buckets`) ----

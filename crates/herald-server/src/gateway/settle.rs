@@ -97,13 +97,22 @@ impl Gateway {
             }
         };
         let mut settled = Settled::default();
+        let mut reachable = true;
         for (id, intent) in open {
+            if !reachable {
+                // Once the upstream failed to answer, the rest wait for the
+                // background rounds: the server starts serving meanwhile.
+                settled.waiting += 1;
+                self.settle_later(id);
+                continue;
+            }
             match self.settle_one(id, &intent).await {
                 Ok(true) => settled.happened += 1,
                 Ok(false) => settled.dropped += 1,
                 Err(e) => {
                     tracing::warn!(id, error = %e, "cannot settle a gateway intent yet; retrying in the background");
                     settled.waiting += 1;
+                    reachable = false;
                     self.settle_later(id);
                 }
             }
@@ -141,7 +150,14 @@ impl Gateway {
             .collect();
         for id in ids {
             let outcome = match self.local.store.intent(id) {
-                Ok(None) => Ok(false),
+                // Closed meanwhile, or unreadable: its row goes (if any).
+                Ok(None) => self
+                    .local
+                    .store
+                    .drop_intent(id)
+                    .await
+                    .map(|_| false)
+                    .map_err(|e| e.to_string()),
                 Ok(Some(intent)) => self.settle_one(id, &intent).await,
                 Err(e) => Err(e.to_string()),
             };
@@ -232,14 +248,16 @@ impl Gateway {
     /// A tag change that happened, with the tags the object has now.
     async fn tagged(&self, intent: &Intent, event: EventType, k: &IntentKey, h: &Head) -> Result<Forwarded, String> {
         let mut change = created(event, k, h).change;
-        let tags = self
-            .client
-            .get_object_tagging()
-            .bucket(&intent.bucket)
-            .key(&k.key)
-            .set_version_id(k.version_id.clone())
-            .send()
-            .await;
+        let tags = super::upstream::timed(
+            self.client
+                .get_object_tagging()
+                .bucket(&intent.bucket)
+                .key(&k.key)
+                .set_version_id(k.version_id.clone())
+                .send(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let tags = match tags {
             Ok(t) => t.tag_set().to_vec(),
             Err(e) => {

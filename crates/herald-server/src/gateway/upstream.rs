@@ -140,7 +140,7 @@ impl Head {
 #[derive(Debug)]
 pub(crate) enum HeadError {
     /// The upstream answered, but not yes or no (a 400 for an SSE-C object
-    /// without its key, a 403): asking again will not tell more.
+    /// without its key): asking again will not tell more.
     Unclear(String),
     /// The upstream could not be asked (down, 5xx, timed out): ask later.
     Unreachable(String),
@@ -155,8 +155,18 @@ impl std::fmt::Display for HeadError {
     }
 }
 
-/// How long one HEAD Herald makes on its own may take.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one call Herald makes to the upstream on its own (not a
+/// forwarded request) may take.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A call Herald makes on its own, bounded by [`CALL_TIMEOUT`]: past it,
+/// `503` (the upstream is as good as unreachable).
+pub(crate) async fn timed<T>(call: impl std::future::Future<Output = T>) -> Result<T, s3s::S3Error> {
+    tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| {
+        tracing::warn!("an upstream call timed out");
+        super::unreachable_upstream()
+    })
+}
 
 /// An ETag without its quotes, as event records carry it.
 pub(crate) fn bare_etag(e: &str) -> String {
@@ -177,7 +187,7 @@ pub(crate) async fn head(
         .key(key)
         .set_version_id(version_id.map(str::to_owned))
         .send();
-    let answer = tokio::time::timeout(HEAD_TIMEOUT, call)
+    let answer = tokio::time::timeout(CALL_TIMEOUT, call)
         .await
         .map_err(|_| HeadError::Unreachable("HEAD timed out".into()))?;
     match answer {
@@ -202,9 +212,11 @@ pub(crate) async fn head(
             let text = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
             match e.raw_response().map(|r| r.status().as_u16()) {
                 Some(404 | 405) => Ok(None),
-                Some(408 | 429) | None => Err(HeadError::Unreachable(text)),
-                Some(s) if s >= 500 => Err(HeadError::Unreachable(text)),
-                Some(_) => Err(HeadError::Unclear(text)),
+                // A 400 (an SSE-C object HEADed without its key) will say
+                // no more next time; anything else (a 401/403 from rotated
+                // keys, a redirect, a 5xx, no answer) may: ask again later.
+                Some(400) => Err(HeadError::Unclear(text)),
+                _ => Err(HeadError::Unreachable(text)),
             }
         }
     }

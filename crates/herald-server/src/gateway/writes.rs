@@ -19,7 +19,6 @@ use herald_store::IntentKind;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
-use super::intent::detached;
 use super::reads::metadata_of;
 use super::upstream::bare_etag;
 use super::{Gateway, forward};
@@ -92,7 +91,9 @@ pub(super) async fn put_object(gw: &Gateway, req: S3Request<PutObjectInput>) -> 
         return forward!(gw, put_object, req);
     }
     let gw = gw.clone();
-    detached(async move { put_object_with_events(&gw, req).await }).await
+    gw.clone()
+        .detached(async move { put_object_with_events(&gw, req).await })
+        .await
 }
 
 async fn put_object_with_events(gw: &Gateway, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
@@ -137,7 +138,9 @@ pub(super) async fn copy_object(
         return forward!(gw, copy_object, req);
     }
     let gw = gw.clone();
-    detached(async move { copy_object_with_events(&gw, req).await }).await
+    gw.clone()
+        .detached(async move { copy_object_with_events(&gw, req).await })
+        .await
 }
 
 async fn copy_object_with_events(
@@ -202,23 +205,24 @@ pub(super) async fn complete_multipart_upload(
         return forward!(gw, complete_multipart_upload, req);
     }
     let gw = gw.clone();
-    detached(async move {
-        let bucket = req.input.bucket.clone();
-        let origin = gw.origin(&req);
-        let change = Change::new(EventType::ObjectCreatedCompleteMultipartUpload, req.input.key.clone());
-        let ticket = gw
-            .open(&bucket, IntentKind::Create, &origin, std::slice::from_ref(&change), &[])
-            .await?;
-        let resp = gw
-            .answered(&ticket, forward!(gw, complete_multipart_upload, req))
-            .await?;
-        let version_id = resp.output.version_id.clone().unwrap_or_default();
-        let etag = resp.output.e_tag.as_ref().map(|e| bare_etag(e.value()));
-        let done = created_with_head(&gw, &bucket, change, version_id, etag).await;
-        gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
-        Ok(resp)
-    })
-    .await
+    gw.clone()
+        .detached(async move {
+            let bucket = req.input.bucket.clone();
+            let origin = gw.origin(&req);
+            let change = Change::new(EventType::ObjectCreatedCompleteMultipartUpload, req.input.key.clone());
+            let ticket = gw
+                .open(&bucket, IntentKind::Create, &origin, std::slice::from_ref(&change), &[])
+                .await?;
+            let resp = gw
+                .answered(&ticket, forward!(gw, complete_multipart_upload, req))
+                .await?;
+            let version_id = resp.output.version_id.clone().unwrap_or_default();
+            let etag = resp.output.e_tag.as_ref().map(|e| bare_etag(e.value()));
+            let done = created_with_head(&gw, &bucket, change, version_id, etag).await;
+            gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
+            Ok(resp)
+        })
+        .await
 }
 
 /// The event names a delete's outcome: a delete marker made, or a version
@@ -241,35 +245,36 @@ pub(super) async fn delete_object(
         return forward!(gw, delete_object, req);
     }
     let gw = gw.clone();
-    detached(async move {
-        let bucket = req.input.bucket.clone();
-        let origin = gw.origin(&req);
-        let named = req.input.version_id.clone();
-        let mut change = Change::new(EventType::ObjectRemovedDelete, req.input.key.clone());
-        if let Some(h) = gw.head_for_event(&bucket, &change.key, named.as_deref()).await {
-            h.describe(&mut change);
-        }
-        let ticket = gw
-            .open(
-                &bucket,
-                IntentKind::Remove,
-                &origin,
-                std::slice::from_ref(&change),
-                std::slice::from_ref(&named),
-            )
-            .await?;
-        let resp = gw.answered(&ticket, forward!(gw, delete_object, req)).await?;
-        change.event = removal(named.is_some(), resp.output.delete_marker);
-        let done = Forwarded {
-            version_id: resp.output.version_id.clone().unwrap_or_default(),
-            size: None,
-            etag: None,
-            change,
-        };
-        gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
-        Ok(resp)
-    })
-    .await
+    gw.clone()
+        .detached(async move {
+            let bucket = req.input.bucket.clone();
+            let origin = gw.origin(&req);
+            let named = req.input.version_id.clone();
+            let mut change = Change::new(EventType::ObjectRemovedDelete, req.input.key.clone());
+            if let Some(h) = gw.head_for_event(&bucket, &change.key, named.as_deref()).await {
+                h.describe(&mut change);
+            }
+            let ticket = gw
+                .open(
+                    &bucket,
+                    IntentKind::Remove,
+                    &origin,
+                    std::slice::from_ref(&change),
+                    std::slice::from_ref(&named),
+                )
+                .await?;
+            let resp = gw.answered(&ticket, forward!(gw, delete_object, req)).await?;
+            change.event = removal(named.is_some(), resp.output.delete_marker);
+            let done = Forwarded {
+                version_id: resp.output.version_id.clone().unwrap_or_default(),
+                size: None,
+                etag: None,
+                change,
+            };
+            gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
+            Ok(resp)
+        })
+        .await
 }
 
 /// Every key is decided on its own (`s3:DeleteObject`, as S3 and embedded
@@ -312,7 +317,9 @@ pub(super) async fn delete_objects(
     }
     let mut resp = if gw.wants(&bucket) {
         let gw = gw.clone();
-        detached(async move { delete_objects_with_events(&gw, req).await }).await?
+        gw.clone()
+            .detached(async move { delete_objects_with_events(&gw, req).await })
+            .await?
     } else {
         forward!(gw, delete_objects, req)?
     };
@@ -378,24 +385,25 @@ pub(super) async fn put_object_tagging(
         return forward!(gw, put_object_tagging, req);
     }
     let gw = gw.clone();
-    detached(async move {
-        let mut change = Change::new(EventType::ObjectTaggingPut, req.input.key.clone());
-        change.tags = req
-            .input
-            .tagging
-            .tag_set
-            .iter()
-            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
-            .collect();
-        let (bucket, named, origin) = (req.input.bucket.clone(), req.input.version_id.clone(), gw.origin(&req));
-        let ticket = tagging_ticket(&gw, &bucket, &origin, &change, &named).await?;
-        let resp = gw.answered(&ticket, forward!(gw, put_object_tagging, req)).await?;
-        let version_id = resp.output.version_id.clone().unwrap_or_default();
-        let done = created_with_head(&gw, &bucket, change, version_id, None).await;
-        gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
-        Ok(resp)
-    })
-    .await
+    gw.clone()
+        .detached(async move {
+            let mut change = Change::new(EventType::ObjectTaggingPut, req.input.key.clone());
+            change.tags = req
+                .input
+                .tagging
+                .tag_set
+                .iter()
+                .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+                .collect();
+            let (bucket, named, origin) = (req.input.bucket.clone(), req.input.version_id.clone(), gw.origin(&req));
+            let ticket = tagging_ticket(&gw, &bucket, &origin, &change, &named).await?;
+            let resp = gw.answered(&ticket, forward!(gw, put_object_tagging, req)).await?;
+            let version_id = resp.output.version_id.clone().unwrap_or_default();
+            let done = created_with_head(&gw, &bucket, change, version_id, None).await;
+            gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
+            Ok(resp)
+        })
+        .await
 }
 
 pub(super) async fn delete_object_tagging(
@@ -406,17 +414,18 @@ pub(super) async fn delete_object_tagging(
         return forward!(gw, delete_object_tagging, req);
     }
     let gw = gw.clone();
-    detached(async move {
-        let change = Change::new(EventType::ObjectTaggingDelete, req.input.key.clone());
-        let (bucket, named, origin) = (req.input.bucket.clone(), req.input.version_id.clone(), gw.origin(&req));
-        let ticket = tagging_ticket(&gw, &bucket, &origin, &change, &named).await?;
-        let resp = gw.answered(&ticket, forward!(gw, delete_object_tagging, req)).await?;
-        let version_id = resp.output.version_id.clone().unwrap_or_default();
-        let done = created_with_head(&gw, &bucket, change, version_id, None).await;
-        gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
-        Ok(resp)
-    })
-    .await
+    gw.clone()
+        .detached(async move {
+            let change = Change::new(EventType::ObjectTaggingDelete, req.input.key.clone());
+            let (bucket, named, origin) = (req.input.bucket.clone(), req.input.version_id.clone(), gw.origin(&req));
+            let ticket = tagging_ticket(&gw, &bucket, &origin, &change, &named).await?;
+            let resp = gw.answered(&ticket, forward!(gw, delete_object_tagging, req)).await?;
+            let version_id = resp.output.version_id.clone().unwrap_or_default();
+            let done = created_with_head(&gw, &bucket, change, version_id, None).await;
+            gw.settle(&bucket, &ticket, &origin, vec![done]).await?;
+            Ok(resp)
+        })
+        .await
 }
 
 /// The intent of a tag change of `change.key` (or the named version).

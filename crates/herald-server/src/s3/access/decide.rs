@@ -60,6 +60,18 @@ impl HeraldS3 {
     /// [`HeraldS3::decide`], saying which object version (or absence) an
     /// ACL allow rested on.
     pub(crate) fn decide_pinned(&self, ask: &Ask<'_>) -> S3Result<(BucketRecord, Pinned)> {
+        if self.objects_upstream
+            && let Some(key) = ask.key
+            && has_dot_segment(key)
+        {
+            // Decided on the literal key, forwarded to a store (or a proxy
+            // before it) that might resolve `..` into another bucket or
+            // prefix: not forwarded at all.
+            return Err(s3_error!(
+                InvalidArgument,
+                "Keys with . or .. path segments are not available in gateway mode"
+            ));
+        }
         let Some(bucket) = self.store.get_bucket(ask.bucket).s3()? else {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
         };
@@ -195,6 +207,10 @@ impl HeraldS3 {
         };
         match (acl_need(ask.op), ask.key) {
             (AclNeed::Bucket(p), _) => Ok(bucket_grants(p).then_some(Pinned::Nothing)),
+            // Gateway mode: object ACLs are the upstream's business, never
+            // Herald's (a store that kept objects before would still have
+            // theirs): no grant from them.
+            (AclNeed::Object(_), Some(_)) if self.objects_upstream => Ok(None),
             (AclNeed::Object(p), Some(key)) => match self.store.head_object(&bucket.name, key, ask.version_id) {
                 Ok(v) => {
                     let owns = matches!(ask.caller, Caller::User(u) if u == bucket.object_owner(&v));
@@ -228,6 +244,26 @@ impl HeraldS3 {
         match self.store.lookup_key(&cred.access_key) {
             Some((user, _)) => Ok(Caller::User(user)),
             None => Err(s3_error!(InvalidAccessKeyId)),
+        }
+    }
+}
+
+/// Whether a key has a `.` or `..` path segment (`a/../b`, `./x`, `..`).
+fn has_dot_segment(key: &str) -> bool {
+    key.split('/').any(|s| s == "." || s == "..")
+}
+
+#[cfg(test)]
+mod dot_segment_tests {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_anywhere() {
+        for k in ["..", ".", "a/../b", "./x", "x/.", "a//../b"] {
+            assert!(has_dot_segment(k), "{k}");
+        }
+        for k in ["a.b", "..a", "a..", "a/.b/c", "..../x", "a/b"] {
+            assert!(!has_dot_segment(k), "{k}");
         }
     }
 }
