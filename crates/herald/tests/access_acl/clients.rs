@@ -348,16 +348,25 @@ async fn oversized_acl_bodies_are_refused() {
         .send()
         .await);
     assert_eq!(got, error("MalformedACLError", 400));
-    // About 9 MiB of XML.
-    let got = res(w
+    // About 9 MiB of XML. The server answers the error as soon as the limit
+    // is passed and closes the connection; a client still writing the rest
+    // may see the close (a broken pipe) before it reads the answer: the
+    // request is refused either way, and the checks below show nothing
+    // landed and the server is fine.
+    let sent = w
         .alice
         .put_object_acl()
         .bucket("big-acl")
         .key("k")
         .access_control_policy(body(60_000))
         .send()
-        .await);
-    assert_eq!(got, error("MaxMessageLengthExceeded", 400), "a 9 MiB ACL body");
+        .await;
+    match &sent {
+        Err(aws_sdk_s3::error::SdkError::DispatchFailure(f)) if f.is_io() => {
+            eprintln!("the 9 MiB ACL body was cut off by the server's close: {f:?}");
+        }
+        _ => assert_eq!(res(sent), error("MaxMessageLengthExceeded", 400), "a 9 MiB ACL body"),
+    }
     assert_healthy(&w.srv);
     check_ok(get(&w.alice, "big-acl", "k").await, "the owner still reads");
     assert_eq!(get(&w.bob, "big-acl", "k").await, denied(), "no grant landed");
