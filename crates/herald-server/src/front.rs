@@ -791,7 +791,7 @@ pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
     let open = state
         .max_connections
         .saturating_sub(state.connections.available_permits()) as f64;
-    let mut out = state.metrics.render(&[
+    let mut gauges = vec![
         ("herald_buckets", "Buckets in the store.", buckets),
         ("herald_users", "Users in the store.", users),
         ("herald_http_connections", "Connections open on the S3 port now.", open),
@@ -805,7 +805,21 @@ pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
             "Resident memory of the server process.",
             rss,
         ),
-    ]);
+    ];
+    if let Some(gw) = state.gateway() {
+        let (detached, unsettled) = gw.gauges();
+        gauges.push((
+            "herald_gateway_detached_mutations",
+            "Gateway mode: forwarded mutations with events running now (bounded by --max-connections).",
+            detached as f64,
+        ));
+        gauges.push((
+            "herald_gateway_intents_unsettled",
+            "Gateway mode: forwarded changes whose outcome the upstream could not be asked about yet (retried every 5 s).",
+            unsettled as f64,
+        ));
+    }
+    let mut out = state.metrics.render(&gauges);
     let per_tenant = detail == MetricsDetail::PerTenant;
     state.notifier.metrics.render(&mut out, per_tenant);
     crate::notify::metrics::render_queue_gauges(&mut out, &state.notifier.persistent_queues(), per_tenant);

@@ -48,9 +48,18 @@ pub(crate) struct Gateway {
     /// Mutations running detached from their client (see
     /// [`Gateway::detached`]): at most as many as connections.
     detached_slots: Arc<tokio::sync::Semaphore>,
+    max_detached: usize,
 }
 
 impl Gateway {
+    /// For `/metrics`: mutations running detached now, and intents waiting
+    /// for the upstream to answer.
+    pub(crate) fn gauges(&self) -> (usize, usize) {
+        let detached = self.max_detached - self.detached_slots.available_permits();
+        let unsettled = self.unsettled.lock().expect("unsettled intents").len();
+        (detached, unsettled)
+    }
+
     pub(crate) fn new(local: HeraldS3, settings: &UpstreamSettings, max_connections: usize) -> Gateway {
         let client = upstream::client(settings);
         Gateway {
@@ -62,6 +71,7 @@ impl Gateway {
             unsettled: Default::default(),
             bucket_changes: Default::default(),
             detached_slots: Arc::new(tokio::sync::Semaphore::new(max_connections.max(1))),
+            max_detached: max_connections.max(1),
         }
     }
 }

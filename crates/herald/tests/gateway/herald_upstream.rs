@@ -153,6 +153,7 @@ async fn a_herald_upstream_gets_versions_and_tenants_stay_apart() {
         "a refused bucket is not left half-made"
     );
 }
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unreachable_upstream_is_a_503_and_no_event() {
     let port = free_loopback_port();
@@ -188,8 +189,18 @@ async fn an_unreachable_upstream_is_a_503_and_no_event() {
         receiver.delivered_for_key("lost").is_empty(),
         "an event for a refused write"
     );
+    // Its outcome could not be learnt: the intent waits for the upstream,
+    // and the operator sees it.
+    let text = metrics_text(&gw2);
+    assert_eq!(
+        metric(&text, "herald_gateway_intents_unsettled", None),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "herald_gateway_detached_mutations", None), Some(0.0));
     let _ = topic;
 }
+
 /// The access decision in gateway mode cannot look at objects (they are
 /// upstream): where embedded mode would consult them, it fails closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -368,6 +379,7 @@ async fn access_that_would_need_the_objects_fails_closed() {
         "owners {owner_ids:?}, bucket owner {root_id:?}"
     );
 }
+
 /// A client that hangs up right after sending its PUT: the mutation runs
 /// to its end anyway, and its event is sent without waiting for a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

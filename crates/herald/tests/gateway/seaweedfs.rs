@@ -193,6 +193,7 @@ async fn seaweedfs_behind_the_gateway_keeps_the_bytes_and_herald_adds_the_events
     assert!(up.head_bucket().bucket("gw-bucket").send().await.is_err());
     assert!(!gw.logs().contains("panicked"), "the gateway panicked:\n{}", gw.logs());
 }
+
 /// PUTs through the gateway while it is killed, five times: every
 /// acknowledged PUT has its event, none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
