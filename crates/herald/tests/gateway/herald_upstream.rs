@@ -169,12 +169,12 @@ async fn an_unreachable_upstream_is_a_503_and_no_event() {
     );
     // A bucket Herald has (made while the upstream was there, say): writes
     // to it fail with 503 and send nothing.
-    let upstream = TestServer::start();
+    let mut upstream = TestServer::start();
     let gw2 = gateway_to(&upstream.url(), ROOT_ACCESS_KEY, ROOT_SECRET_KEY, &[]);
     gw2.s3().create_bucket().bucket("soon-gone").send().await.unwrap();
     let topic2 = Sns::root(&gw2).create_topic("gone-events", &[("push-endpoint", &receiver.url("g"))]);
     notify_everything(&gw2.s3(), "soon-gone", &topic2, None).await;
-    drop(upstream);
+    upstream.kill9();
     let put = gw2
         .s3_no_retry()
         .put_object()
@@ -198,6 +198,37 @@ async fn an_unreachable_upstream_is_a_503_and_no_event() {
         "{text}"
     );
     assert_eq!(metric(&text, "herald_gateway_detached_mutations", None), Some(0.0));
+    // The upstream comes back: the background round asks it, finds no
+    // object, and drops the intent without an event.
+    upstream.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics_text(&gw2);
+        if metric(&text, "herald_gateway_intents_unsettled", None) == Some(0.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the intent was not settled within 30 s of the upstream's return:\n{}",
+            gw2.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        receiver.delivered_for_key("lost").is_empty(),
+        "an event for a write that never happened"
+    );
+    assert!(
+        upstream
+            .s3()
+            .head_object()
+            .bucket("soon-gone")
+            .key("lost")
+            .send()
+            .await
+            .is_err(),
+        "the refused write is not upstream"
+    );
     let _ = topic;
 }
 
