@@ -200,6 +200,11 @@ pub struct NotifyArgs {
     #[arg(long, default_value = "30s", value_parser = parse::parse_duration,
           help_heading = "Notifications")]
     pub drain_timeout: Duration,
+    /// More S3 endpoints taking the PUTs (repeatable): the workers spread
+    /// over `--endpoint` and these, round-robin (cluster nodes). The topic
+    /// and the notification are set up through `--endpoint`.
+    #[arg(long, help_heading = "Notifications")]
+    pub also_endpoint: Vec<String>,
     /// Address of the built-in HTTP event receiver (port 0: any free port).
     /// The topic's push-endpoint is http://<this address>/events (0.0.0.0 is
     /// advertised as 127.0.0.1). Unused with `--topic-kind sqs`.

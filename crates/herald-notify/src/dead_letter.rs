@@ -76,6 +76,26 @@ impl FirstAttempts {
     }
 }
 
+/// Why a topic gives up on an event after a failed push (its
+/// `attempts`-th), if it does: `time_to_live` passed, `max_retries` spent,
+/// or (with a dead-letter queue) the endpoint refused it for good.
+pub(crate) fn give_up_reason(
+    topic: &TopicRuntime,
+    enqueued: SystemTime,
+    attempts: u32,
+    error: &herald_endpoints::PushError,
+) -> Option<Reason> {
+    if topic.ttl.is_some_and(|ttl| enqueued + ttl < SystemTime::now()) {
+        Some(Reason::TimeToLive)
+    } else if topic.max_retries > 0 && attempts > topic.max_retries {
+        Some(Reason::MaxRetries)
+    } else if topic.dead_letter_queue.is_some() && error.is_permanent() {
+        Some(Reason::Refused)
+    } else {
+        None
+    }
+}
+
 /// What is known about the attempts on an event given up on.
 pub(crate) struct GiveUp {
     pub(crate) reason: Reason,
@@ -99,17 +119,62 @@ pub(crate) async fn give_up(
 ) {
     let name = topic.log_name();
     let first_attempt = first_attempts.settle(lease.id);
+    let event = GivenUp {
+        key: &lease.key,
+        payload: &lease.payload,
+        enqueued: lease.enqueued,
+        first_attempt,
+    };
+    match park(notifier, topic, &event, &why).await {
+        Parked::Settled => log.drop_entries(name, &[lease.id]),
+        Parked::TryLater => {
+            if let Some(first) = first_attempt {
+                first_attempts.failed(lease.id, first);
+            }
+            log.retry(name, lease.id, SystemTime::now() + retry_pause(topic));
+        }
+        Parked::ShuttingDown => {}
+    }
+}
+
+/// An event given up on, wherever it waited (the delivery log, or a
+/// cluster's shared stream).
+pub(crate) struct GivenUp<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) payload: &'a [u8],
+    pub(crate) enqueued: SystemTime,
+    pub(crate) first_attempt: Option<SystemTime>,
+}
+
+/// What became of an event given up on.
+pub(crate) enum Parked {
+    /// In the dead-letter queue, or lost (logged and counted): the event
+    /// leaves where it waited.
+    Settled,
+    /// The queue cannot store it now: try again after
+    /// [`retry_pause`].
+    TryLater,
+    /// Shutting down: the event stays where it waited, neither parked nor
+    /// lost.
+    ShuttingDown,
+}
+
+/// How long an event whose parking failed waits before the next try.
+pub(crate) fn retry_pause(topic: &TopicRuntime) -> Duration {
+    topic.retry_sleep.max(MIN_PARK_RETRY)
+}
+
+/// Parks an event the topic gives up on in its dead-letter queue, or
+/// counts it lost.
+pub(crate) async fn park(notifier: &Weak<Notifier>, topic: &TopicRuntime, event: &GivenUp<'_>, why: &GiveUp) -> Parked {
     let Some(queue_arn) = topic.dead_letter_queue.as_deref() else {
-        tracing::warn!(topic = %topic.record.name, key = %lease.key, attempts = why.attempts,
+        tracing::warn!(topic = %topic.record.name, key = %event.key, attempts = why.attempts,
             reason = why.reason.as_str(), error = why.last_error.as_deref().unwrap_or(""), "event lost: given up on");
-        log.drop_entries(name, &[lease.id]);
         topic.counters.lost(1);
-        return;
+        return Parked::Settled;
     };
     let Some(n) = notifier.upgrade() else {
-        // Shutting down: the event stays in the log (pending again at the
-        // next start), neither parked nor lost.
-        return;
+        return Parked::ShuttingDown;
     };
     let target = n
         .queues
@@ -119,12 +184,11 @@ pub(crate) async fn give_up(
     drop(n);
     let Some((engine, queue)) = target else {
         tracing::warn!(topic = %topic.record.name, queue = %queue_arn, "dead-letter queue gone (or not the topic owner's): event lost");
-        log.drop_entries(name, &[lease.id]);
         topic.counters.lost(1);
-        return;
+        return Parked::Settled;
     };
-    let body = String::from_utf8_lossy(&lease.payload).into_owned();
-    let attributes = attributes(topic, lease, &why, first_attempt);
+    let body = String::from_utf8_lossy(event.payload).into_owned();
+    let attributes = attributes(topic, event.enqueued, why, event.first_attempt);
     let stored = engine
         .send_dead_letters(&queue.owner, &queue.name, vec![(body, attributes)])
         .await
@@ -135,21 +199,17 @@ pub(crate) async fn give_up(
     match stored {
         Ok(Ok(_)) => {
             tracing::info!(topic = %topic.record.name, queue = %queue_arn, reason = why.reason.as_str(), "event parked in the dead-letter queue");
-            log.drop_entries(name, &[lease.id]);
             topic.counters.dead_lettered(1);
+            Parked::Settled
         }
         Ok(Err(QueueError::Io(e))) | Err(QueueError::Io(e)) => {
             tracing::error!(topic = %topic.record.name, queue = %queue_arn, error = %e, "cannot park the event now; will try again");
-            if let Some(first) = first_attempt {
-                first_attempts.failed(lease.id, first);
-            }
-            let again = SystemTime::now() + topic.retry_sleep.max(MIN_PARK_RETRY);
-            log.retry(name, lease.id, again);
+            Parked::TryLater
         }
         Ok(Err(e)) | Err(e) => {
             tracing::warn!(topic = %topic.record.name, queue = %queue_arn, error = %e, "the dead-letter queue refused the event: lost");
-            log.drop_entries(name, &[lease.id]);
             topic.counters.lost(1);
+            Parked::Settled
         }
     }
 }
@@ -157,7 +217,7 @@ pub(crate) async fn give_up(
 /// The dead letter's message attributes.
 fn attributes(
     topic: &TopicRuntime,
-    lease: &Lease,
+    enqueued: SystemTime,
     why: &GiveUp,
     first_attempt: Option<SystemTime>,
 ) -> BTreeMap<String, MessageAttributeValue> {
@@ -177,7 +237,7 @@ fn attributes(
                 binary_value: None,
             },
         ),
-        ("EnqueuedTime".to_owned(), string(rfc3339(lease.enqueued))),
+        ("EnqueuedTime".to_owned(), string(rfc3339(enqueued))),
     ]);
     if let Some(e) = why.last_error.as_deref().map(printable).filter(|e| !e.is_empty()) {
         out.insert("LastError".to_owned(), string(e));

@@ -17,7 +17,7 @@ use herald_log::Lease;
 use tokio::sync::Semaphore;
 
 use super::Notifier;
-use super::dead_letter::{FirstAttempts, GiveUp, Reason, give_up};
+use super::dead_letter::{FirstAttempts, GiveUp, Reason, give_up, give_up_reason};
 use super::topic::TopicRuntime;
 
 /// Pushes in flight per topic, unless its endpoint asks for more
@@ -30,10 +30,24 @@ const MIN_HOLD: Duration = Duration::from_millis(200);
 /// retries wake it earlier).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
-/// A topic's worker and whether it writes batch files (else it pushes).
+/// A topic's worker and what it does.
 struct Worker {
-    batch: bool,
+    kind: Kind,
     handle: tokio::task::JoinHandle<()>,
+}
+
+/// What a topic's worker does with its events.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Pushes them from the local delivery log.
+    Push,
+    /// Writes them into batch files.
+    Batch,
+    /// Cluster mode: relays them into the topic's shared stream and
+    /// pushes from there (see [`super::shared_log`]).
+    Shared,
+    /// Moves them into a built-in queue.
+    Queue,
 }
 
 #[derive(Default)]
@@ -47,11 +61,16 @@ impl Workers {
     /// old worker notices by itself and stops (a batch worker first gives
     /// back the events it holds); the new one starts after it.
     pub fn ensure(&self, notifier: &Arc<Notifier>, name: &str) {
-        let batch = notifier.topic(name).is_some_and(|t| t.batch.is_some());
+        let topic = notifier.topic(name);
+        let kind = match (&topic, &notifier.shared_log) {
+            (Some(t), _) if t.batch.is_some() => Kind::Batch,
+            (Some(t), Some(_)) if t.persistent => Kind::Shared,
+            _ => Kind::Push,
+        };
         let mut handles = self.handles.lock().expect("workers lock");
         if handles
             .get(name)
-            .is_some_and(|w| w.batch == batch && !w.handle.is_finished())
+            .is_some_and(|w| w.kind == kind && !w.handle.is_finished())
         {
             return;
         }
@@ -60,17 +79,18 @@ impl Workers {
         };
         let previous = handles.remove(name).map(|w| w.handle);
         let (weak, owned) = (Arc::downgrade(notifier), name.to_owned());
+        let shared = notifier.shared_log.clone();
         let handle = rt.spawn(async move {
             if let Some(h) = previous {
                 let _ = h.await;
             }
-            if batch {
-                super::batch::run(weak, owned).await
-            } else {
-                run(weak, owned).await
+            match (kind, shared) {
+                (Kind::Batch, _) => super::batch::run(weak, owned).await,
+                (Kind::Shared, Some(shared)) => super::shared_log::run(weak, shared, owned).await,
+                _ => run(weak, owned).await,
             }
         });
-        handles.insert(name.to_owned(), Worker { batch, handle });
+        handles.insert(name.to_owned(), Worker { kind, handle });
     }
 
     /// Starts the worker that moves a built-in queue's events into it
@@ -84,7 +104,13 @@ impl Workers {
             return;
         };
         let handle = rt.spawn(super::to_queue::run(notifier, arn.to_owned()));
-        handles.insert(arn.to_owned(), Worker { batch: false, handle });
+        handles.insert(
+            arn.to_owned(),
+            Worker {
+                kind: Kind::Queue,
+                handle,
+            },
+        );
     }
 
     /// Whether a worker for `name` runs (the check on every queue event:
@@ -108,7 +134,11 @@ impl Workers {
     pub async fn join_batch(&self) {
         let handles: Vec<tokio::task::JoinHandle<()>> = {
             let mut map = self.handles.lock().expect("workers lock");
-            let names: Vec<String> = map.iter().filter(|(_, w)| w.batch).map(|(n, _)| n.clone()).collect();
+            let names: Vec<String> = map
+                .iter()
+                .filter(|(_, w)| w.kind == Kind::Batch)
+                .map(|(n, _)| n.clone())
+                .collect();
             names.iter().filter_map(|n| map.remove(n)).map(|w| w.handle).collect()
         };
         for h in handles {
@@ -125,8 +155,8 @@ async fn run(notifier: Weak<Notifier>, name: String) {
     loop {
         let Some(n) = notifier.upgrade() else { return };
         let Some(topic) = n.topic(&name) else { return };
-        if topic.batch.is_some() {
-            tracing::debug!(topic = %topic.record.name, "now a batch topic: the push worker stops");
+        if topic.batch.is_some() || (topic.persistent && n.shared_log.is_some()) {
+            tracing::debug!(topic = %topic.record.name, "now a batch or shared topic: the push worker stops");
             return;
         }
         let log = n.log.clone();
@@ -253,17 +283,7 @@ impl Attempt<'_> {
         }
         topic.counters.fail(&e);
         let attempts = lease.attempts + 1;
-        let expired = topic.ttl.is_some_and(|ttl| lease.enqueued + ttl < SystemTime::now());
-        let reason = if expired {
-            Some(Reason::TimeToLive)
-        } else if topic.max_retries > 0 && attempts > topic.max_retries {
-            Some(Reason::MaxRetries)
-        } else if topic.dead_letter_queue.is_some() && e.is_permanent() {
-            Some(Reason::Refused)
-        } else {
-            None
-        };
-        match reason {
+        match give_up_reason(topic, lease.enqueued, attempts, &e) {
             Some(reason) => {
                 let why = GiveUp {
                     reason,

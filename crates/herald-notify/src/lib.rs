@@ -25,7 +25,9 @@ pub mod metrics;
 mod plan;
 pub mod policy;
 mod queue_endpoint;
+mod remote;
 pub mod replay;
+pub mod shared_log;
 pub mod tail;
 mod to_queue;
 pub mod topic;
@@ -64,6 +66,9 @@ pub struct NotifierSettings {
     /// Gateway mode: objects are kept by an upstream S3, so nothing may
     /// write objects into Herald's own store (batch topics are refused).
     pub objects_upstream: bool,
+    /// Cluster mode: persistent topics' queues are JetStream streams
+    /// every node delivers from (see [`shared_log`]).
+    pub shared_log: Option<Arc<shared_log::SharedLog>>,
 }
 
 impl NotifierSettings {
@@ -91,6 +96,8 @@ pub struct Notifier {
     require_publish_policy: bool,
     /// See [`NotifierSettings::objects_upstream`].
     objects_upstream: bool,
+    /// See [`NotifierSettings::shared_log`].
+    shared_log: Option<Arc<shared_log::SharedLog>>,
     /// bucket -> parsed configuration (only buckets that have one).
     configs: RwLock<HashMap<String, Arc<NotificationConfiguration>>>,
     /// bucket -> owner, for the buckets events were planned for (whose
@@ -182,6 +189,7 @@ impl Notifier {
             topic_defaults: settings.topic_defaults,
             require_publish_policy: settings.require_publish_policy,
             objects_upstream: settings.objects_upstream,
+            shared_log: settings.shared_log,
             configs: RwLock::new(HashMap::new()),
             bucket_owners: RwLock::new(HashMap::new()),
             topics: RwLock::new(HashMap::new()),
@@ -467,6 +475,12 @@ impl Notifier {
         self.workers.stop(arn);
         self.replays.cancel(arn);
         self.log.remove_topic(arn);
+        if let Some(shared) = self.shared_log.clone()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let arn = arn.to_owned();
+            rt.spawn(async move { shared.remove(&arn).await });
+        }
     }
 
     /// Starts the workers that move events into built-in queues, for the

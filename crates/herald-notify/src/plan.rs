@@ -274,13 +274,25 @@ impl Notifier {
             if topic.persistent && read_refused(topic.log_name(), &topic.counters) {
                 continue;
             }
-            if !admit_when_full && topic.persistent && self.log.is_full(topic.log_name()) {
+            if !admit_when_full && topic.persistent && !self.relay_keeps_up(&topic) {
                 return Err(NotifyError::SlowDown(topic.record.name.clone()));
             }
             plan.targets.push(Routed::to(&target, topic));
         }
         plan.read_slots = slots;
         Ok(plan)
+    }
+
+    /// Whether a persistent topic takes more events: its queue in the
+    /// delivery log has room and, in cluster mode, its relay reaches the
+    /// shared stream (events must not pile up where only this node could
+    /// deliver them).
+    fn relay_keeps_up(&self, topic: &TopicRuntime) -> bool {
+        !self.log.is_full(topic.log_name())
+            && self
+                .shared_log
+                .as_ref()
+                .is_none_or(|shared| shared.healthy(&topic.record.arn))
     }
 
     /// The queue a QueueConfiguration names, if it exists and takes this

@@ -166,6 +166,22 @@ impl Server {
         self.state.decider.clone()
     }
 
+    /// What applies another cluster node's metadata changes to this
+    /// server's caches (topics, configurations, policies; the store
+    /// reloads keys itself).
+    pub fn shared_change_listener(&self) -> Arc<dyn Fn(Vec<herald_store::SharedChange>) + Send + Sync> {
+        let front = Arc::downgrade(&self.state);
+        Arc::new(move |changes| {
+            let Some(front) = front.upgrade() else { return };
+            for change in &changes {
+                if let herald_store::SharedChange::BucketPolicy(bucket) = change {
+                    front.decider.0.policies.forget(bucket);
+                }
+            }
+            front.notifier.apply_shared_changes(&changes);
+        })
+    }
+
     /// Where the detailed metrics are served, if anywhere.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())

@@ -44,7 +44,7 @@ impl Store {
         };
         settings(&mut rec);
         let r = rec.clone();
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             if let Some(v) = buckets.get(r.name.as_str())? {
                 let existing: BucketRecord = serde_json::from_slice(v.value())?;
@@ -69,7 +69,16 @@ impl Store {
             Ok(Applied::new(()))
         })
         .await?;
-        Ok(rec)
+        // In a cluster, another node may have made the same bucket first:
+        // its record then replaced this one while it was shared.
+        match self.get_bucket(name)? {
+            Some(now) if now.id != rec.id => Err(if now.owner == rec.owner {
+                StoreError::BucketAlreadyOwnedByYou
+            } else {
+                StoreError::BucketAlreadyExists
+            }),
+            _ => Ok(rec),
+        }
     }
 
     /// A bucket's record, if it exists.
@@ -101,7 +110,7 @@ impl Store {
     /// Multipart uploads still in progress are aborted with it.
     pub async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             let brec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => serde_json::from_slice(v.value())?,
@@ -197,7 +206,7 @@ impl Store {
         change: impl FnOnce(&mut BucketRecord) -> StoreResult<()> + Send + 'static,
     ) -> StoreResult<BucketRecord> {
         let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             let mut rec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => serde_json::from_slice(v.value())?,
@@ -220,7 +229,7 @@ impl Store {
     /// bucket can only be suspended, never made unversioned again (S3 rule).
     pub async fn set_versioning(&self, name: &str, state: VersioningState) -> StoreResult<()> {
         let name = name.to_owned();
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             let mut rec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => serde_json::from_slice(v.value())?,

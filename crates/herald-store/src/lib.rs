@@ -22,6 +22,7 @@ mod policies;
 mod quota;
 mod reader;
 pub mod records;
+mod shared;
 mod ssh_keys;
 mod tables;
 mod topics;
@@ -49,6 +50,7 @@ pub use records::{
     BucketRecord, ChecksumSlot, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord,
     UploadRecord, now_ms,
 };
+pub use shared::{MAX_SHARED_ROW_BYTES, SharedChange, SharedSink, SharedTable, parse_shared_key};
 pub use topics::TopicExpectation;
 
 use commit::Committer;
@@ -76,6 +78,8 @@ struct Inner {
     dir: PathBuf,
     /// Per-user limits (see [`quota`]).
     quotas: RwLock<Quotas>,
+    /// Told of writes to the tables a cluster shares (see [`shared`]).
+    shared_sink: std::sync::OnceLock<Arc<dyn SharedSink>>,
 }
 
 impl Store {
@@ -115,6 +119,7 @@ impl Store {
                 keys: RwLock::new(HashMap::new()),
                 dir: dir.to_path_buf(),
                 quotas: RwLock::new(Quotas::default()),
+                shared_sink: std::sync::OnceLock::new(),
             }),
         };
         store.reload_keys()?;

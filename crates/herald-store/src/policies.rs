@@ -37,7 +37,7 @@ impl Store {
         public: bool,
     ) -> StoreResult<()> {
         let (name, expected_id) = (bucket.name.clone(), bucket.id.clone());
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let buckets = txn.open_table(BUCKETS)?;
             let rec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => serde_json::from_slice(v.value())?,

@@ -64,7 +64,7 @@ impl Store {
     /// in one millisecond, or a clock stepped back).
     pub async fn put_topic(&self, mut topic: TopicRecord, expected: TopicExpectation) -> StoreResult<i64> {
         let limit = self.quotas().topics_per_user;
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let current = current_topic(txn, topic.account(), &topic.name)?;
             if !expected.holds(current.as_ref()) {
                 return Err(StoreError::ConcurrentTopicChange(topic.name.clone()));
@@ -152,7 +152,7 @@ impl Store {
     /// left alone: `ConcurrentTopicChange`.
     pub async fn delete_topic(&self, owner: &str, name: &str, expected: TopicExpectation) -> StoreResult<bool> {
         let (owner, name) = (owner.to_owned(), name.to_owned());
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let current = current_topic(txn, &owner, &name)?;
             if current.is_some() && !expected.holds(current.as_ref()) {
                 return Err(StoreError::ConcurrentTopicChange(name.clone()));
@@ -185,7 +185,7 @@ impl Store {
     ) -> StoreResult<()> {
         let bucket = bucket.to_owned();
         let expected_id = expected_id.map(str::to_owned);
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let current: Option<crate::records::BucketRecord> = match txn.open_table(BUCKETS)?.get(bucket.as_str())? {
                 Some(v) => Some(serde_json::from_slice(v.value())?),
                 None => None,

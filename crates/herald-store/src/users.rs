@@ -77,7 +77,7 @@ impl Store {
         };
         let reuse_name = profile.reuse_name;
         let u = user.clone();
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut users = txn.open_table(USERS)?;
             let mut keys = txn.open_table(KEYS)?;
             if users.get(u.name.as_str())?.is_some() {
@@ -147,7 +147,7 @@ impl Store {
         let key = key.unwrap_or_else(generate_access_key);
         check_key(&key)?;
         let (name, k) = (name.to_owned(), key.clone());
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut users = txn.open_table(USERS)?;
             let mut keys = txn.open_table(KEYS)?;
             let mut user: User = match users.get(name.as_str())? {
@@ -172,7 +172,7 @@ impl Store {
     pub async fn set_user_key(&self, name: &str, key: AccessKey) -> StoreResult<()> {
         check_key(&key)?;
         let name = name.to_owned();
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut users = txn.open_table(USERS)?;
             let mut keys = txn.open_table(KEYS)?;
             if let Some(owner) = keys.get(key.access_key_id.as_str())?
@@ -241,7 +241,7 @@ impl Store {
     /// user of the same name).
     pub async fn remove_user(&self, name: &str) -> StoreResult<()> {
         let name = name.to_owned();
-        self.write(vec![], move |txn| {
+        self.write_shared(move |txn| {
             let mut users = txn.open_table(USERS)?;
             let mut keys = txn.open_table(KEYS)?;
             let buckets = txn.open_table(BUCKETS)?;

@@ -143,6 +143,27 @@ pub struct ServeArgs {
     /// Gateway mode: let CreateBucket take over a bucket that already exists upstream (off: refused as BucketAlreadyExists).
     #[arg(long, env = "HERALD_UPSTREAM_ADOPT_EXISTING_BUCKETS")]
     pub upstream_adopt_existing_buckets: bool,
+    /// Cluster mode (with gateway mode): NATS servers with JetStream the nodes share, comma-separated nats://host:port (docs/cluster.md).
+    #[arg(long, env = "HERALD_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Cluster mode: names every stream and key-value bucket, so deployments can share one NATS [default: herald].
+    #[arg(long, env = "HERALD_CLUSTER_PREFIX")]
+    pub cluster_prefix: Option<String>,
+    /// Cluster mode: NATS user (with --cluster-password).
+    #[arg(long, env = "HERALD_CLUSTER_USER")]
+    pub cluster_user: Option<String>,
+    /// Cluster mode: NATS password (prefer the environment or the file: flags show in `ps`).
+    #[arg(long, env = "HERALD_CLUSTER_PASSWORD", hide_env_values = true)]
+    pub cluster_password: Option<String>,
+    /// Cluster mode: NATS token (prefer the environment or the file).
+    #[arg(long, env = "HERALD_CLUSTER_TOKEN", hide_env_values = true)]
+    pub cluster_token: Option<String>,
+    /// Cluster mode: PEM file of the CA of the NATS servers' certificates (TLS is then required).
+    #[arg(long, env = "HERALD_CLUSTER_TLS_CA")]
+    pub cluster_tls_ca: Option<PathBuf>,
+    /// Cluster mode: replicas of the shared streams and key-value bucket (NATS cluster size, up to 5) [default: 1].
+    #[arg(long, env = "HERALD_CLUSTER_REPLICAS", value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub cluster_replicas: Option<u64>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -186,6 +207,13 @@ pub struct FileConfig {
     pub upstream_secret_key: Option<String>,
     pub upstream_region: Option<String>,
     pub upstream_adopt_existing_buckets: Option<bool>,
+    pub cluster: Option<String>,
+    pub cluster_prefix: Option<String>,
+    pub cluster_user: Option<String>,
+    pub cluster_password: Option<String>,
+    pub cluster_token: Option<String>,
+    pub cluster_tls_ca: Option<PathBuf>,
+    pub cluster_replicas: Option<u64>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -237,6 +265,8 @@ pub struct Settings {
     pub topic_require_publish_policy: bool,
     /// Gateway mode's upstream (`None`: embedded mode).
     pub upstream: Option<herald_server::UpstreamSettings>,
+    /// Cluster mode's NATS (`None`: a single node).
+    pub cluster: Option<herald_cluster::ClusterSettings>,
 }
 
 /// Gateway mode's upstream from the flags and the file; `None` unless an
@@ -264,6 +294,46 @@ fn upstream_settings(
         secret_key,
         region: up_region.or(f_region).unwrap_or_else(|| region.to_owned()),
         adopt_existing,
+    }))
+}
+
+/// Cluster mode's settings; `None` unless NATS servers are given.
+fn cluster_settings(
+    servers: Option<String>,
+    prefix: Option<String>,
+    [user, password, token]: [Option<String>; 3],
+    tls_ca: Option<PathBuf>,
+    replicas: Option<u64>,
+) -> anyhow::Result<Option<herald_cluster::ClusterSettings>> {
+    let Some(servers) = servers.filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let servers: Vec<String> = servers
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = servers
+        .iter()
+        .find(|s| !(s.starts_with("nats://") || s.starts_with("tls://")))
+    {
+        anyhow::bail!("cluster servers must be nats:// or tls:// URLs, not {bad:?}");
+    }
+    let prefix = prefix.unwrap_or_else(|| "herald".to_owned());
+    if !herald_cluster::valid_prefix(&prefix) {
+        anyhow::bail!("cluster_prefix {prefix:?}: use 1-32 letters, digits, '-' or '_'");
+    }
+    if user.is_some() != password.is_some() {
+        anyhow::bail!("cluster_user and cluster_password go together");
+    }
+    Ok(Some(herald_cluster::ClusterSettings {
+        servers,
+        prefix,
+        user,
+        password,
+        token,
+        tls_ca,
+        replicas: usize::try_from(replicas.unwrap_or(1)).unwrap_or(1),
     }))
 }
 
@@ -407,6 +477,17 @@ impl ServeArgs {
                 ],
                 self.upstream_adopt_existing_buckets || file.upstream_adopt_existing_buckets.unwrap_or(false),
                 &region_for_console,
+            )?,
+            cluster: cluster_settings(
+                self.cluster.or(file.cluster),
+                self.cluster_prefix.or(file.cluster_prefix),
+                [
+                    self.cluster_user.or(file.cluster_user),
+                    self.cluster_password.or(file.cluster_password),
+                    self.cluster_token.or(file.cluster_token),
+                ],
+                self.cluster_tls_ca.or(file.cluster_tls_ca),
+                self.cluster_replicas.or(file.cluster_replicas),
             )?,
             ca_dir: self.ca_dir.or(file.ca_dir),
             endpoint_deny,

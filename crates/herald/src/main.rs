@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_client;
+mod cluster;
 mod config;
 mod health;
 mod lifecycle;

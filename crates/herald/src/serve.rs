@@ -19,6 +19,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // does not keep.
         anyhow::bail!("--sftp-listen is not available in gateway mode (--upstream-endpoint)");
     }
+    if settings.cluster.is_some() && settings.upstream.is_none() {
+        // Embedded mode keeps each node's objects in its own data dir: the
+        // nodes would not be interchangeable.
+        anyhow::bail!(
+            "--cluster needs gateway mode (--upstream-endpoint): nodes share objects only through an upstream S3"
+        );
+    }
     init_logging(&settings)?;
     tighten_data_dir(&settings.data_dir)?;
     let connections = fit_fd_limit(settings.connections);
@@ -29,6 +36,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     store.set_quotas(settings.quotas.clone());
+    // The cluster's users come in before the root user is made, so a
+    // joining node does not make a second root.
+    let membership = match &settings.cluster {
+        Some(c) => Some(crate::cluster::Membership::join(c, &settings.data_dir, &store).await?),
+        None => None,
+    };
     ensure_root(&store, &settings).await?;
 
     // Blobs orphaned by a crash are removed in the background; new blobs
@@ -70,6 +83,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             topic_defaults: settings.topic_defaults,
             require_publish_policy: settings.topic_require_publish_policy,
             objects_upstream: settings.upstream.is_some(),
+            shared_log: membership.as_ref().map(|m| m.shared_log()),
         },
         endpoint_policy(&settings),
     )
@@ -92,6 +106,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+    if let Some(m) = &membership {
+        m.meta.set_listener(server.shared_change_listener());
+    }
     // Expires objects by each bucket's lifecycle rules, with their events.
     // (Gateway mode keeps no objects here: the upstream's own lifecycle
     // applies, and PutBucketLifecycleConfiguration answers NotImplemented.)

@@ -44,6 +44,9 @@ use sns::Destination;
 /// PUTs of fresh keys, remembering when each one was acknowledged.
 struct NotifyWorkload {
     target: Target,
+    /// Where each worker PUTs: the target's client, then one per
+    /// `--also-endpoint`, round-robin over workers.
+    clients: Vec<Arc<crate::s3::S3Client>>,
     next: AtomicU64,
     /// Per worker (uncontended): (key index, instant the 200 arrived).
     acks: Vec<Mutex<Vec<(u64, Instant)>>>,
@@ -56,7 +59,8 @@ impl Workload for NotifyWorkload {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let key = object_key(&self.target.prefix, n);
         let t = &self.target;
-        let result = t.client.put_object(&t.bucket, &key, t.body.clone()).await;
+        let client = &self.clients[worker % self.clients.len()];
+        let result = client.put_object(&t.bucket, &key, t.body.clone()).await;
         if result.is_ok() {
             let acked = Instant::now();
             self.acks[worker].lock().expect("ack lock").push((n, acked));
@@ -110,7 +114,20 @@ pub async fn notify(mut args: NotifyArgs) -> anyhow::Result<Report> {
         announce(&args, &target, &sink, receiver.as_ref(), persistent);
     }
 
+    let mut clients = vec![target.client.clone()];
+    for endpoint in &args.also_endpoint {
+        let t = &args.target;
+        let per_endpoint = load.concurrency.div_ceil(args.also_endpoint.len() + 1);
+        clients.push(Arc::new(crate::s3::S3Client::new(
+            endpoint,
+            &t.access_key,
+            &t.secret_key,
+            &t.region,
+            per_endpoint,
+        )?));
+    }
     let workload = Arc::new(NotifyWorkload {
+        clients,
         next: AtomicU64::new(0),
         acks: (0..load.concurrency).map(|_| Mutex::default()).collect(),
         target,

@@ -49,6 +49,12 @@ impl PolicyCache {
         }
     }
 
+    /// Drops a bucket's cached policy (another node of a cluster changed
+    /// it: the next request reads it from the store).
+    pub(crate) fn forget(&self, bucket: &str) {
+        self.by_bucket.write().expect("policy cache lock").remove(bucket);
+    }
+
     pub(crate) fn set(&self, bucket: &BucketRecord, policy: Option<Arc<Policy>>) {
         self.by_bucket.write().expect("policy cache lock").insert(
             bucket.name.clone(),

@@ -1,0 +1,425 @@
+//! Cluster mode: each persistent topic's queue is a JetStream stream that
+//! every node of the cluster delivers from.
+//!
+//! Events are still committed first into this node's delivery log, in the
+//! same group commit as the change they describe (so an acknowledged
+//! write has its event on disk whatever NATS does). A *relay* per topic
+//! then moves them into the topic's stream, each with a `Nats-Msg-Id`
+//! made of this node's id and the event's id in its log: a relay cut
+//! short by a crash publishes the same ids again after the restart, and
+//! JetStream's duplicate window drops the copies. An event leaves the
+//! local log only once JetStream has acknowledged it.
+//!
+//! The stream's subjects are `<prefix>.topic.<topic-hash>.<partition>`,
+//! the partition a hash of the event's `bucket/key`. Each partition has
+//! one durable pull consumer with one event in flight at a time
+//! (`max_ack_pending` 1): whichever node pulls it, a key's events are
+//! pushed in order, and a node that dies holding one gives it back after
+//! the consumer's ack wait. The stream keeps only what is not yet
+//! delivered (work-queue retention).
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::StreamExt as _;
+
+use super::Notifier;
+use super::dead_letter::{GiveUp, GivenUp, Parked, Reason, give_up_reason, park, retry_pause};
+use super::topic::TopicRuntime;
+
+/// Partitions of each topic's stream: pushes in flight per topic across
+/// the cluster (each partition delivers one event at a time to keep its
+/// keys' order).
+pub const PARTITIONS: u32 = 16;
+/// The header carrying an event's object key (base64url).
+const KEY_HEADER: &str = "Herald-Key";
+/// Events a relay moves per round.
+const RELAY_BATCH: usize = 256;
+/// How long a node may hold an event without a word before the stream
+/// gives it to another node (a node pushing slowly says "in progress").
+const ACK_WAIT: Duration = Duration::from_secs(15);
+/// How often a node retrying an event in place tells the stream it still
+/// holds it.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Window in which JetStream drops a re-published event id: longer than
+/// any restart after a crash between publishing and the local ack.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+/// Shortest wait after a failure (an endpoint down, NATS down) before the
+/// next try, so `retry_sleep_duration` 0 is not a busy loop.
+const MIN_PAUSE: Duration = Duration::from_millis(200);
+/// How long an idle relay sleeps before looking again (appends wake it).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// A cluster's JetStream, as the pipeline uses it.
+pub struct SharedLog {
+    js: jetstream::Context,
+    /// The connection, whose state [`SharedLog::healthy`] reads.
+    client: async_nats::Client,
+    /// Names every stream (`<prefix>-topic-…`) and subject (`<prefix>.…`).
+    prefix: String,
+    /// This node's id: the first half of every event id it publishes.
+    node: String,
+    /// Set while the relays cannot publish (NATS down, stream full): the
+    /// topic's writes are then refused with SlowDown (see
+    /// [`SharedLog::healthy`]).
+    unhealthy: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl std::fmt::Debug for SharedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLog")
+            .field("prefix", &self.prefix)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedLog {
+    pub fn new(js: jetstream::Context, prefix: impl Into<String>, node: impl Into<String>) -> SharedLog {
+        SharedLog {
+            client: js.client(),
+            js,
+            prefix: prefix.into(),
+            node: node.into(),
+            unhealthy: Default::default(),
+        }
+    }
+
+    /// Whether `arn`'s relay can move events into the stream: NATS is
+    /// connected and the relay's last round was taken (not while NATS or
+    /// the stream refuses). Planning refuses new events for
+    /// a topic whose relay is stuck, so nothing piles up on one node
+    /// where only it could deliver.
+    pub fn healthy(&self, arn: &str) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+            && !self.unhealthy.lock().expect("health lock").contains(arn)
+    }
+
+    fn set_healthy(&self, arn: &str, ok: bool) {
+        let mut set = self.unhealthy.lock().expect("health lock");
+        if ok {
+            set.remove(arn);
+        } else {
+            set.insert(arn.to_owned());
+        }
+    }
+
+    /// The topic's tag in stream and subject names: a hash of its ARN
+    /// (ARNs carry characters names may not).
+    fn tag(arn: &str) -> String {
+        format!("{:016x}", fnv1a(arn.as_bytes()))
+    }
+
+    pub fn stream_name(&self, arn: &str) -> String {
+        format!("{}-topic-{}", self.prefix, Self::tag(arn))
+    }
+
+    fn subject(&self, arn: &str, partition: u32) -> String {
+        format!("{}.topic.{}.{partition}", self.prefix, Self::tag(arn))
+    }
+
+    /// The partition of an event keyed `bucket/key`.
+    pub fn partition(key: &str) -> u32 {
+        (fnv1a(key.as_bytes()) % u64::from(PARTITIONS)) as u32
+    }
+
+    async fn stream(&self, topic: &TopicRuntime) -> Result<stream::Stream, String> {
+        let arn = &topic.record.arn;
+        let config = stream::Config {
+            name: self.stream_name(arn),
+            description: Some(format!("herald topic {arn}")),
+            subjects: vec![format!("{}.topic.{}.*", self.prefix, Self::tag(arn))],
+            retention: stream::RetentionPolicy::WorkQueue,
+            discard: stream::DiscardPolicy::New,
+            max_messages: i64::try_from(topic.max_entries).unwrap_or(i64::MAX),
+            max_bytes: i64::try_from(topic.max_bytes).unwrap_or(i64::MAX),
+            duplicate_window: DUPLICATE_WINDOW,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        self.js
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| format!("stream of {arn}: {e}"))
+    }
+
+    /// Deletes a deleted topic's stream (and its consumers with it).
+    pub async fn remove(&self, arn: &str) {
+        match self.js.delete_stream(self.stream_name(arn)).await {
+            Ok(_) => tracing::info!(topic = %arn, "deleted the topic's shared stream"),
+            Err(e) => tracing::debug!(topic = %arn, error = %e, "shared stream not deleted (gone already?)"),
+        }
+    }
+}
+
+/// 64-bit FNV-1a: stable across nodes and versions (std's hasher is
+/// seeded per process), and cheap on short keys.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Runs a persistent push topic's share of the cluster's work on this
+/// node: the relay of its local events into the stream, and a puller per
+/// partition. Returns when the topic is gone or no longer a persistent
+/// push topic.
+pub(crate) async fn run(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
+    let stream = loop {
+        let Some(topic) = current(&notifier, &arn) else { return };
+        match shared.stream(&topic).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(topic = %arn, error = %e, "cannot open the topic's shared stream; will retry");
+                shared.set_healthy(&arn, false);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(relay(notifier.clone(), shared.clone(), arn.clone()));
+    for partition in 0..PARTITIONS {
+        tasks.spawn(pull(
+            notifier.clone(),
+            shared.clone(),
+            stream.clone(),
+            arn.clone(),
+            partition,
+        ));
+    }
+    // Any task ending means the topic went away or changed kind: the
+    // others stop with the set.
+    tasks.join_next().await;
+}
+
+/// The topic as it is now, if it is still a persistent push topic.
+fn current(notifier: &Weak<Notifier>, arn: &str) -> Option<Arc<TopicRuntime>> {
+    let topic = notifier.upgrade()?.topic(arn)?;
+    (topic.persistent && topic.batch.is_none()).then_some(topic)
+}
+
+/// Moves this node's committed events of the topic into its stream.
+async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
+    loop {
+        let Some(n) = notifier.upgrade() else { return };
+        if current(&notifier, &arn).is_none() {
+            return;
+        }
+        let log = n.log.clone();
+        drop(n);
+        let leases = log.lease(&arn, RELAY_BATCH);
+        if leases.is_empty() {
+            log.wait_ready(&arn, IDLE_WAIT).await;
+            continue;
+        }
+        let mut sent = Vec::with_capacity(leases.len());
+        for lease in &leases {
+            // The log keys events by `bucket/key`; brokers that carry a
+            // message key (Kafka) get the object key, which a header
+            // carries (encoded: keys may hold any character).
+            let object_key = lease.key.split_once('/').map_or(lease.key.as_str(), |(_, k)| k);
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(lease.payload.clone())
+                .message_id(format!("{}-{}", shared.node, lease.id))
+                .header(KEY_HEADER, URL_SAFE_NO_PAD.encode(object_key).as_str());
+            let subject = shared.subject(&arn, SharedLog::partition(&lease.key));
+            sent.push(shared.js.send_publish(subject, publish).await);
+        }
+        let (mut done, mut failed) = (Vec::new(), None);
+        for (lease, ack) in leases.iter().zip(sent) {
+            let acked = match ack {
+                Ok(future) => future.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match acked {
+                Ok(()) => done.push(lease.id),
+                Err(e) => {
+                    log.retry(&arn, lease.id, SystemTime::now() + MIN_PAUSE);
+                    failed = Some(e);
+                }
+            }
+        }
+        log.ack(&arn, &done);
+        shared.set_healthy(&arn, failed.is_none());
+        if let Some(e) = failed {
+            tracing::warn!(topic = %arn, error = %e, moved = done.len(), "cannot move events into the shared stream; will retry");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Pulls one partition's events, one at a time, and pushes each.
+async fn pull(notifier: Weak<Notifier>, shared: Arc<SharedLog>, stream: stream::Stream, arn: String, partition: u32) {
+    let name = format!("p{partition}");
+    let config = pull::Config {
+        durable_name: Some(name.clone()),
+        filter_subject: shared.subject(&arn, partition),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_ack_pending: 1,
+        max_deliver: -1,
+        ..Default::default()
+    };
+    loop {
+        if current(&notifier, &arn).is_none() {
+            return;
+        }
+        let messages = match stream.get_or_create_consumer(&name, config.clone()).await {
+            Ok(c) => c.messages().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(topic = %arn, partition, error = %e, "cannot pull from the shared stream; will retry");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        while let Some(message) = messages.next().await {
+            let Ok(message) = message else { break };
+            let Some(topic) = current(&notifier, &arn) else { return };
+            deliver(&notifier, &topic, message).await;
+        }
+    }
+}
+
+/// Pushes one event until it is delivered or given up on, holding it
+/// (with "in progress" words to the stream) meanwhile: the partition's
+/// next event waits, which keeps each key's order.
+async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetstream::Message) {
+    let (earlier_deliveries, enqueued) = match message.info() {
+        Ok(info) => (
+            u32::try_from(info.delivered.saturating_sub(1)).unwrap_or(u32::MAX),
+            SystemTime::from(info.published),
+        ),
+        Err(_) => (0, SystemTime::now()),
+    };
+    let key = object_key(&message);
+    let mut attempts = earlier_deliveries;
+    let mut first_attempt = None;
+    let mut last_progress = std::time::Instant::now();
+    loop {
+        let endpoint = match (&topic.endpoint, topic.is_active()) {
+            (Ok(e), true) => Some(e.clone()),
+            _ => None,
+        };
+        let started = SystemTime::now();
+        let why = if topic.ttl.is_some_and(|ttl| enqueued + ttl < started) {
+            Some(GiveUp {
+                reason: Reason::TimeToLive,
+                attempts,
+                last_error: None,
+                last_attempt: None,
+            })
+        } else if let Some(endpoint) = endpoint {
+            topic.counters.pending(1);
+            let result = endpoint.push_keyed(&message.payload, &key).await;
+            topic.counters.pending(-1);
+            match result {
+                Ok(()) => {
+                    topic.counters.ok();
+                    settle(&message, AckKind::Ack).await;
+                    return;
+                }
+                Err(e) => {
+                    topic.counters.fail(&e);
+                    attempts += 1;
+                    first_attempt.get_or_insert(started);
+                    give_up_reason(topic, enqueued, attempts, &e).map(|reason| GiveUp {
+                        reason,
+                        attempts,
+                        last_error: Some(e.to_string()),
+                        last_attempt: Some(started),
+                    })
+                }
+            }
+        } else {
+            None // no usable endpoint yet: the event waits
+        };
+        let pause = match why {
+            Some(why) => {
+                let event = GivenUp {
+                    key: &key,
+                    payload: &message.payload,
+                    enqueued,
+                    first_attempt,
+                };
+                match park(notifier, topic, &event, &why).await {
+                    Parked::Settled => {
+                        settle(&message, AckKind::Ack).await;
+                        return;
+                    }
+                    Parked::TryLater => retry_pause(topic),
+                    Parked::ShuttingDown => return,
+                }
+            }
+            None => topic.retry_sleep.max(MIN_PAUSE),
+        };
+        if last_progress.elapsed() + pause >= PROGRESS_EVERY || pause >= PROGRESS_EVERY {
+            settle(&message, AckKind::Progress).await;
+            last_progress = std::time::Instant::now();
+        }
+        sleep_holding(&message, pause, &mut last_progress).await;
+        if notifier.strong_count() == 0 {
+            return;
+        }
+    }
+}
+
+/// Sleeps `pause`, telling the stream every [`PROGRESS_EVERY`] that the
+/// event is still held.
+async fn sleep_holding(message: &jetstream::Message, pause: Duration, last_progress: &mut std::time::Instant) {
+    let until = tokio::time::Instant::now() + pause;
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(PROGRESS_EVERY / 2)).await;
+        if last_progress.elapsed() >= PROGRESS_EVERY / 2 {
+            settle(message, AckKind::Progress).await;
+            *last_progress = std::time::Instant::now();
+        }
+    }
+}
+
+async fn settle(message: &jetstream::Message, kind: AckKind) {
+    if let Err(e) = message.ack_with(kind).await {
+        // The event comes back after the ack wait (delivered twice, with
+        // the same event id): nothing is lost.
+        tracing::warn!(error = %e, "cannot settle an event with the shared stream");
+    }
+}
+
+/// The object key the relay put in the event's header.
+fn object_key(message: &jetstream::Message) -> String {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(KEY_HEADER))
+        .and_then(|v| URL_SAFE_NO_PAD.decode(v.as_str()).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_stable_and_spread() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a's published value");
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..1000 {
+            let p = SharedLog::partition(&format!("bucket/key-{i}"));
+            assert!(p < PARTITIONS);
+            seen.insert(p);
+        }
+        assert_eq!(seen.len(), PARTITIONS as usize, "every partition gets keys");
+    }
+}

@@ -1,0 +1,356 @@
+//! The metadata records a cluster of Herald nodes shares (users and their
+//! keys, buckets, topics, notification configurations, bucket policies),
+//! as rows a replicator can copy out and in without knowing their layout.
+//!
+//! A row is named by a *shared key* `<table>.<token>`, where the token is
+//! the table key in unpadded URL-safe base64 (NATS key-value keys allow
+//! only `[-/_=.a-zA-Z0-9]`, and user names, access key ids and topic names
+//! carry other characters). Its value is the table's own bytes, so a row
+//! copied from one node's database into another's is the same record.
+//!
+//! The store does not talk to the cluster itself: a [`SharedSink`] set by
+//! the server is told after every committed write to these tables, and
+//! rows other nodes wrote come in through [`Store::apply_shared`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use redb::{ReadableTable, TableDefinition};
+
+use crate::Store;
+use crate::commit::Applied;
+use crate::error::{StoreError, StoreResult};
+use crate::tables::{BUCKET_POLICIES, BUCKETS, KEYS, NOTIFICATIONS, RETIRED_NAMES, TOPICS, USERS};
+
+/// Longest shared row accepted from the cluster (bytes): bucket policies
+/// are at most 20 KiB and notification configurations a few hundred
+/// rules, so anything near this is not a record Herald wrote.
+pub const MAX_SHARED_ROW_BYTES: usize = 1024 * 1024;
+
+/// One of the shared tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SharedTable {
+    Users,
+    AccessKeys,
+    RetiredNames,
+    Buckets,
+    Topics,
+    Notifications,
+    BucketPolicies,
+}
+
+impl SharedTable {
+    pub const ALL: [SharedTable; 7] = [
+        SharedTable::Users,
+        SharedTable::AccessKeys,
+        SharedTable::RetiredNames,
+        SharedTable::Buckets,
+        SharedTable::Topics,
+        SharedTable::Notifications,
+        SharedTable::BucketPolicies,
+    ];
+
+    /// The first token of the table's shared keys.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SharedTable::Users => "users",
+            SharedTable::AccessKeys => "keys",
+            SharedTable::RetiredNames => "retired",
+            SharedTable::Buckets => "buckets",
+            SharedTable::Topics => "topics",
+            SharedTable::Notifications => "notifications",
+            SharedTable::BucketPolicies => "policies",
+        }
+    }
+
+    fn from_prefix(p: &str) -> Option<SharedTable> {
+        SharedTable::ALL.into_iter().find(|t| t.prefix() == p)
+    }
+}
+
+/// A row that changed, as the caches above the store need to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedChange {
+    /// A user or one of its access keys (the store reloads its key map
+    /// itself).
+    User,
+    Bucket(String),
+    /// A topic, by (account, name).
+    Topic {
+        account: String,
+        name: String,
+    },
+    Notification(String),
+    BucketPolicy(String),
+}
+
+/// Told after every committed write to a shared table. Returning an error
+/// makes the write's caller see it (the change stays committed here and is
+/// shared once the sink works again).
+#[async_trait::async_trait]
+pub trait SharedSink: Send + Sync {
+    /// Whether a change could be shared now; asked before committing one,
+    /// so that while the cluster is unreachable changes are refused rather
+    /// than made here alone.
+    fn ready(&self) -> StoreResult<()>;
+    async fn changed(&self) -> StoreResult<()>;
+}
+
+/// The shared key of a table key.
+fn shared_key(table: SharedTable, key: &[u8]) -> String {
+    format!("{}.{}", table.prefix(), URL_SAFE_NO_PAD.encode(key))
+}
+
+/// The topics table's two-part key as one token: account and name joined
+/// by a NUL (neither may contain one).
+fn topic_token(account: &str, name: &str) -> Vec<u8> {
+    [account.as_bytes(), b"\0", name.as_bytes()].concat()
+}
+
+/// Splits a shared key into its table and decoded table key.
+pub fn parse_shared_key(key: &str) -> Option<(SharedTable, String)> {
+    let (prefix, token) = key.split_once('.')?;
+    let table = SharedTable::from_prefix(prefix)?;
+    let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    (!text.is_empty()).then_some((table, text))
+}
+
+type BytesTable = TableDefinition<'static, &'static str, &'static [u8]>;
+
+fn bytes_table(table: SharedTable) -> Option<BytesTable> {
+    match table {
+        SharedTable::Users => Some(USERS),
+        SharedTable::Buckets => Some(BUCKETS),
+        SharedTable::Notifications => Some(NOTIFICATIONS),
+        SharedTable::BucketPolicies => Some(BUCKET_POLICIES),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Sets who is told of writes to shared tables (cluster mode). Set
+    /// once, before serving.
+    pub fn set_shared_sink(&self, sink: Arc<dyn SharedSink>) {
+        let _ = self.inner.shared_sink.set(sink);
+    }
+
+    /// Commits a write to shared tables, then tells the sink (so a client's
+    /// answer comes after the cluster has the change).
+    pub(crate) async fn write_shared<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&crate::Txn<'_>) -> StoreResult<Applied<R>> + Send + 'static,
+    {
+        let sink = self.inner.shared_sink.get();
+        if let Some(sink) = sink {
+            sink.ready()?;
+        }
+        let out = self.write(vec![], f).await?;
+        if let Some(sink) = sink {
+            sink.changed().await?;
+        }
+        Ok(out)
+    }
+
+    /// Every shared row, by shared key.
+    pub fn shared_rows(&self) -> StoreResult<BTreeMap<String, Vec<u8>>> {
+        let txn = self.db().begin_read()?;
+        let mut out = BTreeMap::new();
+        for table in SharedTable::ALL {
+            match table {
+                SharedTable::AccessKeys => {
+                    for row in txn.open_table(KEYS)?.iter()? {
+                        let (k, v) = row?;
+                        out.insert(shared_key(table, k.value().as_bytes()), v.value().as_bytes().to_vec());
+                    }
+                }
+                SharedTable::RetiredNames => {
+                    for row in txn.open_table(RETIRED_NAMES)?.iter()? {
+                        let (k, v) = row?;
+                        out.insert(
+                            shared_key(table, k.value().as_bytes()),
+                            v.value().to_string().into_bytes(),
+                        );
+                    }
+                }
+                SharedTable::Topics => {
+                    for row in txn.open_table(TOPICS)?.iter()? {
+                        let (k, v) = row?;
+                        let (account, name) = k.value();
+                        out.insert(shared_key(table, &topic_token(account, name)), v.value().to_vec());
+                    }
+                }
+                _ => {
+                    let def = bytes_table(table).expect("a bytes table");
+                    for row in txn.open_table(def)?.iter()? {
+                        let (k, v) = row?;
+                        out.insert(shared_key(table, k.value().as_bytes()), v.value().to_vec());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes rows other nodes shared (`None`: removed there) into this
+    /// store, in one commit, and says what changed for the caches. Rows
+    /// that are not shared keys, or not what their table holds, are
+    /// refused whole (the cluster is trusted, but a stray writer must not
+    /// corrupt the database).
+    pub async fn apply_shared(&self, rows: Vec<(String, Option<Vec<u8>>)>) -> StoreResult<Vec<SharedChange>> {
+        let mut parsed = Vec::with_capacity(rows.len());
+        for (key, value) in rows {
+            let Some((table, table_key)) = parse_shared_key(&key) else {
+                return Err(StoreError::Corrupt(format!("not a shared key: {key:?}")));
+            };
+            if let Some(v) = &value {
+                check_row(table, v).map_err(|e| StoreError::Corrupt(format!("shared row {key}: {e}")))?;
+            }
+            parsed.push((table, table_key, value));
+        }
+        let changes = self
+            .write(vec![], move |txn| {
+                let mut changes = Vec::new();
+                for (table, key, value) in parsed {
+                    changes.push(apply_row(txn, table, &key, value.as_deref())?);
+                }
+                Ok(Applied::new(changes))
+            })
+            .await?;
+        if changes.contains(&SharedChange::User) {
+            self.reload_keys()?;
+        }
+        Ok(changes)
+    }
+}
+
+/// Whether `value` is what `table` holds (JSON records parse; keys are
+/// user names; retired names are times).
+fn check_row(table: SharedTable, value: &[u8]) -> Result<(), String> {
+    if value.len() > MAX_SHARED_ROW_BYTES {
+        return Err(format!("{} bytes", value.len()));
+    }
+    match table {
+        SharedTable::AccessKeys => std::str::from_utf8(value).map(|_| ()).map_err(|e| e.to_string()),
+        SharedTable::RetiredNames => std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(|_| ())
+            .ok_or_else(|| "not a time".to_owned()),
+        _ => serde_json::from_slice::<serde::de::IgnoredAny>(value)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn apply_row(txn: &crate::Txn<'_>, table: SharedTable, key: &str, value: Option<&[u8]>) -> StoreResult<SharedChange> {
+    match table {
+        SharedTable::AccessKeys => {
+            let mut t = txn.open_table(KEYS)?;
+            match value {
+                Some(v) => t.insert(key, std::str::from_utf8(v).unwrap_or_default())?,
+                None => t.remove(key)?,
+            };
+            Ok(SharedChange::User)
+        }
+        SharedTable::RetiredNames => {
+            let mut t = txn.open_table(RETIRED_NAMES)?;
+            match value.and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok()) {
+                Some(at) => t.insert(key, at)?,
+                None => t.remove(key)?,
+            };
+            Ok(SharedChange::User)
+        }
+        SharedTable::Topics => {
+            let (account, name) = key
+                .split_once('\0')
+                .ok_or_else(|| StoreError::Corrupt(format!("topic key without account: {key:?}")))?;
+            let mut t = txn.open_table(TOPICS)?;
+            let old = match value {
+                Some(v) => t.insert((account, name), v)?,
+                None => t.remove((account, name))?,
+            }
+            .map(|g| g.value().to_vec());
+            drop(t);
+            recount(txn, crate::quota::TOPICS_KIND, old.as_deref(), value)?;
+            Ok(SharedChange::Topic {
+                account: account.to_owned(),
+                name: name.to_owned(),
+            })
+        }
+        _ => {
+            let mut t = txn.open_table(bytes_table(table).expect("a bytes table"))?;
+            let old = match value {
+                Some(v) => t.insert(key, v)?,
+                None => t.remove(key)?,
+            }
+            .map(|g| g.value().to_vec());
+            drop(t);
+            if table == SharedTable::Buckets {
+                recount(txn, crate::quota::BUCKETS_KIND, old.as_deref(), value)?;
+            }
+            Ok(match table {
+                SharedTable::Users => SharedChange::User,
+                SharedTable::Buckets => SharedChange::Bucket(key.to_owned()),
+                SharedTable::Notifications => SharedChange::Notification(key.to_owned()),
+                _ => SharedChange::BucketPolicy(key.to_owned()),
+            })
+        }
+    }
+}
+
+/// Moves a replaced bucket or topic row's count in the per-user quotas
+/// from its old owner to its new one (the rows name their owner).
+fn recount(txn: &crate::Txn<'_>, kind: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> StoreResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Owned {
+        owner: String,
+    }
+    let owner = |row: Option<&[u8]>| {
+        row.and_then(|r| serde_json::from_slice::<Owned>(r).ok())
+            .map(|o| o.owner)
+    };
+    if let Some(o) = owner(old) {
+        crate::quota::add(txn, kind, &o, -1)?;
+    }
+    if let Some(o) = owner(new) {
+        crate::quota::add(txn, kind, &o, 1)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_keys_round_trip_and_use_only_kv_characters() {
+        for (table, key) in [
+            (SharedTable::Users, "alice+ops@example"),
+            (SharedTable::AccessKeys, "AKIA/../x y"),
+            (SharedTable::Topics, "tenant\0my.topic"),
+        ] {
+            let k = shared_key(table, key.as_bytes());
+            assert!(
+                k.chars().all(|c| c.is_ascii_alphanumeric() || "-/_=.".contains(c)),
+                "{k}"
+            );
+            assert_eq!(parse_shared_key(&k), Some((table, key.to_owned())));
+        }
+        assert_eq!(parse_shared_key("objects.YQ"), None, "not a shared table");
+        assert_eq!(parse_shared_key("users.***"), None, "not base64");
+        assert_eq!(parse_shared_key("users."), None, "empty key");
+    }
+
+    #[test]
+    fn rows_are_checked_against_their_table() {
+        assert!(check_row(SharedTable::Buckets, b"{\"name\":\"b\"}").is_ok());
+        assert!(check_row(SharedTable::Buckets, b"{not json").is_err());
+        assert!(check_row(SharedTable::RetiredNames, b"1700000000000").is_ok());
+        assert!(check_row(SharedTable::RetiredNames, b"soon").is_err());
+        assert!(check_row(SharedTable::Users, &vec![b' '; MAX_SHARED_ROW_BYTES + 1]).is_err());
+    }
+}
