@@ -107,10 +107,15 @@ impl SharedLog {
         }
     }
 
-    /// The topic's tag in stream and subject names: a hash of its ARN
-    /// (ARNs carry characters names may not).
+    /// The topic's tag in stream and subject names: the first 128 bits of
+    /// its ARN's SHA-256 (ARNs carry characters names may not). A
+    /// cryptographic hash, because a tenant choosing a topic name whose tag
+    /// equalled another tenant's topic would share its stream (and pull
+    /// its events).
     fn tag(arn: &str) -> String {
-        format!("{:016x}", fnv1a(arn.as_bytes()))
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(arn.as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn stream_name(&self, arn: &str) -> String {
@@ -317,7 +322,7 @@ async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetst
             })
         } else if let Some(endpoint) = endpoint {
             topic.counters.pending(1);
-            let result = endpoint.push_keyed(&message.payload, &key).await;
+            let result = push_holding(&message, &*endpoint, &key).await;
             topic.counters.pending(-1);
             match result {
                 Ok(()) => {
@@ -370,6 +375,25 @@ async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetst
     }
 }
 
+/// Pushes, telling the stream every [`PROGRESS_EVERY`] that the event is
+/// still held (a slow endpoint must not make the stream give the event to
+/// another node meanwhile).
+async fn push_holding(
+    message: &jetstream::Message,
+    endpoint: &dyn herald_endpoints::Endpoint,
+    key: &str,
+) -> Result<(), herald_endpoints::PushError> {
+    let push = endpoint.push_keyed(&message.payload, key);
+    tokio::pin!(push);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            result = &mut push => return result,
+            _ = ticks.tick() => settle(message, AckKind::Progress).await,
+        }
+    }
+}
+
 /// Sleeps `pause`, telling the stream every [`PROGRESS_EVERY`] that the
 /// event is still held.
 async fn sleep_holding(message: &jetstream::Message, pause: Duration, last_progress: &mut std::time::Instant) {
@@ -409,6 +433,15 @@ fn object_key(message: &jetstream::Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_tags_are_long_hashes_of_the_arn() {
+        let a = SharedLog::tag("arn:aws:sns:us-east-1:alice:events");
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, SharedLog::tag("arn:aws:sns:us-east-1:bob:events"));
+        assert_eq!(a, SharedLog::tag("arn:aws:sns:us-east-1:alice:events"), "stable");
+    }
 
     #[test]
     fn partitions_are_stable_and_spread() {

@@ -20,7 +20,8 @@ use crate::body_limit;
 use crate::conn::{Activity, InFlight};
 use crate::console::is_console;
 use crate::host::HeraldHost;
-use crate::metrics::{Metrics, resident_memory_bytes};
+use crate::metrics::Metrics;
+use crate::metrics_port::{MetricsDetail, render_metrics};
 use crate::notify::Notifier;
 use crate::s3::notification::NotificationRoute;
 use crate::s3::{HeraldS3, StoreAuth};
@@ -55,11 +56,11 @@ pub(crate) struct Front {
     pub(crate) notifier: Arc<Notifier>,
     /// The SQS queues (`crate::sqs`).
     pub(crate) queues: herald_queue::QueueEngine,
-    metrics: Metrics,
+    pub(crate) metrics: Metrics,
     /// One permit per open connection of the S3 port (held by the server's
     /// accept loop); read for the connection gauges.
-    connections: Arc<tokio::sync::Semaphore>,
-    max_connections: usize,
+    pub(crate) connections: Arc<tokio::sync::Semaphore>,
+    pub(crate) max_connections: usize,
     /// Whether SigV2-signed S3 requests are served.
     allow_sigv2: bool,
     /// How long a request body may send nothing (see [`crate::stall`]).
@@ -771,57 +772,4 @@ pub(crate) fn error_xml(status: StatusCode, code: &'static str, message: &str) -
         code,
         message: message.to_owned(),
     })
-}
-
-/// Which series a metrics page shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MetricsDetail {
-    /// Totals only: the S3 port's unauthenticated `/metrics`, which must
-    /// not name any tenant's user, topic, queue or bucket.
-    Aggregate,
-    /// Totals plus per-tenant, per-topic and per-queue series: the
-    /// operator's `--metrics-listen` port.
-    PerTenant,
-}
-
-pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
-    let buckets = state.store.list_buckets(None).map(|b| b.len()).unwrap_or(0) as f64;
-    let users = state.store.list_users().map(|u| u.len()).unwrap_or(0) as f64;
-    let rss = resident_memory_bytes().unwrap_or(0) as f64;
-    let open = state
-        .max_connections
-        .saturating_sub(state.connections.available_permits()) as f64;
-    let mut gauges = vec![
-        ("herald_buckets", "Buckets in the store.", buckets),
-        ("herald_users", "Users in the store.", users),
-        ("herald_http_connections", "Connections open on the S3 port now.", open),
-        (
-            "herald_http_connections_max",
-            "Connections the S3 port serves at once (--max-connections).",
-            state.max_connections as f64,
-        ),
-        (
-            "process_resident_memory_bytes",
-            "Resident memory of the server process.",
-            rss,
-        ),
-    ];
-    if let Some(gw) = state.gateway() {
-        let (detached, unsettled) = gw.gauges();
-        gauges.push((
-            "herald_gateway_detached_mutations",
-            "Gateway mode: forwarded mutations with events running now (bounded by --max-connections).",
-            detached as f64,
-        ));
-        gauges.push((
-            "herald_gateway_intents_unsettled",
-            "Gateway mode: forwarded changes whose outcome the upstream could not be asked about yet (retried every 5 s).",
-            unsettled as f64,
-        ));
-    }
-    let mut out = state.metrics.render(&gauges);
-    let per_tenant = detail == MetricsDetail::PerTenant;
-    state.notifier.metrics.render(&mut out, per_tenant);
-    crate::notify::metrics::render_queue_gauges(&mut out, &state.notifier.persistent_queues(), per_tenant);
-    out
 }

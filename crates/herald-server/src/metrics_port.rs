@@ -16,7 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::conn::{self, Activity, ConnectionLimits};
-use crate::front::{self, Front, MetricsDetail};
+use crate::front::{self, Front};
+use crate::metrics::resident_memory_bytes;
 
 /// Scrapers are few; this many connections at once is plenty, and keeps a
 /// misconfigured public metrics address from becoming a way around the S3
@@ -81,13 +82,65 @@ impl hyper::service::Service<Request<Incoming>> for MetricsService {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let _busy = self.activity.begin();
         let resp = match (req.method(), req.uri().path()) {
-            (&Method::GET, "/metrics") => front::text(
-                StatusCode::OK,
-                &front::render_metrics(&self.state, MetricsDetail::PerTenant),
-            ),
+            (&Method::GET, "/metrics") => {
+                front::text(StatusCode::OK, &render_metrics(&self.state, MetricsDetail::PerTenant))
+            }
             (&Method::GET, "/health") => front::text(StatusCode::OK, "ok\n"),
             _ => front::text(StatusCode::NOT_FOUND, "only /metrics and /health are served here\n"),
         };
         std::future::ready(Ok(resp))
     }
+}
+
+/// Which series a metrics page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetricsDetail {
+    /// Totals only: the S3 port's unauthenticated `/metrics`, which must
+    /// not name any tenant's user, topic, queue or bucket.
+    Aggregate,
+    /// Totals plus per-tenant, per-topic and per-queue series: the
+    /// operator's `--metrics-listen` port.
+    PerTenant,
+}
+
+pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
+    let buckets = state.store.list_buckets(None).map(|b| b.len()).unwrap_or(0) as f64;
+    let users = state.store.list_users().map(|u| u.len()).unwrap_or(0) as f64;
+    let rss = resident_memory_bytes().unwrap_or(0) as f64;
+    let open = state
+        .max_connections
+        .saturating_sub(state.connections.available_permits()) as f64;
+    let mut gauges = vec![
+        ("herald_buckets", "Buckets in the store.", buckets),
+        ("herald_users", "Users in the store.", users),
+        ("herald_http_connections", "Connections open on the S3 port now.", open),
+        (
+            "herald_http_connections_max",
+            "Connections the S3 port serves at once (--max-connections).",
+            state.max_connections as f64,
+        ),
+        (
+            "process_resident_memory_bytes",
+            "Resident memory of the server process.",
+            rss,
+        ),
+    ];
+    if let Some(gw) = state.gateway() {
+        let (detached, unsettled) = gw.gauges();
+        gauges.push((
+            "herald_gateway_detached_mutations",
+            "Gateway mode: forwarded mutations with events running now (bounded by --max-connections).",
+            detached as f64,
+        ));
+        gauges.push((
+            "herald_gateway_intents_unsettled",
+            "Gateway mode: forwarded changes whose outcome the upstream could not be asked about yet (retried every 5 s).",
+            unsettled as f64,
+        ));
+    }
+    let mut out = state.metrics.render(&gauges);
+    let per_tenant = detail == MetricsDetail::PerTenant;
+    state.notifier.metrics.render(&mut out, per_tenant);
+    crate::notify::metrics::render_queue_gauges(&mut out, &state.notifier.persistent_queues(), per_tenant);
+    out
 }

@@ -345,6 +345,61 @@ mod tests {
         assert_eq!(parse_shared_key("users."), None, "empty key");
     }
 
+    #[tokio::test]
+    async fn rows_copied_into_another_store_are_the_same_records() {
+        let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (Store::open(a_dir.path()).unwrap(), Store::open(b_dir.path()).unwrap());
+        let user = a.create_user("alice", None, Default::default()).await.unwrap();
+        a.create_bucket("alice", "photos").await.unwrap();
+        let rows: Vec<(String, Option<Vec<u8>>)> = a
+            .shared_rows()
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        let changes = b.apply_shared(rows).await.unwrap();
+        assert!(changes.contains(&SharedChange::User));
+        assert!(changes.contains(&SharedChange::Bucket("photos".into())));
+        let key = &user.keys[0];
+        assert_eq!(
+            b.lookup_key(&key.access_key_id).map(|(name, _)| name),
+            Some("alice".to_owned()),
+            "the key map is reloaded"
+        );
+        assert_eq!(
+            b.get_bucket("photos").unwrap().unwrap().id,
+            a.get_bucket("photos").unwrap().unwrap().id
+        );
+        assert_eq!(b.shared_rows().unwrap(), a.shared_rows().unwrap(), "the same rows");
+        // The bucket counts against alice's quota on b too, and stops
+        // counting when the cluster removes it.
+        b.set_quotas(crate::Quotas {
+            buckets_per_user: 1,
+            ..Default::default()
+        });
+        assert!(matches!(
+            b.create_bucket("alice", "second").await,
+            Err(StoreError::TooManyBuckets(1))
+        ));
+        b.apply_shared(vec![(shared_key(SharedTable::Buckets, b"photos"), None)])
+            .await
+            .unwrap();
+        assert!(b.get_bucket("photos").unwrap().is_none());
+        b.create_bucket("alice", "second").await.unwrap();
+        // Rows that are not shared keys, or not their table's records, are
+        // refused whole.
+        assert!(
+            b.apply_shared(vec![("objects.YQ".into(), Some(b"{}".to_vec()))])
+                .await
+                .is_err()
+        );
+        assert!(
+            b.apply_shared(vec![(shared_key(SharedTable::Buckets, b"x"), Some(b"nope".to_vec()))])
+                .await
+                .is_err()
+        );
+    }
+
     #[test]
     fn rows_are_checked_against_their_table() {
         assert!(check_row(SharedTable::Buckets, b"{\"name\":\"b\"}").is_ok());

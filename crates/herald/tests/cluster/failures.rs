@@ -85,7 +85,16 @@ impl OwnNats {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("nats-server")
+        // Debian installs it in /usr/sbin, which a user's PATH may lack.
+        let bin = [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("nats-server");
+        let child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
