@@ -4,15 +4,20 @@
 //! - **Writes.** A node commits a change to its own database first (where
 //!   the store's checks run), then, before the client's answer,
 //!   [`MetaSync::publish`] compares its shared rows with what it last
-//!   shared and puts the differences into the bucket. A row new to the
-//!   cluster is *created* (refused if another node created it first: that
-//!   node's row wins and replaces this one here, so two nodes creating the
-//!   same bucket at once end with one owner, and the loser's CreateBucket
-//!   sees the bucket taken). Changed rows are put: the last write to reach
-//!   NATS wins.
+//!   shared and writes the differences into the bucket, each *conditional
+//!   on the revision this node last saw* of that key (a new row: on there
+//!   being none). A write refused because another node changed the record
+//!   first loses: the other node's row replaces this one here and the
+//!   client gets `409 OperationAborted` (for CreateBucket,
+//!   `BucketAlreadyExists`). So two nodes creating one bucket at once end
+//!   with one owner, and a change made to a record another node deleted
+//!   meanwhile does not bring it back. A bucket that loses takes its
+//!   configuration and policy rows down with it.
 //! - **Reads.** A watcher applies every other node's change to this node's
 //!   database and tells the caches above it (topics, configurations,
-//!   policies, keys) through the [`Listener`], within milliseconds.
+//!   policies, keys) through the [`Listener`], within milliseconds. A key
+//!   with a change here not shared yet is left to the publishing round,
+//!   whose conditional write then loses to the cluster's row.
 //! - **Start.** The bucket's rows (deletions included) are applied before
 //!   the node serves; rows only this node has (made while it was not in a
 //!   cluster) are shared.
@@ -21,15 +26,16 @@
 //!   committed just as NATS went away (its client also gets the 503) is
 //!   shared by the next successful round (tried every [`RETRY_EVERY`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use futures::StreamExt as _;
-use herald_store::{SharedChange, SharedSink, Store, StoreError, StoreResult};
+use herald_store::{LOST_RACE, SharedChange, SharedSink, SharedTable, Store, StoreError, StoreResult};
 
 use crate::{Cluster, ClusterError};
 
@@ -45,20 +51,43 @@ const LOAD_CHUNK: usize = 500;
 /// Told what other nodes changed, after it is in this node's database.
 pub type Listener = Arc<dyn Fn(Vec<SharedChange>) + Send + Sync>;
 
+/// What this node knows the bucket holds for a key: a hash of the value
+/// (not the value: every node would otherwise hold all metadata twice)
+/// and the key's revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Known {
+    hash: u64,
+    revision: u64,
+}
+
 pub struct MetaSync {
     kv: kv::Store,
     /// The connection, whose state says whether changes can be shared.
     client: async_nats::Client,
     store: Store,
-    /// What the bucket holds as far as this node knows (its own puts, and
-    /// the changes it applied), by shared key. Held across a publishing
-    /// round or an applied change, so the two never interleave.
-    shared: tokio::sync::Mutex<HashMap<String, Bytes>>,
+    /// What the bucket holds as far as this node knows, by shared key.
+    /// Held across a publishing round or an applied change, so the two
+    /// never interleave.
+    known: tokio::sync::Mutex<HashMap<String, Known>>,
+    /// Hashes values (keyed per process, so nobody can aim collisions).
+    hasher: std::hash::RandomState,
     listener: OnceLock<Listener>,
+    /// Changes applied before the listener was set (the server starts
+    /// after the load): handed to it when it is.
+    early: Mutex<Vec<SharedChange>>,
     /// A change is committed here and not shared yet.
     dirty: AtomicBool,
     /// The last bucket revision applied (where a broken watch resumes).
     revision: AtomicU64,
+}
+
+/// What one publishing round could not do.
+#[derive(Debug, Default)]
+pub struct Unshared {
+    /// Keys another node changed first: its rows replaced ours.
+    pub lost: Vec<String>,
+    /// Keys NATS did not take (tried again later), with why.
+    pub failed: Vec<(String, String)>,
 }
 
 impl MetaSync {
@@ -70,7 +99,7 @@ impl MetaSync {
         let js_err = |e: &dyn std::fmt::Display| ClusterError::JetStream(e.to_string());
         let last = kv.stream.get_info().await.map_err(|e| js_err(&e))?.state.last_sequence;
         let mut watch = kv.watch_with_history(">").await.map_err(|e| js_err(&e))?;
-        let mut remote: HashMap<String, Option<Bytes>> = HashMap::new();
+        let mut remote: HashMap<String, (Option<Bytes>, u64)> = HashMap::new();
         let mut revision = 0;
         if last > 0 {
             let loading = async {
@@ -78,7 +107,7 @@ impl MetaSync {
                     let entry = entry.map_err(|e| js_err(&e))?;
                     revision = entry.revision;
                     let caught_up = entry.revision >= last || entry.delta == 0;
-                    remote.insert(entry.key, value_of(entry.operation, entry.value));
+                    remote.insert(entry.key, (value_of(entry.operation, entry.value), entry.revision));
                     if caught_up {
                         return Ok(());
                     }
@@ -89,11 +118,11 @@ impl MetaSync {
                 .await
                 .map_err(|_| ClusterError::JetStream("loading the shared metadata timed out".into()))??;
         }
-        let local = store.shared_rows().map_err(|e| js_err(&e))?;
+        let local = rows_of(&store).await.map_err(|e| js_err(&e))?;
         let incoming: Vec<(String, Option<Vec<u8>>)> = remote
             .iter()
-            .filter(|(k, v)| local.get(*k).map(|l| l.as_slice()) != v.as_deref())
-            .map(|(k, v)| (k.clone(), v.as_ref().map(|b| b.to_vec())))
+            .filter(|(k, (v, _))| local.get(*k).map(|l| l.as_slice()) != v.as_deref())
+            .map(|(k, (v, _))| (k.clone(), v.as_ref().map(|b| b.to_vec())))
             .collect();
         for chunk in incoming.chunks(LOAD_CHUNK) {
             store.apply_shared(chunk.to_vec()).await.map_err(|e| js_err(&e))?;
@@ -103,85 +132,146 @@ impl MetaSync {
             applied = incoming.len(),
             "loaded the cluster's metadata"
         );
-        let shared = remote.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+        let hasher = std::hash::RandomState::new();
+        let known = remote
+            .into_iter()
+            .filter_map(|(k, (v, revision))| {
+                let hash = hasher.hash_one(v?.as_ref());
+                Some((k, Known { hash, revision }))
+            })
+            .collect();
         let sync = Arc::new(MetaSync {
             kv,
             client: cluster.jetstream().client(),
             store,
-            shared: tokio::sync::Mutex::new(shared),
+            known: tokio::sync::Mutex::new(known),
+            hasher,
             listener: OnceLock::new(),
+            early: Mutex::default(),
             dirty: AtomicBool::new(false),
             revision: AtomicU64::new(revision),
         });
-        // Rows only this node has (made before it joined) go to the cluster.
-        sync.publish().await.map_err(ClusterError::JetStream)?;
+        // Rows only this node has (made before it joined) go to the
+        // cluster; what NATS does not take now is tried again later.
+        if let Err(e) = sync.publish().await {
+            sync.dirty.store(true, Ordering::Relaxed);
+            tracing::warn!(unshared = ?e, "some records of this node are not shared yet");
+        }
         tokio::spawn(sync.clone().follow(watch));
         tokio::spawn(sync.clone().retry_unshared());
         Ok(sync)
     }
 
-    /// Sets who hears of other nodes' changes (once, before serving).
+    /// Sets who hears of other nodes' changes (once, before serving), and
+    /// tells it what changed since the load.
     pub fn set_listener(&self, listener: Listener) {
+        let early = std::mem::take(&mut *self.early.lock().expect("early lock"));
+        if !early.is_empty() {
+            listener(early);
+        }
         let _ = self.listener.set(listener);
     }
 
-    /// Puts every shared row that differs from what the bucket holds, and
-    /// deletes the rows this node removed.
-    pub async fn publish(&self) -> Result<(), String> {
-        let mut shared = self.shared.lock().await;
-        let rows = self.store.shared_rows().map_err(|e| e.to_string())?;
-        let mut lost_races = Vec::new();
+    fn hash(&self, value: &[u8]) -> u64 {
+        self.hasher.hash_one(value)
+    }
+
+    /// Writes every shared row that differs from what the bucket holds
+    /// (conditional on the revision last seen), and deletes the rows this
+    /// node removed. Says which keys lost to another node's change, or
+    /// could not be written.
+    pub async fn publish(&self) -> Result<(), Unshared> {
+        let mut known = self.known.lock().await;
+        let rows = rows_of(&self.store).await.map_err(|e| Unshared {
+            failed: vec![("(all)".into(), e.to_string())],
+            ..Default::default()
+        })?;
+        let mut out = Unshared::default();
+        // Buckets come first in key order: one that lost takes its
+        // configuration and policy down with it.
+        let mut lost_buckets = HashSet::new();
         for (key, value) in &rows {
-            match shared.get(key) {
-                Some(known) if known.as_ref() == value.as_slice() => continue,
-                Some(_) => {
-                    self.kv
-                        .put(key, Bytes::copy_from_slice(value))
-                        .await
-                        .map_err(|e| format!("sharing {key}: {e}"))?;
-                }
-                None => match self.kv.create(key, Bytes::copy_from_slice(value)).await {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                        lost_races.push(key.clone());
-                        continue;
-                    }
-                    Err(e) => return Err(format!("sharing {key}: {e}")),
-                },
+            let hash = self.hash(value);
+            let last = known.get(key).copied();
+            if last.is_some_and(|k| k.hash == hash) {
+                continue;
             }
-            shared.insert(key.clone(), Bytes::copy_from_slice(value));
+            if last.is_none() && belongs_to(key, &lost_buckets) {
+                out.lost.push(key.clone());
+                continue;
+            }
+            let value = Bytes::copy_from_slice(value);
+            let written = match last {
+                Some(k) => self.kv.update(key, value, k.revision).await.map_err(|e| {
+                    let lost = e.kind() == kv::UpdateErrorKind::WrongLastRevision;
+                    (lost, e.to_string())
+                }),
+                None => self.kv.create(key, value).await.map_err(|e| {
+                    let lost = e.kind() == kv::CreateErrorKind::AlreadyExists;
+                    (lost, e.to_string())
+                }),
+            };
+            match written {
+                Ok(revision) => {
+                    known.insert(key.clone(), Known { hash, revision });
+                }
+                Err((true, _)) => {
+                    if let Some((SharedTable::Buckets, name)) = herald_store::parse_shared_key(key) {
+                        lost_buckets.insert(name);
+                    }
+                    out.lost.push(key.clone());
+                }
+                Err((false, e)) => out.failed.push((key.clone(), e)),
+            }
         }
-        let removed: Vec<String> = shared.keys().filter(|k| !rows.contains_key(*k)).cloned().collect();
-        for key in removed {
-            self.kv
-                .delete(&key)
-                .await
-                .map_err(|e| format!("unsharing {key}: {e}"))?;
-            shared.remove(&key);
+        let removed: Vec<(String, Known)> = known
+            .iter()
+            .filter(|(k, _)| !rows.contains_key(*k))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for (key, last) in removed {
+            match self.kv.delete_expect_revision(&key, Some(last.revision)).await {
+                Ok(()) => {
+                    known.remove(&key);
+                }
+                Err(e) if e.kind() == kv::DeleteErrorKind::WrongLastRevision => out.lost.push(key),
+                Err(e) => out.failed.push((key, e.to_string())),
+            }
         }
-        // Another node made the same row first: its row replaces ours.
+        // Another node changed these first: its rows replace ours.
         let mut changes = Vec::new();
-        for key in lost_races {
-            let theirs = self
-                .kv
-                .entry(&key)
-                .await
-                .map_err(|e| format!("reading {key}: {e}"))?
-                .and_then(|e| value_of(e.operation, e.value));
-            tracing::info!(%key, "another node created this record first: its version wins");
-            changes.extend(self.apply(&mut shared, key, theirs).await?);
+        for key in &out.lost {
+            match self.kv.entry(key).await {
+                Ok(entry) => {
+                    let (value, revision) = match entry {
+                        Some(e) => (value_of(e.operation, e.value), e.revision),
+                        None => (None, 0),
+                    };
+                    tracing::info!(%key, "another node changed this record first: its version wins");
+                    match self.apply(&mut known, key.clone(), value, revision).await {
+                        Ok(c) => changes.extend(c),
+                        Err(e) => out.failed.push((key.clone(), e)),
+                    }
+                }
+                Err(e) => out.failed.push((key.clone(), e.to_string())),
+            }
         }
-        drop(shared);
+        drop(known);
         self.tell(changes);
-        Ok(())
+        if out.lost.is_empty() && out.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(out)
+        }
     }
 
     /// Writes one row from the cluster into the store.
     async fn apply(
         &self,
-        shared: &mut HashMap<String, Bytes>,
+        known: &mut HashMap<String, Known>,
         key: String,
         value: Option<Bytes>,
+        revision: u64,
     ) -> Result<Vec<SharedChange>, String> {
         let changes = self
             .store
@@ -189,15 +279,24 @@ impl MetaSync {
             .await
             .map_err(|e| format!("applying {key}: {e}"))?;
         match value {
-            Some(v) => shared.insert(key, v),
-            None => shared.remove(&key),
-        };
+            Some(v) => {
+                let hash = self.hash(&v);
+                known.insert(key, Known { hash, revision });
+            }
+            None => {
+                known.remove(&key);
+            }
+        }
         Ok(changes)
     }
 
     fn tell(&self, changes: Vec<SharedChange>) {
-        if let (false, Some(listener)) = (changes.is_empty(), self.listener.get()) {
-            listener(changes);
+        if changes.is_empty() {
+            return;
+        }
+        match self.listener.get() {
+            Some(listener) => listener(changes),
+            None => self.early.lock().expect("early lock").extend(changes),
         }
     }
 
@@ -228,14 +327,28 @@ impl MetaSync {
 
     async fn follow_entry(&self, entry: kv::Entry) {
         self.revision.fetch_max(entry.revision, Ordering::Relaxed);
-        let value = value_of(entry.operation, entry.value);
-        let mut shared = self.shared.lock().await;
-        if shared.get(&entry.key) == value.as_ref() {
-            return; // our own change coming back, or one we have
+        let mut known = self.known.lock().await;
+        let last = known.get(&entry.key).copied();
+        if last.is_some_and(|k| entry.revision <= k.revision) {
+            return; // our own change coming back, or an older one
         }
-        match self.apply(&mut shared, entry.key.clone(), value).await {
+        // A change made here and not shared yet: the publishing round's
+        // conditional write settles it (it loses to this entry).
+        let local = match self.store.shared_row(&entry.key) {
+            Ok(row) => row.map(|r| self.hash(&r)),
+            Err(e) => {
+                tracing::error!(key = %entry.key, error = %e, "cannot read a shared record");
+                return;
+            }
+        };
+        if local != last.map(|k| k.hash) {
+            self.dirty.store(true, Ordering::Relaxed);
+            return;
+        }
+        let value = value_of(entry.operation, entry.value);
+        match self.apply(&mut known, entry.key.clone(), value, entry.revision).await {
             Ok(changes) => {
-                drop(shared);
+                drop(known);
                 self.tell(changes);
             }
             Err(e) => tracing::error!(key = %entry.key, error = %e, "cannot apply a change from the cluster"),
@@ -246,16 +359,35 @@ impl MetaSync {
     async fn retry_unshared(self: Arc<Self>) {
         loop {
             tokio::time::sleep(RETRY_EVERY).await;
-            if self.dirty.load(Ordering::Relaxed) {
+            if self.dirty.swap(false, Ordering::Relaxed) {
                 match self.publish().await {
-                    Ok(()) => {
-                        self.dirty.store(false, Ordering::Relaxed);
-                        tracing::info!("changes made while NATS was unreachable are shared now");
+                    Ok(()) => tracing::info!("changes made while NATS was unreachable are shared now"),
+                    Err(e) => {
+                        if !e.failed.is_empty() {
+                            self.dirty.store(true, Ordering::Relaxed);
+                        }
+                        tracing::debug!(unshared = ?e, "not every metadata change could be shared");
                     }
-                    Err(e) => tracing::debug!(error = %e, "still cannot share metadata changes"),
                 }
             }
         }
+    }
+}
+
+/// The node's shared rows, read off the async threads.
+async fn rows_of(store: &Store) -> StoreResult<BTreeMap<String, Vec<u8>>> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.shared_rows())
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+}
+
+/// Whether `key` is the notification configuration or policy of one of
+/// `buckets`.
+fn belongs_to(key: &str, buckets: &HashSet<String>) -> bool {
+    match herald_store::parse_shared_key(key) {
+        Some((SharedTable::Notifications | SharedTable::BucketPolicies, bucket)) => buckets.contains(&bucket),
+        _ => false,
     }
 }
 
@@ -278,17 +410,28 @@ impl SharedSink for MetaSync {
     }
 
     async fn changed(&self) -> StoreResult<()> {
-        let error = match tokio::time::timeout(PUBLISH_TIMEOUT, self.publish()).await {
+        let unshared = match tokio::time::timeout(PUBLISH_TIMEOUT, self.publish()).await {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => e,
-            Err(_) => "NATS did not answer in time".to_owned(),
+            Ok(Err(u)) => u,
+            Err(_) => Unshared {
+                failed: vec![("(round)".into(), "NATS did not answer in time".into())],
+                ..Default::default()
+            },
         };
-        self.dirty.store(true, Ordering::Relaxed);
-        tracing::warn!(error = %error, "a metadata change is kept here until the cluster takes it");
+        if !unshared.failed.is_empty() {
+            self.dirty.store(true, Ordering::Relaxed);
+            tracing::warn!(failed = ?unshared.failed, "metadata changes kept here until the cluster takes them");
+            return Err(StoreError::Refused {
+                code: "ServiceUnavailable",
+                status: 503,
+                message: "the cluster could not take the change now; it is shared when NATS is back. Retry later."
+                    .into(),
+            });
+        }
         Err(StoreError::Refused {
-            code: "ServiceUnavailable",
-            status: 503,
-            message: "the cluster could not take the change now; it is shared when NATS is back. Retry later.".into(),
+            code: LOST_RACE,
+            status: 409,
+            message: "another node changed this record at the same time, and its change won; retry".into(),
         })
     }
 }

@@ -472,15 +472,15 @@ impl Notifier {
     /// (The store forgot the log's committed mark with the topic.)
     pub fn remove_topic(&self, arn: &str) {
         let _removing = self.topic_installs.lock().expect("installs lock");
-        self.topics.write().expect("topics lock").remove(arn);
+        let removed = self.topics.write().expect("topics lock").remove(arn);
         self.workers.stop(arn);
         self.replays.cancel(arn);
         self.log.remove_topic(arn);
-        if let Some(shared) = self.shared_log.clone()
+        if let (Some(shared), Some(topic)) = (self.shared_log.clone(), removed)
+            && topic.persistent
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let arn = arn.to_owned();
-            rt.spawn(async move { shared.remove(&arn).await });
+            rt.spawn(async move { shared.remove(&topic.record).await });
         }
     }
 
@@ -712,6 +712,14 @@ impl Notifier {
     pub fn check_dead_letter_queue(&self, owner: &str, arn: &str) -> Result<(), String> {
         if arn.is_empty() {
             return Ok(());
+        }
+        if self.shared_log.is_some() {
+            // Queues are kept by the node they were made on, and any node
+            // may give up on a shared topic's event.
+            return Err(format!(
+                "{}: not available in cluster mode (queues are not shared between nodes)",
+                topic::DEAD_LETTER_QUEUE
+            ));
         }
         match self.queue_info(arn) {
             Some(q) if q.owner == owner => Ok(()),

@@ -29,6 +29,7 @@ use futures::StreamExt as _;
 use super::Notifier;
 use super::dead_letter::{GiveUp, GivenUp, Parked, Reason, give_up_reason, park, retry_pause};
 use super::topic::TopicRuntime;
+use herald_store::TopicRecord;
 
 /// Partitions of each topic's stream: pushes in flight per topic across
 /// the cluster (each partition delivers one event at a time to keep its
@@ -108,22 +109,27 @@ impl SharedLog {
     }
 
     /// The topic's tag in stream and subject names: the first 128 bits of
-    /// its ARN's SHA-256 (ARNs carry characters names may not). A
-    /// cryptographic hash, because a tenant choosing a topic name whose tag
-    /// equalled another tenant's topic would share its stream (and pull
-    /// its events).
-    fn tag(arn: &str) -> String {
+    /// the SHA-256 of its ARN and creation time (ARNs carry characters
+    /// names may not). A cryptographic hash, because a tenant choosing a
+    /// topic name whose tag equalled another tenant's topic would share its
+    /// stream (and pull its events); the creation time, because a topic
+    /// deleted and made again under the same ARN must not get the old
+    /// one's stream (or lose its new one to a late deletion of the old).
+    fn tag(topic: &TopicRecord) -> String {
         use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(arn.as_bytes());
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        let mut hash = sha2::Sha256::new();
+        hash.update(topic.arn.as_bytes());
+        hash.update(b"\n");
+        hash.update(topic.created_ms.to_string().as_bytes());
+        hash.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    pub fn stream_name(&self, arn: &str) -> String {
-        format!("{}-topic-{}", self.prefix, Self::tag(arn))
+    pub fn stream_name(&self, topic: &TopicRecord) -> String {
+        format!("{}-topic-{}", self.prefix, Self::tag(topic))
     }
 
-    fn subject(&self, arn: &str, partition: u32) -> String {
-        format!("{}.topic.{}.{partition}", self.prefix, Self::tag(arn))
+    fn subject(&self, topic: &TopicRecord, partition: u32) -> String {
+        format!("{}.topic.{}.{partition}", self.prefix, Self::tag(topic))
     }
 
     /// The partition of an event keyed `bucket/key`.
@@ -133,14 +139,17 @@ impl SharedLog {
 
     async fn stream(&self, topic: &TopicRuntime) -> Result<stream::Stream, String> {
         let arn = &topic.record.arn;
+        // Bounded by count, not bytes: NATS sets a stream's `max_bytes`
+        // aside from its storage at creation, so a tenant's topics asking
+        // for the default 16 GiB each would soon leave no room for anyone
+        // else's stream. Events are small (a rendered record).
         let config = stream::Config {
-            name: self.stream_name(arn),
+            name: self.stream_name(&topic.record),
             description: Some(format!("herald topic {arn}")),
-            subjects: vec![format!("{}.topic.{}.*", self.prefix, Self::tag(arn))],
+            subjects: vec![format!("{}.topic.{}.*", self.prefix, Self::tag(&topic.record))],
             retention: stream::RetentionPolicy::WorkQueue,
             discard: stream::DiscardPolicy::New,
             max_messages: i64::try_from(topic.max_entries).unwrap_or(i64::MAX),
-            max_bytes: i64::try_from(topic.max_bytes).unwrap_or(i64::MAX),
             duplicate_window: DUPLICATE_WINDOW,
             storage: stream::StorageType::File,
             ..Default::default()
@@ -151,11 +160,28 @@ impl SharedLog {
             .map_err(|e| format!("stream of {arn}: {e}"))
     }
 
-    /// Deletes a deleted topic's stream (and its consumers with it).
-    pub async fn remove(&self, arn: &str) {
-        match self.js.delete_stream(self.stream_name(arn)).await {
-            Ok(_) => tracing::info!(topic = %arn, "deleted the topic's shared stream"),
-            Err(e) => tracing::debug!(topic = %arn, error = %e, "shared stream not deleted (gone already?)"),
+    /// Deletes a deleted topic's stream (and its consumers with it),
+    /// trying for a while when NATS does not answer. (Every node does this
+    /// when it learns of the deletion; the first one wins.)
+    pub async fn remove(&self, topic: &TopicRecord) {
+        self.set_healthy(&topic.arn, true);
+        let name = self.stream_name(topic);
+        for attempt in 1..=10 {
+            match self.js.delete_stream(&name).await {
+                Ok(_) => {
+                    tracing::info!(topic = %topic.arn, "deleted the topic's shared stream");
+                    return;
+                }
+                Err(e) if matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(_)) => {
+                    // Answered: most likely gone already (another node).
+                    tracing::debug!(topic = %topic.arn, error = %e, "shared stream not deleted (gone already?)");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %topic.arn, attempt, error = %e, "cannot delete the topic's shared stream; will retry");
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+            }
         }
     }
 }
@@ -176,7 +202,10 @@ pub(crate) async fn run(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: S
     let stream = loop {
         let Some(topic) = current(&notifier, &arn) else { return };
         match shared.stream(&topic).await {
-            Ok(s) => break s,
+            Ok(s) => {
+                shared.set_healthy(&arn, true);
+                break s;
+            }
             Err(e) => {
                 tracing::warn!(topic = %arn, error = %e, "cannot open the topic's shared stream; will retry");
                 shared.set_healthy(&arn, false);
@@ -210,13 +239,14 @@ fn current(notifier: &Weak<Notifier>, arn: &str) -> Option<Arc<TopicRuntime>> {
 async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
     loop {
         let Some(n) = notifier.upgrade() else { return };
-        if current(&notifier, &arn).is_none() {
-            return;
-        }
         let log = n.log.clone();
         drop(n);
+        let Some(topic) = current(&notifier, &arn) else { return };
         let leases = log.lease(&arn, RELAY_BATCH);
         if leases.is_empty() {
+            // Nothing to move: nothing is stuck either (a topic refused
+            // after a failure must not stay refused while its log is empty).
+            shared.set_healthy(&arn, true);
             log.wait_ready(&arn, IDLE_WAIT).await;
             continue;
         }
@@ -230,7 +260,7 @@ async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
                 .payload(lease.payload.clone())
                 .message_id(format!("{}-{}", shared.node, lease.id))
                 .header(KEY_HEADER, URL_SAFE_NO_PAD.encode(object_key).as_str());
-            let subject = shared.subject(&arn, SharedLog::partition(&lease.key));
+            let subject = shared.subject(&topic.record, SharedLog::partition(&lease.key));
             sent.push(shared.js.send_publish(subject, publish).await);
         }
         let (mut done, mut failed) = (Vec::new(), None);
@@ -252,16 +282,21 @@ async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
         if let Some(e) = failed {
             tracing::warn!(topic = %arn, error = %e, moved = done.len(), "cannot move events into the shared stream; will retry");
             tokio::time::sleep(Duration::from_secs(1)).await;
+            // The stream may be gone (deleted by hand): make it again.
+            if let Err(e) = shared.stream(&topic).await {
+                tracing::debug!(topic = %arn, error = %e, "shared stream not reachable");
+            }
         }
     }
 }
 
 /// Pulls one partition's events, one at a time, and pushes each.
 async fn pull(notifier: Weak<Notifier>, shared: Arc<SharedLog>, stream: stream::Stream, arn: String, partition: u32) {
+    let Some(topic) = current(&notifier, &arn) else { return };
     let name = format!("p{partition}");
     let config = pull::Config {
         durable_name: Some(name.clone()),
-        filter_subject: shared.subject(&arn, partition),
+        filter_subject: shared.subject(&topic.record, partition),
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
         ack_wait: ACK_WAIT,
         max_ack_pending: 1,
@@ -286,16 +321,20 @@ async fn pull(notifier: Weak<Notifier>, shared: Arc<SharedLog>, stream: stream::
         };
         while let Some(message) = messages.next().await {
             let Ok(message) = message else { break };
-            let Some(topic) = current(&notifier, &arn) else { return };
-            deliver(&notifier, &topic, message).await;
+            if !deliver(&notifier, &topic.record, message).await {
+                return;
+            }
         }
     }
 }
 
 /// Pushes one event until it is delivered or given up on, holding it
 /// (with "in progress" words to the stream) meanwhile: the partition's
-/// next event waits, which keeps each key's order.
-async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetstream::Message) {
+/// next event waits, which keeps each key's order. Each attempt uses the
+/// topic as it is then (a fixed endpoint applies to the event retried).
+/// Returns false when the topic is gone or is no longer a persistent push
+/// topic of this incarnation: the event goes back to the stream.
+async fn deliver(notifier: &Weak<Notifier>, incarnation: &TopicRecord, message: jetstream::Message) -> bool {
     let (earlier_deliveries, enqueued) = match message.info() {
         Ok(info) => (
             u32::try_from(info.delivered.saturating_sub(1)).unwrap_or(u32::MAX),
@@ -308,6 +347,14 @@ async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetst
     let mut first_attempt = None;
     let mut last_progress = std::time::Instant::now();
     loop {
+        let topic = match current(notifier, &incarnation.arn) {
+            Some(t) if t.record.created_ms == incarnation.created_ms => t,
+            _ => {
+                settle(&message, AckKind::Nak(None)).await;
+                return false;
+            }
+        };
+        let topic = &*topic;
         let endpoint = match (&topic.endpoint, topic.is_active()) {
             (Ok(e), true) => Some(e.clone()),
             _ => None,
@@ -328,7 +375,7 @@ async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetst
                 Ok(()) => {
                     topic.counters.ok();
                     settle(&message, AckKind::Ack).await;
-                    return;
+                    return true;
                 }
                 Err(e) => {
                     topic.counters.fail(&e);
@@ -356,10 +403,10 @@ async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetst
                 match park(notifier, topic, &event, &why).await {
                     Parked::Settled => {
                         settle(&message, AckKind::Ack).await;
-                        return;
+                        return true;
                     }
                     Parked::TryLater => retry_pause(topic),
-                    Parked::ShuttingDown => return,
+                    Parked::ShuttingDown => return false,
                 }
             }
             None => topic.retry_sleep.max(MIN_PAUSE),
@@ -370,7 +417,7 @@ async fn deliver(notifier: &Weak<Notifier>, topic: &TopicRuntime, message: jetst
         }
         sleep_holding(&message, pause, &mut last_progress).await;
         if notifier.strong_count() == 0 {
-            return;
+            return false;
         }
     }
 }
@@ -434,13 +481,31 @@ fn object_key(message: &jetstream::Message) -> String {
 mod tests {
     use super::*;
 
+    fn topic(arn: &str, created_ms: i64) -> TopicRecord {
+        serde_json::from_value(serde_json::json!({
+            "owner": "alice", "name": "events", "arn": arn, "attributes": {},
+            "endpoint_args": "", "created_ms": created_ms, "updated_ms": created_ms,
+            "subscription": "confirmed"
+        }))
+        .expect("a topic record")
+    }
+
     #[test]
-    fn topic_tags_are_long_hashes_of_the_arn() {
-        let a = SharedLog::tag("arn:aws:sns:us-east-1:alice:events");
+    fn topic_tags_are_long_hashes_of_the_arn_and_its_creation() {
+        let a = SharedLog::tag(&topic("arn:aws:sns:us-east-1:alice:events", 1));
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, SharedLog::tag("arn:aws:sns:us-east-1:bob:events"));
-        assert_eq!(a, SharedLog::tag("arn:aws:sns:us-east-1:alice:events"), "stable");
+        assert_ne!(a, SharedLog::tag(&topic("arn:aws:sns:us-east-1:bob:events", 1)));
+        assert_ne!(
+            a,
+            SharedLog::tag(&topic("arn:aws:sns:us-east-1:alice:events", 2)),
+            "a topic made again gets a stream of its own"
+        );
+        assert_eq!(
+            a,
+            SharedLog::tag(&topic("arn:aws:sns:us-east-1:alice:events", 1)),
+            "stable"
+        );
     }
 
     #[test]

@@ -44,31 +44,40 @@ impl Store {
         };
         settings(&mut rec);
         let r = rec.clone();
-        self.write_shared(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS)?;
-            if let Some(v) = buckets.get(r.name.as_str())? {
-                let existing: BucketRecord = serde_json::from_slice(v.value())?;
-                // Ceph's rule: re-creating one's own bucket with another
-                // ACL than it has is a conflict with what exists.
-                let acl_of = |b: &BucketRecord| {
-                    b.acl
-                        .clone()
-                        .unwrap_or_else(|| herald_model::acl::Acl::private(&b.owner))
-                };
-                return Err(if existing.owner == r.owner && acl_of(&existing) == acl_of(&r) {
-                    StoreError::BucketAlreadyOwnedByYou
-                } else {
-                    StoreError::BucketAlreadyExists
-                });
-            }
-            if quota::count(txn, quota::BUCKETS_KIND, &r.owner)? >= limit {
-                return Err(StoreError::TooManyBuckets(limit));
-            }
-            buckets.insert(r.name.as_str(), serde_json::to_vec(&r)?.as_slice())?;
-            quota::add(txn, quota::BUCKETS_KIND, &r.owner, 1)?;
-            Ok(Applied::new(()))
-        })
-        .await?;
+        let written = self
+            .write_shared(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS)?;
+                if let Some(v) = buckets.get(r.name.as_str())? {
+                    let existing: BucketRecord = serde_json::from_slice(v.value())?;
+                    // Ceph's rule: re-creating one's own bucket with another
+                    // ACL than it has is a conflict with what exists.
+                    let acl_of = |b: &BucketRecord| {
+                        b.acl
+                            .clone()
+                            .unwrap_or_else(|| herald_model::acl::Acl::private(&b.owner))
+                    };
+                    return Err(if existing.owner == r.owner && acl_of(&existing) == acl_of(&r) {
+                        StoreError::BucketAlreadyOwnedByYou
+                    } else {
+                        StoreError::BucketAlreadyExists
+                    });
+                }
+                if quota::count(txn, quota::BUCKETS_KIND, &r.owner)? >= limit {
+                    return Err(StoreError::TooManyBuckets(limit));
+                }
+                buckets.insert(r.name.as_str(), serde_json::to_vec(&r)?.as_slice())?;
+                quota::add(txn, quota::BUCKETS_KIND, &r.owner, 1)?;
+                Ok(Applied::new(()))
+            })
+            .await;
+        match written {
+            // A lost race in the cluster: decided below by whose record won.
+            Err(StoreError::Refused {
+                code: crate::shared::LOST_RACE,
+                ..
+            }) => {}
+            other => other?,
+        }
         // In a cluster, another node may have made the same bucket first:
         // its record then replaced this one while it was shared.
         match self.get_bucket(name)? {

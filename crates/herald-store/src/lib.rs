@@ -22,7 +22,7 @@ mod policies;
 mod quota;
 mod reader;
 pub mod records;
-mod shared;
+pub(crate) mod shared;
 mod ssh_keys;
 mod tables;
 mod topics;
@@ -50,7 +50,7 @@ pub use records::{
     BucketRecord, ChecksumSlot, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord,
     UploadRecord, now_ms,
 };
-pub use shared::{MAX_SHARED_ROW_BYTES, SharedChange, SharedSink, SharedTable, parse_shared_key};
+pub use shared::{LOST_RACE, MAX_SHARED_ROW_BYTES, SharedChange, SharedSink, SharedTable, parse_shared_key};
 pub use topics::TopicExpectation;
 
 use commit::Committer;

@@ -86,6 +86,10 @@ pub enum SharedChange {
     BucketPolicy(String),
 }
 
+/// The error code of a change another node's change to the same record
+/// replaced before it could be shared (S3's `OperationAborted`, 409).
+pub const LOST_RACE: &str = "OperationAborted";
+
 /// Told after every committed write to a shared table. Returning an error
 /// makes the write's caller see it (the change stays committed here and is
 /// shared once the sink works again).
@@ -135,6 +139,11 @@ impl Store {
     /// once, before serving.
     pub fn set_shared_sink(&self, sink: Arc<dyn SharedSink>) {
         let _ = self.inner.shared_sink.set(sink);
+    }
+
+    /// Whether writes to shared tables are shared (cluster mode).
+    pub(crate) fn has_shared_sink(&self) -> bool {
+        self.inner.shared_sink.get().is_some()
     }
 
     /// Commits a write to shared tables, then tells the sink (so a client's
@@ -193,6 +202,35 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// One shared row, by shared key (`None`: absent, or not a shared key).
+    pub fn shared_row(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let Some((table, table_key)) = parse_shared_key(key) else {
+            return Ok(None);
+        };
+        let txn = self.db().begin_read()?;
+        Ok(match table {
+            SharedTable::AccessKeys => txn
+                .open_table(KEYS)?
+                .get(table_key.as_str())?
+                .map(|v| v.value().as_bytes().to_vec()),
+            SharedTable::RetiredNames => txn
+                .open_table(RETIRED_NAMES)?
+                .get(table_key.as_str())?
+                .map(|v| v.value().to_string().into_bytes()),
+            SharedTable::Topics => match table_key.split_once('\0') {
+                Some((account, name)) => txn
+                    .open_table(TOPICS)?
+                    .get((account, name))?
+                    .map(|v| v.value().to_vec()),
+                None => None,
+            },
+            _ => txn
+                .open_table(bytes_table(table).expect("a bytes table"))?
+                .get(table_key.as_str())?
+                .map(|v| v.value().to_vec()),
+        })
     }
 
     /// Writes rows other nodes shared (`None`: removed there) into this
@@ -371,6 +409,10 @@ mod tests {
             a.get_bucket("photos").unwrap().unwrap().id
         );
         assert_eq!(b.shared_rows().unwrap(), a.shared_rows().unwrap(), "the same rows");
+        for (key, value) in a.shared_rows().unwrap() {
+            assert_eq!(b.shared_row(&key).unwrap(), Some(value), "{key} read alone");
+        }
+        assert_eq!(b.shared_row("buckets.bm9uZQ").unwrap(), None, "an absent bucket");
         // The bucket counts against alice's quota on b too, and stops
         // counting when the cluster removes it.
         b.set_quotas(crate::Quotas {

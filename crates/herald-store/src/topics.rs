@@ -183,6 +183,18 @@ impl Store {
         expected_id: Option<&str>,
         config: Option<Vec<u8>>,
     ) -> StoreResult<()> {
+        // A cluster shares each row as one message (see `shared`): one
+        // that does not fit would stop every later change from being shared.
+        if self.has_shared_sink() && config.as_ref().is_some_and(|c| c.len() > crate::MAX_SHARED_ROW_BYTES) {
+            return Err(StoreError::Refused {
+                code: "InvalidArgument",
+                status: 400,
+                message: format!(
+                    "this notification configuration is over {} bytes as stored, more than cluster mode can share",
+                    crate::MAX_SHARED_ROW_BYTES
+                ),
+            });
+        }
         let bucket = bucket.to_owned();
         let expected_id = expected_id.map(str::to_owned);
         self.write_shared(move |txn| {

@@ -173,4 +173,41 @@ async fn three_nodes_share_their_metadata_and_deliver_every_event() {
         nats.streams().await.len() == stream_count - 1
     })
     .await;
+
+    // Made again under the same ARN, it gets a stream of its own (a late
+    // deletion of the old one cannot take it) and delivers again.
+    let again = Sns::root(&nodes[1]).create_topic(
+        "shared",
+        &[("push-endpoint", &receiver.url("shared")), ("persistent", "true")],
+    );
+    assert_eq!(again, topic);
+    eventually("node 2 has the topic again", 10, || async {
+        Sns::root(&nodes[2]).get_topic_attributes(&topic).is_ok()
+    })
+    .await;
+    nodes[2]
+        .s3()
+        .put_object()
+        .bucket("shared-bucket")
+        .key("after-re-creation")
+        .body(ByteStream::from_static(b"again"))
+        .send()
+        .await
+        .unwrap();
+    receiver
+        .wait_for("the re-created topic's event", 30, |r| {
+            !r.delivered_for_key("after-re-creation").is_empty()
+        })
+        .await;
+
+    // Dead-letter queues are kept per node: a shared topic cannot name one.
+    let refused = Sns::root(&nodes[0]).try_create_topic(
+        "with-dead-letters",
+        &[
+            ("push-endpoint", &receiver.url("dl")),
+            ("persistent", "true"),
+            ("dead-letter-queue", "arn:aws:sqs:us-east-1:root:parked"),
+        ],
+    );
+    assert!(refused.is_err(), "a dead-letter queue in cluster mode: {refused:?}");
 }
