@@ -181,12 +181,18 @@ impl MetaSync {
     /// node removed. Says which keys lost to another node's change, or
     /// could not be written.
     pub async fn publish(&self) -> Result<(), Unshared> {
+        self.publish_round().await.map(|_| ())
+    }
+
+    /// [`MetaSync::publish`], answering the keys it wrote.
+    async fn publish_round(&self) -> Result<Vec<String>, Unshared> {
         let mut known = self.known.lock().await;
         let rows = rows_of(&self.store).await.map_err(|e| Unshared {
             failed: vec![("(all)".into(), e.to_string())],
             ..Default::default()
         })?;
         let mut out = Unshared::default();
+        let mut written_keys = Vec::new();
         // Buckets come first in key order: one that lost takes its
         // configuration and policy down with it.
         let mut lost_buckets = HashSet::new();
@@ -214,6 +220,7 @@ impl MetaSync {
             match written {
                 Ok(revision) => {
                     known.insert(key.clone(), Known { hash, revision });
+                    written_keys.push(key.clone());
                 }
                 Err((true, _)) => {
                     if let Some((SharedTable::Buckets, name)) = herald_store::parse_shared_key(key) {
@@ -233,6 +240,7 @@ impl MetaSync {
             match self.kv.delete_expect_revision(&key, Some(last.revision)).await {
                 Ok(()) => {
                     known.remove(&key);
+                    written_keys.push(key);
                 }
                 Err(e) if e.kind() == kv::DeleteErrorKind::WrongLastRevision => out.lost.push(key),
                 Err(e) => out.failed.push((key, e.to_string())),
@@ -259,7 +267,7 @@ impl MetaSync {
         drop(known);
         self.tell(changes);
         if out.lost.is_empty() && out.failed.is_empty() {
-            Ok(())
+            Ok(written_keys)
         } else {
             Err(out)
         }
@@ -360,8 +368,13 @@ impl MetaSync {
         loop {
             tokio::time::sleep(RETRY_EVERY).await;
             if self.dirty.swap(false, Ordering::Relaxed) {
-                match self.publish().await {
-                    Ok(()) => tracing::info!("changes made while NATS was unreachable are shared now"),
+                match self.publish_round().await {
+                    Ok(keys) => {
+                        tracing::info!(records = keys.len(), "changes kept here are shared now");
+                        // Their writers were answered 503 and may have left
+                        // this node's caches as they were.
+                        self.tell(keys.iter().filter_map(|k| herald_store::shared_change_of(k)).collect());
+                    }
                     Err(e) => {
                         if !e.failed.is_empty() {
                             self.dirty.store(true, Ordering::Relaxed);

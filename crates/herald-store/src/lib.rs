@@ -50,7 +50,9 @@ pub use records::{
     BucketRecord, ChecksumSlot, ObjectAccess, ObjectMeta, ObjectVersion, PartRecord, Segment, TopicRecord,
     UploadRecord, now_ms,
 };
-pub use shared::{LOST_RACE, MAX_SHARED_ROW_BYTES, SharedChange, SharedSink, SharedTable, parse_shared_key};
+pub use shared::{
+    LOST_RACE, MAX_SHARED_ROW_BYTES, SharedChange, SharedSink, SharedTable, parse_shared_key, shared_change_of,
+};
 pub use topics::TopicExpectation;
 
 use commit::Committer;

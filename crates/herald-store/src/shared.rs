@@ -122,6 +122,24 @@ pub fn parse_shared_key(key: &str) -> Option<(SharedTable, String)> {
     (!text.is_empty()).then_some((table, text))
 }
 
+/// What the caches must hear when the row under a shared key changed.
+pub fn shared_change_of(key: &str) -> Option<SharedChange> {
+    let (table, key) = parse_shared_key(key)?;
+    Some(match table {
+        SharedTable::Users | SharedTable::AccessKeys | SharedTable::RetiredNames => SharedChange::User,
+        SharedTable::Buckets => SharedChange::Bucket(key),
+        SharedTable::Notifications => SharedChange::Notification(key),
+        SharedTable::BucketPolicies => SharedChange::BucketPolicy(key),
+        SharedTable::Topics => {
+            let (account, name) = key.split_once('\0')?;
+            SharedChange::Topic {
+                account: account.to_owned(),
+                name: name.to_owned(),
+            }
+        }
+    })
+}
+
 type BytesTable = TableDefinition<'static, &'static str, &'static [u8]>;
 
 fn bytes_table(table: SharedTable) -> Option<BytesTable> {
