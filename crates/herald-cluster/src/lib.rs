@@ -136,7 +136,7 @@ impl Cluster {
     /// The key-value bucket of the shared metadata, made if missing.
     ///
     /// Its stream is made here with the key-value conventions (`KV_<name>`,
-    /// subjects `$KV.<name>.>`, one value per key, rollups, direct gets)
+    /// subjects `$KV.<name>.>`, one value per key, rollups)
     /// rather than by the client's `create_key_value`, which first asks for
     /// account details that NATS servers before 2.10 answer in a form it
     /// cannot read.
@@ -147,12 +147,14 @@ impl Cluster {
             description: Some("Herald's shared metadata (users, buckets, topics, configurations, policies)".into()),
             subjects: vec![format!("$KV.{bucket}.>")],
             max_messages_per_subject: 1,
-            max_message_size: i32::try_from(herald_store::MAX_SHARED_ROW_BYTES).unwrap_or(i32::MAX),
+            max_message_size: 1024 * 1024,
             storage: jetstream::stream::StorageType::File,
             num_replicas: self.replicas,
             allow_rollup: true,
             deny_delete: true,
-            allow_direct: true,
+            // Reads go to the stream's leader: a replica that is behind
+            // must not answer the read that settles a lost race.
+            allow_direct: false,
             discard: jetstream::stream::DiscardPolicy::New,
             ..Default::default()
         };

@@ -73,8 +73,13 @@ pub struct MetaSync {
     hasher: std::hash::RandomState,
     listener: OnceLock<Listener>,
     /// Changes applied before the listener was set (the server starts
-    /// after the load): handed to it when it is.
+    /// after the load): handed to it when it is. Its lock is held while
+    /// the listener is set and while a change decides where it goes.
     early: Mutex<Vec<SharedChange>>,
+    /// Keys whose change from the cluster is not applied yet (this node
+    /// had a change of its own not shared yet, or applying failed): the
+    /// next publishing round reads and applies them.
+    deferred: Mutex<HashSet<String>>,
     /// A change is committed here and not shared yet.
     dirty: AtomicBool,
     /// The last bucket revision applied (where a broken watch resumes).
@@ -125,7 +130,15 @@ impl MetaSync {
             .map(|(k, (v, _))| (k.clone(), v.as_ref().map(|b| b.to_vec())))
             .collect();
         for chunk in incoming.chunks(LOAD_CHUNK) {
-            store.apply_shared(chunk.to_vec()).await.map_err(|e| js_err(&e))?;
+            if store.apply_shared(chunk.to_vec()).await.is_err() {
+                // One row this version cannot take (a newer Herald's, a
+                // stray writer's) must not keep the node from starting.
+                for row in chunk {
+                    if let Err(e) = store.apply_shared(vec![row.clone()]).await {
+                        tracing::error!(key = %row.0, error = %e, "a shared record this node cannot take: skipped");
+                    }
+                }
+            }
         }
         tracing::info!(
             rows = remote.len(),
@@ -148,6 +161,7 @@ impl MetaSync {
             hasher,
             listener: OnceLock::new(),
             early: Mutex::default(),
+            deferred: Mutex::default(),
             dirty: AtomicBool::new(false),
             revision: AtomicU64::new(revision),
         });
@@ -165,11 +179,14 @@ impl MetaSync {
     /// Sets who hears of other nodes' changes (once, before serving), and
     /// tells it what changed since the load.
     pub fn set_listener(&self, listener: Listener) {
-        let early = std::mem::take(&mut *self.early.lock().expect("early lock"));
+        let early = {
+            let mut early = self.early.lock().expect("early lock");
+            let _ = self.listener.set(listener.clone());
+            std::mem::take(&mut *early)
+        };
         if !early.is_empty() {
             listener(early);
         }
-        let _ = self.listener.set(listener);
     }
 
     fn hash(&self, value: &[u8]) -> u64 {
@@ -264,6 +281,31 @@ impl MetaSync {
                 Err(e) => out.failed.push((key.clone(), e.to_string())),
             }
         }
+        // Cluster changes put off by the watcher: applied now unless this
+        // round already brought the key up to the cluster's revision.
+        let deferred: Vec<String> = self.deferred.lock().expect("deferred lock").drain().collect();
+        for key in deferred {
+            let entry = match self.kv.entry(&key).await {
+                Ok(e) => e,
+                Err(e) => {
+                    self.defer(&key);
+                    out.failed.push((key, e.to_string()));
+                    continue;
+                }
+            };
+            let Some(entry) = entry else { continue };
+            if known.get(&key).is_some_and(|k| k.revision >= entry.revision) {
+                continue;
+            }
+            let value = value_of(entry.operation, entry.value);
+            match self.apply(&mut known, key.clone(), value, entry.revision).await {
+                Ok(c) => changes.extend(c),
+                Err(e) => {
+                    self.defer(&key);
+                    out.failed.push((key, e));
+                }
+            }
+        }
         drop(known);
         self.tell(changes);
         if out.lost.is_empty() && out.failed.is_empty() {
@@ -302,10 +344,20 @@ impl MetaSync {
         if changes.is_empty() {
             return;
         }
-        match self.listener.get() {
-            Some(listener) => listener(changes),
-            None => self.early.lock().expect("early lock").extend(changes),
-        }
+        let listener = {
+            let mut early = self.early.lock().expect("early lock");
+            match self.listener.get() {
+                Some(l) => l.clone(),
+                None => return early.extend(changes),
+            }
+        };
+        listener(changes);
+    }
+
+    /// Marks a key's cluster change as not applied yet (see `deferred`).
+    fn defer(&self, key: &str) {
+        self.deferred.lock().expect("deferred lock").insert(key.to_owned());
+        self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// Applies other nodes' changes as they come, resuming after the last
@@ -335,6 +387,8 @@ impl MetaSync {
 
     async fn follow_entry(&self, entry: kv::Entry) {
         self.revision.fetch_max(entry.revision, Ordering::Relaxed);
+        // No local change commits between the check below and the apply.
+        let _no_local_writes = self.store.lock_shared_writes().await;
         let mut known = self.known.lock().await;
         let last = known.get(&entry.key).copied();
         if last.is_some_and(|k| entry.revision <= k.revision) {
@@ -346,11 +400,12 @@ impl MetaSync {
             Ok(row) => row.map(|r| self.hash(&r)),
             Err(e) => {
                 tracing::error!(key = %entry.key, error = %e, "cannot read a shared record");
+                self.defer(&entry.key);
                 return;
             }
         };
         if local != last.map(|k| k.hash) {
-            self.dirty.store(true, Ordering::Relaxed);
+            self.defer(&entry.key);
             return;
         }
         let value = value_of(entry.operation, entry.value);
@@ -359,7 +414,10 @@ impl MetaSync {
                 drop(known);
                 self.tell(changes);
             }
-            Err(e) => tracing::error!(key = %entry.key, error = %e, "cannot apply a change from the cluster"),
+            Err(e) => {
+                tracing::error!(key = %entry.key, error = %e, "cannot apply a change from the cluster; will retry");
+                self.defer(&entry.key);
+            }
         }
     }
 
@@ -368,7 +426,15 @@ impl MetaSync {
         loop {
             tokio::time::sleep(RETRY_EVERY).await;
             if self.dirty.swap(false, Ordering::Relaxed) {
-                match self.publish_round().await {
+                let _no_local_writes = self.store.lock_shared_writes().await;
+                let round = tokio::time::timeout(PUBLISH_TIMEOUT * 4, self.publish_round()).await;
+                let round = round.unwrap_or_else(|_| {
+                    Err(Unshared {
+                        failed: vec![("(round)".into(), "NATS did not answer in time".into())],
+                        ..Default::default()
+                    })
+                });
+                match round {
                     Ok(keys) => {
                         tracing::info!(records = keys.len(), "changes kept here are shared now");
                         // Their writers were answered 503 and may have left

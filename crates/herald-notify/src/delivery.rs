@@ -33,6 +33,9 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// A topic's worker and what it does.
 struct Worker {
     kind: Kind,
+    /// The topic's creation time, for shared workers (which serve one
+    /// incarnation of a topic: see `shared_log`); 0 for the others.
+    incarnation: i64,
     handle: tokio::task::JoinHandle<()>,
 }
 
@@ -67,17 +70,28 @@ impl Workers {
             (Some(t), Some(_)) if t.persistent => Kind::Shared,
             _ => Kind::Push,
         };
+        let incarnation = match (kind, &topic) {
+            (Kind::Shared, Some(t)) => t.record.created_ms,
+            _ => 0,
+        };
         let mut handles = self.handles.lock().expect("workers lock");
         if handles
             .get(name)
-            .is_some_and(|w| w.kind == kind && !w.handle.is_finished())
+            .is_some_and(|w| w.kind == kind && w.incarnation == incarnation && !w.handle.is_finished())
         {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return; // no runtime (offline CLI use): nothing to deliver
         };
-        let previous = handles.remove(name).map(|w| w.handle);
+        let previous = handles.remove(name).map(|w| {
+            // A shared worker of an older incarnation serves a stream
+            // that is gone: it stops now rather than when it notices.
+            if w.kind == Kind::Shared && w.incarnation != incarnation {
+                w.handle.abort();
+            }
+            w.handle
+        });
         let (weak, owned) = (Arc::downgrade(notifier), name.to_owned());
         let shared = notifier.shared_log.clone();
         let handle = rt.spawn(async move {
@@ -90,7 +104,14 @@ impl Workers {
                 _ => run(weak, owned).await,
             }
         });
-        handles.insert(name.to_owned(), Worker { kind, handle });
+        handles.insert(
+            name.to_owned(),
+            Worker {
+                kind,
+                incarnation,
+                handle,
+            },
+        );
     }
 
     /// Starts the worker that moves a built-in queue's events into it
@@ -108,6 +129,7 @@ impl Workers {
             arn.to_owned(),
             Worker {
                 kind: Kind::Queue,
+                incarnation: 0,
                 handle,
             },
         );

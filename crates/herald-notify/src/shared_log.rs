@@ -199,8 +199,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// partition. Returns when the topic is gone or no longer a persistent
 /// push topic.
 pub(crate) async fn run(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
+    let Some(first) = current(&notifier, &arn, None) else {
+        return;
+    };
+    // This worker serves this incarnation of the topic only: one deleted
+    // and made again under the ARN gets a worker (and a stream) of its own.
+    let created_ms = Some(first.record.created_ms);
     let stream = loop {
-        let Some(topic) = current(&notifier, &arn) else { return };
+        let Some(topic) = current(&notifier, &arn, created_ms) else {
+            return;
+        };
         match shared.stream(&topic).await {
             Ok(s) => {
                 shared.set_healthy(&arn, true);
@@ -214,13 +222,13 @@ pub(crate) async fn run(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: S
         }
     };
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(relay(notifier.clone(), shared.clone(), arn.clone()));
+    tasks.spawn(relay(notifier.clone(), shared.clone(), arn.clone(), created_ms));
     for partition in 0..PARTITIONS {
         tasks.spawn(pull(
             notifier.clone(),
             shared.clone(),
             stream.clone(),
-            arn.clone(),
+            (arn.clone(), created_ms),
             partition,
         ));
     }
@@ -229,19 +237,23 @@ pub(crate) async fn run(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: S
     tasks.join_next().await;
 }
 
-/// The topic as it is now, if it is still a persistent push topic.
-fn current(notifier: &Weak<Notifier>, arn: &str) -> Option<Arc<TopicRuntime>> {
+/// The topic as it is now, if it is still a persistent push topic (and,
+/// given `created_ms`, the same incarnation).
+fn current(notifier: &Weak<Notifier>, arn: &str, created_ms: Option<i64>) -> Option<Arc<TopicRuntime>> {
     let topic = notifier.upgrade()?.topic(arn)?;
-    (topic.persistent && topic.batch.is_none()).then_some(topic)
+    let same = created_ms.is_none_or(|c| c == topic.record.created_ms);
+    (same && topic.persistent && topic.batch.is_none()).then_some(topic)
 }
 
 /// Moves this node's committed events of the topic into its stream.
-async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
+async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String, created_ms: Option<i64>) {
     loop {
         let Some(n) = notifier.upgrade() else { return };
         let log = n.log.clone();
         drop(n);
-        let Some(topic) = current(&notifier, &arn) else { return };
+        let Some(topic) = current(&notifier, &arn, created_ms) else {
+            return;
+        };
         let leases = log.lease(&arn, RELAY_BATCH);
         if leases.is_empty() {
             // Nothing to move: nothing is stuck either (a topic refused
@@ -291,8 +303,16 @@ async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String) {
 }
 
 /// Pulls one partition's events, one at a time, and pushes each.
-async fn pull(notifier: Weak<Notifier>, shared: Arc<SharedLog>, stream: stream::Stream, arn: String, partition: u32) {
-    let Some(topic) = current(&notifier, &arn) else { return };
+async fn pull(
+    notifier: Weak<Notifier>,
+    shared: Arc<SharedLog>,
+    stream: stream::Stream,
+    (arn, created_ms): (String, Option<i64>),
+    partition: u32,
+) {
+    let Some(topic) = current(&notifier, &arn, created_ms) else {
+        return;
+    };
     let name = format!("p{partition}");
     let config = pull::Config {
         durable_name: Some(name.clone()),
@@ -304,7 +324,7 @@ async fn pull(notifier: Weak<Notifier>, shared: Arc<SharedLog>, stream: stream::
         ..Default::default()
     };
     loop {
-        if current(&notifier, &arn).is_none() {
+        if current(&notifier, &arn, created_ms).is_none() {
             return;
         }
         let messages = match stream.get_or_create_consumer(&name, config.clone()).await {
@@ -347,8 +367,8 @@ async fn deliver(notifier: &Weak<Notifier>, incarnation: &TopicRecord, message: 
     let mut first_attempt = None;
     let mut last_progress = std::time::Instant::now();
     loop {
-        let topic = match current(notifier, &incarnation.arn) {
-            Some(t) if t.record.created_ms == incarnation.created_ms => t,
+        let topic = match current(notifier, &incarnation.arn, Some(incarnation.created_ms)) {
+            Some(t) => t,
             _ => {
                 settle(&message, AckKind::Nak(None)).await;
                 return false;

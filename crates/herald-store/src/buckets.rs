@@ -79,14 +79,16 @@ impl Store {
             other => other?,
         }
         // In a cluster, another node may have made the same bucket first:
-        // its record then replaced this one while it was shared.
+        // its record then replaced this one while it was shared (or, if it
+        // deleted it meanwhile, removed it). Only this very record is a
+        // success.
+        if !self.has_shared_sink() {
+            return Ok(rec);
+        }
         match self.get_bucket(name)? {
-            Some(now) if now.id != rec.id => Err(if now.owner == rec.owner {
-                StoreError::BucketAlreadyOwnedByYou
-            } else {
-                StoreError::BucketAlreadyExists
-            }),
-            _ => Ok(rec),
+            Some(now) if now.id == rec.id => Ok(rec),
+            Some(now) if now.owner == rec.owner => Err(StoreError::BucketAlreadyOwnedByYou),
+            _ => Err(StoreError::BucketAlreadyExists),
         }
     }
 

@@ -82,6 +82,8 @@ struct Inner {
     quotas: RwLock<Quotas>,
     /// Told of writes to the tables a cluster shares (see [`shared`]).
     shared_sink: std::sync::OnceLock<Arc<dyn SharedSink>>,
+    /// See [`Store::lock_shared_writes`].
+    shared_writes: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -122,6 +124,7 @@ impl Store {
                 dir: dir.to_path_buf(),
                 quotas: RwLock::new(Quotas::default()),
                 shared_sink: std::sync::OnceLock::new(),
+                shared_writes: tokio::sync::Mutex::new(()),
             }),
         };
         store.reload_keys()?;

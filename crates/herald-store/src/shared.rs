@@ -24,10 +24,11 @@ use crate::commit::Applied;
 use crate::error::{StoreError, StoreResult};
 use crate::tables::{BUCKET_POLICIES, BUCKETS, KEYS, NOTIFICATIONS, RETIRED_NAMES, TOPICS, USERS};
 
-/// Longest shared row accepted from the cluster (bytes): bucket policies
-/// are at most 20 KiB and notification configurations a few hundred
-/// rules, so anything near this is not a record Herald wrote.
-pub const MAX_SHARED_ROW_BYTES: usize = 1024 * 1024;
+/// Longest shared row (bytes): one NATS message of at most 1 MiB, less
+/// room for its headers. Bucket policies are at most 20 KiB and
+/// notification configurations a few hundred rules; a longer
+/// configuration is refused in cluster mode.
+pub const MAX_SHARED_ROW_BYTES: usize = 1024 * 1024 - 8 * 1024;
 
 /// One of the shared tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,20 +167,33 @@ impl Store {
 
     /// Commits a write to shared tables, then tells the sink (so a client's
     /// answer comes after the cluster has the change).
+    ///
+    /// In a cluster, one such write at a time, from its commit to the
+    /// sink's answer (see [`Store::lock_shared_writes`]): the sink's round
+    /// then carries this write's change alone, so its answer is this
+    /// write's, and no change from another node is applied between the
+    /// commit and the sharing.
     pub(crate) async fn write_shared<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&crate::Txn<'_>) -> StoreResult<Applied<R>> + Send + 'static,
     {
-        let sink = self.inner.shared_sink.get();
-        if let Some(sink) = sink {
-            sink.ready()?;
-        }
+        let Some(sink) = self.inner.shared_sink.get() else {
+            return self.write(vec![], f).await;
+        };
+        let _one_at_a_time = self.inner.shared_writes.lock().await;
+        sink.ready()?;
         let out = self.write(vec![], f).await?;
-        if let Some(sink) = sink {
-            sink.changed().await?;
-        }
+        sink.changed().await?;
         Ok(out)
+    }
+
+    /// Held by whoever writes shared rows: [`Store::write_shared`] across
+    /// a local change and its sharing, and a cluster's watcher across
+    /// applying another node's change (so it never lands between a local
+    /// commit and its sharing).
+    pub async fn lock_shared_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.shared_writes.lock().await
     }
 
     /// Every shared row, by shared key.
