@@ -176,6 +176,17 @@ impl MetaSync {
         Ok(sync)
     }
 
+    /// Whether the NATS connection is up now.
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Changes not settled with the cluster yet: other nodes' changes not
+    /// applied here, and (as one) this node's changes not shared.
+    pub fn unsettled_changes(&self) -> usize {
+        self.deferred.lock().expect("deferred lock").len() + usize::from(self.dirty.load(Ordering::Relaxed))
+    }
+
     /// Sets who hears of other nodes' changes (once, before serving), and
     /// tells it what changed since the load.
     pub fn set_listener(&self, listener: Listener) {

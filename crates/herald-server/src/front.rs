@@ -73,6 +73,8 @@ pub(crate) struct Front {
     host: HeraldHost,
     /// Form uploads in progress (s3s holds each one's file in memory).
     form_uploads: Arc<tokio::sync::Semaphore>,
+    /// Cluster mode's state, for `/metrics`.
+    pub(crate) cluster: std::sync::OnceLock<Arc<dyn crate::ClusterStatus>>,
 }
 
 impl Front {
@@ -128,6 +130,7 @@ impl Front {
             next_id: AtomicU64::new(1),
             host: HeraldHost::new(cfg.domains.clone()),
             form_uploads: Arc::new(tokio::sync::Semaphore::new(MAX_FORM_UPLOADS)),
+            cluster: std::sync::OnceLock::new(),
         }
     }
 

@@ -46,6 +46,15 @@ pub use front::{ConnInfo, RequestMeta};
 pub use gateway::UpstreamSettings;
 pub use gateway::settle::CLOCK_ALLOWANCE_SECS;
 
+/// Cluster mode's state, for `/metrics` (see docs/cluster.md).
+pub trait ClusterStatus: Send + Sync {
+    /// Whether this node's NATS connection is up.
+    fn connected(&self) -> bool;
+    /// Metadata changes made here and not shared yet, or made elsewhere
+    /// and not applied here yet (retried every 2 s).
+    fn unsettled_changes(&self) -> usize;
+}
+
 /// How the server is set up; built by the `herald` binary from flags,
 /// environment and config file.
 #[derive(Debug, Clone)]
@@ -164,6 +173,11 @@ impl Server {
     /// (SFTP) to ask the same questions.
     pub fn access_decider(&self) -> s3::access::AccessDecider {
         self.state.decider.clone()
+    }
+
+    /// Cluster mode: where `/metrics` reads the cluster's state.
+    pub fn set_cluster_status(&self, status: Arc<dyn ClusterStatus>) {
+        let _ = self.state.cluster.set(status);
     }
 
     /// What applies another cluster node's metadata changes to this

@@ -138,6 +138,18 @@ pub(crate) fn render_metrics(state: &Front, detail: MetricsDetail) -> String {
             unsettled as f64,
         ));
     }
+    if let Some(cluster) = state.cluster.get() {
+        gauges.push((
+            "herald_cluster_connected",
+            "Cluster mode: 1 while this node's NATS connection is up.",
+            if cluster.connected() { 1.0 } else { 0.0 },
+        ));
+        gauges.push((
+            "herald_cluster_unsettled_changes",
+            "Cluster mode: metadata changes not shared yet, or not applied here yet (retried every 2 s).",
+            cluster.unsettled_changes() as f64,
+        ));
+    }
     let mut out = state.metrics.render(&gauges);
     let per_tenant = detail == MetricsDetail::PerTenant;
     state.notifier.metrics.render(&mut out, per_tenant);

@@ -39,3 +39,23 @@ impl Membership {
         ))
     }
 }
+
+/// `/metrics`' view of the membership.
+struct Status(Arc<MetaSync>);
+
+impl herald_server::ClusterStatus for Status {
+    fn connected(&self) -> bool {
+        self.0.connected()
+    }
+
+    fn unsettled_changes(&self) -> usize {
+        self.0.unsettled_changes()
+    }
+}
+
+impl Membership {
+    /// What the server's `/metrics` reads of the cluster.
+    pub fn status(&self) -> Arc<dyn herald_server::ClusterStatus> {
+        Arc::new(Status(self.meta.clone()))
+    }
+}

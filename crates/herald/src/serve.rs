@@ -108,6 +108,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     if let Some(m) = &membership {
         m.meta.set_listener(server.shared_change_listener());
+        server.set_cluster_status(m.status());
     }
     // Expires objects by each bucket's lifecycle rules, with their events.
     // (Gateway mode keeps no objects here: the upstream's own lifecycle

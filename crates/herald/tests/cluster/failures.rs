@@ -145,7 +145,15 @@ async fn while_nats_is_down_writes_are_refused_and_nothing_acknowledged_is_lost(
         .wait_for("the events before the outage", 30, |r| r.delivered_records().len() >= 5)
         .await;
 
+    let text = metrics_text(node);
+    assert_eq!(metric(&text, "herald_cluster_connected", None), Some(1.0), "{text}");
+    assert_eq!(metric(&text, "herald_cluster_unsettled_changes", None), Some(0.0));
+
     nats.stop();
+    eventually("/metrics shows the NATS connection down", 10, || async {
+        metric(&metrics_text(node), "herald_cluster_connected", None) == Some(0.0)
+    })
+    .await;
     // Writes with events for a persistent topic are refused (SlowDown)
     // once the node knows NATS is gone; any it acknowledged meanwhile
     // keep their events in its log.
@@ -198,6 +206,7 @@ async fn while_nats_is_down_writes_are_refused_and_nothing_acknowledged_is_lost(
     })
     .await;
     acked.insert("after".into());
+    assert_eq!(metric(&metrics_text(node), "herald_cluster_connected", None), Some(1.0));
     receiver
         .wait_for("every acknowledged event after the outage", 60, |r| {
             let got = delivered_by_key(r);
