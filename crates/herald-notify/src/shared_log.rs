@@ -262,6 +262,9 @@ async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String, cr
             log.wait_ready(&arn, IDLE_WAIT).await;
             continue;
         }
+        // Pipelined, in any order: the log leases one entry per key at a
+        // time, so a round never holds two events of one key (a failed one
+        // goes back to the log before the key's next is leased).
         let mut sent = Vec::with_capacity(leases.len());
         for lease in &leases {
             // The log keys events by `bucket/key`; brokers that carry a
