@@ -52,6 +52,16 @@ pub enum ClusterError {
     JetStream(String),
 }
 
+/// The servers as logs and errors show them: a `nats://user:password@…`
+/// URL without its credentials.
+pub fn servers_for_logs(servers: &[String]) -> String {
+    servers
+        .iter()
+        .map(|s| herald_endpoints::redact(s))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Whether `prefix` can name streams, key-value buckets and subjects.
 pub fn valid_prefix(prefix: &str) -> bool {
     (1..=32).contains(&prefix.len())
@@ -94,7 +104,7 @@ impl Cluster {
         if let Some(ca) = &settings.tls_ca {
             options = options.add_root_certificates(ca.clone()).require_tls(true);
         }
-        let servers = settings.servers.join(",");
+        let servers = servers_for_logs(&settings.servers);
         let addrs: Vec<async_nats::ServerAddr> =
             settings
                 .servers
@@ -201,6 +211,15 @@ mod tests {
         assert!(!valid_prefix("a.b"), "a dot would split subjects");
         assert!(!valid_prefix("a*"));
         assert!(!valid_prefix(&"x".repeat(33)));
+    }
+
+    #[test]
+    fn logged_servers_carry_no_credentials() {
+        let servers = vec![
+            "nats://herald:s3cret@nats-1:4222".to_owned(),
+            "tls://nats-2:4222".to_owned(),
+        ];
+        assert_eq!(servers_for_logs(&servers), "nats://nats-1:4222,tls://nats-2:4222");
     }
 
     #[test]

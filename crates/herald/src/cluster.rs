@@ -26,7 +26,7 @@ impl Membership {
             .await
             .context("cannot load the cluster's shared metadata")?;
         store.set_shared_sink(meta.clone());
-        tracing::info!(node = %node, prefix = %settings.prefix, servers = %settings.servers.join(","), "joined the cluster");
+        tracing::info!(node = %node, prefix = %settings.prefix, servers = %herald_cluster::servers_for_logs(&settings.servers), "joined the cluster");
         Ok(Membership { cluster, meta })
     }
 

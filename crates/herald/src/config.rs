@@ -317,7 +317,10 @@ fn cluster_settings(
         .iter()
         .find(|s| !(s.starts_with("nats://") || s.starts_with("tls://")))
     {
-        anyhow::bail!("cluster servers must be nats:// or tls:// URLs, not {bad:?}");
+        anyhow::bail!(
+            "cluster servers must be nats:// or tls:// URLs, not {:?}",
+            herald_endpoints::redact(bad)
+        );
     }
     let prefix = prefix.unwrap_or_else(|| "herald".to_owned());
     if !herald_cluster::valid_prefix(&prefix) {
