@@ -40,6 +40,8 @@ pub struct ClusterSettings {
     pub tls_ca: Option<PathBuf>,
     /// Key-value and stream replicas (1 for a single NATS server).
     pub replicas: usize,
+    /// Bytes one topic's shared stream may hold (`--cluster-max-topic-bytes`).
+    pub max_topic_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,7 @@ pub struct Cluster {
     js: jetstream::Context,
     prefix: String,
     replicas: usize,
+    max_topic_bytes: u64,
     node: String,
 }
 
@@ -126,6 +129,7 @@ impl Cluster {
             js: jetstream::new(client),
             prefix: settings.prefix.clone(),
             replicas: settings.replicas.max(1),
+            max_topic_bytes: settings.max_topic_bytes,
             node: node.to_owned(),
         })
     }
@@ -136,6 +140,16 @@ impl Cluster {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Copies NATS keeps of each stream and of the key-value bucket.
+    pub fn replicas(&self) -> usize {
+        self.replicas
+    }
+
+    /// Bytes one topic's shared stream may hold.
+    pub fn max_topic_bytes(&self) -> u64 {
+        self.max_topic_bytes
     }
 
     /// This node's id (stable across restarts: see [`node_id`]).

@@ -1,6 +1,6 @@
 // The console's pages. Each takes the route's arguments and draws into
 // #page; `cleanup` (set by a page) runs when the user leaves it.
-import { h, table, show, toast, errorBox, attempt, bytes, num, age, chart } from "./ui.js";
+import { h, table, show, toast, errorBox, attempt, bytes, num, age, chart, bars } from "./ui.js";
 import { call, s3, topics, queues, xml, pretty } from "./aws.js";
 
 export const state = { visit: 0, cleanups: [] };
@@ -39,11 +39,15 @@ export async function overview() {
   const v = visit();
   const cards = h("div", { class: "stats" });
   const graph = h("div");
+  const pendingGraph = h("div", { id: "pending-chart" });
+  const busyBars = h("div", { id: "busiest-chart" });
   const busy = h("div");
   const err = errorBox();
   v.show(h("h1", {}, "Overview"), err, cards, h("h2", {}, "Events per second, last hour"),
     h("p", { class: "legend" }, h("span", { class: "in" }, "— in"), h("span", { class: "out" }, "— pushed"),
-      h("span", { class: "failed" }, "— failed")), graph, h("h2", {}, "Busiest topics"), busy);
+      h("span", { class: "failed" }, "— failed")), graph,
+    h("h2", {}, "Pending events, last hour"), pendingGraph,
+    h("h2", {}, "Busiest topics (events in, last hour)"), busyBars, busy);
   let previous = null;
   const draw = async () => {
     const o = await attempt(err, () => call("overview").then((r) => r.json()));
@@ -63,6 +67,9 @@ export async function overview() {
     );
     previous = { t, at: now };
     graph.replaceChildren(chart(o.points, ["in", "out", "failed"], o.interval_seconds));
+    pendingGraph.replaceChildren(chart(o.points, ["pending"], o.interval_seconds, { level: true }));
+    busyBars.replaceChildren(o.topics.length === 0 ? "" :
+      bars(o.topics.map((x) => ({ label: x.name, value: x.in_last_hour }))));
     busy.replaceChildren(o.topics.length === 0 ? h("p", { class: "muted" }, "No topics yet.") :
       table(["Topic", "In, last hour#", "In#", "Pushed#", "Failed#", "Pending#"], o.topics.map((x) => [
         h("a", { href: "#/topic/" + encodeURIComponent(x.arn) }, x.name), num(x.in_last_hour), num(x.in),

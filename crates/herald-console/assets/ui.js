@@ -81,15 +81,19 @@ export function age(seconds) {
   return (s / 86400).toFixed(1) + " d";
 }
 
-/** A line chart of series over points ({at, in, out, failed}), in SVG. */
-export function chart(points, series, interval) {
+/**
+ * A line chart of series over points ({at, in, out, failed, pending}), in
+ * SVG: per-interval counts as rates (per second), or with `level` the
+ * values as they are (pending events at each sample).
+ */
+export function chart(points, series, interval, { level = false } = {}) {
   const NS = "http://www.w3.org/2000/svg";
   const w = 800, hgt = 180, pad = 28;
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("class", "chart");
   svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
   svg.setAttribute("preserveAspectRatio", "none");
-  const rate = (p, k) => (p[k] || 0) / interval;
+  const rate = (p, k) => level ? (p[k] || 0) : (p[k] || 0) / interval;
   let max = 1;
   for (const p of points) for (const s of series) max = Math.max(max, rate(p, s));
   const x = (i) => pad + (points.length <= 1 ? 0 : (i * (w - 2 * pad)) / (points.length - 1));
@@ -99,7 +103,7 @@ export function chart(points, series, interval) {
     t.setAttribute("x", tx); t.setAttribute("y", ty); t.textContent = s;
     svg.append(t);
   };
-  text(2, 12, `${max.toFixed(max < 10 ? 1 : 0)}/s`);
+  text(2, 12, level ? num(max) : `${max.toFixed(max < 10 ? 1 : 0)}/s`);
   const since = points.length ? new Date(points[0].at * 1000).toTimeString().slice(0, 5) : "";
   text(2, hgt - 4, points.length ? `since ${since}` : "no samples yet");
   text(w - 30, hgt - 4, "now");
@@ -110,5 +114,33 @@ export function chart(points, series, interval) {
     path.setAttribute("points", points.map((p, i) => `${x(i).toFixed(1)},${y(rate(p, s)).toFixed(1)}`).join(" "));
     svg.append(path);
   }
+  return svg;
+}
+
+/**
+ * Horizontal bars, one per row ({label, value, href}), longest first as
+ * given, in SVG: the busiest topics at a glance.
+ */
+export function bars(rows) {
+  const NS = "http://www.w3.org/2000/svg";
+  const w = 800, row = 22, label = 220;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("class", "bars");
+  svg.setAttribute("viewBox", `0 0 ${w} ${Math.max(1, rows.length) * row}`);
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  rows.forEach((r, i) => {
+    const name = document.createElementNS(NS, "text");
+    name.setAttribute("x", 4); name.setAttribute("y", i * row + 15);
+    name.textContent = r.label.length > 32 ? r.label.slice(0, 31) + "…" : r.label;
+    const bar = document.createElementNS(NS, "rect");
+    bar.setAttribute("x", label); bar.setAttribute("y", i * row + 4);
+    bar.setAttribute("height", row - 8);
+    bar.setAttribute("width", Math.max(1, ((w - label - 90) * r.value) / max).toFixed(1));
+    const value = document.createElementNS(NS, "text");
+    value.setAttribute("x", label + Math.max(1, ((w - label - 90) * r.value) / max) + 6);
+    value.setAttribute("y", i * row + 15);
+    value.textContent = num(r.value);
+    svg.append(name, bar, value);
+  });
   return svg;
 }

@@ -98,7 +98,7 @@ async fn route(
             console.sessions.remove(&session.id);
             let mut r = json_ok(&json!({"signedOut": true}));
             r.headers_mut()
-                .insert(header::SET_COOKIE, cookie("", Duration::ZERO, peer.tls));
+                .insert(header::SET_COOKIE, cookie("", Duration::ZERO, secure(console, &peer)));
             Ok(r)
         }
         ("overview", &Method::GET) => {
@@ -196,8 +196,10 @@ async fn sign_in(
     tracing::info!(user, peer = %peer.addr, "console sign-in");
     let mut r = json_ok(&json!({"user": user, "csrf": session.csrf}));
     let lifetime = console.sessions.limits().lifetime;
-    r.headers_mut()
-        .insert(header::SET_COOKIE, cookie(&session.id, lifetime, peer.tls));
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(&session.id, lifetime, secure(console, &peer)),
+    );
     // The console shares its origin with the S3 port. Tenant code a browser
     // kept from before the console was on (a service worker, cached pages,
     // stored data) would run unsandboxed: a sign-in clears it (browsers
@@ -316,6 +318,13 @@ pub fn request_authority<B>(req: &Request<B>) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+}
+
+/// Whether the session cookie is marked `Secure`: over Herald's own TLS,
+/// and always with `--console-secure-cookie` (TLS ended by a proxy in
+/// front, which Herald cannot see).
+fn secure(console: &Console, peer: &Peer) -> bool {
+    peer.tls || console.settings.secure_cookie
 }
 
 fn cookie(id: &str, max_age: Duration, tls: bool) -> HeaderValue {

@@ -96,6 +96,9 @@ pub struct ConsoleSettings {
     pub sessions: SessionLimits,
     /// How often the overview samples the counters.
     pub sample_every: Duration,
+    /// Mark the session cookie `Secure` even on plain HTTP connections
+    /// (the browser reaches Herald over HTTPS through a proxy).
+    pub secure_cookie: bool,
 }
 
 impl ConsoleSettings {
@@ -104,6 +107,7 @@ impl ConsoleSettings {
             region: region.into(),
             sessions: SessionLimits::default(),
             sample_every: Duration::from_secs(30),
+            secure_cookie: false,
         }
     }
 }

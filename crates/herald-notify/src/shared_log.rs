@@ -53,6 +53,32 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 const MIN_PAUSE: Duration = Duration::from_millis(200);
 /// How long an idle relay sleeps before looking again (appends wake it).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// How often a busy relay asks NATS how many bytes its stream holds.
+const FILL_LOOK_EVERY: Duration = Duration::from_secs(1);
+/// The default of [`StreamLimits::max_bytes`]: 1 GiB per topic.
+pub const DEFAULT_MAX_STREAM_BYTES: u64 = 1 << 30;
+
+/// What every topic's shared stream may take of the cluster's NATS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Copies NATS keeps of each stream (`--cluster-replicas`).
+    pub replicas: usize,
+    /// Bytes one topic's stream may hold (`--cluster-max-topic-bytes`;
+    /// a topic's smaller `queue-max-bytes` applies too). Herald enforces
+    /// it, not NATS: a stream's `max_bytes` is set aside from NATS's
+    /// storage when the stream is made, so tenants' topics asking for a
+    /// lot each would leave no room for anyone else's.
+    pub max_bytes: u64,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits {
+            replicas: 1,
+            max_bytes: DEFAULT_MAX_STREAM_BYTES,
+        }
+    }
+}
 
 /// A cluster's JetStream, as the pipeline uses it.
 pub struct SharedLog {
@@ -63,6 +89,7 @@ pub struct SharedLog {
     prefix: String,
     /// This node's id: the first half of every event id it publishes.
     node: String,
+    limits: StreamLimits,
     /// Set while the relays cannot publish (NATS down, stream full): the
     /// topic's writes are then refused with SlowDown (see
     /// [`SharedLog::healthy`]).
@@ -79,12 +106,18 @@ impl std::fmt::Debug for SharedLog {
 }
 
 impl SharedLog {
-    pub fn new(js: jetstream::Context, prefix: impl Into<String>, node: impl Into<String>) -> SharedLog {
+    pub fn new(
+        js: jetstream::Context,
+        prefix: impl Into<String>,
+        node: impl Into<String>,
+        limits: StreamLimits,
+    ) -> SharedLog {
         SharedLog {
             client: js.client(),
             js,
             prefix: prefix.into(),
             node: node.into(),
+            limits,
             unhealthy: Default::default(),
         }
     }
@@ -125,7 +158,7 @@ impl SharedLog {
     }
 
     pub fn stream_name(&self, topic: &TopicRecord) -> String {
-        format!("{}-topic-{}", self.prefix, Self::tag(topic))
+        stream_name(&self.prefix, topic)
     }
 
     fn subject(&self, topic: &TopicRecord, partition: u32) -> String {
@@ -139,23 +172,13 @@ impl SharedLog {
 
     async fn stream(&self, topic: &TopicRuntime) -> Result<stream::Stream, String> {
         let arn = &topic.record.arn;
-        // Bounded by count, not bytes: NATS sets a stream's `max_bytes`
-        // aside from its storage at creation, so a tenant's topics asking
-        // for the default 16 GiB each would soon leave no room for anyone
-        // else's stream. Events are small (a rendered record).
-        let config = stream::Config {
-            name: self.stream_name(&topic.record),
-            description: Some(format!("herald topic {arn}")),
-            subjects: vec![format!("{}.topic.{}.*", self.prefix, Self::tag(&topic.record))],
-            retention: stream::RetentionPolicy::WorkQueue,
-            discard: stream::DiscardPolicy::New,
-            max_messages: i64::try_from(topic.max_entries).unwrap_or(i64::MAX),
-            duplicate_window: DUPLICATE_WINDOW,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        };
         self.js
-            .get_or_create_stream(config)
+            .get_or_create_stream(stream_config(
+                &self.prefix,
+                self.limits,
+                &topic.record,
+                topic.max_entries,
+            ))
             .await
             .map_err(|e| format!("stream of {arn}: {e}"))
     }
@@ -183,6 +206,27 @@ impl SharedLog {
                 }
             }
         }
+    }
+}
+
+fn stream_name(prefix: &str, topic: &TopicRecord) -> String {
+    format!("{prefix}-topic-{}", SharedLog::tag(topic))
+}
+
+/// A topic's stream: bounded by count here, and by bytes in the relay
+/// (see [`StreamLimits::max_bytes`] for why not here).
+fn stream_config(prefix: &str, limits: StreamLimits, topic: &TopicRecord, max_entries: u64) -> stream::Config {
+    stream::Config {
+        name: stream_name(prefix, topic),
+        description: Some(format!("herald topic {}", topic.arn)),
+        subjects: vec![format!("{prefix}.topic.{}.*", SharedLog::tag(topic))],
+        retention: stream::RetentionPolicy::WorkQueue,
+        discard: stream::DiscardPolicy::New,
+        max_messages: i64::try_from(max_entries).unwrap_or(i64::MAX),
+        duplicate_window: DUPLICATE_WINDOW,
+        storage: stream::StorageType::File,
+        num_replicas: limits.replicas.max(1),
+        ..Default::default()
     }
 }
 
@@ -222,7 +266,13 @@ pub(crate) async fn run(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: S
         }
     };
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(relay(notifier.clone(), shared.clone(), arn.clone(), created_ms));
+    tasks.spawn(relay(
+        notifier.clone(),
+        shared.clone(),
+        stream.clone(),
+        arn.clone(),
+        created_ms,
+    ));
     for partition in 0..PARTITIONS {
         tasks.spawn(pull(
             notifier.clone(),
@@ -245,8 +295,56 @@ fn current(notifier: &Weak<Notifier>, arn: &str, created_ms: Option<i64>) -> Opt
     (same && topic.persistent && topic.batch.is_none()).then_some(topic)
 }
 
+/// How full a topic's stream is, as its relay on this node sees it: the
+/// bytes NATS reported at the last look plus what this relay has
+/// published since. Other nodes' relays publish too, so the stream may
+/// pass the bound by what each node publishes between two looks (about
+/// one second's worth).
+#[derive(Debug)]
+struct Fill {
+    max_bytes: u64,
+    reported: u64,
+    published: u64,
+    looked: Option<std::time::Instant>,
+}
+
+impl Fill {
+    fn new(max_bytes: u64) -> Fill {
+        Fill {
+            max_bytes,
+            reported: 0,
+            published: 0,
+            looked: None,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.reported.saturating_add(self.published) >= self.max_bytes
+    }
+
+    /// Whether to ask NATS again: every [`FILL_LOOK_EVERY`], and at once
+    /// when the estimate says full (the pullers may have drained it).
+    fn due(&self) -> bool {
+        self.looked
+            .is_none_or(|at| at.elapsed() >= FILL_LOOK_EVERY || (self.full() && at.elapsed() >= MIN_PAUSE))
+    }
+
+    fn reported(&mut self, bytes: u64) {
+        self.reported = bytes;
+        self.published = 0;
+        self.looked = Some(std::time::Instant::now());
+    }
+}
+
 /// Moves this node's committed events of the topic into its stream.
-async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String, created_ms: Option<i64>) {
+async fn relay(
+    notifier: Weak<Notifier>,
+    shared: Arc<SharedLog>,
+    mut stream: stream::Stream,
+    arn: String,
+    created_ms: Option<i64>,
+) {
+    let mut fill = Fill::new(shared.limits.max_bytes);
     loop {
         let Some(n) = notifier.upgrade() else { return };
         let log = n.log.clone();
@@ -255,11 +353,35 @@ async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String, cr
             return;
         };
         let leases = log.lease(&arn, RELAY_BATCH);
+        fill.max_bytes = shared.limits.max_bytes.min(topic.max_bytes);
+        if (!leases.is_empty() || fill.full()) && fill.due() {
+            match stream.info().await {
+                Ok(info) => fill.reported(info.state.bytes),
+                Err(e) => tracing::debug!(topic = %arn, error = %e, "cannot read the shared stream's size"),
+            }
+        }
         if leases.is_empty() {
             // Nothing to move: nothing is stuck either (a topic refused
-            // after a failure must not stay refused while its log is empty).
-            shared.set_healthy(&arn, true);
-            log.wait_ready(&arn, IDLE_WAIT).await;
+            // after a failure must not stay refused while its log is
+            // empty), unless its stream is still full.
+            shared.set_healthy(&arn, !fill.full());
+            let wait = if fill.full() { MIN_PAUSE } else { IDLE_WAIT };
+            log.wait_ready(&arn, wait).await;
+            continue;
+        }
+        if fill.full() {
+            // Over the byte bound: the events stay in the local log, and
+            // the topic's writes are refused (SlowDown) until the pullers
+            // have made room.
+            let now = SystemTime::now();
+            for lease in &leases {
+                log.retry(&arn, lease.id, now);
+            }
+            if shared.healthy(&arn) {
+                tracing::warn!(topic = %arn, bytes = fill.reported, max_bytes = fill.max_bytes, "the topic's shared stream is full; its writes are refused until it drains");
+            }
+            shared.set_healthy(&arn, false);
+            tokio::time::sleep(MIN_PAUSE).await;
             continue;
         }
         // Pipelined, in any order: the log leases one entry per key at a
@@ -276,6 +398,7 @@ async fn relay(notifier: Weak<Notifier>, shared: Arc<SharedLog>, arn: String, cr
                 .message_id(format!("{}-{}", shared.node, lease.id))
                 .header(KEY_HEADER, URL_SAFE_NO_PAD.encode(object_key).as_str());
             let subject = shared.subject(&topic.record, SharedLog::partition(&lease.key));
+            fill.published += lease.payload.len() as u64;
             sent.push(shared.js.send_publish(subject, publish).await);
         }
         let (mut done, mut failed) = (Vec::new(), None);
@@ -529,6 +652,51 @@ mod tests {
             SharedLog::tag(&topic("arn:aws:sns:us-east-1:alice:events", 1)),
             "stable"
         );
+    }
+
+    #[test]
+    fn streams_are_replicated_and_bounded_by_count_only() {
+        let limits = StreamLimits {
+            replicas: 3,
+            max_bytes: 1 << 20,
+        };
+        let record = topic("arn:aws:sns:us-east-1:alice:events", 1);
+        let config = stream_config("herald", limits, &record, 500);
+        assert_eq!(config.num_replicas, 3, "--cluster-replicas applies to topic streams");
+        assert_eq!(config.max_messages, 500);
+        assert_eq!(
+            config.max_bytes, 0,
+            "no byte limit (0: none) and so no reservation in NATS"
+        );
+        assert_eq!(
+            config.discard,
+            stream::DiscardPolicy::New,
+            "a full stream refuses, never drops"
+        );
+        assert!(config.name.starts_with("herald-topic-"));
+        assert_eq!(config.subjects, [format!("herald.topic.{}.*", SharedLog::tag(&record))]);
+        assert_eq!(
+            stream_config("h", StreamLimits::default(), &record, u64::MAX).max_messages,
+            i64::MAX
+        );
+    }
+
+    #[test]
+    fn the_fill_counts_what_was_published_since_the_last_look() {
+        let mut fill = Fill::new(1000);
+        assert!(fill.due(), "a first look before the first round");
+        fill.reported(600);
+        assert!(!fill.full() && !fill.due());
+        fill.published += 399;
+        assert!(!fill.full());
+        fill.published += 1;
+        assert!(fill.full(), "reported + published reaches the bound");
+        fill.reported(10);
+        assert!(!fill.full(), "drained by the pullers");
+        assert_eq!(fill.published, 0);
+        fill.reported(u64::MAX);
+        fill.published = 5;
+        assert!(fill.full(), "no overflow");
     }
 
     #[test]

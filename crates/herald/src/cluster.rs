@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use herald_cluster::{Cluster, ClusterSettings, MetaSync};
-use herald_server::notify::shared_log::SharedLog;
+use herald_server::notify::shared_log::{SharedLog, StreamLimits};
 use herald_store::Store;
 
 /// A node's membership: the connection and the metadata mirror.
@@ -36,6 +36,10 @@ impl Membership {
             self.cluster.jetstream().clone(),
             self.cluster.prefix(),
             self.cluster.node(),
+            StreamLimits {
+                replicas: self.cluster.replicas(),
+                max_bytes: self.cluster.max_topic_bytes(),
+            },
         ))
     }
 }

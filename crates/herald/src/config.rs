@@ -128,6 +128,9 @@ pub struct ServeArgs {
     /// Seconds between the console overview's samples of the counters (its charts keep one hour) [default: 30].
     #[arg(long, env = "HERALD_CONSOLE_SAMPLE_SECS", value_parser = clap::value_parser!(u64).range(5..=300))]
     pub console_sample_secs: Option<u64>,
+    /// Mark the console's session cookie Secure even on plain HTTP (Herald behind a proxy that ends TLS).
+    #[arg(long, env = "HERALD_CONSOLE_SECURE_COOKIE")]
+    pub console_secure_cookie: bool,
     /// Gateway mode: the upstream S3 that keeps the objects (http(s)://host:port); Herald keeps none and adds its events (docs/gateway.md).
     #[arg(long, env = "HERALD_UPSTREAM_ENDPOINT")]
     pub upstream_endpoint: Option<String>,
@@ -164,6 +167,9 @@ pub struct ServeArgs {
     /// Cluster mode: replicas of the shared streams and key-value bucket (NATS cluster size, up to 5) [default: 1].
     #[arg(long, env = "HERALD_CLUSTER_REPLICAS", value_parser = clap::value_parser!(u64).range(1..=5))]
     pub cluster_replicas: Option<u64>,
+    /// Cluster mode: bytes one topic's shared stream may hold in NATS; a persistent topic's writes get 503 SlowDown beyond it (a topic's smaller queue-max-bytes applies too) [default: 1 GiB].
+    #[arg(long, env = "HERALD_CLUSTER_MAX_TOPIC_BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub cluster_max_topic_bytes: Option<u64>,
 }
 
 /// The TOML file: the same settings, plus the root credentials (which are
@@ -202,6 +208,7 @@ pub struct FileConfig {
     pub no_console: Option<bool>,
     pub console_session_idle_secs: Option<u64>,
     pub console_sample_secs: Option<u64>,
+    pub console_secure_cookie: Option<bool>,
     pub upstream_endpoint: Option<String>,
     pub upstream_access_key: Option<String>,
     pub upstream_secret_key: Option<String>,
@@ -214,6 +221,7 @@ pub struct FileConfig {
     pub cluster_token: Option<String>,
     pub cluster_tls_ca: Option<PathBuf>,
     pub cluster_replicas: Option<u64>,
+    pub cluster_max_topic_bytes: Option<u64>,
     pub max_buckets_per_user: Option<u64>,
     pub max_topics_per_user: Option<u64>,
     pub max_queues_per_user: Option<u64>,
@@ -303,7 +311,7 @@ fn cluster_settings(
     prefix: Option<String>,
     [user, password, token]: [Option<String>; 3],
     tls_ca: Option<PathBuf>,
-    replicas: Option<u64>,
+    [replicas, max_topic_bytes]: [Option<u64>; 2],
 ) -> anyhow::Result<Option<herald_cluster::ClusterSettings>> {
     let Some(servers) = servers.filter(|s| !s.trim().is_empty()) else {
         return Ok(None);
@@ -337,6 +345,11 @@ fn cluster_settings(
         token,
         tls_ca,
         replicas: usize::try_from(replicas.unwrap_or(1)).unwrap_or(1),
+        max_topic_bytes: match max_topic_bytes {
+            Some(0) => anyhow::bail!("cluster_max_topic_bytes must be at least 1"),
+            Some(n) => n,
+            None => herald_server::notify::shared_log::DEFAULT_MAX_STREAM_BYTES,
+        },
     }))
 }
 
@@ -463,6 +476,7 @@ impl ServeArgs {
                 self.no_console || file.no_console.unwrap_or(false),
                 self.console_session_idle_secs.or(file.console_session_idle_secs),
                 self.console_sample_secs.or(file.console_sample_secs),
+                self.console_secure_cookie || file.console_secure_cookie.unwrap_or(false),
                 &region_for_console,
             )?,
             upstream: upstream_settings(
@@ -490,7 +504,10 @@ impl ServeArgs {
                     self.cluster_token.or(file.cluster_token),
                 ],
                 self.cluster_tls_ca.or(file.cluster_tls_ca),
-                self.cluster_replicas.or(file.cluster_replicas),
+                [
+                    self.cluster_replicas.or(file.cluster_replicas),
+                    self.cluster_max_topic_bytes.or(file.cluster_max_topic_bytes),
+                ],
             )?,
             ca_dir: self.ca_dir.or(file.ca_dir),
             endpoint_deny,
@@ -561,6 +578,7 @@ fn console_settings(
     off: bool,
     idle_secs: Option<u64>,
     sample_secs: Option<u64>,
+    secure_cookie: bool,
     region: &str,
 ) -> anyhow::Result<Option<herald_server::ConsoleSettings>> {
     if off {
@@ -579,6 +597,7 @@ fn console_settings(
         }
         c.sample_every = Duration::from_secs(secs);
     }
+    c.secure_cookie = secure_cookie;
     Ok(Some(c))
 }
 

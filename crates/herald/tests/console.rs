@@ -387,6 +387,38 @@ fn the_session_cookie_is_secure_over_https() {
     );
 }
 
+/// Behind a proxy that ends TLS, Herald sees plain HTTP: the operator
+/// asks for the Secure flag, and sign-in and sign-out both carry it.
+#[test]
+fn the_session_cookie_can_be_forced_secure_behind_a_tls_proxy() {
+    let srv = TestServer::start_with_args(&["--console-secure-cookie"]);
+    let body = format!(r#"{{"accessKey":"{ROOT_ACCESS_KEY}","secretKey":"{ROOT_SECRET_KEY}"}}"#);
+    let headers = [("Content-Type", "application/json")];
+    let r = raw_request(srv.addr(), "POST", "/console/api/session", &headers, body.as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let cookie = r.header("set-cookie").expect("a session cookie").to_owned();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let csrf = serde_json::from_str::<serde_json::Value>(&r.body_str()).unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let out = raw_request(
+        srv.addr(),
+        "DELETE",
+        "/console/api/session",
+        &[("Cookie", &session), ("x-herald-csrf", &csrf)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(out.status, 200, "{}", out.body_str());
+    let cleared = out.header("set-cookie").expect("the cookie cleared").to_owned();
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("; Secure"),
+        "{cleared}"
+    );
+}
+
 /// A console call is one request in the S3 port's metrics (the signed
 /// call it makes in-process is not counted again).
 #[test]

@@ -195,23 +195,11 @@ async fn while_nats_is_down_writes_are_refused_and_nothing_acknowledged_is_lost(
     );
 
     nats.spawn();
-    eventually("PUTs are taken again once NATS is back", 30, || async {
-        s3.put_object()
-            .bucket("outage")
-            .key("after")
-            .body(vec![2u8; 10].into())
-            .send()
-            .await
-            .is_ok()
+    eventually("PUTs are taken again once NATS is back", 30, || {
+        put_taken(&s3, "outage", "after")
     })
     .await;
     acked.insert("after".into());
     assert_eq!(metric(&metrics_text(node), "herald_cluster_connected", None), Some(1.0));
-    receiver
-        .wait_for("every acknowledged event after the outage", 60, |r| {
-            let got = delivered_by_key(r);
-            acked.iter().all(|k| got.contains_key(k))
-        })
-        .await;
-    assert_each_delivered(&receiver, &acked);
+    wait_each_delivered(&receiver, &acked, "every acknowledged event after the outage").await;
 }

@@ -4,6 +4,7 @@
 //! end (also when it fails).
 
 mod failures;
+mod limits;
 mod sharing;
 
 use std::collections::{HashMap, HashSet};
@@ -178,6 +179,29 @@ pub(crate) fn assert_each_delivered(receiver: &Receiver, acked: &HashSet<String>
         }
     }
     repeated
+}
+
+/// Whether a small PUT of `key` is taken.
+pub(crate) async fn put_taken(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(vec![2u8; 10].into())
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Waits for every key in `acked` to have its event, then checks that
+/// repeats were the same event.
+pub(crate) async fn wait_each_delivered(receiver: &Receiver, acked: &HashSet<String>, what: &str) {
+    receiver
+        .wait_for(what, 60, |r| {
+            let got = delivered_by_key(r);
+            acked.iter().all(|k| got.contains_key(k))
+        })
+        .await;
+    assert_each_delivered(receiver, acked);
 }
 
 /// PUTs `count` objects named `<prefix>-<i>`, spread round-robin over

@@ -91,6 +91,7 @@ try {
   await page.click("#page form button[type=submit]");
   await page.waitForSelector("a:text('console-photos')");
   await expectNoError(page);
+  await shot(page, "buckets");
 
   // ---- a topic with a webhook, persistent, retained for replay --------
   await page.goto(url + "/console/#/topics");
@@ -247,6 +248,38 @@ try {
   check(!(await live.textContent("#live-rows")).includes("dog.jpg"), "a paused live view holds events back");
   await live.click("#pause");
   await live.waitForSelector("#live-rows td:text('dog.jpg')", { timeout: T });
+  // The filters: a prefix, then an event type, each a new view that shows
+  // only what matches.
+  const upload = async (name) => {
+    await page.setInputFiles("input[name=file]", { name, mimeType: "image/jpeg", buffer: Buffer.from(name) });
+    await page.click("#page form.row button:text('Upload')");
+    await page.waitForSelector(`#objects td:text('${name}')`, { timeout: T });
+  };
+  await live.fill("input[name=prefix]", "cat");
+  await live.dispatchEvent("input[name=prefix]", "change");
+  await live.waitForSelector("#live-status:text('watching')", { timeout: T });
+  await upload("bird.jpg");
+  await upload("catnip.jpg");
+  await live.waitForSelector("#live-rows td:text('catnip.jpg')", { timeout: T });
+  let shown = await live.textContent("#live-rows");
+  check(!shown.includes("bird.jpg") && !shown.includes("dog.jpg"), "a prefix filter shows only matching keys");
+  await live.fill("input[name=prefix]", "");
+  await live.dispatchEvent("input[name=prefix]", "change");
+  await live.selectOption("select[name=event]", "s3:ObjectRemoved:*");
+  await live.waitForSelector("#live-status:text('watching')", { timeout: T });
+  await upload("fish.jpg");
+  page.once("dialog", (d) => d.accept());
+  await page.locator("#objects tbody tr", { has: page.locator("td:first-child", { hasText: /^bird\.jpg$/ }) })
+    .locator("button:text('Delete')").click();
+  await live.waitForSelector("#live-rows td:text('bird.jpg')", { timeout: T });
+  shown = await live.textContent("#live-rows");
+  check(shown.includes("ObjectRemoved") && !shown.includes("fish.jpg") && !shown.includes("ObjectCreated"),
+    "an event-type filter shows only removals");
+  await live.selectOption("select[name=event]", "");
+  await live.selectOption("select[name=bucket]", "");
+  await live.waitForSelector("#live-status:text('watching')", { timeout: T });
+  await upload("cow.jpg");
+  await live.waitForSelector("#live-rows td:text('cow.jpg')", { timeout: T });
   await shot(live, "live");
   await live.close();
 
@@ -302,6 +335,8 @@ try {
   await page.goto(url + "/console/#/overview");
   await until("the overview counts the events", async () =>
     Number(((await page.textContent("#events-in .value").catch(() => "0")) || "0").replace(/,/g, "")) >= 2);
+  await page.waitForSelector("#busiest-chart svg.bars text:text('uploads')", { timeout: T });
+  check(await page.$("#pending-chart svg.chart") !== null, "the overview charts pending events");
   await shot(page, "overview");
 
   // ---- replay, and a test event ----------------------------------------
