@@ -248,6 +248,7 @@ try {
   check(!(await live.textContent("#live-rows")).includes("dog.jpg"), "a paused live view holds events back");
   await live.click("#pause");
   await live.waitForSelector("#live-rows td:text('dog.jpg')", { timeout: T });
+  await shot(live, "live");
   // The filters: a prefix, then an event type, each a new view that shows
   // only what matches.
   const upload = async (name) => {
@@ -280,7 +281,6 @@ try {
   await live.waitForSelector("#live-status:text('watching')", { timeout: T });
   await upload("cow.jpg");
   await live.waitForSelector("#live-rows td:text('cow.jpg')", { timeout: T });
-  await shot(live, "live");
   await live.close();
 
   // ---- an object's details, and its tags edited ------------------------
