@@ -15,7 +15,11 @@ impl DeliveryLog {
         if max == 0 {
             return Vec::new();
         }
-        let runs = t.state.lock().unwrap().lease_pick(max, format::now_ms());
+        let runs = {
+            let mut st = t.state.lock().unwrap();
+            st.write_deferred_acks();
+            st.lease_pick(max, format::now_ms())
+        };
         self.read_leases(&t, runs, max)
     }
 
@@ -33,7 +37,11 @@ impl DeliveryLog {
         if max == 0 {
             return Vec::new();
         }
-        let runs = t.state.lock().unwrap().lease_pick_in_order(after, max);
+        let runs = {
+            let mut st = t.state.lock().unwrap();
+            st.write_deferred_acks();
+            st.lease_pick_in_order(after, max)
+        };
         self.read_leases(&t, runs, max)
     }
 
@@ -87,16 +95,23 @@ impl DeliveryLog {
         let Some(t) = self.inner.get(topic) else { return };
         let mut st = t.state.lock().unwrap();
         let now = format::now_ms();
-        let mut side = SideBuf::default();
+        let mut emptied = false;
+        let mut any = false;
         for &id in ids {
             if let Some(seg) = st.remove(id, now) {
-                side.push(seg, SIDE_GONE, id, 0, 0);
+                st.deferred_acks.push(seg, SIDE_GONE, id, 0, 0);
+                emptied |= st.segments.get(&seg).is_none_or(|s| s.live == 0);
+                any = true;
             }
         }
-        if side.parts.is_empty() {
+        if !any {
             return;
         }
-        side.flush(&mut st);
+        // A drained segment is retired or kept for replay now: what it says
+        // about its records must be on disk first.
+        if emptied {
+            st.write_deferred_acks();
+        }
         st.collect_garbage(self.inner.empty_roll_bytes);
         drop(st);
         // A successor of an acked key may be leasable now.
@@ -115,6 +130,7 @@ impl DeliveryLog {
         } else {
             format::to_ms_ceil(not_before)
         };
+        st.write_deferred_acks();
         if let Some((seg, attempts)) = st.retry(id, next, format::to_ms(now), true) {
             let mut side = SideBuf::default();
             side.push(seg, SIDE_RETRY, id, attempts, next);
@@ -134,6 +150,8 @@ impl DeliveryLog {
         notified.as_mut().enable();
         let wait = {
             let mut st = t.state.lock().unwrap();
+            // About to sleep (or to lease): the round's acks go to disk.
+            st.write_deferred_acks();
             let now = format::now_ms();
             if st.has_ready(now) {
                 return;
@@ -144,6 +162,35 @@ impl DeliveryLog {
             }
         };
         let _ = tokio::time::timeout(wait, notified).await;
+    }
+}
+
+impl TopicState {
+    /// Writes the acks [`DeliveryLog::ack`] put off.
+    pub(crate) fn write_deferred_acks(&mut self) {
+        if !self.deferred_acks.parts.is_empty() {
+            std::mem::take(&mut self.deferred_acks).flush(self);
+        }
+    }
+}
+
+/// A log closed (its last handle dropped) writes what it put off.
+impl Drop for TopicState {
+    fn drop(&mut self) {
+        if !self.removed {
+            self.write_deferred_acks();
+        }
+    }
+}
+
+impl DeliveryLog {
+    /// Writes every topic's put-off acks (at shutdown: what was delivered
+    /// by then is not delivered again after the restart).
+    pub fn flush_acks(&self) {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().unwrap().values().cloned().collect();
+        for t in topics {
+            t.state.lock().unwrap().write_deferred_acks();
+        }
     }
 }
 

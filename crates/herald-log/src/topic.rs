@@ -189,6 +189,13 @@ pub(crate) struct TopicState {
     pub retained_bytes: u64,
     /// Bytes retained at most (0: no cap).
     pub retained_cap: u64,
+    /// Acks not yet written to the side files: written together by the
+    /// next lease, wait, retry or [`crate::DeliveryLog::flush_acks`], so a
+    /// busy topic writes one side record batch per round instead of one
+    /// `write()` per event. Losing them to a crash only redelivers those
+    /// events (at-least-once); a segment about to be retired or kept for
+    /// replay has its acks written first.
+    pub deferred_acks: crate::deliver::SideBuf,
 }
 
 impl TopicState {
@@ -211,6 +218,7 @@ impl TopicState {
             total_retries: 0,
             reserved_entries: 0,
             reserved_bytes: 0,
+            deferred_acks: Default::default(),
             limits: Limits {
                 max_entries: 0,
                 max_bytes: 0,
@@ -584,7 +592,8 @@ impl TopicState {
         let Some(seg) = self.segments.get_mut(&first) else {
             return Ok(());
         };
-        seg.side.append(&side_path(&self.dir, first, SIDE_EXT), buf)
+        let dir = &self.dir;
+        seg.side.append(|| side_path(dir, first, SIDE_EXT), buf)
     }
 
     /// Returns the segment new records of `rec_len` bytes go to, rolling to a

@@ -725,3 +725,45 @@ async fn zero_fill_only_where_the_log_syncs_itself() {
     let payloads: Vec<&[u8]> = got.iter().map(|l| &l.payload[..]).collect();
     assert_eq!(payloads, [&b"under syncfs"[..], &b"own fdatasync"[..]]);
 }
+
+/// Bytes in the topic's ack (side) files.
+fn ack_bytes(root: &Path) -> u64 {
+    let mut total = 0;
+    for d in std::fs::read_dir(root).unwrap().flatten() {
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            if f.file_name().to_string_lossy().ends_with(".ack") {
+                total += f.metadata().unwrap().len();
+            }
+        }
+    }
+    total
+}
+
+/// A busy topic's acks go to disk together, at its worker's next round
+/// (lease, wait or retry), not one `write()` per event; a segment drained
+/// by an ack has its acks written at once (it is retired next).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_are_written_together_at_the_next_round() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(append1(&log, "t", &format!("k{i}"), "p").await);
+    }
+    assert_eq!(log.lease("t", 10).len(), 4);
+    log.ack("t", &ids[..1]);
+    log.ack("t", &ids[1..2]);
+    assert_eq!(ack_bytes(tmp.path()), 0, "put off until the next round");
+    assert!(log.lease("t", 10).is_empty());
+    let written = ack_bytes(tmp.path());
+    assert!(written > 0, "the next lease wrote both acks");
+    log.ack("t", &ids[2..3]);
+    log.wait_ready("t", Duration::from_millis(1)).await;
+    assert!(ack_bytes(tmp.path()) > written, "a wait writes them too");
+    // A crash now (no flush) would deliver nothing acked twice: reopen
+    // without closing cleanly is what a restart sees.
+    std::mem::forget(log);
+    let log = open(tmp.path());
+    let left: Vec<u64> = log.lease("t", 10).iter().map(|l| l.id).collect();
+    assert_eq!(left, ids[3..], "only the unacked event comes back");
+}

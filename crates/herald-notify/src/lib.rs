@@ -742,6 +742,8 @@ impl Notifier {
         if tokio::time::timeout(grace, drain).await.is_err() {
             tracing::warn!("batch files not all written within the shutdown grace; they are written at the next start");
         }
+        // What was delivered by now is not delivered again after the restart.
+        self.log.flush_acks();
     }
 
     /// Every topic now (for the console's overview).

@@ -600,11 +600,11 @@ impl State {
                 buf.extend_from_slice(&recs[i].1);
                 i += 1;
             }
-            let path = side_path(&self.dir, k, SIDE_EXT);
+            let dir = &self.dir;
             if let Some(seg) = self.segments.get_mut(&k)
-                && let Err(e) = seg.side.append(&path, &buf)
+                && let Err(e) = seg.side.append(|| side_path(dir, k, SIDE_EXT), &buf)
             {
-                tracing::warn!(path = %path.display(), error = %e, "cannot write queue side file");
+                tracing::warn!(path = %side_path(dir, k, SIDE_EXT).display(), error = %e, "cannot write queue side file");
             }
         }
     }

@@ -9,7 +9,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A segment's side file, opened on its first record (most segments of a
 /// healthy log are drained and deleted without ever needing one).
@@ -19,10 +19,12 @@ pub struct SideFile {
 }
 
 impl SideFile {
-    /// Appends whole records; `path` is used the first time only.
-    pub fn append(&mut self, path: &Path, records: &[u8]) -> io::Result<()> {
+    /// Appends whole records; `path` is asked for the first time only
+    /// (the hot path acks an event with one `write()`, not a path built
+    /// again each time).
+    pub fn append(&mut self, path: impl FnOnce() -> PathBuf, records: &[u8]) -> io::Result<()> {
         if self.file.is_none() {
-            self.file = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path)?);
+            self.file = Some(OpenOptions::new().create(true).append(true).mode(0o600).open(path())?);
         }
         self.file.as_mut().expect("opened above").write_all(records)
     }
@@ -69,8 +71,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.side");
         let mut side = SideFile::default();
-        side.append(&path, &[1, 1, 1, 1, 2, 2, 2, 2]).unwrap();
-        side.append(&path, &[0, 0, 0, 0, 3, 3]).unwrap();
+        side.append(|| path.clone(), &[1, 1, 1, 1, 2, 2, 2, 2]).unwrap();
+        side.append(|| path.clone(), &[0, 0, 0, 0, 3, 3]).unwrap();
         side.sync().unwrap();
         let mut seen = Vec::new();
         read_side(&path, 4, |r| {
