@@ -95,23 +95,17 @@ impl DeliveryLog {
         let Some(t) = self.inner.get(topic) else { return };
         let mut st = t.state.lock().unwrap();
         let now = format::now_ms();
-        let mut emptied = false;
         let mut any = false;
         for &id in ids {
             if let Some(seg) = st.remove(id, now) {
                 st.deferred_acks.push(seg, SIDE_GONE, id, 0, 0);
-                emptied |= st.segments.get(&seg).is_none_or(|s| s.live == 0);
                 any = true;
             }
         }
         if !any {
             return;
         }
-        // A drained segment is retired or kept for replay now: what it says
-        // about its records must be on disk first.
-        if emptied {
-            st.write_deferred_acks();
-        }
+        // Writes the put-off acks first if it retires a drained segment.
         st.collect_garbage(self.inner.empty_roll_bytes);
         drop(st);
         // A successor of an acked key may be leasable now.
@@ -184,6 +178,14 @@ impl Drop for TopicState {
 }
 
 impl DeliveryLog {
+    /// Writes `topic`'s put-off acks (a worker that is not leasing, e.g.
+    /// while its endpoint is held back).
+    pub fn write_acks(&self, topic: &str) {
+        if let Some(t) = self.inner.get(topic) {
+            t.state.lock().unwrap().write_deferred_acks();
+        }
+    }
+
     /// Writes every topic's put-off acks (at shutdown: what was delivered
     /// by then is not delivered again after the restart).
     pub fn flush_acks(&self) {

@@ -702,6 +702,11 @@ impl TopicState {
             .filter(|&(&f, s)| s.live == 0 && Some(f) != self.active)
             .map(|(&f, _)| f)
             .collect();
+        if !dead.is_empty() {
+            // A retired segment is deleted or kept for replay: what it
+            // says about its records must be on disk first.
+            self.write_deferred_acks();
+        }
         for f in dead {
             self.retire(f);
         }

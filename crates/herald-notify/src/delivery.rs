@@ -188,6 +188,7 @@ async fn run(notifier: Weak<Notifier>, name: String) {
             _ => {
                 // No usable endpoint or subscription not confirmed: events
                 // wait in the log until the topic is fixed.
+                log.write_acks(&name);
                 tokio::time::sleep(IDLE_WAIT).await;
                 continue;
             }
@@ -201,6 +202,7 @@ async fn run(notifier: Weak<Notifier>, name: String) {
         {
             // In slices, so a changed topic (new endpoint, now a batch
             // topic, deleted) is noticed within IDLE_WAIT even while held.
+            log.write_acks(&name);
             tokio::time::sleep(wait.min(IDLE_WAIT)).await;
             continue;
         }

@@ -476,8 +476,9 @@ impl Notifier {
         self.workers.stop(arn);
         self.replays.cancel(arn);
         self.log.remove_topic(arn);
+        // Whatever it is now: a topic made synchronous keeps the stream it
+        // filled while persistent, which must not outlive the topic.
         if let (Some(shared), Some(topic)) = (self.shared_log.clone(), removed)
-            && topic.persistent
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             rt.spawn(async move { shared.remove(&topic.record).await });

@@ -53,6 +53,9 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 const MIN_PAUSE: Duration = Duration::from_millis(200);
 /// How long an idle relay sleeps before looking again (appends wake it).
 const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// What NATS stores per event besides its payload and key (subject,
+/// headers, record framing), for the relay's estimate of its stream's size.
+const MESSAGE_OVERHEAD: u64 = 160;
 /// How often a busy relay asks NATS how many bytes its stream holds.
 const FILL_LOOK_EVERY: Duration = Duration::from_secs(1);
 /// The default of [`StreamLimits::max_bytes`]: 1 GiB per topic.
@@ -336,6 +339,23 @@ impl Fill {
     }
 }
 
+/// Asks NATS how many bytes the topic's stream holds. A stream that cannot
+/// be read (deleted by hand, lost by NATS) is made again, empty.
+async fn look(shared: &SharedLog, topic: &TopicRuntime, stream: &mut stream::Stream, fill: &mut Fill) {
+    match stream.info().await {
+        Ok(info) => fill.reported(info.state.bytes),
+        Err(e) => match shared.stream(topic).await {
+            Ok(made) => {
+                fill.reported(made.cached_info().state.bytes);
+                *stream = made;
+            }
+            Err(again) => {
+                tracing::debug!(topic = %topic.record.arn, error = %e, again = %again, "cannot read the shared stream's size");
+            }
+        },
+    }
+}
+
 /// Moves this node's committed events of the topic into its stream.
 async fn relay(
     notifier: Weak<Notifier>,
@@ -352,43 +372,43 @@ async fn relay(
         let Some(topic) = current(&notifier, &arn, created_ms) else {
             return;
         };
-        let leases = log.lease(&arn, RELAY_BATCH);
         fill.max_bytes = shared.limits.max_bytes.min(topic.max_bytes);
-        if (!leases.is_empty() || fill.full()) && fill.due() {
-            match stream.info().await {
-                Ok(info) => fill.reported(info.state.bytes),
-                Err(e) => tracing::debug!(topic = %arn, error = %e, "cannot read the shared stream's size"),
+        // While the stream is full, nothing is taken from the log (the
+        // events stay as they are, no attempt counted): look again every
+        // MIN_PAUSE until the pullers have made room.
+        if fill.full() {
+            if fill.due() {
+                look(&shared, &topic, &mut stream, &mut fill).await;
+            }
+            if fill.full() {
+                shared.set_healthy(&arn, false);
+                tokio::time::sleep(MIN_PAUSE).await;
+                continue;
             }
         }
+        let leases = log.lease(&arn, RELAY_BATCH);
         if leases.is_empty() {
             // Nothing to move: nothing is stuck either (a topic refused
-            // after a failure must not stay refused while its log is
-            // empty), unless its stream is still full.
-            shared.set_healthy(&arn, !fill.full());
-            let wait = if fill.full() { MIN_PAUSE } else { IDLE_WAIT };
-            log.wait_ready(&arn, wait).await;
+            // after a failure must not stay refused while its log is empty).
+            shared.set_healthy(&arn, true);
+            log.wait_ready(&arn, IDLE_WAIT).await;
             continue;
         }
-        if fill.full() {
-            // Over the byte bound: the events stay in the local log, and
-            // the topic's writes are refused (SlowDown) until the pullers
-            // have made room.
-            let now = SystemTime::now();
-            for lease in &leases {
-                log.retry(&arn, lease.id, now);
-            }
-            if shared.healthy(&arn) {
-                tracing::warn!(topic = %arn, bytes = fill.reported, max_bytes = fill.max_bytes, "the topic's shared stream is full; its writes are refused until it drains");
-            }
-            shared.set_healthy(&arn, false);
-            tokio::time::sleep(MIN_PAUSE).await;
-            continue;
+        if fill.due() {
+            look(&shared, &topic, &mut stream, &mut fill).await;
         }
         // Pipelined, in any order: the log leases one entry per key at a
         // time, so a round never holds two events of one key (a failed one
-        // goes back to the log before the key's next is leased).
+        // goes back to the log before the key's next is leased). Events
+        // beyond the byte bound go back to the log.
         let mut sent = Vec::with_capacity(leases.len());
+        let mut over = false;
         for lease in &leases {
+            if fill.full() {
+                log.retry(&arn, lease.id, SystemTime::now());
+                over = true;
+                continue;
+            }
             // The log keys events by `bucket/key`; brokers that carry a
             // message key (Kafka) get the object key, which a header
             // carries (encoded: keys may hold any character).
@@ -398,25 +418,28 @@ async fn relay(
                 .message_id(format!("{}-{}", shared.node, lease.id))
                 .header(KEY_HEADER, URL_SAFE_NO_PAD.encode(object_key).as_str());
             let subject = shared.subject(&topic.record, SharedLog::partition(&lease.key));
-            fill.published += lease.payload.len() as u64;
-            sent.push(shared.js.send_publish(subject, publish).await);
+            fill.published += (lease.payload.len() + lease.key.len()) as u64 + MESSAGE_OVERHEAD;
+            sent.push((lease.id, shared.js.send_publish(subject, publish).await));
+        }
+        if over && shared.healthy(&arn) {
+            tracing::warn!(topic = %arn, bytes = fill.reported, max_bytes = fill.max_bytes, "the topic's shared stream is full; its writes are refused until it drains");
         }
         let (mut done, mut failed) = (Vec::new(), None);
-        for (lease, ack) in leases.iter().zip(sent) {
+        for (id, ack) in sent {
             let acked = match ack {
                 Ok(future) => future.await.map(|_| ()).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match acked {
-                Ok(()) => done.push(lease.id),
+                Ok(()) => done.push(id),
                 Err(e) => {
-                    log.retry(&arn, lease.id, SystemTime::now() + MIN_PAUSE);
+                    log.retry(&arn, id, SystemTime::now() + MIN_PAUSE);
                     failed = Some(e);
                 }
             }
         }
         log.ack(&arn, &done);
-        shared.set_healthy(&arn, failed.is_none());
+        shared.set_healthy(&arn, failed.is_none() && !fill.full());
         if let Some(e) = failed {
             tracing::warn!(topic = %arn, error = %e, moved = done.len(), "cannot move events into the shared stream; will retry");
             tokio::time::sleep(Duration::from_secs(1)).await;

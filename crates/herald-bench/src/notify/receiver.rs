@@ -254,7 +254,7 @@ pub fn parse_message(body: &[u8]) -> Message {
     let Ok(message) = serde_json::from_slice::<WireMessage>(body) else {
         return Message::Malformed;
     };
-    if message.event.as_deref() == Some("s3:TestEvent") {
+    if message.event == "s3:TestEvent" {
         return Message::TestEvent;
     }
     let Some(records) = message.records else {
@@ -262,9 +262,11 @@ pub fn parse_message(body: &[u8]) -> Message {
     };
     let mut out = Vec::with_capacity(records.len());
     for record in records {
-        let (Some(bucket), Some(key)) = (record.s3.bucket.name, record.s3.object.key) else {
+        // S3 has no empty bucket names or keys: empty means missing.
+        let (bucket, key) = (record.s3.bucket.name, record.s3.object.key);
+        if bucket.is_empty() || key.is_empty() {
             return Message::Malformed;
-        };
+        }
         out.push((bucket.into_owned(), url_decode(&key), record.event_name.into_owned()));
     }
     Message::Records(out)
@@ -275,7 +277,7 @@ struct WireMessage<'a> {
     #[serde(rename = "Records", default)]
     records: Option<Vec<WireRecord<'a>>>,
     #[serde(rename = "Event", borrow, default)]
-    event: Option<Cow<'a, str>>,
+    event: Cow<'a, str>,
 }
 
 #[derive(serde::Deserialize)]
@@ -296,14 +298,15 @@ struct WireS3<'a> {
 
 #[derive(serde::Deserialize)]
 struct WireName<'a> {
+    // A `Cow` field borrows from the body (an `Option<Cow>` would not).
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Cow<'a, str>,
 }
 
 #[derive(serde::Deserialize)]
 struct WireKey<'a> {
     #[serde(borrow, default)]
-    key: Option<Cow<'a, str>>,
+    key: Cow<'a, str>,
 }
 
 /// Decodes an event's object key: AWS form-encodes it (`+` for space,
