@@ -398,6 +398,27 @@ try {
   await page.click("button:text('Peek messages')");
   await page.waitForSelector("#queue-output:text('\"ApproximateReceiveCount\": \"0\"')", { timeout: T });
   check(true, "peeking does not receive the message");
+  // The list's depth columns: one visible, one received (in flight), one
+  // delayed.
+  const depth = await page.evaluate(async () => {
+    const { session } = await import("/console/aws.js");
+    const sqs = async (target, body) => (await fetch("/console/api/sqs", { method: "POST", headers: {
+      "x-herald-csrf": session.csrf, "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS." + target },
+    body: JSON.stringify({ QueueUrl: "console-jobs", ...body }) })).json();
+    await sqs("SendMessage", { MessageBody: "job-2" });
+    const got = await sqs("ReceiveMessage", { MaxNumberOfMessages: 1, VisibilityTimeout: 600 });
+    await sqs("SendMessage", { MessageBody: "job-3", DelaySeconds: 900 });
+    return (got.Messages || []).length;
+  });
+  check(depth === 1, "one message received through the proxy");
+  await page.goto(url + "/console/#/queues");
+  await page.waitForSelector("#queues a:text-is('console-jobs')");
+  const jobsRow = (await page.$$eval("#queues tbody tr", (trs) => trs.map((tr) =>
+    Array.from(tr.children).map((td) => td.textContent)))).find((r) => r[0] === "console-jobs");
+  check(jobsRow && jobsRow[1] === "1" && jobsRow[2] === "1" && jobsRow[3] === "1",
+    `queue depth shown: visible ${jobsRow && jobsRow[1]}, in flight ${jobsRow && jobsRow[2]}, delayed ${jobsRow && jobsRow[3]}`);
+  await page.click("#queues a:text-is('console-jobs')");
+  await page.waitForSelector("button:text('Peek messages')");
   await shot(page, "queue");
   // Dead-letter wiring to a second queue, then purge.
   const dlq = await page.evaluate(async () => {
