@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
-use crate::server::{REGION, free_loopback_port};
+use crate::server::REGION;
 
 pub const SEAWEED_ACCESS_KEY: &str = "seaweedUpstreamKey";
 pub const SEAWEED_SECRET_KEY: &str = "seaweedUpstreamSecret0123456789";
@@ -40,6 +40,14 @@ fn weed_bin() -> PathBuf {
     })
 }
 
+/// `n` different free loopback ports.
+fn distinct_free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
+}
+
 impl Seaweed {
     /// Starts a SeaweedFS master, volume server, filer and S3 gateway on
     /// free loopback ports, with one identity (the upstream credentials a
@@ -56,7 +64,11 @@ impl Seaweed {
             ),
         )
         .unwrap();
-        let port = free_loopback_port;
+        // Nine ports, all different: picked while holding each other's
+        // listeners (two separate picks may get the same free port, and
+        // SeaweedFS then dies on a bind that is already in use).
+        let mut ports = distinct_free_ports(9).into_iter();
+        let mut port = move || ports.next().expect("nine ports");
         let s3_port = port();
         let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
         let mut cmd = Command::new(weed_bin());
