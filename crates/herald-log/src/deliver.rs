@@ -124,12 +124,11 @@ impl DeliveryLog {
         } else {
             format::to_ms_ceil(not_before)
         };
-        st.write_deferred_acks();
+        // With the round's put-off acks: one write per segment.
         if let Some((seg, attempts)) = st.retry(id, next, format::to_ms(now), true) {
-            let mut side = SideBuf::default();
-            side.push(seg, SIDE_RETRY, id, attempts, next);
-            side.flush(&mut st);
+            st.deferred_acks.push(seg, SIDE_RETRY, id, attempts, next);
         }
+        st.write_deferred_acks();
         drop(st);
         // Sleepers in `wait_ready` recompute their wake-up time.
         t.notify.notify_waiters();
