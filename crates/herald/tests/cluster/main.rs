@@ -55,6 +55,18 @@ impl NatsPrefix {
     }
 }
 
+/// Messages held now by this test's topic streams (not the metadata
+/// bucket's `KV_` stream): events relayed and not yet acknowledged.
+pub(crate) async fn topic_stream_messages(nats: &NatsPrefix) -> u64 {
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.expect("NATS with JetStream"));
+    let mut total = 0;
+    for name in nats.streams().await.iter().filter(|n| !n.starts_with("KV_")) {
+        let mut stream = js.get_stream(name).await.expect("the topic's stream");
+        total += stream.info().await.expect("stream info").state.messages;
+    }
+    total
+}
+
 async fn streams_under(url: &str, prefix: &str) -> Vec<String> {
     let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("NATS with JetStream"));
     let mut names = js.stream_names();
