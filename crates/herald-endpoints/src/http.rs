@@ -1,6 +1,8 @@
-//! HTTP(S) webhooks: a POST of the event JSON per push, over a pooled
-//! keep-alive client whose every new connection goes through the
-//! operator's outbound policy ([`PolicyConnector`]).
+//! HTTP(S) webhooks: a POST of the event JSON per push, pipelined over
+//! keep-alive connections ([`crate::pipeline`]) whose every new
+//! connection goes through the operator's outbound policy
+//! ([`PolicyConnector`]). The subscription handshake goes through hyper's
+//! pooled client (one request, answer read as a document).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,10 +19,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
+use crate::pipeline::{Connect, Io, Pipeline};
 use crate::policy::{EndpointPolicy, REFUSED};
 use crate::{Endpoint, EndpointError, EndpointOptions, PushError};
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<PolicyConnector>, Full<Bytes>>;
+type HttpsConnector = hyper_rustls::HttpsConnector<PolicyConnector>;
+type HttpsClient = Client<HttpsConnector, Full<Bytes>>;
 
 /// Most bytes of a response body Herald reads: the handshake answer is a
 /// small JSON document and push answers are not looked at, so an endpoint
@@ -30,6 +34,10 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// A webhook endpoint.
 pub struct HttpEndpoint {
     client: HttpsClient,
+    /// Where pushes go.
+    pipeline: Pipeline,
+    /// Every push's request line and fixed headers.
+    head: Bytes,
     uri: Uri,
     opts: EndpointOptions,
     shown: String,
@@ -52,9 +60,17 @@ impl HttpEndpoint {
             return Err(bad("no host".into()));
         }
         let shown = crate::log_form(uri);
-        let client = client(&opts, shown.clone())?;
+        let connector = connector(&opts, shown.clone())?;
+        let pipeline = Pipeline::new(
+            connect_with(connector.clone(), parsed.clone(), shown.clone()),
+            opts.timeout,
+            shown.clone(),
+            crate::DEFAULT_IN_FLIGHT,
+        );
         Ok(HttpEndpoint {
-            client,
+            client: client(connector),
+            pipeline,
+            head: request_head(&parsed),
             shown,
             uri: parsed,
             opts,
@@ -221,7 +237,20 @@ impl Endpoint for HttpEndpoint {
         if self.opts.replay {
             headers.push((crate::REPLAY_HEADER, "true".to_owned()));
         }
-        let status = self.post(body.clone(), &headers).await?.status;
+        let mut request = BytesMut::with_capacity(self.head.len() + body.len() + 256);
+        request.extend_from_slice(&self.head);
+        request.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+        for (name, value) in &headers {
+            // A value that is not a valid header (say, an object key with
+            // control characters in a CloudEvents header) is left out, as
+            // hyper's client did.
+            if HeaderValue::from_str(value).is_ok() {
+                request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+            }
+        }
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(body);
+        let status = self.pipeline.send(request.freeze()).await?.status;
         if (200..300).contains(&status) {
             Ok(())
         } else {
@@ -286,7 +315,43 @@ fn cloudevents_headers(body: &[u8]) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn client(opts: &EndpointOptions, shown: String) -> Result<HttpsClient, EndpointError> {
+/// `POST <path> HTTP/1.1`, `host` and `content-type`: what every push
+/// to this endpoint starts with.
+fn request_head(uri: &Uri) -> Bytes {
+    let host = uri.host().unwrap_or_default();
+    let host = match uri.port_u16() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let path = if uri.path().is_empty() { "/" } else { uri.path() };
+    Bytes::from(format!(
+        "POST {path}{query} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+    ))
+}
+
+/// The pipeline's way to a new connection: the same connector (policy,
+/// TLS) as the handshake's client.
+fn connect_with(connector: HttpsConnector, uri: Uri, shown: String) -> Connect {
+    Box::new(move || {
+        let (mut connector, uri, shown) = (connector.clone(), uri.clone(), shown.clone());
+        Box::pin(async move {
+            let failed = |e: Box<dyn std::error::Error + Send + Sync>| PushError::Connect {
+                endpoint: shown.clone(),
+                reason: connect_reason(&*e),
+            };
+            std::future::poll_fn(|cx| tower_service::Service::<Uri>::poll_ready(&mut connector, cx))
+                .await
+                .map_err(failed)?;
+            let io = tower_service::Service::call(&mut connector, uri)
+                .await
+                .map_err(failed)?;
+            Ok(Box::new(TokioIo::new(io)) as Box<dyn Io>)
+        })
+    })
+}
+
+fn connector(opts: &EndpointOptions, shown: String) -> Result<HttpsConnector, EndpointError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = tls_config(opts)?;
     let connector = PolicyConnector {
@@ -294,15 +359,18 @@ fn client(opts: &EndpointOptions, shown: String) -> Result<HttpsClient, Endpoint
         timeout: opts.timeout,
         shown,
     };
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(connector);
-    Ok(Client::builder(TokioExecutor::new())
+        .wrap_connector(connector))
+}
+
+fn client(connector: HttpsConnector) -> HttpsClient {
+    Client::builder(TokioExecutor::new())
         .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .pool_max_idle_per_host(64)
-        .build(https))
+        .pool_max_idle_per_host(4)
+        .build(connector)
 }
 
 pub(crate) fn tls_config(opts: &EndpointOptions) -> Result<rustls::ClientConfig, EndpointError> {

@@ -13,6 +13,7 @@ pub mod http;
 pub mod kafka;
 pub mod mqtt;
 pub mod nats;
+mod pipeline;
 pub mod policy;
 mod socks;
 
@@ -88,9 +89,12 @@ pub trait Endpoint: Send + Sync {
     /// How many pushes the delivery worker should keep in flight: enough
     /// to cover the endpoint's round trip at the rates Herald sustains.
     fn in_flight(&self) -> usize {
-        64
+        DEFAULT_IN_FLIGHT
     }
 }
+
+/// Pushes in flight per endpoint unless its kind asks for more.
+pub const DEFAULT_IN_FLIGHT: usize = 64;
 
 /// A client identity for mutual TLS as read: (certificate chain, key), PEM.
 pub type PemIdentity = (Vec<u8>, Vec<u8>);

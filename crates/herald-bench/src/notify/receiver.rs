@@ -206,7 +206,10 @@ async fn serve(listener: tokio::net::TcpListener, log: Arc<EventLog>) {
                         let log = Arc::clone(&log);
                         async move { Ok::<_, Infallible>(handle(req, &log).await) }
                     });
+                    // Answers to pipelined requests go out together, as a
+                    // production receiver (hyper, Go, nginx) would do.
                     let _ = hyper::server::conn::http1::Builder::new()
+                        .pipeline_flush(true)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
