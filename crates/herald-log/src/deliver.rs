@@ -17,7 +17,7 @@ impl DeliveryLog {
         }
         let runs = {
             let mut st = t.state.lock().unwrap();
-            st.write_deferred_acks();
+            st.write_deferred_side();
             st.lease_pick(max, format::now_ms())
         };
         self.read_leases(&t, runs, max)
@@ -39,7 +39,7 @@ impl DeliveryLog {
         }
         let runs = {
             let mut st = t.state.lock().unwrap();
-            st.write_deferred_acks();
+            st.write_deferred_side();
             st.lease_pick_in_order(after, max)
         };
         self.read_leases(&t, runs, max)
@@ -98,7 +98,7 @@ impl DeliveryLog {
         let mut any = false;
         for &id in ids {
             if let Some(seg) = st.remove(id, now) {
-                st.deferred_acks.push(seg, SIDE_GONE, id, 0, 0);
+                st.deferred_side.push(seg, SIDE_GONE, id, 0, 0);
                 any = true;
             }
         }
@@ -126,11 +126,26 @@ impl DeliveryLog {
         };
         // With the round's put-off acks: one write per segment.
         if let Some((seg, attempts)) = st.retry(id, next, format::to_ms(now), true) {
-            st.deferred_acks.push(seg, SIDE_RETRY, id, attempts, next);
+            st.deferred_side.push(seg, SIDE_RETRY, id, attempts, next);
         }
-        st.write_deferred_acks();
+        st.write_deferred_side();
         drop(st);
         // Sleepers in `wait_ready` recompute their wake-up time.
+        t.notify.notify_waiters();
+    }
+
+    /// Not tried: the leases go back as they were (due now, no attempt
+    /// counted, nothing written: a lease does not outlive a restart
+    /// anyway). For a caller that took more than it could hand on, such as
+    /// the cluster relay stopping at its stream's byte bound.
+    pub fn release(&self, topic: &str, ids: &[EntryId]) {
+        let Some(t) = self.inner.get(topic) else { return };
+        let mut st = t.state.lock().unwrap();
+        let now = format::now_ms();
+        for &id in ids {
+            st.retry(id, now, now, false);
+        }
+        drop(st);
         t.notify.notify_waiters();
     }
 
@@ -144,7 +159,7 @@ impl DeliveryLog {
         let wait = {
             let mut st = t.state.lock().unwrap();
             // About to sleep (or to lease): the round's acks go to disk.
-            st.write_deferred_acks();
+            st.write_deferred_side();
             let now = format::now_ms();
             if st.has_ready(now) {
                 return;
@@ -160,9 +175,9 @@ impl DeliveryLog {
 
 impl TopicState {
     /// Writes the acks [`DeliveryLog::ack`] put off.
-    pub(crate) fn write_deferred_acks(&mut self) {
-        if !self.deferred_acks.parts.is_empty() {
-            std::mem::take(&mut self.deferred_acks).flush(self);
+    pub(crate) fn write_deferred_side(&mut self) {
+        if !self.deferred_side.parts.is_empty() {
+            std::mem::take(&mut self.deferred_side).flush(self);
         }
     }
 }
@@ -171,7 +186,7 @@ impl TopicState {
 impl Drop for TopicState {
     fn drop(&mut self) {
         if !self.removed {
-            self.write_deferred_acks();
+            self.write_deferred_side();
         }
     }
 }
@@ -181,7 +196,7 @@ impl DeliveryLog {
     /// while its endpoint is held back).
     pub fn write_acks(&self, topic: &str) {
         if let Some(t) = self.inner.get(topic) {
-            t.state.lock().unwrap().write_deferred_acks();
+            t.state.lock().unwrap().write_deferred_side();
         }
     }
 
@@ -190,7 +205,7 @@ impl DeliveryLog {
     pub fn flush_acks(&self) {
         let topics: Vec<Arc<Topic>> = self.inner.topics.read().unwrap().values().cloned().collect();
         for t in topics {
-            t.state.lock().unwrap().write_deferred_acks();
+            t.state.lock().unwrap().write_deferred_side();
         }
     }
 }

@@ -630,7 +630,7 @@ impl DeliveryLog {
             fresh.removed_ms = format::now_ms();
             fresh.limits = limits;
             // Its files go next: nothing put off is written into them.
-            st.deferred_acks = Default::default();
+            st.deferred_side = Default::default();
             *st = fresh;
             if let Err(e) = fs::remove_dir_all(&t.dir)
                 && e.kind() != io::ErrorKind::NotFound

@@ -195,7 +195,7 @@ pub(crate) struct TopicState {
     /// `write()` per event. Losing them to a crash only redelivers those
     /// events (at-least-once); a segment about to be retired or kept for
     /// replay has its acks written first.
-    pub deferred_acks: crate::deliver::SideBuf,
+    pub deferred_side: crate::deliver::SideBuf,
 }
 
 impl TopicState {
@@ -218,7 +218,7 @@ impl TopicState {
             total_retries: 0,
             reserved_entries: 0,
             reserved_bytes: 0,
-            deferred_acks: Default::default(),
+            deferred_side: Default::default(),
             limits: Limits {
                 max_entries: 0,
                 max_bytes: 0,
@@ -705,7 +705,7 @@ impl TopicState {
         if !dead.is_empty() {
             // A retired segment is deleted or kept for replay: what it
             // says about its records must be on disk first.
-            self.write_deferred_acks();
+            self.write_deferred_side();
         }
         for f in dead {
             self.retire(f);

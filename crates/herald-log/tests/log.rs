@@ -170,6 +170,34 @@ async fn retry_schedule_and_wait_ready() {
     assert_eq!(log.stats("t").total_retries, 2);
 }
 
+/// A released lease is due again at once with its attempts untouched,
+/// and nothing is written for it (a restart sees it as never tried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_lease_is_not_an_attempt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = open(tmp.path());
+    let id = append1(&log, "t", "k", "p").await;
+    assert_eq!(log.lease("t", 1)[0].attempts, 0);
+    log.release("t", &[id]);
+    let st = log.stats("t");
+    assert_eq!((st.leased, st.retried_entries, st.total_retries), (0, 0, 0));
+    let again = log.lease("t", 1);
+    assert_eq!(
+        (again[0].id, again[0].attempts),
+        (id, 0),
+        "leasable at once, no attempt counted"
+    );
+    log.release("t", &[id]);
+    drop(log);
+    let log = open(tmp.path());
+    let after = log.lease("t", 1);
+    assert_eq!(
+        (after[0].id, after[0].attempts),
+        (id, 0),
+        "no retry record after a restart"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_ready_wakes_on_append() {
     let tmp = tempfile::tempdir().unwrap();

@@ -402,11 +402,10 @@ async fn relay(
         // goes back to the log before the key's next is leased). Events
         // beyond the byte bound go back to the log.
         let mut sent = Vec::with_capacity(leases.len());
-        let mut over = false;
+        let mut over = Vec::new();
         for lease in &leases {
             if fill.full() {
-                log.retry(&arn, lease.id, SystemTime::now());
-                over = true;
+                over.push(lease.id);
                 continue;
             }
             // The log keys events by `bucket/key`; brokers that carry a
@@ -421,7 +420,9 @@ async fn relay(
             fill.published += (lease.payload.len() + lease.key.len()) as u64 + MESSAGE_OVERHEAD;
             sent.push((lease.id, shared.js.send_publish(subject, publish).await));
         }
-        if over && shared.healthy(&arn) {
+        // Not an attempt: they were never offered to the stream.
+        log.release(&arn, &over);
+        if !over.is_empty() && shared.healthy(&arn) {
             tracing::warn!(topic = %arn, bytes = fill.reported, max_bytes = fill.max_bytes, "the topic's shared stream is full; its writes are refused until it drains");
         }
         let (mut done, mut failed) = (Vec::new(), None);
