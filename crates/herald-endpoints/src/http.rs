@@ -319,9 +319,11 @@ fn cloudevents_headers(body: &[u8]) -> Vec<(&'static str, String)> {
 /// to this endpoint starts with.
 fn request_head(uri: &Uri) -> Bytes {
     let host = uri.host().unwrap_or_default();
+    // As hyper's client: the port only when it is not the scheme's own.
+    let default_port = if uri.scheme_str() == Some("https") { 443 } else { 80 };
     let host = match uri.port_u16() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
     };
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let path = if uri.path().is_empty() { "/" } else { uri.path() };
@@ -558,6 +560,18 @@ mod tests {
         assert!(s.starts_with("t=1700000000,v1="));
         assert_eq!(s, sign_body("secret", b"{}", 1700000000));
         assert_ne!(s, sign_body("other", b"{}", 1700000000));
+    }
+
+    #[test]
+    fn the_request_head_names_the_host_as_hyper_did() {
+        let head = |uri: &str| String::from_utf8(request_head(&uri.parse().unwrap()).to_vec()).unwrap();
+        assert_eq!(
+            head("http://h.example:80/hook?x=1"),
+            "POST /hook?x=1 HTTP/1.1\r\nhost: h.example\r\ncontent-type: application/json\r\n"
+        );
+        assert!(head("https://h.example:443").starts_with("POST / HTTP/1.1\r\nhost: h.example\r\n"));
+        assert!(head("https://h.example:80/a").contains("host: h.example:80\r\n"));
+        assert!(head("http://[::1]:8080/a").contains("host: [::1]:8080\r\n"));
     }
 
     #[test]

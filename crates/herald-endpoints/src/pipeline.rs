@@ -56,13 +56,21 @@ pub(super) const MAX_HEADERS: usize = 64;
 pub(super) const MAX_INTERIM: usize = 8;
 /// Longest line of a chunked body's framing.
 pub(super) const MAX_CHUNK_LINE: usize = 1024;
-/// A connection left idle this long is closed (receivers close theirs
-/// after a while too; reusing one they closed costs a resend).
-const IDLE_CLOSE: Duration = Duration::from_secs(30);
+/// A lane without work this long closes its connection and ends (under
+/// the 5 s keep-alive of common servers, so Herald closes first; lanes
+/// come back when work does).
+const IDLE_CLOSE: Duration = Duration::from_secs(4);
 /// An endpoint answering slower than this per request gets its requests
 /// one per connection, on more connections, rather than queued behind
-/// each other on one.
-const SLOW_ANSWER: Duration = Duration::from_millis(2);
+/// each other on one (a pipelined connection is served in order).
+const SLOW_ANSWER: Duration = Duration::from_micros(500);
+/// Requests waiting, with no lane free, that bring up another lane while
+/// pipelining (one when requests go one per connection).
+const WAITING_FOR_A_LANE: usize = 4;
+/// How long past its deadline a caller waits for a lane's verdict before
+/// giving up by itself (a lane always answers by the deadline; this
+/// covers one lost to a panic).
+const GRACE: Duration = Duration::from_secs(1);
 
 /// A connection to the receiver, plain or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -100,6 +108,9 @@ struct Shared {
 struct Job {
     request: Bytes,
     reply: oneshot::Sender<Result<Answer, PushError>>,
+    /// The push timeout counts from the request's arrival, waiting
+    /// included, as with one request per connection.
+    deadline: Instant,
 }
 
 impl Pipeline {
@@ -125,20 +136,34 @@ impl Pipeline {
     }
 
     /// Sends one complete request (head and body) and waits for its
-    /// answer. Callers are bounded by the delivery worker's in-flight
-    /// permits, so the queue is too.
+    /// answer, at most the push timeout in all. Callers are bounded (the
+    /// delivery worker's in-flight permits, the S3 requests of synchronous
+    /// topics) and every request leaves the queue by its deadline, so the
+    /// queue is bounded too. A caller that stops waiting leaves a request
+    /// that is then not sent if it was not yet.
     pub(crate) async fn send(&self, request: Bytes) -> Result<Answer, PushError> {
         let (reply, answer) = oneshot::channel();
         let s = &self.shared;
+        let deadline = Instant::now() + s.timeout;
         s.queued.fetch_add(1, SeqCst);
-        if self.queue.send(Job { request, reply }).is_err() {
+        if self
+            .queue
+            .send(Job {
+                request,
+                reply,
+                deadline,
+            })
+            .is_err()
+        {
             s.queued.fetch_sub(1, SeqCst);
             return Err(PushError::Other("the endpoint's connections stopped".into()));
         }
         s.add_lane_if_needed();
-        answer
-            .await
-            .unwrap_or_else(|_| Err(PushError::Other("the endpoint's connection task stopped".into())))
+        match tokio::time::timeout_at((deadline + GRACE).into(), answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(PushError::Other("the endpoint's connection task stopped".into())),
+            Err(_) => Err(s.timed_out()),
+        }
     }
 
     /// Connections open or being made (for tests).
@@ -149,21 +174,24 @@ impl Pipeline {
 }
 
 impl Shared {
-    /// Starts another lane when none is free and the requests waiting
-    /// would not fit one pipelined write (with a slow receiver: when any
-    /// waits, for one request per connection). Looked at when a request
-    /// comes and when a lane takes its batch, so a lane busy with a slow
-    /// answer brings the next one up.
+    /// Starts another lane when none is free and requests wait (a few
+    /// while pipelining; any when requests go one per connection). Looked
+    /// at when a request comes, when a lane takes its batch (so a lane
+    /// busy with a slow answer brings the next one up) and when a lane
+    /// ends (so none is left waiting without a lane).
     fn add_lane_if_needed(self: &Arc<Self>) {
-        let per_lane = if self.one_per_write() { 1 } else { MAX_DEPTH };
-        let wanted =
-            self.lanes.load(SeqCst) == 0 || (self.idle.load(SeqCst) == 0 && self.queued.load(SeqCst) >= per_lane);
+        let waiting = if self.one_per_write() { 1 } else { WAITING_FOR_A_LANE };
+        let queued = self.queued.load(SeqCst);
+        let wanted = queued > 0 && (self.lanes.load(SeqCst) == 0 || (self.idle.load(SeqCst) == 0 && queued >= waiting));
         if wanted
             && self
                 .lanes
                 .fetch_update(SeqCst, SeqCst, |n| (n < self.max_lanes).then_some(n + 1))
                 .is_ok()
         {
+            // Counted idle from now, not from its first poll: requests
+            // coming meanwhile must not start more lanes.
+            self.idle.fetch_add(1, SeqCst);
             tokio::spawn(lane(self.clone()));
         }
     }
@@ -186,10 +214,10 @@ impl Shared {
         }
     }
 
-    /// Takes the next batch: waits for one request (at most `idle_limit`),
-    /// lets the runtime run the other pushes of the round, then takes what
-    /// waits.
-    async fn next_batch(&self, idle_limit: Option<Duration>) -> Next {
+    /// Takes the next batch: waits for one request (at most
+    /// [`IDLE_CLOSE`]), lets the runtime run the other pushes of the
+    /// round, then takes what waits.
+    async fn next_batch(&self) -> Next {
         // Only the wait is bounded: once a request is taken it is never
         // dropped by the bound (no await between taking and returning).
         let wait = async {
@@ -197,12 +225,8 @@ impl Shared {
             let first = jobs.recv().await;
             (jobs, first)
         };
-        let (mut jobs, first) = match idle_limit {
-            Some(limit) => match tokio::time::timeout(limit, wait).await {
-                Ok(got) => got,
-                Err(_) => return Next::Idle,
-            },
-            None => wait.await,
+        let Ok((mut jobs, first)) = tokio::time::timeout(IDLE_CLOSE, wait).await else {
+            return Next::Idle;
         };
         let Some(first) = first else { return Next::Closed };
         self.queued.fetch_sub(1, SeqCst);
@@ -231,55 +255,63 @@ enum Next {
     Closed,
 }
 
-/// One lane: takes batches and exchanges them over its connection until
-/// the endpoint is dropped.
+/// One lane: takes batches and exchanges them over its connection; ends
+/// (closing it) after [`IDLE_CLOSE`] without work or when the endpoint
+/// is dropped.
 async fn lane(shared: Arc<Shared>) {
+    let _counted = LaneCount(shared.clone());
     let mut conn: Option<Conn> = None;
+    let mut first = true; // counted idle when spawned
     loop {
-        shared.idle.fetch_add(1, SeqCst);
-        // An open connection is closed after IDLE_CLOSE without work.
-        let next = shared.next_batch(conn.as_ref().map(|_| IDLE_CLOSE)).await;
+        if !std::mem::take(&mut first) {
+            shared.idle.fetch_add(1, SeqCst);
+        }
+        let next = shared.next_batch().await;
         shared.idle.fetch_sub(1, SeqCst);
-        let batch = match next {
-            Next::Batch(batch) => batch,
-            Next::Idle => {
-                conn = None;
-                continue;
-            }
-            Next::Closed => {
-                shared.lanes.fetch_sub(1, SeqCst);
-                return;
-            }
-        };
+        let Next::Batch(batch) = next else { return };
         shared.add_lane_if_needed();
         exchange(&shared, &mut conn, batch).await;
     }
 }
 
-/// Writes a batch and hands each request its answer. Requests left
-/// unanswered by a clean close go out again on a fresh connection, as
-/// long as every round answers at least one (or once, after reusing a
-/// connection the receiver had closed meanwhile); any other failure fails
-/// them (the delivery log retries them later).
-async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDeque<Job>) {
-    if slot.as_ref().is_some_and(|c| c.last_used.elapsed() > IDLE_CLOSE) {
-        *slot = None;
+/// Uncounts a lane however it ends (a panic included) and brings up
+/// another if requests wait without one.
+struct LaneCount(Arc<Shared>);
+
+impl Drop for LaneCount {
+    fn drop(&mut self) {
+        self.0.lanes.fetch_sub(1, SeqCst);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.0.add_lane_if_needed();
+        }
     }
+}
+
+/// Writes a batch and hands each request its answer, each by its
+/// deadline. Requests left unanswered by the receiver's clean close go out
+/// again on a fresh connection, as long as every round answers at least
+/// one (or once, after reusing a connection the receiver had closed
+/// meanwhile); requests sent when anything else went wrong fail (the
+/// delivery log retries them); requests not yet sent go on.
+async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDeque<Job>) {
     let mut stale_retry_left = true;
-    while !pending.is_empty() {
+    loop {
+        pending = drop_expired(shared, pending);
+        if pending.is_empty() {
+            return;
+        }
+        let deadline = pending[0].deadline;
+        if let Some(conn) = slot.as_mut()
+            && !conn.still_open().await
+        {
+            *slot = None;
+        }
         let reused = slot.is_some();
         if slot.is_none() {
-            match tokio::time::timeout(shared.timeout, (shared.connect)()).await {
-                Ok(Ok(io)) => {
-                    *slot = Some(Conn {
-                        io,
-                        buf: BytesMut::with_capacity(8 * 1024),
-                        answers: 0,
-                        last_used: Instant::now(),
-                    })
-                }
-                Ok(Err(e)) => return fail_all(pending, || clone_error(&e)),
-                Err(_) => return fail_all(pending, || shared.timed_out()),
+            match tokio::time::timeout_at(deadline.into(), (shared.connect)()).await {
+                Ok(Ok(io)) => *slot = Some(Conn::new(io)),
+                Ok(Err(e)) => return fail_front(&mut pending, usize::MAX, || clone_error(&e)),
+                Err(_) => return fail_front(&mut pending, usize::MAX, || shared.timed_out()),
             }
         }
         let conn = slot.as_mut().expect("connected above");
@@ -287,46 +319,50 @@ async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDequ
         // A receiver found slow or not keeping pipelined requests gets
         // the rest one at a time.
         let sent = if shared.one_per_write() { 1 } else { pending.len() };
-        if let Err(e) = write_batch(shared, conn, pending.range(..sent)).await {
+        if let Err(e) = write_batch(conn, pending.range(..sent), deadline).await {
             *slot = None;
             if reused && stale_retry_left {
                 stale_retry_left = false;
                 continue;
             }
-            return fail_all(pending, || e.to_error(shared));
+            if matches!(e, WriteError::Timeout) && sent > 1 {
+                // Both sides writing, neither reading: no more batches.
+                shared.stop_pipelining("a pipelined write did not go through in time");
+            }
+            fail_front(&mut pending, sent, || e.to_error(shared));
+            continue;
         }
         let started = Instant::now();
-        let mut answered = 0;
-        let mut closed = false;
+        let (mut answered, mut ended) = (0, End::Open);
         while answered < sent {
-            match tokio::time::timeout(shared.timeout, conn.read_answer()).await {
+            let read = tokio::time::timeout_at(pending[0].deadline.into(), conn.read_answer()).await;
+            match read {
                 Ok(Ok((answer, close))) => {
                     conn.answers += 1;
                     answered += 1;
+                    let truncated = answer.truncated;
                     let job = pending.pop_front().expect("sent requests are pending");
                     let _ = job.reply.send(Ok(answer));
+                    if truncated {
+                        ended = End::Abandoned;
+                        break;
+                    }
                     if close {
-                        closed = true;
+                        ended = End::ClosedByReceiver;
                         break;
                     }
                 }
                 Ok(Err(ReadError::Closed)) => {
-                    closed = true;
+                    ended = End::ClosedByReceiver;
                     break;
                 }
                 Ok(Err(ReadError::Broken(why))) => {
-                    *slot = None;
-                    return fail_all(pending, || shared.connect_error(why.clone()));
+                    ended = End::Broken(why);
+                    break;
                 }
                 Err(_) => {
-                    *slot = None;
-                    // A receiver that reads one request per read and drops
-                    // the rest never answers the second: no more
-                    // pipelining to it (a slow one loses little by this).
-                    if sent > 1 && !shared.no_pipelining.swap(true, SeqCst) {
-                        tracing::info!(endpoint = %shared.shown, "pipelined requests went unanswered: no more pipelining to this receiver");
-                    }
-                    return fail_all(pending, || shared.timed_out());
+                    ended = End::TimedOut;
+                    break;
                 }
             }
         }
@@ -334,28 +370,91 @@ async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDequ
             let per_answer = started.elapsed() / answered as u32;
             shared.slow.store(per_answer > SLOW_ANSWER, SeqCst);
         }
-        if !closed {
-            conn.last_used = Instant::now();
-            continue;
-        }
-        *slot = None;
-        if answered == sent {
-            continue;
-        }
-        // Closed with requests sent and unanswered. A receiver that closes
-        // after a connection's first answer does not keep pipelined ones.
-        if answered_before + answered == 1 && !shared.no_pipelining.swap(true, SeqCst) {
-            tracing::info!(endpoint = %shared.shown, "the receiver closes its connections after one answer: no more pipelining to it");
-        }
-        if answered == 0 {
-            if !(reused && stale_retry_left) {
-                return fail_all(pending, || {
-                    shared.connect_error("the connection was closed before an answer")
+        let unanswered = sent - answered;
+        match ended {
+            // Bytes nobody asked for would pass for the next answer.
+            End::Open if !conn.buf.is_empty() => *slot = None,
+            End::Open => {}
+            End::Abandoned => {
+                // Herald dropped the connection (the rest of a body over
+                // the cap was not read): the receiver has the requests
+                // behind it, so they are not sent again.
+                *slot = None;
+                fail_front(&mut pending, unanswered, || {
+                    shared.connect_error("an earlier answer on the connection was over 64 KiB; dropped")
                 });
             }
-            stale_retry_left = false;
+            End::Broken(why) => {
+                *slot = None;
+                fail_front(&mut pending, unanswered, || shared.connect_error(why.clone()));
+            }
+            End::TimedOut => {
+                *slot = None;
+                if sent > 1 {
+                    // A receiver that reads one request per read and drops
+                    // the rest never answers the second (a slow one loses
+                    // little by this).
+                    shared.stop_pipelining("pipelined requests went unanswered");
+                }
+                fail_front(&mut pending, unanswered, || shared.timed_out());
+            }
+            End::ClosedByReceiver => {
+                *slot = None;
+                if unanswered > 0 && answered == 1 && answered_before == 0 {
+                    shared.stop_pipelining("the receiver closes its connections after one answer");
+                }
+                if unanswered > 0 && answered == 0 {
+                    if reused && stale_retry_left {
+                        stale_retry_left = false;
+                    } else {
+                        fail_front(&mut pending, unanswered, || {
+                            shared.connect_error("the connection was closed before an answer")
+                        });
+                    }
+                }
+                // Otherwise the unanswered ones go again.
+            }
         }
     }
+}
+
+/// How a round on a connection ended.
+enum End {
+    /// Every request sent was answered; the connection stays.
+    Open,
+    /// The receiver closed it (`Connection: close`, or the end of the
+    /// stream at an answer's start).
+    ClosedByReceiver,
+    /// Herald stopped reading in the middle of an answer (over the cap).
+    Abandoned,
+    Broken(String),
+    TimedOut,
+}
+
+impl Shared {
+    fn stop_pipelining(&self, why: &str) {
+        if !self.no_pipelining.swap(true, SeqCst) {
+            tracing::info!(endpoint = %self.shown, "{why}: no more pipelining to this receiver");
+        }
+    }
+}
+
+/// Answers requests past their deadline with a timeout and forgets those
+/// whose caller stopped waiting: neither is sent.
+fn drop_expired(shared: &Shared, pending: VecDeque<Job>) -> VecDeque<Job> {
+    let now = Instant::now();
+    let mut kept = VecDeque::with_capacity(pending.len());
+    for job in pending {
+        if job.reply.is_closed() {
+            continue;
+        }
+        if job.deadline <= now {
+            let _ = job.reply.send(Err(shared.timed_out()));
+            continue;
+        }
+        kept.push_back(job);
+    }
+    kept
 }
 
 /// Why a batch could not be written.
@@ -374,9 +473,9 @@ impl WriteError {
 }
 
 async fn write_batch(
-    shared: &Shared,
     conn: &mut Conn,
     batch: std::collections::vec_deque::Iter<'_, Job>,
+    deadline: Instant,
 ) -> Result<(), WriteError> {
     let write = async {
         if batch.len() == 1 {
@@ -391,15 +490,17 @@ async fn write_batch(
         }
         conn.io.flush().await
     };
-    match tokio::time::timeout(shared.timeout, write).await {
+    match tokio::time::timeout_at(deadline.into(), write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(WriteError::Io(e.to_string())),
         Err(_) => Err(WriteError::Timeout),
     }
 }
 
-fn fail_all(pending: VecDeque<Job>, error: impl Fn() -> PushError) {
-    for job in pending {
+/// Fails the first `n` requests of `pending` (all of them with
+/// `usize::MAX`).
+fn fail_front(pending: &mut VecDeque<Job>, n: usize, error: impl Fn() -> PushError) {
+    for job in pending.drain(..n.min(pending.len())) {
         let _ = job.reply.send(Err(error()));
     }
 }

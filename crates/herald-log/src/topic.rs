@@ -5,11 +5,15 @@
 //! per entry the index holds one fixed 48-byte [`Slot`] in a per-segment
 //! `Vec` (ids inside a segment are contiguous, so the id *is* the index),
 //! one bit in a per-segment "ready" bitmap, and one entry per distinct key
-//! in a hash table keyed by a 64-bit key hash.
+//! in a B-tree keyed by a 64-bit key hash. A B-tree, not a hash table: it
+//! grows a node at a time, where a table doubles and holds both copies for
+//! a moment (at ~920,000 distinct keys that moment was the backlog's RSS
+//! peak, +55 MB), and it packs closer (~35 bytes a key, not ~50 after a
+//! doubling). Its lookups cost more, a few hundred nanoseconds per
+//! append, lease or ack: small against the rest of an event's path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,24 +61,6 @@ pub(crate) struct Slot {
 struct KeyChain {
     head: u64,
     tail: u64,
-}
-
-/// The map key is already a good hash; don't hash it again.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) ^ b as u64;
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 pub(crate) struct Segment {
@@ -166,7 +152,7 @@ pub(crate) struct TopicState {
     /// First id of the segment new records go to.
     pub active: Option<u64>,
     pub next_id: u64,
-    keys: HashMap<u64, KeyChain, BuildHasherDefault<IdHasher>>,
+    keys: BTreeMap<u64, KeyChain>,
     /// Head entries waiting for a retry time: (due ms, id).
     delayed: BTreeSet<(u64, u64)>,
     pub entries: u64,
@@ -209,7 +195,7 @@ impl TopicState {
             segments: BTreeMap::new(),
             active: None,
             next_id: 1,
-            keys: HashMap::default(),
+            keys: BTreeMap::new(),
             delayed: BTreeSet::new(),
             entries: 0,
             bytes: 0,

@@ -2,8 +2,6 @@
 //! and headers (httparse), then the body by its framing, every part
 //! bounded (see the limits in the parent module).
 
-use std::time::Instant;
-
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 
@@ -16,7 +14,6 @@ pub(super) struct Conn {
     pub(super) buf: BytesMut,
     /// Answers read on this connection so far.
     pub(super) answers: usize,
-    pub(super) last_used: Instant,
 }
 
 /// Why reading an answer stopped.
@@ -39,6 +36,28 @@ enum Framing {
 }
 
 impl Conn {
+    pub(super) fn new(io: Box<dyn Io>) -> Conn {
+        Conn {
+            io,
+            buf: BytesMut::with_capacity(8 * 1024),
+            answers: 0,
+        }
+    }
+
+    /// Whether a kept connection can carry the next batch: nothing to
+    /// read on it (a closed one reads its end; a receiver's unasked-for
+    /// bytes, such as a 408 on an idle connection, would pass for the next
+    /// answer). Looks once, without waiting.
+    pub(super) async fn still_open(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        // A zero timeout polls the read once: pending means quiet.
+        tokio::time::timeout(std::time::Duration::ZERO, self.io.read_buf(&mut self.buf))
+            .await
+            .is_err()
+    }
+
     /// Reads more bytes; `Ok(0)` at the end of the stream.
     async fn fill(&mut self) -> std::io::Result<usize> {
         self.buf.reserve(8 * 1024);
@@ -213,9 +232,14 @@ impl Conn {
     }
 }
 
+/// A connection ended under the reader: reset, or (TLS) closed without
+/// `close_notify`.
 fn is_reset(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe)
+    matches!(
+        e.kind(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+    )
 }
 
 /// The status, whether the connection closes after this answer, and how

@@ -74,6 +74,45 @@ async fn next_request(s: &mut TcpStream, buf: &mut BytesMut) -> Option<String> {
     }
 }
 
+/// A receiver recording every request body it reads and answering
+/// `answer(body)`; `one_per_connection`: it closes after the first.
+async fn recording_receiver(
+    answer: fn(&str) -> Vec<u8>,
+    one_per_connection: bool,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let seen = received.clone();
+    let (addr, _) = receiver(move |mut s| {
+        let seen = seen.clone();
+        async move {
+            let mut buf = BytesMut::new();
+            while let Some(body) = next_request(&mut s, &mut buf).await {
+                seen.lock().await.push(body.clone());
+                if s.write_all(&answer(&body)).await.is_err() || one_per_connection {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    (addr, received)
+}
+
+/// A keep-alive receiver answering each request with its body after
+/// `delay`.
+async fn echo_receiver(delay: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    receiver(move |mut s| async move {
+        let mut buf = BytesMut::new();
+        while let Some(body) = next_request(&mut s, &mut buf).await {
+            tokio::time::sleep(delay).await;
+            if s.write_all(&ok_echo(&body)).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+}
+
 fn ok_echo(body: &str) -> Vec<u8> {
     format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
@@ -140,24 +179,15 @@ async fn requests_ready_together_go_out_pipelined_and_get_their_own_answers() {
 /// answered all the same, and the pipeline stops pipelining to it.
 #[tokio::test]
 async fn a_receiver_closing_after_each_answer_still_gets_every_request_once() {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let seen = received.clone();
-    let (addr, _) = receiver(move |mut s| {
-        let seen = seen.clone();
-        async move {
-            let mut buf = BytesMut::new();
-            if let Some(body) = next_request(&mut s, &mut buf).await {
-                seen.lock().await.push(body.clone());
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(answer.as_bytes()).await;
-            }
-            // Dropped with the other requests unread.
-        }
-    })
-    .await;
+    let closing = |body: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    // Dropped after one answer, with the other requests unread.
+    let (addr, received) = recording_receiver(closing, true).await;
     let p = pipeline_to(addr, 64);
     let sent = bodies(6);
     for (body, answer) in sent.iter().zip(send_all(&p, &sent).await) {
@@ -190,6 +220,90 @@ async fn a_connection_the_receiver_closed_while_idle_is_replaced() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(accepted.load(SeqCst), 3);
+    assert!(
+        !p.shared.no_pipelining.load(SeqCst),
+        "an idle close says nothing about pipelining"
+    );
+}
+
+/// An answer over the cap in the middle of a batch: Herald drops the
+/// connection, and the requests behind it, which the receiver has, fail
+/// rather than go again (no second copy).
+#[tokio::test]
+async fn requests_behind_a_capped_answer_fail_instead_of_going_twice() {
+    let big_for_the_second = |body: &str| {
+        if body == "event-1" {
+            ok_echo(&"b".repeat(200_000))
+        } else {
+            ok_echo(body)
+        }
+    };
+    let (addr, received) = recording_receiver(big_for_the_second, false).await;
+    let p = pipeline_to(addr, 64);
+    let sent = bodies(4);
+    let results = send_all(&p, &sent).await;
+    assert!(results[0].is_ok() && results[1].as_ref().unwrap().truncated);
+    assert!(
+        results[2].is_err() && results[3].is_err(),
+        "not answered on the dropped connection"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut got = received.lock().await.clone();
+    got.sort();
+    assert_eq!(got, sent, "each request reached the receiver once");
+}
+
+/// Bytes the receiver sends unasked after an answer are not taken for
+/// the next request's answer.
+#[tokio::test]
+async fn stray_bytes_after_an_answer_are_not_the_next_answer() {
+    let (addr, _) = receiver(|mut s| async move {
+        let mut buf = BytesMut::new();
+        while let Some(body) = next_request(&mut s, &mut buf).await {
+            let stray = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n";
+            if s.write_all(&[ok_echo(&body), stray.to_vec()].concat()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let p = pipeline_to(addr, 64);
+    for body in bodies(3) {
+        let answer = p.send(request(&body)).await.expect("answered");
+        assert_eq!(
+            (answer.status, std::str::from_utf8(&answer.body).unwrap()),
+            (200, body.as_str())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The push timeout bounds each request from its arrival, waiting behind
+/// others included: a receiver answering every 250 ms cannot hold the
+/// fifth of a pipelined batch for 1.25 s with a 1 s timeout.
+#[tokio::test]
+async fn a_request_waits_at_most_the_push_timeout_in_all() {
+    let (addr, _) = echo_receiver(Duration::from_millis(250)).await;
+    let p = pipeline_to(addr, 64);
+    let results = send_all(&p, &bodies(5)).await;
+    assert!(results[0].is_ok(), "the first is answered in time");
+    assert!(
+        matches!(results[4], Err(PushError::Timeout { .. })),
+        "the fifth times out"
+    );
+}
+
+/// Lanes end after IDLE_CLOSE without work and come back with it.
+#[tokio::test]
+async fn idle_lanes_end_and_come_back() {
+    let (addr, accepted) = echo_receiver(Duration::ZERO).await;
+    let p = pipeline_to(addr, 64);
+    p.send(request("one")).await.expect("answered");
+    assert_eq!(p.lanes(), 1);
+    tokio::time::sleep(IDLE_CLOSE + Duration::from_millis(500)).await;
+    assert_eq!(p.lanes(), 0, "the idle lane ended");
+    p.send(request("two")).await.expect("answered by a new lane");
+    assert_eq!(accepted.load(SeqCst), 2);
 }
 
 /// What a hostile receiver gets: an error per request, bounded in
@@ -302,16 +416,7 @@ async fn a_large_answer_body_is_capped_and_its_connection_dropped() {
 /// order).
 #[tokio::test]
 async fn a_slow_receiver_gets_requests_on_more_connections() {
-    let (addr, accepted) = receiver(|mut s| async move {
-        let mut buf = BytesMut::new();
-        while let Some(body) = next_request(&mut s, &mut buf).await {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if s.write_all(&ok_echo(&body)).await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
+    let (addr, accepted) = echo_receiver(Duration::from_millis(50)).await;
     let p = pipeline_to(addr, 64);
     // The first exchange shows the receiver is slow.
     p.send(request("warm-up")).await.expect("answered");
