@@ -52,10 +52,11 @@ impl Conn {
         if !self.buf.is_empty() {
             return false;
         }
-        // A zero timeout polls the read once: pending means quiet.
-        tokio::time::timeout(std::time::Duration::ZERO, self.io.read_buf(&mut self.buf))
-            .await
-            .is_err()
+        // Polled once by hand: pending means quiet. (A zero timeout would
+        // wait for the timer's next 1 ms tick when the read is pending.)
+        let mut read = std::pin::pin!(self.io.read_buf(&mut self.buf));
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+        polled.is_pending()
     }
 
     /// Reads more bytes; `Ok(0)` at the end of the stream.
