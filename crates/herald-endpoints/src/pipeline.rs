@@ -97,6 +97,9 @@ struct Shared {
     idle: AtomicUsize,
     /// Requests queued and not yet taken by a lane.
     queued: AtomicUsize,
+    /// Lanes whose round has waited over [`SLOW_ANSWER`] for an answer:
+    /// while any is, a single waiting request brings up another lane.
+    held_up: AtomicUsize,
     /// The receiver answered slowly last time: one request per write.
     slow: AtomicBool,
     /// The receiver closed a connection after its first answer with more
@@ -129,6 +132,7 @@ impl Pipeline {
                 lanes: AtomicUsize::new(0),
                 idle: AtomicUsize::new(0),
                 queued: AtomicUsize::new(0),
+                held_up: AtomicUsize::new(0),
                 slow: AtomicBool::new(false),
                 no_pipelining: AtomicBool::new(false),
             }),
@@ -175,12 +179,16 @@ impl Pipeline {
 
 impl Shared {
     /// Starts another lane when none is free and requests wait (a few
-    /// while pipelining; any when requests go one per connection). Looked
-    /// at when a request comes, when a lane takes its batch (so a lane
-    /// busy with a slow answer brings the next one up) and when a lane
-    /// ends (so none is left waiting without a lane).
+    /// while pipelining; any when requests go one per connection or a
+    /// lane is held up by a slow answer). Looked at when a request comes,
+    /// when a lane takes its batch, when a lane is found held up, and when
+    /// a lane ends (so none is left waiting without a lane).
     fn add_lane_if_needed(self: &Arc<Self>) {
-        let waiting = if self.one_per_write() { 1 } else { WAITING_FOR_A_LANE };
+        let waiting = if self.one_per_write() || self.held_up.load(SeqCst) > 0 {
+            1
+        } else {
+            WAITING_FOR_A_LANE
+        };
         let queued = self.queued.load(SeqCst);
         let wanted = queued > 0 && (self.lanes.load(SeqCst) == 0 || (self.idle.load(SeqCst) == 0 && queued >= waiting));
         if wanted
@@ -293,14 +301,17 @@ impl Drop for LaneCount {
 /// one (or once, after reusing a connection the receiver had closed
 /// meanwhile); requests sent when anything else went wrong fail (the
 /// delivery log retries them); requests not yet sent go on.
-async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDeque<Job>) {
+async fn exchange(shared: &Arc<Shared>, slot: &mut Option<Conn>, mut pending: VecDeque<Job>) {
     let mut stale_retry_left = true;
     loop {
         pending = drop_expired(shared, pending);
         if pending.is_empty() {
             return;
         }
-        let deadline = pending[0].deadline;
+        // Connecting and writing may take until the last request's
+        // deadline; each answer is awaited until the earliest deadline of
+        // the requests still waiting for theirs.
+        let last_deadline = pending.iter().map(|j| j.deadline).max().expect("not empty");
         if let Some(conn) = slot.as_mut()
             && !conn.still_open().await
         {
@@ -308,7 +319,7 @@ async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDequ
         }
         let reused = slot.is_some();
         if slot.is_none() {
-            match tokio::time::timeout_at(deadline.into(), (shared.connect)()).await {
+            match tokio::time::timeout_at(last_deadline.into(), (shared.connect)()).await {
                 Ok(Ok(io)) => *slot = Some(Conn::new(io)),
                 Ok(Err(e)) => return fail_front(&mut pending, usize::MAX, || clone_error(&e)),
                 Err(_) => return fail_front(&mut pending, usize::MAX, || shared.timed_out()),
@@ -319,7 +330,7 @@ async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDequ
         // A receiver found slow or not keeping pipelined requests gets
         // the rest one at a time.
         let sent = if shared.one_per_write() { 1 } else { pending.len() };
-        if let Err(e) = write_batch(conn, pending.range(..sent), deadline).await {
+        if let Err(e) = write_batch(conn, pending.range(..sent), last_deadline).await {
             *slot = None;
             if reused && stale_retry_left {
                 stale_retry_left = false;
@@ -332,45 +343,13 @@ async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDequ
             fail_front(&mut pending, sent, || e.to_error(shared));
             continue;
         }
-        let started = Instant::now();
-        let (mut answered, mut ended) = (0, End::Open);
-        while answered < sent {
-            let read = tokio::time::timeout_at(pending[0].deadline.into(), conn.read_answer()).await;
-            match read {
-                Ok(Ok((answer, close))) => {
-                    conn.answers += 1;
-                    answered += 1;
-                    let truncated = answer.truncated;
-                    let job = pending.pop_front().expect("sent requests are pending");
-                    let _ = job.reply.send(Ok(answer));
-                    if truncated {
-                        ended = End::Abandoned;
-                        break;
-                    }
-                    if close {
-                        ended = End::ClosedByReceiver;
-                        break;
-                    }
-                }
-                Ok(Err(ReadError::Closed)) => {
-                    ended = End::ClosedByReceiver;
-                    break;
-                }
-                Ok(Err(ReadError::Broken(why))) => {
-                    ended = End::Broken(why);
-                    break;
-                }
-                Err(_) => {
-                    ended = End::TimedOut;
-                    break;
-                }
-            }
-        }
-        if answered > 0 {
-            let per_answer = started.elapsed() / answered as u32;
-            shared.slow.store(per_answer > SLOW_ANSWER, SeqCst);
-        }
-        let unanswered = sent - answered;
+        let written = Instant::now();
+        // The requests sent, in order; `None` once one had its timeout
+        // (its answer, if it comes, is read and dropped).
+        let mut in_flight: VecDeque<Option<Job>> = pending.drain(..sent).map(Some).collect();
+        let (answered, ended) = read_round(shared, conn, &mut in_flight, written).await;
+        let unanswered = in_flight.len();
+        let live = in_flight.into_iter().flatten();
         match ended {
             // Bytes nobody asked for would pass for the next answer.
             End::Open if !conn.buf.is_empty() => *slot = None,
@@ -380,41 +359,142 @@ async fn exchange(shared: &Shared, slot: &mut Option<Conn>, mut pending: VecDequ
                 // the cap was not read): the receiver has the requests
                 // behind it, so they are not sent again.
                 *slot = None;
-                fail_front(&mut pending, unanswered, || {
+                fail_each(live, || {
                     shared.connect_error("an earlier answer on the connection was over 64 KiB; dropped")
                 });
             }
             End::Broken(why) => {
                 *slot = None;
-                fail_front(&mut pending, unanswered, || shared.connect_error(why.clone()));
+                fail_each(live, || shared.connect_error(why.clone()));
             }
             End::TimedOut => {
                 *slot = None;
-                if sent > 1 {
-                    // A receiver that reads one request per read and drops
-                    // the rest never answers the second (a slow one loses
-                    // little by this).
-                    shared.stop_pipelining("pipelined requests went unanswered");
-                }
-                fail_front(&mut pending, unanswered, || shared.timed_out());
+                fail_each(live, || shared.timed_out());
             }
             End::ClosedByReceiver => {
                 *slot = None;
                 if unanswered > 0 && answered == 1 && answered_before == 0 {
                     shared.stop_pipelining("the receiver closes its connections after one answer");
                 }
-                if unanswered > 0 && answered == 0 {
-                    if reused && stale_retry_left {
+                if unanswered > 0 && answered == 0 && !(reused && stale_retry_left) {
+                    fail_each(live, || {
+                        shared.connect_error("the connection was closed before an answer")
+                    });
+                } else {
+                    if answered == 0 {
                         stale_retry_left = false;
-                    } else {
-                        fail_front(&mut pending, unanswered, || {
-                            shared.connect_error("the connection was closed before an answer")
-                        });
+                    }
+                    // The unanswered ones go again, first.
+                    for job in live.collect::<Vec<_>>().into_iter().rev() {
+                        pending.push_front(job);
                     }
                 }
-                // Otherwise the unanswered ones go again.
             }
         }
+    }
+}
+
+/// Reads a round's answers in order, each by the earliest deadline of
+/// the requests still waiting for theirs: (answers read, how it ended).
+/// What is left in `in_flight` was not answered.
+async fn read_round(
+    shared: &Arc<Shared>,
+    conn: &mut Conn,
+    in_flight: &mut VecDeque<Option<Job>>,
+    written: Instant,
+) -> (usize, End) {
+    let sent = in_flight.len();
+    let (mut answered, mut ended, mut nudged) = (0, End::Open, false);
+    while !in_flight.is_empty() {
+        let Some(deadline) = in_flight.iter().flatten().map(|j| j.deadline).min() else {
+            ended = End::TimedOut; // answers owed to requests that all had their timeout
+            break;
+        };
+        match read_nudging(shared, conn, deadline, &mut nudged).await {
+            Ok(Ok((answer, close))) => {
+                conn.answers += 1;
+                answered += 1;
+                let truncated = answer.truncated;
+                if let Some(job) = in_flight.pop_front().expect("one answer per request") {
+                    let _ = job.reply.send(Ok(answer));
+                }
+                if truncated {
+                    ended = End::Abandoned;
+                    break;
+                }
+                if close {
+                    ended = End::ClosedByReceiver;
+                    break;
+                }
+            }
+            Ok(Err(ReadError::Closed)) => {
+                ended = End::ClosedByReceiver;
+                break;
+            }
+            Ok(Err(ReadError::Broken(why))) => {
+                ended = End::Broken(why);
+                break;
+            }
+            // Cut in the middle of an answer: the connection is done.
+            Err(_) if conn.in_body => {
+                ended = End::TimedOut;
+                break;
+            }
+            Err(_) => {
+                let due = in_flight
+                    .iter_mut()
+                    .find(|j| j.as_ref().is_some_and(|j| j.deadline == deadline))
+                    .and_then(Option::take)
+                    .expect("the deadline is a waiting request's");
+                // A receiver that reads one request per read and drops
+                // the rest never answers the second. Only a request
+                // written with time to spare says so (not one that
+                // spent its time in the queue).
+                if sent > 1 && due.deadline.saturating_duration_since(written) >= shared.timeout / 2 {
+                    shared.stop_pipelining("pipelined requests went unanswered");
+                }
+                let _ = due.reply.send(Err(shared.timed_out()));
+            }
+        }
+    }
+    if nudged {
+        shared.held_up.fetch_sub(1, SeqCst);
+    }
+    if answered > 0 {
+        let per_answer = written.elapsed() / answered as u32;
+        shared.slow.store(per_answer > SLOW_ANSWER, SeqCst);
+    }
+    (answered, ended)
+}
+
+/// Reads the next answer by `deadline`. An answer slower than
+/// [`SLOW_ANSWER`] marks the round held up (until it ends) and brings up
+/// another lane for the requests waiting meanwhile, whatever their
+/// number.
+async fn read_nudging(
+    shared: &Arc<Shared>,
+    conn: &mut Conn,
+    deadline: Instant,
+    nudged: &mut bool,
+) -> Result<Result<(Answer, bool), ReadError>, tokio::time::error::Elapsed> {
+    let mut read = std::pin::pin!(tokio::time::timeout_at(deadline.into(), conn.read_answer()));
+    if !*nudged {
+        tokio::select! {
+            biased;
+            result = &mut read => return result,
+            _ = tokio::time::sleep(SLOW_ANSWER) => {
+                *nudged = true;
+                shared.held_up.fetch_add(1, SeqCst);
+                shared.add_lane_if_needed();
+            }
+        }
+    }
+    read.await
+}
+
+fn fail_each(jobs: impl Iterator<Item = Job>, error: impl Fn() -> PushError) {
+    for job in jobs {
+        let _ = job.reply.send(Err(error()));
     }
 }
 

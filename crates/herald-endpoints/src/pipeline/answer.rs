@@ -14,6 +14,9 @@ pub(super) struct Conn {
     pub(super) buf: BytesMut,
     /// Answers read on this connection so far.
     pub(super) answers: usize,
+    /// A final answer's head was read and its body not yet: a read cut
+    /// here leaves the connection unusable.
+    pub(super) in_body: bool,
 }
 
 /// Why reading an answer stopped.
@@ -41,6 +44,7 @@ impl Conn {
             io,
             buf: BytesMut::with_capacity(8 * 1024),
             answers: 0,
+            in_body: false,
         }
     }
 
@@ -82,6 +86,7 @@ impl Conn {
                 }
                 continue;
             }
+            self.in_body = true;
             let (body, truncated) = match framing {
                 Framing::Empty => (Bytes::new(), false),
                 Framing::Length(n) => self.read_length(n).await?,
@@ -91,6 +96,7 @@ impl Conn {
                     self.read_to_close().await?
                 }
             };
+            self.in_body = false;
             // The rest of a capped body is not read: the connection cannot
             // carry another answer.
             let close = close || truncated;
@@ -167,6 +173,8 @@ impl Conn {
         while self.buf.len() <= MAX_RESPONSE_BYTES {
             match self.fill().await {
                 Ok(0) => break,
+                // TLS closed without close_notify: the end all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
                 Ok(_) => {}
                 Err(e) => return Err(ReadError::Broken(format!("reading the answer: {e}"))),
             }
@@ -250,8 +258,9 @@ fn read_fields(parsed: &httparse::Response<'_, '_>) -> Result<(u16, bool, Framin
     let http10 = parsed.version == Some(0);
     let mut close = http10;
     let mut length: Option<u64> = None;
-    let mut chunked = false;
-    let mut other_coding = false;
+    // The last coding of the last Transfer-Encoding line decides (the
+    // codings of several lines form one list).
+    let mut last_coding: Option<String> = None;
     let has = |v: &[u8], token: &str| {
         String::from_utf8_lossy(v)
             .split(',')
@@ -274,22 +283,17 @@ fn read_fields(parsed: &httparse::Response<'_, '_>) -> Result<(u16, bool, Framin
             }
             length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            let last = String::from_utf8_lossy(h.value)
+            last_coding = String::from_utf8_lossy(h.value)
                 .rsplit(',')
                 .next()
                 .map(|t| t.trim().to_ascii_lowercase());
-            if last.as_deref() == Some("chunked") {
-                chunked = true;
-            } else {
-                other_coding = true;
-            }
         }
     }
     let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
-    } else if chunked && !other_coding {
+    } else if last_coding.as_deref() == Some("chunked") {
         Framing::Chunked
-    } else if chunked || other_coding {
+    } else if last_coding.is_some() {
         Framing::Close
     } else if let Some(n) = length {
         if n == 0 { Framing::Empty } else { Framing::Length(n) }

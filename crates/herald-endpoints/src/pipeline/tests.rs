@@ -293,6 +293,43 @@ async fn a_request_waits_at_most_the_push_timeout_in_all() {
     );
 }
 
+/// A request that comes while the only lane waits on a receiver that
+/// does not answer gets a lane of its own, however few requests wait:
+/// it is answered before the stuck one times out.
+#[tokio::test]
+async fn a_request_behind_a_stuck_answer_gets_another_lane() {
+    let (addr, _) = receiver(|mut s| async move {
+        let mut buf = BytesMut::new();
+        while let Some(body) = next_request(&mut s, &mut buf).await {
+            if body == "stuck" {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            if s.write_all(&ok_echo(&body)).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let p = Arc::new(pipeline_to(addr, 64));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let push = |body: &'static str, after: Duration| {
+        let (p, order) = (p.clone(), order.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let result = p.send(request(body)).await;
+            order.lock().await.push((body, result.is_ok()));
+        })
+    };
+    let stuck = push("stuck", Duration::ZERO);
+    let quick = push("quick", Duration::from_millis(100));
+    let _ = tokio::join!(stuck, quick);
+    assert_eq!(
+        *order.lock().await,
+        vec![("quick", true), ("stuck", false)],
+        "the second request did not wait for the first's timeout"
+    );
+}
+
 /// Lanes end after IDLE_CLOSE without work and come back with it.
 #[tokio::test]
 async fn idle_lanes_end_and_come_back() {
