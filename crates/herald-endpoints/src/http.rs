@@ -239,13 +239,15 @@ impl Endpoint for HttpEndpoint {
         }
         let mut request = BytesMut::with_capacity(self.head.len() + body.len() + 256);
         request.extend_from_slice(&self.head);
-        request.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+        // Written in place (no string per header): this runs per event.
+        use std::fmt::Write as _;
+        let _ = write!(request, "content-length: {}\r\n", body.len());
         for (name, value) in &headers {
             // A value that is not a valid header (say, an object key with
             // control characters in a CloudEvents header) is left out, as
             // hyper's client did.
             if HeaderValue::from_str(value).is_ok() {
-                request.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+                let _ = write!(request, "{name}: {value}\r\n");
             }
         }
         request.extend_from_slice(b"\r\n");

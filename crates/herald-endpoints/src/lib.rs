@@ -30,7 +30,8 @@ pub use policy::{Cidr, EndpointPolicy};
 pub use socks::PolicyRelay;
 
 /// Why a push failed; every failure is retryable from the caller's view.
-#[derive(Debug, thiserror::Error)]
+/// `Clone`: one failed connection fails every request pipelined on it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PushError {
     #[error("connection to {endpoint} failed: {reason}")]
     Connect { endpoint: String, reason: String },

@@ -321,7 +321,7 @@ async fn exchange(shared: &Arc<Shared>, slot: &mut Option<Conn>, mut pending: Ve
         if slot.is_none() {
             match tokio::time::timeout_at(last_deadline.into(), (shared.connect)()).await {
                 Ok(Ok(io)) => *slot = Some(Conn::new(io)),
-                Ok(Err(e)) => return fail_front(&mut pending, usize::MAX, || clone_error(&e)),
+                Ok(Err(e)) => return fail_front(&mut pending, usize::MAX, || e.clone()),
                 Err(_) => return fail_front(&mut pending, usize::MAX, || shared.timed_out()),
             }
         }
@@ -582,24 +582,6 @@ async fn write_batch(
 fn fail_front(pending: &mut VecDeque<Job>, n: usize, error: impl Fn() -> PushError) {
     for job in pending.drain(..n.min(pending.len())) {
         let _ = job.reply.send(Err(error()));
-    }
-}
-
-fn clone_error(e: &PushError) -> PushError {
-    match e {
-        PushError::Connect { endpoint, reason } => PushError::Connect {
-            endpoint: endpoint.clone(),
-            reason: reason.clone(),
-        },
-        PushError::Status { endpoint, status } => PushError::Status {
-            endpoint: endpoint.clone(),
-            status: *status,
-        },
-        PushError::Timeout { endpoint, timeout } => PushError::Timeout {
-            endpoint: endpoint.clone(),
-            timeout: *timeout,
-        },
-        PushError::Other(s) => PushError::Other(s.clone()),
     }
 }
 

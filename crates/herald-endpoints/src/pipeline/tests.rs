@@ -175,6 +175,29 @@ async fn requests_ready_together_go_out_pipelined_and_get_their_own_answers() {
     assert_eq!(p.lanes(), 1, "one connection was enough");
 }
 
+/// Codings over several `Transfer-Encoding` lines form one list: the
+/// last line's `chunked` frames the body, so the next answer on the
+/// connection is read as its own.
+#[tokio::test]
+async fn transfer_codings_over_several_lines_frame_the_body_as_chunked() {
+    let chunked_over_two_lines = |body: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let (addr, received) = recording_receiver(chunked_over_two_lines, false).await;
+    let p = pipeline_to(addr, 64);
+    for body in bodies(2) {
+        let answer = p.send(request(&body)).await.expect("answered");
+        assert_eq!(std::str::from_utf8(&answer.body).unwrap(), body);
+    }
+    // Read as close-delimited, the first answer would run until the
+    // timeout (the receiver keeps the connection open).
+    assert_eq!(received.lock().await.len(), 2);
+}
+
 /// A receiver that answers one request and closes: every request is
 /// answered all the same, and the pipeline stops pipelining to it.
 #[tokio::test]
